@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The all-reduce abstraction: float sums and means over a communicator.
+ * Host buffers go through MPI; device buffers through NCCL on the object's
+ * own stream, the NCCL communicator bootstrapped over MPI (rank 0 makes the
+ * unique id, MPI_Bcast shares it). The ordered host mode sums in rank order
+ * (reduce-scatter by all-to-all, then all-gather), so the result does not
+ * depend on MPI's choice of algorithm. */
+#include "config.h"
+#include "core_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef SL_HAVE_CUDA
+#include <cuda_runtime.h>
+#endif
+#ifdef SL_HAVE_NCCL
+#include <nccl.h>
+#endif
+
+struct sl_allreduce {
+    MPI_Comm comm;
+    int rank, size, flags;
+    float *scratch;
+    size_t scratch_n;
+#ifdef SL_HAVE_NCCL
+    ncclComm_t nccl;
+    cudaStream_t stream;
+#endif
+};
+
+int sl_is_device_ptr(const void *p)
+{
+#ifdef SL_HAVE_CUDA
+    struct cudaPointerAttributes a;
+    if (!p || cudaPointerGetAttributes(&a, p) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged;
+#else
+    (void)p;
+    return 0;
+#endif
+}
+
+sl_status_t sl_allreduce_create(MPI_Comm comm, int flags, sl_allreduce_t **ar_p)
+{
+    sl_status_t st = SL_OK;
+    sl_allreduce_t *ar = calloc(1, sizeof *ar);
+    if (!ar)
+        return sl_agree(comm, sl_error(SL_ERR_NOMEM, "out of memory"));
+    ar->flags = flags;
+    MPI_Comm_dup(comm, &ar->comm);
+    MPI_Comm_rank(ar->comm, &ar->rank);
+    MPI_Comm_size(ar->comm, &ar->size);
+    if (flags & SL_AR_NCCL) {
+#ifdef SL_HAVE_NCCL
+        ncclUniqueId id;
+        if (ar->rank == 0 && ncclGetUniqueId(&id) != ncclSuccess)
+            st = sl_error(SL_ERR_NCCL, "ncclGetUniqueId failed");
+        st = sl_agree(ar->comm, st);
+        if (st == SL_OK) {
+            MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, ar->comm);
+            cudaError_t ce = cudaStreamCreateWithFlags(&ar->stream, cudaStreamNonBlocking);
+            if (ce != cudaSuccess)
+                st = sl_error(SL_ERR_CUDA, "cudaStreamCreate: %s", cudaGetErrorString(ce));
+            else {
+                ncclResult_t r = ncclCommInitRank(&ar->nccl, ar->size, id, ar->rank);
+                if (r != ncclSuccess)
+                    st = sl_error(SL_ERR_NCCL, "ncclCommInitRank: %s", ncclGetErrorString(r));
+            }
+            st = sl_agree(ar->comm, st);
+        }
+#else
+        st = sl_agree(ar->comm, sl_error_root(ar->comm, SL_ERR_UNSUPPORTED,
+                                              "this sluice was built without NCCL (configure --with-nccl)"));
+#endif
+    }
+    if (st != SL_OK) {
+        sl_allreduce_destroy(&ar);
+        return st;
+    }
+    *ar_p = ar;
+    return SL_OK;
+}
+
+void sl_allreduce_destroy(sl_allreduce_t **ar)
+{
+    if (!ar || !*ar)
+        return;
+#ifdef SL_HAVE_NCCL
+    if ((*ar)->nccl)
+        ncclCommDestroy((*ar)->nccl);
+    if ((*ar)->stream)
+        cudaStreamDestroy((*ar)->stream);
+#endif
+    free((*ar)->scratch);
+    MPI_Comm_free(&(*ar)->comm);
+    free(*ar);
+    *ar = NULL;
+}
+
+const char *sl_allreduce_backend(const sl_allreduce_t *ar)
+{
+    if (ar->flags & SL_AR_NCCL)
+        return "nccl+mpi";
+    return (ar->flags & SL_AR_ORDERED) ? "mpi-ordered" : "mpi";
+}
+
+/* Fixed-order sum: rank r owns chunk r; it receives every rank's copy of
+ * its chunk and adds them in rank order; then all chunks are gathered. */
+static sl_status_t ordered_sum(sl_allreduce_t *ar, float *buf, size_t n)
+{
+    int P = ar->size;
+    size_t chunk = (n + (size_t)P - 1) / (size_t)P;
+    if (chunk > (size_t)1 << 30)
+        return sl_error(SL_ERR_INVALID, "all-reduce of %zu floats is too large for the ordered mode", n);
+    size_t need = chunk * (size_t)P * 2;
+    if (ar->scratch_n < need) {
+        float *s = realloc(ar->scratch, need * sizeof(float));
+        if (!s)
+            return sl_error(SL_ERR_NOMEM, "out of memory in all-reduce");
+        ar->scratch = s;
+        ar->scratch_n = need;
+    }
+    float *send = ar->scratch, *recv = ar->scratch + chunk * (size_t)P;
+    memset(send, 0, chunk * (size_t)P * sizeof(float));
+    memcpy(send, buf, n * sizeof(float));
+    SL_MPI_TRY(MPI_Alltoall(send, (int)chunk, MPI_FLOAT, recv, (int)chunk, MPI_FLOAT, ar->comm));
+    float *mine = send; /* reuse: the sum of my chunk */
+    for (size_t i = 0; i < chunk; i++) {
+        float s = 0;
+        for (int r = 0; r < P; r++)
+            s += recv[(size_t)r * chunk + i];
+        mine[i] = s;
+    }
+    SL_MPI_TRY(MPI_Allgather(mine, (int)chunk, MPI_FLOAT, recv, (int)chunk, MPI_FLOAT, ar->comm));
+    memcpy(buf, recv, n * sizeof(float));
+    return SL_OK;
+}
+
+static sl_status_t host_reduce(sl_allreduce_t *ar, float *buf, size_t n, int mean)
+{
+    sl_status_t st = SL_OK;
+    if (ar->size > 1) {
+        if (ar->flags & SL_AR_ORDERED)
+            st = ordered_sum(ar, buf, n);
+        else {
+            for (size_t off = 0; off < n && st == SL_OK; off += (size_t)1 << 30) {
+                size_t m = n - off < ((size_t)1 << 30) ? n - off : ((size_t)1 << 30);
+                int rc = MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)m, MPI_FLOAT, MPI_SUM, ar->comm);
+                if (rc != MPI_SUCCESS)
+                    st = sl_mpi_error(rc, "MPI_Allreduce");
+            }
+        }
+    }
+    if (st == SL_OK && mean && ar->size > 1) {
+        float inv = 1.0f / (float)ar->size;
+        for (size_t i = 0; i < n; i++)
+            buf[i] *= inv;
+    }
+    return st;
+}
+
+#ifdef SL_HAVE_NCCL
+static sl_status_t nccl_start(sl_allreduce_t *ar, float *buf, size_t n, int mean)
+{
+    if (!ar->nccl)
+        return sl_error(SL_ERR_INVALID, "device buffer given to an all-reduce created without SL_AR_NCCL");
+    ncclResult_t r = ncclAllReduce(buf, buf, n, ncclFloat32, mean ? ncclAvg : ncclSum, ar->nccl, ar->stream);
+    if (r != ncclSuccess)
+        return sl_error(SL_ERR_NCCL, "ncclAllReduce: %s", ncclGetErrorString(r));
+    return SL_OK;
+}
+static sl_status_t nccl_wait(sl_allreduce_t *ar)
+{
+    cudaError_t e = cudaStreamSynchronize(ar->stream);
+    if (e != cudaSuccess)
+        return sl_error(SL_ERR_CUDA, "all-reduce stream: %s", cudaGetErrorString(e));
+    return SL_OK;
+}
+#endif
+
+static sl_status_t reduce(sl_allreduce_t *ar, float *buf, size_t n, int mean)
+{
+    if (n == 0)
+        return SL_OK;
+#ifdef SL_HAVE_NCCL
+    if (sl_is_device_ptr(buf)) {
+        SL_TRY(nccl_start(ar, buf, n, mean));
+        return nccl_wait(ar);
+    }
+#endif
+    return host_reduce(ar, buf, n, mean);
+}
+
+sl_status_t sl_allreduce_sum(sl_allreduce_t *ar, float *buf, size_t n) { return reduce(ar, buf, n, 0); }
+sl_status_t sl_allreduce_mean(sl_allreduce_t *ar, float *buf, size_t n) { return reduce(ar, buf, n, 1); }
+
+sl_status_t sl_allreduce_start(sl_allreduce_t *ar, float *buf, size_t n, int mean, sl_allreduce_req_t *req)
+{
+    req->req = MPI_REQUEST_NULL;
+    req->buf = buf;
+    req->n = n;
+    req->mean = mean;
+    req->device = 0;
+    if (n == 0)
+        return SL_OK;
+#ifdef SL_HAVE_NCCL
+    if (sl_is_device_ptr(buf)) {
+        req->device = 1;
+        return nccl_start(ar, buf, n, mean);
+    }
+#endif
+    if (ar->size == 1 || (ar->flags & SL_AR_ORDERED) || n > ((size_t)1 << 30))
+        return SL_OK; /* done in wait */
+    SL_MPI_TRY(MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, ar->comm, &req->req));
+    return SL_OK;
+}
+
+sl_status_t sl_allreduce_wait(sl_allreduce_t *ar, sl_allreduce_req_t *req)
+{
+    if (req->n == 0)
+        return SL_OK;
+#ifdef SL_HAVE_NCCL
+    if (req->device)
+        return nccl_wait(ar);
+#endif
+    if (req->req == MPI_REQUEST_NULL)
+        return host_reduce(ar, req->buf, req->n, req->mean);
+    SL_MPI_TRY(MPI_Wait(&req->req, MPI_STATUS_IGNORE));
+    if (req->mean && ar->size > 1) {
+        float inv = 1.0f / (float)ar->size;
+        for (size_t i = 0; i < req->n; i++)
+            req->buf[i] *= inv;
+    }
+    return SL_OK;
+}

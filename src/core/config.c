@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Config files: "key = value" lines under optional [section] headers, with
+ * '#' or ';' comments. A small parser of our own: the format is tiny, and a
+ * dependency (inih) would add a package for forty lines. Every entry keeps its
+ * line number so errors can point at it. */
+#include "config.h"
+#include "core_impl.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char *section, *key, *value;
+    int line;
+} cfg_entry_t;
+
+struct sl_config {
+    char *path;
+    cfg_entry_t *e;
+    int n, cap;
+};
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return s;
+}
+
+void sl_config_destroy(sl_config_t **cfg)
+{
+    if (!cfg || !*cfg)
+        return;
+    for (int i = 0; i < (*cfg)->n; i++) {
+        free((*cfg)->e[i].section);
+        free((*cfg)->e[i].key);
+        free((*cfg)->e[i].value);
+    }
+    free((*cfg)->e);
+    free((*cfg)->path);
+    free(*cfg);
+    *cfg = NULL;
+}
+
+sl_status_t sl_config_load(const char *path, sl_config_t **cfg_p)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return sl_error(SL_ERR_IO, "cannot read config file '%s': %s", path, strerror(errno));
+    sl_config_t *cfg = calloc(1, sizeof *cfg);
+    char section[128] = "", line[8192];
+    int lineno = 0;
+    sl_status_t st = SL_OK;
+    if (!cfg) {
+        fclose(f);
+        return sl_error(SL_ERR_NOMEM, "out of memory reading '%s'", path);
+    }
+    cfg->path = strdup(path);
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            st = sl_error(SL_ERR_INVALID, "%s:%d: line too long", path, lineno);
+            goto err;
+        }
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#' || *s == ';')
+            continue;
+        if (*s == '[') {
+            char *close = strchr(s, ']');
+            if (!close || close[1] != '\0' || close - s - 1 >= (long)sizeof section) {
+                st = sl_error(SL_ERR_INVALID, "%s:%d: malformed section header '%s'", path, lineno, s);
+                goto err;
+            }
+            *close = '\0';
+            snprintf(section, sizeof section, "%s", trim(s + 1));
+            continue;
+        }
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            st = sl_error(SL_ERR_INVALID, "%s:%d: expected 'key = value', got '%s'", path, lineno, s);
+            goto err;
+        }
+        *eq = '\0';
+        char *key = trim(s), *val = trim(eq + 1);
+        if (*key == '\0') {
+            st = sl_error(SL_ERR_INVALID, "%s:%d: empty key", path, lineno);
+            goto err;
+        }
+        size_t vl = strlen(val);
+        if (vl >= 2 && ((val[0] == '"' && val[vl - 1] == '"') || (val[0] == '\'' && val[vl - 1] == '\''))) {
+            val[vl - 1] = '\0';
+            val++;
+        }
+        if (cfg->n == cfg->cap) {
+            int cap = cfg->cap ? 2 * cfg->cap : 16;
+            cfg_entry_t *e = realloc(cfg->e, (size_t)cap * sizeof *e);
+            if (!e) {
+                st = sl_error(SL_ERR_NOMEM, "out of memory reading '%s'", path);
+                goto err;
+            }
+            cfg->e = e;
+            cfg->cap = cap;
+        }
+        cfg->e[cfg->n].section = strdup(section);
+        cfg->e[cfg->n].key = strdup(key);
+        cfg->e[cfg->n].value = strdup(val);
+        cfg->e[cfg->n].line = lineno;
+        cfg->n++;
+    }
+    if (ferror(f)) {
+        st = sl_error(SL_ERR_IO, "error reading config file '%s': %s", path, strerror(errno));
+        goto err;
+    }
+    fclose(f);
+    *cfg_p = cfg;
+    return SL_OK;
+err:
+    fclose(f);
+    sl_config_destroy(&cfg);
+    return st;
+}
+
+int sl_config_count(const sl_config_t *cfg, const char *section)
+{
+    int c = 0;
+    for (int i = 0; cfg && i < cfg->n; i++)
+        c += !strcmp(cfg->e[i].section, section);
+    return c;
+}
+
+void sl_config_entry(const sl_config_t *cfg, const char *section, int idx, const char **key_p,
+                     const char **value_p, int *line_p)
+{
+    for (int i = 0; i < cfg->n; i++) {
+        if (strcmp(cfg->e[i].section, section))
+            continue;
+        if (idx-- == 0) {
+            *key_p = cfg->e[i].key;
+            *value_p = cfg->e[i].value;
+            if (line_p)
+                *line_p = cfg->e[i].line;
+            return;
+        }
+    }
+    *key_p = *value_p = NULL;
+}
+
+const char *sl_config_path(const sl_config_t *cfg) { return cfg->path; }
+
+int sl_config_find_unknown_section(const sl_config_t *cfg, const char *const *known,
+                                   const char **bad_p, int *line_p)
+{
+    for (int i = 0; cfg && i < cfg->n; i++) {
+        int ok = 0;
+        for (int k = 0; known[k]; k++)
+            ok |= !strcmp(cfg->e[i].section, known[k]);
+        if (!ok) {
+            *bad_p = cfg->e[i].section;
+            *line_p = cfg->e[i].line;
+            return 1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* File helpers for "nothing lost": atomic replace (temporary name, fsync,
+ * rename, fsync of the directory) and mkdir -p. */
+#include "config.h"
+#include "core_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+sl_status_t sl_fsync_dir_of(const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return sl_error(SL_ERR_NOMEM, "out of memory");
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+    free(copy);
+    if (fd < 0)
+        return SL_OK; /* not fatal: some file systems do not allow it */
+    fsync(fd);
+    close(fd);
+    return SL_OK;
+}
+
+sl_status_t sl_file_write_atomic(const char *path, const void *buf, size_t len)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return sl_error(SL_ERR_INVALID, "path too long: '%s'", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return sl_error(SL_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return sl_error(SL_ERR_IO, "cannot write '%s': %s", tmp, strerror(e));
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return sl_error(SL_ERR_IO, "cannot write '%s': %s", tmp, strerror(e));
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return sl_error(SL_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(e));
+    }
+    return sl_fsync_dir_of(path);
+}
+
+sl_status_t sl_mkdirs(const char *path)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return sl_error(SL_ERR_INVALID, "path too long: '%s'", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return sl_error(SL_ERR_IO, "cannot create directory '%s': %s", buf, strerror(errno));
+            *p = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return sl_error(SL_ERR_IO, "'%s' exists and is not a directory", path);
+    return SL_OK;
+}

@@ -1,0 +1,651 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* HDF5 checkpoints and datasets over parallel HDF5 (MPI-IO). Files are
+ * written under PATH.tmp and renamed into place only after a collective
+ * close and an fsync, so a killed job never leaves a truncated file under a
+ * final name; keep > 1 rotates older versions by hard link so PATH always
+ * exists. Reads check names, types and shapes and say what differs. */
+#include "config.h"
+#include "core_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct sl_h5 {
+    MPI_Comm comm;
+    int rank, size, writing;
+    hid_t file;
+    char *path, *tmp;
+};
+
+static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
+{
+    char *out = data;
+    if (n == 0 || out[0] == '\0')
+        snprintf(out, 256, "%s", e->desc ? e->desc : "");
+    return 0;
+}
+
+sl_status_t sl_h5_error(const char *what, const char *path)
+{
+    char msg[256] = "";
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, msg);
+    H5Eclear2(H5E_DEFAULT);
+    return sl_error(SL_ERR_HDF5, "%s '%s': %s", what, path, msg[0] ? msg : "HDF5 error");
+}
+
+size_t sl_dtype_size(sl_dtype_t t)
+{
+    switch (t) {
+    case SL_F32: case SL_I32: return 4;
+    case SL_F64: case SL_I64: return 8;
+    case SL_U8: return 1;
+    }
+    return 0;
+}
+
+const char *sl_dtype_name(sl_dtype_t t)
+{
+    switch (t) {
+    case SL_F32: return "float32";
+    case SL_F64: return "float64";
+    case SL_I32: return "int32";
+    case SL_I64: return "int64";
+    case SL_U8: return "uint8";
+    }
+    return "?";
+}
+
+static hid_t native_type(sl_dtype_t t)
+{
+    switch (t) {
+    case SL_F32: return H5T_NATIVE_FLOAT;
+    case SL_F64: return H5T_NATIVE_DOUBLE;
+    case SL_I32: return H5T_NATIVE_INT32;
+    case SL_I64: return H5T_NATIVE_INT64;
+    case SL_U8: return H5T_NATIVE_UINT8;
+    }
+    return H5T_NATIVE_UINT8;
+}
+
+static int file_type_to_dtype(hid_t ft, sl_dtype_t *t)
+{
+    H5T_class_t c = H5Tget_class(ft);
+    size_t sz = H5Tget_size(ft);
+    if (c == H5T_FLOAT && sz == 4) *t = SL_F32;
+    else if (c == H5T_FLOAT && sz == 8) *t = SL_F64;
+    else if (c == H5T_INTEGER && sz == 4 && H5Tget_sign(ft) == H5T_SGN_2) *t = SL_I32;
+    else if (c == H5T_INTEGER && sz == 8 && H5Tget_sign(ft) == H5T_SGN_2) *t = SL_I64;
+    else if (c == H5T_INTEGER && sz == 1 && H5Tget_sign(ft) == H5T_SGN_NONE) *t = SL_U8;
+    else return 0;
+    return 1;
+}
+
+static void shape_str(int ndim, const uint64_t *d, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    if (ndim == 0)
+        snprintf(buf, len, "scalar");
+    for (int i = 0; i < ndim && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, i ? "x%llu" : "%llu", (unsigned long long)d[i]);
+}
+
+static sl_status_t h5_alloc(MPI_Comm comm, const char *path, sl_h5_t **h_p)
+{
+    sl_h5_t *h = calloc(1, sizeof *h);
+    if (!h)
+        return sl_error(SL_ERR_NOMEM, "out of memory");
+    h->file = H5I_INVALID_HID;
+    MPI_Comm_dup(comm, &h->comm);
+    MPI_Comm_rank(h->comm, &h->rank);
+    MPI_Comm_size(h->comm, &h->size);
+    h->path = strdup(path);
+    h->tmp = malloc(strlen(path) + 5);
+    if (!h->path || !h->tmp) {
+        free(h->path);
+        free(h->tmp);
+        MPI_Comm_free(&h->comm);
+        free(h);
+        return sl_error(SL_ERR_NOMEM, "out of memory");
+    }
+    sprintf(h->tmp, "%s.tmp", path);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* we report errors ourselves */
+    *h_p = h;
+    return SL_OK;
+}
+
+static void h5_free(sl_h5_t *h)
+{
+    free(h->path);
+    free(h->tmp);
+    MPI_Comm_free(&h->comm);
+    free(h);
+}
+
+static hid_t mpio_fapl(MPI_Comm comm)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+    return fapl;
+}
+
+sl_status_t sl_h5_create(MPI_Comm comm, const char *path, sl_h5_t **h_p)
+{
+    sl_h5_t *h = NULL;
+    sl_status_t st = h5_alloc(comm, path, &h);
+    st = sl_agree(comm, st);
+    if (st != SL_OK) {
+        if (h)
+            h5_free(h);
+        return st;
+    }
+    hid_t fapl = mpio_fapl(h->comm);
+    h->file = H5Fcreate(h->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (h->file < 0) {
+        /* Same cause on every rank; let rank 0 say it, with errno's words. */
+        int e = errno;
+        H5Eclear2(H5E_DEFAULT);
+        sl_error_root(h->comm, SL_ERR_IO, "cannot create '%s': %s", h->tmp, e ? strerror(e) : "HDF5 error");
+        h5_free(h);
+        return SL_ERR_IO;
+    }
+    h->writing = 1;
+    *h_p = h;
+    return SL_OK;
+}
+
+static hid_t make_lcpl(void)
+{
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    return lcpl;
+}
+
+/* Create dataset `name`, replacing none: names must be new in this file. */
+static sl_status_t create_dset(sl_h5_t *h, const char *name, sl_dtype_t type, int ndim, const uint64_t *dims,
+                               hid_t *dset_p, hid_t *fspace_p)
+{
+    hsize_t hd[SL_H5_MAXDIM];
+    if (ndim < 0 || ndim > SL_H5_MAXDIM)
+        return sl_error(SL_ERR_INVALID, "'%s': %d dimensions (at most %d)", name, ndim, SL_H5_MAXDIM);
+    for (int i = 0; i < ndim; i++)
+        hd[i] = dims[i];
+    hid_t fspace = ndim ? H5Screate_simple(ndim, hd, NULL) : H5Screate(H5S_SCALAR);
+    hid_t lcpl = make_lcpl();
+    hid_t dset = H5Dcreate2(h->file, name, native_type(type), fspace, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    H5Pclose(lcpl);
+    if (dset < 0) {
+        H5Sclose(fspace);
+        return sl_h5_error("cannot create dataset in", h->tmp);
+    }
+    *dset_p = dset;
+    *fspace_p = fspace;
+    return SL_OK;
+}
+
+static hid_t coll_dxpl(void)
+{
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+    return dxpl;
+}
+
+sl_status_t sl_h5_write(sl_h5_t *h, const char *name, sl_dtype_t type, int ndim, const uint64_t *dims,
+                        const void *data)
+{
+    hid_t dset, fspace;
+    sl_status_t st = create_dset(h, name, type, ndim, dims, &dset, &fspace);
+    if (st != SL_OK)
+        return sl_agree(h->comm, st);
+    hid_t mspace = H5Scopy(fspace);
+    if (h->rank != 0) {
+        H5Sselect_none(mspace);
+        H5Sselect_none(fspace);
+    }
+    hid_t dxpl = coll_dxpl();
+    if (H5Dwrite(dset, native_type(type), mspace, fspace, dxpl, data) < 0)
+        st = sl_h5_error("cannot write dataset to", h->tmp);
+    H5Pclose(dxpl);
+    H5Sclose(mspace);
+    H5Sclose(fspace);
+    H5Dclose(dset);
+    return sl_agree(h->comm, st);
+}
+
+sl_status_t sl_h5_write_rows(sl_h5_t *h, const char *name, sl_dtype_t type, int ndim, const uint64_t *dims,
+                             uint64_t row0, uint64_t nrows, const void *data)
+{
+    hid_t dset, fspace;
+    sl_status_t st = SL_OK;
+    if (ndim < 1)
+        st = sl_error(SL_ERR_INVALID, "'%s': row writes need at least one dimension", name);
+    else if (row0 + nrows > dims[0])
+        st = sl_error(SL_ERR_INVALID, "'%s': rows %llu..%llu beyond %llu", name, (unsigned long long)row0,
+                      (unsigned long long)(row0 + nrows), (unsigned long long)dims[0]);
+    st = sl_agree(h->comm, st);
+    if (st != SL_OK)
+        return st;
+    st = create_dset(h, name, type, ndim, dims, &dset, &fspace);
+    if (st != SL_OK)
+        return sl_agree(h->comm, st);
+    hsize_t start[SL_H5_MAXDIM] = {0}, count[SL_H5_MAXDIM];
+    for (int i = 0; i < ndim; i++)
+        count[i] = dims[i];
+    start[0] = row0;
+    count[0] = nrows;
+    hid_t mspace = H5Screate_simple(ndim, count, NULL);
+    if (nrows == 0) {
+        H5Sselect_none(fspace);
+        H5Sselect_none(mspace);
+    } else {
+        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+    }
+    hid_t dxpl = coll_dxpl();
+    if (H5Dwrite(dset, native_type(type), mspace, fspace, dxpl, data) < 0)
+        st = sl_h5_error("cannot write rows to", h->tmp);
+    H5Pclose(dxpl);
+    H5Sclose(mspace);
+    H5Sclose(fspace);
+    H5Dclose(dset);
+    return sl_agree(h->comm, st);
+}
+
+static hid_t open_obj(sl_h5_t *h, const char *obj)
+{
+    if (!obj || !*obj || !strcmp(obj, "/"))
+        return H5Oopen(h->file, "/", H5P_DEFAULT);
+    return H5Oopen(h->file, obj, H5P_DEFAULT);
+}
+
+static sl_status_t set_attr(sl_h5_t *h, const char *obj, const char *name, hid_t type, const void *v)
+{
+    sl_status_t st = SL_OK;
+    hid_t o = open_obj(h, obj);
+    if (o < 0) {
+        /* A group that does not exist yet: create it. */
+        hid_t lcpl = make_lcpl();
+        o = H5Gcreate2(h->file, obj, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+        H5Pclose(lcpl);
+    }
+    if (o < 0)
+        return sl_agree(h->comm, sl_h5_error("cannot open object for attribute in", h->tmp));
+    if (H5Aexists(o, name) > 0)
+        H5Adelete(o, name);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(o, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0 || H5Awrite(a, type, v) < 0)
+        st = sl_h5_error("cannot write attribute to", h->tmp);
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(sp);
+    H5Oclose(o);
+    return sl_agree(h->comm, st);
+}
+
+sl_status_t sl_h5_set_attr_i64(sl_h5_t *h, const char *obj, const char *name, int64_t v)
+{
+    return set_attr(h, obj, name, H5T_NATIVE_INT64, &v);
+}
+
+sl_status_t sl_h5_set_attr_f64(sl_h5_t *h, const char *obj, const char *name, double v)
+{
+    return set_attr(h, obj, name, H5T_NATIVE_DOUBLE, &v);
+}
+
+sl_status_t sl_h5_set_attr_str(sl_h5_t *h, const char *obj, const char *name, const char *v)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, strlen(v) + 1);
+    H5Tset_strpad(t, H5T_STR_NULLTERM);
+    sl_status_t st = set_attr(h, obj, name, t, v);
+    H5Tclose(t);
+    return st;
+}
+
+static sl_status_t fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return sl_error(SL_ERR_IO, "cannot open '%s' to sync it: %s", path, strerror(errno));
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    if (rc != 0 && e != EINVAL)
+        return sl_error(SL_ERR_IO, "cannot sync '%s': %s", path, strerror(e));
+    return SL_OK;
+}
+
+/* Rank 0: keep PATH.1 .. PATH.(keep-1) as older versions. PATH itself is
+ * hard-linked, never moved, so it exists at every moment. */
+static sl_status_t rotate(const char *path, int keep)
+{
+    char a[4200], b[4200];
+    struct stat sb;
+    if (keep <= 1 || stat(path, &sb) != 0)
+        return SL_OK;
+    for (int i = keep - 1; i >= 2; i--) {
+        snprintf(a, sizeof a, "%s.%d", path, i - 1);
+        snprintf(b, sizeof b, "%s.%d", path, i);
+        if (stat(a, &sb) == 0 && rename(a, b) != 0)
+            return sl_error(SL_ERR_IO, "cannot rename '%s' to '%s': %s", a, b, strerror(errno));
+    }
+    snprintf(b, sizeof b, "%s.1", path);
+    unlink(b);
+    if (link(path, b) != 0) {
+        /* File systems without hard links: fall back to a copy by rename
+         * order that still never leaves PATH missing for long. */
+        return sl_error(SL_ERR_IO, "cannot link '%s' to '%s': %s", path, b, strerror(errno));
+    }
+    return SL_OK;
+}
+
+sl_status_t sl_h5_commit(sl_h5_t **hp, int keep)
+{
+    sl_h5_t *h = *hp;
+    sl_status_t st = SL_OK;
+    *hp = NULL;
+    if (H5Fclose(h->file) < 0)
+        st = sl_h5_error("cannot close", h->tmp);
+    h->file = H5I_INVALID_HID;
+    st = sl_agree(h->comm, st);
+    if (st == SL_OK && h->rank == 0) {
+        st = fsync_path(h->tmp);
+        if (st == SL_OK)
+            st = rotate(h->path, keep);
+        if (st == SL_OK && rename(h->tmp, h->path) != 0)
+            st = sl_error(SL_ERR_IO, "cannot rename '%s' to '%s': %s", h->tmp, h->path, strerror(errno));
+        if (st == SL_OK)
+            st = sl_fsync_dir_of(h->path);
+        if (st != SL_OK)
+            unlink(h->tmp);
+    } else if (st != SL_OK && h->rank == 0) {
+        unlink(h->tmp);
+    }
+    st = sl_agree(h->comm, st);
+    h5_free(h);
+    return st;
+}
+
+void sl_h5_discard(sl_h5_t **hp)
+{
+    if (!hp || !*hp)
+        return;
+    sl_h5_t *h = *hp;
+    if (h->file >= 0)
+        H5Fclose(h->file);
+    MPI_Barrier(h->comm);
+    if (h->rank == 0 && h->writing)
+        unlink(h->tmp);
+    h5_free(h);
+    *hp = NULL;
+}
+
+sl_status_t sl_h5_open(MPI_Comm comm, const char *path, sl_h5_t **h_p)
+{
+    sl_h5_t *h = NULL;
+    int rank, exists = 0;
+    MPI_Comm_rank(comm, &rank);
+    if (rank == 0)
+        exists = access(path, R_OK) == 0 ? 1 : (errno == ENOENT ? 0 : -errno);
+    MPI_Bcast(&exists, 1, MPI_INT, 0, comm);
+    if (exists == 0)
+        return SL_ERR_NOT_FOUND; /* not printed: the caller knows whether it is an error */
+    if (exists < 0)
+        return sl_error_root(comm, SL_ERR_IO, "cannot read '%s': %s", path, strerror(-exists));
+    sl_status_t st = sl_agree(comm, h5_alloc(comm, path, &h));
+    if (st != SL_OK) {
+        if (h)
+            h5_free(h);
+        return st;
+    }
+    hid_t fapl = mpio_fapl(h->comm);
+    h->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    if (h->file < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        sl_error_root(h->comm, SL_ERR_HDF5, "'%s' is not a readable HDF5 file", path);
+        h5_free(h);
+        return SL_ERR_HDF5;
+    }
+    *h_p = h;
+    return SL_OK;
+}
+
+void sl_h5_close(sl_h5_t **hp)
+{
+    if (!hp || !*hp)
+        return;
+    if ((*hp)->writing) {
+        sl_h5_discard(hp);
+        return;
+    }
+    if ((*hp)->file >= 0)
+        H5Fclose((*hp)->file);
+    h5_free(*hp);
+    *hp = NULL;
+}
+
+const char *sl_h5_path(const sl_h5_t *h) { return h->path; }
+
+int sl_h5_exists(sl_h5_t *h, const char *name)
+{
+    /* Check each link of the path, as H5Lexists requires. */
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", name);
+    for (char *p = buf; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (buf[0] && H5Lexists(h->file, buf, H5P_DEFAULT) <= 0) {
+                H5Eclear2(H5E_DEFAULT);
+                return 0;
+            }
+            *p = c;
+            if (!c)
+                break;
+        }
+    }
+    return 1;
+}
+
+sl_status_t sl_h5_info(sl_h5_t *h, const char *name, sl_dtype_t *type_p, int *ndim_p, uint64_t *dims)
+{
+    if (!sl_h5_exists(h, name))
+        return SL_ERR_NOT_FOUND;
+    hid_t d = H5Dopen2(h->file, name, H5P_DEFAULT);
+    if (d < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return SL_ERR_NOT_FOUND;
+    }
+    hid_t ft = H5Dget_type(d), sp = H5Dget_space(d);
+    sl_status_t st = SL_OK;
+    int nd = H5Sget_simple_extent_ndims(sp);
+    hsize_t hd[32];
+    if (nd < 0 || nd > SL_H5_MAXDIM || !file_type_to_dtype(ft, type_p)) {
+        st = SL_ERR_MISMATCH;
+    } else {
+        H5Sget_simple_extent_dims(sp, hd, NULL);
+        for (int i = 0; i < nd; i++)
+            dims[i] = hd[i];
+        *ndim_p = nd;
+    }
+    H5Tclose(ft);
+    H5Sclose(sp);
+    H5Dclose(d);
+    return st;
+}
+
+/* Verify a dataset against expectations; message printed by rank 0. */
+static sl_status_t verify(sl_h5_t *h, const char *name, sl_dtype_t type, int ndim, const uint64_t *dims)
+{
+    sl_dtype_t t;
+    int nd;
+    uint64_t d[SL_H5_MAXDIM];
+    char a[128], b[128];
+    sl_status_t st = sl_h5_info(h, name, &t, &nd, d);
+    if (st == SL_ERR_NOT_FOUND)
+        return sl_error_root(h->comm, SL_ERR_MISMATCH, "'%s' has no dataset '%s'", h->path, name);
+    if (st != SL_OK)
+        return sl_error_root(h->comm, SL_ERR_MISMATCH, "'%s': dataset '%s' has an unsupported type or rank",
+                             h->path, name);
+    if (t != type)
+        return sl_error_root(h->comm, SL_ERR_MISMATCH, "'%s': dataset '%s' is %s, expected %s", h->path, name,
+                             sl_dtype_name(t), sl_dtype_name(type));
+    if (ndim >= 0) {
+        int bad = nd != ndim;
+        for (int i = 0; !bad && i < nd; i++)
+            bad = dims && dims[i] && dims[i] != d[i];
+        if (bad) {
+            shape_str(nd, d, a, sizeof a);
+            if (dims) {
+                shape_str(ndim, dims, b, sizeof b);
+                for (char *c = b; *c; c++) /* show "any" extents as '*' */
+                    ;
+            } else {
+                snprintf(b, sizeof b, "%d dimensions", ndim);
+            }
+            return sl_error_root(h->comm, SL_ERR_MISMATCH, "'%s': dataset '%s' has shape %s, expected %s", h->path,
+                                 name, a, b);
+        }
+    }
+    return SL_OK;
+}
+
+sl_status_t sl_h5_read(sl_h5_t *h, const char *name, sl_dtype_t type, int ndim, const uint64_t *dims, void *data)
+{
+    sl_status_t st = verify(h, name, type, ndim, dims);
+    if (st != SL_OK)
+        return st; /* identical on every rank */
+    hid_t d = H5Dopen2(h->file, name, H5P_DEFAULT);
+    if (d < 0 || H5Dread(d, native_type(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+        st = sl_h5_error("cannot read dataset from", h->path);
+    if (d >= 0)
+        H5Dclose(d);
+    return sl_agree(h->comm, st);
+}
+
+sl_status_t sl_h5_read_rows(sl_h5_t *h, const char *name, sl_dtype_t type, uint64_t row0, uint64_t nrows,
+                            void *data)
+{
+    sl_status_t st = verify(h, name, type, -1, NULL);
+    if (st != SL_OK)
+        return st;
+    sl_dtype_t t;
+    int nd;
+    uint64_t dims[SL_H5_MAXDIM];
+    sl_h5_info(h, name, &t, &nd, dims);
+    if (nd < 1 || row0 + nrows > dims[0])
+        st = sl_error(SL_ERR_INVALID, "'%s': rows %llu..%llu of dataset '%s' are beyond its %llu rows", h->path,
+                      (unsigned long long)row0, (unsigned long long)(row0 + nrows), name,
+                      (unsigned long long)(nd ? dims[0] : 0));
+    st = sl_agree(h->comm, st);
+    if (st != SL_OK)
+        return st;
+    hid_t d = H5Dopen2(h->file, name, H5P_DEFAULT);
+    hid_t fspace = H5Dget_space(d);
+    hsize_t start[SL_H5_MAXDIM] = {0}, count[SL_H5_MAXDIM];
+    for (int i = 0; i < nd; i++)
+        count[i] = dims[i];
+    start[0] = row0;
+    count[0] = nrows;
+    hid_t mspace = H5Screate_simple(nd, count, NULL);
+    if (nrows == 0) {
+        H5Sselect_none(fspace);
+        H5Sselect_none(mspace);
+    } else {
+        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+    }
+    hid_t dxpl = coll_dxpl();
+    if (H5Dread(d, native_type(type), mspace, fspace, dxpl, data) < 0)
+        st = sl_h5_error("cannot read rows from", h->path);
+    H5Pclose(dxpl);
+    H5Sclose(mspace);
+    H5Sclose(fspace);
+    H5Dclose(d);
+    return sl_agree(h->comm, st);
+}
+
+static sl_status_t get_attr(sl_h5_t *h, const char *obj, const char *name, hid_t type, void *v)
+{
+    hid_t o = open_obj(h, obj);
+    if (o < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return SL_ERR_NOT_FOUND;
+    }
+    sl_status_t st = SL_OK;
+    if (H5Aexists(o, name) <= 0) {
+        st = SL_ERR_NOT_FOUND;
+    } else {
+        hid_t a = H5Aopen(o, name, H5P_DEFAULT);
+        if (a < 0 || H5Aread(a, type, v) < 0)
+            st = SL_ERR_MISMATCH;
+        if (a >= 0)
+            H5Aclose(a);
+    }
+    H5Eclear2(H5E_DEFAULT);
+    H5Oclose(o);
+    return st;
+}
+
+sl_status_t sl_h5_get_attr_i64(sl_h5_t *h, const char *obj, const char *name, int64_t *v_p)
+{
+    return get_attr(h, obj, name, H5T_NATIVE_INT64, v_p);
+}
+
+sl_status_t sl_h5_get_attr_f64(sl_h5_t *h, const char *obj, const char *name, double *v_p)
+{
+    return get_attr(h, obj, name, H5T_NATIVE_DOUBLE, v_p);
+}
+
+sl_status_t sl_h5_get_attr_str(sl_h5_t *h, const char *obj, const char *name, char **v_p)
+{
+    hid_t o = open_obj(h, obj);
+    if (o < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return SL_ERR_NOT_FOUND;
+    }
+    sl_status_t st = SL_ERR_NOT_FOUND;
+    if (H5Aexists(o, name) > 0) {
+        hid_t a = H5Aopen(o, name, H5P_DEFAULT);
+        hid_t ft = H5Aget_type(a);
+        st = SL_ERR_MISMATCH;
+        if (H5Tget_class(ft) == H5T_STRING && !H5Tis_variable_str(ft)) {
+            size_t n = H5Tget_size(ft);
+            char *s = calloc(n + 1, 1);
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, n);
+            if (s && H5Aread(a, mt, s) >= 0) {
+                *v_p = s;
+                st = SL_OK;
+            } else {
+                free(s);
+            }
+            H5Tclose(mt);
+        }
+        H5Tclose(ft);
+        H5Aclose(a);
+    }
+    H5Eclear2(H5E_DEFAULT);
+    H5Oclose(o);
+    return st;
+}
+
+sl_status_t sl_h5_write_rng(sl_h5_t *h, const char *name, const gsl_rng *rng)
+{
+    uint64_t dims[2] = {(uint64_t)h->size, gsl_rng_size(rng)};
+    return sl_h5_write_rows(h, name, SL_U8, 2, dims, (uint64_t)h->rank, 1, gsl_rng_state(rng));
+}
+
+sl_status_t sl_h5_read_rng(sl_h5_t *h, const char *name, gsl_rng *rng)
+{
+    uint64_t dims[2] = {(uint64_t)h->size, gsl_rng_size(rng)};
+    sl_status_t st = verify(h, name, SL_U8, 2, dims);
+    if (st != SL_OK)
+        return st;
+    return sl_h5_read_rows(h, name, SL_U8, (uint64_t)h->rank, 1, gsl_rng_state(rng));
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The `sluice` driver: initialises MPI, finds the command and runs it. It
+ * only parses the command name; each command parses its own options from
+ * its table in the library. Exit statuses: 0 success, 1 error, 2 usage,
+ * 75 stopped by a signal (re-run to resume). */
+#include "config.h"
+#include "sluice.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const sl_command_t commands[] = {
+    {"demo", "show the core at work: ranks, nodes, a checkpoint, progress", sl_cmd_demo},
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: sluice <command> [options]\n"
+               "       sluice help <command> | --help | --version\n\n"
+               "Runs as ranks of one MPI job: mpirun -np N sluice ..., or srun --mpi=pmix sluice ...\n\n"
+               "commands:\n");
+    for (const sl_command_t *c = commands; c->name; c++)
+        fprintf(f, "  %-10s %s\n", c->name, c->summary);
+    fprintf(f, "\nexit status: 0 success, 1 error, 2 usage error, %d stopped by a signal (re-run to resume)\n",
+            SL_EXIT_STOPPED);
+}
+
+static const sl_command_t *find(const char *name)
+{
+    for (const sl_command_t *c = commands; c->name; c++)
+        if (!strcmp(c->name, name))
+            return c;
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    int provided, rank, size, code;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    sl_log_set_rank(rank, size);
+    sl_log_init_env();
+
+    if (argc < 2) {
+        if (rank == 0)
+            usage(stderr);
+        code = SL_EXIT_USAGE;
+        goto out;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || (!strcmp(cmd, "help") && argc == 2)) {
+        if (rank == 0)
+            usage(stdout);
+        code = 0;
+        goto out;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        if (rank == 0)
+            printf("sluice %s\n", sl_version());
+        code = 0;
+        goto out;
+    }
+    if (!strcmp(cmd, "help")) {
+        const sl_command_t *c = find(argv[2]);
+        if (!c) {
+            if (rank == 0)
+                fprintf(stderr, "sluice: error: unknown command '%s' (see 'sluice --help')\n", argv[2]);
+            code = SL_EXIT_USAGE;
+            goto out;
+        }
+        char *hargv[] = {argv[2], "--help", NULL};
+        code = sl_status_exit_code(c->fn(MPI_COMM_WORLD, 2, hargv));
+        goto out;
+    }
+    const sl_command_t *c = find(cmd);
+    if (!c) {
+        if (rank == 0)
+            fprintf(stderr, "sluice: error: unknown command '%s' (see 'sluice --help')\n", cmd);
+        code = SL_EXIT_USAGE;
+        goto out;
+    }
+    sl_status_t st = sl_check_launch(MPI_COMM_WORLD);
+    if (st == SL_OK)
+        st = sl_signal_install();
+    if (st == SL_OK)
+        st = c->fn(MPI_COMM_WORLD, argc - 1, argv + 1);
+    code = sl_status_exit_code(st);
+    if (st == SL_ERR_STOPPED && rank == 0)
+        fprintf(stderr, "sluice: stopped by a signal; run the same command again to resume (exit status %d)\n",
+                SL_EXIT_STOPPED);
+out:
+    fflush(stdout);
+    MPI_Finalize();
+    return code;
+}

@@ -1,0 +1,6 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The umbrella header: <sluice/sluice.h> brings in every component's API. */
+#ifndef SLUICE_H
+#define SLUICE_H
+#include "core.h"
+#endif
