@@ -57,15 +57,16 @@ static void node_unlock(node_state_t *s)
     atomic_store_explicit(&s->lock, 0, memory_order_release);
 }
 
-/* How many positions from pos make about a 1/(factor*parts) share of what is
- * left in [pos, end): by count, or by cost with hints. */
-static int64_t share(const sl_tasks_t *t, int64_t pos, int64_t end, int parts, int64_t minc)
+/* How many positions from pos (at most up to end) make about a
+ * 1/(factor*parts) share of `left` (what remains globally, as a count or as
+ * a cost with hints): guided self-scheduling. */
+static int64_t share(const sl_tasks_t *t, int64_t pos, int64_t end, double left, int parts, int64_t minc)
 {
     if (pos >= end)
         return minc;
     int64_t k;
+    double target = left / (t->o.factor * parts);
     if (t->cum) {
-        double target = (t->cum[end] - t->cum[pos]) / (t->o.factor * parts);
         /* smallest k with cum[pos+k] - cum[pos] >= target */
         int64_t lo = 1, hi = end - pos;
         while (lo < hi) {
@@ -76,13 +77,19 @@ static int64_t share(const sl_tasks_t *t, int64_t pos, int64_t end, int parts, i
                 lo = mid + 1;
         }
         k = lo;
-    } else {
-        double d = (double)(end - pos) / (t->o.factor * parts);
-        k = (int64_t)d + ((double)(int64_t)d < d);
-    }
+    } else
+        k = (int64_t)target + ((double)(int64_t)target < target);
     if (k < minc)
         k = minc;
     return k;
+}
+
+/* What is left in [a, b): a count, or a cost with hints. */
+static double left_in(const sl_tasks_t *t, int64_t a, int64_t b)
+{
+    if (a >= b)
+        return 0;
+    return t->cum ? t->cum[b] - t->cum[a] : (double)(b - a);
 }
 
 static int cmp_cost_desc(const void *a, const void *b, void *c)
@@ -194,7 +201,8 @@ static int refill(sl_tasks_t *t)
     node_state_t *s = t->node;
     if (s->halted || s->global_done)
         return 0;
-    int64_t want = share(t, s->seen < t->n ? s->seen : t->n, t->n, t->nnodes, t->o.min_chunk * t->local_size);
+    int64_t from = s->seen < t->n ? s->seen : t->n;
+    int64_t want = share(t, from, t->n, left_in(t, from, t->n), t->nnodes, t->o.min_chunk * t->local_size);
     int64_t old = 0;
     MPI_Fetch_and_op(&want, &old, MPI_INT64_T, 0, 0, MPI_SUM, t->gwin);
     MPI_Win_flush(0, t->gwin);
@@ -219,7 +227,10 @@ int sl_tasks_claim(sl_tasks_t *t, int64_t *lo_p, int64_t *hi_p)
         node_unlock(s);
         return 0;
     }
-    int64_t k = share(t, s->next, s->end, t->local_size, t->o.min_chunk);
+    /* a chunk is a guided share of what is left over all ranks: this batch
+     * plus the global counter's rest as last seen here */
+    double left = left_in(t, s->next, s->end) + left_in(t, s->seen < t->n ? s->seen : t->n, t->n);
+    int64_t k = share(t, s->next, s->end, left, t->size, t->o.min_chunk);
     if (t->o.max_chunk > 0 && k > t->o.max_chunk)
         k = t->o.max_chunk;
     int64_t lo = s->next, hi = lo + k < s->end ? lo + k : s->end;
