@@ -14,7 +14,14 @@ for b in slurmctld slurmd munged sbatch srun; do
 done
 export PATH="$PATH:/usr/sbin"
 if pgrep -x slurmctld >/dev/null 2>&1 || pgrep -x slurmd >/dev/null 2>&1; then
-  [ -z "${SLUICE_SLURM_DIR:-}" ] && skip "a Slurm daemon already runs on this machine; not starting another next to it"
+  # Another test's private cluster may still be shutting down: give it time.
+  for i in $(seq 1 50); do
+    pgrep -x slurmctld >/dev/null 2>&1 || pgrep -x slurmd >/dev/null 2>&1 || break
+    sleep 0.2
+  done
+  if pgrep -x slurmctld >/dev/null 2>&1 || pgrep -x slurmd >/dev/null 2>&1; then
+    skip "a Slurm daemon already runs on this machine; not starting another next to it"
+  fi
 fi
 id munge >/dev/null 2>&1 || skip "no munge user"
 
@@ -72,8 +79,16 @@ cleanup() {
     [ -f "$D/$p.pid" ] && kill "$(cat "$D/$p.pid")" 2>/dev/null
   done
   [ -f "$D/munge/munged.pid" ] && kill "$(cat "$D/munge/munged.pid")" 2>/dev/null
-  sleep 0.5
-  for p in slurmd slurmctld; do
+  # Wait until they are gone, so the next test does not see them.
+  for i in $(seq 1 50); do
+    alive=0
+    for p in slurmd slurmctld munge/munged; do
+      [ -f "$D/$p.pid" ] && kill -0 "$(cat "$D/$p.pid")" 2>/dev/null && alive=1
+    done
+    [ $alive -eq 0 ] && break
+    sleep 0.1
+  done
+  for p in slurmd slurmctld munge/munged; do
     [ -f "$D/$p.pid" ] && kill -9 "$(cat "$D/$p.pid")" 2>/dev/null
   done
   if [ -n "${SLUICE_SLURM_KEEP:-}" ]; then echo "slurm state kept in $D" >&2; else rm -rf "$D"; fi
