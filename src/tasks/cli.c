@@ -410,7 +410,11 @@ static int finish_task(farm_t *f, int si, int wstatus, int64_t *retry_id)
     } else if (s->timed_out) {
         result = "timeout";
         code = f->o->timeout > 0 ? (int)f->o->timeout : 0;
-    } else if (f->stopping || s->interrupted) {
+    } else if (f->stopping || s->interrupted ||
+               (WIFSIGNALED(wstatus) && (WTERMSIG(wstatus) == SIGUSR1 || WTERMSIG(wstatus) == SIGTERM ||
+                                         WTERMSIG(wstatus) == SIGINT))) {
+        /* a stop signal, ours or sent to the task directly (Slurm signals the
+         * whole step, mpirun may too, before this rank sees its own): not done */
         result = "interrupted";
         code = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : WEXITSTATUS(wstatus);
     } else if (WIFSIGNALED(wstatus)) {
@@ -550,6 +554,8 @@ static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round
         if (f->running == 0 && (exhausted || f->stopping || f->halted || f->io_st != SL_OK))
             break;
         wait_some(f, 0.2);
+        if (!f->stopping && sl_stop_requested())
+            on_stop(f, t); /* before reaping: tasks killed by the same signal are interrupted */
         sl_progress_tick(f->prog);
         /* reap */
         double now = sl_now();
