@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Far past any n: pushing the global counter there ends every claim. */
 #define HALT_MARK (INT64_MAX / 4)
@@ -257,6 +258,18 @@ void sl_tasks_halt(sl_tasks_t *t)
     }
 }
 
+void sl_tasks_idle_wait(MPI_Request *req)
+{
+    int done = 0;
+    double spin_until = sl_now() + 1e-4; /* short waits stay fast */
+    while (MPI_Test(req, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && !done) {
+        if (sl_now() > spin_until) {
+            struct timespec ts = {0, 200000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
 const int64_t *sl_tasks_order(const sl_tasks_t *t)
 {
     return t->order;
@@ -275,6 +288,12 @@ void sl_tasks_destroy(sl_tasks_t **tp)
     if (!tp || !*tp)
         return;
     sl_tasks_t *t = *tp;
+    /* Ranks that ran out of work wait here for the others: wait without
+     * spinning, so a rank done early leaves its core to ranks (or task
+     * processes) still working on the same node. */
+    MPI_Request req;
+    MPI_Ibarrier(t->comm, &req);
+    sl_tasks_idle_wait(&req);
     MPI_Win_unlock_all(t->nwin);
     MPI_Win_unlock_all(t->gwin);
     MPI_Win_free(&t->nwin); /* collective: also the final barrier */

@@ -805,7 +805,9 @@ static sl_status_t farm_main(MPI_Comm comm, farm_opts_t *o)
         retry.n = 0;
         st = run_round(f, ids, nids, round, &retry);
         int flags[3] = {f->stopping, f->halted, f->io_st != SL_OK}, any[3];
-        MPI_Allreduce(flags, any, 3, MPI_INT, MPI_MAX, f->comm);
+        MPI_Request req;
+        MPI_Iallreduce(flags, any, 3, MPI_INT, MPI_MAX, f->comm, &req);
+        sl_tasks_idle_wait(&req);
         free(prev);
         prev = NULL;
         if (st == SL_OK)
