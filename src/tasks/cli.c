@@ -850,8 +850,8 @@ done:;
     if (st == SL_OK)
         st = io;
     if (st == SL_OK) {
-        if (stopped)
-            st = SL_ERR_STOPPED;
+        if (stopped && g[0] + done_before < f->ncmds)
+            st = SL_ERR_STOPPED; /* a stop after the last task changes nothing */
         else if (g[0] + done_before < f->ncmds)
             st = SL_ERR_FAILED;
     }
