@@ -564,9 +564,13 @@ static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round
             if (!s->pid)
                 continue;
             int ws;
-            pid_t r = waitpid(s->pid, &ws, WNOHANG);
-            if (r == s->pid) {
+            siginfo_t si;
+            si.si_pid = 0;
+            /* WNOWAIT: the leader stays a zombie, so its process group id
+             * cannot be reused while we kill what the task left behind */
+            if (waitid(P_PID, (id_t)s->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == s->pid) {
                 kill(-s->pid, SIGKILL); /* leftovers of the task's process group */
+                waitpid(s->pid, &ws, 0);
                 int64_t rid;
                 if (finish_task(f, i, ws, &rid) && idvec_push(retry, rid) != 0)
                     f->io_st = sl_error(SL_ERR_NOMEM, "out of memory");
