@@ -860,8 +860,10 @@ done:;
             st = SL_ERR_FAILED;
     }
 out:
-    if (f->jfd >= 0)
+    if (f->jfd >= 0) {
+        fsync(f->jfd); /* records were written one by one; make them durable once */
         close(f->jfd);
+    }
     farm_out_close(&f->out);
     if (f->scratch[0]) {
         char p[8448];
