@@ -27,4 +27,28 @@ while [ $i -lt $n ]; do
   [ "$(grep -c "^$i	.*	ok	" cmds.journal)" -eq 1 ] || fail "task $i has not exactly one ok record"
   i=$((i+1))
 done
+
+# SIGTERM to a rank (here a single rank started without mpirun): the same
+# graceful path. The running tasks get the signal: one handles it and exits 0
+# within --grace (recorded ok, never run again); one ignores it and is killed
+# when the grace period ends (recorded interrupted, run again later).
+cat > g <<'X'
+trap 'echo handled >> h.$SLUICE_TASK_ID; exit 0' TERM; touch s.0; sleep 30 & wait
+trap '' TERM; touch s.1; sleep 3; echo x >> late.$SLUICE_TASK_ID
+X
+"$SLUICE" farm g --slots 2 --grace 1 > out2 2> err2 &
+pid=$!
+k=0
+while { [ ! -f s.0 ] || [ ! -f s.1 ]; } && [ $k -lt 300 ]; do sleep 0.1; k=$((k+1)); done
+kill -TERM $pid
+wait $pid; rc=$?
+[ $rc -eq 75 ] || { cat err2; fail "SIGTERM: exit $rc, expected 75"; }
+[ "$(cat h.0 2>/dev/null)" = handled ] || fail "task 0 did not get the signal"
+grep -q "^0	0	.*	ok	" g.journal || { cat g.journal; fail "task 0 finished within the grace period but is not recorded ok"; }
+grep -q "^1	0	.*	interrupted	9	" g.journal || { cat g.journal; fail "task 1 outlived --grace but was not killed and recorded interrupted"; }
+[ -f late.1 ] && fail "task 1 was not killed"
+rm -f h.0
+expect_rc 0 "$SLUICE" farm g --slots 2
+[ -f h.0 ] && fail "a task recorded ok ran again"
+[ "$(wc -l < late.1)" -eq 1 ] || fail "the interrupted task did not run again exactly once"
 echo "farm_stop: OK ($first of $n done before the stop)"
