@@ -13,8 +13,11 @@
 #include <string.h>
 #include <time.h>
 
-/* Far past any n: pushing the global counter there ends every claim. */
-#define HALT_MARK (INT64_MAX / 4)
+/* Added to the global counter to end every claim: past any n (n < 2^50), and
+ * each node adds it at most once, so no overflow below 8,000 nodes. SUM,
+ * not REPLACE: concurrent accumulates to one location must use one op
+ * (MPI's default accumulate_ops is same_op_no_op). */
+#define HALT_MARK ((int64_t)1 << 50)
 
 typedef struct {
     atomic_int lock;
@@ -109,6 +112,8 @@ sl_status_t sl_tasks_create(MPI_Comm comm, int64_t n, const double *costs, const
     sl_tasks_t *t = calloc(1, sizeof *t);
     if (!t)
         st = sl_error(SL_ERR_NOMEM, "out of memory for the task counter");
+    else if (n >= HALT_MARK)
+        st = sl_error(SL_ERR_INVALID, "tasks: %lld items, more than 2^50", (long long)n);
     else {
         t->n = n < 0 ? 0 : n;
         t->o.min_chunk = opts && opts->min_chunk > 0 ? opts->min_chunk : 1;
@@ -253,7 +258,7 @@ void sl_tasks_halt(sl_tasks_t *t)
     node_unlock(s);
     if (!was) {
         int64_t mark = HALT_MARK, old;
-        MPI_Fetch_and_op(&mark, &old, MPI_INT64_T, 0, 0, MPI_REPLACE, t->gwin);
+        MPI_Fetch_and_op(&mark, &old, MPI_INT64_T, 0, 0, MPI_SUM, t->gwin);
         MPI_Win_flush(0, t->gwin);
     }
 }
