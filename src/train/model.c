@@ -404,7 +404,8 @@ void sl_nn_destroy(sl_nn_t **pnn)
             nn->be->free(nn->dgrads);
         }
     }
-    free(nn->params);
+    if (!nn->shared_params)
+        free(nn->params);
     free(nn->grads);
     sl_rng_destroy(&nn->drop_rng);
     free(nn->spec);

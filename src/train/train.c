@@ -460,6 +460,7 @@ void sl_nn_train_opts_default(sl_nn_train_opts_t *o)
     o->threads = 1;
     o->shards = 0;
     o->exact = 1;
+    o->weight_decay = -1; /* the optimiser's default */
 }
 
 static void run_free(run_t *r)

@@ -97,6 +97,7 @@ struct sl_nn {
     float *params, *grads;   /* host arena */
     float *dparams, *dgrads; /* backend arena (== host for ref/cpu) */
     int params_dirty_host;   /* device newer than host (cuda) */
+    int shared_params;       /* params point into a shared window: not freed */
     /* activation workspace */
     int64_t cap, n;          /* rows allocated, rows of the last forward */
     int last_train;
