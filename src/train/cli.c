@@ -26,7 +26,7 @@ static const sl_opt_t train_table[] = {
     {"epochs", 'e', SL_OPT_INT, O(epochs), "10", 1, 1e7, NULL, 0, "epochs to train (in total, over resumes)", NULL},
     {"batch", 'b', SL_OPT_INT, O(batch), "128", 1, 1 << 24, NULL, 0, "global batch size, whatever the rank count",
      NULL},
-    {"lr", 0, SL_OPT_DOUBLE, O(lr), "0.001", 0, 1e3, NULL, 0, "learning rate", NULL},
+    {"lr", 0, SL_OPT_DOUBLE, O(lr), "0.001", 0, 1e30, NULL, 0, "learning rate", NULL},
     {"optimizer", 0, SL_OPT_CHOICE, O(optimizer), "adam", 0, 0, "adam|adamw|sgd", 0, "optimiser", NULL},
     {"momentum", 0, SL_OPT_DOUBLE, O(momentum), "0", 0, 1, NULL, 0, "SGD momentum", NULL},
     {"nesterov", 0, SL_OPT_BOOL, O(nesterov), NULL, 0, 0, NULL, 0, "SGD with Nesterov momentum", NULL},
@@ -70,6 +70,7 @@ sl_status_t sl_cmd_train(MPI_Comm comm, int argc, char **argv)
     train_cli_t c;
     sl_opts_info_t info;
     memset(&c, 0, sizeof c);
+    memset(&info, 0, sizeof info);
     sl_status_t st = sl_opts_parse(&train_spec, &c, argc, argv, &info);
     if (st == SL_OK && !info.help) {
         sl_nn_train_opts_t o;
@@ -148,6 +149,7 @@ sl_status_t sl_cmd_data(MPI_Comm comm, int argc, char **argv)
     data_cli_t c;
     sl_opts_info_t info;
     memset(&c, 0, sizeof c);
+    memset(&info, 0, sizeof info);
     sl_status_t st = sl_opts_parse(spec, &c, argc - 1, argv + 1, &info);
     if (st == SL_OK && !info.help) {
         if (spec == &idx_spec)

@@ -116,6 +116,7 @@ sl_status_t sl_cmd_predict(MPI_Comm comm, int argc, char **argv)
     predict_cli_t c;
     sl_opts_info_t info;
     memset(&c, 0, sizeof c);
+    memset(&info, 0, sizeof info);
     sl_status_t st = sl_opts_parse(&predict_spec, &c, argc, argv, &info);
     if (st != SL_OK || info.help) {
         sl_opts_free(predict_table, &c);

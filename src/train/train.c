@@ -747,9 +747,12 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
             if (r->EX && r->loss == SL_NN_XENT)
                 SL_INFO0("epoch %lld/%ld  loss %.4f  eval loss %.4f  accuracy %.4f  %.0f samples/s", (long long)m.epoch,
                          o->epochs, m.train_loss, m.eval_loss, m.eval_accuracy, m.samples_per_s);
-            else
+            else if (r->EX)
                 SL_INFO0("epoch %lld/%ld  loss %.5g  eval loss %.5g  %.0f samples/s", (long long)m.epoch, o->epochs,
                          m.train_loss, m.eval_loss, m.samples_per_s);
+            else
+                SL_INFO0("epoch %lld/%ld  loss %.5g  %.0f samples/s", (long long)m.epoch, o->epochs, m.train_loss,
+                         m.samples_per_s);
         }
         res.last = m;
         if (cb) {
