@@ -48,6 +48,7 @@ typedef struct {
     double ep_train_time;
     double *hist;
     int64_t nhist;
+    double ck_seconds, ck_bytes; /* the last checkpoint write */
     char path[4096];
 } run_t;
 
@@ -320,7 +321,19 @@ static sl_status_t evaluate(run_t *r, double *loss_p, double *acc_p)
     return st;
 }
 
+static sl_status_t write_ckpt_inner(run_t *r);
 static sl_status_t write_ckpt(run_t *r)
+{
+    double t0 = sl_now();
+    sl_status_t st = write_ckpt_inner(r);
+    r->ck_seconds = sl_now() - t0;
+    struct stat sb;
+    if (st == SL_OK && r->rank == 0 && stat(r->path, &sb) == 0)
+        r->ck_bytes = (double)sb.st_size;
+    return st;
+}
+
+static sl_status_t write_ckpt_inner(run_t *r)
 {
     sl_h5_t *h = NULL;
     SL_TRY(sl_h5_create(r->comm, r->path, &h));
@@ -434,10 +447,11 @@ static sl_status_t write_summary(run_t *r, const char *status, double seconds)
                      "  \"batch\": %ld,\n  \"optimizer\": \"%s\",\n  \"epochs\": %lld,\n  \"steps\": %lld,\n"
                      "  \"parameters\": %zu,\n  \"exact_reduction\": %s,\n  \"train_loss\": %s,\n"
                      "  \"eval_loss\": %s,\n  \"eval_accuracy\": %s,\n  \"lr\": %s,\n  \"samples_per_s\": %s,\n"
-                     "  \"seconds\": %.3f,\n  \"checkpoint\": \"%s\"\n}\n",
+                     "  \"seconds\": %.3f,\n  \"checkpoint\": \"%s\",\n  \"checkpoint_bytes\": %.0f,\n"
+                     "  \"checkpoint_seconds\": %.6f\n}\n",
                      status, sl_nn_spec(r->nn), sl_nn_device_name(sl_nn_device(r->nn)), r->size, r->o->batch,
                      r->o->optimizer, (long long)r->epoch, (long long)r->step, sl_nn_num_params(r->nn),
-                     r->exact ? "true" : "false", num[0], num[1], num[2], num[3], num[4], seconds, r->path);
+                     r->exact ? "true" : "false", num[0], num[1], num[2], num[3], num[4], seconds, r->path, r->ck_bytes, r->ck_seconds);
     char path[4200];
     snprintf(path, sizeof path, "%s/summary.json", r->o->out);
     return sl_file_write_atomic(path, buf, (size_t)n);
