@@ -52,7 +52,7 @@ int main(int argc, char **argv)
             st = sl_nn_loss(SL_NN_XENT, out, y, N, 2, 1.0 / N, &loss, dy, &correct);
         if (st == SL_OK)
             st = sl_nn_backward(nn, dy, NULL); /* starts the gradient all-reduce buckets */
-        sl_status_t w = sl_nn_grad_wait(nn);  /* collective: every rank waits */
+        sl_status_t w = sl_nn_grad_wait(nn);   /* collective: every rank waits */
         st = sl_agree(MPI_COMM_WORLD, st != SL_OK ? st : w);
         if (st == SL_OK)
             st = sl_nn_clip_grad_norm(nn, 1.0, NULL);

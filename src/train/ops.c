@@ -40,13 +40,12 @@ void sl_nn_ops_act_fwd(sl_nn_layer_kind_t k, const float *x, float *y, size_t n)
             y[i] = 0.5f * v * (1.f + tanhf(GELU_C * (v + 0.044715f * v * v * v)));
         }
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
-void sl_nn_ops_act_bwd(sl_nn_layer_kind_t k, const float *x, const float *y, const float *dy,
-                       float *dx, size_t n)
+void sl_nn_ops_act_bwd(sl_nn_layer_kind_t k, const float *x, const float *y, const float *dy, float *dx,
+                       size_t n)
 {
     switch (k) {
     case SL_NN_RELU:
@@ -66,8 +65,7 @@ void sl_nn_ops_act_bwd(sl_nn_layer_kind_t k, const float *x, const float *y, con
             dx[i] = dy[i] * (0.5f * (1.f + t) + 0.5f * v * (1.f - t * t) * du);
         }
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -77,8 +75,8 @@ void sl_nn_ops_mul(const float *a, const float *b, float *out, size_t n)
         out[i] = a[i] * b[i];
 }
 
-void sl_nn_ops_ln_fwd(const float *x, float *y, const float *g, const float *b, float *mean,
-                      float *rstd, int64_t n, int m)
+void sl_nn_ops_ln_fwd(const float *x, float *y, const float *g, const float *b, float *mean, float *rstd,
+                      int64_t n, int m)
 {
     for (int64_t i = 0; i < n; i++) {
         const float *xi = x + i * m;
@@ -98,8 +96,8 @@ void sl_nn_ops_ln_fwd(const float *x, float *y, const float *g, const float *b, 
     }
 }
 
-void sl_nn_ops_ln_bwd(const float *x, const float *dy, const float *g, const float *mean,
-                      const float *rstd, float *dx, float *dg, float *db, int64_t n, int m)
+void sl_nn_ops_ln_bwd(const float *x, const float *dy, const float *g, const float *mean, const float *rstd,
+                      float *dx, float *dg, float *db, int64_t n, int m)
 {
     for (int64_t i = 0; i < n; i++) {
         const float *xi = x + i * m, *dyi = dy + i * m;

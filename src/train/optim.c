@@ -64,9 +64,18 @@ void sl_nn_optim_destroy(sl_nn_optim_t **opt)
     *opt = NULL;
 }
 
-void sl_nn_optim_set_lr(sl_nn_optim_t *opt, double lr) { opt->o.lr = lr; }
-double sl_nn_optim_lr(const sl_nn_optim_t *opt) { return opt->o.lr; }
-int64_t sl_nn_optim_steps(const sl_nn_optim_t *opt) { return opt->t; }
+void sl_nn_optim_set_lr(sl_nn_optim_t *opt, double lr)
+{
+    opt->o.lr = lr;
+}
+double sl_nn_optim_lr(const sl_nn_optim_t *opt)
+{
+    return opt->o.lr;
+}
+int64_t sl_nn_optim_steps(const sl_nn_optim_t *opt)
+{
+    return opt->t;
+}
 
 sl_status_t sl_nn_optim_step(sl_nn_optim_t *opt)
 {
@@ -181,8 +190,7 @@ sl_status_t sl_nn_sched_parse(const char *s, sl_nn_sched_t *sc)
 double sl_nn_sched_lr(const sl_nn_sched_t *s, double lr, int64_t step, int64_t total)
 {
     switch (s->kind) {
-    case SL_NN_SCHED_STEP:
-        return lr * pow(s->gamma, (double)(step / s->step_size));
+    case SL_NN_SCHED_STEP: return lr * pow(s->gamma, (double)(step / s->step_size));
     case SL_NN_SCHED_COSINE:
     case SL_NN_SCHED_LINEAR: {
         if (step < s->warmup)
@@ -195,7 +203,6 @@ double sl_nn_sched_lr(const sl_nn_sched_t *s, double lr, int64_t step, int64_t t
             return s->min_lr + (lr - s->min_lr) * 0.5 * (1 + cos(M_PI * t));
         return lr + (s->min_lr - lr) * t;
     }
-    default:
-        return lr;
+    default: return lr;
     }
 }

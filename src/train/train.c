@@ -90,8 +90,9 @@ static sl_status_t check_labels(run_t *r, const char *path, const void *Y, int64
         const int32_t *y = Y;
         for (int64_t i = 0; i < cnt; i++)
             if (y[i] < 0 || y[i] >= r->K) {
-                st = sl_error(SL_ERR_INVALID, "%s: label %d in row %lld is outside [0, %d) (the model has %d outputs)",
-                              path, (int)y[i], (long long)(row0 + i), r->K, r->K);
+                st = sl_error(SL_ERR_INVALID,
+                              "%s: label %d in row %lld is outside [0, %d) (the model has %d outputs)", path,
+                              (int)y[i], (long long)(row0 + i), r->K, r->K);
                 break;
             }
     } else {
@@ -167,8 +168,8 @@ static sl_status_t assemble(run_t *r, const int64_t *idx, int64_t bs)
                     pack_row(r, idx[j] - r->row0, r->sendb + cur[q]);
                     cur[q] += W;
                 }
-        int rc = MPI_Alltoallv(r->sendb, counts, r->sdisp, MPI_FLOAT, r->sendb + (size_t)bs * W, r->rcnt, r->rdisp,
-                               MPI_FLOAT, r->comm);
+        int rc = MPI_Alltoallv(r->sendb, counts, r->sdisp, MPI_FLOAT, r->sendb + (size_t)bs * W, r->rcnt,
+                               r->rdisp, MPI_FLOAT, r->comm);
         free(counts);
         if (rc != MPI_SUCCESS)
             return sl_mpi_error(rc, "MPI_Alltoallv (batch)");
@@ -218,8 +219,8 @@ static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *
             if (b > a) {
                 st = sl_nn_forward(nn, r->bx + (size_t)(a - base) * r->F, b - a, 1, &y);
                 if (st == SL_OK)
-                    st = sl_nn_loss(r->loss, y, targets_at(r, a - base), b - a, r->K, 1.0 / (double)bs, &ls, r->dy,
-                                    NULL);
+                    st = sl_nn_loss(r->loss, y, targets_at(r, a - base), b - a, r->K, 1.0 / (double)bs, &ls,
+                                    r->dy, NULL);
                 if (st == SL_OK)
                     st = sl_nn_backward(nn, r->dy, NULL);
                 if (st == SL_OK)
@@ -253,8 +254,8 @@ static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *
         if (n > 0) {
             st = sl_nn_forward(nn, r->bx, n, 1, &y);
             if (st == SL_OK)
-                st = sl_nn_loss(r->loss, y, targets_at(r, 0), n, r->K, (double)r->size / (double)bs, &ls, r->dy,
-                                NULL);
+                st = sl_nn_loss(r->loss, y, targets_at(r, 0), n, r->K, (double)r->size / (double)bs, &ls,
+                                r->dy, NULL);
             if (st == SL_OK)
                 st = sl_nn_backward(nn, r->dy, NULL); /* starts the buckets */
         } else {
@@ -346,9 +347,9 @@ static sl_status_t write_ckpt_inner(run_t *r)
     struct {
         const char *k;
         int64_t v;
-    } iv[] = {{"epoch", r->epoch}, {"position", r->pos}, {"step", r->step}, {"seed", r->o->seed},
-              {"ranks", r->size},  {"batch", r->o->batch}, {"ep_samples", r->ep_samples}, {"exact", r->exact},
-              {"shards", r->shards}};
+    } iv[] = {{"epoch", r->epoch},           {"position", r->pos}, {"step", r->step},
+              {"seed", r->o->seed},          {"ranks", r->size},   {"batch", r->o->batch},
+              {"ep_samples", r->ep_samples}, {"exact", r->exact},  {"shards", r->shards}};
     for (size_t i = 0; i < sizeof iv / sizeof iv[0] && st == SL_OK; i++)
         st = sl_h5_set_attr_i64(h, "train", iv[i].k, iv[i].v);
     if (st == SL_OK)
@@ -374,8 +375,8 @@ static sl_status_t read_ckpt(run_t *r, int *found)
     const char *keys[] = {"epoch", "position", "step", "ranks", "batch", "ep_samples", "exact", "shards"};
     for (int i = 0; i < 8 && st == SL_OK; i++)
         if (sl_h5_get_attr_i64(h, "train", keys[i], &v[i]) != SL_OK)
-            st = sl_error_root(r->comm, SL_ERR_INVALID, "%s: not a sluice training checkpoint (train/%s missing)",
-                               r->path, keys[i]);
+            st = sl_error_root(r->comm, SL_ERR_INVALID,
+                               "%s: not a sluice training checkpoint (train/%s missing)", r->path, keys[i]);
     if (st == SL_OK)
         st = sl_nn_load(r->nn, r->opt, h, "");
     if (st == SL_OK && (v[3] != r->size || v[4] != r->o->batch) && v[1] != 0)
@@ -415,7 +416,8 @@ static sl_status_t write_metrics(run_t *r)
     char *buf = malloc(cap);
     if (!buf)
         return sl_error(SL_ERR_NOMEM, "out of memory");
-    len += snprintf(buf + len, cap - len, "epoch,step,train_loss,eval_loss,eval_accuracy,lr,samples_per_s,seconds\n");
+    len += snprintf(buf + len, cap - len,
+                    "epoch,step,train_loss,eval_loss,eval_accuracy,lr,samples_per_s,seconds\n");
     for (int64_t i = 0; i < r->nhist; i++) {
         const double *h = r->hist + i * HIST_COLS;
         len += snprintf(buf + len, cap - len, "%lld,%lld,%.9g,%.9g,%.9g,%.9g,%.6g,%.6g\n", (long long)h[0],
@@ -442,16 +444,18 @@ static sl_status_t write_summary(run_t *r, const char *status, double seconds)
         else
             strcpy(num[i], "null");
     }
-    int n = snprintf(buf, sizeof buf,
-                     "{\n  \"status\": \"%s\",\n  \"model\": \"%s\",\n  \"device\": \"%s\",\n  \"ranks\": %d,\n"
-                     "  \"batch\": %ld,\n  \"optimizer\": \"%s\",\n  \"epochs\": %lld,\n  \"steps\": %lld,\n"
-                     "  \"parameters\": %zu,\n  \"exact_reduction\": %s,\n  \"train_loss\": %s,\n"
-                     "  \"eval_loss\": %s,\n  \"eval_accuracy\": %s,\n  \"lr\": %s,\n  \"samples_per_s\": %s,\n"
-                     "  \"seconds\": %.3f,\n  \"checkpoint\": \"%s\",\n  \"checkpoint_bytes\": %.0f,\n"
-                     "  \"checkpoint_seconds\": %.6f\n}\n",
-                     status, sl_nn_spec(r->nn), sl_nn_device_name(sl_nn_device(r->nn)), r->size, r->o->batch,
-                     r->o->optimizer, (long long)r->epoch, (long long)r->step, sl_nn_num_params(r->nn),
-                     r->exact ? "true" : "false", num[0], num[1], num[2], num[3], num[4], seconds, r->path, r->ck_bytes, r->ck_seconds);
+    int n =
+        snprintf(buf, sizeof buf,
+                 "{\n  \"status\": \"%s\",\n  \"model\": \"%s\",\n  \"device\": \"%s\",\n  \"ranks\": %d,\n"
+                 "  \"batch\": %ld,\n  \"optimizer\": \"%s\",\n  \"epochs\": %lld,\n  \"steps\": %lld,\n"
+                 "  \"parameters\": %zu,\n  \"exact_reduction\": %s,\n  \"train_loss\": %s,\n"
+                 "  \"eval_loss\": %s,\n  \"eval_accuracy\": %s,\n  \"lr\": %s,\n  \"samples_per_s\": %s,\n"
+                 "  \"seconds\": %.3f,\n  \"checkpoint\": \"%s\",\n  \"checkpoint_bytes\": %.0f,\n"
+                 "  \"checkpoint_seconds\": %.6f\n}\n",
+                 status, sl_nn_spec(r->nn), sl_nn_device_name(sl_nn_device(r->nn)), r->size, r->o->batch,
+                 r->o->optimizer, (long long)r->epoch, (long long)r->step, sl_nn_num_params(r->nn),
+                 r->exact ? "true" : "false", num[0], num[1], num[2], num[3], num[4], seconds, r->path,
+                 r->ck_bytes, r->ck_seconds);
     char path[4200];
     snprintf(path, sizeof path, "%s/summary.json", r->o->out);
     return sl_file_write_atomic(path, buf, (size_t)n);
@@ -505,12 +509,14 @@ static sl_status_t setup(run_t *r)
     if (sl_nn_device_parse(o->device, &dev) != SL_OK)
         return sl_error_root(r->comm, SL_ERR_USAGE, "--device %s: expected cpu, cuda or ref", o->device);
     if (sl_nn_optim_parse(o->optimizer, &ok) != SL_OK)
-        return sl_error_root(r->comm, SL_ERR_USAGE, "--optimizer %s: expected adam, adamw or sgd", o->optimizer);
+        return sl_error_root(r->comm, SL_ERR_USAGE, "--optimizer %s: expected adam, adamw or sgd",
+                             o->optimizer);
     if (sl_nn_sched_parse(o->schedule, &r->sched) != SL_OK)
-        return sl_error_root(r->comm, SL_ERR_USAGE,
-                             "--schedule %s: expected constant, step:STEPS[:GAMMA], cosine[:WARMUP[:MIN_LR]] or "
-                             "linear[:WARMUP[:MIN_LR]]",
-                             o->schedule);
+        return sl_error_root(
+            r->comm, SL_ERR_USAGE,
+            "--schedule %s: expected constant, step:STEPS[:GAMMA], cosine[:WARMUP[:MIN_LR]] or "
+            "linear[:WARMUP[:MIN_LR]]",
+            o->schedule);
     if (o->epochs < 1 || o->batch < 1)
         return sl_error_root(r->comm, SL_ERR_USAGE, "--epochs and --batch must be at least 1");
     if (dev == SL_NN_CUDA && sl_agree(r->comm, sl_nn_device_check(dev)) != SL_OK)
@@ -537,11 +543,12 @@ static sl_status_t setup(run_t *r)
     r->N = sl_nn_data_rows(d);
     r->tw = sl_nn_data_target_width(d);
     if (sl_nn_data_features(d) != r->F)
-        st = sl_error_root(r->comm, SL_ERR_INVALID, "%s has %d features per sample but model %s takes %d", o->data,
-                           sl_nn_data_features(d), o->model, r->F);
+        st = sl_error_root(r->comm, SL_ERR_INVALID, "%s has %d features per sample but model %s takes %d",
+                           o->data, sl_nn_data_features(d), o->model, r->F);
     else if (r->tw && r->tw != r->K)
-        st = sl_error_root(r->comm, SL_ERR_INVALID, "%s has %d targets per sample but model %s has %d outputs",
-                           o->data, r->tw, o->model, r->K);
+        st =
+            sl_error_root(r->comm, SL_ERR_INVALID, "%s has %d targets per sample but model %s has %d outputs",
+                          o->data, r->tw, o->model, r->K);
     if (st == SL_OK)
         st = load_slices(r, d, &r->row0, &r->cnt, &r->X, &r->Y);
     sl_nn_data_close(&d);
@@ -562,8 +569,9 @@ static sl_status_t setup(run_t *r)
     if (o->eval) {
         SL_TRY(sl_nn_data_open(r->comm, o->eval, &e));
         if (sl_nn_data_features(e) != r->F || sl_nn_data_target_width(e) != r->tw)
-            st = sl_error_root(r->comm, SL_ERR_INVALID, "%s does not match the training data's layout (%d features, %s)",
-                               o->eval, r->F, r->tw ? "float targets" : "int32 labels");
+            st = sl_error_root(r->comm, SL_ERR_INVALID,
+                               "%s does not match the training data's layout (%d features, %s)", o->eval,
+                               r->F, r->tw ? "float targets" : "int32 labels");
         r->EN = sl_nn_data_rows(e);
         if (st == SL_OK)
             st = load_slices(r, e, &r->erow0, &r->ecnt, &r->EX, &r->EY);
@@ -695,12 +703,13 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
             }
             if (o->clip > 0) {
                 double norm;
-                st = sl_agree(r->comm, sl_nn_clip_grad_norm(r->nn, o->clip, &norm) == SL_OK
-                                           ? SL_OK
-                                           : sl_error_root(r->comm, SL_ERR_NUMERIC,
-                                                           "gradient norm became %g at step %lld; the last good "
-                                                           "checkpoint %s stays",
-                                                           norm, (long long)r->step + 1, r->path));
+                st = sl_agree(r->comm,
+                              sl_nn_clip_grad_norm(r->nn, o->clip, &norm) == SL_OK
+                                  ? SL_OK
+                                  : sl_error_root(r->comm, SL_ERR_NUMERIC,
+                                                  "gradient norm became %g at step %lld; the last good "
+                                                  "checkpoint %s stays",
+                                                  norm, (long long)r->step + 1, r->path));
                 if (st != SL_OK)
                     break;
             }
@@ -759,14 +768,15 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
             break;
         if (!o->quiet) {
             if (r->EX && r->loss == SL_NN_XENT)
-                SL_INFO0("epoch %lld/%ld  loss %.4f  eval loss %.4f  accuracy %.4f  %.0f samples/s", (long long)m.epoch,
-                         o->epochs, m.train_loss, m.eval_loss, m.eval_accuracy, m.samples_per_s);
-            else if (r->EX)
-                SL_INFO0("epoch %lld/%ld  loss %.5g  eval loss %.5g  %.0f samples/s", (long long)m.epoch, o->epochs,
-                         m.train_loss, m.eval_loss, m.samples_per_s);
-            else
-                SL_INFO0("epoch %lld/%ld  loss %.5g  %.0f samples/s", (long long)m.epoch, o->epochs, m.train_loss,
+                SL_INFO0("epoch %lld/%ld  loss %.4f  eval loss %.4f  accuracy %.4f  %.0f samples/s",
+                         (long long)m.epoch, o->epochs, m.train_loss, m.eval_loss, m.eval_accuracy,
                          m.samples_per_s);
+            else if (r->EX)
+                SL_INFO0("epoch %lld/%ld  loss %.5g  eval loss %.5g  %.0f samples/s", (long long)m.epoch,
+                         o->epochs, m.train_loss, m.eval_loss, m.samples_per_s);
+            else
+                SL_INFO0("epoch %lld/%ld  loss %.5g  %.0f samples/s", (long long)m.epoch, o->epochs,
+                         m.train_loss, m.samples_per_s);
         }
         res.last = m;
         if (cb) {
@@ -787,7 +797,8 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
     else if (st != SL_OK)
         final = "failed";
     if (r->nn && (st == SL_OK || st == SL_ERR_STOPPED || st == SL_ERR_NUMERIC) && o->out) {
-        sl_status_t s2 = sl_agree(r->comm, write_summary(r, cb_stop ? "stopped-by-callback" : final, sl_now() - t_start));
+        sl_status_t s2 =
+            sl_agree(r->comm, write_summary(r, cb_stop ? "stopped-by-callback" : final, sl_now() - t_start));
         if (st == SL_OK)
             st = s2;
     }

@@ -140,7 +140,8 @@ static void test_learns_separable(void)
         FILE *f = fopen(p, "r");
         CU_ASSERT_FATAL(f != NULL);
         int rows = 0;
-        CU_ASSERT(fgets(line, sizeof line, f) && !strncmp(line, "epoch,step,train_loss,eval_loss,eval_accuracy,lr,samples_per_s", 61));
+        CU_ASSERT(fgets(line, sizeof line, f) &&
+                  !strncmp(line, "epoch,step,train_loss,eval_loss,eval_accuracy,lr,samples_per_s", 61));
         while (fgets(line, sizeof line, f))
             rows++;
         fclose(f);

@@ -29,7 +29,8 @@ static void check_grads(const char *spec, sl_nn_loss_kind_t kind, int drop)
     sl_nn_t *nn = NULL;
     CU_ASSERT_FATAL(sl_nn_create(spec, SL_NN_REF, 3, &nn) == SL_OK);
     int n = 5, F = sl_nn_in_features(nn), K = sl_nn_out_features(nn);
-    float *x = malloc(sizeof(float) * n * F), *dy = malloc(sizeof(float) * n * K), *dx = malloc(sizeof(float) * n * F);
+    float *x = malloc(sizeof(float) * n * F), *dy = malloc(sizeof(float) * n * K),
+          *dx = malloc(sizeof(float) * n * F);
     int32_t lab[5];
     float tgt[5 * 16];
     gsl_rng *r = NULL;
@@ -87,12 +88,31 @@ static void check_grads(const char *spec, sl_nn_loss_kind_t kind, int drop)
     sl_nn_destroy(&nn);
 }
 
-static void test_fd_linear_relu(void) { check_grads("mlp:4-6-3", SL_NN_XENT, 0); check_grads("mlp:4-7-5-3:relu", SL_NN_XENT, 0); }
-static void test_fd_tanh(void) { check_grads("mlp:4-6-3:tanh", SL_NN_XENT, 0); }
-static void test_fd_gelu(void) { check_grads("mlp:4-6-3:gelu", SL_NN_MSE, 0); }
-static void test_fd_layernorm(void) { check_grads("mlp:4-6-5-3:tanh:ln", SL_NN_XENT, 0); }
-static void test_fd_dropout(void) { check_grads("mlp:4-8-3:tanh:dropout=0.3", SL_NN_MSE, 1); }
-static void test_fd_mse(void) { check_grads("mlp:3-5-4:tanh", SL_NN_MSE, 0); }
+static void test_fd_linear_relu(void)
+{
+    check_grads("mlp:4-6-3", SL_NN_XENT, 0);
+    check_grads("mlp:4-7-5-3:relu", SL_NN_XENT, 0);
+}
+static void test_fd_tanh(void)
+{
+    check_grads("mlp:4-6-3:tanh", SL_NN_XENT, 0);
+}
+static void test_fd_gelu(void)
+{
+    check_grads("mlp:4-6-3:gelu", SL_NN_MSE, 0);
+}
+static void test_fd_layernorm(void)
+{
+    check_grads("mlp:4-6-5-3:tanh:ln", SL_NN_XENT, 0);
+}
+static void test_fd_dropout(void)
+{
+    check_grads("mlp:4-8-3:tanh:dropout=0.3", SL_NN_MSE, 1);
+}
+static void test_fd_mse(void)
+{
+    check_grads("mlp:3-5-4:tanh", SL_NN_MSE, 0);
+}
 
 /* The CPU backend (OpenBLAS) agrees with the reference loops. */
 static void test_cpu_vs_ref(void)
@@ -224,7 +244,7 @@ static void test_clip_sched(void)
     NEAR(sl_nn_sched_lr(&s, 0.1, 9, 100), 0.1);
     NEAR(sl_nn_sched_lr(&s, 0.1, 25, 100), 0.025);
     CU_ASSERT(sl_nn_sched_parse("cosine:10:0.01", &s) == SL_OK);
-    NEAR(sl_nn_sched_lr(&s, 0.1, 0, 110), 0.01);  /* warm-up 1/10 */
+    NEAR(sl_nn_sched_lr(&s, 0.1, 0, 110), 0.01); /* warm-up 1/10 */
     NEAR(sl_nn_sched_lr(&s, 0.1, 9, 110), 0.1);
     NEAR(sl_nn_sched_lr(&s, 0.1, 60, 110), 0.055); /* half way: mean of lr and min */
     NEAR(sl_nn_sched_lr(&s, 0.1, 110, 110), 0.01);
