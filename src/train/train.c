@@ -240,9 +240,8 @@ static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *
             MPI_Allreduce(MPI_IN_PLACE, r->shard_loss, r->shards, MPI_DOUBLE, MPI_SUM, r->comm);
         }
         memcpy(sl_nn_grads(nn), r->sbuf[0], np * sizeof(float));
-        SL_TRY(sl_nn_params_changed(nn) == SL_OK && nn->dev == SL_NN_CUDA
-                   ? nn->be->upload(nn->dgrads, nn->grads, np)
-                   : SL_OK);
+        if (nn->dev == SL_NN_CUDA) /* the optimiser reads the device copy */
+            SL_TRY(nn->be->upload(nn->dgrads, nn->grads, np));
         double tot = 0;
         for (int s = 0; s < r->shards; s++)
             tot += r->shard_loss[s];
@@ -527,6 +526,14 @@ static sl_status_t setup(run_t *r)
                              " support in this build (configure found no CUDA)"
 #endif
         );
+    if (dev == SL_NN_CUDA) {
+        sl_topo_t topo;
+        st = sl_topo_init(r->comm, &topo);
+        if (st == SL_OK)
+            st = sl_gpu_bind(&topo); /* one device per rank, logged at verbose level */
+        sl_topo_fini(&topo);
+        SL_TRY(st);
+    }
     sl_nn_set_threads((int)o->threads);
     int lvl = sl_log_level_g;
     if (r->rank != 0)
@@ -616,7 +623,12 @@ static sl_status_t setup(run_t *r)
         if (!r->sbuf || !r->shard_loss)
             st = sl_error(SL_ERR_NOMEM, "out of memory");
     } else {
-        st = sl_allreduce_create(r->comm, SL_AR_ORDERED, &r->ar);
+        int flags = SL_AR_ORDERED;
+#ifdef SL_HAVE_NCCL
+        if (sl_nn_device(r->nn) == SL_NN_CUDA)
+            flags |= SL_AR_NCCL; /* device gradients go through NCCL */
+#endif
+        st = sl_allreduce_create(r->comm, flags, &r->ar);
         if (st == SL_OK)
             sl_nn_attach_allreduce(r->nn, r->ar, 0, 0);
     }

@@ -9,6 +9,11 @@
 
 #include <stdint.h>
 
+/* The CUDA backend is built whenever configure found CUDA (kernels.cu). */
+#ifdef SL_HAVE_CUDA
+#define SL_NN_CUDA_BACKEND 1
+#endif
+
 /* Row-major matrix products and the elementwise work of the layers. All
  * pointers are backend memory (host for ref/cpu, device for cuda). */
 typedef struct sl_nn_backend {
