@@ -211,23 +211,30 @@ static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *
     double ls;
     if (r->exact) {
         int base = r->lo[r->rank];
+        int direct = sl_nn_device(nn) != SL_NN_CUDA; /* backward writes straight into the shard buffers */
         for (int s = 0; s < r->myshards && st == SL_OK; s++) {
             int sh = r->myshard0 + s;
             int a = (int)(bs * sh / r->shards), b = (int)(bs * (sh + 1) / r->shards);
             r->shard_loss[sh] = 0;
-            sl_nn_zero_grad(nn);
-            if (b > a) {
-                st = sl_nn_forward(nn, r->bx + (size_t)(a - base) * r->F, b - a, 1, &y);
-                if (st == SL_OK)
-                    st = sl_nn_loss(r->loss, y, targets_at(r, a - base), b - a, r->K, 1.0 / (double)bs, &ls,
-                                    r->dy, NULL);
-                if (st == SL_OK)
-                    st = sl_nn_backward(nn, r->dy, NULL);
-                if (st == SL_OK)
-                    st = sl_nn_grads_sync(nn);
-                r->shard_loss[sh] = ls;
+            if (b <= a) {
+                memset(r->sbuf[s], 0, np * sizeof(float));
+                continue;
             }
-            memcpy(r->sbuf[s], sl_nn_grads(nn), np * sizeof(float));
+            if (direct)
+                sl_nn_redirect_grads(nn, r->sbuf[s]);
+            nn->overwrite_grads = 1;
+            st = sl_nn_forward(nn, r->bx + (size_t)(a - base) * r->F, b - a, 1, &y);
+            if (st == SL_OK)
+                st = sl_nn_loss(r->loss, y, targets_at(r, a - base), b - a, r->K, 1.0 / (double)bs, &ls,
+                                r->dy, NULL);
+            if (st == SL_OK)
+                st = sl_nn_backward(nn, r->dy, NULL);
+            nn->overwrite_grads = 0;
+            if (direct)
+                sl_nn_redirect_grads(nn, NULL);
+            else if (st == SL_OK && (st = sl_nn_grads_sync(nn)) == SL_OK)
+                memcpy(r->sbuf[s], sl_nn_grads(nn), np * sizeof(float));
+            r->shard_loss[sh] = ls;
         }
         SL_TRY(sl_agree(r->comm, st));
         sl_nn_tree_sum(&sl_nn_backend_cpu, r->sbuf, r->myshards, np);
@@ -248,7 +255,7 @@ static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *
         *loss_p = tot;
     } else {
         int n = r->hi[r->rank] - r->lo[r->rank];
-        sl_nn_zero_grad(nn);
+        nn->overwrite_grads = 1; /* instead of zeroing the gradients first */
         ls = 0;
         if (n > 0) {
             st = sl_nn_forward(nn, r->bx, n, 1, &y);
@@ -264,6 +271,7 @@ static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *
             if (st == SL_OK)
                 st = sl_nn_backward(nn, r->dy, NULL);
         }
+        nn->overwrite_grads = 0;
         sl_status_t w = sl_nn_grad_wait(nn);
         SL_TRY(sl_agree(r->comm, st != SL_OK ? st : w));
         MPI_Allreduce(MPI_IN_PLACE, &ls, 1, MPI_DOUBLE, MPI_SUM, r->comm);
