@@ -138,8 +138,15 @@ static sl_status_t assemble(run_t *r, const int64_t *idx, int64_t bs)
     int mine = r->hi[me] - r->lo[me];
     float *rows = r->recvb;
     if (P == 1) {
-        for (int j = 0; j < bs; j++)
-            pack_row(r, idx[j] - r->row0, rows + (size_t)j * W);
+        for (int j = 0; j < bs; j++) {
+            int64_t l = idx[j] - r->row0;
+            memcpy(r->bx + (size_t)j * r->F, r->X + l * r->F, (size_t)r->F * sizeof(float));
+            if (r->tw)
+                memcpy(r->bt + (size_t)j * r->tw, (float *)r->Y + l * r->tw, (size_t)r->tw * sizeof(float));
+            else
+                r->bl[j] = ((int32_t *)r->Y)[l];
+        }
+        return SL_OK;
     } else {
         memset(r->scnt, 0, P * sizeof(int));
         memset(r->rcnt, 0, P * sizeof(int));
@@ -246,7 +253,8 @@ static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *
                     r->shard_loss[s] = 0;
             MPI_Allreduce(MPI_IN_PLACE, r->shard_loss, r->shards, MPI_DOUBLE, MPI_SUM, r->comm);
         }
-        memcpy(sl_nn_grads(nn), r->sbuf[0], np * sizeof(float));
+        if (r->sbuf[0] != sl_nn_grads(nn))
+            memcpy(sl_nn_grads(nn), r->sbuf[0], np * sizeof(float));
         if (nn->dev == SL_NN_CUDA) /* the optimiser reads the device copy */
             SL_TRY(nn->be->upload(nn->dgrads, nn->grads, np));
         double tot = 0;
@@ -490,6 +498,9 @@ void sl_nn_train_opts_default(sl_nn_train_opts_t *o)
 
 static void run_free(run_t *r)
 {
+    if (r->sbuf) /* shard 0 may be the model's arena: free before the model */
+        for (int i = r->nn && sl_nn_device(r->nn) != SL_NN_CUDA; i < r->myshards; i++)
+            free(r->sbuf[i]);
     sl_nn_optim_destroy(&r->opt);
     sl_nn_destroy(&r->nn);
     sl_allreduce_destroy(&r->ar);
@@ -497,9 +508,6 @@ static void run_free(run_t *r)
     free(r->sendb), free(r->recvb), free(r->bx), free(r->bt), free(r->bl), free(r->dy);
     free(r->scnt), free(r->sdisp), free(r->rcnt), free(r->rdisp), free(r->lo), free(r->hi);
     free(r->perm);
-    if (r->sbuf)
-        for (int i = 0; i < r->myshards; i++)
-            free(r->sbuf[i]);
     free(r->sbuf), free(r->scratch), free(r->shard_loss), free(r->hist);
     if (r->comm != MPI_COMM_NULL)
         MPI_Comm_free(&r->comm);
@@ -622,7 +630,12 @@ static sl_status_t setup(run_t *r)
         r->myshards = r->shards / P;
         r->myshard0 = r->rank * r->myshards;
         r->sbuf = calloc(r->myshards, sizeof(float *));
-        for (int i = 0; i < r->myshards && r->sbuf; i++)
+        /* on the host, shard 0 is the model's own gradient arena: the tree sum
+         * ends where the optimiser reads */
+        int own = sl_nn_device(r->nn) != SL_NN_CUDA;
+        if (r->sbuf && own)
+            r->sbuf[0] = sl_nn_grads(r->nn);
+        for (int i = own; i < r->myshards && r->sbuf; i++)
             if (sl_nn_host_alloc(&r->sbuf[i], np) != SL_OK)
                 st = SL_ERR_NOMEM;
         if (P > 1)
