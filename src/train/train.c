@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
-#define HIST_COLS 8 /* epoch step train_loss eval_loss eval_acc lr samples_per_s seconds */
+#define HIST_COLS 9 /* epoch step train_loss eval_loss eval_acc lr samples_per_s seconds cpu_seconds */
 
 typedef struct {
     MPI_Comm comm;
@@ -46,11 +47,21 @@ typedef struct {
     double ep_loss_sum;
     int64_t ep_samples;
     double ep_train_time;
+    double ep_cpu_time; /* this rank's process CPU time in training */
     double *hist;
     int64_t nhist;
     double ck_seconds, ck_bytes; /* the last checkpoint write */
     char path[4096];
 } run_t;
+
+/* Process CPU seconds: throughput per CPU second is what a shared machine
+ * can still compare fairly. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static void block(int64_t n, int P, int r, int64_t *off, int64_t *cnt)
 {
@@ -371,6 +382,8 @@ static sl_status_t write_ckpt_inner(run_t *r)
         st = sl_h5_set_attr_f64(h, "train", "ep_loss_sum", r->ep_loss_sum);
     if (st == SL_OK)
         st = sl_h5_set_attr_f64(h, "train", "ep_train_time", r->ep_train_time);
+    if (st == SL_OK)
+        st = sl_h5_set_attr_f64(h, "train", "ep_cpu_time", r->ep_cpu_time);
     if (st != SL_OK) {
         sl_h5_discard(&h);
         return st;
@@ -407,6 +420,7 @@ static sl_status_t read_ckpt(run_t *r, int *found)
         r->ep_samples = v[5];
         sl_h5_get_attr_f64(h, "train", "ep_loss_sum", &r->ep_loss_sum);
         sl_h5_get_attr_f64(h, "train", "ep_train_time", &r->ep_train_time);
+        sl_h5_get_attr_f64(h, "train", "ep_cpu_time", &r->ep_cpu_time);
         sl_dtype_t t;
         int nd;
         uint64_t d[SL_H5_MAXDIM];
@@ -432,11 +446,11 @@ static sl_status_t write_metrics(run_t *r)
     if (!buf)
         return sl_error(SL_ERR_NOMEM, "out of memory");
     len += snprintf(buf + len, cap - len,
-                    "epoch,step,train_loss,eval_loss,eval_accuracy,lr,samples_per_s,seconds\n");
+                    "epoch,step,train_loss,eval_loss,eval_accuracy,lr,samples_per_s,seconds,cpu_seconds\n");
     for (int64_t i = 0; i < r->nhist; i++) {
         const double *h = r->hist + i * HIST_COLS;
-        len += snprintf(buf + len, cap - len, "%lld,%lld,%.9g,%.9g,%.9g,%.9g,%.6g,%.6g\n", (long long)h[0],
-                        (long long)h[1], h[2], h[3], h[4], h[5], h[6], h[7]);
+        len += snprintf(buf + len, cap - len, "%lld,%lld,%.9g,%.9g,%.9g,%.9g,%.6g,%.6g,%.6g\n",
+                        (long long)h[0], (long long)h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8]);
     }
     char path[4200];
     snprintf(path, sizeof path, "%s/metrics.csv", r->o->out);
@@ -715,9 +729,10 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
             r->ep_loss_sum = 0;
             r->ep_samples = 0;
             r->ep_train_time = 0;
+            r->ep_cpu_time = 0;
         }
         sl_nn_shuffle((uint64_t)o->seed, r->epoch, r->N, r->perm);
-        double t0 = sl_now();
+        double t0 = sl_now(), c0 = cpu_now();
         for (; r->pos < r->steps_per_epoch && st == SL_OK; r->pos++) {
             int64_t a = r->pos * B, bs = (r->N - a) < B ? r->N - a : B;
             double lr = sl_nn_sched_lr(&r->sched, o->lr, r->step, total_steps);
@@ -757,11 +772,13 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
                 s = 1;
             if (s || (o->ckpt_steps > 0 && r->step % o->ckpt_steps == 0 && r->pos + 1 < r->steps_per_epoch)) {
                 r->ep_train_time += sl_now() - t0;
+                r->ep_cpu_time += cpu_now() - c0;
                 r->pos++;
                 if (st == SL_OK)
                     st = write_ckpt(r);
                 r->pos--;
                 t0 = sl_now();
+                c0 = cpu_now();
                 if (s) {
                     stop = 1;
                     r->pos++;
@@ -772,8 +789,10 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
         if (st != SL_OK || stop)
             break;
         r->ep_train_time += sl_now() - t0;
-        double tt = r->ep_train_time;
+        r->ep_cpu_time += cpu_now() - c0;
+        double tt = r->ep_train_time, ct = r->ep_cpu_time;
         MPI_Allreduce(MPI_IN_PLACE, &tt, 1, MPI_DOUBLE, MPI_MAX, r->comm);
+        MPI_Allreduce(MPI_IN_PLACE, &ct, 1, MPI_DOUBLE, MPI_SUM, r->comm);
         sl_nn_train_metrics_t m;
         m.epoch = r->epoch + 1;
         m.step = r->step;
@@ -787,13 +806,14 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
             break;
         double *h = r->hist + r->nhist * HIST_COLS;
         h[0] = (double)m.epoch, h[1] = (double)m.step, h[2] = m.train_loss, h[3] = m.eval_loss;
-        h[4] = m.eval_accuracy, h[5] = m.lr, h[6] = m.samples_per_s, h[7] = m.seconds;
+        h[4] = m.eval_accuracy, h[5] = m.lr, h[6] = m.samples_per_s, h[7] = m.seconds, h[8] = ct;
         r->nhist++;
         r->epoch++;
         r->pos = 0;
         r->ep_loss_sum = 0;
         r->ep_samples = 0;
         r->ep_train_time = 0;
+        r->ep_cpu_time = 0;
         st = write_ckpt(r);
         if (st == SL_OK)
             st = sl_agree(r->comm, write_metrics(r));
