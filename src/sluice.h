@@ -4,4 +4,5 @@
 #define SLUICE_H
 #include "core.h"
 #include "tasks.h"
+#include "nn.h"
 #endif
