@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Private declarations of the shuffle component: file lists, whole-buffer
+ * I/O helpers, the in-memory record sort, the UCX exchange and the merge. */
+#ifndef SLUICE_SHUFFLE_IMPL_H
+#define SLUICE_SHUFFLE_IMPL_H
+
+#include "shuffle.h"
+
+#include <sys/types.h>
+
+/* A sequence of input files treated as one stream of records. */
+typedef struct {
+    int n;
+    char **path;
+    uint64_t *size; /* bytes */
+    uint64_t total; /* bytes */
+} sl_filelist_t;
+
+/* Collective: rank 0 expands paths (files, or directories whose regular
+ * files are taken in name order), checks that each exists and that its size
+ * is a multiple of 100; every rank gets the list. Errors name the file. */
+sl_status_t sl_filelist_create(MPI_Comm comm, char **paths, int n, int expand_dirs, sl_filelist_t **fl_p);
+void sl_filelist_destroy(sl_filelist_t **fl);
+/* Local: read bytes [off, off+len) of the concatenation into buf. */
+sl_status_t sl_filelist_read(const sl_filelist_t *fl, uint64_t off, void *buf, size_t len);
+
+/* Local: full pread/pwrite or an error naming path. */
+sl_status_t sl_pread_full(int fd, void *buf, size_t len, off_t off, const char *path);
+sl_status_t sl_pwrite_full(int fd, const void *buf, size_t len, off_t off, const char *path);
+
+/* Local: [off, off+cnt) of n items split in P near-equal pieces. */
+static inline void sl_sort_block(uint64_t n, int P, int r, uint64_t *off, uint64_t *cnt)
+{
+    unsigned __int128 a = (unsigned __int128)n * (unsigned)r / (unsigned)P;
+    unsigned __int128 b = (unsigned __int128)n * (unsigned)(r + 1) / (unsigned)P;
+    *off = (uint64_t)a;
+    *cnt = (uint64_t)(b - a);
+}
+
+/* Local: record checksum sum (valsort's) of n records. */
+sl_u128_t sl_sort_crcsum(const unsigned char *buf, uint64_t n);
+
+/* In-memory sort of n records in place (tmp: n*100 bytes scratch, may be
+ * NULL to allocate). algo: "keyidx" (sort (key prefix, index) pairs, then
+ * permute) or "radix" (MSD radix on whole records). */
+sl_status_t sl_sort_records(unsigned char *recs, uint64_t n, const char *algo, unsigned char *tmp);
+
+#endif
+
+/* Options of the three commands (tables in cli.c). */
+typedef struct {
+    int ascii, checksum, skew, parts;
+    char *begin, *num, *file;
+} sl_gensort_opts_t;
+
+typedef struct {
+    char *summary_out;
+    int summaries, quiet;
+    sl_strlist_t files;
+} sl_valsort_opts_t;
+
+typedef struct {
+    sl_strlist_t input;
+    char *output, *tmp, *algo, *plan, *json;
+    uint64_t mem, block, chunk;
+    int resume, verify, io_threads;
+    long nodes, parts_per_rank, samples, test_stall_ms;
+    double disk_read_bw, disk_write_bw, net_bw; /* MB/s */
+} sl_sort_opts_t;
+
+sl_status_t sl_gensort_run(MPI_Comm comm, const sl_gensort_opts_t *o);
+sl_status_t sl_valsort_run(MPI_Comm comm, const sl_valsort_opts_t *o);
+sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o);
+sl_status_t sl_sort_plan(MPI_Comm comm, const sl_sort_opts_t *o);
