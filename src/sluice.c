@@ -12,6 +12,7 @@
 static const sl_command_t commands[] = {
     {"demo", "show the core at work: ranks, nodes, a checkpoint, progress", sl_cmd_demo},
     {"gensort", "generate sortbenchmark.org records (gensort 1.5 compatible)", sl_cmd_gensort},
+    {"sort", "distributed external sort of 100-byte records over UCX", sl_cmd_sort},
     {"valsort", "validate sorted records (valsort 1.5 compatible)", sl_cmd_valsort},
     {NULL, NULL, NULL},
 };

@@ -6,6 +6,7 @@
 #include "shuffle_impl.h"
 
 #include <stddef.h>
+#include <string.h>
 
 #define O(f) offsetof(sl_gensort_opts_t, f)
 static const sl_opt_t gensort_table[] = {
@@ -79,5 +80,60 @@ sl_status_t sl_cmd_valsort(MPI_Comm comm, int argc, char **argv)
         st = sl_valsort_run(comm, &o);
     sl_config_destroy(&info.config);
     sl_opts_free(valsort_table, &o);
+    return st;
+}
+
+#define O(f) offsetof(sl_sort_opts_t, f)
+static const sl_opt_t sort_table[] = {
+    {"input", 'i', SL_OPT_LIST, O(input), NULL, 0, 0, NULL, 0,
+     "input files or directories of 100-byte records", "IN..."},
+    {"output", 'o', SL_OPT_STRING, O(output), NULL, 0, 0, NULL, 0,
+     "output directory: part-00000 ... and summary.json", "OUTDIR"},
+    {"tmp", 0, SL_OPT_STRING, O(tmp), NULL, 0, 0, NULL, 0,
+     "existing directory for spilled runs (default OUTDIR)", "DIR"},
+    {"mem", 0, SL_OPT_SIZE, O(mem), "0", 0, 0, NULL, 0,
+     "memory budget per rank (0: half the node's RAM / ranks on the node)", "BYTES"},
+    {"resume", 0, SL_OPT_BOOL, O(resume), NULL, 0, 0, NULL, 0,
+     "keep output partitions a killed run completed", NULL},
+    {"algo", 0, SL_OPT_CHOICE, O(algo), "keyidx", 0, 0, "keyidx|radix", 0,
+     "in-memory sort: (key, index) radix + permute, or MSD radix on records", NULL},
+    {"samples", 0, SL_OPT_INT, O(samples), "4096", 1, 1e7, NULL, 0, "key samples per rank for the boundaries",
+     NULL},
+    {"block", 0, SL_OPT_SIZE, O(block), "0", 0, 1e9, NULL, 0, "bytes per network block (0: from --mem)",
+     "BYTES"},
+    {"chunk", 0, SL_OPT_SIZE, O(chunk), "0", 0, 1e10, NULL, 0, "bytes per read (0: from --mem)", "BYTES"},
+    {"disk-read-bw", 0, SL_OPT_DOUBLE, O(disk_read_bw), "0", 0, 1e9, NULL, 0,
+     "disk read MB/s per node: report the fraction of the disk bound; --plan", "MB/S"},
+    {"disk-write-bw", 0, SL_OPT_DOUBLE, O(disk_write_bw), "0", 0, 1e9, NULL, 0, "disk write MB/s per node",
+     "MB/S"},
+    {"net-bw", 0, SL_OPT_DOUBLE, O(net_bw), "0", 0, 1e9, NULL, 0, "network MB/s per node (--plan)", "MB/S"},
+    {"plan", 0, SL_OPT_STRING, O(plan), NULL, 0, 0, NULL, 0,
+     "print the projected time of sorting SIZE (e.g. 100T) and its bottleneck", "SIZE"},
+    {"nodes", 0, SL_OPT_INT, O(nodes), "1", 1, 1e7, NULL, 0, "nodes (--plan)", NULL},
+    {"test-stall-ms", 0, SL_OPT_INT, O(test_stall_ms), "0", 0, 1e7, NULL, SL_OPT_HIDDEN,
+     "test hook: rank r waits r*ms before writing", NULL},
+    SL_OPT_END,
+};
+#undef O
+
+static const sl_cmd_spec_t sort_spec = {
+    "sort",
+    "sort --input IN... --output OUTDIR [--tmp DIR] [--mem BYTES] [--resume] | --plan SIZE --nodes N ...",
+    "Sorts 100-byte records by their 10-byte keys across the ranks: sampled boundaries, map with\n"
+    "read-ahead, blocks to reducers over UCX (UCX_TLS etc. honoured), reducers that spill sorted runs\n"
+    "to --tmp beyond --mem, and a loser-tree merge into OUTDIR/part-NNNNN (one per rank, in order),\n"
+    "each written as .tmp and renamed, plus OUTDIR/summary.json. --plan prints the model's projection.",
+    sort_table, NULL};
+
+sl_status_t sl_cmd_sort(MPI_Comm comm, int argc, char **argv)
+{
+    sl_sort_opts_t o;
+    memset(&o, 0, sizeof o);
+    sl_opts_info_t info;
+    sl_status_t st = sl_opts_parse(&sort_spec, &o, argc, argv, &info);
+    if (st == SL_OK && !info.help)
+        st = o.plan ? sl_sort_plan(comm, &o) : sl_sort_run(comm, &o);
+    sl_config_destroy(&info.config);
+    sl_opts_free(sort_table, &o);
     return st;
 }

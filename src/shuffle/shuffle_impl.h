@@ -40,8 +40,8 @@ static inline void sl_sort_block(uint64_t n, int P, int r, uint64_t *off, uint64
 /* Local: record checksum sum (valsort's) of n records. */
 sl_u128_t sl_sort_crcsum(const unsigned char *buf, uint64_t n);
 
-/* In-memory sort of n records in place (tmp: n*100 bytes scratch, may be
- * NULL to allocate). algo: "keyidx" (sort (key prefix, index) pairs, then
+/* In-memory sort of n records in place. tmp: n*100 bytes of scratch or
+ * NULL (keyidx then permutes in place; radix allocates). algo: "keyidx" (sort (key prefix, index) pairs, then
  * permute) or "radix" (MSD radix on whole records). */
 sl_status_t sl_sort_records(unsigned char *recs, uint64_t n, const char *algo, unsigned char *tmp);
 
@@ -72,3 +72,32 @@ sl_status_t sl_gensort_run(MPI_Comm comm, const sl_gensort_opts_t *o);
 sl_status_t sl_valsort_run(MPI_Comm comm, const sl_valsort_opts_t *o);
 sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o);
 sl_status_t sl_sort_plan(MPI_Comm comm, const sl_sort_opts_t *o);
+
+/* The data plane of the sort: UCP tagged messages between ranks (one
+ * context and worker per rank; worker addresses exchanged with MPI).
+ * Messages are at most msg_size bytes and land in pre-posted receive
+ * buffers; each arrival is handed to deliver() from sl_xchg_progress, in
+ * the caller's thread, never from inside UCX. */
+typedef struct sl_xchg sl_xchg_t;
+typedef sl_status_t (*sl_xchg_deliver_fn)(void *arg, int src, const void *data, size_t len);
+typedef struct sl_xchg_req sl_xchg_req_t;
+
+/* Collective. Honours UCX_* environment variables (UCX_TLS, ...). */
+sl_status_t sl_xchg_create(MPI_Comm comm, size_t msg_size, int slots, sl_xchg_deliver_fn deliver, void *arg,
+                           sl_xchg_t **x_p);
+/* Local: start sending len <= msg_size bytes to dest (!= own rank); buf
+ * must stay untouched until sl_xchg_wait on *req_p returns. */
+sl_status_t sl_xchg_isend(sl_xchg_t *x, int dest, const void *buf, size_t len, sl_xchg_req_t **req_p);
+/* Local: progress (delivering arrivals) until the send completes; frees it.
+ * Accepts NULL. */
+sl_status_t sl_xchg_wait(sl_xchg_t *x, sl_xchg_req_t **req);
+/* Local: one round of progress and delivery. */
+sl_status_t sl_xchg_progress(sl_xchg_t *x);
+/* Collective (without MPI): tell every peer this rank sent everything, and
+ * deliver until every peer has said the same and all their messages arrived.
+ * Returns the local status; the caller agrees afterwards. */
+sl_status_t sl_xchg_finish(sl_xchg_t *x);
+/* Collective: close endpoints and free UCX resources. Accepts NULL. */
+void sl_xchg_destroy(sl_xchg_t **x);
+/* The transports UCX chose for a peer, for the log ("tcp", "sysv/memory"...). */
+const char *sl_xchg_describe(sl_xchg_t *x);
