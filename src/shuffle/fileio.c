@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 sl_status_t sl_pread_full(int fd, void *buf, size_t len, off_t off, const char *path)
 {
@@ -46,18 +45,6 @@ sl_status_t sl_pwrite_full(int fd, const void *buf, size_t len, off_t off, const
         off += k;
     }
     return SL_OK;
-}
-
-sl_u128_t sl_sort_crcsum(const unsigned char *buf, uint64_t n)
-{
-    sl_u128_t s = {0, 0};
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t c = crc32(0L, buf + i * SL_SORT_REC, SL_SORT_REC);
-        s.lo += c;
-        if (s.lo < c)
-            s.hi++;
-    }
-    return s;
 }
 
 static int cmpstr(const void *a, const void *b)

@@ -21,58 +21,54 @@ static inline int key_byte(const ent_t *e, int b)
     return b < 8 ? (int)((e->k0 >> (56 - 8 * b)) & 0xFF) : (int)((e->k1 >> (8 * (9 - b))) & 0xFF);
 }
 
-/* LSD over key bytes 9..from of n entries in a (b is scratch); result in a. */
-static void lsd(ent_t *a, ent_t *b, size_t n, int from)
+static inline int ent_less(const ent_t *a, const ent_t *b)
 {
-    if (n < 2)
-        return;
-    if (n <= 32) { /* insertion sort */
-        for (size_t i = 1; i < n; i++) {
-            ent_t t = a[i];
-            size_t j = i;
-            while (j > 0 && (a[j - 1].k0 > t.k0 || (a[j - 1].k0 == t.k0 && a[j - 1].k1 > t.k1))) {
-                a[j] = a[j - 1];
-                j--;
-            }
-            a[j] = t;
-        }
-        return;
-    }
-    ent_t *src = a, *dst = b;
-    for (int byte = 9; byte >= from; byte--) {
-        size_t cnt[256] = {0};
-        for (size_t i = 0; i < n; i++)
-            cnt[key_byte(&src[i], byte)]++;
-        if (cnt[key_byte(&src[0], byte)] == n)
-            continue; /* all equal in this byte */
-        size_t sum = 0;
-        for (int d = 0; d < 256; d++) {
-            size_t c = cnt[d];
-            cnt[d] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            dst[cnt[key_byte(&src[i], byte)]++] = src[i];
-        ent_t *t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != a)
-        memcpy(a, src, n * sizeof *a);
+    return a->k0 < b->k0 || (a->k0 == b->k0 && a->k1 < b->k1);
 }
 
-static sl_status_t sort_keyidx(unsigned char *recs, uint64_t n, unsigned char *tmp)
+/* MSD radix on entries from key byte b: src -> dst and back, like msd()
+ * below but moving 16-byte entries; small buckets by insertion sort. The
+ * result ends in src when in_dst is 0, in dst otherwise. */
+static void msd_ent(ent_t *src, ent_t *dst, size_t n, int b, int in_dst)
+{
+    if (n <= 32 || b >= SL_SORT_KEY) {
+        for (size_t i = 1; i < n; i++) {
+            ent_t t = src[i];
+            size_t j = i;
+            while (j > 0 && ent_less(&t, &src[j - 1])) {
+                src[j] = src[j - 1];
+                j--;
+            }
+            src[j] = t;
+        }
+        if (in_dst)
+            memcpy(dst, src, n * sizeof *src);
+        return;
+    }
+    size_t cnt[256] = {0}, start[257], pos[256];
+    for (size_t i = 0; i < n; i++)
+        cnt[key_byte(&src[i], b)]++;
+    start[0] = 0;
+    for (int d = 0; d < 256; d++)
+        start[d + 1] = start[d] + cnt[d];
+    memcpy(pos, start, sizeof pos);
+    for (size_t i = 0; i < n; i++)
+        dst[pos[key_byte(&src[i], b)]++] = src[i];
+    for (int d = 0; d < 256; d++)
+        msd_ent(dst + start[d], src + start[d], start[d + 1] - start[d], b + 1, !in_dst);
+}
+
+sl_status_t sl_sort_order(const unsigned char *recs, uint64_t n, uint32_t **order_p)
 {
     if (n > UINT32_MAX)
         return sl_error(SL_ERR_INVALID, "too many records (%llu) for one in-memory sort",
                         (unsigned long long)n);
-    ent_t *e = malloc(n * sizeof *e), *s = malloc(n * sizeof *s);
+    ent_t *e = malloc((n + 1) * sizeof *e), *s = malloc((n + 1) * sizeof *s);
     if (!e || !s) {
         free(e);
         free(s);
         return sl_error(SL_ERR_NOMEM, "out of memory sorting %llu records", (unsigned long long)n);
     }
-    size_t cnt[256] = {0};
     for (uint64_t i = 0; i < n; i++) {
         const unsigned char *r = recs + i * SL_SORT_REC;
         uint64_t k0;
@@ -83,43 +79,44 @@ static sl_status_t sort_keyidx(unsigned char *recs, uint64_t n, unsigned char *t
         e[i].k1 = __builtin_bswap16(k1);
         e[i].pad = 0;
         e[i].idx = (uint32_t)i;
-        cnt[r[0]]++;
     }
-    /* MSD pass on byte 0 into s, then each bucket by LSD in cache. */
-    size_t start[257], pos[256];
-    start[0] = 0;
-    for (int d = 0; d < 256; d++)
-        start[d + 1] = start[d] + cnt[d];
-    memcpy(pos, start, sizeof pos);
+    msd_ent(e, s, n, 0, 0); /* sorted entries in e */
+    uint32_t *order = (uint32_t *)s;
     for (uint64_t i = 0; i < n; i++)
-        s[pos[e[i].k0 >> 56]++] = e[i];
-    for (int d = 0; d < 256; d++)
-        lsd(s + start[d], e + start[d], start[d + 1] - start[d], 1);
+        order[i] = e[i].idx;
+    free(e);
+    *order_p = order;
+    return SL_OK;
+}
+
+static sl_status_t sort_keyidx(unsigned char *recs, uint64_t n, unsigned char *tmp)
+{
+    uint32_t *order;
+    SL_TRY(sl_sort_order(recs, n, &order));
     if (tmp) {
         /* Permute the records once, through the scratch buffer. */
         for (uint64_t i = 0; i < n; i++)
-            memcpy(tmp + i * SL_SORT_REC, recs + (uint64_t)s[i].idx * SL_SORT_REC, SL_SORT_REC);
+            memcpy(tmp + i * SL_SORT_REC, recs + (uint64_t)order[i] * SL_SORT_REC, SL_SORT_REC);
         memcpy(recs, tmp, n * SL_SORT_REC);
     } else {
-        /* In place, cycle by cycle: position i takes record s[i].idx. */
+        /* In place, cycle by cycle: position i takes record order[i]. */
         for (uint64_t i = 0; i < n; i++) {
-            if (s[i].idx == i)
+            if (order[i] == i)
                 continue;
             unsigned char t[SL_SORT_REC];
             memcpy(t, recs + i * SL_SORT_REC, SL_SORT_REC);
             uint64_t j = i;
-            while (s[j].idx != i) {
-                uint64_t from = s[j].idx;
+            while (order[j] != i) {
+                uint64_t from = order[j];
                 memcpy(recs + j * SL_SORT_REC, recs + from * SL_SORT_REC, SL_SORT_REC);
-                s[j].idx = (uint32_t)j;
+                order[j] = (uint32_t)j;
                 j = from;
             }
             memcpy(recs + j * SL_SORT_REC, t, SL_SORT_REC);
-            s[j].idx = (uint32_t)j;
+            order[j] = (uint32_t)j;
         }
     }
-    free(e);
-    free(s);
+    free(order);
     return SL_OK;
 }
 

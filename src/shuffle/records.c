@@ -7,7 +7,6 @@
 #include "shuffle_impl.h"
 
 #include <string.h>
-#include <zlib.h>
 
 typedef unsigned __int128 u128;
 
@@ -192,7 +191,7 @@ void sl_gensort_records(unsigned char *buf, uint64_t start, uint64_t n, int flag
         if (skew)
             skew_rec(p, s[0], r, ascii, tab);
         if (sum_p) {
-            uint64_t c = crc32(0L, p, SL_SORT_REC);
+            uint64_t c = sl_sort_crc32(p);
             sum.lo += c;
             if (sum.lo < c)
                 sum.hi++;

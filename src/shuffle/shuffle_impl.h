@@ -37,13 +37,18 @@ static inline void sl_sort_block(uint64_t n, int P, int r, uint64_t *off, uint64
     *cnt = (uint64_t)(b - a);
 }
 
-/* Local: record checksum sum (valsort's) of n records. */
+/* Local: record checksum sum (valsort's) of n records, and the zlib CRC32
+ * of one record (crc.c; equal to zlib's crc32(0, rec, 100)). */
 sl_u128_t sl_sort_crcsum(const unsigned char *buf, uint64_t n);
+uint32_t sl_sort_crc32(const unsigned char *rec);
 
 /* In-memory sort of n records in place. tmp: n*100 bytes of scratch or
  * NULL (keyidx then permutes in place; radix allocates). algo: "keyidx" (sort (key prefix, index) pairs, then
  * permute) or "radix" (MSD radix on whole records). */
 sl_status_t sl_sort_records(unsigned char *recs, uint64_t n, const char *algo, unsigned char *tmp);
+/* Local: the sorted order of n records as indexes (caller frees), so a
+ * writer can gather records straight into its output buffer. */
+sl_status_t sl_sort_order(const unsigned char *recs, uint64_t n, uint32_t **order_p);
 
 #endif
 

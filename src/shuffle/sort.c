@@ -35,6 +35,7 @@ typedef struct {
     unsigned char *rbuf;
     uint64_t rcap, rn;
     int nruns, runcap, runs_total;
+    size_t iobuf; /* bytes per output or spill write */
     sl_run_t *runs;
     char runbase[4096];
     /* map -> send buffers, two per peer */
@@ -214,13 +215,59 @@ static sl_status_t plan_partitions(sctx_t *c)
     return SL_OK;
 }
 
+typedef sl_status_t (*emit_fn)(void *arg, const unsigned char *recs, uint64_t n);
+
+/* Sort the reducer's buffer and stream it, in order, to emit() in pieces
+ * of iobuf bytes: keyidx gathers records by the sorted index straight into
+ * the piece, so the buffer is never permuted; radix sorts in place. */
+static sl_status_t sort_emit(sctx_t *c, size_t iobuf, emit_fn emit, void *arg)
+{
+    double t0 = sl_now();
+    sl_status_t st = SL_OK;
+    if (c->o->algo && !strcmp(c->o->algo, "radix")) {
+        SL_TRY(sl_sort_records(c->rbuf, c->rn, "radix", NULL));
+        c->t_sort += sl_now() - t0;
+        uint64_t per = iobuf / SL_SORT_REC;
+        for (uint64_t i = 0; st == SL_OK && i < c->rn; i += per)
+            st = emit(arg, c->rbuf + i * SL_SORT_REC, c->rn - i < per ? c->rn - i : per);
+        return st;
+    }
+    uint32_t *order;
+    SL_TRY(sl_sort_order(c->rbuf, c->rn, &order));
+    c->t_sort += sl_now() - t0;
+    uint64_t per = iobuf / SL_SORT_REC;
+    unsigned char *piece = malloc((size_t)per * SL_SORT_REC);
+    if (!piece)
+        st = sl_error(SL_ERR_NOMEM, "out of memory for the output buffer");
+    for (uint64_t i = 0; st == SL_OK && i < c->rn; i += per) {
+        uint64_t k = c->rn - i < per ? c->rn - i : per;
+        for (uint64_t j = 0; j < k; j++)
+            memcpy(piece + j * SL_SORT_REC, c->rbuf + (uint64_t)order[i + j] * SL_SORT_REC, SL_SORT_REC);
+        st = emit(arg, piece, k);
+    }
+    free(piece);
+    free(order);
+    return st;
+}
+
+typedef struct {
+    int fd;
+    const char *path;
+    uint64_t off;
+} runw_t;
+
+static sl_status_t emit_run(void *arg, const unsigned char *recs, uint64_t n)
+{
+    runw_t *w = arg;
+    SL_TRY(sl_pwrite_full(w->fd, recs, (size_t)n * SL_SORT_REC, (off_t)w->off, w->path));
+    w->off += n * SL_SORT_REC;
+    return SL_OK;
+}
+
 /* Reducer: sort the buffer and write it to a new run file. */
 static sl_status_t spill(sctx_t *c)
 {
-    double t0 = sl_now();
-    SL_TRY(sl_sort_records(c->rbuf, c->rn, c->o->algo, NULL));
-    double t1 = sl_now();
-    c->t_sort += t1 - t0;
+    double t0 = sl_now(), ts = c->t_sort;
     if (c->nruns == c->runcap) {
         int cap = c->runcap ? 2 * c->runcap : 16;
         sl_run_t *r = realloc(c->runs, (size_t)cap * sizeof *r);
@@ -234,7 +281,8 @@ static sl_status_t spill(sctx_t *c)
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0)
         return sl_error(SL_ERR_IO, "cannot create spill file '%s' (--tmp): %s", path, strerror(errno));
-    sl_status_t st = sl_pwrite_full(fd, c->rbuf, (size_t)c->rn * SL_SORT_REC, 0, path);
+    runw_t w = {fd, path, 0};
+    sl_status_t st = sort_emit(c, c->iobuf, emit_run, &w);
     if (close(fd) != 0 && st == SL_OK)
         st = sl_error(SL_ERR_IO, "cannot write spill file '%s': %s", path, strerror(errno));
     if (st != SL_OK) {
@@ -248,7 +296,7 @@ static sl_status_t spill(sctx_t *c)
     c->runs_total++;
     c->spill_bytes += c->rn * SL_SORT_REC;
     c->rn = 0;
-    c->t_spill += sl_now() - t1;
+    c->t_spill += sl_now() - t0 - (c->t_sort - ts);
     return SL_OK;
 }
 
@@ -456,24 +504,26 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf)
         nanosleep(&ts, NULL);
     }
     writer_t w = {-1, tmp, 0, {0, 0}, 0, 0};
+    double sort0 = c->t_sort;
     w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (w.fd < 0)
         return sl_error(SL_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
     sl_status_t st = SL_OK;
-    double t0 = sl_now();
-    st = sl_sort_records(c->rbuf, c->rn, c->o->algo, NULL);
     double t1 = sl_now();
-    c->t_sort += t1 - t0;
-    if (st == SL_OK && c->nruns == 0) {
+    if (c->nruns == 0) {
         /* Everything fit: one read and one write per record. */
-        uint64_t per = iobuf / SL_SORT_REC;
-        for (uint64_t i = 0; st == SL_OK && i < c->rn; i += per)
-            st = write_out(&w, c->rbuf + i * SL_SORT_REC, c->rn - i < per ? c->rn - i : per);
-    } else if (st == SL_OK) {
+        st = sort_emit(c, iobuf, write_out, &w);
+    } else {
+        double t0 = sl_now();
+        st = sl_sort_records(c->rbuf, c->rn, c->o->algo, NULL);
+        c->t_sort += sl_now() - t0;
         sl_run_t *r = realloc(c->runs, (size_t)(c->nruns + 1) * sizeof *r);
         if (r) {
             c->runs = r;
             c->runcap = c->nruns + 1;
+        }
+        if (st != SL_OK) {
+        } else if (r) {
             r[c->nruns].path = NULL; /* the in-memory run, last */
             r[c->nruns].mem = c->rbuf;
             r[c->nruns].nrec = c->rn;
@@ -498,7 +548,7 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf)
         return st;
     }
     sl_fsync_dir_of(fin);
-    c->t_merge = sl_now() - t1 - w.t_write;
+    c->t_merge = sl_now() - t1 - w.t_write - (c->t_sort - sort0);
     c->t_write = w.t_write;
     c->bytes_written += w.off;
     c->out_nrec = w.n;
@@ -546,8 +596,8 @@ static void report(sctx_t *c, double total)
             sl_format_bytes(data, b1, sizeof b1), c->size, c->nnodes,
             sl_format_duration(total, b2, sizeof b2));
     fprintf(stderr, "  %-22s %9s %9s\n", "stage (max over ranks)", "seconds", "GB/s");
-    const char *names[6] = {"sample",       "map+shuffle", "sort (in memory)",
-                            "spill writes", "merge",       "output writes"};
+    const char *names[6] = {"sample", "map+shuffle",        "sort (key index)",
+                            "spill",  "gather/merge + crc", "output writes"};
     for (int i = 0; i < 6; i++)
         fprintf(stderr, "  %-22s %9.3f %9.2f\n", names[i], tm[i], tm[i] > 0 ? data / tm[i] / gb : 0.0);
     fprintf(stderr, "  %-22s %9.3f %9.2f\n", "total", tm[6], tm[6] > 0 ? data / tm[6] / gb : 0.0);
@@ -630,6 +680,7 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
     if (chunk < 100000)
         chunk = 100000;
     chunk = chunk / SL_SORT_REC * SL_SORT_REC;
+    c.iobuf = chunk;
     c.blk = o->block ? (size_t)o->block : (size_t)(mem / 8 / (uint64_t)P);
     if (c.blk > (4u << 20))
         c.blk = 4u << 20;

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #define VAL_CHUNK (8u << 20)
 
@@ -38,13 +37,13 @@ void sl_valsort_add(sl_valsort_sum_t *s, const unsigned char *buf, uint64_t n)
     if (is_zero(s->rec_count)) {
         memcpy(s->first_rec, buf, SL_SORT_REC);
         prev = buf;
-        crc_lo = crc32(0L, buf, SL_SORT_REC);
+        crc_lo = sl_sort_crc32(buf);
         inc(s->rec_count, 1);
         i = 1;
     }
     for (; i < n; i++) {
         const unsigned char *r = buf + i * SL_SORT_REC;
-        uint64_t c = crc32(0L, r, SL_SORT_REC);
+        uint64_t c = sl_sort_crc32(r);
         crc_lo += c;
         if (crc_lo < c)
             crc_hi++;
