@@ -28,9 +28,10 @@ typedef struct {
     int rank, size, nnodes;
     const sl_sort_opts_t *o;
     sl_filelist_t *fl;
-    uint64_t nrec, my_off, my_cnt;
-    unsigned char *spl; /* size-1 splitters */
-    int *done;          /* per partition: already complete (resume) */
+    uint64_t nrec, my_off, my_cnt; /* global record count; this rank's share */
+    uint64_t fbase;                /* where the share starts in fl (records) */
+    unsigned char *spl;            /* size-1 splitters */
+    int *done;                     /* per partition: already complete (resume) */
     /* reducer */
     unsigned char *rbuf;
     uint64_t rcap, rn;
@@ -103,7 +104,7 @@ static sl_status_t sample(sctx_t *c)
     for (uint64_t b = 0; st == SL_OK && b < nblk; b++) {
         uint64_t lo = c->my_off + b * c->my_cnt / nblk, hi = c->my_off + (b + 1) * c->my_cnt / nblk;
         uint64_t k = hi - lo < m ? hi - lo : m;
-        st = sl_filelist_read(c->fl, lo * SL_SORT_REC, buf, (size_t)k * SL_SORT_REC);
+        st = sl_filelist_read(c->fl, (lo - c->my_off + c->fbase) * SL_SORT_REC, buf, (size_t)k * SL_SORT_REC);
         for (uint64_t i = 0; st == SL_OK && i < k; i++, have++) {
             memcpy(mine + have * SPL, buf + i * SL_SORT_REC, SL_SORT_KEY);
             put_be64(mine + have * SPL + SL_SORT_KEY, lo + i);
@@ -374,7 +375,7 @@ static sl_status_t map(sctx_t *c, size_t chunk)
     int pending = 0;
     if (nchunks) {
         uint64_t k = c->my_cnt < per ? c->my_cnt : per;
-        rd[0] = (rd_t){c->fl, c->my_off * SL_SORT_REC, buf[0], (size_t)k * SL_SORT_REC, SL_OK};
+        rd[0] = (rd_t){c->fl, c->fbase * SL_SORT_REC, buf[0], (size_t)k * SL_SORT_REC, SL_OK};
         if (pthread_create(&th, NULL, reader, &rd[0]) != 0)
             st = sl_error(SL_ERR_INTERNAL, "cannot start the reader thread");
         else
@@ -393,7 +394,7 @@ static sl_status_t map(sctx_t *c, size_t chunk)
         if (ci + 1 < nchunks) { /* read ahead into the other buffer */
             uint64_t s = (ci + 1) * per, k = c->my_cnt - s < per ? c->my_cnt - s : per;
             rd_t *n = &rd[(ci + 1) & 1];
-            *n = (rd_t){c->fl, (c->my_off + s) * SL_SORT_REC, buf[(ci + 1) & 1], (size_t)k * SL_SORT_REC,
+            *n = (rd_t){c->fl, (c->fbase + s) * SL_SORT_REC, buf[(ci + 1) & 1], (size_t)k * SL_SORT_REC,
                         SL_OK};
             if (pthread_create(&th, NULL, reader, n) != 0) {
                 st = sl_error(SL_ERR_INTERNAL, "cannot start the reader thread");
@@ -556,6 +557,27 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf)
     return SL_OK;
 }
 
+/* path with every "%r" replaced by the rank; caller frees. */
+static char *subst_rank(const char *path, int rank)
+{
+    size_t len = strlen(path) + 1;
+    for (const char *p = path; (p = strstr(p, "%r")); p += 2)
+        len += 16;
+    char *out = malloc(len), *q = out;
+    if (!out)
+        return NULL;
+    for (const char *p = path; *p;) {
+        if (p[0] == '%' && p[1] == 'r') {
+            q += sprintf(q, "%d", rank);
+            p += 2;
+        } else {
+            *q++ = *p++;
+        }
+    }
+    *q = '\0';
+    return out;
+}
+
 static uint64_t default_mem(int local_size)
 {
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
@@ -666,22 +688,49 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
         return st;
     }
     uint64_t mem = o->mem ? o->mem : default_mem(topo.local_size);
-    SL_TRY_GOTO(sl_filelist_create(c.comm, o->input.v, o->input.n, 1, &c.fl), out);
-    c.nrec = c.fl->total / SL_SORT_REC;
-    sl_sort_block(c.nrec, c.size, c.rank, &c.my_off, &c.my_cnt);
-    SL_TRY_GOTO(sl_agree(c.comm, c.rank == 0 ? sl_mkdirs(o->output) : SL_OK), out);
+    if (o->local) {
+        /* Node-local inputs: each rank sorts in its own files (%r -> rank);
+         * global positions follow rank order. */
+        char **v = calloc((size_t)o->input.n, sizeof *v);
+        st = v ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory");
+        for (int i = 0; st == SL_OK && i < o->input.n; i++)
+            if (!(v[i] = subst_rank(o->input.v[i], c.rank)))
+                st = sl_error(SL_ERR_NOMEM, "out of memory");
+        if (st == SL_OK)
+            st = sl_filelist_create(MPI_COMM_SELF, v, o->input.n, 1, &c.fl);
+        for (int i = 0; v && i < o->input.n; i++)
+            free(v[i]);
+        free(v);
+        SL_TRY_GOTO(sl_agree(c.comm, st), out);
+        c.my_cnt = c.fl->total / SL_SORT_REC;
+        c.my_off = 0;
+        MPI_Exscan(&c.my_cnt, &c.my_off, 1, MPI_UINT64_T, MPI_SUM, c.comm);
+        if (c.rank == 0)
+            c.my_off = 0;
+        MPI_Allreduce(&c.my_cnt, &c.nrec, 1, MPI_UINT64_T, MPI_SUM, c.comm);
+        c.fbase = 0;
+    } else {
+        SL_TRY_GOTO(sl_filelist_create(c.comm, o->input.v, o->input.n, 1, &c.fl), out);
+        c.nrec = c.fl->total / SL_SORT_REC;
+        sl_sort_block(c.nrec, c.size, c.rank, &c.my_off, &c.my_cnt);
+        c.fbase = c.my_off;
+    }
+    /* Every rank makes OUTDIR: it may be node-local. */
+    SL_TRY_GOTO(sl_agree(c.comm, sl_mkdirs(o->output)), out);
 
     /* Memory plan: read-ahead buffers, send buffers, receive slots, and the
      * reducer's buffer with its sort index (16 B per record). */
-    int slots = P > 1 ? (2 * (P - 1) < 4 ? 4 : (2 * (P - 1) > 16 ? 16 : 2 * (P - 1))) : 0;
-    size_t chunk = o->chunk ? (size_t)o->chunk : (size_t)(mem / 8);
+    /* About 1/8 of --mem each for read-ahead, send blocks and receive slots;
+     * the rest holds the partition with its 32 B per record of sort index. */
+    int slots = P > 1 ? (2 * (P - 1) < 4 ? 4 : (2 * (P - 1) > 8 ? 8 : 2 * (P - 1))) : 0;
+    size_t chunk = o->chunk ? (size_t)o->chunk : (size_t)(mem / 16);
     if (chunk > (64u << 20))
         chunk = 64u << 20;
     if (chunk < 100000)
         chunk = 100000;
     chunk = chunk / SL_SORT_REC * SL_SORT_REC;
     c.iobuf = chunk;
-    c.blk = o->block ? (size_t)o->block : (size_t)(mem / 8 / (uint64_t)P);
+    c.blk = o->block ? (size_t)o->block : (size_t)(mem / 8 / (uint64_t)(2 * (P - 1) + slots + 1));
     if (c.blk > (4u << 20))
         c.blk = 4u << 20;
     if (c.blk < 10000)

@@ -63,6 +63,21 @@ for np in 1 2 4; do
   [ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "external sort on $np ranks lost records: $(cat "$T/err") insum $insum"
   [ -z "$(ls tmp)" ] || fail "spill files left in --tmp: $(ls tmp)"
 done
+# Node-local inputs (--local, %r = rank), as on node-local scratch.
+for np in 2 4; do
+  rm -rf sorted loc.*
+  expect_rc 0 $MPIRUN -np $np $SLUICE gensort --parts 9000 loc
+  expect_rc 0 $MPIRUN -np $np $SLUICE sort --local --input 'loc.%r' --output sorted
+  expect_rc 0 $SLUICE valsort sorted/part-*
+  cat loc.* >locall
+  [ "$(grep '^Checksum:' "$T/err")" = "$(checksum locall)" ] ||
+    fail "--local on $np ranks lost records"
+done
+# The planning model names a bottleneck.
+expect_rc 0 $SLUICE sort --plan 100T --nodes 100 --disk-read-bw 2000 --disk-write-bw 1500 --net-bw 1200 --mem 200G
+expect_grep "bottleneck: " "$T/out"
+expect_grep "total" "$T/out"
+expect_rc 2 $SLUICE sort --plan 100T --nodes 100
 # Resume after a kill: rank 1 stalls before writing; kill the job once
 # part-00000 is complete; --resume must keep it (same inode) and finish.
 rm -rf sorted
