@@ -60,7 +60,14 @@ sl_status_t sl_merge_runs(const sl_run_t *runs, int k, size_t buf_bytes, sl_merg
     size_t per = buf_bytes / (size_t)(k + 1) / SL_SORT_REC * SL_SORT_REC;
     if (per < 64 * SL_SORT_REC)
         per = 64 * SL_SORT_REC;
-    unsigned char *obuf = malloc(per);
+    /* The output buffer: a multiple of 1024 records, page-aligned, so the
+     * writer can use direct I/O. */
+    size_t oper = buf_bytes / SL_SORT_REC / 1024 * 1024 * SL_SORT_REC;
+    if (oper == 0)
+        oper = 1024 * SL_SORT_REC;
+    unsigned char *obuf = NULL;
+    if (posix_memalign((void **)&obuf, 4096, oper) != 0)
+        obuf = NULL;
     if (!src || !tree || !obuf) {
         st = sl_error(SL_ERR_NOMEM, "out of memory for the merge");
         goto out;
@@ -104,7 +111,7 @@ sl_status_t sl_merge_runs(const sl_run_t *runs, int k, size_t buf_bytes, sl_merg
         int w = tree[0];
         memcpy(obuf + used, src[w].p, SL_SORT_REC);
         used += SL_SORT_REC;
-        if (used == per) {
+        if (used == oper) {
             SL_TRY_GOTO(out(arg, obuf, used / SL_SORT_REC), out);
             used = 0;
         }
