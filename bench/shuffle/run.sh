@@ -24,27 +24,30 @@ trap 'rm -rf "$DIR"' EXIT
 [ -x "$S" ] || { echo "build sluice first (no $S)"; exit 1; }
 med() { /usr/bin/python3 -c 'import sys,statistics; print("%.3f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 ratio() { /usr/bin/python3 -c 'import sys; print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$1" "$2"; }
-wall() { # wall seconds of a command
-  t0=$(date +%s.%N); "$@" >/dev/null 2>"$DIR/last.err" || { cat "$DIR/last.err"; exit 1; }
-  t1=$(date +%s.%N); /usr/bin/python3 -c "print('%.3f' % ($t1 - $t0))"
+wall() { # wall seconds of a command; its CPU seconds (user+sys, children too) in $DIR/last.cpu
+  /usr/bin/time -f "%e %U %S" -o "$DIR/last.time" "$@" >/dev/null 2>"$DIR/last.err" || { cat "$DIR/last.err"; exit 1; }
+  awk '{printf "%.3f\n", $2 + $3}' "$DIR/last.time" >"$DIR/last.cpu"
+  awk '{print $1}' "$DIR/last.time"
 }
 MB=$((RECS / 10000))
 echo "machine: $(nproc) cores, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg); data $MB MB ($RECS records); scratch $DIR"
 
 echo "== 1. in memory, 2 ranks, $MB MB of -a records"
 $S gensort -a "$RECS" "$DIR/in.dat"
-ts=""; tg=""; ti=""
+ts=""; tg=""; ti=""; cs=""; cg=""
 for r in $(seq "$REPS"); do
   rm -rf "$DIR/out"
   ts="$ts $(wall $MPIRUN -np 2 "$S" sort --input "$DIR/in.dat" --output "$DIR/out" --tmp "$DIR")"
+  cs="$cs $(cat "$DIR/last.cpu")"
   ti="$ti $(/usr/bin/python3 -c "import json; print(json.load(open('$DIR/out/summary.json'))['seconds']['total'])")"
   tg="$tg $(wall env LC_ALL=C sort -S 50% --parallel=2 "$DIR/in.dat" -o "$DIR/gnu.out")"
+  cg="$cg $(cat "$DIR/last.cpu")"
 done
 cat "$DIR"/out/part-* | cmp -s - "$DIR/gnu.out" && same="identical output" || same="OUTPUT DIFFERS"
-ms=$(med $ts); mi=$(med $ti); mg=$(med $tg)
-echo "sluice sort (mpirun -np 2, whole command): ${ms} s   (inside the job: ${mi} s)"
-echo "GNU sort -S 50% --parallel=2:              ${mg} s   ($same)"
-echo "RATIO sluice/GNU speedup: $(ratio "$mg" "$ms")x whole command, $(ratio "$mg" "$mi")x inside the job (goal >= 5x)"
+ms=$(med $ts); mi=$(med $ti); mg=$(med $tg); mcs=$(med $cs); mcg=$(med $cg)
+echo "sluice sort (mpirun -np 2, whole command): ${ms} s wall, ${mcs} s CPU   (inside the job: ${mi} s)"
+echo "GNU sort -S 50% --parallel=2:              ${mg} s wall, ${mcg} s CPU   ($same)"
+echo "RATIO sluice/GNU speedup: $(ratio "$mg" "$ms")x wall (whole command), $(ratio "$mg" "$mi")x wall (inside the job), $(ratio "$mcg" "$mcs")x CPU time (goal >= 5x)"
 rm -f "$DIR/gnu.out"
 cat "$DIR"/out/part-* >"$DIR/sorted.dat"
 

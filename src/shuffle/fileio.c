@@ -10,8 +10,21 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+void *sl_sort_alloc_big(size_t bytes)
+{
+    const size_t huge = 2u << 20;
+    void *p = NULL;
+    if (bytes < huge)
+        return malloc(bytes ? bytes : 1);
+    if (posix_memalign(&p, huge, bytes) != 0)
+        return NULL;
+    madvise(p, (bytes + huge - 1) / huge * huge, MADV_HUGEPAGE); /* advice only */
+    return p;
+}
 
 sl_status_t sl_pread_full(int fd, void *buf, size_t len, off_t off, const char *path)
 {

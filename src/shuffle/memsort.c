@@ -63,7 +63,7 @@ sl_status_t sl_sort_order(const unsigned char *recs, uint64_t n, uint32_t **orde
     if (n > UINT32_MAX)
         return sl_error(SL_ERR_INVALID, "too many records (%llu) for one in-memory sort",
                         (unsigned long long)n);
-    ent_t *e = malloc((n + 1) * sizeof *e), *s = malloc((n + 1) * sizeof *s);
+    ent_t *e = sl_sort_alloc_big((n + 1) * sizeof *e), *s = sl_sort_alloc_big((n + 1) * sizeof *s);
     if (!e || !s) {
         free(e);
         free(s);

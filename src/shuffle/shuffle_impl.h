@@ -24,6 +24,10 @@ void sl_filelist_destroy(sl_filelist_t **fl);
 /* Local: read bytes [off, off+len) of the concatenation into buf. */
 sl_status_t sl_filelist_read(const sl_filelist_t *fl, uint64_t off, void *buf, size_t len);
 
+/* Local: a large buffer backed by transparent huge pages where the kernel
+ * allows (fewer page faults when it is first filled); free with free(). */
+void *sl_sort_alloc_big(size_t bytes);
+
 /* Local: full pread/pwrite or an error naming path. */
 sl_status_t sl_pread_full(int fd, void *buf, size_t len, off_t off, const char *path);
 sl_status_t sl_pwrite_full(int fd, const void *buf, size_t len, off_t off, const char *path);

@@ -364,7 +364,7 @@ static void *reader(void *arg)
 static sl_status_t map(sctx_t *c, size_t chunk)
 {
     sl_status_t st = SL_OK;
-    unsigned char *buf[2] = {malloc(chunk), malloc(chunk)};
+    unsigned char *buf[2] = {sl_sort_alloc_big(chunk), sl_sort_alloc_big(chunk)};
     if (!buf[0] || !buf[1]) {
         free(buf[0]);
         free(buf[1]);
@@ -774,7 +774,7 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
     uint64_t expect = c.nrec / (uint64_t)P + c.nrec / (uint64_t)P / 4 + 1000;
     if (c.rcap > expect) /* no need to hold more than the partition */
         c.rcap = expect;
-    c.rbuf = malloc((size_t)c.rcap * SL_SORT_REC);
+    c.rbuf = sl_sort_alloc_big((size_t)c.rcap * SL_SORT_REC);
     c.spl = calloc((size_t)P, SPL);
     c.done = calloc((size_t)P, sizeof(int));
     c.sfill = calloc((size_t)P, sizeof(size_t));
