@@ -755,15 +755,15 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
      * the rest holds the partition with its 32 B per record of sort index. */
     int slots = P > 1 ? (2 * (P - 1) < 4 ? 4 : (2 * (P - 1) > 8 ? 8 : 2 * (P - 1))) : 0;
     size_t chunk = o->chunk ? (size_t)o->chunk : (size_t)(mem / 16);
-    if (chunk > (64u << 20))
-        chunk = 64u << 20;
+    if (chunk > (8u << 20)) /* larger reads gain nothing; fresh pages cost */
+        chunk = 8u << 20;
     if (chunk < 100000)
         chunk = 100000;
     chunk = chunk / SL_SORT_REC * SL_SORT_REC;
     c.iobuf = chunk;
     c.blk = o->block ? (size_t)o->block : (size_t)(mem / 8 / (uint64_t)(2 * (P - 1) + slots + 1));
-    if (c.blk > (4u << 20))
-        c.blk = 4u << 20;
+    if (c.blk > (1u << 20))
+        c.blk = 1u << 20;
     if (c.blk < 10000)
         c.blk = 10000;
     c.blk = c.blk / SL_SORT_REC * SL_SORT_REC;
