@@ -470,6 +470,7 @@ typedef struct {
     sl_u128_t sum;
     uint64_t n;
     double t_write;
+    sl_progress_t *prog; /* bytes written, shown by rank 0 */
 } writer_t;
 
 /* Output writes: page-aligned pieces at page-aligned offsets go straight to
@@ -495,11 +496,13 @@ static sl_status_t write_out(void *arg, const unsigned char *recs, uint64_t n)
     }
     w->t_write += sl_now() - t0;
     w->off += len;
+    if (w->prog)
+        sl_progress_add(w->prog, (double)len);
     return SL_OK;
 }
 
 /* Reducer: sort or merge into part-RANK.tmp, then rename. */
-static sl_status_t reduce(sctx_t *c, size_t iobuf)
+static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
 {
     char tmp[4200], fin[4200];
     SL_TRY(part_path(c, c->rank, tmp, sizeof tmp, 1));
@@ -530,7 +533,7 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf)
                               (long)(c->o->test_stall_ms * c->rank % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
-    writer_t w = {-1, -1, tmp, 0, {0, 0}, 0, 0};
+    writer_t w = {-1, -1, tmp, 0, {0, 0}, 0, 0, prog};
     double sort0 = c->t_sort;
     w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (w.fd < 0)
@@ -810,7 +813,27 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
     c.t_map = sl_now() - t0;
     if (c.x)
         sl_xchg_destroy(&c.x);
-    SL_TRY_GOTO(sl_agree(c.comm, reduce(&c, chunk)), out);
+    /* A safe point: a stop asked for now (SIGUSR1/SIGTERM) leaves the run
+     * resumable with --resume (complete partitions are kept). */
+    {
+        int stop = 0;
+        SL_TRY_GOTO(sl_stop_agree(c.comm, &stop), out);
+        if (stop) {
+            st = SL_ERR_STOPPED;
+            goto out;
+        }
+    }
+    {
+        sl_progress_t *wprog = NULL;
+        SL_TRY_GOTO(sl_progress_create(c.comm, "sort: sort+write", (double)c.nrec * SL_SORT_REC, "B", &wprog),
+                    out);
+        st = sl_agree(c.comm, reduce(&c, chunk, wprog));
+        sl_status_t s2 = sl_progress_finish(&wprog);
+        if (st == SL_OK)
+            st = s2;
+        if (st != SL_OK)
+            goto out;
+    }
     report(&c, sl_now() - t_start);
 out:
     if (c.x)
