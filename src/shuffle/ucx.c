@@ -45,10 +45,21 @@ struct sl_xchg {
     char desc[256];
 };
 
+#define FALLBACK_TLS "tcp,sm,self"
+
 static sl_status_t ucx_error(ucs_status_t s, const char *what)
 {
     return sl_error(SL_ERR_UCX, "%s failed: %s (check UCX_TLS; e.g. UCX_TLS=tcp,self or sm,self)", what,
                     ucs_status_string(s));
+}
+
+/* During a first try that may fall back: only a verbose note. */
+static sl_status_t ucx_note(int quiet, ucs_status_t s, const char *what)
+{
+    if (!quiet)
+        return ucx_error(s, what);
+    SL_VERBOSE("%s failed with UCX's default transports: %s", what, ucs_status_string(s));
+    return SL_ERR_UCX;
 }
 
 static void recv_cb(void *request, ucs_status_t status, const ucp_tag_recv_info_t *info, void *user_data)
@@ -88,8 +99,8 @@ static sl_status_t post(sl_xchg_t *x, slot_t *s)
     return SL_OK;
 }
 
-sl_status_t sl_xchg_create(MPI_Comm comm, size_t msg_size, int slots, sl_xchg_deliver_fn deliver, void *arg,
-                           sl_xchg_t **x_p)
+static sl_status_t create_tls(MPI_Comm comm, size_t msg_size, int slots, sl_xchg_deliver_fn deliver,
+                              void *arg, const char *tls, int quiet, sl_xchg_t **x_p)
 {
     sl_xchg_t *x = calloc(1, sizeof *x);
     sl_status_t st = SL_OK;
@@ -118,6 +129,8 @@ sl_status_t sl_xchg_create(MPI_Comm comm, size_t msg_size, int slots, sl_xchg_de
     ucp_config_t *cfg = NULL;
     if (st == SL_OK && (us = ucp_config_read(NULL, NULL, &cfg)) != UCS_OK)
         st = ucx_error(us, "ucp_config_read");
+    if (st == SL_OK && tls && (us = ucp_config_modify(cfg, "TLS", tls)) != UCS_OK)
+        st = ucx_error(us, "setting UCX_TLS");
     if (st == SL_OK) {
         ucp_params_t pp;
         memset(&pp, 0, sizeof pp);
@@ -125,7 +138,7 @@ sl_status_t sl_xchg_create(MPI_Comm comm, size_t msg_size, int slots, sl_xchg_de
         pp.features = UCP_FEATURE_TAG;
         if ((us = ucp_init(&pp, cfg, &x->ctx)) != UCS_OK) {
             x->ctx = NULL;
-            st = ucx_error(us, "ucp_init");
+            st = ucx_note(quiet, us, "ucp_init");
         }
     }
     if (cfg)
@@ -137,13 +150,13 @@ sl_status_t sl_xchg_create(MPI_Comm comm, size_t msg_size, int slots, sl_xchg_de
         wp.thread_mode = UCS_THREAD_MODE_SINGLE;
         if ((us = ucp_worker_create(x->ctx, &wp, &x->worker)) != UCS_OK) {
             x->worker = NULL;
-            st = ucx_error(us, "ucp_worker_create");
+            st = ucx_note(quiet, us, "ucp_worker_create");
         }
     }
     ucp_address_t *addr = NULL;
     size_t alen = 0;
     if (st == SL_OK && (us = ucp_worker_get_address(x->worker, &addr, &alen)) != UCS_OK)
-        st = ucx_error(us, "ucp_worker_get_address");
+        st = ucx_note(quiet, us, "ucp_worker_get_address");
     st = sl_agree(comm, st);
     if (st != SL_OK) {
         if (addr)
@@ -172,7 +185,7 @@ sl_status_t sl_xchg_create(MPI_Comm comm, size_t msg_size, int slots, sl_xchg_de
         ep.address = (const ucp_address_t *)(all + displs[r]);
         if ((us = ucp_ep_create(x->worker, &ep, &x->ep[r])) != UCS_OK) {
             x->ep[r] = NULL;
-            st = ucx_error(us, "ucp_ep_create");
+            st = ucx_note(quiet, us, "ucp_ep_create");
         }
     }
     free(all);
@@ -180,7 +193,8 @@ sl_status_t sl_xchg_create(MPI_Comm comm, size_t msg_size, int slots, sl_xchg_de
     free(displs);
     for (int i = 0; st == SL_OK && i < slots; i++)
         st = post(x, &x->slots[i]);
-    snprintf(x->desc, sizeof x->desc, "UCP tag, %d x %zu B receive buffers", slots, msg_size);
+    snprintf(x->desc, sizeof x->desc, "UCP tag, UCX_TLS=%s, %d x %zu B receive buffers",
+             tls ? tls : (getenv("UCX_TLS") ? getenv("UCX_TLS") : "default"), slots, msg_size);
     st = sl_agree(comm, st);
     if (st != SL_OK) {
         sl_xchg_destroy(&x);
@@ -188,6 +202,20 @@ sl_status_t sl_xchg_create(MPI_Comm comm, size_t msg_size, int slots, sl_xchg_de
     }
     *x_p = x;
     return SL_OK;
+}
+
+sl_status_t sl_xchg_create(MPI_Comm comm, size_t msg_size, int slots, sl_xchg_deliver_fn deliver, void *arg,
+                           sl_xchg_t **x_p)
+{
+    /* The user's UCX_TLS is used as it is. Without one, UCX picks; if its
+     * pick fails on some rank (e.g. cma without ptrace rights in a
+     * container), every rank retries with transports that work anywhere. */
+    int user = getenv("UCX_TLS") != NULL;
+    sl_status_t st = create_tls(comm, msg_size, slots, deliver, arg, NULL, !user, x_p);
+    if (st == SL_OK || user || st == SL_ERR_NOMEM)
+        return st;
+    SL_WARN0("UCX failed with its default transports (-v shows why); retrying with UCX_TLS=%s", FALLBACK_TLS);
+    return create_tls(comm, msg_size, slots, deliver, arg, FALLBACK_TLS, 0, x_p);
 }
 
 const char *sl_xchg_describe(sl_xchg_t *x)
