@@ -73,6 +73,17 @@ for np in 2 4; do
   [ "$(grep '^Checksum:' "$T/err")" = "$(checksum locall)" ] ||
     fail "--local on $np ranks lost records"
 done
+# UCX_TLS is honoured: shared memory and TCP both carry the shuffle; an
+# unusable choice fails cleanly on every rank instead of hanging.
+ucxsum=$(checksum in/uniform/a)
+for tls in sm,self tcp,self; do
+  rm -rf sorted
+  UCX_TLS=$tls expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input in/uniform --output sorted
+  expect_rc 0 $SLUICE valsort sorted/part-*
+  [ "$(grep '^Checksum:' "$T/err")" = "$ucxsum" ] || fail "UCX_TLS=$tls lost records"
+done
+UCX_TLS=cma,self expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input in/uniform --output sorted2
+expect_grep "UCX_TLS" "$T/err"
 # The planning model names a bottleneck.
 expect_rc 0 $SLUICE sort --plan 100T --nodes 100 --disk-read-bw 2000 --disk-write-bw 1500 --net-bw 1200 --mem 200G
 expect_grep "bottleneck: " "$T/out"
