@@ -10,6 +10,7 @@
 #include <string.h>
 
 static const sl_command_t commands[] = {
+    {"farm", "run a file of shell commands over all ranks, with a journal to resume", sl_cmd_farm},
     {"demo", "show the core at work: ranks, nodes, a checkpoint, progress", sl_cmd_demo},
     {"gensort", "generate sortbenchmark.org records (gensort 1.5 compatible)", sl_cmd_gensort},
     {"sort", "distributed external sort of 100-byte records over UCX", sl_cmd_sort},
