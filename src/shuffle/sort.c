@@ -94,7 +94,13 @@ static int cmp_spl(const void *a, const void *b)
 /* Collective: choose size-1 splitters from blocks of samples on every rank. */
 static sl_status_t sample(sctx_t *c)
 {
+    /* Samples per rank: 4096 by default, fewer at scale so the gathered
+     * sample stays near 2^20 keys (18 MB) however many ranks there are. */
     long per = c->o->samples;
+    if (per <= 0) {
+        per = (1L << 20) / c->size;
+        per = per > 4096 ? 4096 : (per < 256 ? 256 : per);
+    }
     uint64_t nblk = c->my_cnt < 64 ? c->my_cnt : 64;
     uint64_t m = nblk ? (uint64_t)per / nblk : 0;
     if (nblk && m == 0)
@@ -434,7 +440,11 @@ static sl_status_t map(sctx_t *c, size_t chunk)
         }
         if (st == SL_OK && c->x)
             st = sl_xchg_progress(c->x);
-        sl_progress_add(prog, (double)cur.len);
+        /* Only rank 0 reports, scaled from its share: a one-sided progress
+         * update from another rank could wait on rank 0's MPI progress while
+         * rank 0 waits on that rank's UCX progress. */
+        if (c->rank == 0 && c->my_cnt)
+            sl_progress_add(prog, (double)cur.len * (double)c->nrec / (double)c->my_cnt);
     }
     if (pending)
         pthread_join(th, NULL);
