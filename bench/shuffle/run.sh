@@ -88,7 +88,7 @@ rm -rf "$DIR/out"
 
 echo "== 3. gensort, valsort, sort: throughput per rank and 1 -> 2 ranks"
 for cmd in gensort valsort sort; do
-  t1=""; t2=""
+  t1=""; t2=""; c1=""; c2=""
   for r in $(seq "$REPS"); do
     for np in 1 2; do
       case $cmd in
@@ -96,12 +96,14 @@ for cmd in gensort valsort sort; do
         valsort) t=$(wall $MPIRUN -np $np "$S" valsort "$DIR/sorted.dat") ;;
         sort) rm -rf "$DIR/out"; t=$(wall $MPIRUN -np $np "$S" sort --input "$DIR/in.dat" --output "$DIR/out" --tmp "$DIR") ;;
       esac
-      [ $np = 1 ] && t1="$t1 $t" || t2="$t2 $t"
+      if [ $np = 1 ]; then t1="$t1 $t"; c1="$c1 $(cat "$DIR/last.cpu")"; else t2="$t2 $t"; c2="$c2 $(cat "$DIR/last.cpu")"; fi
     done
   done
-  m1=$(med $t1); m2=$(med $t2)
-  echo "$cmd: 1 rank $m1 s ($(/usr/bin/python3 -c "print('%.0f' % ($MB / $m1))") MB/s per rank), 2 ranks $m2 s ($(/usr/bin/python3 -c "print('%.0f' % ($MB / $m2 / 2))") MB/s per rank); scaling $(ratio "$m1" "$m2")x"
+  m1=$(med $t1); m2=$(med $t2); k1=$(med $c1); k2=$(med $c2)
+  echo "$cmd: 1 rank $m1 s wall ($(/usr/bin/python3 -c "print('%.0f' % ($MB / $m1))") MB/s per rank, $k1 CPU s), 2 ranks $m2 s wall ($(/usr/bin/python3 -c "print('%.0f' % ($MB / $m2 / 2))") MB/s per rank, $k2 CPU s); wall scaling $(ratio "$m1" "$m2")x"
 done
 rm -f "$DIR/g.dat"
-t=$(wall "$S" gensort "$RECS" /dev/null)
-echo "gensort generation only (to /dev/null, 1 rank): $(/usr/bin/python3 -c "print('%.0f' % ($MB / $t))") MB/s (reference: ~475 MB/s per core)"
+G=$((RECS * 5))
+t=$(wall "$S" gensort "$G" /dev/null)
+c=$(cat "$DIR/last.cpu")
+echo "gensort generation only ($((G / 10000)) MB to /dev/null, 1 rank, start-up included): $(/usr/bin/python3 -c "print('%.0f MB/s wall, %.0f MB/s per CPU second' % ($G / 1e4 / $t, $G / 1e4 / $c))") (reference gensort: ~475 MB/s per core)"
