@@ -78,7 +78,7 @@ fr=""
 for r in $(seq "$REPS"); do
   rm -rf "$DIR/out"
   dd if="$DIR/in.dat" iflag=nocache count=0 2>/dev/null || true
-  $MPIRUN -np 2 "$S" sort --input "$DIR/in.dat" --output "$DIR/out" --tmp "$DIR" --mem "$MEM" \
+  $MPIRUN -np 2 "$S" sort --direct-read --input "$DIR/in.dat" --output "$DIR/out" --tmp "$DIR" --mem "$MEM" \
     --disk-read-bw "$R" --disk-write-bw "$W" 2>"$DIR/ext.err" >/dev/null || { cat "$DIR/ext.err"; exit 1; }
   fr="$fr $(sed -n 's/.*: \([0-9.]*\)% of the disk bound/\1/p' "$DIR/ext.err")"
 done

@@ -95,6 +95,8 @@ static const sl_opt_t sort_table[] = {
      "memory budget per rank (0: half the node's RAM / ranks on the node)", "BYTES"},
     {"local", 0, SL_OPT_BOOL, O(local), NULL, 0, 0, NULL, 0,
      "node-local inputs: each rank sorts its own files; %r in IN is the rank", NULL},
+    {"direct-read", 0, SL_OPT_BOOL, O(direct_read), NULL, 0, 0, NULL, 0,
+     "read inputs with direct I/O (inputs larger than the page cache)", NULL},
     {"resume", 0, SL_OPT_BOOL, O(resume), NULL, 0, 0, NULL, 0,
      "keep output partitions a killed run completed", NULL},
     {"algo", 0, SL_OPT_CHOICE, O(algo), "keyidx", 0, 0, "keyidx|radix", 0,

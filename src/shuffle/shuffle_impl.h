@@ -72,7 +72,7 @@ typedef struct {
     sl_strlist_t input;
     char *output, *tmp, *algo, *plan, *json;
     uint64_t mem, block, chunk;
-    int resume, local;
+    int resume, local, direct_read;
     long nodes, parts_per_rank, samples, test_stall_ms;
     double disk_read_bw, disk_write_bw, net_bw; /* MB/s */
 } sl_sort_opts_t;

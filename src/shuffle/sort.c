@@ -360,14 +360,49 @@ static sl_status_t flush_peer(sctx_t *c, int p)
 typedef struct {
     const sl_filelist_t *fl;
     uint64_t off;
-    unsigned char *buf;
+    unsigned char *buf; /* page-aligned, len + 2 pages */
     size_t len;
     sl_status_t st;
+    int direct;                /* --direct-read */
+    const unsigned char *data; /* where the records start in buf */
 } rd_t;
+
+/* Direct I/O read of a chunk that lies in one file: the enclosing page-aligned
+ * range lands in buf and data points at the chunk. 0 where not possible. */
+static int read_direct(rd_t *r)
+{
+    uint64_t base = 0;
+    for (int i = 0; i < r->fl->n; base += r->fl->size[i], i++) {
+        if (r->off < base || r->off + r->len > base + r->fl->size[i])
+            continue;
+        uint64_t in = r->off - base, a0 = in / 4096 * 4096;
+        size_t want = (size_t)(in + r->len - a0), got = 0, cap = (want + 4095) / 4096 * 4096;
+        int fd = open(r->fl->path[i], O_RDONLY | O_DIRECT);
+        if (fd < 0)
+            return 0;
+        while (got < want) {
+            ssize_t k = pread(fd, r->buf + got, cap - got, (off_t)(a0 + got));
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0)
+                break;
+            got += (size_t)k;
+        }
+        close(fd);
+        if (got < want)
+            return 0;
+        r->data = r->buf + (in - a0);
+        return 1;
+    }
+    return 0;
+}
 
 static void *reader(void *arg)
 {
     rd_t *r = arg;
+    r->data = r->buf;
+    if (r->direct && read_direct(r))
+        return NULL;
     r->st = sl_filelist_read(r->fl, r->off, r->buf, r->len);
     return NULL;
 }
@@ -376,7 +411,7 @@ static void *reader(void *arg)
 static sl_status_t map(sctx_t *c, size_t chunk)
 {
     sl_status_t st = SL_OK;
-    unsigned char *buf[2] = {sl_sort_alloc_big(chunk), sl_sort_alloc_big(chunk)};
+    unsigned char *buf[2] = {sl_sort_alloc_big(chunk + 8192), sl_sort_alloc_big(chunk + 8192)};
     if (!buf[0] || !buf[1]) {
         free(buf[0]);
         free(buf[1]);
@@ -400,7 +435,8 @@ static sl_status_t map(sctx_t *c, size_t chunk)
     int pending = 0;
     if (nchunks) {
         uint64_t k = c->my_cnt < per ? c->my_cnt : per;
-        rd[0] = (rd_t){c->fl, c->fbase * SL_SORT_REC, buf[0], (size_t)k * SL_SORT_REC, SL_OK};
+        rd[0] = (rd_t){c->fl, c->fbase * SL_SORT_REC, buf[0], (size_t)k * SL_SORT_REC,
+                       SL_OK, c->o->direct_read,      NULL};
         if (pthread_create(&th, NULL, reader, &rd[0]) != 0)
             st = sl_error(SL_ERR_INTERNAL, "cannot start the reader thread");
         else
@@ -419,8 +455,13 @@ static sl_status_t map(sctx_t *c, size_t chunk)
         if (ci + 1 < nchunks) { /* read ahead into the other buffer */
             uint64_t s = (ci + 1) * per, k = c->my_cnt - s < per ? c->my_cnt - s : per;
             rd_t *n = &rd[(ci + 1) & 1];
-            *n = (rd_t){c->fl, (c->fbase + s) * SL_SORT_REC, buf[(ci + 1) & 1], (size_t)k * SL_SORT_REC,
-                        SL_OK};
+            *n = (rd_t){c->fl,
+                        (c->fbase + s) * SL_SORT_REC,
+                        buf[(ci + 1) & 1],
+                        (size_t)k * SL_SORT_REC,
+                        SL_OK,
+                        c->o->direct_read,
+                        NULL};
             if (pthread_create(&th, NULL, reader, n) != 0) {
                 st = sl_error(SL_ERR_INTERNAL, "cannot start the reader thread");
                 break;
@@ -430,7 +471,7 @@ static sl_status_t map(sctx_t *c, size_t chunk)
         c->bytes_read += cur.len;
         uint64_t n = cur.len / SL_SORT_REC, g0 = c->my_off + ci * per;
         for (uint64_t i = 0; i < n && st == SL_OK; i++) {
-            const unsigned char *r = cur.buf + i * SL_SORT_REC;
+            const unsigned char *r = cur.data + i * SL_SORT_REC;
             int p = c->size > 1 ? part_of(c, r, g0 + i) : 0;
             if (c->done[p])
                 continue;

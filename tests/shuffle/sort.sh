@@ -63,6 +63,14 @@ for np in 1 2 4; do
   [ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "external sort on $np ranks lost records: $(cat "$T/err") insum $insum"
   [ -z "$(ls tmp)" ] || fail "spill files left in --tmp: $(ls tmp)"
 done
+# Direct-I/O reads (--direct-read) on files of uneven sizes, chunks across
+# file boundaries included (small --chunk).
+for np in 1 2 4; do
+  rm -rf sorted
+  expect_rc 0 $MPIRUN -np $np $SLUICE sort --direct-read --chunk 300K --input in/uneven in/skewed --output sorted
+  expect_rc 0 $SLUICE valsort sorted/part-*
+  [ "$(grep '^Checksum:' "$T/err")" = "$(checksum in/uneven/* in/skewed/a)" ] || fail "--direct-read on $np ranks"
+done
 # Node-local inputs (--local, %r = rank), as on node-local scratch.
 for np in 2 4; do
   rm -rf sorted loc.*
