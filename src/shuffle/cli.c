@@ -54,6 +54,10 @@ static const sl_opt_t valsort_table[] = {
      "write the summary of the validated records to SUMMARY (valsort -o format)", "SUMMARY"},
     {"summaries", 's', SL_OPT_BOOL, O(summaries), NULL, 0, 0, NULL, SL_OPT_CLI_ONLY,
      "the FILEs hold partition summaries (from -o), validated as one sequence", NULL},
+    {"local", 0, SL_OPT_BOOL, O(local), NULL, 0, 0, NULL, SL_OPT_CLI_ONLY,
+     "each rank validates its own (node-local) FILEs: %r is the rank, %R the rank in 5 digits; ranks in "
+     "order form the sequence",
+     NULL},
     {"silent", 'q', SL_OPT_BOOL, O(quiet), NULL, 0, 0, NULL, SL_OPT_CLI_ONLY,
      "print nothing; the exit status tells", NULL},
     {"files", 0, SL_OPT_LIST, O(files), NULL, 0, 0, NULL, SL_OPT_POSITIONAL | SL_OPT_REQUIRED,
@@ -63,7 +67,7 @@ static const sl_opt_t valsort_table[] = {
 #undef O
 
 static const sl_cmd_spec_t valsort_spec = {
-    "valsort", "valsort [-o SUMMARY] [-s] [-q] FILE...",
+    "valsort", "valsort [-o SUMMARY] [-s] [-q] [--local] FILE...",
     "Checks that the records of FILE... (one sequence, in the order given) are sorted by their 10-byte\n"
     "keys and prints, as the sortbenchmark.org valsort 1.5 does, the record count, the sum of the\n"
     "records' CRC32s, the duplicate keys and SUCCESS, or ERROR with exit status 1. The work is split\n"

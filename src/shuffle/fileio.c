@@ -26,6 +26,26 @@ void *sl_sort_alloc_big(size_t bytes)
     return p;
 }
 
+char *sl_sort_subst_rank(const char *path, int rank)
+{
+    size_t len = strlen(path) + 1;
+    for (const char *p = path; (p = strchr(p, '%')); p++)
+        len += 16;
+    char *out = malloc(len), *q = out;
+    if (!out)
+        return NULL;
+    for (const char *p = path; *p;) {
+        if (p[0] == '%' && (p[1] == 'r' || p[1] == 'R')) {
+            q += sprintf(q, p[1] == 'r' ? "%d" : "%05d", rank);
+            p += 2;
+        } else {
+            *q++ = *p++;
+        }
+    }
+    *q = '\0';
+    return out;
+}
+
 sl_status_t sl_pread_full(int fd, void *buf, size_t len, off_t off, const char *path)
 {
     char *p = buf;

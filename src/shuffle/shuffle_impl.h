@@ -28,6 +28,10 @@ sl_status_t sl_filelist_read(const sl_filelist_t *fl, uint64_t off, void *buf, s
  * allows (fewer page faults when it is first filled); free with free(). */
 void *sl_sort_alloc_big(size_t bytes);
 
+/* Local: path with "%r" replaced by the rank and "%R" by the rank in five
+ * digits (part-%R is rank r's sort output); caller frees. NULL: no memory. */
+char *sl_sort_subst_rank(const char *path, int rank);
+
 /* Local: full pread/pwrite or an error naming path. */
 sl_status_t sl_pread_full(int fd, void *buf, size_t len, off_t off, const char *path);
 sl_status_t sl_pwrite_full(int fd, const void *buf, size_t len, off_t off, const char *path);
@@ -64,7 +68,7 @@ typedef struct {
 
 typedef struct {
     char *summary_out;
-    int summaries, quiet;
+    int summaries, quiet, local;
     sl_strlist_t files;
 } sl_valsort_opts_t;
 

@@ -648,27 +648,6 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
     return SL_OK;
 }
 
-/* path with every "%r" replaced by the rank; caller frees. */
-static char *subst_rank(const char *path, int rank)
-{
-    size_t len = strlen(path) + 1;
-    for (const char *p = path; (p = strstr(p, "%r")); p += 2)
-        len += 16;
-    char *out = malloc(len), *q = out;
-    if (!out)
-        return NULL;
-    for (const char *p = path; *p;) {
-        if (p[0] == '%' && p[1] == 'r') {
-            q += sprintf(q, "%d", rank);
-            p += 2;
-        } else {
-            *q++ = *p++;
-        }
-    }
-    *q = '\0';
-    return out;
-}
-
 static uint64_t default_mem(int local_size)
 {
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
@@ -785,7 +764,7 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
         char **v = calloc((size_t)o->input.n, sizeof *v);
         st = v ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory");
         for (int i = 0; st == SL_OK && i < o->input.n; i++)
-            if (!(v[i] = subst_rank(o->input.v[i], c.rank)))
+            if (!(v[i] = sl_sort_subst_rank(o->input.v[i], c.rank)))
                 st = sl_error(SL_ERR_NOMEM, "out of memory");
         if (st == SL_OK)
             st = sl_filelist_create(MPI_COMM_SELF, v, o->input.n, 1, &c.fl);

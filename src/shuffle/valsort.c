@@ -145,6 +145,28 @@ sl_status_t sl_valsort_files(MPI_Comm comm, char **files, int n, sl_valsort_sum_
     return combine(comm, &mine, sum_p);
 }
 
+/* Collective: each rank validates its own files (node-local partitions:
+ * %r and %R name them per rank); the pieces are combined in rank order. */
+static sl_status_t valsort_local(MPI_Comm comm, char **files, int n, sl_valsort_sum_t *sum_p)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    char **v = calloc((size_t)n, sizeof *v);
+    sl_status_t st = v ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory");
+    for (int i = 0; st == SL_OK && i < n; i++)
+        if (!(v[i] = sl_sort_subst_rank(files[i], rank)))
+            st = sl_error(SL_ERR_NOMEM, "out of memory");
+    sl_valsort_sum_t mine;
+    memset(&mine, 0, sizeof mine);
+    if (st == SL_OK)
+        st = sl_valsort_files(MPI_COMM_SELF, v, n, &mine);
+    for (int i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+    SL_TRY(sl_agree(comm, st));
+    return combine(comm, &mine, sum_p);
+}
+
 /* Rank 0: the sequence of summaries in the given files. */
 static sl_status_t read_summaries(char **files, int n, sl_valsort_sum_t *out)
 {
@@ -176,6 +198,8 @@ sl_status_t sl_valsort_run(MPI_Comm comm, const sl_valsort_opts_t *o)
         sl_status_t st = rank == 0 ? read_summaries(o->files.v, o->files.n, &sum) : SL_OK;
         SL_TRY(sl_agree(comm, st));
         MPI_Bcast(&sum, (int)sizeof sum, MPI_BYTE, 0, comm);
+    } else if (o->local) {
+        SL_TRY(valsort_local(comm, o->files.v, o->files.n, &sum));
     } else {
         SL_TRY(sl_valsort_files(comm, o->files.v, o->files.n, &sum));
     }

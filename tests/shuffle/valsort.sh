@@ -26,6 +26,15 @@ for np in 1 2 4; do
   expect_grep "^Checksum: $sum$" "$T/err"
 done
 [ "$n0" -gt 0 ] || fail "empty first partition"
+# --local: each rank validates its own partition (%R = rank in 5 digits).
+expect_rc 0 $MPIRUN -np 2 $SLUICE valsort --local -o loc.sum 'sorted/part-%R'
+expect_grep "^Records: 6000$" "$T/err"
+expect_grep "^Checksum: $sum$" "$T/err"
+[ "$(wc -c <loc.sum)" -eq 280 ] || fail "--local -o wrote no summary"
+cp sorted/part-00000 swap1; cp sorted/part-00001 swap0
+mkdir sw; cp swap0 sw/part-00000; cp swap1 sw/part-00001
+expect_rc 1 $MPIRUN -np 2 $SLUICE valsort --local 'sw/part-%R'
+expect_grep "^ERROR - there are 1 unordered records$" "$T/err"
 # A changed byte outside the key: still in order, but the checksum differs.
 cp sorted/part-00000 bad.dat
 printf 'Z' | dd of=bad.dat bs=1 seek=50 conv=notrunc 2>/dev/null
