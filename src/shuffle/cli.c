@@ -58,8 +58,8 @@ static const sl_opt_t valsort_table[] = {
      "each rank validates its own (node-local) FILEs: %r is the rank, %R the rank in 5 digits; ranks in "
      "order form the sequence",
      NULL},
-    {"silent", 'q', SL_OPT_BOOL, O(quiet), NULL, 0, 0, NULL, SL_OPT_CLI_ONLY,
-     "print nothing; the exit status tells", NULL},
+    {"silent", 0, SL_OPT_BOOL, O(quiet), NULL, 0, 0, NULL, SL_OPT_CLI_ONLY,
+     "print nothing; the exit status tells (as valsort -q; -q/--quiet does the same)", NULL},
     {"files", 0, SL_OPT_LIST, O(files), NULL, 0, 0, NULL, SL_OPT_POSITIONAL | SL_OPT_REQUIRED,
      "files validated as one sequence, in the order given", "FILE..."},
     SL_OPT_END,

@@ -210,7 +210,8 @@ sl_status_t sl_valsort_run(MPI_Comm comm, const sl_valsort_opts_t *o)
         SL_TRY(sl_agree(comm, st));
     }
     char b1[48];
-    if (rank == 0 && !o->quiet) {
+    /* -q is also sluice's common --quiet (log level warn): either silences. */
+    if (rank == 0 && !o->quiet && sl_log_level_g >= SL_LOG_INFO) {
         if (!is_zero(sum.first_unordered))
             fprintf(stderr, "First unordered record is record %s\n",
                     sl_u128_dec((sl_u128_t){sum.first_unordered[0], sum.first_unordered[1]}, b1));

@@ -26,6 +26,10 @@ for np in 1 2 4; do
   expect_grep "^Checksum: $sum$" "$T/err"
 done
 [ "$n0" -gt 0 ] || fail "empty first partition"
+# -q: nothing printed, the exit status tells.
+expect_rc 1 $SLUICE valsort -q sorted/part-00001 sorted/part-00000
+[ -s "$T/err" ] && fail "valsort -q printed: $(cat "$T/err")"
+expect_rc 0 $SLUICE valsort -q sorted/part-00000 sorted/part-00001
 # --local: each rank validates its own partition (%R = rank in 5 digits).
 expect_rc 0 $MPIRUN -np 2 $SLUICE valsort --local -o loc.sum 'sorted/part-%R'
 expect_grep "^Records: 6000$" "$T/err"
