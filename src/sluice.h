@@ -5,4 +5,5 @@
 #include "core.h"
 #include "tasks.h"
 #include "nn.h"
+#include "shuffle.h"
 #endif
