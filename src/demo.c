@@ -15,7 +15,7 @@
 
 typedef struct {
     long steps, rows, cols, ckpt_every, step_ms, keep, seed;
-    long farm_tasks, train_epochs;
+    long farm_tasks, train_epochs, sort_records;
     char *out, *fashion;
     int restart;
 } demo_opts_t;
@@ -33,6 +33,8 @@ static const sl_opt_t demo_table[] = {
     {"restart", 0, SL_OPT_BOOL, O(restart), NULL, 0, 0, NULL, 0, "ignore an existing checkpoint", NULL},
     {"farm-tasks", 0, SL_OPT_INT, O(farm_tasks), "10000000", 0, 1e12, NULL, 0,
      "tasks for the task-farm stage (0: skip it)", NULL},
+    {"sort-records", 0, SL_OPT_INT, O(sort_records), "1000000", 0, 1e12, NULL, 0,
+     "100-byte records for the gensort/sort/valsort stage (0: skip it)", NULL},
     {"train-epochs", 0, SL_OPT_INT, O(train_epochs), "2", 0, 1000, NULL, 0,
      "epochs of the Fashion-MNIST training stage (0: skip it)", NULL},
     {"fashion-mnist", 0, SL_OPT_STRING, O(fashion), "/usr/share/datasets/fashion-mnist", 0, 0, NULL, 0,
@@ -46,7 +48,8 @@ static const sl_cmd_spec_t demo_spec = {
     "Stage 1 (core): advances a distributed array for --steps steps with progress, checkpoints it\n"
     "to DIR/ckpt.h5 (collective parallel HDF5, atomic rename), reads it back and verifies it.\n"
     "Stage 2 (tasks): runs --farm-tasks tiny tasks through the one-sided task farm.\n"
-    "Stage 3 (train): trains an MLP on Fashion-MNIST data-parallel over all ranks (DIR/train).\n"
+    "Stage 3 (sort): gensort, a distributed sort over UCX, and valsort of --sort-records records.\n"
+    "Stage 4 (train): trains an MLP on Fashion-MNIST data-parallel over all ranks (DIR/train).\n"
     "SIGUSR1 or SIGTERM stops it at the next safe point with a checkpoint (exit status 75);\n"
     "running it again resumes, with any number of ranks.",
     demo_table, NULL};
@@ -169,6 +172,53 @@ static sl_status_t stage_farm(MPI_Comm comm, const demo_opts_t *o)
     }
     sl_farm_report_fini(&rep);
     return st;
+}
+
+/* gensort, sort and valsort through their commands, as a user would. */
+static sl_status_t stage_sort(MPI_Comm comm, const demo_opts_t *o)
+{
+    char n[32], in[4200], outdir[4200], tmp[4200], part[4300];
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    snprintf(n, sizeof n, "%ld", o->sort_records);
+    snprintf(in, sizeof in, "%s/sort/input.dat", o->out);
+    snprintf(outdir, sizeof outdir, "%s/sort/sorted", o->out);
+    snprintf(tmp, sizeof tmp, "%s/sort/tmp", o->out);
+    sl_status_t st = rank == 0 ? sl_mkdirs(tmp) : SL_OK;
+    SL_TRY(sl_agree(comm, st));
+    if (rank == 0) {
+        printf("sort: gensort %s records (%.0f MB), sort over %d ranks, valsort\n", n, o->sort_records * 100 / 1e6, size);
+        fflush(stdout);
+    }
+    double t0 = sl_now();
+    char *g[] = {"gensort", "-c", n, in, NULL};
+    SL_TRY(sl_cmd_gensort(comm, 4, g));
+    double t1 = sl_now();
+    char *so[] = {"sort", "--input", in, "--output", outdir, "--tmp", tmp, "--quiet", NULL};
+    SL_TRY(sl_cmd_sort(comm, 8, so));
+    double t2 = sl_now();
+    char **parts = calloc((size_t)size + 1, sizeof *parts);
+    int np = 0;
+    for (int r = 0; r < size && parts; r++) {
+        snprintf(part, sizeof part, "%s/part-%05d", outdir, r);
+        if (access(part, R_OK) == 0)
+            parts[np++] = strdup(part);
+    }
+    sl_valsort_sum_t sum;
+    st = parts ? sl_valsort_files(comm, parts, np, &sum) : SL_ERR_NOMEM;
+    for (int i = 0; i < np; i++)
+        free(parts[i]);
+    free(parts);
+    SL_TRY(st);
+    if (rank == 0) {
+        int ok = sum.unordered_count[0] == 0 && sum.unordered_count[1] == 0;
+        printf("sort: gensort %.2f s, sort %.2f s (%.0f MB/s), valsort: %llu records in %d part(s), %s\n", t1 - t0,
+               t2 - t1, o->sort_records * 100 / 1e6 / (t2 - t1 > 0 ? t2 - t1 : 1e-9),
+               (unsigned long long)sum.rec_count[1], np, ok ? "all in order" : "OUT OF ORDER");
+        fflush(stdout);
+    }
+    return SL_OK;
 }
 
 static int train_report(const sl_nn_train_metrics_t *m, void *arg)
@@ -358,6 +408,8 @@ static sl_status_t run(MPI_Comm comm, demo_opts_t *o)
     st = sl_agree(d.comm, st);
     if (st == SL_OK && o->farm_tasks > 0)
         st = stage_farm(d.comm, o);
+    if (st == SL_OK && o->sort_records > 0)
+        st = stage_sort(d.comm, o);
     if (st == SL_OK && o->train_epochs > 0)
         st = stage_train(d.comm, o);
     if (st == SL_OK && d.rank == 0) {

@@ -33,7 +33,7 @@ expect_grep "after 4 steps" "$T/out"
 
 # An unwritable run directory: one message, exit 1, nothing left behind.
 mkdir "$T/ro" && touch "$T/ro/file"
-expect_rc 1 $MPIRUN -np 2 "$SLUICE" demo --farm-tasks 0 --train-epochs 0 --out "$T/ro/file/sub" --steps 1 --step-ms 0
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" demo --farm-tasks 0 --sort-records 0 --train-epochs 0 --out "$T/ro/file/sub" --steps 1 --step-ms 0
 [ "$(grep -c "error" "$T/err")" -eq 1 ] || fail "expected one error line: $(cat "$T/err")"
 
 # Launch mistake: Slurm says 4 tasks but MPI sees a world of one.
