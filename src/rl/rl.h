@@ -93,6 +93,54 @@ void sl_rl_vecenv_step(sl_rl_vecenv_t *v, const float *actions, sl_rl_stepout_t 
 sl_status_t sl_rl_stepout_init(sl_rl_stepout_t *o, const sl_rl_env_t *env, int n);
 void sl_rl_stepout_fini(sl_rl_stepout_t *o);
 
+/* Generalised advantage estimation over a rollout of T steps (T may be
+ * shorter than the buffer: a preempted rollout) for N envs; arrays are
+ * [T][N]. Terminated steps bootstrap from 0, truncated ones from
+ * boot_value (V of the episode's last observation), and neither carries
+ * the GAE trace across the reset; the last step bootstraps from
+ * last_value[N] (V of the observation after the rollout). Writes
+ * advantages and returns (adv + value). Local, pure. */
+void sl_rl_gae(int T, int N, const float *reward, const float *value, const uint8_t *terminated,
+               const uint8_t *truncated, const float *boot_value, const float *last_value, double gamma,
+               double lambda, float *adv, float *ret);
+
+/* PPO loss settings. */
+typedef struct {
+    double clip;     /* surrogate clip (and value clip) */
+    double ent_coef; /* entropy bonus */
+    double vf_coef;  /* value loss weight */
+    int clip_vloss;  /* clipped value loss as CleanRL */
+} sl_rl_loss_opts_t;
+
+/* Sums over the samples of one minibatch. */
+typedef struct {
+    double pg_loss, v_loss, entropy, approx_kl, clipfrac, n;
+} sl_rl_loss_stats_t;
+
+/* The PPO loss of n samples and its gradient with respect to the network
+ * outputs, scaled by 1/denom (denom: the global minibatch size, so summing
+ * the gradients over ranks gives the gradient of the global mean loss).
+ * Categorical (logstd == NULL): out is n x k logits, act[i] the action
+ * index. Gaussian: out is n x k means, logstd[k] the state-independent
+ * log-std, act n x k the sampled (unclipped) actions; d_logstd[k] is
+ * ADDED to. loss = mean(max(-A r, -A clip(r))) - ent_coef * mean(H) +
+ * vf_coef * 0.5 * mean(max((v-R)^2, (v_clipped-R)^2)). adv must already be
+ * normalised. Returns the loss sum/denom; adds to *stats. Local, pure. */
+double sl_rl_ppo_loss(const sl_rl_loss_opts_t *o, int n, int k, const float *out, const float *logstd,
+                      const float *value, const float *act, const float *old_logp, const float *adv,
+                      const float *ret, const float *old_value, double denom, float *d_out, float *d_value,
+                      double *d_logstd, sl_rl_loss_stats_t *stats);
+
+/* Log-probability of an action (and the entropy) under a categorical
+ * (logstd NULL; out = k logits) or diagonal Gaussian (out = k means).
+ * Local, pure. */
+double sl_rl_logprob(int k, const float *out, const float *logstd, const float *act, double *entropy_p);
+
+/* The DD-PPO preemption rule: stop collecting after rollout step `step`
+ * (1-based count of steps done) of T once step >= min_frac * T and more
+ * than worker_frac of the `workers` have finished. Local, pure. */
+int sl_rl_preempt_rule(int step, int T, long done_workers, int workers, double min_frac, double worker_frac);
+
 /* Commands: `sluice rl train|eval`. */
 sl_status_t sl_cmd_rl(MPI_Comm comm, int argc, char **argv);
 
