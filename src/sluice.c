@@ -11,6 +11,7 @@
 
 static const sl_command_t commands[] = {
     {"demo", "show the core at work: ranks, nodes, a checkpoint, progress", sl_cmd_demo},
+    {"rl", "reinforcement learning: PPO and DD-PPO on classic-control environments", sl_cmd_rl},
     {NULL, NULL, NULL},
 };
 

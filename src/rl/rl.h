@@ -141,6 +141,60 @@ double sl_rl_logprob(int k, const float *out, const float *logstd, const float *
  * than worker_frac of the `workers` have finished. Local, pure. */
 int sl_rl_preempt_rule(int step, int T, long done_workers, int workers, double min_frac, double worker_frac);
 
+/* Everything a training run takes (`sluice rl train` fills it from its
+ * option table). Strings are borrowed. Numbers < 0 where noted mean "the
+ * environment's preset" (sl_rl_preset). */
+typedef struct {
+    const sl_rl_env_t *env; /* required */
+    const char *out;        /* run directory: ckpt.h5, metrics.csv, summary.json */
+    const char *device;     /* "cpu" | "cuda" */
+    const char *hidden;     /* hidden layer widths, e.g. "64-64" */
+    int64_t total_steps;    /* global environment steps */
+    int envs_per_rank;      /* N */
+    int num_steps;          /* rollout length T */
+    double lr;              /* Adam learning rate (linearly annealed to 0 if anneal_lr) */
+    int anneal_lr;
+    double gamma, gae_lambda;
+    int minibatches, epochs;
+    double clip, ent_coef, vf_coef, max_grad_norm;
+    int clip_vloss;
+    int norm_obs, norm_reward; /* running mean/std normalisation (continuous tasks) */
+    double log_std_init;       /* Gaussian policies */
+    uint64_t seed;
+    int resume;
+    int checkpoint_every; /* updates between checkpoints (and at the end) */
+    /* DD-PPO preemption of stragglers (only with more than one rank). */
+    int preempt;
+    double preempt_min_frac, preempt_worker_frac;
+    /* Test hooks: rank `straggler_rank` sleeps delay_us per env step;
+     * stop as a signal would after stop_after updates (0: off). */
+    int straggler_rank;
+    long straggler_delay_us;
+    long stop_after;
+    double target_return; /* the step where return_mean first reaches it is reported */
+    int stop_at_target;   /* and then stop */
+    int quiet;
+} sl_rl_train_opts_t;
+
+/* Defaults: CleanRL ppo.py's (CartPole) for discrete tasks, rl-zoo-like
+ * ones with normalisation for continuous tasks. Local. */
+void sl_rl_train_opts_default(sl_rl_train_opts_t *o, const sl_rl_env_t *env);
+
+typedef struct {
+    int64_t global_step, updates;
+    double return_mean; /* of the last 100 episodes (NaN if none) */
+    double first_reach_step; /* global step when return_mean first reached target (-1: never) */
+    double seconds, sps;
+    long preempted;      /* rollouts cut short over the run */
+} sl_rl_train_result_t;
+
+/* Collective over comm: train PPO (DD-PPO with more than one rank) and
+ * write out/ckpt.h5, out/metrics.csv and out/summary.json. Returns SL_OK,
+ * SL_ERR_STOPPED after a stop request (checkpoint written, resume with
+ * resume = 1), SL_ERR_NUMERIC on a NaN loss (last good checkpoint kept),
+ * or another error; the same on every rank. res_p may be NULL. */
+sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_result_t *res_p);
+
 /* Commands: `sluice rl train|eval`. */
 sl_status_t sl_cmd_rl(MPI_Comm comm, int argc, char **argv);
 

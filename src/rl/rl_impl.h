@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Private to src/rl: the actor-critic agent on train's networks, the
+ * running normalisers, the DD-PPO done-counter window, and checkpoints. */
+#ifndef SLUICE_RL_IMPL_H
+#define SLUICE_RL_IMPL_H
+
+#include "nn.h"
+#include "rl.h"
+
+/* Running mean/variance as gymnasium's RunningMeanStd (count starts 1e-4). */
+typedef struct {
+    int n;
+    double *mean, *var, count;
+} rl_rms_t;
+
+sl_status_t rl_rms_init(rl_rms_t *r, int n);
+void rl_rms_fini(rl_rms_t *r);
+/* Merge a batch given by its count, mean and (population) variance. */
+void rl_rms_merge(rl_rms_t *r, double count, const double *mean, const double *var);
+/* Collective: merge the moments (count, sum, sum of squares per element)
+ * accumulated by all ranks; resets the accumulators. */
+sl_status_t rl_rms_merge_global(rl_rms_t *r, MPI_Comm comm, double *acc /* 1 + 2n */);
+
+/* Actor and critic MLPs (tanh), orthogonal init, Adam on each (equivalent
+ * to one Adam over all parameters), and the Gaussian log-std with its own
+ * Adam moments (train's optimisers only see network arenas). */
+typedef struct {
+    int obs_dim, k, continuous;
+    char actor_spec[256], critic_spec[256];
+    sl_nn_t *actor, *critic;
+    sl_nn_optim_t *aopt, *copt;
+    float *logstd, *ls_grad; /* k */
+    double *ls_m, *ls_v;     /* Adam moments of the log-std */
+    int64_t ls_steps;
+    double lr, beta1, beta2, eps;
+} rl_agent_t;
+
+/* Local: build the networks ("obs-H1-..-k" actor and "obs-H1-..-1" critic)
+ * with gains sqrt 2 (hidden), 0.01 (policy head), 1 (value head) from the
+ * stream (seed, 0, "rl/init"), the same on every rank. */
+sl_status_t rl_agent_init(rl_agent_t *a, const sl_rl_env_t *env, const char *hidden, sl_nn_device_t dev,
+                          uint64_t seed, double lr, double log_std_init);
+void rl_agent_fini(rl_agent_t *a);
+void rl_agent_set_lr(rl_agent_t *a, double lr);
+/* Local: gradient clipping over actor, critic and log-std together. */
+sl_status_t rl_agent_clip(rl_agent_t *a, double max_norm, double *norm_p);
+/* Local: Adam steps of both networks and the log-std. */
+sl_status_t rl_agent_step(rl_agent_t *a);
+/* Collective: write / read the agent under "agent/" of an open file. */
+sl_status_t rl_agent_save(rl_agent_t *a, sl_h5_t *h);
+sl_status_t rl_agent_load(rl_agent_t *a, sl_h5_t *h);
+
+/* Pick an action for each of n observations (greedy: argmax / mean),
+ * writing actions (n x max(k,1) floats: unclipped for Gaussians) and
+ * their log-probabilities (may be NULL). Local. */
+sl_status_t rl_agent_act(rl_agent_t *a, const float *obs, int n, gsl_rng *rng, int greedy, float *act,
+                         float *logp);
+
+/* Environment action from a policy action: Gaussians are clipped to the
+ * bounds (as gymnasium's ClipAction). */
+void rl_env_action(const sl_rl_env_t *env, const float *act, int n, float *env_act);
+
+/* Normalise observations in place with frozen statistics (clip +-10). */
+void rl_normalize_obs(const rl_rms_t *r, float *obs, int n);
+
+#endif
