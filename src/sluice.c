@@ -11,6 +11,9 @@
 
 static const sl_command_t commands[] = {
     {"demo", "show the core at work: ranks, nodes, a checkpoint, progress", sl_cmd_demo},
+    {"train", "train a neural network data-parallel (checkpoints, resume)", sl_cmd_train},
+    {"predict", "batch inference with a trained model over all ranks", sl_cmd_predict},
+    {"data", "import datasets: data import-idx | import-csv", sl_cmd_data},
     {"rl", "reinforcement learning: PPO and DD-PPO on classic-control environments", sl_cmd_rl},
     {NULL, NULL, NULL},
 };

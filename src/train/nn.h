@@ -285,7 +285,8 @@ typedef struct {
     const char *loss;      /* "xent" | "mse"; NULL: xent for int labels, mse for targets */
     const char *device;    /* "cpu" | "cuda" | "ref" */
     long epochs, batch;    /* batch is the global batch over all ranks */
-    double lr, momentum, weight_decay, beta1, beta2, eps, clip; /* clip <= 0: off */
+    double lr, momentum, weight_decay, beta1, beta2, eps, clip; /* clip <= 0: off;
+                                   weight_decay < 0: the optimiser's default */
     int nesterov;
     long seed, threads;
     long ckpt_steps;       /* checkpoint every N steps too (0: per epoch only) */
