@@ -76,8 +76,8 @@ void rl_normalize_obs(const rl_rms_t *r, float *obs, int n)
         }
 }
 
-static sl_status_t make_net(const char *spec, sl_nn_device_t dev, uint64_t seed, double head_gain, gsl_rng *rng,
-                            sl_nn_t **nn_p)
+static sl_status_t make_net(const char *spec, sl_nn_device_t dev, uint64_t seed, double head_gain,
+                            gsl_rng *rng, sl_nn_t **nn_p)
 {
     sl_nn_t *nn;
     SL_TRY(sl_nn_create(spec, dev, seed, &nn));
@@ -200,7 +200,8 @@ sl_status_t rl_agent_step(rl_agent_t *a)
             double g = a->ls_grad[j];
             a->ls_m[j] = a->beta1 * a->ls_m[j] + (1 - a->beta1) * g;
             a->ls_v[j] = a->beta2 * a->ls_v[j] + (1 - a->beta2) * g * g;
-            a->logstd[j] = (float)(a->logstd[j] - a->lr * (a->ls_m[j] / bc1) / (sqrt(a->ls_v[j] / bc2) + a->eps));
+            a->logstd[j] =
+                (float)(a->logstd[j] - a->lr * (a->ls_m[j] / bc1) / (sqrt(a->ls_v[j] / bc2) + a->eps));
         }
     }
     return SL_OK;
@@ -232,7 +233,8 @@ sl_status_t rl_agent_load(rl_agent_t *a, sl_h5_t *h)
     return SL_OK;
 }
 
-sl_status_t rl_agent_act(rl_agent_t *a, const float *obs, int n, gsl_rng *rng, int greedy, float *act, float *logp)
+sl_status_t rl_agent_act(rl_agent_t *a, const float *obs, int n, gsl_rng *rng, int greedy, float *act,
+                         float *logp)
 {
     const float *y;
     SL_TRY(sl_nn_forward(a->actor, obs, n, 0, &y));
@@ -265,7 +267,8 @@ sl_status_t rl_agent_act(rl_agent_t *a, const float *obs, int n, gsl_rng *rng, i
         } else {
             for (int j = 0; j < k; j++)
                 act[(size_t)i * k + j] =
-                    greedy ? yi[j] : (float)(yi[j] + exp((double)a->logstd[j]) * gsl_ran_gaussian_ziggurat(rng, 1.0));
+                    greedy ? yi[j]
+                           : (float)(yi[j] + exp((double)a->logstd[j]) * gsl_ran_gaussian_ziggurat(rng, 1.0));
             if (logp)
                 logp[i] = (float)sl_rl_logprob(k, yi, a->logstd, act + (size_t)i * k, NULL);
         }

@@ -12,44 +12,52 @@
 
 typedef struct {
     char *env, *out, *device, *hidden, *log_std_init, *norm_obs, *norm_reward, *target;
-    long total_steps, envs, num_steps, minibatches, epochs, seed, ckpt_every, stop_after, straggler_rank, delay_us;
+    long total_steps, envs, num_steps, minibatches, epochs, seed, ckpt_every, stop_after, straggler_rank,
+        delay_us;
     double lr, gamma, lambda, clip, ent_coef, vf_coef, max_grad_norm, pmin, pworkers;
     int anneal_lr, clip_vloss, resume, preempt, stop_at_target;
 } train_cli_t;
 
 #define O(f) offsetof(train_cli_t, f)
 static const sl_opt_t train_table[] = {
-    {"env", 0, SL_OPT_STRING, O(env), "CartPole-v1", 0, 0, NULL, 0, "environment (sluice rl envs lists them)", "NAME"},
+    {"env", 0, SL_OPT_STRING, O(env), "CartPole-v1", 0, 0, NULL, 0, "environment (sluice rl envs lists them)",
+     "NAME"},
     {"total-steps", 0, SL_OPT_INT, O(total_steps), "-1", -1, 1e15, NULL, 0,
      "global environment steps (-1: preset, 500k discrete, 1M continuous)", "N"},
-    {"envs-per-rank", 0, SL_OPT_INT, O(envs), "-1", -1, 1e6, NULL, 0, "environments per rank (-1: preset 4)", "E"},
+    {"envs-per-rank", 0, SL_OPT_INT, O(envs), "-1", -1, 1e6, NULL, 0, "environments per rank (-1: preset 4)",
+     "E"},
     {"device", 0, SL_OPT_CHOICE, O(device), "cpu", 0, 0, "cpu|cuda", 0, "where the networks run", NULL},
     {"seed", 0, SL_OPT_INT, O(seed), "1", 0, 4e18, NULL, 0, "random seed", NULL},
     {"out", 'o', SL_OPT_STRING, O(out), NULL, 0, 0, NULL, SL_OPT_REQUIRED, "run directory", "RUNDIR"},
-    {"resume", 0, SL_OPT_BOOL, O(resume), NULL, 0, 0, NULL, 0, "continue from RUNDIR/ckpt.h5 if present", NULL},
+    {"resume", 0, SL_OPT_BOOL, O(resume), NULL, 0, 0, NULL, 0, "continue from RUNDIR/ckpt.h5 if present",
+     NULL},
     {"hidden", 0, SL_OPT_STRING, O(hidden), "64-64", 0, 0, NULL, 0, "hidden layer widths (tanh)", "W-W"},
-    {"num-steps", 0, SL_OPT_INT, O(num_steps), "-1", -1, 1e7, NULL, 0, "rollout length per env (-1: preset 128 / 1024)",
-     "T"},
-    {"lr", 0, SL_OPT_DOUBLE, O(lr), "-1", -1, 1, NULL, 0, "Adam learning rate (-1: preset 2.5e-4 / 1e-3)", NULL},
+    {"num-steps", 0, SL_OPT_INT, O(num_steps), "-1", -1, 1e7, NULL, 0,
+     "rollout length per env (-1: preset 128 / 1024)", "T"},
+    {"lr", 0, SL_OPT_DOUBLE, O(lr), "-1", -1, 1, NULL, 0, "Adam learning rate (-1: preset 2.5e-4 / 1e-3)",
+     NULL},
     {"anneal-lr", 0, SL_OPT_BOOL, O(anneal_lr), "true", 0, 0, NULL, 0, "anneal the LR linearly to 0", NULL},
     {"gamma", 0, SL_OPT_DOUBLE, O(gamma), "-1", -1, 1, NULL, 0, "discount (-1: preset 0.99 / 0.9)", NULL},
     {"gae-lambda", 0, SL_OPT_DOUBLE, O(lambda), "0.95", 0, 1, NULL, 0, "GAE lambda", NULL},
-    {"minibatches", 0, SL_OPT_INT, O(minibatches), "-1", -1, 1e6, NULL, 0, "minibatches per epoch (-1: preset 4 / 64)",
+    {"minibatches", 0, SL_OPT_INT, O(minibatches), "-1", -1, 1e6, NULL, 0,
+     "minibatches per epoch (-1: preset 4 / 64)", NULL},
+    {"epochs", 0, SL_OPT_INT, O(epochs), "-1", -1, 1000, NULL, 0, "epochs per update (-1: preset 4 / 10)",
      NULL},
-    {"epochs", 0, SL_OPT_INT, O(epochs), "-1", -1, 1000, NULL, 0, "epochs per update (-1: preset 4 / 10)", NULL},
     {"clip", 0, SL_OPT_DOUBLE, O(clip), "0.2", 0, 10, NULL, 0, "surrogate and value clip", NULL},
     {"clip-vloss", 0, SL_OPT_BOOL, O(clip_vloss), "true", 0, 0, NULL, 0, "clipped value loss", NULL},
-    {"ent-coef", 0, SL_OPT_DOUBLE, O(ent_coef), "-1", -1, 10, NULL, 0, "entropy bonus (-1: preset 0.01 / 0)", NULL},
-    {"vf-coef", 0, SL_OPT_DOUBLE, O(vf_coef), "0.5", 0, 100, NULL, 0, "value loss weight", NULL},
-    {"max-grad-norm", 0, SL_OPT_DOUBLE, O(max_grad_norm), "0.5", 0, 1e9, NULL, 0, "global gradient norm clip (0: off)",
+    {"ent-coef", 0, SL_OPT_DOUBLE, O(ent_coef), "-1", -1, 10, NULL, 0, "entropy bonus (-1: preset 0.01 / 0)",
      NULL},
+    {"vf-coef", 0, SL_OPT_DOUBLE, O(vf_coef), "0.5", 0, 100, NULL, 0, "value loss weight", NULL},
+    {"max-grad-norm", 0, SL_OPT_DOUBLE, O(max_grad_norm), "0.5", 0, 1e9, NULL, 0,
+     "global gradient norm clip (0: off)", NULL},
     {"norm-obs", 0, SL_OPT_CHOICE, O(norm_obs), "auto", 0, 0, "auto|on|off", 0,
      "running observation normalisation (auto: continuous tasks)", NULL},
     {"norm-reward", 0, SL_OPT_CHOICE, O(norm_reward), "auto", 0, 0, "auto|on|off", 0,
      "running reward normalisation (auto: continuous tasks)", NULL},
     {"log-std-init", 0, SL_OPT_STRING, O(log_std_init), NULL, 0, 0, NULL, 0,
      "initial log-std of a Gaussian policy (continuous tasks only; default 0)", "X"},
-    {"checkpoint-every", 0, SL_OPT_INT, O(ckpt_every), "50", 1, 1e9, NULL, 0, "updates between checkpoints", NULL},
+    {"checkpoint-every", 0, SL_OPT_INT, O(ckpt_every), "50", 1, 1e9, NULL, 0, "updates between checkpoints",
+     NULL},
     {"preempt", 0, SL_OPT_BOOL, O(preempt), "true", 0, 0, NULL, 0, "DD-PPO preemption of stragglers", NULL},
     {"preempt-min-frac", 0, SL_OPT_DOUBLE, O(pmin), "0.25", 0, 1, NULL, 0,
      "preempt only after this fraction of the rollout", NULL},
@@ -57,11 +65,12 @@ static const sl_opt_t train_table[] = {
      "preempt once more than this fraction of workers finished", NULL},
     {"target-return", 0, SL_OPT_STRING, O(target), NULL, 0, 0, NULL, 0,
      "report the step where return_mean first reaches it (preset: 475, -100, -110, 90, -250)", "R"},
-    {"stop-at-target", 0, SL_OPT_BOOL, O(stop_at_target), NULL, 0, 0, NULL, 0, "stop once the target is reached",
-     NULL},
+    {"stop-at-target", 0, SL_OPT_BOOL, O(stop_at_target), NULL, 0, 0, NULL, 0,
+     "stop once the target is reached", NULL},
     {"test-straggler-rank", 0, SL_OPT_INT, O(straggler_rank), "-1", -1, 1e9, NULL, SL_OPT_HIDDEN,
      "test: this rank sleeps --test-delay-us per env step", NULL},
-    {"test-delay-us", 0, SL_OPT_INT, O(delay_us), "0", 0, 1e9, NULL, SL_OPT_HIDDEN, "test: straggler delay", NULL},
+    {"test-delay-us", 0, SL_OPT_INT, O(delay_us), "0", 0, 1e9, NULL, SL_OPT_HIDDEN, "test: straggler delay",
+     NULL},
     {"test-stop-after", 0, SL_OPT_INT, O(stop_after), "0", 0, 1e9, NULL, SL_OPT_HIDDEN,
      "test: stop as a signal would after N updates", NULL},
     SL_OPT_END,
@@ -102,9 +111,10 @@ static sl_status_t rl_train_cmd(MPI_Comm comm, int argc, char **argv)
         goto out;
     }
     if (c.log_std_init && env->act_dim == 0) {
-        st = sl_error_root(comm, SL_ERR_USAGE,
-                           "--log-std-init is a setting for continuous actions, but %s has %d discrete actions",
-                           env->name, env->n_actions);
+        st = sl_error_root(
+            comm, SL_ERR_USAGE,
+            "--log-std-init is a setting for continuous actions, but %s has %d discrete actions", env->name,
+            env->n_actions);
         goto out;
     }
     sl_rl_train_opts_t o;
@@ -138,7 +148,8 @@ static sl_status_t rl_train_cmd(MPI_Comm comm, int argc, char **argv)
         o.norm_obs = !strcmp(c.norm_obs, "on");
     if (strcmp(c.norm_reward, "auto"))
         o.norm_reward = !strcmp(c.norm_reward, "on");
-    if (c.log_std_init && (st = parse_double_str(comm, c.log_std_init, "log-std-init", &o.log_std_init)) != SL_OK)
+    if (c.log_std_init &&
+        (st = parse_double_str(comm, c.log_std_init, "log-std-init", &o.log_std_init)) != SL_OK)
         goto out;
     if (c.target && (st = parse_double_str(comm, c.target, "target-return", &o.target_return)) != SL_OK)
         goto out;
@@ -167,8 +178,10 @@ typedef struct {
 
 #define O(f) offsetof(eval_cli_t, f)
 static const sl_opt_t eval_table[] = {
-    {"model", 'm', SL_OPT_STRING, O(model), NULL, 0, 0, NULL, SL_OPT_REQUIRED, "checkpoint (RUNDIR/ckpt.h5)", "FILE"},
-    {"episodes", 'n', SL_OPT_INT, O(episodes), "100", 1, 1e8, NULL, 0, "episodes per mode (greedy, sampled)", NULL},
+    {"model", 'm', SL_OPT_STRING, O(model), NULL, 0, 0, NULL, SL_OPT_REQUIRED, "checkpoint (RUNDIR/ckpt.h5)",
+     "FILE"},
+    {"episodes", 'n', SL_OPT_INT, O(episodes), "100", 1, 1e8, NULL, 0, "episodes per mode (greedy, sampled)",
+     NULL},
     {"seed", 0, SL_OPT_INT, O(seed), "12345", 0, 4e18, NULL, 0, "seed of the evaluation episodes", NULL},
     {"device", 0, SL_OPT_CHOICE, O(device), "cpu", 0, 0, "cpu|cuda", 0, "where the policy runs", NULL},
     {"json", 0, SL_OPT_STRING, O(json), NULL, 0, 0, NULL, 0, "also write the results as JSON here", "FILE"},
@@ -179,12 +192,13 @@ static const sl_opt_t eval_table[] = {
 static const sl_cmd_spec_t eval_spec = {
     "rl-eval", "rl eval --model RUNDIR/ckpt.h5 [--episodes N]",
     "Runs the trained policy for N episodes greedily (argmax / mean action) and N episodes sampled, spread\n"
-    "over the ranks; episode i starts from the stream (seed, 0, \"rl/eval-i\"), so the result does not depend\n"
+    "over the ranks; episode i starts from the stream (seed, 0, \"rl/eval-i\"), so the result does not "
+    "depend\n"
     "on the rank count. Prints mean, std, min and max of the returns.",
     eval_table, NULL};
 
-static sl_status_t eval_load(MPI_Comm comm, const char *path, sl_nn_device_t dev, rl_agent_t *a, rl_rms_t *rms,
-                             int *norm_p, const sl_rl_env_t **env_p)
+static sl_status_t eval_load(MPI_Comm comm, const char *path, sl_nn_device_t dev, rl_agent_t *a,
+                             rl_rms_t *rms, int *norm_p, const sl_rl_env_t **env_p)
 {
     sl_h5_t *h;
     sl_status_t st = sl_h5_open(comm, path, &h);
@@ -195,7 +209,8 @@ static sl_status_t eval_load(MPI_Comm comm, const char *path, sl_nn_device_t dev
     int64_t norm = 0;
     const sl_rl_env_t *env = NULL;
     if (sl_h5_get_attr_str(h, "/", "env", &name) != SL_OK || !(env = sl_rl_env_find(name)))
-        st = sl_error_root(comm, SL_ERR_MISMATCH, "--model '%s' is not an rl checkpoint of a known environment", path);
+        st = sl_error_root(comm, SL_ERR_MISMATCH,
+                           "--model '%s' is not an rl checkpoint of a known environment", path);
     free(name);
     memset(a, 0, sizeof *a);
     if (st == SL_OK) {
@@ -218,7 +233,8 @@ static sl_status_t eval_load(MPI_Comm comm, const char *path, sl_nn_device_t dev
     sl_h5_close(&h);
     st = sl_agree(comm, st);
     if (st == SL_OK && (sl_nn_in_features(a->actor) != a->obs_dim || sl_nn_out_features(a->actor) != a->k))
-        st = sl_error_root(comm, SL_ERR_MISMATCH, "--model '%s': the actor's shape does not fit %s", path, env->name);
+        st = sl_error_root(comm, SL_ERR_MISMATCH, "--model '%s': the actor's shape does not fit %s", path,
+                           env->name);
     *norm_p = (int)norm;
     *env_p = env;
     return st;
@@ -279,8 +295,8 @@ static sl_status_t rl_eval_cmd(MPI_Comm comm, int argc, char **argv)
     MPI_Allreduce(MPI_IN_PLACE, res, (int)(2 * c.episodes), MPI_DOUBLE, MPI_SUM, comm);
     if (rank == 0) {
         char json[1024];
-        int jn = snprintf(json, sizeof json, "{\"model\": \"%s\", \"env\": \"%s\", \"episodes\": %ld", c.model,
-                          env->name, c.episodes);
+        int jn = snprintf(json, sizeof json, "{\"model\": \"%s\", \"env\": \"%s\", \"episodes\": %ld",
+                          c.model, env->name, c.episodes);
         printf("sluice rl eval: %s on %s, %ld episodes each\n", c.model, env->name, c.episodes);
         for (int g = 0; g < 2; g++) {
             double s = 0, s2 = 0, mn = INFINITY, mx = -INFINITY;
@@ -295,8 +311,8 @@ static sl_status_t rl_eval_cmd(MPI_Comm comm, int argc, char **argv)
             const char *mode = g == 0 ? "greedy" : "sampled";
             printf("  %-8s return mean %.2f std %.2f min %.2f max %.2f\n", mode, m, sd, mn, mx);
             jn += snprintf(json + jn, sizeof json - (size_t)jn,
-                           ", \"%s\": {\"mean\": %.6g, \"std\": %.6g, \"min\": %.6g, \"max\": %.6g}", mode, m, sd, mn,
-                           mx);
+                           ", \"%s\": {\"mean\": %.6g, \"std\": %.6g, \"min\": %.6g, \"max\": %.6g}", mode, m,
+                           sd, mn, mx);
         }
         jn += snprintf(json + jn, sizeof json - (size_t)jn, "}\n");
         if (c.json)

@@ -182,10 +182,10 @@ void sl_rl_train_opts_default(sl_rl_train_opts_t *o, const sl_rl_env_t *env);
 
 typedef struct {
     int64_t global_step, updates;
-    double return_mean; /* of the last 100 episodes (NaN if none) */
+    double return_mean;      /* of the last 100 episodes (NaN if none) */
     double first_reach_step; /* global step when return_mean first reached target (-1: never) */
     double seconds, sps;
-    long preempted;      /* rollouts cut short over the run */
+    long preempted; /* rollouts cut short over the run */
 } sl_rl_train_result_t;
 
 /* Collective over comm: train PPO (DD-PPO with more than one rank) and

@@ -152,10 +152,10 @@ static sl_status_t run_alloc(run_t *r)
 
 static void run_free(run_t *r)
 {
-    void *p[] = {r->obs,    r->act,    r->logp,    r->val,    r->rew,    r->boot,  r->adv,
-                 r->ret,    r->last_val, r->term,  r->trunc,  r->envact, r->tmpobs, r->mb_obs,
-                 r->mb_act, r->mb_logp, r->mb_adv, r->mb_ret, r->mb_val, r->d_out, r->d_val,
-                 r->perm,   r->ls_grad_d, r->obs_acc, r->ret_g, r->eps_local};
+    void *p[] = {r->obs,    r->act,       r->logp,    r->val,    r->rew,      r->boot,   r->adv,
+                 r->ret,    r->last_val,  r->term,    r->trunc,  r->envact,   r->tmpobs, r->mb_obs,
+                 r->mb_act, r->mb_logp,   r->mb_adv,  r->mb_ret, r->mb_val,   r->d_out,  r->d_val,
+                 r->perm,   r->ls_grad_d, r->obs_acc, r->ret_g,  r->eps_local};
     for (size_t i = 0; i < sizeof p / sizeof *p; i++)
         free(p[i]);
 }
@@ -237,7 +237,8 @@ static sl_status_t rollout(run_t *r, int *t_p, int *preempted_p)
             r->eps_local[r->n_eps_local++] = r->so.done_return[i];
         if (use_preempt && t + 1 < r->T && (double)(t + 1) >= r->o->preempt_min_frac * r->T) {
             long done = counter_op(r, 0, MPI_NO_OP);
-            if (sl_rl_preempt_rule(t + 1, r->T, done, r->size, r->o->preempt_min_frac, r->o->preempt_worker_frac)) {
+            if (sl_rl_preempt_rule(t + 1, r->T, done, r->size, r->o->preempt_min_frac,
+                                   r->o->preempt_worker_frac)) {
                 *preempted_p = 1;
                 t++;
                 break;
@@ -310,17 +311,17 @@ static sl_status_t update(run_t *r, int t_len, upd_stats_t *us)
                     break;
                 if ((st = sl_nn_forward(r->agent.critic, r->mb_obs, n, 1, &v)) != SL_OK)
                     break;
-                loss = sl_rl_ppo_loss(&lo, n, k, y, r->agent.continuous ? r->agent.logstd : NULL, v, r->mb_act,
-                                      r->mb_logp, r->mb_adv, r->mb_ret, r->mb_val, denom, r->d_out, r->d_val,
-                                      r->ls_grad_d, &ls);
+                loss = sl_rl_ppo_loss(&lo, n, k, y, r->agent.continuous ? r->agent.logstd : NULL, v,
+                                      r->mb_act, r->mb_logp, r->mb_adv, r->mb_ret, r->mb_val, denom, r->d_out,
+                                      r->d_val, r->ls_grad_d, &ls);
                 if ((st = sl_nn_backward(r->agent.actor, r->d_out, NULL)) != SL_OK)
                     break;
                 if ((st = sl_nn_backward(r->agent.critic, r->d_val, NULL)) != SL_OK)
                     break;
             }
             if (!isfinite(loss))
-                st = sl_error(SL_ERR_NUMERIC, "the PPO loss is %g at update %lld (epoch %d, minibatch %d)", loss,
-                              (long long)r->update + 1, ep + 1, m + 1);
+                st = sl_error(SL_ERR_NUMERIC, "the PPO loss is %g at update %lld (epoch %d, minibatch %d)",
+                              loss, (long long)r->update + 1, ep + 1, m + 1);
             if ((st = sl_agree(r->comm, st)) != SL_OK)
                 break;
             if ((st = sl_nn_grad_allreduce(r->agent.actor, r->ar)) != SL_OK)
@@ -335,7 +336,8 @@ static sl_status_t update(run_t *r, int t_len, upd_stats_t *us)
             double gn = 0;
             st = rl_agent_clip(&r->agent, o->max_grad_norm, &gn);
             if (st == SL_ERR_NUMERIC)
-                st = sl_error(SL_ERR_NUMERIC, "the gradient norm is %g at update %lld", gn, (long long)r->update + 1);
+                st = sl_error(SL_ERR_NUMERIC, "the gradient norm is %g at update %lld", gn,
+                              (long long)r->update + 1);
             if (st == SL_OK)
                 st = rl_agent_step(&r->agent);
             st = sl_agree(r->comm, st);
@@ -366,8 +368,8 @@ static sl_status_t save(run_t *r, const char *path)
     const sl_rl_env_t *e = r->env;
     uint64_t P = (uint64_t)r->size, N = (uint64_t)r->N;
     sl_status_t st = rl_agent_save(&r->agent, h);
-#define W(call)                                                                                                  \
-    if (st == SL_OK)                                                                                             \
+#define W(call)                                                                                              \
+    if (st == SL_OK)                                                                                         \
     st = (call)
     W(sl_h5_set_attr_str(h, "/", "env", e->name));
     W(sl_h5_set_attr_str(h, "/", "hidden", r->o->hidden));
@@ -413,8 +415,8 @@ static sl_status_t check_attr_i64(run_t *r, sl_h5_t *h, const char *path, const 
     int64_t v = -1;
     if (sl_h5_get_attr_i64(h, "/", name, &v) != SL_OK || v != want)
         return sl_error_root(r->comm, SL_ERR_MISMATCH,
-                             "--resume: '%s' was written with %s %lld, this run has %lld (use another --out)", path,
-                             what, (long long)v, (long long)want);
+                             "--resume: '%s' was written with %s %lld, this run has %lld (use another --out)",
+                             path, what, (long long)v, (long long)want);
     return SL_OK;
 }
 
@@ -427,12 +429,14 @@ static sl_status_t load(run_t *r, const char *path, int *found_p)
         return SL_OK;
     SL_TRY(st);
     char *env = NULL, *hidden = NULL;
-    if (sl_h5_get_attr_str(h, "/", "env", &env) != SL_OK || sl_h5_get_attr_str(h, "/", "hidden", &hidden) != SL_OK)
+    if (sl_h5_get_attr_str(h, "/", "env", &env) != SL_OK ||
+        sl_h5_get_attr_str(h, "/", "hidden", &hidden) != SL_OK)
         st = sl_error_root(r->comm, SL_ERR_MISMATCH, "--resume: '%s' is not an rl checkpoint", path);
     else if (strcmp(env, r->env->name) || strcmp(hidden, r->o->hidden))
-        st = sl_error_root(r->comm, SL_ERR_MISMATCH,
-                           "--resume: '%s' holds env %s with hidden layers %s; this run asks for env %s with %s",
-                           path, env, hidden, r->env->name, r->o->hidden);
+        st = sl_error_root(
+            r->comm, SL_ERR_MISMATCH,
+            "--resume: '%s' holds env %s with hidden layers %s; this run asks for env %s with %s", path, env,
+            hidden, r->env->name, r->o->hidden);
     free(env);
     free(hidden);
     if (st == SL_OK)
@@ -452,11 +456,12 @@ static sl_status_t load(run_t *r, const char *path, int *found_p)
         st = rl_agent_load(&r->agent, h);
     }
     uint64_t d1[1] = {RECENT}, dod[1] = {(uint64_t)r->od}, d1b[1] = {1};
-    uint64_t ds[2] = {(uint64_t)r->size, (uint64_t)r->N * r->env->state_size}, dn[2] = {(uint64_t)r->size, (uint64_t)r->N};
+    uint64_t ds[2] = {(uint64_t)r->size, (uint64_t)r->N * r->env->state_size},
+             dn[2] = {(uint64_t)r->size, (uint64_t)r->N};
     (void)ds;
     (void)dn;
-#define R(call)                                                                                                  \
-    if (st == SL_OK)                                                                                             \
+#define R(call)                                                                                              \
+    if (st == SL_OK)                                                                                         \
     st = (call)
     R(sl_h5_read(h, "episodes/recent_returns", SL_F64, 1, d1, r->recent));
     R(sl_h5_read(h, "norm/obs_mean", SL_F64, 1, dod, r->obs_rms.mean));
@@ -487,8 +492,9 @@ static sl_status_t load(run_t *r, const char *path, int *found_p)
     return SL_OK;
 }
 
-static const char *csv_header = "update,step,return_mean,episodes,sps,pg_loss,v_loss,entropy,approx_kl,clipfrac,"
-                                "grad_norm,lr,preempted,rollout_steps_min,rollout_steps_max\n";
+static const char *csv_header =
+    "update,step,return_mean,episodes,sps,pg_loss,v_loss,entropy,approx_kl,clipfrac,"
+    "grad_norm,lr,preempted,rollout_steps_min,rollout_steps_max\n";
 
 /* On resume: keep the rows up to the checkpoint's update (a run killed
  * after its last checkpoint may have written more). Rank 0. */
@@ -541,25 +547,29 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
     r->first_reach = -1;
     st = sl_rl_env_check(o->env);
     if (st == SL_OK && (o->envs_per_rank < 1 || o->num_steps < 1 || o->minibatches < 1 || o->epochs < 1))
-        st = sl_error_root(r->comm, SL_ERR_USAGE, "envs per rank, rollout steps, minibatches and epochs must be >= 1");
+        st = sl_error_root(r->comm, SL_ERR_USAGE,
+                           "envs per rank, rollout steps, minibatches and epochs must be >= 1");
     if (st == SL_OK && o->minibatches > o->envs_per_rank * o->num_steps)
         st = sl_error_root(r->comm, SL_ERR_USAGE, "%d minibatches but only %d steps per rank in a rollout",
                            o->minibatches, o->envs_per_rank * o->num_steps);
     if (st == SL_OK && o->env->obs_dim > 64)
-        st = sl_error_root(r->comm, SL_ERR_USAGE, "observations of %d floats: at most 64 supported", o->env->obs_dim);
+        st = sl_error_root(r->comm, SL_ERR_USAGE, "observations of %d floats: at most 64 supported",
+                           o->env->obs_dim);
     if (st == SL_OK && o->env->n_actions > 64)
         st = sl_error_root(r->comm, SL_ERR_USAGE, "%d actions: at most 64 supported", o->env->n_actions);
     sl_nn_device_t dev = SL_NN_CPU;
     if (st == SL_OK && sl_nn_device_parse(o->device ? o->device : "cpu", &dev) != SL_OK)
         st = sl_error_root(r->comm, SL_ERR_USAGE, "--device '%s': expected cpu or cuda", o->device);
     if (st == SL_OK && sl_nn_device_check(dev) != SL_OK)
-        st = sl_error_root(r->comm, SL_ERR_UNSUPPORTED, "--device %s: not available here (no CUDA device or no CUDA build)",
-                           o->device);
+        st = sl_error_root(r->comm, SL_ERR_UNSUPPORTED,
+                           "--device %s: not available here (no CUDA device or no CUDA build)", o->device);
     st = sl_agree(r->comm, st);
     if (st != SL_OK) {
         MPI_Comm_free(&r->comm);
         return st;
     }
+    if (dev == SL_NN_CPU)
+        sl_nn_set_threads(1); /* small networks: one BLAS thread per rank */
     r->N = o->envs_per_rank;
     r->T = o->num_steps;
     r->od = o->env->obs_dim;
@@ -611,8 +621,8 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
     }
     SL_TRY_GOTO(sl_agree(r->comm, st), out);
     if (r->rank == 0 && !o->quiet) {
-        printf("sluice rl train: %s, %d rank%s x %d envs x %d steps, %lld total steps%s\n", o->env->name, r->size,
-               r->size == 1 ? "" : "s", r->N, r->T, (long long)o->total_steps,
+        printf("sluice rl train: %s, %d rank%s x %d envs x %d steps, %lld total steps%s\n", o->env->name,
+               r->size, r->size == 1 ? "" : "s", r->N, r->T, (long long)o->total_steps,
                found ? " (resumed)" : "");
         if (found)
             printf("  resuming from %s at update %lld, step %lld\n", ckpt, (long long)r->update,
@@ -637,8 +647,8 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
         r->n_eps_local = 0;
         st = rollout(r, &tlen, &pre);
         SL_TRY_GOTO(sl_agree(r->comm, st), out);
-        sl_rl_gae(tlen, r->N, r->rew, r->val, r->term, r->trunc, r->boot, r->last_val, o->gamma, o->gae_lambda,
-                  r->adv, r->ret);
+        sl_rl_gae(tlen, r->N, r->rew, r->val, r->term, r->trunc, r->boot, r->last_val, o->gamma,
+                  o->gae_lambda, r->adv, r->ret);
         upd_stats_t us = {0};
         SL_TRY_GOTO(update(r, tlen, &us), out);
         /* Reset the done counter before the collectives below, which no rank
@@ -684,10 +694,11 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
                     (long long)glob[1], (long long)tl[0], (long long)-tl[1]);
             fflush(csv);
             if (!o->quiet && (r->update % 20 == 0 || r->global_step >= o->total_steps))
-                fprintf(stderr, "sluice[0]: update %lld step %lld return_mean %.1f sps %.0f\n", (long long)r->update,
-                        (long long)r->global_step, rm, (double)glob[0] / dt);
+                fprintf(stderr, "sluice[0]: update %lld step %lld return_mean %.1f sps %.0f\n",
+                        (long long)r->update, (long long)r->global_step, rm, (double)glob[0] / dt);
         }
-        if (o->checkpoint_every > 0 && r->update % o->checkpoint_every == 0 && r->global_step < o->total_steps)
+        if (o->checkpoint_every > 0 && r->update % o->checkpoint_every == 0 &&
+            r->global_step < o->total_steps)
             SL_TRY_GOTO(save(r, ckpt), out);
         if (o->stop_at_target && r->first_reach >= 0)
             break;
@@ -695,13 +706,10 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
     SL_TRY_GOTO(save(r, ckpt), out);
     double secs = sl_now() - t_start;
     MPI_Bcast(&secs, 1, MPI_DOUBLE, 0, r->comm);
-    sl_rl_train_result_t res = {r->global_step,
-                                r->update,
-                                recent_mean(r),
-                                r->first_reach,
-                                secs,
-                                secs > 0 ? ((double)r->global_step - steps_start) / secs : 0,
-                                r->preempted_total};
+    sl_rl_train_result_t res = {
+        r->global_step,    r->update, recent_mean(r),
+        r->first_reach,    secs,      secs > 0 ? ((double)r->global_step - steps_start) / secs : 0,
+        r->preempted_total};
     if (res_p)
         *res_p = res;
     if (stopped) {
@@ -713,12 +721,13 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
     }
     if (r->rank == 0) {
         char json[1024], jp[4096];
-        int n = snprintf(json, sizeof json,
-                         "{\"env\": \"%s\", \"ranks\": %d, \"envs_per_rank\": %d, \"steps\": %lld, \"updates\": %lld, "
-                         "\"return_mean\": %.6g, \"target_return\": %g, \"first_reach_step\": %.0f, "
-                         "\"seconds\": %.3f, \"sps\": %.1f, \"preempted\": %ld}\n",
-                         o->env->name, r->size, r->N, (long long)r->global_step, (long long)r->update, res.return_mean,
-                         o->target_return, r->first_reach, secs, res.sps, r->preempted_total);
+        int n = snprintf(
+            json, sizeof json,
+            "{\"env\": \"%s\", \"ranks\": %d, \"envs_per_rank\": %d, \"steps\": %lld, \"updates\": %lld, "
+            "\"return_mean\": %.6g, \"target_return\": %g, \"first_reach_step\": %.0f, "
+            "\"seconds\": %.3f, \"sps\": %.1f, \"preempted\": %ld}\n",
+            o->env->name, r->size, r->N, (long long)r->global_step, (long long)r->update, res.return_mean,
+            o->target_return, r->first_reach, secs, res.sps, r->preempted_total);
         snprintf(jp, sizeof jp, "%s/summary.json", o->out);
         st = sl_file_write_atomic(jp, json, (size_t)n);
         if (st == SL_OK && !o->quiet)
