@@ -171,6 +171,7 @@ typedef struct {
     int straggler_rank;
     long straggler_delay_us;
     long stop_after;
+    long test_nan_update; /* test hook: a NaN loss in this update (1-based; 0: off) */
     double target_return; /* the step where return_mean first reaches it is reported */
     int stop_at_target;   /* and then stop */
     int quiet;

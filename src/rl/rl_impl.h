@@ -63,4 +63,22 @@ void rl_env_action(const sl_rl_env_t *env, const float *act, int n, float *env_a
 /* Normalise observations in place with frozen statistics (clip +-10). */
 void rl_normalize_obs(const rl_rms_t *r, float *obs, int n);
 
+/* One minibatch of a rollout on this rank (n rows; adv not yet
+ * normalised: it is, in place, with the global minibatch's statistics). */
+typedef struct {
+    const float *obs, *act, *logp;
+    float *adv;
+    const float *ret, *val;
+} rl_batch_t;
+
+/* Collective over comm: one PPO gradient step on the global minibatch made
+ * of every rank's n rows (gsize rows in all): loss, backward, gradients
+ * averaged through ar, global-norm clipping, Adam. d_out (n x k), d_val (n)
+ * and ls_grad_d (k) are scratch. Adds to *ls; the gradient norm before
+ * clipping in *gn_p. SL_ERR_NUMERIC (printed) on a NaN/Inf loss. */
+sl_status_t rl_ppo_minibatch(rl_agent_t *a, MPI_Comm comm, sl_allreduce_t *ar, int n, double gsize,
+                             const rl_batch_t *mb, float *d_out, float *d_val, double *ls_grad_d,
+                             const sl_rl_loss_opts_t *lo, double max_grad_norm, int inject_nan,
+                             sl_rl_loss_stats_t *ls, double *gn_p);
+
 #endif

@@ -256,11 +256,72 @@ typedef struct {
     double pg, v, ent, kl, clipfrac, n, gnorm, nmb;
 } upd_stats_t;
 
+sl_status_t rl_ppo_minibatch(rl_agent_t *a, MPI_Comm comm, sl_allreduce_t *ar, int n, double gsize,
+                             const rl_batch_t *mb, float *d_out, float *d_val, double *ls_grad_d,
+                             const sl_rl_loss_opts_t *lo, double max_grad_norm, int inject_nan,
+                             sl_rl_loss_stats_t *ls, double *gn_p)
+{
+    int size, k = a->k;
+    MPI_Comm_size(comm, &size);
+    /* Advantage statistics of the global minibatch (unbiased std, as torch). */
+    double s3[3] = {(double)n, 0, 0};
+    for (int j = 0; j < n; j++) {
+        s3[1] += mb->adv[j];
+        s3[2] += (double)mb->adv[j] * mb->adv[j];
+    }
+    SL_MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, s3, 3, MPI_DOUBLE, MPI_SUM, comm));
+    double mean = s3[0] > 0 ? s3[1] / s3[0] : 0;
+    double var = s3[0] > 1 ? (s3[2] - s3[0] * mean * mean) / (s3[0] - 1) : 0;
+    double sd = sqrt(var > 0 ? var : 0);
+    for (int j = 0; j < n; j++)
+        mb->adv[j] = (float)((mb->adv[j] - mean) / (sd + 1e-8));
+    /* Gradients of sum_local / (global size / P): train's all-reduce
+     * averages over P, giving the gradient of the global mean loss. */
+    double denom = gsize / size, loss = 0;
+    sl_status_t st = SL_OK;
+    sl_nn_zero_grad(a->actor);
+    sl_nn_zero_grad(a->critic);
+    memset(ls_grad_d, 0, (size_t)k * sizeof(double));
+    if (n > 0) {
+        const float *y, *v;
+        st = sl_nn_forward(a->actor, mb->obs, n, 1, &y);
+        if (st == SL_OK)
+            st = sl_nn_forward(a->critic, mb->obs, n, 1, &v);
+        if (st == SL_OK) {
+            loss = sl_rl_ppo_loss(lo, n, k, y, a->continuous ? a->logstd : NULL, v, mb->act, mb->logp,
+                                  mb->adv, mb->ret, mb->val, denom, d_out, d_val, ls_grad_d, ls);
+            if (inject_nan)
+                loss = NAN;
+            st = sl_nn_backward(a->actor, d_out, NULL);
+        }
+        if (st == SL_OK)
+            st = sl_nn_backward(a->critic, d_val, NULL);
+    }
+    if (st == SL_OK && !isfinite(loss))
+        st = sl_error(SL_ERR_NUMERIC, "the PPO loss is %g: stopping (the last checkpoint is kept)", loss);
+    SL_TRY(sl_agree(comm, st));
+    SL_TRY(sl_nn_grad_allreduce(a->actor, ar));
+    SL_TRY(sl_nn_grad_allreduce(a->critic, ar));
+    if (a->continuous) {
+        SL_MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, ls_grad_d, k, MPI_DOUBLE, MPI_SUM, comm));
+        for (int j = 0; j < k; j++)
+            a->ls_grad[j] = (float)(ls_grad_d[j] / size);
+    }
+    double gn = 0;
+    st = rl_agent_clip(a, max_grad_norm, &gn);
+    if (st == SL_ERR_NUMERIC)
+        st = sl_error(SL_ERR_NUMERIC, "the gradient norm is %g: stopping (the last checkpoint is kept)", gn);
+    if (st == SL_OK)
+        st = rl_agent_step(a);
+    *gn_p = gn;
+    return sl_agree(comm, st);
+}
+
 /* PPO epochs over the rollout of t_len steps. Collective. */
 static sl_status_t update(run_t *r, int t_len, upd_stats_t *us)
 {
     const sl_rl_train_opts_t *o = r->o;
-    int B = t_len * r->N, M = o->minibatches, od = r->od, ak = r->ak, k = r->agent.k;
+    int B = t_len * r->N, M = o->minibatches, od = r->od, ak = r->ak;
     sl_rl_loss_opts_t lo = {o->clip, o->ent_coef, o->vf_coef, o->clip_vloss};
     sl_rl_loss_stats_t ls = {0};
     double gn_sum = 0, nmb = 0;
@@ -278,7 +339,6 @@ static sl_status_t update(run_t *r, int t_len, upd_stats_t *us)
         gsl_ran_shuffle(r->srng, r->perm, (size_t)B, sizeof(int));
         for (int m = 0; m < M && st == SL_OK; m++) {
             int lo_i = (int)((int64_t)B * m / M), n = (int)((int64_t)B * (m + 1) / M) - lo_i;
-            double s3[3] = {0, 0, 0};
             for (int j = 0; j < n; j++) {
                 int i = r->perm[lo_i + j];
                 memcpy(r->mb_obs + (size_t)j * od, r->obs + (size_t)i * od, (size_t)od * sizeof(float));
@@ -287,66 +347,19 @@ static sl_status_t update(run_t *r, int t_len, upd_stats_t *us)
                 r->mb_adv[j] = r->adv[i];
                 r->mb_ret[j] = r->ret[i];
                 r->mb_val[j] = r->val[i];
-                s3[0] += 1;
-                s3[1] += r->adv[i];
-                s3[2] += (double)r->adv[i] * r->adv[i];
             }
-            /* Advantage statistics of the global minibatch (unbiased std as torch). */
-            MPI_Allreduce(MPI_IN_PLACE, s3, 3, MPI_DOUBLE, MPI_SUM, r->comm);
-            double mean = s3[1] / s3[0];
-            double var = s3[0] > 1 ? (s3[2] - s3[0] * mean * mean) / (s3[0] - 1) : 0;
-            double sd = sqrt(var > 0 ? var : 0);
-            for (int j = 0; j < n; j++)
-                r->mb_adv[j] = (float)((r->mb_adv[j] - mean) / (sd + 1e-8));
-            const float *y, *v;
-            /* Gradients of sum_local / (global size / P): train's all-reduce
-             * averages over P, giving the gradient of the global mean. */
-            double denom = gsize[m] / r->size;
-            sl_nn_zero_grad(r->agent.actor);
-            sl_nn_zero_grad(r->agent.critic);
-            memset(r->ls_grad_d, 0, (size_t)k * sizeof(double));
-            double loss = 0;
-            if (n > 0) {
-                if ((st = sl_nn_forward(r->agent.actor, r->mb_obs, n, 1, &y)) != SL_OK)
-                    break;
-                if ((st = sl_nn_forward(r->agent.critic, r->mb_obs, n, 1, &v)) != SL_OK)
-                    break;
-                loss = sl_rl_ppo_loss(&lo, n, k, y, r->agent.continuous ? r->agent.logstd : NULL, v,
-                                      r->mb_act, r->mb_logp, r->mb_adv, r->mb_ret, r->mb_val, denom, r->d_out,
-                                      r->d_val, r->ls_grad_d, &ls);
-                if ((st = sl_nn_backward(r->agent.actor, r->d_out, NULL)) != SL_OK)
-                    break;
-                if ((st = sl_nn_backward(r->agent.critic, r->d_val, NULL)) != SL_OK)
-                    break;
-            }
-            if (!isfinite(loss))
-                st = sl_error(SL_ERR_NUMERIC, "the PPO loss is %g at update %lld (epoch %d, minibatch %d)",
-                              loss, (long long)r->update + 1, ep + 1, m + 1);
-            if ((st = sl_agree(r->comm, st)) != SL_OK)
-                break;
-            if ((st = sl_nn_grad_allreduce(r->agent.actor, r->ar)) != SL_OK)
-                break;
-            if ((st = sl_nn_grad_allreduce(r->agent.critic, r->ar)) != SL_OK)
-                break;
-            if (r->agent.continuous) {
-                MPI_Allreduce(MPI_IN_PLACE, r->ls_grad_d, k, MPI_DOUBLE, MPI_SUM, r->comm);
-                for (int j = 0; j < k; j++)
-                    r->agent.ls_grad[j] = (float)(r->ls_grad_d[j] / r->size);
-            }
+            rl_batch_t mb = {r->mb_obs, r->mb_act, r->mb_logp, r->mb_adv, r->mb_ret, r->mb_val};
             double gn = 0;
-            st = rl_agent_clip(&r->agent, o->max_grad_norm, &gn);
-            if (st == SL_ERR_NUMERIC)
-                st = sl_error(SL_ERR_NUMERIC, "the gradient norm is %g at update %lld", gn,
-                              (long long)r->update + 1);
-            if (st == SL_OK)
-                st = rl_agent_step(&r->agent);
-            st = sl_agree(r->comm, st);
+            int inject = o->test_nan_update > 0 && r->update + 1 == o->test_nan_update && ep == 0 && m == 0;
+            st = rl_ppo_minibatch(&r->agent, r->comm, r->ar, n, gsize[m], &mb, r->d_out, r->d_val,
+                                  r->ls_grad_d, &lo, o->max_grad_norm, inject, &ls, &gn);
+            if (st == SL_ERR_NUMERIC && r->rank == 0)
+                SL_INFO("at update %lld, epoch %d, minibatch %d", (long long)r->update + 1, ep + 1, m + 1);
             gn_sum += gn;
             nmb += 1;
         }
     }
     free(gsize);
-    st = sl_agree(r->comm, st);
     if (st != SL_OK)
         return st;
     double s[6] = {ls.pg_loss, ls.v_loss, ls.entropy, ls.approx_kl, ls.clipfrac, ls.n};
