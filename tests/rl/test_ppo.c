@@ -152,6 +152,59 @@ static void test_preempt_rule(void)
     CU_ASSERT(sl_rl_preempt_rule(64, 128, 2, 2, 0.25, 0.6));
 }
 
+/* Simulated timings: worker w needs dt[w] time units per step; at every
+ * time unit each unfinished worker that completed a step applies the rule
+ * (as rollout() does after each step). Returns the steps each worker did. */
+static void simulate(int W, const int *dt, int T, double minf, double wf, int *steps)
+{
+    long done = 0;
+    int fin[16] = {0};
+    for (int w = 0; w < W; w++)
+        steps[w] = 0;
+    for (long now = 1; done + 0 < W; now++) {
+        long done_before = done;
+        for (int w = 0; w < W; w++) {
+            if (fin[w] || now % dt[w])
+                continue;
+            steps[w]++;
+            if (steps[w] == T) {
+                fin[w] = 1;
+                done++;
+            } else if (sl_rl_preempt_rule(steps[w], T, done_before, W, minf, wf))
+                fin[w] = 2; /* preempted: does not count as done */
+        }
+        int all = 1;
+        for (int w = 0; w < W; w++)
+            all &= fin[w] != 0;
+        if (all)
+            break;
+    }
+}
+
+static void test_preempt_simulated(void)
+{
+    int steps[16];
+    /* 5 workers, one 3x slower: the fast four finish at t = 100, which is
+     * more than 0.6 * 5 = 3; the slow one has done 33 >= 25 steps and stops
+     * after its 34th (t = 102). */
+    int dt1[5] = {1, 1, 1, 1, 3};
+    simulate(5, dt1, 100, 0.25, 0.6, steps);
+    CU_ASSERT(steps[0] == 100 && steps[3] == 100 && steps[4] == 34);
+    /* Two slow workers of 5: only 3 finish, not more than 3 -> nobody cut. */
+    int dt2[5] = {1, 1, 1, 3, 3};
+    simulate(5, dt2, 100, 0.25, 0.6, steps);
+    CU_ASSERT(steps[3] == 100 && steps[4] == 100);
+    /* Very slow straggler (10x): after the others finish at t = 100 it has
+     * 10 steps, fewer than 0.25 * 100, so it goes on until step 25. */
+    int dt3[5] = {1, 1, 1, 1, 10};
+    simulate(5, dt3, 100, 0.25, 0.6, steps);
+    CU_ASSERT(steps[4] == 25);
+    /* Equal speeds: all finish the full rollout. */
+    int dt4[4] = {2, 2, 2, 2};
+    simulate(4, dt4, 64, 0.25, 0.6, steps);
+    CU_ASSERT(steps[0] == 64 && steps[1] == 64 && steps[2] == 64 && steps[3] == 64);
+}
+
 int main(int argc, char **argv)
 {
     static const sl_test_t tests[] = {{"gae plain", test_gae_plain},
@@ -161,6 +214,7 @@ int main(int argc, char **argv)
                                       {"loss gradient gaussian", test_loss_fd_gaussian},
                                       {"loss values", test_loss_values},
                                       {"preemption rule", test_preempt_rule},
+                                      {"preemption with simulated timings", test_preempt_simulated},
                                       {NULL, NULL}};
     return sl_test_run(argc, argv, "rl ppo", tests);
 }
