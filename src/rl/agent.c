@@ -136,13 +136,46 @@ sl_status_t rl_agent_init(rl_agent_t *a, const sl_rl_env_t *env, const char *hid
             for (int j = 0; j < a->k; j++)
                 a->logstd[j] = (float)log_std_init;
     }
+    if (st == SL_OK && dev == SL_NN_CPU)
+        st = rl_agent_set_fast(a, 1);
     if (st != SL_OK)
         rl_agent_fini(a);
     return st;
 }
 
+sl_status_t rl_agent_set_fast(rl_agent_t *a, int on)
+{
+    rl_mlp_fini(&a->fa);
+    rl_mlp_fini(&a->fc);
+    a->fast = 0;
+    if (!on)
+        return SL_OK;
+    SL_TRY(rl_mlp_bind(&a->fa, a->actor));
+    SL_TRY(rl_mlp_bind(&a->fc, a->critic));
+    a->fast = 1;
+    return SL_OK;
+}
+
+sl_status_t rl_net_forward(rl_agent_t *a, int critic, const float *x, int n, int train, const float **y_p)
+{
+    if (a->fast)
+        return rl_mlp_forward(critic ? &a->fc : &a->fa, x, n, y_p);
+    return sl_nn_forward(critic ? a->critic : a->actor, x, n, train, y_p);
+}
+
+sl_status_t rl_net_backward(rl_agent_t *a, int critic, const float *dy)
+{
+    if (a->fast) {
+        rl_mlp_backward(critic ? &a->fc : &a->fa, dy);
+        return SL_OK;
+    }
+    return sl_nn_backward(critic ? a->critic : a->actor, dy, NULL);
+}
+
 void rl_agent_fini(rl_agent_t *a)
 {
+    rl_mlp_fini(&a->fa);
+    rl_mlp_fini(&a->fc);
     sl_nn_optim_destroy(&a->aopt);
     sl_nn_optim_destroy(&a->copt);
     sl_nn_destroy(&a->actor);
@@ -237,7 +270,7 @@ sl_status_t rl_agent_act(rl_agent_t *a, const float *obs, int n, gsl_rng *rng, i
                          float *logp)
 {
     const float *y;
-    SL_TRY(sl_nn_forward(a->actor, obs, n, 0, &y));
+    SL_TRY(rl_net_forward(a, 0, obs, n, 0, &y));
     int k = a->k;
     for (int i = 0; i < n; i++) {
         const float *yi = y + (size_t)i * k;

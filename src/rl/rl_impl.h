@@ -21,6 +21,22 @@ void rl_rms_merge(rl_rms_t *r, double count, const double *mean, const double *v
  * accumulated by all ranks; resets the accumulators. */
 sl_status_t rl_rms_merge_global(rl_rms_t *r, MPI_Comm comm, double *acc /* 1 + 2n */);
 
+/* The CPU fast path over a train MLP (Linear-Tanh-...-Linear): forward
+ * keeps the activations; backward ADDS into sl_nn_grads. */
+#define RL_MLP_MAXL 8
+typedef struct {
+    sl_nn_t *nn;
+    int L, n, cap;
+    int in[RL_MLP_MAXL], out[RL_MLP_MAXL];
+    size_t woff[RL_MLP_MAXL], boff[RL_MLP_MAXL];
+    float *h[RL_MLP_MAXL + 1], *dh[2];
+} rl_mlp_t;
+sl_status_t rl_mlp_bind(rl_mlp_t *m, sl_nn_t *nn);
+void rl_mlp_fini(rl_mlp_t *m);
+sl_status_t rl_mlp_forward(rl_mlp_t *m, const float *x, int n, const float **y_p);
+void rl_mlp_backward(rl_mlp_t *m, const float *dy);
+float rl_tanh(float x);
+
 /* Actor and critic MLPs (tanh), orthogonal init, Adam on each (equivalent
  * to one Adam over all parameters), and the Gaussian log-std with its own
  * Adam moments (train's optimisers only see network arenas). */
@@ -33,13 +49,22 @@ typedef struct {
     double *ls_m, *ls_v;     /* Adam moments of the log-std */
     int64_t ls_steps;
     double lr, beta1, beta2, eps;
+    int fast;        /* CPU: the fast path below, else train's forward/backward */
+    rl_mlp_t fa, fc; /* fast paths of actor and critic */
 } rl_agent_t;
+
+/* Forward / backward of the actor (critic = 0) or critic (1) through the
+ * fast path or train's. Local. */
+sl_status_t rl_net_forward(rl_agent_t *a, int critic, const float *x, int n, int train, const float **y_p);
+sl_status_t rl_net_backward(rl_agent_t *a, int critic, const float *dy);
 
 /* Local: build the networks ("obs-H1-..-k" actor and "obs-H1-..-1" critic)
  * with gains sqrt 2 (hidden), 0.01 (policy head), 1 (value head) from the
  * stream (seed, 0, "rl/init"), the same on every rank. */
 sl_status_t rl_agent_init(rl_agent_t *a, const sl_rl_env_t *env, const char *hidden, sl_nn_device_t dev,
                           uint64_t seed, double lr, double log_std_init);
+/* Use (1) or not (0) the CPU fast path; on by default on the CPU. */
+sl_status_t rl_agent_set_fast(rl_agent_t *a, int on);
 void rl_agent_fini(rl_agent_t *a);
 void rl_agent_set_lr(rl_agent_t *a, double lr);
 /* Local: gradient clipping over actor, critic and log-std together. */

@@ -171,7 +171,7 @@ static void policy_obs(run_t *r, const float *raw, float *dst, int n)
 static sl_status_t values(run_t *r, const float *obs, int n, float *v)
 {
     const float *y;
-    SL_TRY(sl_nn_forward(r->agent.critic, obs, n, 0, &y));
+    SL_TRY(rl_net_forward(&r->agent, 1, obs, n, 0, &y));
     memcpy(v, y, (size_t)n * sizeof(float));
     return SL_OK;
 }
@@ -284,18 +284,18 @@ sl_status_t rl_ppo_minibatch(rl_agent_t *a, MPI_Comm comm, sl_allreduce_t *ar, i
     memset(ls_grad_d, 0, (size_t)k * sizeof(double));
     if (n > 0) {
         const float *y, *v;
-        st = sl_nn_forward(a->actor, mb->obs, n, 1, &y);
+        st = rl_net_forward(a, 0, mb->obs, n, 1, &y);
         if (st == SL_OK)
-            st = sl_nn_forward(a->critic, mb->obs, n, 1, &v);
+            st = rl_net_forward(a, 1, mb->obs, n, 1, &v);
         if (st == SL_OK) {
             loss = sl_rl_ppo_loss(lo, n, k, y, a->continuous ? a->logstd : NULL, v, mb->act, mb->logp,
                                   mb->adv, mb->ret, mb->val, denom, d_out, d_val, ls_grad_d, ls);
             if (inject_nan)
                 loss = NAN;
-            st = sl_nn_backward(a->actor, d_out, NULL);
+            st = rl_net_backward(a, 0, d_out);
         }
         if (st == SL_OK)
-            st = sl_nn_backward(a->critic, d_val, NULL);
+            st = rl_net_backward(a, 1, d_val);
     }
     if (st == SL_OK && !isfinite(loss))
         st = sl_error(SL_ERR_NUMERIC, "the PPO loss is %g: stopping (the last checkpoint is kept)", loss);
