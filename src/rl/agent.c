@@ -201,7 +201,14 @@ void rl_agent_set_lr(rl_agent_t *a, double lr)
  * the same max / total. */
 sl_status_t rl_agent_clip(rl_agent_t *a, double max_norm, double *norm_p)
 {
-    double na = sl_nn_grad_norm(a->actor), nc = sl_nn_grad_norm(a->critic), nl = 0;
+    double na, nc, nl = 0;
+    if (a->fast) {
+        na = sqrt(rl_sumsq(sl_nn_grads(a->actor), sl_nn_num_params(a->actor)));
+        nc = sqrt(rl_sumsq(sl_nn_grads(a->critic), sl_nn_num_params(a->critic)));
+    } else {
+        na = sl_nn_grad_norm(a->actor);
+        nc = sl_nn_grad_norm(a->critic);
+    }
     if (a->continuous)
         for (int j = 0; j < a->k; j++)
             nl += (double)a->ls_grad[j] * a->ls_grad[j];
@@ -212,9 +219,12 @@ sl_status_t rl_agent_clip(rl_agent_t *a, double max_norm, double *norm_p)
         return SL_ERR_NUMERIC;
     if (max_norm > 0 && total > max_norm) {
         double coef = max_norm / (total + 1e-6);
-        if (na > 0)
+        if (a->fast) {
+            rl_scale(sl_nn_grads(a->actor), sl_nn_num_params(a->actor), (float)coef);
+            rl_scale(sl_nn_grads(a->critic), sl_nn_num_params(a->critic), (float)coef);
+        } else if (na > 0)
             SL_TRY(sl_nn_clip_grad_norm(a->actor, na * coef, NULL));
-        if (nc > 0)
+        if (!a->fast && nc > 0)
             SL_TRY(sl_nn_clip_grad_norm(a->critic, nc * coef, NULL));
         for (int j = 0; a->continuous && j < a->k; j++)
             a->ls_grad[j] = (float)(a->ls_grad[j] * coef);

@@ -38,6 +38,68 @@ float rl_tanh(float x)
     return fast_tanh(x);
 }
 
+/* The elementwise loops vectorise at -O3 (GCC: 8 lanes with an AVX2 clone
+ * picked at load time); the result is the same in every clone up to the
+ * rounding of fused multiply-adds. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define RL_VEC __attribute__((optimize("O3"), target_clones("avx2", "default")))
+#else
+#define RL_VEC
+#endif
+
+typedef float rl_v8f __attribute__((vector_size(32)));
+typedef int rl_v8i __attribute__((vector_size(32)));
+
+/* fast_tanh on 8 lanes with GCC/clang vector extensions (the clamp as
+ * bit selects, so it vectorises without fast-math). */
+RL_VEC static void tanh_inplace(float *restrict y, size_t n)
+{
+    size_t i = 0;
+    const rl_v8f c = {7.90531110763549805f, 7.90531110763549805f, 7.90531110763549805f, 7.90531110763549805f,
+                      7.90531110763549805f, 7.90531110763549805f, 7.90531110763549805f, 7.90531110763549805f};
+    for (; i + 8 <= n; i += 8) {
+        rl_v8f x;
+        memcpy(&x, y + i, sizeof x);
+        rl_v8i hi = x > c, lo = x < -c;
+        x = (rl_v8f)(((rl_v8i)x & ~hi & ~lo) | ((rl_v8i)c & hi) | ((rl_v8i)(-c) & lo));
+        rl_v8f x2 = x * x;
+        rl_v8f p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+        p = x2 * p + -8.60467152213735e-11f;
+        p = x2 * p + 5.12229709037114e-08f;
+        p = x2 * p + 1.48572235717979e-05f;
+        p = x2 * p + 6.37261928875436e-04f;
+        p = x2 * p + 4.89352455891786e-03f;
+        p = x * p;
+        rl_v8f q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+        q = x2 * q + 2.26843463243900e-03f;
+        q = x2 * q + 4.89352518554385e-03f;
+        x = p / q;
+        memcpy(y + i, &x, sizeof x);
+    }
+    for (; i < n; i++)
+        y[i] = fast_tanh(y[i]);
+}
+
+RL_VEC static void tanh_grad(float *restrict dx, const float *restrict h, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dx[i] *= 1.f - h[i] * h[i];
+}
+
+RL_VEC double rl_sumsq(const float *restrict g, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)g[i] * (double)g[i];
+    return s;
+}
+
+RL_VEC void rl_scale(float *restrict g, size_t n, float c)
+{
+    for (size_t i = 0; i < n; i++)
+        g[i] *= c;
+}
+
 sl_status_t rl_mlp_bind(rl_mlp_t *m, sl_nn_t *nn)
 {
     memset(m, 0, sizeof *m);
@@ -126,8 +188,7 @@ sl_status_t rl_mlp_forward(rl_mlp_t *m, const float *x, int n, const float **y_p
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.f, m->h[l], in, P + m->woff[l], in,
                     1.f, y, out);
         if (l < m->L - 1)
-            for (size_t i = 0; i < (size_t)n * out; i++)
-                y[i] = fast_tanh(y[i]);
+            tanh_inplace(y, (size_t)n * out);
     }
     m->n = n;
     *y_p = m->h[m->L];
@@ -154,9 +215,7 @@ void rl_mlp_backward(rl_mlp_t *m, const float *dy)
         float *dx = m->dh[l % 2];
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.f, d, out, P + m->woff[l], in,
                     0.f, dx, in);
-        const float *h = m->h[l]; /* tanh output of the layer below */
-        for (size_t i = 0; i < (size_t)n * in; i++)
-            dx[i] *= 1.f - h[i] * h[i];
+        tanh_grad(dx, m->h[l], (size_t)n * in); /* h[l]: tanh output of the layer below */
         d = dx;
     }
 }

@@ -36,6 +36,9 @@ void rl_mlp_fini(rl_mlp_t *m);
 sl_status_t rl_mlp_forward(rl_mlp_t *m, const float *x, int n, const float **y_p);
 void rl_mlp_backward(rl_mlp_t *m, const float *dy);
 float rl_tanh(float x);
+/* Sum of squares (double accumulation) and in-place scaling of a host array. */
+double rl_sumsq(const float *g, size_t n);
+void rl_scale(float *g, size_t n, float c);
 
 /* Actor and critic MLPs (tanh), orthogonal init, Adam on each (equivalent
  * to one Adam over all parameters), and the Gaussian log-std with its own
