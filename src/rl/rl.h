@@ -67,7 +67,7 @@ typedef struct sl_rl_vecenv {
     double *ep_ret;        /* undiscounted return so far */
     float *obs;            /* n * obs_dim: current observations */
     gsl_rng *rng;          /* reset stream (seed, rank, "rl/env") */
-    long delay_us;         /* test hook: sleep per step (a straggler) */
+    long delay_us;         /* test hook: spin this long per step (a straggler) */
 } sl_rl_vecenv_t;
 
 /* Per-step results of sl_rl_vecenv_step for env i. */
@@ -166,7 +166,7 @@ typedef struct {
     /* DD-PPO preemption of stragglers (only with more than one rank). */
     int preempt;
     double preempt_min_frac, preempt_worker_frac;
-    /* Test hooks: rank `straggler_rank` sleeps delay_us per env step;
+    /* Test hooks: rank `straggler_rank` spins delay_us per env step;
      * stop as a signal would after stop_after updates (0: off). */
     int straggler_rank;
     long straggler_delay_us;

@@ -9,7 +9,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 sl_status_t sl_rl_vecenv_create(const sl_rl_env_t *env, int n, uint64_t seed, int rank, sl_rl_vecenv_t **v_p)
 {
@@ -88,8 +87,11 @@ void sl_rl_vecenv_step(sl_rl_vecenv_t *v, const float *actions, sl_rl_stepout_t 
     const sl_rl_env_t *e = v->env;
     int ad = e->act_dim > 0 ? e->act_dim : 1, od = e->obs_dim;
     if (v->delay_us > 0) {
-        struct timespec ts = {v->delay_us / 1000000, (v->delay_us % 1000000) * 1000};
-        nanosleep(&ts, NULL);
+        /* A straggler computes slowly: spin (a sleep would round short
+         * delays up to the timer slack). */
+        double until = sl_now() + 1e-6 * (double)v->delay_us;
+        while (sl_now() < until)
+            ;
     }
     out->n_done = 0;
     for (int i = 0; i < v->n; i++) {
