@@ -49,6 +49,21 @@ expect_rc 0 $MPIRUN -np 2 $SLUICE rl train --total-steps 1280 $small --out "$S" 
 expect_grep "resuming from" "$T/out"
 [ "$(wc -l < "$S/metrics.csv")" -eq 11 ] || fail "expected 10 rows after resuming"
 
+# A real SIGUSR1 (what Slurm sends before the time limit) to mpirun, which
+# forwards it to the ranks: checkpoint at the next update, exit 75.
+U="$T/usr1"
+$MPIRUN -np 2 $SLUICE rl train --total-steps 100000000 $small --out "$U" >"$T/u.out" 2>"$T/u.err" &
+pid=$!
+i=0
+while [ ! -s "$U/metrics.csv" ] || [ "$(wc -l < "$U/metrics.csv")" -lt 3 ]; do
+  sleep 0.2; i=$((i + 1)); [ $i -gt 300 ] && { kill $pid; fail "the USR1 run did not start"; }
+done
+kill -USR1 $pid
+wait $pid; rc=$?
+[ $rc -eq 75 ] || { cat "$T/u.out" "$T/u.err" >&2; fail "SIGUSR1: exit $rc, expected 75"; }
+expect_grep "stopped at update" "$T/u.out"
+[ -s "$U/ckpt.h5" ] || fail "no checkpoint after SIGUSR1"
+
 # A NaN loss stops the run with a message; the last good checkpoint stays.
 N="$T/nan"
 expect_rc 1 $MPIRUN -np 2 $SLUICE rl train --total-steps 1280 $small --out "$N" --checkpoint-every 2 --test-nan-at 6
