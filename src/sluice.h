@@ -3,6 +3,7 @@
 #ifndef SLUICE_H
 #define SLUICE_H
 #include "core.h"
+#include "tasks.h"
 #include "nn.h"
 #include "rl.h"
 #endif
