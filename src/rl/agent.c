@@ -152,6 +152,11 @@ sl_status_t rl_agent_set_fast(rl_agent_t *a, int on)
         return SL_OK;
     SL_TRY(rl_mlp_bind(&a->fa, a->actor));
     SL_TRY(rl_mlp_bind(&a->fc, a->critic));
+    free(a->packed);
+    a->packed =
+        malloc((sl_nn_num_params(a->actor) + sl_nn_num_params(a->critic) + (size_t)a->k + 1) * sizeof(float));
+    if (!a->packed)
+        return sl_error(SL_ERR_NOMEM, "out of memory");
     a->fast = 1;
     return SL_OK;
 }
@@ -176,6 +181,8 @@ void rl_agent_fini(rl_agent_t *a)
 {
     rl_mlp_fini(&a->fa);
     rl_mlp_fini(&a->fc);
+    free(a->packed);
+    a->packed = NULL;
     sl_nn_optim_destroy(&a->aopt);
     sl_nn_optim_destroy(&a->copt);
     sl_nn_destroy(&a->actor);

@@ -54,6 +54,7 @@ typedef struct {
     double lr, beta1, beta2, eps;
     int fast;        /* CPU: the fast path below, else train's forward/backward */
     rl_mlp_t fa, fc; /* fast paths of actor and critic */
+    float *packed;   /* fast path: all gradients for one all-reduce */
 } rl_agent_t;
 
 /* Forward / backward of the actor (critic = 0) or critic (1) through the

@@ -299,6 +299,36 @@ sl_status_t rl_ppo_minibatch(rl_agent_t *a, MPI_Comm comm, sl_allreduce_t *ar, i
     }
     if (st == SL_OK && !isfinite(loss))
         st = sl_error(SL_ERR_NUMERIC, "the PPO loss is %g: stopping (the last checkpoint is kept)", loss);
+    double gn = 0;
+    if (a->fast) {
+        /* One all-reduce of [actor | critic | log-std | failed]: a failure
+         * anywhere shows in the last slot on every rank, so no separate
+         * agreement is needed. */
+        size_t na = sl_nn_num_params(a->actor), nc = sl_nn_num_params(a->critic),
+               nk = a->continuous ? (size_t)k : 0;
+        float *buf = a->packed;
+        memcpy(buf, sl_nn_grads(a->actor), na * sizeof(float));
+        memcpy(buf + na, sl_nn_grads(a->critic), nc * sizeof(float));
+        for (size_t j = 0; j < nk; j++)
+            buf[na + nc + j] = (float)ls_grad_d[j];
+        buf[na + nc + nk] = st != SL_OK;
+        SL_TRY(sl_allreduce_mean(ar, buf, na + nc + nk + 1));
+        if (buf[na + nc + nk] != 0)
+            return st != SL_OK ? st : SL_ERR_PEER;
+        memcpy(sl_nn_grads(a->actor), buf, na * sizeof(float));
+        memcpy(sl_nn_grads(a->critic), buf + na, nc * sizeof(float));
+        for (size_t j = 0; j < nk; j++)
+            a->ls_grad[j] = buf[na + nc + j];
+        /* The gradients are the same on every rank, hence the outcome too. */
+        st = rl_agent_clip(a, max_grad_norm, &gn);
+        if (st == SL_ERR_NUMERIC)
+            st = sl_error_root(comm, SL_ERR_NUMERIC,
+                               "the gradient norm is %g: stopping (the last checkpoint is kept)", gn);
+        if (st == SL_OK)
+            st = rl_agent_step(a);
+        *gn_p = gn;
+        return st;
+    }
     SL_TRY(sl_agree(comm, st));
     SL_TRY(sl_nn_grad_allreduce(a->actor, ar));
     SL_TRY(sl_nn_grad_allreduce(a->critic, ar));
@@ -307,7 +337,6 @@ sl_status_t rl_ppo_minibatch(rl_agent_t *a, MPI_Comm comm, sl_allreduce_t *ar, i
         for (int j = 0; j < k; j++)
             a->ls_grad[j] = (float)(ls_grad_d[j] / size);
     }
-    double gn = 0;
     st = rl_agent_clip(a, max_grad_norm, &gn);
     if (st == SL_ERR_NUMERIC)
         st = sl_error(SL_ERR_NUMERIC, "the gradient norm is %g: stopping (the last checkpoint is kept)", gn);
@@ -583,6 +612,20 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
     }
     if (dev == SL_NN_CPU)
         sl_nn_set_threads(1); /* small networks: one BLAS thread per rank */
+    sl_topo_t topo;
+    int have_topo = 0;
+    if (dev == SL_NN_CUDA) { /* one GPU per rank before any network is made */
+        if ((st = sl_topo_init(r->comm, &topo)) != SL_OK) {
+            MPI_Comm_free(&r->comm);
+            return st;
+        }
+        have_topo = 1;
+        if ((st = sl_gpu_bind(&topo)) != SL_OK) {
+            sl_topo_fini(&topo);
+            MPI_Comm_free(&r->comm);
+            return st;
+        }
+    }
     r->N = o->envs_per_rank;
     r->T = o->num_steps;
     r->od = o->env->obs_dim;
@@ -764,6 +807,8 @@ out:
     sl_rl_stepout_fini(&r->so);
     sl_rl_vecenv_destroy(&r->venv);
     rl_agent_fini(&r->agent);
+    if (have_topo)
+        sl_topo_fini(&topo);
     MPI_Comm_free(&r->comm);
     return st;
 }
