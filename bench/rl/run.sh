@@ -19,7 +19,7 @@ SLUICE="$B/sluice"
 [ -x "$SLUICE" ] || { echo "bench/rl: build sluice first ($SLUICE missing)" >&2; exit 1; }
 HERE=$(cd "$(dirname "$0")" && pwd)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-MPIRUN="mpirun --oversubscribe --bind-to none"
+MPIRUN="mpirun --oversubscribe"
 REPS=${BENCH_REPS:-3}
 PREPS=${BENCH_PEER_REPS:-1}
 PSTEPS=${BENCH_PEER_STEPS:-51200}

@@ -103,11 +103,13 @@ typedef struct {
 /* Collective over comm: one PPO gradient step on the global minibatch made
  * of every rank's n rows (gsize rows in all): loss, backward, gradients
  * averaged through ar, global-norm clipping, Adam. d_out (n x k), d_val (n)
- * and ls_grad_d (k) are scratch. Adds to *ls; the gradient norm before
+ * and ls_grad_d (k) are scratch. adv_stats: the global minibatch's
+ * advantage count, sum and sum of squares if known (else NULL: one more
+ * all-reduce). Adds to *ls; the gradient norm before
  * clipping in *gn_p. SL_ERR_NUMERIC (printed) on a NaN/Inf loss. */
 sl_status_t rl_ppo_minibatch(rl_agent_t *a, MPI_Comm comm, sl_allreduce_t *ar, int n, double gsize,
                              const rl_batch_t *mb, float *d_out, float *d_val, double *ls_grad_d,
                              const sl_rl_loss_opts_t *lo, double max_grad_norm, int inject_nan,
-                             sl_rl_loss_stats_t *ls, double *gn_p);
+                             const double *adv_stats, sl_rl_loss_stats_t *ls, double *gn_p);
 
 #endif

@@ -259,17 +259,21 @@ typedef struct {
 sl_status_t rl_ppo_minibatch(rl_agent_t *a, MPI_Comm comm, sl_allreduce_t *ar, int n, double gsize,
                              const rl_batch_t *mb, float *d_out, float *d_val, double *ls_grad_d,
                              const sl_rl_loss_opts_t *lo, double max_grad_norm, int inject_nan,
-                             sl_rl_loss_stats_t *ls, double *gn_p)
+                             const double *adv_stats, sl_rl_loss_stats_t *ls, double *gn_p)
 {
     int size, k = a->k;
     MPI_Comm_size(comm, &size);
     /* Advantage statistics of the global minibatch (unbiased std, as torch). */
     double s3[3] = {(double)n, 0, 0};
-    for (int j = 0; j < n; j++) {
-        s3[1] += mb->adv[j];
-        s3[2] += (double)mb->adv[j] * mb->adv[j];
+    if (adv_stats)
+        memcpy(s3, adv_stats, sizeof s3);
+    else {
+        for (int j = 0; j < n; j++) {
+            s3[1] += mb->adv[j];
+            s3[2] += (double)mb->adv[j] * mb->adv[j];
+        }
+        SL_MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, s3, 3, MPI_DOUBLE, MPI_SUM, comm));
     }
-    SL_MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, s3, 3, MPI_DOUBLE, MPI_SUM, comm));
     double mean = s3[0] > 0 ? s3[1] / s3[0] : 0;
     double var = s3[0] > 1 ? (s3[2] - s3[0] * mean * mean) / (s3[0] - 1) : 0;
     double sd = sqrt(var > 0 ? var : 0);
@@ -354,18 +358,28 @@ static sl_status_t update(run_t *r, int t_len, upd_stats_t *us)
     sl_rl_loss_opts_t lo = {o->clip, o->ent_coef, o->vf_coef, o->clip_vloss};
     sl_rl_loss_stats_t ls = {0};
     double gn_sum = 0, nmb = 0;
-    /* global size of each minibatch slot */
-    double *gsize = calloc((size_t)M, sizeof(double));
-    if (!gsize)
+    /* Per epoch, the global count, sum and sum of squares of the
+     * advantages of every minibatch, in one all-reduce. */
+    double *stats = calloc((size_t)M * 3, sizeof(double));
+    if (!stats)
         return sl_agree(r->comm, sl_error(SL_ERR_NOMEM, "out of memory"));
-    for (int m = 0; m < M; m++)
-        gsize[m] = (double)((int64_t)B * (m + 1) / M - (int64_t)B * m / M);
-    MPI_Allreduce(MPI_IN_PLACE, gsize, M, MPI_DOUBLE, MPI_SUM, r->comm);
     sl_status_t st = SL_OK;
     for (int i = 0; i < B; i++)
         r->perm[i] = i;
     for (int ep = 0; ep < o->epochs && st == SL_OK; ep++) {
         gsl_ran_shuffle(r->srng, r->perm, (size_t)B, sizeof(int));
+        for (int m = 0; m < M; m++) {
+            int lo_i = (int)((int64_t)B * m / M), n = (int)((int64_t)B * (m + 1) / M) - lo_i;
+            double *s3 = stats + 3 * m;
+            s3[0] = n;
+            s3[1] = s3[2] = 0;
+            for (int j = 0; j < n; j++) {
+                double v = r->adv[r->perm[lo_i + j]];
+                s3[1] += v;
+                s3[2] += v * v;
+            }
+        }
+        MPI_Allreduce(MPI_IN_PLACE, stats, 3 * M, MPI_DOUBLE, MPI_SUM, r->comm);
         for (int m = 0; m < M && st == SL_OK; m++) {
             int lo_i = (int)((int64_t)B * m / M), n = (int)((int64_t)B * (m + 1) / M) - lo_i;
             for (int j = 0; j < n; j++) {
@@ -380,15 +394,15 @@ static sl_status_t update(run_t *r, int t_len, upd_stats_t *us)
             rl_batch_t mb = {r->mb_obs, r->mb_act, r->mb_logp, r->mb_adv, r->mb_ret, r->mb_val};
             double gn = 0;
             int inject = o->test_nan_update > 0 && r->update + 1 == o->test_nan_update && ep == 0 && m == 0;
-            st = rl_ppo_minibatch(&r->agent, r->comm, r->ar, n, gsize[m], &mb, r->d_out, r->d_val,
-                                  r->ls_grad_d, &lo, o->max_grad_norm, inject, &ls, &gn);
+            st = rl_ppo_minibatch(&r->agent, r->comm, r->ar, n, stats[3 * m], &mb, r->d_out, r->d_val,
+                                  r->ls_grad_d, &lo, o->max_grad_norm, inject, stats + 3 * m, &ls, &gn);
             if (st == SL_ERR_NUMERIC && r->rank == 0)
                 SL_INFO("at update %lld, epoch %d, minibatch %d", (long long)r->update + 1, ep + 1, m + 1);
             gn_sum += gn;
             nmb += 1;
         }
     }
-    free(gsize);
+    free(stats);
     if (st != SL_OK)
         return st;
     double s[6] = {ls.pg_loss, ls.v_loss, ls.entropy, ls.approx_kl, ls.clipfrac, ls.n};

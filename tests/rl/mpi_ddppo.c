@@ -40,9 +40,11 @@ static void step_on(MPI_Comm comm, int row0, int n, int G, float *params_out, si
     double lsg[2], gn = 0;
     sl_rl_loss_stats_t ls = {0};
     /* Two steps: the second sees Adam's state and the changed weights. */
-    CU_ASSERT(rl_ppo_minibatch(&a, comm, ar, n, G, &mb, dout, dval, lsg, &lo, 0.5, 0, &ls, &gn) == SL_OK);
+    CU_ASSERT(rl_ppo_minibatch(&a, comm, ar, n, G, &mb, dout, dval, lsg, &lo, 0.5, 0, NULL, &ls, &gn) ==
+              SL_OK);
     fill(G, obs, act, logp, adv, ret, val);
-    CU_ASSERT(rl_ppo_minibatch(&a, comm, ar, n, G, &mb, dout, dval, lsg, &lo, 0.5, 0, &ls, &gn) == SL_OK);
+    CU_ASSERT(rl_ppo_minibatch(&a, comm, ar, n, G, &mb, dout, dval, lsg, &lo, 0.5, 0, NULL, &ls, &gn) ==
+              SL_OK);
     size_t na = sl_nn_num_params(a.actor), nc = sl_nn_num_params(a.critic);
     memcpy(params_out, sl_nn_params(a.actor), na * sizeof(float));
     memcpy(params_out + na, sl_nn_params(a.critic), nc * sizeof(float));
