@@ -95,23 +95,41 @@ static sl_status_t make_net(const char *spec, sl_nn_device_t dev, uint64_t seed,
     return SL_OK;
 }
 
-sl_status_t rl_agent_init(rl_agent_t *a, const sl_rl_env_t *env, const char *hidden, sl_nn_device_t dev,
-                          uint64_t seed, double lr, double log_std_init)
+sl_status_t rl_agent_init(rl_agent_t *a, const sl_rl_env_t *env, const char *hidden, int shared,
+                          sl_nn_device_t dev, uint64_t seed, double lr, double log_std_init)
 {
     memset(a, 0, sizeof *a);
+    a->shared = shared;
     a->obs_dim = env->obs_dim;
     a->continuous = env->act_dim > 0;
     a->k = a->continuous ? env->act_dim : env->n_actions;
     for (const char *p = hidden; *p; p++)
         if (!(*p >= '0' && *p <= '9') && *p != '-')
             return sl_error(SL_ERR_USAGE, "--hidden '%s': expected widths like 64-64", hidden);
-    snprintf(a->actor_spec, sizeof a->actor_spec, "mlp:%d-%s-%d:tanh", a->obs_dim, hidden, a->k);
-    snprintf(a->critic_spec, sizeof a->critic_spec, "mlp:%d-%s-1:tanh", a->obs_dim, hidden);
+    /* Shared: one trunk whose last layer has k policy outputs and 1 value
+     * output (orthogonal with gain 1, policy rows scaled to 0.01). */
+    snprintf(a->actor_spec, sizeof a->actor_spec, "mlp:%d-%s-%d:tanh", a->obs_dim, hidden,
+             a->k + (shared ? 1 : 0));
+    snprintf(a->critic_spec, sizeof a->critic_spec, shared ? "" : "mlp:%d-%s-1:tanh", a->obs_dim, hidden);
     gsl_rng *rng;
     SL_TRY(sl_rng_create(seed, 0, "rl/init", &rng));
-    sl_status_t st = make_net(a->actor_spec, dev, seed, 0.01, rng, &a->actor);
-    if (st == SL_OK)
+    sl_status_t st = make_net(a->actor_spec, dev, seed, shared ? 1.0 : 0.01, rng, &a->actor);
+    if (st == SL_OK && !shared)
         st = make_net(a->critic_spec, dev, seed, 1.0, rng, &a->critic);
+    if (st == SL_OK && shared) {
+        sl_nn_tensor_info_t ti;
+        int L = sl_nn_num_linear(a->actor);
+        float *P = sl_nn_params(a->actor);
+        for (int t = 0; t < sl_nn_num_tensors(a->actor) && st == SL_OK; t++) {
+            char want[32];
+            snprintf(want, sizeof want, "fc%d/weight", L);
+            if ((st = sl_nn_tensor_info(a->actor, t, &ti)) == SL_OK && !strcmp(ti.name, want))
+                for (size_t i = 0; i < (size_t)a->k * (size_t)ti.cols; i++)
+                    P[ti.offset + i] *= 0.01f;
+        }
+        if (st == SL_OK)
+            st = sl_nn_params_changed(a->actor);
+    }
     sl_rng_destroy(&rng);
     sl_nn_optim_opts_t oo;
     sl_nn_optim_opts_default(&oo, SL_NN_ADAM);
@@ -123,7 +141,7 @@ sl_status_t rl_agent_init(rl_agent_t *a, const sl_rl_env_t *env, const char *hid
     a->eps = oo.eps;
     if (st == SL_OK)
         st = sl_nn_optim_create(a->actor, &oo, &a->aopt);
-    if (st == SL_OK)
+    if (st == SL_OK && !shared)
         st = sl_nn_optim_create(a->critic, &oo, &a->copt);
     if (st == SL_OK) {
         a->logstd = calloc((size_t)a->k, sizeof(float));
@@ -151,10 +169,11 @@ sl_status_t rl_agent_set_fast(rl_agent_t *a, int on)
     if (!on)
         return SL_OK;
     SL_TRY(rl_mlp_bind(&a->fa, a->actor));
-    SL_TRY(rl_mlp_bind(&a->fc, a->critic));
+    if (a->critic)
+        SL_TRY(rl_mlp_bind(&a->fc, a->critic));
+    size_t nc = a->critic ? sl_nn_num_params(a->critic) : 0;
     free(a->packed);
-    a->packed =
-        malloc((sl_nn_num_params(a->actor) + sl_nn_num_params(a->critic) + (size_t)a->k + 1) * sizeof(float));
+    a->packed = malloc((sl_nn_num_params(a->actor) + nc + (size_t)a->k + 1) * sizeof(float));
     if (!a->packed)
         return sl_error(SL_ERR_NOMEM, "out of memory");
     a->fast = 1;
@@ -166,6 +185,71 @@ sl_status_t rl_net_forward(rl_agent_t *a, int critic, const float *x, int n, int
     if (a->fast)
         return rl_mlp_forward(critic ? &a->fc : &a->fa, x, n, y_p);
     return sl_nn_forward(critic ? a->critic : a->actor, x, n, train, y_p);
+}
+
+static sl_status_t bufs(rl_agent_t *a, int n)
+{
+    if (n <= a->buf_cap)
+        return SL_OK;
+    free(a->pi_buf);
+    free(a->v_buf);
+    free(a->dy_buf);
+    a->pi_buf = malloc((size_t)n * (size_t)a->k * sizeof(float));
+    a->v_buf = malloc((size_t)n * sizeof(float));
+    a->dy_buf = malloc((size_t)n * (size_t)(a->k + 1) * sizeof(float));
+    if (!a->pi_buf || !a->v_buf || !a->dy_buf) {
+        a->buf_cap = 0;
+        return sl_error(SL_ERR_NOMEM, "out of memory for a batch of %d", n);
+    }
+    a->buf_cap = n;
+    return SL_OK;
+}
+
+sl_status_t rl_agent_forward(rl_agent_t *a, const float *obs, int n, int train, const float **pi_p,
+                             const float **v_p)
+{
+    if (!a->shared) {
+        if (pi_p)
+            SL_TRY(rl_net_forward(a, 0, obs, n, train, pi_p));
+        if (v_p)
+            SL_TRY(rl_net_forward(a, 1, obs, n, train, v_p));
+        return SL_OK;
+    }
+    const float *y;
+    int k = a->k;
+    SL_TRY(bufs(a, n));
+    SL_TRY(rl_net_forward(a, 0, obs, n, train, &y));
+    for (int i = 0; i < n; i++) {
+        memcpy(a->pi_buf + (size_t)i * k, y + (size_t)i * (k + 1), (size_t)k * sizeof(float));
+        a->v_buf[i] = y[(size_t)i * (k + 1) + k];
+    }
+    if (pi_p)
+        *pi_p = a->pi_buf;
+    if (v_p)
+        *v_p = a->v_buf;
+    return SL_OK;
+}
+
+sl_status_t rl_agent_backward(rl_agent_t *a, const float *d_pi, const float *d_v, int n)
+{
+    if (!a->shared) {
+        SL_TRY(rl_net_backward(a, 0, d_pi));
+        return rl_net_backward(a, 1, d_v);
+    }
+    int k = a->k;
+    SL_TRY(bufs(a, n));
+    for (int i = 0; i < n; i++) {
+        memcpy(a->dy_buf + (size_t)i * (k + 1), d_pi + (size_t)i * k, (size_t)k * sizeof(float));
+        a->dy_buf[(size_t)i * (k + 1) + k] = d_v[i];
+    }
+    return rl_net_backward(a, 0, a->dy_buf);
+}
+
+void rl_agent_zero_grad(rl_agent_t *a)
+{
+    sl_nn_zero_grad(a->actor);
+    if (a->critic)
+        sl_nn_zero_grad(a->critic);
 }
 
 sl_status_t rl_net_backward(rl_agent_t *a, int critic, const float *dy)
@@ -182,7 +266,11 @@ void rl_agent_fini(rl_agent_t *a)
     rl_mlp_fini(&a->fa);
     rl_mlp_fini(&a->fc);
     free(a->packed);
-    a->packed = NULL;
+    free(a->pi_buf);
+    free(a->v_buf);
+    free(a->dy_buf);
+    a->packed = a->pi_buf = a->v_buf = a->dy_buf = NULL;
+    a->buf_cap = 0;
     sl_nn_optim_destroy(&a->aopt);
     sl_nn_optim_destroy(&a->copt);
     sl_nn_destroy(&a->actor);
@@ -199,7 +287,8 @@ void rl_agent_set_lr(rl_agent_t *a, double lr)
 {
     a->lr = lr;
     sl_nn_optim_set_lr(a->aopt, lr);
-    sl_nn_optim_set_lr(a->copt, lr);
+    if (a->copt)
+        sl_nn_optim_set_lr(a->copt, lr);
 }
 
 /* One global norm over both networks and the log-std, as
@@ -211,10 +300,10 @@ sl_status_t rl_agent_clip(rl_agent_t *a, double max_norm, double *norm_p)
     double na, nc, nl = 0;
     if (a->fast) {
         na = sqrt(rl_sumsq(sl_nn_grads(a->actor), sl_nn_num_params(a->actor)));
-        nc = sqrt(rl_sumsq(sl_nn_grads(a->critic), sl_nn_num_params(a->critic)));
+        nc = a->critic ? sqrt(rl_sumsq(sl_nn_grads(a->critic), sl_nn_num_params(a->critic))) : 0;
     } else {
         na = sl_nn_grad_norm(a->actor);
-        nc = sl_nn_grad_norm(a->critic);
+        nc = a->critic ? sl_nn_grad_norm(a->critic) : 0;
     }
     if (a->continuous)
         for (int j = 0; j < a->k; j++)
@@ -228,7 +317,8 @@ sl_status_t rl_agent_clip(rl_agent_t *a, double max_norm, double *norm_p)
         double coef = max_norm / (total + 1e-6);
         if (a->fast) {
             rl_scale(sl_nn_grads(a->actor), sl_nn_num_params(a->actor), (float)coef);
-            rl_scale(sl_nn_grads(a->critic), sl_nn_num_params(a->critic), (float)coef);
+            if (a->critic)
+                rl_scale(sl_nn_grads(a->critic), sl_nn_num_params(a->critic), (float)coef);
         } else if (na > 0)
             SL_TRY(sl_nn_clip_grad_norm(a->actor, na * coef, NULL));
         if (!a->fast && nc > 0)
@@ -242,7 +332,8 @@ sl_status_t rl_agent_clip(rl_agent_t *a, double max_norm, double *norm_p)
 sl_status_t rl_agent_step(rl_agent_t *a)
 {
     SL_TRY(sl_nn_optim_step(a->aopt));
-    SL_TRY(sl_nn_optim_step(a->copt));
+    if (a->copt)
+        SL_TRY(sl_nn_optim_step(a->copt));
     if (a->continuous) {
         a->ls_steps++;
         double bc1 = 1 - pow(a->beta1, (double)a->ls_steps), bc2 = 1 - pow(a->beta2, (double)a->ls_steps);
@@ -261,13 +352,15 @@ sl_status_t rl_agent_save(rl_agent_t *a, sl_h5_t *h)
 {
     uint64_t d[1] = {(uint64_t)a->k};
     SL_TRY(sl_nn_save(a->actor, a->aopt, h, "agent/actor/"));
-    SL_TRY(sl_nn_save(a->critic, a->copt, h, "agent/critic/"));
+    if (a->critic)
+        SL_TRY(sl_nn_save(a->critic, a->copt, h, "agent/critic/"));
     SL_TRY(sl_h5_write(h, "agent/logstd", SL_F32, 1, d, a->logstd));
     SL_TRY(sl_h5_write(h, "agent/logstd_adam_m", SL_F64, 1, d, a->ls_m));
     SL_TRY(sl_h5_write(h, "agent/logstd_adam_v", SL_F64, 1, d, a->ls_v));
     SL_TRY(sl_h5_set_attr_i64(h, "agent/logstd", "adam_steps", a->ls_steps));
     SL_TRY(sl_h5_set_attr_str(h, "agent", "actor_spec", a->actor_spec));
     SL_TRY(sl_h5_set_attr_str(h, "agent", "critic_spec", a->critic_spec));
+    SL_TRY(sl_h5_set_attr_i64(h, "agent", "shared", a->shared));
     return SL_OK;
 }
 
@@ -275,7 +368,8 @@ sl_status_t rl_agent_load(rl_agent_t *a, sl_h5_t *h)
 {
     uint64_t d[1] = {(uint64_t)a->k};
     SL_TRY(sl_nn_load(a->actor, a->aopt, h, "agent/actor/"));
-    SL_TRY(sl_nn_load(a->critic, a->copt, h, "agent/critic/"));
+    if (a->critic)
+        SL_TRY(sl_nn_load(a->critic, a->copt, h, "agent/critic/"));
     SL_TRY(sl_h5_read(h, "agent/logstd", SL_F32, 1, d, a->logstd));
     SL_TRY(sl_h5_read(h, "agent/logstd_adam_m", SL_F64, 1, d, a->ls_m));
     SL_TRY(sl_h5_read(h, "agent/logstd_adam_v", SL_F64, 1, d, a->ls_v));
@@ -287,7 +381,7 @@ sl_status_t rl_agent_act(rl_agent_t *a, const float *obs, int n, gsl_rng *rng, i
                          float *logp)
 {
     const float *y;
-    SL_TRY(rl_net_forward(a, 0, obs, n, 0, &y));
+    SL_TRY(rl_agent_forward(a, obs, n, 0, &y, NULL));
     int k = a->k;
     for (int i = 0; i < n; i++) {
         const float *yi = y + (size_t)i * k;

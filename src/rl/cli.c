@@ -15,7 +15,7 @@ typedef struct {
     long total_steps, envs, num_steps, minibatches, epochs, seed, ckpt_every, stop_after, straggler_rank,
         delay_us, nan_at;
     double lr, gamma, lambda, clip, ent_coef, vf_coef, max_grad_norm, pmin, pworkers;
-    int anneal_lr, clip_vloss, resume, preempt, stop_at_target;
+    int anneal_lr, clip_vloss, resume, preempt, stop_at_target, shared;
 } train_cli_t;
 
 #define O(f) offsetof(train_cli_t, f)
@@ -32,6 +32,8 @@ static const sl_opt_t train_table[] = {
     {"resume", 0, SL_OPT_BOOL, O(resume), NULL, 0, 0, NULL, 0, "continue from RUNDIR/ckpt.h5 if present",
      NULL},
     {"hidden", 0, SL_OPT_STRING, O(hidden), "64-64", 0, 0, NULL, 0, "hidden layer widths (tanh)", "W-W"},
+    {"shared", 0, SL_OPT_BOOL, O(shared), NULL, 0, 0, NULL, 0,
+     "one MLP trunk for actor and critic (policy and value heads) instead of two MLPs", NULL},
     {"num-steps", 0, SL_OPT_INT, O(num_steps), "-1", -1, 1e7, NULL, 0,
      "rollout length per env (-1: preset 128 / 1024)", "T"},
     {"lr", 0, SL_OPT_DOUBLE, O(lr), "-1", -1, 1, NULL, 0, "Adam learning rate (-1: preset 2.5e-4 / 1e-3)",
@@ -124,6 +126,7 @@ static sl_status_t rl_train_cmd(MPI_Comm comm, int argc, char **argv)
     o.out = c.out;
     o.device = c.device;
     o.hidden = c.hidden;
+    o.shared = c.shared;
     if (c.total_steps >= 0)
         o.total_steps = c.total_steps;
     if (c.envs > 0)
@@ -216,8 +219,11 @@ static sl_status_t eval_load(MPI_Comm comm, const char *path, sl_nn_device_t dev
                            "--model '%s' is not an rl checkpoint of a known environment", path);
     free(name);
     memset(a, 0, sizeof *a);
+    int64_t shared = 0;
     if (st == SL_OK) {
         sl_h5_get_attr_i64(h, "/", "norm_obs", &norm);
+        sl_h5_get_attr_i64(h, "agent", "shared", &shared);
+        a->shared = (int)shared;
         a->obs_dim = env->obs_dim;
         a->continuous = env->act_dim > 0;
         a->k = a->continuous ? env->act_dim : env->n_actions;
@@ -235,7 +241,8 @@ static sl_status_t eval_load(MPI_Comm comm, const char *path, sl_nn_device_t dev
         st = sl_h5_read(h, "norm/obs_var", SL_F64, 1, dod, rms->var);
     sl_h5_close(&h);
     st = sl_agree(comm, st);
-    if (st == SL_OK && (sl_nn_in_features(a->actor) != a->obs_dim || sl_nn_out_features(a->actor) != a->k))
+    if (st == SL_OK &&
+        (sl_nn_in_features(a->actor) != a->obs_dim || sl_nn_out_features(a->actor) != a->k + a->shared))
         st = sl_error_root(comm, SL_ERR_MISMATCH, "--model '%s': the actor's shape does not fit %s", path,
                            env->name);
     *norm_p = (int)norm;
@@ -327,6 +334,9 @@ out_res:
 out:
     sl_nn_destroy(&a.actor);
     free(a.logstd);
+    free(a.pi_buf);
+    free(a.v_buf);
+    free(a.dy_buf);
     rl_rms_fini(&rms);
     sl_config_destroy(&info.config);
     sl_opts_free(eval_table, &c);

@@ -149,6 +149,7 @@ typedef struct {
     const char *out;        /* run directory: ckpt.h5, metrics.csv, summary.json */
     const char *device;     /* "cpu" | "cuda" */
     const char *hidden;     /* hidden layer widths, e.g. "64-64" */
+    int shared;             /* one trunk for actor and critic (two heads) */
     int64_t total_steps;    /* global environment steps */
     int envs_per_rank;      /* N */
     int num_steps;          /* rollout length T */

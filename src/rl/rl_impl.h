@@ -55,6 +55,9 @@ typedef struct {
     int fast;        /* CPU: the fast path below, else train's forward/backward */
     rl_mlp_t fa, fc; /* fast paths of actor and critic */
     float *packed;   /* fast path: all gradients for one all-reduce */
+    int shared;      /* one trunk: actor has k + 1 outputs (value last), critic NULL */
+    float *pi_buf, *v_buf, *dy_buf;
+    int buf_cap;
 } rl_agent_t;
 
 /* Forward / backward of the actor (critic = 0) or critic (1) through the
@@ -65,8 +68,15 @@ sl_status_t rl_net_backward(rl_agent_t *a, int critic, const float *dy);
 /* Local: build the networks ("obs-H1-..-k" actor and "obs-H1-..-1" critic)
  * with gains sqrt 2 (hidden), 0.01 (policy head), 1 (value head) from the
  * stream (seed, 0, "rl/init"), the same on every rank. */
-sl_status_t rl_agent_init(rl_agent_t *a, const sl_rl_env_t *env, const char *hidden, sl_nn_device_t dev,
-                          uint64_t seed, double lr, double log_std_init);
+sl_status_t rl_agent_init(rl_agent_t *a, const sl_rl_env_t *env, const char *hidden, int shared,
+                          sl_nn_device_t dev, uint64_t seed, double lr, double log_std_init);
+/* Policy outputs (n x k) and values (n) of a batch, either may be NULL (not
+ * wanted); the arrays stay valid until the next forward. backward takes
+ * their gradients and ADDS into the networks' gradients. Local. */
+sl_status_t rl_agent_forward(rl_agent_t *a, const float *obs, int n, int train, const float **pi_p,
+                             const float **v_p);
+sl_status_t rl_agent_backward(rl_agent_t *a, const float *d_pi, const float *d_v, int n);
+void rl_agent_zero_grad(rl_agent_t *a);
 /* Use (1) or not (0) the CPU fast path; on by default on the CPU. */
 sl_status_t rl_agent_set_fast(rl_agent_t *a, int on);
 void rl_agent_fini(rl_agent_t *a);

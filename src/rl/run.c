@@ -171,7 +171,7 @@ static void policy_obs(run_t *r, const float *raw, float *dst, int n)
 static sl_status_t values(run_t *r, const float *obs, int n, float *v)
 {
     const float *y;
-    SL_TRY(rl_net_forward(&r->agent, 1, obs, n, 0, &y));
+    SL_TRY(rl_agent_forward(&r->agent, obs, n, 0, NULL, &y));
     memcpy(v, y, (size_t)n * sizeof(float));
     return SL_OK;
 }
@@ -283,23 +283,18 @@ sl_status_t rl_ppo_minibatch(rl_agent_t *a, MPI_Comm comm, sl_allreduce_t *ar, i
      * averages over P, giving the gradient of the global mean loss. */
     double denom = gsize / size, loss = 0;
     sl_status_t st = SL_OK;
-    sl_nn_zero_grad(a->actor);
-    sl_nn_zero_grad(a->critic);
+    rl_agent_zero_grad(a);
     memset(ls_grad_d, 0, (size_t)k * sizeof(double));
     if (n > 0) {
         const float *y, *v;
-        st = rl_net_forward(a, 0, mb->obs, n, 1, &y);
-        if (st == SL_OK)
-            st = rl_net_forward(a, 1, mb->obs, n, 1, &v);
+        st = rl_agent_forward(a, mb->obs, n, 1, &y, &v);
         if (st == SL_OK) {
             loss = sl_rl_ppo_loss(lo, n, k, y, a->continuous ? a->logstd : NULL, v, mb->act, mb->logp,
                                   mb->adv, mb->ret, mb->val, denom, d_out, d_val, ls_grad_d, ls);
             if (inject_nan)
                 loss = NAN;
-            st = rl_net_backward(a, 0, d_out);
+            st = rl_agent_backward(a, d_out, d_val, n);
         }
-        if (st == SL_OK)
-            st = rl_net_backward(a, 1, d_val);
     }
     if (st == SL_OK && !isfinite(loss))
         st = sl_error(SL_ERR_NUMERIC, "the PPO loss is %g: stopping (the last checkpoint is kept)", loss);
@@ -308,11 +303,12 @@ sl_status_t rl_ppo_minibatch(rl_agent_t *a, MPI_Comm comm, sl_allreduce_t *ar, i
         /* One all-reduce of [actor | critic | log-std | failed]: a failure
          * anywhere shows in the last slot on every rank, so no separate
          * agreement is needed. */
-        size_t na = sl_nn_num_params(a->actor), nc = sl_nn_num_params(a->critic),
+        size_t na = sl_nn_num_params(a->actor), nc = a->critic ? sl_nn_num_params(a->critic) : 0,
                nk = a->continuous ? (size_t)k : 0;
         float *buf = a->packed;
         memcpy(buf, sl_nn_grads(a->actor), na * sizeof(float));
-        memcpy(buf + na, sl_nn_grads(a->critic), nc * sizeof(float));
+        if (nc)
+            memcpy(buf + na, sl_nn_grads(a->critic), nc * sizeof(float));
         for (size_t j = 0; j < nk; j++)
             buf[na + nc + j] = (float)ls_grad_d[j];
         buf[na + nc + nk] = st != SL_OK;
@@ -320,7 +316,8 @@ sl_status_t rl_ppo_minibatch(rl_agent_t *a, MPI_Comm comm, sl_allreduce_t *ar, i
         if (buf[na + nc + nk] != 0)
             return st != SL_OK ? st : SL_ERR_PEER;
         memcpy(sl_nn_grads(a->actor), buf, na * sizeof(float));
-        memcpy(sl_nn_grads(a->critic), buf + na, nc * sizeof(float));
+        if (nc)
+            memcpy(sl_nn_grads(a->critic), buf + na, nc * sizeof(float));
         for (size_t j = 0; j < nk; j++)
             a->ls_grad[j] = buf[na + nc + j];
         /* The gradients are the same on every rank, hence the outcome too. */
@@ -335,7 +332,8 @@ sl_status_t rl_ppo_minibatch(rl_agent_t *a, MPI_Comm comm, sl_allreduce_t *ar, i
     }
     SL_TRY(sl_agree(comm, st));
     SL_TRY(sl_nn_grad_allreduce(a->actor, ar));
-    SL_TRY(sl_nn_grad_allreduce(a->critic, ar));
+    if (a->critic)
+        SL_TRY(sl_nn_grad_allreduce(a->critic, ar));
     if (a->continuous) {
         SL_MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, ls_grad_d, k, MPI_DOUBLE, MPI_SUM, comm));
         for (int j = 0; j < k; j++)
@@ -433,6 +431,7 @@ static sl_status_t save(run_t *r, const char *path)
     W(sl_h5_set_attr_i64(h, "/", "global_step", r->global_step));
     W(sl_h5_set_attr_i64(h, "/", "update", r->update));
     W(sl_h5_set_attr_i64(h, "/", "ranks", r->size));
+    W(sl_h5_set_attr_i64(h, "/", "shared", r->o->shared));
     W(sl_h5_set_attr_i64(h, "/", "envs_per_rank", r->N));
     W(sl_h5_set_attr_i64(h, "/", "num_steps", r->T));
     W(sl_h5_set_attr_i64(h, "/", "seed", (int64_t)r->o->seed));
@@ -495,6 +494,15 @@ static sl_status_t load(run_t *r, const char *path, int *found_p)
             hidden, r->env->name, r->o->hidden);
     free(env);
     free(hidden);
+    if (st == SL_OK) {
+        int64_t sh = 0;
+        sl_h5_get_attr_i64(h, "/", "shared", &sh);
+        if (sh != r->o->shared)
+            st =
+                sl_error_root(r->comm, SL_ERR_MISMATCH,
+                              "--resume: '%s' holds a network with %s actor and critic; this run asks for %s",
+                              path, sh ? "shared" : "separate", r->o->shared ? "--shared" : "separate ones");
+    }
     if (st == SL_OK)
         st = check_attr_i64(r, h, path, "ranks", r->size, "ranks");
     if (st == SL_OK)
@@ -647,7 +655,7 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.h5", o->out);
     snprintf(csvp, sizeof csvp, "%s/metrics.csv", o->out);
 
-    st = rl_agent_init(&r->agent, o->env, o->hidden, dev, o->seed, o->lr, o->log_std_init);
+    st = rl_agent_init(&r->agent, o->env, o->hidden, o->shared, dev, o->seed, o->lr, o->log_std_init);
     if (st == SL_OK)
         st = sl_rl_vecenv_create(o->env, r->N, o->seed, r->rank, &r->venv);
     if (st == SL_OK)

@@ -39,7 +39,16 @@ expect_rc 1 $MPIRUN -np 2 $SLUICE rl train --env Acrobot-v1 --total-steps 2560 $
 expect_grep "holds env CartPole-v1" "$T/err"
 expect_rc 1 $MPIRUN -np 2 $SLUICE rl train --env CartPole-v1 --hidden 32-32 --total-steps 2560 $small --out "$R" --resume
 expect_grep "hidden layers 64-64" "$T/err"
+expect_rc 1 $MPIRUN -np 2 $SLUICE rl train --env CartPole-v1 --shared --total-steps 2560 $small --out "$R" --resume
+expect_grep "separate actor and critic" "$T/err"
 [ "$(md5sum < "$R/ckpt.h5")" = "$sum0" ] || fail "a refused --resume changed the checkpoint"
+
+# A shared trunk (policy and value heads on one MLP) trains, evaluates, resumes.
+H="$T/shared"
+expect_rc 0 $MPIRUN -np 2 $SLUICE rl train --env Acrobot-v1 --shared --total-steps 640 $small --out "$H"
+expect_rc 0 $MPIRUN -np 2 $SLUICE rl train --env Acrobot-v1 --shared --total-steps 1280 $small --out "$H" --resume
+expect_grep '"steps": 1280' "$H/summary.json"
+expect_rc 0 $MPIRUN -np 1 $SLUICE rl eval --model "$H/ckpt.h5" --episodes 2
 
 # Stop (as SIGUSR1 would) after 3 updates: exit 75; resume finishes the run.
 S="$T/stop"

@@ -26,12 +26,12 @@ static void fill(int G, float *obs, float *act, float *logp, float *adv, float *
     }
 }
 
-static void step_on(MPI_Comm comm, int row0, int n, int G, float *params_out, size_t *np_p)
+static void step_on(MPI_Comm comm, int shared, int row0, int n, int G, float *params_out, size_t *np_p)
 {
     float obs[4 * 64], act[64], logp[64], adv[64], ret[64], val[64];
     fill(G, obs, act, logp, adv, ret, val);
     rl_agent_t a;
-    CU_ASSERT_FATAL(rl_agent_init(&a, &sl_rl_env_cartpole, "16-16", SL_NN_CPU, 3, 1e-2, 0) == SL_OK);
+    CU_ASSERT_FATAL(rl_agent_init(&a, &sl_rl_env_cartpole, "16-16", shared, SL_NN_CPU, 3, 1e-2, 0) == SL_OK);
     sl_allreduce_t *ar;
     CU_ASSERT_FATAL(sl_allreduce_create(comm, 0, &ar) == SL_OK);
     sl_rl_loss_opts_t lo = {0.2, 0.01, 0.5, 1};
@@ -45,22 +45,23 @@ static void step_on(MPI_Comm comm, int row0, int n, int G, float *params_out, si
     fill(G, obs, act, logp, adv, ret, val);
     CU_ASSERT(rl_ppo_minibatch(&a, comm, ar, n, G, &mb, dout, dval, lsg, &lo, 0.5, 0, NULL, &ls, &gn) ==
               SL_OK);
-    size_t na = sl_nn_num_params(a.actor), nc = sl_nn_num_params(a.critic);
+    size_t na = sl_nn_num_params(a.actor), nc = a.critic ? sl_nn_num_params(a.critic) : 0;
     memcpy(params_out, sl_nn_params(a.actor), na * sizeof(float));
-    memcpy(params_out + na, sl_nn_params(a.critic), nc * sizeof(float));
+    if (nc)
+        memcpy(params_out + na, sl_nn_params(a.critic), nc * sizeof(float));
     *np_p = na + nc;
     sl_allreduce_destroy(&ar);
     rl_agent_fini(&a);
 }
 
-static void test_same_update(void)
+static void check_same_update(int shared)
 {
     int P = sl_test_size(), r = sl_test_rank(), G = 48;
     int row0 = r * G / P, n = (r + 1) * G / P - row0;
     static float pw[4096], ps[4096];
     size_t nw = 0, ns = 0;
-    step_on(MPI_COMM_WORLD, row0, n, G, pw, &nw);
-    step_on(MPI_COMM_SELF, 0, G, G, ps, &ns);
+    step_on(MPI_COMM_WORLD, shared, row0, n, G, pw, &nw);
+    step_on(MPI_COMM_SELF, shared, 0, G, G, ps, &ns);
     double maxd = 0;
     for (size_t i = 0; i < nw; i++)
         maxd = fmax(maxd, fabs((double)pw[i] - ps[i]) / (1e-3 + fabs((double)ps[i])));
@@ -70,11 +71,20 @@ static void test_same_update(void)
     float init[4096];
     size_t ni;
     rl_agent_t a;
-    CU_ASSERT_FATAL(rl_agent_init(&a, &sl_rl_env_cartpole, "16-16", SL_NN_CPU, 3, 1e-2, 0) == SL_OK);
+    CU_ASSERT_FATAL(rl_agent_init(&a, &sl_rl_env_cartpole, "16-16", shared, SL_NN_CPU, 3, 1e-2, 0) == SL_OK);
     ni = sl_nn_num_params(a.actor);
     memcpy(init, sl_nn_params(a.actor), ni * sizeof(float));
     SL_ASSERT_ALL(memcmp(init, pw, ni * sizeof(float)) != 0);
     rl_agent_fini(&a);
+}
+
+static void test_same_update(void)
+{
+    check_same_update(0);
+}
+static void test_same_update_shared(void)
+{
+    check_same_update(1);
 }
 
 static void small_opts(sl_rl_train_opts_t *o, const sl_rl_env_t *env, const char *out)
@@ -218,6 +228,7 @@ int main(int argc, char **argv)
 {
     static const sl_test_t tests[] = {
         {"P ranks and 1 rank: same update", test_same_update},
+        {"the same with a shared trunk", test_same_update_shared},
         {"straggler preempted", test_straggler},
         {"resume equality (CartPole)", test_resume_cartpole},
         {"resume equality (Pendulum, normalisers, log-std)", test_resume_pendulum},

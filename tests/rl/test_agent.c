@@ -20,7 +20,7 @@ static void test_tanh(void)
 static void test_fast_vs_reference(void)
 {
     rl_agent_t a;
-    CU_ASSERT_FATAL(rl_agent_init(&a, &sl_rl_env_acrobot, "32-16", SL_NN_CPU, 5, 1e-3, 0) == SL_OK);
+    CU_ASSERT_FATAL(rl_agent_init(&a, &sl_rl_env_acrobot, "32-16", 0, SL_NN_CPU, 5, 1e-3, 0) == SL_OK);
     CU_ASSERT_FATAL(a.fast == 1);
     enum { N = 7 };
     float x[N * 6], dy[N * 3];
@@ -54,14 +54,14 @@ static void test_fast_vs_reference(void)
     rl_agent_fini(&a);
 }
 
-/* d loss / d parameter through actor and critic, against central
- * differences of the loss recomputed from the fast forward. */
-static void test_param_fd(void)
+/* d loss / d parameter through actor and critic (separate or shared),
+ * against central differences of the loss recomputed from the forward. */
+static void check_param_fd(int shared)
 {
     rl_agent_t a;
-    CU_ASSERT_FATAL(rl_agent_init(&a, &sl_rl_env_pendulum, "8-8", SL_NN_CPU, 9, 1e-3, -0.2) == SL_OK);
+    CU_ASSERT_FATAL(rl_agent_init(&a, &sl_rl_env_pendulum, "8-8", shared, SL_NN_CPU, 9, 1e-3, -0.2) == SL_OK);
     enum { N = 6 };
-    float obs[N * 3], act[N], logp[N], adv[N], ret[N], val[N], dout[N], dval[N];
+    float obs[N * 3], act[N], logp[N], adv[N], ret[N], val[N], dout[N], dval[N], yy[N];
     double lsg[1];
     sl_rl_loss_opts_t lo = {0.2, 0.01, 0.5, 1};
     for (int i = 0; i < N; i++) {
@@ -73,56 +73,49 @@ static void test_param_fd(void)
         val[i] = (float)(0.1 * i - 0.2);
     }
     const float *y, *v;
-    rl_net_forward(&a, 0, obs, N, 1, &y);
+    CU_ASSERT_FATAL(rl_agent_forward(&a, obs, N, 1, &y, &v) == SL_OK);
     for (int i = 0; i < N; i++) /* ratios near 1 +- 0.05: inside the clip range */
         logp[i] = (float)(sl_rl_logprob(1, y + i, a.logstd, act + i, NULL) + 0.05 * sin(2.0 * i));
-#define LOSS(L)                                                                                              \
-    do {                                                                                                     \
-        rl_net_forward(&a, 0, obs, N, 1, &y);                                                                \
-        static float yy[N];                                                                                  \
-        memcpy(yy, y, sizeof yy);                                                                            \
-        rl_net_forward(&a, 1, obs, N, 1, &v);                                                                \
-        lsg[0] = 0;                                                                                          \
-        L = sl_rl_ppo_loss(&lo, N, 1, yy, a.logstd, v, act, logp, adv, ret, val, N, dout, dval, lsg, NULL);  \
-    } while (0)
-    double L0;
-    sl_nn_zero_grad(a.actor);
-    sl_nn_zero_grad(a.critic);
-    rl_net_forward(&a, 0, obs, N, 1, &y);
-    static float yy0[N];
-    memcpy(yy0, y, sizeof yy0);
-    rl_net_forward(&a, 1, obs, N, 1, &v);
-    lsg[0] = 0;
-    L0 = sl_rl_ppo_loss(&lo, N, 1, yy0, a.logstd, v, act, logp, adv, ret, val, N, dout, dval, lsg, NULL);
-    (void)L0;
-    rl_net_backward(&a, 1, dval);
-    rl_net_forward(&a, 0, obs, N, 1, &y);
-    rl_net_backward(&a, 0, dout);
+#define LOSS()                                                                                               \
+    (rl_agent_forward(&a, obs, N, 1, &y, &v), memcpy(yy, y, sizeof yy), lsg[0] = 0,                          \
+     sl_rl_ppo_loss(&lo, N, 1, yy, a.logstd, v, act, logp, adv, ret, val, N, dout, dval, lsg, NULL))
+    rl_agent_zero_grad(&a);
+    LOSS();
+    CU_ASSERT_FATAL(rl_agent_backward(&a, dout, dval, N) == SL_OK);
     int checked = 0, bad = 0;
-    for (int critic = 0; critic < 2; critic++) {
-        sl_nn_t *nn = critic ? a.critic : a.actor;
+    for (int net = 0; net < (shared ? 1 : 2); net++) {
+        sl_nn_t *nn = net ? a.critic : a.actor;
         float *p = sl_nn_params(nn);
         const float *g = sl_nn_grads(nn);
         size_t np = sl_nn_num_params(nn);
-        for (size_t i = 0; i < np; i += 5) {
+        for (size_t i = 0; i < np; i += 3) {
             float keep = p[i];
-            double lp, lm, h = 2e-3;
+            double h = 2e-3;
             p[i] = (float)(keep + h);
-            LOSS(lp);
+            double lp = LOSS();
             p[i] = (float)(keep - h);
-            LOSS(lm);
+            double lm = LOSS();
             p[i] = keep;
             double fd = (lp - lm) / ((double)(float)(keep + h) - (double)(float)(keep - h));
             checked++;
             if (fabs(fd - g[i]) > 2e-3 + 2e-2 * fabs(fd)) {
                 bad++;
-                printf("\n  %s param %zu: fd %.6g analytic %.6g", critic ? "critic" : "actor", i, fd, g[i]);
+                printf("\n  %s param %zu: fd %.6g analytic %.6g", net ? "critic" : "actor", i, fd, g[i]);
             }
         }
     }
 #undef LOSS
-    CU_ASSERT(checked > 10 && bad == 0);
+    CU_ASSERT(checked > 20 && bad == 0);
     rl_agent_fini(&a);
+}
+
+static void test_param_fd(void)
+{
+    check_param_fd(0);
+}
+static void test_param_fd_shared(void)
+{
+    check_param_fd(1);
 }
 
 /* Orthogonal init: rows of the 0.01-gain policy head have norm 0.01 (out <
@@ -130,8 +123,8 @@ static void test_param_fd(void)
 static void test_init(void)
 {
     rl_agent_t a, b;
-    CU_ASSERT_FATAL(rl_agent_init(&a, &sl_rl_env_cartpole, "64-64", SL_NN_CPU, 1, 1e-3, 0) == SL_OK);
-    CU_ASSERT_FATAL(rl_agent_init(&b, &sl_rl_env_cartpole, "64-64", SL_NN_CPU, 1, 1e-3, 0) == SL_OK);
+    CU_ASSERT_FATAL(rl_agent_init(&a, &sl_rl_env_cartpole, "64-64", 0, SL_NN_CPU, 1, 1e-3, 0) == SL_OK);
+    CU_ASSERT_FATAL(rl_agent_init(&b, &sl_rl_env_cartpole, "64-64", 0, SL_NN_CPU, 1, 1e-3, 0) == SL_OK);
     CU_ASSERT(memcmp(sl_nn_params(a.actor), sl_nn_params(b.actor), sl_nn_num_params(a.actor) * 4) == 0);
     const float *P = sl_nn_params(a.actor);
     rl_mlp_t *m = &a.fa;
@@ -160,6 +153,7 @@ int main(int argc, char **argv)
     static const sl_test_t tests[] = {{"fast tanh", test_tanh},
                                       {"fast path vs train reference", test_fast_vs_reference},
                                       {"loss gradient in parameters (finite differences)", test_param_fd},
+                                      {"the same with a shared trunk", test_param_fd_shared},
                                       {"orthogonal init gains", test_init},
                                       {NULL, NULL}};
     return sl_test_run(argc, argv, "rl agent", tests);
