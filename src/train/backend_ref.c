@@ -18,14 +18,20 @@ sl_status_t sl_nn_host_alloc(float **p, size_t n)
     *p = q;
     return SL_OK;
 }
-void sl_nn_host_free(float *p) { free(p); }
+void sl_nn_host_free(float *p)
+{
+    free(p);
+}
 sl_status_t sl_nn_host_copy(float *dst, const float *src, size_t n)
 {
     if (dst != src && n)
         memmove(dst, src, n * sizeof(float));
     return SL_OK;
 }
-sl_status_t sl_nn_host_sync(void) { return SL_OK; }
+sl_status_t sl_nn_host_sync(void)
+{
+    return SL_OK;
+}
 
 static void ref_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                      const float *B, int ldb, float beta, float *C, int ldc)

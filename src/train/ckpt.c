@@ -59,7 +59,8 @@ sl_status_t sl_nn_load(sl_nn_t *nn, sl_nn_optim_t *opt, sl_h5_t *h, const char *
     path_of(name, sizeof name, prefix, "model");
     sl_status_t st = sl_h5_get_attr_str(h, name, "spec", &spec);
     if (st != SL_OK)
-        return sl_error(SL_ERR_MISMATCH, "%s: no model in the file (attribute %s spec missing)", sl_h5_path(h), name);
+        return sl_error(SL_ERR_MISMATCH, "%s: no model in the file (attribute %s spec missing)",
+                        sl_h5_path(h), name);
     if (strcmp(spec, nn->spec) != 0) {
         st = sl_error(SL_ERR_MISMATCH, "%s holds model '%s', not '%s'", sl_h5_path(h), spec, nn->spec);
         free(spec);
@@ -98,14 +99,15 @@ sl_status_t sl_nn_create_from_h5(sl_h5_t *h, const char *prefix, sl_nn_device_t 
     char *spec = NULL;
     path_of(name, sizeof name, prefix, "model");
     if (sl_h5_get_attr_str(h, name, "spec", &spec) != SL_OK)
-        return sl_error(SL_ERR_INVALID, "%s: not a sluice model file (no %s with a spec attribute)", sl_h5_path(h),
-                        name);
+        return sl_error(SL_ERR_INVALID, "%s: not a sluice model file (no %s with a spec attribute)",
+                        sl_h5_path(h), name);
     sl_nn_t *nn = NULL;
     sl_status_t st;
     if (strncmp(spec, "mlp:", 4) == 0)
         st = sl_nn_create(spec, dev, 0, &nn);
     else
-        st = sl_error(SL_ERR_UNSUPPORTED, "%s: model '%s' cannot be rebuilt from its spec", sl_h5_path(h), spec);
+        st = sl_error(SL_ERR_UNSUPPORTED, "%s: model '%s' cannot be rebuilt from its spec", sl_h5_path(h),
+                      spec);
     free(spec);
     if (st == SL_OK)
         st = sl_nn_load(nn, NULL, h, prefix);

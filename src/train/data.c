@@ -32,12 +32,15 @@ sl_status_t sl_nn_data_open(MPI_Comm comm, const char *path, sl_nn_data_t **d_p)
     if (!sl_h5_exists(h, "X"))
         st = sl_error_root(comm, SL_ERR_INVALID, "dataset %s has no /X (float32 samples x features)", path);
     else if (!sl_h5_exists(h, "y"))
-        st = sl_error_root(comm, SL_ERR_INVALID, "dataset %s has no /y (int32 labels or float32 targets)", path);
-    else if (sl_h5_info(h, "X", &tx, &nx, dx) != SL_OK || tx != SL_F32 || nx != 2)
-        st = sl_error_root(comm, SL_ERR_INVALID, "dataset %s: /X must be a float32 matrix (samples x features)", path);
-    else if (sl_h5_info(h, "y", &ty, &ny, dy) != SL_OK || !((ty == SL_I32 && ny == 1) || (ty == SL_F32 && (ny == 1 || ny == 2))))
-        st = sl_error_root(comm, SL_ERR_INVALID, "dataset %s: /y must be int32 (N) labels or float32 (N or N x K) targets",
+        st = sl_error_root(comm, SL_ERR_INVALID, "dataset %s has no /y (int32 labels or float32 targets)",
                            path);
+    else if (sl_h5_info(h, "X", &tx, &nx, dx) != SL_OK || tx != SL_F32 || nx != 2)
+        st = sl_error_root(comm, SL_ERR_INVALID,
+                           "dataset %s: /X must be a float32 matrix (samples x features)", path);
+    else if (sl_h5_info(h, "y", &ty, &ny, dy) != SL_OK ||
+             !((ty == SL_I32 && ny == 1) || (ty == SL_F32 && (ny == 1 || ny == 2))))
+        st = sl_error_root(comm, SL_ERR_INVALID,
+                           "dataset %s: /y must be int32 (N) labels or float32 (N or N x K) targets", path);
     else if (dy[0] != dx[0])
         st = sl_error_root(comm, SL_ERR_INVALID, "dataset %s: /X has %llu rows but /y has %llu", path,
                            (unsigned long long)dx[0], (unsigned long long)dy[0]);
@@ -66,15 +69,25 @@ void sl_nn_data_close(sl_nn_data_t **d)
     *d = NULL;
 }
 
-int64_t sl_nn_data_rows(const sl_nn_data_t *d) { return d->rows; }
-int sl_nn_data_features(const sl_nn_data_t *d) { return d->features; }
-int sl_nn_data_target_width(const sl_nn_data_t *d) { return d->twidth; }
+int64_t sl_nn_data_rows(const sl_nn_data_t *d)
+{
+    return d->rows;
+}
+int sl_nn_data_features(const sl_nn_data_t *d)
+{
+    return d->features;
+}
+int sl_nn_data_target_width(const sl_nn_data_t *d)
+{
+    return d->twidth;
+}
 
 sl_status_t sl_nn_data_read(sl_nn_data_t *d, int64_t row0, int64_t n, float *x, void *y)
 {
     float dummy[1];
     SL_TRY(sl_h5_read_rows(d->h, "X", SL_F32, (uint64_t)row0, (uint64_t)n, n ? x : dummy));
-    return sl_h5_read_rows(d->h, "y", d->twidth ? SL_F32 : SL_I32, (uint64_t)row0, (uint64_t)n, n ? y : dummy);
+    return sl_h5_read_rows(d->h, "y", d->twidth ? SL_F32 : SL_I32, (uint64_t)row0, (uint64_t)n,
+                           n ? y : dummy);
 }
 
 void sl_nn_shuffle(uint64_t seed, int64_t epoch, int64_t n, int64_t *perm)
@@ -114,7 +127,8 @@ static sl_status_t read_idx(const char *path, int want_ndim, uint32_t *dims, uns
     sl_status_t st = SL_OK;
     unsigned char *data = NULL;
     if (read_be32(f, &magic) != 0 || (magic >> 8) != 0x08 || (int)(magic & 0xff) != want_ndim) {
-        st = sl_error(SL_ERR_INVALID, "%s is not an IDX file of unsigned bytes with %d dimension%s (magic %08x)", path,
+        st = sl_error(SL_ERR_INVALID,
+                      "%s is not an IDX file of unsigned bytes with %d dimension%s (magic %08x)", path,
                       want_ndim, want_ndim > 1 ? "s" : "", magic);
         goto out;
     }
@@ -144,8 +158,8 @@ static sl_status_t read_idx(const char *path, int want_ndim, uint32_t *dims, uns
         got += (uint64_t)r;
     }
     if (got != total) {
-        st = sl_error(SL_ERR_INVALID, "%s: truncated IDX data (%llu of %llu bytes)", path, (unsigned long long)got,
-                      (unsigned long long)total);
+        st = sl_error(SL_ERR_INVALID, "%s: truncated IDX data (%llu of %llu bytes)", path,
+                      (unsigned long long)got, (unsigned long long)total);
         free(data);
         data = NULL;
     }
@@ -167,7 +181,8 @@ static sl_status_t write_dataset(MPI_Comm comm, const char *output, const float 
     uint64_t dx[2] = {n, f}, dy[2] = {n, (uint64_t)twidth};
     sl_status_t st = sl_h5_write(h, "X", SL_F32, 2, dx, rank == 0 ? (const void *)x : &dummy);
     if (st == SL_OK)
-        st = sl_h5_write(h, "y", twidth ? SL_F32 : SL_I32, twidth ? 2 : 1, dy, rank == 0 ? y : (const void *)&dummy);
+        st = sl_h5_write(h, "y", twidth ? SL_F32 : SL_I32, twidth ? 2 : 1, dy,
+                         rank == 0 ? y : (const void *)&dummy);
     if (st != SL_OK) {
         sl_h5_discard(&h);
         return st;
@@ -190,7 +205,8 @@ sl_status_t sl_nn_import_idx(MPI_Comm comm, const char *images, const char *labe
         if (st == SL_OK)
             st = read_idx(labels, 1, dl, &lab);
         if (st == SL_OK && dl[0] != di[0])
-            st = sl_error(SL_ERR_INVALID, "%s has %u images but %s has %u labels", images, di[0], labels, dl[0]);
+            st = sl_error(SL_ERR_INVALID, "%s has %u images but %s has %u labels", images, di[0], labels,
+                          dl[0]);
         if (st == SL_OK) {
             uint64_t n = di[0], f = (uint64_t)di[1] * di[2];
             x = malloc(n * f * sizeof(float));
@@ -300,7 +316,8 @@ sl_status_t sl_nn_import_csv(MPI_Comm comm, const char *csv, const char *output,
                 float *nx = realloc(x, cap * meta[1] * sizeof(float));
                 if (nx)
                     x = nx;
-                void *ny = targets > 0 ? realloc(t, cap * targets * sizeof(float)) : realloc(y, cap * sizeof(int32_t));
+                void *ny = targets > 0 ? realloc(t, cap * targets * sizeof(float))
+                                       : realloc(y, cap * sizeof(int32_t));
                 if (ny) {
                     if (targets > 0)
                         t = ny;
@@ -319,16 +336,16 @@ sl_status_t sl_nn_import_csv(MPI_Comm comm, const char *csv, const char *output,
                 while (*e == ' ')
                     e++;
                 if (e == fields[j] || *e || !isfinite(v)) {
-                    st = sl_error(SL_ERR_INVALID, "%s:%ld: column %d: '%s' is not a number", csv, lineno, j + 1,
-                                  fields[j]);
+                    st = sl_error(SL_ERR_INVALID, "%s:%ld: column %d: '%s' is not a number", csv, lineno,
+                                  j + 1, fields[j]);
                     break;
                 }
                 if (targets > 0 && j >= lc)
                     t[n * targets + (j - lc)] = (float)v;
                 else if (targets <= 0 && j == lc) {
                     if (v != floor(v) || v < 0 || v > 2147483647.0)
-                        st = sl_error(SL_ERR_INVALID, "%s:%ld: label '%s' is not a class id (integer >= 0)", csv,
-                                      lineno, fields[j]);
+                        st = sl_error(SL_ERR_INVALID, "%s:%ld: label '%s' is not a class id (integer >= 0)",
+                                      csv, lineno, fields[j]);
                     y[n] = (int32_t)v;
                 } else
                     x[n * meta[1] + k++] = (float)(v * scale);

@@ -18,7 +18,10 @@ static void tree(const sl_nn_backend_t *be, float **bufs, int lo, int hi, size_t
     be->add(bufs[lo], bufs[mid], n);
 }
 
-void sl_nn_tree_sum(const sl_nn_backend_t *be, float **bufs, int k, size_t n) { tree(be, bufs, 0, k, n); }
+void sl_nn_tree_sum(const sl_nn_backend_t *be, float **bufs, int k, size_t n)
+{
+    tree(be, bufs, 0, k, n);
+}
 
 sl_status_t sl_nn_tree_allreduce(MPI_Comm comm, float *buf, float *scratch, size_t n)
 {
@@ -32,8 +35,8 @@ sl_status_t sl_nn_tree_allreduce(MPI_Comm comm, float *buf, float *scratch, size
         int partner = rank ^ d;
         for (size_t off = 0; off < n; off += chunk) {
             int m = (int)(n - off < chunk ? n - off : chunk);
-            SL_MPI_TRY(MPI_Sendrecv(buf + off, m, MPI_FLOAT, partner, 77, scratch + off, m, MPI_FLOAT, partner, 77,
-                                    comm, MPI_STATUS_IGNORE));
+            SL_MPI_TRY(MPI_Sendrecv(buf + off, m, MPI_FLOAT, partner, 77, scratch + off, m, MPI_FLOAT,
+                                    partner, 77, comm, MPI_STATUS_IGNORE));
         }
         if (rank < partner) /* mine + partner's */
             for (size_t i = 0; i < n; i++)

@@ -16,7 +16,8 @@ sl_status_t sl_nn_loss(sl_nn_loss_kind_t kind, const float *y, const void *targe
         const int32_t *lab = target;
         for (int64_t i = 0; i < n; i++)
             if (lab[i] < 0 || lab[i] >= k)
-                return sl_error(SL_ERR_INVALID, "label %d of sample %lld is outside [0, %d) (the model has %d outputs)",
+                return sl_error(SL_ERR_INVALID,
+                                "label %d of sample %lld is outside [0, %d) (the model has %d outputs)",
                                 (int)lab[i], (long long)i, k, k);
         for (int64_t i = 0; i < n; i++) {
             const float *yi = y + i * k;

@@ -44,16 +44,12 @@ sl_status_t sl_nn_device_check(sl_nn_device_t dev)
 static const sl_nn_backend_t *backend_of(sl_nn_device_t dev)
 {
     switch (dev) {
-    case SL_NN_REF:
-        return &sl_nn_backend_ref;
+    case SL_NN_REF: return &sl_nn_backend_ref;
 #ifdef SL_NN_CUDA_BACKEND
-    case SL_NN_CUDA:
-        return &sl_nn_backend_cuda;
+    case SL_NN_CUDA: return &sl_nn_backend_cuda;
 #endif
-    case SL_NN_CPU:
-        return &sl_nn_backend_cpu;
-    default:
-        return NULL;
+    case SL_NN_CPU: return &sl_nn_backend_cpu;
+    default: return NULL;
     }
 }
 
@@ -236,6 +232,7 @@ sl_status_t sl_nn_build(sl_nn_t *nn, uint64_t seed)
     }
     SL_TRY(sl_nn_host_alloc(&nn->params, nn->nparams));
     SL_TRY(sl_nn_host_alloc(&nn->grads, nn->nparams));
+    nn->grads_arena = nn->grads;
     if (nn->dev == SL_NN_CUDA) {
         SL_TRY(nn->be->alloc(&nn->dparams, nn->nparams));
         SL_TRY(nn->be->alloc(&nn->dgrads, nn->nparams));
@@ -299,7 +296,8 @@ sl_status_t sl_nn_create(const char *spec, sl_nn_device_t dev, uint64_t seed, sl
 {
     sl_status_t st;
     if (!spec || strncmp(spec, "mlp:", 4) != 0)
-        return sl_error(SL_ERR_INVALID, "model spec '%s': expected mlp:IN-H1-...-OUT[:relu|tanh|gelu][:ln][:dropout=P]",
+        return sl_error(SL_ERR_INVALID,
+                        "model spec '%s': expected mlp:IN-H1-...-OUT[:relu|tanh|gelu][:ln][:dropout=P]",
                         spec ? spec : "(null)");
     long widths[SL_NN_MAX_LAYERS];
     int nw = 0;
@@ -406,7 +404,7 @@ void sl_nn_destroy(sl_nn_t **pnn)
     }
     if (!nn->shared_params)
         free(nn->params);
-    free(nn->grads);
+    free(nn->grads_arena);
     sl_rng_destroy(&nn->drop_rng);
     free(nn->spec);
     free(nn);
@@ -463,9 +461,7 @@ sl_status_t sl_nn_forward(sl_nn_t *nn, const float *x, int64_t n, int train, con
             break;
         case SL_NN_RELU:
         case SL_NN_TANH:
-        case SL_NN_GELU:
-            be->act_fwd(L->kind, cur, L->y, cnt);
-            break;
+        case SL_NN_GELU: be->act_fwd(L->kind, cur, L->y, cnt); break;
         case SL_NN_LAYERNORM:
             be->ln_fwd(cur, L->y, nn->dparams + L->off0, nn->dparams + L->off1, L->aux, L->aux + nn->cap, n,
                        L->out);
@@ -512,6 +508,27 @@ static void maybe_start_bucket(sl_nn_t *nn, size_t ready, size_t *pending)
     *pending = ready;
 }
 
+/* Zero a small gradient range in backend memory. */
+static void zero_backend(sl_nn_t *nn, float *p, size_t n)
+{
+    if (nn->dev != SL_NN_CUDA) {
+        memset(p, 0, n * sizeof(float));
+        return;
+    }
+    static const float zeros[256];
+    for (size_t off = 0; off < n; off += 256)
+        nn->be->upload(p + off, zeros, n - off < 256 ? n - off : 256);
+}
+
+float *sl_nn_redirect_grads(sl_nn_t *nn, float *buf)
+{
+    float *old = nn->grads;
+    if (nn->dev == SL_NN_CUDA)
+        return old; /* device gradients stay in the arena */
+    nn->grads = nn->dgrads = buf ? buf : nn->grads_arena;
+    return old;
+}
+
 sl_status_t sl_nn_backward(sl_nn_t *nn, const float *dy, float *dx)
 {
     if (!nn->last_train || nn->n < 1)
@@ -531,18 +548,21 @@ sl_status_t sl_nn_backward(sl_nn_t *nn, const float *dy, float *dx)
         size_t cnt = (size_t)n * L->out;
         switch (L->kind) {
         case SL_NN_LINEAR:
-            be->gemm(1, 0, L->out, L->in, (int)n, 1.f, g, L->out, xin, L->in, 1.f, nn->dgrads + L->off0, L->in);
+            be->gemm(1, 0, L->out, L->in, (int)n, 1.f, g, L->out, xin, L->in, nn->overwrite_grads ? 0.f : 1.f,
+                     nn->dgrads + L->off0, L->in);
+            if (nn->overwrite_grads)
+                zero_backend(nn, nn->dgrads + L->off1, (size_t)L->out);
             be->bias_bwd(nn->dgrads + L->off1, g, n, L->out);
             if (need_dx)
-                be->gemm(0, 0, (int)n, L->in, L->out, 1.f, g, L->out, nn->dparams + L->off0, L->in, 0.f, gnext,
-                         L->in);
+                be->gemm(0, 0, (int)n, L->in, L->out, 1.f, g, L->out, nn->dparams + L->off0, L->in, 0.f,
+                         gnext, L->in);
             break;
         case SL_NN_RELU:
         case SL_NN_TANH:
-        case SL_NN_GELU:
-            be->act_bwd(L->kind, xin, L->y, g, gnext, cnt);
-            break;
+        case SL_NN_GELU: be->act_bwd(L->kind, xin, L->y, g, gnext, cnt); break;
         case SL_NN_LAYERNORM:
+            if (nn->overwrite_grads)
+                zero_backend(nn, nn->dgrads + L->off0, 2 * (size_t)L->out);
             be->ln_bwd(xin, g, nn->dparams + L->off0, L->aux, L->aux + nn->cap, gnext, nn->dgrads + L->off0,
                        nn->dgrads + L->off1, n, L->out);
             break;
@@ -600,12 +620,30 @@ sl_status_t sl_nn_grad_allreduce(sl_nn_t *nn, sl_allreduce_t *ar)
     return SL_OK;
 }
 
-const char *sl_nn_spec(const sl_nn_t *nn) { return nn->spec; }
-sl_nn_device_t sl_nn_device(const sl_nn_t *nn) { return nn->dev; }
-int sl_nn_in_features(const sl_nn_t *nn) { return nn->in; }
-int sl_nn_out_features(const sl_nn_t *nn) { return layer_out(nn, nn->nlayers - 1); }
-int sl_nn_num_layers(const sl_nn_t *nn) { return nn->nlayers; }
-sl_nn_layer_kind_t sl_nn_layer_kind(const sl_nn_t *nn, int layer) { return nn->layers[layer].kind; }
+const char *sl_nn_spec(const sl_nn_t *nn)
+{
+    return nn->spec;
+}
+sl_nn_device_t sl_nn_device(const sl_nn_t *nn)
+{
+    return nn->dev;
+}
+int sl_nn_in_features(const sl_nn_t *nn)
+{
+    return nn->in;
+}
+int sl_nn_out_features(const sl_nn_t *nn)
+{
+    return layer_out(nn, nn->nlayers - 1);
+}
+int sl_nn_num_layers(const sl_nn_t *nn)
+{
+    return nn->nlayers;
+}
+sl_nn_layer_kind_t sl_nn_layer_kind(const sl_nn_t *nn, int layer)
+{
+    return nn->layers[layer].kind;
+}
 int sl_nn_num_linear(const sl_nn_t *nn)
 {
     int k = 0;
@@ -613,9 +651,18 @@ int sl_nn_num_linear(const sl_nn_t *nn)
         k += nn->layers[i].kind == SL_NN_LINEAR;
     return k;
 }
-size_t sl_nn_num_params(const sl_nn_t *nn) { return nn->nparams; }
-float *sl_nn_params(sl_nn_t *nn) { return nn->params; }
-float *sl_nn_grads(sl_nn_t *nn) { return nn->grads; }
+size_t sl_nn_num_params(const sl_nn_t *nn)
+{
+    return nn->nparams;
+}
+float *sl_nn_params(sl_nn_t *nn)
+{
+    return nn->params;
+}
+float *sl_nn_grads(sl_nn_t *nn)
+{
+    return nn->grads;
+}
 
 sl_status_t sl_nn_params_changed(sl_nn_t *nn)
 {
@@ -631,7 +678,10 @@ sl_status_t sl_nn_grads_sync(sl_nn_t *nn)
     return SL_OK;
 }
 
-int sl_nn_num_tensors(const sl_nn_t *nn) { return nn->ntensors; }
+int sl_nn_num_tensors(const sl_nn_t *nn)
+{
+    return nn->ntensors;
+}
 
 sl_status_t sl_nn_tensor_info(const sl_nn_t *nn, int i, sl_nn_tensor_info_t *info_p)
 {

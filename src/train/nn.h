@@ -62,13 +62,12 @@ typedef enum {
  * (gain sqrt(2) for relu, 5/3 for tanh, 1 for the output layer) from the
  * stream (seed, 0, "nn-init"); biases are zero. The caller owns the model:
  * free with sl_nn_destroy. SL_ERR_INVALID (printed) for a bad spec. */
-sl_status_t sl_nn_create(const char *spec, sl_nn_device_t dev, uint64_t seed,
-                         sl_nn_t **nn_p);
+sl_status_t sl_nn_create(const char *spec, sl_nn_device_t dev, uint64_t seed, sl_nn_t **nn_p);
 /* Build a model layer by layer: create empty, add layers, then build
  * (allocates the arena and initialises as sl_nn_create does). Local. */
 sl_status_t sl_nn_create_empty(int in_features, sl_nn_device_t dev, sl_nn_t **nn_p);
-sl_status_t sl_nn_add(sl_nn_t *nn, sl_nn_layer_kind_t kind,
-                      int out_features /* Linear only */, double p /* Dropout */);
+sl_status_t sl_nn_add(sl_nn_t *nn, sl_nn_layer_kind_t kind, int out_features /* Linear only */,
+                      double p /* Dropout */);
 sl_status_t sl_nn_build(sl_nn_t *nn, uint64_t seed);
 void sl_nn_destroy(sl_nn_t **nn);
 
@@ -115,8 +114,7 @@ sl_status_t sl_nn_seed_dropout(sl_nn_t *nn, uint64_t seed, int rank);
 /* Forward a batch x (n x in, row-major, host) and return the output
  * (n x out, host, owned by nn, valid until the next forward). train != 0
  * keeps the activations for backward and enables dropout. Local. */
-sl_status_t sl_nn_forward(sl_nn_t *nn, const float *x, int64_t n, int train,
-                          const float **y_p);
+sl_status_t sl_nn_forward(sl_nn_t *nn, const float *x, int64_t n, int train, const float **y_p);
 /* Backward of the last training forward from dy = dL/doutput (n x out,
  * host): ADDS the parameter gradients into sl_nn_grads (call
  * sl_nn_zero_grad first) and, if dx is not NULL, writes dL/dx (n x in).
@@ -138,9 +136,8 @@ typedef enum {
  * of the mean), and in *correct_p (may be NULL; XENT only) the number of
  * samples whose argmax equals the label. SL_ERR_INVALID (printed) for a
  * label outside [0, k). Local. */
-sl_status_t sl_nn_loss(sl_nn_loss_kind_t kind, const float *y, const void *target,
-                       int64_t n, int k, double scale, double *loss_sum_p,
-                       float *dy, int64_t *correct_p);
+sl_status_t sl_nn_loss(sl_nn_loss_kind_t kind, const float *y, const void *target, int64_t n, int k,
+                       double scale, double *loss_sum_p, float *dy, int64_t *correct_p);
 
 /* --------------------------------------------------------- optimisers */
 
@@ -163,8 +160,7 @@ sl_status_t sl_nn_optim_parse(const char *s, sl_nn_optim_kind_t *kind_p);
 typedef struct sl_nn_optim sl_nn_optim_t;
 /* An optimiser for nn's parameters (the state has the arena's layout).
  * Caller owns it; it must not outlive nn. Local. */
-sl_status_t sl_nn_optim_create(sl_nn_t *nn, const sl_nn_optim_opts_t *o,
-                               sl_nn_optim_t **opt_p);
+sl_status_t sl_nn_optim_create(sl_nn_t *nn, const sl_nn_optim_opts_t *o, sl_nn_optim_t **opt_p);
 void sl_nn_optim_destroy(sl_nn_optim_t **opt);
 void sl_nn_optim_set_lr(sl_nn_optim_t *opt, double lr);
 double sl_nn_optim_lr(const sl_nn_optim_t *opt);
@@ -201,8 +197,7 @@ typedef struct {
  * "linear[:WARMUP[:MIN_LR]]". Local; SL_ERR_USAGE (not printed) if bad. */
 sl_status_t sl_nn_sched_parse(const char *s, sl_nn_sched_t *sched_p);
 /* LR for step (0-based) of total_steps. Local, pure. */
-double sl_nn_sched_lr(const sl_nn_sched_t *s, double base_lr, int64_t step,
-                      int64_t total_steps);
+double sl_nn_sched_lr(const sl_nn_sched_t *s, double base_lr, int64_t step, int64_t total_steps);
 
 /* ------------------------------------------------------ data parallel */
 
@@ -214,8 +209,7 @@ sl_status_t sl_nn_grad_allreduce(sl_nn_t *nn, sl_allreduce_t *ar);
  * then buckets of `bucket` floats; 0 picks defaults) as soon as the layers
  * producing them are done, and sl_nn_grad_wait completes them. ar NULL
  * detaches. The all-reduce must outlive the attachment. Local. */
-sl_status_t sl_nn_attach_allreduce(sl_nn_t *nn, sl_allreduce_t *ar,
-                                   size_t first_bucket, size_t bucket);
+sl_status_t sl_nn_attach_allreduce(sl_nn_t *nn, sl_allreduce_t *ar, size_t first_bucket, size_t bucket);
 /* Collective over the attached all-reduce: wait for every bucket started
  * by the last backward. SL_OK at once when nothing is attached. */
 sl_status_t sl_nn_grad_wait(sl_nn_t *nn);
@@ -228,17 +222,14 @@ sl_status_t sl_nn_grad_wait(sl_nn_t *nn);
  * the optimiser state under <prefix>optim/ (kind, lr, step, moments in the
  * arena layout). prefix "" or e.g. "policy/". h was opened by the caller
  * with sl_h5_create; it commits. */
-sl_status_t sl_nn_save(sl_nn_t *nn, const sl_nn_optim_t *opt, sl_h5_t *h,
-                       const char *prefix);
+sl_status_t sl_nn_save(sl_nn_t *nn, const sl_nn_optim_t *opt, sl_h5_t *h, const char *prefix);
 /* Collective: read weights (and optimiser state when opt is not NULL) from
  * a file written by sl_nn_save. SL_ERR_MISMATCH (printed by rank 0) if the
  * stored spec or shapes differ from nn's. */
-sl_status_t sl_nn_load(sl_nn_t *nn, sl_nn_optim_t *opt, sl_h5_t *h,
-                       const char *prefix);
+sl_status_t sl_nn_load(sl_nn_t *nn, sl_nn_optim_t *opt, sl_h5_t *h, const char *prefix);
 /* Collective: create a model from the spec stored under <prefix>model and
  * load its weights. Caller owns the model. */
-sl_status_t sl_nn_create_from_h5(sl_h5_t *h, const char *prefix,
-                                 sl_nn_device_t dev, sl_nn_t **nn_p);
+sl_status_t sl_nn_create_from_h5(sl_h5_t *h, const char *prefix, sl_nn_device_t dev, sl_nn_t **nn_p);
 
 /* --------------------------------------------------------------- data */
 
@@ -262,14 +253,13 @@ void sl_nn_shuffle(uint64_t seed, int64_t epoch, int64_t n, int64_t *perm);
 /* Collective over comm: convert IDX files (MNIST format; ".gz" read
  * through zlib) to an HDF5 dataset, pixels scaled to [0, 1], labels int32.
  * Rank 0 converts; written atomically. */
-sl_status_t sl_nn_import_idx(MPI_Comm comm, const char *images, const char *labels,
-                             const char *output);
+sl_status_t sl_nn_import_idx(MPI_Comm comm, const char *images, const char *labels, const char *output);
 /* Collective: CSV with one sample per line (optional header), label in
  * column label_col (0-based; -1: last column) unless targets > 0, in
  * which case the last `targets` columns are float targets. scale
  * multiplies the features (e.g. 1/255). */
-sl_status_t sl_nn_import_csv(MPI_Comm comm, const char *csv, const char *output,
-                             int label_col, int targets, double scale);
+sl_status_t sl_nn_import_csv(MPI_Comm comm, const char *csv, const char *output, int label_col, int targets,
+                             double scale);
 
 /* --------------------------------------------------------- training run */
 
@@ -289,27 +279,27 @@ typedef struct {
                                    weight_decay < 0: the optimiser's default */
     int nesterov;
     long seed, threads;
-    long ckpt_steps;       /* checkpoint every N steps too (0: per epoch only) */
-    long log_steps;        /* metrics rows every N steps too (0: per epoch only) */
-    long shards;           /* gradient shards per global batch (exact mode), 0: auto */
-    int exact;             /* 1: reduce in a fixed tree (P ranks == 1 rank bit for bit) */
-    int resume;            /* continue from out/ckpt.h5 if present */
-    int quiet;             /* no progress lines */
-    long max_steps;        /* test hook: stop (as a signal would) after N steps; 0: off */
+    long ckpt_steps; /* checkpoint every N steps too (0: per epoch only) */
+    long log_steps;  /* metrics rows every N steps too (0: per epoch only) */
+    long shards;     /* gradient shards per global batch (exact mode), 0: auto */
+    int exact;       /* 1: reduce in a fixed tree (P ranks == 1 rank bit for bit) */
+    int resume;      /* continue from out/ckpt.h5 if present */
+    int quiet;       /* no progress lines */
+    long max_steps;  /* test hook: stop (as a signal would) after N steps; 0: off */
 } sl_nn_train_opts_t;
 typedef sl_nn_train_opts_t sl_train_opts_t;
 
 void sl_nn_train_opts_default(sl_nn_train_opts_t *o);
 
 typedef struct {
-    int64_t epoch;         /* 1-based epoch just finished */
-    int64_t step;          /* optimiser steps so far */
-    double train_loss;     /* mean over the epoch's samples */
-    double eval_loss;      /* NaN without an eval set */
-    double eval_accuracy;  /* NaN without an eval set or for MSE */
-    double lr;             /* LR at the end of the epoch */
-    double samples_per_s;  /* training throughput of the epoch (evaluation excluded) */
-    double seconds;        /* wall time of the epoch */
+    int64_t epoch;        /* 1-based epoch just finished */
+    int64_t step;         /* optimiser steps so far */
+    double train_loss;    /* mean over the epoch's samples */
+    double eval_loss;     /* NaN without an eval set */
+    double eval_accuracy; /* NaN without an eval set or for MSE */
+    double lr;            /* LR at the end of the epoch */
+    double samples_per_s; /* training throughput of the epoch (evaluation excluded) */
+    double seconds;       /* wall time of the epoch */
 } sl_nn_train_metrics_t;
 
 /* Called on every rank after each epoch (metrics identical on all ranks)
@@ -332,8 +322,7 @@ typedef struct {
  * resume = 1), SL_ERR_NUMERIC if the loss became NaN/Inf (the last good
  * checkpoint stays), or another error; the same on every rank. res_p may
  * be NULL. */
-sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o,
-                            sl_nn_epoch_fn cb, void *cb_arg,
+sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_epoch_fn cb, void *cb_arg,
                             sl_nn_train_result_t *res_p);
 
 /* ---------------------------------------------------------- commands */

@@ -18,7 +18,8 @@ typedef struct {
 
 #define O(f) offsetof(predict_cli_t, f)
 static const sl_opt_t predict_table[] = {
-    {"model", 'm', SL_OPT_STRING, O(model), NULL, 0, 0, NULL, SL_OPT_REQUIRED, "checkpoint (RUNDIR/ckpt.h5)", "FILE"},
+    {"model", 'm', SL_OPT_STRING, O(model), NULL, 0, 0, NULL, SL_OPT_REQUIRED, "checkpoint (RUNDIR/ckpt.h5)",
+     "FILE"},
     {"input", 'i', SL_OPT_STRING, O(input), NULL, 0, 0, NULL, SL_OPT_REQUIRED, "HDF5 file with /X", "FILE"},
     {"output", 'o', SL_OPT_STRING, O(output), NULL, 0, 0, NULL, SL_OPT_REQUIRED,
      "HDF5 file to write: /pred (int32 class ids) or /prob (float32 N x K) or /y (regression)", "FILE"},
@@ -49,7 +50,8 @@ static sl_status_t load_shared(sl_topo_t *topo, const char *path, sl_nn_device_t
         return sl_error_root(topo->comm, SL_ERR_NOT_FOUND, "model %s does not exist", path);
     SL_TRY(st);
     if (sl_h5_get_attr_str(h, "model", "spec", &spec) != SL_OK)
-        st = sl_error_root(topo->comm, SL_ERR_INVALID, "%s is not a sluice checkpoint (no /model spec)", path);
+        st =
+            sl_error_root(topo->comm, SL_ERR_INVALID, "%s is not a sluice checkpoint (no /model spec)", path);
     sl_h5_close(&h);
     SL_TRY(sl_agree(topo->comm, st));
     sl_nn_t *nn = NULL;
@@ -65,8 +67,8 @@ static sl_status_t load_shared(sl_topo_t *topo, const char *path, sl_nn_device_t
     MPI_Aint sz;
     int du;
     MPI_Win win;
-    int rc = MPI_Win_allocate_shared(topo->local_rank == 0 ? (MPI_Aint)(np * sizeof(float)) : 0, sizeof(float),
-                                     MPI_INFO_NULL, topo->node_comm, &base, &win);
+    int rc = MPI_Win_allocate_shared(topo->local_rank == 0 ? (MPI_Aint)(np * sizeof(float)) : 0,
+                                     sizeof(float), MPI_INFO_NULL, topo->node_comm, &base, &win);
     if (rc != MPI_SUCCESS)
         st = sl_mpi_error(rc, "MPI_Win_allocate_shared (weights)");
     else
@@ -116,6 +118,7 @@ sl_status_t sl_cmd_predict(MPI_Comm comm, int argc, char **argv)
     predict_cli_t c;
     sl_opts_info_t info;
     memset(&c, 0, sizeof c);
+    memset(&info, 0, sizeof info);
     sl_status_t st = sl_opts_parse(&predict_spec, &c, argc, argv, &info);
     if (st != SL_OK || info.help) {
         sl_opts_free(predict_table, &c);
@@ -132,10 +135,11 @@ sl_status_t sl_cmd_predict(MPI_Comm comm, int argc, char **argv)
     sl_nn_set_threads((int)c.threads);
     SL_TRY_GOTO(sl_topo_init(comm, &topo), out_opts);
     if (dev == SL_NN_CUDA)
-        SL_TRY_GOTO(sl_agree(comm, sl_nn_device_check(dev) == SL_OK
-                                       ? SL_OK
-                                       : sl_error_root(comm, SL_ERR_UNSUPPORTED, "--device cuda: no CUDA device")),
-                    out_topo);
+        SL_TRY_GOTO(
+            sl_agree(comm, sl_nn_device_check(dev) == SL_OK
+                               ? SL_OK
+                               : sl_error_root(comm, SL_ERR_UNSUPPORTED, "--device cuda: no CUDA device")),
+            out_topo);
     SL_TRY_GOTO(load_shared(&topo, c.model, dev, &nn, &win), out_topo);
     int F = sl_nn_in_features(nn), K = sl_nn_out_features(nn);
     st = sl_h5_open(comm, c.input, &in);
@@ -151,7 +155,8 @@ sl_status_t sl_cmd_predict(MPI_Comm comm, int argc, char **argv)
     else if (sl_h5_info(in, "X", &t, &nd, dims) != SL_OK || t != SL_F32 || nd != 2)
         st = sl_error_root(comm, SL_ERR_INVALID, "input %s: /X must be a float32 matrix", c.input);
     else if ((int)dims[1] != F)
-        st = sl_error_root(comm, SL_ERR_INVALID, "input %s has %llu features per sample but the model takes %d", c.input,
+        st = sl_error_root(comm, SL_ERR_INVALID,
+                           "input %s has %llu features per sample but the model takes %d", c.input,
                            (unsigned long long)dims[1], F);
     SL_TRY_GOTO(sl_agree(comm, st), out_in);
     uint64_t N = dims[0], base = N / (uint64_t)topo.size, rem = N % (uint64_t)topo.size;
@@ -207,8 +212,8 @@ sl_status_t sl_cmd_predict(MPI_Comm comm, int argc, char **argv)
     else
         st = sl_h5_commit(&out, 1);
     if (st == SL_OK)
-        SL_INFO0("predicted %llu rows with %d rank%s: %s", (unsigned long long)N, topo.size, topo.size > 1 ? "s" : "",
-                 c.output);
+        SL_INFO0("predicted %llu rows with %d rank%s: %s", (unsigned long long)N, topo.size,
+                 topo.size > 1 ? "s" : "", c.output);
 out_in:
     sl_h5_close(&in);
 out_nn:

@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
-#define HIST_COLS 8 /* epoch step train_loss eval_loss eval_acc lr samples_per_s seconds */
+#define HIST_COLS 9 /* epoch step train_loss eval_loss eval_acc lr samples_per_s seconds cpu_seconds */
 
 typedef struct {
     MPI_Comm comm;
@@ -46,10 +47,21 @@ typedef struct {
     double ep_loss_sum;
     int64_t ep_samples;
     double ep_train_time;
+    double ep_cpu_time; /* this rank's process CPU time in training */
     double *hist;
     int64_t nhist;
+    double ck_seconds, ck_bytes; /* the last checkpoint write */
     char path[4096];
 } run_t;
+
+/* Process CPU seconds: throughput per CPU second is what a shared machine
+ * can still compare fairly. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static void block(int64_t n, int P, int r, int64_t *off, int64_t *cnt)
 {
@@ -89,8 +101,9 @@ static sl_status_t check_labels(run_t *r, const char *path, const void *Y, int64
         const int32_t *y = Y;
         for (int64_t i = 0; i < cnt; i++)
             if (y[i] < 0 || y[i] >= r->K) {
-                st = sl_error(SL_ERR_INVALID, "%s: label %d in row %lld is outside [0, %d) (the model has %d outputs)",
-                              path, (int)y[i], (long long)(row0 + i), r->K, r->K);
+                st = sl_error(SL_ERR_INVALID,
+                              "%s: label %d in row %lld is outside [0, %d) (the model has %d outputs)", path,
+                              (int)y[i], (long long)(row0 + i), r->K, r->K);
                 break;
             }
     } else {
@@ -136,8 +149,15 @@ static sl_status_t assemble(run_t *r, const int64_t *idx, int64_t bs)
     int mine = r->hi[me] - r->lo[me];
     float *rows = r->recvb;
     if (P == 1) {
-        for (int j = 0; j < bs; j++)
-            pack_row(r, idx[j] - r->row0, rows + (size_t)j * W);
+        for (int j = 0; j < bs; j++) {
+            int64_t l = idx[j] - r->row0;
+            memcpy(r->bx + (size_t)j * r->F, r->X + l * r->F, (size_t)r->F * sizeof(float));
+            if (r->tw)
+                memcpy(r->bt + (size_t)j * r->tw, (float *)r->Y + l * r->tw, (size_t)r->tw * sizeof(float));
+            else
+                r->bl[j] = ((int32_t *)r->Y)[l];
+        }
+        return SL_OK;
     } else {
         memset(r->scnt, 0, P * sizeof(int));
         memset(r->rcnt, 0, P * sizeof(int));
@@ -166,8 +186,8 @@ static sl_status_t assemble(run_t *r, const int64_t *idx, int64_t bs)
                     pack_row(r, idx[j] - r->row0, r->sendb + cur[q]);
                     cur[q] += W;
                 }
-        int rc = MPI_Alltoallv(r->sendb, counts, r->sdisp, MPI_FLOAT, r->sendb + (size_t)bs * W, r->rcnt, r->rdisp,
-                               MPI_FLOAT, r->comm);
+        int rc = MPI_Alltoallv(r->sendb, counts, r->sdisp, MPI_FLOAT, r->sendb + (size_t)bs * W, r->rcnt,
+                               r->rdisp, MPI_FLOAT, r->comm);
         free(counts);
         if (rc != MPI_SUCCESS)
             return sl_mpi_error(rc, "MPI_Alltoallv (batch)");
@@ -209,23 +229,30 @@ static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *
     double ls;
     if (r->exact) {
         int base = r->lo[r->rank];
+        int direct = sl_nn_device(nn) != SL_NN_CUDA; /* backward writes straight into the shard buffers */
         for (int s = 0; s < r->myshards && st == SL_OK; s++) {
             int sh = r->myshard0 + s;
             int a = (int)(bs * sh / r->shards), b = (int)(bs * (sh + 1) / r->shards);
             r->shard_loss[sh] = 0;
-            sl_nn_zero_grad(nn);
-            if (b > a) {
-                st = sl_nn_forward(nn, r->bx + (size_t)(a - base) * r->F, b - a, 1, &y);
-                if (st == SL_OK)
-                    st = sl_nn_loss(r->loss, y, targets_at(r, a - base), b - a, r->K, 1.0 / (double)bs, &ls, r->dy,
-                                    NULL);
-                if (st == SL_OK)
-                    st = sl_nn_backward(nn, r->dy, NULL);
-                if (st == SL_OK)
-                    st = sl_nn_grads_sync(nn);
-                r->shard_loss[sh] = ls;
+            if (b <= a) {
+                memset(r->sbuf[s], 0, np * sizeof(float));
+                continue;
             }
-            memcpy(r->sbuf[s], sl_nn_grads(nn), np * sizeof(float));
+            if (direct)
+                sl_nn_redirect_grads(nn, r->sbuf[s]);
+            nn->overwrite_grads = 1;
+            st = sl_nn_forward(nn, r->bx + (size_t)(a - base) * r->F, b - a, 1, &y);
+            if (st == SL_OK)
+                st = sl_nn_loss(r->loss, y, targets_at(r, a - base), b - a, r->K, 1.0 / (double)bs, &ls,
+                                r->dy, NULL);
+            if (st == SL_OK)
+                st = sl_nn_backward(nn, r->dy, NULL);
+            nn->overwrite_grads = 0;
+            if (direct)
+                sl_nn_redirect_grads(nn, NULL);
+            else if (st == SL_OK && (st = sl_nn_grads_sync(nn)) == SL_OK)
+                memcpy(r->sbuf[s], sl_nn_grads(nn), np * sizeof(float));
+            r->shard_loss[sh] = ls;
         }
         SL_TRY(sl_agree(r->comm, st));
         sl_nn_tree_sum(&sl_nn_backend_cpu, r->sbuf, r->myshards, np);
@@ -237,23 +264,23 @@ static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *
                     r->shard_loss[s] = 0;
             MPI_Allreduce(MPI_IN_PLACE, r->shard_loss, r->shards, MPI_DOUBLE, MPI_SUM, r->comm);
         }
-        memcpy(sl_nn_grads(nn), r->sbuf[0], np * sizeof(float));
-        SL_TRY(sl_nn_params_changed(nn) == SL_OK && nn->dev == SL_NN_CUDA
-                   ? nn->be->upload(nn->dgrads, nn->grads, np)
-                   : SL_OK);
+        if (r->sbuf[0] != sl_nn_grads(nn))
+            memcpy(sl_nn_grads(nn), r->sbuf[0], np * sizeof(float));
+        if (nn->dev == SL_NN_CUDA) /* the optimiser reads the device copy */
+            SL_TRY(nn->be->upload(nn->dgrads, nn->grads, np));
         double tot = 0;
         for (int s = 0; s < r->shards; s++)
             tot += r->shard_loss[s];
         *loss_p = tot;
     } else {
         int n = r->hi[r->rank] - r->lo[r->rank];
-        sl_nn_zero_grad(nn);
+        nn->overwrite_grads = 1; /* instead of zeroing the gradients first */
         ls = 0;
         if (n > 0) {
             st = sl_nn_forward(nn, r->bx, n, 1, &y);
             if (st == SL_OK)
-                st = sl_nn_loss(r->loss, y, targets_at(r, 0), n, r->K, (double)r->size / (double)bs, &ls, r->dy,
-                                NULL);
+                st = sl_nn_loss(r->loss, y, targets_at(r, 0), n, r->K, (double)r->size / (double)bs, &ls,
+                                r->dy, NULL);
             if (st == SL_OK)
                 st = sl_nn_backward(nn, r->dy, NULL); /* starts the buckets */
         } else {
@@ -263,6 +290,7 @@ static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *
             if (st == SL_OK)
                 st = sl_nn_backward(nn, r->dy, NULL);
         }
+        nn->overwrite_grads = 0;
         sl_status_t w = sl_nn_grad_wait(nn);
         SL_TRY(sl_agree(r->comm, st != SL_OK ? st : w));
         MPI_Allreduce(MPI_IN_PLACE, &ls, 1, MPI_DOUBLE, MPI_SUM, r->comm);
@@ -320,7 +348,19 @@ static sl_status_t evaluate(run_t *r, double *loss_p, double *acc_p)
     return st;
 }
 
+static sl_status_t write_ckpt_inner(run_t *r);
 static sl_status_t write_ckpt(run_t *r)
+{
+    double t0 = sl_now();
+    sl_status_t st = write_ckpt_inner(r);
+    r->ck_seconds = sl_now() - t0;
+    struct stat sb;
+    if (st == SL_OK && r->rank == 0 && stat(r->path, &sb) == 0)
+        r->ck_bytes = (double)sb.st_size;
+    return st;
+}
+
+static sl_status_t write_ckpt_inner(run_t *r)
 {
     sl_h5_t *h = NULL;
     SL_TRY(sl_h5_create(r->comm, r->path, &h));
@@ -333,15 +373,17 @@ static sl_status_t write_ckpt(run_t *r)
     struct {
         const char *k;
         int64_t v;
-    } iv[] = {{"epoch", r->epoch}, {"position", r->pos}, {"step", r->step}, {"seed", r->o->seed},
-              {"ranks", r->size},  {"batch", r->o->batch}, {"ep_samples", r->ep_samples}, {"exact", r->exact},
-              {"shards", r->shards}};
+    } iv[] = {{"epoch", r->epoch},           {"position", r->pos}, {"step", r->step},
+              {"seed", r->o->seed},          {"ranks", r->size},   {"batch", r->o->batch},
+              {"ep_samples", r->ep_samples}, {"exact", r->exact},  {"shards", r->shards}};
     for (size_t i = 0; i < sizeof iv / sizeof iv[0] && st == SL_OK; i++)
         st = sl_h5_set_attr_i64(h, "train", iv[i].k, iv[i].v);
     if (st == SL_OK)
         st = sl_h5_set_attr_f64(h, "train", "ep_loss_sum", r->ep_loss_sum);
     if (st == SL_OK)
         st = sl_h5_set_attr_f64(h, "train", "ep_train_time", r->ep_train_time);
+    if (st == SL_OK)
+        st = sl_h5_set_attr_f64(h, "train", "ep_cpu_time", r->ep_cpu_time);
     if (st != SL_OK) {
         sl_h5_discard(&h);
         return st;
@@ -361,8 +403,8 @@ static sl_status_t read_ckpt(run_t *r, int *found)
     const char *keys[] = {"epoch", "position", "step", "ranks", "batch", "ep_samples", "exact", "shards"};
     for (int i = 0; i < 8 && st == SL_OK; i++)
         if (sl_h5_get_attr_i64(h, "train", keys[i], &v[i]) != SL_OK)
-            st = sl_error_root(r->comm, SL_ERR_INVALID, "%s: not a sluice training checkpoint (train/%s missing)",
-                               r->path, keys[i]);
+            st = sl_error_root(r->comm, SL_ERR_INVALID,
+                               "%s: not a sluice training checkpoint (train/%s missing)", r->path, keys[i]);
     if (st == SL_OK)
         st = sl_nn_load(r->nn, r->opt, h, "");
     if (st == SL_OK && (v[3] != r->size || v[4] != r->o->batch) && v[1] != 0)
@@ -378,6 +420,7 @@ static sl_status_t read_ckpt(run_t *r, int *found)
         r->ep_samples = v[5];
         sl_h5_get_attr_f64(h, "train", "ep_loss_sum", &r->ep_loss_sum);
         sl_h5_get_attr_f64(h, "train", "ep_train_time", &r->ep_train_time);
+        sl_h5_get_attr_f64(h, "train", "ep_cpu_time", &r->ep_cpu_time);
         sl_dtype_t t;
         int nd;
         uint64_t d[SL_H5_MAXDIM];
@@ -402,11 +445,12 @@ static sl_status_t write_metrics(run_t *r)
     char *buf = malloc(cap);
     if (!buf)
         return sl_error(SL_ERR_NOMEM, "out of memory");
-    len += snprintf(buf + len, cap - len, "epoch,step,train_loss,eval_loss,eval_accuracy,lr,samples_per_s,seconds\n");
+    len += snprintf(buf + len, cap - len,
+                    "epoch,step,train_loss,eval_loss,eval_accuracy,lr,samples_per_s,seconds,cpu_seconds\n");
     for (int64_t i = 0; i < r->nhist; i++) {
         const double *h = r->hist + i * HIST_COLS;
-        len += snprintf(buf + len, cap - len, "%lld,%lld,%.9g,%.9g,%.9g,%.9g,%.6g,%.6g\n", (long long)h[0],
-                        (long long)h[1], h[2], h[3], h[4], h[5], h[6], h[7]);
+        len += snprintf(buf + len, cap - len, "%lld,%lld,%.9g,%.9g,%.9g,%.9g,%.6g,%.6g,%.6g\n",
+                        (long long)h[0], (long long)h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8]);
     }
     char path[4200];
     snprintf(path, sizeof path, "%s/metrics.csv", r->o->out);
@@ -429,15 +473,18 @@ static sl_status_t write_summary(run_t *r, const char *status, double seconds)
         else
             strcpy(num[i], "null");
     }
-    int n = snprintf(buf, sizeof buf,
-                     "{\n  \"status\": \"%s\",\n  \"model\": \"%s\",\n  \"device\": \"%s\",\n  \"ranks\": %d,\n"
-                     "  \"batch\": %ld,\n  \"optimizer\": \"%s\",\n  \"epochs\": %lld,\n  \"steps\": %lld,\n"
-                     "  \"parameters\": %zu,\n  \"exact_reduction\": %s,\n  \"train_loss\": %s,\n"
-                     "  \"eval_loss\": %s,\n  \"eval_accuracy\": %s,\n  \"lr\": %s,\n  \"samples_per_s\": %s,\n"
-                     "  \"seconds\": %.3f,\n  \"checkpoint\": \"%s\"\n}\n",
-                     status, sl_nn_spec(r->nn), sl_nn_device_name(sl_nn_device(r->nn)), r->size, r->o->batch,
-                     r->o->optimizer, (long long)r->epoch, (long long)r->step, sl_nn_num_params(r->nn),
-                     r->exact ? "true" : "false", num[0], num[1], num[2], num[3], num[4], seconds, r->path);
+    int n =
+        snprintf(buf, sizeof buf,
+                 "{\n  \"status\": \"%s\",\n  \"model\": \"%s\",\n  \"device\": \"%s\",\n  \"ranks\": %d,\n"
+                 "  \"batch\": %ld,\n  \"optimizer\": \"%s\",\n  \"epochs\": %lld,\n  \"steps\": %lld,\n"
+                 "  \"parameters\": %zu,\n  \"exact_reduction\": %s,\n  \"train_loss\": %s,\n"
+                 "  \"eval_loss\": %s,\n  \"eval_accuracy\": %s,\n  \"lr\": %s,\n  \"samples_per_s\": %s,\n"
+                 "  \"seconds\": %.3f,\n  \"checkpoint\": \"%s\",\n  \"checkpoint_bytes\": %.0f,\n"
+                 "  \"checkpoint_seconds\": %.6f\n}\n",
+                 status, sl_nn_spec(r->nn), sl_nn_device_name(sl_nn_device(r->nn)), r->size, r->o->batch,
+                 r->o->optimizer, (long long)r->epoch, (long long)r->step, sl_nn_num_params(r->nn),
+                 r->exact ? "true" : "false", num[0], num[1], num[2], num[3], num[4], seconds, r->path,
+                 r->ck_bytes, r->ck_seconds);
     char path[4200];
     snprintf(path, sizeof path, "%s/summary.json", r->o->out);
     return sl_file_write_atomic(path, buf, (size_t)n);
@@ -465,6 +512,9 @@ void sl_nn_train_opts_default(sl_nn_train_opts_t *o)
 
 static void run_free(run_t *r)
 {
+    if (r->sbuf) /* shard 0 may be the model's arena: free before the model */
+        for (int i = r->nn && sl_nn_device(r->nn) != SL_NN_CUDA; i < r->myshards; i++)
+            free(r->sbuf[i]);
     sl_nn_optim_destroy(&r->opt);
     sl_nn_destroy(&r->nn);
     sl_allreduce_destroy(&r->ar);
@@ -472,9 +522,6 @@ static void run_free(run_t *r)
     free(r->sendb), free(r->recvb), free(r->bx), free(r->bt), free(r->bl), free(r->dy);
     free(r->scnt), free(r->sdisp), free(r->rcnt), free(r->rdisp), free(r->lo), free(r->hi);
     free(r->perm);
-    if (r->sbuf)
-        for (int i = 0; i < r->myshards; i++)
-            free(r->sbuf[i]);
     free(r->sbuf), free(r->scratch), free(r->shard_loss), free(r->hist);
     if (r->comm != MPI_COMM_NULL)
         MPI_Comm_free(&r->comm);
@@ -491,12 +538,14 @@ static sl_status_t setup(run_t *r)
     if (sl_nn_device_parse(o->device, &dev) != SL_OK)
         return sl_error_root(r->comm, SL_ERR_USAGE, "--device %s: expected cpu, cuda or ref", o->device);
     if (sl_nn_optim_parse(o->optimizer, &ok) != SL_OK)
-        return sl_error_root(r->comm, SL_ERR_USAGE, "--optimizer %s: expected adam, adamw or sgd", o->optimizer);
+        return sl_error_root(r->comm, SL_ERR_USAGE, "--optimizer %s: expected adam, adamw or sgd",
+                             o->optimizer);
     if (sl_nn_sched_parse(o->schedule, &r->sched) != SL_OK)
-        return sl_error_root(r->comm, SL_ERR_USAGE,
-                             "--schedule %s: expected constant, step:STEPS[:GAMMA], cosine[:WARMUP[:MIN_LR]] or "
-                             "linear[:WARMUP[:MIN_LR]]",
-                             o->schedule);
+        return sl_error_root(
+            r->comm, SL_ERR_USAGE,
+            "--schedule %s: expected constant, step:STEPS[:GAMMA], cosine[:WARMUP[:MIN_LR]] or "
+            "linear[:WARMUP[:MIN_LR]]",
+            o->schedule);
     if (o->epochs < 1 || o->batch < 1)
         return sl_error_root(r->comm, SL_ERR_USAGE, "--epochs and --batch must be at least 1");
     if (dev == SL_NN_CUDA && sl_agree(r->comm, sl_nn_device_check(dev)) != SL_OK)
@@ -507,6 +556,14 @@ static sl_status_t setup(run_t *r)
                              " support in this build (configure found no CUDA)"
 #endif
         );
+    if (dev == SL_NN_CUDA) {
+        sl_topo_t topo;
+        st = sl_topo_init(r->comm, &topo);
+        if (st == SL_OK)
+            st = sl_gpu_bind(&topo); /* one device per rank, logged at verbose level */
+        sl_topo_fini(&topo);
+        SL_TRY(st);
+    }
     sl_nn_set_threads((int)o->threads);
     int lvl = sl_log_level_g;
     if (r->rank != 0)
@@ -523,11 +580,12 @@ static sl_status_t setup(run_t *r)
     r->N = sl_nn_data_rows(d);
     r->tw = sl_nn_data_target_width(d);
     if (sl_nn_data_features(d) != r->F)
-        st = sl_error_root(r->comm, SL_ERR_INVALID, "%s has %d features per sample but model %s takes %d", o->data,
-                           sl_nn_data_features(d), o->model, r->F);
+        st = sl_error_root(r->comm, SL_ERR_INVALID, "%s has %d features per sample but model %s takes %d",
+                           o->data, sl_nn_data_features(d), o->model, r->F);
     else if (r->tw && r->tw != r->K)
-        st = sl_error_root(r->comm, SL_ERR_INVALID, "%s has %d targets per sample but model %s has %d outputs",
-                           o->data, r->tw, o->model, r->K);
+        st =
+            sl_error_root(r->comm, SL_ERR_INVALID, "%s has %d targets per sample but model %s has %d outputs",
+                          o->data, r->tw, o->model, r->K);
     if (st == SL_OK)
         st = load_slices(r, d, &r->row0, &r->cnt, &r->X, &r->Y);
     sl_nn_data_close(&d);
@@ -548,8 +606,9 @@ static sl_status_t setup(run_t *r)
     if (o->eval) {
         SL_TRY(sl_nn_data_open(r->comm, o->eval, &e));
         if (sl_nn_data_features(e) != r->F || sl_nn_data_target_width(e) != r->tw)
-            st = sl_error_root(r->comm, SL_ERR_INVALID, "%s does not match the training data's layout (%d features, %s)",
-                               o->eval, r->F, r->tw ? "float targets" : "int32 labels");
+            st = sl_error_root(r->comm, SL_ERR_INVALID,
+                               "%s does not match the training data's layout (%d features, %s)", o->eval,
+                               r->F, r->tw ? "float targets" : "int32 labels");
         r->EN = sl_nn_data_rows(e);
         if (st == SL_OK)
             st = load_slices(r, e, &r->erow0, &r->ecnt, &r->EX, &r->EY);
@@ -585,7 +644,12 @@ static sl_status_t setup(run_t *r)
         r->myshards = r->shards / P;
         r->myshard0 = r->rank * r->myshards;
         r->sbuf = calloc(r->myshards, sizeof(float *));
-        for (int i = 0; i < r->myshards && r->sbuf; i++)
+        /* on the host, shard 0 is the model's own gradient arena: the tree sum
+         * ends where the optimiser reads */
+        int own = sl_nn_device(r->nn) != SL_NN_CUDA;
+        if (r->sbuf && own)
+            r->sbuf[0] = sl_nn_grads(r->nn);
+        for (int i = own; i < r->myshards && r->sbuf; i++)
             if (sl_nn_host_alloc(&r->sbuf[i], np) != SL_OK)
                 st = SL_ERR_NOMEM;
         if (P > 1)
@@ -594,7 +658,12 @@ static sl_status_t setup(run_t *r)
         if (!r->sbuf || !r->shard_loss)
             st = sl_error(SL_ERR_NOMEM, "out of memory");
     } else {
-        st = sl_allreduce_create(r->comm, SL_AR_ORDERED, &r->ar);
+        int flags = SL_AR_ORDERED;
+#ifdef SL_HAVE_NCCL
+        if (sl_nn_device(r->nn) == SL_NN_CUDA)
+            flags |= SL_AR_NCCL; /* device gradients go through NCCL */
+#endif
+        st = sl_allreduce_create(r->comm, flags, &r->ar);
         if (st == SL_OK)
             sl_nn_attach_allreduce(r->nn, r->ar, 0, 0);
     }
@@ -660,9 +729,10 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
             r->ep_loss_sum = 0;
             r->ep_samples = 0;
             r->ep_train_time = 0;
+            r->ep_cpu_time = 0;
         }
         sl_nn_shuffle((uint64_t)o->seed, r->epoch, r->N, r->perm);
-        double t0 = sl_now();
+        double t0 = sl_now(), c0 = cpu_now();
         for (; r->pos < r->steps_per_epoch && st == SL_OK; r->pos++) {
             int64_t a = r->pos * B, bs = (r->N - a) < B ? r->N - a : B;
             double lr = sl_nn_sched_lr(&r->sched, o->lr, r->step, total_steps);
@@ -681,12 +751,13 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
             }
             if (o->clip > 0) {
                 double norm;
-                st = sl_agree(r->comm, sl_nn_clip_grad_norm(r->nn, o->clip, &norm) == SL_OK
-                                           ? SL_OK
-                                           : sl_error_root(r->comm, SL_ERR_NUMERIC,
-                                                           "gradient norm became %g at step %lld; the last good "
-                                                           "checkpoint %s stays",
-                                                           norm, (long long)r->step + 1, r->path));
+                st = sl_agree(r->comm,
+                              sl_nn_clip_grad_norm(r->nn, o->clip, &norm) == SL_OK
+                                  ? SL_OK
+                                  : sl_error_root(r->comm, SL_ERR_NUMERIC,
+                                                  "gradient norm became %g at step %lld; the last good "
+                                                  "checkpoint %s stays",
+                                                  norm, (long long)r->step + 1, r->path));
                 if (st != SL_OK)
                     break;
             }
@@ -701,11 +772,13 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
                 s = 1;
             if (s || (o->ckpt_steps > 0 && r->step % o->ckpt_steps == 0 && r->pos + 1 < r->steps_per_epoch)) {
                 r->ep_train_time += sl_now() - t0;
+                r->ep_cpu_time += cpu_now() - c0;
                 r->pos++;
                 if (st == SL_OK)
                     st = write_ckpt(r);
                 r->pos--;
                 t0 = sl_now();
+                c0 = cpu_now();
                 if (s) {
                     stop = 1;
                     r->pos++;
@@ -716,8 +789,10 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
         if (st != SL_OK || stop)
             break;
         r->ep_train_time += sl_now() - t0;
-        double tt = r->ep_train_time;
+        r->ep_cpu_time += cpu_now() - c0;
+        double tt = r->ep_train_time, ct = r->ep_cpu_time;
         MPI_Allreduce(MPI_IN_PLACE, &tt, 1, MPI_DOUBLE, MPI_MAX, r->comm);
+        MPI_Allreduce(MPI_IN_PLACE, &ct, 1, MPI_DOUBLE, MPI_SUM, r->comm);
         sl_nn_train_metrics_t m;
         m.epoch = r->epoch + 1;
         m.step = r->step;
@@ -731,13 +806,14 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
             break;
         double *h = r->hist + r->nhist * HIST_COLS;
         h[0] = (double)m.epoch, h[1] = (double)m.step, h[2] = m.train_loss, h[3] = m.eval_loss;
-        h[4] = m.eval_accuracy, h[5] = m.lr, h[6] = m.samples_per_s, h[7] = m.seconds;
+        h[4] = m.eval_accuracy, h[5] = m.lr, h[6] = m.samples_per_s, h[7] = m.seconds, h[8] = ct;
         r->nhist++;
         r->epoch++;
         r->pos = 0;
         r->ep_loss_sum = 0;
         r->ep_samples = 0;
         r->ep_train_time = 0;
+        r->ep_cpu_time = 0;
         st = write_ckpt(r);
         if (st == SL_OK)
             st = sl_agree(r->comm, write_metrics(r));
@@ -745,11 +821,15 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
             break;
         if (!o->quiet) {
             if (r->EX && r->loss == SL_NN_XENT)
-                SL_INFO0("epoch %lld/%ld  loss %.4f  eval loss %.4f  accuracy %.4f  %.0f samples/s", (long long)m.epoch,
-                         o->epochs, m.train_loss, m.eval_loss, m.eval_accuracy, m.samples_per_s);
+                SL_INFO0("epoch %lld/%ld  loss %.4f  eval loss %.4f  accuracy %.4f  %.0f samples/s",
+                         (long long)m.epoch, o->epochs, m.train_loss, m.eval_loss, m.eval_accuracy,
+                         m.samples_per_s);
+            else if (r->EX)
+                SL_INFO0("epoch %lld/%ld  loss %.5g  eval loss %.5g  %.0f samples/s", (long long)m.epoch,
+                         o->epochs, m.train_loss, m.eval_loss, m.samples_per_s);
             else
-                SL_INFO0("epoch %lld/%ld  loss %.5g  eval loss %.5g  %.0f samples/s", (long long)m.epoch, o->epochs,
-                         m.train_loss, m.eval_loss, m.samples_per_s);
+                SL_INFO0("epoch %lld/%ld  loss %.5g  %.0f samples/s", (long long)m.epoch, o->epochs,
+                         m.train_loss, m.samples_per_s);
         }
         res.last = m;
         if (cb) {
@@ -770,7 +850,8 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
     else if (st != SL_OK)
         final = "failed";
     if (r->nn && (st == SL_OK || st == SL_ERR_STOPPED || st == SL_ERR_NUMERIC) && o->out) {
-        sl_status_t s2 = sl_agree(r->comm, write_summary(r, cb_stop ? "stopped-by-callback" : final, sl_now() - t_start));
+        sl_status_t s2 =
+            sl_agree(r->comm, write_summary(r, cb_stop ? "stopped-by-callback" : final, sl_now() - t_start));
         if (st == SL_OK)
             st = s2;
     }

@@ -9,6 +9,11 @@
 
 #include <stdint.h>
 
+/* The CUDA backend is built whenever configure found CUDA (kernels.cu). */
+#ifdef SL_HAVE_CUDA
+#define SL_NN_CUDA_BACKEND 1
+#endif
+
 /* Row-major matrix products and the elementwise work of the layers. All
  * pointers are backend memory (host for ref/cpu, device for cuda). */
 typedef struct sl_nn_backend {
@@ -19,8 +24,8 @@ typedef struct sl_nn_backend {
     sl_status_t (*download)(float *dst, const float *src, size_t n);
     sl_status_t (*copy)(float *dst, const float *src, size_t n); /* within the backend */
     /* C(MxN) = alpha op(A) op(B) + beta C */
-    void (*gemm)(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
-                 const float *B, int ldb, float beta, float *C, int ldc);
+    void (*gemm)(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                 int ldb, float beta, float *C, int ldc);
     void (*bias_fwd)(float *y, const float *b, int64_t n, int m);   /* y[i,:] += b */
     void (*bias_bwd)(float *db, const float *dy, int64_t n, int m); /* db += sum_i dy[i,:] */
     void (*act_fwd)(sl_nn_layer_kind_t k, const float *x, float *y, size_t n);
@@ -28,10 +33,10 @@ typedef struct sl_nn_backend {
     void (*act_bwd)(sl_nn_layer_kind_t k, const float *x, const float *y, const float *dy, float *dx,
                     size_t n);
     void (*mul)(const float *a, const float *b, float *out, size_t n); /* dropout masks */
-    void (*ln_fwd)(const float *x, float *y, const float *g, const float *b, float *mean,
-                   float *rstd, int64_t n, int m);
-    void (*ln_bwd)(const float *x, const float *dy, const float *g, const float *mean,
-                   const float *rstd, float *dx, float *dg, float *db, int64_t n, int m);
+    void (*ln_fwd)(const float *x, float *y, const float *g, const float *b, float *mean, float *rstd,
+                   int64_t n, int m);
+    void (*ln_bwd)(const float *x, const float *dy, const float *g, const float *mean, const float *rstd,
+                   float *dx, float *dg, float *db, int64_t n, int m);
     void (*add)(float *dst, const float *src, size_t n); /* dst += src */
     sl_status_t (*sync)(void);
 } sl_nn_backend_t;
@@ -52,28 +57,28 @@ sl_status_t sl_nn_host_sync(void);
 void sl_nn_ops_bias_fwd(float *y, const float *b, int64_t n, int m);
 void sl_nn_ops_bias_bwd(float *db, const float *dy, int64_t n, int m);
 void sl_nn_ops_act_fwd(sl_nn_layer_kind_t k, const float *x, float *y, size_t n);
-void sl_nn_ops_act_bwd(sl_nn_layer_kind_t k, const float *x, const float *y, const float *dy,
-                       float *dx, size_t n);
+void sl_nn_ops_act_bwd(sl_nn_layer_kind_t k, const float *x, const float *y, const float *dy, float *dx,
+                       size_t n);
 void sl_nn_ops_mul(const float *a, const float *b, float *out, size_t n);
-void sl_nn_ops_ln_fwd(const float *x, float *y, const float *g, const float *b, float *mean,
-                      float *rstd, int64_t n, int m);
-void sl_nn_ops_ln_bwd(const float *x, const float *dy, const float *g, const float *mean,
-                      const float *rstd, float *dx, float *dg, float *db, int64_t n, int m);
+void sl_nn_ops_ln_fwd(const float *x, float *y, const float *g, const float *b, float *mean, float *rstd,
+                      int64_t n, int m);
+void sl_nn_ops_ln_bwd(const float *x, const float *dy, const float *g, const float *mean, const float *rstd,
+                      float *dx, float *dg, float *db, int64_t n, int m);
 void sl_nn_ops_add(float *dst, const float *src, size_t n);
 
-#define SL_NN_LN_EPS 1e-5f
+#define SL_NN_LN_EPS     1e-5f
 #define SL_NN_MAX_LAYERS 64
 
 typedef struct {
     sl_nn_layer_kind_t kind;
     int in, out;
-    double p;       /* dropout probability */
-    char name[16];  /* fc1, ln1, ... ("" for parameterless layers) */
+    double p;          /* dropout probability */
+    char name[16];     /* fc1, ln1, ... ("" for parameterless layers) */
     size_t off0, off1; /* parameters: weight/gamma at off0, bias/beta at off1 */
-    size_t nparam;  /* floats of this layer (both tensors) */
-    float *y;       /* output activations, cap x out (backend) */
-    float *aux;     /* LayerNorm mean+rstd (2 x cap), dropout mask (cap x out) */
-    float *hmask;   /* host dropout mask (cap x out) */
+    size_t nparam;     /* floats of this layer (both tensors) */
+    float *y;          /* output activations, cap x out (backend) */
+    float *aux;        /* LayerNorm mean+rstd (2 x cap), dropout mask (cap x out) */
+    float *hmask;      /* host dropout mask (cap x out) */
 } sl_nn_layer_t;
 
 typedef struct {
@@ -95,16 +100,18 @@ struct sl_nn {
     int init_orthogonal;
     size_t nparams;
     float *params, *grads;   /* host arena */
+    float *grads_arena;      /* the arena's own gradients (grads may be redirected) */
     float *dparams, *dgrads; /* backend arena (== host for ref/cpu) */
     int params_dirty_host;   /* device newer than host (cuda) */
     int shared_params;       /* params point into a shared window: not freed */
+    int overwrite_grads;     /* internal: backward writes gradients instead of adding */
     /* activation workspace */
-    int64_t cap, n;          /* rows allocated, rows of the last forward */
+    int64_t cap, n; /* rows allocated, rows of the last forward */
     int last_train;
-    float *x0;               /* input copy (backend), cap x in */
-    float *g0, *g1;          /* backward ping-pong, cap x maxw */
-    float *hy;               /* host output, cap x out */
-    float *hdx;              /* host dx staging (cuda) */
+    float *x0;      /* input copy (backend), cap x in */
+    float *g0, *g1; /* backward ping-pong, cap x maxw */
+    float *hy;      /* host output, cap x out */
+    float *hdx;     /* host dx staging (cuda) */
     int maxw;
     gsl_rng *drop_rng;
     /* attached all-reduce */
@@ -117,6 +124,9 @@ struct sl_nn {
 
 /* LayerNorm forward for the rows of a batch; sizes of Linear layers. */
 int sl_nn_linear_index(const sl_nn_t *nn, int linear); /* layer index of fcK */
+/* Host backends: let backward write into buf (nparams floats) instead of
+ * the arena's gradients; NULL restores the arena. Returns the old target. */
+float *sl_nn_redirect_grads(sl_nn_t *nn, float *buf);
 /* Number of mean+rstd floats stored per row for a LayerNorm. */
 
 /* Fixed-order ("exact") reduction of per-shard gradients over ranks:
