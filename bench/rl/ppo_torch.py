@@ -4,7 +4,8 @@
 # 0.95, clip 0.2, ent 0.01, vf 0.5, max grad norm 0.5, Adam eps 1e-5,
 # orthogonal init) written with PyTorch and a vectorised NumPy CartPole
 # (gymnasium's dynamics, autoreset). Bench only; needs python3-torch and
-# python3-numpy. Prints one JSON line: steps, seconds, sps, return_mean.
+# python3-numpy. Prints one JSON line: steps, seconds, sps, CPU seconds of
+# the process (all threads), steps per CPU-second, return_mean.
 import argparse
 import json
 import math
@@ -106,7 +107,7 @@ def main():
     next_obs = torch.tensor(envs.obs())
     next_done = torch.zeros(num_envs)
     recent, step, first_reach = [], 0, -1
-    t0 = time.time()
+    t0, c0 = time.time(), time.process_time()
     for it in range(1, iters + 1):
         frac = 1.0 - (it - 1.0) / iters
         opt.param_groups[0]["lr"] = frac * lr
@@ -160,9 +161,10 @@ def main():
                 opt.step()
         if first_reach < 0 and len(recent) > 0 and np.mean(recent) >= 475:
             first_reach = step
-    secs = time.time() - t0
+    secs, cpu = time.time() - t0, time.process_time() - c0
     print(json.dumps({"peer": "pytorch+numpy (CleanRL ppo.py)", "steps": step, "seconds": round(secs, 3),
-                      "sps": round(step / secs, 1), "return_mean": float(np.mean(recent)) if recent else None,
+                      "sps": round(step / secs, 1), "cpu_seconds": round(cpu, 3),
+                      "steps_per_cpu_second": round(step / cpu, 1), "return_mean": float(np.mean(recent)) if recent else None,
                       "first_reach_step": first_reach, "threads": a.threads}))
 
 

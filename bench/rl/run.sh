@@ -26,6 +26,9 @@ PSTEPS=${BENCH_PEER_STEPS:-51200}
 T=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-rl-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 
+# Wall-clock rates depend on what else runs on the machine; steps per
+# CPU-second (all ranks' or threads' CPU time) are printed beside them.
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 # json FILE KEY: a number from a summary.json
 json() { sed -n "s/.*\"$2\": \([-0-9.e+]*\).*/\1/p" "$1"; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
@@ -35,25 +38,28 @@ train() { np=$1; out=$2; shift 2; $MPIRUN -np "$np" "$SLUICE" rl train -q --out 
 echo "sluice rl benchmark on $(nproc) cores ($(uname -m)), $(date -u +%Y-%m-%dT%H:%MZ), medians of $REPS"
 
 # 1. CartPole-v1, 2 ranks
-: > "$T/c.reach"; : > "$T/c.secs"; : > "$T/c.sps"
+: > "$T/c.reach"; : > "$T/c.secs"; : > "$T/c.sps"; : > "$T/c.cps"
 for s in $(seq 1 "$REPS"); do
   train 2 "$T/c$s" --env CartPole-v1 --envs-per-rank 2 --total-steps 500000 --seed "$s"
   json "$T/c$s/summary.json" first_reach_step >> "$T/c.reach"
   json "$T/c$s/summary.json" seconds >> "$T/c.secs"
   json "$T/c$s/summary.json" sps >> "$T/c.sps"
+  json "$T/c$s/summary.json" steps_per_cpu_second >> "$T/c.cps"
 done
-reach=$(median < "$T/c.reach"); secs=$(median < "$T/c.secs"); sps2=$(median < "$T/c.sps")
-echo "1. CartPole-v1, 2 ranks x 2 envs: return_mean >= 475 first at step $reach (runs: $(tr '\n' ' ' < "$T/c.reach")); 500k steps in $secs s; $sps2 steps/s"
+reach=$(median < "$T/c.reach"); secs=$(median < "$T/c.secs"); sps2=$(median < "$T/c.sps"); cps2=$(median < "$T/c.cps")
+echo "1. CartPole-v1, 2 ranks x 2 envs: return_mean >= 475 first at step $reach (runs: $(tr '\n' ' ' < "$T/c.reach")); 500k steps in $secs s; $sps2 steps/s; $cps2 steps per CPU-second"
 
 # 2. PyTorch + NumPy peer on the same 2 cores
 if /usr/bin/python3 -c 'import torch, numpy' 2>/dev/null; then
-  : > "$T/p.sps"
+  : > "$T/p.sps"; : > "$T/p.cps"
   for s in $(seq 1 "$PREPS"); do
     /usr/bin/python3 "$HERE/ppo_torch.py" --total-steps "$PSTEPS" --seed "$s" --threads 2 > "$T/p$s.json" || exit 1
     json "$T/p$s.json" sps >> "$T/p.sps"
+    json "$T/p$s.json" steps_per_cpu_second >> "$T/p.cps"
   done
-  psps=$(median < "$T/p.sps")
-  echo "2. PyTorch+NumPy CleanRL ppo.py, 1 process x 2 threads, $PSTEPS steps: $psps steps/s; sluice/peer = $(awk -v a="$sps2" -v b="$psps" 'BEGIN{printf "%.1f", a/b}')x"
+  psps=$(median < "$T/p.sps"); pcps=$(median < "$T/p.cps")
+  echo "2. PyTorch+NumPy CleanRL ppo.py, 1 process x 2 threads, $PSTEPS steps: $psps steps/s, $pcps steps per CPU-second"
+  echo "   sluice/peer: $(awk -v a="$sps2" -v b="$psps" 'BEGIN{printf "%.1f", a/b}')x wall-clock, $(awk -v a="$cps2" -v b="$pcps" 'BEGIN{printf "%.1f", a/b}')x per CPU-second"
 else
   echo "2. PyTorch peer skipped: install python3-torch python3-numpy (Debian) to run it"
 fi
@@ -89,3 +95,4 @@ done
 on=$(median < "$T/on"); off=$(median < "$T/off")
 echo "   straggler (rank 1 +${delay} us per step): with preemption $on steps/s ($(median < "$T/pre") rollouts cut), without $off steps/s: $(awk -v a="$on" -v b="$off" 'BEGIN{printf "%.2f", a/b}')x"
 echo "5. GPU: not measured here (no GPU on this machine); see doc/rl.md"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

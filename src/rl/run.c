@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #define RECENT 100
 
@@ -47,6 +48,16 @@ typedef struct {
     double *eps_local; /* returns of episodes finished in this rollout (T*N at most) */
     int n_eps_local;
 } run_t;
+
+/* CPU seconds of this process (all threads), to report throughput per
+ * CPU-second: on a shared machine wall-clock rates depend on the load. */
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
+           1e-6 * (double)ru.ru_stime.tv_usec;
+}
 
 static double recent_mean(const run_t *r)
 {
@@ -708,7 +719,7 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
         fflush(stdout);
     }
 
-    double t_start = sl_now(), steps_start = (double)r->global_step;
+    double t_start = sl_now(), steps_start = (double)r->global_step, cpu_start = cpu_seconds();
     long updates_here = 0;
     int stopped = 0;
     while (r->global_step < o->total_steps) {
@@ -782,8 +793,9 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
             break;
     }
     SL_TRY_GOTO(save(r, ckpt), out);
-    double secs = sl_now() - t_start;
+    double secs = sl_now() - t_start, cpu = cpu_seconds() - cpu_start;
     MPI_Bcast(&secs, 1, MPI_DOUBLE, 0, r->comm);
+    MPI_Allreduce(MPI_IN_PLACE, &cpu, 1, MPI_DOUBLE, MPI_SUM, r->comm);
     sl_rl_train_result_t res = {
         r->global_step,    r->update, recent_mean(r),
         r->first_reach,    secs,      secs > 0 ? ((double)r->global_step - steps_start) / secs : 0,
@@ -803,9 +815,11 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
             json, sizeof json,
             "{\"env\": \"%s\", \"ranks\": %d, \"envs_per_rank\": %d, \"steps\": %lld, \"updates\": %lld, "
             "\"return_mean\": %.6g, \"target_return\": %g, \"first_reach_step\": %.0f, "
-            "\"seconds\": %.3f, \"sps\": %.1f, \"preempted\": %ld}\n",
+            "\"seconds\": %.3f, \"sps\": %.1f, \"cpu_seconds\": %.3f, \"steps_per_cpu_second\": %.1f, "
+            "\"preempted\": %ld}\n",
             o->env->name, r->size, r->N, (long long)r->global_step, (long long)r->update, res.return_mean,
-            o->target_return, r->first_reach, secs, res.sps, r->preempted_total);
+            o->target_return, r->first_reach, secs, res.sps, cpu,
+            cpu > 0 ? ((double)r->global_step - steps_start) / cpu : 0, r->preempted_total);
         snprintf(jp, sizeof jp, "%s/summary.json", o->out);
         st = sl_file_write_atomic(jp, json, (size_t)n);
         if (st == SL_OK && !o->quiet)
