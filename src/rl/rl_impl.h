@@ -58,6 +58,7 @@ typedef struct {
     int shared;      /* one trunk: actor has k + 1 outputs (value last), critic NULL */
     float *pi_buf, *v_buf, *dy_buf;
     int buf_cap;
+    int attached; /* GPU: networks attached to the all-reduce (NCCL in backward) */
 } rl_agent_t;
 
 /* Forward / backward of the actor (critic = 0) or critic (1) through the

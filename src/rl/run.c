@@ -341,10 +341,19 @@ sl_status_t rl_ppo_minibatch(rl_agent_t *a, MPI_Comm comm, sl_allreduce_t *ar, i
         *gn_p = gn;
         return st;
     }
-    SL_TRY(sl_agree(comm, st));
-    SL_TRY(sl_nn_grad_allreduce(a->actor, ar));
-    if (a->critic)
-        SL_TRY(sl_nn_grad_allreduce(a->critic, ar));
+    if (a->attached) {
+        /* GPU: backward already started NCCL all-reduces of the device
+         * gradients bucket by bucket (train's attachment); finish them. */
+        SL_TRY(sl_nn_grad_wait(a->actor));
+        if (a->critic)
+            SL_TRY(sl_nn_grad_wait(a->critic));
+        SL_TRY(sl_agree(comm, st));
+    } else {
+        SL_TRY(sl_agree(comm, st));
+        SL_TRY(sl_nn_grad_allreduce(a->actor, ar));
+        if (a->critic)
+            SL_TRY(sl_nn_grad_allreduce(a->critic, ar));
+    }
     if (a->continuous) {
         SL_MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, ls_grad_d, k, MPI_DOUBLE, MPI_SUM, comm));
         for (int j = 0; j < k; j++)
@@ -685,6 +694,15 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
         r->venv->delay_us = o->straggler_delay_us;
     SL_TRY_GOTO(sl_agree(r->comm, st), out);
     SL_TRY_GOTO(sl_allreduce_create(r->comm, dev == SL_NN_CUDA ? SL_AR_NCCL : 0, &r->ar), out);
+    if (dev == SL_NN_CUDA) {
+        /* Average gradients on the device through NCCL as backward
+         * produces them. */
+        st = sl_nn_attach_allreduce(r->agent.actor, r->ar, 0, 0);
+        if (st == SL_OK && r->agent.critic)
+            st = sl_nn_attach_allreduce(r->agent.critic, r->ar, 0, 0);
+        r->agent.attached = st == SL_OK;
+        SL_TRY_GOTO(sl_agree(r->comm, st), out);
+    }
     if (MPI_Win_allocate(r->rank == 0 ? sizeof(long) : 0, sizeof(long), MPI_INFO_NULL, r->comm, &r->win_mem,
                          &r->win) != MPI_SUCCESS)
         st = sl_error(SL_ERR_MPI, "MPI_Win_allocate of the done counter failed");
@@ -833,6 +851,12 @@ out:
     if (win_ok) {
         MPI_Win_unlock_all(r->win);
         MPI_Win_free(&r->win);
+    }
+    if (r->agent.attached) {
+        sl_nn_attach_allreduce(r->agent.actor, NULL, 0, 0);
+        if (r->agent.critic)
+            sl_nn_attach_allreduce(r->agent.critic, NULL, 0, 0);
+        r->agent.attached = 0;
     }
     sl_allreduce_destroy(&r->ar);
     run_free(r);
