@@ -46,6 +46,8 @@ typedef struct {
     double first_reach;
     long preempted_total;
     double *eps_local; /* returns of episodes finished in this rollout (T*N at most) */
+    double *eps_all;   /* all ranks' (T*N*P at most) */
+    int *ep_counts, *ep_displs;
     int n_eps_local;
 } run_t;
 
@@ -158,15 +160,19 @@ static sl_status_t run_alloc(run_t *r)
     r->obs_acc = xcalloc(1 + 2 * od, sizeof(double), &fail);
     r->ret_g = xcalloc((size_t)r->N, sizeof(double), &fail);
     r->eps_local = xcalloc(TN, sizeof(double), &fail);
+    r->eps_all = xcalloc(TN * (size_t)r->size, sizeof(double), &fail);
+    r->ep_counts = xcalloc((size_t)r->size, sizeof(int), &fail);
+    r->ep_displs = xcalloc((size_t)r->size, sizeof(int), &fail);
     return fail ? sl_error(SL_ERR_NOMEM, "out of memory for rollout buffers (%zu steps)", TN) : SL_OK;
 }
 
 static void run_free(run_t *r)
 {
-    void *p[] = {r->obs,    r->act,       r->logp,    r->val,    r->rew,      r->boot,   r->adv,
-                 r->ret,    r->last_val,  r->term,    r->trunc,  r->envact,   r->tmpobs, r->mb_obs,
-                 r->mb_act, r->mb_logp,   r->mb_adv,  r->mb_ret, r->mb_val,   r->d_out,  r->d_val,
-                 r->perm,   r->ls_grad_d, r->obs_acc, r->ret_g,  r->eps_local};
+    void *p[] = {r->obs,    r->act,       r->logp,     r->val,       r->rew,       r->boot,
+                 r->adv,    r->ret,       r->last_val, r->term,      r->trunc,     r->envact,
+                 r->tmpobs, r->mb_obs,    r->mb_act,   r->mb_logp,   r->mb_adv,    r->mb_ret,
+                 r->mb_val, r->d_out,     r->d_val,    r->perm,      r->ls_grad_d, r->obs_acc,
+                 r->ret_g,  r->eps_local, r->eps_all,  r->ep_counts, r->ep_displs};
     for (size_t i = 0; i < sizeof p / sizeof *p; i++)
         free(p[i]);
 }
@@ -768,9 +774,8 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
         int64_t tl[2] = {tlen, -tlen};
         MPI_Allreduce(loc, glob, 3, MPI_INT64_T, MPI_SUM, r->comm);
         MPI_Allreduce(MPI_IN_PLACE, tl, 2, MPI_INT64_T, MPI_MIN, r->comm);
-        int *counts = malloc((size_t)r->size * sizeof(int)), *displs = malloc((size_t)r->size * sizeof(int));
-        double *all = malloc((size_t)(glob[2] + 1) * sizeof(double));
-        int c = (int)loc[2];
+        int *counts = r->ep_counts, *displs = r->ep_displs, c = (int)loc[2];
+        double *all = r->eps_all;
         MPI_Allgather(&c, 1, MPI_INT, counts, 1, MPI_INT, r->comm);
         for (int q = 0, s = 0; q < r->size; q++) {
             displs[q] = s;
@@ -779,9 +784,6 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
         MPI_Allgatherv(r->eps_local, c, MPI_DOUBLE, all, counts, displs, MPI_DOUBLE, r->comm);
         for (int64_t i = 0; i < glob[2]; i++)
             r->recent[(r->n_episodes++) % RECENT] = all[i];
-        free(counts);
-        free(displs);
-        free(all);
         if (o->norm_obs)
             SL_TRY_GOTO(rl_rms_merge_global(&r->obs_rms, r->comm, r->obs_acc), out);
         if (o->norm_reward)
