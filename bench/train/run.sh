@@ -33,6 +33,7 @@ train() { # NP EXTRA... -> "wall_samples_per_s cpu_samples_per_s" of epoch 2 (ep
 }
 col() { echo $1 | tr ' ' '\n' | awk -v c="$2" 'NR % 2 == c'; }
 
+echo "machine: $(nproc) cores, load average now: $(cut -d" " -f1-3 /proc/loadavg) (the ratios need a quiet machine)"
 echo "== 1. accuracy: $EPOCHS epochs, 1 rank"
 rm -rf "$OUT/acc"
 $SLUICE train --data "$OUT/train.h5" --eval "$OUT/test.h5" --model mlp:784-256-128-10 --epochs "$EPOCHS" \
@@ -81,3 +82,4 @@ ddbw=$(tail -1 "$OUT/dd.txt" | awk '{v=$(NF-1); u=$NF; if (u ~ /^GB/) v*=1000; i
 echo "checkpoint: $bytes bytes in $secs s = $ckbw MB/s (fsync'd, atomic rename); dd conv=fsync: $ddbw MB/s"
 awk "BEGIN{printf \"ratio checkpoint/dd: %.2fx\\n\", $ckbw/$ddbw}"
 rm -rf "$OUT/ck" "$OUT/tp"
+echo "load average at the end: $(cut -d" " -f1-3 /proc/loadavg)"

@@ -53,8 +53,10 @@ void sl_nn_ops_act_bwd(sl_nn_layer_kind_t k, const float *restrict x, const floa
 {
     switch (k) {
     case SL_NN_RELU:
-        for (size_t i = 0; i < n; i++)
-            dx[i] = x[i] > 0.f ? dy[i] : 0.f;
+        for (size_t i = 0; i < n; i++) {
+            float d = dy[i]; /* loaded unconditionally so the loop vectorises */
+            dx[i] = x[i] > 0.f ? d : 0.f;
+        }
         break;
     case SL_NN_TANH:
         for (size_t i = 0; i < n; i++)

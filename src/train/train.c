@@ -36,7 +36,7 @@ typedef struct {
     int W; /* floats per packed row: features + max(1, tw) */
     float *sendb, *recvb, *bx, *bt, *dy;
     int32_t *bl;
-    int *scnt, *sdisp, *rcnt, *rdisp, *lo, *hi;
+    int *scnt, *sdisp, *rcnt, *rdisp, *lo, *hi, *counts;
     int64_t *perm;
     /* exact mode */
     int exact, shards, myshard0, myshards;
@@ -175,9 +175,7 @@ static sl_status_t assemble(run_t *r, const int64_t *idx, int64_t bs)
             r->rdisp[q] = r->rdisp[q - 1] + r->rcnt[q - 1];
         }
         int *cur = r->scnt; /* reuse as cursors after copying counts */
-        int *counts = malloc(P * sizeof(int));
-        if (!counts)
-            return sl_error(SL_ERR_NOMEM, "out of memory");
+        int *counts = r->counts;
         memcpy(counts, r->scnt, P * sizeof(int));
         memcpy(cur, r->sdisp, P * sizeof(int));
         for (int q = 0, j = 0; q < P; q++)
@@ -188,7 +186,6 @@ static sl_status_t assemble(run_t *r, const int64_t *idx, int64_t bs)
                 }
         int rc = MPI_Alltoallv(r->sendb, counts, r->sdisp, MPI_FLOAT, r->sendb + (size_t)bs * W, r->rcnt,
                                r->rdisp, MPI_FLOAT, r->comm);
-        free(counts);
         if (rc != MPI_SUCCESS)
             return sl_mpi_error(rc, "MPI_Alltoallv (batch)");
         float *recv = r->sendb + (size_t)bs * W;
@@ -216,25 +213,33 @@ static const void *targets_at(run_t *r, int64_t i)
     return r->tw ? (const void *)(r->bt + i * r->tw) : (const void *)(r->bl + i);
 }
 
-/* One optimiser step on the global batch idx[0..bs). Returns the summed
- * loss over the batch (identical on all ranks). */
-static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *loss_p)
+/* One forward/backward on the global batch idx[0..bs), gradients reduced.
+ * Returns the summed loss over the batch and whether any rank was asked to
+ * stop (identical on all ranks). The loss, the ranks' local statuses and
+ * their stop flags travel in ONE small all-reduce: on a busy machine every
+ * synchronisation costs a time slice, so a step has only three (batch
+ * all-to-all, gradient reduction, this one). */
+static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *loss_p, int *stop_p)
 {
-    sl_status_t st = SL_OK;
+    sl_status_t st = SL_OK, red = SL_OK;
     split_batch(r, bs);
-    SL_TRY(sl_agree(r->comm, assemble(r, idx, bs)));
+    red = assemble(r, idx, bs); /* collective; fails only in MPI */
+    if (red != SL_OK)
+        return sl_agree(r->comm, red);
     sl_nn_t *nn = r->nn;
     size_t np = sl_nn_num_params(nn);
     const float *y;
-    double ls;
+    double ls = 0;
+    double *v = r->shard_loss; /* shards losses, then [error, stop] */
+    int nv;
     if (r->exact) {
         int base = r->lo[r->rank];
         int direct = sl_nn_device(nn) != SL_NN_CUDA; /* backward writes straight into the shard buffers */
-        for (int s = 0; s < r->myshards && st == SL_OK; s++) {
+        memset(v, 0, (size_t)(r->shards + 2) * sizeof(double));
+        for (int s = 0; s < r->myshards; s++) {
             int sh = r->myshard0 + s;
             int a = (int)(bs * sh / r->shards), b = (int)(bs * (sh + 1) / r->shards);
-            r->shard_loss[sh] = 0;
-            if (b <= a) {
+            if (b <= a || st != SL_OK) {
                 memset(r->sbuf[s], 0, np * sizeof(float));
                 continue;
             }
@@ -252,30 +257,15 @@ static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *
                 sl_nn_redirect_grads(nn, NULL);
             else if (st == SL_OK && (st = sl_nn_grads_sync(nn)) == SL_OK)
                 memcpy(r->sbuf[s], sl_nn_grads(nn), np * sizeof(float));
-            r->shard_loss[sh] = ls;
+            v[sh] = ls; /* one contributor per shard: the all-reduce sum is exact */
         }
-        SL_TRY(sl_agree(r->comm, st));
         sl_nn_tree_sum(&sl_nn_backend_cpu, r->sbuf, r->myshards, np);
-        if (r->size > 1) {
-            SL_TRY(sl_agree(r->comm, sl_nn_tree_allreduce(r->comm, r->sbuf[0], r->scratch, np)));
-            /* each shard's loss has one contributor: the sum is exact in any order */
-            for (int s = 0; s < r->shards; s++)
-                if (s < r->myshard0 || s >= r->myshard0 + r->myshards)
-                    r->shard_loss[s] = 0;
-            MPI_Allreduce(MPI_IN_PLACE, r->shard_loss, r->shards, MPI_DOUBLE, MPI_SUM, r->comm);
-        }
-        if (r->sbuf[0] != sl_nn_grads(nn))
-            memcpy(sl_nn_grads(nn), r->sbuf[0], np * sizeof(float));
-        if (nn->dev == SL_NN_CUDA) /* the optimiser reads the device copy */
-            SL_TRY(nn->be->upload(nn->dgrads, nn->grads, np));
-        double tot = 0;
-        for (int s = 0; s < r->shards; s++)
-            tot += r->shard_loss[s];
-        *loss_p = tot;
+        if (r->size > 1)
+            red = sl_nn_tree_allreduce(r->comm, r->sbuf[0], r->scratch, np);
+        nv = r->shards;
     } else {
         int n = r->hi[r->rank] - r->lo[r->rank];
         nn->overwrite_grads = 1; /* instead of zeroing the gradients first */
-        ls = 0;
         if (n > 0) {
             st = sl_nn_forward(nn, r->bx, n, 1, &y);
             if (st == SL_OK)
@@ -291,11 +281,30 @@ static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *
                 st = sl_nn_backward(nn, r->dy, NULL);
         }
         nn->overwrite_grads = 0;
-        sl_status_t w = sl_nn_grad_wait(nn);
-        SL_TRY(sl_agree(r->comm, st != SL_OK ? st : w));
-        MPI_Allreduce(MPI_IN_PLACE, &ls, 1, MPI_DOUBLE, MPI_SUM, r->comm);
-        *loss_p = ls;
+        red = sl_nn_grad_wait(nn);
+        v[0] = ls;
+        nv = 1;
     }
+    v[nv] = (st != SL_OK || red != SL_OK) ? 1 : 0;
+    v[nv + 1] = sl_stop_requested() ? 1 : 0;
+    if (r->size > 1) {
+        int rc = MPI_Allreduce(MPI_IN_PLACE, v, nv + 2, MPI_DOUBLE, MPI_SUM, r->comm);
+        if (rc != MPI_SUCCESS)
+            return sl_agree(r->comm, sl_mpi_error(rc, "MPI_Allreduce (step)"));
+    }
+    if (v[nv] > 0) /* some rank failed: agree on who reports what */
+        return sl_agree(r->comm, st != SL_OK ? st : red != SL_OK ? red : SL_OK);
+    if (r->exact) {
+        if (r->sbuf[0] != sl_nn_grads(nn))
+            memcpy(sl_nn_grads(nn), r->sbuf[0], np * sizeof(float));
+        if (nn->dev == SL_NN_CUDA) /* the optimiser reads the device copy */
+            SL_TRY(sl_agree(r->comm, nn->be->upload(nn->dgrads, nn->grads, np)));
+    }
+    double tot = 0;
+    for (int s = 0; s < nv; s++)
+        tot += v[s];
+    *loss_p = tot;
+    *stop_p = v[nv + 1] > 0;
     return SL_OK;
 }
 
@@ -379,6 +388,8 @@ static sl_status_t write_ckpt_inner(run_t *r)
     for (size_t i = 0; i < sizeof iv / sizeof iv[0] && st == SL_OK; i++)
         st = sl_h5_set_attr_i64(h, "train", iv[i].k, iv[i].v);
     if (st == SL_OK)
+        st = sl_h5_set_attr_str(h, "train", "loss", r->loss == SL_NN_MSE ? "mse" : "xent");
+    if (st == SL_OK)
         st = sl_h5_set_attr_f64(h, "train", "ep_loss_sum", r->ep_loss_sum);
     if (st == SL_OK)
         st = sl_h5_set_attr_f64(h, "train", "ep_train_time", r->ep_train_time);
@@ -405,8 +416,13 @@ static sl_status_t read_ckpt(run_t *r, int *found)
         if (sl_h5_get_attr_i64(h, "train", keys[i], &v[i]) != SL_OK)
             st = sl_error_root(r->comm, SL_ERR_INVALID,
                                "%s: not a sluice training checkpoint (train/%s missing)", r->path, keys[i]);
-    if (st == SL_OK)
+    if (st == SL_OK) {
+        int lvl = sl_log_level_g;
+        if (r->rank != 0)
+            sl_log_set_level(SL_LOG_NONE); /* every rank reads the same file: one message */
         st = sl_nn_load(r->nn, r->opt, h, "");
+        sl_log_set_level((sl_log_level_t)lvl);
+    }
     if (st == SL_OK && (v[3] != r->size || v[4] != r->o->batch) && v[1] != 0)
         st = sl_error_root(r->comm, SL_ERR_MISMATCH,
                            "%s was written mid-epoch by %lld ranks with batch %lld; resume it with the same "
@@ -520,7 +536,7 @@ static void run_free(run_t *r)
     sl_allreduce_destroy(&r->ar);
     free(r->X), free(r->Y), free(r->EX), free(r->EY);
     free(r->sendb), free(r->recvb), free(r->bx), free(r->bt), free(r->bl), free(r->dy);
-    free(r->scnt), free(r->sdisp), free(r->rcnt), free(r->rdisp), free(r->lo), free(r->hi);
+    free(r->scnt), free(r->sdisp), free(r->rcnt), free(r->rdisp), free(r->lo), free(r->hi), free(r->counts);
     free(r->perm);
     free(r->sbuf), free(r->scratch), free(r->shard_loss), free(r->hist);
     if (r->comm != MPI_COMM_NULL)
@@ -654,8 +670,7 @@ static sl_status_t setup(run_t *r)
                 st = SL_ERR_NOMEM;
         if (P > 1)
             st = st == SL_OK ? sl_nn_host_alloc(&r->scratch, np) : st;
-        r->shard_loss = calloc(r->shards, sizeof(double));
-        if (!r->sbuf || !r->shard_loss)
+        if (!r->sbuf)
             st = sl_error(SL_ERR_NOMEM, "out of memory");
     } else {
         int flags = SL_AR_ORDERED;
@@ -667,6 +682,9 @@ static sl_status_t setup(run_t *r)
         if (st == SL_OK)
             sl_nn_attach_allreduce(r->nn, r->ar, 0, 0);
     }
+    r->shard_loss = calloc((size_t)r->shards + 2, sizeof(double));
+    if (!r->shard_loss)
+        st = sl_error(SL_ERR_NOMEM, "out of memory");
     SL_TRY(sl_agree(r->comm, st));
     int64_t B = o->batch;
     r->W = r->F + (r->tw ? r->tw : 1);
@@ -678,11 +696,11 @@ static sl_status_t setup(run_t *r)
     r->dy = malloc((size_t)(B > 1 ? B : 1) * r->K * sizeof(float));
     r->scnt = malloc(P * sizeof(int)), r->sdisp = malloc(P * sizeof(int));
     r->rcnt = malloc(P * sizeof(int)), r->rdisp = malloc(P * sizeof(int));
-    r->lo = malloc(P * sizeof(int)), r->hi = malloc(P * sizeof(int));
+    r->lo = malloc(P * sizeof(int)), r->hi = malloc(P * sizeof(int)), r->counts = malloc(P * sizeof(int));
     r->perm = malloc((size_t)r->N * sizeof(int64_t));
     r->hist = malloc((size_t)(o->epochs + 1) * HIST_COLS * sizeof(double));
     if (!r->sendb || !r->recvb || !r->bx || !r->bt || !r->bl || !r->dy || !r->scnt || !r->sdisp || !r->rcnt ||
-        !r->rdisp || !r->lo || !r->hi || !r->perm || !r->hist)
+        !r->rdisp || !r->lo || !r->hi || !r->counts || !r->perm || !r->hist)
         st = sl_error(SL_ERR_NOMEM, "out of memory for batches of %lld", (long long)B);
     SL_TRY(sl_agree(r->comm, st));
     r->steps_per_epoch = (r->N + B - 1) / B;
@@ -738,7 +756,8 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
             double lr = sl_nn_sched_lr(&r->sched, o->lr, r->step, total_steps);
             sl_nn_optim_set_lr(r->opt, lr);
             double ls = 0;
-            st = train_step(r, r->perm + a, bs, &ls);
+            int s = 0;
+            st = train_step(r, r->perm + a, bs, &ls, &s);
             if (st != SL_OK)
                 break;
             if (!isfinite(ls)) {
@@ -751,23 +770,23 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
             }
             if (o->clip > 0) {
                 double norm;
-                st = sl_agree(r->comm,
-                              sl_nn_clip_grad_norm(r->nn, o->clip, &norm) == SL_OK
-                                  ? SL_OK
-                                  : sl_error_root(r->comm, SL_ERR_NUMERIC,
-                                                  "gradient norm became %g at step %lld; the last good "
-                                                  "checkpoint %s stays",
-                                                  norm, (long long)r->step + 1, r->path));
+                /* the gradients are the same on every rank: so is the outcome */
+                if (sl_nn_clip_grad_norm(r->nn, o->clip, &norm) != SL_OK)
+                    st = sl_error_root(
+                        r->comm, SL_ERR_NUMERIC,
+                        "gradient norm became %g at step %lld; the last good checkpoint %s stays", norm,
+                        (long long)r->step + 1, r->path);
                 if (st != SL_OK)
                     break;
             }
-            st = sl_agree(r->comm, sl_nn_optim_step(r->opt));
+            st = sl_nn_optim_step(r->opt); /* host: cannot fail; device: copies can */
+            if (sl_nn_device(r->nn) == SL_NN_CUDA)
+                st = sl_agree(r->comm, st);
+            if (st != SL_OK)
+                break;
             r->step++;
             r->ep_loss_sum += ls;
             r->ep_samples += bs;
-            int s = 0;
-            if (st == SL_OK)
-                st = sl_stop_agree(r->comm, &s);
             if (o->max_steps > 0 && r->step >= o->max_steps)
                 s = 1;
             if (s || (o->ckpt_steps > 0 && r->step % o->ckpt_steps == 0 && r->pos + 1 < r->steps_per_epoch)) {
