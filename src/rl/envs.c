@@ -247,10 +247,12 @@ static void pendulum_step(void *st, const float *a, double *r, int *term)
 {
     sl_rl_pendulum_state_t *s = st;
     const double g = 10.0, m = 1.0, l = 1.0, dt = 0.05;
-    double u = clampd((double)a[0], -2.0, 2.0);
+    /* The torque stays float32 as in gymnasium under NumPy 2 (NEP 50):
+     * 0.001 * u**2 and 3.0 / (m l^2) * u are float32 products. */
+    float u = a[0] < -2.0f ? -2.0f : a[0] > 2.0f ? 2.0f : a[0];
     double an = angle_normalize(s->th);
-    double costs = an * an + 0.1 * s->thdot * s->thdot + 0.001 * u * u;
-    double newthdot = s->thdot + (3 * g / (2 * l) * sin(s->th) + 3.0 / (m * l * l) * u) * dt;
+    double costs = an * an + 0.1 * s->thdot * s->thdot + (double)(0.001f * (u * u));
+    double newthdot = s->thdot + (3 * g / (2 * l) * sin(s->th) + (double)((float)(3.0 / (m * l * l)) * u)) * dt;
     newthdot = clampd(newthdot, -8.0, 8.0);
     s->th = s->th + newthdot * dt;
     s->thdot = newthdot;
