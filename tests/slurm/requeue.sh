@@ -9,7 +9,7 @@ expect_rc 0 $MPIRUN -np 2 "$SLUICE" demo --out "$T/ref" --steps 80 --step-ms 0
 ref=$(grep -o "checksum [0-9a-f]*" "$T/out")
 cat >"$T/job.sh" <<JOB
 set -u
-export SLUICE="$SLUICE" DEMO_OUT="$T/run" DEMO_STEPS=80 DEMO_ARGS="--step-ms 100"
+export SLUICE="$SLUICE" DEMO_OUT="$T/run" DEMO_STEPS=80 DEMO_ARGS="--step-ms 100 --farm-tasks 0 --train-epochs 0"
 id=\$(sbatch --parsable -n 2 -o "$T/job.out" --open-mode=append "$top_srcdir/slurm/demo.sbatch") || exit 1
 for i in \$(seq 1 300); do [ -e "$T/run/ckpt.h5" ] && break; sleep 0.1; done
 [ -e "$T/run/ckpt.h5" ] || { echo "no checkpoint appeared"; exit 1; }
