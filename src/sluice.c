@@ -18,6 +18,7 @@ static const sl_command_t commands[] = {
     {"gensort", "generate sortbenchmark.org records (gensort 1.5 compatible)", sl_cmd_gensort},
     {"sort", "distributed external sort of 100-byte records over UCX", sl_cmd_sort},
     {"valsort", "validate sorted records (valsort 1.5 compatible)", sl_cmd_valsort},
+    {"rl", "reinforcement learning: PPO and DD-PPO on classic-control environments", sl_cmd_rl},
     {NULL, NULL, NULL},
 };
 

@@ -6,4 +6,5 @@
 #include "tasks.h"
 #include "nn.h"
 #include "shuffle.h"
+#include "rl.h"
 #endif

@@ -1,0 +1,104 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# `sluice rl` end to end: train on 2 ranks, eval, config file, bad inputs
+# (unknown env, continuous setting on a discrete env, resume with another
+# env or network, NaN loss), stop and exact resume. Each run is short.
+. "$top_srcdir/tests/lib.sh"
+R="$T/run"
+small="--envs-per-rank 2 --num-steps 32 --minibatches 2 --epochs 2"
+
+expect_rc 2 $MPIRUN -np 1 $SLUICE rl train --env Pong-v5 --out "$R"
+expect_grep "unknown environment" "$T/err"
+expect_grep "CartPole-v1, Acrobot-v1, MountainCar-v0, MountainCarContinuous-v0, Pendulum-v1" "$T/err"
+[ -e "$R" ] && fail "a bad --env created $R"
+
+expect_rc 2 $MPIRUN -np 1 $SLUICE rl train --env CartPole-v1 --log-std-init -0.5 --out "$R"
+expect_grep "continuous actions" "$T/err"
+
+expect_rc 2 $MPIRUN -np 1 $SLUICE rl bogus
+expect_grep "unknown rl subcommand" "$T/err"
+
+# Train on 2 ranks: files and columns.
+expect_rc 0 $MPIRUN -np 2 $SLUICE rl train --env CartPole-v1 --total-steps 1280 $small --out "$R"
+for f in ckpt.h5 metrics.csv summary.json; do [ -s "$R/$f" ] || fail "missing $R/$f"; done
+expect_grep "^update,step,return_mean,episodes,sps,pg_loss,v_loss,entropy,approx_kl,clipfrac" "$R/metrics.csv"
+[ "$(wc -l < "$R/metrics.csv")" -eq 11 ] || fail "expected 10 updates in metrics.csv"
+expect_grep '"steps": 1280' "$R/summary.json"
+
+# Eval, greedy and sampled, spread over 2 ranks.
+expect_rc 0 $MPIRUN -np 2 $SLUICE rl eval --model "$R/ckpt.h5" --episodes 6 --json "$T/eval.json"
+expect_grep "greedy" "$T/out"
+expect_grep "sampled" "$T/out"
+expect_grep '"episodes": 6' "$T/eval.json"
+expect_rc 1 $MPIRUN -np 1 $SLUICE rl eval --model "$T/nope.h5"
+expect_grep "no such file" "$T/err"
+
+# Resume with another environment or network: refused, checkpoint untouched.
+sum0=$(md5sum < "$R/ckpt.h5")
+expect_rc 1 $MPIRUN -np 2 $SLUICE rl train --env Acrobot-v1 --total-steps 2560 $small --out "$R" --resume
+expect_grep "holds env CartPole-v1" "$T/err"
+expect_rc 1 $MPIRUN -np 2 $SLUICE rl train --env CartPole-v1 --hidden 32-32 --total-steps 2560 $small --out "$R" --resume
+expect_grep "hidden layers 64-64" "$T/err"
+expect_rc 1 $MPIRUN -np 2 $SLUICE rl train --env CartPole-v1 --shared --total-steps 2560 $small --out "$R" --resume
+expect_grep "separate actor and critic" "$T/err"
+[ "$(md5sum < "$R/ckpt.h5")" = "$sum0" ] || fail "a refused --resume changed the checkpoint"
+
+# A shared trunk (policy and value heads on one MLP) trains, evaluates, resumes.
+H="$T/shared"
+expect_rc 0 $MPIRUN -np 2 $SLUICE rl train --env Acrobot-v1 --shared --total-steps 640 $small --out "$H"
+expect_rc 0 $MPIRUN -np 2 $SLUICE rl train --env Acrobot-v1 --shared --total-steps 1280 $small --out "$H" --resume
+expect_grep '"steps": 1280' "$H/summary.json"
+expect_rc 0 $MPIRUN -np 1 $SLUICE rl eval --model "$H/ckpt.h5" --episodes 2
+
+# Stop (as SIGUSR1 would) after 3 updates: exit 75; resume finishes the run.
+S="$T/stop"
+expect_rc 75 $MPIRUN -np 2 $SLUICE rl train --total-steps 1280 $small --out "$S" --test-stop-after 3
+[ "$(wc -l < "$S/metrics.csv")" -eq 4 ] || fail "expected 3 rows before the stop"
+expect_rc 0 $MPIRUN -np 2 $SLUICE rl train --total-steps 1280 $small --out "$S" --resume
+expect_grep "resuming from" "$T/out"
+[ "$(wc -l < "$S/metrics.csv")" -eq 11 ] || fail "expected 10 rows after resuming"
+
+# A real SIGUSR1 (what Slurm sends before the time limit) to mpirun, which
+# forwards it to the ranks: checkpoint at the next update, exit 75.
+U="$T/usr1"
+$MPIRUN -np 2 $SLUICE rl train --total-steps 100000000 $small --out "$U" >"$T/u.out" 2>"$T/u.err" &
+pid=$!
+i=0
+while [ ! -s "$U/metrics.csv" ] || [ "$(wc -l < "$U/metrics.csv")" -lt 3 ]; do
+  sleep 0.2; i=$((i + 1)); [ $i -gt 300 ] && { kill $pid; fail "the USR1 run did not start"; }
+done
+kill -USR1 $pid
+wait $pid; rc=$?
+[ $rc -eq 75 ] || { cat "$T/u.out" "$T/u.err" >&2; fail "SIGUSR1: exit $rc, expected 75"; }
+expect_grep "stopped at update" "$T/u.out"
+[ -s "$U/ckpt.h5" ] || fail "no checkpoint after SIGUSR1"
+
+# A NaN loss stops the run with a message; the last good checkpoint stays.
+N="$T/nan"
+expect_rc 1 $MPIRUN -np 2 $SLUICE rl train --total-steps 1280 $small --out "$N" --checkpoint-every 2 --test-nan-at 6
+expect_grep "PPO loss is nan" "$T/err"
+[ -s "$N/ckpt.h5" ] || fail "no checkpoint kept after the NaN"
+[ -e "$N/ckpt.h5.tmp" ] && fail "a half-written checkpoint was left"
+expect_rc 0 $MPIRUN -np 1 $SLUICE rl eval --model "$N/ckpt.h5" --episodes 2
+
+# Config file: [rl] section, command line overrides it.
+cat > "$T/rl.conf" <<EOC
+[rl]
+env = Pendulum-v1
+total-steps = 512
+num-steps = 64
+minibatches = 4
+epochs = 1
+EOC
+expect_rc 0 $MPIRUN -np 1 $SLUICE rl train --config "$T/rl.conf" --envs-per-rank 2 --out "$T/cfg"
+expect_grep '"env": "Pendulum-v1"' "$T/cfg/summary.json"
+expect_grep '"steps": 512' "$T/cfg/summary.json"
+printf '[rl]\nbogus-key = 1\n' > "$T/bad.conf"
+expect_rc 2 $MPIRUN -np 1 $SLUICE rl train --config "$T/bad.conf" --out "$T/bad"
+
+# No GPU here: --device cuda fails clearly.
+if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; then
+  expect_rc 1 $MPIRUN -np 1 $SLUICE rl train --device cuda --total-steps 512 --out "$T/gpu"
+  expect_grep "cuda" "$T/err"
+fi
+echo "rl cli: ok"
