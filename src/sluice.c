@@ -11,6 +11,7 @@
 
 static const sl_command_t commands[] = {
     {"demo", "show the core at work: ranks, nodes, a checkpoint, progress", sl_cmd_demo},
+    {"tune", "tune hyperparameters: ASHA, HyperBand, median stopping, PBT over trials on rank groups", sl_cmd_tune},
     {NULL, NULL, NULL},
 };
 

@@ -3,4 +3,5 @@
 #ifndef SLUICE_H
 #define SLUICE_H
 #include "core.h"
+#include "tune.h"
 #endif
