@@ -30,7 +30,7 @@ static char *expand(tune_run_t *r, const tune_jobmsg_t *job, const char *tpl)
 {
     const sl_tune_space_t *s = tune_space(r);
     size_t cap = strlen(tpl) + 256, len = 0;
-    char *out = malloc(cap), val[1100];
+    char *out = malloc(cap), val[1700];
     if (!out)
         return NULL;
     for (const char *p = tpl; *p;) {
@@ -355,14 +355,14 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
             if (have == sizeof buf - 1)
                 have = 0; /* an endless line: drop it */
         }
+        if (exited && !eof)
+            eof = 1; /* drained once after the exit; a background child may hold the pipe */
         if (!exited) {
             pid_t w = waitpid(pid, &wstatus, WNOHANG);
-            if (w == pid)
+            if (w == pid) {
                 exited = 1;
-        }
-        if (exited && !eof) {
-            /* a background child of the command may hold the pipe: stop reading */
-            eof = 1;
+                continue; /* read what is left before stopping */
+            }
         }
         tune_service(r);
         if (grank == 0) {

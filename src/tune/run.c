@@ -32,11 +32,13 @@ struct tune_run {
     /* leader */
     int64_t cur_trial;
     int cur_decision;
+    char cur_dir[1024];
     /* coordinator */
     sl_tune_exp_t *e;
     int *gstate; /* 0 idle/asking, 1 running, 2 waiting, 3 finished */
     int changed, dirty;
-    double last_save, save_cost, coord_time;
+    double last_save, save_cost, coord_time, save_total;
+    int64_t nsaves;
     tune_jobmsg_t *own_job;
     int own_ready;
     sl_progress_t *prog;
@@ -235,6 +237,8 @@ static void coord_maybe_save(tune_run_t *r, int force)
     sl_status_t st = sl_tune_exp_save(r->e, r->o->out);
     double t = sl_now() - now;
     r->save_cost = t;
+    r->save_total += t;
+    r->nsaves++;
     r->last_save = sl_now();
     r->dirty = 0;
     if (st != SL_OK && r->fatal == SL_OK) {
@@ -255,9 +259,9 @@ static sl_status_t coord_prepare(tune_run_t *r, const sl_tune_job_t *job, tune_j
     m->target = job->target;
     m->ckpt_step = job->ckpt_step;
     trial_dir(r, job->trial, m->trial_dir, sizeof m->trial_dir);
-    if (mkdir(m->trial_dir, 0755) != 0 && errno != EEXIST)
-        return sl_error(SL_ERR_IO, "cannot create '%s': %s", m->trial_dir, strerror(errno));
     if (job->from_trial >= 0) {
+        if (mkdir(m->trial_dir, 0755) != 0 && errno != EEXIST)
+            return sl_error(SL_ERR_IO, "cannot create '%s': %s", m->trial_dir, strerror(errno));
         /* PBT exploit: the donor's checkpoint replaces this trial's own */
         char from[1024], name[512], src[2048], dst[2048];
         trial_dir(r, job->from_trial, from, sizeof from);
@@ -316,14 +320,15 @@ static void coord_assign(tune_run_t *r, int g)
         MPI_Send(m, (int)r->jobsize, MPI_BYTE, r->leader[g], TAG_JOB, r->wc);
 }
 
-static void coord_end(tune_run_t *r, int64_t trial, int outcome)
+static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck)
 {
     char dir[1024];
     const sl_tune_trial_t *t = sl_tune_exp_trial(r->e, trial);
     if (!t)
         return;
     trial_dir(r, trial, dir, sizeof dir);
-    int64_t ck = ckpt_find(dir, t->step, NULL, 0);
+    if (ck > t->step) /* written but never reported: resume from a reported one */
+        ck = ckpt_find(dir, t->step, NULL, 0);
     int was_failures = t->failures;
     sl_tune_exp_end(r->e, trial, outcome, ck);
     if (t->failures > was_failures)
@@ -345,17 +350,21 @@ static void coord_report(tune_run_t *r, const tune_repmsg_t *m, int *decision_p)
     *decision_p = d;
     r->changed = r->dirty = 1;
     const sl_tune_trial_t *t = sl_tune_exp_trial(r->e, m->trial);
-    char dir[1024];
-    trial_dir(r, m->trial, dir, sizeof dir);
-    ckpt_prune(dir, r->o->keep);
-    /* the best checkpoint so far becomes EXPDIR/best.h5 */
+    /* the best checkpoint so far becomes EXPDIR/best.h5: a hard link (the
+     * trial's pruning cannot take it away), or a copy across file systems */
     if (t->best_step == m->step && sl_tune_exp_best(r->e) == m->trial &&
         (r->best_reported != m->trial || r->best_seen != t->best)) {
-        char name[512], src[2048], dst[2048];
+        char dir[1024], name[512], src[2048], dst[2048], tmp[2100];
+        trial_dir(r, m->trial, dir, sizeof dir);
         if (ckpt_find(dir, m->step, name, sizeof name) == m->step) {
             snprintf(src, sizeof src, "%s/%s", dir, name);
             snprintf(dst, sizeof dst, "%s/best.h5", r->o->out);
-            copy_file(src, dst);
+            snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+            unlink(tmp);
+            if (link(src, tmp) == 0 && rename(tmp, dst) == 0)
+                sl_fsync_dir_of(dst);
+            else if (copy_file(src, dst) != SL_OK)
+                SL_WARN("could not keep the best checkpoint %s as %s", src, dst);
         }
         r->best_reported = m->trial;
         r->best_seen = t->best;
@@ -383,7 +392,7 @@ static void coord_service(tune_run_t *r)
             int64_t m[3];
             MPI_Recv(m, 3, MPI_INT64_T, src, TAG_REQ, r->wc, MPI_STATUS_IGNORE);
             if (m[0] >= 0)
-                coord_end(r, m[0], (int)m[1]);
+                coord_end(r, m[0], (int)m[1], m[2]);
             r->gstate[g] = 0;
             coord_assign(r, g);
         } else if (mst.MPI_TAG == TAG_REPORT) {
@@ -460,6 +469,8 @@ int tune_report(tune_run_t *r, int64_t trial, int64_t step, int n, const char *c
         snprintf(m.names[i], sizeof m.names[i], "%s", names[i]);
         m.v[i] = vals[i];
     }
+    /* the objective wrote the step's checkpoint before reporting it */
+    ckpt_prune(r->cur_dir, r->o->keep);
     if (r->rank == 0) {
         double t0 = sl_now();
         int d;
@@ -505,6 +516,8 @@ static void member_loop(tune_run_t *r, double *busy)
             continue;
         }
         MPI_Recv(m, (int)r->jobsize, MPI_BYTE, 0, TAG_GJOB, r->gc, MPI_STATUS_IGNORE);
+        if (m->kind == -1)
+            continue;
         if (m->kind != SL_TUNE_JOB_RUN)
             return;
         int outcome;
@@ -521,16 +534,30 @@ static void forward(tune_run_t *r, const tune_jobmsg_t *m)
         MPI_Send(m, (int)r->jobsize, MPI_BYTE, q, TAG_GJOB, r->gc);
 }
 
-static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy)
+/* Leader: set the trial's directory up, run it with the group, and find
+ * the checkpoint it can resume from. */
+static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t *ck_p)
 {
     int outcome = SL_TUNE_END_FAILED;
     double t0 = sl_now();
     r->cur_trial = m->trial;
     r->cur_decision = SL_TUNE_CONTINUE;
+    snprintf(r->cur_dir, sizeof r->cur_dir, "%s", m->trial_dir);
+    *ck_p = -1;
+    if (mkdir(m->trial_dir, 0755) != 0 && errno != EEXIST) {
+        sl_error(SL_ERR_IO, "trial %lld: cannot create '%s': %s", (long long)m->trial, m->trial_dir,
+                 strerror(errno));
+        tune_jobmsg_t *skip = alloca(r->jobsize);
+        memcpy(skip, m, r->jobsize);
+        skip->kind = -1; /* members: nothing to run */
+        forward(r, skip);
+        return SL_TUNE_END_FAILED;
+    }
     forward(r, m);
     r->obj->run(r, m, &outcome);
     *busy += sl_now() - t0;
     r->cur_trial = -1;
+    *ck_p = ckpt_find(m->trial_dir, -1, NULL, 0);
     return outcome;
 }
 
@@ -555,7 +582,7 @@ static void leader_loop(tune_run_t *r, double *busy)
             return;
         }
         req[0] = m->trial;
-        req[1] = run_job(r, m, busy);
+        req[1] = run_job(r, m, busy, &req[2]);
     }
 }
 
@@ -568,9 +595,10 @@ static void coord_loop(tune_run_t *r, double *busy)
             r->own_ready = 0;
             coord_assign(r, 0);
             if (r->own_ready && r->own_job->kind == SL_TUNE_JOB_RUN) {
-                int outcome = run_job(r, r->own_job, busy);
+                int64_t ck;
+                int outcome = run_job(r, r->own_job, busy, &ck);
                 double t0 = sl_now();
-                coord_end(r, r->own_job->trial, outcome);
+                coord_end(r, r->own_job->trial, outcome, ck);
                 r->gstate[0] = 0;
                 r->coord_time += sl_now() - t0;
                 continue;
@@ -738,6 +766,7 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
         printf("utilisation: %.1f%% of rank time in trials; scheduler %.3f%% (%.3f s on rank 0) in %.2f s\n",
                tot[1] > 0 ? 100 * tot[0] / tot[1] : 0, tot[1] > 0 ? 100 * r->coord_time / tot[1] : 0,
                r->coord_time, wall);
+        SL_VERBOSE0("experiment state written %lld times in %.3f s", (long long)r->nsaves, r->save_total);
         fflush(stdout);
         if (!stopped && b < 0)
             st = sl_error(SL_ERR_FAILED, "no trial reported the metric '%s' (see %s/trials/*/trial.log)",
