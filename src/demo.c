@@ -190,10 +190,10 @@ static sl_status_t run(MPI_Comm comm, demo_opts_t *o)
         SL_TRY_GOTO(load(&d, path, o->seed, &found), out);
     if (found && d.rank == 0)
         printf("  resuming from %s at step %ld of %ld\n", path, d.step, o->steps);
+    fflush(stdout);
 
     sl_progress_t *prog;
-    SL_TRY_GOTO(sl_progress_create(d.comm, "demo", (double)o->steps, "steps", &prog), out);
-    sl_progress_add(prog, d.rank == 0 ? (double)d.step : 0);
+    SL_TRY_GOTO(sl_progress_create(d.comm, "demo", (double)(o->steps - d.step), "steps", &prog), out);
     while (d.step < o->steps) {
         int stop;
         if ((st = sl_stop_agree(d.comm, &stop)) != SL_OK)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 static const sl_command_t commands[] = {
+    {"farm", "run a file of shell commands over all ranks, with a journal to resume", sl_cmd_farm},
     {"demo", "show the core at work: ranks, nodes, a checkpoint, progress", sl_cmd_demo},
     {"tune", "tune hyperparameters: ASHA, HyperBand, median stopping, PBT over trials on rank groups", sl_cmd_tune},
     {NULL, NULL, NULL},

@@ -3,5 +3,6 @@
 #ifndef SLUICE_H
 #define SLUICE_H
 #include "core.h"
+#include "tasks.h"
 #include "tune.h"
 #endif

@@ -43,6 +43,11 @@ int sl_test_run(int argc, char **argv, const char *suite, const sl_test_t *tests
     CU_basic_run_tests();
     int fails = (int)CU_get_number_of_failures(), total = 0;
     int run = (int)CU_get_number_of_tests_run();
+    if (fails && rank_ != 0) {
+        /* Rank 0 printed its own; show where the others failed. */
+        for (CU_pFailureRecord f = CU_get_failure_list(); f; f = f->pNext)
+            fprintf(stderr, "rank %d: %s:%u: %s\n", rank_, f->strFileName, f->uiLineNumber, f->strCondition);
+    }
     CU_cleanup_registry();
     MPI_Allreduce(&fails, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     if (total && fails)

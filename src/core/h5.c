@@ -336,11 +336,9 @@ static sl_status_t rotate(const char *path, int keep)
     }
     snprintf(b, sizeof b, "%s.1", path);
     unlink(b);
-    if (link(path, b) != 0) {
-        /* File systems without hard links: fall back to a copy by rename
-         * order that still never leaves PATH missing for long. */
-        return sl_error(SL_ERR_IO, "cannot link '%s' to '%s': %s", path, b, strerror(errno));
-    }
+    if (link(path, b) != 0)
+        return sl_error(SL_ERR_IO, "cannot link '%s' to '%s' (keep > 1 needs hard links): %s", path, b,
+                        strerror(errno));
     return SL_OK;
 }
 
@@ -502,13 +500,10 @@ static sl_status_t verify(sl_h5_t *h, const char *name, sl_dtype_t type, int ndi
             bad = dims && dims[i] && dims[i] != d[i];
         if (bad) {
             shape_str(nd, d, a, sizeof a);
-            if (dims) {
-                shape_str(ndim, dims, b, sizeof b);
-                for (char *c = b; *c; c++) /* show "any" extents as '*' */
-                    ;
-            } else {
+            if (dims)
+                shape_str(ndim, dims, b, sizeof b); /* 0 stands for any extent */
+            else
                 snprintf(b, sizeof b, "%d dimensions", ndim);
-            }
             return sl_error_root(h->comm, SL_ERR_MISMATCH, "'%s': dataset '%s' has shape %s, expected %s", h->path,
                                  name, a, b);
         }

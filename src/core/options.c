@@ -310,7 +310,16 @@ sl_status_t sl_opts_parse(const sl_cmd_spec_t *spec, void *opts, int argc, char 
         return SL_OK;
     }
     if (info.config_path) {
-        SL_TRY_GOTO(sl_config_load(info.config_path, &info.config), err);
+        /* Every rank reads the same file: let rank 0 alone report a failure. */
+        int saved = sl_log_level_g;
+        if (sl_log_rank() != 0)
+            sl_log_level_g = SL_LOG_NONE;
+        st = sl_config_load(info.config_path, &info.config);
+        sl_log_level_g = saved;
+        if (st != SL_OK) {
+            st = SL_ERR_USAGE;
+            goto err;
+        }
         SL_TRY_GOTO(apply_config(spec, opts, info.config, seen), err);
     }
     unsigned char *cli = calloc((size_t)nopt + 1, 1);

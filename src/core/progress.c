@@ -88,8 +88,11 @@ sl_status_t sl_progress_create(MPI_Comm comm, const char *label, double total, c
     snprintf(p->unit, sizeof p->unit, "%s", unit ? unit : "");
     p->total = total;
     p->t0 = p->last_flush = p->last_draw = sl_now();
-    p->tty = isatty(2);
-    p->enabled = sl_log_level_g >= SL_LOG_INFO;
+    /* Under mpirun a rank's stderr is a pipe even when mpirun's is a
+     * terminal: SLUICE_PROGRESS=bar|lines|off overrides the guess. */
+    const char *mode = getenv("SLUICE_PROGRESS");
+    p->tty = mode && !strcmp(mode, "bar") ? 1 : (mode && !strcmp(mode, "lines") ? 0 : isatty(2));
+    p->enabled = sl_log_level_g >= SL_LOG_INFO && !(mode && !strcmp(mode, "off"));
     const char *iv = getenv("SLUICE_PROGRESS_INTERVAL");
     char *end;
     p->draw_every = p->tty ? 0.2 : 5.0;

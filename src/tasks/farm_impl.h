@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Private declarations of `sluice farm`: the journal (journal.c), packed
+ * output logs (output.c) and the command (cli.c). */
+#ifndef SLUICE_FARM_IMPL_H
+#define SLUICE_FARM_IMPL_H
+#include "tasks_impl.h"
+
+/* What the journal says about one task. */
+typedef struct {
+    int prior;   /* attempts recorded before this run */
+    char done;   /* succeeded once */
+    char failed; /* finally failed */
+} farm_task_state_t;
+
+typedef struct {
+    int64_t id;
+    int attempt, rank, code, final;
+    const char *host, *result; /* result: ok|exit|signal|timeout|interrupted */
+    double start, end;         /* seconds since the epoch */
+} farm_record_t;
+
+uint64_t farm_hash(const char *buf, size_t len);
+/* Read a whole file (NUL-terminated); errors name the file. */
+sl_status_t farm_read_file(const char *path, char **buf_p, size_t *len_p);
+/* Read a journal into ts[ntasks]; refuse one for another file unless force. */
+sl_status_t farm_journal_load(const char *path, uint64_t hash, int64_t ntasks, int force,
+                              farm_task_state_t *ts, int *exists_p, int *needs_header_p, int *torn_p);
+sl_status_t farm_journal_header(int fd, const char *path, uint64_t hash, int64_t ntasks, const char *file,
+                                int torn);
+sl_status_t farm_journal_record(int fd, const char *path, const farm_record_t *r);
+sl_status_t farm_write_all(int fd, const char *buf, size_t len, const char *what);
+
+/* Packed output: DIR/rank-R.log holds the bytes, DIR/rank-R.idx one line per
+ * stream of each attempt: id attempt stream offset length. */
+typedef struct {
+    int log_fd, idx_fd;
+    char log_path[4096], idx_path[4096];
+} farm_out_t;
+sl_status_t farm_out_open(farm_out_t *o, const char *dir, int rank);
+void farm_out_close(farm_out_t *o);
+/* Append the content of fd (from offset 0) as one stream of an attempt. */
+sl_status_t farm_out_append(farm_out_t *o, int64_t id, int attempt, const char *stream, int fd);
+/* Print the latest attempt's output of task id from DIR to stdout/stderr. */
+sl_status_t farm_out_show(const char *dir, int64_t id);
+#endif

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The farm journal: an append-only text file, one line per finished attempt,
+ * written with one write(2) per record (O_APPEND) so records of several ranks
+ * never interleave. Read back to resume: complete records are kept, a torn
+ * last line is ignored with a warning. The file is never rewritten. */
+#define _GNU_SOURCE
+#include "config.h"
+#include "farm_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+uint64_t farm_hash(const char *buf, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a 64 */
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)buf[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static sl_status_t read_all(const char *path, char **buf_p, size_t *len_p)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return errno == ENOENT ? SL_ERR_NOT_FOUND
+                               : sl_error(SL_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || S_ISDIR(sb.st_mode)) {
+        close(fd);
+        return sl_error(SL_ERR_IO, "cannot read '%s': %s", path,
+                        S_ISDIR(sb.st_mode) ? "is a directory" : strerror(errno));
+    }
+    size_t cap = (size_t)sb.st_size + 1, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        close(fd);
+        return sl_error(SL_ERR_NOMEM, "out of memory reading '%s'", path);
+    }
+    for (;;) {
+        if (len + 1 >= cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) {
+                free(buf);
+                close(fd);
+                return sl_error(SL_ERR_NOMEM, "out of memory reading '%s'", path);
+            }
+            buf = nb;
+        }
+        ssize_t r = read(fd, buf + len, cap - 1 - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            free(buf);
+            close(fd);
+            return sl_error(SL_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    buf[len] = 0;
+    *buf_p = buf;
+    *len_p = len;
+    return SL_OK;
+}
+
+sl_status_t farm_read_file(const char *path, char **buf_p, size_t *len_p)
+{
+    sl_status_t st = read_all(path, buf_p, len_p);
+    if (st == SL_ERR_NOT_FOUND)
+        return sl_error(SL_ERR_NOT_FOUND, "task file '%s' does not exist", path);
+    return st;
+}
+
+/* Split fields on tabs in place; returns the count (at most max). */
+static int split_tabs(char *s, char **f, int max)
+{
+    int n = 0;
+    f[n++] = s;
+    for (char *p = s; *p && n < max; p++)
+        if (*p == '\t') {
+            *p = 0;
+            f[n++] = p + 1;
+        }
+    return n;
+}
+
+static int parse_i64(const char *s, int64_t *v)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (errno || end == s || *end)
+        return -1;
+    *v = x;
+    return 0;
+}
+
+sl_status_t farm_journal_load(const char *path, uint64_t hash, int64_t ntasks, int force,
+                              farm_task_state_t *ts, int *exists_p, int *needs_header_p, int *torn_p)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    *exists_p = *needs_header_p = *torn_p = 0;
+    sl_status_t st = read_all(path, &buf, &len);
+    if (st == SL_ERR_NOT_FOUND) {
+        *needs_header_p = 1;
+        return SL_OK;
+    }
+    SL_TRY(st);
+    *exists_p = 1;
+    if (len == 0) {
+        *needs_header_p = 1;
+        free(buf);
+        return SL_OK;
+    }
+    uint64_t jhash = 0;
+    int have_header = 0, lineno = 0, bad = 0;
+    char *p = buf;
+    while (*p) {
+        char *nl = strchr(p, '\n');
+        lineno++;
+        if (!nl) { /* torn: the writer died in the middle of the last record */
+            SL_WARN("journal '%s': line %d is an incomplete record (torn write); ignored", path, lineno);
+            *torn_p = 1;
+            break;
+        }
+        *nl = 0;
+        if (!strncmp(p, "#sluice-farm-journal", 20)) {
+            char *h = strstr(p, "hash=");
+            if (h) {
+                jhash = strtoull(h + 5, NULL, 16);
+                have_header = 1;
+            }
+        } else if (*p && *p != '#') {
+            char *f[10];
+            int64_t id, att, code;
+            int n = split_tabs(p, f, 10);
+            if (n != 9 || parse_i64(f[0], &id) || parse_i64(f[1], &att) || parse_i64(f[5], &code) || id < 0 ||
+                att < 0) {
+                if (!bad)
+                    SL_WARN("journal '%s': line %d is not a complete record; ignored", path, lineno);
+                bad++;
+            } else if (id < ntasks) {
+                farm_task_state_t *t = &ts[id];
+                if (att + 1 > t->prior)
+                    t->prior = (int)(att + 1);
+                if (!strcmp(f[4], "ok"))
+                    t->done = 1;
+                else if (strcmp(f[4], "interrupted") != 0 && !strcmp(f[8], "1"))
+                    t->failed = 1;
+            }
+        }
+        p = nl + 1;
+    }
+    free(buf);
+    if (!have_header)
+        return sl_error(SL_ERR_MISMATCH, "'%s' is not a sluice farm journal (no header line)", path);
+    if (jhash != hash) {
+        if (!force)
+            return sl_error(
+                SL_ERR_MISMATCH,
+                "journal '%s' was written for a different task file (hash %016llx, this file %016llx); "
+                "use another --journal, or --force to reuse its records",
+                path, (unsigned long long)jhash, (unsigned long long)hash);
+        SL_WARN("journal '%s' belongs to a different task file; --force: reusing its records by task id",
+                path);
+        *needs_header_p = 1;
+    }
+    return SL_OK;
+}
+
+sl_status_t farm_write_all(int fd, const char *buf, size_t len, const char *what)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, buf, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return sl_error(SL_ERR_IO, "cannot write to %s: %s", what, strerror(errno));
+        buf += w;
+        len -= (size_t)w;
+    }
+    return SL_OK;
+}
+
+sl_status_t farm_journal_header(int fd, const char *path, uint64_t hash, int64_t ntasks, const char *file,
+                                int torn)
+{
+    char line[4400];
+    int n = snprintf(line, sizeof line, "%s#sluice-farm-journal\tv1\thash=%016llx\tntasks=%lld\tfile=%s\n",
+                     torn ? "\n" : "", (unsigned long long)hash, (long long)ntasks, file);
+    if (n >= (int)sizeof line)
+        n = (int)sizeof line - 1;
+    SL_TRY(farm_write_all(fd, line, (size_t)n, path));
+    return SL_OK;
+}
+
+sl_status_t farm_journal_record(int fd, const char *path, const farm_record_t *r)
+{
+    char line[512];
+    int n = snprintf(line, sizeof line, "%lld\t%d\t%d\t%s\t%s\t%d\t%.3f\t%.3f\t%d\n", (long long)r->id,
+                     r->attempt, r->rank, r->host, r->result, r->code, r->start, r->end, r->final);
+    if (n >= (int)sizeof line)
+        n = (int)sizeof line - 1;
+    return farm_write_all(fd, line, (size_t)n, path); /* one write(2): records never interleave */
+}

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Private declarations of the tasks component: shared by the claim engine,
+ * the farm call and the `sluice farm` command (journal, runner, output). */
+#ifndef SLUICE_TASKS_IMPL_H
+#define SLUICE_TASKS_IMPL_H
+#include "core.h"
+#include "tasks.h"
+
+/* An MPI call failed after the ranks agreed to go on: no agreement is
+ * possible any more, so stop the job with the message. */
+static inline sl_status_t sl_abort_on_mpi(MPI_Comm comm, int rc, const char *what)
+{
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, msg, &len);
+    sl_abort(comm, SL_ERR_MPI, "%s failed: %s", what, msg);
+}
+#endif

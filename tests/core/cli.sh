@@ -1,0 +1,42 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# The sluice driver: help, version, usage errors (exit 2, one clear line),
+# config files, and the launch-mistake check.
+. "$top_srcdir/tests/lib.sh"
+
+expect_rc 0 "$SLUICE" --help;            expect_grep "usage: sluice <command>" "$T/out"
+expect_rc 0 "$SLUICE" --version;         expect_grep "^sluice [0-9]" "$T/out"
+expect_rc 0 "$SLUICE" help demo;         expect_grep "usage: sluice demo" "$T/out"
+expect_rc 2 "$SLUICE";                   expect_grep "usage:" "$T/err"
+expect_rc 2 "$SLUICE" frobnicate;        expect_grep "unknown command 'frobnicate'" "$T/err"
+expect_rc 2 "$SLUICE" help frobnicate;   expect_grep "unknown command 'frobnicate'" "$T/err"
+expect_rc 2 "$SLUICE" demo --bogus;      expect_grep "unknown option '--bogus'" "$T/err"
+expect_rc 2 "$SLUICE" demo --steps -1;   expect_grep "option --steps: -1 is out of range" "$T/err"
+expect_rc 2 "$SLUICE" demo --steps x;    expect_grep "not an integer" "$T/err"
+expect_rc 2 "$SLUICE" demo --config "$T/none.cfg"; expect_grep "cannot read config file '$T/none.cfg'" "$T/err"
+[ "$(wc -l <"$T/err")" -eq 1 ] || fail "expected one line of error, got: $(cat "$T/err")"
+
+# Errors are printed once, by one rank, under mpirun too.
+expect_rc 2 $MPIRUN -np 2 "$SLUICE" demo --nope
+[ "$(grep -c "unknown option '--nope'" "$T/err")" -eq 1 ] || fail "error not printed exactly once: $(cat "$T/err")"
+
+printf '[demo]\nsteps = 3\nstep-ms = 0\nout = %s\nbogus_key = 1\n' "$T/cfgrun" >"$T/bad.cfg"
+expect_rc 2 "$SLUICE" demo --config "$T/bad.cfg"
+expect_grep "bad.cfg:5: unknown key 'bogus_key'" "$T/err"
+printf '# demo settings\n[demo]\nsteps = 3\nstep-ms = 0\nout = %s\n' "$T/cfgrun" >"$T/good.cfg"
+expect_rc 0 "$SLUICE" demo --config "$T/good.cfg"
+expect_grep "after 3 steps" "$T/out"
+# The command line overrides the file.
+expect_rc 0 "$SLUICE" demo --config "$T/good.cfg" --steps 4 --quiet
+expect_grep "after 4 steps" "$T/out"
+[ -f "$T/cfgrun/ckpt.h5" ] || fail "no checkpoint from the config run"
+
+# An unwritable run directory: one message, exit 1, nothing left behind.
+mkdir "$T/ro" && touch "$T/ro/file"
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" demo --out "$T/ro/file/sub" --steps 1 --step-ms 0
+[ "$(grep -c "error" "$T/err")" -eq 1 ] || fail "expected one error line: $(cat "$T/err")"
+
+# Launch mistake: Slurm says 4 tasks but MPI sees a world of one.
+SLURM_NTASKS=4 SLURM_STEP_NUM_TASKS=4 expect_rc 2 "$SLUICE" demo --steps 1 --out "$T/x"
+expect_grep "srun --mpi=pmix" "$T/err"
+echo "PASS: cli"

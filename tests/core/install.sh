@@ -1,0 +1,21 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# make install into a staging prefix, then build and run examples/hello.c
+# against the installed library with pkg-config alone.
+. "$top_srcdir/tests/lib.sh"
+command -v pkg-config >/dev/null || { echo "SKIP: no pkg-config"; exit 77; }
+make -C "$top_builddir" install DESTDIR="$T/stage" >"$T/install.log" 2>&1 || { tail -20 "$T/install.log"; fail "make install failed"; }
+pc=$(find "$T/stage" -name sluice.pc | head -1)
+[ -n "$pc" ] || fail "sluice.pc not installed"
+inc=$(find "$T/stage" -path '*/include/sluice/sluice.h' | head -1)
+[ -n "$inc" ] || fail "include/sluice/sluice.h not installed"
+[ -f "$(dirname "$inc")/core.h" ] || fail "include/sluice/core.h not installed"
+find "$T/stage" -name sluice -type f -perm -u+x | grep -q bin/sluice || fail "bin/sluice not installed"
+export PKG_CONFIG_PATH=$(dirname "$pc")
+flags=$(pkg-config --define-prefix --cflags --libs sluice) || fail "pkg-config failed"
+mpicc -o "$T/hello" "$top_srcdir/examples/hello.c" $flags || fail "examples/hello.c did not build with: $flags"
+libdir=$(dirname "$(dirname "$pc")")
+LD_LIBRARY_PATH="$libdir" expect_rc 0 $MPIRUN -np 2 "$T/hello"
+expect_grep "hello from sluice" "$T/out"
+expect_grep "2 ranks" "$T/out"
+echo "PASS: install"

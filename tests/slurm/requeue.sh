@@ -1,0 +1,42 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Surviving a time limit under a real Slurm: USR1 to the batch script (what
+# --signal=B:USR1@120 sends) is passed to the ranks, they checkpoint and exit
+# 75, the script requeues the job, and the requeued job resumes and finishes
+# with the same state as an uninterrupted run.
+. "$top_srcdir/tests/lib.sh"
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" demo --out "$T/ref" --steps 80 --step-ms 0
+ref=$(grep -o "checksum [0-9a-f]*" "$T/out")
+cat >"$T/job.sh" <<JOB
+set -u
+export SLUICE="$SLUICE" DEMO_OUT="$T/run" DEMO_STEPS=80 DEMO_ARGS="--step-ms 100"
+id=\$(sbatch --parsable -n 2 -o "$T/job.out" --open-mode=append "$top_srcdir/slurm/demo.sbatch") || exit 1
+for i in \$(seq 1 300); do [ -e "$T/run/ckpt.h5" ] && break; sleep 0.1; done
+[ -e "$T/run/ckpt.h5" ] || { echo "no checkpoint appeared"; exit 1; }
+scancel --batch --signal=USR1 "\$id"
+# Slurm delays a requeued job's start (BeginTime); let it start now.
+for i in \$(seq 1 300); do grep -q "requeueing job" "$T/job.out" 2>/dev/null && break; sleep 0.1; done
+for i in \$(seq 1 50); do
+  scontrol update JobId="\$id" StartTime=now >/dev/null 2>&1
+  squeue -h -j "\$id" -o %T 2>/dev/null | grep -q RUNNING && break
+  sleep 0.2
+done
+# Wait for the requeued run to finish.
+for i in \$(seq 1 600); do
+  grep -q "demo finished" "$T/job.out" 2>/dev/null && break
+  sleep 0.1
+done
+sleep 1
+JOB
+"$top_srcdir/tests/slurm/with-slurm.sh" bash "$T/job.sh"
+rc=$?
+[ $rc -eq 77 ] && exit 77
+cat "$T/job.out" 2>/dev/null
+[ $rc -eq 0 ] || fail "job script exited $rc"
+expect_grep "USR1 received" "$T/job.out"
+expect_grep "requeueing job" "$T/job.out"
+expect_grep "resuming from" "$T/job.out"
+expect_grep "demo finished" "$T/job.out"
+got=$(grep -o "checksum [0-9a-f]*" "$T/job.out" | tail -1)
+[ "$got" = "$ref" ] || fail "requeued run ended with '$got', uninterrupted run with '$ref'"
+echo "PASS: slurm requeue"
