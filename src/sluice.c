@@ -12,6 +12,9 @@
 static const sl_command_t commands[] = {
     {"farm", "run a file of shell commands over all ranks, with a journal to resume", sl_cmd_farm},
     {"demo", "show the core at work: ranks, nodes, a checkpoint, progress", sl_cmd_demo},
+    {"train", "train a neural network data-parallel (checkpoints, resume)", sl_cmd_train},
+    {"predict", "batch inference with a trained model over all ranks", sl_cmd_predict},
+    {"data", "import datasets: data import-idx | import-csv", sl_cmd_data},
     {"tune", "tune hyperparameters: ASHA, HyperBand, median stopping, PBT over trials on rank groups", sl_cmd_tune},
     {NULL, NULL, NULL},
 };

@@ -4,5 +4,6 @@
 #define SLUICE_H
 #include "core.h"
 #include "tasks.h"
+#include "nn.h"
 #include "tune.h"
 #endif

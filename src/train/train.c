@@ -1,0 +1,809 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The training run behind `sluice train` and tune: data sliced over ranks,
+ * global batches assembled by an all-to-all from the global per-epoch
+ * order, gradients reduced either exactly (fixed shards, fixed tree: P
+ * ranks give one rank's weights bit for bit) or by bucketed all-reduces
+ * overlapped with backward; checkpoints at safe points; metrics files. */
+#include "config.h"
+#include "train_impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define HIST_COLS 8 /* epoch step train_loss eval_loss eval_acc lr samples_per_s seconds */
+
+typedef struct {
+    MPI_Comm comm;
+    int rank, size;
+    const sl_nn_train_opts_t *o;
+    sl_nn_t *nn;
+    sl_nn_optim_t *opt;
+    sl_nn_sched_t sched;
+    sl_nn_loss_kind_t loss;
+    sl_allreduce_t *ar;
+    /* local slices */
+    int64_t N, row0, cnt;
+    int F, K, tw; /* features, model outputs, target width (0: labels) */
+    float *X;
+    void *Y;
+    int64_t EN, erow0, ecnt;
+    float *EX;
+    void *EY;
+    /* batch assembly */
+    int W; /* floats per packed row: features + max(1, tw) */
+    float *sendb, *recvb, *bx, *bt, *dy;
+    int32_t *bl;
+    int *scnt, *sdisp, *rcnt, *rdisp, *lo, *hi;
+    int64_t *perm;
+    /* exact mode */
+    int exact, shards, myshard0, myshards;
+    float **sbuf, *scratch;
+    double *shard_loss;
+    /* state */
+    int64_t epoch, pos, step, steps_per_epoch;
+    double ep_loss_sum;
+    int64_t ep_samples;
+    double ep_train_time;
+    double *hist;
+    int64_t nhist;
+    double ck_seconds, ck_bytes; /* the last checkpoint write */
+    char path[4096];
+} run_t;
+
+static void block(int64_t n, int P, int r, int64_t *off, int64_t *cnt)
+{
+    int64_t base = n / P, rem = n % P;
+    *off = r * base + (r < rem ? r : rem);
+    *cnt = base + (r < rem);
+}
+
+static int owner_of(int64_t g, int64_t n, int P)
+{
+    int64_t base = n / P, rem = n % P;
+    if (g < rem * (base + 1))
+        return (int)(g / (base + 1));
+    return (int)(rem + (g - rem * (base + 1)) / base);
+}
+
+static sl_status_t load_slices(run_t *r, sl_nn_data_t *d, int64_t *row0, int64_t *cnt, float **X, void **Y)
+{
+    int64_t n = sl_nn_data_rows(d);
+    block(n, r->size, r->rank, row0, cnt);
+    int F = sl_nn_data_features(d), tw = sl_nn_data_target_width(d);
+    size_t ysz = tw ? (size_t)tw * sizeof(float) : sizeof(int32_t);
+    *X = malloc((size_t)(*cnt ? *cnt : 1) * F * sizeof(float));
+    *Y = malloc((size_t)(*cnt ? *cnt : 1) * ysz);
+    sl_status_t st = (*X && *Y) ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory for the data slice");
+    st = sl_agree(r->comm, st);
+    if (st != SL_OK)
+        return st;
+    return sl_nn_data_read(d, *row0, *cnt, *X, *Y);
+}
+
+/* Labels must be class ids of the model: checked on each rank's slice. */
+static sl_status_t check_labels(run_t *r, const char *path, const void *Y, int64_t row0, int64_t cnt)
+{
+    sl_status_t st = SL_OK;
+    if (r->tw == 0) {
+        const int32_t *y = Y;
+        for (int64_t i = 0; i < cnt; i++)
+            if (y[i] < 0 || y[i] >= r->K) {
+                st = sl_error(SL_ERR_INVALID,
+                              "%s: label %d in row %lld is outside [0, %d) (the model has %d outputs)", path,
+                              (int)y[i], (long long)(row0 + i), r->K, r->K);
+                break;
+            }
+    } else {
+        const float *y = Y;
+        for (int64_t i = 0; i < cnt * r->tw; i++)
+            if (!isfinite(y[i])) {
+                st = sl_error(SL_ERR_INVALID, "%s: target in row %lld is not finite", path,
+                              (long long)(row0 + i / r->tw));
+                break;
+            }
+    }
+    return sl_agree(r->comm, st);
+}
+
+/* Positions [lo[q], hi[q]) of a batch of bs samples belong to rank q. */
+static void split_batch(run_t *r, int64_t bs)
+{
+    for (int q = 0; q < r->size; q++) {
+        if (r->exact) {
+            int s0 = q * r->shards / r->size, s1 = (q + 1) * r->shards / r->size;
+            r->lo[q] = (int)(bs * s0 / r->shards);
+            r->hi[q] = (int)(bs * s1 / r->shards);
+        } else {
+            r->lo[q] = (int)(bs * q / r->size);
+            r->hi[q] = (int)(bs * (q + 1) / r->size);
+        }
+    }
+}
+
+static void pack_row(run_t *r, int64_t local, float *dst)
+{
+    memcpy(dst, r->X + local * r->F, (size_t)r->F * sizeof(float));
+    if (r->tw)
+        memcpy(dst + r->F, (float *)r->Y + local * r->tw, (size_t)r->tw * sizeof(float));
+    else
+        dst[r->F] = (float)((int32_t *)r->Y)[local];
+}
+
+/* Gather this rank's rows of the global batch idx[0..bs) into bx/bl/bt. */
+static sl_status_t assemble(run_t *r, const int64_t *idx, int64_t bs)
+{
+    int P = r->size, me = r->rank, W = r->W;
+    int mine = r->hi[me] - r->lo[me];
+    float *rows = r->recvb;
+    if (P == 1) {
+        for (int j = 0; j < bs; j++)
+            pack_row(r, idx[j] - r->row0, rows + (size_t)j * W);
+    } else {
+        memset(r->scnt, 0, P * sizeof(int));
+        memset(r->rcnt, 0, P * sizeof(int));
+        for (int q = 0, j = 0; q < P; q++)
+            for (; j < r->hi[q]; j++) {
+                int own = owner_of(idx[j], r->N, P);
+                if (own == me)
+                    r->scnt[q] += W;
+                if (q == me)
+                    r->rcnt[own] += W;
+            }
+        r->sdisp[0] = r->rdisp[0] = 0;
+        for (int q = 1; q < P; q++) {
+            r->sdisp[q] = r->sdisp[q - 1] + r->scnt[q - 1];
+            r->rdisp[q] = r->rdisp[q - 1] + r->rcnt[q - 1];
+        }
+        int *cur = r->scnt; /* reuse as cursors after copying counts */
+        int *counts = malloc(P * sizeof(int));
+        if (!counts)
+            return sl_error(SL_ERR_NOMEM, "out of memory");
+        memcpy(counts, r->scnt, P * sizeof(int));
+        memcpy(cur, r->sdisp, P * sizeof(int));
+        for (int q = 0, j = 0; q < P; q++)
+            for (; j < r->hi[q]; j++)
+                if (owner_of(idx[j], r->N, P) == me) {
+                    pack_row(r, idx[j] - r->row0, r->sendb + cur[q]);
+                    cur[q] += W;
+                }
+        int rc = MPI_Alltoallv(r->sendb, counts, r->sdisp, MPI_FLOAT, r->sendb + (size_t)bs * W, r->rcnt,
+                               r->rdisp, MPI_FLOAT, r->comm);
+        free(counts);
+        if (rc != MPI_SUCCESS)
+            return sl_mpi_error(rc, "MPI_Alltoallv (batch)");
+        float *recv = r->sendb + (size_t)bs * W;
+        memcpy(cur, r->rdisp, P * sizeof(int));
+        for (int j = r->lo[me]; j < r->hi[me]; j++) {
+            int own = owner_of(idx[j], r->N, P);
+            memcpy(rows + (size_t)(j - r->lo[me]) * W, recv + cur[own], (size_t)W * sizeof(float));
+            cur[own] += W;
+        }
+    }
+    int n = P == 1 ? (int)bs : mine;
+    for (int i = 0; i < n; i++) {
+        const float *src = rows + (size_t)i * W;
+        memcpy(r->bx + (size_t)i * r->F, src, (size_t)r->F * sizeof(float));
+        if (r->tw)
+            memcpy(r->bt + (size_t)i * r->tw, src + r->F, (size_t)r->tw * sizeof(float));
+        else
+            r->bl[i] = (int32_t)src[r->F];
+    }
+    return SL_OK;
+}
+
+static const void *targets_at(run_t *r, int64_t i)
+{
+    return r->tw ? (const void *)(r->bt + i * r->tw) : (const void *)(r->bl + i);
+}
+
+/* One optimiser step on the global batch idx[0..bs). Returns the summed
+ * loss over the batch (identical on all ranks). */
+static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *loss_p)
+{
+    sl_status_t st = SL_OK;
+    split_batch(r, bs);
+    SL_TRY(sl_agree(r->comm, assemble(r, idx, bs)));
+    sl_nn_t *nn = r->nn;
+    size_t np = sl_nn_num_params(nn);
+    const float *y;
+    double ls;
+    if (r->exact) {
+        int base = r->lo[r->rank];
+        for (int s = 0; s < r->myshards && st == SL_OK; s++) {
+            int sh = r->myshard0 + s;
+            int a = (int)(bs * sh / r->shards), b = (int)(bs * (sh + 1) / r->shards);
+            r->shard_loss[sh] = 0;
+            sl_nn_zero_grad(nn);
+            if (b > a) {
+                st = sl_nn_forward(nn, r->bx + (size_t)(a - base) * r->F, b - a, 1, &y);
+                if (st == SL_OK)
+                    st = sl_nn_loss(r->loss, y, targets_at(r, a - base), b - a, r->K, 1.0 / (double)bs, &ls,
+                                    r->dy, NULL);
+                if (st == SL_OK)
+                    st = sl_nn_backward(nn, r->dy, NULL);
+                if (st == SL_OK)
+                    st = sl_nn_grads_sync(nn);
+                r->shard_loss[sh] = ls;
+            }
+            memcpy(r->sbuf[s], sl_nn_grads(nn), np * sizeof(float));
+        }
+        SL_TRY(sl_agree(r->comm, st));
+        sl_nn_tree_sum(&sl_nn_backend_cpu, r->sbuf, r->myshards, np);
+        if (r->size > 1) {
+            SL_TRY(sl_agree(r->comm, sl_nn_tree_allreduce(r->comm, r->sbuf[0], r->scratch, np)));
+            /* each shard's loss has one contributor: the sum is exact in any order */
+            for (int s = 0; s < r->shards; s++)
+                if (s < r->myshard0 || s >= r->myshard0 + r->myshards)
+                    r->shard_loss[s] = 0;
+            MPI_Allreduce(MPI_IN_PLACE, r->shard_loss, r->shards, MPI_DOUBLE, MPI_SUM, r->comm);
+        }
+        memcpy(sl_nn_grads(nn), r->sbuf[0], np * sizeof(float));
+        SL_TRY(sl_nn_params_changed(nn) == SL_OK && nn->dev == SL_NN_CUDA
+                   ? nn->be->upload(nn->dgrads, nn->grads, np)
+                   : SL_OK);
+        double tot = 0;
+        for (int s = 0; s < r->shards; s++)
+            tot += r->shard_loss[s];
+        *loss_p = tot;
+    } else {
+        int n = r->hi[r->rank] - r->lo[r->rank];
+        sl_nn_zero_grad(nn);
+        ls = 0;
+        if (n > 0) {
+            st = sl_nn_forward(nn, r->bx, n, 1, &y);
+            if (st == SL_OK)
+                st = sl_nn_loss(r->loss, y, targets_at(r, 0), n, r->K, (double)r->size / (double)bs, &ls,
+                                r->dy, NULL);
+            if (st == SL_OK)
+                st = sl_nn_backward(nn, r->dy, NULL); /* starts the buckets */
+        } else {
+            /* no samples here (tiny last batch): still join the buckets */
+            st = sl_nn_forward(nn, r->X, 1, 1, &y);
+            memset(r->dy, 0, (size_t)r->K * sizeof(float));
+            if (st == SL_OK)
+                st = sl_nn_backward(nn, r->dy, NULL);
+        }
+        sl_status_t w = sl_nn_grad_wait(nn);
+        SL_TRY(sl_agree(r->comm, st != SL_OK ? st : w));
+        MPI_Allreduce(MPI_IN_PLACE, &ls, 1, MPI_DOUBLE, MPI_SUM, r->comm);
+        *loss_p = ls;
+    }
+    return SL_OK;
+}
+
+static sl_status_t evaluate(run_t *r, double *loss_p, double *acc_p)
+{
+    *loss_p = NAN;
+    *acc_p = NAN;
+    if (!r->EX)
+        return SL_OK;
+    sl_status_t st = SL_OK;
+    double *pl = calloc((size_t)(r->EN ? r->EN : 1), sizeof(double));
+    int *counts = malloc(r->size * sizeof(int)), *displs = malloc(r->size * sizeof(int));
+    int64_t correct = 0;
+    if (!pl || !counts || !displs)
+        st = sl_error(SL_ERR_NOMEM, "out of memory in evaluation");
+    const int64_t chunk = 512;
+    for (int64_t i0 = 0; i0 < r->ecnt && st == SL_OK; i0 += chunk) {
+        int64_t n = r->ecnt - i0 < chunk ? r->ecnt - i0 : chunk;
+        const float *y;
+        st = sl_nn_forward(r->nn, r->EX + i0 * r->F, n, 0, &y);
+        for (int64_t i = 0; i < n && st == SL_OK; i++) {
+            int64_t c = 0;
+            const void *t = r->tw ? (const void *)((float *)r->EY + (i0 + i) * r->tw)
+                                  : (const void *)((int32_t *)r->EY + i0 + i);
+            st = sl_nn_loss(r->loss, y + i * r->K, t, 1, r->K, 1.0, &pl[r->erow0 + i0 + i], NULL,
+                            r->loss == SL_NN_XENT ? &c : NULL);
+            correct += c;
+        }
+    }
+    st = sl_agree(r->comm, st);
+    if (st == SL_OK) {
+        for (int q = 0; q < r->size; q++) {
+            int64_t o, c;
+            block(r->EN, r->size, q, &o, &c);
+            counts[q] = (int)c;
+            displs[q] = (int)o;
+        }
+        MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DOUBLE, pl, counts, displs, MPI_DOUBLE, r->comm);
+        MPI_Allreduce(MPI_IN_PLACE, &correct, 1, MPI_INT64_T, MPI_SUM, r->comm);
+        double s = 0;
+        for (int64_t i = 0; i < r->EN; i++)
+            s += pl[i];
+        *loss_p = s / (double)r->EN;
+        if (r->loss == SL_NN_XENT)
+            *acc_p = (double)correct / (double)r->EN;
+    }
+    free(pl);
+    free(counts);
+    free(displs);
+    return st;
+}
+
+static sl_status_t write_ckpt_inner(run_t *r);
+static sl_status_t write_ckpt(run_t *r)
+{
+    double t0 = sl_now();
+    sl_status_t st = write_ckpt_inner(r);
+    r->ck_seconds = sl_now() - t0;
+    struct stat sb;
+    if (st == SL_OK && r->rank == 0 && stat(r->path, &sb) == 0)
+        r->ck_bytes = (double)sb.st_size;
+    return st;
+}
+
+static sl_status_t write_ckpt_inner(run_t *r)
+{
+    sl_h5_t *h = NULL;
+    SL_TRY(sl_h5_create(r->comm, r->path, &h));
+    sl_status_t st = sl_nn_save(r->nn, r->opt, h, "");
+    uint64_t hd[2] = {(uint64_t)r->nhist, HIST_COLS};
+    if (st == SL_OK && r->nhist)
+        st = sl_h5_write(h, "train/history", SL_F64, 2, hd, r->hist);
+    if (st == SL_OK)
+        st = sl_h5_write_rng(h, "train/rng_dropout", r->nn->drop_rng);
+    struct {
+        const char *k;
+        int64_t v;
+    } iv[] = {{"epoch", r->epoch},           {"position", r->pos}, {"step", r->step},
+              {"seed", r->o->seed},          {"ranks", r->size},   {"batch", r->o->batch},
+              {"ep_samples", r->ep_samples}, {"exact", r->exact},  {"shards", r->shards}};
+    for (size_t i = 0; i < sizeof iv / sizeof iv[0] && st == SL_OK; i++)
+        st = sl_h5_set_attr_i64(h, "train", iv[i].k, iv[i].v);
+    if (st == SL_OK)
+        st = sl_h5_set_attr_f64(h, "train", "ep_loss_sum", r->ep_loss_sum);
+    if (st == SL_OK)
+        st = sl_h5_set_attr_f64(h, "train", "ep_train_time", r->ep_train_time);
+    if (st != SL_OK) {
+        sl_h5_discard(&h);
+        return st;
+    }
+    return sl_h5_commit(&h, 1);
+}
+
+static sl_status_t read_ckpt(run_t *r, int *found)
+{
+    sl_h5_t *h = NULL;
+    *found = 0;
+    sl_status_t st = sl_h5_open(r->comm, r->path, &h);
+    if (st == SL_ERR_NOT_FOUND)
+        return SL_OK;
+    SL_TRY(st);
+    int64_t v[8] = {0};
+    const char *keys[] = {"epoch", "position", "step", "ranks", "batch", "ep_samples", "exact", "shards"};
+    for (int i = 0; i < 8 && st == SL_OK; i++)
+        if (sl_h5_get_attr_i64(h, "train", keys[i], &v[i]) != SL_OK)
+            st = sl_error_root(r->comm, SL_ERR_INVALID,
+                               "%s: not a sluice training checkpoint (train/%s missing)", r->path, keys[i]);
+    if (st == SL_OK)
+        st = sl_nn_load(r->nn, r->opt, h, "");
+    if (st == SL_OK && (v[3] != r->size || v[4] != r->o->batch) && v[1] != 0)
+        st = sl_error_root(r->comm, SL_ERR_MISMATCH,
+                           "%s was written mid-epoch by %lld ranks with batch %lld; resume it with the same "
+                           "ranks and batch",
+                           r->path, (long long)v[3], (long long)v[4]);
+    st = sl_agree(r->comm, st);
+    if (st == SL_OK) {
+        r->epoch = v[0];
+        r->pos = v[1];
+        r->step = v[2];
+        r->ep_samples = v[5];
+        sl_h5_get_attr_f64(h, "train", "ep_loss_sum", &r->ep_loss_sum);
+        sl_h5_get_attr_f64(h, "train", "ep_train_time", &r->ep_train_time);
+        sl_dtype_t t;
+        int nd;
+        uint64_t d[SL_H5_MAXDIM];
+        if (sl_h5_exists(h, "train/history") && sl_h5_info(h, "train/history", &t, &nd, d) == SL_OK) {
+            r->nhist = (int64_t)d[0];
+            r->hist = realloc(r->hist, (size_t)(r->nhist + r->o->epochs + 1) * HIST_COLS * sizeof(double));
+            st = sl_h5_read(h, "train/history", SL_F64, 2, d, r->hist);
+        }
+        if (st == SL_OK && v[3] == r->size)
+            st = sl_h5_read_rng(h, "train/rng_dropout", r->nn->drop_rng);
+        *found = 1;
+    }
+    sl_h5_close(&h);
+    return sl_agree(r->comm, st);
+}
+
+static sl_status_t write_metrics(run_t *r)
+{
+    if (r->rank != 0)
+        return SL_OK;
+    size_t cap = 256 + (size_t)r->nhist * 200, len = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return sl_error(SL_ERR_NOMEM, "out of memory");
+    len += snprintf(buf + len, cap - len,
+                    "epoch,step,train_loss,eval_loss,eval_accuracy,lr,samples_per_s,seconds\n");
+    for (int64_t i = 0; i < r->nhist; i++) {
+        const double *h = r->hist + i * HIST_COLS;
+        len += snprintf(buf + len, cap - len, "%lld,%lld,%.9g,%.9g,%.9g,%.9g,%.6g,%.6g\n", (long long)h[0],
+                        (long long)h[1], h[2], h[3], h[4], h[5], h[6], h[7]);
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/metrics.csv", r->o->out);
+    sl_status_t st = sl_file_write_atomic(path, buf, len);
+    free(buf);
+    return st;
+}
+
+static sl_status_t write_summary(run_t *r, const char *status, double seconds)
+{
+    if (r->rank != 0)
+        return SL_OK;
+    char buf[4096];
+    const double *h = r->nhist ? r->hist + (r->nhist - 1) * HIST_COLS : NULL;
+    char num[6][32];
+    for (int i = 0; i < 6; i++) {
+        double v = h ? h[i + 2] : NAN;
+        if (isfinite(v))
+            snprintf(num[i], 32, "%.9g", v);
+        else
+            strcpy(num[i], "null");
+    }
+    int n =
+        snprintf(buf, sizeof buf,
+                 "{\n  \"status\": \"%s\",\n  \"model\": \"%s\",\n  \"device\": \"%s\",\n  \"ranks\": %d,\n"
+                 "  \"batch\": %ld,\n  \"optimizer\": \"%s\",\n  \"epochs\": %lld,\n  \"steps\": %lld,\n"
+                 "  \"parameters\": %zu,\n  \"exact_reduction\": %s,\n  \"train_loss\": %s,\n"
+                 "  \"eval_loss\": %s,\n  \"eval_accuracy\": %s,\n  \"lr\": %s,\n  \"samples_per_s\": %s,\n"
+                 "  \"seconds\": %.3f,\n  \"checkpoint\": \"%s\",\n  \"checkpoint_bytes\": %.0f,\n"
+                 "  \"checkpoint_seconds\": %.6f\n}\n",
+                 status, sl_nn_spec(r->nn), sl_nn_device_name(sl_nn_device(r->nn)), r->size, r->o->batch,
+                 r->o->optimizer, (long long)r->epoch, (long long)r->step, sl_nn_num_params(r->nn),
+                 r->exact ? "true" : "false", num[0], num[1], num[2], num[3], num[4], seconds, r->path,
+                 r->ck_bytes, r->ck_seconds);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/summary.json", r->o->out);
+    return sl_file_write_atomic(path, buf, (size_t)n);
+}
+
+void sl_nn_train_opts_default(sl_nn_train_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->model = "mlp:784-256-128-10";
+    o->optimizer = "adam";
+    o->schedule = "constant";
+    o->device = "cpu";
+    o->epochs = 10;
+    o->batch = 128;
+    o->lr = 1e-3;
+    o->beta1 = 0.9;
+    o->beta2 = 0.999;
+    o->eps = 1e-8;
+    o->seed = 1;
+    o->threads = 1;
+    o->shards = 0;
+    o->exact = 1;
+    o->weight_decay = -1; /* the optimiser's default */
+}
+
+static void run_free(run_t *r)
+{
+    sl_nn_optim_destroy(&r->opt);
+    sl_nn_destroy(&r->nn);
+    sl_allreduce_destroy(&r->ar);
+    free(r->X), free(r->Y), free(r->EX), free(r->EY);
+    free(r->sendb), free(r->recvb), free(r->bx), free(r->bt), free(r->bl), free(r->dy);
+    free(r->scnt), free(r->sdisp), free(r->rcnt), free(r->rdisp), free(r->lo), free(r->hi);
+    free(r->perm);
+    if (r->sbuf)
+        for (int i = 0; i < r->myshards; i++)
+            free(r->sbuf[i]);
+    free(r->sbuf), free(r->scratch), free(r->shard_loss), free(r->hist);
+    if (r->comm != MPI_COMM_NULL)
+        MPI_Comm_free(&r->comm);
+}
+
+static sl_status_t setup(run_t *r)
+{
+    const sl_nn_train_opts_t *o = r->o;
+    sl_status_t st = SL_OK;
+    sl_nn_device_t dev;
+    sl_nn_optim_kind_t ok;
+    if (!o->data || !o->out || !o->model)
+        return sl_error_root(r->comm, SL_ERR_USAGE, "train: --data, --model and --out are required");
+    if (sl_nn_device_parse(o->device, &dev) != SL_OK)
+        return sl_error_root(r->comm, SL_ERR_USAGE, "--device %s: expected cpu, cuda or ref", o->device);
+    if (sl_nn_optim_parse(o->optimizer, &ok) != SL_OK)
+        return sl_error_root(r->comm, SL_ERR_USAGE, "--optimizer %s: expected adam, adamw or sgd",
+                             o->optimizer);
+    if (sl_nn_sched_parse(o->schedule, &r->sched) != SL_OK)
+        return sl_error_root(
+            r->comm, SL_ERR_USAGE,
+            "--schedule %s: expected constant, step:STEPS[:GAMMA], cosine[:WARMUP[:MIN_LR]] or "
+            "linear[:WARMUP[:MIN_LR]]",
+            o->schedule);
+    if (o->epochs < 1 || o->batch < 1)
+        return sl_error_root(r->comm, SL_ERR_USAGE, "--epochs and --batch must be at least 1");
+    if (dev == SL_NN_CUDA && sl_agree(r->comm, sl_nn_device_check(dev)) != SL_OK)
+        return sl_error_root(r->comm, SL_ERR_UNSUPPORTED, "--device cuda: no CUDA device%s",
+#ifdef SL_HAVE_CUDA
+                             " on this node"
+#else
+                             " support in this build (configure found no CUDA)"
+#endif
+        );
+    sl_nn_set_threads((int)o->threads);
+    int lvl = sl_log_level_g;
+    if (r->rank != 0)
+        sl_log_set_level(SL_LOG_NONE); /* every rank sees the same spec error */
+    st = sl_nn_create(o->model, dev, (uint64_t)o->seed, &r->nn);
+    sl_log_set_level((sl_log_level_t)lvl);
+    SL_TRY(sl_agree(r->comm, st));
+    SL_TRY(sl_nn_seed_dropout(r->nn, (uint64_t)o->seed, r->rank));
+    r->K = sl_nn_out_features(r->nn);
+    r->F = sl_nn_in_features(r->nn);
+
+    sl_nn_data_t *d = NULL, *e = NULL;
+    SL_TRY(sl_nn_data_open(r->comm, o->data, &d));
+    r->N = sl_nn_data_rows(d);
+    r->tw = sl_nn_data_target_width(d);
+    if (sl_nn_data_features(d) != r->F)
+        st = sl_error_root(r->comm, SL_ERR_INVALID, "%s has %d features per sample but model %s takes %d",
+                           o->data, sl_nn_data_features(d), o->model, r->F);
+    else if (r->tw && r->tw != r->K)
+        st =
+            sl_error_root(r->comm, SL_ERR_INVALID, "%s has %d targets per sample but model %s has %d outputs",
+                          o->data, r->tw, o->model, r->K);
+    if (st == SL_OK)
+        st = load_slices(r, d, &r->row0, &r->cnt, &r->X, &r->Y);
+    sl_nn_data_close(&d);
+    SL_TRY(st);
+    if (o->loss && !strcmp(o->loss, "mse"))
+        r->loss = SL_NN_MSE;
+    else if (o->loss && !strcmp(o->loss, "xent"))
+        r->loss = SL_NN_XENT;
+    else if (o->loss)
+        return sl_error_root(r->comm, SL_ERR_USAGE, "--loss %s: expected xent or mse", o->loss);
+    else
+        r->loss = r->tw ? SL_NN_MSE : SL_NN_XENT;
+    if ((r->loss == SL_NN_XENT) != (r->tw == 0))
+        return sl_error_root(r->comm, SL_ERR_INVALID, "%s: loss %s needs %s in /y", o->data,
+                             r->loss == SL_NN_XENT ? "xent" : "mse",
+                             r->loss == SL_NN_XENT ? "int32 labels" : "float32 targets");
+    SL_TRY(check_labels(r, o->data, r->Y, r->row0, r->cnt));
+    if (o->eval) {
+        SL_TRY(sl_nn_data_open(r->comm, o->eval, &e));
+        if (sl_nn_data_features(e) != r->F || sl_nn_data_target_width(e) != r->tw)
+            st = sl_error_root(r->comm, SL_ERR_INVALID,
+                               "%s does not match the training data's layout (%d features, %s)", o->eval,
+                               r->F, r->tw ? "float targets" : "int32 labels");
+        r->EN = sl_nn_data_rows(e);
+        if (st == SL_OK)
+            st = load_slices(r, e, &r->erow0, &r->ecnt, &r->EX, &r->EY);
+        sl_nn_data_close(&e);
+        SL_TRY(st);
+        SL_TRY(check_labels(r, o->eval, r->EY, r->erow0, r->ecnt));
+    }
+
+    sl_nn_optim_opts_t oo;
+    sl_nn_optim_opts_default(&oo, ok);
+    oo.lr = o->lr;
+    oo.momentum = o->momentum;
+    oo.nesterov = o->nesterov;
+    if (o->weight_decay >= 0)
+        oo.weight_decay = o->weight_decay;
+    oo.beta1 = o->beta1;
+    oo.beta2 = o->beta2;
+    oo.eps = o->eps;
+    SL_TRY(sl_agree(r->comm, sl_nn_optim_create(r->nn, &oo, &r->opt)));
+
+    /* reduction mode */
+    int P = r->size;
+    r->shards = o->shards > 0 ? (int)o->shards : 4;
+    if (r->shards > o->batch)
+        r->shards = (int)o->batch;
+    r->exact = o->exact && (P & (P - 1)) == 0 && r->shards % P == 0;
+    if (o->exact && !r->exact)
+        SL_WARN0("exact reduction needs a power-of-two rank count dividing the shard count (%d); "
+                 "using the bucketed all-reduce (deterministic for a fixed rank count)",
+                 r->shards);
+    size_t np = sl_nn_num_params(r->nn);
+    if (r->exact) {
+        r->myshards = r->shards / P;
+        r->myshard0 = r->rank * r->myshards;
+        r->sbuf = calloc(r->myshards, sizeof(float *));
+        for (int i = 0; i < r->myshards && r->sbuf; i++)
+            if (sl_nn_host_alloc(&r->sbuf[i], np) != SL_OK)
+                st = SL_ERR_NOMEM;
+        if (P > 1)
+            st = st == SL_OK ? sl_nn_host_alloc(&r->scratch, np) : st;
+        r->shard_loss = calloc(r->shards, sizeof(double));
+        if (!r->sbuf || !r->shard_loss)
+            st = sl_error(SL_ERR_NOMEM, "out of memory");
+    } else {
+        st = sl_allreduce_create(r->comm, SL_AR_ORDERED, &r->ar);
+        if (st == SL_OK)
+            sl_nn_attach_allreduce(r->nn, r->ar, 0, 0);
+    }
+    SL_TRY(sl_agree(r->comm, st));
+    int64_t B = o->batch;
+    r->W = r->F + (r->tw ? r->tw : 1);
+    r->sendb = malloc((size_t)B * r->W * 2 * sizeof(float));
+    r->recvb = malloc((size_t)B * r->W * sizeof(float));
+    r->bx = malloc((size_t)B * r->F * sizeof(float));
+    r->bt = malloc((size_t)B * (r->tw ? r->tw : 1) * sizeof(float));
+    r->bl = malloc((size_t)B * sizeof(int32_t));
+    r->dy = malloc((size_t)(B > 1 ? B : 1) * r->K * sizeof(float));
+    r->scnt = malloc(P * sizeof(int)), r->sdisp = malloc(P * sizeof(int));
+    r->rcnt = malloc(P * sizeof(int)), r->rdisp = malloc(P * sizeof(int));
+    r->lo = malloc(P * sizeof(int)), r->hi = malloc(P * sizeof(int));
+    r->perm = malloc((size_t)r->N * sizeof(int64_t));
+    r->hist = malloc((size_t)(o->epochs + 1) * HIST_COLS * sizeof(double));
+    if (!r->sendb || !r->recvb || !r->bx || !r->bt || !r->bl || !r->dy || !r->scnt || !r->sdisp || !r->rcnt ||
+        !r->rdisp || !r->lo || !r->hi || !r->perm || !r->hist)
+        st = sl_error(SL_ERR_NOMEM, "out of memory for batches of %lld", (long long)B);
+    SL_TRY(sl_agree(r->comm, st));
+    r->steps_per_epoch = (r->N + B - 1) / B;
+    SL_TRY(sl_agree(r->comm, sl_mkdirs(o->out)));
+    snprintf(r->path, sizeof r->path, "%s/ckpt.h5", o->out);
+    return SL_OK;
+}
+
+sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_epoch_fn cb, void *cb_arg,
+                            sl_nn_train_result_t *res_p)
+{
+    run_t rr, *r = &rr;
+    memset(r, 0, sizeof *r);
+    r->o = o;
+    MPI_Comm_dup(comm, &r->comm);
+    MPI_Comm_rank(r->comm, &r->rank);
+    MPI_Comm_size(r->comm, &r->size);
+    double t_start = sl_now();
+    sl_nn_train_result_t res;
+    memset(&res, 0, sizeof res);
+    const char *final = "completed";
+    sl_status_t st = setup(r);
+    if (st == SL_OK && o->resume) {
+        int found = 0;
+        st = read_ckpt(r, &found);
+        res.resumed = found;
+        if (st == SL_OK && found)
+            SL_INFO0("resuming from %s at epoch %lld, batch %lld of %lld", r->path, (long long)r->epoch + 1,
+                     (long long)r->pos, (long long)r->steps_per_epoch);
+    }
+    if (st == SL_OK && !o->resume) {
+        /* a fresh run must not leave an old checkpoint to be resumed later */
+        if (r->rank == 0)
+            remove(r->path);
+    }
+    int64_t total_steps = r->steps_per_epoch * o->epochs;
+    int64_t B = o->batch;
+    int stop = 0, cb_stop = 0;
+    if (st == SL_OK && r->epoch >= o->epochs)
+        SL_INFO0("%s already holds %lld epochs; nothing to do", r->path, (long long)r->epoch);
+    while (st == SL_OK && r->epoch < o->epochs && !stop && !cb_stop) {
+        double t_ep = sl_now();
+        if (r->pos == 0) {
+            r->ep_loss_sum = 0;
+            r->ep_samples = 0;
+            r->ep_train_time = 0;
+        }
+        sl_nn_shuffle((uint64_t)o->seed, r->epoch, r->N, r->perm);
+        double t0 = sl_now();
+        for (; r->pos < r->steps_per_epoch && st == SL_OK; r->pos++) {
+            int64_t a = r->pos * B, bs = (r->N - a) < B ? r->N - a : B;
+            double lr = sl_nn_sched_lr(&r->sched, o->lr, r->step, total_steps);
+            sl_nn_optim_set_lr(r->opt, lr);
+            double ls = 0;
+            st = train_step(r, r->perm + a, bs, &ls);
+            if (st != SL_OK)
+                break;
+            if (!isfinite(ls)) {
+                st = sl_error_root(r->comm, SL_ERR_NUMERIC,
+                                   "the loss became %s at epoch %lld, step %lld (lower --lr?); the last good "
+                                   "checkpoint %s stays",
+                                   isnan(ls) ? "NaN" : "Inf", (long long)r->epoch + 1, (long long)r->step + 1,
+                                   r->path);
+                break;
+            }
+            if (o->clip > 0) {
+                double norm;
+                st = sl_agree(r->comm,
+                              sl_nn_clip_grad_norm(r->nn, o->clip, &norm) == SL_OK
+                                  ? SL_OK
+                                  : sl_error_root(r->comm, SL_ERR_NUMERIC,
+                                                  "gradient norm became %g at step %lld; the last good "
+                                                  "checkpoint %s stays",
+                                                  norm, (long long)r->step + 1, r->path));
+                if (st != SL_OK)
+                    break;
+            }
+            st = sl_agree(r->comm, sl_nn_optim_step(r->opt));
+            r->step++;
+            r->ep_loss_sum += ls;
+            r->ep_samples += bs;
+            int s = 0;
+            if (st == SL_OK)
+                st = sl_stop_agree(r->comm, &s);
+            if (o->max_steps > 0 && r->step >= o->max_steps)
+                s = 1;
+            if (s || (o->ckpt_steps > 0 && r->step % o->ckpt_steps == 0 && r->pos + 1 < r->steps_per_epoch)) {
+                r->ep_train_time += sl_now() - t0;
+                r->pos++;
+                if (st == SL_OK)
+                    st = write_ckpt(r);
+                r->pos--;
+                t0 = sl_now();
+                if (s) {
+                    stop = 1;
+                    r->pos++;
+                    break;
+                }
+            }
+        }
+        if (st != SL_OK || stop)
+            break;
+        r->ep_train_time += sl_now() - t0;
+        double tt = r->ep_train_time;
+        MPI_Allreduce(MPI_IN_PLACE, &tt, 1, MPI_DOUBLE, MPI_MAX, r->comm);
+        sl_nn_train_metrics_t m;
+        m.epoch = r->epoch + 1;
+        m.step = r->step;
+        m.train_loss = r->ep_loss_sum / (double)r->ep_samples;
+        m.lr = sl_nn_optim_lr(r->opt);
+        m.samples_per_s = tt > 0 ? (double)r->ep_samples / tt : 0;
+        st = evaluate(r, &m.eval_loss, &m.eval_accuracy);
+        m.seconds = sl_now() - t_ep;
+        MPI_Bcast(&m.seconds, 1, MPI_DOUBLE, 0, r->comm);
+        if (st != SL_OK)
+            break;
+        double *h = r->hist + r->nhist * HIST_COLS;
+        h[0] = (double)m.epoch, h[1] = (double)m.step, h[2] = m.train_loss, h[3] = m.eval_loss;
+        h[4] = m.eval_accuracy, h[5] = m.lr, h[6] = m.samples_per_s, h[7] = m.seconds;
+        r->nhist++;
+        r->epoch++;
+        r->pos = 0;
+        r->ep_loss_sum = 0;
+        r->ep_samples = 0;
+        r->ep_train_time = 0;
+        st = write_ckpt(r);
+        if (st == SL_OK)
+            st = sl_agree(r->comm, write_metrics(r));
+        if (st != SL_OK)
+            break;
+        if (!o->quiet) {
+            if (r->EX && r->loss == SL_NN_XENT)
+                SL_INFO0("epoch %lld/%ld  loss %.4f  eval loss %.4f  accuracy %.4f  %.0f samples/s",
+                         (long long)m.epoch, o->epochs, m.train_loss, m.eval_loss, m.eval_accuracy,
+                         m.samples_per_s);
+            else if (r->EX)
+                SL_INFO0("epoch %lld/%ld  loss %.5g  eval loss %.5g  %.0f samples/s", (long long)m.epoch,
+                         o->epochs, m.train_loss, m.eval_loss, m.samples_per_s);
+            else
+                SL_INFO0("epoch %lld/%ld  loss %.5g  %.0f samples/s", (long long)m.epoch, o->epochs,
+                         m.train_loss, m.samples_per_s);
+        }
+        res.last = m;
+        if (cb) {
+            int c = cb(&m, cb_arg) ? 1 : 0;
+            MPI_Bcast(&c, 1, MPI_INT, 0, r->comm);
+            cb_stop = c;
+        }
+    }
+    res.epochs_done = r->epoch;
+    res.stopped_early = cb_stop;
+    if (st == SL_OK && stop) {
+        st = SL_ERR_STOPPED;
+        final = "stopped";
+        SL_INFO0("stopped at epoch %lld, batch %lld; checkpoint %s written", (long long)r->epoch + 1,
+                 (long long)r->pos, r->path);
+    } else if (st == SL_ERR_NUMERIC)
+        final = "diverged";
+    else if (st != SL_OK)
+        final = "failed";
+    if (r->nn && (st == SL_OK || st == SL_ERR_STOPPED || st == SL_ERR_NUMERIC) && o->out) {
+        sl_status_t s2 =
+            sl_agree(r->comm, write_summary(r, cb_stop ? "stopped-by-callback" : final, sl_now() - t_start));
+        if (st == SL_OK)
+            st = s2;
+    }
+    if (res_p && (st == SL_OK || st == SL_ERR_STOPPED))
+        *res_p = res;
+    run_free(r);
+    return st;
+}

@@ -1,0 +1,84 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# The train commands end to end: import-idx on a small IDX pair the test
+# writes (plain and gzip), import-csv, train, predict with 1 and 2 ranks
+# (identical output), a stop by SIGUSR1-equivalent and resume, and bad
+# inputs (one message, non-zero exit, nothing half-written).
+. "$top_srcdir/tests/lib.sh"
+
+# 200 images of 4x4: class c lights the pixels c, c+4, c+8, c+12 (4 classes)
+/usr/bin/python3 - "$T" <<'PY' || fail "cannot write the IDX files"
+import struct, sys, random
+d = sys.argv[1]; random.seed(1); n = 200
+imgs = bytearray(); labs = bytearray()
+for i in range(n):
+    c = random.randrange(4); labs.append(c)
+    for p in range(16):
+        imgs.append(200 + random.randrange(55) if p % 4 == c else random.randrange(40))
+open(d + "/img.idx", "wb").write(struct.pack(">IIII", 0x803, n, 4, 4) + imgs)
+open(d + "/lab.idx", "wb").write(struct.pack(">II", 0x801, n) + labs)
+with open(d + "/data.csv", "w") as f:
+    f.write("a,b,c,label\n")
+    for i in range(60):
+        c = i % 3; f.write(",".join(str(1.0 if j == c else 0.0) for j in range(3)) + ",%d\n" % c)
+PY
+gzip -k "$T/img.idx"
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" data import-idx --images "$T/img.idx.gz" --labels "$T/lab.idx" --output "$T/d.h5"
+expect_grep "imported 200 samples of 16 features" "$T/err"
+h5dump -H "$T/d.h5" | grep -q 'DATASPACE  SIMPLE { ( 200, 16 )' || fail "/X is not 200 x 16"
+h5dump -d /X -s "0,0" -c "1,16" "$T/d.h5" | grep -q "0\.[0-9]" || fail "pixels not scaled to [0, 1]"
+expect_rc 0 $MPIRUN -np 1 "$SLUICE" data import-csv --input "$T/data.csv" --output "$T/c.h5"
+expect_grep "imported 60 samples of 3 features" "$T/err"
+
+# train, then predict with 1 and 2 ranks: the same output
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --eval "$T/d.h5" --model mlp:16-8-4 --epochs 8 \
+  --batch 16 --lr 0.05 --out "$T/run"
+expect_grep "epoch 8/8" "$T/err"
+for f in ckpt.h5 metrics.csv summary.json; do [ -s "$T/run/$f" ] || fail "run/$f missing"; done
+[ "$(wc -l < "$T/run/metrics.csv")" -eq 9 ] || fail "metrics.csv should have 8 rows"
+h5dump -H "$T/run/ckpt.h5" | grep -q 'DATASET "weight"' || fail "no /model/<layer>/weight in ckpt.h5"
+acc=$(tail -1 "$T/run/metrics.csv" | cut -d, -f5)
+awk "BEGIN{exit !($acc > 0.95)}" || fail "accuracy $acc not above 0.95"
+expect_rc 0 $MPIRUN -np 1 "$SLUICE" predict --model "$T/run/ckpt.h5" --input "$T/d.h5" --output "$T/p1.h5" -p
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" predict --model "$T/run/ckpt.h5" --input "$T/d.h5" --output "$T/p2.h5" -p
+h5diff "$T/p1.h5" "$T/p2.h5" /prob /prob || fail "predict with 1 and 2 ranks differs"
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" predict --model "$T/run/ckpt.h5" --input "$T/d.h5" --output "$T/ids.h5"
+h5dump -H "$T/ids.h5" | grep -q 'DATASET "pred"' || fail "no /pred"
+
+# a stop at a safe point (the hidden hook acts like SIGUSR1): exit 75, then resume
+expect_rc 75 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 \
+  --out "$T/stop" --max-steps 5
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 \
+  --out "$T/stop" --resume
+expect_grep "resuming from" "$T/err"
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 --out "$T/ref"
+h5diff "$T/stop/ckpt.h5" "$T/ref/ckpt.h5" /model /model || fail "stop + resume differs from one run"
+
+# bad inputs
+cp "$T/run/ckpt.h5" "$T/keep.h5"
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:10-4 --out "$T/bad"
+expect_grep "16 features per sample but model mlp:10-4 takes 10" "$T/err"
+[ "$(grep -c error "$T/err")" -eq 1 ] || fail "the error should be printed once"
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 9 --out "$T/run" --resume \
+  --model mlp:16-12-4
+expect_grep "holds model 'mlp:16-8-4', not 'mlp:16-12-4'" "$T/err"
+cmp -s "$T/run/ckpt.h5" "$T/keep.h5" || fail "a refused resume changed the checkpoint"
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-3 --out "$T/bad"
+expect_grep "label 3 in row" "$T/err"
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/img.idx" --out "$T/bad"
+expect_rc 1 $MPIRUN -np 1 "$SLUICE" data import-idx --images "$T/lab.idx" --labels "$T/lab.idx" --output "$T/x.h5"
+expect_grep "not an IDX file" "$T/err"
+[ ! -e "$T/x.h5" ] && [ ! -e "$T/x.h5.tmp" ] || fail "a failed import left a file"
+expect_rc 0 $MPIRUN -np 1 "$SLUICE" data import-csv --input "$T/data.csv" --output "$T/r.h5" --targets 1
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/r.h5" --model mlp:3-1 --out "$T/bad2" --lr 1e30 --optimizer sgd
+expect_grep "the loss became" "$T/err"
+expect_rc 1 $MPIRUN -np 1 "$SLUICE" predict --model "$T/run/ckpt.h5" --input "$T/c.h5" --output "$T/pp.h5"
+expect_grep "3 features per sample but the model takes 16" "$T/err"
+[ ! -e "$T/pp.h5" ] || fail "a failed predict left a file"
+expect_rc 2 "$SLUICE" train --data "$T/d.h5" --out "$T/bad" --optimizer rmsprop
+if [ "$(nvidia-smi -L 2>/dev/null | wc -l)" -eq 0 ]; then
+  expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --out "$T/gpu" --device cuda
+  expect_grep "no CUDA device" "$T/err"
+  [ "$(grep -c "no CUDA device" "$T/err")" -eq 1 ] || fail "the CUDA error should be printed once"
+fi
+echo "train cli: ok"
