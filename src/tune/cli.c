@@ -8,6 +8,7 @@
 #include "tune_impl.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,10 +69,12 @@ static const sl_opt_t tune_table[] = {
     {"epochs", 0, SL_OPT_INT, O(epochs), "0", 0, 1e6, NULL, 0, "mlp: epochs (default --max-t)", NULL},
     {"batch", 0, SL_OPT_INT, O(batch), "128", 1, 1e9, NULL, 0, "mlp: global batch unless tuned", NULL},
     {"lr", 0, SL_OPT_DOUBLE, O(lr), "0.001", 0, 1e3, NULL, 0, "mlp: learning rate unless tuned", NULL},
-    {"weight-decay", 0, SL_OPT_DOUBLE, O(wd), "0", 0, 1e3, NULL, 0, "mlp: weight decay unless tuned", NULL},
-    {"hidden", 0, SL_OPT_STRING, O(hidden), "128", 0, 0, NULL, 0, "mlp: hidden widths unless tuned (width)",
-     "W[,W...]"},
-    {"optim", 0, SL_OPT_CHOICE, O(optim), "adamw", 0, 0, "sgd|adam|adamw", 0, "mlp: optimiser", NULL},
+    {"weight-decay", 0, SL_OPT_DOUBLE, O(wd), "-1", -1, 1e3, NULL, 0,
+     "mlp: weight decay unless tuned (weight_decay; -1: the optimiser's default)", NULL},
+    {"model", 0, SL_OPT_STRING, O(model), "mlp:784-{width}-10", 0, 0, NULL, 0,
+     "mlp: model spec as in sluice train; {name} is a parameter's value", "SPEC"},
+    {"optimizer", 0, SL_OPT_CHOICE, O(optim), "adam", 0, 0, "sgd|adam|adamw", 0,
+     "mlp: optimiser unless tuned (parameter optimizer)", NULL},
     SL_OPT_END,
 };
 #undef O
@@ -96,11 +99,18 @@ static int choice_index(const char *s, const char *const *names)
     return -1;
 }
 
-static sl_status_t usage(const char *fmt, const char *a)
+/* Every rank checks the same input: only world rank 0 prints. */
+static sl_status_t usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static sl_status_t usage(const char *fmt, ...)
 {
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
     if (sl_log_rank() != 0)
         return SL_ERR_USAGE;
-    return sl_error(SL_ERR_USAGE, fmt, a);
+    return sl_error(SL_ERR_USAGE, "%s", msg);
 }
 
 static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *space, sl_tune_conf_t *c,
@@ -179,13 +189,17 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
                          o->command);
         *obj = &tune_objective_cmd;
     } else {
-#ifdef SLUICE_TUNE_HAVE_MLP
         *obj = &tune_objective_mlp;
         if (!o->data)
-            return usage("%s", "--objective mlp needs --data FILE (and --eval-data FILE)");
-#else
-        return usage("%s", "--objective mlp needs the train library, which this build lacks");
-#endif
+            return usage("%s", "--objective mlp needs --data FILE (and --eval-data FILE for accuracy)");
+        const char *bad = NULL;
+        if (tune_mlp_check(o, space, &bad) != SL_OK)
+            return usage(
+                "parameter '%s' is not used by the mlp objective (tune lr, weight_decay, momentum, batch, "
+                "optimizer, or name it as {%s} in --model)",
+                bad, bad);
+        if (o->max_t <= 0 && o->epochs <= 0)
+            return usage("%s", "--objective mlp needs --max-t or --epochs (epochs of a trial)");
     }
     /* an existing experiment is continued only when asked */
     char path[4200];

@@ -80,10 +80,9 @@ typedef struct {
     double eta, quantile, resample_p;
     int resume;
     /* mlp objective: sluice train options passed through */
-    char *data, *eval_data, *device;
+    char *data, *eval_data, *device, *model, *optim;
     long epochs, batch;
     double lr, wd;
-    char *hidden, *optim;
 } tune_opts_t;
 
 /* Objectives. run is collective over the trial's group; it ends when the
@@ -94,6 +93,9 @@ typedef struct {
 } tune_objective_t;
 extern const tune_objective_t tune_objective_cmd;
 extern const tune_objective_t tune_objective_mlp;
+/* mlp: every parameter must be an option it sets or a {name} of --model;
+ * *bad_p names the first that is not. */
+sl_status_t tune_mlp_check(const tune_opts_t *o, const sl_tune_space_t *s, const char **bad_p);
 
 /* For objectives: do the coordinator's and the leader's duties (cheap,
  * local); call often. */

@@ -55,9 +55,10 @@ static void test_space(void)
     CU_ASSERT_STRING_EQUAL(s.p[3].values[1], "tanh");
     CU_ASSERT(s.p[2].q == 32 && s.p[2].kind == SL_TUNE_RANDINT);
     /* malformed: usage errors, and nothing is added */
-    const char *bad[] = {"lr=loguniform(1e-4,)", "lr loguniform(1,2)", "x=uniform(2,1)", "x=normal(0,1)",
-                         "x=grid()",             "x=uniform(0,1",      "x=choice(a,a)",  "lr=loguniform(0,1)",
-                         "x=uniform(0,1) junk",  "9x=uniform(0,1)",    "x=randint(1.5,3)", NULL};
+    const char *bad[] = {"lr=loguniform(1e-4,)", "lr loguniform(1,2)", "x=uniform(2,1)",
+                         "x=normal(0,1)",        "x=grid()",           "x=uniform(0,1",
+                         "x=choice(a,a)",        "lr=loguniform(0,1)", "x=uniform(0,1) junk",
+                         "9x=uniform(0,1)",      "x=randint(1.5,3)",   NULL};
     for (int i = 0; bad[i]; i++)
         CU_ASSERT(sl_tune_space_add(&s, bad[i], "t") == SL_ERR_USAGE);
     CU_ASSERT(sl_tune_space_add(&s, "lr=uniform(0,1)", "t") == SL_ERR_USAGE); /* twice */
@@ -403,8 +404,8 @@ static void test_state(void)
     for (int k = 0; k < 6; k++) {
         int64_t a = next_run(e, NULL), b = next_run(f, NULL);
         CU_ASSERT_EQUAL(a, b);
-        CU_ASSERT(memcmp(sl_tune_exp_trial(e, a)->params, sl_tune_exp_trial(f, b)->params, 2 * sizeof(double)) ==
-                  0);
+        CU_ASSERT(memcmp(sl_tune_exp_trial(e, a)->params, sl_tune_exp_trial(f, b)->params,
+                         2 * sizeof(double)) == 0);
         report(e, a, 1, 0.5);
         report(f, b, 1, 0.5);
         sl_tune_exp_end(e, a, SL_TUNE_END_OK, -1);
@@ -425,10 +426,17 @@ static void test_state(void)
 int main(int argc, char **argv)
 {
     static const sl_test_t tests[] = {
-        {"space", test_space},   {"grid", test_grid},       {"reproducible", test_reproducible},
-        {"tpe_liar", test_tpe_liar}, {"asha", test_asha},   {"asha_stop", test_asha_stop},
-        {"hyperband", test_hyperband}, {"median", test_median}, {"pbt", test_pbt},
-        {"state", test_state},   {NULL, NULL},
+        {"space", test_space},
+        {"grid", test_grid},
+        {"reproducible", test_reproducible},
+        {"tpe_liar", test_tpe_liar},
+        {"asha", test_asha},
+        {"asha_stop", test_asha_stop},
+        {"hyperband", test_hyperband},
+        {"median", test_median},
+        {"pbt", test_pbt},
+        {"state", test_state},
+        {NULL, NULL},
     };
     return sl_test_run(argc, argv, "tune_logic", tests);
 }
