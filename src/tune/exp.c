@@ -107,6 +107,7 @@ void sl_tune_exp_destroy(sl_tune_exp_t **ep)
     free(e->rep_trial);
     free(e->rep_step);
     free(e->rep_val);
+    free(e->rep_time);
     sl_rng_destroy(&e->srng);
     sl_rng_destroy(&e->xrng);
     sl_tune_space_fini(&e->space);
@@ -390,12 +391,16 @@ sl_status_t sl_tune__add_report(sl_tune_exp_t *e, int64_t trial, int64_t step, c
         double *v = realloc(e->rep_val, (size_t)cap * TUNE_MAXM * sizeof *v);
         if (v)
             e->rep_val = v;
-        if (!a || !b || !v)
+        double *tm = realloc(e->rep_time, (size_t)cap * sizeof *tm);
+        if (tm)
+            e->rep_time = tm;
+        if (!a || !b || !v || !tm)
             return SL_ERR_NOMEM;
         e->repcap = cap;
     }
     e->rep_trial[e->nrep] = trial;
     e->rep_step[e->nrep] = step;
+    e->rep_time[e->nrep] = NAN;
     memcpy(e->rep_val + e->nrep * TUNE_MAXM, vals, TUNE_MAXM * sizeof(double));
     e->nrep++;
     return SL_OK;

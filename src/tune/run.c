@@ -37,7 +37,7 @@ struct tune_run {
     sl_tune_exp_t *e;
     int *gstate; /* 0 idle/asking, 1 running, 2 waiting, 3 finished */
     int changed, dirty;
-    double last_save, save_cost, coord_time, save_total;
+    double last_save, save_cost, coord_time, save_total, t_start;
     int64_t nsaves;
     tune_jobmsg_t *own_job;
     int own_ready;
@@ -234,7 +234,10 @@ static void coord_maybe_save(tune_run_t *r, int force)
     /* every decision, unless decisions come faster than 50 writes' time */
     if (!force && now - r->last_save < 50 * r->save_cost)
         return;
+    double keep = r->e->elapsed;
+    r->e->elapsed += now - r->t_start; /* this run's time so far, as saved */
     sl_status_t st = sl_tune_exp_save(r->e, r->o->out);
+    r->e->elapsed = keep;
     double t = sl_now() - now;
     r->save_cost = t;
     r->save_total += t;
@@ -346,7 +349,10 @@ static void coord_report(tune_run_t *r, const tune_repmsg_t *m, int *decision_p)
     for (int i = 0; i < m->n && i < TUNE_MAXM; i++)
         names[i] = m->names[i];
     int before = r->e->decision[m->trial], d = SL_TUNE_CONTINUE;
+    int64_t nrep = r->e->nrep;
     sl_tune_exp_report(r->e, m->trial, m->step, m->n < TUNE_MAXM ? m->n : TUNE_MAXM, names, m->v, &d);
+    if (r->e->nrep > nrep)
+        r->e->rep_time[nrep] = r->e->elapsed + sl_now() - r->t_start;
     *decision_p = d;
     r->changed = r->dirty = 1;
     const sl_tune_trial_t *t = sl_tune_exp_trial(r->e, m->trial);
@@ -721,7 +727,7 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
     if (st != SL_OK)
         goto out_free;
     double t0 = sl_now(), busy = 0;
-    r->last_save = sl_now();
+    r->last_save = r->t_start = sl_now();
     if (r->rank == 0) {
         coord_note(r);
         coord_loop(r, &busy);
@@ -738,6 +744,9 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
     st = SL_OK;
     int stopped = 0;
     if (r->rank == 0) {
+        r->e->elapsed += sl_now() - r->t_start;
+        r->t_start = sl_now();
+        r->dirty = 1;
         coord_maybe_save(r, 1);
         st = r->fatal;
         stopped = r->e->draining && !sl_tune_exp_complete(r->e);

@@ -67,7 +67,7 @@ static sl_status_t write_csvs(sl_tune_exp_t *e, const char *dir)
     FILE *f = open_memstream(&buf, &len);
     if (!f)
         return SL_ERR_NOMEM;
-    fputs("trial,step", f);
+    fputs("trial,step,time", f);
     for (int i = 0; i < e->space.n; i++)
         fprintf(f, ",%s", e->space.p[i].name);
     for (int m = 0; m < e->nmetrics; m++)
@@ -75,7 +75,7 @@ static sl_status_t write_csvs(sl_tune_exp_t *e, const char *dir)
     fputc('\n', f);
     for (int64_t r = 0; r < e->nrep; r++) {
         const sl_tune_trial_t *t = &e->t[e->rep_trial[r]];
-        fprintf(f, "%lld,%lld", (long long)t->id, (long long)e->rep_step[r]);
+        fprintf(f, "%lld,%lld,%.3f", (long long)t->id, (long long)e->rep_step[r], e->rep_time[r]);
         for (int i = 0; i < e->space.n; i++) {
             sl_tune_value_text(&e->space.p[i], t->params[i], txt, sizeof txt);
             fprintf(f, ",%s", txt);
@@ -165,6 +165,7 @@ sl_status_t sl_tune_exp_save(sl_tune_exp_t *e, const char *dir)
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "ntrials", e->n), out);
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "nreports", e->nrep), out);
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "finished", sl_tune_exp_finished(e)), out);
+    SL_TRY_GOTO(sl_h5_set_attr_f64(h, "/", "elapsed", e->elapsed), out);
     SL_TRY_GOTO(sl_h5_write_rng(h, "rng/searcher", e->srng), out);
     SL_TRY_GOTO(sl_h5_write_rng(h, "rng/scheduler", e->xrng), out);
     if (e->n > 0) {
@@ -190,6 +191,7 @@ sl_status_t sl_tune_exp_save(sl_tune_exp_t *e, const char *dir)
         SL_TRY_GOTO(sl_h5_write(h, "reports/trial", SL_I64, 1, &d1, e->rep_trial), out);
         SL_TRY_GOTO(sl_h5_write(h, "reports/step", SL_I64, 1, &d1, e->rep_step), out);
         SL_TRY_GOTO(sl_h5_write(h, "reports/values", SL_F64, 2, d2, e->rep_val), out);
+        SL_TRY_GOTO(sl_h5_write(h, "reports/time", SL_F64, 1, &d1, e->rep_time), out);
     }
 out:
     free(space);
@@ -257,6 +259,8 @@ sl_status_t sl_tune_exp_load(const sl_tune_conf_t *conf, sl_tune_space_t *space,
         goto out;
     }
     SL_TRY_GOTO(sl_tune_exp_create(conf, space, &e), out);
+    if (sl_h5_get_attr_f64(h, "/", "elapsed", &e->elapsed) != SL_OK)
+        e->elapsed = 0;
     SL_TRY_GOTO(sl_h5_read_rng(h, "rng/searcher", e->srng), out);
     SL_TRY_GOTO(sl_h5_read_rng(h, "rng/scheduler", e->xrng), out);
     for (char *s = names, *tok; names[0] && (tok = strsep(&s, "\n"));) {
@@ -303,17 +307,22 @@ sl_status_t sl_tune_exp_load(const sl_tune_conf_t *conf, sl_tune_space_t *space,
     if (nrep > 0) {
         uint64_t d1 = (uint64_t)nrep, d2[2] = {(uint64_t)nrep, TUNE_MAXM};
         int64_t *a = malloc((size_t)nrep * sizeof *a), *b = malloc((size_t)nrep * sizeof *b);
-        double *v = malloc((size_t)nrep * TUNE_MAXM * sizeof *v);
-        if (!a || !b || !v)
+        double *v = malloc((size_t)nrep * TUNE_MAXM * sizeof *v), *tm = malloc((size_t)nrep * sizeof *tm);
+        if (!a || !b || !v || !tm)
             st = SL_ERR_NOMEM;
+        if (st == SL_OK)
+            st = sl_h5_read(h, "reports/time", SL_F64, 1, &d1, tm);
         if (st == SL_OK)
             st = sl_h5_read(h, "reports/trial", SL_I64, 1, &d1, a);
         if (st == SL_OK)
             st = sl_h5_read(h, "reports/step", SL_I64, 1, &d1, b);
         if (st == SL_OK)
             st = sl_h5_read(h, "reports/values", SL_F64, 2, d2, v);
-        for (int64_t r = 0; st == SL_OK && r < nrep; r++)
+        for (int64_t r = 0; st == SL_OK && r < nrep; r++) {
             st = sl_tune__add_report(e, a[r], b[r], v + r * TUNE_MAXM);
+            e->rep_time[r] = tm[r];
+        }
+        free(tm);
         free(a);
         free(b);
         free(v);

@@ -23,11 +23,13 @@ struct sl_tune_exp {
     /* reports, in arrival order */
     int64_t nrep, repcap;
     int64_t *rep_trial, *rep_step;
-    double *rep_val; /* nrep x TUNE_MAXM */
+    double *rep_time; /* seconds since the experiment began (the runner stamps it) */
+    double *rep_val;  /* nrep x TUNE_MAXM */
     int nmetrics, mcol;
     char mname[TUNE_MAXM][64];
     gsl_rng *srng, *xrng; /* searcher, scheduler */
     int draining;
+    double elapsed; /* seconds of earlier runs (resumes) */
     int nrungs;
     int64_t rung_t[TUNE_MAXRUNG];
     int smax; /* HyperBand: brackets s = smax..0 */

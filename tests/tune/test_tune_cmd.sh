@@ -19,7 +19,7 @@ near "$x" 0.3 0.15 || fail "best x=$x is not near 0.3"
 near "$y" -0.2 0.15 || fail "best y=$y is not near -0.2"
 expect_grep '"metric":' "$T/opt/best.json"
 [ -s "$T/opt/best.h5" ] || fail "no best.h5"
-head -1 "$T/opt/results.csv" | grep -q '^trial,step,x,y,loss$' || fail "results.csv header: $(head -1 "$T/opt/results.csv")"
+head -1 "$T/opt/results.csv" | grep -q '^trial,step,time,x,y,loss$' || fail "results.csv header: $(head -1 "$T/opt/results.csv")"
 [ "$(grep -c '' "$T/opt/trials.csv")" -eq 41 ] || fail "trials.csv should have 40 trials"
 
 # 2. every scheduler runs to its end (with a config file and its [space])
