@@ -35,7 +35,9 @@ struct tune_run {
     char cur_dir[1024];
     /* coordinator */
     sl_tune_exp_t *e;
-    int *gstate; /* 0 idle/asking, 1 running, 2 waiting, 3 finished */
+    int *gstate;       /* 0 idle/asking, 1 running, 2 waiting, 3 finished */
+    int *want;         /* remote groups: requests not answered yet (a job runs, one waits queued) */
+    int interrupt_all; /* leader: an interrupt came for a queued trial */
     int changed, dirty;
     double last_save, save_cost, coord_time, save_total, t_start;
     int64_t nsaves;
@@ -292,35 +294,43 @@ static sl_status_t coord_prepare(tune_run_t *r, const sl_tune_job_t *job, tune_j
     return SL_OK;
 }
 
-/* Give group g its next job, if there is one now. */
+/* Give group g its next job, if there is one now; remote groups get one for
+ * each request outstanding, so a job waits queued at the leader. */
 static void coord_assign(tune_run_t *r, int g)
 {
-    sl_tune_job_t job;
-    sl_status_t st = sl_tune_exp_next(r->e, g, &job);
-    if (st != SL_OK) {
-        r->fatal = st;
-        sl_tune_exp_drain(r->e);
-        sl_stop_request();
-        return;
+    while (g == 0 || r->want[g] > 0) {
+        sl_tune_job_t job;
+        sl_status_t st = sl_tune_exp_next(r->e, g, &job);
+        if (st != SL_OK) {
+            r->fatal = st;
+            sl_tune_exp_drain(r->e);
+            sl_stop_request();
+            return;
+        }
+        if (job.kind == SL_TUNE_JOB_WAIT) {
+            r->gstate[g] = 2;
+            return;
+        }
+        tune_jobmsg_t *m = g == 0 ? r->own_job : alloca(r->jobsize);
+        if ((st = coord_prepare(r, &job, m)) != SL_OK) {
+            /* cannot set the trial up: count it as a failure */
+            sl_tune_exp_end(r->e, job.trial, SL_TUNE_END_FAILED, -1);
+            r->gstate[g] = 2;
+            r->changed = r->dirty = 1;
+            return;
+        }
+        r->gstate[g] = job.kind == SL_TUNE_JOB_RUN ? 1 : 3;
+        r->dirty = 1;
+        if (g == 0) {
+            r->own_ready = 1;
+            return;
+        }
+        for (int k = job.kind == SL_TUNE_JOB_RUN ? 1 : r->want[g]; k > 0; k--)
+            MPI_Send(m, (int)r->jobsize, MPI_BYTE, r->leader[g], TAG_JOB, r->wc);
+        r->want[g] = job.kind == SL_TUNE_JOB_RUN ? r->want[g] - 1 : 0;
+        if (job.kind != SL_TUNE_JOB_RUN)
+            return;
     }
-    if (job.kind == SL_TUNE_JOB_WAIT) {
-        r->gstate[g] = 2;
-        return;
-    }
-    tune_jobmsg_t *m = g == 0 ? r->own_job : alloca(r->jobsize);
-    if ((st = coord_prepare(r, &job, m)) != SL_OK) {
-        /* cannot set the trial up: count it as a failure */
-        sl_tune_exp_end(r->e, job.trial, SL_TUNE_END_FAILED, -1);
-        r->gstate[g] = 2;
-        r->changed = r->dirty = 1;
-        return;
-    }
-    r->gstate[g] = job.kind == SL_TUNE_JOB_RUN ? 1 : 3;
-    r->dirty = 1;
-    if (g == 0)
-        r->own_ready = 1;
-    else
-        MPI_Send(m, (int)r->jobsize, MPI_BYTE, r->leader[g], TAG_JOB, r->wc);
 }
 
 static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck)
@@ -399,8 +409,16 @@ static void coord_service(tune_run_t *r)
             MPI_Recv(m, 3, MPI_INT64_T, src, TAG_REQ, r->wc, MPI_STATUS_IGNORE);
             if (m[0] >= 0)
                 coord_end(r, m[0], (int)m[1], m[2]);
-            r->gstate[g] = 0;
-            coord_assign(r, g);
+            r->want[g]++;
+            if (r->gstate[g] != 3) {
+                coord_assign(r, g);
+            } else {
+                tune_jobmsg_t *dm = alloca(r->jobsize);
+                memset(dm, 0, r->jobsize);
+                dm->kind = SL_TUNE_JOB_DONE;
+                MPI_Send(dm, (int)r->jobsize, MPI_BYTE, src, TAG_JOB, r->wc);
+                r->want[g] = 0;
+            }
         } else if (mst.MPI_TAG == TAG_REPORT) {
             tune_repmsg_t m;
             int d;
@@ -429,7 +447,7 @@ static void coord_service(tune_run_t *r)
     if (r->changed) {
         r->changed = 0;
         for (int g = 1; g < r->ngroups; g++)
-            if (r->gstate[g] == 2)
+            if (r->gstate[g] != 3 && r->want[g] > 0)
                 coord_assign(r, g);
         coord_note(r);
     }
@@ -455,6 +473,8 @@ void tune_service(tune_run_t *r)
         MPI_Recv(m, 2, MPI_INT64_T, 0, TAG_DECIDE, r->wc, MPI_STATUS_IGNORE);
         if (m[0] == r->cur_trial && r->cur_decision == SL_TUNE_CONTINUE)
             r->cur_decision = (int)m[1];
+        else if (m[1] == TUNE_INTERRUPT)
+            r->interrupt_all = 1; /* for the queued trial: do not start it */
     }
 }
 
@@ -550,14 +570,22 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
     r->cur_decision = SL_TUNE_CONTINUE;
     snprintf(r->cur_dir, sizeof r->cur_dir, "%s", m->trial_dir);
     *ck_p = -1;
-    if (mkdir(m->trial_dir, 0755) != 0 && errno != EEXIST) {
+    int skip = 0;
+    if (sl_stop_requested() || r->interrupt_all)
+        skip = SL_TUNE_END_INTERRUPTED; /* a queued trial after a stop: keep it for the resume */
+    else if (mkdir(m->trial_dir, 0755) != 0 && errno != EEXIST) {
         sl_error(SL_ERR_IO, "trial %lld: cannot create '%s': %s", (long long)m->trial, m->trial_dir,
                  strerror(errno));
-        tune_jobmsg_t *skip = alloca(r->jobsize);
-        memcpy(skip, m, r->jobsize);
-        skip->kind = -1; /* members: nothing to run */
-        forward(r, skip);
-        return SL_TUNE_END_FAILED;
+        skip = SL_TUNE_END_FAILED;
+    }
+    if (skip) {
+        tune_jobmsg_t *sk = alloca(r->jobsize);
+        memcpy(sk, m, r->jobsize);
+        sk->kind = -1; /* members: nothing to run */
+        forward(r, sk);
+        r->cur_trial = -1;
+        *ck_p = ckpt_find(m->trial_dir, -1, NULL, 0);
+        return skip;
     }
     forward(r, m);
     r->obj->run(r, m, &outcome);
@@ -571,8 +599,11 @@ static void leader_loop(tune_run_t *r, double *busy)
 {
     tune_jobmsg_t *m = alloca(r->jobsize);
     int64_t req[3] = {-1, 0, 0};
+    /* two requests: while a trial runs, the next one waits here queued */
+    MPI_Send(req, 3, MPI_INT64_T, 0, TAG_REQ, r->wc);
+    MPI_Send(req, 3, MPI_INT64_T, 0, TAG_REQ, r->wc);
+    int outstanding = 2;
     for (;;) {
-        MPI_Send(req, 3, MPI_INT64_T, 0, TAG_REQ, r->wc);
         MPI_Request rq;
         MPI_Irecv(m, (int)r->jobsize, MPI_BYTE, 0, TAG_JOB, r->wc, &rq);
         int done = 0;
@@ -583,12 +614,20 @@ static void leader_loop(tune_run_t *r, double *busy)
                 tune_nap(r);
             }
         }
+        outstanding--;
         if (m->kind != SL_TUNE_JOB_RUN) {
+            /* the coordinator answers every outstanding request with "done" */
+            for (; outstanding > 0; outstanding--) {
+                MPI_Irecv(m, (int)r->jobsize, MPI_BYTE, 0, TAG_JOB, r->wc, &rq);
+                wait_req(r, &rq);
+            }
             forward(r, m);
             return;
         }
         req[0] = m->trial;
         req[1] = run_job(r, m, busy, &req[2]);
+        MPI_Send(req, 3, MPI_INT64_T, 0, TAG_REQ, r->wc);
+        outstanding++;
     }
 }
 
@@ -653,8 +692,9 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
     r->ngroups = r->size / K;
     r->leader = malloc((size_t)r->ngroups * sizeof *r->leader);
     r->gstate = calloc((size_t)r->ngroups, sizeof *r->gstate);
+    r->want = calloc((size_t)r->ngroups, sizeof *r->want);
     r->own_job = malloc(r->jobsize);
-    if (!nodes || !order || !r->leader || !r->gstate || !r->own_job) {
+    if (!nodes || !order || !r->leader || !r->gstate || !r->want || !r->own_job) {
         st = sl_error(SL_ERR_NOMEM, "out of memory");
         goto out_free;
     }
@@ -792,6 +832,7 @@ out_free:
     free(order);
     free(r->leader);
     free(r->gstate);
+    free(r->want);
     free(r->own_job);
     sl_topo_fini(&topo);
     return st;
