@@ -397,7 +397,11 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
             killed = 2;
         }
     }
-    if (decision == TUNE_INTERRUPT)
+    if (decision == TUNE_INTERRUPT ||
+        (sl_stop_requested() && !(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) &&
+         decision == SL_TUNE_CONTINUE))
+        /* Slurm signals every process of a step: a command killed along
+         * with us at a stop is interrupted, not failed */
         *outcome_p = SL_TUNE_END_INTERRUPTED;
     else if (decision != SL_TUNE_CONTINUE)
         *outcome_p = SL_TUNE_END_OK;
