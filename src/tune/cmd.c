@@ -174,7 +174,7 @@ static char **make_env(tune_run_t *r, const tune_jobmsg_t *job, char *extra, siz
     return env;
 }
 
-static sl_status_t spawn(tune_run_t *r, const tune_jobmsg_t *job, int outfd, int logfd, pid_t *pid_p)
+static sl_status_t spawn(tune_run_t *r, const tune_jobmsg_t *job, int outfd, int errfd, pid_t *pid_p)
 {
     char *cmd = expand(r, job, tune_opts(r)->command);
     char *extra = malloc(65536);
@@ -238,7 +238,7 @@ static sl_status_t spawn(tune_run_t *r, const tune_jobmsg_t *job, int outfd, int
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
     posix_spawn_file_actions_adddup2(&fa, outfd, 1);
-    posix_spawn_file_actions_adddup2(&fa, logfd, 2);
+    posix_spawn_file_actions_adddup2(&fa, errfd, 2);
     int rc = posix_spawnp(pid_p, argv[0], &fa, &at, argv, env);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
@@ -281,6 +281,16 @@ static int parse_report(char *line, int64_t *step, const char **names, double *v
     return n;
 }
 
+/* Append to the trial's log, creating it on first use (best effort). */
+static void log_write(int *fd, const char *path, const char *data, size_t len)
+{
+    if (*fd < 0)
+        *fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (*fd >= 0 && write(*fd, data, len) < 0) {
+        /* a full disk must not stop the experiment */
+    }
+}
+
 static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome_p)
 {
     const tune_opts_t *o = tune_opts(r);
@@ -294,34 +304,45 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
         snprintf(path, sizeof path, "%s/trial.log", job->trial_dir);
     else
         snprintf(path, sizeof path, "%s/trial.rank%d.log", job->trial_dir, grank);
-    int logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (logfd < 0)
-        st = sl_error(SL_ERR_IO, "trial %lld: cannot open '%s': %s", (long long)job->trial, path,
-                      strerror(errno));
-    if (st == SL_OK && pipe2(pfd, O_CLOEXEC) != 0)
+    /* the log is made only when there is something to write: a silent trial
+     * costs no file */
+    int logfd = -1, efd[2] = {-1, -1};
+    if (pipe2(pfd, O_CLOEXEC) != 0 || pipe2(efd, O_CLOEXEC) != 0)
         st = sl_error(SL_ERR_IO, "trial %lld: pipe: %s", (long long)job->trial, strerror(errno));
     pid_t pid = -1;
     if (st == SL_OK)
-        st = spawn(r, job, pfd[1], logfd, &pid);
+        st = spawn(r, job, pfd[1], efd[1], &pid);
     if (pfd[1] >= 0)
         close(pfd[1]);
+    if (efd[1] >= 0)
+        close(efd[1]);
     int failed_start = st != SL_OK;
     if (failed_start)
         goto gather;
     fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+    fcntl(efd[0], F_SETFL, O_NONBLOCK);
 
     char buf[65536];
     size_t have = 0;
-    int eof = 0, exited = 0, wstatus = 0, killed = 0, told = 0, decision = SL_TUNE_CONTINUE;
+    int eeof = 0, eof = 0, exited = 0, wstatus = 0, killed = 0, told = 0, decision = SL_TUNE_CONTINUE;
     int64_t step = -1;
     double kill_at = 0;
     while (!exited || !eof) {
-        struct pollfd pf = {pfd[0], POLLIN, 0};
+        struct pollfd pf[2] = {{pfd[0], POLLIN, 0}, {eeof ? -1 : efd[0], POLLIN, 0}};
         struct timespec ts = {0, 200000};
         if (!eof)
-            ppoll(&pf, 1, &ts, NULL);
+            ppoll(pf, 2, &ts, NULL);
         else
             tune_nap(r);
+        while (!eeof) {
+            char eb[4096];
+            ssize_t k = read(efd[0], eb, sizeof eb);
+            if (k == 0)
+                eeof = 1;
+            if (k <= 0)
+                break;
+            log_write(&logfd, path, eb, (size_t)k);
+        }
         for (;;) {
             if (eof)
                 break;
@@ -345,8 +366,9 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
                         if (d != SL_TUNE_CONTINUE && decision == SL_TUNE_CONTINUE)
                             decision = d;
                     }
-                } else if (dprintf(logfd, "%s\n", start) < 0) {
-                    /* the log is best effort */
+                } else {
+                    *nl = '\n';
+                    log_write(&logfd, path, start, (size_t)(nl + 1 - start));
                 }
                 start = nl + 1;
             }
@@ -409,14 +431,18 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
         *outcome_p = SL_TUNE_END_OK;
     else {
         *outcome_p = SL_TUNE_END_FAILED;
-        if (WIFEXITED(wstatus))
-            dprintf(logfd, "sluice: the command exited with status %d\n", WEXITSTATUS(wstatus));
-        else
-            dprintf(logfd, "sluice: the command was killed by signal %d\n", WTERMSIG(wstatus));
+        char m[128];
+        int n =
+            WIFEXITED(wstatus)
+                ? snprintf(m, sizeof m, "sluice: the command exited with status %d\n", WEXITSTATUS(wstatus))
+                : snprintf(m, sizeof m, "sluice: the command was killed by signal %d\n", WTERMSIG(wstatus));
+        log_write(&logfd, path, m, (size_t)n);
     }
 gather:
     if (pfd[0] >= 0)
         close(pfd[0]);
+    if (efd[0] >= 0)
+        close(efd[0]);
     if (logfd >= 0)
         close(logfd);
     /* the group's outcome: the leader's, or failed if any copy failed */
