@@ -63,8 +63,8 @@ if echo "$PARTS" | grep -q 2; then
     --labels $D/train-labels-idx1-ubyte.gz --output "$OUT/train.h5" -q
   [ -f "$OUT/test.h5" ] || $SLUICE data import-idx --images $D/t10k-images-idx3-ubyte.gz \
     --labels $D/t10k-labels-idx1-ubyte.gz --output "$OUT/test.h5" -q
-  MAXT=${MAXT:-8}; FIFO_TRIALS=${FIFO_TRIALS:-6}; ASHA_TRIALS=${ASHA_TRIALS:-24}
-  common="--objective mlp --data $OUT/train.h5 --eval-data $OUT/test.h5 --model mlp:784-{width}-10
+  MAXT=${MAXT:-16}; FIFO_TRIALS=${FIFO_TRIALS:-6}; ASHA_TRIALS=${ASHA_TRIALS:-38}
+  common="--objective mlp --data $OUT/train.h5 --eval-data $OUT/test.h5 --model mlp:784-{width}-{width}-10
     --space lr=loguniform(1e-4,1e-1) --space width=choice(64,128,256,512) --space batch=qrandint(32,512,32)
     --space weight_decay=loguniform(1e-6,1e-2) --optimizer adamw --metric accuracy --mode max --max-t $MAXT"
   # time (s) of the first report reaching ACC, trial-epochs, best accuracy

@@ -18,6 +18,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -306,7 +307,7 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
         snprintf(path, sizeof path, "%s/trial.rank%d.log", job->trial_dir, grank);
     /* the log is made only when there is something to write: a silent trial
      * costs no file */
-    int logfd = -1, efd[2] = {-1, -1};
+    int logfd = -1, efd[2] = {-1, -1}, pidfd = -1;
     if (pipe2(pfd, O_CLOEXEC) != 0 || pipe2(efd, O_CLOEXEC) != 0)
         st = sl_error(SL_ERR_IO, "trial %lld: pipe: %s", (long long)job->trial, strerror(errno));
     pid_t pid = -1;
@@ -321,6 +322,9 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
         goto gather;
     fcntl(pfd[0], F_SETFL, O_NONBLOCK);
     fcntl(efd[0], F_SETFL, O_NONBLOCK);
+#ifdef SYS_pidfd_open
+    pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* Linux >= 5.3; else poll the exit */
+#endif
 
     char buf[65536];
     size_t have = 0;
@@ -328,10 +332,13 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
     int64_t step = -1;
     double kill_at = 0;
     while (!exited || !eof) {
-        struct pollfd pf[2] = {{pfd[0], POLLIN, 0}, {eeof ? -1 : efd[0], POLLIN, 0}};
+        /* wake on output, on the exit (pidfd) or every 200 us for MPI */
+        struct pollfd pf[3] = {{eof ? -1 : pfd[0], POLLIN, 0},
+                               {eeof ? -1 : efd[0], POLLIN, 0},
+                               {exited ? -1 : pidfd, POLLIN, 0}};
         struct timespec ts = {0, 200000};
-        if (!eof)
-            ppoll(pf, 2, &ts, NULL);
+        if (!eof || pidfd >= 0)
+            ppoll(pf, 3, &ts, NULL);
         else
             tune_nap(r);
         while (!eeof) {
@@ -443,6 +450,8 @@ gather:
         close(pfd[0]);
     if (efd[0] >= 0)
         close(efd[0]);
+    if (pidfd >= 0)
+        close(pidfd);
     if (logfd >= 0)
         close(logfd);
     /* the group's outcome: the leader's, or failed if any copy failed */
