@@ -108,6 +108,7 @@ void sl_tune_exp_destroy(sl_tune_exp_t **ep)
     free(e->rep_step);
     free(e->rep_val);
     free(e->rep_time);
+    free(e->rep_par);
     sl_rng_destroy(&e->srng);
     sl_rng_destroy(&e->xrng);
     sl_tune_space_fini(&e->space);
@@ -394,13 +395,18 @@ sl_status_t sl_tune__add_report(sl_tune_exp_t *e, int64_t trial, int64_t step, c
         double *tm = realloc(e->rep_time, (size_t)cap * sizeof *tm);
         if (tm)
             e->rep_time = tm;
-        if (!a || !b || !v || !tm)
+        double *pp = realloc(e->rep_par, (size_t)cap * (size_t)(e->space.n + 1) * sizeof *pp);
+        if (pp)
+            e->rep_par = pp;
+        if (!a || !b || !v || !tm || !pp)
             return SL_ERR_NOMEM;
         e->repcap = cap;
     }
     e->rep_trial[e->nrep] = trial;
     e->rep_step[e->nrep] = step;
     e->rep_time[e->nrep] = NAN;
+    if (e->space.n)
+        memcpy(e->rep_par + e->nrep * e->space.n, e->t[trial].params, (size_t)e->space.n * sizeof(double));
     memcpy(e->rep_val + e->nrep * TUNE_MAXM, vals, TUNE_MAXM * sizeof(double));
     e->nrep++;
     return SL_OK;

@@ -245,8 +245,9 @@ static void coord_maybe_save(tune_run_t *r, int force)
     if (!r->dirty && !force)
         return;
     double now = sl_now();
-    /* every decision, unless decisions come faster than 50 writes' time */
-    if (!force && now - r->last_save < 50 * r->save_cost)
+    /* every decision, unless decisions come faster than 50 writes' time;
+     * at least every 2 s while something changed */
+    if (!force && now - r->last_save < fmin(50 * r->save_cost, 2.0))
         return;
     double keep = r->e->elapsed;
     r->e->elapsed += now - r->t_start; /* this run's time so far, as saved */
@@ -616,6 +617,7 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
     r->obj->run(r, m, &outcome);
     *busy += sl_now() - t0;
     r->cur_trial = -1;
+    ckpt_prune(m->trial_dir, r->o->keep); /* also what was written but never reported */
     *ck_p = ckpt_find(m->trial_dir, -1, NULL, 0);
     return outcome;
 }

@@ -74,10 +74,9 @@ static sl_status_t write_csvs(sl_tune_exp_t *e, const char *dir)
         fprintf(f, ",%s", e->mname[m]);
     fputc('\n', f);
     for (int64_t r = 0; r < e->nrep; r++) {
-        const sl_tune_trial_t *t = &e->t[e->rep_trial[r]];
-        fprintf(f, "%lld,%lld,%.3f", (long long)t->id, (long long)e->rep_step[r], e->rep_time[r]);
+        fprintf(f, "%lld,%lld,%.3f", (long long)e->rep_trial[r], (long long)e->rep_step[r], e->rep_time[r]);
         for (int i = 0; i < e->space.n; i++) {
-            sl_tune_value_text(&e->space.p[i], t->params[i], txt, sizeof txt);
+            sl_tune_value_text(&e->space.p[i], e->rep_par[r * e->space.n + i], txt, sizeof txt);
             fprintf(f, ",%s", txt);
         }
         for (int m = 0; m < e->nmetrics; m++) {
@@ -192,6 +191,9 @@ sl_status_t sl_tune_exp_save(sl_tune_exp_t *e, const char *dir)
         SL_TRY_GOTO(sl_h5_write(h, "reports/step", SL_I64, 1, &d1, e->rep_step), out);
         SL_TRY_GOTO(sl_h5_write(h, "reports/values", SL_F64, 2, d2, e->rep_val), out);
         SL_TRY_GOTO(sl_h5_write(h, "reports/time", SL_F64, 1, &d1, e->rep_time), out);
+        d2[1] = (uint64_t)e->space.n;
+        if (e->space.n)
+            SL_TRY_GOTO(sl_h5_write(h, "reports/params", SL_F64, 2, d2, e->rep_par), out);
     }
 out:
     free(space);
@@ -318,10 +320,21 @@ sl_status_t sl_tune_exp_load(const sl_tune_conf_t *conf, sl_tune_space_t *space,
             st = sl_h5_read(h, "reports/step", SL_I64, 1, &d1, b);
         if (st == SL_OK)
             st = sl_h5_read(h, "reports/values", SL_F64, 2, d2, v);
+        double *pp = malloc((size_t)nrep * (size_t)(P + 1) * sizeof *pp);
+        uint64_t dp[2] = {(uint64_t)nrep, (uint64_t)P};
+        if (!pp && st == SL_OK)
+            st = SL_ERR_NOMEM;
+        if (st == SL_OK && P)
+            st = sl_h5_read(h, "reports/params", SL_F64, 2, dp, pp);
         for (int64_t r = 0; st == SL_OK && r < nrep; r++) {
             st = sl_tune__add_report(e, a[r], b[r], v + r * TUNE_MAXM);
-            e->rep_time[r] = tm[r];
+            if (st == SL_OK) {
+                e->rep_time[r] = tm[r];
+                if (P)
+                    memcpy(e->rep_par + r * P, pp + r * P, (size_t)P * sizeof(double));
+            }
         }
+        free(pp);
         free(tm);
         free(a);
         free(b);

@@ -25,6 +25,7 @@ struct sl_tune_exp {
     int64_t *rep_trial, *rep_step;
     double *rep_time; /* seconds since the experiment began (the runner stamps it) */
     double *rep_val;  /* nrep x TUNE_MAXM */
+    double *rep_par;  /* nrep x space.n: the parameters when reported (PBT changes them) */
     int nmetrics, mcol;
     char mname[TUNE_MAXM][64];
     gsl_rng *srng, *xrng; /* searcher, scheduler */

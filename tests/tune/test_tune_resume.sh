@@ -7,17 +7,17 @@
 . "$top_srcdir/tests/lib.sh"
 OBJ="$top_srcdir/tests/tune/objective.sh"
 run() {
-  $MPIRUN -np 2 $SLUICE tune -q --command "$OBJ 6 0.08" --space 'x=uniform(-1,1)' \
+  $MPIRUN -np 2 $SLUICE tune -q --command "$OBJ 8 0.15" --space 'x=uniform(-1,1)' \
     --space 'y=choice(-0.2,0,0.4)' --metric loss --trials 8 --seed 5 --out "$@"
 }
 run "$T/ref" > "$T/out" 2>&1 || { cat "$T/out"; fail "the uninterrupted run failed"; }
 
-$MPIRUN -np 2 $SLUICE tune -q --command "$OBJ 6 0.08" --space 'x=uniform(-1,1)' \
+$MPIRUN -np 2 $SLUICE tune -q --command "$OBJ 8 0.15" --space 'x=uniform(-1,1)' \
   --space 'y=choice(-0.2,0,0.4)' --metric loss --trials 8 --seed 5 --out "$T/cut" > "$T/out" 2>&1 &
 pid=$!
 i=0
 # stop once a few reports have arrived (the state is saved at decisions)
-while [ "$(cat "$T/cut/results.csv" 2>/dev/null | wc -l)" -lt 8 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+while [ "$(cat "$T/cut/results.csv" 2>/dev/null | wc -l)" -lt 5 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
 kill -USR1 $pid
 wait $pid; rc=$?
 [ $rc -eq 75 ] || { cat "$T/out"; fail "the stopped run exited $rc, not 75"; }
