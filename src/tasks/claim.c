@@ -11,9 +11,13 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-/* Far past any n: pushing the global counter there ends every claim. */
-#define HALT_MARK (INT64_MAX / 4)
+/* Added to the global counter to end every claim: past any n (n < 2^50), and
+ * each node adds it at most once, so no overflow below 8,000 nodes. SUM,
+ * not REPLACE: concurrent accumulates to one location must use one op
+ * (MPI's default accumulate_ops is same_op_no_op). */
+#define HALT_MARK ((int64_t)1 << 50)
 
 typedef struct {
     atomic_int lock;
@@ -108,6 +112,8 @@ sl_status_t sl_tasks_create(MPI_Comm comm, int64_t n, const double *costs, const
     sl_tasks_t *t = calloc(1, sizeof *t);
     if (!t)
         st = sl_error(SL_ERR_NOMEM, "out of memory for the task counter");
+    else if (n >= HALT_MARK)
+        st = sl_error(SL_ERR_INVALID, "tasks: %lld items, more than 2^50", (long long)n);
     else {
         t->n = n < 0 ? 0 : n;
         t->o.min_chunk = opts && opts->min_chunk > 0 ? opts->min_chunk : 1;
@@ -252,8 +258,20 @@ void sl_tasks_halt(sl_tasks_t *t)
     node_unlock(s);
     if (!was) {
         int64_t mark = HALT_MARK, old;
-        MPI_Fetch_and_op(&mark, &old, MPI_INT64_T, 0, 0, MPI_REPLACE, t->gwin);
+        MPI_Fetch_and_op(&mark, &old, MPI_INT64_T, 0, 0, MPI_SUM, t->gwin);
         MPI_Win_flush(0, t->gwin);
+    }
+}
+
+void sl_tasks_idle_wait(MPI_Request *req)
+{
+    int done = 0;
+    double spin_until = sl_now() + 1e-4; /* short waits stay fast */
+    while (MPI_Test(req, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && !done) {
+        if (sl_now() > spin_until) {
+            struct timespec ts = {0, 200000};
+            nanosleep(&ts, NULL);
+        }
     }
 }
 
@@ -275,6 +293,12 @@ void sl_tasks_destroy(sl_tasks_t **tp)
     if (!tp || !*tp)
         return;
     sl_tasks_t *t = *tp;
+    /* Ranks that ran out of work wait here for the others: wait without
+     * spinning, so a rank done early leaves its core to ranks (or task
+     * processes) still working on the same node. */
+    MPI_Request req;
+    MPI_Ibarrier(t->comm, &req);
+    sl_tasks_idle_wait(&req);
     MPI_Win_unlock_all(t->nwin);
     MPI_Win_unlock_all(t->gwin);
     MPI_Win_free(&t->nwin); /* collective: also the final barrier */

@@ -410,7 +410,11 @@ static int finish_task(farm_t *f, int si, int wstatus, int64_t *retry_id)
     } else if (s->timed_out) {
         result = "timeout";
         code = f->o->timeout > 0 ? (int)f->o->timeout : 0;
-    } else if (f->stopping || s->interrupted) {
+    } else if (f->stopping || s->interrupted ||
+               (WIFSIGNALED(wstatus) && (WTERMSIG(wstatus) == SIGUSR1 || WTERMSIG(wstatus) == SIGTERM ||
+                                         WTERMSIG(wstatus) == SIGINT))) {
+        /* a stop signal, ours or sent to the task directly (Slurm signals the
+         * whole step, mpirun may too, before this rank sees its own): not done */
         result = "interrupted";
         code = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : WEXITSTATUS(wstatus);
     } else if (WIFSIGNALED(wstatus)) {
@@ -550,6 +554,8 @@ static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round
         if (f->running == 0 && (exhausted || f->stopping || f->halted || f->io_st != SL_OK))
             break;
         wait_some(f, 0.2);
+        if (!f->stopping && sl_stop_requested())
+            on_stop(f, t); /* before reaping: tasks killed by the same signal are interrupted */
         sl_progress_tick(f->prog);
         /* reap */
         double now = sl_now();
@@ -558,9 +564,13 @@ static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round
             if (!s->pid)
                 continue;
             int ws;
-            pid_t r = waitpid(s->pid, &ws, WNOHANG);
-            if (r == s->pid) {
+            siginfo_t si;
+            si.si_pid = 0;
+            /* WNOWAIT: the leader stays a zombie, so its process group id
+             * cannot be reused while we kill what the task left behind */
+            if (waitid(P_PID, (id_t)s->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == s->pid) {
                 kill(-s->pid, SIGKILL); /* leftovers of the task's process group */
+                waitpid(s->pid, &ws, 0);
                 int64_t rid;
                 if (finish_task(f, i, ws, &rid) && idvec_push(retry, rid) != 0)
                     f->io_st = sl_error(SL_ERR_NOMEM, "out of memory");
@@ -799,7 +809,9 @@ static sl_status_t farm_main(MPI_Comm comm, farm_opts_t *o)
         retry.n = 0;
         st = run_round(f, ids, nids, round, &retry);
         int flags[3] = {f->stopping, f->halted, f->io_st != SL_OK}, any[3];
-        MPI_Allreduce(flags, any, 3, MPI_INT, MPI_MAX, f->comm);
+        MPI_Request req;
+        MPI_Iallreduce(flags, any, 3, MPI_INT, MPI_MAX, f->comm, &req);
+        sl_tasks_idle_wait(&req);
         free(prev);
         prev = NULL;
         if (st == SL_OK)
@@ -842,14 +854,16 @@ done:;
     if (st == SL_OK)
         st = io;
     if (st == SL_OK) {
-        if (stopped)
-            st = SL_ERR_STOPPED;
+        if (stopped && g[0] + done_before < f->ncmds)
+            st = SL_ERR_STOPPED; /* a stop after the last task changes nothing */
         else if (g[0] + done_before < f->ncmds)
             st = SL_ERR_FAILED;
     }
 out:
-    if (f->jfd >= 0)
+    if (f->jfd >= 0) {
+        fsync(f->jfd); /* records were written one by one; make them durable once */
         close(f->jfd);
+    }
     farm_out_close(&f->out);
     if (f->scratch[0]) {
         char p[8448];

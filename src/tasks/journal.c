@@ -24,23 +24,23 @@ uint64_t farm_hash(const char *buf, size_t len)
     return h;
 }
 
-static sl_status_t read_all(const char *path, char **buf_p, size_t *len_p)
+static sl_status_t read_all(const char *what, const char *path, char **buf_p, size_t *len_p)
 {
     int fd = open(path, O_RDONLY);
     if (fd < 0)
         return errno == ENOENT ? SL_ERR_NOT_FOUND
-                               : sl_error(SL_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+                               : sl_error(SL_ERR_IO, "cannot open %s '%s': %s", what, path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0 || S_ISDIR(sb.st_mode)) {
         close(fd);
-        return sl_error(SL_ERR_IO, "cannot read '%s': %s", path,
+        return sl_error(SL_ERR_IO, "cannot read %s '%s': %s", what, path,
                         S_ISDIR(sb.st_mode) ? "is a directory" : strerror(errno));
     }
     size_t cap = (size_t)sb.st_size + 1, len = 0;
     char *buf = malloc(cap);
     if (!buf) {
         close(fd);
-        return sl_error(SL_ERR_NOMEM, "out of memory reading '%s'", path);
+        return sl_error(SL_ERR_NOMEM, "out of memory reading %s '%s'", what, path);
     }
     for (;;) {
         if (len + 1 >= cap) {
@@ -48,7 +48,7 @@ static sl_status_t read_all(const char *path, char **buf_p, size_t *len_p)
             if (!nb) {
                 free(buf);
                 close(fd);
-                return sl_error(SL_ERR_NOMEM, "out of memory reading '%s'", path);
+                return sl_error(SL_ERR_NOMEM, "out of memory reading %s '%s'", what, path);
             }
             buf = nb;
         }
@@ -58,7 +58,7 @@ static sl_status_t read_all(const char *path, char **buf_p, size_t *len_p)
         if (r < 0) {
             free(buf);
             close(fd);
-            return sl_error(SL_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+            return sl_error(SL_ERR_IO, "cannot read %s '%s': %s", what, path, strerror(errno));
         }
         if (r == 0)
             break;
@@ -73,7 +73,7 @@ static sl_status_t read_all(const char *path, char **buf_p, size_t *len_p)
 
 sl_status_t farm_read_file(const char *path, char **buf_p, size_t *len_p)
 {
-    sl_status_t st = read_all(path, buf_p, len_p);
+    sl_status_t st = read_all("task file", path, buf_p, len_p);
     if (st == SL_ERR_NOT_FOUND)
         return sl_error(SL_ERR_NOT_FOUND, "task file '%s' does not exist", path);
     return st;
@@ -109,7 +109,7 @@ sl_status_t farm_journal_load(const char *path, uint64_t hash, int64_t ntasks, i
     char *buf = NULL;
     size_t len = 0;
     *exists_p = *needs_header_p = *torn_p = 0;
-    sl_status_t st = read_all(path, &buf, &len);
+    sl_status_t st = read_all("journal", path, &buf, &len);
     if (st == SL_ERR_NOT_FOUND) {
         *needs_header_p = 1;
         return SL_OK;

@@ -15,4 +15,6 @@ static inline sl_status_t sl_abort_on_mpi(MPI_Comm comm, int rc, const char *wha
     MPI_Error_string(rc, msg, &len);
     sl_abort(comm, SL_ERR_MPI, "%s failed: %s", what, msg);
 }
+/* Wait for a request without burning the core (MPI_Test and short sleeps). */
+void sl_tasks_idle_wait(MPI_Request *req);
 #endif

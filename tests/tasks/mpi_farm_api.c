@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct {
     int64_t n;
@@ -184,6 +185,67 @@ static void test_halt(void)
     ctx_fini(&c);
 }
 
+static int slow_on_rank0(int64_t id, int attempt, void *arg)
+{
+    ctx_t *c = arg;
+    if (sl_test_rank() == 0) {
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    return task(id, attempt, c);
+}
+
+/* Ranks finishing at very different times: rank 0 is 1000x slower. */
+static void test_uneven_ranks(void)
+{
+    int64_t n = 3000;
+    ctx_t c;
+    ctx_init(&c, n);
+    sl_farm_report_t r;
+    SL_ASSERT_ALL(sl_farm_run(MPI_COMM_WORLD, n, slow_on_rank0, &c, NULL, &r) == SL_OK);
+    ctx_sum(&c);
+    int bad = 0;
+    for (int64_t i = 0; i < n; i++)
+        bad += c.runs[i] != 1;
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(r.succeeded, n);
+    sl_farm_report_fini(&r);
+    ctx_fini(&c);
+}
+
+/* The engine with cost hints: every position once, items a permutation in
+ * non-increasing cost. */
+static void test_claims_costs(void)
+{
+    int64_t n = 10007;
+    double *cost = malloc((size_t)n * sizeof *cost);
+    for (int64_t i = 0; i < n; i++)
+        cost[i] = (double)((i * 7919) % 1000);
+    sl_tasks_t *t;
+    SL_ASSERT_ALL(sl_tasks_create(MPI_COMM_WORLD, n, cost, NULL, &t) == SL_OK);
+    const int64_t *order = sl_tasks_order(t);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(order);
+    int bad = 0;
+    for (int64_t p = 1; p < n; p++)
+        bad += cost[order[p]] > cost[order[p - 1]];
+    char *seen = calloc((size_t)n, 1), *item = calloc((size_t)n, 1);
+    int64_t lo, hi;
+    while (sl_tasks_claim(t, &lo, &hi))
+        for (int64_t p = lo; p < hi; p++) {
+            seen[p]++;
+            item[sl_tasks_item(order, p)]++;
+        }
+    sl_tasks_destroy(&t);
+    MPI_Allreduce(MPI_IN_PLACE, seen, (int)n, MPI_CHAR, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, item, (int)n, MPI_CHAR, MPI_SUM, MPI_COMM_WORLD);
+    for (int64_t p = 0; p < n; p++)
+        bad += seen[p] != 1 || item[p] != 1;
+    CU_ASSERT_EQUAL(bad, 0);
+    free(seen);
+    free(item);
+    free(cost);
+}
+
 /* The engine alone: positions covered exactly once, claims O(P log N). */
 static void test_claims(void)
 {
@@ -221,6 +283,8 @@ int main(int argc, char **argv)
                          {"cost hints: largest first, uneven costs", test_costs_largest_first},
                          {"halt on error", test_halt},
                          {"claim engine coverage and claim count", test_claims},
+                         {"ranks finishing at very different times", test_uneven_ranks},
+                         {"claim engine with cost hints", test_claims_costs},
                          {NULL, NULL}};
     return sl_test_run(argc, argv, "farm_api", tests);
 }

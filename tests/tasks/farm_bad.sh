@@ -1,0 +1,39 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# Bad input: missing FILE, a journal for another FILE (refused, --force),
+# unwritable journal and output directory, a torn journal record.
+. "$top_srcdir/tests/lib.sh"
+cd "$T" || exit 1
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm nothere
+expect_grep "task file 'nothere' does not exist" "$T/err"
+expect_rc 2 $MPIRUN -np 1 "$SLUICE" farm
+expect_rc 2 $MPIRUN -np 1 "$SLUICE" farm x --bogus
+printf 'echo a >> a.$SLUICE_TASK_ID\necho b >> a.$SLUICE_TASK_ID\n' > c1
+printf 'echo other\n' > c2
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" farm c1 --journal j
+cp j j.before
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm c2 --journal j
+expect_grep "different task file" "$T/err"
+cmp -s j j.before || fail "a refused journal was modified"
+expect_rc 0 $MPIRUN -np 1 "$SLUICE" farm c2 --journal j --force
+# unwritable journal and output directory (a path under a regular file)
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm c1 --journal c2/j
+expect_grep "journal" "$T/err"
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm c1 --journal j3 --output-dir c2/out
+expect_grep "c2/out" "$T/err"
+# torn last record: complete ones kept, torn one ignored with a warning
+rm -f a.*
+printf 'echo x >> t.$SLUICE_TASK_ID\n%.0s' 1 2 3 4 > c3
+expect_rc 0 $MPIRUN -np 1 "$SLUICE" farm c3
+head -c -20 c3.journal > torn && cp torn c3.journal  # the last record loses its end
+rm -f t.*
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" farm c3
+expect_grep "incomplete record" "$T/err"
+[ "$(ls t.* | wc -l)" -eq 1 ] || fail "expected only the torn task to run again, ran: $(ls t.*)"
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" farm c3
+[ "$(ls t.* | wc -l)" -eq 1 ] || fail "a third run ran tasks again"
+# a directory as FILE
+mkdir d
+expect_rc 1 $MPIRUN -np 1 "$SLUICE" farm d
+expect_grep "directory" "$T/err"
+echo "farm_bad: OK"

@@ -1,0 +1,61 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# Failing commands, retries, a missing command (127), timeouts,
+# --halt-on-error, --retry-failed, and kept output (--output-dir, --show,
+# --output-per-task).
+. "$top_srcdir/tests/lib.sh"
+cd "$T" || exit 1
+# task 1 fails on its first attempt only; task 2 always (exit 3); task 3 does not exist
+cat > cmds <<'X'
+echo a >> ran.0
+echo b >> ran.1; [ "$SLUICE_TASK_ATTEMPT" -ge 1 ]
+echo c >> ran.2; exit 3
+no_such_command_sluice_test
+X
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm cmds --retries 2
+[ "$(wc -l < ran.0)" -eq 1 ] || fail "task 0 ran $(wc -l < ran.0) times"
+[ "$(wc -l < ran.1)" -eq 2 ] || fail "task 1 ran $(wc -l < ran.1) times (fails once, then succeeds)"
+[ "$(wc -l < ran.2)" -eq 3 ] || fail "task 2 ran $(wc -l < ran.2) times (1 + 2 retries)"
+expect_grep "failed task ids: 2 3" "$T/err"
+grep -q "^3	2	.*	exit	127	" cmds.journal || { cat cmds.journal; fail "no final record with status 127 for task 3"; }
+grep -q "^2	2	.*	exit	3	.*	1$" cmds.journal || { cat cmds.journal; fail "no final exit 3 record for task 2"; }
+grep -q "^1	0	.*	exit	1	.*	0$" cmds.journal || { cat cmds.journal; fail "no non-final record of task 1"; }
+# a re-run skips the final failures; --retry-failed runs them again
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm cmds
+[ "$(wc -l < ran.2)" -eq 3 ] || fail "re-run without --retry-failed ran task 2 again"
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm cmds --retry-failed
+[ "$(wc -l < ran.2)" -eq 4 ] || fail "--retry-failed did not run task 2 again"
+[ "$(wc -l < ran.0)" -eq 1 ] || fail "--retry-failed ran a succeeded task"
+grep -q "^2	3	" cmds.journal || fail "attempt numbers do not continue over runs"
+
+# timeout: the whole process group is killed and recorded
+printf 'sleep 30; echo late >> late\necho fast >> fast\n' > slow
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm slow --timeout 0.5
+grep -q "^0	0	.*	timeout	" slow.journal || { cat slow.journal; fail "no timeout record"; }
+[ -f late ] && fail "timed-out task was not killed"
+[ "$(wc -l < fast)" -eq 1 ] || fail "other task did not run"
+
+# halt on error: with one rank and one slot, nothing starts after task 1 fails
+i=0; : > many; echo 'echo x >> h.$SLUICE_TASK_ID' >> many; echo 'exit 1' >> many
+while [ $i -lt 20 ]; do echo 'echo x >> h.$SLUICE_TASK_ID' >> many; i=$((i+1)); done
+expect_rc 1 $MPIRUN -np 1 "$SLUICE" farm many --halt-on-error
+[ "$(ls h.* | wc -l)" -eq 1 ] || fail "tasks started after a final failure with --halt-on-error: $(ls h.*)"
+expect_grep "20 not done" "$T/err"
+
+# kept output, packed, and --show
+printf 'echo out-$SLUICE_TASK_ID; echo err-$SLUICE_TASK_ID >&2\n%.0s' $(seq 1 30) > talk
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" farm talk --output-dir o --slots 3
+n=$(ls o | wc -l)
+[ "$n" -le 4 ] || fail "packed output made $n files for 30 tasks: $(ls o)"
+expect_rc 0 $MPIRUN -np 1 "$SLUICE" farm --show 17 --output-dir o
+[ "$(cat "$T/out")" = "out-17" ] || fail "--show stdout: $(cat "$T/out")"
+expect_grep "^err-17$" "$T/err"
+expect_rc 1 "$SLUICE" farm --show 99 --output-dir o
+expect_grep "no output of task 99" "$T/err"
+# one file per task when asked
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" farm talk --output-dir p --output-per-task --journal p.journal
+[ "$(cat p/task-5.out)" = "out-5" ] || fail "per-task output"
+[ "$(cat p/task-5.err)" = "err-5" ] || fail "per-task error output"
+expect_rc 0 "$SLUICE" farm --show 5 --output-dir p
+[ "$(cat "$T/out")" = "out-5" ] || fail "--show with per-task files"
+echo "farm_fail: OK"

@@ -1,0 +1,39 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# --gpus-per-task and --cpus-per-task without a GPU: the node's GPUs come from
+# CUDA_VISIBLE_DEVICES; each task gets its own subset, and tasks running at
+# the same time never share a GPU (tasks log their devices while they run).
+. "$top_srcdir/tests/lib.sh"
+cd "$T" || exit 1
+i=0; : > cmds
+while [ $i -lt 16 ]; do
+  echo 'echo "$CUDA_VISIBLE_DEVICES" > gpu.$SLUICE_TASK_ID; for d in $(echo $CUDA_VISIBLE_DEVICES | tr , " "); do mkdir lock.$d || exit 9; done; sleep 0.1; for d in $(echo $CUDA_VISIBLE_DEVICES | tr , " "); do rmdir lock.$d; done' >> cmds
+  i=$((i+1))
+done
+for np in 1 2; do
+  rm -f gpu.* cmds.journal
+  expect_rc 0 env CUDA_VISIBLE_DEVICES=3,5,6,7 $MPIRUN -np $np -x CUDA_VISIBLE_DEVICES "$SLUICE" farm cmds --gpus-per-task 2 --slots 4
+  for f in gpu.*; do
+    v=$(cat $f)
+    case "$v" in
+      3,5|6,7|3,6|3,7|5,6|5,7) ;;
+      *) fail "$f: CUDA_VISIBLE_DEVICES='$v' is not 2 of the node's GPUs 3,5,6,7" ;;
+    esac
+  done
+  [ "$(ls gpu.* | wc -l)" -eq 16 ] || fail "not every task ran"
+done
+# more GPUs per task than the rank's share: a clear error on every rank count
+expect_rc 1 env CUDA_VISIBLE_DEVICES=0 $MPIRUN -np 1 -x CUDA_VISIBLE_DEVICES "$SLUICE" farm cmds --gpus-per-task 2 --journal j2
+expect_grep "gpus-per-task" "$T/err"
+# --cpus-per-task: OMP_NUM_THREADS, and each slot pinned to its own CPUs
+# when the rank has enough of them
+printf 'echo "$OMP_NUM_THREADS $(grep Cpus_allowed_list /proc/self/status | cut -f2)" > cpu.$SLUICE_TASK_ID\n%.0s' 1 2 3 4 > ccmds
+expect_rc 0 $MPIRUN -np 1 --bind-to none "$SLUICE" farm ccmds --cpus-per-task 1 --slots 2
+for f in cpu.*; do
+  read omp cpus < $f
+  [ "$omp" = 1 ] || fail "$f: OMP_NUM_THREADS=$omp"
+  if [ "$(nproc)" -ge 2 ]; then
+    case "$cpus" in *,*|*-*) fail "$f: task not pinned to one CPU ($cpus)" ;; esac
+  fi
+done
+echo "farm_gpu: OK"

@@ -1,0 +1,54 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# A farm stopped by SIGUSR1 sent to mpirun (as Slurm's --signal does) exits
+# 75 with interrupted tasks recorded as not done; running it again finishes,
+# and every task has succeeded exactly once over the journal's life.
+. "$top_srcdir/tests/lib.sh"
+cd "$T" || exit 1
+n=40
+i=0; : > cmds
+while [ $i -lt $n ]; do echo 'sleep 0.2; echo x >> done.$SLUICE_TASK_ID' >> cmds; i=$((i+1)); done
+$MPIRUN -np 2 "$SLUICE" farm cmds --slots 2 --grace 5 > out1 2> err1 &
+pid=$!
+# wait until some tasks are done, then stop
+k=0
+while [ "$(ls done.* 2>/dev/null | wc -l)" -lt 6 ] && [ $k -lt 300 ]; do sleep 0.1; k=$((k+1)); done
+kill -USR1 $pid
+wait $pid; rc=$?
+[ $rc -eq 75 ] || { cat err1; fail "stopped farm exited $rc, expected 75"; }
+grep -q "stopped" err1 || { cat err1; fail "no stop message"; }
+first=$(ls done.* | wc -l)
+[ "$first" -lt $n ] || fail "the farm finished before the signal; test proves nothing"
+grep -q "	interrupted	" cmds.journal || { cat cmds.journal; fail "no interrupted record"; }
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" farm cmds --slots 2
+i=0
+while [ $i -lt $n ]; do
+  [ -f done.$i ] && [ "$(wc -l < done.$i)" -eq 1 ] || fail "task $i: $(cat done.$i 2>/dev/null | wc -l) runs"
+  [ "$(grep -c "^$i	.*	ok	" cmds.journal)" -eq 1 ] || fail "task $i has not exactly one ok record"
+  i=$((i+1))
+done
+
+# SIGTERM to a rank (here a single rank started without mpirun): the same
+# graceful path. The running tasks get the signal: one handles it and exits 0
+# within --grace (recorded ok, never run again); one ignores it and is killed
+# when the grace period ends (recorded interrupted, run again later).
+cat > g <<'X'
+trap 'echo handled >> h.$SLUICE_TASK_ID; exit 0' TERM; touch s.0; sleep 30 & wait
+trap '' TERM; touch s.1; sleep 3; echo x >> late.$SLUICE_TASK_ID
+X
+"$SLUICE" farm g --slots 2 --grace 1 > out2 2> err2 &
+pid=$!
+k=0
+while { [ ! -f s.0 ] || [ ! -f s.1 ]; } && [ $k -lt 300 ]; do sleep 0.1; k=$((k+1)); done
+kill -TERM $pid
+wait $pid; rc=$?
+[ $rc -eq 75 ] || { cat err2; fail "SIGTERM: exit $rc, expected 75"; }
+[ "$(cat h.0 2>/dev/null)" = handled ] || fail "task 0 did not get the signal"
+grep -q "^0	0	.*	ok	" g.journal || { cat g.journal; fail "task 0 finished within the grace period but is not recorded ok"; }
+grep -q "^1	0	.*	interrupted	9	" g.journal || { cat g.journal; fail "task 1 outlived --grace but was not killed and recorded interrupted"; }
+[ -f late.1 ] && fail "task 1 was not killed"
+rm -f h.0
+expect_rc 0 "$SLUICE" farm g --slots 2
+[ -f h.0 ] && fail "a task recorded ok ran again"
+[ "$(wc -l < late.1)" -eq 1 ] || fail "the interrupted task did not run again exactly once"
+echo "farm_stop: OK ($first of $n done before the stop)"

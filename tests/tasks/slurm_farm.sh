@@ -1,0 +1,38 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# slurm/farm.sbatch on a private local Slurm: USR1 to the batch script (what
+# --signal=B:USR1@120 sends) stops the farm (exit 75), the script requeues
+# the job, and the requeued job finishes the journal: every task succeeded
+# exactly once. Skips (77) where Slurm cannot be started.
+. "$top_srcdir/tests/lib.sh"
+n=30
+for i in $(seq 1 $n); do echo 'sleep 0.3; echo x >> '"$T"'/done.$SLUICE_TASK_ID'; done > "$T/cmds"
+cat >"$T/job.sh" <<JOB
+set -u
+export SLUICE="$SLUICE" FARM_FILE="$T/cmds" FARM_ARGS="--grace 5"
+id=\$(sbatch --parsable -n 2 -o "$T/job.out" --open-mode=append "$top_srcdir/slurm/farm.sbatch") || exit 1
+for i in \$(seq 1 300); do [ "\$(ls $T/done.* 2>/dev/null | wc -l)" -ge 4 ] && break; sleep 0.1; done
+scancel --batch --signal=USR1 "\$id"
+# Slurm delays a requeued job's start (BeginTime): keep asking it to start
+# now (harmless while it runs) until the requeued run completes the journal.
+for i in \$(seq 1 240); do
+  grep -q "journal complete" "$T/job.out" 2>/dev/null && break
+  scontrol update JobId="\$id" StartTime=now >/dev/null 2>&1
+  sleep 0.5
+done
+sleep 1
+JOB
+"$top_srcdir/tests/slurm/with-slurm.sh" bash "$T/job.sh"
+rc=$?
+[ $rc -eq 77 ] && exit 77
+cat "$T/job.out" 2>/dev/null
+[ $rc -eq 0 ] || fail "job script exited $rc"
+expect_grep "USR1 received" "$T/job.out"
+expect_grep "requeueing job" "$T/job.out"
+expect_grep "tasks done" "$T/job.out"
+expect_grep "journal complete" "$T/job.out"
+grep -q "	interrupted	" "$T/cmds.journal" || fail "no task was interrupted: the stop proved nothing"
+for i in $(seq 0 $((n - 1))); do
+  [ -f "$T/done.$i" ] && [ "$(wc -l < "$T/done.$i")" -eq 1 ] || fail "task $i ran $(cat "$T/done.$i" 2>/dev/null | wc -l) times"
+done
+echo "PASS: slurm farm requeue"
