@@ -232,6 +232,7 @@ sl_status_t sl_nn_build(sl_nn_t *nn, uint64_t seed)
     }
     SL_TRY(sl_nn_host_alloc(&nn->params, nn->nparams));
     SL_TRY(sl_nn_host_alloc(&nn->grads, nn->nparams));
+    nn->grads_arena = nn->grads;
     if (nn->dev == SL_NN_CUDA) {
         SL_TRY(nn->be->alloc(&nn->dparams, nn->nparams));
         SL_TRY(nn->be->alloc(&nn->dgrads, nn->nparams));
@@ -403,7 +404,7 @@ void sl_nn_destroy(sl_nn_t **pnn)
     }
     if (!nn->shared_params)
         free(nn->params);
-    free(nn->grads);
+    free(nn->grads_arena);
     sl_rng_destroy(&nn->drop_rng);
     free(nn->spec);
     free(nn);
@@ -507,6 +508,27 @@ static void maybe_start_bucket(sl_nn_t *nn, size_t ready, size_t *pending)
     *pending = ready;
 }
 
+/* Zero a small gradient range in backend memory. */
+static void zero_backend(sl_nn_t *nn, float *p, size_t n)
+{
+    if (nn->dev != SL_NN_CUDA) {
+        memset(p, 0, n * sizeof(float));
+        return;
+    }
+    static const float zeros[256];
+    for (size_t off = 0; off < n; off += 256)
+        nn->be->upload(p + off, zeros, n - off < 256 ? n - off : 256);
+}
+
+float *sl_nn_redirect_grads(sl_nn_t *nn, float *buf)
+{
+    float *old = nn->grads;
+    if (nn->dev == SL_NN_CUDA)
+        return old; /* device gradients stay in the arena */
+    nn->grads = nn->dgrads = buf ? buf : nn->grads_arena;
+    return old;
+}
+
 sl_status_t sl_nn_backward(sl_nn_t *nn, const float *dy, float *dx)
 {
     if (!nn->last_train || nn->n < 1)
@@ -526,8 +548,10 @@ sl_status_t sl_nn_backward(sl_nn_t *nn, const float *dy, float *dx)
         size_t cnt = (size_t)n * L->out;
         switch (L->kind) {
         case SL_NN_LINEAR:
-            be->gemm(1, 0, L->out, L->in, (int)n, 1.f, g, L->out, xin, L->in, 1.f, nn->dgrads + L->off0,
-                     L->in);
+            be->gemm(1, 0, L->out, L->in, (int)n, 1.f, g, L->out, xin, L->in, nn->overwrite_grads ? 0.f : 1.f,
+                     nn->dgrads + L->off0, L->in);
+            if (nn->overwrite_grads)
+                zero_backend(nn, nn->dgrads + L->off1, (size_t)L->out);
             be->bias_bwd(nn->dgrads + L->off1, g, n, L->out);
             if (need_dx)
                 be->gemm(0, 0, (int)n, L->in, L->out, 1.f, g, L->out, nn->dparams + L->off0, L->in, 0.f,
@@ -537,6 +561,8 @@ sl_status_t sl_nn_backward(sl_nn_t *nn, const float *dy, float *dx)
         case SL_NN_TANH:
         case SL_NN_GELU: be->act_bwd(L->kind, xin, L->y, g, gnext, cnt); break;
         case SL_NN_LAYERNORM:
+            if (nn->overwrite_grads)
+                zero_backend(nn, nn->dgrads + L->off0, 2 * (size_t)L->out);
             be->ln_bwd(xin, g, nn->dparams + L->off0, L->aux, L->aux + nn->cap, gnext, nn->dgrads + L->off0,
                        nn->dgrads + L->off1, n, L->out);
             break;

@@ -41,7 +41,7 @@ static const sl_cmd_spec_t predict_spec = {
 
 /* Collective: a model whose parameters live in a node-shared window. */
 static sl_status_t load_shared(sl_topo_t *topo, const char *path, sl_nn_device_t dev, sl_nn_t **nn_p,
-                               MPI_Win *win_p)
+                               MPI_Win *win_p, int *mse_p)
 {
     sl_h5_t *h = NULL;
     char *spec = NULL;
@@ -52,6 +52,10 @@ static sl_status_t load_shared(sl_topo_t *topo, const char *path, sl_nn_device_t
     if (sl_h5_get_attr_str(h, "model", "spec", &spec) != SL_OK)
         st =
             sl_error_root(topo->comm, SL_ERR_INVALID, "%s is not a sluice checkpoint (no /model spec)", path);
+    char *loss = NULL;
+    if (st == SL_OK && sl_h5_get_attr_str(h, "train", "loss", &loss) == SL_OK)
+        *mse_p = !strcmp(loss, "mse"); /* a regression model: write its outputs */
+    free(loss);
     sl_h5_close(&h);
     SL_TRY(sl_agree(topo->comm, st));
     sl_nn_t *nn = NULL;
@@ -140,7 +144,8 @@ sl_status_t sl_cmd_predict(MPI_Comm comm, int argc, char **argv)
                                ? SL_OK
                                : sl_error_root(comm, SL_ERR_UNSUPPORTED, "--device cuda: no CUDA device")),
             out_topo);
-    SL_TRY_GOTO(load_shared(&topo, c.model, dev, &nn, &win), out_topo);
+    int mse = 0;
+    SL_TRY_GOTO(load_shared(&topo, c.model, dev, &nn, &win, &mse), out_topo);
     int F = sl_nn_in_features(nn), K = sl_nn_out_features(nn);
     st = sl_h5_open(comm, c.input, &in);
     if (st == SL_ERR_NOT_FOUND)
@@ -161,8 +166,8 @@ sl_status_t sl_cmd_predict(MPI_Comm comm, int argc, char **argv)
     SL_TRY_GOTO(sl_agree(comm, st), out_in);
     uint64_t N = dims[0], base = N / (uint64_t)topo.size, rem = N % (uint64_t)topo.size;
     uint64_t r = (uint64_t)topo.rank, row0 = r * base + (r < rem ? r : rem), cnt = base + (r < rem);
-    /* classifiers: an MSE model has no softmax; call it a regressor when asked for ids of 1 output */
-    int regress = K == 1;
+    /* models trained with MSE (or with one output) are regressors: raw outputs */
+    int regress = mse || K == 1;
     int width = (c.probabilities || regress) ? K : 1;
     x = malloc((cnt ? cnt : 1) * (size_t)F * sizeof(float));
     res = malloc((cnt ? cnt : 1) * (size_t)width * sizeof(float));

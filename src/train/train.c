@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
-#define HIST_COLS 8 /* epoch step train_loss eval_loss eval_acc lr samples_per_s seconds */
+#define HIST_COLS 9 /* epoch step train_loss eval_loss eval_acc lr samples_per_s seconds cpu_seconds */
 
 typedef struct {
     MPI_Comm comm;
@@ -35,7 +36,7 @@ typedef struct {
     int W; /* floats per packed row: features + max(1, tw) */
     float *sendb, *recvb, *bx, *bt, *dy;
     int32_t *bl;
-    int *scnt, *sdisp, *rcnt, *rdisp, *lo, *hi;
+    int *scnt, *sdisp, *rcnt, *rdisp, *lo, *hi, *counts;
     int64_t *perm;
     /* exact mode */
     int exact, shards, myshard0, myshards;
@@ -46,11 +47,21 @@ typedef struct {
     double ep_loss_sum;
     int64_t ep_samples;
     double ep_train_time;
+    double ep_cpu_time; /* this rank's process CPU time in training */
     double *hist;
     int64_t nhist;
     double ck_seconds, ck_bytes; /* the last checkpoint write */
     char path[4096];
 } run_t;
+
+/* Process CPU seconds: throughput per CPU second is what a shared machine
+ * can still compare fairly. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static void block(int64_t n, int P, int r, int64_t *off, int64_t *cnt)
 {
@@ -138,8 +149,15 @@ static sl_status_t assemble(run_t *r, const int64_t *idx, int64_t bs)
     int mine = r->hi[me] - r->lo[me];
     float *rows = r->recvb;
     if (P == 1) {
-        for (int j = 0; j < bs; j++)
-            pack_row(r, idx[j] - r->row0, rows + (size_t)j * W);
+        for (int j = 0; j < bs; j++) {
+            int64_t l = idx[j] - r->row0;
+            memcpy(r->bx + (size_t)j * r->F, r->X + l * r->F, (size_t)r->F * sizeof(float));
+            if (r->tw)
+                memcpy(r->bt + (size_t)j * r->tw, (float *)r->Y + l * r->tw, (size_t)r->tw * sizeof(float));
+            else
+                r->bl[j] = ((int32_t *)r->Y)[l];
+        }
+        return SL_OK;
     } else {
         memset(r->scnt, 0, P * sizeof(int));
         memset(r->rcnt, 0, P * sizeof(int));
@@ -157,9 +175,7 @@ static sl_status_t assemble(run_t *r, const int64_t *idx, int64_t bs)
             r->rdisp[q] = r->rdisp[q - 1] + r->rcnt[q - 1];
         }
         int *cur = r->scnt; /* reuse as cursors after copying counts */
-        int *counts = malloc(P * sizeof(int));
-        if (!counts)
-            return sl_error(SL_ERR_NOMEM, "out of memory");
+        int *counts = r->counts;
         memcpy(counts, r->scnt, P * sizeof(int));
         memcpy(cur, r->sdisp, P * sizeof(int));
         for (int q = 0, j = 0; q < P; q++)
@@ -170,7 +186,6 @@ static sl_status_t assemble(run_t *r, const int64_t *idx, int64_t bs)
                 }
         int rc = MPI_Alltoallv(r->sendb, counts, r->sdisp, MPI_FLOAT, r->sendb + (size_t)bs * W, r->rcnt,
                                r->rdisp, MPI_FLOAT, r->comm);
-        free(counts);
         if (rc != MPI_SUCCESS)
             return sl_mpi_error(rc, "MPI_Alltoallv (batch)");
         float *recv = r->sendb + (size_t)bs * W;
@@ -198,59 +213,59 @@ static const void *targets_at(run_t *r, int64_t i)
     return r->tw ? (const void *)(r->bt + i * r->tw) : (const void *)(r->bl + i);
 }
 
-/* One optimiser step on the global batch idx[0..bs). Returns the summed
- * loss over the batch (identical on all ranks). */
-static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *loss_p)
+/* One forward/backward on the global batch idx[0..bs), gradients reduced.
+ * Returns the summed loss over the batch and whether any rank was asked to
+ * stop (identical on all ranks). The loss, the ranks' local statuses and
+ * their stop flags travel in ONE small all-reduce: on a busy machine every
+ * synchronisation costs a time slice, so a step has only three (batch
+ * all-to-all, gradient reduction, this one). */
+static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *loss_p, int *stop_p)
 {
-    sl_status_t st = SL_OK;
+    sl_status_t st = SL_OK, red = SL_OK;
     split_batch(r, bs);
-    SL_TRY(sl_agree(r->comm, assemble(r, idx, bs)));
+    red = assemble(r, idx, bs); /* collective; fails only in MPI */
+    if (red != SL_OK)
+        return sl_agree(r->comm, red);
     sl_nn_t *nn = r->nn;
     size_t np = sl_nn_num_params(nn);
     const float *y;
-    double ls;
+    double ls = 0;
+    double *v = r->shard_loss; /* shards losses, then [error, stop] */
+    int nv;
     if (r->exact) {
         int base = r->lo[r->rank];
-        for (int s = 0; s < r->myshards && st == SL_OK; s++) {
+        int direct = sl_nn_device(nn) != SL_NN_CUDA; /* backward writes straight into the shard buffers */
+        memset(v, 0, (size_t)(r->shards + 2) * sizeof(double));
+        for (int s = 0; s < r->myshards; s++) {
             int sh = r->myshard0 + s;
             int a = (int)(bs * sh / r->shards), b = (int)(bs * (sh + 1) / r->shards);
-            r->shard_loss[sh] = 0;
-            sl_nn_zero_grad(nn);
-            if (b > a) {
-                st = sl_nn_forward(nn, r->bx + (size_t)(a - base) * r->F, b - a, 1, &y);
-                if (st == SL_OK)
-                    st = sl_nn_loss(r->loss, y, targets_at(r, a - base), b - a, r->K, 1.0 / (double)bs, &ls,
-                                    r->dy, NULL);
-                if (st == SL_OK)
-                    st = sl_nn_backward(nn, r->dy, NULL);
-                if (st == SL_OK)
-                    st = sl_nn_grads_sync(nn);
-                r->shard_loss[sh] = ls;
+            if (b <= a || st != SL_OK) {
+                memset(r->sbuf[s], 0, np * sizeof(float));
+                continue;
             }
-            memcpy(r->sbuf[s], sl_nn_grads(nn), np * sizeof(float));
+            if (direct)
+                sl_nn_redirect_grads(nn, r->sbuf[s]);
+            nn->overwrite_grads = 1;
+            st = sl_nn_forward(nn, r->bx + (size_t)(a - base) * r->F, b - a, 1, &y);
+            if (st == SL_OK)
+                st = sl_nn_loss(r->loss, y, targets_at(r, a - base), b - a, r->K, 1.0 / (double)bs, &ls,
+                                r->dy, NULL);
+            if (st == SL_OK)
+                st = sl_nn_backward(nn, r->dy, NULL);
+            nn->overwrite_grads = 0;
+            if (direct)
+                sl_nn_redirect_grads(nn, NULL);
+            else if (st == SL_OK && (st = sl_nn_grads_sync(nn)) == SL_OK)
+                memcpy(r->sbuf[s], sl_nn_grads(nn), np * sizeof(float));
+            v[sh] = ls; /* one contributor per shard: the all-reduce sum is exact */
         }
-        SL_TRY(sl_agree(r->comm, st));
         sl_nn_tree_sum(&sl_nn_backend_cpu, r->sbuf, r->myshards, np);
-        if (r->size > 1) {
-            SL_TRY(sl_agree(r->comm, sl_nn_tree_allreduce(r->comm, r->sbuf[0], r->scratch, np)));
-            /* each shard's loss has one contributor: the sum is exact in any order */
-            for (int s = 0; s < r->shards; s++)
-                if (s < r->myshard0 || s >= r->myshard0 + r->myshards)
-                    r->shard_loss[s] = 0;
-            MPI_Allreduce(MPI_IN_PLACE, r->shard_loss, r->shards, MPI_DOUBLE, MPI_SUM, r->comm);
-        }
-        memcpy(sl_nn_grads(nn), r->sbuf[0], np * sizeof(float));
-        SL_TRY(sl_nn_params_changed(nn) == SL_OK && nn->dev == SL_NN_CUDA
-                   ? nn->be->upload(nn->dgrads, nn->grads, np)
-                   : SL_OK);
-        double tot = 0;
-        for (int s = 0; s < r->shards; s++)
-            tot += r->shard_loss[s];
-        *loss_p = tot;
+        if (r->size > 1)
+            red = sl_nn_tree_allreduce(r->comm, r->sbuf[0], r->scratch, np);
+        nv = r->shards;
     } else {
         int n = r->hi[r->rank] - r->lo[r->rank];
-        sl_nn_zero_grad(nn);
-        ls = 0;
+        nn->overwrite_grads = 1; /* instead of zeroing the gradients first */
         if (n > 0) {
             st = sl_nn_forward(nn, r->bx, n, 1, &y);
             if (st == SL_OK)
@@ -265,11 +280,31 @@ static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *
             if (st == SL_OK)
                 st = sl_nn_backward(nn, r->dy, NULL);
         }
-        sl_status_t w = sl_nn_grad_wait(nn);
-        SL_TRY(sl_agree(r->comm, st != SL_OK ? st : w));
-        MPI_Allreduce(MPI_IN_PLACE, &ls, 1, MPI_DOUBLE, MPI_SUM, r->comm);
-        *loss_p = ls;
+        nn->overwrite_grads = 0;
+        red = sl_nn_grad_wait(nn);
+        v[0] = ls;
+        nv = 1;
     }
+    v[nv] = (st != SL_OK || red != SL_OK) ? 1 : 0;
+    v[nv + 1] = sl_stop_requested() ? 1 : 0;
+    if (r->size > 1) {
+        int rc = MPI_Allreduce(MPI_IN_PLACE, v, nv + 2, MPI_DOUBLE, MPI_SUM, r->comm);
+        if (rc != MPI_SUCCESS)
+            return sl_agree(r->comm, sl_mpi_error(rc, "MPI_Allreduce (step)"));
+    }
+    if (v[nv] > 0) /* some rank failed: agree on who reports what */
+        return sl_agree(r->comm, st != SL_OK ? st : red != SL_OK ? red : SL_OK);
+    if (r->exact) {
+        if (r->sbuf[0] != sl_nn_grads(nn))
+            memcpy(sl_nn_grads(nn), r->sbuf[0], np * sizeof(float));
+        if (nn->dev == SL_NN_CUDA) /* the optimiser reads the device copy */
+            SL_TRY(sl_agree(r->comm, nn->be->upload(nn->dgrads, nn->grads, np)));
+    }
+    double tot = 0;
+    for (int s = 0; s < nv; s++)
+        tot += v[s];
+    *loss_p = tot;
+    *stop_p = v[nv + 1] > 0;
     return SL_OK;
 }
 
@@ -353,9 +388,13 @@ static sl_status_t write_ckpt_inner(run_t *r)
     for (size_t i = 0; i < sizeof iv / sizeof iv[0] && st == SL_OK; i++)
         st = sl_h5_set_attr_i64(h, "train", iv[i].k, iv[i].v);
     if (st == SL_OK)
+        st = sl_h5_set_attr_str(h, "train", "loss", r->loss == SL_NN_MSE ? "mse" : "xent");
+    if (st == SL_OK)
         st = sl_h5_set_attr_f64(h, "train", "ep_loss_sum", r->ep_loss_sum);
     if (st == SL_OK)
         st = sl_h5_set_attr_f64(h, "train", "ep_train_time", r->ep_train_time);
+    if (st == SL_OK)
+        st = sl_h5_set_attr_f64(h, "train", "ep_cpu_time", r->ep_cpu_time);
     if (st != SL_OK) {
         sl_h5_discard(&h);
         return st;
@@ -377,8 +416,13 @@ static sl_status_t read_ckpt(run_t *r, int *found)
         if (sl_h5_get_attr_i64(h, "train", keys[i], &v[i]) != SL_OK)
             st = sl_error_root(r->comm, SL_ERR_INVALID,
                                "%s: not a sluice training checkpoint (train/%s missing)", r->path, keys[i]);
-    if (st == SL_OK)
+    if (st == SL_OK) {
+        int lvl = sl_log_level_g;
+        if (r->rank != 0)
+            sl_log_set_level(SL_LOG_NONE); /* every rank reads the same file: one message */
         st = sl_nn_load(r->nn, r->opt, h, "");
+        sl_log_set_level((sl_log_level_t)lvl);
+    }
     if (st == SL_OK && (v[3] != r->size || v[4] != r->o->batch) && v[1] != 0)
         st = sl_error_root(r->comm, SL_ERR_MISMATCH,
                            "%s was written mid-epoch by %lld ranks with batch %lld; resume it with the same "
@@ -392,6 +436,7 @@ static sl_status_t read_ckpt(run_t *r, int *found)
         r->ep_samples = v[5];
         sl_h5_get_attr_f64(h, "train", "ep_loss_sum", &r->ep_loss_sum);
         sl_h5_get_attr_f64(h, "train", "ep_train_time", &r->ep_train_time);
+        sl_h5_get_attr_f64(h, "train", "ep_cpu_time", &r->ep_cpu_time);
         sl_dtype_t t;
         int nd;
         uint64_t d[SL_H5_MAXDIM];
@@ -417,11 +462,11 @@ static sl_status_t write_metrics(run_t *r)
     if (!buf)
         return sl_error(SL_ERR_NOMEM, "out of memory");
     len += snprintf(buf + len, cap - len,
-                    "epoch,step,train_loss,eval_loss,eval_accuracy,lr,samples_per_s,seconds\n");
+                    "epoch,step,train_loss,eval_loss,eval_accuracy,lr,samples_per_s,seconds,cpu_seconds\n");
     for (int64_t i = 0; i < r->nhist; i++) {
         const double *h = r->hist + i * HIST_COLS;
-        len += snprintf(buf + len, cap - len, "%lld,%lld,%.9g,%.9g,%.9g,%.9g,%.6g,%.6g\n", (long long)h[0],
-                        (long long)h[1], h[2], h[3], h[4], h[5], h[6], h[7]);
+        len += snprintf(buf + len, cap - len, "%lld,%lld,%.9g,%.9g,%.9g,%.9g,%.6g,%.6g,%.6g\n",
+                        (long long)h[0], (long long)h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8]);
     }
     char path[4200];
     snprintf(path, sizeof path, "%s/metrics.csv", r->o->out);
@@ -483,16 +528,16 @@ void sl_nn_train_opts_default(sl_nn_train_opts_t *o)
 
 static void run_free(run_t *r)
 {
+    if (r->sbuf) /* shard 0 may be the model's arena: free before the model */
+        for (int i = r->nn && sl_nn_device(r->nn) != SL_NN_CUDA; i < r->myshards; i++)
+            free(r->sbuf[i]);
     sl_nn_optim_destroy(&r->opt);
     sl_nn_destroy(&r->nn);
     sl_allreduce_destroy(&r->ar);
     free(r->X), free(r->Y), free(r->EX), free(r->EY);
     free(r->sendb), free(r->recvb), free(r->bx), free(r->bt), free(r->bl), free(r->dy);
-    free(r->scnt), free(r->sdisp), free(r->rcnt), free(r->rdisp), free(r->lo), free(r->hi);
+    free(r->scnt), free(r->sdisp), free(r->rcnt), free(r->rdisp), free(r->lo), free(r->hi), free(r->counts);
     free(r->perm);
-    if (r->sbuf)
-        for (int i = 0; i < r->myshards; i++)
-            free(r->sbuf[i]);
     free(r->sbuf), free(r->scratch), free(r->shard_loss), free(r->hist);
     if (r->comm != MPI_COMM_NULL)
         MPI_Comm_free(&r->comm);
@@ -527,6 +572,14 @@ static sl_status_t setup(run_t *r)
                              " support in this build (configure found no CUDA)"
 #endif
         );
+    if (dev == SL_NN_CUDA) {
+        sl_topo_t topo;
+        st = sl_topo_init(r->comm, &topo);
+        if (st == SL_OK)
+            st = sl_gpu_bind(&topo); /* one device per rank, logged at verbose level */
+        sl_topo_fini(&topo);
+        SL_TRY(st);
+    }
     sl_nn_set_threads((int)o->threads);
     int lvl = sl_log_level_g;
     if (r->rank != 0)
@@ -607,19 +660,31 @@ static sl_status_t setup(run_t *r)
         r->myshards = r->shards / P;
         r->myshard0 = r->rank * r->myshards;
         r->sbuf = calloc(r->myshards, sizeof(float *));
-        for (int i = 0; i < r->myshards && r->sbuf; i++)
+        /* on the host, shard 0 is the model's own gradient arena: the tree sum
+         * ends where the optimiser reads */
+        int own = sl_nn_device(r->nn) != SL_NN_CUDA;
+        if (r->sbuf && own)
+            r->sbuf[0] = sl_nn_grads(r->nn);
+        for (int i = own; i < r->myshards && r->sbuf; i++)
             if (sl_nn_host_alloc(&r->sbuf[i], np) != SL_OK)
                 st = SL_ERR_NOMEM;
         if (P > 1)
             st = st == SL_OK ? sl_nn_host_alloc(&r->scratch, np) : st;
-        r->shard_loss = calloc(r->shards, sizeof(double));
-        if (!r->sbuf || !r->shard_loss)
+        if (!r->sbuf)
             st = sl_error(SL_ERR_NOMEM, "out of memory");
     } else {
-        st = sl_allreduce_create(r->comm, SL_AR_ORDERED, &r->ar);
+        int flags = SL_AR_ORDERED;
+#ifdef SL_HAVE_NCCL
+        if (sl_nn_device(r->nn) == SL_NN_CUDA)
+            flags |= SL_AR_NCCL; /* device gradients go through NCCL */
+#endif
+        st = sl_allreduce_create(r->comm, flags, &r->ar);
         if (st == SL_OK)
             sl_nn_attach_allreduce(r->nn, r->ar, 0, 0);
     }
+    r->shard_loss = calloc((size_t)r->shards + 2, sizeof(double));
+    if (!r->shard_loss)
+        st = sl_error(SL_ERR_NOMEM, "out of memory");
     SL_TRY(sl_agree(r->comm, st));
     int64_t B = o->batch;
     r->W = r->F + (r->tw ? r->tw : 1);
@@ -631,11 +696,11 @@ static sl_status_t setup(run_t *r)
     r->dy = malloc((size_t)(B > 1 ? B : 1) * r->K * sizeof(float));
     r->scnt = malloc(P * sizeof(int)), r->sdisp = malloc(P * sizeof(int));
     r->rcnt = malloc(P * sizeof(int)), r->rdisp = malloc(P * sizeof(int));
-    r->lo = malloc(P * sizeof(int)), r->hi = malloc(P * sizeof(int));
+    r->lo = malloc(P * sizeof(int)), r->hi = malloc(P * sizeof(int)), r->counts = malloc(P * sizeof(int));
     r->perm = malloc((size_t)r->N * sizeof(int64_t));
     r->hist = malloc((size_t)(o->epochs + 1) * HIST_COLS * sizeof(double));
     if (!r->sendb || !r->recvb || !r->bx || !r->bt || !r->bl || !r->dy || !r->scnt || !r->sdisp || !r->rcnt ||
-        !r->rdisp || !r->lo || !r->hi || !r->perm || !r->hist)
+        !r->rdisp || !r->lo || !r->hi || !r->counts || !r->perm || !r->hist)
         st = sl_error(SL_ERR_NOMEM, "out of memory for batches of %lld", (long long)B);
     SL_TRY(sl_agree(r->comm, st));
     r->steps_per_epoch = (r->N + B - 1) / B;
@@ -682,15 +747,17 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
             r->ep_loss_sum = 0;
             r->ep_samples = 0;
             r->ep_train_time = 0;
+            r->ep_cpu_time = 0;
         }
         sl_nn_shuffle((uint64_t)o->seed, r->epoch, r->N, r->perm);
-        double t0 = sl_now();
+        double t0 = sl_now(), c0 = cpu_now();
         for (; r->pos < r->steps_per_epoch && st == SL_OK; r->pos++) {
             int64_t a = r->pos * B, bs = (r->N - a) < B ? r->N - a : B;
             double lr = sl_nn_sched_lr(&r->sched, o->lr, r->step, total_steps);
             sl_nn_optim_set_lr(r->opt, lr);
             double ls = 0;
-            st = train_step(r, r->perm + a, bs, &ls);
+            int s = 0;
+            st = train_step(r, r->perm + a, bs, &ls, &s);
             if (st != SL_OK)
                 break;
             if (!isfinite(ls)) {
@@ -703,32 +770,34 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
             }
             if (o->clip > 0) {
                 double norm;
-                st = sl_agree(r->comm,
-                              sl_nn_clip_grad_norm(r->nn, o->clip, &norm) == SL_OK
-                                  ? SL_OK
-                                  : sl_error_root(r->comm, SL_ERR_NUMERIC,
-                                                  "gradient norm became %g at step %lld; the last good "
-                                                  "checkpoint %s stays",
-                                                  norm, (long long)r->step + 1, r->path));
+                /* the gradients are the same on every rank: so is the outcome */
+                if (sl_nn_clip_grad_norm(r->nn, o->clip, &norm) != SL_OK)
+                    st = sl_error_root(
+                        r->comm, SL_ERR_NUMERIC,
+                        "gradient norm became %g at step %lld; the last good checkpoint %s stays", norm,
+                        (long long)r->step + 1, r->path);
                 if (st != SL_OK)
                     break;
             }
-            st = sl_agree(r->comm, sl_nn_optim_step(r->opt));
+            st = sl_nn_optim_step(r->opt); /* host: cannot fail; device: copies can */
+            if (sl_nn_device(r->nn) == SL_NN_CUDA)
+                st = sl_agree(r->comm, st);
+            if (st != SL_OK)
+                break;
             r->step++;
             r->ep_loss_sum += ls;
             r->ep_samples += bs;
-            int s = 0;
-            if (st == SL_OK)
-                st = sl_stop_agree(r->comm, &s);
             if (o->max_steps > 0 && r->step >= o->max_steps)
                 s = 1;
             if (s || (o->ckpt_steps > 0 && r->step % o->ckpt_steps == 0 && r->pos + 1 < r->steps_per_epoch)) {
                 r->ep_train_time += sl_now() - t0;
+                r->ep_cpu_time += cpu_now() - c0;
                 r->pos++;
                 if (st == SL_OK)
                     st = write_ckpt(r);
                 r->pos--;
                 t0 = sl_now();
+                c0 = cpu_now();
                 if (s) {
                     stop = 1;
                     r->pos++;
@@ -739,8 +808,10 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
         if (st != SL_OK || stop)
             break;
         r->ep_train_time += sl_now() - t0;
-        double tt = r->ep_train_time;
+        r->ep_cpu_time += cpu_now() - c0;
+        double tt = r->ep_train_time, ct = r->ep_cpu_time;
         MPI_Allreduce(MPI_IN_PLACE, &tt, 1, MPI_DOUBLE, MPI_MAX, r->comm);
+        MPI_Allreduce(MPI_IN_PLACE, &ct, 1, MPI_DOUBLE, MPI_SUM, r->comm);
         sl_nn_train_metrics_t m;
         m.epoch = r->epoch + 1;
         m.step = r->step;
@@ -754,13 +825,14 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
             break;
         double *h = r->hist + r->nhist * HIST_COLS;
         h[0] = (double)m.epoch, h[1] = (double)m.step, h[2] = m.train_loss, h[3] = m.eval_loss;
-        h[4] = m.eval_accuracy, h[5] = m.lr, h[6] = m.samples_per_s, h[7] = m.seconds;
+        h[4] = m.eval_accuracy, h[5] = m.lr, h[6] = m.samples_per_s, h[7] = m.seconds, h[8] = ct;
         r->nhist++;
         r->epoch++;
         r->pos = 0;
         r->ep_loss_sum = 0;
         r->ep_samples = 0;
         r->ep_train_time = 0;
+        r->ep_cpu_time = 0;
         st = write_ckpt(r);
         if (st == SL_OK)
             st = sl_agree(r->comm, write_metrics(r));

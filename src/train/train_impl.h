@@ -9,6 +9,11 @@
 
 #include <stdint.h>
 
+/* The CUDA backend is built whenever configure found CUDA (kernels.cu). */
+#ifdef SL_HAVE_CUDA
+#define SL_NN_CUDA_BACKEND 1
+#endif
+
 /* Row-major matrix products and the elementwise work of the layers. All
  * pointers are backend memory (host for ref/cpu, device for cuda). */
 typedef struct sl_nn_backend {
@@ -95,9 +100,11 @@ struct sl_nn {
     int init_orthogonal;
     size_t nparams;
     float *params, *grads;   /* host arena */
+    float *grads_arena;      /* the arena's own gradients (grads may be redirected) */
     float *dparams, *dgrads; /* backend arena (== host for ref/cpu) */
     int params_dirty_host;   /* device newer than host (cuda) */
     int shared_params;       /* params point into a shared window: not freed */
+    int overwrite_grads;     /* internal: backward writes gradients instead of adding */
     /* activation workspace */
     int64_t cap, n; /* rows allocated, rows of the last forward */
     int last_train;
@@ -117,6 +124,9 @@ struct sl_nn {
 
 /* LayerNorm forward for the rows of a batch; sizes of Linear layers. */
 int sl_nn_linear_index(const sl_nn_t *nn, int linear); /* layer index of fcK */
+/* Host backends: let backward write into buf (nparams floats) instead of
+ * the arena's gradients; NULL restores the arena. Returns the old target. */
+float *sl_nn_redirect_grads(sl_nn_t *nn, float *buf);
 /* Number of mean+rstd floats stored per row for a LayerNorm. */
 
 /* Fixed-order ("exact") reduction of per-shard gradients over ranks:

@@ -62,6 +62,7 @@ expect_grep "16 features per sample but model mlp:10-4 takes 10" "$T/err"
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 9 --out "$T/run" --resume \
   --model mlp:16-12-4
 expect_grep "holds model 'mlp:16-8-4', not 'mlp:16-12-4'" "$T/err"
+[ "$(grep -c "holds model" "$T/err")" -eq 1 ] || fail "the mismatch should be printed once"
 cmp -s "$T/run/ckpt.h5" "$T/keep.h5" || fail "a refused resume changed the checkpoint"
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-3 --out "$T/bad"
 expect_grep "label 3 in row" "$T/err"
@@ -81,4 +82,20 @@ if [ "$(nvidia-smi -L 2>/dev/null | wc -l)" -eq 0 ]; then
   expect_grep "no CUDA device" "$T/err"
   [ "$(grep -c "no CUDA device" "$T/err")" -eq 1 ] || fail "the CUDA error should be printed once"
 fi
+# a real SIGUSR1 to mpirun (forwarded to the ranks): checkpoint, exit 75, resumable
+$MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 100000 --batch 16 --out "$T/sig" \
+  >"$T/sig.out" 2>&1 &
+pid=$!
+i=0; while [ ! -s "$T/sig/ckpt.h5" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+kill -USR1 $pid
+wait $pid; rc=$?
+[ $rc -eq 75 ] || { cat "$T/sig.out"; fail "SIGUSR1: exit $rc, expected 75"; }
+grep -q '"status": "stopped"' "$T/sig/summary.json" || fail "summary.json does not say stopped"
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 1 --batch 16 --out "$T/sig" --resume
+expect_grep "resuming from" "$T/err"
+
+# a regression model predicts its outputs (/y)
+expect_rc 0 $MPIRUN -np 1 "$SLUICE" train --data "$T/r.h5" --model mlp:3-4-1 --epochs 2 --batch 8 --out "$T/reg"
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" predict --model "$T/reg/ckpt.h5" --input "$T/r.h5" --output "$T/ry.h5"
+h5dump -H "$T/ry.h5" | grep -q 'DATASET "y"' || fail "no /y from a regression model"
 echo "train cli: ok"
