@@ -11,7 +11,7 @@
 #      weight decay, 2 ranks: ASHA against random search + FIFO with about
 #      the same trial-epochs; time until a trial first reaches ACC (0.88)
 #      test accuracy, best accuracy, and the scheduler's share of rank time.
-# usage: bench/tune/run.sh [BUILD_DIR]   (REPS=3 N=2000 PARTS="1 2")
+# usage: bench/tune/run.sh [BUILD_DIR]   (REPS=3 N=2000 PARTS="1 2" SEED0=0: seeds SEED0+1..)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../..}
@@ -76,7 +76,7 @@ if echo "$PARTS" | grep -q 2; then
     for sch in fifo asha; do
       rm -rf "$OUT/$sch"
       tr=$FIFO_TRIALS; [ $sch = asha ] && tr=$ASHA_TRIALS
-      $MPIRUN -np 2 "$SLUICE" tune -q $common --scheduler $sch --trials "$tr" --seed "$i" --out "$OUT/$sch" \
+      $MPIRUN -np 2 "$SLUICE" tune -q $common --scheduler $sch --trials "$tr" --seed "$((i + ${SEED0:-0}))" --out "$OUT/$sch" \
         > "$OUT/$sch.log" 2>&1 || { cat "$OUT/$sch.log"; exit 1; }
       r=$(summary "$OUT/$sch/results.csv")
       u=$(sed -n 's/.*scheduler \([0-9.]*\)%.*/\1/p' "$OUT/$sch.log")
