@@ -193,7 +193,10 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
         if (!o->data)
             return usage("%s", "--objective mlp needs --data FILE (and --eval-data FILE for accuracy)");
         const char *bad = NULL;
-        if (tune_mlp_check(o, space, &bad) != SL_OK)
+        sl_status_t mst = tune_mlp_check(o, space, &bad);
+        if (mst == SL_ERR_INVALID)
+            return usage("--model '%s' names in {} something that is not a parameter of the space", bad);
+        if (mst != SL_OK)
             return usage(
                 "parameter '%s' is not used by the mlp objective (tune lr, weight_decay, momentum, batch, "
                 "optimizer, or name it as {%s} in --model)",

@@ -82,6 +82,18 @@ static void model_spec(tune_run_t *r, const tune_jobmsg_t *job, char *out, size_
 sl_status_t tune_mlp_check(const tune_opts_t *o, const sl_tune_space_t *s, const char **bad_p)
 {
     static const char *known[] = {"lr", "weight_decay", "momentum", "batch", "optimizer", NULL};
+    /* every {name} of --model must be a parameter */
+    for (const char *p = o->model ? strchr(o->model, '{') : NULL; p; p = strchr(p + 1, '{')) {
+        const char *e = strchr(p, '}');
+        size_t n = e ? (size_t)(e - p - 1) : 0;
+        int found = 0;
+        for (int i = 0; e && i < s->n; i++)
+            found |= strlen(s->p[i].name) == n && !strncmp(p + 1, s->p[i].name, n);
+        if (!found) {
+            *bad_p = o->model;
+            return SL_ERR_INVALID;
+        }
+    }
     for (int i = 0; i < s->n; i++) {
         int ok = 0;
         for (int k = 0; known[k]; k++)

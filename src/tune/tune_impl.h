@@ -96,8 +96,9 @@ typedef struct {
 } tune_objective_t;
 extern const tune_objective_t tune_objective_cmd;
 extern const tune_objective_t tune_objective_mlp;
-/* mlp: every parameter must be an option it sets or a {name} of --model;
- * *bad_p names the first that is not. */
+/* mlp: every parameter must be an option it sets or a {name} of --model
+ * (SL_ERR_NOT_FOUND, *bad_p the parameter), and every {name} of --model a
+ * parameter (SL_ERR_INVALID, *bad_p the model). */
 sl_status_t tune_mlp_check(const tune_opts_t *o, const sl_tune_space_t *s, const char **bad_p);
 
 /* For objectives: do the coordinator's and the leader's duties (cheap,
