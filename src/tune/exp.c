@@ -596,7 +596,10 @@ sl_status_t sl_tune_exp_report(sl_tune_exp_t *e, int64_t trial, int64_t step, in
         }
     }
     int d = SL_TUNE_CONTINUE;
-    switch (e->conf.scheduler) {
+    /* a report without the metric only counts toward the step */
+    switch (isnan(v) && e->conf.scheduler != SL_TUNE_ASHA && e->conf.scheduler != SL_TUNE_HYPERBAND
+                ? SL_TUNE_FIFO
+                : e->conf.scheduler) {
     case SL_TUNE_ASHA:
     case SL_TUNE_HYPERBAND:
         if (step >= t->target) {

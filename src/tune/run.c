@@ -370,10 +370,15 @@ static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck)
         ck = ckpt_find(dir, t->step, NULL, 0);
     int was_failures = t->failures;
     sl_tune_exp_end(r->e, trial, outcome, ck);
-    if (t->failures > was_failures)
-        SL_WARN("trial %lld %s%s (see %s/trial.log)", (long long)trial,
-                outcome == SL_TUNE_END_FAILED ? "failed" : "never reported the metric ",
-                outcome == SL_TUNE_END_FAILED ? "" : r->o->metric, dir);
+    if (t->failures > was_failures && outcome == SL_TUNE_END_FAILED) {
+        SL_WARN("trial %lld failed (see %s/trial.log)", (long long)trial, dir);
+    } else if (t->failures > was_failures) {
+        char seen[TUNE_MAXM * 66] = "";
+        for (int m = 0; m < r->e->nmetrics; m++)
+            strcat(strcat(seen, m ? ", " : ""), r->e->mname[m]);
+        SL_WARN("trial %lld ended without reporting the metric '%s' (%lld reports; metrics seen: %s)",
+                (long long)trial, r->o->metric, (long long)t->nreports, seen[0] ? seen : "none");
+    }
     if (outcome == SL_TUNE_END_INTERRUPTED && !sl_stop_requested())
         sl_stop_request();
     r->changed = r->dirty = 1;
@@ -854,7 +859,8 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
         SL_VERBOSE0("experiment state written %lld times in %.3f s", (long long)r->nsaves, r->save_total);
         fflush(stdout);
         if (!stopped && b < 0)
-            st = sl_error(SL_ERR_FAILED, "no trial reported the metric '%s' (see %s/trials/*/trial.log)",
+            st = sl_error(SL_ERR_FAILED,
+                          "no trial reported the metric '%s' (see the warnings above and %s/trials/)",
                           o->metric, o->out);
     }
     if (stopped)
