@@ -11,10 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct {
     long steps, rows, cols, ckpt_every, step_ms, keep, seed;
-    char *out;
+    long farm_tasks, train_epochs, sort_records;
+    char *out, *fashion;
     int restart;
 } demo_opts_t;
 
@@ -29,16 +31,27 @@ static const sl_opt_t demo_table[] = {
     {"seed", 0, SL_OPT_INT, O(seed), "1", 0, 4e18, NULL, 0, "random seed", NULL},
     {"out", 'o', SL_OPT_STRING, O(out), "sluice-demo", 0, 0, NULL, 0, "run directory", "DIR"},
     {"restart", 0, SL_OPT_BOOL, O(restart), NULL, 0, 0, NULL, 0, "ignore an existing checkpoint", NULL},
+    {"farm-tasks", 0, SL_OPT_INT, O(farm_tasks), "10000000", 0, 1e12, NULL, 0,
+     "tasks for the task-farm stage (0: skip it)", NULL},
+    {"sort-records", 0, SL_OPT_INT, O(sort_records), "1000000", 0, 1e12, NULL, 0,
+     "100-byte records for the gensort/sort/valsort stage (0: skip it)", NULL},
+    {"train-epochs", 0, SL_OPT_INT, O(train_epochs), "2", 0, 1000, NULL, 0,
+     "epochs of the Fashion-MNIST training stage (0: skip it)", NULL},
+    {"fashion-mnist", 0, SL_OPT_STRING, O(fashion), "/usr/share/datasets/fashion-mnist", 0, 0, NULL, 0,
+     "folder with the Fashion-MNIST IDX files (Debian: dataset-fashion-mnist); missing: stage skipped", "DIR"},
     SL_OPT_END,
 };
 #undef O
 
 static const sl_cmd_spec_t demo_spec = {
     "demo", "demo [--steps N] [--out DIR] [options]",
-    "Advances a distributed array for --steps steps with progress, checkpoints it to DIR/ckpt.h5\n"
-    "(collective parallel HDF5, atomic rename), reads it back and verifies it. SIGUSR1 or SIGTERM\n"
-    "stops it at the next step with a checkpoint (exit status 75); running it again resumes,\n"
-    "with any number of ranks.",
+    "Stage 1 (core): advances a distributed array for --steps steps with progress, checkpoints it\n"
+    "to DIR/ckpt.h5 (collective parallel HDF5, atomic rename), reads it back and verifies it.\n"
+    "Stage 2 (tasks): runs --farm-tasks tiny tasks through the one-sided task farm.\n"
+    "Stage 3 (sort): gensort, a distributed sort over UCX, and valsort of --sort-records records.\n"
+    "Stage 4 (train): trains an MLP on Fashion-MNIST data-parallel over all ranks (DIR/train).\n"
+    "SIGUSR1 or SIGTERM stops it at the next safe point with a checkpoint (exit status 75);\n"
+    "running it again resumes, with any number of ranks.",
     demo_table, NULL};
 
 typedef struct {
@@ -129,6 +142,148 @@ static sl_status_t load(demo_t *d, const char *path, long seed, int *found_p)
     d->step = step;
     *found_p = 1;
     return SL_OK;
+}
+
+/* A tiny task: a few hundred nanoseconds of arithmetic. */
+static int tiny_task(int64_t id, int attempt, void *arg)
+{
+    volatile double *sink = arg, x = (double)id;
+    for (int i = 0; i < 16; i++)
+        x = x * 0.999 + 1.0;
+    *sink += x;
+    return 0;
+}
+
+static sl_status_t stage_farm(MPI_Comm comm, const demo_opts_t *o)
+{
+    sl_farm_report_t rep;
+    double sink = 0;
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    sl_status_t st = sl_farm_run(comm, o->farm_tasks, tiny_task, &sink, NULL, &rep);
+    if (st != SL_OK && st != SL_ERR_FAILED)
+        return st;
+    if (rank == 0) {
+        printf("tasks: %lld tiny tasks on %d ranks in %.3f s (%.2fM tasks/s), %lld claims, efficiency %.2f\n",
+               (long long)rep.succeeded, rep.nranks, rep.makespan,
+               (double)rep.succeeded / (rep.makespan > 0 ? rep.makespan : 1e-9) / 1e6, (long long)rep.claims,
+               sl_farm_report_efficiency(&rep));
+        fflush(stdout);
+    }
+    sl_farm_report_fini(&rep);
+    return st;
+}
+
+/* gensort, sort and valsort through their commands, as a user would. */
+static sl_status_t stage_sort(MPI_Comm comm, const demo_opts_t *o)
+{
+    char n[32], in[4200], outdir[4200], tmp[4200], part[4300];
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    snprintf(n, sizeof n, "%ld", o->sort_records);
+    snprintf(in, sizeof in, "%s/sort/input.dat", o->out);
+    snprintf(outdir, sizeof outdir, "%s/sort/sorted", o->out);
+    snprintf(tmp, sizeof tmp, "%s/sort/tmp", o->out);
+    sl_status_t st = rank == 0 ? sl_mkdirs(tmp) : SL_OK;
+    SL_TRY(sl_agree(comm, st));
+    if (rank == 0) {
+        printf("sort: gensort %s records (%.0f MB), sort over %d ranks, valsort\n", n, o->sort_records * 100 / 1e6, size);
+        fflush(stdout);
+    }
+    double t0 = sl_now();
+    char *g[] = {"gensort", "-c", n, in, NULL};
+    SL_TRY(sl_cmd_gensort(comm, 4, g));
+    double t1 = sl_now();
+    char *so[] = {"sort", "--input", in, "--output", outdir, "--tmp", tmp, "--quiet", NULL};
+    SL_TRY(sl_cmd_sort(comm, 8, so));
+    double t2 = sl_now();
+    char **parts = calloc((size_t)size + 1, sizeof *parts);
+    int np = 0;
+    for (int r = 0; r < size && parts; r++) {
+        snprintf(part, sizeof part, "%s/part-%05d", outdir, r);
+        if (access(part, R_OK) == 0)
+            parts[np++] = strdup(part);
+    }
+    sl_valsort_sum_t sum;
+    st = parts ? sl_valsort_files(comm, parts, np, &sum) : SL_ERR_NOMEM;
+    for (int i = 0; i < np; i++)
+        free(parts[i]);
+    free(parts);
+    SL_TRY(st);
+    if (rank == 0) {
+        int ok = sum.unordered_count[0] == 0 && sum.unordered_count[1] == 0;
+        printf("sort: gensort %.2f s, sort %.2f s (%.0f MB/s), valsort: %llu records in %d part(s), %s\n", t1 - t0,
+               t2 - t1, o->sort_records * 100 / 1e6 / (t2 - t1 > 0 ? t2 - t1 : 1e-9),
+               (unsigned long long)sum.rec_count[1], np, ok ? "all in order" : "OUT OF ORDER");
+        fflush(stdout);
+    }
+    return SL_OK;
+}
+
+static int train_report(const sl_nn_train_metrics_t *m, void *arg)
+{
+    if (sl_log_rank() == 0) {
+        printf("train: epoch %lld: train loss %.4f, test accuracy %.4f, %.0f samples/s\n", (long long)m->epoch,
+               m->train_loss, m->eval_accuracy, m->samples_per_s);
+        fflush(stdout);
+    }
+    return 0;
+}
+
+static sl_status_t stage_train(MPI_Comm comm, const demo_opts_t *o)
+{
+    char img[4200], lab[4200], timg[4200], tlab[4200], dir[4200], tr[4200], te[4200];
+    int rank, have = 1;
+    MPI_Comm_rank(comm, &rank);
+    snprintf(img, sizeof img, "%s/train-images-idx3-ubyte.gz", o->fashion);
+    snprintf(lab, sizeof lab, "%s/train-labels-idx1-ubyte.gz", o->fashion);
+    snprintf(timg, sizeof timg, "%s/t10k-images-idx3-ubyte.gz", o->fashion);
+    snprintf(tlab, sizeof tlab, "%s/t10k-labels-idx1-ubyte.gz", o->fashion);
+    if (rank == 0)
+        have = access(img, R_OK) == 0 && access(lab, R_OK) == 0 && access(timg, R_OK) == 0 &&
+               access(tlab, R_OK) == 0;
+    MPI_Bcast(&have, 1, MPI_INT, 0, comm);
+    if (!have) {
+        if (rank == 0)
+            printf("train: skipped: no Fashion-MNIST in %s (apt-get install dataset-fashion-mnist)\n", o->fashion);
+        return SL_OK;
+    }
+    snprintf(dir, sizeof dir, "%s/train", o->out);
+    snprintf(tr, sizeof tr, "%s/fashion-train.h5", o->out);
+    snprintf(te, sizeof te, "%s/fashion-test.h5", o->out);
+    if (rank == 0)
+        have = access(tr, R_OK) == 0 && access(te, R_OK) == 0;
+    MPI_Bcast(&have, 1, MPI_INT, 0, comm);
+    if (!have) {
+        SL_TRY(sl_nn_import_idx(comm, img, lab, tr));
+        SL_TRY(sl_nn_import_idx(comm, timg, tlab, te));
+    }
+    sl_nn_train_opts_t t;
+    sl_nn_train_opts_default(&t);
+    t.data = tr;
+    t.eval = te;
+    t.model = "mlp:784-128-10";
+    t.out = dir;
+    t.epochs = o->train_epochs;
+    t.batch = 128;
+    t.lr = 1e-3;
+    t.seed = o->seed;
+    t.threads = 1;
+    t.resume = !o->restart;
+    t.quiet = 1;
+    if (rank == 0) {
+        printf("train: Fashion-MNIST, %s, %ld epochs, global batch %ld, data parallel\n", t.model, t.epochs, t.batch);
+        fflush(stdout);
+    }
+    sl_nn_train_result_t res;
+    sl_status_t st = sl_nn_train_run(comm, &t, train_report, NULL, &res);
+    if (st == SL_OK && rank == 0) {
+        printf("train: test accuracy %.4f after %lld epochs; checkpoint %s/ckpt.h5, metrics %s/metrics.csv\n",
+               res.last.eval_accuracy, (long long)res.epochs_done, dir, dir);
+        fflush(stdout);
+    }
+    return st;
 }
 
 static sl_status_t run(MPI_Comm comm, demo_opts_t *o)
@@ -243,7 +398,6 @@ static sl_status_t run(MPI_Comm comm, demo_opts_t *o)
                sl_format_bytes(bytes, sz, sizeof sz), tw, sl_format_bytes(bytes / (tw > 0 ? tw : 1e-9), bw, sizeof bw));
         printf("  state checksum %016llx after %ld steps (independent of the rank count)\n",
                (unsigned long long)want, d.step);
-        printf("demo finished in %s\n", sl_format_duration(sl_now() - t0, buf, sizeof buf));
         char json[512];
         int n = snprintf(json, sizeof json,
                          "{\"ranks\": %d, \"nodes\": %d, \"steps\": %ld, \"checksum\": \"%016llx\", "
@@ -252,6 +406,16 @@ static sl_status_t run(MPI_Comm comm, demo_opts_t *o)
         st = sl_file_write_atomic(strcat(strcpy(path, o->out), "/summary.json"), json, (size_t)n);
     }
     st = sl_agree(d.comm, st);
+    if (st == SL_OK && o->farm_tasks > 0)
+        st = stage_farm(d.comm, o);
+    if (st == SL_OK && o->sort_records > 0)
+        st = stage_sort(d.comm, o);
+    if (st == SL_OK && o->train_epochs > 0)
+        st = stage_train(d.comm, o);
+    if (st == SL_OK && d.rank == 0) {
+        printf("demo finished in %s\n", sl_format_duration(sl_now() - t0, buf, sizeof buf));
+        fflush(stdout);
+    }
 out:
     free(d.x);
     sl_topo_fini(&topo);

@@ -15,6 +15,9 @@ static const sl_command_t commands[] = {
     {"train", "train a neural network data-parallel (checkpoints, resume)", sl_cmd_train},
     {"predict", "batch inference with a trained model over all ranks", sl_cmd_predict},
     {"data", "import datasets: data import-idx | import-csv", sl_cmd_data},
+    {"gensort", "generate sortbenchmark.org records (gensort 1.5 compatible)", sl_cmd_gensort},
+    {"sort", "distributed external sort of 100-byte records over UCX", sl_cmd_sort},
+    {"valsort", "validate sorted records (valsort 1.5 compatible)", sl_cmd_valsort},
     {"tune", "tune hyperparameters: ASHA, HyperBand, median stopping, PBT over trials on rank groups", sl_cmd_tune},
     {NULL, NULL, NULL},
 };

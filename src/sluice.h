@@ -5,5 +5,6 @@
 #include "core.h"
 #include "tasks.h"
 #include "nn.h"
+#include "shuffle.h"
 #include "tune.h"
 #endif

@@ -141,11 +141,13 @@ static void draw(sl_progress_t *p, double done, int final)
     double frac = p->total > 0 ? done / p->total : 0;
     if (frac > 1)
         frac = 1;
+    /* Bytes carry their unit already ("1.50 GB"). */
+    const char *u = strcmp(p->unit, "B") ? p->unit : "", *sp = u[0] ? " " : "";
     if (p->total > 0)
-        snprintf(line, sizeof line, "%s %5.1f%% %s/%s %s, %s %s/s, %s %s%s%s", p->label, 100 * frac, a, t, p->unit,
-                 r, p->unit, final ? "took" : "ETA", final ? el : eta, p->note[0] ? "  " : "", p->note);
+        snprintf(line, sizeof line, "%s %5.1f%% %s/%s%s%s, %s%s%s/s, %s %s%s%s", p->label, 100 * frac, a, t, sp, u,
+                 r, sp, u, final ? "took" : "ETA", final ? el : eta, p->note[0] ? "  " : "", p->note);
     else
-        snprintf(line, sizeof line, "%s %s %s, %s %s/s, %s elapsed%s%s", p->label, a, p->unit, r, p->unit, el,
+        snprintf(line, sizeof line, "%s %s%s%s, %s%s%s/s, %s elapsed%s%s", p->label, a, sp, u, r, sp, u, el,
                  p->note[0] ? "  " : "", p->note);
     if (p->tty) {
         char bar[23] = "[....................]";

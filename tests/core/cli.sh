@@ -23,7 +23,7 @@ expect_rc 2 $MPIRUN -np 2 "$SLUICE" demo --nope
 printf '[demo]\nsteps = 3\nstep-ms = 0\nout = %s\nbogus_key = 1\n' "$T/cfgrun" >"$T/bad.cfg"
 expect_rc 2 "$SLUICE" demo --config "$T/bad.cfg"
 expect_grep "bad.cfg:5: unknown key 'bogus_key'" "$T/err"
-printf '# demo settings\n[demo]\nsteps = 3\nstep-ms = 0\nout = %s\n' "$T/cfgrun" >"$T/good.cfg"
+printf '# demo settings\n[demo]\nsteps = 3\nstep-ms = 0\nfarm-tasks = 0\nsort-records = 0\ntrain-epochs = 0\nout = %s\n' "$T/cfgrun" >"$T/good.cfg"
 expect_rc 0 "$SLUICE" demo --config "$T/good.cfg"
 expect_grep "after 3 steps" "$T/out"
 # The command line overrides the file.
@@ -33,7 +33,7 @@ expect_grep "after 4 steps" "$T/out"
 
 # An unwritable run directory: one message, exit 1, nothing left behind.
 mkdir "$T/ro" && touch "$T/ro/file"
-expect_rc 1 $MPIRUN -np 2 "$SLUICE" demo --out "$T/ro/file/sub" --steps 1 --step-ms 0
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" demo --farm-tasks 0 --sort-records 0 --train-epochs 0 --out "$T/ro/file/sub" --steps 1 --step-ms 0
 [ "$(grep -c "error" "$T/err")" -eq 1 ] || fail "expected one error line: $(cat "$T/err")"
 
 # Launch mistake: Slurm says 4 tasks but MPI sees a world of one.

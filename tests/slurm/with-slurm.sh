@@ -45,7 +45,7 @@ SlurmctldHost=$HOST(127.0.0.1)
 SlurmctldPort=$PORT0
 SlurmdPort=$((PORT0 + 1))
 AuthType=auth/munge
-AuthInfo=socket=$SOCK
+AuthInfo=socket=$SOCK,cred_expire=5
 CredType=cred/munge
 SlurmUser=root
 SlurmdUser=root

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Option tables of `sluice gensort`, `sluice valsort` and `sluice sort`.
+ * gensort and valsort take the reference tools' flags (-a -c -s -bN, -o -s
+ * -q) so existing scripts work unchanged; each table drives --help too. */
+#include "config.h"
+#include "shuffle_impl.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#define O(f) offsetof(sl_gensort_opts_t, f)
+static const sl_opt_t gensort_table[] = {
+    {"ascii", 'a', SL_OPT_BOOL, O(ascii), NULL, 0, 0, NULL, SL_OPT_CLI_ONLY,
+     "printable records (PennySort form, ending in CR LF)", NULL},
+    {"checksum", 'c', SL_OPT_BOOL, O(checksum), NULL, 0, 0, NULL, SL_OPT_CLI_ONLY,
+     "print the sum of the records' CRC32s (hex) to stderr", NULL},
+    {"skew", 's', SL_OPT_BOOL, O(skew), NULL, 0, 0, NULL, SL_OPT_CLI_ONLY,
+     "skewed keys (with -a: skewed printable keys)", NULL},
+    {"begin", 'b', SL_OPT_STRING, O(begin), "0", 0, 0, NULL, SL_OPT_CLI_ONLY,
+     "number of the first record generated (-bN)", "N"},
+    {"parts", 0, SL_OPT_BOOL, O(parts), NULL, 0, 0, NULL, 0,
+     "each rank writes its own FILE.RANK instead of a range of FILE", NULL},
+    {"num-recs", 0, SL_OPT_STRING, O(num), NULL, 0, 0, NULL, SL_OPT_POSITIONAL | SL_OPT_REQUIRED,
+     "number of records to generate", "NUM_RECS"},
+    {"file", 0, SL_OPT_STRING, O(file), NULL, 0, 0, NULL, SL_OPT_POSITIONAL | SL_OPT_REQUIRED,
+     "output file (/dev/null: generate only)", "FILE"},
+    SL_OPT_END,
+};
+#undef O
+
+static const sl_cmd_spec_t gensort_spec = {
+    "gensort", "gensort [-a] [-c] [-s] [-bSTART] [--parts] NUM_RECS FILE",
+    "Generates NUM_RECS 100-byte records, byte for byte those of the sortbenchmark.org gensort 1.5\n"
+    "(binary, -a printable, -s skewed keys, -b first record number). Under mpirun the ranks write\n"
+    "disjoint ranges of FILE, identical to a serial run; --parts writes FILE.0 .. FILE.(P-1).\n"
+    "FILE is written as FILE.tmp and renamed when complete.",
+    gensort_table, NULL};
+
+sl_status_t sl_cmd_gensort(MPI_Comm comm, int argc, char **argv)
+{
+    sl_gensort_opts_t o = {0};
+    sl_opts_info_t info;
+    sl_status_t st = sl_opts_parse(&gensort_spec, &o, argc, argv, &info);
+    if (st == SL_OK && !info.help)
+        st = sl_gensort_run(comm, &o);
+    sl_config_destroy(&info.config);
+    sl_opts_free(gensort_table, &o);
+    return st;
+}
+
+#define O(f) offsetof(sl_valsort_opts_t, f)
+static const sl_opt_t valsort_table[] = {
+    {"output-summary", 'o', SL_OPT_STRING, O(summary_out), NULL, 0, 0, NULL, SL_OPT_CLI_ONLY,
+     "write the summary of the validated records to SUMMARY (valsort -o format)", "SUMMARY"},
+    {"summaries", 's', SL_OPT_BOOL, O(summaries), NULL, 0, 0, NULL, SL_OPT_CLI_ONLY,
+     "the FILEs hold partition summaries (from -o), validated as one sequence", NULL},
+    {"local", 0, SL_OPT_BOOL, O(local), NULL, 0, 0, NULL, SL_OPT_CLI_ONLY,
+     "each rank validates its own (node-local) FILEs: %r is the rank, %R the rank in 5 digits; ranks in "
+     "order form the sequence",
+     NULL},
+    {"silent", 0, SL_OPT_BOOL, O(quiet), NULL, 0, 0, NULL, SL_OPT_CLI_ONLY,
+     "print nothing; the exit status tells (as valsort -q; -q/--quiet does the same)", NULL},
+    {"files", 0, SL_OPT_LIST, O(files), NULL, 0, 0, NULL, SL_OPT_POSITIONAL | SL_OPT_REQUIRED,
+     "files validated as one sequence, in the order given", "FILE..."},
+    SL_OPT_END,
+};
+#undef O
+
+static const sl_cmd_spec_t valsort_spec = {
+    "valsort", "valsort [-o SUMMARY] [-s] [-q] [--local] FILE...",
+    "Checks that the records of FILE... (one sequence, in the order given) are sorted by their 10-byte\n"
+    "keys and prints, as the sortbenchmark.org valsort 1.5 does, the record count, the sum of the\n"
+    "records' CRC32s, the duplicate keys and SUCCESS, or ERROR with exit status 1. The work is split\n"
+    "across the ranks and the boundaries between pieces are checked. -o writes a summary; -s checks\n"
+    "a sequence of summaries, so partitions validated separately can be combined.",
+    valsort_table, NULL};
+
+sl_status_t sl_cmd_valsort(MPI_Comm comm, int argc, char **argv)
+{
+    sl_valsort_opts_t o = {0};
+    sl_opts_info_t info;
+    sl_status_t st = sl_opts_parse(&valsort_spec, &o, argc, argv, &info);
+    if (st == SL_OK && !info.help)
+        st = sl_valsort_run(comm, &o);
+    sl_config_destroy(&info.config);
+    sl_opts_free(valsort_table, &o);
+    return st;
+}
+
+#define O(f) offsetof(sl_sort_opts_t, f)
+static const sl_opt_t sort_table[] = {
+    {"input", 'i', SL_OPT_LIST, O(input), NULL, 0, 0, NULL, 0,
+     "input files or directories of 100-byte records", "IN..."},
+    {"output", 'o', SL_OPT_STRING, O(output), NULL, 0, 0, NULL, 0,
+     "output directory: part-00000 ... and summary.json", "OUTDIR"},
+    {"tmp", 0, SL_OPT_STRING, O(tmp), NULL, 0, 0, NULL, 0,
+     "existing directory for spilled runs (default OUTDIR)", "DIR"},
+    {"mem", 0, SL_OPT_SIZE, O(mem), "0", 0, 0, NULL, 0,
+     "memory budget per rank (0: half the node's RAM / ranks on the node)", "BYTES"},
+    {"local", 0, SL_OPT_BOOL, O(local), NULL, 0, 0, NULL, 0,
+     "node-local inputs: each rank sorts its own files; %r in IN is the rank", NULL},
+    {"direct-read", 0, SL_OPT_BOOL, O(direct_read), NULL, 0, 0, NULL, 0,
+     "read inputs with direct I/O (inputs larger than the page cache)", NULL},
+    {"resume", 0, SL_OPT_BOOL, O(resume), NULL, 0, 0, NULL, 0,
+     "keep output partitions a killed run completed", NULL},
+    {"algo", 0, SL_OPT_CHOICE, O(algo), "keyidx", 0, 0, "keyidx|radix", 0,
+     "in-memory sort: (key, index) radix + permute, or MSD radix on records", NULL},
+    {"samples", 0, SL_OPT_INT, O(samples), "0", 0, 1e7, NULL, 0,
+     "key samples per rank for the boundaries (0: 4096, fewer beyond 256 ranks)", NULL},
+    {"block", 0, SL_OPT_SIZE, O(block), "0", 0, 1e9, NULL, 0, "bytes per network block (0: from --mem)",
+     "BYTES"},
+    {"chunk", 0, SL_OPT_SIZE, O(chunk), "0", 0, 1e10, NULL, 0, "bytes per read (0: from --mem)", "BYTES"},
+    {"disk-read-bw", 0, SL_OPT_DOUBLE, O(disk_read_bw), "0", 0, 1e9, NULL, 0,
+     "disk read MB/s per node: report the fraction of the disk bound; --plan", "MB/S"},
+    {"disk-write-bw", 0, SL_OPT_DOUBLE, O(disk_write_bw), "0", 0, 1e9, NULL, 0, "disk write MB/s per node",
+     "MB/S"},
+    {"net-bw", 0, SL_OPT_DOUBLE, O(net_bw), "0", 0, 1e9, NULL, 0, "network MB/s per node (--plan)", "MB/S"},
+    {"plan", 0, SL_OPT_STRING, O(plan), NULL, 0, 0, NULL, 0,
+     "print the projected time of sorting SIZE (e.g. 100T) and its bottleneck", "SIZE"},
+    {"nodes", 0, SL_OPT_INT, O(nodes), "1", 1, 1e7, NULL, 0, "nodes (--plan)", NULL},
+    {"test-stall-ms", 0, SL_OPT_INT, O(test_stall_ms), "0", 0, 1e7, NULL, SL_OPT_HIDDEN,
+     "test hook: rank r waits r*ms before writing", NULL},
+    SL_OPT_END,
+};
+#undef O
+
+static const sl_cmd_spec_t sort_spec = {
+    "sort",
+    "sort --input IN... --output OUTDIR [--tmp DIR] [--mem BYTES] [--resume] | --plan SIZE --nodes N ...",
+    "Sorts 100-byte records by their 10-byte keys across the ranks: sampled boundaries, map with\n"
+    "read-ahead, blocks to reducers over UCX (UCX_TLS etc. honoured), reducers that spill sorted runs\n"
+    "to --tmp beyond --mem, and a loser-tree merge into OUTDIR/part-NNNNN (one per rank, in order),\n"
+    "each written as .tmp and renamed, plus OUTDIR/summary.json. --plan prints the model's projection.",
+    sort_table, NULL};
+
+sl_status_t sl_cmd_sort(MPI_Comm comm, int argc, char **argv)
+{
+    sl_sort_opts_t o;
+    memset(&o, 0, sizeof o);
+    sl_opts_info_t info;
+    sl_status_t st = sl_opts_parse(&sort_spec, &o, argc, argv, &info);
+    if (st == SL_OK && !info.help)
+        st = o.plan ? sl_sort_plan(comm, &o) : sl_sort_run(comm, &o);
+    sl_config_destroy(&info.config);
+    sl_opts_free(sort_table, &o);
+    return st;
+}

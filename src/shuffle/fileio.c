@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Input file lists and full-length positional I/O for the shuffle
+ * commands. Rank 0 looks at the file system once and broadcasts what it
+ * found, so every rank splits the same byte stream the same way. */
+#include "config.h"
+#include "shuffle_impl.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void *sl_sort_alloc_big(size_t bytes)
+{
+    const size_t huge = 2u << 20;
+    void *p = NULL;
+    if (bytes < huge)
+        return malloc(bytes ? bytes : 1);
+    if (posix_memalign(&p, huge, bytes) != 0)
+        return NULL;
+    madvise(p, (bytes + huge - 1) / huge * huge, MADV_HUGEPAGE); /* advice only */
+    return p;
+}
+
+char *sl_sort_subst_rank(const char *path, int rank)
+{
+    size_t len = strlen(path) + 1;
+    for (const char *p = path; (p = strchr(p, '%')); p++)
+        len += 16;
+    char *out = malloc(len), *q = out;
+    if (!out)
+        return NULL;
+    for (const char *p = path; *p;) {
+        if (p[0] == '%' && (p[1] == 'r' || p[1] == 'R')) {
+            q += sprintf(q, p[1] == 'r' ? "%d" : "%05d", rank);
+            p += 2;
+        } else {
+            *q++ = *p++;
+        }
+    }
+    *q = '\0';
+    return out;
+}
+
+sl_status_t sl_pread_full(int fd, void *buf, size_t len, off_t off, const char *path)
+{
+    char *p = buf;
+    while (len) {
+        ssize_t k = pread(fd, p, len, off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return sl_error(SL_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+        if (k == 0)
+            return sl_error(SL_ERR_IO, "'%s' is shorter than expected (changed while running?)", path);
+        p += k;
+        len -= (size_t)k;
+        off += k;
+    }
+    return SL_OK;
+}
+
+sl_status_t sl_pwrite_full(int fd, const void *buf, size_t len, off_t off, const char *path)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t k = pwrite(fd, p, len, off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return sl_error(SL_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+        p += k;
+        len -= (size_t)k;
+        off += k;
+    }
+    return SL_OK;
+}
+
+static int cmpstr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+typedef struct {
+    int n, cap;
+    char **v;
+} strvec_t;
+
+static sl_status_t push(strvec_t *sv, const char *s)
+{
+    if (sv->n == sv->cap) {
+        int cap = sv->cap ? 2 * sv->cap : 16;
+        char **v = realloc(sv->v, (size_t)cap * sizeof *v);
+        if (!v)
+            return sl_error(SL_ERR_NOMEM, "out of memory listing inputs");
+        sv->v = v;
+        sv->cap = cap;
+    }
+    if (!(sv->v[sv->n] = strdup(s)))
+        return sl_error(SL_ERR_NOMEM, "out of memory listing inputs");
+    sv->n++;
+    return SL_OK;
+}
+
+/* Rank 0: the expanded, checked list as "path\0" strings and sizes. */
+static sl_status_t expand(char **paths, int n, int dirs, strvec_t *sv)
+{
+    for (int i = 0; i < n; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) != 0)
+            return sl_error(SL_ERR_NOT_FOUND, "input '%s': %s", paths[i], strerror(errno));
+        if (S_ISDIR(st.st_mode) && dirs) {
+            DIR *d = opendir(paths[i]);
+            if (!d)
+                return sl_error(SL_ERR_IO, "cannot list input directory '%s': %s", paths[i], strerror(errno));
+            strvec_t sub = {0};
+            struct dirent *e;
+            sl_status_t s = SL_OK;
+            while (s == SL_OK && (e = readdir(d))) {
+                char full[4096];
+                struct stat es;
+                if (e->d_name[0] == '.')
+                    continue;
+                snprintf(full, sizeof full, "%s/%s", paths[i], e->d_name);
+                if (stat(full, &es) == 0 && S_ISREG(es.st_mode))
+                    s = push(&sub, full);
+            }
+            closedir(d);
+            if (s == SL_OK)
+                qsort(sub.v, (size_t)sub.n, sizeof *sub.v, cmpstr);
+            for (int k = 0; k < sub.n; k++) {
+                if (s == SL_OK)
+                    s = push(sv, sub.v[k]);
+                free(sub.v[k]);
+            }
+            free(sub.v);
+            SL_TRY(s);
+        } else if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
+            SL_TRY(push(sv, paths[i]));
+        } else {
+            return sl_error(SL_ERR_INVALID, "input '%s' is not a regular file", paths[i]);
+        }
+    }
+    return SL_OK;
+}
+
+sl_status_t sl_filelist_create(MPI_Comm comm, char **paths, int n, int expand_dirs, sl_filelist_t **fl_p)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    strvec_t sv = {0};
+    uint64_t *sizes = NULL;
+    char *blob = NULL;
+    long long hdr[2] = {0, 0}; /* count, blob length */
+    sl_status_t st = SL_OK;
+    if (rank == 0) {
+        st = expand(paths, n, expand_dirs, &sv);
+        if (st == SL_OK && !(sizes = calloc((size_t)sv.n + 1, sizeof *sizes)))
+            st = sl_error(SL_ERR_NOMEM, "out of memory");
+        for (int i = 0; st == SL_OK && i < sv.n; i++) {
+            struct stat s;
+            int fd = open(sv.v[i], O_RDONLY);
+            if (fd < 0) {
+                st = sl_error(SL_ERR_IO, "cannot open input '%s': %s", sv.v[i], strerror(errno));
+                break;
+            }
+            if (fstat(fd, &s) != 0) {
+                st = sl_error(SL_ERR_IO, "cannot stat '%s': %s", sv.v[i], strerror(errno));
+            } else {
+                sizes[i] = (uint64_t)s.st_size;
+                if (S_ISBLK(s.st_mode)) {
+                    off_t end = lseek(fd, 0, SEEK_END);
+                    sizes[i] = end > 0 ? (uint64_t)end : 0;
+                }
+                if (sizes[i] % SL_SORT_REC)
+                    st = sl_error(SL_ERR_INVALID,
+                                  "input '%s': size %llu is not a multiple of the %d-byte record size "
+                                  "(partial record at end)",
+                                  sv.v[i], (unsigned long long)sizes[i], SL_SORT_REC);
+            }
+            close(fd);
+        }
+        for (int i = 0; i < sv.n; i++)
+            hdr[1] += (long long)strlen(sv.v[i]) + 1;
+        hdr[0] = sv.n;
+    }
+    st = sl_agree(comm, st);
+    if (st != SL_OK)
+        goto out;
+    MPI_Bcast(hdr, 2, MPI_LONG_LONG, 0, comm);
+    blob = malloc((size_t)hdr[1] + 1);
+    if (rank != 0)
+        sizes = calloc((size_t)hdr[0] + 1, sizeof *sizes);
+    st = sl_agree(comm, blob && sizes ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory"));
+    if (st != SL_OK)
+        goto out;
+    if (rank == 0) {
+        char *p = blob;
+        for (int i = 0; i < sv.n; i++) {
+            size_t l = strlen(sv.v[i]) + 1;
+            memcpy(p, sv.v[i], l);
+            p += l;
+        }
+    }
+    MPI_Bcast(blob, (int)hdr[1], MPI_CHAR, 0, comm);
+    MPI_Bcast(sizes, (int)hdr[0], MPI_UINT64_T, 0, comm);
+    sl_filelist_t *fl = calloc(1, sizeof *fl);
+    char **pv = calloc((size_t)hdr[0] + 1, sizeof *pv);
+    st = sl_agree(comm, fl && pv ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory"));
+    if (st != SL_OK) {
+        free(fl);
+        free(pv);
+        goto out;
+    }
+    char *p = blob;
+    for (long long i = 0; i < hdr[0]; i++) {
+        pv[i] = p;
+        p += strlen(p) + 1;
+        fl->total += sizes[i];
+    }
+    fl->n = (int)hdr[0];
+    fl->path = pv;
+    fl->size = sizes;
+    *fl_p = fl;
+    blob = NULL;
+    sizes = NULL;
+out:
+    for (int i = 0; i < sv.n; i++)
+        free(sv.v[i]);
+    free(sv.v);
+    free(sizes);
+    free(blob);
+    return st;
+}
+
+void sl_filelist_destroy(sl_filelist_t **fl)
+{
+    if (!fl || !*fl)
+        return;
+    if ((*fl)->n > 0)
+        free((*fl)->path[0]); /* the blob holding every name */
+    free((*fl)->path);
+    free((*fl)->size);
+    free(*fl);
+    *fl = NULL;
+}
+
+sl_status_t sl_filelist_read(const sl_filelist_t *fl, uint64_t off, void *buf, size_t len)
+{
+    char *p = buf;
+    uint64_t base = 0;
+    for (int i = 0; i < fl->n && len; i++) {
+        uint64_t sz = fl->size[i];
+        if (off < base + sz) {
+            uint64_t in = off - base;
+            size_t take = (size_t)(sz - in < len ? sz - in : len);
+            int fd = open(fl->path[i], O_RDONLY);
+            if (fd < 0)
+                return sl_error(SL_ERR_IO, "cannot open input '%s': %s", fl->path[i], strerror(errno));
+            sl_status_t st = sl_pread_full(fd, p, take, (off_t)in, fl->path[i]);
+            close(fd);
+            SL_TRY(st);
+            p += take;
+            len -= take;
+            off += take;
+        }
+        base += sz;
+    }
+    if (len)
+        return sl_error(SL_ERR_INTERNAL, "read past the end of the inputs");
+    return SL_OK;
+}

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* In-memory sorts of 100-byte records by their 10-byte keys. "keyidx"
+ * sorts 16-byte (key, index) entries (one MSD pass on the first byte, then
+ * LSD passes inside each cache-sized bucket) and permutes the records once;
+ * "radix" moves whole records by MSD radix. Both are exact byte orders. */
+#include "config.h"
+#include "shuffle_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    uint64_t k0; /* key bytes 0..7, big-endian as a number */
+    uint16_t k1; /* key bytes 8..9 */
+    uint16_t pad;
+    uint32_t idx; /* record index */
+} ent_t;
+
+static inline int key_byte(const ent_t *e, int b)
+{
+    return b < 8 ? (int)((e->k0 >> (56 - 8 * b)) & 0xFF) : (int)((e->k1 >> (8 * (9 - b))) & 0xFF);
+}
+
+static inline int ent_less(const ent_t *a, const ent_t *b)
+{
+    return a->k0 < b->k0 || (a->k0 == b->k0 && a->k1 < b->k1);
+}
+
+/* MSD radix on entries from key byte b: src -> dst and back, like msd()
+ * below but moving 16-byte entries; small buckets by insertion sort. The
+ * result ends in src when in_dst is 0, in dst otherwise. */
+static void msd_ent(ent_t *src, ent_t *dst, size_t n, int b, int in_dst)
+{
+    if (n <= 32 || b >= SL_SORT_KEY) {
+        for (size_t i = 1; i < n; i++) {
+            ent_t t = src[i];
+            size_t j = i;
+            while (j > 0 && ent_less(&t, &src[j - 1])) {
+                src[j] = src[j - 1];
+                j--;
+            }
+            src[j] = t;
+        }
+        if (in_dst)
+            memcpy(dst, src, n * sizeof *src);
+        return;
+    }
+    size_t cnt[256] = {0}, start[257], pos[256];
+    for (size_t i = 0; i < n; i++)
+        cnt[key_byte(&src[i], b)]++;
+    start[0] = 0;
+    for (int d = 0; d < 256; d++)
+        start[d + 1] = start[d] + cnt[d];
+    memcpy(pos, start, sizeof pos);
+    for (size_t i = 0; i < n; i++)
+        dst[pos[key_byte(&src[i], b)]++] = src[i];
+    for (int d = 0; d < 256; d++)
+        msd_ent(dst + start[d], src + start[d], start[d + 1] - start[d], b + 1, !in_dst);
+}
+
+sl_status_t sl_sort_order(const unsigned char *recs, uint64_t n, uint32_t **order_p)
+{
+    if (n > UINT32_MAX)
+        return sl_error(SL_ERR_INVALID, "too many records (%llu) for one in-memory sort",
+                        (unsigned long long)n);
+    ent_t *e = sl_sort_alloc_big((n + 1) * sizeof *e), *s = sl_sort_alloc_big((n + 1) * sizeof *s);
+    if (!e || !s) {
+        free(e);
+        free(s);
+        return sl_error(SL_ERR_NOMEM, "out of memory sorting %llu records", (unsigned long long)n);
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        const unsigned char *r = recs + i * SL_SORT_REC;
+        uint64_t k0;
+        uint16_t k1;
+        memcpy(&k0, r, 8);
+        memcpy(&k1, r + 8, 2);
+        e[i].k0 = __builtin_bswap64(k0);
+        e[i].k1 = __builtin_bswap16(k1);
+        e[i].pad = 0;
+        e[i].idx = (uint32_t)i;
+    }
+    msd_ent(e, s, n, 0, 0); /* sorted entries in e */
+    uint32_t *order = (uint32_t *)s;
+    for (uint64_t i = 0; i < n; i++)
+        order[i] = e[i].idx;
+    free(e);
+    *order_p = order;
+    return SL_OK;
+}
+
+static sl_status_t sort_keyidx(unsigned char *recs, uint64_t n, unsigned char *tmp)
+{
+    uint32_t *order;
+    SL_TRY(sl_sort_order(recs, n, &order));
+    if (tmp) {
+        /* Permute the records once, through the scratch buffer. */
+        for (uint64_t i = 0; i < n; i++)
+            memcpy(tmp + i * SL_SORT_REC, recs + (uint64_t)order[i] * SL_SORT_REC, SL_SORT_REC);
+        memcpy(recs, tmp, n * SL_SORT_REC);
+    } else {
+        /* In place, cycle by cycle: position i takes record order[i]. */
+        for (uint64_t i = 0; i < n; i++) {
+            if (order[i] == i)
+                continue;
+            unsigned char t[SL_SORT_REC];
+            memcpy(t, recs + i * SL_SORT_REC, SL_SORT_REC);
+            uint64_t j = i;
+            while (order[j] != i) {
+                uint64_t from = order[j];
+                memcpy(recs + j * SL_SORT_REC, recs + from * SL_SORT_REC, SL_SORT_REC);
+                order[j] = (uint32_t)j;
+                j = from;
+            }
+            memcpy(recs + j * SL_SORT_REC, t, SL_SORT_REC);
+            order[j] = (uint32_t)j;
+        }
+    }
+    free(order);
+    return SL_OK;
+}
+
+/* MSD radix on whole records: src -> dst by byte b, recurse (ping-pong). */
+static void msd(unsigned char *src, unsigned char *dst, uint64_t n, int b, int in_dst)
+{
+    if (n <= 24 || b >= SL_SORT_KEY) {
+        unsigned char *a = src;
+        for (uint64_t i = 1; i < n; i++) {
+            unsigned char t[SL_SORT_REC];
+            memcpy(t, a + i * SL_SORT_REC, SL_SORT_REC);
+            uint64_t j = i;
+            while (j > 0 && memcmp(a + (j - 1) * SL_SORT_REC, t, SL_SORT_KEY) > 0) {
+                memcpy(a + j * SL_SORT_REC, a + (j - 1) * SL_SORT_REC, SL_SORT_REC);
+                j--;
+            }
+            memcpy(a + j * SL_SORT_REC, t, SL_SORT_REC);
+        }
+        if (in_dst)
+            memcpy(dst, src, n * SL_SORT_REC);
+        return;
+    }
+    uint64_t cnt[256] = {0}, start[257];
+    for (uint64_t i = 0; i < n; i++)
+        cnt[src[i * SL_SORT_REC + b]]++;
+    start[0] = 0;
+    for (int d = 0; d < 256; d++)
+        start[d + 1] = start[d] + cnt[d];
+    uint64_t pos[256];
+    memcpy(pos, start, sizeof pos);
+    for (uint64_t i = 0; i < n; i++) {
+        const unsigned char *r = src + i * SL_SORT_REC;
+        memcpy(dst + pos[r[b]]++ * SL_SORT_REC, r, SL_SORT_REC);
+    }
+    for (int d = 0; d < 256; d++)
+        msd(dst + start[d] * SL_SORT_REC, src + start[d] * SL_SORT_REC, start[d + 1] - start[d], b + 1,
+            !in_dst);
+}
+
+sl_status_t sl_sort_records(unsigned char *recs, uint64_t n, const char *algo, unsigned char *tmp)
+{
+    if (n < 2)
+        return SL_OK;
+    unsigned char *own = NULL;
+    int radix = algo && !strcmp(algo, "radix");
+    if (!tmp && radix && !(tmp = own = malloc(n * SL_SORT_REC)))
+        return sl_error(SL_ERR_NOMEM, "out of memory sorting %llu records", (unsigned long long)n);
+    sl_status_t st = SL_OK;
+    if (radix)
+        msd(recs, tmp, n, 0, 0); /* result lands in recs: in_dst flips each level */
+    else
+        st = sort_keyidx(recs, n, tmp);
+    free(own);
+    return st;
+}

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Private declarations of the shuffle component: file lists, whole-buffer
+ * I/O helpers, the in-memory record sort, the UCX exchange and the merge. */
+#ifndef SLUICE_SHUFFLE_IMPL_H
+#define SLUICE_SHUFFLE_IMPL_H
+
+#include "shuffle.h"
+
+#include <sys/types.h>
+
+/* A sequence of input files treated as one stream of records. */
+typedef struct {
+    int n;
+    char **path;
+    uint64_t *size; /* bytes */
+    uint64_t total; /* bytes */
+} sl_filelist_t;
+
+/* Collective: rank 0 expands paths (files, or directories whose regular
+ * files are taken in name order), checks that each exists and that its size
+ * is a multiple of 100; every rank gets the list. Errors name the file. */
+sl_status_t sl_filelist_create(MPI_Comm comm, char **paths, int n, int expand_dirs, sl_filelist_t **fl_p);
+void sl_filelist_destroy(sl_filelist_t **fl);
+/* Local: read bytes [off, off+len) of the concatenation into buf. */
+sl_status_t sl_filelist_read(const sl_filelist_t *fl, uint64_t off, void *buf, size_t len);
+
+/* Local: a large buffer backed by transparent huge pages where the kernel
+ * allows (fewer page faults when it is first filled); free with free(). */
+void *sl_sort_alloc_big(size_t bytes);
+
+/* Local: path with "%r" replaced by the rank and "%R" by the rank in five
+ * digits (part-%R is rank r's sort output); caller frees. NULL: no memory. */
+char *sl_sort_subst_rank(const char *path, int rank);
+
+/* Local: full pread/pwrite or an error naming path. */
+sl_status_t sl_pread_full(int fd, void *buf, size_t len, off_t off, const char *path);
+sl_status_t sl_pwrite_full(int fd, const void *buf, size_t len, off_t off, const char *path);
+
+/* Local: [off, off+cnt) of n items split in P near-equal pieces. */
+static inline void sl_sort_block(uint64_t n, int P, int r, uint64_t *off, uint64_t *cnt)
+{
+    unsigned __int128 a = (unsigned __int128)n * (unsigned)r / (unsigned)P;
+    unsigned __int128 b = (unsigned __int128)n * (unsigned)(r + 1) / (unsigned)P;
+    *off = (uint64_t)a;
+    *cnt = (uint64_t)(b - a);
+}
+
+/* Local: record checksum sum (valsort's) of n records, and the zlib CRC32
+ * of one record (crc.c; equal to zlib's crc32(0, rec, 100)). */
+sl_u128_t sl_sort_crcsum(const unsigned char *buf, uint64_t n);
+uint32_t sl_sort_crc32(const unsigned char *rec);
+
+/* In-memory sort of n records in place. tmp: n*100 bytes of scratch or
+ * NULL (keyidx then permutes in place; radix allocates). algo: "keyidx" (sort (key prefix, index) pairs, then
+ * permute) or "radix" (MSD radix on whole records). */
+sl_status_t sl_sort_records(unsigned char *recs, uint64_t n, const char *algo, unsigned char *tmp);
+/* Local: the sorted order of n records as indexes (caller frees), so a
+ * writer can gather records straight into its output buffer. */
+sl_status_t sl_sort_order(const unsigned char *recs, uint64_t n, uint32_t **order_p);
+
+#endif
+
+/* Options of the three commands (tables in cli.c). */
+typedef struct {
+    int ascii, checksum, skew, parts;
+    char *begin, *num, *file;
+} sl_gensort_opts_t;
+
+typedef struct {
+    char *summary_out;
+    int summaries, quiet, local;
+    sl_strlist_t files;
+} sl_valsort_opts_t;
+
+typedef struct {
+    sl_strlist_t input;
+    char *output, *tmp, *algo, *plan, *json;
+    uint64_t mem, block, chunk;
+    int resume, local, direct_read;
+    long nodes, parts_per_rank, samples, test_stall_ms;
+    double disk_read_bw, disk_write_bw, net_bw; /* MB/s */
+} sl_sort_opts_t;
+
+sl_status_t sl_gensort_run(MPI_Comm comm, const sl_gensort_opts_t *o);
+sl_status_t sl_valsort_run(MPI_Comm comm, const sl_valsort_opts_t *o);
+sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o);
+sl_status_t sl_sort_plan(MPI_Comm comm, const sl_sort_opts_t *o);
+
+/* The data plane of the sort: UCP tagged messages between ranks (one
+ * context and worker per rank; worker addresses exchanged with MPI).
+ * Messages are at most msg_size bytes and land in pre-posted receive
+ * buffers; each arrival is handed to deliver() from sl_xchg_progress, in
+ * the caller's thread, never from inside UCX. */
+typedef struct sl_xchg sl_xchg_t;
+typedef sl_status_t (*sl_xchg_deliver_fn)(void *arg, int src, const void *data, size_t len);
+typedef struct sl_xchg_req sl_xchg_req_t;
+
+/* Collective. Honours UCX_* environment variables (UCX_TLS, ...). */
+sl_status_t sl_xchg_create(MPI_Comm comm, size_t msg_size, int slots, sl_xchg_deliver_fn deliver, void *arg,
+                           sl_xchg_t **x_p);
+/* Local: start sending len <= msg_size bytes to dest (!= own rank); buf
+ * must stay untouched until sl_xchg_wait on *req_p returns. */
+sl_status_t sl_xchg_isend(sl_xchg_t *x, int dest, const void *buf, size_t len, sl_xchg_req_t **req_p);
+/* Local: progress (delivering arrivals) until the send completes; frees it.
+ * Accepts NULL. */
+sl_status_t sl_xchg_wait(sl_xchg_t *x, sl_xchg_req_t **req);
+/* Local: one round of progress and delivery. */
+sl_status_t sl_xchg_progress(sl_xchg_t *x);
+/* Collective (without MPI): tell every peer this rank sent everything, and
+ * deliver until every peer has said the same and all their messages arrived.
+ * Returns the local status; the caller agrees afterwards. */
+sl_status_t sl_xchg_finish(sl_xchg_t *x);
+/* Collective: close endpoints and free UCX resources. Accepts NULL. */
+void sl_xchg_destroy(sl_xchg_t **x);
+/* The transports UCX chose for a peer, for the log ("tcp", "sysv/memory"...). */
+const char *sl_xchg_describe(sl_xchg_t *x);

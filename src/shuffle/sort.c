@@ -1,0 +1,896 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* `sluice sort`: an Exoshuffle/Themis-style distributed sort. Boundaries
+ * come from a sample of (key, position) pairs, so skew and duplicate keys
+ * still split evenly; map reads its share with a read-ahead thread and
+ * pushes blocks to their reducer over UCX; reducers keep blocks within --mem
+ * and spill sorted runs to --tmp; a loser-tree merge writes each partition
+ * as part-NNNNN.tmp and renames it. Each record is read and written once
+ * when it fits in memory, twice when it spills. */
+#define _GNU_SOURCE /* sync_file_range */
+#include "config.h"
+#include "merge_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define SPL      18 /* splitter: 10-byte key + 8-byte big-endian record position */
+#define MANIFEST ".sluice-sort"
+#define MAGIC    "SLSORT01"
+
+typedef struct {
+    MPI_Comm comm;
+    int rank, size, nnodes;
+    const sl_sort_opts_t *o;
+    sl_filelist_t *fl;
+    uint64_t nrec, my_off, my_cnt; /* global record count; this rank's share */
+    uint64_t fbase;                /* where the share starts in fl (records) */
+    unsigned char *spl;            /* size-1 splitters */
+    int *done;                     /* per partition: already complete (resume) */
+    /* reducer */
+    unsigned char *rbuf;
+    uint64_t rcap, rn;
+    int nruns, runcap, runs_total;
+    size_t iobuf; /* bytes per output or spill write */
+    sl_run_t *runs;
+    char runbase[4096];
+    /* map -> send buffers, two per peer */
+    size_t blk;
+    unsigned char **sb[2];
+    size_t *sfill;
+    int *scur;
+    sl_xchg_req_t **sreq[2];
+    sl_xchg_t *x;
+    /* statistics */
+    double t_sample, t_map, t_sort, t_spill, t_merge, t_write;
+    uint64_t bytes_read, bytes_written, spill_bytes, recv_bytes;
+    uint64_t out_nrec;
+    sl_u128_t out_sum;
+} sctx_t;
+
+static void put_be64(unsigned char *p, uint64_t v)
+{
+    v = __builtin_bswap64(v);
+    memcpy(p, &v, 8);
+}
+
+/* Partition of record rec at global position g: the number of splitters
+ * not above (key, g). */
+static int part_of(const sctx_t *c, const unsigned char *rec, uint64_t g)
+{
+    int lo = 0, hi = c->size - 1; /* answer in [lo, hi] */
+    unsigned char pos[8];
+    int have_pos = 0;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2; /* splitter index mid separates mid | mid+1 */
+        const unsigned char *s = c->spl + (size_t)mid * SPL;
+        int d = memcmp(s, rec, SL_SORT_KEY);
+        if (d == 0) {
+            if (!have_pos) {
+                put_be64(pos, g);
+                have_pos = 1;
+            }
+            d = memcmp(s + SL_SORT_KEY, pos, 8);
+        }
+        if (d <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int cmp_spl(const void *a, const void *b)
+{
+    return memcmp(a, b, SPL);
+}
+
+/* Collective: choose size-1 splitters from blocks of samples on every rank. */
+static sl_status_t sample(sctx_t *c)
+{
+    /* Samples per rank: 4096 by default, fewer at scale so the gathered
+     * sample stays near 2^20 keys (18 MB) however many ranks there are. */
+    long per = c->o->samples;
+    if (per <= 0) {
+        per = (1L << 20) / c->size;
+        per = per > 4096 ? 4096 : (per < 256 ? 256 : per);
+    }
+    uint64_t nblk = c->my_cnt < 64 ? c->my_cnt : 64;
+    uint64_t m = nblk ? (uint64_t)per / nblk : 0;
+    if (nblk && m == 0)
+        m = 1;
+    unsigned char *mine = malloc((size_t)(nblk * m) * SPL + 1), *buf = malloc((size_t)m * SL_SORT_REC + 1);
+    uint64_t have = 0;
+    sl_status_t st = mine && buf ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory for samples");
+    for (uint64_t b = 0; st == SL_OK && b < nblk; b++) {
+        uint64_t lo = c->my_off + b * c->my_cnt / nblk, hi = c->my_off + (b + 1) * c->my_cnt / nblk;
+        uint64_t k = hi - lo < m ? hi - lo : m;
+        st = sl_filelist_read(c->fl, (lo - c->my_off + c->fbase) * SL_SORT_REC, buf, (size_t)k * SL_SORT_REC);
+        for (uint64_t i = 0; st == SL_OK && i < k; i++, have++) {
+            memcpy(mine + have * SPL, buf + i * SL_SORT_REC, SL_SORT_KEY);
+            put_be64(mine + have * SPL + SL_SORT_KEY, lo + i);
+        }
+    }
+    free(buf);
+    st = sl_agree(c->comm, st);
+    if (st != SL_OK) {
+        free(mine);
+        return st;
+    }
+    int n = (int)(have * SPL), *cnt = malloc(sizeof(int) * (size_t)c->size),
+        *dis = malloc(sizeof(int) * (size_t)c->size);
+    MPI_Allgather(&n, 1, MPI_INT, cnt, 1, MPI_INT, c->comm);
+    long tot = 0;
+    for (int r = 0; r < c->size; r++) {
+        dis[r] = (int)tot;
+        tot += cnt[r];
+    }
+    unsigned char *all = malloc((size_t)tot + 1);
+    MPI_Allgatherv(mine, n, MPI_BYTE, all, cnt, dis, MPI_BYTE, c->comm);
+    long ns = tot / SPL;
+    qsort(all, (size_t)ns, SPL, cmp_spl);
+    for (int j = 1; j < c->size; j++) {
+        unsigned char *s = c->spl + (size_t)(j - 1) * SPL;
+        if (ns)
+            memcpy(s, all + (size_t)((long)j * ns / c->size) * SPL, SPL);
+        else
+            memset(s, 0, SPL);
+    }
+    free(all);
+    free(cnt);
+    free(dis);
+    free(mine);
+    return SL_OK;
+}
+
+static sl_status_t part_path(const sctx_t *c, int p, char *buf, size_t len, int tmp)
+{
+    int k = snprintf(buf, len, "%s/part-%05d%s", c->o->output, p, tmp ? ".tmp" : "");
+    if (k < 0 || (size_t)k >= len)
+        return sl_error(SL_ERR_INVALID, "output path too long");
+    return SL_OK;
+}
+
+/* Collective: splitters from the manifest when resuming, else sampled and
+ * recorded; which partitions are already complete. */
+static sl_status_t plan_partitions(sctx_t *c)
+{
+    char man[4200];
+    snprintf(man, sizeof man, "%s/%s", c->o->output, MANIFEST);
+    size_t mlen = 8 + 16 + (size_t)(c->size - 1) * SPL;
+    unsigned char *m = calloc(1, mlen);
+    int found = 0;
+    sl_status_t st = m ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory");
+    if (st == SL_OK && c->rank == 0 && c->o->resume) {
+        FILE *f = fopen(man, "rb");
+        if (f) {
+            size_t k = fread(m, 1, mlen, f);
+            int extra = fgetc(f) != EOF;
+            fclose(f);
+            uint64_t P, N;
+            memcpy(&P, m + 8, 8);
+            memcpy(&N, m + 16, 8);
+            if (k != mlen || extra || memcmp(m, MAGIC, 8) || P != (uint64_t)c->size || N != c->nrec)
+                st = sl_error(SL_ERR_MISMATCH,
+                              "cannot resume: '%s' was written by a sort of other inputs or another rank "
+                              "count (%d ranks, %llu records now); run without --resume",
+                              man, c->size, (unsigned long long)c->nrec);
+            else
+                found = 1;
+        }
+    }
+    SL_TRY(sl_agree(c->comm, st));
+    MPI_Bcast(&found, 1, MPI_INT, 0, c->comm);
+    double t0 = sl_now();
+    if (found) {
+        MPI_Bcast(m, (int)mlen, MPI_BYTE, 0, c->comm);
+        memcpy(c->spl, m + 24, (size_t)(c->size - 1) * SPL);
+    } else {
+        st = sample(c);
+        if (st == SL_OK && c->rank == 0) {
+            uint64_t P = (uint64_t)c->size;
+            memcpy(m, MAGIC, 8);
+            memcpy(m + 8, &P, 8);
+            memcpy(m + 16, &c->nrec, 8);
+            memcpy(m + 24, c->spl, (size_t)(c->size - 1) * SPL);
+            st = sl_file_write_atomic(man, m, mlen);
+            /* Partitions of an earlier run with more ranks would corrupt the
+             * output's order: remove them. */
+            for (int p = c->size; st == SL_OK && p < 100000; p++) {
+                char pp[4200];
+                part_path(c, p, pp, sizeof pp, 0);
+                if (unlink(pp) != 0)
+                    break;
+            }
+        }
+        SL_TRY(sl_agree(c->comm, st));
+    }
+    c->t_sample = sl_now() - t0;
+    free(m);
+    int mine = 0;
+    if (found) {
+        char pp[4200];
+        part_path(c, c->rank, pp, sizeof pp, 0);
+        mine = access(pp, F_OK) == 0;
+    }
+    MPI_Allgather(&mine, 1, MPI_INT, c->done, 1, MPI_INT, c->comm);
+    return SL_OK;
+}
+
+typedef sl_status_t (*emit_fn)(void *arg, const unsigned char *recs, uint64_t n);
+
+/* Sort the reducer's buffer and stream it, in order, to emit() in pieces
+ * of iobuf bytes: keyidx gathers records by the sorted index straight into
+ * the piece, so the buffer is never permuted; radix sorts in place. */
+static sl_status_t sort_emit(sctx_t *c, size_t iobuf, emit_fn emit, void *arg)
+{
+    double t0 = sl_now();
+    sl_status_t st = SL_OK;
+    if (c->o->algo && !strcmp(c->o->algo, "radix")) {
+        SL_TRY(sl_sort_records(c->rbuf, c->rn, "radix", NULL));
+        c->t_sort += sl_now() - t0;
+        uint64_t per = iobuf / SL_SORT_REC;
+        for (uint64_t i = 0; st == SL_OK && i < c->rn; i += per)
+            st = emit(arg, c->rbuf + i * SL_SORT_REC, c->rn - i < per ? c->rn - i : per);
+        return st;
+    }
+    uint32_t *order;
+    SL_TRY(sl_sort_order(c->rbuf, c->rn, &order));
+    c->t_sort += sl_now() - t0;
+    /* Pieces of a multiple of 1024 records (102400 B = 25 pages) in an
+     * aligned buffer, so the writer can use direct I/O. */
+    uint64_t per = iobuf / SL_SORT_REC / 1024 * 1024;
+    if (per == 0)
+        per = 1024;
+    unsigned char *piece = NULL;
+    if (posix_memalign((void **)&piece, 4096, (size_t)per * SL_SORT_REC) != 0)
+        piece = NULL;
+    if (!piece)
+        st = sl_error(SL_ERR_NOMEM, "out of memory for the output buffer");
+    for (uint64_t i = 0; st == SL_OK && i < c->rn; i += per) {
+        uint64_t k = c->rn - i < per ? c->rn - i : per;
+        for (uint64_t j = 0; j < k; j++) {
+            if (i + j + 16 < c->rn) { /* the gather is latency-bound: fetch ahead */
+                const unsigned char *ahead = c->rbuf + (uint64_t)order[i + j + 16] * SL_SORT_REC;
+                __builtin_prefetch(ahead);
+                __builtin_prefetch(ahead + 64);
+            }
+            memcpy(piece + j * SL_SORT_REC, c->rbuf + (uint64_t)order[i + j] * SL_SORT_REC, SL_SORT_REC);
+        }
+        st = emit(arg, piece, k);
+    }
+    free(piece);
+    free(order);
+    return st;
+}
+
+typedef struct {
+    int fd, dfd; /* buffered, and direct I/O (-1 where unsupported) */
+    const char *path;
+    uint64_t off;
+} runw_t;
+
+/* Spill writes: direct I/O for page-aligned pieces (the merge reads the run
+ * back from the device, not from a page cache copy), buffered otherwise. */
+static sl_status_t emit_run(void *arg, const unsigned char *recs, uint64_t n)
+{
+    runw_t *w = arg;
+    size_t len = (size_t)n * SL_SORT_REC;
+    int direct = w->dfd >= 0 && ((uintptr_t)recs % 4096) == 0 && len % 4096 == 0 && w->off % 4096 == 0;
+    SL_TRY(sl_pwrite_full(direct ? w->dfd : w->fd, recs, len, (off_t)w->off, w->path));
+    w->off += len;
+    return SL_OK;
+}
+
+/* Reducer: sort the buffer and write it to a new run file. */
+static sl_status_t spill(sctx_t *c)
+{
+    double t0 = sl_now(), ts = c->t_sort;
+    if (c->nruns == c->runcap) {
+        int cap = c->runcap ? 2 * c->runcap : 16;
+        sl_run_t *r = realloc(c->runs, (size_t)cap * sizeof *r);
+        if (!r)
+            return sl_error(SL_ERR_NOMEM, "out of memory");
+        c->runs = r;
+        c->runcap = cap;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s-%d", c->runbase, c->nruns);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return sl_error(SL_ERR_IO, "cannot create spill file '%s' (--tmp): %s", path, strerror(errno));
+    runw_t w = {fd, open(path, O_WRONLY | O_DIRECT), path, 0};
+    sl_status_t st = sort_emit(c, c->iobuf, emit_run, &w);
+    if (w.dfd >= 0)
+        close(w.dfd);
+    if (close(fd) != 0 && st == SL_OK)
+        st = sl_error(SL_ERR_IO, "cannot write spill file '%s': %s", path, strerror(errno));
+    if (st != SL_OK) {
+        unlink(path);
+        return st;
+    }
+    c->runs[c->nruns].path = strdup(path);
+    c->runs[c->nruns].mem = NULL;
+    c->runs[c->nruns].nrec = c->rn;
+    c->nruns++;
+    c->runs_total++;
+    c->spill_bytes += c->rn * SL_SORT_REC;
+    c->rn = 0;
+    c->t_spill += sl_now() - t0 - (c->t_sort - ts);
+    return SL_OK;
+}
+
+static sl_status_t deliver(void *arg, int src, const void *data, size_t len)
+{
+    sctx_t *c = arg;
+    const unsigned char *p = data;
+    (void)src;
+    if (len % SL_SORT_REC)
+        return sl_error(SL_ERR_INTERNAL, "block of %zu bytes from rank %d", len, src);
+    c->recv_bytes += len;
+    uint64_t n = len / SL_SORT_REC;
+    while (n) {
+        if (c->rn == c->rcap)
+            SL_TRY(spill(c));
+        uint64_t k = c->rcap - c->rn < n ? c->rcap - c->rn : n;
+        memcpy(c->rbuf + c->rn * SL_SORT_REC, p, (size_t)k * SL_SORT_REC);
+        c->rn += k;
+        p += k * SL_SORT_REC;
+        n -= k;
+    }
+    return SL_OK;
+}
+
+static sl_status_t flush_peer(sctx_t *c, int p)
+{
+    int cur = c->scur[p];
+    SL_TRY(sl_xchg_isend(c->x, p, c->sb[cur][p], c->sfill[p], &c->sreq[cur][p]));
+    cur ^= 1;
+    c->scur[p] = cur;
+    c->sfill[p] = 0;
+    return sl_xchg_wait(c->x, &c->sreq[cur][p]); /* the other buffer is free again */
+}
+
+typedef struct {
+    const sl_filelist_t *fl;
+    uint64_t off;
+    unsigned char *buf; /* page-aligned, len + 2 pages */
+    size_t len;
+    sl_status_t st;
+    int direct;                /* --direct-read */
+    const unsigned char *data; /* where the records start in buf */
+} rd_t;
+
+/* Direct I/O read of a chunk that lies in one file: the enclosing page-aligned
+ * range lands in buf and data points at the chunk. 0 where not possible. */
+static int read_direct(rd_t *r)
+{
+    uint64_t base = 0;
+    for (int i = 0; i < r->fl->n; base += r->fl->size[i], i++) {
+        if (r->off < base || r->off + r->len > base + r->fl->size[i])
+            continue;
+        uint64_t in = r->off - base, a0 = in / 4096 * 4096;
+        size_t want = (size_t)(in + r->len - a0), got = 0, cap = (want + 4095) / 4096 * 4096;
+        int fd = open(r->fl->path[i], O_RDONLY | O_DIRECT);
+        if (fd < 0)
+            return 0;
+        while (got < want) {
+            ssize_t k = pread(fd, r->buf + got, cap - got, (off_t)(a0 + got));
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0)
+                break;
+            got += (size_t)k;
+        }
+        close(fd);
+        if (got < want)
+            return 0;
+        r->data = r->buf + (in - a0);
+        return 1;
+    }
+    return 0;
+}
+
+static void *reader(void *arg)
+{
+    rd_t *r = arg;
+    r->data = r->buf;
+    if (r->direct && read_direct(r))
+        return NULL;
+    r->st = sl_filelist_read(r->fl, r->off, r->buf, r->len);
+    return NULL;
+}
+
+/* Map: read the rank's share with a read-ahead thread, route every record. */
+static sl_status_t map(sctx_t *c, size_t chunk)
+{
+    sl_status_t st = SL_OK;
+    unsigned char *buf[2] = {sl_sort_alloc_big(chunk + 8192), sl_sort_alloc_big(chunk + 8192)};
+    if (!buf[0] || !buf[1]) {
+        free(buf[0]);
+        free(buf[1]);
+        return sl_error(SL_ERR_NOMEM, "out of memory for the read buffers (--mem too small?)");
+    }
+    uint64_t per = chunk / SL_SORT_REC, nchunks = (c->my_cnt + per - 1) / per;
+    sl_progress_t *prog = NULL;
+    st = sl_progress_create(c->comm, "sort: map+shuffle", (double)c->nrec * SL_SORT_REC, "B", &prog);
+    if (st != SL_OK) {
+        free(buf[0]);
+        free(buf[1]);
+        return st;
+    }
+    int all_done = 1;
+    for (int p = 0; p < c->size; p++)
+        all_done &= c->done[p];
+    if (all_done)
+        nchunks = 0;
+    pthread_t th;
+    rd_t rd[2];
+    int pending = 0;
+    if (nchunks) {
+        uint64_t k = c->my_cnt < per ? c->my_cnt : per;
+        rd[0] = (rd_t){c->fl, c->fbase * SL_SORT_REC, buf[0], (size_t)k * SL_SORT_REC,
+                       SL_OK, c->o->direct_read,      NULL};
+        if (pthread_create(&th, NULL, reader, &rd[0]) != 0)
+            st = sl_error(SL_ERR_INTERNAL, "cannot start the reader thread");
+        else
+            pending = 1;
+    }
+    for (uint64_t ci = 0; ci < nchunks && pending; ci++) {
+        pthread_join(th, NULL);
+        pending = 0;
+        rd_t cur = rd[ci & 1];
+        if (cur.st != SL_OK) {
+            st = cur.st;
+            break;
+        }
+        if (st != SL_OK)
+            break;
+        if (ci + 1 < nchunks) { /* read ahead into the other buffer */
+            uint64_t s = (ci + 1) * per, k = c->my_cnt - s < per ? c->my_cnt - s : per;
+            rd_t *n = &rd[(ci + 1) & 1];
+            *n = (rd_t){c->fl,
+                        (c->fbase + s) * SL_SORT_REC,
+                        buf[(ci + 1) & 1],
+                        (size_t)k * SL_SORT_REC,
+                        SL_OK,
+                        c->o->direct_read,
+                        NULL};
+            if (pthread_create(&th, NULL, reader, n) != 0) {
+                st = sl_error(SL_ERR_INTERNAL, "cannot start the reader thread");
+                break;
+            }
+            pending = 1;
+        }
+        c->bytes_read += cur.len;
+        uint64_t n = cur.len / SL_SORT_REC, g0 = c->my_off + ci * per;
+        for (uint64_t i = 0; i < n && st == SL_OK; i++) {
+            const unsigned char *r = cur.data + i * SL_SORT_REC;
+            int p = c->size > 1 ? part_of(c, r, g0 + i) : 0;
+            if (c->done[p])
+                continue;
+            if (p == c->rank) {
+                st = deliver(c, p, r, SL_SORT_REC);
+                c->recv_bytes -= SL_SORT_REC;
+                continue;
+            }
+            memcpy(c->sb[c->scur[p]][p] + c->sfill[p], r, SL_SORT_REC);
+            c->sfill[p] += SL_SORT_REC;
+            if (c->sfill[p] == c->blk)
+                st = flush_peer(c, p);
+        }
+        if (st == SL_OK && c->x)
+            st = sl_xchg_progress(c->x);
+        /* Only rank 0 reports, scaled from its share: a one-sided progress
+         * update from another rank could wait on rank 0's MPI progress while
+         * rank 0 waits on that rank's UCX progress. */
+        if (c->rank == 0 && c->my_cnt)
+            sl_progress_add(prog, (double)cur.len * (double)c->nrec / (double)c->my_cnt);
+    }
+    if (pending)
+        pthread_join(th, NULL);
+    for (int p = 0; st == SL_OK && p < c->size; p++)
+        if (p != c->rank && c->sfill[p])
+            st = flush_peer(c, p);
+    for (int p = 0; p < c->size; p++)
+        for (int b = 0; b < 2; b++)
+            if (c->sreq[b] && c->sreq[b][p]) {
+                sl_status_t s2 = sl_xchg_wait(c->x, &c->sreq[b][p]);
+                if (st == SL_OK)
+                    st = s2;
+            }
+    free(buf[0]);
+    free(buf[1]);
+    /* Everyone drains what is addressed to it before any MPI collective: a
+     * rank blocked in MPI would not progress UCX, and a peer's rendezvous
+     * send to it would never complete. A failed rank still ends its streams. */
+    if (c->x) {
+        sl_status_t s2 = sl_xchg_finish(c->x);
+        if (st == SL_OK)
+            st = s2;
+    }
+    st = sl_agree(c->comm, st);
+    sl_status_t s3 = sl_progress_finish(&prog);
+    return st != SL_OK ? st : s3;
+}
+
+typedef struct {
+    int fd, dfd; /* buffered, and direct I/O (-1 where unsupported) */
+    const char *path;
+    uint64_t off;
+    sl_u128_t sum;
+    uint64_t n;
+    double t_write;
+    sl_progress_t *prog; /* bytes written, shown by rank 0 */
+} writer_t;
+
+/* Output writes: page-aligned pieces at page-aligned offsets go straight to
+ * the device (O_DIRECT: no copy into the page cache, which was a third of
+ * the CPU time of an in-memory sort here); anything else is buffered. */
+static sl_status_t write_out(void *arg, const unsigned char *recs, uint64_t n)
+{
+    writer_t *w = arg;
+    sl_u128_t s = sl_sort_crcsum(recs, n);
+    w->sum = sl_u128_add(w->sum, s);
+    w->n += n;
+    double t0 = sl_now();
+    size_t len = (size_t)n * SL_SORT_REC;
+    int direct = w->dfd >= 0 && ((uintptr_t)recs % 4096) == 0 && len % 4096 == 0 && w->off % 4096 == 0;
+    if (direct) {
+        sl_status_t st = sl_pwrite_full(w->dfd, recs, len, (off_t)w->off, w->path);
+        if (st != SL_OK)
+            return st;
+    } else {
+        SL_TRY(sl_pwrite_full(w->fd, recs, len, (off_t)w->off, w->path));
+        /* Start the write-back now, so the final fsync has less to wait for. */
+        sync_file_range(w->fd, (off_t)w->off, (off_t)len, SYNC_FILE_RANGE_WRITE);
+    }
+    w->t_write += sl_now() - t0;
+    w->off += len;
+    if (w->prog)
+        sl_progress_add(w->prog, (double)len);
+    return SL_OK;
+}
+
+/* Reducer: sort or merge into part-RANK.tmp, then rename. */
+static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
+{
+    char tmp[4200], fin[4200];
+    SL_TRY(part_path(c, c->rank, tmp, sizeof tmp, 1));
+    SL_TRY(part_path(c, c->rank, fin, sizeof fin, 0));
+    if (c->done[c->rank]) { /* resumed: count what is there */
+        int fd = open(fin, O_RDONLY);
+        if (fd < 0)
+            return sl_error(SL_ERR_IO, "cannot open '%s': %s", fin, strerror(errno));
+        struct stat sb;
+        fstat(fd, &sb);
+        unsigned char *b = malloc(iobuf);
+        sl_status_t st = b ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory");
+        uint64_t off = 0, size = (uint64_t)sb.st_size;
+        while (st == SL_OK && off < size) {
+            size_t k = (size_t)(size - off < iobuf ? size - off : iobuf) / SL_SORT_REC * SL_SORT_REC;
+            st = sl_pread_full(fd, b, k, (off_t)off, fin);
+            if (st == SL_OK)
+                c->out_sum = sl_u128_add(c->out_sum, sl_sort_crcsum(b, k / SL_SORT_REC));
+            off += k;
+        }
+        c->out_nrec = size / SL_SORT_REC;
+        free(b);
+        close(fd);
+        return st;
+    }
+    if (c->o->test_stall_ms > 0 && c->rank > 0) {
+        struct timespec ts = {(time_t)(c->o->test_stall_ms * c->rank / 1000),
+                              (long)(c->o->test_stall_ms * c->rank % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    writer_t w = {-1, -1, tmp, 0, {0, 0}, 0, 0, prog};
+    double sort0 = c->t_sort;
+    w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (w.fd < 0)
+        return sl_error(SL_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+    w.dfd = open(tmp, O_WRONLY | O_DIRECT); /* fails on tmpfs: buffered only */
+    sl_status_t st = SL_OK;
+    double t1 = sl_now();
+    if (c->nruns == 0) {
+        /* Everything fit: one read and one write per record. */
+        st = sort_emit(c, iobuf, write_out, &w);
+    } else {
+        double t0 = sl_now();
+        st = sl_sort_records(c->rbuf, c->rn, c->o->algo, NULL);
+        c->t_sort += sl_now() - t0;
+        sl_run_t *r = realloc(c->runs, (size_t)(c->nruns + 1) * sizeof *r);
+        if (r) {
+            c->runs = r;
+            c->runcap = c->nruns + 1;
+        }
+        if (st != SL_OK) {
+        } else if (r) {
+            r[c->nruns].path = NULL; /* the in-memory run, last */
+            r[c->nruns].mem = c->rbuf;
+            r[c->nruns].nrec = c->rn;
+            st = sl_merge_runs(c->runs, c->nruns + 1, iobuf, write_out, &w);
+        } else {
+            st = sl_error(SL_ERR_NOMEM, "out of memory");
+        }
+        for (int i = 0; i < c->nruns; i++) {
+            unlink(c->runs[i].path);
+            free((char *)c->runs[i].path);
+        }
+        c->nruns = 0;
+    }
+    double tf = sl_now();
+    if (st == SL_OK && fsync(w.fd) != 0)
+        st = sl_error(SL_ERR_IO, "cannot flush '%s': %s", tmp, strerror(errno));
+    if (w.dfd >= 0)
+        close(w.dfd);
+    if (close(w.fd) != 0 && st == SL_OK)
+        st = sl_error(SL_ERR_IO, "cannot close '%s': %s", tmp, strerror(errno));
+    if (st == SL_OK && rename(tmp, fin) != 0)
+        st = sl_error(SL_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, fin, strerror(errno));
+    if (st != SL_OK) {
+        unlink(tmp);
+        return st;
+    }
+    sl_fsync_dir_of(fin);
+    w.t_write += sl_now() - tf;
+    c->t_merge = sl_now() - t1 - w.t_write - (c->t_sort - sort0);
+    c->t_write = w.t_write;
+    c->bytes_written += w.off;
+    c->out_nrec = w.n;
+    c->out_sum = w.sum;
+    return SL_OK;
+}
+
+static uint64_t default_mem(int local_size)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
+    uint64_t phys = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : (4ULL << 30);
+    return phys / 2 / (uint64_t)(local_size > 0 ? local_size : 1);
+}
+
+static void report(sctx_t *c, double total)
+{
+    /* Stage maxima and byte totals over ranks. */
+    double t[7] = {c->t_sample, c->t_map, c->t_sort, c->t_spill, c->t_merge, c->t_write, total}, tm[7];
+    uint64_t b[5] = {c->bytes_read, c->bytes_written, c->spill_bytes, c->out_nrec, (uint64_t)c->runs_total},
+             bs[5];
+    MPI_Reduce(t, tm, 7, MPI_DOUBLE, MPI_MAX, 0, c->comm);
+    MPI_Reduce(b, bs, 5, MPI_UINT64_T, MPI_SUM, 0, c->comm);
+    uint64_t *nrec = c->rank == 0 ? malloc(sizeof(uint64_t) * (size_t)c->size) : NULL;
+    uint64_t sums[2] = {c->out_sum.hi, c->out_sum.lo},
+             *allsum = c->rank == 0 ? malloc(16 * (size_t)c->size) : NULL;
+    MPI_Gather(&c->out_nrec, 1, MPI_UINT64_T, nrec, 1, MPI_UINT64_T, 0, c->comm);
+    MPI_Gather(sums, 2, MPI_UINT64_T, allsum, 2, MPI_UINT64_T, 0, c->comm);
+    if (c->rank != 0)
+        return;
+    sl_u128_t sum = {0, 0};
+    uint64_t mx = 0, tot = 0;
+    for (int r = 0; r < c->size; r++) {
+        sum = sl_u128_add(sum, (sl_u128_t){allsum[2 * r], allsum[2 * r + 1]});
+        mx = nrec[r] > mx ? nrec[r] : mx;
+        tot += nrec[r];
+    }
+    double data = (double)c->nrec * SL_SORT_REC, gb = 1e9;
+    uint64_t rd = bs[0] + bs[2], wr = bs[1] + bs[2]; /* spills are written and read back */
+    double bound = 0;
+    if (c->o->disk_read_bw > 0 && c->o->disk_write_bw > 0)
+        bound =
+            ((double)rd / (c->o->disk_read_bw * 1e6) + (double)wr / (c->o->disk_write_bw * 1e6)) / c->nnodes;
+    char hex[40], b1[32], b2[32];
+    fprintf(stderr, "sort: %llu records (%s) on %d ranks, %d node(s): %s\n", (unsigned long long)c->nrec,
+            sl_format_bytes(data, b1, sizeof b1), c->size, c->nnodes,
+            sl_format_duration(total, b2, sizeof b2));
+    fprintf(stderr, "  %-22s %9s %9s\n", "stage (max over ranks)", "seconds", "GB/s");
+    const char *names[6] = {"sample", "map+shuffle",        "sort (key index)",
+                            "spill",  "gather/merge + crc", "output writes"};
+    for (int i = 0; i < 6; i++)
+        fprintf(stderr, "  %-22s %9.3f %9.2f\n", names[i], tm[i], tm[i] > 0 ? data / tm[i] / gb : 0.0);
+    fprintf(stderr, "  %-22s %9.3f %9.2f\n", "total", tm[6], tm[6] > 0 ? data / tm[6] / gb : 0.0);
+    fprintf(stderr, "  read %s, written %s, spilled %s in %llu runs; largest partition %.3f x mean\n",
+            sl_format_bytes((double)rd, b1, sizeof b1), sl_format_bytes((double)wr, b2, sizeof b2),
+            sl_format_bytes((double)bs[2], hex, sizeof hex), (unsigned long long)bs[4],
+            tot ? (double)mx / ((double)tot / c->size) : 1.0);
+    if (bound > 0)
+        fprintf(stderr, "  disk bound %.3f s (read %.0f MB/s, write %.0f MB/s): %.1f%% of the disk bound\n",
+                bound, c->o->disk_read_bw, c->o->disk_write_bw, 100.0 * bound / tm[6]);
+    fprintf(stderr, "  output checksum %s (valsort's sum of CRC32s)\n", sl_u128_hex(sum, hex));
+    /* The summary, as JSON. */
+    char path[4200];
+    snprintf(path, sizeof path, "%s/summary.json", c->o->output);
+    size_t cap = 4096 + (size_t)c->size * 24;
+    char *js = malloc(cap);
+    if (js) {
+        size_t k =
+            (size_t)snprintf(js, cap,
+                             "{\n  \"records\": %llu,\n  \"bytes\": %llu,\n  \"checksum\": \"%s\",\n"
+                             "  \"ranks\": %d,\n  \"nodes\": %d,\n  \"spilled_bytes\": %llu,\n"
+                             "  \"runs\": %llu,\n  \"seconds\": {\"sample\": %.6f, \"map_shuffle\": %.6f, "
+                             "\"sort\": %.6f, \"spill\": %.6f, \"merge\": %.6f, \"write\": %.6f, "
+                             "\"total\": %.6f},\n  \"disk_bound_seconds\": %.6f,\n  \"partitions\": [",
+                             (unsigned long long)tot, (unsigned long long)tot * SL_SORT_REC, hex, c->size,
+                             c->nnodes, (unsigned long long)bs[2], (unsigned long long)bs[4], tm[0], tm[1],
+                             tm[2], tm[3], tm[4], tm[5], tm[6], bound);
+        for (int r = 0; r < c->size; r++)
+            k += (size_t)snprintf(js + k, cap - k, "%s%llu", r ? ", " : "", (unsigned long long)nrec[r]);
+        k += (size_t)snprintf(js + k, cap - k, "]\n}\n");
+        if (sl_file_write_atomic(path, js, k) != SL_OK)
+            SL_WARN("could not write %s", path);
+        free(js);
+    }
+    free(nrec);
+    free(allsum);
+}
+
+sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
+{
+    sctx_t c;
+    memset(&c, 0, sizeof c);
+    sl_topo_t topo;
+    SL_TRY(sl_topo_init(comm, &topo));
+    c.comm = topo.comm;
+    c.rank = topo.rank;
+    c.size = topo.size;
+    c.nnodes = topo.nnodes;
+    c.o = o;
+    int P = c.size;
+    double t_start = sl_now();
+    sl_status_t st = SL_OK;
+    if (!o->output)
+        st = sl_error_root(c.comm, SL_ERR_USAGE, "sort needs --output OUTDIR (or --plan SIZE)");
+    else if (o->input.n == 0)
+        st = sl_error_root(c.comm, SL_ERR_USAGE, "sort needs --input FILE|DIR...");
+    else if (o->algo && strcmp(o->algo, "keyidx") && strcmp(o->algo, "radix"))
+        st = sl_error_root(c.comm, SL_ERR_USAGE, "--algo must be keyidx or radix");
+    if (st == SL_OK && o->tmp) {
+        struct stat sb;
+        if (stat(o->tmp, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            st = sl_error_root(c.comm, SL_ERR_NOT_FOUND, "--tmp '%s' is not an existing directory", o->tmp);
+    }
+    if (st != SL_OK) {
+        sl_topo_fini(&topo);
+        return st;
+    }
+    uint64_t mem = o->mem ? o->mem : default_mem(topo.local_size);
+    if (o->local) {
+        /* Node-local inputs: each rank sorts in its own files (%r -> rank);
+         * global positions follow rank order. */
+        char **v = calloc((size_t)o->input.n, sizeof *v);
+        st = v ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory");
+        for (int i = 0; st == SL_OK && i < o->input.n; i++)
+            if (!(v[i] = sl_sort_subst_rank(o->input.v[i], c.rank)))
+                st = sl_error(SL_ERR_NOMEM, "out of memory");
+        if (st == SL_OK)
+            st = sl_filelist_create(MPI_COMM_SELF, v, o->input.n, 1, &c.fl);
+        for (int i = 0; v && i < o->input.n; i++)
+            free(v[i]);
+        free(v);
+        SL_TRY_GOTO(sl_agree(c.comm, st), out);
+        c.my_cnt = c.fl->total / SL_SORT_REC;
+        c.my_off = 0;
+        MPI_Exscan(&c.my_cnt, &c.my_off, 1, MPI_UINT64_T, MPI_SUM, c.comm);
+        if (c.rank == 0)
+            c.my_off = 0;
+        MPI_Allreduce(&c.my_cnt, &c.nrec, 1, MPI_UINT64_T, MPI_SUM, c.comm);
+        c.fbase = 0;
+    } else {
+        SL_TRY_GOTO(sl_filelist_create(c.comm, o->input.v, o->input.n, 1, &c.fl), out);
+        c.nrec = c.fl->total / SL_SORT_REC;
+        sl_sort_block(c.nrec, c.size, c.rank, &c.my_off, &c.my_cnt);
+        c.fbase = c.my_off;
+    }
+    /* Every rank makes OUTDIR: it may be node-local. */
+    SL_TRY_GOTO(sl_agree(c.comm, sl_mkdirs(o->output)), out);
+
+    /* Memory plan: read-ahead buffers, send buffers, receive slots, and the
+     * reducer's buffer with its sort index (16 B per record). */
+    /* About 1/8 of --mem each for read-ahead, send blocks and receive slots;
+     * the rest holds the partition with its 32 B per record of sort index. */
+    int slots = P > 1 ? (2 * (P - 1) < 4 ? 4 : (2 * (P - 1) > 8 ? 8 : 2 * (P - 1))) : 0;
+    size_t chunk = o->chunk ? (size_t)o->chunk : (size_t)(mem / 16);
+    if (chunk > (8u << 20)) /* larger reads gain nothing; fresh pages cost */
+        chunk = 8u << 20;
+    if (chunk < 100000)
+        chunk = 100000;
+    chunk = chunk / SL_SORT_REC * SL_SORT_REC;
+    c.iobuf = chunk;
+    c.blk = o->block ? (size_t)o->block : (size_t)(mem / 8 / (uint64_t)(2 * (P - 1) + slots + 1));
+    if (c.blk > (1u << 20))
+        c.blk = 1u << 20;
+    if (c.blk < 10000)
+        c.blk = 10000;
+    c.blk = c.blk / SL_SORT_REC * SL_SORT_REC;
+    int64_t avail = (int64_t)mem - 2 * (int64_t)chunk - (int64_t)(2 * (P - 1) + slots) * (int64_t)c.blk;
+    c.rcap = avail > 0 ? (uint64_t)avail / (SL_SORT_REC + 32) : 0;
+    if (c.rcap < 1000)
+        c.rcap = 1000;
+    uint64_t expect = c.nrec / (uint64_t)P + c.nrec / (uint64_t)P / 4 + 1000;
+    if (c.rcap > expect) /* no need to hold more than the partition */
+        c.rcap = expect;
+    c.rbuf = sl_sort_alloc_big((size_t)c.rcap * SL_SORT_REC);
+    c.spl = calloc((size_t)P, SPL);
+    c.done = calloc((size_t)P, sizeof(int));
+    c.sfill = calloc((size_t)P, sizeof(size_t));
+    c.scur = calloc((size_t)P, sizeof(int));
+    for (int b = 0; b < 2; b++) {
+        c.sb[b] = calloc((size_t)P, sizeof(unsigned char *));
+        c.sreq[b] = calloc((size_t)P, sizeof(sl_xchg_req_t *));
+    }
+    int ok = c.rbuf && c.spl && c.done && c.sfill && c.scur && c.sb[0] && c.sb[1] && c.sreq[0] && c.sreq[1];
+    for (int p = 0; ok && p < P; p++)
+        for (int b = 0; ok && b < 2 && p != c.rank; b++)
+            ok = (c.sb[b][p] = malloc(c.blk)) != NULL;
+    SL_TRY_GOTO(sl_agree(c.comm, ok ? SL_OK
+                                    : sl_error(SL_ERR_NOMEM, "out of memory for --mem %llu bytes",
+                                               (unsigned long long)mem)),
+                out);
+    {
+        int token = (int)getpid();
+        MPI_Bcast(&token, 1, MPI_INT, 0, c.comm);
+        const char *dir = o->tmp ? o->tmp : o->output;
+        if (strlen(dir) > 3000)
+            SL_TRY_GOTO(sl_error_root(c.comm, SL_ERR_USAGE, "--tmp/--output path too long"), out);
+        snprintf(c.runbase, sizeof c.runbase, "%.3000s/sluice-run-%d-%d", dir, token, c.rank);
+    }
+    SL_VERBOSE0("sort: --mem %llu per rank: read-ahead 2 x %zu B, blocks %zu B, reducer %llu records",
+                (unsigned long long)mem, chunk, c.blk, (unsigned long long)c.rcap);
+
+    SL_TRY_GOTO(plan_partitions(&c), out);
+    if (P > 1)
+        SL_TRY_GOTO(sl_xchg_create(c.comm, c.blk, slots, deliver, &c, &c.x), out);
+    double t0 = sl_now();
+    SL_TRY_GOTO(map(&c, chunk), out);
+    c.t_map = sl_now() - t0;
+    if (c.x)
+        sl_xchg_destroy(&c.x);
+    /* A safe point: a stop asked for now (SIGUSR1/SIGTERM) leaves the run
+     * resumable with --resume (complete partitions are kept). */
+    {
+        int stop = 0;
+        SL_TRY_GOTO(sl_stop_agree(c.comm, &stop), out);
+        if (stop) {
+            st = SL_ERR_STOPPED;
+            goto out;
+        }
+    }
+    {
+        sl_progress_t *wprog = NULL;
+        SL_TRY_GOTO(sl_progress_create(c.comm, "sort: sort+write", (double)c.nrec * SL_SORT_REC, "B", &wprog),
+                    out);
+        st = sl_agree(c.comm, reduce(&c, chunk, wprog));
+        sl_status_t s2 = sl_progress_finish(&wprog);
+        if (st == SL_OK)
+            st = s2;
+        if (st != SL_OK)
+            goto out;
+    }
+    report(&c, sl_now() - t_start);
+out:
+    if (c.x)
+        sl_xchg_destroy(&c.x);
+    for (int i = 0; i < c.nruns; i++) {
+        unlink(c.runs[i].path);
+        free((char *)c.runs[i].path);
+    }
+    free(c.runs);
+    for (int b = 0; b < 2; b++) {
+        for (int p = 0; c.sb[b] && p < P; p++)
+            free(c.sb[b][p]);
+        free(c.sb[b]);
+        free(c.sreq[b]);
+    }
+    free(c.sfill);
+    free(c.scur);
+    free(c.rbuf);
+    free(c.spl);
+    free(c.done);
+    sl_filelist_destroy(&c.fl);
+    sl_topo_fini(&topo);
+    return st;
+}

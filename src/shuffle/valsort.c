@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* `sluice valsort`: the reference validator's summary (record count, CRC32
+ * sum, duplicate keys, unordered records) over a sequence of files split
+ * across ranks; piece summaries are combined in order, which checks the
+ * boundaries between pieces exactly as valsort -s checks partitions. */
+#include "config.h"
+#include "shuffle_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define VAL_CHUNK (8u << 20)
+
+static void inc(uint64_t c[2], uint64_t by)
+{
+    uint64_t lo = c[1] + by;
+    if (lo < c[1])
+        c[0]++;
+    c[1] = lo;
+}
+
+static int is_zero(const uint64_t c[2])
+{
+    return c[0] == 0 && c[1] == 0;
+}
+
+void sl_valsort_add(sl_valsort_sum_t *s, const unsigned char *buf, uint64_t n)
+{
+    if (n == 0)
+        return;
+    const unsigned char *prev = s->last_rec;
+    uint64_t i = 0;
+    uint64_t crc_hi = 0, crc_lo = 0;
+    if (is_zero(s->rec_count)) {
+        memcpy(s->first_rec, buf, SL_SORT_REC);
+        prev = buf;
+        crc_lo = sl_sort_crc32(buf);
+        inc(s->rec_count, 1);
+        i = 1;
+    }
+    for (; i < n; i++) {
+        const unsigned char *r = buf + i * SL_SORT_REC;
+        uint64_t c = sl_sort_crc32(r);
+        crc_lo += c;
+        if (crc_lo < c)
+            crc_hi++;
+        int d = memcmp(prev, r, SL_SORT_KEY);
+        if (d == 0) {
+            inc(s->dup_count, 1);
+        } else if (d > 0) {
+            if (is_zero(s->first_unordered))
+                memcpy(s->first_unordered, s->rec_count, sizeof s->first_unordered);
+            inc(s->unordered_count, 1);
+        }
+        inc(s->rec_count, 1);
+        prev = r;
+    }
+    memcpy(s->last_rec, buf + (n - 1) * SL_SORT_REC, SL_SORT_REC);
+    sl_u128_t sum = sl_u128_add((sl_u128_t){s->checksum[0], s->checksum[1]}, (sl_u128_t){crc_hi, crc_lo});
+    s->checksum[0] = sum.hi;
+    s->checksum[1] = sum.lo;
+}
+
+static void add2(uint64_t a[2], const uint64_t b[2])
+{
+    sl_u128_t s = sl_u128_add((sl_u128_t){a[0], a[1]}, (sl_u128_t){b[0], b[1]});
+    a[0] = s.hi;
+    a[1] = s.lo;
+}
+
+void sl_valsort_merge(sl_valsort_sum_t *a, const sl_valsort_sum_t *b)
+{
+    if (is_zero(b->rec_count))
+        return;
+    if (is_zero(a->rec_count)) {
+        *a = *b;
+        return;
+    }
+    int d = memcmp(a->last_rec, b->first_rec, SL_SORT_KEY);
+    if (d == 0) {
+        inc(a->dup_count, 1);
+    } else if (d > 0) {
+        if (is_zero(a->first_unordered))
+            memcpy(a->first_unordered, a->rec_count, sizeof a->first_unordered);
+        inc(a->unordered_count, 1);
+    }
+    if (is_zero(a->first_unordered) && !is_zero(b->first_unordered)) {
+        memcpy(a->first_unordered, a->rec_count, sizeof a->first_unordered);
+        add2(a->first_unordered, b->first_unordered);
+    }
+    add2(a->unordered_count, b->unordered_count);
+    add2(a->rec_count, b->rec_count);
+    add2(a->dup_count, b->dup_count);
+    add2(a->checksum, b->checksum);
+    memcpy(a->last_rec, b->last_rec, SL_SORT_REC);
+}
+
+/* Combine per-rank summaries on rank 0 in rank order; broadcast. */
+static sl_status_t combine(MPI_Comm comm, sl_valsort_sum_t *mine, sl_valsort_sum_t *out)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    sl_valsort_sum_t *all = rank == 0 ? malloc(sizeof *all * (size_t)size) : NULL;
+    SL_TRY(sl_agree(comm, rank != 0 || all ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory")));
+    MPI_Gather(mine, (int)sizeof *mine, MPI_BYTE, all, (int)sizeof *mine, MPI_BYTE, 0, comm);
+    memset(out, 0, sizeof *out);
+    if (rank == 0)
+        for (int r = 0; r < size; r++)
+            sl_valsort_merge(out, &all[r]);
+    free(all);
+    MPI_Bcast(out, (int)sizeof *out, MPI_BYTE, 0, comm);
+    return SL_OK;
+}
+
+sl_status_t sl_valsort_files(MPI_Comm comm, char **files, int n, sl_valsort_sum_t *sum_p)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    sl_filelist_t *fl;
+    SL_TRY(sl_filelist_create(comm, files, n, 0, &fl));
+    uint64_t off, cnt;
+    sl_sort_block(fl->total / SL_SORT_REC, size, rank, &off, &cnt);
+    sl_valsort_sum_t mine;
+    memset(&mine, 0, sizeof mine);
+    sl_status_t st = SL_OK;
+    unsigned char *buf = cnt ? malloc(VAL_CHUNK) : NULL;
+    if (cnt && !buf)
+        st = sl_error(SL_ERR_NOMEM, "out of memory for the read buffer");
+    uint64_t per = VAL_CHUNK / SL_SORT_REC;
+    for (uint64_t done = 0; st == SL_OK && done < cnt;) {
+        uint64_t k = cnt - done < per ? cnt - done : per;
+        st = sl_filelist_read(fl, (off + done) * SL_SORT_REC, buf, (size_t)k * SL_SORT_REC);
+        if (st == SL_OK)
+            sl_valsort_add(&mine, buf, k);
+        done += k;
+    }
+    free(buf);
+    sl_filelist_destroy(&fl);
+    SL_TRY(sl_agree(comm, st));
+    return combine(comm, &mine, sum_p);
+}
+
+/* Collective: each rank validates its own files (node-local partitions:
+ * %r and %R name them per rank); the pieces are combined in rank order. */
+static sl_status_t valsort_local(MPI_Comm comm, char **files, int n, sl_valsort_sum_t *sum_p)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    char **v = calloc((size_t)n, sizeof *v);
+    sl_status_t st = v ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory");
+    for (int i = 0; st == SL_OK && i < n; i++)
+        if (!(v[i] = sl_sort_subst_rank(files[i], rank)))
+            st = sl_error(SL_ERR_NOMEM, "out of memory");
+    sl_valsort_sum_t mine;
+    memset(&mine, 0, sizeof mine);
+    if (st == SL_OK)
+        st = sl_valsort_files(MPI_COMM_SELF, v, n, &mine);
+    for (int i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+    SL_TRY(sl_agree(comm, st));
+    return combine(comm, &mine, sum_p);
+}
+
+/* Rank 0: the sequence of summaries in the given files. */
+static sl_status_t read_summaries(char **files, int n, sl_valsort_sum_t *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < n; i++) {
+        FILE *f = fopen(files[i], "rb");
+        if (!f)
+            return sl_error(SL_ERR_NOT_FOUND, "summary file '%s': %s", files[i], strerror(errno));
+        sl_valsort_sum_t s;
+        size_t k;
+        while ((k = fread(&s, 1, sizeof s, f)) == sizeof s)
+            sl_valsort_merge(out, &s);
+        fclose(f);
+        if (k != 0)
+            return sl_error(SL_ERR_INVALID, "summary file '%s': partial partition summary found at end",
+                            files[i]);
+    }
+    return SL_OK;
+}
+
+sl_status_t sl_valsort_run(MPI_Comm comm, const sl_valsort_opts_t *o)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    sl_valsort_sum_t sum;
+    if (o->files.n < 1)
+        return sl_error_root(comm, SL_ERR_USAGE, "valsort needs at least one FILE");
+    if (o->summaries) {
+        sl_status_t st = rank == 0 ? read_summaries(o->files.v, o->files.n, &sum) : SL_OK;
+        SL_TRY(sl_agree(comm, st));
+        MPI_Bcast(&sum, (int)sizeof sum, MPI_BYTE, 0, comm);
+    } else if (o->local) {
+        SL_TRY(valsort_local(comm, o->files.v, o->files.n, &sum));
+    } else {
+        SL_TRY(sl_valsort_files(comm, o->files.v, o->files.n, &sum));
+    }
+    if (is_zero(sum.rec_count))
+        return sl_error_root(comm, SL_ERR_INVALID, "there must be at least one record to be validated");
+    if (o->summary_out) {
+        sl_status_t st = rank == 0 ? sl_file_write_atomic(o->summary_out, &sum, sizeof sum) : SL_OK;
+        SL_TRY(sl_agree(comm, st));
+    }
+    char b1[48];
+    /* -q is also sluice's common --quiet (log level warn): either silences. */
+    if (rank == 0 && !o->quiet && sl_log_level_g >= SL_LOG_INFO) {
+        if (!is_zero(sum.first_unordered))
+            fprintf(stderr, "First unordered record is record %s\n",
+                    sl_u128_dec((sl_u128_t){sum.first_unordered[0], sum.first_unordered[1]}, b1));
+        fprintf(stderr, "Records: %s\n", sl_u128_dec((sl_u128_t){sum.rec_count[0], sum.rec_count[1]}, b1));
+        fprintf(stderr, "Checksum: %s\n", sl_u128_hex((sl_u128_t){sum.checksum[0], sum.checksum[1]}, b1));
+        if (!is_zero(sum.unordered_count)) {
+            fprintf(stderr, "ERROR - there are %s unordered records\n",
+                    sl_u128_dec((sl_u128_t){sum.unordered_count[0], sum.unordered_count[1]}, b1));
+        } else {
+            fprintf(stderr, "Duplicate keys: %s\n",
+                    sl_u128_dec((sl_u128_t){sum.dup_count[0], sum.dup_count[1]}, b1));
+            fprintf(stderr, "SUCCESS - all records are in order\n");
+        }
+        fflush(stderr);
+    }
+    return is_zero(sum.unordered_count) ? SL_OK : SL_ERR_FAILED;
+}

@@ -1,0 +1,48 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# sluice gensort: byte-for-byte against an independent Python implementation
+# of gensort 1.5 (bench/shuffle/gensort_ref.py) for every mode, -b and -c;
+# the documented partition property (-b); parallel output identical to serial
+# with 1, 2 and 4 ranks; --parts; usage errors.
+. "$top_srcdir/tests/lib.sh"
+REF="$top_srcdir/bench/shuffle/gensort_ref.py"
+cd "$T" || exit 1
+for flags in "" "-a" "-s" "-a -s" "-b18446744073709549000 -s" "-a -s -b4294967000"; do
+  # shellcheck disable=SC2086
+  expect_rc 0 $SLUICE gensort -c $flags 2500 c.dat
+  cp "$T/err" c.sum
+  # shellcheck disable=SC2086
+  /usr/bin/python3 "$REF" -c $flags 2500 p.dat 2>p.sum || fail "reference generator failed"
+  cmp -s c.dat p.dat || fail "gensort $flags differs from the reference"
+  cmp -s c.sum p.sum || fail "gensort -c $flags printed $(cat c.sum), reference $(cat p.sum)"
+done
+# The first printable record, as published.
+expect_rc 0 $SLUICE gensort -a 1 one.dat
+printf 'AsfAGHM5om  00000000000000000000000000000000  0000222200002222000022220000222200002222000000001111\r\n' >want
+cmp -s one.dat want || fail "first -a record is not the published one"
+# gensort -b0 1000 part0; gensort -b1000 1000 part1; cat == gensort 2000.
+expect_rc 0 $SLUICE gensort -b0 1000 part0
+expect_rc 0 $SLUICE gensort -b1000 1000 part1
+expect_rc 0 $SLUICE gensort 2000 whole
+cat part0 part1 | cmp -s - whole || fail "-b partitions do not concatenate to the whole"
+# Parallel into one file == serial; --parts == serial split.
+expect_rc 0 $SLUICE gensort -s -c 30001 serial.dat
+cp "$T/err" serial.sum
+for np in 1 2 4; do
+  expect_rc 0 $MPIRUN -np $np $SLUICE gensort -s -c 30001 par.dat
+  cmp -s par.dat serial.dat || fail "gensort on $np ranks differs from serial"
+  cmp -s "$T/err" serial.sum || fail "gensort -c on $np ranks printed $(cat "$T/err")"
+  [ ! -e par.dat.tmp ] || fail "temporary file left behind"
+  rm -f pp.*
+  expect_rc 0 $MPIRUN -np $np $SLUICE gensort -s --parts 30001 pp
+  i=0; : >cat.dat
+  while [ $i -lt $np ]; do cat "pp.$i" >>cat.dat; i=$((i + 1)); done
+  cmp -s cat.dat serial.dat || fail "--parts on $np ranks does not concatenate to the serial output"
+done
+# Usage errors: exit 2 and a message.
+expect_rc 2 $SLUICE gensort 12x out.dat
+expect_grep "NUM_RECS" "$T/err"
+expect_rc 2 $SLUICE gensort -b-5 10 out.dat
+expect_rc 1 $SLUICE gensort 10 /nonexistent/dir/out.dat
+expect_grep "/nonexistent/dir/out.dat.tmp" "$T/err"
+echo "gensort: ok"

@@ -1,0 +1,22 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# slurm/sort.sbatch on a real private single-node Slurm (tests/slurm's
+# harness; skipped where it cannot run): gensort --parts, sort --local and
+# valsort --local over the node-local partitions, all inside one job.
+. "$top_srcdir/tests/lib.sh"
+cd "$T"
+cat >"$T/job.sh" <<JOB
+set -u
+export SLUICE="$SLUICE" SORT_RECORDS=20000 SORT_SKEW=1 SORT_LOCAL="$T/local" SORT_RESULTS="$T/results"
+sbatch --wait -n 2 -o "$T/job.out" "$top_srcdir/slurm/sort.sbatch"
+JOB
+"$top_srcdir/tests/slurm/with-slurm.sh" bash "$T/job.sh"
+rc=$?
+[ $rc -eq 77 ] && exit 77
+[ -f "$T/job.out" ] && cat "$T/job.out"
+[ $rc -eq 0 ] || fail "sbatch --wait slurm/sort.sbatch exited $rc"
+expect_grep "^Records: 20000$" "$T/job.out"
+expect_grep "^SUCCESS - all records are in order$" "$T/job.out"
+[ -f "$T/results/summary.json" ] || fail "no summary.json in the results"
+[ "$(wc -c <"$T/results/all.sum")" -eq 280 ] || fail "no valsort summary in the results"
+echo "PASS: slurm sort"

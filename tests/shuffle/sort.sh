@@ -1,0 +1,121 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# sluice sort with 1, 2 and 4 ranks on uniform, skewed, printable,
+# duplicate-heavy, uneven-file and empty inputs: the partitions, read in name
+# order, must be in order and carry the input's checksum; skewed input must
+# split within 10% of the mean. Then the external path (small --mem) and a
+# resume after a kill.
+. "$top_srcdir/tests/lib.sh"
+cd "$T" || exit 1
+checksum() { # checksum FILE... -> valsort's checksum line
+  $SLUICE valsort "$@" 2>&1 | grep '^Checksum:'
+}
+mkdir -p in/uniform in/skewed in/ascii in/dups in/uneven in/empty tmp
+$SLUICE gensort 20000 in/uniform/a || fail gensort
+$SLUICE gensort -s 40000 in/skewed/a || fail gensort
+$SLUICE gensort -a 10000 in/ascii/a || fail gensort
+/usr/bin/python3 -c "
+import random, sys
+random.seed(7)
+out = bytearray()
+for i in range(12000):
+    out += bytes([65 + random.randrange(3)]) * 10 + i.to_bytes(90, 'big')
+open(sys.argv[1], 'wb').write(out)" in/dups/a || fail "making duplicate keys"
+$SLUICE gensort -b100 1 in/uneven/f1 && : >in/uneven/f2 && $SLUICE gensort -b7 7777 in/uneven/f3 &&
+  $SLUICE gensort -b9000 333 in/uneven/f4 || fail gensort
+: >in/empty/a
+for np in 1 2 4; do
+  for kind in uniform skewed ascii dups uneven empty; do
+    rm -rf sorted
+    expect_rc 0 $MPIRUN -np $np $SLUICE sort --input in/$kind --output sorted --tmp tmp
+    nparts=$(ls sorted/part-* | wc -l)
+    [ "$nparts" -eq "$np" ] || fail "$kind on $np ranks: $nparts partitions"
+    ls sorted/*.tmp >/dev/null 2>&1 && fail "$kind: temporary files left in sorted/"
+    [ -f sorted/summary.json ] || fail "$kind: no summary.json"
+    if [ "$kind" = empty ]; then
+      [ "$(cat sorted/part-* | wc -c)" -eq 0 ] || fail "empty input gave output"
+      grep -q '"records": 0,' sorted/summary.json || fail "empty: summary records"
+      continue
+    fi
+    expect_rc 0 $SLUICE valsort sorted/part-*
+    insum=$(checksum in/$kind/*)
+    got=$(grep '^Checksum:' "$T/err")
+    [ "$insum" = "$got" ] || fail "$kind on $np ranks: output $got, input $insum"
+    grep -q "\"checksum\": \"${insum#Checksum: }\"" sorted/summary.json || fail "$kind: summary checksum"
+    if [ "$kind" = skewed ] || [ "$kind" = uniform ] || [ "$kind" = dups ]; then
+      /usr/bin/python3 -c "
+import json, sys
+p = json.load(open('sorted/summary.json'))['partitions']
+m = sum(p) / len(p)
+sys.exit(0 if max(p) <= 1.10 * m and min(p) >= 0.90 * m else 1)" ||
+        fail "$kind on $np ranks: partitions $(grep partitions sorted/summary.json) not within 10% of the mean"
+    fi
+  done
+done
+# The external path: data 6 MB, --mem 1M per rank: runs are spilled and merged.
+$SLUICE gensort -s 60000 big.dat || fail gensort
+insum=$(checksum big.dat)
+for np in 1 2 4; do
+  rm -rf sorted
+  expect_rc 0 $MPIRUN -np $np $SLUICE sort --input big.dat --output sorted --tmp tmp --mem 1M
+  grep -q '"runs": 0,' sorted/summary.json && fail "--mem 1M on $np ranks did not spill"
+  expect_rc 0 $SLUICE valsort sorted/part-*
+  [ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "external sort on $np ranks lost records: $(cat "$T/err") insum $insum"
+  [ -z "$(ls tmp)" ] || fail "spill files left in --tmp: $(ls tmp)"
+done
+# Direct-I/O reads (--direct-read) on files of uneven sizes, chunks across
+# file boundaries included (small --chunk).
+for np in 1 2 4; do
+  rm -rf sorted
+  expect_rc 0 $MPIRUN -np $np $SLUICE sort --direct-read --chunk 300K --input in/uneven in/skewed --output sorted
+  expect_rc 0 $SLUICE valsort sorted/part-*
+  [ "$(grep '^Checksum:' "$T/err")" = "$(checksum in/uneven/* in/skewed/a)" ] || fail "--direct-read on $np ranks"
+done
+# Node-local inputs (--local, %r = rank), as on node-local scratch.
+for np in 2 4; do
+  rm -rf sorted loc.*
+  expect_rc 0 $MPIRUN -np $np $SLUICE gensort --parts 9000 loc
+  expect_rc 0 $MPIRUN -np $np $SLUICE sort --local --input 'loc.%r' --output sorted
+  expect_rc 0 $SLUICE valsort sorted/part-*
+  cat loc.* >locall
+  [ "$(grep '^Checksum:' "$T/err")" = "$(checksum locall)" ] ||
+    fail "--local on $np ranks lost records"
+done
+# UCX_TLS is honoured: shared memory and TCP both carry the shuffle; an
+# unusable choice fails cleanly on every rank instead of hanging.
+ucxsum=$(checksum in/uniform/a)
+for tls in sm,self tcp,self; do
+  rm -rf sorted
+  UCX_TLS=$tls expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input in/uniform --output sorted
+  expect_rc 0 $SLUICE valsort sorted/part-*
+  [ "$(grep '^Checksum:' "$T/err")" = "$ucxsum" ] || fail "UCX_TLS=$tls lost records"
+done
+UCX_TLS=cma,self expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input in/uniform --output sorted2
+expect_grep "UCX_TLS" "$T/err"
+# The planning model names a bottleneck.
+expect_rc 0 $SLUICE sort --plan 100T --nodes 100 --disk-read-bw 2000 --disk-write-bw 1500 --net-bw 1200 --mem 200G
+expect_grep "bottleneck: " "$T/out"
+expect_grep "total" "$T/out"
+expect_rc 2 $SLUICE sort --plan 100T --nodes 100
+# Resume after a kill: rank 1 stalls before writing; kill the job once
+# part-00000 is complete; --resume must keep it (same inode) and finish.
+rm -rf sorted
+$MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --tmp tmp --test-stall-ms 30000 >run.log 2>&1 &
+mpid=$!
+i=0
+while [ ! -e sorted/part-00000 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+[ -e sorted/part-00000 ] || { kill -9 $mpid; fail "part-00000 never appeared: $(cat run.log)"; }
+for p in $(pgrep -P $mpid); do kill -9 "$p"; done
+kill -9 $mpid 2>/dev/null
+wait $mpid 2>/dev/null
+[ -e sorted/part-00001 ] && fail "part-00001 complete although its rank was killed"
+ino=$(stat -c %i sorted/part-00000)
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --tmp tmp --resume
+[ "$(stat -c %i sorted/part-00000)" = "$ino" ] || fail "--resume rewrote the complete part-00000"
+expect_rc 0 $SLUICE valsort sorted/part-*
+[ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "resumed sort lost records"
+grep -q "\"checksum\": \"${insum#Checksum: }\"" sorted/summary.json || fail "resumed summary checksum"
+# Resuming with another rank count is refused.
+expect_rc 1 $MPIRUN -np 4 $SLUICE sort --input big.dat --output sorted --resume
+expect_grep "cannot resume" "$T/err"
+echo "sort: ok"

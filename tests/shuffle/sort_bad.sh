@@ -1,0 +1,39 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# sluice sort on bad input: a size that is not a multiple of 100, a missing
+# input, a missing --tmp, a full output file system (a 1 MB tmpfs, skipped
+# with a message where mount is not allowed). Each: one message naming the
+# file, exit 1, no partition under a final name, inputs untouched.
+. "$top_srcdir/tests/lib.sh"
+cd "$T" || exit 1
+mkdir tmp
+$SLUICE gensort 30000 good.dat || fail gensort
+head -c 12345 good.dat >odd.dat
+cp good.dat good.orig
+cp odd.dat odd.orig
+no_parts() { ! ls "$1"/part-* >/dev/null 2>&1 || fail "partition under a final name in $1: $(ls "$1")"; }
+expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input good.dat odd.dat --output out1 --tmp tmp
+expect_grep "odd.dat.*12345 is not a multiple of the 100-byte record size" "$T/err"
+no_parts out1
+expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input good.dat nothere.dat --output out2
+expect_grep "nothere.dat" "$T/err"
+no_parts out2
+expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input good.dat --output out3 --tmp "$T/no/such/dir"
+expect_grep "tmp '$T/no/such/dir' is not an existing directory" "$T/err"
+no_parts out3
+expect_rc 2 $MPIRUN -np 2 $SLUICE sort --input good.dat
+expect_grep "output" "$T/err"
+cmp -s good.dat good.orig && cmp -s odd.dat odd.orig || fail "an input was modified"
+# A full output file system.
+mkdir full
+if mount -t tmpfs -o size=1m tmpfs full 2>/dev/null; then
+  trap 'umount "$T/full" 2>/dev/null; rm -rf "$T"' EXIT
+  expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input good.dat --output full/out --tmp tmp
+  expect_grep "rank [0-9]: cannot write .full/out/part-0000[01].tmp.: No space left on device" "$T/err"
+  no_parts full/out
+  ls full/out/*.tmp >/dev/null 2>&1 && fail "temporary partition left on the full file system"
+  cmp -s good.dat good.orig || fail "input modified"
+else
+  echo "SKIP: full output file system case (mount -t tmpfs not permitted here)"
+fi
+echo "sort_bad: ok"

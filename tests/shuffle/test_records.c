@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Unit tests of the shuffle's building blocks: gensort's known records and
+ * range independence, both in-memory sorts against qsort as the oracle, the
+ * loser-tree merge, and valsort's summary arithmetic at piece boundaries. */
+#include "config.h"
+#include "cunit_mpi.h"
+#include "merge_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int cmpkey(const void *a, const void *b)
+{
+    return memcmp(a, b, SL_SORT_KEY);
+}
+
+/* Published facts: the first printable records (quoted in many ports), and
+ * the reference's skew table, which lists the first 6 key bytes of records
+ * 0, 1, 2, 3, 7 and 128 of the binary and printable sequences. */
+static void test_known_records(void)
+{
+    unsigned char r[3 * SL_SORT_REC];
+    sl_gensort_records(r, 0, 3, SL_GENSORT_ASCII, NULL);
+    CU_ASSERT(!memcmp(r,
+                      "AsfAGHM5om  00000000000000000000000000000000  "
+                      "0000222200002222000022220000222200002222000000001111\r\n",
+                      100));
+    CU_ASSERT(!memcmp(r + 100,
+                      "~sHd0jDv6X  00000000000000000000000000000001  "
+                      "77779999444488885555CCCC777755555555BBBB666644446666\r\n",
+                      100));
+    CU_ASSERT(!memcmp(r + 200, "uI^EYm8s=|", 10));
+    static const struct {
+        uint64_t rec;
+        unsigned char bin[6];
+        const char *asc;
+    } known[] = {
+        {0, {0x4a, 0x69, 0x6d, 0x47, 0x72, 0x61}, "AsfAGH"},
+        {1, {0x95, 0xe0, 0xe4, 0x82, 0x62, 0xb3}, "~sHd0j"},
+        {2, {0x45, 0x97, 0x93, 0x53, 0xdb, 0xed}, "uI^EYm"},
+        {3, {0x88, 0x2a, 0x02, 0xc3, 0x15, 0x36}, "Q)JN)R"},
+        {7, {0x5e, 0xfc, 0x4a, 0xbf, 0xac, 0xa2}, "mz4VCN"},
+        {128, {0xe1, 0xdc, 0x46, 0xb6, 0x45, 0xc4}, "12NSK|"},
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        unsigned char b[SL_SORT_REC];
+        sl_gensort_records(b, known[i].rec, 1, 0, NULL);
+        CU_ASSERT(!memcmp(b, known[i].bin, 6));
+        sl_gensort_records(b, known[i].rec, 1, SL_GENSORT_ASCII, NULL);
+        CU_ASSERT(!memcmp(b, known[i].asc, 6));
+    }
+    /* Record 2999's printable key, as a port's test quotes it. */
+    unsigned char b[SL_SORT_REC];
+    sl_gensort_records(b, 2999, 1, SL_GENSORT_ASCII, NULL);
+    CU_ASSERT(!memcmp(b, "Ga]QGzP2q)", 10));
+}
+
+/* Any range equals the same records of one long run (jump-ahead), for every
+ * mode, including -b near 2^64. */
+static void test_ranges(void)
+{
+    int modes[4] = {0, SL_GENSORT_ASCII, SL_GENSORT_SKEW, SL_GENSORT_ASCII | SL_GENSORT_SKEW};
+    uint64_t bases[2] = {0, UINT64_MAX - 2000};
+    unsigned char *all = malloc(1000 * SL_SORT_REC), *part = malloc(1000 * SL_SORT_REC);
+    for (int m = 0; m < 4; m++)
+        for (int b = 0; b < 2; b++) {
+            sl_u128_t s1 = {0, 0}, s2 = {0, 0};
+            sl_gensort_records(all, bases[b], 1000, modes[m], &s1);
+            sl_gensort_records(part, bases[b], 377, modes[m], &s2);
+            sl_gensort_records(part + 377 * SL_SORT_REC, bases[b] + 377, 623, modes[m], &s2);
+            CU_ASSERT(!memcmp(all, part, 1000 * SL_SORT_REC));
+            CU_ASSERT(s1.hi == s2.hi && s1.lo == s2.lo);
+            sl_u128_t s3 = sl_sort_crcsum(all, 1000);
+            CU_ASSERT(s1.hi == s3.hi && s1.lo == s3.lo);
+        }
+    free(all);
+    free(part);
+}
+
+static unsigned char *make_data(uint64_t n, int dup)
+{
+    unsigned char *d = malloc(n * SL_SORT_REC);
+    sl_gensort_records(d, 12345, n, dup == 2 ? SL_GENSORT_SKEW : 0, NULL);
+    if (dup == 1) /* few distinct keys: only 3 values in byte 0..9 */
+        for (uint64_t i = 0; i < n; i++)
+            memset(d + i * SL_SORT_REC, 'A' + (int)(d[i * SL_SORT_REC + 20] % 3), SL_SORT_KEY);
+    return d;
+}
+
+static int sorted_same(const unsigned char *a, const unsigned char *orig, uint64_t n)
+{
+    for (uint64_t i = 1; i < n; i++)
+        if (memcmp(a + (i - 1) * SL_SORT_REC, a + i * SL_SORT_REC, SL_SORT_KEY) > 0)
+            return 0;
+    sl_u128_t x = sl_sort_crcsum(a, n), y = sl_sort_crcsum(orig, n);
+    return x.hi == y.hi && x.lo == y.lo;
+}
+
+static void test_memsort(void)
+{
+    uint64_t sizes[4] = {0, 1, 31, 20000};
+    for (int dup = 0; dup < 3; dup++)
+        for (int s = 0; s < 4; s++) {
+            uint64_t n = sizes[s];
+            unsigned char *orig = make_data(n ? n : 1, dup);
+            unsigned char *a = malloc(n * SL_SORT_REC + 1), *b = malloc(n * SL_SORT_REC + 1),
+                          *q = malloc(n * SL_SORT_REC + 1);
+            memcpy(a, orig, n * SL_SORT_REC);
+            memcpy(b, orig, n * SL_SORT_REC);
+            memcpy(q, orig, n * SL_SORT_REC);
+            qsort(q, n, SL_SORT_REC, cmpkey);
+            CU_ASSERT(sl_sort_records(a, n, "keyidx", NULL) == SL_OK);
+            CU_ASSERT(sl_sort_records(b, n, "radix", NULL) == SL_OK);
+            CU_ASSERT(sorted_same(a, orig, n));
+            CU_ASSERT(sorted_same(b, orig, n));
+            /* Keys in the same order as the oracle's. */
+            for (uint64_t i = 0; i < n; i++) {
+                CU_ASSERT(!memcmp(a + i * SL_SORT_REC, q + i * SL_SORT_REC, SL_SORT_KEY));
+                CU_ASSERT(!memcmp(b + i * SL_SORT_REC, q + i * SL_SORT_REC, SL_SORT_KEY));
+            }
+            free(orig);
+            free(a);
+            free(b);
+            free(q);
+        }
+}
+
+typedef struct {
+    unsigned char *out;
+    uint64_t n;
+} sink_t;
+
+static sl_status_t sink(void *arg, const unsigned char *r, uint64_t n)
+{
+    sink_t *s = arg;
+    memcpy(s->out + s->n * SL_SORT_REC, r, n * SL_SORT_REC);
+    s->n += n;
+    return SL_OK;
+}
+
+/* Runs in files and one in memory, some empty, merge into sorted order. */
+static void test_merge(void)
+{
+    const uint64_t n = 5000;
+    unsigned char *d = make_data(n, 1), *out = malloc(n * SL_SORT_REC);
+    uint64_t cut[6] = {0, 1000, 1000, 2500, 4999, n}; /* 5 runs, one empty */
+    sl_run_t runs[5];
+    char paths[5][512];
+    for (int i = 0; i < 5; i++) {
+        uint64_t k = cut[i + 1] - cut[i];
+        unsigned char *r = d + cut[i] * SL_SORT_REC;
+        sl_sort_records(r, k, "keyidx", NULL);
+        runs[i].nrec = k;
+        runs[i].mem = NULL;
+        runs[i].path = NULL;
+        if (i == 4) {
+            runs[i].mem = r;
+        } else {
+            snprintf(paths[i], sizeof paths[i], "%s/run%d-%d", sl_test_tmpdir(), i, sl_test_rank());
+            FILE *f = fopen(paths[i], "wb");
+            fwrite(r, SL_SORT_REC, k, f);
+            fclose(f);
+            runs[i].path = paths[i];
+        }
+    }
+    unsigned char *orig = malloc(n * SL_SORT_REC);
+    memcpy(orig, d, n * SL_SORT_REC);
+    sink_t s = {out, 0};
+    CU_ASSERT(sl_merge_runs(runs, 5, 64 * 1024, sink, &s) == SL_OK);
+    CU_ASSERT(s.n == n);
+    CU_ASSERT(sorted_same(out, orig, n));
+    for (int i = 0; i < 4; i++)
+        remove(paths[i]);
+    free(d);
+    free(out);
+    free(orig);
+}
+
+/* valsort: a summary of pieces equals the summary of the whole, and a
+ * disorder exactly at a piece boundary is found and placed. */
+static void test_valsort_pieces(void)
+{
+    const uint64_t n = 3000;
+    unsigned char *d = make_data(n, 0);
+    sl_sort_records(d, n, "keyidx", NULL);
+    sl_valsort_sum_t whole, a, b;
+    memset(&whole, 0, sizeof whole);
+    sl_valsort_add(&whole, d, n);
+    CU_ASSERT(whole.rec_count[1] == n && whole.unordered_count[1] == 0);
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    sl_valsort_add(&a, d, 1234);
+    sl_valsort_add(&b, d + 1234 * SL_SORT_REC, n - 1234);
+    sl_valsort_merge(&a, &b);
+    CU_ASSERT(!memcmp(&a, &whole, sizeof a));
+    /* Swap the records on both sides of the boundary. */
+    unsigned char t[SL_SORT_REC];
+    memcpy(t, d + 1233 * SL_SORT_REC, SL_SORT_REC);
+    memcpy(d + 1233 * SL_SORT_REC, d + 1234 * SL_SORT_REC, SL_SORT_REC);
+    memcpy(d + 1234 * SL_SORT_REC, t, SL_SORT_REC);
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    sl_valsort_add(&a, d, 1234);
+    sl_valsort_add(&b, d + 1234 * SL_SORT_REC, n - 1234);
+    sl_valsort_merge(&a, &b);
+    CU_ASSERT(a.unordered_count[1] == 1); /* exactly at the a|b boundary */
+    CU_ASSERT(a.first_unordered[1] == 1234);
+    CU_ASSERT(!memcmp(a.checksum, whole.checksum, sizeof a.checksum));
+    CU_ASSERT(sizeof(sl_valsort_sum_t) == 280);
+    free(d);
+}
+
+int main(int argc, char **argv)
+{
+    const sl_test_t tests[] = {
+        {"known gensort records", test_known_records}, {"ranges and checksums", test_ranges},
+        {"in-memory sorts vs qsort", test_memsort},    {"loser-tree merge", test_merge},
+        {"valsort pieces", test_valsort_pieces},       {NULL, NULL}};
+    return sl_test_run(argc, argv, "shuffle records", tests);
+}

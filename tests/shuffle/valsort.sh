@@ -1,0 +1,68 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# sluice valsort with 1, 2 and 4 ranks: the reference's lines for a sorted
+# sequence of files; a disorder exactly at a file boundary; a changed record
+# (wrong checksum); -o summaries combined with -s; partial records; empty.
+. "$top_srcdir/tests/lib.sh"
+cd "$T" || exit 1
+expect_rc 0 $SLUICE gensort -c 6000 in.dat
+sum=$(cat "$T/err")
+
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted
+for np in 1 2 4; do
+  expect_rc 0 $MPIRUN -np $np $SLUICE valsort sorted/part-00000 sorted/part-00001
+  expect_grep "^Records: 6000$" "$T/err"
+  expect_grep "^Checksum: $sum$" "$T/err"
+  expect_grep "^Duplicate keys: 0$" "$T/err"
+  expect_grep "^SUCCESS - all records are in order$" "$T/err"
+  # The same two files in the wrong order: one disorder, at the boundary.
+  n0=$(( $(wc -c <sorted/part-00000) / 100 ))
+  expect_rc 1 $MPIRUN -np $np $SLUICE valsort sorted/part-00001 sorted/part-00000
+  expect_grep "^ERROR - there are 1 unordered records$" "$T/err"
+  n1=$(( $(wc -c <sorted/part-00001) / 100 ))
+  expect_grep "^First unordered record is record $n1$" "$T/err"
+  # Unsorted input: valsort agrees with gensort -c on the checksum.
+  expect_rc 1 $MPIRUN -np $np $SLUICE valsort in.dat
+  expect_grep "^Checksum: $sum$" "$T/err"
+done
+[ "$n0" -gt 0 ] || fail "empty first partition"
+# -q: nothing printed, the exit status tells.
+expect_rc 1 $SLUICE valsort -q sorted/part-00001 sorted/part-00000
+[ -s "$T/err" ] && fail "valsort -q printed: $(cat "$T/err")"
+expect_rc 0 $SLUICE valsort -q sorted/part-00000 sorted/part-00001
+# --local: each rank validates its own partition (%R = rank in 5 digits).
+expect_rc 0 $MPIRUN -np 2 $SLUICE valsort --local -o loc.sum 'sorted/part-%R'
+expect_grep "^Records: 6000$" "$T/err"
+expect_grep "^Checksum: $sum$" "$T/err"
+[ "$(wc -c <loc.sum)" -eq 280 ] || fail "--local -o wrote no summary"
+cp sorted/part-00000 swap1; cp sorted/part-00001 swap0
+mkdir sw; cp swap0 sw/part-00000; cp swap1 sw/part-00001
+expect_rc 1 $MPIRUN -np 2 $SLUICE valsort --local 'sw/part-%R'
+expect_grep "^ERROR - there are 1 unordered records$" "$T/err"
+# A changed byte outside the key: still in order, but the checksum differs.
+cp sorted/part-00000 bad.dat
+printf 'Z' | dd of=bad.dat bs=1 seek=50 conv=notrunc 2>/dev/null
+expect_rc 0 $MPIRUN -np 2 $SLUICE valsort bad.dat sorted/part-00001
+grep -q "^Checksum: $sum$" "$T/err" && fail "valsort did not see the changed record"
+# -o per partition, then -s over the summaries == the whole.
+expect_rc 0 $SLUICE valsort -o s0 sorted/part-00000
+expect_rc 0 $MPIRUN -np 2 $SLUICE valsort -o s1 sorted/part-00001
+[ "$(wc -c <s0)" -eq 280 ] || fail "summary is not 280 bytes"
+cat s0 s1 >all.sum
+expect_rc 0 $SLUICE valsort -s all.sum
+expect_grep "^Records: 6000$" "$T/err"
+expect_grep "^Checksum: $sum$" "$T/err"
+expect_rc 0 $SLUICE valsort -s s0 s1
+expect_grep "^SUCCESS" "$T/err"
+expect_rc 1 $SLUICE valsort -s s1 s0
+expect_grep "^ERROR - there are 1 unordered records$" "$T/err"
+# Bad inputs: a partial record names the file; no records; missing file.
+head -c 250 in.dat >partial.dat
+expect_rc 1 $MPIRUN -np 2 $SLUICE valsort partial.dat
+expect_grep "partial.dat.*not a multiple" "$T/err"
+: >empty.dat
+expect_rc 1 $SLUICE valsort empty.dat
+expect_grep "at least one record" "$T/err"
+expect_rc 1 $SLUICE valsort missing.dat
+expect_grep "missing.dat" "$T/err"
+echo "valsort: ok"
