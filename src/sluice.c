@@ -19,6 +19,7 @@ static const sl_command_t commands[] = {
     {"sort", "distributed external sort of 100-byte records over UCX", sl_cmd_sort},
     {"valsort", "validate sorted records (valsort 1.5 compatible)", sl_cmd_valsort},
     {"rl", "reinforcement learning: PPO and DD-PPO on classic-control environments", sl_cmd_rl},
+    {"tune", "tune hyperparameters: ASHA, HyperBand, median stopping, PBT over trials on rank groups", sl_cmd_tune},
     {NULL, NULL, NULL},
 };
 

@@ -7,4 +7,5 @@
 #include "nn.h"
 #include "shuffle.h"
 #include "rl.h"
+#include "tune.h"
 #endif

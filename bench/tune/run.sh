@@ -1,0 +1,91 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# Benchmarks of sluice tune, printing ratios (medians of REPS runs, run
+# side by side on the same cores):
+#   1. overhead: N=2000 trivial cmd trials (echo sluice-report step=1 m={x}),
+#      random search + FIFO on 2 ranks, mpirun start-up included, against
+#      Optuna (python3-optuna, in-memory, random sampler, n_jobs=2, the same
+#      command through subprocess; interpreter start-up included): trials/s.
+#      Both exec echo directly; a second line uses a shell for both.
+#   2. Fashion-MNIST MLP (Debian's dataset-fashion-mnist), lr, width, batch,
+#      weight decay, 2 ranks: ASHA against random search + FIFO with about
+#      the same trial-epochs; time until a trial first reaches ACC (0.88)
+#      test accuracy, best accuracy, and the scheduler's share of rank time.
+# usage: bench/tune/run.sh [BUILD_DIR]   (REPS=3 N=2000 PARTS="1 2" SEED0=0: seeds SEED0+1..)
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:-$here/../..}
+SLUICE=$build/sluice
+OUT=${OUT:-$here/../out/tune}
+REPS=${REPS:-3}
+N=${N:-2000}
+PARTS=${PARTS:-"1 2"}
+ACC=${ACC:-0.88}
+MPIRUN="mpirun --oversubscribe"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+[ -x "$SLUICE" ] || { echo "build sluice first (no $SLUICE)"; exit 1; }
+mkdir -p "$OUT"
+median() { sort -g | awk '{a[NR]=$1} END{print (NR%2)? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+now() { date +%s.%N; }
+
+if echo "$PARTS" | grep -q 1; then
+  /usr/bin/python3 -c 'import optuna' 2>/dev/null || { echo "missing Optuna: apt-get install python3-optuna"; exit 1; }
+  for mode in direct shell; do
+    s=""; o=""
+    tpl='echo sluice-report step=1 m={x}'
+    [ $mode = shell ] && tpl='echo sluice-report step=1 m={x} ;'
+    for i in $(seq "$REPS"); do
+      rm -rf "$OUT/ovh"
+      t0=$(now)
+      $MPIRUN -np 2 "$SLUICE" tune -q --command "$tpl" --space 'x=uniform(0,1)' --metric m --trials "$N" \
+        --out "$OUT/ovh" > "$OUT/ovh.log" 2>&1
+      t1=$(now)
+      [ "$(grep -c ',done,' "$OUT/ovh/trials.csv")" -eq "$N" ] || { cat "$OUT/ovh.log"; echo "sluice run failed"; exit 1; }
+      s="$s $(echo "$N $t0 $t1" | awk '{printf "%.1f", $1/($3-$2)}')"
+      t0=$(now)
+      /usr/bin/python3 "$here/optuna_cmd.py" "$N" $mode > "$OUT/optuna.log" 2>&1
+      t1=$(now)
+      o="$o $(echo "$N $t0 $t1" | awk '{printf "%.1f", $1/($3-$2)}')"
+    done
+    ms=$(echo $s | tr ' ' '\n' | median); mo=$(echo $o | tr ' ' '\n' | median)
+    echo "== 1. overhead ($mode exec), $N trials, 2 ranks/jobs, median of $REPS"
+    echo "sluice tune: $ms trials/s  [$s ]"
+    echo "optuna $(/usr/bin/python3 -c 'import optuna; print(optuna.__version__)'): $mo trials/s  [$o ]"
+    grep utilisation "$OUT/ovh.log" || true
+    awk "BEGIN{printf \"ratio sluice/optuna: %.2fx (goal >= 2.5)\n\", $ms/$mo}"
+  done
+fi
+
+if echo "$PARTS" | grep -q 2; then
+  D=/usr/share/datasets/fashion-mnist
+  [ -f $D/train-images-idx3-ubyte.gz ] || { echo "missing $D: apt-get install dataset-fashion-mnist"; exit 1; }
+  [ -f "$OUT/train.h5" ] || $SLUICE data import-idx --images $D/train-images-idx3-ubyte.gz \
+    --labels $D/train-labels-idx1-ubyte.gz --output "$OUT/train.h5" -q
+  [ -f "$OUT/test.h5" ] || $SLUICE data import-idx --images $D/t10k-images-idx3-ubyte.gz \
+    --labels $D/t10k-labels-idx1-ubyte.gz --output "$OUT/test.h5" -q
+  MAXT=${MAXT:-16}; FIFO_TRIALS=${FIFO_TRIALS:-6}; ASHA_TRIALS=${ASHA_TRIALS:-38}
+  common="--objective mlp --data $OUT/train.h5 --eval-data $OUT/test.h5 --model mlp:784-{width}-{width}-10
+    --space lr=loguniform(1e-4,1e-1) --space width=choice(64,128,256,512) --space batch=qrandint(32,512,32)
+    --space weight_decay=loguniform(1e-6,1e-2) --optimizer adamw --metric accuracy --mode max --max-t $MAXT"
+  # time (s) of the first report reaching ACC, trial-epochs, best accuracy
+  summary() { awk -F, -v acc="$ACC" 'NR==1{for(i=1;i<=NF;i++) if($i=="accuracy") c=i; next}
+    {n++; if ($c > best) best = $c; if ($c >= acc && (first == "" || $3 < first)) first = $3}
+    END{printf "%s %d %.4f\n", (first == "" ? "never" : first), n, best}' "$1"; }
+  fa=""; aa=""
+  for i in $(seq "$REPS"); do
+    for sch in fifo asha; do
+      rm -rf "$OUT/$sch"
+      tr=$FIFO_TRIALS; [ $sch = asha ] && tr=$ASHA_TRIALS
+      $MPIRUN -np 2 "$SLUICE" tune -q $common --scheduler $sch --trials "$tr" --seed "$((i + ${SEED0:-0}))" --out "$OUT/$sch" \
+        > "$OUT/$sch.log" 2>&1 || { cat "$OUT/$sch.log"; exit 1; }
+      r=$(summary "$OUT/$sch/results.csv")
+      u=$(sed -n 's/.*scheduler \([0-9.]*\)%.*/\1/p' "$OUT/$sch.log")
+      echo "run $i $sch: first >= $ACC at $(echo $r | cut -d' ' -f1) s, $(echo $r | cut -d' ' -f2) trial-epochs, best $(echo $r | cut -d' ' -f3), scheduler ${u}% of rank time"
+      [ $sch = fifo ] && fa="$fa $(echo $r | cut -d' ' -f1)" || aa="$aa $(echo $r | cut -d' ' -f1)"
+    done
+  done
+  echo "== 2. Fashion-MNIST, 2 ranks: time to test accuracy $ACC, median of $REPS"
+  mf=$(echo $fa | tr ' ' '\n' | grep -v never | median); ma=$(echo $aa | tr ' ' '\n' | grep -v never | median)
+  echo "random+FIFO: [$fa ] s   ASHA: [$aa ] s"
+  [ -n "$mf" ] && [ -n "$ma" ] && awk "BEGIN{printf \"ratio FIFO/ASHA time to $ACC: %.2fx (goal >= 3)\n\", $mf/$ma}"
+fi

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* `sluice tune`: one option table (CLI, --config and its [space] section),
+ * checks that every rank makes alike, then the runner. Bad input fails
+ * before anything is written under --out; an existing experiment is only
+ * continued with --resume. */
+#define _GNU_SOURCE
+#include "config.h"
+#include "tune_impl.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+sl_status_t tune_cmd_check(const char *tpl, const sl_tune_space_t *s);
+sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t *obj, sl_tune_space_t *space,
+                     const sl_tune_conf_t *conf);
+
+#define O(f) offsetof(tune_opts_t, f)
+static const sl_opt_t tune_table[] = {
+    {"objective", 0, SL_OPT_CHOICE, O(objective), "cmd", 0, 0, "cmd|mlp", 0, "what a trial runs", NULL},
+    {"command", 'c', SL_OPT_STRING, O(command), NULL, 0, 0, NULL, 0,
+     "cmd objective: command template; {name} is a parameter's value, also {trial} {trial_dir} {resume} "
+     "{max_t}",
+     "TEMPLATE"},
+    {"space", 's', SL_OPT_LIST, O(space), NULL, 0, 0, NULL, 0,
+     "a parameter, e.g. \"lr=loguniform(1e-4,1e-1)\" (repeatable; or a [space] config section): uniform, "
+     "quniform, loguniform, qloguniform, randint, qrandint, choice, grid",
+     "EXPR"},
+    {"searcher", 0, SL_OPT_CHOICE, O(searcher), "random", 0, 0, "grid|random|tpe", 0,
+     "how parameters are chosen", NULL},
+    {"scheduler", 0, SL_OPT_CHOICE, O(scheduler), "fifo", 0, 0, "fifo|asha|asha-stop|hyperband|median|pbt", 0,
+     "when trials are stopped, promoted or perturbed", NULL},
+    {"metric", 'm', SL_OPT_STRING, O(metric), NULL, 0, 0, NULL, SL_OPT_REQUIRED,
+     "the reported metric to optimise", "NAME"},
+    {"mode", 0, SL_OPT_CHOICE, O(mode), "min", 0, 0, "min|max", 0, "minimise or maximise the metric", NULL},
+    {"trials", 'n', SL_OPT_INT, O(trials), "0", 0, 1e9, NULL, 0,
+     "number of trials (PBT: the population; grid: default the whole grid)", "N"},
+    {"max-t", 0, SL_OPT_INT, O(max_t), "0", 0, 1e12, NULL, 0,
+     "maximum steps of a trial (0: as long as it runs; ASHA and HyperBand need it)", "R"},
+    {"min-t", 0, SL_OPT_INT, O(min_t), "1", 1, 1e12, NULL, 0, "ASHA/HyperBand: minimum resource (first rung)",
+     "R"},
+    {"reduction-factor", 0, SL_OPT_DOUBLE, O(eta), "0", 0, 1e3, NULL, 0,
+     "ASHA/HyperBand reduction factor (0: 4 for ASHA, 3 for HyperBand)", NULL},
+    {"grace-period", 0, SL_OPT_INT, O(grace), "1", 0, 1e12, NULL, 0, "median: steps before a trial may stop",
+     NULL},
+    {"min-samples", 0, SL_OPT_INT, O(min_samples), "3", 1, 1e6, NULL, 0, "median: other trials needed", NULL},
+    {"perturbation-interval", 0, SL_OPT_INT, O(perturb), "1", 1, 1e12, NULL, 0, "PBT: steps between exploits",
+     NULL},
+    {"quantile", 0, SL_OPT_DOUBLE, O(quantile), "0.25", 0.01, 0.5, NULL, 0, "PBT: bottom/top quantile", NULL},
+    {"resample-probability", 0, SL_OPT_DOUBLE, O(resample_p), "0.25", 0, 1, NULL, 0,
+     "PBT: probability of resampling a parameter", NULL},
+    {"ranks-per-trial", 'k', SL_OPT_INT, O(rpt), "1", 1, 1e6, NULL, 0, "ranks in each trial's group", "K"},
+    {"seed", 0, SL_OPT_INT, O(seed), "1", 0, 4e18, NULL, 0, "random seed of searcher and scheduler", NULL},
+    {"max-failures", 0, SL_OPT_INT, O(max_failures), "0", 0, 1e6, NULL, 0, "retries of a failing trial",
+     NULL},
+    {"keep-checkpoints", 0, SL_OPT_INT, O(keep), "2", 1, 1e6, NULL, 0,
+     "checkpoints kept per trial (files checkpoint-<step>* in its directory)", "K"},
+    {"kill-grace", 0, SL_OPT_INT, O(kill_grace), "10", 0, 3600, NULL, 0, "seconds from SIGTERM to SIGKILL",
+     "SEC"},
+    {"out", 'o', SL_OPT_STRING, O(out), NULL, 0, 0, NULL, SL_OPT_REQUIRED, "experiment directory", "EXPDIR"},
+    {"resume", 0, SL_OPT_BOOL, O(resume), NULL, 0, 0, NULL, 0, "continue the experiment in EXPDIR", NULL},
+    {"data", 0, SL_OPT_STRING, O(data), NULL, 0, 0, NULL, 0, "mlp: training data (HDF5, as sluice train)",
+     "FILE"},
+    {"eval-data", 0, SL_OPT_STRING, O(eval_data), NULL, 0, 0, NULL, 0, "mlp: evaluation data", "FILE"},
+    {"device", 0, SL_OPT_CHOICE, O(device), "cpu", 0, 0, "cpu|cuda", 0, "mlp: device", NULL},
+    {"epochs", 0, SL_OPT_INT, O(epochs), "0", 0, 1e6, NULL, 0, "mlp: epochs (default --max-t)", NULL},
+    {"batch", 0, SL_OPT_INT, O(batch), "128", 1, 1e9, NULL, 0, "mlp: global batch unless tuned", NULL},
+    {"lr", 0, SL_OPT_DOUBLE, O(lr), "0.001", 0, 1e3, NULL, 0, "mlp: learning rate unless tuned", NULL},
+    {"weight-decay", 0, SL_OPT_DOUBLE, O(wd), "-1", -1, 1e3, NULL, 0,
+     "mlp: weight decay unless tuned (weight_decay; -1: the optimiser's default)", NULL},
+    {"model", 0, SL_OPT_STRING, O(model), "mlp:784-{width}-10", 0, 0, NULL, 0,
+     "mlp: model spec as in sluice train; {name} is a parameter's value", "SPEC"},
+    {"optimizer", 0, SL_OPT_CHOICE, O(optim), "adam", 0, 0, "sgd|adam|adamw", 0,
+     "mlp: optimiser unless tuned (parameter optimizer)", NULL},
+    SL_OPT_END,
+};
+#undef O
+
+static const char *const tune_sections[] = {"space", NULL};
+
+static const sl_cmd_spec_t tune_spec = {
+    "tune",
+    "tune --objective cmd|mlp [--command TEMPLATE] --space EXPR... --metric NAME --out EXPDIR [options]",
+    "Tunes hyperparameters: each trial runs on a group of --ranks-per-trial ranks; the searcher proposes\n"
+    "parameters and the scheduler stops, promotes or perturbs trials from their reports. A cmd trial\n"
+    "reports by printing 'sluice-report step=N NAME=VALUE ...' lines. The experiment lives in\n"
+    "EXPDIR/experiment.h5 (with results.csv, trials.csv, best.json, best.h5); SIGUSR1 or SIGTERM stops\n"
+    "it (exit status 75) and --resume continues it.",
+    tune_table, tune_sections};
+
+static int choice_index(const char *s, const char *const *names)
+{
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(s, names[i]))
+            return i;
+    return -1;
+}
+
+/* Every rank checks the same input: only world rank 0 prints. */
+static sl_status_t usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static sl_status_t usage(const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (sl_log_rank() != 0)
+        return SL_ERR_USAGE;
+    return sl_error(SL_ERR_USAGE, "%s", msg);
+}
+
+static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *space, sl_tune_conf_t *c,
+                         const tune_objective_t **obj)
+{
+    char where[4200];
+    for (int i = 0; i < o->space.n; i++)
+        SL_TRY(sl_tune_space_add(space, o->space.v[i], "--space"));
+    if (info->config) {
+        int n = sl_config_count(info->config, "space");
+        for (int i = 0; i < n; i++) {
+            const char *k, *v;
+            int line;
+            sl_config_entry(info->config, "space", i, &k, &v, &line);
+            size_t len = strlen(k) + strlen(v) + 2;
+            char *expr = malloc(len);
+            if (!expr)
+                return SL_ERR_NOMEM;
+            snprintf(expr, len, "%s=%s", k, v);
+            snprintf(where, sizeof where, "%s:%d", sl_config_path(info->config), line);
+            sl_status_t st = sl_tune_space_add(space, expr, where);
+            free(expr);
+            SL_TRY(st);
+        }
+    }
+    if (space->n == 0)
+        return usage("%s", "no search space: give --space NAME=EXPR or a [space] section in --config");
+    sl_tune_conf_default(c);
+    static const char *const searchers[] = {"grid", "random", "tpe", NULL};
+    static const char *const scheds[] = {"fifo", "asha", "asha-stop", "hyperband", "median", "pbt", NULL};
+    static const sl_tune_scheduler_t sv[] = {SL_TUNE_FIFO,      SL_TUNE_ASHA,   SL_TUNE_ASHA_STOP,
+                                             SL_TUNE_HYPERBAND, SL_TUNE_MEDIAN, SL_TUNE_PBT};
+    c->searcher = (sl_tune_searcher_t)choice_index(o->searcher, searchers);
+    c->scheduler = sv[choice_index(o->scheduler, scheds)];
+    if (strlen(o->metric) >= sizeof c->metric || !o->metric[0])
+        return usage("--metric '%s': give a name of at most 63 characters", o->metric);
+    snprintf(c->metric, sizeof c->metric, "%s", o->metric);
+    c->maximize = !strcmp(o->mode, "max");
+    c->trials = o->trials;
+    c->max_t = o->max_t;
+    c->min_t = o->min_t;
+    c->eta = o->eta > 0 ? o->eta : c->scheduler == SL_TUNE_HYPERBAND ? 3 : 4;
+    c->grace = o->grace;
+    c->min_samples = (int)o->min_samples;
+    c->perturb = o->perturb;
+    c->quantile = o->quantile;
+    c->resample_p = o->resample_p;
+    c->max_failures = (int)o->max_failures;
+    c->seed = (uint64_t)o->seed;
+    if (c->searcher == SL_TUNE_SEARCH_GRID) {
+        for (int i = 0; i < space->n; i++)
+            if (space->p[i].kind != SL_TUNE_GRID && space->p[i].kind != SL_TUNE_CHOICE)
+                return usage(
+                    "--searcher grid: parameter '%s' is not grid(...) or choice(...); grid search needs "
+                    "finite values",
+                    space->p[i].name);
+    } else if (c->trials <= 0) {
+        return usage("--trials N is needed with --searcher %s", o->searcher);
+    }
+    if ((c->scheduler == SL_TUNE_ASHA || c->scheduler == SL_TUNE_ASHA_STOP ||
+         c->scheduler == SL_TUNE_HYPERBAND) &&
+        (c->max_t <= 0 || c->min_t > c->max_t))
+        return usage("--scheduler %s needs --max-t R (the maximum steps of a trial) at least --min-t",
+                     o->scheduler);
+    if (o->eta != 0 && o->eta <= 1)
+        return usage("%s", "--reduction-factor must be above 1");
+    if (!strcmp(o->objective, "cmd")) {
+        if (!o->command || !o->command[0])
+            return usage("%s", "--objective cmd needs --command TEMPLATE");
+        sl_status_t st = tune_cmd_check(o->command, space);
+        if (st == SL_ERR_USAGE)
+            return usage("--command '%s': a '{' without a closing '}' (write {{ for a brace)", o->command);
+        if (st != SL_OK)
+            return usage("--command '%s' names something in {} that is not a parameter nor trial, trial_dir, "
+                         "resume, max_t",
+                         o->command);
+        *obj = &tune_objective_cmd;
+    } else {
+        *obj = &tune_objective_mlp;
+        if (!o->data)
+            return usage("%s", "--objective mlp needs --data FILE (and --eval-data FILE for accuracy)");
+        const char *bad = NULL;
+        sl_status_t mst = tune_mlp_check(o, space, &bad);
+        if (mst == SL_ERR_INVALID)
+            return usage("--model '%s' names in {} something that is not a parameter of the space", bad);
+        if (mst != SL_OK)
+            return usage(
+                "parameter '%s' is not used by the mlp objective (tune lr, weight_decay, momentum, batch, "
+                "optimizer, or name it as {%s} in --model)",
+                bad, bad);
+        if (o->max_t <= 0 && o->epochs <= 0)
+            return usage("%s", "--objective mlp needs --max-t or --epochs (epochs of a trial)");
+    }
+    /* an existing experiment is continued only when asked */
+    char path[4200];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/experiment.h5", o->out);
+    if (!o->resume && stat(path, &sb) == 0)
+        return usage("'%s' already holds an experiment: add --resume to continue it, or choose a new --out",
+                     o->out);
+    if (o->resume && stat(path, &sb) != 0)
+        return usage("--resume: '%s' is not a tune experiment (no experiment.h5)", o->out);
+    return SL_OK;
+}
+
+sl_status_t sl_cmd_tune(MPI_Comm comm, int argc, char **argv)
+{
+    tune_opts_t o;
+    sl_opts_info_t info;
+    memset(&o, 0, sizeof o);
+    SL_TRY(sl_opts_parse(&tune_spec, &o, argc, argv, &info));
+    sl_status_t st = SL_OK;
+    if (!info.help) {
+        sl_tune_space_t space = {0};
+        sl_tune_conf_t conf;
+        const tune_objective_t *obj = NULL;
+        st = setup(&o, &info, &space, &conf, &obj);
+        /* every rank parsed the same input, but a file check could differ */
+        st = sl_agree(comm, st);
+        if (st == SL_OK)
+            st = tune_run(comm, &o, obj, &space, &conf);
+        sl_tune_space_fini(&space);
+    }
+    sl_config_destroy(&info.config);
+    sl_opts_free(tune_table, &o);
+    return st;
+}

@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The `cmd` objective: any program, started once on every rank of the
+ * trial's group (SLUICE_TRIAL_RANK/SIZE tell it which), with the parameters
+ * as SLUICE_PARAM_<NAME> and {name} substitutions. The leader's copy reports
+ * with stdout lines "sluice-report step=N name=value ..."; a decision sends
+ * SIGTERM to every copy's process group (SIGKILL after --kill-grace). A
+ * command without shell syntax is exec'd directly, which saves a shell. */
+#define _GNU_SOURCE
+#include "config.h"
+#include "tune_impl.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* Expand the template; unknown names are an error (checked at start-up by
+ * tune_cmd_check, so this cannot fail on one rank only). */
+static char *expand(tune_run_t *r, const tune_jobmsg_t *job, const char *tpl)
+{
+    const sl_tune_space_t *s = tune_space(r);
+    size_t cap = strlen(tpl) + 256, len = 0;
+    char *out = malloc(cap), val[1700];
+    if (!out)
+        return NULL;
+    for (const char *p = tpl; *p;) {
+        const char *rep = NULL;
+        size_t adv = 1;
+        if (p[0] == '{' && p[1] == '{') {
+            rep = "{";
+            adv = 2;
+        } else if (p[0] == '}' && p[1] == '}') {
+            rep = "}";
+            adv = 2;
+        } else if (p[0] == '{') {
+            const char *e = strchr(p, '}');
+            size_t n = e ? (size_t)(e - p - 1) : 0;
+            val[0] = '\0';
+            if (e && n == 5 && !strncmp(p + 1, "trial", 5))
+                snprintf(val, sizeof val, "%lld", (long long)job->trial);
+            else if (e && n == 9 && !strncmp(p + 1, "trial_dir", 9))
+                snprintf(val, sizeof val, "%s", job->trial_dir);
+            else if (e && n == 6 && !strncmp(p + 1, "resume", 6))
+                snprintf(val, sizeof val, "%s", job->resume);
+            else if (e && n == 5 && !strncmp(p + 1, "max_t", 5)) {
+                if (job->target > 0)
+                    snprintf(val, sizeof val, "%lld", (long long)job->target);
+            } else if (e)
+                for (int i = 0; i < s->n; i++)
+                    if (strlen(s->p[i].name) == n && !strncmp(p + 1, s->p[i].name, n))
+                        sl_tune_value_text(&s->p[i], job->params[i], val, sizeof val);
+            rep = val;
+            adv = e ? n + 2 : 1;
+        }
+        size_t need = rep ? strlen(rep) : 1;
+        if (len + need + 1 > cap) {
+            cap = 2 * (len + need + 1);
+            char *n = realloc(out, cap);
+            if (!n) {
+                free(out);
+                return NULL;
+            }
+            out = n;
+        }
+        if (rep) {
+            memcpy(out + len, rep, need);
+            len += need;
+        } else {
+            out[len++] = *p;
+        }
+        p += adv;
+    }
+    out[len] = '\0';
+    return out;
+}
+
+sl_status_t tune_cmd_check(const char *tpl, const sl_tune_space_t *s)
+{
+    for (const char *p = tpl; *p; p++) {
+        if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
+            p++;
+            continue;
+        }
+        if (*p != '{')
+            continue;
+        const char *e = strchr(p, '}');
+        if (!e)
+            return SL_ERR_USAGE;
+        size_t n = (size_t)(e - p - 1);
+        int ok = (n == 5 && !strncmp(p + 1, "trial", 5)) || (n == 9 && !strncmp(p + 1, "trial_dir", 9)) ||
+                 (n == 6 && !strncmp(p + 1, "resume", 6)) || (n == 5 && !strncmp(p + 1, "max_t", 5));
+        for (int i = 0; i < s->n && !ok; i++)
+            ok = strlen(s->p[i].name) == n && !strncmp(p + 1, s->p[i].name, n);
+        if (!ok)
+            return SL_ERR_NOT_FOUND;
+        p = e;
+    }
+    return SL_OK;
+}
+
+static int needs_shell(const char *c)
+{
+    for (const char *p = c; *p; p++)
+        if (strchr("|&;<>()$`\\\"'*?[]#~%!{}\n", *p))
+            return 1;
+    /* VAR=value at the start is shell syntax too */
+    const char *sp = c + strcspn(c, " \t");
+    const char *eq = strchr(c, '=');
+    return eq && eq < sp;
+}
+
+/* The child's environment: ours minus the MPI launcher's variables (so a
+ * command that is itself an MPI program starts its own job), plus ours. */
+static char **make_env(tune_run_t *r, const tune_jobmsg_t *job, char *extra, size_t extra_len)
+{
+    const sl_tune_space_t *s = tune_space(r);
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = malloc((n + (size_t)s->n + 8) * sizeof *env);
+    if (!env)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *v = environ[i];
+        if ((!strncmp(v, "OMPI_", 5) && strncmp(v, "OMPI_ALLOW_RUN_AS_ROOT", 22) &&
+             strncmp(v, "OMPI_MCA_rmaps_base_oversubscribe", 33)) ||
+            !strncmp(v, "PMIX_", 5) || !strncmp(v, "PMI_", 4) || !strncmp(v, "SLUICE_PARAM_", 13) ||
+            !strncmp(v, "SLUICE_TRIAL", 12) || !strncmp(v, "SLUICE_RESUME=", 14) ||
+            !strncmp(v, "SLUICE_MAX_T=", 13))
+            continue;
+        env[k++] = environ[i];
+    }
+    size_t off = 0;
+    char val[1100];
+#define ADD(...)                                                                                             \
+    do {                                                                                                     \
+        int w_ = snprintf(extra + off, extra_len - off, __VA_ARGS__);                                        \
+        if (w_ < 0 || (size_t)w_ >= extra_len - off) {                                                       \
+            free(env);                                                                                       \
+            return NULL;                                                                                     \
+        }                                                                                                    \
+        env[k++] = extra + off;                                                                              \
+        off += (size_t)w_ + 1;                                                                               \
+    } while (0)
+    for (int i = 0; i < s->n; i++) {
+        char up[64];
+        size_t j = 0;
+        for (; s->p[i].name[j] && j < sizeof up - 1; j++)
+            up[j] = (char)toupper((unsigned char)s->p[i].name[j]);
+        up[j] = '\0';
+        sl_tune_value_text(&s->p[i], job->params[i], val, sizeof val);
+        ADD("SLUICE_PARAM_%s=%s", up, val);
+    }
+    ADD("SLUICE_TRIAL_ID=%lld", (long long)job->trial);
+    ADD("SLUICE_TRIAL_DIR=%s", job->trial_dir);
+    ADD("SLUICE_TRIAL_RANK=%d", tune_group_rank(r));
+    ADD("SLUICE_TRIAL_SIZE=%d", tune_group_size(r));
+    ADD("SLUICE_RESUME=%s", job->resume);
+    if (job->target > 0)
+        ADD("SLUICE_MAX_T=%lld", (long long)job->target);
+#undef ADD
+    env[k] = NULL;
+    return env;
+}
+
+static sl_status_t spawn(tune_run_t *r, const tune_jobmsg_t *job, int outfd, int errfd, pid_t *pid_p)
+{
+    char *cmd = expand(r, job, tune_opts(r)->command);
+    char *extra = malloc(65536);
+    char **env = extra && cmd ? make_env(r, job, extra, 65536) : NULL;
+    char **argv = NULL;
+    sl_status_t st = SL_OK;
+    if (!env) {
+        st = sl_error(SL_ERR_NOMEM, "trial %lld: cannot build the command's environment",
+                      (long long)job->trial);
+        goto out;
+    }
+    if (needs_shell(cmd)) {
+        argv = malloc(4 * sizeof *argv);
+        if (argv) {
+            argv[0] = "/bin/sh";
+            argv[1] = "-c";
+            argv[2] = cmd;
+            argv[3] = NULL;
+        }
+    } else {
+        size_t n = 0, cap = 8;
+        argv = malloc(cap * sizeof *argv);
+        for (char *save = NULL, *tok = strtok_r(cmd, " \t", &save); argv && tok;
+             tok = strtok_r(NULL, " \t", &save)) {
+            if (n + 2 > cap) {
+                char **a = realloc(argv, (cap *= 2) * sizeof *a);
+                if (!a) {
+                    free(argv);
+                    argv = NULL;
+                    break;
+                }
+                argv = a;
+            }
+            argv[n++] = tok;
+        }
+        if (argv)
+            argv[n] = NULL;
+        if (argv && n == 0) {
+            st = sl_error(SL_ERR_USAGE, "trial %lld: the command is empty", (long long)job->trial);
+            goto out;
+        }
+    }
+    if (!argv) {
+        st = SL_ERR_NOMEM;
+        goto out;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&at);
+    posix_spawnattr_setpgroup(&at, 0);
+    sigset_t def;
+    sigemptyset(&def);
+    sigaddset(&def, SIGTERM);
+    sigaddset(&def, SIGINT);
+    sigaddset(&def, SIGUSR1);
+    sigaddset(&def, SIGPIPE);
+    posix_spawnattr_setsigdefault(&at, &def);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    posix_spawn_file_actions_adddup2(&fa, outfd, 1);
+    posix_spawn_file_actions_adddup2(&fa, errfd, 2);
+    int rc = posix_spawnp(pid_p, argv[0], &fa, &at, argv, env);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (rc != 0)
+        st = sl_error(SL_ERR_IO, "trial %lld: cannot start '%s': %s", (long long)job->trial, argv[0],
+                      strerror(rc));
+out:
+    free(argv);
+    free(env);
+    free(extra);
+    free(cmd);
+    return st;
+}
+
+/* Parse one "sluice-report" line; returns the number of metrics. */
+static int parse_report(char *line, int64_t *step, const char **names, double *vals)
+{
+    int n = 0;
+    char *save = NULL;
+    strtok_r(line, " \t\r", &save);
+    for (char *tok; (tok = strtok_r(NULL, " \t\r", &save));) {
+        char *eq = strchr(tok, '=');
+        if (!eq || eq == tok)
+            continue;
+        *eq = '\0';
+        char *end;
+        errno = 0;
+        if (!strcmp(tok, "step")) {
+            long long v = strtoll(eq + 1, &end, 10);
+            if (*end == '\0' && errno == 0)
+                *step = v;
+            continue;
+        }
+        double v = strtod(eq + 1, &end);
+        if (end == eq + 1 || *end != '\0' || n >= TUNE_MAXM)
+            continue;
+        names[n] = tok;
+        vals[n++] = v;
+    }
+    return n;
+}
+
+/* Append to the trial's log, creating it on first use (best effort). */
+static void log_write(int *fd, const char *path, const char *data, size_t len)
+{
+    if (*fd < 0)
+        *fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (*fd >= 0 && write(*fd, data, len) < 0) {
+        /* a full disk must not stop the experiment */
+    }
+}
+
+static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome_p)
+{
+    const tune_opts_t *o = tune_opts(r);
+    int grank = tune_group_rank(r), gsize = tune_group_size(r);
+    MPI_Comm gc = tune_group_comm(r);
+    char path[1200];
+    int pfd[2] = {-1, -1};
+    sl_status_t st = SL_OK;
+    *outcome_p = SL_TUNE_END_FAILED;
+    if (grank == 0)
+        snprintf(path, sizeof path, "%s/trial.log", job->trial_dir);
+    else
+        snprintf(path, sizeof path, "%s/trial.rank%d.log", job->trial_dir, grank);
+    /* the log is made only when there is something to write: a silent trial
+     * costs no file */
+    int logfd = -1, efd[2] = {-1, -1}, pidfd = -1;
+    if (pipe2(pfd, O_CLOEXEC) != 0 || pipe2(efd, O_CLOEXEC) != 0)
+        st = sl_error(SL_ERR_IO, "trial %lld: pipe: %s", (long long)job->trial, strerror(errno));
+    pid_t pid = -1;
+    if (st == SL_OK)
+        st = spawn(r, job, pfd[1], efd[1], &pid);
+    if (pfd[1] >= 0)
+        close(pfd[1]);
+    if (efd[1] >= 0)
+        close(efd[1]);
+    int failed_start = st != SL_OK;
+    if (failed_start)
+        goto gather;
+    fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+    fcntl(efd[0], F_SETFL, O_NONBLOCK);
+#ifdef SYS_pidfd_open
+    pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* Linux >= 5.3; else poll the exit */
+#endif
+
+    char buf[65536];
+    size_t have = 0;
+    int eeof = 0, eof = 0, exited = 0, wstatus = 0, killed = 0, told = 0, decision = SL_TUNE_CONTINUE;
+    int64_t step = -1;
+    double kill_at = 0;
+    while (!exited || !eof) {
+        /* wake on output, on the exit (pidfd) or every 200 us for MPI */
+        struct pollfd pf[3] = {{eof ? -1 : pfd[0], POLLIN, 0},
+                               {eeof ? -1 : efd[0], POLLIN, 0},
+                               {exited ? -1 : pidfd, POLLIN, 0}};
+        struct timespec ts = {0, 200000};
+        if (!eof || pidfd >= 0)
+            ppoll(pf, 3, &ts, NULL);
+        else
+            tune_nap(r);
+        while (!eeof) {
+            char eb[4096];
+            ssize_t k = read(efd[0], eb, sizeof eb);
+            if (k == 0)
+                eeof = 1;
+            if (k <= 0)
+                break;
+            log_write(&logfd, path, eb, (size_t)k);
+        }
+        for (;;) {
+            if (eof)
+                break;
+            ssize_t k = read(pfd[0], buf + have, sizeof buf - 1 - have);
+            if (k == 0)
+                eof = 1;
+            if (k <= 0)
+                break;
+            have += (size_t)k;
+            char *start = buf, *nl;
+            while ((nl = memchr(start, '\n', (size_t)(buf + have - start)))) {
+                *nl = '\0';
+                if (!strncmp(start, "sluice-report", 13) && (start[13] == ' ' || start[13] == '\t')) {
+                    if (grank == 0) {
+                        const char *names[TUNE_MAXM];
+                        double vals[TUNE_MAXM];
+                        int64_t s2 = step + 1;
+                        int n = parse_report(start, &s2, names, vals);
+                        step = s2;
+                        int d = tune_report(r, job->trial, step, n, names, vals);
+                        if (d != SL_TUNE_CONTINUE && decision == SL_TUNE_CONTINUE)
+                            decision = d;
+                    }
+                } else {
+                    *nl = '\n';
+                    log_write(&logfd, path, start, (size_t)(nl + 1 - start));
+                }
+                start = nl + 1;
+            }
+            have -= (size_t)(start - buf);
+            memmove(buf, start, have);
+            if (have == sizeof buf - 1)
+                have = 0; /* an endless line: drop it */
+        }
+        if (exited && !eof)
+            eof = 1; /* drained once after the exit; a background child may hold the pipe */
+        if (!exited) {
+            pid_t w = waitpid(pid, &wstatus, WNOHANG);
+            if (w == pid) {
+                exited = 1;
+                continue; /* read what is left before stopping */
+            }
+        }
+        tune_service(r);
+        if (grank == 0) {
+            int d = tune_decision(r);
+            if (d != SL_TUNE_CONTINUE && decision == SL_TUNE_CONTINUE)
+                decision = d;
+            if (decision != SL_TUNE_CONTINUE && !told) {
+                int64_t m[2] = {job->trial, decision};
+                told = 1;
+                for (int q = 1; q < gsize; q++)
+                    MPI_Send(m, 2, MPI_INT64_T, q, TAG_GSTOP, gc);
+            }
+        } else {
+            int flag = 0;
+            MPI_Status mst;
+            MPI_Iprobe(0, TAG_GSTOP, gc, &flag, &mst);
+            if (flag) {
+                int64_t m[2];
+                MPI_Recv(m, 2, MPI_INT64_T, 0, TAG_GSTOP, gc, MPI_STATUS_IGNORE);
+                if (m[0] == job->trial && decision == SL_TUNE_CONTINUE)
+                    decision = (int)m[1];
+            }
+        }
+        if (sl_stop_requested() && decision == SL_TUNE_CONTINUE && grank == 0 && !exited)
+            decision = TUNE_INTERRUPT;
+        if (decision != SL_TUNE_CONTINUE && !exited && !killed) {
+            kill(-pid, SIGTERM);
+            killed = 1;
+            kill_at = sl_now() + (double)o->kill_grace;
+        } else if (killed == 1 && !exited && sl_now() > kill_at) {
+            kill(-pid, SIGKILL);
+            killed = 2;
+        }
+    }
+    if (decision == TUNE_INTERRUPT ||
+        (sl_stop_requested() && !(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) &&
+         decision == SL_TUNE_CONTINUE))
+        /* Slurm signals every process of a step: a command killed along
+         * with us at a stop is interrupted, not failed */
+        *outcome_p = SL_TUNE_END_INTERRUPTED;
+    else if (decision != SL_TUNE_CONTINUE)
+        *outcome_p = SL_TUNE_END_OK;
+    else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
+        *outcome_p = SL_TUNE_END_OK;
+    else {
+        *outcome_p = SL_TUNE_END_FAILED;
+        char m[128];
+        int n =
+            WIFEXITED(wstatus)
+                ? snprintf(m, sizeof m, "sluice: the command exited with status %d\n", WEXITSTATUS(wstatus))
+                : snprintf(m, sizeof m, "sluice: the command was killed by signal %d\n", WTERMSIG(wstatus));
+        log_write(&logfd, path, m, (size_t)n);
+    }
+gather:
+    if (pfd[0] >= 0)
+        close(pfd[0]);
+    if (efd[0] >= 0)
+        close(efd[0]);
+    if (pidfd >= 0)
+        close(pidfd);
+    if (logfd >= 0)
+        close(logfd);
+    /* the group's outcome: the leader's, or failed if any copy failed */
+    if (gsize > 1) {
+        if (grank == 0) {
+            for (int q = 1; q < gsize; q++) {
+                int64_t m[2] = {-1, 0};
+                MPI_Request rq;
+                do {
+                    MPI_Irecv(m, 2, MPI_INT64_T, q, TAG_GSTAT, gc, &rq);
+                    int done = 0;
+                    while (!done) {
+                        MPI_Test(&rq, &done, MPI_STATUS_IGNORE);
+                        if (!done) {
+                            tune_service(r);
+                            tune_nap(r);
+                        }
+                    }
+                } while (m[0] != job->trial);
+                if (m[1] == SL_TUNE_END_FAILED && *outcome_p == SL_TUNE_END_OK)
+                    *outcome_p = SL_TUNE_END_FAILED;
+            }
+        } else {
+            int64_t m[2] = {job->trial, *outcome_p};
+            MPI_Send(m, 2, MPI_INT64_T, 0, TAG_GSTAT, gc);
+        }
+    }
+    (void)failed_start;
+    return SL_OK;
+}
+
+const tune_objective_t tune_objective_cmd = {"cmd", cmd_run};

@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The `mlp` objective: a data-parallel sl_nn_train_run on the trial's group,
+ * its run directory being the trial directory. Parameters named lr,
+ * weight_decay, momentum, batch and optimizer set those options; any
+ * parameter may appear as {name} in --model ("mlp:784-{width}-10"). After
+ * each epoch the leader reports accuracy, loss and train_loss, keeps the
+ * epoch's checkpoint as checkpoint-<epoch>.h5 (a hard link to ckpt.h5,
+ * which train replaces by rename) and the decision is broadcast to the
+ * group, so every rank stops together. */
+#define _GNU_SOURCE
+#include "config.h"
+#include "tune_impl.h"
+
+#include "nn.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    tune_run_t *r;
+    const tune_jobmsg_t *job;
+    int decision;
+} mlp_cb_t;
+
+static int epoch_cb(const sl_nn_train_metrics_t *m, void *arg)
+{
+    mlp_cb_t *c = arg;
+    tune_run_t *r = c->r;
+    int d = SL_TUNE_CONTINUE;
+    if (tune_group_rank(r) == 0) {
+        char src[1200], dst[1300];
+        snprintf(src, sizeof src, "%s/ckpt.h5", c->job->trial_dir);
+        snprintf(dst, sizeof dst, "%s/checkpoint-%lld.h5", c->job->trial_dir, (long long)m->epoch);
+        unlink(dst);
+        if (link(src, dst) != 0)
+            SL_WARN("trial %lld: cannot keep %s as %s: %s", (long long)c->job->trial, src, dst,
+                    strerror(errno));
+        const char *names[3] = {"accuracy", "loss", "train_loss"};
+        double v[3] = {m->eval_accuracy, m->eval_loss, m->train_loss};
+        d = tune_report(r, c->job->trial, m->epoch, 3, names, v);
+        tune_service(r);
+        if (d == SL_TUNE_CONTINUE)
+            d = tune_decision(r);
+        if (d == SL_TUNE_CONTINUE && sl_stop_requested())
+            d = TUNE_INTERRUPT;
+    }
+    MPI_Bcast(&d, 1, MPI_INT, 0, tune_group_comm(r));
+    c->decision = d;
+    return d != SL_TUNE_CONTINUE;
+}
+
+/* Expand {name} in the model template with parameter values. */
+static void model_spec(tune_run_t *r, const tune_jobmsg_t *job, char *out, size_t len)
+{
+    const sl_tune_space_t *s = tune_space(r);
+    const char *tpl = tune_opts(r)->model;
+    size_t k = 0;
+    for (const char *p = tpl; *p && k + 1 < len;) {
+        if (*p == '{') {
+            const char *e = strchr(p, '}');
+            size_t n = e ? (size_t)(e - p - 1) : 0;
+            for (int i = 0; e && i < s->n; i++)
+                if (strlen(s->p[i].name) == n && !strncmp(p + 1, s->p[i].name, n)) {
+                    char v[256];
+                    sl_tune_value_text(&s->p[i], job->params[i], v, sizeof v);
+                    k += (size_t)snprintf(out + k, len - k, "%s", v);
+                    break;
+                }
+            if (e) {
+                p = e + 1;
+                continue;
+            }
+        }
+        out[k++] = *p++;
+    }
+    out[k < len ? k : len - 1] = '\0';
+}
+
+sl_status_t tune_mlp_check(const tune_opts_t *o, const sl_tune_space_t *s, const char **bad_p)
+{
+    static const char *known[] = {"lr", "weight_decay", "momentum", "batch", "optimizer", NULL};
+    /* every {name} of --model must be a parameter */
+    for (const char *p = o->model ? strchr(o->model, '{') : NULL; p; p = strchr(p + 1, '{')) {
+        const char *e = strchr(p, '}');
+        size_t n = e ? (size_t)(e - p - 1) : 0;
+        int found = 0;
+        for (int i = 0; e && i < s->n; i++)
+            found |= strlen(s->p[i].name) == n && !strncmp(p + 1, s->p[i].name, n);
+        if (!found) {
+            *bad_p = o->model;
+            return SL_ERR_INVALID;
+        }
+    }
+    for (int i = 0; i < s->n; i++) {
+        int ok = 0;
+        for (int k = 0; known[k]; k++)
+            ok |= !strcmp(s->p[i].name, known[k]);
+        char pat[80];
+        snprintf(pat, sizeof pat, "{%s}", s->p[i].name);
+        ok |= o->model && strstr(o->model, pat) != NULL;
+        if (!ok) {
+            *bad_p = s->p[i].name;
+            return SL_ERR_NOT_FOUND;
+        }
+    }
+    return SL_OK;
+}
+
+static sl_status_t mlp_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome_p)
+{
+    const tune_opts_t *o = tune_opts(r);
+    const sl_tune_space_t *s = tune_space(r);
+    MPI_Comm gc = tune_group_comm(r);
+    char model[1024], ckpt[1200];
+    sl_nn_train_opts_t t;
+    sl_nn_train_opts_default(&t);
+    model_spec(r, job, model, sizeof model);
+    t.data = o->data;
+    t.eval = o->eval_data;
+    t.model = model;
+    t.out = job->trial_dir;
+    t.device = o->device;
+    t.optimizer = o->optim;
+    t.lr = o->lr;
+    t.batch = o->batch;
+    t.weight_decay = o->wd;
+    t.seed = o->seed * 1000003 + job->trial;
+    t.quiet = 1;
+    t.epochs = job->target > 0 ? job->target : o->max_t > 0 ? o->max_t : o->epochs;
+    for (int i = 0; i < s->n; i++) {
+        const char *n = s->p[i].name;
+        double v = job->params[i];
+        if (!strcmp(n, "lr"))
+            t.lr = v;
+        else if (!strcmp(n, "weight_decay"))
+            t.weight_decay = v;
+        else if (!strcmp(n, "momentum"))
+            t.momentum = v;
+        else if (!strcmp(n, "batch"))
+            t.batch = (long)llround(s->p[i].kind == SL_TUNE_CHOICE || s->p[i].kind == SL_TUNE_GRID
+                                        ? s->p[i].numvalues[(int)v]
+                                        : v);
+        else if (!strcmp(n, "optimizer"))
+            t.optimizer = s->p[i].values[(int)v];
+    }
+    /* resume from the epoch checkpoint the coordinator chose, or start afresh */
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt.h5", job->trial_dir);
+    sl_status_t st = SL_OK;
+    if (tune_group_rank(r) == 0) {
+        if (job->resume[0]) {
+            char tmp[1300];
+            snprintf(tmp, sizeof tmp, "%s.link", ckpt);
+            unlink(tmp);
+            if (link(job->resume, tmp) != 0 || rename(tmp, ckpt) != 0)
+                st = sl_error(SL_ERR_IO, "trial %lld: cannot restore %s: %s", (long long)job->trial,
+                              job->resume, strerror(errno));
+            unlink(tmp); /* left when ckpt.h5 was already that file */
+        } else {
+            unlink(ckpt);
+        }
+    }
+    int have = job->resume[0] != 0;
+    MPI_Bcast(&st, 1, MPI_INT, 0, gc);
+    if (st != SL_OK) {
+        *outcome_p = SL_TUNE_END_FAILED;
+        return SL_OK;
+    }
+    t.resume = have;
+    mlp_cb_t c = {r, job, SL_TUNE_CONTINUE};
+    int level = sl_log_level_g;
+    if (level > SL_LOG_WARN)
+        sl_log_set_level(SL_LOG_WARN); /* train's own notes would interleave with the table */
+    st = sl_nn_train_run(gc, &t, epoch_cb, &c, NULL);
+    sl_log_set_level((sl_log_level_t)level);
+    if (st == SL_ERR_STOPPED || c.decision == TUNE_INTERRUPT)
+        *outcome_p = SL_TUNE_END_INTERRUPTED;
+    else if (st == SL_OK)
+        *outcome_p = SL_TUNE_END_OK;
+    else
+        *outcome_p = SL_TUNE_END_FAILED;
+    return SL_OK;
+}
+
+const tune_objective_t tune_objective_mlp = {"mlp", mlp_run};

@@ -1,0 +1,884 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The runner: ranks split into groups of --ranks-per-trial (packed by node),
+ * each group runs one trial at a time, gang-scheduled. World rank 0 is the
+ * coordinator and also leads group 0: it answers its peers' requests and
+ * reports between polls of its own trial (nonblocking probes, no idle
+ * coordinator rank). Leaders relay jobs and decisions to their members, so
+ * every rank of a trial learns a decision. The coordinator alone owns the
+ * files: trial directories, checkpoint pruning, best.h5, experiment.h5. */
+#define _GNU_SOURCE
+#include "config.h"
+#include "tune_impl.h"
+
+#include <alloca.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct tune_run {
+    MPI_Comm wc, gc;
+    int rank, size, group, grank, gsize, ngroups;
+    int *leader; /* world rank of each group's leader */
+    const tune_opts_t *o;
+    const tune_objective_t *obj;
+    const sl_tune_space_t *space; /* every rank's copy */
+    size_t jobsize;
+    /* leader */
+    int64_t cur_trial;
+    int cur_decision;
+    char cur_dir[1024];
+    /* coordinator */
+    sl_tune_exp_t *e;
+    int *gstate;       /* 0 idle/asking, 1 running, 2 waiting, 3 finished */
+    int *want;         /* remote groups: requests not answered yet (a job runs, one waits queued) */
+    int interrupt_all; /* leader: an interrupt came for a queued trial */
+    char *sendbuf;     /* two job slots per group: a job may wait at a busy leader (a large
+                          message goes by rendezvous), so it is sent without blocking */
+    MPI_Request *sendreq;
+    int *slot;
+    int changed, dirty;
+    double last_save, save_cost, coord_time, save_total, t_start;
+    int64_t nsaves;
+    tune_jobmsg_t *own_job;
+    int own_ready;
+    sl_progress_t *prog;
+    int64_t settled, best_reported;
+    double best_seen;
+    sl_status_t fatal;
+};
+
+int tune_group_rank(const tune_run_t *r)
+{
+    return r->grank;
+}
+int tune_group_size(const tune_run_t *r)
+{
+    return r->gsize;
+}
+MPI_Comm tune_group_comm(const tune_run_t *r)
+{
+    return r->gc;
+}
+const tune_opts_t *tune_opts(const tune_run_t *r)
+{
+    return r->o;
+}
+const sl_tune_space_t *tune_space(const tune_run_t *r)
+{
+    return r->space;
+}
+
+/* CPU time of this thread: the scheduler's cost, whatever else the node runs. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void tune_nap(tune_run_t *r)
+{
+    struct timespec ts = {0, r->rank == 0 && r->ngroups > 1 ? 100000 : 300000};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- checkpoints in a trial directory: files named checkpoint-<step>... */
+
+static int ckpt_step_of(const char *name, int64_t *step)
+{
+    if (strncmp(name, "checkpoint-", 11) || name[11] < '0' || name[11] > '9')
+        return 0;
+    char *end;
+    long long v = strtoll(name + 11, &end, 10);
+    if (*end && *end != '.' && *end != '-' && *end != '_')
+        return 0;
+    *step = v;
+    return 1;
+}
+
+/* The newest checkpoint at or before max_step (-1: any): its step and name. */
+static int64_t ckpt_find(const char *dir, int64_t max_step, char *name, size_t len)
+{
+    DIR *d = opendir(dir);
+    int64_t best = -1;
+    if (!d)
+        return -1;
+    for (struct dirent *de; (de = readdir(d));) {
+        int64_t s;
+        if (ckpt_step_of(de->d_name, &s) && (max_step < 0 || s <= max_step) && s > best) {
+            best = s;
+            if (name)
+                snprintf(name, len, "%s", de->d_name);
+        }
+    }
+    closedir(d);
+    return best;
+}
+
+static int cmp_i64_desc(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static void rm_rf(const char *path)
+{
+    struct stat sb;
+    if (lstat(path, &sb) != 0)
+        return;
+    if (S_ISDIR(sb.st_mode)) {
+        DIR *d = opendir(path);
+        if (d) {
+            char sub[4096];
+            for (struct dirent *de; (de = readdir(d));) {
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                    continue;
+                snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
+                rm_rf(sub);
+            }
+            closedir(d);
+        }
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+/* Keep the newest `keep` checkpoints of a trial (keep < 0: remove all). */
+static void ckpt_prune(const char *dir, long keep)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    int64_t steps[4096];
+    int n = 0;
+    for (struct dirent *de; (de = readdir(d)) && n < 4096;) {
+        int64_t s;
+        if (ckpt_step_of(de->d_name, &s))
+            steps[n++] = s;
+    }
+    if (n <= keep) {
+        closedir(d);
+        return;
+    }
+    qsort(steps, (size_t)n, sizeof steps[0], cmp_i64_desc);
+    int64_t cut = keep > 0 ? steps[keep - 1] : INT64_MAX;
+    rewinddir(d);
+    char path[4096];
+    for (struct dirent *de; (de = readdir(d));) {
+        int64_t s;
+        if (ckpt_step_of(de->d_name, &s) && (keep < 0 || s < cut)) {
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+            rm_rf(path);
+        }
+    }
+    closedir(d);
+}
+
+static sl_status_t copy_file(const char *src, const char *dst)
+{
+    char tmp[4200], buf[1 << 16];
+    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return sl_error(SL_ERR_IO, "cannot read '%s': %s", src, strerror(errno));
+    int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) {
+        close(in);
+        return sl_error(SL_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+    }
+    ssize_t k;
+    int ok = 1;
+    while ((k = read(in, buf, sizeof buf)) > 0)
+        if (write(out, buf, (size_t)k) != k) {
+            ok = 0;
+            break;
+        }
+    if (k < 0)
+        ok = 0;
+    if (fsync(out) != 0)
+        ok = 0;
+    close(in);
+    close(out);
+    if (!ok || rename(tmp, dst) != 0) {
+        unlink(tmp);
+        return sl_error(SL_ERR_IO, "cannot copy '%s' to '%s': %s", src, dst, strerror(errno));
+    }
+    return sl_fsync_dir_of(dst);
+}
+
+static void trial_dir(const tune_run_t *r, int64_t id, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/trials/%06lld", r->o->out, (long long)id);
+}
+
+/* ---- coordinator */
+
+static void coord_note(tune_run_t *r)
+{
+    int64_t c[6];
+    char note[256], val[64] = "-";
+    sl_tune_exp_counts(r->e, c);
+    int64_t b = sl_tune_exp_best(r->e);
+    if (b >= 0)
+        snprintf(val, sizeof val, "%s=%.6g (trial %lld)", r->o->metric, sl_tune_exp_trial(r->e, b)->best,
+                 (long long)b);
+    snprintf(note, sizeof note, "running %lld, done %lld, pruned %lld, errored %lld, best %s",
+             (long long)c[SL_TUNE_RUNNING], (long long)c[SL_TUNE_DONE], (long long)c[SL_TUNE_PRUNED],
+             (long long)c[SL_TUNE_ERRORED], val);
+    sl_progress_note(r->prog, note);
+    int64_t settled = c[SL_TUNE_DONE] + c[SL_TUNE_PRUNED] + c[SL_TUNE_ERRORED];
+    if (settled > r->settled) {
+        sl_progress_add(r->prog, (double)(settled - r->settled));
+        r->settled = settled;
+    }
+}
+
+static void coord_maybe_save(tune_run_t *r, int force)
+{
+    if (!r->dirty && !force)
+        return;
+    double now = sl_now();
+    /* every decision, unless decisions come faster than 50 writes' time;
+     * at least every 2 s while something changed */
+    if (!force && now - r->last_save < fmin(50 * r->save_cost, 2.0))
+        return;
+    double keep = r->e->elapsed;
+    r->e->elapsed += now - r->t_start; /* this run's time so far, as saved */
+    sl_status_t st = sl_tune_exp_save(r->e, r->o->out);
+    r->e->elapsed = keep;
+    double t = sl_now() - now;
+    r->save_cost = t;
+    r->save_total += t;
+    r->nsaves++;
+    r->last_save = sl_now();
+    r->dirty = 0;
+    if (st != SL_OK && r->fatal == SL_OK) {
+        r->fatal = st;
+        sl_stop_request();
+    }
+}
+
+/* Make a job message for trial job (trial dir, PBT copy, resume path). */
+static sl_status_t coord_prepare(tune_run_t *r, const sl_tune_job_t *job, tune_jobmsg_t *m)
+{
+    memset(m, 0, r->jobsize);
+    m->kind = job->kind;
+    if (job->kind != SL_TUNE_JOB_RUN)
+        return SL_OK;
+    sl_tune_trial_t *t = &r->e->t[job->trial];
+    m->trial = job->trial;
+    m->target = job->target;
+    m->ckpt_step = job->ckpt_step;
+    trial_dir(r, job->trial, m->trial_dir, sizeof m->trial_dir);
+    if (job->from_trial >= 0) {
+        if (mkdir(m->trial_dir, 0755) != 0 && errno != EEXIST)
+            return sl_error(SL_ERR_IO, "cannot create '%s': %s", m->trial_dir, strerror(errno));
+        /* PBT exploit: the donor's checkpoint replaces this trial's own */
+        char from[1024], name[512], src[2048], dst[2048];
+        trial_dir(r, job->from_trial, from, sizeof from);
+        ckpt_prune(m->trial_dir, -1);
+        int64_t s = ckpt_find(from, job->from_step, name, sizeof name);
+        if (s >= 0) {
+            snprintf(src, sizeof src, "%s/%s", from, name);
+            snprintf(dst, sizeof dst, "%s/%s", m->trial_dir, name);
+            if (copy_file(src, dst) != SL_OK)
+                s = -1;
+        }
+        t->ckpt_step = s;
+        m->ckpt_step = s;
+        t->from_trial = -1;
+        t->from_step = -1;
+    }
+    if (m->ckpt_step >= 0) {
+        char name[512];
+        int64_t s = ckpt_find(m->trial_dir, m->ckpt_step, name, sizeof name);
+        if (s >= 0)
+            snprintf(m->resume, sizeof m->resume, "%s/%s", m->trial_dir, name);
+    }
+    for (int i = 0; i < r->space->n; i++)
+        m->params[i] = t->params[i];
+    return SL_OK;
+}
+
+/* Send a job to group g's leader from one of its two slots. A leader has at
+ * most two requests out and has received the older job before it asks
+ * again, so the slot being reused is free: the wait returns at once. */
+static void send_job(tune_run_t *r, int g, const tune_jobmsg_t *m)
+{
+    int k = 2 * g + r->slot[g];
+    r->slot[g] ^= 1;
+    MPI_Wait(&r->sendreq[k], MPI_STATUS_IGNORE);
+    memcpy(r->sendbuf + (size_t)k * r->jobsize, m, r->jobsize);
+    MPI_Isend(r->sendbuf + (size_t)k * r->jobsize, (int)r->jobsize, MPI_BYTE, r->leader[g], TAG_JOB, r->wc,
+              &r->sendreq[k]);
+}
+
+/* Give group g its next job, if there is one now; remote groups get one for
+ * each request outstanding, so a job waits queued at the leader. */
+static void coord_assign(tune_run_t *r, int g)
+{
+    while (g == 0 || r->want[g] > 0) {
+        sl_tune_job_t job;
+        sl_status_t st = sl_tune_exp_next(r->e, g, &job);
+        if (st != SL_OK) {
+            r->fatal = st;
+            sl_tune_exp_drain(r->e);
+            sl_stop_request();
+            return;
+        }
+        if (job.kind == SL_TUNE_JOB_WAIT) {
+            r->gstate[g] = 2;
+            return;
+        }
+        tune_jobmsg_t *m = g == 0 ? r->own_job : alloca(r->jobsize);
+        if ((st = coord_prepare(r, &job, m)) != SL_OK) {
+            /* cannot set the trial up: count it as a failure */
+            sl_tune_exp_end(r->e, job.trial, SL_TUNE_END_FAILED, -1);
+            r->gstate[g] = 2;
+            r->changed = r->dirty = 1;
+            return;
+        }
+        r->gstate[g] = job.kind == SL_TUNE_JOB_RUN ? 1 : 3;
+        r->dirty = 1;
+        if (g == 0) {
+            r->own_ready = 1;
+            return;
+        }
+        for (int k = job.kind == SL_TUNE_JOB_RUN ? 1 : r->want[g]; k > 0; k--)
+            send_job(r, g, m);
+        r->want[g] = job.kind == SL_TUNE_JOB_RUN ? r->want[g] - 1 : 0;
+        if (job.kind != SL_TUNE_JOB_RUN)
+            return;
+    }
+}
+
+static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck)
+{
+    char dir[1024];
+    const sl_tune_trial_t *t = sl_tune_exp_trial(r->e, trial);
+    if (!t)
+        return;
+    trial_dir(r, trial, dir, sizeof dir);
+    if (ck > t->step) /* written but never reported: resume from a reported one */
+        ck = ckpt_find(dir, t->step, NULL, 0);
+    int was_failures = t->failures;
+    sl_tune_exp_end(r->e, trial, outcome, ck);
+    if (t->failures > was_failures && outcome == SL_TUNE_END_FAILED) {
+        SL_WARN("trial %lld failed (see %s/trial.log)", (long long)trial, dir);
+    } else if (t->failures > was_failures) {
+        char seen[TUNE_MAXM * 66] = "";
+        for (int m = 0; m < r->e->nmetrics; m++)
+            strcat(strcat(seen, m ? ", " : ""), r->e->mname[m]);
+        SL_WARN("trial %lld ended without reporting the metric '%s' (%lld reports; metrics seen: %s)",
+                (long long)trial, r->o->metric, (long long)t->nreports, seen[0] ? seen : "none");
+    }
+    if (outcome == SL_TUNE_END_INTERRUPTED && !sl_stop_requested())
+        sl_stop_request();
+    r->changed = r->dirty = 1;
+}
+
+static void coord_report(tune_run_t *r, const tune_repmsg_t *m, int *decision_p)
+{
+    const char *names[TUNE_MAXM];
+    for (int i = 0; i < m->n && i < TUNE_MAXM; i++)
+        names[i] = m->names[i];
+    int before = r->e->decision[m->trial], d = SL_TUNE_CONTINUE;
+    int64_t nrep = r->e->nrep;
+    sl_tune_exp_report(r->e, m->trial, m->step, m->n < TUNE_MAXM ? m->n : TUNE_MAXM, names, m->v, &d);
+    if (r->e->nrep > nrep)
+        r->e->rep_time[nrep] = r->e->elapsed + sl_now() - r->t_start;
+    *decision_p = d;
+    r->changed = r->dirty = 1;
+    const sl_tune_trial_t *t = sl_tune_exp_trial(r->e, m->trial);
+    /* the best checkpoint so far becomes EXPDIR/best.h5: a hard link (the
+     * trial's pruning cannot take it away), or a copy across file systems */
+    if (t->best_step == m->step && sl_tune_exp_best(r->e) == m->trial &&
+        (r->best_reported != m->trial || r->best_seen != t->best)) {
+        char dir[1024], name[512], src[2048], dst[2048], tmp[2100];
+        trial_dir(r, m->trial, dir, sizeof dir);
+        if (ckpt_find(dir, m->step, name, sizeof name) == m->step) {
+            snprintf(src, sizeof src, "%s/%s", dir, name);
+            snprintf(dst, sizeof dst, "%s/best.h5", r->o->out);
+            snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+            unlink(tmp);
+            if (link(src, tmp) == 0 && rename(tmp, dst) == 0)
+                sl_fsync_dir_of(dst);
+            else if (copy_file(src, dst) != SL_OK)
+                SL_WARN("could not keep the best checkpoint %s as %s", src, dst);
+        }
+        r->best_reported = m->trial;
+        r->best_seen = t->best;
+    }
+    if (d != SL_TUNE_CONTINUE && before == SL_TUNE_CONTINUE && t->group > 0) {
+        int64_t dm[2] = {m->trial, d};
+        MPI_Send(dm, 2, MPI_INT64_T, r->leader[t->group], TAG_DECIDE, r->wc);
+    }
+}
+
+static void coord_service(tune_run_t *r)
+{
+    double t0 = cpu_now();
+    for (;;) {
+        int flag = 0;
+        MPI_Status mst;
+        MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, r->wc, &flag, &mst);
+        if (!flag)
+            break;
+        int src = mst.MPI_SOURCE, g = -1;
+        for (int q = 1; q < r->ngroups; q++)
+            if (r->leader[q] == src)
+                g = q;
+        if (mst.MPI_TAG == TAG_REQ) {
+            int64_t m[3];
+            MPI_Recv(m, 3, MPI_INT64_T, src, TAG_REQ, r->wc, MPI_STATUS_IGNORE);
+            if (m[0] >= 0)
+                coord_end(r, m[0], (int)m[1], m[2]);
+            r->want[g]++;
+            if (r->gstate[g] != 3) {
+                coord_assign(r, g);
+            } else {
+                tune_jobmsg_t *dm = alloca(r->jobsize);
+                memset(dm, 0, r->jobsize);
+                dm->kind = SL_TUNE_JOB_DONE;
+                send_job(r, g, dm);
+                r->want[g] = 0;
+            }
+        } else if (mst.MPI_TAG == TAG_REPORT) {
+            tune_repmsg_t m;
+            int d;
+            MPI_Recv(&m, (int)sizeof m, MPI_BYTE, src, TAG_REPORT, r->wc, MPI_STATUS_IGNORE);
+            coord_report(r, &m, &d);
+        } else {
+            char junk[8192];
+            MPI_Recv(junk, sizeof junk, MPI_BYTE, src, mst.MPI_TAG, r->wc, MPI_STATUS_IGNORE);
+        }
+    }
+    if (sl_stop_requested() && !r->e->draining) {
+        sl_tune_exp_drain(r->e);
+        for (int64_t i = 0; i < r->e->n; i++) {
+            const sl_tune_trial_t *t = &r->e->t[i];
+            if (t->status != SL_TUNE_RUNNING)
+                continue;
+            if (t->group == 0) {
+                r->cur_decision = TUNE_INTERRUPT;
+            } else if (t->group > 0) {
+                int64_t dm[2] = {i, TUNE_INTERRUPT};
+                MPI_Send(dm, 2, MPI_INT64_T, r->leader[t->group], TAG_DECIDE, r->wc);
+            }
+        }
+        r->changed = 1;
+    }
+    if (r->changed) {
+        r->changed = 0;
+        for (int g = 1; g < r->ngroups; g++)
+            if (r->gstate[g] != 3 && r->want[g] > 0)
+                coord_assign(r, g);
+        coord_note(r);
+    }
+    coord_maybe_save(r, 0);
+    sl_progress_tick(r->prog);
+    r->coord_time += cpu_now() - t0;
+}
+
+void tune_service(tune_run_t *r)
+{
+    if (r->rank == 0) {
+        coord_service(r);
+        return;
+    }
+    if (r->grank != 0)
+        return;
+    for (;;) {
+        int flag = 0;
+        MPI_Iprobe(0, TAG_DECIDE, r->wc, &flag, MPI_STATUS_IGNORE);
+        if (!flag)
+            break;
+        int64_t m[2];
+        MPI_Recv(m, 2, MPI_INT64_T, 0, TAG_DECIDE, r->wc, MPI_STATUS_IGNORE);
+        if (m[0] == r->cur_trial && r->cur_decision == SL_TUNE_CONTINUE)
+            r->cur_decision = (int)m[1];
+        else if (m[1] == TUNE_INTERRUPT)
+            r->interrupt_all = 1; /* for the queued trial: do not start it */
+    }
+}
+
+int tune_decision(tune_run_t *r)
+{
+    return r->cur_decision;
+}
+
+int tune_report(tune_run_t *r, int64_t trial, int64_t step, int n, const char *const *names,
+                const double *vals)
+{
+    tune_repmsg_t m;
+    memset(&m, 0, sizeof m);
+    m.trial = trial;
+    m.step = step;
+    m.n = n < TUNE_MAXM ? n : TUNE_MAXM;
+    for (int i = 0; i < m.n; i++) {
+        snprintf(m.names[i], sizeof m.names[i], "%s", names[i]);
+        m.v[i] = vals[i];
+    }
+    /* the objective wrote the step's checkpoint before reporting it */
+    ckpt_prune(r->cur_dir, r->o->keep);
+    if (r->rank == 0) {
+        double t0 = cpu_now();
+        int d;
+        coord_report(r, &m, &d);
+        if (d != SL_TUNE_CONTINUE && r->cur_decision == SL_TUNE_CONTINUE)
+            r->cur_decision = d;
+        r->coord_time += cpu_now() - t0;
+    } else {
+        MPI_Send(&m, (int)sizeof m, MPI_BYTE, 0, TAG_REPORT, r->wc);
+    }
+    return r->cur_decision;
+}
+
+/* ---- the loops */
+
+static void wait_req(tune_run_t *r, MPI_Request *rq)
+{
+    int done = 0;
+    while (!done) {
+        MPI_Test(rq, &done, MPI_STATUS_IGNORE);
+        if (!done) {
+            if (r->rank == 0)
+                tune_service(r);
+            tune_nap(r);
+        }
+    }
+}
+
+static void member_loop(tune_run_t *r, double *busy)
+{
+    tune_jobmsg_t *m = alloca(r->jobsize);
+    for (;;) {
+        int flag = 0;
+        MPI_Status mst;
+        MPI_Iprobe(0, MPI_ANY_TAG, r->gc, &flag, &mst);
+        if (!flag) {
+            tune_nap(r);
+            continue;
+        }
+        if (mst.MPI_TAG != TAG_GJOB) {
+            int64_t junk[2];
+            MPI_Recv(junk, 2, MPI_INT64_T, 0, mst.MPI_TAG, r->gc, MPI_STATUS_IGNORE);
+            continue;
+        }
+        MPI_Recv(m, (int)r->jobsize, MPI_BYTE, 0, TAG_GJOB, r->gc, MPI_STATUS_IGNORE);
+        if (m->kind == -1)
+            continue;
+        if (m->kind != SL_TUNE_JOB_RUN)
+            return;
+        int outcome;
+        double t0 = sl_now();
+        r->cur_trial = m->trial;
+        r->obj->run(r, m, &outcome);
+        *busy += sl_now() - t0;
+    }
+}
+
+static void forward(tune_run_t *r, const tune_jobmsg_t *m)
+{
+    for (int q = 1; q < r->gsize; q++)
+        MPI_Send(m, (int)r->jobsize, MPI_BYTE, q, TAG_GJOB, r->gc);
+}
+
+/* Leader: set the trial's directory up, run it with the group, and find
+ * the checkpoint it can resume from. */
+static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t *ck_p)
+{
+    int outcome = SL_TUNE_END_FAILED;
+    double t0 = sl_now();
+    r->cur_trial = m->trial;
+    r->cur_decision = SL_TUNE_CONTINUE;
+    snprintf(r->cur_dir, sizeof r->cur_dir, "%s", m->trial_dir);
+    *ck_p = -1;
+    int skip = 0;
+    if (sl_stop_requested() || r->interrupt_all)
+        skip = SL_TUNE_END_INTERRUPTED; /* a queued trial after a stop: keep it for the resume */
+    else if (mkdir(m->trial_dir, 0755) != 0 && errno != EEXIST) {
+        sl_error(SL_ERR_IO, "trial %lld: cannot create '%s': %s", (long long)m->trial, m->trial_dir,
+                 strerror(errno));
+        skip = SL_TUNE_END_FAILED;
+    }
+    if (skip) {
+        tune_jobmsg_t *sk = alloca(r->jobsize);
+        memcpy(sk, m, r->jobsize);
+        sk->kind = -1; /* members: nothing to run */
+        forward(r, sk);
+        r->cur_trial = -1;
+        *ck_p = ckpt_find(m->trial_dir, -1, NULL, 0);
+        return skip;
+    }
+    forward(r, m);
+    r->obj->run(r, m, &outcome);
+    *busy += sl_now() - t0;
+    r->cur_trial = -1;
+    ckpt_prune(m->trial_dir, r->o->keep); /* also what was written but never reported */
+    *ck_p = ckpt_find(m->trial_dir, -1, NULL, 0);
+    return outcome;
+}
+
+static void leader_loop(tune_run_t *r, double *busy)
+{
+    tune_jobmsg_t *m = alloca(r->jobsize);
+    int64_t req[3] = {-1, 0, 0};
+    /* two requests: while a trial runs, the next one waits here queued */
+    MPI_Send(req, 3, MPI_INT64_T, 0, TAG_REQ, r->wc);
+    MPI_Send(req, 3, MPI_INT64_T, 0, TAG_REQ, r->wc);
+    int outstanding = 2;
+    for (;;) {
+        MPI_Request rq;
+        MPI_Irecv(m, (int)r->jobsize, MPI_BYTE, 0, TAG_JOB, r->wc, &rq);
+        int done = 0;
+        while (!done) {
+            MPI_Test(&rq, &done, MPI_STATUS_IGNORE);
+            if (!done) {
+                tune_service(r); /* drops stale decisions */
+                tune_nap(r);
+            }
+        }
+        outstanding--;
+        if (m->kind != SL_TUNE_JOB_RUN) {
+            /* the coordinator answers every outstanding request with "done" */
+            for (; outstanding > 0; outstanding--) {
+                MPI_Irecv(m, (int)r->jobsize, MPI_BYTE, 0, TAG_JOB, r->wc, &rq);
+                wait_req(r, &rq);
+            }
+            forward(r, m);
+            return;
+        }
+        req[0] = m->trial;
+        req[1] = run_job(r, m, busy, &req[2]);
+        MPI_Send(req, 3, MPI_INT64_T, 0, TAG_REQ, r->wc);
+        outstanding++;
+    }
+}
+
+static void coord_loop(tune_run_t *r, double *busy)
+{
+    int own_done = 0;
+    for (;;) {
+        tune_service(r);
+        if (!own_done && (r->gstate[0] == 0 || r->gstate[0] == 2)) {
+            r->own_ready = 0;
+            coord_assign(r, 0);
+            if (r->own_ready && r->own_job->kind == SL_TUNE_JOB_RUN) {
+                int64_t ck;
+                int outcome = run_job(r, r->own_job, busy, &ck);
+                double t0 = cpu_now();
+                coord_end(r, r->own_job->trial, outcome, ck);
+                r->gstate[0] = 0;
+                r->coord_time += cpu_now() - t0;
+                continue;
+            }
+            if (r->gstate[0] == 3) {
+                forward(r, r->own_job);
+                own_done = 1;
+            }
+        }
+        int all = own_done;
+        for (int g = 1; g < r->ngroups && all; g++)
+            all = r->gstate[g] == 3;
+        if (all)
+            break;
+        tune_nap(r);
+    }
+}
+
+sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t *obj,
+                     sl_tune_space_t *space_in, const sl_tune_conf_t *conf)
+{
+    tune_run_t R, *r = &R;
+    sl_topo_t topo;
+    sl_status_t st = SL_OK;
+    memset(r, 0, sizeof *r);
+    r->o = o;
+    r->obj = obj;
+    r->space = space_in;
+    r->jobsize = sizeof(tune_jobmsg_t) + (size_t)(space_in->n + 1) * sizeof(double);
+    r->cur_trial = -1;
+    r->best_reported = -1;
+    r->best_seen = NAN;
+    SL_TRY(sl_topo_init(comm, &topo));
+    r->wc = topo.comm;
+    r->rank = topo.rank;
+    r->size = topo.size;
+    int K = (int)o->rpt;
+    if (K > r->size) {
+        st = sl_error_root(r->wc, SL_ERR_USAGE, "--ranks-per-trial %d is more than the %d ranks of the job",
+                           K, r->size);
+        sl_topo_fini(&topo);
+        return st;
+    }
+    /* groups packed by node: order ranks by (node, rank), rank 0's node first */
+    int *nodes = malloc((size_t)r->size * sizeof *nodes), *order = malloc((size_t)r->size * sizeof *order);
+    r->ngroups = r->size / K;
+    r->leader = malloc((size_t)r->ngroups * sizeof *r->leader);
+    r->gstate = calloc((size_t)r->ngroups, sizeof *r->gstate);
+    r->want = calloc((size_t)r->ngroups, sizeof *r->want);
+    r->slot = calloc((size_t)r->ngroups, sizeof *r->slot);
+    r->sendbuf = malloc(2 * (size_t)r->ngroups * r->jobsize);
+    r->sendreq = malloc(2 * (size_t)r->ngroups * sizeof *r->sendreq);
+    for (int k = 0; r->sendreq && k < 2 * r->ngroups; k++)
+        r->sendreq[k] = MPI_REQUEST_NULL;
+    r->own_job = malloc(r->jobsize);
+    if (!nodes || !order || !r->leader || !r->gstate || !r->want || !r->slot || !r->sendbuf || !r->sendreq ||
+        !r->own_job) {
+        st = sl_error(SL_ERR_NOMEM, "out of memory");
+        goto out_free;
+    }
+    MPI_Allgather(&topo.node, 1, MPI_INT, nodes, 1, MPI_INT, r->wc);
+    int pos = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int nd = -1; nd < topo.nnodes; nd++)
+            for (int q = 0; q < r->size; q++) {
+                int first = nodes[q] == nodes[0];
+                if ((pass == 0 && first && nd == -1) || (pass == 1 && !first && nodes[q] == nd))
+                    order[pos++] = q;
+            }
+    int mypos = 0;
+    for (int p = 0; p < r->size; p++) {
+        if (order[p] == r->rank)
+            mypos = p;
+        if (p % K == 0 && p / K < r->ngroups)
+            r->leader[p / K] = order[p];
+    }
+    r->group = mypos / K < r->ngroups ? mypos / K : -1;
+    MPI_Comm_split(r->wc, r->group < 0 ? MPI_UNDEFINED : r->group, mypos, &r->gc);
+    if (r->group >= 0) {
+        MPI_Comm_rank(r->gc, &r->grank);
+        MPI_Comm_size(r->gc, &r->gsize);
+    }
+    if (r->rank == 0 && r->size % K)
+        SL_WARN0("%d ranks do not divide into groups of %d: %d rank(s) stay idle", r->size, K, r->size % K);
+
+    /* the coordinator loads or creates the experiment, on its own copy of the space */
+    if (r->rank == 0) {
+        sl_tune_space_t copy = {0};
+        for (int i = 0; i < space_in->n && st == SL_OK; i++) {
+            sl_tune_space_t one = {1, &space_in->p[i]};
+            char *txt = sl_tune_space_string(&one);
+            st = txt ? sl_tune_space_add(&copy, txt, "space") : SL_ERR_NOMEM;
+            free(txt);
+        }
+        if (st == SL_OK && o->resume)
+            st = sl_tune_exp_load(conf, &copy, o->out, &r->e);
+        else if (st == SL_OK) {
+            char trials[4096];
+            snprintf(trials, sizeof trials, "%s/trials", o->out);
+            st = sl_mkdirs(trials);
+            if (st == SL_OK)
+                st = sl_tune_exp_create(conf, &copy, &r->e);
+            if (st == SL_OK)
+                st = sl_tune_exp_save(r->e, o->out);
+        }
+        sl_tune_space_fini(&copy);
+    }
+    st = sl_agree(r->wc, st);
+    if (st != SL_OK)
+        goto out_free;
+    double total = 0;
+    if (r->rank == 0) {
+        total = (double)(conf->searcher == SL_TUNE_SEARCH_GRID &&
+                                 (conf->trials <= 0 || (double)conf->trials > sl_tune_grid_size(space_in))
+                             ? sl_tune_grid_size(space_in)
+                             : (double)conf->trials);
+        int64_t c[6];
+        sl_tune_exp_counts(r->e, c);
+        r->settled = 0;
+        if (o->resume)
+            SL_INFO0("resuming %s: %lld trials so far (%lld done, %lld pruned, %lld errored)", o->out,
+                     (long long)r->e->n, (long long)c[SL_TUNE_DONE], (long long)c[SL_TUNE_PRUNED],
+                     (long long)c[SL_TUNE_ERRORED]);
+    }
+    MPI_Bcast(&total, 1, MPI_DOUBLE, 0, r->wc);
+    st = sl_progress_create(r->wc, "tune", total, "trials", &r->prog);
+    if (st != SL_OK)
+        goto out_free;
+    double t0 = sl_now(), busy = 0;
+    r->last_save = r->t_start = sl_now();
+    if (r->rank == 0) {
+        coord_note(r);
+        coord_loop(r, &busy);
+    } else if (r->group >= 0 && r->grank == 0)
+        leader_loop(r, &busy);
+    else if (r->group >= 0)
+        member_loop(r, &busy);
+    double wall = sl_now() - t0;
+    if (r->rank == 0)
+        MPI_Waitall(2 * r->ngroups, r->sendreq, MPI_STATUSES_IGNORE);
+
+    /* everyone waits without spinning for the last trial */
+    MPI_Request brq;
+    MPI_Ibarrier(r->wc, &brq);
+    wait_req(r, &brq);
+    st = SL_OK;
+    int stopped = 0;
+    if (r->rank == 0) {
+        r->e->elapsed += sl_now() - r->t_start;
+        r->t_start = sl_now();
+        r->dirty = 1;
+        coord_maybe_save(r, 1);
+        st = r->fatal;
+        stopped = r->e->draining && !sl_tune_exp_complete(r->e);
+    }
+    sl_progress_finish(&r->prog);
+    double sums[2] = {busy, wall}, tot[2];
+    MPI_Reduce(sums, tot, 2, MPI_DOUBLE, MPI_SUM, 0, r->wc);
+    if (r->rank == 0 && st == SL_OK) {
+        int64_t c[6], b = sl_tune_exp_best(r->e);
+        sl_tune_exp_counts(r->e, c);
+        printf("tune %s: %lld trials: %lld done, %lld pruned, %lld errored%s\n",
+               stopped ? "stopped" : "finished", (long long)r->e->n, (long long)c[SL_TUNE_DONE],
+               (long long)c[SL_TUNE_PRUNED], (long long)c[SL_TUNE_ERRORED],
+               stopped ? " (resume with --resume)" : "");
+        if (b >= 0) {
+            const sl_tune_trial_t *t = sl_tune_exp_trial(r->e, b);
+            printf("best: trial %lld, %s = %.6g at step %lld:", (long long)b, o->metric, t->best,
+                   (long long)t->best_step);
+            for (int i = 0; i < r->e->space.n; i++) {
+                char v[256];
+                sl_tune_value_text(&r->e->space.p[i], t->params[i], v, sizeof v);
+                printf(" %s=%s", r->e->space.p[i].name, v);
+            }
+            printf("\n");
+        }
+        printf(
+            "utilisation: %.1f%% of rank time in trials; scheduler %.3f%% (%.3f s CPU on rank 0) in %.2f s\n",
+            tot[1] > 0 ? 100 * tot[0] / tot[1] : 0, tot[1] > 0 ? 100 * r->coord_time / tot[1] : 0,
+            r->coord_time, wall);
+        SL_VERBOSE0("experiment state written %lld times in %.3f s", (long long)r->nsaves, r->save_total);
+        fflush(stdout);
+        if (!stopped && b < 0)
+            st = sl_error(SL_ERR_FAILED,
+                          "no trial reported the metric '%s' (see the warnings above and %s/trials/)",
+                          o->metric, o->out);
+    }
+    if (stopped)
+        st = st == SL_OK ? SL_ERR_STOPPED : st;
+    st = sl_agree(r->wc, st);
+out_free:
+    if (r->gc != MPI_COMM_NULL && r->gc)
+        MPI_Comm_free(&r->gc);
+    sl_tune_exp_destroy(&r->e);
+    free(nodes);
+    free(order);
+    free(r->leader);
+    free(r->gstate);
+    free(r->want);
+    free(r->slot);
+    free(r->sendbuf);
+    free(r->sendreq);
+    free(r->own_job);
+    sl_topo_fini(&topo);
+    return st;
+}

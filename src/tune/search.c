@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Searchers: grid (mixed-radix enumeration, each point once), random (one
+ * seeded GSL stream) and TPE after Optuna's univariate sampler: random
+ * startup trials, a good/bad split by gamma(n) = min(ceil(0.1 n), 25),
+ * Parzen estimators with a prior and magic clipping, and the best of 24
+ * candidates by l(x)/g(x). Running trials without a value count as bad (the
+ * constant liar), so parallel suggestions differ. Same seed and history:
+ * same suggestions. */
+#define _GNU_SOURCE
+#include "config.h"
+#include "tune_impl.h"
+
+#include <gsl/gsl_randist.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void grid_point(const sl_tune_space_t *s, int64_t idx, double *x)
+{
+    for (int i = s->n - 1; i >= 0; i--) {
+        int64_t k = s->p[i].nvalues;
+        x[i] = (double)(idx % k);
+        idx /= k;
+    }
+}
+
+typedef struct {
+    double *mu, *sigma, *w;
+    int n;
+    double lo, hi;
+} parzen_t;
+
+static int cmpd(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Build a Parzen estimator over obs (transformed), with the prior. */
+static int parzen_build(parzen_t *pz, const double *obs, int n, double lo, double hi)
+{
+    int m = n + 1;
+    pz->mu = malloc((size_t)m * sizeof(double));
+    pz->sigma = malloc((size_t)m * sizeof(double));
+    pz->w = malloc((size_t)m * sizeof(double));
+    if (!pz->mu || !pz->sigma || !pz->w)
+        return -1;
+    pz->n = m;
+    pz->lo = lo;
+    pz->hi = hi;
+    double prior = 0.5 * (lo + hi);
+    memcpy(pz->mu, obs, (size_t)n * sizeof(double));
+    pz->mu[n] = prior;
+    qsort(pz->mu, (size_t)m, sizeof(double), cmpd);
+    double range = hi - lo, minsig = range / fmin(100.0, 1.0 + m);
+    int prior_done = 0;
+    for (int i = 0; i < m; i++) {
+        double left = pz->mu[i] - (i ? pz->mu[i - 1] : lo),
+               right = (i + 1 < m ? pz->mu[i + 1] : hi) - pz->mu[i];
+        double s = fmax(left, right);
+        if (!prior_done && pz->mu[i] == prior) {
+            s = range;
+            prior_done = 1;
+        }
+        pz->sigma[i] = fmin(fmax(s, minsig), range);
+        pz->w[i] = 1.0 / m;
+    }
+    return 0;
+}
+
+static void parzen_free(parzen_t *pz)
+{
+    free(pz->mu);
+    free(pz->sigma);
+    free(pz->w);
+}
+
+static double parzen_sample(const parzen_t *pz, gsl_rng *r)
+{
+    int k = (int)gsl_rng_uniform_int(r, (unsigned long)pz->n);
+    for (int t = 0; t < 100; t++) {
+        double x = pz->mu[k] + gsl_ran_gaussian(r, pz->sigma[k]);
+        if (x >= pz->lo && x <= pz->hi)
+            return x;
+    }
+    return fmin(fmax(pz->mu[k], pz->lo), pz->hi);
+}
+
+static double ncdf(double z)
+{
+    return 0.5 * erfc(-z / sqrt(2.0));
+}
+
+static double parzen_logpdf(const parzen_t *pz, double x)
+{
+    double s = 0;
+    for (int i = 0; i < pz->n; i++) {
+        double sg = pz->sigma[i], z = (x - pz->mu[i]) / sg;
+        double mass = ncdf((pz->hi - pz->mu[i]) / sg) - ncdf((pz->lo - pz->mu[i]) / sg);
+        if (mass < 1e-12)
+            mass = 1e-12;
+        s += pz->w[i] * exp(-0.5 * z * z) / (sg * sqrt(2 * M_PI) * mass);
+    }
+    return log(s + 1e-300);
+}
+
+static void bounds(const sl_tune_param_t *p, double *lo, double *hi)
+{
+    double half = p->kind == SL_TUNE_RANDINT ? 0.5 * (p->q > 0 ? p->q : 1) : 0.5 * p->q;
+    if (p->kind == SL_TUNE_LOGUNIFORM) {
+        *lo = log(p->lo);
+        *hi = log(p->hi);
+    } else {
+        *lo = p->lo - half;
+        *hi = p->hi + half;
+    }
+}
+
+static double fwd(const sl_tune_param_t *p, double v)
+{
+    return p->kind == SL_TUNE_LOGUNIFORM ? log(v) : v;
+}
+static double bwd(const sl_tune_param_t *p, double v)
+{
+    return p->kind == SL_TUNE_LOGUNIFORM ? exp(v) : v;
+}
+
+typedef struct {
+    int64_t id;
+    double v;
+} obs_t;
+
+static int cmp_obs(const void *a, const void *b, void *arg)
+{
+    const obs_t *x = a, *y = b;
+    const sl_tune_exp_t *cmp_e = arg;
+    if (sl_tune__better(cmp_e, x->v, y->v))
+        return -1;
+    if (sl_tune__better(cmp_e, y->v, x->v))
+        return 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static sl_status_t tpe(sl_tune_exp_t *e, double *x)
+{
+    int64_t n = 0, nliar = 0;
+    obs_t *o = malloc((size_t)(e->n + 1) * sizeof *o);
+    int64_t *liar = malloc((size_t)(e->n + 1) * sizeof *liar);
+    double *good = malloc((size_t)(e->n + 1) * sizeof(double)),
+           *bad = malloc((size_t)(e->n + 1) * sizeof(double));
+    sl_status_t st = SL_OK;
+    if (!o || !liar || !good || !bad) {
+        st = SL_ERR_NOMEM;
+        goto out;
+    }
+    for (int64_t i = 0; i < e->n; i++) {
+        const sl_tune_trial_t *t = &e->t[i];
+        if (!isnan(t->best))
+            o[n++] = (obs_t){t->id, t->best};
+        else if (t->status == SL_TUNE_RUNNING || t->status == SL_TUNE_PENDING)
+            liar[nliar++] = t->id;
+    }
+    if (n < e->conf.tpe_startup) {
+        for (int i = 0; i < e->space.n; i++)
+            x[i] = sl_tune__sample(&e->space.p[i], e->srng);
+        goto out;
+    }
+    qsort_r(o, (size_t)n, sizeof *o, cmp_obs, e);
+    int64_t ngood = (int64_t)ceil(0.1 * (double)n);
+    if (ngood > 25)
+        ngood = 25;
+    if (ngood < 1)
+        ngood = 1;
+    for (int i = 0; i < e->space.n; i++) {
+        const sl_tune_param_t *p = &e->space.p[i];
+        int64_t ng = 0, nb = 0;
+        for (int64_t j = 0; j < n; j++) {
+            double v = e->t[o[j].id].params[i];
+            if (j < ngood)
+                good[ng++] = v;
+            else
+                bad[nb++] = v;
+        }
+        for (int64_t j = 0; j < nliar; j++)
+            bad[nb++] = e->t[liar[j]].params[i];
+        double bestx = 0, bests = -INFINITY;
+        if (p->kind == SL_TUNE_CHOICE || p->kind == SL_TUNE_GRID) {
+            int k = p->nvalues;
+            double *wl = calloc((size_t)k, sizeof(double)), *wg = calloc((size_t)k, sizeof(double));
+            if (!wl || !wg) {
+                free(wl);
+                free(wg);
+                st = SL_ERR_NOMEM;
+                goto out;
+            }
+            for (int c = 0; c < k; c++)
+                wl[c] = wg[c] = 1.0 / k;
+            for (int64_t j = 0; j < ng; j++)
+                wl[(int)good[j]] += 1;
+            for (int64_t j = 0; j < nb; j++)
+                wg[(int)bad[j]] += 1;
+            double sl = 0, sg = 0;
+            for (int c = 0; c < k; c++) {
+                sl += wl[c];
+                sg += wg[c];
+            }
+            for (int c = 0; c < e->conf.tpe_candidates; c++) {
+                double u = gsl_rng_uniform(e->srng) * sl, acc = 0;
+                int pick = k - 1;
+                for (int q = 0; q < k; q++) {
+                    acc += wl[q];
+                    if (u < acc) {
+                        pick = q;
+                        break;
+                    }
+                }
+                double sc = log(wl[pick] / sl) - log(wg[pick] / sg);
+                if (sc > bests) {
+                    bests = sc;
+                    bestx = pick;
+                }
+            }
+            free(wl);
+            free(wg);
+        } else {
+            double lo, hi;
+            bounds(p, &lo, &hi);
+            for (int64_t j = 0; j < ng; j++)
+                good[j] = fwd(p, good[j]);
+            for (int64_t j = 0; j < nb; j++)
+                bad[j] = fwd(p, bad[j]);
+            parzen_t l = {0}, g = {0};
+            if (parzen_build(&l, good, (int)ng, lo, hi) || parzen_build(&g, bad, (int)nb, lo, hi)) {
+                parzen_free(&l);
+                parzen_free(&g);
+                st = SL_ERR_NOMEM;
+                goto out;
+            }
+            for (int c = 0; c < e->conf.tpe_candidates; c++) {
+                double cand = parzen_sample(&l, e->srng);
+                double fixed = sl_tune__fix(p, bwd(p, cand));
+                double sc = parzen_logpdf(&l, fwd(p, fixed)) - parzen_logpdf(&g, fwd(p, fixed));
+                if (sc > bests) {
+                    bests = sc;
+                    bestx = fixed;
+                }
+            }
+            parzen_free(&l);
+            parzen_free(&g);
+        }
+        x[i] = bestx;
+    }
+out:
+    free(o);
+    free(liar);
+    free(good);
+    free(bad);
+    return st;
+}
+
+sl_status_t sl_tune__suggest(sl_tune_exp_t *e, int64_t id, double *x)
+{
+    switch (e->conf.searcher) {
+    case SL_TUNE_SEARCH_GRID: grid_point(&e->space, id, x); return SL_OK;
+    case SL_TUNE_SEARCH_RANDOM:
+        for (int i = 0; i < e->space.n; i++)
+            x[i] = sl_tune__sample(&e->space.p[i], e->srng);
+        return SL_OK;
+    case SL_TUNE_SEARCH_TPE: return tpe(e, x);
+    }
+    return SL_ERR_INTERNAL;
+}

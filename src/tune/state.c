@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Experiment state: EXPDIR/experiment.h5 (trial table, reports, searcher and
+ * scheduler RNGs) written whole under experiment.h5.tmp and renamed, so the
+ * file is always one consistent decision point; results.csv, trials.csv and
+ * best.json are rewritten atomically beside it. Only the coordinator writes
+ * (MPI_COMM_SELF); a resume checks the file was made with the same space. */
+#define _GNU_SOURCE
+#include "config.h"
+#include "tune_impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NCOL 15
+
+static void pack(const sl_tune_exp_t *e, int64_t i, int64_t *c)
+{
+    const sl_tune_trial_t *t = &e->t[i];
+    int64_t v[NCOL] = {t->id,         t->status,    t->step,      t->target,      t->ckpt_step,
+                       t->from_trial, t->from_step, t->best_step, t->nreports,    t->failures,
+                       t->rung,       t->bracket,   t->promoted,  e->lastpert[i], e->decision[i]};
+    memcpy(c, v, sizeof v);
+}
+
+static void unpack(sl_tune_exp_t *e, int64_t i, const int64_t *c)
+{
+    sl_tune_trial_t *t = &e->t[i];
+    t->id = c[0];
+    t->status = (int)c[1];
+    t->step = c[2];
+    t->target = c[3];
+    t->ckpt_step = c[4];
+    t->from_trial = c[5];
+    t->from_step = c[6];
+    t->best_step = c[7];
+    t->nreports = c[8];
+    t->failures = (int)c[9];
+    t->rung = (int)c[10];
+    t->bracket = (int)c[11];
+    t->promoted = (int)c[12];
+    e->lastpert[i] = c[13];
+    e->decision[i] = (int)c[14];
+}
+
+static void csv_num(FILE *f, double v)
+{
+    if (isnan(v))
+        fputs("", f);
+    else
+        fprintf(f, "%.10g", v);
+}
+
+static sl_status_t write_text(const char *dir, const char *name, char *buf, size_t len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    sl_status_t st = sl_file_write_atomic(path, buf, len);
+    free(buf);
+    return st;
+}
+
+static sl_status_t write_csvs(sl_tune_exp_t *e, const char *dir)
+{
+    char *buf = NULL, txt[256];
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return SL_ERR_NOMEM;
+    fputs("trial,step,time", f);
+    for (int i = 0; i < e->space.n; i++)
+        fprintf(f, ",%s", e->space.p[i].name);
+    for (int m = 0; m < e->nmetrics; m++)
+        fprintf(f, ",%s", e->mname[m]);
+    fputc('\n', f);
+    for (int64_t r = 0; r < e->nrep; r++) {
+        fprintf(f, "%lld,%lld,%.3f", (long long)e->rep_trial[r], (long long)e->rep_step[r], e->rep_time[r]);
+        for (int i = 0; i < e->space.n; i++) {
+            sl_tune_value_text(&e->space.p[i], e->rep_par[r * e->space.n + i], txt, sizeof txt);
+            fprintf(f, ",%s", txt);
+        }
+        for (int m = 0; m < e->nmetrics; m++) {
+            fputc(',', f);
+            csv_num(f, e->rep_val[r * TUNE_MAXM + m]);
+        }
+        fputc('\n', f);
+    }
+    fclose(f);
+    SL_TRY(write_text(dir, "results.csv", buf, len));
+
+    if (!(f = open_memstream(&buf, &len)))
+        return SL_ERR_NOMEM;
+    fputs("trial,status,step,reports,failures", f);
+    for (int i = 0; i < e->space.n; i++)
+        fprintf(f, ",%s", e->space.p[i].name);
+    fprintf(f, ",best_%s,last_%s\n", e->conf.metric, e->conf.metric);
+    for (int64_t i = 0; i < e->n; i++) {
+        const sl_tune_trial_t *t = &e->t[i];
+        fprintf(f, "%lld,%s,%lld,%lld,%d", (long long)t->id, sl_tune_status_name(t->status),
+                (long long)t->step, (long long)t->nreports, t->failures);
+        for (int p = 0; p < e->space.n; p++) {
+            sl_tune_value_text(&e->space.p[p], t->params[p], txt, sizeof txt);
+            fprintf(f, ",%s", txt);
+        }
+        fputc(',', f);
+        csv_num(f, t->best);
+        fputc(',', f);
+        csv_num(f, t->last);
+        fputc('\n', f);
+    }
+    fclose(f);
+    SL_TRY(write_text(dir, "trials.csv", buf, len));
+
+    int64_t b = sl_tune_exp_best(e);
+    if (b < 0)
+        return SL_OK;
+    if (!(f = open_memstream(&buf, &len)))
+        return SL_ERR_NOMEM;
+    const sl_tune_trial_t *t = &e->t[b];
+    fprintf(f,
+            "{\"trial\": %lld, \"step\": %lld, \"metric\": %.17g, \"metric_name\": \"%s\", \"mode\": \"%s\", "
+            "\"params\": {",
+            (long long)b, (long long)t->best_step, t->best, e->conf.metric, e->conf.maximize ? "max" : "min");
+    for (int i = 0; i < e->space.n; i++) {
+        const sl_tune_param_t *p = &e->space.p[i];
+        sl_tune_value_text(p, t->params[i], txt, sizeof txt);
+        int word =
+            (p->kind == SL_TUNE_CHOICE || p->kind == SL_TUNE_GRID) && isnan(p->numvalues[(int)t->params[i]]);
+        fprintf(f, "%s\"%s\": %s%s%s", i ? ", " : "", p->name, word ? "\"" : "", txt, word ? "\"" : "");
+    }
+    fputs("}}\n", f);
+    fclose(f);
+    return write_text(dir, "best.json", buf, len);
+}
+
+sl_status_t sl_tune_exp_save(sl_tune_exp_t *e, const char *dir)
+{
+    char path[4096], names[TUNE_MAXM * 65] = "";
+    snprintf(path, sizeof path, "%s/experiment.h5", dir);
+    sl_h5_t *h;
+    SL_TRY(sl_h5_create(MPI_COMM_SELF, path, &h));
+    sl_status_t st = SL_OK;
+    char *space = sl_tune_space_string(&e->space);
+    int64_t *cols = malloc((size_t)(e->n + 1) * NCOL * sizeof *cols);
+    double *f = malloc((size_t)(e->n + 1) * 2 * sizeof *f);
+    double *par = malloc((size_t)(e->n + 1) * (size_t)(e->space.n + 1) * sizeof *par);
+    if (!space || !cols || !f || !par) {
+        st = SL_ERR_NOMEM;
+        goto out;
+    }
+    for (int m = 0; m < e->nmetrics; m++)
+        strcat(strcat(names, m ? "\n" : ""), e->mname[m]);
+    const sl_tune_conf_t *c = &e->conf;
+    SL_TRY_GOTO(sl_h5_set_attr_str(h, "/", "format", TUNE_FORMAT), out);
+    SL_TRY_GOTO(sl_h5_set_attr_str(h, "/", "sluice_version", sl_version()), out);
+    SL_TRY_GOTO(sl_h5_set_attr_str(h, "/", "space", space), out);
+    SL_TRY_GOTO(sl_h5_set_attr_str(h, "/", "metric", c->metric), out);
+    SL_TRY_GOTO(sl_h5_set_attr_str(h, "/", "metrics", names), out);
+    SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "maximize", c->maximize), out);
+    SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "searcher", c->searcher), out);
+    SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "scheduler", c->scheduler), out);
+    SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "seed", (int64_t)c->seed), out);
+    SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "max_t", c->max_t), out);
+    SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "ntrials", e->n), out);
+    SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "nreports", e->nrep), out);
+    SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "finished", sl_tune_exp_finished(e)), out);
+    SL_TRY_GOTO(sl_h5_set_attr_f64(h, "/", "elapsed", e->elapsed), out);
+    SL_TRY_GOTO(sl_h5_write_rng(h, "rng/searcher", e->srng), out);
+    SL_TRY_GOTO(sl_h5_write_rng(h, "rng/scheduler", e->xrng), out);
+    if (e->n > 0) {
+        for (int64_t i = 0; i < e->n; i++) {
+            pack(e, i, cols + i * NCOL);
+            f[2 * i] = e->t[i].last;
+            f[2 * i + 1] = e->t[i].best;
+            for (int p = 0; p < e->space.n; p++)
+                par[i * e->space.n + p] = e->t[i].params[p];
+        }
+        uint64_t d2[2] = {(uint64_t)e->n, NCOL};
+        SL_TRY_GOTO(sl_h5_write(h, "trials/table", SL_I64, 2, d2, cols), out);
+        d2[1] = 2;
+        SL_TRY_GOTO(sl_h5_write(h, "trials/last_best", SL_F64, 2, d2, f), out);
+        d2[1] = (uint64_t)e->space.n;
+        if (e->space.n)
+            SL_TRY_GOTO(sl_h5_write(h, "trials/params", SL_F64, 2, d2, par), out);
+        d2[1] = TUNE_MAXRUNG;
+        SL_TRY_GOTO(sl_h5_write(h, "trials/rung_values", SL_F64, 2, d2, e->rungval), out);
+    }
+    if (e->nrep > 0) {
+        uint64_t d1 = (uint64_t)e->nrep, d2[2] = {(uint64_t)e->nrep, TUNE_MAXM};
+        SL_TRY_GOTO(sl_h5_write(h, "reports/trial", SL_I64, 1, &d1, e->rep_trial), out);
+        SL_TRY_GOTO(sl_h5_write(h, "reports/step", SL_I64, 1, &d1, e->rep_step), out);
+        SL_TRY_GOTO(sl_h5_write(h, "reports/values", SL_F64, 2, d2, e->rep_val), out);
+        SL_TRY_GOTO(sl_h5_write(h, "reports/time", SL_F64, 1, &d1, e->rep_time), out);
+        d2[1] = (uint64_t)e->space.n;
+        if (e->space.n)
+            SL_TRY_GOTO(sl_h5_write(h, "reports/params", SL_F64, 2, d2, e->rep_par), out);
+    }
+out:
+    free(space);
+    free(cols);
+    free(f);
+    free(par);
+    if (st != SL_OK) {
+        sl_h5_discard(&h);
+        return st;
+    }
+    SL_TRY(sl_h5_commit(&h, 1));
+    return write_csvs(e, dir);
+}
+
+static sl_status_t mismatch(const char *path, const char *what, const char *was, const char *now)
+{
+    return sl_error(SL_ERR_MISMATCH, "--resume: '%s' was made with another %s (%s, now %s); use a new --out",
+                    path, what, was, now);
+}
+
+sl_status_t sl_tune_exp_load(const sl_tune_conf_t *conf, sl_tune_space_t *space, const char *dir,
+                             sl_tune_exp_t **e_p)
+{
+    char path[4096], *fmt = NULL, *sp = NULL, *metric = NULL, *names = NULL;
+    snprintf(path, sizeof path, "%s/experiment.h5", dir);
+    sl_h5_t *h = NULL;
+    sl_tune_exp_t *e = NULL;
+    int64_t *cols = NULL;
+    double *f = NULL, *par = NULL;
+    sl_status_t st = sl_h5_open(MPI_COMM_SELF, path, &h);
+    if (st == SL_ERR_NOT_FOUND)
+        return sl_error(SL_ERR_NOT_FOUND, "--resume: '%s' is not a tune experiment (no experiment.h5)", dir);
+    SL_TRY(st);
+    char *want = sl_tune_space_string(space);
+    int64_t maxi = -1, sch = -1, sea = -1, seed = -1, n = 0, nrep = 0;
+    if (sl_h5_get_attr_str(h, "/", "format", &fmt) != SL_OK || strcmp(fmt, TUNE_FORMAT)) {
+        st = sl_error(SL_ERR_MISMATCH, "--resume: '%s' is not a sluice tune experiment file (format %s)",
+                      path, fmt ? fmt : "missing");
+        goto out;
+    }
+    if ((st = sl_h5_get_attr_str(h, "/", "space", &sp)) != SL_OK ||
+        (st = sl_h5_get_attr_str(h, "/", "metric", &metric)) != SL_OK ||
+        (st = sl_h5_get_attr_str(h, "/", "metrics", &names)) != SL_OK ||
+        (st = sl_h5_get_attr_i64(h, "/", "maximize", &maxi)) != SL_OK ||
+        (st = sl_h5_get_attr_i64(h, "/", "scheduler", &sch)) != SL_OK ||
+        (st = sl_h5_get_attr_i64(h, "/", "searcher", &sea)) != SL_OK ||
+        (st = sl_h5_get_attr_i64(h, "/", "seed", &seed)) != SL_OK ||
+        (st = sl_h5_get_attr_i64(h, "/", "ntrials", &n)) != SL_OK ||
+        (st = sl_h5_get_attr_i64(h, "/", "nreports", &nrep)) != SL_OK) {
+        st = sl_error(SL_ERR_MISMATCH, "--resume: '%s' lacks experiment attributes", path);
+        goto out;
+    }
+    if (!want || strcmp(sp, want)) {
+        st = mismatch(path, "search space", sp, want ? want : "?");
+        goto out;
+    }
+    if (strcmp(metric, conf->metric) || maxi != conf->maximize) {
+        st = mismatch(path, "metric or mode", metric, conf->metric);
+        goto out;
+    }
+    if (sch != conf->scheduler || sea != conf->searcher || (uint64_t)seed != conf->seed) {
+        st = sl_error(
+            SL_ERR_MISMATCH,
+            "--resume: '%s' was made with another --scheduler, --searcher or --seed; use a new --out", path);
+        goto out;
+    }
+    SL_TRY_GOTO(sl_tune_exp_create(conf, space, &e), out);
+    if (sl_h5_get_attr_f64(h, "/", "elapsed", &e->elapsed) != SL_OK)
+        e->elapsed = 0;
+    SL_TRY_GOTO(sl_h5_read_rng(h, "rng/searcher", e->srng), out);
+    SL_TRY_GOTO(sl_h5_read_rng(h, "rng/scheduler", e->xrng), out);
+    for (char *s = names, *tok; names[0] && (tok = strsep(&s, "\n"));) {
+        snprintf(e->mname[e->nmetrics], sizeof e->mname[0], "%s", tok);
+        if (!strcmp(tok, conf->metric))
+            e->mcol = e->nmetrics;
+        e->nmetrics++;
+    }
+    int P = e->space.n;
+    cols = malloc((size_t)(n + 1) * NCOL * sizeof *cols);
+    f = malloc((size_t)(n + 1) * 2 * sizeof *f);
+    par = malloc((size_t)(n + 1) * (size_t)(P + 1) * sizeof *par);
+    if (!cols || !f || !par) {
+        st = SL_ERR_NOMEM;
+        goto out;
+    }
+    if (n > 0) {
+        uint64_t d2[2] = {(uint64_t)n, NCOL};
+        SL_TRY_GOTO(sl_h5_read(h, "trials/table", SL_I64, 2, d2, cols), out);
+        d2[1] = 2;
+        SL_TRY_GOTO(sl_h5_read(h, "trials/last_best", SL_F64, 2, d2, f), out);
+        d2[1] = (uint64_t)P;
+        if (P)
+            SL_TRY_GOTO(sl_h5_read(h, "trials/params", SL_F64, 2, d2, par), out);
+        for (int64_t i = 0; i < n; i++) {
+            if (sl_tune__add_trial(e) != i) {
+                st = SL_ERR_NOMEM;
+                goto out;
+            }
+            unpack(e, i, cols + i * NCOL);
+            e->t[i].last = f[2 * i];
+            e->t[i].best = f[2 * i + 1];
+            for (int p = 0; p < P; p++)
+                e->t[i].params[p] = par[i * P + p];
+            /* a trial running when the state was written runs again */
+            if (e->t[i].status == SL_TUNE_RUNNING) {
+                e->t[i].status = SL_TUNE_PENDING;
+                e->t[i].group = -1;
+            }
+        }
+        d2[1] = TUNE_MAXRUNG;
+        SL_TRY_GOTO(sl_h5_read(h, "trials/rung_values", SL_F64, 2, d2, e->rungval), out);
+    }
+    if (nrep > 0) {
+        uint64_t d1 = (uint64_t)nrep, d2[2] = {(uint64_t)nrep, TUNE_MAXM};
+        int64_t *a = malloc((size_t)nrep * sizeof *a), *b = malloc((size_t)nrep * sizeof *b);
+        double *v = malloc((size_t)nrep * TUNE_MAXM * sizeof *v), *tm = malloc((size_t)nrep * sizeof *tm);
+        if (!a || !b || !v || !tm)
+            st = SL_ERR_NOMEM;
+        if (st == SL_OK)
+            st = sl_h5_read(h, "reports/time", SL_F64, 1, &d1, tm);
+        if (st == SL_OK)
+            st = sl_h5_read(h, "reports/trial", SL_I64, 1, &d1, a);
+        if (st == SL_OK)
+            st = sl_h5_read(h, "reports/step", SL_I64, 1, &d1, b);
+        if (st == SL_OK)
+            st = sl_h5_read(h, "reports/values", SL_F64, 2, d2, v);
+        double *pp = malloc((size_t)nrep * (size_t)(P + 1) * sizeof *pp);
+        uint64_t dp[2] = {(uint64_t)nrep, (uint64_t)P};
+        if (!pp && st == SL_OK)
+            st = SL_ERR_NOMEM;
+        if (st == SL_OK && P)
+            st = sl_h5_read(h, "reports/params", SL_F64, 2, dp, pp);
+        for (int64_t r = 0; st == SL_OK && r < nrep; r++) {
+            st = sl_tune__add_report(e, a[r], b[r], v + r * TUNE_MAXM);
+            if (st == SL_OK) {
+                e->rep_time[r] = tm[r];
+                if (P)
+                    memcpy(e->rep_par + r * P, pp + r * P, (size_t)P * sizeof(double));
+            }
+        }
+        free(pp);
+        free(tm);
+        free(a);
+        free(b);
+        free(v);
+    }
+out:
+    sl_h5_close(&h);
+    free(want);
+    free(fmt);
+    free(sp);
+    free(metric);
+    free(names);
+    free(cols);
+    free(f);
+    free(par);
+    if (st != SL_OK) {
+        sl_tune_exp_destroy(&e);
+        return st;
+    }
+    *e_p = e;
+    return SL_OK;
+}

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Private declarations of the tune component: the experiment's insides,
+ * shared by the searchers, the schedulers, the state files and the runner. */
+#ifndef SLUICE_TUNE_IMPL_H
+#define SLUICE_TUNE_IMPL_H
+
+#include "tune.h"
+
+#include <gsl/gsl_rng.h>
+
+#define TUNE_MAXM    16 /* metrics recorded per report */
+#define TUNE_MAXRUNG 32 /* rungs per trial (ASHA, HyperBand) */
+#define TUNE_FORMAT  "sluice-tune-1"
+
+struct sl_tune_exp {
+    sl_tune_conf_t conf;
+    sl_tune_space_t space;
+    sl_tune_trial_t *t;
+    int64_t n, cap;
+    double *rungval;   /* n x TUNE_MAXRUNG, NAN where not reached */
+    int64_t *lastpert; /* PBT: step of the last perturbation check */
+    int *decision;     /* decision sent during the current job */
+    /* reports, in arrival order */
+    int64_t nrep, repcap;
+    int64_t *rep_trial, *rep_step;
+    double *rep_time; /* seconds since the experiment began (the runner stamps it) */
+    double *rep_val;  /* nrep x TUNE_MAXM */
+    double *rep_par;  /* nrep x space.n: the parameters when reported (PBT changes them) */
+    int nmetrics, mcol;
+    char mname[TUNE_MAXM][64];
+    gsl_rng *srng, *xrng; /* searcher, scheduler */
+    int draining;
+    double elapsed; /* seconds of earlier runs (resumes) */
+    int nrungs;
+    int64_t rung_t[TUNE_MAXRUNG];
+    int smax; /* HyperBand: brackets s = smax..0 */
+    int64_t pending_hint;
+};
+
+double sl_tune__fix(const sl_tune_param_t *p, double v);
+double sl_tune__sample(const sl_tune_param_t *p, gsl_rng *r);
+/* Suggest parameters for a new trial (index id) into x. */
+sl_status_t sl_tune__suggest(sl_tune_exp_t *e, int64_t id, double *x);
+/* Whether a is better than b under the mode; NAN is worst. */
+int sl_tune__better(const sl_tune_exp_t *e, double a, double b);
+/* Append a trial slot (parameters zeroed); returns its id or -1. */
+int64_t sl_tune__add_trial(sl_tune_exp_t *e);
+sl_status_t sl_tune__add_report(sl_tune_exp_t *e, int64_t trial, int64_t step, const double *vals);
+
+/* Runner: the messages between a trial's group and the coordinator. */
+#define TUNE_INTERRUPT 9 /* decision: stop request, resume the trial later */
+/* tags on the world communicator (group <-> coordinator) */
+#define TAG_REQ    101 /* int64[3]: ended trial (-1: none), outcome, 0 */
+#define TAG_REPORT 102 /* tune_repmsg_t */
+#define TAG_JOB    103 /* tune_jobmsg_t */
+#define TAG_DECIDE 104 /* int64[2]: trial, decision */
+/* tags on a group's communicator (leader <-> members) */
+#define TAG_GJOB  201 /* tune_jobmsg_t */
+#define TAG_GSTOP 202 /* int64[2]: trial, decision */
+#define TAG_GSTAT 203 /* int64[2]: trial, outcome */
+
+typedef struct {
+    int64_t kind, trial, target, ckpt_step;
+    char trial_dir[1024];
+    char resume[1600]; /* checkpoint to resume from, "" for none */
+    double params[];   /* space.n values */
+} tune_jobmsg_t;
+
+typedef struct {
+    int64_t trial, step;
+    int32_t n;
+    char names[TUNE_MAXM][48];
+    double v[TUNE_MAXM];
+} tune_repmsg_t;
+
+typedef struct tune_run tune_run_t;
+
+/* The options of `sluice tune` (cli.c). */
+typedef struct {
+    char *objective, *command, *searcher, *scheduler, *metric, *mode, *out;
+    sl_strlist_t space;
+    long trials, max_t, min_t, rpt, seed, grace, min_samples, perturb, max_failures, keep, kill_grace;
+    double eta, quantile, resample_p;
+    int resume;
+    /* mlp objective: sluice train options passed through */
+    char *data, *eval_data, *device, *model, *optim;
+    long epochs, batch;
+    double lr, wd;
+} tune_opts_t;
+
+/* Objectives. run is collective over the trial's group; it ends when the
+ * objective ends or a decision stops it; *outcome_p gets SL_TUNE_END_*. */
+typedef struct {
+    const char *name;
+    sl_status_t (*run)(tune_run_t *r, const tune_jobmsg_t *job, int *outcome_p);
+} tune_objective_t;
+extern const tune_objective_t tune_objective_cmd;
+extern const tune_objective_t tune_objective_mlp;
+/* mlp: every parameter must be an option it sets or a {name} of --model
+ * (SL_ERR_NOT_FOUND, *bad_p the parameter), and every {name} of --model a
+ * parameter (SL_ERR_INVALID, *bad_p the model). */
+sl_status_t tune_mlp_check(const tune_opts_t *o, const sl_tune_space_t *s, const char **bad_p);
+
+/* For objectives: do the coordinator's and the leader's duties (cheap,
+ * local); call often. */
+void tune_service(tune_run_t *r);
+/* Leader: a report from the running trial; returns the decision known so
+ * far for it (SL_TUNE_CONTINUE, _STOP, _PAUSE, _EXPLOIT, TUNE_INTERRUPT). */
+int tune_report(tune_run_t *r, int64_t trial, int64_t step, int n, const char *const *names,
+                const double *vals);
+/* The decision known so far for the running trial (leader), without a report. */
+int tune_decision(tune_run_t *r);
+/* Group position and sizes, the options and the space. */
+int tune_group_rank(const tune_run_t *r);
+int tune_group_size(const tune_run_t *r);
+MPI_Comm tune_group_comm(const tune_run_t *r);
+const tune_opts_t *tune_opts(const tune_run_t *r);
+const sl_tune_space_t *tune_space(const tune_run_t *r);
+/* Sleep a little while waiting (shorter on the coordinator). */
+void tune_nap(tune_run_t *r);
+
+#endif

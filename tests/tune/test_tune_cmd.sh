@@ -1,0 +1,82 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# sluice tune with the cmd objective on 2 ranks: a noisy function with a
+# fidelity parameter is optimised (TPE + ASHA), every scheduler runs to the
+# end, failing trials end errored while the experiment finishes, checkpoint
+# pruning keeps exactly K per trial plus best.h5, and bad input fails with one
+# clear message and leaves EXPDIR as it was.
+. "$top_srcdir/tests/lib.sh"
+OBJ="$top_srcdir/tests/tune/objective.sh"
+TUNE="$MPIRUN -np 2 $SLUICE tune -q"
+num() { sed -n "s/.*\"$1\": \([-0-9.e]*\).*/\1/p" "$2"; }
+near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN{d=a-b; if (d<0) d=-d; exit !(d<t)}'; }
+
+# 1. the optimum of (x-0.3)^2 + (y+0.2)^2 is found through the noise
+expect_rc 0 $TUNE --command "$OBJ 16" --space 'x=uniform(-1,1)' --space 'y=uniform(-1,1)' --metric loss \
+  --searcher tpe --scheduler asha --max-t 16 --trials 40 --seed 1 --out "$T/opt"
+x=$(num x "$T/opt/best.json"); y=$(num y "$T/opt/best.json")
+near "$x" 0.3 0.15 || fail "best x=$x is not near 0.3"
+near "$y" -0.2 0.15 || fail "best y=$y is not near -0.2"
+expect_grep '"metric":' "$T/opt/best.json"
+[ -s "$T/opt/best.h5" ] || fail "no best.h5"
+head -1 "$T/opt/results.csv" | grep -q '^trial,step,time,x,y,loss$' || fail "results.csv header: $(head -1 "$T/opt/results.csv")"
+[ "$(grep -c '' "$T/opt/trials.csv")" -eq 41 ] || fail "trials.csv should have 40 trials"
+
+# 2. every scheduler runs to its end (with a config file and its [space])
+cat > "$T/space.cfg" <<CFG
+metric = loss
+max-t = 9
+[space]
+x = quniform(-1, 1, 0.05)
+y = choice(-0.2, 0, 0.4)
+CFG
+for s in fifo asha asha-stop hyperband median pbt; do
+  expect_rc 0 $TUNE --config "$T/space.cfg" --command "$OBJ 9" --scheduler $s --trials 12 --out "$T/s-$s"
+  grep -q ',running,\|,pending,' "$T/s-$s/trials.csv" && fail "$s left trials unfinished"
+  [ -s "$T/s-$s/best.json" ] || fail "$s: no best.json"
+done
+grep -q ',pruned,' "$T/s-hyperband/trials.csv" || fail "hyperband pruned nothing"
+
+# 3. a trial that fails is errored (after --max-failures retries); the rest go on
+FAIL_ABOVE=0.5 expect_rc 0 $TUNE --command "$OBJ 3" --space 'x=uniform(0,1)' --metric loss --trials 12 \
+  --max-failures 1 --out "$T/fail"
+grep -q ',errored,' "$T/fail/trials.csv" || fail "no errored trial"
+grep -q ',done,' "$T/fail/trials.csv" || fail "no done trial"
+awk -F, 'NR>1 && $2=="errored" && $5!=2 {exit 1}' "$T/fail/trials.csv" || fail "errored trials were not retried once"
+expect_grep "failing on purpose" "$(ls -d "$T"/fail/trials/* | head -1)/../$(awk -F, 'NR>1 && $2=="errored"{printf "%06d", $1; exit}' "$T/fail/trials.csv")/trial.log"
+
+# 4. pruning: exactly K checkpoints per trial, and the best one as best.h5
+expect_rc 0 $TUNE --command "$OBJ 6" --space 'x=uniform(0,1)' --metric loss --trials 4 --keep-checkpoints 2 \
+  --out "$T/keep"
+for d in "$T"/keep/trials/*; do
+  n=$(ls "$d" | grep -c '^checkpoint-')
+  [ "$n" -eq 2 ] || fail "$d holds $n checkpoints, not 2"
+  [ -e "$d/checkpoint-5" ] && [ -e "$d/checkpoint-6" ] || fail "$d did not keep the newest two"
+done
+bt=$(num trial "$T/keep/best.json"); bs=$(num step "$T/keep/best.json")
+cmp -s "$T/keep/best.h5" "$T/keep/trials/$(printf %06d "$bt")/checkpoint-$bs" || fail "best.h5 is not trial $bt's checkpoint at step $bs"
+
+# 5. bad input: one message, non-zero exit, nothing written
+expect_rc 2 $TUNE --command "$OBJ 3" --space 'lr=loguniform(1e-4,)' --metric loss --trials 2 --out "$T/bad1"
+expect_grep "space expression 'lr=loguniform(1e-4,)': at position 20: expected a value" "$T/err"
+[ "$(grep -c error "$T/err")" -eq 1 ] || fail "the message should be printed once"
+[ -e "$T/bad1" ] && fail "a malformed space created EXPDIR"
+expect_rc 2 $TUNE --command "$OBJ 3" --space 'w=grid()' --searcher grid --metric loss --out "$T/bad2"
+expect_grep "empty grid" "$T/err"
+expect_rc 2 $TUNE --command "$OBJ 3" --space 'x=uniform(0,1)' --searcher grid --metric loss --out "$T/bad2"
+expect_grep "grid search needs finite values" "$T/err"
+expect_rc 1 $TUNE --command "$OBJ 2" --space 'x=uniform(0,1)' --metric accuracy --trials 2 --out "$T/bad3"
+expect_grep "no trial reported the metric 'accuracy'" "$T/err"
+mkdir -p "$T/notexp" && echo keep > "$T/notexp/file"
+expect_rc 2 $TUNE --command "$OBJ 2" --space 'x=uniform(0,1)' --metric loss --trials 2 --out "$T/notexp" --resume
+expect_grep "is not a tune experiment" "$T/err"
+[ "$(ls "$T/notexp")" = file ] || fail "--resume of a non-experiment changed it"
+sum=$(cksum < "$T/keep/experiment.h5")
+expect_rc 1 $TUNE --command "$OBJ 6" --space 'x=uniform(0,2)' --metric loss --trials 4 --out "$T/keep" --resume
+expect_grep "another search space" "$T/err"
+expect_rc 2 $TUNE --command "$OBJ 6" --space 'x=uniform(0,1)' --metric loss --trials 4 --out "$T/keep"
+expect_grep "already holds an experiment" "$T/err"
+[ "$(cksum < "$T/keep/experiment.h5")" = "$sum" ] || fail "a refused run changed experiment.h5"
+expect_rc 2 $TUNE --command "$OBJ {z}" --space 'x=uniform(0,1)' --metric loss --trials 2 --out "$T/bad4"
+expect_grep "{} that is not a parameter" "$T/err"
+echo PASS

@@ -1,0 +1,442 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The tuning logic driven by hand, with no ranks or processes: space
+ * parsing, grid completeness, reproducible random and TPE suggestions, ASHA
+ * promotions and stopping, HyperBand brackets, median stopping and PBT
+ * against worked examples, and the experiment file's round trip. */
+#define _GNU_SOURCE
+#include "config.h"
+#include "cunit_mpi.h"
+#include "tune.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static sl_tune_exp_t *make(sl_tune_conf_t *c, const char *const *exprs)
+{
+    sl_tune_space_t s = {0};
+    for (int i = 0; exprs[i]; i++)
+        CU_ASSERT_FATAL(sl_tune_space_add(&s, exprs[i], "test") == SL_OK);
+    sl_tune_exp_t *e = NULL;
+    CU_ASSERT_FATAL(sl_tune_exp_create(c, &s, &e) == SL_OK);
+    sl_tune_space_fini(&s);
+    return e;
+}
+
+static int64_t next_run(sl_tune_exp_t *e, int64_t *target)
+{
+    sl_tune_job_t j;
+    CU_ASSERT_FATAL(sl_tune_exp_next(e, 0, &j) == SL_OK);
+    if (j.kind != SL_TUNE_JOB_RUN)
+        return -1 - j.kind;
+    if (target)
+        *target = j.target;
+    return j.trial;
+}
+
+static int report(sl_tune_exp_t *e, int64_t trial, int64_t step, double v)
+{
+    const char *names[1] = {"loss"};
+    int d = -1;
+    CU_ASSERT_FATAL(sl_tune_exp_report(e, trial, step, 1, names, &v, &d) == SL_OK);
+    return d;
+}
+
+static void test_space(void)
+{
+    sl_tune_space_t s = {0};
+    CU_ASSERT(sl_tune_space_add(&s, "lr=loguniform(1e-4, 1e-1)", "t") == SL_OK);
+    CU_ASSERT(sl_tune_space_add(&s, " width = choice(64,128, 256,512)", "t") == SL_OK);
+    CU_ASSERT(sl_tune_space_add(&s, "batch=qrandint(32,512,32)", "t") == SL_OK);
+    CU_ASSERT(sl_tune_space_add(&s, "act=grid('relu', \"tanh\", gelu)", "t") == SL_OK);
+    CU_ASSERT(sl_tune_space_add(&s, "d=quniform(0,1,0.25)", "t") == SL_OK);
+    CU_ASSERT_EQUAL(s.n, 5);
+    CU_ASSERT_EQUAL(s.p[1].nvalues, 4);
+    CU_ASSERT_STRING_EQUAL(s.p[3].values[1], "tanh");
+    CU_ASSERT(s.p[2].q == 32 && s.p[2].kind == SL_TUNE_RANDINT);
+    /* malformed: usage errors, and nothing is added */
+    const char *bad[] = {"lr=loguniform(1e-4,)", "lr loguniform(1,2)", "x=uniform(2,1)",
+                         "x=normal(0,1)",        "x=grid()",           "x=uniform(0,1",
+                         "x=choice(a,a)",        "lr=loguniform(0,1)", "x=uniform(0,1) junk",
+                         "9x=uniform(0,1)",      "x=randint(1.5,3)",   NULL};
+    for (int i = 0; bad[i]; i++)
+        CU_ASSERT(sl_tune_space_add(&s, bad[i], "t") == SL_ERR_USAGE);
+    CU_ASSERT(sl_tune_space_add(&s, "lr=uniform(0,1)", "t") == SL_ERR_USAGE); /* twice */
+    CU_ASSERT_EQUAL(s.n, 5);
+    char buf[64];
+    sl_tune_value_text(&s.p[1], 2, buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf, "256");
+    sl_tune_value_text(&s.p[2], 64, buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf, "64");
+    sl_tune_space_fini(&s);
+}
+
+static void test_grid(void)
+{
+    sl_tune_conf_t c;
+    sl_tune_conf_default(&c);
+    c.searcher = SL_TUNE_SEARCH_GRID;
+    const char *ex[] = {"a=grid(1,2,3)", "b=choice(x,y)", "c=grid(10,20)", NULL};
+    sl_tune_exp_t *e = make(&c, ex);
+    int seen[3][2][2] = {{{0}}};
+    for (int k = 0; k < 12; k++) {
+        int64_t id = next_run(e, NULL);
+        CU_ASSERT_FATAL(id == k);
+        const double *p = sl_tune_exp_trial(e, id)->params;
+        seen[(int)p[0]][(int)p[1]][(int)p[2]]++;
+        report(e, id, 1, (double)k);
+        CU_ASSERT(sl_tune_exp_end(e, id, SL_TUNE_END_OK, -1) == SL_OK);
+    }
+    CU_ASSERT_EQUAL(next_run(e, NULL), -1 - SL_TUNE_JOB_DONE);
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 2; b++)
+            for (int d = 0; d < 2; d++)
+                CU_ASSERT_EQUAL(seen[a][b][d], 1);
+    CU_ASSERT(sl_tune_exp_complete(e));
+    sl_tune_exp_destroy(&e);
+}
+
+/* Suggestions of n trials, each told f(params) before the next. */
+static void suggest(sl_tune_searcher_t which, uint64_t seed, int n, double *out)
+{
+    sl_tune_conf_t c;
+    sl_tune_conf_default(&c);
+    c.searcher = which;
+    c.seed = seed;
+    c.trials = n;
+    const char *ex[] = {"x=uniform(-2,2)", "lr=loguniform(1e-4,1e-1)", "w=choice(64,128,256)", NULL};
+    sl_tune_exp_t *e = make(&c, ex);
+    for (int k = 0; k < n; k++) {
+        int64_t id = next_run(e, NULL);
+        CU_ASSERT_FATAL(id == k);
+        const double *p = sl_tune_exp_trial(e, id)->params;
+        memcpy(out + 3 * k, p, 3 * sizeof(double));
+        report(e, id, 1, (p[0] - 0.5) * (p[0] - 0.5) + fabs(log10(p[1]) + 2) + (p[2] == 1 ? 0 : 0.5));
+        sl_tune_exp_end(e, id, SL_TUNE_END_OK, -1);
+    }
+    sl_tune_exp_destroy(&e);
+}
+
+static void test_reproducible(void)
+{
+    double a[90], b[90], d[90];
+    for (int which = SL_TUNE_SEARCH_RANDOM; which <= SL_TUNE_SEARCH_TPE; which++) {
+        suggest((sl_tune_searcher_t)which, 7, 30, a);
+        suggest((sl_tune_searcher_t)which, 7, 30, b);
+        suggest((sl_tune_searcher_t)which, 8, 30, d);
+        CU_ASSERT(memcmp(a, b, sizeof a) == 0);
+        CU_ASSERT(memcmp(a, d, sizeof a) != 0);
+        for (int k = 0; k < 30; k++) {
+            CU_ASSERT(a[3 * k] >= -2 && a[3 * k] <= 2);
+            CU_ASSERT(a[3 * k + 1] >= 1e-4 && a[3 * k + 1] <= 1e-1);
+            CU_ASSERT(a[3 * k + 2] == 0 || a[3 * k + 2] == 1 || a[3 * k + 2] == 2);
+        }
+    }
+    /* TPE after its startup concentrates near x = 0.5 more than random does */
+    double r[90], t[90];
+    suggest(SL_TUNE_SEARCH_RANDOM, 3, 30, r);
+    suggest(SL_TUNE_SEARCH_TPE, 3, 30, t);
+    double er = 0, et = 0;
+    for (int k = 15; k < 30; k++) {
+        er += fabs(r[3 * k] - 0.5);
+        et += fabs(t[3 * k] - 0.5);
+    }
+    CU_ASSERT(et < er);
+}
+
+static void test_tpe_liar(void)
+{
+    sl_tune_conf_t c;
+    sl_tune_conf_default(&c);
+    c.searcher = SL_TUNE_SEARCH_TPE;
+    c.trials = 40;
+    c.tpe_startup = 5;
+    const char *ex[] = {"x=uniform(0,1)", NULL};
+    sl_tune_exp_t *e = make(&c, ex);
+    for (int k = 0; k < 10; k++) {
+        int64_t id = next_run(e, NULL);
+        report(e, id, 1, fabs(sl_tune_exp_trial(e, id)->params[0] - 0.3));
+        sl_tune_exp_end(e, id, SL_TUNE_END_OK, -1);
+    }
+    /* three suggestions in flight at once (three groups) all differ */
+    sl_tune_job_t j1, j2, j3;
+    sl_tune_exp_next(e, 0, &j1);
+    sl_tune_exp_next(e, 1, &j2);
+    sl_tune_exp_next(e, 2, &j3);
+    double x1 = sl_tune_exp_trial(e, j1.trial)->params[0], x2 = sl_tune_exp_trial(e, j2.trial)->params[0],
+           x3 = sl_tune_exp_trial(e, j3.trial)->params[0];
+    CU_ASSERT(x1 != x2 && x2 != x3 && x1 != x3);
+    sl_tune_exp_destroy(&e);
+}
+
+/* ASHA (promotion form), worked by hand: min_t 1, max_t 16, eta 4 gives
+ * rungs at 1, 4 and 16. One group, minimising. Trials 0-3 run to step 1
+ * with losses 5, 3, 8, 1: after the fourth, floor(4/4) = 1 trial of rung 0
+ * is promotable, trial 3, which goes on to step 4. Trials 4-7 (losses 2, 9,
+ * 7, 6) then make rung 0 hold 8 values: the top 2 are trials 3 (already
+ * promoted) and 4, so trial 4 is promoted next. */
+static void test_asha(void)
+{
+    sl_tune_conf_t c;
+    sl_tune_conf_default(&c);
+    c.scheduler = SL_TUNE_ASHA;
+    c.min_t = 1;
+    c.max_t = 16;
+    c.eta = 4;
+    c.trials = 8;
+    const char *ex[] = {"x=uniform(0,1)", NULL};
+    sl_tune_exp_t *e = make(&c, ex);
+    double loss0[] = {5, 3, 8, 1};
+    int64_t tg;
+    for (int k = 0; k < 4; k++) {
+        int64_t id = next_run(e, &tg);
+        CU_ASSERT_EQUAL(id, k);
+        CU_ASSERT_EQUAL(tg, 1);
+        CU_ASSERT_EQUAL(report(e, id, 1, loss0[k]), SL_TUNE_PAUSE);
+        sl_tune_exp_end(e, id, SL_TUNE_END_OK, 1);
+        CU_ASSERT_EQUAL(sl_tune_exp_trial(e, id)->status, SL_TUNE_PAUSED);
+    }
+    int64_t id = next_run(e, &tg);
+    CU_ASSERT_EQUAL(id, 3);
+    CU_ASSERT_EQUAL(tg, 4);
+    CU_ASSERT_EQUAL(sl_tune_exp_trial(e, 3)->ckpt_step, 1);
+    CU_ASSERT_EQUAL(report(e, 3, 2, 0.9), SL_TUNE_CONTINUE);
+    CU_ASSERT_EQUAL(report(e, 3, 4, 0.5), SL_TUNE_PAUSE);
+    sl_tune_exp_end(e, 3, SL_TUNE_END_OK, 4);
+    double loss1[] = {2, 9, 7, 6};
+    for (int k = 0; k < 4; k++) {
+        id = next_run(e, &tg);
+        CU_ASSERT_EQUAL(id, 4 + k);
+        CU_ASSERT_EQUAL(tg, 1);
+        report(e, id, 1, loss1[k]);
+        sl_tune_exp_end(e, id, SL_TUNE_END_OK, 1);
+        if (k == 0) {
+            /* 5 values at rung 0: floor(5/4) = 1, only trial 3, already promoted */
+            continue;
+        }
+    }
+    /* rung 1 has one value (floor(1/4) = 0); rung 0 has 8: top 2 = 3, 4 */
+    id = next_run(e, &tg);
+    CU_ASSERT_EQUAL(id, 4);
+    CU_ASSERT_EQUAL(tg, 4);
+    report(e, 4, 4, 0.7);
+    sl_tune_exp_end(e, 4, SL_TUNE_END_OK, 4);
+    /* no more trials, nothing promotable: done; the paused ones end pruned */
+    CU_ASSERT_EQUAL(next_run(e, &tg), -1 - SL_TUNE_JOB_DONE);
+    int64_t cnt[6];
+    sl_tune_exp_counts(e, cnt);
+    CU_ASSERT_EQUAL(cnt[SL_TUNE_PRUNED], 8);
+    CU_ASSERT_EQUAL(sl_tune_exp_best(e), 3);
+    sl_tune_exp_destroy(&e);
+}
+
+/* ASHA stopping form (as Ray's AsyncHyperBand): maximising, rungs 1, 4,
+ * 16, eta 4. At rung 1 the values 0.5, 0.7, 0.6 arrive in turn: the first
+ * has no cutoff; the second's cutoff is 0.5 (continues); the third's is the
+ * 75% quantile of {0.5, 0.7} = 0.65, so 0.6 stops. */
+static void test_asha_stop(void)
+{
+    sl_tune_conf_t c;
+    sl_tune_conf_default(&c);
+    c.scheduler = SL_TUNE_ASHA_STOP;
+    c.maximize = 1;
+    c.min_t = 1;
+    c.max_t = 16;
+    c.eta = 4;
+    c.trials = 3;
+    const char *ex[] = {"x=uniform(0,1)", NULL};
+    sl_tune_exp_t *e = make(&c, ex);
+    sl_tune_job_t j[3];
+    for (int k = 0; k < 3; k++) {
+        sl_tune_exp_next(e, k, &j[k]);
+        CU_ASSERT_EQUAL(j[k].target, 16);
+    }
+    CU_ASSERT_EQUAL(report(e, 0, 1, 0.5), SL_TUNE_CONTINUE);
+    CU_ASSERT_EQUAL(report(e, 1, 1, 0.7), SL_TUNE_CONTINUE);
+    CU_ASSERT_EQUAL(report(e, 2, 1, 0.6), SL_TUNE_STOP);
+    sl_tune_exp_end(e, 2, SL_TUNE_END_OK, -1);
+    CU_ASSERT_EQUAL(sl_tune_exp_trial(e, 2)->status, SL_TUNE_PRUNED);
+    CU_ASSERT_EQUAL(report(e, 0, 16, 0.9), SL_TUNE_STOP); /* max_t reached */
+    sl_tune_exp_end(e, 0, SL_TUNE_END_OK, -1);
+    CU_ASSERT_EQUAL(sl_tune_exp_trial(e, 0)->status, SL_TUNE_DONE);
+    sl_tune_exp_destroy(&e);
+}
+
+/* HyperBand with max_t 9, min_t 1, eta 3 (Li et al.): s_max = 2, brackets
+ * s = 2: 9 trials at 1 -> 3 at 3 -> 1 at 9; s = 1: 5 at 3 -> 1 at 9;
+ * s = 0: 3 at 9. 17 trials; losses are the trial ids, so the lowest ids
+ * of each bracket are promoted. */
+static void test_hyperband(void)
+{
+    sl_tune_conf_t c;
+    sl_tune_conf_default(&c);
+    c.scheduler = SL_TUNE_HYPERBAND;
+    c.min_t = 1;
+    c.max_t = 9;
+    c.eta = 3;
+    c.trials = 17;
+    const char *ex[] = {"x=uniform(0,1)", NULL};
+    sl_tune_exp_t *e = make(&c, ex);
+    int runs[17][3] = {{0}}, nruns[17] = {0};
+    int64_t tg;
+    for (;;) {
+        int64_t id = next_run(e, &tg);
+        if (id < 0)
+            break;
+        CU_ASSERT_FATAL(id < 17 && nruns[id] < 3);
+        runs[id][nruns[id]++] = (int)tg;
+        int d = report(e, id, tg, (double)id);
+        CU_ASSERT(d == SL_TUNE_PAUSE);
+        sl_tune_exp_end(e, id, SL_TUNE_END_OK, tg);
+    }
+    CU_ASSERT_EQUAL(sl_tune_exp_ntrials(e), 17);
+    for (int i = 0; i < 17; i++) {
+        const sl_tune_trial_t *t = sl_tune_exp_trial(e, i);
+        int b = i < 9 ? 0 : i < 14 ? 1 : 2;
+        CU_ASSERT_EQUAL(t->bracket, b);
+        CU_ASSERT_EQUAL(runs[i][0], b == 0 ? 1 : b == 1 ? 3 : 9);
+    }
+    /* bracket 0: trials 0-2 to 3, trial 0 to 9; bracket 1: trial 9 to 9 */
+    for (int i = 0; i < 9; i++)
+        CU_ASSERT_EQUAL(nruns[i], i == 0 ? 3 : i < 3 ? 2 : 1);
+    CU_ASSERT(runs[0][1] == 3 && runs[0][2] == 9 && runs[1][1] == 3);
+    for (int i = 9; i < 14; i++)
+        CU_ASSERT_EQUAL(nruns[i], i == 9 ? 2 : 1);
+    CU_ASSERT_EQUAL(runs[9][1], 9);
+    CU_ASSERT_EQUAL(sl_tune_exp_trial(e, 0)->status, SL_TUNE_DONE);
+    CU_ASSERT_EQUAL(sl_tune_exp_trial(e, 5)->status, SL_TUNE_PRUNED);
+    CU_ASSERT_EQUAL(sl_tune_exp_trial(e, 15)->status, SL_TUNE_DONE);
+    sl_tune_exp_destroy(&e);
+}
+
+/* Median stopping, minimising, grace 2, min samples 2: trials 0 and 1 report
+ * losses 1,1,1 and 3,3,3 over steps 1-3. Trial 2 at step 2 with its best
+ * 2.5: the others' running means to step 2 are 1 and 3, median 2, so 2.5 is
+ * worse: stop. Trial 3 with best 1.5 at step 2 continues (median 2.55). */
+static void test_median(void)
+{
+    sl_tune_conf_t c;
+    sl_tune_conf_default(&c);
+    c.scheduler = SL_TUNE_MEDIAN;
+    c.grace = 2;
+    c.min_samples = 2;
+    c.trials = 4;
+    const char *ex[] = {"x=uniform(0,1)", NULL};
+    sl_tune_exp_t *e = make(&c, ex);
+    sl_tune_job_t j;
+    for (int k = 0; k < 4; k++)
+        sl_tune_exp_next(e, k, &j);
+    /* while fewer than 2 other trials have reported, nothing stops */
+    for (int s = 1; s <= 3; s++) {
+        CU_ASSERT_EQUAL(report(e, 0, s, 1), SL_TUNE_CONTINUE);
+        CU_ASSERT_EQUAL(report(e, 1, s, 3), SL_TUNE_CONTINUE);
+    }
+    CU_ASSERT_EQUAL(report(e, 2, 1, 2.5), SL_TUNE_CONTINUE); /* within grace */
+    CU_ASSERT_EQUAL(report(e, 2, 2, 2.6), SL_TUNE_STOP);
+    CU_ASSERT_EQUAL(report(e, 3, 2, 1.5), SL_TUNE_CONTINUE);
+    sl_tune_exp_destroy(&e);
+}
+
+/* PBT, population 4, minimising, interval 2, quantile 0.25: at step 2 the
+ * losses are 1, 2, 3, 4 (the same as at step 1); trial 3 is the bottom one
+ * and copies trial 0 (the only top-quantile trial) with explored
+ * parameters; the others continue. */
+static void test_pbt(void)
+{
+    sl_tune_conf_t c;
+    sl_tune_conf_default(&c);
+    c.scheduler = SL_TUNE_PBT;
+    c.perturb = 2;
+    c.trials = 4;
+    c.max_t = 10;
+    c.resample_p = 0.0;
+    const char *ex[] = {"lr=uniform(0.01,1)", "w=choice(1,2,3,4)", NULL};
+    sl_tune_exp_t *e = make(&c, ex);
+    sl_tune_job_t j;
+    for (int k = 0; k < 4; k++)
+        sl_tune_exp_next(e, k, &j);
+    for (int k = 0; k < 4; k++)
+        CU_ASSERT_EQUAL(report(e, k, 1, k + 1.0), SL_TUNE_CONTINUE); /* before the interval */
+    for (int k = 0; k < 3; k++)
+        CU_ASSERT_EQUAL(report(e, k, 2, k + 1.0), SL_TUNE_CONTINUE);
+    const sl_tune_trial_t *t0 = sl_tune_exp_trial(e, 0), *t3 = sl_tune_exp_trial(e, 3);
+    double lr0 = t0->params[0], w0 = t0->params[1];
+    CU_ASSERT_EQUAL(report(e, 3, 2, 4.0), SL_TUNE_EXPLOIT);
+    CU_ASSERT_EQUAL(t3->from_trial, 0);
+    CU_ASSERT_EQUAL(t3->from_step, 2);
+    /* explore: lr scaled by 0.8 or 1.2 (clipped), w moved to a neighbour */
+    double ratio = t3->params[0] / lr0;
+    CU_ASSERT(fabs(ratio - 0.8) < 1e-9 || fabs(ratio - 1.2) < 1e-9 || t3->params[0] == 1 ||
+              t3->params[0] == 0.01);
+    CU_ASSERT(fabs(t3->params[1] - w0) == 1 || (t3->params[1] == w0 && (w0 == 0 || w0 == 3)));
+    sl_tune_exp_end(e, 3, SL_TUNE_END_OK, 2);
+    CU_ASSERT_EQUAL(t3->status, SL_TUNE_PENDING);
+    CU_ASSERT_EQUAL(t3->ckpt_step, 2);
+    sl_tune_exp_next(e, 3, &j);
+    CU_ASSERT_EQUAL(j.trial, 3);
+    CU_ASSERT_EQUAL(j.from_trial, 0);
+    /* with resampling always on, a parameter is drawn anew (still in range) */
+    sl_tune_exp_destroy(&e);
+}
+
+static void test_state(void)
+{
+    sl_tune_conf_t c;
+    sl_tune_conf_default(&c);
+    c.searcher = SL_TUNE_SEARCH_TPE;
+    c.trials = 12;
+    const char *ex[] = {"x=uniform(0,1)", "w=choice(a,b)", NULL};
+    sl_tune_exp_t *e = make(&c, ex);
+    for (int k = 0; k < 6; k++) {
+        int64_t id = next_run(e, NULL);
+        report(e, id, 1, sl_tune_exp_trial(e, id)->params[0]);
+        sl_tune_exp_end(e, id, SL_TUNE_END_OK, -1);
+    }
+    const char *dir = sl_test_tmpdir();
+    CU_ASSERT_FATAL(sl_tune_exp_save(e, dir) == SL_OK);
+    sl_tune_space_t s = {0};
+    sl_tune_space_add(&s, "x=uniform(0,1)", "t");
+    sl_tune_space_add(&s, "w=choice(a,b)", "t");
+    sl_tune_exp_t *f = NULL;
+    CU_ASSERT_FATAL(sl_tune_exp_load(&c, &s, dir, &f) == SL_OK);
+    CU_ASSERT_EQUAL(sl_tune_exp_ntrials(f), 6);
+    /* the same next suggestions after the round trip */
+    for (int k = 0; k < 6; k++) {
+        int64_t a = next_run(e, NULL), b = next_run(f, NULL);
+        CU_ASSERT_EQUAL(a, b);
+        CU_ASSERT(memcmp(sl_tune_exp_trial(e, a)->params, sl_tune_exp_trial(f, b)->params,
+                         2 * sizeof(double)) == 0);
+        report(e, a, 1, 0.5);
+        report(f, b, 1, 0.5);
+        sl_tune_exp_end(e, a, SL_TUNE_END_OK, -1);
+        sl_tune_exp_end(f, b, SL_TUNE_END_OK, -1);
+    }
+    sl_tune_space_fini(&s);
+    /* another space is refused */
+    sl_tune_space_add(&s, "x=uniform(0,2)", "t");
+    sl_tune_space_add(&s, "w=choice(a,b)", "t");
+    sl_tune_exp_t *g = NULL;
+    CU_ASSERT(sl_tune_exp_load(&c, &s, dir, &g) == SL_ERR_MISMATCH);
+    CU_ASSERT(g == NULL);
+    sl_tune_space_fini(&s);
+    sl_tune_exp_destroy(&e);
+    sl_tune_exp_destroy(&f);
+}
+
+int main(int argc, char **argv)
+{
+    static const sl_test_t tests[] = {
+        {"space", test_space},
+        {"grid", test_grid},
+        {"reproducible", test_reproducible},
+        {"tpe_liar", test_tpe_liar},
+        {"asha", test_asha},
+        {"asha_stop", test_asha_stop},
+        {"hyperband", test_hyperband},
+        {"median", test_median},
+        {"pbt", test_pbt},
+        {"state", test_state},
+        {NULL, NULL},
+    };
+    return sl_test_run(argc, argv, "tune_logic", tests);
+}

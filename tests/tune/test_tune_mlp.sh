@@ -1,0 +1,38 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# The mlp objective (the train library) on a small 3-class dataset, 2 ranks:
+# ASHA promotes trials by resuming their epoch checkpoints, the best
+# accuracy is high, best.h5 is a train checkpoint, each trial keeps exactly K
+# epoch checkpoints; 4 ranks in groups of 2 train data-parallel trials.
+. "$top_srcdir/tests/lib.sh"
+awk 'BEGIN{srand(1); for (i = 0; i < 300; i++) { c = i % 3; s = "";
+  for (j = 0; j < 6; j++) { u1 = rand(); u2 = rand(); g = sqrt(-2*log(u1+1e-12))*cos(6.2831853*u2);
+    s = s sprintf("%.4f,", (c-1)*1.5 + g) }
+  print s c } }' > "$T/blobs.csv"
+expect_rc 0 $SLUICE data import-csv -i "$T/blobs.csv" -o "$T/blobs.h5" -q
+expect_rc 0 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --eval-data "$T/blobs.h5" \
+  --model 'mlp:6-{width}-3' --space 'lr=loguniform(1e-3,1e-1)' --space 'width=choice(8,16)' \
+  --metric accuracy --mode max --scheduler asha --max-t 8 --reduction-factor 2 --trials 8 --batch 32 \
+  --keep-checkpoints 2 --out "$T/m"
+grep -q ',done,' "$T/m/trials.csv" || fail "no trial ran to max-t"
+awk -F, 'NR>1 && $3 > 1 {p=1} END{exit !p}' "$T/m/trials.csv" || fail "no trial was promoted past rung 1"
+acc=$(sed -n 's/.*"metric": \([0-9.e-]*\).*/\1/p' "$T/m/best.json")
+awk -v a="$acc" 'BEGIN{exit !(a > 0.8)}' || fail "best accuracy $acc"
+h5dump -H "$T/m/best.h5" > /dev/null 2>&1 || fail "best.h5 is not HDF5"
+for d in "$T"/m/trials/*; do
+  n=$(ls "$d" | grep -c '^checkpoint-')
+  s=$(awk -F, -v t="$(basename "$d" | sed 's/^0*//')" 'NR>1 && $1==(t==""?0:t) {print $3}' "$T/m/trials.csv")
+  want=2; [ "$s" -lt 2 ] && want=$s
+  [ "$n" -eq "$want" ] || fail "$d keeps $n checkpoints (step $s), not $want"
+done
+expect_rc 0 $MPIRUN -np 4 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --eval-data "$T/blobs.h5" \
+  --model 'mlp:6-8-3' --space 'lr=loguniform(1e-3,1e-1)' --metric accuracy --mode max --max-t 3 \
+  --trials 4 --batch 32 --ranks-per-trial 2 --out "$T/g"
+[ "$(grep -c ',done,' "$T/g/trials.csv")" -eq 4 ] || fail "4 data-parallel trials should be done"
+expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --model 'mlp:6-8-3' \
+  --space 'foo=uniform(0,1)' --metric accuracy --max-t 2 --trials 2 --out "$T/bad"
+expect_grep "parameter 'foo' is not used by the mlp objective" "$T/err"
+expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --model 'mlp:6-{width}-3' \
+  --space 'lr=uniform(0.01,0.1)' --metric accuracy --max-t 2 --trials 2 --out "$T/bad"
+expect_grep "names in {} something that is not a parameter" "$T/err"
+echo PASS

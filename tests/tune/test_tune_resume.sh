@@ -1,0 +1,32 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# SIGUSR1 in the middle of an experiment (deterministic objective, random
+# search, FIFO, 2 ranks): the run stops with exit status 75 and experiment.h5
+# consistent; --resume finishes it, and the trial table and every report are
+# the same as those of an uninterrupted run: nothing lost, nothing twice.
+. "$top_srcdir/tests/lib.sh"
+OBJ="$top_srcdir/tests/tune/objective.sh"
+run() {
+  $MPIRUN -np 2 $SLUICE tune -q --command "$OBJ 8 0.15" --space 'x=uniform(-1,1)' \
+    --space 'y=choice(-0.2,0,0.4)' --metric loss --trials 8 --seed 5 --out "$@"
+}
+run "$T/ref" > "$T/out" 2>&1 || { cat "$T/out"; fail "the uninterrupted run failed"; }
+
+$MPIRUN -np 2 $SLUICE tune -q --command "$OBJ 8 0.15" --space 'x=uniform(-1,1)' \
+  --space 'y=choice(-0.2,0,0.4)' --metric loss --trials 8 --seed 5 --out "$T/cut" > "$T/out" 2>&1 &
+pid=$!
+i=0
+# stop once a few reports have arrived (the state is saved at decisions)
+while [ "$(cat "$T/cut/results.csv" 2>/dev/null | wc -l)" -lt 5 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+kill -USR1 $pid
+wait $pid; rc=$?
+[ $rc -eq 75 ] || { cat "$T/out"; fail "the stopped run exited $rc, not 75"; }
+grep -q ',running,' "$T/cut/trials.csv" && fail "trials left running in the saved state"
+grep -q ',pending,' "$T/cut/trials.csv" || fail "the stop came too late to test a resume"
+expect_rc 0 run "$T/cut" --resume
+cmp "$T/ref/trials.csv" "$T/cut/trials.csv" || { diff "$T/ref/trials.csv" "$T/cut/trials.csv"; fail "trial tables differ"; }
+# all but the time column (seconds since the experiment began)
+cut -d, -f1,2,4- "$T/ref/results.csv" | sort > "$T/a"; cut -d, -f1,2,4- "$T/cut/results.csv" | sort > "$T/b"
+cmp "$T/a" "$T/b" || { diff "$T/a" "$T/b"; fail "reports differ (lost or duplicated)"; }
+cmp "$T/ref/best.json" "$T/cut/best.json" || fail "best.json differs"
+echo PASS
