@@ -94,5 +94,5 @@ for s in $(seq 1 "$REPS"); do
 done
 on=$(median < "$T/on"); off=$(median < "$T/off")
 echo "   straggler (rank 1 +${delay} us per step): with preemption $on steps/s ($(median < "$T/pre") rollouts cut), without $off steps/s: $(awk -v a="$on" -v b="$off" 'BEGIN{printf "%.2f", a/b}')x"
-echo "5. GPU: not measured here (no GPU on this machine); see doc/rl.md"
+echo "5. GPU: not measured here (no GPU on this machine); see the README"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

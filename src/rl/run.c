@@ -440,7 +440,7 @@ static sl_status_t update(run_t *r, int t_len, upd_stats_t *us)
     return SL_OK;
 }
 
-/* Checkpoint layout (see doc/rl.md). Collective. */
+/* Checkpoint layout (see the README, section "Reinforcement learning"). Collective. */
 static sl_status_t save(run_t *r, const char *path)
 {
     sl_h5_t *h;

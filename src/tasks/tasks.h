@@ -127,7 +127,7 @@ double sl_farm_report_efficiency(const sl_farm_report_t *r);
 
 /* ----------------------------------------------------- the farm command */
 
-/* `sluice farm FILE`: see doc/tasks.md. */
+/* `sluice farm FILE`: see the README, section "Task farm". */
 sl_status_t sl_cmd_farm(MPI_Comm comm, int argc, char **argv);
 
 /* GPU subsets (pure, exposed for tests). The node's GPUs (ids from
