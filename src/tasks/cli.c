@@ -114,7 +114,7 @@ typedef struct {
     int64_t ok, failed_final, interrupted, attempts;
     double busy;
     int stopping, stop_sig, halted;
-    void *final_ids; /* idvec_t: this rank's final failures */
+    void *final_ids; /* sl_idvec_t: this rank's final failures */
     double stop_deadline;
     sl_status_t io_st;
 } farm_t;
@@ -245,24 +245,6 @@ static void cpu_init(farm_t *f)
         }
 }
 
-typedef struct {
-    int64_t *v;
-    int64_t n, cap;
-} idvec_t;
-
-static int idvec_push(idvec_t *v, int64_t x)
-{
-    if (v->n == v->cap) {
-        int64_t cap = v->cap ? 2 * v->cap : 64;
-        int64_t *p = realloc(v->v, (size_t)cap * sizeof *p);
-        if (!p)
-            return -1;
-        v->v = p;
-        v->cap = cap;
-    }
-    v->v[v->n++] = x;
-    return 0;
-}
 
 static void record(farm_t *f, slot_t *s, const char *result, int code, int final)
 {
@@ -456,7 +438,7 @@ static int finish_task(farm_t *f, int si, int wstatus, int64_t *retry_id)
     } else if (final) {
         f->failed_final++;
         sl_progress_add(f->prog, 1);
-        if (idvec_push(f->final_ids, s->id) != 0)
+        if (sl_idvec_push(f->final_ids, s->id) != 0)
             f->io_st = sl_error(SL_ERR_NOMEM, "out of memory");
         if (f->o->halt_on_error)
             f->halted = 1;
@@ -514,7 +496,7 @@ static void on_stop(farm_t *f, sl_tasks_t *t)
 
 /* One round: run the given ids (attempt = prior + round) until all claimed
  * and finished; failed ones that may retry go to retry. */
-static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round, idvec_t *retry)
+static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round, sl_idvec_t *retry)
 {
     sl_tasks_t *t;
     SL_TRY(sl_tasks_create(f->comm, n, NULL, NULL, &t));
@@ -572,7 +554,7 @@ static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round
                 kill(-s->pid, SIGKILL); /* leftovers of the task's process group */
                 waitpid(s->pid, &ws, 0);
                 int64_t rid;
-                if (finish_task(f, i, ws, &rid) && idvec_push(retry, rid) != 0)
+                if (finish_task(f, i, ws, &rid) && sl_idvec_push(retry, rid) != 0)
                     f->io_st = sl_error(SL_ERR_NOMEM, "out of memory");
                 continue;
             }
@@ -662,7 +644,7 @@ static int cmp_i64(const void *a, const void *b)
 }
 
 /* Gather every rank's ids on every rank (sorted). */
-static sl_status_t allgather_ids(MPI_Comm comm, const idvec_t *v, int64_t **all_p, int64_t *n_p)
+static sl_status_t allgather_ids(MPI_Comm comm, const sl_idvec_t *v, int64_t **all_p, int64_t *n_p)
 {
     int size;
     MPI_Comm_size(comm, &size);
@@ -697,7 +679,7 @@ static sl_status_t farm_main(MPI_Comm comm, farm_opts_t *o)
     sl_topo_t topo;
     int topo_ok = 0;
     int64_t *pending = NULL, npending = 0;
-    idvec_t retry = {0}, failed_now = {0}, final_run = {0};
+    sl_idvec_t retry = {0}, failed_now = {0}, final_run = {0};
 
     f->o = o;
     f->final_ids = &final_run;
@@ -841,9 +823,9 @@ done:;
     if (st2 == SL_OK && f->rank == 0) {
         for (int64_t i = 0; i < f->ncmds; i++)
             if (!f->ts[i].done && f->ts[i].failed && !o->retry_failed)
-                idvec_push(&failed_now, i);
+                sl_idvec_push(&failed_now, i);
         for (int64_t i = 0; i < nf; i++)
-            idvec_push(&failed_now, fids[i]);
+            sl_idvec_push(&failed_now, fids[i]);
         if (failed_now.n)
             qsort(failed_now.v, (size_t)failed_now.n, sizeof(int64_t), cmp_i64);
     }

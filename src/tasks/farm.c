@@ -15,12 +15,7 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-typedef struct {
-    int64_t *v;
-    int64_t n, cap;
-} vec_t;
-
-static int vec_push(vec_t *v, int64_t x)
+int sl_idvec_push(sl_idvec_t *v, int64_t x)
 {
     if (v->n == v->cap) {
         int64_t cap = v->cap ? 2 * v->cap : 64;
@@ -35,7 +30,7 @@ static int vec_push(vec_t *v, int64_t x)
 }
 
 /* Collective: every rank's local ids, concatenated and sorted, on every rank. */
-static sl_status_t gather_ids(MPI_Comm comm, const vec_t *local, int64_t **all_p, int64_t *n_p)
+static sl_status_t gather_ids(MPI_Comm comm, const sl_idvec_t *local, int64_t **all_p, int64_t *n_p)
 {
     int size;
     MPI_Comm_size(comm, &size);
@@ -79,7 +74,7 @@ sl_status_t sl_farm_run(MPI_Comm comm, int64_t ntasks, sl_farm_fn fn, void *arg,
     memset(report_p, 0, sizeof *report_p);
     int64_t *ids = NULL, nround = ntasks; /* round 0: every id */
     double *costs = NULL;
-    vec_t failed = {0};
+    sl_idvec_t failed = {0};
     int64_t ok = 0, runs = 0, claims = 0, remote = 0;
     double busy = 0;
     int halted = 0;
@@ -109,7 +104,7 @@ sl_status_t sl_farm_run(MPI_Comm comm, int64_t ntasks, sl_farm_fn fn, void *arg,
                 int64_t i = sl_tasks_item(order, p), id = ids ? ids[i] : i;
                 if (fn(id, attempt, arg) == 0)
                     ok++;
-                else if (vec_push(&failed, id) != 0)
+                else if (sl_idvec_push(&failed, id) != 0)
                     sl_abort(comm, SL_ERR_NOMEM, "out of memory for failed task ids");
                 else if (final && o.halt_on_error && !halted) {
                     halted = 1;

@@ -17,4 +17,12 @@ static inline sl_status_t sl_abort_on_mpi(MPI_Comm comm, int rc, const char *wha
 }
 /* Wait for a request without burning the core (MPI_Test and short sleeps). */
 void sl_tasks_idle_wait(MPI_Request *req);
+
+/* A growable list of task ids. */
+typedef struct {
+    int64_t *v;
+    int64_t n, cap;
+} sl_idvec_t;
+/* Local: append x; -1 when out of memory. */
+int sl_idvec_push(sl_idvec_t *v, int64_t x);
 #endif
