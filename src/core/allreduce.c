@@ -4,7 +4,12 @@
  * own stream, the NCCL communicator bootstrapped over MPI (rank 0 makes the
  * unique id, MPI_Bcast shares it). The ordered host mode sums in rank order
  * (reduce-scatter by all-to-all, then all-gather), so the result does not
- * depend on MPI's choice of algorithm. */
+ * depend on MPI's choice of algorithm. When every rank of the communicator
+ * shares one node, host sums go through an MPI-3 shared-memory window
+ * instead: each rank copies its buffer in, sums its slice of every rank's
+ * copy in rank order, and copies the result out (three barriers, no
+ * messages); the result is the same as the ordered mode's, bit for bit.
+ * SLUICE_ALLREDUCE=mpi turns that path off. */
 #include "config.h"
 #include "core_impl.h"
 
@@ -22,6 +27,12 @@ struct sl_allreduce {
     int rank, size, flags;
     float *scratch;
     size_t scratch_n;
+    /* single-node shared-memory path */
+    int shm;         /* every rank is on this node */
+    MPI_Comm node;   /* the same ranks, same order, for the window */
+    MPI_Win win;
+    float **slots;   /* each rank's slot in the window */
+    size_t cap;      /* floats per slot; 0: no window yet */
 #ifdef SL_HAVE_NCCL
     ncclComm_t nccl;
     cudaStream_t stream;
@@ -53,6 +64,17 @@ sl_status_t sl_allreduce_create(MPI_Comm comm, int flags, sl_allreduce_t **ar_p)
     MPI_Comm_dup(comm, &ar->comm);
     MPI_Comm_rank(ar->comm, &ar->rank);
     MPI_Comm_size(ar->comm, &ar->size);
+    ar->node = MPI_COMM_NULL;
+    ar->win = MPI_WIN_NULL;
+    if (ar->size > 1) {
+        const char *e = getenv("SLUICE_ALLREDUCE");
+        int nsize = 0, all = 0;
+        MPI_Comm_split_type(ar->comm, MPI_COMM_TYPE_SHARED, ar->rank, MPI_INFO_NULL, &ar->node);
+        MPI_Comm_size(ar->node, &nsize);
+        int mine = nsize == ar->size && !(e && !strcmp(e, "mpi"));
+        MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, ar->comm);
+        ar->shm = all;
+    }
     if (flags & SL_AR_NCCL) {
 #ifdef SL_HAVE_NCCL
         ncclUniqueId id;
@@ -95,6 +117,13 @@ void sl_allreduce_destroy(sl_allreduce_t **ar)
         cudaStreamDestroy((*ar)->stream);
 #endif
     free((*ar)->scratch);
+    if ((*ar)->win != MPI_WIN_NULL) {
+        MPI_Win_unlock_all((*ar)->win);
+        MPI_Win_free(&(*ar)->win);
+    }
+    free((*ar)->slots);
+    if ((*ar)->node != MPI_COMM_NULL)
+        MPI_Comm_free(&(*ar)->node);
     MPI_Comm_free(&(*ar)->comm);
     free(*ar);
     *ar = NULL;
@@ -104,6 +133,8 @@ const char *sl_allreduce_backend(const sl_allreduce_t *ar)
 {
     if (ar->flags & SL_AR_NCCL)
         return "nccl+mpi";
+    if (ar->shm)
+        return "shm";
     return (ar->flags & SL_AR_ORDERED) ? "mpi-ordered" : "mpi";
 }
 
@@ -139,11 +170,85 @@ static sl_status_t ordered_sum(sl_allreduce_t *ar, float *buf, size_t n)
     return SL_OK;
 }
 
+/* Collective: make every slot hold at least min(n, 4M) floats. Every rank
+ * asks with the same n (the all-reduce is collective), so all agree. */
+static sl_status_t shm_reserve(sl_allreduce_t *ar, size_t n)
+{
+    const size_t most = (size_t)4 << 20;
+    size_t want = n < most ? n : most;
+    if (want <= ar->cap)
+        return SL_OK;
+    if (want < 65536)
+        want = 65536 < most ? 65536 : most;
+    if (ar->win != MPI_WIN_NULL) {
+        MPI_Win_unlock_all(ar->win);
+        MPI_Win_free(&ar->win);
+        ar->cap = 0;
+    }
+    float *base;
+    MPI_Info info;
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "alloc_shared_noncontig", "true");
+    int rc = MPI_Win_allocate_shared((MPI_Aint)(want * sizeof(float)), sizeof(float), info, ar->node, &base, &ar->win);
+    MPI_Info_free(&info);
+    if (rc != MPI_SUCCESS) {
+        ar->win = MPI_WIN_NULL;
+        return sl_mpi_error(rc, "MPI_Win_allocate_shared (all-reduce)");
+    }
+    if (!ar->slots && !(ar->slots = calloc((size_t)ar->size, sizeof *ar->slots)))
+        return sl_error(SL_ERR_NOMEM, "out of memory in all-reduce");
+    for (int r = 0; r < ar->size; r++) {
+        MPI_Aint sz;
+        int du;
+        MPI_Win_shared_query(ar->win, r, &sz, &du, &ar->slots[r]);
+    }
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, ar->win);
+    ar->cap = want;
+    return SL_OK;
+}
+
+static void shm_barrier(sl_allreduce_t *ar)
+{
+    MPI_Win_sync(ar->win);
+    MPI_Barrier(ar->node);
+    MPI_Win_sync(ar->win);
+}
+
+static sl_status_t shm_sum(sl_allreduce_t *ar, float *buf, size_t n)
+{
+    /* Every rank sees the same n and cap, so all reserve together. */
+    size_t most = (size_t)4 << 20;
+    if ((n < most ? n : most) > ar->cap)
+        SL_TRY(sl_agree(ar->comm, shm_reserve(ar, n)));
+    const int P = ar->size;
+    float *mine = ar->slots[ar->rank], *out = ar->slots[0];
+    for (size_t off = 0; off < n; off += ar->cap) {
+        size_t m = n - off < ar->cap ? n - off : ar->cap;
+        memcpy(mine, buf + off, m * sizeof(float));
+        shm_barrier(ar);
+        /* My slice of the elements, summed over the ranks in rank order;
+         * slices are disjoint, so writing into rank 0's slot is safe. */
+        size_t lo = m * (size_t)ar->rank / (size_t)P, hi = m * (size_t)(ar->rank + 1) / (size_t)P;
+        for (size_t i = lo; i < hi; i++) {
+            float s = 0;
+            for (int r = 0; r < P; r++)
+                s += ar->slots[r][i];
+            out[i] = s;
+        }
+        shm_barrier(ar);
+        memcpy(buf + off, out, m * sizeof(float));
+        shm_barrier(ar); /* before the slots are written again */
+    }
+    return SL_OK;
+}
+
 static sl_status_t host_reduce(sl_allreduce_t *ar, float *buf, size_t n, int mean)
 {
     sl_status_t st = SL_OK;
     if (ar->size > 1) {
-        if (ar->flags & SL_AR_ORDERED)
+        if (ar->shm)
+            st = shm_sum(ar, buf, n);
+        else if (ar->flags & SL_AR_ORDERED)
             st = ordered_sum(ar, buf, n);
         else {
             for (size_t off = 0; off < n && st == SL_OK; off += (size_t)1 << 30) {
@@ -212,7 +317,7 @@ sl_status_t sl_allreduce_start(sl_allreduce_t *ar, float *buf, size_t n, int mea
         return nccl_start(ar, buf, n, mean);
     }
 #endif
-    if (ar->size == 1 || (ar->flags & SL_AR_ORDERED) || n > ((size_t)1 << 30))
+    if (ar->size == 1 || ar->shm || (ar->flags & SL_AR_ORDERED) || n > ((size_t)1 << 30))
         return SL_OK; /* done in wait */
     SL_MPI_TRY(MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, ar->comm, &req->req));
     return SL_OK;

@@ -348,7 +348,8 @@ typedef struct {
 sl_status_t sl_allreduce_start(sl_allreduce_t *ar, float *buf, size_t n,
                                int mean, sl_allreduce_req_t *req);
 sl_status_t sl_allreduce_wait(sl_allreduce_t *ar, sl_allreduce_req_t *req);
-/* "mpi", "mpi-ordered" or "nccl+mpi". */
+/* "shm" (all ranks on one node: shared-memory window, rank-order sums),
+ * "mpi", "mpi-ordered" or "nccl+mpi". */
 const char *sl_allreduce_backend(const sl_allreduce_t *ar);
 /* Local: whether p is a CUDA device pointer (0 without CUDA). */
 int sl_is_device_ptr(const void *p);

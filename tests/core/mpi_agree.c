@@ -79,7 +79,11 @@ static void test_allreduce(void)
     for (int mode = 0; mode < 2; mode++) {
         sl_allreduce_t *ar;
         CU_ASSERT_EQUAL_FATAL(sl_allreduce_create(MPI_COMM_WORLD, mode ? SL_AR_ORDERED : 0, &ar), SL_OK);
-        CU_ASSERT_STRING_EQUAL(sl_allreduce_backend(ar), mode ? "mpi-ordered" : "mpi");
+        /* One machine: more than one rank takes the shared-memory path. */
+        if (sl_test_size() > 1 && !getenv("SLUICE_ALLREDUCE"))
+            CU_ASSERT_STRING_EQUAL(sl_allreduce_backend(ar), "shm")
+        else
+            CU_ASSERT_STRING_EQUAL(sl_allreduce_backend(ar), mode ? "mpi-ordered" : "mpi");
         for (size_t i = 0; i < n; i++)
             a[i] = b[i] = (float)(r + 1) * (float)i;
         CU_ASSERT_EQUAL(sl_allreduce_sum(ar, a, n), SL_OK);
@@ -116,6 +120,25 @@ static void test_allreduce(void)
     CU_ASSERT_EQUAL(sl_allreduce_sum(ar, x, 3), SL_OK);
     CU_ASSERT_EQUAL(memcmp(x, want, sizeof want), 0);
     sl_allreduce_destroy(&ar);
+    /* The same with the shared-memory path off, and a buffer larger than
+     * the window (several segments), against the MPI ordered mode. */
+    const size_t big = ((size_t)4 << 20) + 12345;
+    float *s1 = malloc(big * sizeof(float)), *s2 = malloc(big * sizeof(float));
+    for (size_t i = 0; i < big; i++)
+        s1[i] = s2[i] = 1.0f / (float)(1 + (i + (size_t)r * 7) % 1000);
+    sl_allreduce_t *a1, *a2;
+    CU_ASSERT_EQUAL_FATAL(sl_allreduce_create(MPI_COMM_WORLD, SL_AR_ORDERED, &a1), SL_OK);
+    setenv("SLUICE_ALLREDUCE", "mpi", 1);
+    CU_ASSERT_EQUAL_FATAL(sl_allreduce_create(MPI_COMM_WORLD, SL_AR_ORDERED, &a2), SL_OK);
+    unsetenv("SLUICE_ALLREDUCE");
+    CU_ASSERT_STRING_EQUAL(sl_allreduce_backend(a2), "mpi-ordered");
+    CU_ASSERT_EQUAL(sl_allreduce_mean(a1, s1, big), SL_OK);
+    CU_ASSERT_EQUAL(sl_allreduce_mean(a2, s2, big), SL_OK);
+    CU_ASSERT_EQUAL(memcmp(s1, s2, big * sizeof(float)), 0);
+    sl_allreduce_destroy(&a1);
+    sl_allreduce_destroy(&a2);
+    free(s1);
+    free(s2);
     free(a);
     free(b);
 }
