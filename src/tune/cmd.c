@@ -426,6 +426,13 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
             killed = 2;
         }
     }
+    /* Slurm signals every process of a step, in no set order: the command
+     * may die of the stop signal before our own handler has run. Give our
+     * signal a moment to arrive before calling that a failure. */
+    if (decision == SL_TUNE_CONTINUE && WIFSIGNALED(wstatus) &&
+        (WTERMSIG(wstatus) == SIGUSR1 || WTERMSIG(wstatus) == SIGTERM || WTERMSIG(wstatus) == SIGINT))
+        for (int i = 0; i < 200 && !sl_stop_requested(); i++)
+            usleep(10000);
     if (decision == TUNE_INTERRUPT ||
         (sl_stop_requested() && !(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) &&
          decision == SL_TUNE_CONTINUE))

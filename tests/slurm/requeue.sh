@@ -13,14 +13,7 @@ export SLUICE="$SLUICE" DEMO_OUT="$T/run" DEMO_STEPS=80 DEMO_ARGS="--step-ms 100
 id=\$(sbatch --parsable -n 2 -o "$T/job.out" --open-mode=append "$top_srcdir/slurm/demo.sbatch") || exit 1
 for i in \$(seq 1 300); do [ -e "$T/run/ckpt.h5" ] && break; sleep 0.1; done
 [ -e "$T/run/ckpt.h5" ] || { echo "no checkpoint appeared"; exit 1; }
-scancel --batch --signal=USR1 "\$id"
-# Slurm delays a requeued job's start by the credential lifetime (the test
-# cluster sets cred_expire=5); wait until the requeued run has finished.
-for i in \$(seq 1 240); do
-  grep -q "demo finished" "$T/job.out" 2>/dev/null && break
-  sleep 0.5
-done
-sleep 1
+"$top_srcdir/tests/slurm/stop-and-wait.sh" "\$id" "$T/job.out" "demo finished"
 JOB
 "$top_srcdir/tests/slurm/with-slurm.sh" bash "$T/job.sh"
 rc=$?

@@ -12,14 +12,7 @@ set -u
 export SLUICE="$SLUICE" FARM_FILE="$T/cmds" FARM_ARGS="--grace 5"
 id=\$(sbatch --parsable -n 2 -o "$T/job.out" --open-mode=append "$top_srcdir/slurm/farm.sbatch") || exit 1
 for i in \$(seq 1 300); do [ "\$(ls $T/done.* 2>/dev/null | wc -l)" -ge 4 ] && break; sleep 0.1; done
-scancel --batch --signal=USR1 "\$id"
-# Slurm delays a requeued job's start by the credential lifetime (the test
-# cluster sets cred_expire=5); wait until the requeued run completes the journal.
-for i in \$(seq 1 240); do
-  grep -q "journal complete" "$T/job.out" 2>/dev/null && break
-  sleep 0.5
-done
-sleep 1
+"$top_srcdir/tests/slurm/stop-and-wait.sh" "\$id" "$T/job.out" "journal complete"
 JOB
 "$top_srcdir/tests/slurm/with-slurm.sh" bash "$T/job.sh"
 rc=$?

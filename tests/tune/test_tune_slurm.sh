@@ -15,11 +15,7 @@ export SLUICE="$SLUICE" OUT="$T/run"
 export ARGS="-q --command '$OBJ 6 0.25' --space 'x=uniform(-1,1)' --metric loss --trials 8 --seed 3"
 id=\$(sbatch --parsable -n 2 -o "$T/job.out" --open-mode=append "$top_srcdir/slurm/tune.sbatch") || exit 1
 for i in \$(seq 1 300); do [ "\$(cat "$T/run/results.csv" 2>/dev/null | wc -l)" -ge 3 ] && break; sleep 0.1; done
-scancel --batch --signal=USR1 "\$id"
-for i in \$(seq 1 300); do grep -q "requeueing" "$T/job.out" 2>/dev/null && break; sleep 0.1; done
-# The requeued job starts after the credential lifetime (cred_expire=5 here).
-for i in \$(seq 1 600); do grep -q "tune finished" "$T/job.out" 2>/dev/null && break; sleep 0.1; done
-sleep 1
+"$top_srcdir/tests/slurm/stop-and-wait.sh" "\$id" "$T/job.out" "tune finished"
 JOB
 "$top_srcdir/tests/slurm/with-slurm.sh" bash "$T/job.sh"
 rc=$?
