@@ -253,11 +253,18 @@ static void record(farm_t *f, slot_t *s, const char *result, int code, int final
         f->io_st = farm_journal_record(f->jfd, f->jpath, &r);
 }
 
-/* Print a capture to the terminal with "[id] " before each line. */
+/* Print a capture to the terminal with "[id] " before each line. Whole
+ * lines go out in single writes: stderr is unbuffered, and under mpirun
+ * the lines of all ranks are merged, so a prefix written on its own could
+ * end up in front of another rank's line. */
 static void print_prefixed(int fd, int64_t id, FILE *to)
 {
-    char buf[65536];
-    int bol = 1;
+    char buf[65536], line[65536 + 32];
+    size_t len = 0;
+    int n = snprintf(line, sizeof line, "[%lld] ", (long long)id);
+    size_t pre = (size_t)n;
+    len = pre;
+    fflush(to);
     lseek(fd, 0, SEEK_SET);
     for (;;) {
         ssize_t r = read(fd, buf, sizeof buf);
@@ -266,15 +273,21 @@ static void print_prefixed(int fd, int64_t id, FILE *to)
         if (r <= 0)
             break;
         for (ssize_t i = 0; i < r; i++) {
-            if (bol)
-                fprintf(to, "[%lld] ", (long long)id);
-            fputc(buf[i], to);
-            bol = buf[i] == '\n';
+            line[len++] = buf[i];
+            if (buf[i] == '\n' || len == sizeof line - 1) {
+                if (buf[i] != '\n')
+                    line[len++] = '\n';
+                if (write(fileno(to), line, len) < 0)
+                    return;
+                len = pre;
+            }
         }
     }
-    if (!bol)
-        fputc('\n', to);
-    fflush(to);
+    if (len > pre) {
+        line[len++] = '\n';
+        if (write(fileno(to), line, len) < 0)
+            return;
+    }
 }
 
 static sl_status_t start_task(farm_t *f, int si, int64_t id, int attempt, int final)
