@@ -15,15 +15,25 @@ static void path_of(char *buf, size_t len, const char *prefix, const char *rest)
     snprintf(buf, len, "%s%s", prefix ? prefix : "", rest);
 }
 
+/* A tensor's stored shape: a vector when it has one row. Returns ndim. */
+static int tensor_dims(const sl_nn_tensor_t *t, uint64_t dims[2])
+{
+    if (t->rows == 1) {
+        dims[0] = (uint64_t)t->cols;
+        return 1;
+    }
+    dims[0] = (uint64_t)t->rows;
+    dims[1] = (uint64_t)t->cols;
+    return 2;
+}
+
 sl_status_t sl_nn_save(sl_nn_t *nn, const sl_nn_optim_t *opt, sl_h5_t *h, const char *prefix)
 {
     char name[256];
     for (int i = 0; i < nn->ntensors; i++) {
         const sl_nn_tensor_t *t = &nn->tensors[i];
-        uint64_t dims[2] = {(uint64_t)t->rows, (uint64_t)t->cols};
-        int ndim = t->rows == 1 ? 1 : 2;
-        if (ndim == 1)
-            dims[0] = (uint64_t)t->cols;
+        uint64_t dims[2];
+        int ndim = tensor_dims(t, dims);
         snprintf(name, sizeof name, "%smodel/%s", prefix ? prefix : "", t->name);
         SL_TRY(sl_h5_write(h, name, SL_F32, ndim, dims, nn->params + t->offset));
     }
@@ -54,7 +64,6 @@ sl_status_t sl_nn_save(sl_nn_t *nn, const sl_nn_optim_t *opt, sl_h5_t *h, const 
 sl_status_t sl_nn_load(sl_nn_t *nn, sl_nn_optim_t *opt, sl_h5_t *h, const char *prefix)
 {
     char name[256];
-    MPI_Comm comm = MPI_COMM_WORLD;
     char *spec = NULL;
     path_of(name, sizeof name, prefix, "model");
     sl_status_t st = sl_h5_get_attr_str(h, name, "spec", &spec);
@@ -67,13 +76,10 @@ sl_status_t sl_nn_load(sl_nn_t *nn, sl_nn_optim_t *opt, sl_h5_t *h, const char *
         return st;
     }
     free(spec);
-    (void)comm;
     for (int i = 0; i < nn->ntensors; i++) {
         const sl_nn_tensor_t *t = &nn->tensors[i];
-        uint64_t dims[2] = {(uint64_t)t->rows, (uint64_t)t->cols};
-        int ndim = t->rows == 1 ? 1 : 2;
-        if (ndim == 1)
-            dims[0] = (uint64_t)t->cols;
+        uint64_t dims[2];
+        int ndim = tensor_dims(t, dims);
         snprintf(name, sizeof name, "%smodel/%s", prefix ? prefix : "", t->name);
         SL_TRY(sl_h5_read(h, name, SL_F32, ndim, dims, nn->params + t->offset));
     }
