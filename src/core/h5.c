@@ -379,6 +379,7 @@ void sl_h5_discard(sl_h5_t **hp)
     MPI_Barrier(h->comm);
     if (h->rank == 0 && h->writing)
         unlink(h->tmp);
+    MPI_Barrier(h->comm); /* collective: on return no rank can still see the file */
     h5_free(h);
     *hp = NULL;
 }
