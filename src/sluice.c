@@ -43,9 +43,26 @@ static const sl_command_t *find(const char *name)
     return NULL;
 }
 
+/* A job on one node: Open MPI's shared-memory transport (pml ob1 over the
+ * vader BTL) starts about 0.2 s sooner per job than its UCX pml and is as
+ * fast for our messages on one node; the sort's data goes over UCX itself
+ * either way. mpirun tells each rank the job's size and its node's size
+ * before MPI_Init; where those differ, where they are unknown (srun), or
+ * where the user chose a pml (OMPI_MCA_pml, --mca pml, SLUICE_MPI_PML=keep),
+ * nothing changes. */
+static void prefer_shm_on_one_node(void)
+{
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE"), *world = getenv("OMPI_COMM_WORLD_SIZE");
+    const char *keep = getenv("SLUICE_MPI_PML");
+    if (!local || !world || strcmp(local, world) != 0 || getenv("OMPI_MCA_pml") || (keep && !strcmp(keep, "keep")))
+        return;
+    setenv("OMPI_MCA_pml", "ob1", 0);
+}
+
 int main(int argc, char **argv)
 {
     int provided, rank, size, code;
+    prefer_shm_on_one_node();
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
