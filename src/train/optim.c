@@ -6,9 +6,6 @@
 #include "train_impl.h"
 
 #include <math.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,15 +77,14 @@ int64_t sl_nn_optim_steps(const sl_nn_optim_t *opt)
     return opt->t;
 }
 
-sl_status_t sl_nn_optim_step(sl_nn_optim_t *opt)
+void sl_nn_optim_apply(sl_nn_optim_t *opt, const float *grads, size_t lo, size_t hi)
 {
     sl_nn_t *nn = opt->nn;
-    SL_TRY(sl_nn_grads_sync(nn));
-    float *restrict p = nn->params, *restrict g = nn->grads, *restrict m = opt->m, *restrict v = opt->v;
-    size_t n = nn->nparams;
+    float *restrict p = nn->params + lo, *restrict m = opt->m + lo, *restrict v = opt->v + lo;
+    const float *restrict g = grads + lo;
+    size_t n = hi - lo;
     const sl_nn_optim_opts_t *o = &opt->o;
     float lr = (float)o->lr, wd = (float)o->weight_decay;
-    opt->t++;
     if (o->kind == SL_NN_SGD) {
         float mom = (float)o->momentum;
         for (size_t i = 0; i < n; i++) {
@@ -106,44 +102,46 @@ sl_status_t sl_nn_optim_step(sl_nn_optim_t *opt)
         double bc1 = 1.0 - pow(o->beta1, (double)opt->t), bc2 = 1.0 - pow(o->beta2, (double)opt->t);
         float step = (float)(o->lr / bc1), rbc2 = (float)(1.0 / sqrt(bc2));
         float l2 = o->kind == SL_NN_ADAMW ? 0.f : wd; /* Adam: L2 in the gradient, not stored */
-        if (o->kind == SL_NN_ADAMW && wd != 0.f) {
-            float f = 1.f - lr * wd;
-            for (size_t i = 0; i < n; i++)
-                p[i] *= f;
-        }
-        size_t i = 0;
-#ifdef __SSE2__
-        /* sqrtf keeps errno semantics that stop the compiler vectorising the
-         * loop; SSE does the same IEEE operations four at a time. */
-        const __m128 vb1 = _mm_set1_ps(b1), vb1c = _mm_set1_ps(1.f - b1), vb2 = _mm_set1_ps(b2),
-                     vb2c = _mm_set1_ps(1.f - b2), vstep = _mm_set1_ps(step), vr = _mm_set1_ps(rbc2),
-                     veps = _mm_set1_ps(eps), vl2 = _mm_set1_ps(l2);
-        for (; i + 4 <= n; i += 4) {
-            __m128 d = _mm_add_ps(_mm_loadu_ps(g + i), _mm_mul_ps(vl2, _mm_loadu_ps(p + i)));
-            __m128 mi = _mm_add_ps(_mm_mul_ps(vb1, _mm_loadu_ps(m + i)), _mm_mul_ps(vb1c, d));
-            __m128 vi = _mm_add_ps(_mm_mul_ps(vb2, _mm_loadu_ps(v + i)), _mm_mul_ps(_mm_mul_ps(vb2c, d), d));
-            __m128 den = _mm_add_ps(_mm_mul_ps(_mm_sqrt_ps(vi), vr), veps);
-            _mm_storeu_ps(m + i, mi);
-            _mm_storeu_ps(v + i, vi);
-            _mm_storeu_ps(p + i, _mm_sub_ps(_mm_loadu_ps(p + i), _mm_div_ps(_mm_mul_ps(vstep, mi), den)));
-        }
-#endif
-        for (; i < n; i++) {
-            float d = g[i] + l2 * p[i];
-            m[i] = b1 * m[i] + (1.f - b1) * d;
-            v[i] = b2 * v[i] + (1.f - b2) * d * d;
-            p[i] -= step * m[i] / (sqrtf(v[i]) * rbc2 + eps);
-        }
+        if (o->kind == SL_NN_ADAMW && wd != 0.f)
+            sl_nn_vec_scale(p, n, 1.f - lr * wd);
+        sl_nn_adam_coef_t c = {b1, b2, step, rbc2, eps, l2};
+        sl_nn_vec_adam(p, g, m, v, n, &c);
     }
+}
+
+sl_status_t sl_nn_optim_step(sl_nn_optim_t *opt)
+{
+    sl_nn_t *nn = opt->nn;
+    SL_TRY(sl_nn_grads_sync(nn));
+    opt->t++;
+    sl_nn_optim_apply(opt, nn->grads, 0, nn->nparams);
     return sl_nn_params_changed(nn);
+}
+
+void sl_nn_norm2_blocks(const float *g, size_t n, size_t b0, size_t b1, double *out)
+{
+    for (size_t b = b0; b < b1; b++) {
+        size_t lo = b * SL_NN_NORM_BLOCK, hi = lo + SL_NN_NORM_BLOCK < n ? lo + SL_NN_NORM_BLOCK : n;
+        double s = 0;
+        for (size_t i = lo; i < hi; i++)
+            s += (double)g[i] * g[i];
+        out[b - b0] = s;
+    }
 }
 
 double sl_nn_grad_norm(sl_nn_t *nn)
 {
     sl_nn_grads_sync(nn);
-    double s = 0;
-    for (size_t i = 0; i < nn->nparams; i++)
-        s += (double)nn->grads[i] * nn->grads[i];
+    /* block by block, as the single-node step does over its ranks' slices,
+     * so that both give the same norm bit for bit */
+    double s = 0, blk[64];
+    size_t nb = (nn->nparams + SL_NN_NORM_BLOCK - 1) / SL_NN_NORM_BLOCK;
+    for (size_t b = 0; b < nb; b += 64) {
+        size_t k = nb - b < 64 ? nb - b : 64;
+        sl_nn_norm2_blocks(nn->grads, nn->nparams, b, b + k, blk);
+        for (size_t j = 0; j < k; j++)
+            s += blk[j];
+    }
     return sqrt(s);
 }
 
@@ -155,9 +153,8 @@ sl_status_t sl_nn_clip_grad_norm(sl_nn_t *nn, double max_norm, double *norm_p)
     if (!isfinite(norm))
         return SL_ERR_NUMERIC;
     if (max_norm > 0 && norm > max_norm) {
-        float c = (float)(max_norm / (norm + 1e-6));
-        for (size_t i = 0; i < nn->nparams; i++)
-            nn->grads[i] *= c;
+        float c = sl_nn_clip_factor(max_norm, norm);
+        sl_nn_vec_scale(nn->grads, nn->nparams, c);
         if (nn->dev == SL_NN_CUDA)
             return nn->be->upload(nn->dgrads, nn->grads, nn->nparams);
     }

@@ -42,6 +42,11 @@ typedef struct {
     int exact, shards, myshard0, myshards;
     float **sbuf, *scratch;
     double *shard_loss;
+    /* single-node step (nodestep.c): set up after a resume, when use_node */
+    int use_node;
+    sl_nn_node_t *node;
+    int bad_norm; /* the node step found a non-finite gradient norm */
+    double norm;
     /* state */
     int64_t epoch, pos, step, steps_per_epoch;
     double ep_loss_sum;
@@ -260,7 +265,7 @@ static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *
             v[sh] = ls; /* one contributor per shard: the all-reduce sum is exact */
         }
         sl_nn_tree_sum(&sl_nn_backend_cpu, r->sbuf, r->myshards, np);
-        if (r->size > 1)
+        if (r->size > 1 && !r->node)
             red = sl_nn_tree_allreduce(r->comm, r->sbuf[0], r->scratch, np);
         nv = r->shards;
     } else {
@@ -281,30 +286,41 @@ static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *
                 st = sl_nn_backward(nn, r->dy, NULL);
         }
         nn->overwrite_grads = 0;
-        red = sl_nn_grad_wait(nn);
+        if (!r->node)
+            red = sl_nn_grad_wait(nn);
         v[0] = ls;
         nv = 1;
     }
     v[nv] = (st != SL_OK || red != SL_OK) ? 1 : 0;
     v[nv + 1] = sl_stop_requested() ? 1 : 0;
-    if (r->size > 1) {
+    if (r->node) {
+        memcpy(sl_nn_node_flags(r->node), v, (size_t)(nv + 2) * sizeof(double));
+        sl_nn_node_exchange(r->node, v);
+    } else if (r->size > 1) {
         int rc = MPI_Allreduce(MPI_IN_PLACE, v, nv + 2, MPI_DOUBLE, MPI_SUM, r->comm);
         if (rc != MPI_SUCCESS)
             return sl_agree(r->comm, sl_mpi_error(rc, "MPI_Allreduce (step)"));
     }
     if (v[nv] > 0) /* some rank failed: agree on who reports what */
         return sl_agree(r->comm, st != SL_OK ? st : red != SL_OK ? red : SL_OK);
+    double tot = 0;
+    for (int s = 0; s < nv; s++)
+        tot += v[s];
+    *loss_p = tot;
+    *stop_p = v[nv + 1] > 0;
+    if (r->node) {
+        /* reduce, clip and update this rank's slice; not after a bad loss */
+        if (isfinite(tot) &&
+            sl_nn_node_update(r->node, r->exact, r->exact ? 1.f : 1.f / (float)r->size, r->o->clip, &r->norm) != SL_OK)
+            r->bad_norm = 1;
+        return SL_OK;
+    }
     if (r->exact) {
         if (r->sbuf[0] != sl_nn_grads(nn))
             memcpy(sl_nn_grads(nn), r->sbuf[0], np * sizeof(float));
         if (nn->dev == SL_NN_CUDA) /* the optimiser reads the device copy */
             SL_TRY(sl_agree(r->comm, nn->be->upload(nn->dgrads, nn->grads, np)));
     }
-    double tot = 0;
-    for (int s = 0; s < nv; s++)
-        tot += v[s];
-    *loss_p = tot;
-    *stop_p = v[nv + 1] > 0;
     return SL_OK;
 }
 
@@ -528,6 +544,7 @@ void sl_nn_train_opts_default(sl_nn_train_opts_t *o)
 
 static void run_free(run_t *r)
 {
+    sl_nn_node_destroy(&r->node); /* collective; before the model it stands in for */
     if (r->sbuf) /* shard 0 may be the model's arena: free before the model */
         for (int i = r->nn && sl_nn_device(r->nn) != SL_NN_CUDA; i < r->myshards; i++)
             free(r->sbuf[i]);
@@ -656,6 +673,18 @@ static sl_status_t setup(run_t *r)
                  "using the bucketed all-reduce (deterministic for a fixed rank count)",
                  r->shards);
     size_t np = sl_nn_num_params(r->nn);
+    if (P > 1 && sl_nn_device(r->nn) != SL_NN_CUDA) {
+        /* every rank on one node: the shared-memory step (SLUICE_ALLREDUCE=mpi: off) */
+        const char *e = getenv("SLUICE_ALLREDUCE");
+        MPI_Comm node;
+        int nsize, mine, all;
+        MPI_Comm_split_type(r->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+        MPI_Comm_size(node, &nsize);
+        MPI_Comm_free(&node);
+        mine = nsize == P && !(e && !strcmp(e, "mpi"));
+        MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, r->comm);
+        r->use_node = all;
+    }
     if (r->exact) {
         r->myshards = r->shards / P;
         r->myshard0 = r->rank * r->myshards;
@@ -668,11 +697,11 @@ static sl_status_t setup(run_t *r)
         for (int i = own; i < r->myshards && r->sbuf; i++)
             if (sl_nn_host_alloc(&r->sbuf[i], np) != SL_OK)
                 st = SL_ERR_NOMEM;
-        if (P > 1)
+        if (P > 1 && !r->use_node)
             st = st == SL_OK ? sl_nn_host_alloc(&r->scratch, np) : st;
         if (!r->sbuf)
             st = sl_error(SL_ERR_NOMEM, "out of memory");
-    } else {
+    } else if (!r->use_node) {
         int flags = SL_AR_ORDERED;
 #ifdef SL_HAVE_NCCL
         if (sl_nn_device(r->nn) == SL_NN_CUDA)
@@ -736,6 +765,11 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
         if (r->rank == 0)
             remove(r->path);
     }
+    if (st == SL_OK && r->use_node) {
+        st = sl_nn_node_create(r->comm, r->nn, r->opt, r->shards + 2, &r->node);
+        if (st == SL_OK && r->exact)
+            r->sbuf[0] = sl_nn_node_grads(r->node);
+    }
     int64_t total_steps = r->steps_per_epoch * o->epochs;
     int64_t B = o->batch;
     int stop = 0, cb_stop = 0;
@@ -768,22 +802,22 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
                                    r->path);
                 break;
             }
-            if (o->clip > 0) {
-                double norm;
-                /* the gradients are the same on every rank: so is the outcome */
-                if (sl_nn_clip_grad_norm(r->nn, o->clip, &norm) != SL_OK)
-                    st = sl_error_root(
-                        r->comm, SL_ERR_NUMERIC,
-                        "gradient norm became %g at step %lld; the last good checkpoint %s stays", norm,
-                        (long long)r->step + 1, r->path);
+            /* the gradients are the same on every rank: so is the outcome */
+            if (!r->node && o->clip > 0 && sl_nn_clip_grad_norm(r->nn, o->clip, &r->norm) != SL_OK)
+                r->bad_norm = 1;
+            if (r->bad_norm) {
+                st = sl_error_root(r->comm, SL_ERR_NUMERIC,
+                                   "gradient norm became %g at step %lld; the last good checkpoint %s stays",
+                                   r->norm, (long long)r->step + 1, r->path);
+                break;
+            }
+            if (!r->node) { /* the node step has updated its slice already */
+                st = sl_nn_optim_step(r->opt); /* host: cannot fail; device: copies can */
+                if (sl_nn_device(r->nn) == SL_NN_CUDA)
+                    st = sl_agree(r->comm, st);
                 if (st != SL_OK)
                     break;
             }
-            st = sl_nn_optim_step(r->opt); /* host: cannot fail; device: copies can */
-            if (sl_nn_device(r->nn) == SL_NN_CUDA)
-                st = sl_agree(r->comm, st);
-            if (st != SL_OK)
-                break;
             r->step++;
             r->ep_loss_sum += ls;
             r->ep_samples += bs;

@@ -145,4 +145,45 @@ struct sl_nn_optim {
     float *m, *v; /* momentum / first moment, second moment (host) */
 };
 
+/* The update rule on parameters [lo, hi) with the gradients grads[lo, hi)
+ * (host); the caller has counted the step (t). sl_nn_optim_step is
+ * sl_nn_optim_apply over every parameter. */
+void sl_nn_optim_apply(sl_nn_optim_t *opt, const float *grads, size_t lo, size_t hi);
+/* Squared norms of gradient blocks [b0, b1) of SL_NN_NORM_BLOCK floats;
+ * the global norm is the square root of their sum in block order. */
+#define SL_NN_NORM_BLOCK 4096
+void sl_nn_norm2_blocks(const float *g, size_t n, size_t b0, size_t b1, double *out);
+static inline float sl_nn_clip_factor(double max_norm, double norm) { return (float)(max_norm / (norm + 1e-6)); }
+
+/* Vectorised loops (vec.c): the same bits as the scalar loops they stand for. */
+typedef struct {
+    float b1, b2, step, rbc2, eps, l2;
+} sl_nn_adam_coef_t;
+void sl_nn_vec_adam(float *p, const float *g, float *m, float *v, size_t n, const sl_nn_adam_coef_t *c);
+void sl_nn_vec_add(float *dst, const float *src, size_t n); /* dst += src */
+void sl_nn_vec_scale(float *x, size_t n, float c);           /* x *= c */
+
+/* The single-node data-parallel step (nodestep.c): every rank of the
+ * communicator on one node, host backends. Gradients are written straight
+ * into a shared-memory window; each rank sums its slice of them over the
+ * ranks (rank order, or a pairwise tree for the exact mode), clips, and
+ * runs the optimiser on that slice of the parameters, which live, with the
+ * optimiser state, in the window too (ZeRO-1 within a node: no gradient or
+ * parameter copies, the optimiser's work divided by the ranks). */
+typedef struct sl_nn_node sl_nn_node_t;
+/* Collective. nflags: doubles each rank shares per step. Moves the model's
+ * parameters and opt's state into the window (rank 0's copy). */
+sl_status_t sl_nn_node_create(MPI_Comm comm, sl_nn_t *nn, sl_nn_optim_t *opt, int nflags, sl_nn_node_t **s_p);
+float *sl_nn_node_grads(sl_nn_node_t *s);  /* this rank's gradient slot */
+double *sl_nn_node_flags(sl_nn_node_t *s); /* this rank's nflags doubles */
+/* Collective: sum[k] = the ranks' flags[k] summed in rank order. */
+void sl_nn_node_exchange(sl_nn_node_t *s, double *sum);
+/* Collective: reduce this rank's slice (times scale; tree or rank order),
+ * clip by global norm when clip > 0, count the step and update the slice.
+ * A non-finite norm returns SL_ERR_NUMERIC on every rank, nothing updated;
+ * *norm_p gets the norm when clipping. */
+sl_status_t sl_nn_node_update(sl_nn_node_t *s, int tree, float scale, double clip, double *norm_p);
+/* Collective: parameters and optimiser state back into their own arrays. */
+void sl_nn_node_destroy(sl_nn_node_t **s_p);
+
 #endif
