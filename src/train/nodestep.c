@@ -124,6 +124,7 @@ void sl_nn_node_exchange(sl_nn_node_t *s, double *sum)
  * ranks (lower ranks on the left) or rank order, times scale. */
 static void reduce_slice(sl_nn_node_t *s, int tree, float scale, float *out)
 {
+    /* out == NULL: the optimiser updates each chunk as soon as it is summed */
     const int P = s->size;
     float *const *g = s->slot;
     /* partial sums in a private scratch, so the other ranks' slots stay
@@ -151,16 +152,25 @@ static void reduce_slice(sl_nn_node_t *s, int tree, float scale, float *out)
         }
         if (scale != 1.f)
             sl_nn_vec_scale(acc[0], len, scale);
-        memcpy(out + i0, acc[0], len * sizeof(float));
+        if (out)
+            memcpy(out + i0, acc[0], len * sizeof(float));
+        else /* no clipping: update straight from the chunk while it is in cache */
+            sl_nn_optim_apply(s->opt, acc[0], i0, i0 + len);
     }
 }
 
 sl_status_t sl_nn_node_update(sl_nn_node_t *s, int tree, float scale, double clip, double *norm_p)
 {
+    if (clip <= 0) {
+        s->opt->t++;
+        reduce_slice(s, tree, scale, NULL);
+        node_barrier(s);
+        return SL_OK;
+    }
     /* My slice of my own slot is read by nobody else: the sum goes there. */
     float *g = s->slot[s->rank];
     reduce_slice(s, tree, scale, g);
-    if (clip > 0) {
+    {
         double *fl = s->flags[s->rank] + s->nflags;
         sl_nn_norm2_blocks(g, s->n, s->b0, s->b1, fl + s->b0);
         node_barrier(s);
@@ -182,7 +192,7 @@ sl_status_t sl_nn_node_update(sl_nn_node_t *s, int tree, float scale, double cli
         }
     }
     s->opt->t++;
-    sl_nn_optim_apply(s->opt, g, s->lo, s->hi);
+    sl_nn_optim_apply(s->opt, g + s->lo, s->lo, s->hi);
     node_barrier(s);
     return SL_OK;
 }

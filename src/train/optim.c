@@ -81,7 +81,7 @@ void sl_nn_optim_apply(sl_nn_optim_t *opt, const float *grads, size_t lo, size_t
 {
     sl_nn_t *nn = opt->nn;
     float *restrict p = nn->params + lo, *restrict m = opt->m + lo, *restrict v = opt->v + lo;
-    const float *restrict g = grads + lo;
+    const float *restrict g = grads;
     size_t n = hi - lo;
     const sl_nn_optim_opts_t *o = &opt->o;
     float lr = (float)o->lr, wd = (float)o->weight_decay;

@@ -145,9 +145,9 @@ struct sl_nn_optim {
     float *m, *v; /* momentum / first moment, second moment (host) */
 };
 
-/* The update rule on parameters [lo, hi) with the gradients grads[lo, hi)
- * (host); the caller has counted the step (t). sl_nn_optim_step is
- * sl_nn_optim_apply over every parameter. */
+/* The update rule on parameters [lo, hi) with their gradients at
+ * grads[0, hi - lo) (host); the caller has counted the step (t).
+ * sl_nn_optim_step is sl_nn_optim_apply over every parameter. */
 void sl_nn_optim_apply(sl_nn_optim_t *opt, const float *grads, size_t lo, size_t hi);
 /* Squared norms of gradient blocks [b0, b1) of SL_NN_NORM_BLOCK floats;
  * the global norm is the square root of their sum in block order. */
