@@ -121,6 +121,43 @@ static void test_ranks_equal_one(void)
     free(w1), free(wp);
 }
 
+/* A model of several norm blocks, so every rank of the single-node step
+ * owns a slice: with clipping and AdamW, then SGD with momentum, P ranks
+ * give one rank's weights bit for bit, through the shared-memory step and
+ * through the message path (SLUICE_ALLREDUCE=mpi). */
+static void test_ranks_equal_one_sliced(void)
+{
+    const char *optim[2] = {"adamw", "sgd"};
+    for (int path = 0; path < 2; path++)
+        for (int k = 0; k < 2; k++) {
+            char dp[600], d1[600], name[32];
+            snprintf(name, sizeof name, "slpar%d%d", path, k);
+            dir(dp, sizeof dp, name);
+            snprintf(name, sizeof name, "slone%d%d", path, k);
+            dir(d1, sizeof d1, name);
+            sl_nn_train_opts_t o;
+            opts(&o, dp, 2);
+            o.model = "mlp:12-256-64-4";
+            o.optimizer = optim[k];
+            o.momentum = 0.9;
+            o.weight_decay = 0.01;
+            o.clip = k == 0 ? 0.05 : 0; /* small enough to clip most steps */
+            if (path)
+                setenv("SLUICE_ALLREDUCE", "mpi", 1);
+            SL_ASSERT_ALL(sl_nn_train_run(MPI_COMM_WORLD, &o, NULL, NULL, NULL) == SL_OK);
+            unsetenv("SLUICE_ALLREDUCE");
+            if (sl_test_rank() == 0) {
+                o.out = d1;
+                CU_ASSERT_FATAL(sl_nn_train_run(MPI_COMM_SELF, &o, NULL, NULL, NULL) == SL_OK);
+            }
+            MPI_Barrier(MPI_COMM_WORLD);
+            size_t n1, np;
+            float *w1 = weights(d1, &n1), *wp = weights(dp, &np);
+            SL_ASSERT_ALL(n1 == np && memcmp(w1, wp, n1 * sizeof(float)) == 0);
+            free(w1), free(wp);
+        }
+}
+
 static void test_learns_separable(void)
 {
     char d[600];
@@ -306,6 +343,7 @@ int main(int argc, char **argv)
     static const sl_test_t tests[] = {
         {"make data", test_setup},
         {"P ranks give one rank's weights bit for bit", test_ranks_equal_one},
+        {"sliced step, clipping, AdamW and SGD: one rank's weights", test_ranks_equal_one_sliced},
         {"separable data above 95%", test_learns_separable},
         {"resume equals an uninterrupted run", test_resume_exact},
         {"epoch callback stops the run", test_callback_stop},
