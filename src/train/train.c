@@ -43,8 +43,14 @@ typedef struct {
     float **sbuf, *scratch;
     double *shard_loss;
     /* single-node step (nodestep.c): set up after a resume, when use_node */
+    int one_node; /* every rank on one node (and SLUICE_ALLREDUCE is not mpi) */
     int use_node;
     sl_nn_node_t *node;
+    /* one node: the training slices live in a shared window, and batches
+     * are gathered from the owners' slices directly */
+    MPI_Win dwin;
+    float **Xq;
+    char **Yq;
     int bad_norm; /* the node step found a non-finite gradient norm */
     double norm;
     /* state */
@@ -83,19 +89,77 @@ static int owner_of(int64_t g, int64_t n, int P)
     return (int)(rem + (g - rem * (base + 1)) / base);
 }
 
-static sl_status_t load_slices(run_t *r, sl_nn_data_t *d, int64_t *row0, int64_t *cnt, float **X, void **Y)
+/* The largest slice per rank that goes into a shared window: the window's
+ * backing file must fit the node's shared-memory filesystem. */
+#define SHARED_SLICE_MAX ((size_t)1 << 30)
+
+/* Collective. The training slices in one shared window per node (each
+ * rank's segment its slice), when every rank is on one node. */
+static sl_status_t alloc_shared_slices(run_t *r, int64_t cnt, int F, size_t ysz, float **X, void **Y)
+{
+    size_t xb = ((size_t)(cnt ? cnt : 1) * F * sizeof(float) + 63) & ~(size_t)63;
+    size_t bytes = xb + (size_t)(cnt ? cnt : 1) * ysz;
+    int fits = bytes <= SHARED_SLICE_MAX, all = 0;
+    MPI_Allreduce(&fits, &all, 1, MPI_INT, MPI_MIN, r->comm);
+    if (!all)
+        return SL_OK; /* private slices and the all-to-all */
+    MPI_Comm node;
+    MPI_Comm_split_type(r->comm, MPI_COMM_TYPE_SHARED, r->rank, MPI_INFO_NULL, &node);
+    MPI_Info info;
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "alloc_shared_noncontig", "true");
+    char *base = NULL;
+    int rc = MPI_Win_allocate_shared((MPI_Aint)bytes, 1, info, node, &base, &r->dwin);
+    MPI_Info_free(&info);
+    MPI_Comm_free(&node);
+    sl_status_t st = SL_OK;
+    if (rc != MPI_SUCCESS) {
+        r->dwin = MPI_WIN_NULL;
+        st = sl_mpi_error(rc, "MPI_Win_allocate_shared (data slices)");
+    }
+    r->Xq = calloc((size_t)r->size, sizeof *r->Xq);
+    r->Yq = calloc((size_t)r->size, sizeof *r->Yq);
+    if (!r->Xq || !r->Yq)
+        st = sl_error(SL_ERR_NOMEM, "out of memory");
+    SL_TRY(sl_agree(r->comm, st));
+    for (int q = 0; q < r->size; q++) {
+        MPI_Aint sz;
+        int du;
+        char *b;
+        MPI_Win_shared_query(r->dwin, q, &sz, &du, &b);
+        r->Xq[q] = (float *)b;
+        r->Yq[q] = b + xb;
+    }
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, r->dwin);
+    *X = r->Xq[r->rank];
+    *Y = r->Yq[r->rank];
+    return SL_OK;
+}
+
+static sl_status_t load_slices(run_t *r, sl_nn_data_t *d, int64_t *row0, int64_t *cnt, float **X, void **Y,
+                               int shared)
 {
     int64_t n = sl_nn_data_rows(d);
     block(n, r->size, r->rank, row0, cnt);
     int F = sl_nn_data_features(d), tw = sl_nn_data_target_width(d);
     size_t ysz = tw ? (size_t)tw * sizeof(float) : sizeof(int32_t);
-    *X = malloc((size_t)(*cnt ? *cnt : 1) * F * sizeof(float));
-    *Y = malloc((size_t)(*cnt ? *cnt : 1) * ysz);
+    if (shared)
+        SL_TRY(alloc_shared_slices(r, *cnt, F, ysz, X, Y));
+    if (!r->Xq || !shared) {
+        *X = malloc((size_t)(*cnt ? *cnt : 1) * F * sizeof(float));
+        *Y = malloc((size_t)(*cnt ? *cnt : 1) * ysz);
+    }
     sl_status_t st = (*X && *Y) ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory for the data slice");
     st = sl_agree(r->comm, st);
     if (st != SL_OK)
         return st;
-    return sl_nn_data_read(d, *row0, *cnt, *X, *Y);
+    st = sl_nn_data_read(d, *row0, *cnt, *X, *Y);
+    if (shared && r->Xq) { /* the slices are read by the whole node from here on */
+        MPI_Win_sync(r->dwin);
+        MPI_Barrier(r->comm);
+        MPI_Win_sync(r->dwin);
+    }
+    return st;
 }
 
 /* Labels must be class ids of the model: checked on each rank's slice. */
@@ -153,6 +217,22 @@ static sl_status_t assemble(run_t *r, const int64_t *idx, int64_t bs)
     int P = r->size, me = r->rank, W = r->W;
     int mine = r->hi[me] - r->lo[me];
     float *rows = r->recvb;
+    if (r->Xq && P > 1) { /* one node: straight from the owners' slices */
+        for (int j = r->lo[me]; j < r->hi[me]; j++) {
+            int q = owner_of(idx[j], r->N, P);
+            int64_t off, cnt;
+            block(r->N, P, q, &off, &cnt);
+            int64_t l = idx[j] - off;
+            int i = j - r->lo[me];
+            memcpy(r->bx + (size_t)i * r->F, r->Xq[q] + l * r->F, (size_t)r->F * sizeof(float));
+            if (r->tw)
+                memcpy(r->bt + (size_t)i * r->tw, (float *)(void *)r->Yq[q] + l * r->tw,
+                       (size_t)r->tw * sizeof(float));
+            else
+                r->bl[i] = ((int32_t *)(void *)r->Yq[q])[l];
+        }
+        return SL_OK;
+    }
     if (P == 1) {
         for (int j = 0; j < bs; j++) {
             int64_t l = idx[j] - r->row0;
@@ -551,7 +631,13 @@ static void run_free(run_t *r)
     sl_nn_optim_destroy(&r->opt);
     sl_nn_destroy(&r->nn);
     sl_allreduce_destroy(&r->ar);
-    free(r->X), free(r->Y), free(r->EX), free(r->EY);
+    if (r->Xq) { /* the training slices are the shared window */
+        MPI_Win_unlock_all(r->dwin);
+        MPI_Win_free(&r->dwin);
+    } else
+        free(r->X), free(r->Y);
+    free(r->Xq), free(r->Yq);
+    free(r->EX), free(r->EY);
     free(r->sendb), free(r->recvb), free(r->bx), free(r->bt), free(r->bl), free(r->dy);
     free(r->scnt), free(r->sdisp), free(r->rcnt), free(r->rdisp), free(r->lo), free(r->hi), free(r->counts);
     free(r->perm);
@@ -608,6 +694,19 @@ static sl_status_t setup(run_t *r)
     r->K = sl_nn_out_features(r->nn);
     r->F = sl_nn_in_features(r->nn);
 
+    int P = r->size;
+    if (P > 1) {
+        /* every rank on one node: shared data slices and, on the host, the
+         * shared-memory step (SLUICE_ALLREDUCE=mpi: neither) */
+        const char *e = getenv("SLUICE_ALLREDUCE");
+        MPI_Comm node;
+        int nsize, mine;
+        MPI_Comm_split_type(r->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+        MPI_Comm_size(node, &nsize);
+        MPI_Comm_free(&node);
+        mine = nsize == P && !(e && !strcmp(e, "mpi"));
+        MPI_Allreduce(&mine, &r->one_node, 1, MPI_INT, MPI_MIN, r->comm);
+    }
     sl_nn_data_t *d = NULL, *e = NULL;
     SL_TRY(sl_nn_data_open(r->comm, o->data, &d));
     r->N = sl_nn_data_rows(d);
@@ -620,7 +719,7 @@ static sl_status_t setup(run_t *r)
             sl_error_root(r->comm, SL_ERR_INVALID, "%s has %d targets per sample but model %s has %d outputs",
                           o->data, r->tw, o->model, r->K);
     if (st == SL_OK)
-        st = load_slices(r, d, &r->row0, &r->cnt, &r->X, &r->Y);
+        st = load_slices(r, d, &r->row0, &r->cnt, &r->X, &r->Y, r->one_node);
     sl_nn_data_close(&d);
     SL_TRY(st);
     if (o->loss && !strcmp(o->loss, "mse"))
@@ -644,7 +743,7 @@ static sl_status_t setup(run_t *r)
                                r->F, r->tw ? "float targets" : "int32 labels");
         r->EN = sl_nn_data_rows(e);
         if (st == SL_OK)
-            st = load_slices(r, e, &r->erow0, &r->ecnt, &r->EX, &r->EY);
+            st = load_slices(r, e, &r->erow0, &r->ecnt, &r->EX, &r->EY, 0);
         sl_nn_data_close(&e);
         SL_TRY(st);
         SL_TRY(check_labels(r, o->eval, r->EY, r->erow0, r->ecnt));
@@ -663,7 +762,6 @@ static sl_status_t setup(run_t *r)
     SL_TRY(sl_agree(r->comm, sl_nn_optim_create(r->nn, &oo, &r->opt)));
 
     /* reduction mode */
-    int P = r->size;
     r->shards = o->shards > 0 ? (int)o->shards : 4;
     if (r->shards > o->batch)
         r->shards = (int)o->batch;
@@ -673,18 +771,7 @@ static sl_status_t setup(run_t *r)
                  "using the bucketed all-reduce (deterministic for a fixed rank count)",
                  r->shards);
     size_t np = sl_nn_num_params(r->nn);
-    if (P > 1 && sl_nn_device(r->nn) != SL_NN_CUDA) {
-        /* every rank on one node: the shared-memory step (SLUICE_ALLREDUCE=mpi: off) */
-        const char *e = getenv("SLUICE_ALLREDUCE");
-        MPI_Comm node;
-        int nsize, mine, all;
-        MPI_Comm_split_type(r->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-        MPI_Comm_size(node, &nsize);
-        MPI_Comm_free(&node);
-        mine = nsize == P && !(e && !strcmp(e, "mpi"));
-        MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, r->comm);
-        r->use_node = all;
-    }
+    r->use_node = r->one_node && sl_nn_device(r->nn) != SL_NN_CUDA;
     if (r->exact) {
         r->myshards = r->shards / P;
         r->myshard0 = r->rank * r->myshards;
@@ -744,6 +831,7 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
     run_t rr, *r = &rr;
     memset(r, 0, sizeof *r);
     r->o = o;
+    r->dwin = MPI_WIN_NULL;
     MPI_Comm_dup(comm, &r->comm);
     MPI_Comm_rank(r->comm, &r->rank);
     MPI_Comm_size(r->comm, &r->size);
