@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -175,6 +176,36 @@ static char **make_env(tune_run_t *r, const tune_jobmsg_t *job, char *extra, siz
     return env;
 }
 
+/* The program execvp would run for name, found once per name: thousands of
+ * short trials each trying every PATH entry in turn cost real time.
+ * NULL when name has a slash or is not found (posix_spawnp then reports). */
+static const char *resolve(const char *name)
+{
+    static char last[256], path[4096];
+    static int found;
+    if (strchr(name, '/') || strlen(name) >= sizeof last)
+        return NULL;
+    if (!strcmp(name, last))
+        return found ? path : NULL;
+    snprintf(last, sizeof last, "%s", name);
+    found = 0;
+    const char *p = getenv("PATH");
+    if (!p)
+        p = "/bin:/usr/bin";
+    while (!found) {
+        const char *e = strchr(p, ':');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        struct stat sb;
+        snprintf(path, sizeof path, "%.*s%s%s", (int)len, p, len ? "/" : "", name);
+        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && access(path, X_OK) == 0)
+            found = 1;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return found ? path : NULL;
+}
+
 static sl_status_t spawn(tune_run_t *r, const tune_jobmsg_t *job, int outfd, int errfd, pid_t *pid_p)
 {
     char *cmd = expand(r, job, tune_opts(r)->command);
@@ -240,7 +271,8 @@ static sl_status_t spawn(tune_run_t *r, const tune_jobmsg_t *job, int outfd, int
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
     posix_spawn_file_actions_adddup2(&fa, outfd, 1);
     posix_spawn_file_actions_adddup2(&fa, errfd, 2);
-    int rc = posix_spawnp(pid_p, argv[0], &fa, &at, argv, env);
+    const char *prog = resolve(argv[0]);
+    int rc = prog ? posix_spawn(pid_p, prog, &fa, &at, argv, env) : posix_spawnp(pid_p, argv[0], &fa, &at, argv, env);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     if (rc != 0)
@@ -332,11 +364,13 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
     int64_t step = -1;
     double kill_at = 0;
     while (!exited || !eof) {
-        /* wake on output, on the exit (pidfd) or every 200 us for MPI */
+        /* wake on output, on the exit (pidfd), or for MPI every 200 us on
+         * the coordinator (it answers the other ranks) and every 1 ms on
+         * the others (only decisions about this trial arrive) */
         struct pollfd pf[3] = {{eof ? -1 : pfd[0], POLLIN, 0},
                                {eeof ? -1 : efd[0], POLLIN, 0},
                                {exited ? -1 : pidfd, POLLIN, 0}};
-        struct timespec ts = {0, 200000};
+        struct timespec ts = {0, tune_is_coordinator(r) || pidfd < 0 ? 200000 : 1000000};
         if (!eof || pidfd >= 0)
             ppoll(pf, 3, &ts, NULL);
         else

@@ -32,6 +32,10 @@ struct tune_run {
     /* leader */
     int64_t cur_trial;
     int cur_decision;
+    double prune_at; /* the current trial's next pruning at a report (sl_now) */
+    double note_at;  /* the next progress note (coordinator) */
+    double gbest;    /* the best value reported so far (NaN: none) */
+    int prune_reports;
     char cur_dir[1024];
     /* coordinator */
     sl_tune_exp_t *e;
@@ -150,12 +154,13 @@ static void rm_rf(const char *path)
     }
 }
 
-/* Keep the newest `keep` checkpoints of a trial (keep < 0: remove all). */
-static void ckpt_prune(const char *dir, long keep)
+/* Keep the newest `keep` checkpoints of a trial (keep < 0: remove all).
+ * Returns the newest step kept, -1 if none: one pass over the directory. */
+static int64_t ckpt_prune(const char *dir, long keep)
 {
     DIR *d = opendir(dir);
     if (!d)
-        return;
+        return -1;
     int64_t steps[4096];
     int n = 0;
     for (struct dirent *de; (de = readdir(d)) && n < 4096;) {
@@ -163,11 +168,12 @@ static void ckpt_prune(const char *dir, long keep)
         if (ckpt_step_of(de->d_name, &s))
             steps[n++] = s;
     }
+    qsort(steps, (size_t)n, sizeof steps[0], cmp_i64_desc);
+    int64_t newest = n > 0 && keep != 0 && keep >= 0 ? steps[0] : -1;
     if (n <= keep) {
         closedir(d);
-        return;
+        return newest;
     }
-    qsort(steps, (size_t)n, sizeof steps[0], cmp_i64_desc);
     int64_t cut = keep > 0 ? steps[keep - 1] : INT64_MAX;
     rewinddir(d);
     char path[4096];
@@ -179,6 +185,49 @@ static void ckpt_prune(const char *dir, long keep)
         }
     }
     closedir(d);
+    return newest;
+}
+
+/* A report on the wire: trial, step, n, then n values and n names, each
+ * name with its NUL. A report of a few metrics is a few dozen bytes, which
+ * MPI sends inline without waiting for the coordinator to take it. */
+static size_t report_pack(const tune_repmsg_t *m, char *buf)
+{
+    size_t k = 0;
+    memcpy(buf + k, &m->trial, 8), k += 8;
+    memcpy(buf + k, &m->step, 8), k += 8;
+    memcpy(buf + k, &m->n, 4), k += 4;
+    memcpy(buf + k, m->v, (size_t)m->n * sizeof(double)), k += (size_t)m->n * sizeof(double);
+    for (int i = 0; i < m->n; i++) {
+        size_t l = strlen(m->names[i]) + 1;
+        memcpy(buf + k, m->names[i], l), k += l;
+    }
+    return k;
+}
+
+static void report_unpack(const char *buf, size_t len, tune_repmsg_t *m)
+{
+    size_t k = 20;
+    memset(m, 0, sizeof *m);
+    if (len < k)
+        return;
+    memcpy(&m->trial, buf, 8);
+    memcpy(&m->step, buf + 8, 8);
+    memcpy(&m->n, buf + 16, 4);
+    if (m->n < 0 || m->n > TUNE_MAXM || len < k + (size_t)m->n * sizeof(double)) {
+        m->n = 0;
+        return;
+    }
+    memcpy(m->v, buf + k, (size_t)m->n * sizeof(double)), k += (size_t)m->n * sizeof(double);
+    for (int i = 0; i < m->n; i++) {
+        const char *e = k < len ? memchr(buf + k, '\0', len - k) : NULL;
+        if (!e) {
+            m->n = i;
+            return;
+        }
+        snprintf(m->names[i], sizeof m->names[i], "%s", buf + k);
+        k = (size_t)(e - buf) + 1;
+    }
 }
 
 static sl_status_t copy_file(const char *src, const char *dst)
@@ -399,7 +448,12 @@ static void coord_report(tune_run_t *r, const tune_repmsg_t *m, int *decision_p)
     const sl_tune_trial_t *t = sl_tune_exp_trial(r->e, m->trial);
     /* the best checkpoint so far becomes EXPDIR/best.h5: a hard link (the
      * trial's pruning cannot take it away), or a copy across file systems */
-    if (t->best_step == m->step && sl_tune_exp_best(r->e) == m->trial &&
+    /* only a trial at least as good as the best reported so far can be the
+     * best: the scan over every trial is for those */
+    int contender = !isnan(t->best) && (isnan(r->gbest) || !sl_tune__better(r->e, r->gbest, t->best));
+    if (contender)
+        r->gbest = t->best;
+    if (contender && t->best_step == m->step && sl_tune_exp_best(r->e) == m->trial &&
         (r->best_reported != m->trial || r->best_seen != t->best)) {
         char dir[1024], name[512], src[2048], dst[2048], tmp[2100];
         trial_dir(r, m->trial, dir, sizeof dir);
@@ -452,8 +506,11 @@ static void coord_service(tune_run_t *r)
             }
         } else if (mst.MPI_TAG == TAG_REPORT) {
             tune_repmsg_t m;
-            int d;
-            MPI_Recv(&m, (int)sizeof m, MPI_BYTE, src, TAG_REPORT, r->wc, MPI_STATUS_IGNORE);
+            char buf[sizeof m];
+            int d, len = 0;
+            MPI_Recv(buf, (int)sizeof buf, MPI_BYTE, src, TAG_REPORT, r->wc, &mst);
+            MPI_Get_count(&mst, MPI_BYTE, &len);
+            report_unpack(buf, (size_t)len, &m);
             coord_report(r, &m, &d);
         } else {
             char junk[8192];
@@ -480,7 +537,11 @@ static void coord_service(tune_run_t *r)
         for (int g = 1; g < r->ngroups; g++)
             if (r->gstate[g] != 3 && r->want[g] > 0)
                 coord_assign(r, g);
-        coord_note(r);
+        /* counting scans every trial: 50 notes a second are plenty */
+        if (sl_now() >= r->note_at) {
+            coord_note(r);
+            r->note_at = sl_now() + 0.02;
+        }
     }
     coord_maybe_save(r, 0);
     sl_progress_tick(r->prog);
@@ -509,6 +570,11 @@ void tune_service(tune_run_t *r)
     }
 }
 
+int tune_is_coordinator(const tune_run_t *r)
+{
+    return r->rank == 0;
+}
+
 int tune_decision(tune_run_t *r)
 {
     return r->cur_decision;
@@ -526,8 +592,14 @@ int tune_report(tune_run_t *r, int64_t trial, int64_t step, int n, const char *c
         snprintf(m.names[i], sizeof m.names[i], "%s", names[i]);
         m.v[i] = vals[i];
     }
-    /* the objective wrote the step's checkpoint before reporting it */
-    ckpt_prune(r->cur_dir, r->o->keep);
+    /* The objective wrote the step's checkpoint before reporting it; old
+     * ones go at most every 0.25 s or 8 reports (the end of the trial prunes
+     * again), so that a trial of short steps is not a directory scan each. */
+    if (++r->prune_reports >= 8 || sl_now() >= r->prune_at) {
+        ckpt_prune(r->cur_dir, r->o->keep);
+        r->prune_reports = 0;
+        r->prune_at = sl_now() + 0.25;
+    }
     if (r->rank == 0) {
         double t0 = cpu_now();
         int d;
@@ -536,7 +608,8 @@ int tune_report(tune_run_t *r, int64_t trial, int64_t step, int n, const char *c
             r->cur_decision = d;
         r->coord_time += cpu_now() - t0;
     } else {
-        MPI_Send(&m, (int)sizeof m, MPI_BYTE, 0, TAG_REPORT, r->wc);
+        char buf[sizeof m];
+        MPI_Send(buf, (int)report_pack(&m, buf), MPI_BYTE, 0, TAG_REPORT, r->wc);
     }
     return r->cur_decision;
 }
@@ -619,11 +692,14 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
         return skip;
     }
     forward(r, m);
+    r->prune_at = sl_now() + 0.25;
+    r->prune_reports = 0;
     r->obj->run(r, m, &outcome);
     *busy += sl_now() - t0;
     r->cur_trial = -1;
-    ckpt_prune(m->trial_dir, r->o->keep); /* also what was written but never reported */
-    *ck_p = ckpt_find(m->trial_dir, -1, NULL, 0);
+    /* also what was written but never reported; the newest left is where
+     * the trial can resume */
+    *ck_p = r->o->keep > 0 ? ckpt_prune(m->trial_dir, r->o->keep) : ckpt_find(m->trial_dir, -1, NULL, 0);
     return outcome;
 }
 
@@ -708,6 +784,7 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
     r->cur_trial = -1;
     r->best_reported = -1;
     r->best_seen = NAN;
+    r->gbest = NAN;
     SL_TRY(sl_topo_init(comm, &topo));
     r->wc = topo.comm;
     r->rank = topo.rank;

@@ -109,6 +109,7 @@ void tune_service(tune_run_t *r);
 int tune_report(tune_run_t *r, int64_t trial, int64_t step, int n, const char *const *names,
                 const double *vals);
 /* The decision known so far for the running trial (leader), without a report. */
+int tune_is_coordinator(const tune_run_t *r); /* world rank 0 */
 int tune_decision(tune_run_t *r);
 /* Group position and sizes, the options and the space. */
 int tune_group_rank(const tune_run_t *r);
