@@ -24,7 +24,16 @@ AC_DEFUN([SL_CHECK_CUDA], [
     AS_IF([test "x$sl_have_cuda" = xno && test "x$with_cuda" != xcheck],
       [AC_MSG_ERROR([--with-cuda=$with_cuda given but the CUDA runtime and cuBLAS are not usable there])])
     AS_IF([test "x$sl_have_cuda" = xno], [CUDA_CPPFLAGS=""; CUDA_LDFLAGS=""; CUDA_LIBS=""; sl_cuda_dir="(not found)"])])
-  AS_IF([test "x$sl_have_cuda" = xyes], [AC_DEFINE([SL_HAVE_CUDA], [1], [CUDA support])])
+  AS_IF([test "x$sl_have_cuda" = xyes], [
+    AC_DEFINE([SL_HAVE_CUDA], [1], [CUDA support])
+    # the runtime linked statically and cuBLAS opened on first use: linking
+    # cuBLAS (and cuBLASLt) cost every process ~80 ms at start-up, GPU or not
+    AS_IF([test -f "$sl_cudalib/libcudart_static.a"], [CUDA_LIBS="-lcudart_static -lstdc++ -ldl -lrt -lpthread"],
+      [CUDA_LIBS="-lcudart -ldl"])
+    sl_cublas_so=`objdump -p "$sl_cudalib/libcublas.so" 2>/dev/null | awk '/SONAME/ {print $[2]}'`
+    AS_IF([test -z "$sl_cublas_so"], [sl_cublas_so=libcublas.so])
+    AC_DEFINE_UNQUOTED([SL_CUBLAS_LIB], ["$sl_cublas_so"], [cuBLAS, opened on first use])
+    AC_DEFINE_UNQUOTED([SL_CUDA_LIBDIR], ["$sl_cudalib"], [where configure found the CUDA libraries])])
   AC_ARG_VAR([NVCCFLAGS], [flags for nvcc])
   AC_SUBST([NVCC]) AC_SUBST([CUDA_CPPFLAGS]) AC_SUBST([CUDA_LDFLAGS]) AC_SUBST([CUDA_LIBS])
   AM_CONDITIONAL([HAVE_CUDA], [test "x$sl_have_cuda" = xyes])
@@ -32,7 +41,7 @@ AC_DEFUN([SL_CHECK_CUDA], [
 
 AC_DEFUN([SL_CHECK_NCCL], [
   AC_ARG_WITH([nccl], [AS_HELP_STRING([--with-nccl@<:@=DIR@:>@], [NCCL (default: with CUDA, look beside it)])], [], [with_nccl=check])
-  sl_have_nccl=no; sl_nccl_dir=""; NCCL_CPPFLAGS=""; NCCL_LDFLAGS=""; NCCL_LIBS=""
+  sl_have_nccl=no; sl_nccl_dir=""; sl_nccllib=""; NCCL_CPPFLAGS=""; NCCL_LDFLAGS=""; NCCL_LIBS=""
   AS_IF([test "x$with_nccl" != xno], [
     AS_IF([test "x$sl_have_cuda" != xyes],
       [AS_IF([test "x$with_nccl" != xcheck], [AC_MSG_ERROR([--with-nccl needs CUDA (--with-cuda)])])],
@@ -51,7 +60,15 @@ AC_DEFUN([SL_CHECK_NCCL], [
        AS_IF([test "x$sl_have_nccl" = xno && test "x$with_nccl" != xcheck],
          [AC_MSG_ERROR([--with-nccl=$with_nccl given but NCCL is not usable there])])
        AS_IF([test "x$sl_have_nccl" = xno], [NCCL_CPPFLAGS=""; NCCL_LDFLAGS=""; NCCL_LIBS=""; sl_nccl_dir="(not found)"])])])
-  AS_IF([test "x$sl_have_nccl" = xyes], [AC_DEFINE([SL_HAVE_NCCL], [1], [NCCL support])])
+  AS_IF([test "x$sl_have_nccl" = xyes], [
+    AC_DEFINE([SL_HAVE_NCCL], [1], [NCCL support])
+    # opened on first use, like cuBLAS
+    AS_IF([test -n "$sl_nccllib"], [sl_nccl_libdir=$sl_nccllib], [sl_nccl_libdir=$sl_cudalib])
+    sl_nccl_so=`objdump -p "$sl_nccl_libdir/libnccl.so" 2>/dev/null | awk '/SONAME/ {print $[2]}'`
+    AS_IF([test -z "$sl_nccl_so"], [sl_nccl_so=libnccl.so])
+    AC_DEFINE_UNQUOTED([SL_NCCL_LIB], ["$sl_nccl_so"], [NCCL, opened on first use])
+    AC_DEFINE_UNQUOTED([SL_NCCL_LIBDIR], ["$sl_nccl_libdir"], [where configure found NCCL])
+    NCCL_LIBS=""])
   AC_SUBST([NCCL_CPPFLAGS]) AC_SUBST([NCCL_LDFLAGS]) AC_SUBST([NCCL_LIBS])
   AM_CONDITIONAL([HAVE_NCCL], [test "x$sl_have_nccl" = xyes])
 ])

@@ -12,6 +12,7 @@
  * SLUICE_ALLREDUCE=mpi turns that path off. */
 #include "config.h"
 #include "core_impl.h"
+#include "gpulib.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +79,9 @@ sl_status_t sl_allreduce_create(MPI_Comm comm, int flags, sl_allreduce_t **ar_p)
     if (flags & SL_AR_NCCL) {
 #ifdef SL_HAVE_NCCL
         ncclUniqueId id;
-        if (ar->rank == 0 && ncclGetUniqueId(&id) != ncclSuccess)
+        const sl_nccl_fns_t *nc = NULL;
+        st = sl_nccl_fns(&nc);
+        if (st == SL_OK && ar->rank == 0 && nc->get_unique_id(&id) != ncclSuccess)
             st = sl_error(SL_ERR_NCCL, "ncclGetUniqueId failed");
         st = sl_agree(ar->comm, st);
         if (st == SL_OK) {
@@ -87,9 +90,9 @@ sl_status_t sl_allreduce_create(MPI_Comm comm, int flags, sl_allreduce_t **ar_p)
             if (ce != cudaSuccess)
                 st = sl_error(SL_ERR_CUDA, "cudaStreamCreate: %s", cudaGetErrorString(ce));
             else {
-                ncclResult_t r = ncclCommInitRank(&ar->nccl, ar->size, id, ar->rank);
+                ncclResult_t r = nc->comm_init_rank(&ar->nccl, ar->size, id, ar->rank);
                 if (r != ncclSuccess)
-                    st = sl_error(SL_ERR_NCCL, "ncclCommInitRank: %s", ncclGetErrorString(r));
+                    st = sl_error(SL_ERR_NCCL, "ncclCommInitRank: %s", nc->get_error_string(r));
             }
             st = sl_agree(ar->comm, st);
         }
@@ -111,8 +114,9 @@ void sl_allreduce_destroy(sl_allreduce_t **ar)
     if (!ar || !*ar)
         return;
 #ifdef SL_HAVE_NCCL
-    if ((*ar)->nccl)
-        ncclCommDestroy((*ar)->nccl);
+    const sl_nccl_fns_t *nc;
+    if ((*ar)->nccl && sl_nccl_fns(&nc) == SL_OK) /* loaded when the communicator was made */
+        nc->comm_destroy((*ar)->nccl);
     if ((*ar)->stream)
         cudaStreamDestroy((*ar)->stream);
 #endif
@@ -272,9 +276,11 @@ static sl_status_t nccl_start(sl_allreduce_t *ar, float *buf, size_t n, int mean
 {
     if (!ar->nccl)
         return sl_error(SL_ERR_INVALID, "device buffer given to an all-reduce created without SL_AR_NCCL");
-    ncclResult_t r = ncclAllReduce(buf, buf, n, ncclFloat32, mean ? ncclAvg : ncclSum, ar->nccl, ar->stream);
+    const sl_nccl_fns_t *nc;
+    SL_TRY(sl_nccl_fns(&nc)); /* loaded when the communicator was made */
+    ncclResult_t r = nc->all_reduce(buf, buf, n, ncclFloat32, mean ? ncclAvg : ncclSum, ar->nccl, ar->stream);
     if (r != ncclSuccess)
-        return sl_error(SL_ERR_NCCL, "ncclAllReduce: %s", ncclGetErrorString(r));
+        return sl_error(SL_ERR_NCCL, "ncclAllReduce: %s", nc->get_error_string(r));
     return SL_OK;
 }
 static sl_status_t nccl_wait(sl_allreduce_t *ar)

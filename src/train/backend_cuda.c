@@ -8,6 +8,7 @@
 
 #ifdef SL_HAVE_CUDA
 #include "cuda_kernels.h"
+#include "gpulib.h"
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -62,12 +63,13 @@ static sl_status_t cu_sync(void)
 static void cu_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                     int ldb, float beta, float *C, int ldc)
 {
-    if (!handle && cublasCreate(&handle) != CUBLAS_STATUS_SUCCESS) {
+    const sl_cublas_fns_t *cb;
+    if (sl_cublas_fns(&cb) != SL_OK || (!handle && cb->create(&handle) != CUBLAS_STATUS_SUCCESS)) {
         gemm_failed = 1;
         return;
     }
     /* row-major C = op(A) op(B)  <=>  column-major C^T = op(B)^T op(A)^T */
-    if (cublasSgemm(handle, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha,
+    if (cb->sgemm(handle, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha,
                     B, ldb, A, lda, &beta, C, ldc) != CUBLAS_STATUS_SUCCESS)
         gemm_failed = 1;
 }
