@@ -2,6 +2,7 @@
 /* Status codes, RNG streams, formatting and atomic files. */
 #include "config.h"
 #include "cunit_mpi.h"
+#include "gpulib.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +62,7 @@ static void test_format(void)
 
 static void test_files(void)
 {
-    char p[700], q[700];
+    char p[760], q[720];
     struct stat sb;
     snprintf(p, sizeof p, "%s/a/b/c", sl_test_tmpdir());
     CU_ASSERT_EQUAL(sl_mkdirs(p), SL_OK);
@@ -79,12 +80,32 @@ static void test_files(void)
     sl_log_set_level(SL_LOG_INFO);
 }
 
+/* cuBLAS and NCCL open on first use (no GPU needed to load them): the
+ * entry points are found, and a second call gives the same table. */
+static void test_gpulib(void)
+{
+#ifdef SL_HAVE_CUDA
+    const sl_cublas_fns_t *a = NULL, *b = NULL;
+    CU_ASSERT_EQUAL_FATAL(sl_cublas_fns(&a), SL_OK);
+    CU_ASSERT(a->create != NULL && a->sgemm != NULL);
+    CU_ASSERT_EQUAL(sl_cublas_fns(&b), SL_OK);
+    CU_ASSERT_PTR_EQUAL(a, b);
+#endif
+#ifdef SL_HAVE_NCCL
+    const sl_nccl_fns_t *n = NULL;
+    CU_ASSERT_EQUAL_FATAL(sl_nccl_fns(&n), SL_OK);
+    CU_ASSERT(n->get_unique_id && n->comm_init_rank && n->all_reduce && n->comm_destroy && n->get_error_string);
+    CU_ASSERT_STRING_EQUAL(n->get_error_string(ncclSuccess), "no error");
+#endif
+}
+
 int main(int argc, char **argv)
 {
     static const sl_test_t tests[] = {{"status codes", test_status},
                                       {"rng streams", test_rng},
                                       {"formatting", test_format},
                                       {"atomic files", test_files},
+                                      {"cuBLAS and NCCL opened on first use", test_gpulib},
                                       {NULL, NULL}};
     return sl_test_run(argc, argv, "basics", tests);
 }
