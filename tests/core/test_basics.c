@@ -62,7 +62,7 @@ static void test_format(void)
 
 static void test_files(void)
 {
-    char p[760], q[720];
+    char p[700], q[720], t[730];
     struct stat sb;
     snprintf(p, sizeof p, "%s/a/b/c", sl_test_tmpdir());
     CU_ASSERT_EQUAL(sl_mkdirs(p), SL_OK);
@@ -71,8 +71,8 @@ static void test_files(void)
     snprintf(q, sizeof q, "%s/file.txt", p);
     CU_ASSERT_EQUAL(sl_file_write_atomic(q, "hello\n", 6), SL_OK);
     CU_ASSERT(stat(q, &sb) == 0 && sb.st_size == 6);
-    snprintf(p, sizeof p, "%s.tmp", q);
-    CU_ASSERT(stat(p, &sb) != 0); /* no temporary left */
+    snprintf(t, sizeof t, "%s.tmp", q);
+    CU_ASSERT(stat(t, &sb) != 0); /* no temporary left */
     snprintf(p, sizeof p, "%s/file.txt/sub", sl_test_tmpdir());
     sl_log_set_level(SL_LOG_NONE);
     CU_ASSERT_EQUAL(sl_file_write_atomic("/nonexistent-dir/x", "x", 1), SL_ERR_IO);
