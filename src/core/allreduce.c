@@ -121,10 +121,7 @@ void sl_allreduce_destroy(sl_allreduce_t **ar)
         cudaStreamDestroy((*ar)->stream);
 #endif
     free((*ar)->scratch);
-    if ((*ar)->win != MPI_WIN_NULL) {
-        MPI_Win_unlock_all((*ar)->win);
-        MPI_Win_free(&(*ar)->win);
-    }
+    sl_shared_window_free(&(*ar)->win);
     free((*ar)->slots);
     if ((*ar)->node != MPI_COMM_NULL)
         MPI_Comm_free(&(*ar)->node);
@@ -184,29 +181,18 @@ static sl_status_t shm_reserve(sl_allreduce_t *ar, size_t n)
         return SL_OK;
     if (want < 65536)
         want = 65536 < most ? 65536 : most;
-    if (ar->win != MPI_WIN_NULL) {
-        MPI_Win_unlock_all(ar->win);
-        MPI_Win_free(&ar->win);
-        ar->cap = 0;
-    }
-    float *base;
-    MPI_Info info;
-    MPI_Info_create(&info);
-    MPI_Info_set(info, "alloc_shared_noncontig", "true");
-    int rc = MPI_Win_allocate_shared((MPI_Aint)(want * sizeof(float)), sizeof(float), info, ar->node, &base, &ar->win);
-    MPI_Info_free(&info);
-    if (rc != MPI_SUCCESS) {
-        ar->win = MPI_WIN_NULL;
-        return sl_mpi_error(rc, "MPI_Win_allocate_shared (all-reduce)");
-    }
-    if (!ar->slots && !(ar->slots = calloc((size_t)ar->size, sizeof *ar->slots)))
+    sl_shared_window_free(&ar->win);
+    ar->cap = 0;
+    char **bases = calloc((size_t)ar->size, sizeof *bases);
+    if (!bases || (!ar->slots && !(ar->slots = calloc((size_t)ar->size, sizeof *ar->slots)))) {
+        free(bases);
         return sl_error(SL_ERR_NOMEM, "out of memory in all-reduce");
-    for (int r = 0; r < ar->size; r++) {
-        MPI_Aint sz;
-        int du;
-        MPI_Win_shared_query(ar->win, r, &sz, &du, &ar->slots[r]);
     }
-    MPI_Win_lock_all(MPI_MODE_NOCHECK, ar->win);
+    sl_status_t st = sl_shared_window_create(ar->node, want * sizeof(float), &ar->win, bases);
+    for (int r = 0; r < ar->size && st == SL_OK; r++)
+        ar->slots[r] = (float *)(void *)bases[r];
+    free(bases);
+    SL_TRY(st);
     ar->cap = want;
     return SL_OK;
 }

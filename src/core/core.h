@@ -322,6 +322,19 @@ int sl_gpu_count(void);
  * SL_ERR_UNSUPPORTED (with a clear message) if there is no GPU. */
 sl_status_t sl_gpu_bind(sl_topo_t *topo);
 
+/* ----------------------------------------------------- shared memory */
+
+/* Collective over comm, whose ranks share one node: an MPI-3 shared-memory
+ * window with `bytes` bytes in this rank's segment (ranks may ask different
+ * sizes), each segment placed near its rank (alloc_shared_noncontig) and
+ * locked for passive access. bases (the caller's array of comm-size
+ * pointers) gets every rank's segment. Local errors are not agreed: the
+ * caller agrees. Free with sl_shared_window_free. */
+sl_status_t sl_shared_window_create(MPI_Comm comm, size_t bytes, MPI_Win *win_p, char **bases);
+/* Collective: unlock and free a window of sl_shared_window_create; accepts
+ * MPI_WIN_NULL and sets *win to it. */
+void sl_shared_window_free(MPI_Win *win);
+
 /* ------------------------------------------------------------ all-reduce */
 
 typedef struct sl_allreduce sl_allreduce_t;

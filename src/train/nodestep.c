@@ -64,33 +64,23 @@ sl_status_t sl_nn_node_create(MPI_Comm comm, sl_nn_t *nn, sl_nn_optim_t *opt, in
     s->sum = calloc((size_t)nflags + s->nblocks, sizeof *s->sum);
     if (!s->slot || !s->flags || !s->sum)
         st = sl_error(SL_ERR_NOMEM, "out of memory");
-    MPI_Info info;
-    MPI_Info_create(&info);
-    MPI_Info_set(info, "alloc_shared_noncontig", "true");
-    char *base = NULL;
-    int rc = MPI_Win_allocate_shared((MPI_Aint)mine, 1, info, s->node, &base, &s->win);
-    MPI_Info_free(&info);
-    if (rc != MPI_SUCCESS) {
-        s->win = MPI_WIN_NULL;
-        st = sl_mpi_error(rc, "MPI_Win_allocate_shared (training step)");
-    }
+    char **bases = calloc((size_t)s->size, sizeof *bases);
+    if (!bases)
+        st = sl_error(SL_ERR_NOMEM, "out of memory");
+    if (st == SL_OK)
+        st = sl_shared_window_create(s->node, mine, &s->win, bases);
     st = sl_agree(comm, st);
     if (st != SL_OK) {
+        free(bases);
         sl_nn_node_destroy(&s);
         return st;
     }
-    char *shared = NULL;
     for (int q = 0; q < s->size; q++) {
-        MPI_Aint sz;
-        int du;
-        char *b;
-        MPI_Win_shared_query(s->win, q, &sz, &du, &b);
-        s->flags[q] = (double *)b;
-        s->slot[q] = (float *)(b + fbytes);
-        if (q == 0)
-            shared = b + fbytes + gbytes;
+        s->flags[q] = (double *)(void *)bases[q];
+        s->slot[q] = (float *)(void *)(bases[q] + fbytes);
     }
-    MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win);
+    char *shared = bases[0] + fbytes + gbytes;
+    free(bases);
     float *p = (float *)shared, *m = (float *)(shared + gbytes), *v = (float *)(shared + 2 * gbytes);
     if (s->rank == 0) {
         memcpy(p, nn->params, s->n * sizeof(float));
@@ -210,11 +200,7 @@ void sl_nn_node_destroy(sl_nn_node_t **s_p)
         s->opt->m = s->own_m, s->opt->v = s->own_v;
         sl_nn_redirect_grads(s->nn, NULL);
     }
-    if (s->win != MPI_WIN_NULL) {
-        if (s->own_params)
-            MPI_Win_unlock_all(s->win);
-        MPI_Win_free(&s->win); /* collective: after every rank has copied */
-    }
+    sl_shared_window_free(&s->win); /* collective: after every rank has copied */
     if (s->node != MPI_COMM_NULL)
         MPI_Comm_free(&s->node);
     free(s->slot), free(s->flags), free(s->sum);

@@ -105,32 +105,19 @@ static sl_status_t alloc_shared_slices(run_t *r, int64_t cnt, int F, size_t ysz,
         return SL_OK; /* private slices and the all-to-all */
     MPI_Comm node;
     MPI_Comm_split_type(r->comm, MPI_COMM_TYPE_SHARED, r->rank, MPI_INFO_NULL, &node);
-    MPI_Info info;
-    MPI_Info_create(&info);
-    MPI_Info_set(info, "alloc_shared_noncontig", "true");
-    char *base = NULL;
-    int rc = MPI_Win_allocate_shared((MPI_Aint)bytes, 1, info, node, &base, &r->dwin);
-    MPI_Info_free(&info);
-    MPI_Comm_free(&node);
     sl_status_t st = SL_OK;
-    if (rc != MPI_SUCCESS) {
-        r->dwin = MPI_WIN_NULL;
-        st = sl_mpi_error(rc, "MPI_Win_allocate_shared (data slices)");
-    }
     r->Xq = calloc((size_t)r->size, sizeof *r->Xq);
     r->Yq = calloc((size_t)r->size, sizeof *r->Yq);
     if (!r->Xq || !r->Yq)
         st = sl_error(SL_ERR_NOMEM, "out of memory");
+    else
+        st = sl_shared_window_create(node, bytes, &r->dwin, r->Yq);
+    MPI_Comm_free(&node);
     SL_TRY(sl_agree(r->comm, st));
     for (int q = 0; q < r->size; q++) {
-        MPI_Aint sz;
-        int du;
-        char *b;
-        MPI_Win_shared_query(r->dwin, q, &sz, &du, &b);
-        r->Xq[q] = (float *)b;
-        r->Yq[q] = b + xb;
+        r->Xq[q] = (float *)(void *)r->Yq[q];
+        r->Yq[q] += xb;
     }
-    MPI_Win_lock_all(MPI_MODE_NOCHECK, r->dwin);
     *X = r->Xq[r->rank];
     *Y = r->Yq[r->rank];
     return SL_OK;
@@ -632,8 +619,7 @@ static void run_free(run_t *r)
     sl_nn_destroy(&r->nn);
     sl_allreduce_destroy(&r->ar);
     if (r->Xq) { /* the training slices are the shared window */
-        MPI_Win_unlock_all(r->dwin);
-        MPI_Win_free(&r->dwin);
+        sl_shared_window_free(&r->dwin);
     } else
         free(r->X), free(r->Y);
     free(r->Xq), free(r->Yq);
