@@ -335,6 +335,17 @@ sl_status_t sl_shared_window_create(MPI_Comm comm, size_t bytes, MPI_Win *win_p,
  * MPI_WIN_NULL and sets *win to it. */
 void sl_shared_window_free(MPI_Win *win);
 
+/* A barrier for the ranks of one node, kept in a shared window (zeroed
+ * before first use, 64-byte aligned, one per group of ranks). Waiting ranks
+ * spin briefly, then yield the core at each check, so that a partner that
+ * lost its core to another process gets it back soon; writes before the
+ * barrier on any rank are visible after it on every rank. */
+typedef struct {
+    int count, gen;
+} sl_shm_barrier_t;
+/* Collective over the nranks ranks sharing b. */
+void sl_shm_barrier_wait(sl_shm_barrier_t *b, int nranks);
+
 /* ------------------------------------------------------------ all-reduce */
 
 typedef struct sl_allreduce sl_allreduce_t;

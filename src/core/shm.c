@@ -5,6 +5,8 @@
 #include "config.h"
 #include "core_impl.h"
 
+#include <sched.h>
+
 sl_status_t sl_shared_window_create(MPI_Comm comm, size_t bytes, MPI_Win *win_p, char **bases)
 {
     int size;
@@ -34,4 +36,22 @@ void sl_shared_window_free(MPI_Win *win)
         return;
     MPI_Win_unlock_all(*win);
     MPI_Win_free(win);
+}
+
+void sl_shm_barrier_wait(sl_shm_barrier_t *b, int nranks)
+{
+    int gen = __atomic_load_n(&b->gen, __ATOMIC_ACQUIRE);
+    if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == nranks) {
+        __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&b->gen, gen + 1, __ATOMIC_RELEASE);
+        return;
+    }
+    for (unsigned spins = 0; __atomic_load_n(&b->gen, __ATOMIC_ACQUIRE) == gen; spins++) {
+        if (spins < 4096) {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        } else
+            sched_yield();
+    }
 }

@@ -28,15 +28,16 @@ struct sl_nn_node {
     sl_nn_t *nn;
     sl_nn_optim_t *opt;
     float *own_params, *own_m, *own_v, *own_grads; /* the arrays the window stands in for */
+    sl_shm_barrier_t *bar;                         /* at the start of rank 0's segment */
 };
 
 static size_t up64(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
 
+/* The step's barriers are the shared-memory barrier of the core: no MPI
+ * progress to poll, and a rank whose partner lost its core yields it. */
 static void node_barrier(sl_nn_node_t *s)
 {
-    MPI_Win_sync(s->win);
-    MPI_Barrier(s->node);
-    MPI_Win_sync(s->win);
+    sl_shm_barrier_wait(s->bar, s->size);
 }
 
 sl_status_t sl_nn_node_create(MPI_Comm comm, sl_nn_t *nn, sl_nn_optim_t *opt, int nflags, sl_nn_node_t **s_p)
@@ -57,7 +58,7 @@ sl_status_t sl_nn_node_create(MPI_Comm comm, sl_nn_t *nn, sl_nn_optim_t *opt, in
     s->lo = s->b0 * SL_NN_NORM_BLOCK < s->n ? s->b0 * SL_NN_NORM_BLOCK : s->n;
     s->hi = s->b1 * SL_NN_NORM_BLOCK < s->n ? s->b1 * SL_NN_NORM_BLOCK : s->n;
     size_t fbytes = up64((size_t)(nflags + s->nblocks) * sizeof(double)), gbytes = up64(s->n * sizeof(float));
-    size_t mine = fbytes + gbytes + (s->rank == 0 ? 3 * gbytes : 0);
+    size_t mine = 64 + fbytes + gbytes + (s->rank == 0 ? 3 * gbytes : 0);
     sl_status_t st = SL_OK;
     s->slot = calloc((size_t)s->size, sizeof *s->slot);
     s->flags = calloc((size_t)s->size, sizeof *s->flags);
@@ -76,18 +77,22 @@ sl_status_t sl_nn_node_create(MPI_Comm comm, sl_nn_t *nn, sl_nn_optim_t *opt, in
         return st;
     }
     for (int q = 0; q < s->size; q++) {
-        s->flags[q] = (double *)(void *)bases[q];
-        s->slot[q] = (float *)(void *)(bases[q] + fbytes);
+        s->flags[q] = (double *)(void *)(bases[q] + 64);
+        s->slot[q] = (float *)(void *)(bases[q] + 64 + fbytes);
     }
-    char *shared = bases[0] + fbytes + gbytes;
+    s->bar = (sl_shm_barrier_t *)(void *)bases[0];
+    char *shared = bases[0] + 64 + fbytes + gbytes;
     free(bases);
     float *p = (float *)shared, *m = (float *)(shared + gbytes), *v = (float *)(shared + 2 * gbytes);
     if (s->rank == 0) {
+        memset(s->bar, 0, sizeof *s->bar);
         memcpy(p, nn->params, s->n * sizeof(float));
         memcpy(m, opt->m, s->n * sizeof(float));
         memcpy(v, opt->v, s->n * sizeof(float));
     }
-    node_barrier(s);
+    MPI_Win_sync(s->win);
+    MPI_Barrier(s->node);
+    MPI_Win_sync(s->win);
     s->own_params = nn->params, s->own_m = opt->m, s->own_v = opt->v;
     nn->params = nn->dparams = p;
     opt->m = m, opt->v = v;
