@@ -33,6 +33,7 @@ struct sl_allreduce {
     MPI_Comm node;   /* the same ranks, same order, for the window */
     MPI_Win win;
     float **slots;   /* each rank's slot in the window */
+    sl_shm_barrier_t *bar;
     size_t cap;      /* floats per slot; 0: no window yet */
 #ifdef SL_HAVE_NCCL
     ncclComm_t nccl;
@@ -188,9 +189,18 @@ static sl_status_t shm_reserve(sl_allreduce_t *ar, size_t n)
         free(bases);
         return sl_error(SL_ERR_NOMEM, "out of memory in all-reduce");
     }
-    sl_status_t st = sl_shared_window_create(ar->node, want * sizeof(float), &ar->win, bases);
+    /* each segment: 64 bytes (rank 0's hold the barrier), then the slot */
+    sl_status_t st = sl_shared_window_create(ar->node, 64 + want * sizeof(float), &ar->win, bases);
     for (int r = 0; r < ar->size && st == SL_OK; r++)
-        ar->slots[r] = (float *)(void *)bases[r];
+        ar->slots[r] = (float *)(void *)(bases[r] + 64);
+    if (st == SL_OK) {
+        ar->bar = (sl_shm_barrier_t *)(void *)bases[0];
+        if (ar->rank == 0)
+            memset(ar->bar, 0, sizeof *ar->bar);
+        MPI_Win_sync(ar->win);
+        MPI_Barrier(ar->node);
+        MPI_Win_sync(ar->win);
+    }
     free(bases);
     SL_TRY(st);
     ar->cap = want;
@@ -199,9 +209,7 @@ static sl_status_t shm_reserve(sl_allreduce_t *ar, size_t n)
 
 static void shm_barrier(sl_allreduce_t *ar)
 {
-    MPI_Win_sync(ar->win);
-    MPI_Barrier(ar->node);
-    MPI_Win_sync(ar->win);
+    sl_shm_barrier_wait(ar->bar, ar->size);
 }
 
 static sl_status_t shm_sum(sl_allreduce_t *ar, float *buf, size_t n)
