@@ -495,6 +495,10 @@ static void explore(sl_tune_exp_t *e, const double *from, double *x)
 {
     for (int i = 0; i < e->space.n; i++) {
         const sl_tune_param_t *p = &e->space.p[i];
+        if (i < 64 && (e->conf.pbt_keep >> i & 1)) {
+            x[i] = from[i];
+            continue;
+        }
         if (gsl_rng_uniform(e->xrng) < e->conf.resample_p) {
             x[i] = sl_tune__sample(p, e->xrng);
             continue;

@@ -107,6 +107,8 @@ typedef struct {
     int64_t perturb;    /* PBT: perturbation interval in steps */
     double quantile;    /* PBT: bottom/top quantile (0.25) */
     double resample_p;  /* PBT: resampling probability (0.25) */
+    uint64_t pbt_keep;  /* PBT: bit i set: the space's i-th parameter is copied from the
+                           donor unexplored (it shapes the model the checkpoint holds) */
     int max_failures;   /* retries of a failed trial */
     int tpe_startup;    /* TPE: random trials first (10) */
     int tpe_candidates; /* TPE: EI candidates (24) */

@@ -377,6 +377,22 @@ static void test_pbt(void)
     CU_ASSERT_EQUAL(j.from_trial, 0);
     /* with resampling always on, a parameter is drawn anew (still in range) */
     sl_tune_exp_destroy(&e);
+
+    /* a parameter that shapes the model (pbt_keep) is the donor's, unexplored */
+    c.resample_p = 1.0;
+    c.pbt_keep = 2; /* w */
+    e = make(&c, ex);
+    for (int k = 0; k < 4; k++)
+        sl_tune_exp_next(e, k, &j);
+    for (int k = 0; k < 4; k++)
+        report(e, k, 1, k + 1.0);
+    for (int k = 0; k < 3; k++)
+        report(e, k, 2, k + 1.0);
+    t0 = sl_tune_exp_trial(e, 0), t3 = sl_tune_exp_trial(e, 3);
+    CU_ASSERT_EQUAL(report(e, 3, 2, 4.0), SL_TUNE_EXPLOIT);
+    CU_ASSERT_EQUAL(t3->params[1], t0->params[1]);
+    CU_ASSERT(t3->params[0] >= 0.01 && t3->params[0] <= 1);
+    sl_tune_exp_destroy(&e);
 }
 
 static void test_state(void)
