@@ -36,3 +36,12 @@ expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" -
   --space 'lr=uniform(0.01,0.1)' --metric accuracy --max-t 2 --trials 2 --out "$T/bad"
 expect_grep "names in {} something that is not a parameter" "$T/err"
 echo PASS
+# PBT over a parameter that shapes the model: a trial that takes another's
+# checkpoint keeps the donor's width, so no resume fails on a shape mismatch
+expect_rc 0 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --eval-data "$T/blobs.h5" \
+  --model 'mlp:6-{width}-3' --space 'lr=loguniform(1e-3,1e-1)' --space 'width=choice(8,16,32)' \
+  --metric accuracy --mode max --scheduler pbt --perturbation-interval 2 --resample-probability 0.5 \
+  --max-t 8 --trials 6 --batch 32 --out "$T/pbt"
+# a trial that took over a donor's checkpoint reached max-t with fewer reports of its own
+awk -F, 'NR>1 && $4 < $3 {p=1} END{exit !p}' "$T/pbt/trials.csv" || fail "no PBT trial took over a checkpoint"
+[ "$(grep -c ',done,' "$T/pbt/trials.csv")" -eq 6 ] || { cat "$T/pbt/trials.csv"; fail "PBT trials failed"; }
