@@ -10,7 +10,7 @@
 
 typedef struct {
     char *data, *eval, *model, *out, *optimizer, *schedule, *loss, *device;
-    long epochs, batch, seed, threads, ckpt_steps, shards, max_steps;
+    long epochs, batch, seed, threads, ckpt_steps, log_steps, shards, max_steps;
     double lr, momentum, weight_decay, beta1, beta2, eps, clip;
     int nesterov, exact, resume;
 } train_cli_t;
@@ -49,6 +49,8 @@ static const sl_opt_t train_table[] = {
     {"seed", 0, SL_OPT_INT, O(seed), "1", 0, 4e18, NULL, 0, "random seed (init, shuffle, dropout)", NULL},
     {"checkpoint-steps", 0, SL_OPT_INT, O(ckpt_steps), "0", 0, 1e12, NULL, 0,
      "also checkpoint every N steps (0: after each epoch only)", NULL},
+    {"log-steps", 0, SL_OPT_INT, O(log_steps), "0", 0, 1e12, NULL, 0,
+     "a row in DIR/steps.csv every N steps: mean training loss, lr, samples/s (0: none)", "N"},
     {"exact", 0, SL_OPT_BOOL, O(exact), "true", 0, 0, NULL, 0,
      "reduce gradients in a fixed tree over --shards shards: P ranks give 1 rank's weights bit for bit",
      NULL},
@@ -86,6 +88,7 @@ sl_status_t sl_cmd_train(MPI_Comm comm, int argc, char **argv)
         o.loss = strcmp(c.loss, "auto") ? c.loss : NULL;
         o.epochs = c.epochs, o.batch = c.batch, o.seed = c.seed, o.threads = c.threads;
         o.ckpt_steps = c.ckpt_steps, o.shards = c.shards, o.max_steps = c.max_steps;
+        o.log_steps = c.log_steps;
         o.lr = c.lr, o.momentum = c.momentum, o.weight_decay = c.weight_decay;
         o.beta1 = c.beta1, o.beta2 = c.beta2, o.eps = c.eps, o.clip = c.clip;
         o.nesterov = c.nesterov, o.exact = c.exact, o.resume = c.resume;

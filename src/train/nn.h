@@ -280,7 +280,7 @@ typedef struct {
     int nesterov;
     long seed, threads;
     long ckpt_steps; /* checkpoint every N steps too (0: per epoch only) */
-    long log_steps;  /* reserved for per-step metrics rows (not used yet) */
+    long log_steps;  /* a row in out/steps.csv every N steps (0: none) */
     long shards;     /* gradient shards per global batch (exact mode), 0: auto */
     int exact;       /* 1: reduce in a fixed tree (P ranks == 1 rank bit for bit) */
     int resume;      /* continue from out/ckpt.h5 if present */

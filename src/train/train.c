@@ -7,6 +7,7 @@
 #include "config.h"
 #include "train_impl.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,10 @@ typedef struct {
     double *hist;
     int64_t nhist;
     double ck_seconds, ck_bytes; /* the last checkpoint write */
+    /* --log-steps: rank 0's out/steps.csv, and the interval's sums */
+    FILE *steps;
+    double lg_loss, lg_time;
+    int64_t lg_samples;
     char path[4096];
 } run_t;
 
@@ -474,6 +479,10 @@ static sl_status_t write_ckpt_inner(run_t *r)
         st = sl_h5_set_attr_str(h, "train", "loss", r->loss == SL_NN_MSE ? "mse" : "xent");
     if (st == SL_OK)
         st = sl_h5_set_attr_f64(h, "train", "ep_loss_sum", r->ep_loss_sum);
+    if (st == SL_OK) /* --log-steps: the open interval, so a resumed row equals an uninterrupted one */
+        st = sl_h5_set_attr_f64(h, "train", "log_loss_sum", r->lg_loss);
+    if (st == SL_OK)
+        st = sl_h5_set_attr_i64(h, "train", "log_samples", r->lg_samples);
     if (st == SL_OK)
         st = sl_h5_set_attr_f64(h, "train", "ep_train_time", r->ep_train_time);
     if (st == SL_OK)
@@ -518,6 +527,8 @@ static sl_status_t read_ckpt(run_t *r, int *found)
         r->step = v[2];
         r->ep_samples = v[5];
         sl_h5_get_attr_f64(h, "train", "ep_loss_sum", &r->ep_loss_sum);
+        sl_h5_get_attr_f64(h, "train", "log_loss_sum", &r->lg_loss); /* absent in older checkpoints */
+        sl_h5_get_attr_i64(h, "train", "log_samples", &r->lg_samples);
         sl_h5_get_attr_f64(h, "train", "ep_train_time", &r->ep_train_time);
         sl_h5_get_attr_f64(h, "train", "ep_cpu_time", &r->ep_cpu_time);
         sl_dtype_t t;
@@ -609,8 +620,67 @@ void sl_nn_train_opts_default(sl_nn_train_opts_t *o)
     o->weight_decay = -1; /* the optimiser's default */
 }
 
+/* Rank 0: open out/steps.csv for --log-steps; a resumed run first drops
+ * the rows after the checkpoint's step (they are trained again). */
+static sl_status_t steps_open(run_t *r, int resumed)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/steps.csv", r->o->out);
+    const char *head = "epoch,step,train_loss,lr,samples_per_s\n";
+    size_t len = strlen(head), cap = 1 << 16;
+    char *buf = malloc(cap);
+    if (!buf)
+        return sl_error(SL_ERR_NOMEM, "out of memory");
+    memcpy(buf, head, len);
+    FILE *old = resumed ? fopen(path, "r") : NULL;
+    char line[512];
+    for (int first = 1; old && fgets(line, sizeof line, old); first = 0) {
+        long long ep, st;
+        if (first || sscanf(line, "%lld,%lld,", &ep, &st) != 2 || st > r->step)
+            continue;
+        size_t l = strlen(line);
+        if (len + l > cap) {
+            char *b = realloc(buf, cap *= 2);
+            if (!b) {
+                free(buf);
+                fclose(old);
+                return sl_error(SL_ERR_NOMEM, "out of memory");
+            }
+            buf = b;
+        }
+        memcpy(buf + len, line, l);
+        len += l;
+    }
+    if (old)
+        fclose(old);
+    sl_status_t st = sl_file_write_atomic(path, buf, len);
+    free(buf);
+    SL_TRY(st);
+    if (!(r->steps = fopen(path, "a")))
+        return sl_error(SL_ERR_IO, "cannot append to '%s': %s", path, strerror(errno));
+    return SL_OK;
+}
+
+/* After each step: a row every --log-steps steps (rank 0 writes). */
+static void steps_log(run_t *r, double loss_sum, int64_t samples, double lr, double seconds)
+{
+    r->lg_loss += loss_sum;
+    r->lg_samples += samples;
+    r->lg_time += seconds; /* training steps only, as the epoch rows */
+    if (r->o->log_steps <= 0 || r->step % r->o->log_steps != 0)
+        return;
+    if (r->steps) {
+        fprintf(r->steps, "%lld,%lld,%.9g,%.9g,%.6g\n", (long long)r->epoch + 1, (long long)r->step,
+                r->lg_loss / (double)r->lg_samples, lr, r->lg_time > 0 ? (double)r->lg_samples / r->lg_time : 0);
+        fflush(r->steps);
+    }
+    r->lg_loss = 0, r->lg_samples = 0, r->lg_time = 0;
+}
+
 static void run_free(run_t *r)
 {
+    if (r->steps)
+        fclose(r->steps);
     sl_nn_node_destroy(&r->node); /* collective; before the model it stands in for */
     if (r->sbuf) /* shard 0 may be the model's arena: free before the model */
         for (int i = r->nn && sl_nn_device(r->nn) != SL_NN_CUDA; i < r->myshards; i++)
@@ -839,6 +909,9 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
         if (r->rank == 0)
             remove(r->path);
     }
+    if (st == SL_OK && o->log_steps > 0) {
+        st = sl_agree(r->comm, r->rank == 0 ? steps_open(r, res.resumed) : SL_OK);
+    }
     if (st == SL_OK && r->use_node) {
         st = sl_nn_node_create(r->comm, r->nn, r->opt, r->shards + 2, &r->node);
         if (st == SL_OK && r->exact)
@@ -865,6 +938,7 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
             sl_nn_optim_set_lr(r->opt, lr);
             double ls = 0;
             int s = 0;
+            double ts = sl_now();
             st = train_step(r, r->perm + a, bs, &ls, &s);
             if (st != SL_OK)
                 break;
@@ -895,6 +969,7 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
             r->step++;
             r->ep_loss_sum += ls;
             r->ep_samples += bs;
+            steps_log(r, ls, bs, lr, sl_now() - ts);
             if (o->max_steps > 0 && r->step >= o->max_steps)
                 s = 1;
             if (s || (o->ckpt_steps > 0 && r->step % o->ckpt_steps == 0 && r->pos + 1 < r->steps_per_epoch)) {

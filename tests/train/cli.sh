@@ -46,13 +46,20 @@ expect_rc 0 $MPIRUN -np 2 "$SLUICE" predict --model "$T/run/ckpt.h5" --input "$T
 h5dump -H "$T/ids.h5" | grep -q 'DATASET "pred"' || fail "no /pred"
 
 # a stop at a safe point (the hidden hook acts like SIGUSR1): exit 75, then resume
+# (with a steps.csv row every 4 steps: the resumed file equals an uninterrupted run's)
 expect_rc 75 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 \
-  --out "$T/stop" --max-steps 5
+  --out "$T/stop" --max-steps 5 --log-steps 4
 expect_rc 0 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 \
-  --out "$T/stop" --resume
+  --out "$T/stop" --resume --log-steps 4
 expect_grep "resuming from" "$T/err"
-expect_rc 0 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 --out "$T/ref"
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 --out "$T/ref" \
+  --log-steps 4
 h5diff "$T/stop/ckpt.h5" "$T/ref/ckpt.h5" /model /model || fail "stop + resume differs from one run"
+# 200 rows, batch 16: 13 steps an epoch, 39 in all: rows at steps 4, 8, ..., 36
+[ "$(tail -n +2 "$T/ref/steps.csv" | cut -d, -f2 | tr '\n' ' ')" = "4 8 12 16 20 24 28 32 36 " ] ||
+  fail "steps.csv rows: $(cut -d, -f2 "$T/ref/steps.csv" | tr '\n' ' ')"
+cut -d, -f1-4 "$T/stop/steps.csv" | cmp -s - "$(cut -d, -f1-4 "$T/ref/steps.csv" > "$T/ref.rows"; echo "$T/ref.rows")" ||
+  fail "steps.csv after stop + resume differs from one run"
 
 # bad inputs
 cp "$T/run/ckpt.h5" "$T/keep.h5"
