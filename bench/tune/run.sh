@@ -68,6 +68,8 @@ if echo "$PARTS" | grep -q 2; then
   [ -f "$OUT/test.h5" ] || $SLUICE data import-idx --images $D/t10k-images-idx3-ubyte.gz \
     --labels $D/t10k-labels-idx1-ubyte.gz --output "$OUT/test.h5" -q
   MAXT=${MAXT:-16}; FIFO_TRIALS=${FIFO_TRIALS:-6}; ASHA_TRIALS=${ASHA_TRIALS:-38}
+  # asha: the promotion form; asha-stop: the stopping form (Ray Tune's ASHAScheduler)
+  ASHA=${ASHA:-asha}
   common="--objective mlp --data $OUT/train.h5 --eval-data $OUT/test.h5 --model mlp:784-{width}-{width}-10
     --space lr=loguniform(1e-4,1e-1) --space width=choice(64,128,256,512) --space batch=qrandint(32,512,32)
     --space weight_decay=loguniform(1e-6,1e-2) --optimizer adamw --metric accuracy --mode max --max-t $MAXT"
@@ -77,9 +79,9 @@ if echo "$PARTS" | grep -q 2; then
     END{printf "%s %d %.4f\n", (first == "" ? "never" : first), n, best}' "$1"; }
   fa=""; aa=""
   for i in $(seq "$REPS"); do
-    for sch in fifo asha; do
+    for sch in fifo $ASHA; do
       rm -rf "$OUT/$sch"
-      tr=$FIFO_TRIALS; [ $sch = asha ] && tr=$ASHA_TRIALS
+      tr=$FIFO_TRIALS; [ $sch = fifo ] || tr=$ASHA_TRIALS
       $MPIRUN -np 2 "$SLUICE" tune -q $common --scheduler $sch --trials "$tr" --seed "$((i + ${SEED0:-0}))" --out "$OUT/$sch" \
         > "$OUT/$sch.log" 2>&1 || { cat "$OUT/$sch.log"; exit 1; }
       r=$(summary "$OUT/$sch/results.csv")
