@@ -49,6 +49,10 @@ static inline void sl_sort_block(uint64_t n, int P, int r, uint64_t *off, uint64
  * of one record (crc.c; equal to zlib's crc32(0, rec, 100)). */
 sl_u128_t sl_sort_crcsum(const unsigned char *buf, uint64_t n);
 uint32_t sl_sort_crc32(const unsigned char *rec);
+/* Local: the table-driven reference kernel (for tests), and the name of the
+ * kernel in use ("pclmul" or "slice-by-8"; static storage). */
+uint32_t sl_sort_crc32_ref(const unsigned char *rec);
+const char *sl_sort_crc_kernel(void);
 
 /* In-memory sort of n records in place. tmp: n*100 bytes of scratch or
  * NULL (keyidx then permutes in place; radix allocates). algo: "keyidx" (sort (key prefix, index) pairs, then
