@@ -24,8 +24,9 @@ void sl_filelist_destroy(sl_filelist_t **fl);
 /* Local: read bytes [off, off+len) of the concatenation into buf. */
 sl_status_t sl_filelist_read(const sl_filelist_t *fl, uint64_t off, void *buf, size_t len);
 
-/* Local: a large buffer backed by transparent huge pages where the kernel
- * allows (fewer page faults when it is first filled); free with free(). */
+/* Local: a page-aligned buffer (direct I/O may use it), backed by
+ * transparent huge pages where large enough and the kernel allows (fewer
+ * page faults when it is first filled); free with free(). */
 void *sl_sort_alloc_big(size_t bytes);
 
 /* Local: path with "%r" replaced by the rank and "%R" by the rank in five
