@@ -36,10 +36,10 @@ typedef struct {
     int dfd; /* the same file with direct I/O, or -1 */
     const char *path;
     rbuf_t b[2];
-    int cur;                   /* buffer being consumed */
-    uint64_t next_off, left;   /* the file range not yet requested */
-    uint64_t qoff[2];          /* offset requested per buffer */
-    size_t qlen[2];            /* bytes requested per buffer */
+    int cur;                 /* buffer being consumed */
+    uint64_t next_off, left; /* the file range not yet requested */
+    uint64_t qoff[2];        /* offset requested per buffer */
+    size_t qlen[2];          /* bytes requested per buffer */
 } src_t;
 
 struct sl_merge {
@@ -52,7 +52,6 @@ struct sl_merge {
     pthread_cond_t cv_req, cv_done;
     int *fifo, fhead, fcount, fcap, quit, nth;
     pthread_t th[NREADERS];
-    int sync_ok;
 };
 
 static void *reader_main(void *arg)
@@ -156,7 +155,6 @@ sl_status_t sl_merge_create(const sl_run_t *runs, int k, size_t buf_bytes, sl_me
     pthread_mutex_init(&m->mu, NULL);
     pthread_cond_init(&m->cv_req, NULL);
     pthread_cond_init(&m->cv_done, NULL);
-    m->sync_ok = 1;
     sl_status_t st = SL_OK;
     if (!m->src || !m->tree || !m->fifo) {
         st = sl_error(SL_ERR_NOMEM, "out of memory for the merge");

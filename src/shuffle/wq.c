@@ -22,7 +22,7 @@ struct sl_wq {
     size_t cap;
     int nbuf;
     unsigned char **buf;
-    size_t *len; /* queued bytes per buffer */
+    size_t *len;      /* queued bytes per buffer */
     int head, queued; /* next buffer to write; buffers queued or being written */
     int filling;      /* the buffer handed out by sl_wq_get, or -1 */
     int quit, th_ok;

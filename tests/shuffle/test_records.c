@@ -312,10 +312,12 @@ static void test_crc(void)
 
 int main(int argc, char **argv)
 {
-    const sl_test_t tests[] = {
-        {"known gensort records", test_known_records}, {"ranges and checksums", test_ranges},
-        {"in-memory sorts vs qsort", test_memsort},    {"loser-tree merge", test_merge},
-        {"valsort pieces", test_valsort_pieces},       {"record CRC32 kernels vs zlib", test_crc},
-        {NULL, NULL}};
+    const sl_test_t tests[] = {{"known gensort records", test_known_records},
+                               {"ranges and checksums", test_ranges},
+                               {"in-memory sorts vs qsort", test_memsort},
+                               {"loser-tree merge", test_merge},
+                               {"valsort pieces", test_valsort_pieces},
+                               {"record CRC32 kernels vs zlib", test_crc},
+                               {NULL, NULL}};
     return sl_test_run(argc, argv, "shuffle records", tests);
 }
