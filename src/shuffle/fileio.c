@@ -18,8 +18,8 @@ void *sl_sort_alloc_big(size_t bytes)
 {
     const size_t huge = 2u << 20;
     void *p = NULL;
-    if (bytes < huge)
-        return malloc(bytes ? bytes : 1);
+    if (bytes < huge) /* page-aligned all the same: direct I/O needs it */
+        return posix_memalign(&p, 4096, bytes ? bytes : 1) == 0 ? p : NULL;
     if (posix_memalign(&p, huge, bytes) != 0)
         return NULL;
     madvise(p, (bytes + huge - 1) / huge * huge, MADV_HUGEPAGE); /* advice only */

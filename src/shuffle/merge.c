@@ -1,153 +1,315 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* k-way merge of sorted runs with a loser tree: runs are spill files read
- * through buffers, plus at most one sorted run still in memory. The output
- * goes through a large buffer to a writer callback; ties go to the lower run
- * index so a merge is deterministic. */
+/* k-way merge of sorted runs with a loser tree: runs are spill files, read
+ * ahead by helper threads into two buffers per run (the merge consumes one
+ * while the other fills; whole pages with direct I/O), plus at most one
+ * sorted run still in memory. Tree nodes compare each run's current key as
+ * two integers (key bytes 0-7 big-endian, then bytes 8-9 above the run
+ * index), so ties go to the lower run index and a merge is deterministic.
+ * The output goes into the sink's buffers. */
 #define _GNU_SOURCE /* O_DIRECT */
 #include "config.h"
 #include "merge_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#define NREADERS 2 /* read-ahead threads: two requests in flight per rank */
+
+enum { B_FREE, B_QUEUED, B_READY };
+
 typedef struct {
+    unsigned char *buf;
+    size_t len; /* bytes read */
+    int state;
+    sl_status_t st;
+} rbuf_t;
+
+typedef struct {
+    uint64_t hi, lo;        /* current key; ~0, ~0 once exhausted */
+    const unsigned char *p; /* current record, NULL once exhausted */
+    const unsigned char *end;
     int fd;  /* -1: in-memory run */
     int dfd; /* the same file with direct I/O, or -1 */
     const char *path;
-    unsigned char *buf;     /* file runs: read buffer */
-    size_t cap;             /* bytes */
-    const unsigned char *p; /* current record */
-    const unsigned char *end;
-    uint64_t file_off, file_left;
+    rbuf_t b[2];
+    int cur;                 /* buffer being consumed */
+    uint64_t next_off, left; /* the file range not yet requested */
+    uint64_t qoff[2];        /* offset requested per buffer */
+    size_t qlen[2];          /* bytes requested per buffer */
 } src_t;
 
-static sl_status_t refill(src_t *s)
+struct sl_merge {
+    src_t *src;
+    int k;
+    int *tree;
+    size_t per; /* bytes per read buffer */
+    /* read-ahead: a FIFO of (run, buffer) requests served by NREADERS threads */
+    pthread_mutex_t mu;
+    pthread_cond_t cv_req, cv_done;
+    int *fifo, fhead, fcount, fcap, quit, nth;
+    pthread_t th[NREADERS];
+};
+
+static void *reader_main(void *arg)
 {
-    if (s->fd < 0 || s->file_left == 0) {
-        s->p = s->end = NULL;
-        return SL_OK;
+    sl_merge_t *m = arg;
+    pthread_mutex_lock(&m->mu);
+    for (;;) {
+        while (!m->fcount && !m->quit)
+            pthread_cond_wait(&m->cv_req, &m->mu);
+        if (m->quit)
+            break;
+        int r = m->fifo[m->fhead];
+        m->fhead = (m->fhead + 1) % m->fcap;
+        m->fcount--;
+        src_t *s = &m->src[r >> 1];
+        int bi = r & 1;
+        uint64_t off = s->qoff[bi];
+        size_t len = s->qlen[bi];
+        pthread_mutex_unlock(&m->mu);
+        /* Whole aligned pieces straight from the device; the tail buffered. */
+        int direct = s->dfd >= 0 && len % 4096 == 0 && off % 4096 == 0;
+        sl_status_t st = sl_pread_full(direct ? s->dfd : s->fd, s->b[bi].buf, len, (off_t)off, s->path);
+        pthread_mutex_lock(&m->mu);
+        s->b[bi].len = len;
+        s->b[bi].st = st;
+        s->b[bi].state = B_READY;
+        pthread_cond_broadcast(&m->cv_done);
     }
-    size_t k = (size_t)(s->file_left < s->cap ? s->file_left : s->cap);
-    /* Whole aligned pieces straight from the device; the tail buffered. */
-    int direct = s->dfd >= 0 && k % 4096 == 0 && s->file_off % 4096 == 0;
-    SL_TRY(sl_pread_full(direct ? s->dfd : s->fd, s->buf, k, (off_t)s->file_off, s->path));
-    s->file_off += k;
-    s->file_left -= k;
-    s->p = s->buf;
-    s->end = s->buf + k;
+    pthread_mutex_unlock(&m->mu);
+    return NULL;
+}
+
+/* Under the lock: queue the next piece of run i into its buffer bi. */
+static void request(sl_merge_t *m, int i, int bi)
+{
+    src_t *s = &m->src[i];
+    size_t len = (size_t)(s->left < m->per ? s->left : m->per);
+    s->qoff[bi] = s->next_off;
+    s->qlen[bi] = len;
+    s->next_off += len;
+    s->left -= len;
+    s->b[bi].state = B_QUEUED;
+    m->fifo[(m->fhead + m->fcount) % m->fcap] = 2 * i + bi;
+    m->fcount++;
+    pthread_cond_signal(&m->cv_req);
+}
+
+static inline void set_key(src_t *s, int i)
+{
+    if (!s->p) {
+        s->hi = s->lo = ~(uint64_t)0;
+        return;
+    }
+    uint64_t hi;
+    uint16_t lo;
+    memcpy(&hi, s->p, 8);
+    memcpy(&lo, s->p + 8, 2);
+    s->hi = __builtin_bswap64(hi);
+    s->lo = (uint64_t)__builtin_bswap16(lo) << 48 | (uint64_t)i;
+}
+
+/* Run i's current buffer is used up: hand it back for the next piece and
+ * move to the other one, waiting for its read if needed. */
+static sl_status_t advance_buffer(sl_merge_t *m, int i)
+{
+    src_t *s = &m->src[i];
+    s->p = s->end = NULL;
+    if (s->fd < 0)
+        return SL_OK;
+    pthread_mutex_lock(&m->mu);
+    int c = s->cur;
+    s->b[c].state = B_FREE;
+    if (s->left)
+        request(m, i, c);
+    c ^= 1;
+    s->cur = c;
+    while (s->b[c].state == B_QUEUED)
+        pthread_cond_wait(&m->cv_done, &m->mu);
+    int ready = s->b[c].state == B_READY;
+    sl_status_t st = s->b[c].st;
+    pthread_mutex_unlock(&m->mu);
+    if (!ready || st != SL_OK)
+        return ready ? st : SL_OK;
+    if (s->b[c].len) {
+        s->p = s->b[c].buf;
+        s->end = s->p + s->b[c].len;
+    }
     return SL_OK;
 }
 
-/* a loses to b: a's key is greater (exhausted sources are +inf). */
-static inline int loses(const src_t *src, int a, int b)
+sl_status_t sl_merge_create(const sl_run_t *runs, int k, size_t buf_bytes, sl_merge_t **m_p)
 {
-    if (a < 0)
-        return 0; /* -1: the initial minus-infinity leaf never loses */
-    if (b < 0)
-        return 1;
-    if (!src[a].p)
-        return 1;
-    if (!src[b].p)
-        return 0;
-    int d = memcmp(src[a].p, src[b].p, SL_SORT_KEY);
-    return d > 0 || (d == 0 && a > b);
+    sl_merge_t *m = calloc(1, sizeof *m);
+    if (!m)
+        return sl_error(SL_ERR_NOMEM, "out of memory for the merge");
+    m->k = k;
+    m->src = calloc((size_t)k + 1, sizeof *m->src);
+    m->tree = calloc((size_t)k + 1, sizeof *m->tree);
+    m->fcap = 2 * k + 1;
+    m->fifo = calloc((size_t)m->fcap, sizeof *m->fifo);
+    pthread_mutex_init(&m->mu, NULL);
+    pthread_cond_init(&m->cv_req, NULL);
+    pthread_cond_init(&m->cv_done, NULL);
+    sl_status_t st = SL_OK;
+    if (!m->src || !m->tree || !m->fifo) {
+        st = sl_error(SL_ERR_NOMEM, "out of memory for the merge");
+        goto err;
+    }
+    int nfiles = 0;
+    for (int i = 0; i < k; i++)
+        nfiles += runs[i].path != NULL;
+    /* Two read buffers per file run, whole 1024-record pieces (102400 B,
+     * page multiples) that never split a record. */
+    const size_t unit = 1024 * SL_SORT_REC;
+    m->per = nfiles ? buf_bytes / (size_t)(2 * nfiles) / unit * unit : unit;
+    if (m->per < unit)
+        m->per = unit;
+    for (int i = 0; i < k; i++) {
+        src_t *s = &m->src[i];
+        s->fd = s->dfd = -1;
+        if (runs[i].path) {
+            s->path = runs[i].path;
+            s->fd = open(runs[i].path, O_RDONLY);
+            if (s->fd < 0) {
+                st = sl_error(SL_ERR_IO, "cannot open run '%s': %s", runs[i].path, strerror(errno));
+                goto err;
+            }
+            s->dfd = open(runs[i].path, O_RDONLY | O_DIRECT);
+            for (int b = 0; b < 2; b++)
+                if (posix_memalign((void **)&s->b[b].buf, 4096, m->per) != 0) {
+                    s->b[b].buf = NULL;
+                    st = sl_error(SL_ERR_NOMEM, "out of memory for merge buffers");
+                    goto err;
+                }
+            s->left = runs[i].nrec * SL_SORT_REC;
+        } else if (runs[i].nrec) {
+            s->p = runs[i].mem;
+            s->end = runs[i].mem + runs[i].nrec * SL_SORT_REC;
+        }
+    }
+    /* Every run's first piece, then every run's second. */
+    for (int b = 0; b < 2; b++)
+        for (int i = 0; i < k; i++)
+            if (m->src[i].fd >= 0 && m->src[i].left)
+                request(m, i, b);
+    for (int t = 0; nfiles && t < NREADERS; t++) {
+        if (pthread_create(&m->th[t], NULL, reader_main, m) != 0) {
+            st = sl_error(SL_ERR_INTERNAL, "cannot start the merge's reader thread");
+            goto err;
+        }
+        m->nth++;
+    }
+    *m_p = m;
+    return SL_OK;
+err:
+    sl_merge_destroy(&m);
+    return st;
 }
 
-sl_status_t sl_merge_runs(const sl_run_t *runs, int k, size_t buf_bytes, sl_merge_out_fn out, void *arg)
+/* winner of the subtree at node t (leaves at k..2k-1); losers kept in tree */
+static int play(sl_merge_t *m, int t)
 {
-    sl_status_t st = SL_OK;
-    src_t *src = calloc((size_t)k + 1, sizeof *src);
-    int *tree = calloc((size_t)k + 1, sizeof *tree);
-    /* Read buffers of whole 1024-record pieces (102400 B, page multiples). */
-    size_t per = buf_bytes / (size_t)(k + 1) / (1024 * SL_SORT_REC) * (1024 * SL_SORT_REC);
-    if (per < 1024 * SL_SORT_REC)
-        per = 1024 * SL_SORT_REC;
-    /* The output buffer: a multiple of 1024 records, page-aligned, so the
-     * writer can use direct I/O. */
-    size_t oper = buf_bytes / SL_SORT_REC / 1024 * 1024 * SL_SORT_REC;
-    if (oper == 0)
-        oper = 1024 * SL_SORT_REC;
-    unsigned char *obuf = NULL;
-    if (posix_memalign((void **)&obuf, 4096, oper) != 0)
-        obuf = NULL;
-    if (!src || !tree || !obuf) {
-        st = sl_error(SL_ERR_NOMEM, "out of memory for the merge");
-        goto out;
-    }
+    if (t >= m->k)
+        return t - m->k;
+    int a = play(m, 2 * t), b = play(m, 2 * t + 1);
+    const src_t *s = m->src;
+    int a_wins = s[a].hi < s[b].hi || (s[a].hi == s[b].hi && s[a].lo < s[b].lo);
+    m->tree[t] = a_wins ? b : a;
+    return a_wins ? a : b;
+}
+
+sl_status_t sl_merge_run(sl_merge_t *m, const sl_merge_sink_t *sink)
+{
+    const int k = m->k;
+    src_t *src = m->src;
+    int *tree = m->tree;
+    /* The first pieces of the file runs (the in-memory run is ready). */
     for (int i = 0; i < k; i++) {
-        src[i].fd = src[i].dfd = -1;
-        if (runs[i].path) {
-            src[i].path = runs[i].path;
-            src[i].fd = open(runs[i].path, O_RDONLY);
-            if (src[i].fd < 0) {
-                st = sl_error(SL_ERR_IO, "cannot open run '%s': %s", runs[i].path, strerror(errno));
-                goto out;
+        src_t *s = &src[i];
+        if (s->fd >= 0) {
+            pthread_mutex_lock(&m->mu);
+            while (s->b[0].state == B_QUEUED)
+                pthread_cond_wait(&m->cv_done, &m->mu);
+            pthread_mutex_unlock(&m->mu);
+            if (s->b[0].state == B_READY) {
+                SL_TRY(s->b[0].st);
+                s->p = s->b[0].buf;
+                s->end = s->p + s->b[0].len;
             }
-            src[i].dfd = open(runs[i].path, O_RDONLY | O_DIRECT);
-            src[i].cap = per;
-            if (posix_memalign((void **)&src[i].buf, 4096, per) != 0) {
-                src[i].buf = NULL;
-                st = sl_error(SL_ERR_NOMEM, "out of memory for merge buffers");
-                goto out;
-            }
-            src[i].file_left = runs[i].nrec * SL_SORT_REC;
-            SL_TRY_GOTO(refill(&src[i]), out);
-        } else if (runs[i].nrec) {
-            src[i].p = runs[i].mem;
-            src[i].end = runs[i].mem + runs[i].nrec * SL_SORT_REC;
         }
+        set_key(s, i);
     }
-    /* Loser tree: tree[0] is the winner, tree[1..k-1] the losers. */
-    for (int i = 0; i < k; i++)
-        tree[i] = -1;
-    for (int leaf = k - 1; leaf >= 0; leaf--) {
-        int s = leaf;
-        for (int t = (s + k) / 2; t > 0; t /= 2)
-            if (loses(src, s, tree[t])) {
-                int w = tree[t];
-                tree[t] = s;
-                s = w;
-            }
-        tree[0] = s;
-    }
-    size_t used = 0;
-    while (k > 0 && src[tree[0]].p) {
-        int w = tree[0];
-        memcpy(obuf + used, src[w].p, SL_SORT_REC);
-        used += SL_SORT_REC;
-        if (used == oper) {
-            SL_TRY_GOTO(out(arg, obuf, used / SL_SORT_REC), out);
+    if (k == 0)
+        return SL_OK;
+    tree[0] = play(m, 1); /* k == 1: node 1 is the only leaf */
+    unsigned char *out = NULL;
+    size_t cap = 0, used = 0, ocap = 0;
+    while (src[tree[0]].p) {
+        if (!out) {
+            SL_TRY(sink->get(sink->arg, &out, &ocap));
+            cap = ocap / SL_SORT_REC * SL_SORT_REC;
             used = 0;
         }
-        src[w].p += SL_SORT_REC;
-        if (src[w].p == src[w].end) {
-            src[w].p = NULL;
-            SL_TRY_GOTO(refill(&src[w]), out);
+        int w = tree[0];
+        src_t *s = &src[w];
+        memcpy(out + used, s->p, SL_SORT_REC);
+        used += SL_SORT_REC;
+        s->p += SL_SORT_REC;
+        if (used == cap) {
+            SL_TRY(sink->put(sink->arg, out, used / SL_SORT_REC));
+            out = NULL;
         }
-        int s = w;
-        for (int t = (s + k) / 2; t > 0; t /= 2)
-            if (loses(src, s, tree[t])) {
-                int l = tree[t];
-                tree[t] = s;
-                s = l;
+        if (s->p == s->end)
+            SL_TRY(advance_buffer(m, w));
+        set_key(s, w);
+        uint64_t hi = s->hi, lo = s->lo;
+        for (int t = (w + k) >> 1; t > 0; t >>= 1) {
+            int l = tree[t];
+            const src_t *o = &src[l];
+            if (o->hi < hi || (o->hi == hi && o->lo < lo)) { /* the stored loser wins now */
+                tree[t] = w;
+                w = l;
+                hi = o->hi;
+                lo = o->lo;
             }
-        tree[0] = s;
+        }
+        tree[0] = w;
     }
-    if (used)
-        st = out(arg, obuf, used / SL_SORT_REC);
-out:
-    for (int i = 0; src && i < k; i++) {
-        if (src[i].fd >= 0)
-            close(src[i].fd);
-        if (src[i].dfd >= 0)
-            close(src[i].dfd);
-        free(src[i].buf);
+    if (out)
+        SL_TRY(sink->put(sink->arg, out, used / SL_SORT_REC));
+    return SL_OK;
+}
+
+void sl_merge_destroy(sl_merge_t **m_p)
+{
+    sl_merge_t *m = m_p ? *m_p : NULL;
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->mu);
+    m->quit = 1;
+    pthread_cond_broadcast(&m->cv_req);
+    pthread_mutex_unlock(&m->mu);
+    for (int t = 0; t < m->nth; t++)
+        pthread_join(m->th[t], NULL);
+    pthread_mutex_destroy(&m->mu);
+    pthread_cond_destroy(&m->cv_req);
+    pthread_cond_destroy(&m->cv_done);
+    for (int i = 0; m->src && i < m->k; i++) {
+        if (m->src[i].fd >= 0)
+            close(m->src[i].fd);
+        if (m->src[i].dfd >= 0)
+            close(m->src[i].dfd);
+        free(m->src[i].b[0].buf);
+        free(m->src[i].b[1].buf);
     }
-    free(src);
-    free(tree);
-    free(obuf);
-    return st;
+    free(m->src);
+    free(m->tree);
+    free(m->fifo);
+    free(m);
+    *m_p = NULL;
 }

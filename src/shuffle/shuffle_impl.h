@@ -24,8 +24,9 @@ void sl_filelist_destroy(sl_filelist_t **fl);
 /* Local: read bytes [off, off+len) of the concatenation into buf. */
 sl_status_t sl_filelist_read(const sl_filelist_t *fl, uint64_t off, void *buf, size_t len);
 
-/* Local: a large buffer backed by transparent huge pages where the kernel
- * allows (fewer page faults when it is first filled); free with free(). */
+/* Local: a page-aligned buffer (direct I/O may use it), backed by
+ * transparent huge pages where large enough and the kernel allows (fewer
+ * page faults when it is first filled); free with free(). */
 void *sl_sort_alloc_big(size_t bytes);
 
 /* Local: path with "%r" replaced by the rank and "%R" by the rank in five
@@ -49,6 +50,33 @@ static inline void sl_sort_block(uint64_t n, int P, int r, uint64_t *off, uint64
  * of one record (crc.c; equal to zlib's crc32(0, rec, 100)). */
 sl_u128_t sl_sort_crcsum(const unsigned char *buf, uint64_t n);
 uint32_t sl_sort_crc32(const unsigned char *rec);
+/* Local: the table-driven reference kernel (for tests), and the name of the
+ * kernel in use ("pclmul" or "slice-by-8"; static storage). */
+uint32_t sl_sort_crc32_ref(const unsigned char *rec);
+const char *sl_sort_crc_kernel(void);
+
+/* A write queue (wq.c): buffers filled by the caller are written, in order,
+ * by a helper thread at increasing offsets from 0 (direct I/O through dfd
+ * for whole pages, else fd, which must stay open until sl_wq_destroy); with
+ * crc, it also sums the records' CRC32s. Buffers hold bytes (rounded down to
+ * whole 102400-byte pieces, at least one) and are page-aligned. */
+typedef struct sl_wq sl_wq_t;
+typedef struct {
+    uint64_t bytes, nrec; /* written */
+    sl_u128_t sum;        /* CRC32 sum of the written records (crc only) */
+    double t_wait;        /* seconds the caller waited on the writer */
+} sl_wq_stats_t;
+/* Local. */
+sl_status_t sl_wq_create(int fd, int dfd, const char *path, size_t bytes, int nbuf, int crc, sl_wq_t **q_p);
+/* Local: an empty buffer of *cap_p bytes to fill, waiting for one if all
+ * are queued; the writer's error if a write failed. */
+sl_status_t sl_wq_get(sl_wq_t *q, unsigned char **buf_p, size_t *cap_p);
+/* Local: queue the first n records of the buffer from the last get. */
+sl_status_t sl_wq_put(sl_wq_t *q, uint64_t n);
+/* Local: wait until everything queued is written; the first error, if any. */
+sl_status_t sl_wq_finish(sl_wq_t *q, sl_wq_stats_t *stats_p);
+/* Local: stop the thread (after the queued writes) and free. Accepts NULL. */
+void sl_wq_destroy(sl_wq_t **q_p);
 
 /* In-memory sort of n records in place. tmp: n*100 bytes of scratch or
  * NULL (keyidx then permutes in place; radix allocates). algo: "keyidx" (sort (key prefix, index) pairs, then

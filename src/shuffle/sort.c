@@ -37,7 +37,8 @@ typedef struct {
     unsigned char *rbuf;
     uint64_t rcap, rn;
     int nruns, runcap, runs_total;
-    size_t iobuf; /* bytes per output or spill write */
+    size_t iobuf;       /* bytes per output or spill write */
+    size_t merge_bytes; /* read-ahead buffers of the merge, in all */
     sl_run_t *runs;
     char runbase[4096];
     /* map -> send buffers, two per peer */
@@ -223,68 +224,65 @@ static sl_status_t plan_partitions(sctx_t *c)
     return SL_OK;
 }
 
-typedef sl_status_t (*emit_fn)(void *arg, const unsigned char *recs, uint64_t n);
-
-/* Sort the reducer's buffer and stream it, in order, to emit() in pieces
- * of iobuf bytes: keyidx gathers records by the sorted index straight into
- * the piece, so the buffer is never permuted; radix sorts in place. */
-static sl_status_t sort_emit(sctx_t *c, size_t iobuf, emit_fn emit, void *arg)
+/* Sort the reducer's buffer and stream it, in order, into the sink's
+ * buffers: keyidx gathers records by the sorted index straight into them,
+ * so the buffer is never permuted; radix sorts in place and copies. */
+static sl_status_t sort_emit(sctx_t *c, const sl_merge_sink_t *sink)
 {
     double t0 = sl_now();
     sl_status_t st = SL_OK;
-    if (c->o->algo && !strcmp(c->o->algo, "radix")) {
+    uint32_t *order = NULL;
+    int radix = c->o->algo && !strcmp(c->o->algo, "radix");
+    if (radix)
         SL_TRY(sl_sort_records(c->rbuf, c->rn, "radix", NULL));
-        c->t_sort += sl_now() - t0;
-        uint64_t per = iobuf / SL_SORT_REC;
-        for (uint64_t i = 0; st == SL_OK && i < c->rn; i += per)
-            st = emit(arg, c->rbuf + i * SL_SORT_REC, c->rn - i < per ? c->rn - i : per);
-        return st;
-    }
-    uint32_t *order;
-    SL_TRY(sl_sort_order(c->rbuf, c->rn, &order));
+    else
+        SL_TRY(sl_sort_order(c->rbuf, c->rn, &order));
     c->t_sort += sl_now() - t0;
-    /* Pieces of a multiple of 1024 records (102400 B = 25 pages) in an
-     * aligned buffer, so the writer can use direct I/O. */
-    uint64_t per = iobuf / SL_SORT_REC / 1024 * 1024;
-    if (per == 0)
-        per = 1024;
-    unsigned char *piece = NULL;
-    if (posix_memalign((void **)&piece, 4096, (size_t)per * SL_SORT_REC) != 0)
-        piece = NULL;
-    if (!piece)
-        st = sl_error(SL_ERR_NOMEM, "out of memory for the output buffer");
-    for (uint64_t i = 0; st == SL_OK && i < c->rn; i += per) {
-        uint64_t k = c->rn - i < per ? c->rn - i : per;
-        for (uint64_t j = 0; j < k; j++) {
-            if (i + j + 16 < c->rn) { /* the gather is latency-bound: fetch ahead */
-                const unsigned char *ahead = c->rbuf + (uint64_t)order[i + j + 16] * SL_SORT_REC;
-                __builtin_prefetch(ahead);
-                __builtin_prefetch(ahead + 64);
+    for (uint64_t i = 0; st == SL_OK && i < c->rn;) {
+        unsigned char *piece;
+        size_t cap;
+        st = sink->get(sink->arg, &piece, &cap);
+        if (st != SL_OK)
+            break;
+        uint64_t per = cap / SL_SORT_REC, k = c->rn - i < per ? c->rn - i : per;
+        if (radix) {
+            memcpy(piece, c->rbuf + i * SL_SORT_REC, (size_t)k * SL_SORT_REC);
+        } else {
+            for (uint64_t j = 0; j < k; j++) {
+                if (i + j + 16 < c->rn) { /* the gather is latency-bound: fetch ahead */
+                    const unsigned char *ahead = c->rbuf + (uint64_t)order[i + j + 16] * SL_SORT_REC;
+                    __builtin_prefetch(ahead);
+                    __builtin_prefetch(ahead + 64);
+                }
+                memcpy(piece + j * SL_SORT_REC, c->rbuf + (uint64_t)order[i + j] * SL_SORT_REC, SL_SORT_REC);
             }
-            memcpy(piece + j * SL_SORT_REC, c->rbuf + (uint64_t)order[i + j] * SL_SORT_REC, SL_SORT_REC);
         }
-        st = emit(arg, piece, k);
+        st = sink->put(sink->arg, piece, k);
+        i += k;
     }
-    free(piece);
     free(order);
     return st;
 }
 
+/* Sinks over a write queue; the output's also advances the progress bar
+ * (from this thread: progress may talk MPI). */
 typedef struct {
-    int fd, dfd; /* buffered, and direct I/O (-1 where unsupported) */
-    const char *path;
-    uint64_t off;
-} runw_t;
+    sl_wq_t *q;
+    sl_progress_t *prog;
+} qsink_t;
 
-/* Spill writes: direct I/O for page-aligned pieces (the merge reads the run
- * back from the device, not from a page cache copy), buffered otherwise. */
-static sl_status_t emit_run(void *arg, const unsigned char *recs, uint64_t n)
+static sl_status_t qsink_get(void *arg, unsigned char **buf_p, size_t *cap_p)
 {
-    runw_t *w = arg;
-    size_t len = (size_t)n * SL_SORT_REC;
-    int direct = w->dfd >= 0 && ((uintptr_t)recs % 4096) == 0 && len % 4096 == 0 && w->off % 4096 == 0;
-    SL_TRY(sl_pwrite_full(direct ? w->dfd : w->fd, recs, len, (off_t)w->off, w->path));
-    w->off += len;
+    return sl_wq_get(((qsink_t *)arg)->q, buf_p, cap_p);
+}
+
+static sl_status_t qsink_put(void *arg, unsigned char *buf, uint64_t n)
+{
+    qsink_t *o = arg;
+    (void)buf;
+    SL_TRY(sl_wq_put(o->q, n));
+    if (o->prog)
+        sl_progress_add(o->prog, (double)n * SL_SORT_REC);
     return SL_OK;
 }
 
@@ -305,10 +303,23 @@ static sl_status_t spill(sctx_t *c)
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0)
         return sl_error(SL_ERR_IO, "cannot create spill file '%s' (--tmp): %s", path, strerror(errno));
-    runw_t w = {fd, open(path, O_WRONLY | O_DIRECT), path, 0};
-    sl_status_t st = sort_emit(c, c->iobuf, emit_run, &w);
-    if (w.dfd >= 0)
-        close(w.dfd);
+    /* Direct I/O for whole pages (the merge reads the run back from the
+     * device, not from a page cache copy); two half-size buffers so the
+     * gather of one overlaps the write of the other. */
+    int dfd = open(path, O_WRONLY | O_DIRECT);
+    sl_wq_t *q = NULL;
+    sl_status_t st = sl_wq_create(fd, dfd, path, c->iobuf / 2, 2, 0, &q);
+    if (st == SL_OK) {
+        qsink_t qs = {q, NULL};
+        sl_merge_sink_t sink = {qsink_get, qsink_put, &qs};
+        st = sort_emit(c, &sink);
+        sl_status_t s2 = sl_wq_finish(q, NULL);
+        if (st == SL_OK)
+            st = s2;
+    }
+    sl_wq_destroy(&q);
+    if (dfd >= 0)
+        close(dfd);
     if (close(fd) != 0 && st == SL_OK)
         st = sl_error(SL_ERR_IO, "cannot write spill file '%s': %s", path, strerror(errno));
     if (st != SL_OK) {
@@ -367,8 +378,34 @@ typedef struct {
     const unsigned char *data; /* where the records start in buf */
 } rd_t;
 
+/* A page-aligned piece of a direct read: [off, off+cap) into buf, of which
+ * the first want bytes must arrive (the file may end before cap). */
+typedef struct {
+    int fd;
+    unsigned char *buf;
+    uint64_t off;
+    size_t want, cap, got;
+} piece_t;
+
+static void *read_piece(void *arg)
+{
+    piece_t *p = arg;
+    while (p->got < p->want) {
+        ssize_t k = pread(p->fd, p->buf + p->got, p->cap - p->got, (off_t)(p->off + p->got));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        p->got += (size_t)k;
+    }
+    return NULL;
+}
+
+#define READ_PAR 2 /* direct reads in flight per chunk: one alone leaves the device idle between requests */
+
 /* Direct I/O read of a chunk that lies in one file: the enclosing page-aligned
- * range lands in buf and data points at the chunk. 0 where not possible. */
+ * range lands in buf (in READ_PAR pieces read at once) and data points at
+ * the chunk. 0 where not possible. */
 static int read_direct(rd_t *r)
 {
     uint64_t base = 0;
@@ -376,20 +413,32 @@ static int read_direct(rd_t *r)
         if (r->off < base || r->off + r->len > base + r->fl->size[i])
             continue;
         uint64_t in = r->off - base, a0 = in / 4096 * 4096;
-        size_t want = (size_t)(in + r->len - a0), got = 0, cap = (want + 4095) / 4096 * 4096;
+        size_t want = (size_t)(in + r->len - a0), cap = (want + 4095) / 4096 * 4096;
         int fd = open(r->fl->path[i], O_RDONLY | O_DIRECT);
         if (fd < 0)
             return 0;
-        while (got < want) {
-            ssize_t k = pread(fd, r->buf + got, cap - got, (off_t)(a0 + got));
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k <= 0)
-                break;
-            got += (size_t)k;
+        piece_t pc[READ_PAR];
+        pthread_t th[READ_PAR];
+        int started[READ_PAR] = {0};
+        size_t step = cap / READ_PAR / 4096 * 4096;
+        int np = step ? READ_PAR : 1;
+        for (int j = 0; j < np; j++) {
+            size_t s0 = (size_t)j * step, e0 = j + 1 < np ? s0 + step : cap;
+            pc[j] = (piece_t){fd, r->buf + s0, a0 + s0, (want < e0 ? want : e0) - s0, e0 - s0, 0};
+            if (j > 0)
+                started[j] = pthread_create(&th[j], NULL, read_piece, &pc[j]) == 0;
+        }
+        read_piece(&pc[0]);
+        int ok = pc[0].got >= pc[0].want;
+        for (int j = 1; j < np; j++) {
+            if (started[j])
+                pthread_join(th[j], NULL);
+            else
+                read_piece(&pc[j]);
+            ok &= pc[j].got >= pc[j].want;
         }
         close(fd);
-        if (got < want)
+        if (!ok)
             return 0;
         r->data = r->buf + (in - a0);
         return 1;
@@ -443,6 +492,10 @@ static sl_status_t map(sctx_t *c, size_t chunk)
             pending = 1;
     }
     for (uint64_t ci = 0; ci < nchunks && pending; ci++) {
+        /* A stop asked for (SIGUSR1/SIGTERM): end the streams early; the
+         * caller's safe point right after the map agrees and stops. */
+        if (sl_stop_requested())
+            break;
         pthread_join(th, NULL);
         pending = 0;
         rd_t cur = rd[ci & 1];
@@ -520,44 +573,6 @@ static sl_status_t map(sctx_t *c, size_t chunk)
     return st != SL_OK ? st : s3;
 }
 
-typedef struct {
-    int fd, dfd; /* buffered, and direct I/O (-1 where unsupported) */
-    const char *path;
-    uint64_t off;
-    sl_u128_t sum;
-    uint64_t n;
-    double t_write;
-    sl_progress_t *prog; /* bytes written, shown by rank 0 */
-} writer_t;
-
-/* Output writes: page-aligned pieces at page-aligned offsets go straight to
- * the device (O_DIRECT: no copy into the page cache, which was a third of
- * the CPU time of an in-memory sort here); anything else is buffered. */
-static sl_status_t write_out(void *arg, const unsigned char *recs, uint64_t n)
-{
-    writer_t *w = arg;
-    sl_u128_t s = sl_sort_crcsum(recs, n);
-    w->sum = sl_u128_add(w->sum, s);
-    w->n += n;
-    double t0 = sl_now();
-    size_t len = (size_t)n * SL_SORT_REC;
-    int direct = w->dfd >= 0 && ((uintptr_t)recs % 4096) == 0 && len % 4096 == 0 && w->off % 4096 == 0;
-    if (direct) {
-        sl_status_t st = sl_pwrite_full(w->dfd, recs, len, (off_t)w->off, w->path);
-        if (st != SL_OK)
-            return st;
-    } else {
-        SL_TRY(sl_pwrite_full(w->fd, recs, len, (off_t)w->off, w->path));
-        /* Start the write-back now, so the final fsync has less to wait for. */
-        sync_file_range(w->fd, (off_t)w->off, (off_t)len, SYNC_FILE_RANGE_WRITE);
-    }
-    w->t_write += sl_now() - t0;
-    w->off += len;
-    if (w->prog)
-        sl_progress_add(w->prog, (double)len);
-    return SL_OK;
-}
-
 /* Reducer: sort or merge into part-RANK.tmp, then rename. */
 static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
 {
@@ -590,17 +605,25 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
                               (long)(c->o->test_stall_ms * c->rank % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
-    writer_t w = {-1, -1, tmp, 0, {0, 0}, 0, 0, prog};
+    /* Output writes go through a write queue: its thread sums the CRC32s and
+     * writes page-aligned pieces straight to the device (O_DIRECT: no copy
+     * into the page cache, which was a third of the CPU time of an
+     * in-memory sort here) while this thread gathers or merges the next. */
     double sort0 = c->t_sort;
-    w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (w.fd < 0)
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
         return sl_error(SL_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
-    w.dfd = open(tmp, O_WRONLY | O_DIRECT); /* fails on tmpfs: buffered only */
-    sl_status_t st = SL_OK;
+    int dfd = open(tmp, O_WRONLY | O_DIRECT); /* fails on tmpfs: buffered only */
+    sl_wq_t *q = NULL;
+    sl_wq_stats_t ws = {0, 0, {0, 0}, 0};
     double t1 = sl_now();
-    if (c->nruns == 0) {
+    sl_status_t st = sl_wq_create(fd, dfd, tmp, iobuf, 2, 1, &q);
+    qsink_t qs = {q, prog};
+    sl_merge_sink_t sink = {qsink_get, qsink_put, &qs};
+    if (st != SL_OK) {
+    } else if (c->nruns == 0) {
         /* Everything fit: one read and one write per record. */
-        st = sort_emit(c, iobuf, write_out, &w);
+        st = sort_emit(c, &sink);
     } else {
         double t0 = sl_now();
         st = sl_sort_records(c->rbuf, c->rn, c->o->algo, NULL);
@@ -615,7 +638,11 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
             r[c->nruns].path = NULL; /* the in-memory run, last */
             r[c->nruns].mem = c->rbuf;
             r[c->nruns].nrec = c->rn;
-            st = sl_merge_runs(c->runs, c->nruns + 1, iobuf, write_out, &w);
+            sl_merge_t *m = NULL;
+            st = sl_merge_create(c->runs, c->nruns + 1, c->merge_bytes, &m);
+            if (st == SL_OK)
+                st = sl_merge_run(m, &sink);
+            sl_merge_destroy(&m);
         } else {
             st = sl_error(SL_ERR_NOMEM, "out of memory");
         }
@@ -625,12 +652,18 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
         }
         c->nruns = 0;
     }
+    if (q) {
+        sl_status_t s2 = sl_wq_finish(q, &ws);
+        if (st == SL_OK)
+            st = s2;
+    }
+    sl_wq_destroy(&q);
     double tf = sl_now();
-    if (st == SL_OK && fsync(w.fd) != 0)
+    if (st == SL_OK && fsync(fd) != 0)
         st = sl_error(SL_ERR_IO, "cannot flush '%s': %s", tmp, strerror(errno));
-    if (w.dfd >= 0)
-        close(w.dfd);
-    if (close(w.fd) != 0 && st == SL_OK)
+    if (dfd >= 0)
+        close(dfd);
+    if (close(fd) != 0 && st == SL_OK)
         st = sl_error(SL_ERR_IO, "cannot close '%s': %s", tmp, strerror(errno));
     if (st == SL_OK && rename(tmp, fin) != 0)
         st = sl_error(SL_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, fin, strerror(errno));
@@ -639,12 +672,13 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
         return st;
     }
     sl_fsync_dir_of(fin);
-    w.t_write += sl_now() - tf;
-    c->t_merge = sl_now() - t1 - w.t_write - (c->t_sort - sort0);
-    c->t_write = w.t_write;
-    c->bytes_written += w.off;
-    c->out_nrec = w.n;
-    c->out_sum = w.sum;
+    /* The writes overlap the merge: count what the merge waited for. */
+    double t_write = ws.t_wait + (sl_now() - tf);
+    c->t_merge = sl_now() - t1 - t_write - (c->t_sort - sort0);
+    c->t_write = t_write;
+    c->bytes_written += ws.bytes;
+    c->out_nrec = ws.nrec;
+    c->out_sum = ws.sum;
     return SL_OK;
 }
 
@@ -813,6 +847,10 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
     uint64_t expect = c.nrec / (uint64_t)P + c.nrec / (uint64_t)P / 4 + 1000;
     if (c.rcap > expect) /* no need to hold more than the partition */
         c.rcap = expect;
+    /* The merge runs after the map's buffers and the sort index are gone:
+     * all but the reducer's buffer and two output pieces read runs ahead. */
+    int64_t mleft = (int64_t)mem - (int64_t)(c.rcap * SL_SORT_REC) - 2 * (int64_t)chunk;
+    c.merge_bytes = mleft > 0 ? (size_t)mleft : 0;
     c.rbuf = sl_sort_alloc_big((size_t)c.rcap * SL_SORT_REC);
     c.spl = calloc((size_t)P, SPL);
     c.done = calloc((size_t)P, sizeof(int));
@@ -849,6 +887,11 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
     c.t_map = sl_now() - t0;
     if (c.x)
         sl_xchg_destroy(&c.x);
+    for (int b = 0; b < 2; b++) /* the send blocks' memory goes to the merge */
+        for (int p = 0; p < P; p++) {
+            free(c.sb[b][p]);
+            c.sb[b][p] = NULL;
+        }
     /* A safe point: a stop asked for now (SIGUSR1/SIGTERM) leaves the run
      * resumable with --resume (complete partitions are kept). */
     {

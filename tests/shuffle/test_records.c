@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of the shuffle's building blocks: gensort's known records and
  * range independence, both in-memory sorts against qsort as the oracle, the
- * loser-tree merge, and valsort's summary arithmetic at piece boundaries. */
+ * loser-tree merge, valsort's summary arithmetic at piece boundaries, and
+ * both record CRC32 kernels against zlib's crc32. */
 #include "config.h"
 #include "cunit_mpi.h"
 #include "merge_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 static int cmpkey(const void *a, const void *b)
 {
@@ -126,11 +128,19 @@ static void test_memsort(void)
 }
 
 typedef struct {
-    unsigned char *out;
+    unsigned char *out, buf[7 * SL_SORT_REC]; /* small: many partial hand-overs */
     uint64_t n;
 } sink_t;
 
-static sl_status_t sink(void *arg, const unsigned char *r, uint64_t n)
+static sl_status_t sink_get(void *arg, unsigned char **buf_p, size_t *cap_p)
+{
+    sink_t *s = arg;
+    *buf_p = s->buf;
+    *cap_p = sizeof s->buf;
+    return SL_OK;
+}
+
+static sl_status_t sink_put(void *arg, unsigned char *r, uint64_t n)
 {
     sink_t *s = arg;
     memcpy(s->out + s->n * SL_SORT_REC, r, n * SL_SORT_REC);
@@ -138,42 +148,89 @@ static sl_status_t sink(void *arg, const unsigned char *r, uint64_t n)
     return SL_OK;
 }
 
-/* Runs in files and one in memory, some empty, merge into sorted order. */
-static void test_merge(void)
+/* Merge the runs cut[i]..cut[i+1] of d (sorted here; the last in memory,
+ * the others written to files) with buffers of buf_bytes; the output must
+ * equal a plain reference merge in which ties go to the lower run. */
+static void check_merge(unsigned char *d, const uint64_t *cut, int k, size_t buf_bytes)
 {
-    const uint64_t n = 5000;
-    unsigned char *d = make_data(n, 1), *out = malloc(n * SL_SORT_REC);
-    uint64_t cut[6] = {0, 1000, 1000, 2500, 4999, n}; /* 5 runs, one empty */
-    sl_run_t runs[5];
-    char paths[5][512];
-    for (int i = 0; i < 5; i++) {
-        uint64_t k = cut[i + 1] - cut[i];
+    uint64_t n = cut[k];
+    unsigned char *out = malloc(n * SL_SORT_REC + 1), *ref = malloc(n * SL_SORT_REC + 1);
+    sl_run_t *runs = calloc((size_t)k, sizeof *runs);
+    char(*paths)[512] = calloc((size_t)k, 512);
+    for (int i = 0; i < k; i++) {
+        uint64_t m = cut[i + 1] - cut[i];
         unsigned char *r = d + cut[i] * SL_SORT_REC;
-        sl_sort_records(r, k, "keyidx", NULL);
-        runs[i].nrec = k;
-        runs[i].mem = NULL;
-        runs[i].path = NULL;
-        if (i == 4) {
+        sl_sort_records(r, m, "keyidx", NULL);
+        runs[i].nrec = m;
+        if (i == k - 1) {
             runs[i].mem = r;
         } else {
-            snprintf(paths[i], sizeof paths[i], "%s/run%d-%d", sl_test_tmpdir(), i, sl_test_rank());
+            snprintf(paths[i], 512, "%s/run%d-%d", sl_test_tmpdir(), i, sl_test_rank());
             FILE *f = fopen(paths[i], "wb");
-            fwrite(r, SL_SORT_REC, k, f);
+            fwrite(r, SL_SORT_REC, m, f);
             fclose(f);
             runs[i].path = paths[i];
         }
     }
-    unsigned char *orig = malloc(n * SL_SORT_REC);
-    memcpy(orig, d, n * SL_SORT_REC);
-    sink_t s = {out, 0};
-    CU_ASSERT(sl_merge_runs(runs, 5, 64 * 1024, sink, &s) == SL_OK);
-    CU_ASSERT(s.n == n);
-    CU_ASSERT(sorted_same(out, orig, n));
-    for (int i = 0; i < 4; i++)
+    /* Reference: repeatedly take the smallest head, lowest run on ties. */
+    uint64_t *pos = calloc((size_t)k, sizeof *pos);
+    for (uint64_t o = 0; o < n; o++) {
+        int best = -1;
+        for (int i = 0; i < k; i++)
+            if (cut[i] + pos[i] < cut[i + 1] &&
+                (best < 0 || memcmp(d + (cut[i] + pos[i]) * SL_SORT_REC,
+                                    d + (cut[best] + pos[best]) * SL_SORT_REC, SL_SORT_KEY) < 0))
+                best = i;
+        memcpy(ref + o * SL_SORT_REC, d + (cut[best] + pos[best]) * SL_SORT_REC, SL_SORT_REC);
+        pos[best]++;
+    }
+    sink_t *s = calloc(1, sizeof *s);
+    s->out = out;
+    sl_merge_sink_t sk = {sink_get, sink_put, s};
+    sl_merge_t *m = NULL;
+    CU_ASSERT_FATAL(sl_merge_create(runs, k, buf_bytes, &m) == SL_OK);
+    CU_ASSERT(sl_merge_run(m, &sk) == SL_OK);
+    sl_merge_destroy(&m);
+    CU_ASSERT(m == NULL);
+    CU_ASSERT(s->n == n);
+    CU_ASSERT(s->n == n && !memcmp(out, ref, n * SL_SORT_REC));
+    for (int i = 0; i < k - 1; i++)
         remove(paths[i]);
-    free(d);
+    free(s);
+    free(pos);
+    free(paths);
+    free(runs);
     free(out);
-    free(orig);
+    free(ref);
+}
+
+/* Runs in files and one in memory, some empty, merge into sorted order:
+ * runs shorter and longer than a read buffer (1024 records), one run
+ * alone, and 13 runs of few distinct keys (ties across runs). */
+static void test_merge(void)
+{
+    const uint64_t n = 5000;
+    unsigned char *d = make_data(n, 1);
+    uint64_t cut[6] = {0, 1000, 1000, 2500, 4999, n}; /* 5 runs, one empty */
+    check_merge(d, cut, 5, 64 * 1024);
+    free(d);
+    d = make_data(n, 0);
+    uint64_t one[2] = {0, n};
+    check_merge(d, one, 1, 1 << 20);
+    free(d);
+    const uint64_t n2 = 40000;
+    d = make_data(n2, 1);
+    uint64_t cut2[14];
+    for (int i = 0; i <= 13; i++)
+        cut2[i] = n2 * (uint64_t)i * (uint64_t)i / 169; /* uneven lengths */
+    check_merge(d, cut2, 13, 8 << 20);
+    free(d);
+    d = make_data(n2, 2);
+    uint64_t two[3] = {0, 0, n2}; /* only the in-memory run has records */
+    check_merge(d, two, 2, 0);
+    two[1] = n2; /* only the file run has records */
+    check_merge(d, two, 2, 0);
+    free(d);
 }
 
 /* valsort: a summary of pieces equals the summary of the whole, and a
@@ -210,11 +267,57 @@ static void test_valsort_pieces(void)
     free(d);
 }
 
+/* Both CRC kernels (the one in use, pclmul where the CPU has it, and the
+ * slice-by-8 reference) equal zlib's crc32 of each 100-byte record, for
+ * random records and for all-zero, all-one and single-bit records; the sum
+ * agrees with the per-record values. */
+static void test_crc(void)
+{
+    enum { N = 4000 };
+    unsigned char *d = malloc((size_t)N * SL_SORT_REC + 1);
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < (size_t)N * SL_SORT_REC; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        d[i] = (unsigned char)(x >> 24);
+    }
+    memset(d, 0, SL_SORT_REC);
+    memset(d + SL_SORT_REC, 0xFF, SL_SORT_REC);
+    for (int b = 0; b < 8 * SL_SORT_REC; b += 7) { /* single bits everywhere (records 2..116) */
+        unsigned char *r = d + (size_t)(b / 7 + 2) * SL_SORT_REC;
+        memset(r, 0, SL_SORT_REC);
+        r[b / 8] = (unsigned char)(1u << (b % 8));
+    }
+    int bad = 0;
+    uint64_t lo = 0, hi = 0;
+    for (int i = 0; i < N; i++) {
+        const unsigned char *r = d + (size_t)i * SL_SORT_REC;
+        uint32_t z = (uint32_t)crc32(0, r, SL_SORT_REC);
+        bad += sl_sort_crc32(r) != z || sl_sort_crc32_ref(r) != z;
+        lo += z;
+        hi += lo < z;
+    }
+    CU_ASSERT(bad == 0);
+    sl_u128_t s = sl_sort_crcsum(d, N);
+    CU_ASSERT(s.lo == lo && s.hi == hi);
+    /* Unaligned records (the kernel loads without alignment). */
+    unsigned char *u = malloc(SL_SORT_REC + 1);
+    memcpy(u + 1, d + 5 * SL_SORT_REC, SL_SORT_REC);
+    CU_ASSERT(sl_sort_crc32(u + 1) == (uint32_t)crc32(0, u + 1, SL_SORT_REC));
+    CU_ASSERT(sl_sort_crc_kernel() != NULL);
+    free(u);
+    free(d);
+}
+
 int main(int argc, char **argv)
 {
-    const sl_test_t tests[] = {
-        {"known gensort records", test_known_records}, {"ranges and checksums", test_ranges},
-        {"in-memory sorts vs qsort", test_memsort},    {"loser-tree merge", test_merge},
-        {"valsort pieces", test_valsort_pieces},       {NULL, NULL}};
+    const sl_test_t tests[] = {{"known gensort records", test_known_records},
+                               {"ranges and checksums", test_ranges},
+                               {"in-memory sorts vs qsort", test_memsort},
+                               {"loser-tree merge", test_merge},
+                               {"valsort pieces", test_valsort_pieces},
+                               {"record CRC32 kernels vs zlib", test_crc},
+                               {NULL, NULL}};
     return sl_test_run(argc, argv, "shuffle records", tests);
 }
