@@ -460,6 +460,8 @@ static sl_status_t write_ckpt(run_t *r)
 static sl_status_t write_ckpt_inner(run_t *r)
 {
     sl_h5_t *h = NULL;
+    if (r->node) /* each rank holds only its slice of the optimiser state current */
+        sl_nn_node_gather_state(r->node);
     SL_TRY(sl_h5_create(r->comm, r->path, &h));
     sl_status_t st = sl_nn_save(r->nn, r->opt, h, "");
     uint64_t hd[2] = {(uint64_t)r->nhist, HIST_COLS};

@@ -167,12 +167,13 @@ void sl_nn_vec_scale(float *x, size_t n, float c);           /* x *= c */
  * communicator on one node, host backends. Gradients are written straight
  * into a shared-memory window; each rank sums its slice of them over the
  * ranks (rank order, or a pairwise tree for the exact mode), clips, and
- * runs the optimiser on that slice of the parameters, which live, with the
- * optimiser state, in the window too (ZeRO-1 within a node: no gradient or
- * parameter copies, the optimiser's work divided by the ranks). */
+ * runs the optimiser on that slice of the parameters, which live in the
+ * window too, with its own private slice of the optimiser state (ZeRO-1
+ * within a node: no gradient or parameter copies, the optimiser's work
+ * divided by the ranks). */
 typedef struct sl_nn_node sl_nn_node_t;
 /* Collective. nflags: doubles each rank shares per step. Moves the model's
- * parameters and opt's state into the window (rank 0's copy). */
+ * parameters into the window (rank 0's copy). */
 sl_status_t sl_nn_node_create(MPI_Comm comm, sl_nn_t *nn, sl_nn_optim_t *opt, int nflags, sl_nn_node_t **s_p);
 float *sl_nn_node_grads(sl_nn_node_t *s);  /* this rank's gradient slot */
 double *sl_nn_node_flags(sl_nn_node_t *s); /* this rank's nflags doubles */
@@ -183,6 +184,9 @@ void sl_nn_node_exchange(sl_nn_node_t *s, double *sum);
  * A non-finite norm returns SL_ERR_NUMERIC on every rank, nothing updated;
  * *norm_p gets the norm when clipping. */
 sl_status_t sl_nn_node_update(sl_nn_node_t *s, int tree, float scale, double clip, double *norm_p);
+/* Collective, between steps: each rank's slice of the optimiser state
+ * copied to every rank, whose arrays are then whole (checkpoints). */
+void sl_nn_node_gather_state(sl_nn_node_t *s);
 /* Collective: parameters and optimiser state back into their own arrays. */
 void sl_nn_node_destroy(sl_nn_node_t **s_p);
 
