@@ -35,7 +35,7 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else if (NR 
 # train NP OUT ARGS...: run and keep summary.json
 train() { np=$1; out=$2; shift 2; $MPIRUN -np "$np" "$SLUICE" rl train -q --out "$out" "$@" >/dev/null 2>"$out.err" || { cat "$out.err" >&2; echo "bench/rl: run failed: $*" >&2; exit 1; }; }
 
-echo "sluice rl benchmark on $(nproc) cores ($(uname -m)), $(date -u +%Y-%m-%dT%H:%MZ), medians of $REPS"
+echo "sluice rl benchmark on $(getconf _NPROCESSORS_ONLN) cores ($(uname -m)), $(date -u +%Y-%m-%dT%H:%MZ), medians of $REPS"
 
 # 1. CartPole-v1, 2 ranks
 : > "$T/c.reach"; : > "$T/c.secs"; : > "$T/c.sps"; : > "$T/c.cps"

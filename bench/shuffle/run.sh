@@ -30,7 +30,7 @@ wall() { # wall seconds of a command; its CPU seconds (user+sys, children too) i
   awk '{print $1}' "$DIR/last.time"
 }
 MB=$((RECS / 10000))
-echo "machine: $(nproc) cores, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg); data $MB MB ($RECS records); scratch $DIR"
+echo "machine: $(getconf _NPROCESSORS_ONLN) cores, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg); data $MB MB ($RECS records); scratch $DIR"
 
 echo "== 1. in memory, 2 ranks, $MB MB of -a records"
 $S gensort -a "$RECS" "$DIR/in.dat"

@@ -27,7 +27,7 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2)
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "nan"}'; }
 
-echo "machine: $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+echo "machine: $(getconf _NPROCESSORS_ONLN) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "== (a) empty tasks, 2 ranks"
@@ -51,8 +51,8 @@ for spec in "2 spin" "4 sleep" "4 spin"; do
   for i in $(seq $REPS); do $MPIRUN -np $1 "$TINY" lognormal 2000 2 $i $2; done > "$W/b_$1_$2"
   fr=$(field farm_ratio < "$W/b_$1_$2" | median); sr=$(field static_ratio < "$W/b_$1_$2" | median)
   fm=$(field farm_mratio < "$W/b_$1_$2" | median); sm=$(field static_mratio < "$W/b_$1_$2" | median)
-  note=""; [ "$1" -gt "$(nproc)" ] && [ "$2" = spin ] && note="  (busy-waiting ranks > cores: not meaningful, shown for completeness)"
-  [ "$2" = sleep ] && note="  (tasks sleep: $1 ranks on $(nproc) cores)"
+  note=""; [ "$1" -gt "$(getconf _NPROCESSORS_ONLN)" ] && [ "$2" = spin ] && note="  (busy-waiting ranks > cores: not meaningful, shown for completeness)"
+  [ "$2" = sleep ] && note="  (tasks sleep: $1 ranks on $(getconf _NPROCESSORS_ONLN) cores)"
   printf "  %d ranks, %-5s  farm %s   static blocks %s   (vs measured task times: farm %s, static %s)%s\n" \
     "$1" "$2" "$fr" "$sr" "$fm" "$sm" "$note"
 done

@@ -33,7 +33,7 @@ train() { # NP EXTRA... -> "wall_samples_per_s cpu_samples_per_s" of epoch 2 (ep
 }
 col() { echo $1 | tr ' ' '\n' | awk -v c="$2" 'NR % 2 == c'; }
 
-echo "machine: $(nproc) cores, load average now: $(cut -d" " -f1-3 /proc/loadavg) (the ratios need a quiet machine)"
+echo "machine: $(getconf _NPROCESSORS_ONLN) cores, load average now: $(cut -d" " -f1-3 /proc/loadavg) (the ratios need a quiet machine)"
 echo "== 1. accuracy: $EPOCHS epochs, 1 rank"
 rm -rf "$OUT/acc"
 $SLUICE train --data "$OUT/train.h5" --eval "$OUT/test.h5" --model mlp:784-256-128-10 --epochs "$EPOCHS" \
