@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #define HIST_COLS 9 /* epoch step train_loss eval_loss eval_acc lr samples_per_s seconds cpu_seconds */
@@ -94,9 +95,16 @@ static int owner_of(int64_t g, int64_t n, int P)
     return (int)(rem + (g - rem * (base + 1)) / base);
 }
 
-/* The largest slice per rank that goes into a shared window: the window's
- * backing file must fit the node's shared-memory filesystem. */
-#define SHARED_SLICE_MAX ((size_t)1 << 30)
+/* The node's slices go into a shared window only if they fit in half of
+ * what the shared-memory filesystem (/dev/shm, where Open MPI keeps the
+ * window's pages) has free: a full one would kill the job with SIGBUS. */
+static int shm_fits(size_t node_bytes)
+{
+    struct statvfs v;
+    if (statvfs("/dev/shm", &v) != 0)
+        return 0;
+    return (double)node_bytes <= 0.5 * (double)v.f_bavail * (double)v.f_frsize;
+}
 
 /* Collective. The training slices in one shared window per node (each
  * rank's segment its slice), when every rank is on one node. */
@@ -104,7 +112,9 @@ static sl_status_t alloc_shared_slices(run_t *r, int64_t cnt, int F, size_t ysz,
 {
     size_t xb = ((size_t)(cnt ? cnt : 1) * F * sizeof(float) + 63) & ~(size_t)63;
     size_t bytes = xb + (size_t)(cnt ? cnt : 1) * ysz;
-    int fits = bytes <= SHARED_SLICE_MAX, all = 0;
+    double total = (double)bytes; /* every rank is on this node */
+    MPI_Allreduce(MPI_IN_PLACE, &total, 1, MPI_DOUBLE, MPI_SUM, r->comm);
+    int fits = shm_fits((size_t)total), all = 0;
     MPI_Allreduce(&fits, &all, 1, MPI_INT, MPI_MIN, r->comm);
     if (!all)
         return SL_OK; /* private slices and the all-to-all */
