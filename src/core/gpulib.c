@@ -74,8 +74,8 @@ static char nccl_why[512];
 
 static void nccl_load(void)
 {
-    static const char *const names[] = {"ncclGetUniqueId", "ncclCommInitRank", "ncclAllReduce", "ncclCommDestroy",
-                                        "ncclGetErrorString"};
+    static const char *const names[] = {"ncclGetUniqueId", "ncclCommInitRank", "ncclAllReduce",
+                                        "ncclCommDestroy", "ncclGetErrorString"};
     void *fns[5];
     nccl_rc = load(SL_NCCL_LIB, SL_NCCL_LIBDIR, names, fns, 5, nccl_why, sizeof nccl_why);
     if (nccl_rc == 0) {

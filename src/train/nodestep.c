@@ -26,16 +26,19 @@ struct sl_nn_node {
     MPI_Win win;
     int rank, size, nflags;
     size_t n, nblocks, b0, b1, lo, hi;
-    float **slot;     /* each rank's gradient slot */
-    double **flags;   /* each rank's flags, then its blocks' squared norms */
-    double *sum;      /* nflags + nblocks scratch */
+    float **slot;   /* each rank's gradient slot */
+    double **flags; /* each rank's flags, then its blocks' squared norms */
+    double *sum;    /* nflags + nblocks scratch */
     sl_nn_t *nn;
     sl_nn_optim_t *opt;
     float *own_params, *own_grads; /* the arrays the window stands in for */
-    sl_shm_barrier_t *bar;                         /* at the start of rank 0's segment */
+    sl_shm_barrier_t *bar;         /* at the start of rank 0's segment */
 };
 
-static size_t up64(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
+static size_t up64(size_t bytes)
+{
+    return (bytes + 63) & ~(size_t)63;
+}
 
 /* The step's barriers are the shared-memory barrier of the core: no MPI
  * progress to poll, and a rank whose partner lost its core yields it. */
@@ -102,7 +105,10 @@ sl_status_t sl_nn_node_create(MPI_Comm comm, sl_nn_t *nn, sl_nn_optim_t *opt, in
     return SL_OK;
 }
 
-float *sl_nn_node_grads(sl_nn_node_t *s) { return s->slot[s->rank]; }
+float *sl_nn_node_grads(sl_nn_node_t *s)
+{
+    return s->slot[s->rank];
+}
 
 void sl_nn_node_gather_state(sl_nn_node_t *s)
 {
@@ -116,7 +122,10 @@ void sl_nn_node_gather_state(sl_nn_node_t *s)
     memcpy(s->opt->v, s->slot[1], s->n * sizeof(float));
     node_barrier(s); /* before the next backward writes the slots */
 }
-double *sl_nn_node_flags(sl_nn_node_t *s) { return s->flags[s->rank]; }
+double *sl_nn_node_flags(sl_nn_node_t *s)
+{
+    return s->flags[s->rank];
+}
 
 void sl_nn_node_exchange(sl_nn_node_t *s, double *sum)
 {
@@ -185,7 +194,8 @@ sl_status_t sl_nn_node_update(sl_nn_node_t *s, int tree, float scale, double cli
         node_barrier(s);
         double norm2 = 0; /* block order: rank by rank, each rank's blocks ascending */
         for (int q = 0; q < s->size; q++) {
-            size_t q0 = s->nblocks * (size_t)q / (size_t)s->size, q1 = s->nblocks * (size_t)(q + 1) / (size_t)s->size;
+            size_t q0 = s->nblocks * (size_t)q / (size_t)s->size,
+                   q1 = s->nblocks * (size_t)(q + 1) / (size_t)s->size;
             for (size_t b = q0; b < q1; b++)
                 norm2 += s->flags[q][s->nflags + b];
         }

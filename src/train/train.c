@@ -392,8 +392,8 @@ static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *
     *stop_p = v[nv + 1] > 0;
     if (r->node) {
         /* reduce, clip and update this rank's slice; not after a bad loss */
-        if (isfinite(tot) &&
-            sl_nn_node_update(r->node, r->exact, r->exact ? 1.f : 1.f / (float)r->size, r->o->clip, &r->norm) != SL_OK)
+        if (isfinite(tot) && sl_nn_node_update(r->node, r->exact, r->exact ? 1.f : 1.f / (float)r->size,
+                                               r->o->clip, &r->norm) != SL_OK)
             r->bad_norm = 1;
         return SL_OK;
     }
@@ -683,7 +683,8 @@ static void steps_log(run_t *r, double loss_sum, int64_t samples, double lr, dou
         return;
     if (r->steps) {
         fprintf(r->steps, "%lld,%lld,%.9g,%.9g,%.6g\n", (long long)r->epoch + 1, (long long)r->step,
-                r->lg_loss / (double)r->lg_samples, lr, r->lg_time > 0 ? (double)r->lg_samples / r->lg_time : 0);
+                r->lg_loss / (double)r->lg_samples, lr,
+                r->lg_time > 0 ? (double)r->lg_samples / r->lg_time : 0);
         fflush(r->steps);
     }
     r->lg_loss = 0, r->lg_samples = 0, r->lg_time = 0;
@@ -694,7 +695,7 @@ static void run_free(run_t *r)
     if (r->steps)
         fclose(r->steps);
     sl_nn_node_destroy(&r->node); /* collective; before the model it stands in for */
-    if (r->sbuf) /* shard 0 may be the model's arena: free before the model */
+    if (r->sbuf)                  /* shard 0 may be the model's arena: free before the model */
         for (int i = r->nn && sl_nn_device(r->nn) != SL_NN_CUDA; i < r->myshards; i++)
             free(r->sbuf[i]);
     sl_nn_optim_destroy(&r->opt);
@@ -971,7 +972,7 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
                                    r->norm, (long long)r->step + 1, r->path);
                 break;
             }
-            if (!r->node) { /* the node step has updated its slice already */
+            if (!r->node) {                    /* the node step has updated its slice already */
                 st = sl_nn_optim_step(r->opt); /* host: cannot fail; device: copies can */
                 if (sl_nn_device(r->nn) == SL_NN_CUDA)
                     st = sl_agree(r->comm, st);

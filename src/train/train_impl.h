@@ -153,7 +153,10 @@ void sl_nn_optim_apply(sl_nn_optim_t *opt, const float *grads, size_t lo, size_t
  * the global norm is the square root of their sum in block order. */
 #define SL_NN_NORM_BLOCK 4096
 void sl_nn_norm2_blocks(const float *g, size_t n, size_t b0, size_t b1, double *out);
-static inline float sl_nn_clip_factor(double max_norm, double norm) { return (float)(max_norm / (norm + 1e-6)); }
+static inline float sl_nn_clip_factor(double max_norm, double norm)
+{
+    return (float)(max_norm / (norm + 1e-6));
+}
 
 /* Vectorised loops (vec.c): the same bits as the scalar loops they stand for. */
 typedef struct {
@@ -161,7 +164,7 @@ typedef struct {
 } sl_nn_adam_coef_t;
 void sl_nn_vec_adam(float *p, const float *g, float *m, float *v, size_t n, const sl_nn_adam_coef_t *c);
 void sl_nn_vec_add(float *dst, const float *src, size_t n); /* dst += src */
-void sl_nn_vec_scale(float *x, size_t n, float c);           /* x *= c */
+void sl_nn_vec_scale(float *x, size_t n, float c);          /* x *= c */
 
 /* The single-node data-parallel step (nodestep.c): every rank of the
  * communicator on one node, host backends. Gradients are written straight

@@ -17,8 +17,8 @@
 #endif
 
 SL_VEC_CLONES
-void sl_nn_vec_adam(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, size_t n,
-                    const sl_nn_adam_coef_t *c)
+void sl_nn_vec_adam(float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
+                    size_t n, const sl_nn_adam_coef_t *c)
 {
     const float b1 = c->b1, b1c = 1.f - c->b1, b2 = c->b2, b2c = 1.f - c->b2, step = c->step, rbc2 = c->rbc2,
                 eps = c->eps, l2 = c->l2;

@@ -272,7 +272,8 @@ static sl_status_t spawn(tune_run_t *r, const tune_jobmsg_t *job, int outfd, int
     posix_spawn_file_actions_adddup2(&fa, outfd, 1);
     posix_spawn_file_actions_adddup2(&fa, errfd, 2);
     const char *prog = resolve(argv[0]);
-    int rc = prog ? posix_spawn(pid_p, prog, &fa, &at, argv, env) : posix_spawnp(pid_p, argv[0], &fa, &at, argv, env);
+    int rc = prog ? posix_spawn(pid_p, prog, &fa, &at, argv, env)
+                  : posix_spawnp(pid_p, argv[0], &fa, &at, argv, env);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     if (rc != 0)

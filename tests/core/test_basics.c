@@ -94,7 +94,8 @@ static void test_gpulib(void)
 #ifdef SL_HAVE_NCCL
     const sl_nccl_fns_t *n = NULL;
     CU_ASSERT_EQUAL_FATAL(sl_nccl_fns(&n), SL_OK);
-    CU_ASSERT(n->get_unique_id && n->comm_init_rank && n->all_reduce && n->comm_destroy && n->get_error_string);
+    CU_ASSERT(n->get_unique_id && n->comm_init_rank && n->all_reduce && n->comm_destroy &&
+              n->get_error_string);
     CU_ASSERT_STRING_EQUAL(n->get_error_string(ncclSuccess), "no error");
 #endif
 }
