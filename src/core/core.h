@@ -341,7 +341,7 @@ void sl_shared_window_free(MPI_Win *win);
  * lost its core to another process gets it back soon; writes before the
  * barrier on any rank are visible after it on every rank. */
 typedef struct {
-    int count, gen;
+    unsigned count, gen; /* arrivals, and the generation (wraps) */
 } sl_shm_barrier_t;
 /* Collective over the nranks ranks sharing b. */
 void sl_shm_barrier_wait(sl_shm_barrier_t *b, int nranks);

@@ -40,8 +40,8 @@ void sl_shared_window_free(MPI_Win *win)
 
 void sl_shm_barrier_wait(sl_shm_barrier_t *b, int nranks)
 {
-    int gen = __atomic_load_n(&b->gen, __ATOMIC_ACQUIRE);
-    if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == nranks) {
+    unsigned gen = __atomic_load_n(&b->gen, __ATOMIC_ACQUIRE);
+    if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == (unsigned)nranks) {
         __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&b->gen, gen + 1, __ATOMIC_RELEASE);
         return;
