@@ -143,11 +143,46 @@ static void test_allreduce(void)
     free(b);
 }
 
+/* A node's shared window (every rank's segment mapped) and the barrier in
+ * it: round k, each rank writes k + its rank into its segment; after the
+ * barrier every rank sees every other rank's round-k value; after a second
+ * barrier the segments may be written again. */
+static void test_shared_window(void)
+{
+    MPI_Comm node;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    int r, P;
+    MPI_Comm_rank(node, &r);
+    MPI_Comm_size(node, &P);
+    char **bases = calloc((size_t)P, sizeof *bases);
+    MPI_Win win = MPI_WIN_NULL;
+    CU_ASSERT_EQUAL_FATAL(sl_shared_window_create(node, 128, &win, bases), SL_OK);
+    sl_shm_barrier_t *bar = (sl_shm_barrier_t *)(void *)bases[0];
+    if (r == 0)
+        memset(bar, 0, sizeof *bar);
+    MPI_Barrier(node);
+    int bad = 0;
+    for (long k = 0; k < 2000; k++) {
+        volatile long *mine = (long *)(void *)(bases[r] + 64);
+        *mine = k + r;
+        sl_shm_barrier_wait(bar, P);
+        for (int q = 0; q < P; q++)
+            bad += *(volatile long *)(void *)(bases[q] + 64) != k + q;
+        sl_shm_barrier_wait(bar, P);
+    }
+    SL_ASSERT_ALL(bad == 0);
+    sl_shared_window_free(&win);
+    CU_ASSERT(win == MPI_WIN_NULL);
+    free(bases);
+    MPI_Comm_free(&node);
+}
+
 static void test_progress(void)
 {
     sl_progress_t *p;
     setenv("SLUICE_PROGRESS_INTERVAL", "0.01", 1);
-    CU_ASSERT_EQUAL_FATAL(sl_progress_create(MPI_COMM_WORLD, "test", 100.0 * sl_test_size(), "items", &p), SL_OK);
+    CU_ASSERT_EQUAL_FATAL(sl_progress_create(MPI_COMM_WORLD, "test", 100.0 * sl_test_size(), "items", &p),
+                          SL_OK);
     for (int i = 0; i < 100; i++)
         sl_progress_add(p, 1);
     sl_progress_note(p, "note");
@@ -162,6 +197,7 @@ int main(int argc, char **argv)
                                       {"topology", test_topology},
                                       {"all-reduce", test_allreduce},
                                       {"progress", test_progress},
+                                      {"shared window and barrier", test_shared_window},
                                       {NULL, NULL}};
     return sl_test_run(argc, argv, "agree", tests);
 }
