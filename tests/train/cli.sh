@@ -61,6 +61,15 @@ h5diff "$T/stop/ckpt.h5" "$T/ref/ckpt.h5" /model /model || fail "stop + resume d
 cut -d, -f1-4 "$T/stop/steps.csv" | cmp -s - "$(cut -d, -f1-4 "$T/ref/steps.csv" > "$T/ref.rows"; echo "$T/ref.rows")" ||
   fail "steps.csv after stop + resume differs from one run"
 
+# an epoch-boundary checkpoint of 2 ranks (each holding a slice of the Adam
+# state in the single-node step) resumed by 1 rank equals 1 rank throughout
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-1024-4 --epochs 1 --batch 16 --out "$T/rr"
+expect_rc 0 $MPIRUN -np 1 "$SLUICE" train --data "$T/d.h5" --model mlp:16-1024-4 --epochs 2 --batch 16 --out "$T/rr" \
+  --resume
+expect_rc 0 $MPIRUN -np 1 "$SLUICE" train --data "$T/d.h5" --model mlp:16-1024-4 --epochs 2 --batch 16 --out "$T/r1"
+h5diff "$T/rr/ckpt.h5" "$T/r1/ckpt.h5" /model /model || fail "2 ranks then 1 differs from 1 rank"
+h5diff "$T/rr/ckpt.h5" "$T/r1/ckpt.h5" /optim/v /optim/v || fail "2 ranks then 1: Adam state differs"
+
 # bad inputs
 cp "$T/run/ckpt.h5" "$T/keep.h5"
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:10-4 --out "$T/bad"
