@@ -3,7 +3,8 @@
  * come from a sample of (key, position) pairs, so skew and duplicate keys
  * still split evenly; map reads its share with a read-ahead thread and
  * pushes blocks to their reducer over UCX; reducers keep blocks within --mem
- * and spill sorted runs to --tmp; a loser-tree merge writes each partition
+ * and spill sorted runs to --tmp (in external sorts from a spill thread,
+ * while the map fills a second buffer); a loser-tree merge writes each partition
  * as part-NNNNN.tmp and renames it. Each record is read and written once
  * when it fits in memory, twice when it spills. */
 #define _GNU_SOURCE /* sync_file_range */
