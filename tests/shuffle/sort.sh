@@ -63,6 +63,14 @@ for np in 1 2 4; do
   [ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "external sort on $np ranks lost records: $(cat "$T/err") insum $insum"
   [ -z "$(ls tmp)" ] || fail "spill files left in --tmp: $(ls tmp)"
 done
+# Uneven partitions from a tiny sample (--samples 4): a rank receives more
+# than it planned for, so the buffer it kept in memory for the merge is
+# spilled after all.
+rm -rf sorted
+expect_rc 0 $MPIRUN -np 4 $SLUICE sort --input big.dat --output sorted --tmp tmp --mem 1M --samples 4
+expect_rc 0 $SLUICE valsort sorted/part-*
+[ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "external sort with uneven partitions lost records"
+[ -z "$(ls tmp)" ] || fail "spill files left in --tmp: $(ls tmp)"
 # Direct-I/O reads (--direct-read) on files of uneven sizes, chunks across
 # file boundaries included (small --chunk).
 for np in 1 2 4; do

@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-3-Clause
 # sluice sort on bad input: a size that is not a multiple of 100, a missing
-# input, a missing --tmp, a full output file system (a 1 MB tmpfs, skipped
-# with a message where mount is not allowed). Each: one message naming the
+# input, a missing --tmp, a full output file system and a full --tmp (a
+# 1 MB tmpfs, skipped with a message where mount is not allowed). Each: one message naming the
 # file, exit 1, no partition under a final name, inputs untouched.
 . "$top_srcdir/tests/lib.sh"
 cd "$T" || exit 1
@@ -33,6 +33,14 @@ if mount -t tmpfs -o size=1m tmpfs full 2>/dev/null; then
   no_parts full/out
   ls full/out/*.tmp >/dev/null 2>&1 && fail "temporary partition left on the full file system"
   cmp -s good.dat good.orig || fail "input modified"
+  # A full --tmp: an external sort's runs do not fit (the spill thread's
+  # error reaches the rank and every rank stops); no run file is left.
+  rm -rf full/out
+  $SLUICE gensort 60000 big.dat || fail gensort
+  expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input big.dat --output out4 --tmp full --mem 1M
+  expect_grep "rank [0-9]: cannot write .full/sluice-run-[0-9-]*.: No space left on device" "$T/err"
+  no_parts out4
+  [ -z "$(ls full)" ] || fail "run files left in the full --tmp: $(ls full)"
 else
   echo "SKIP: full output file system case (mount -t tmpfs not permitted here)"
 fi
