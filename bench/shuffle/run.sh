@@ -66,24 +66,32 @@ else
 fi
 
 echo "== 2. external: data 4x --mem, against the disk bound"
-dd if=/dev/zero of="$DIR/dd.test" bs=4M count=128 oflag=direct 2>"$DIR/dd.w"
-dd if="$DIR/dd.test" of=/dev/null bs=4M iflag=direct 2>"$DIR/dd.r"
-rm -f "$DIR/dd.test"
-wbw=$(awk '/copied/ {print $(NF-1), $NF}' "$DIR/dd.w"); rbw=$(awk '/copied/ {print $(NF-1), $NF}' "$DIR/dd.r")
+# The VM's disk varies by 1.5x from minute to minute, so every repetition
+# measures it again (dd, direct I/O, 512 MB written then read) just before
+# its sort, and its ratio uses that minute's figures; the ratio against the
+# fastest figures seen in the whole run is printed too (the stricter one).
 tomb() { echo "$1" | awk '{v=$1; if ($2 ~ /^GB/) v*=1000; if ($2 ~ /^kB/) v/=1000; print v}'; }
-W=$(tomb "$wbw"); R=$(tomb "$rbw")
-echo "disk (dd, direct I/O, 512 MB): read $R MB/s, write $W MB/s"
 MEM=$((RECS * 100 / 8)) # per rank: 2 ranks x MEM = data / 4
-fr=""
+fr=""; tt=""; Rmax=0; Wmax=0; bytes_r=0; bytes_w=0
 for r in $(seq "$REPS"); do
+  dd if=/dev/zero of="$DIR/dd.test" bs=4M count=128 oflag=direct 2>"$DIR/dd.w"
+  dd if="$DIR/dd.test" of=/dev/null bs=4M iflag=direct 2>"$DIR/dd.r"
+  rm -f "$DIR/dd.test"
+  W=$(tomb "$(awk '/copied/ {print $(NF-1), $NF}' "$DIR/dd.w")"); R=$(tomb "$(awk '/copied/ {print $(NF-1), $NF}' "$DIR/dd.r")")
+  Rmax=$(awk -v a="$R" -v b="$Rmax" 'BEGIN{print (a > b) ? a : b}'); Wmax=$(awk -v a="$W" -v b="$Wmax" 'BEGIN{print (a > b) ? a : b}')
   rm -rf "$DIR/out"
   dd if="$DIR/in.dat" iflag=nocache count=0 2>/dev/null || true
   $MPIRUN -np 2 "$S" sort --direct-read --input "$DIR/in.dat" --output "$DIR/out" --tmp "$DIR" --mem "$MEM" \
     --disk-read-bw "$R" --disk-write-bw "$W" 2>"$DIR/ext.err" >/dev/null || { cat "$DIR/ext.err"; exit 1; }
-  fr="$fr $(sed -n 's/.*: \([0-9.]*\)% of the disk bound/\1/p' "$DIR/ext.err")"
+  p=$(sed -n 's/.*: \([0-9.]*\)% of the disk bound/\1/p' "$DIR/ext.err")
+  t=$(awk '$1 == "total" {print $2}' "$DIR/ext.err")
+  echo "run $r: dd read $R MB/s, write $W MB/s; sort $t s: $p% of the disk bound"
+  fr="$fr $p"; tt="$tt $t"
+  bytes_r=$(sed -n 's/.*read \([0-9.]*\) MB, written.*/\1/p' "$DIR/ext.err"); bytes_w=$(sed -n 's/.*written \([0-9.]*\) MB, spilled.*/\1/p' "$DIR/ext.err")
 done
-grep -E "total|spilled|disk bound" "$DIR/ext.err"
-echo "RATIO external sort / disk bound: median $(med $fr)% (goal >= 90%)"
+grep -E "total|spilled" "$DIR/ext.err"
+strict=$(awk -v r="$bytes_r" -v w="$bytes_w" -v R="$Rmax" -v W="$Wmax" -v t="$(med $tt)" 'BEGIN{printf "%.1f", 100 * (r / R + w / W) / t}')
+echo "RATIO external sort / disk bound: median $(med $fr)% with each run's dd figures; ${strict}% for the median time against the fastest dd figures of the run (read $Rmax, write $Wmax MB/s) (goal >= 90%)"
 rm -rf "$DIR/out"
 
 echo "== 3. gensort, valsort, sort: throughput per rank and 1 -> 2 ranks"
