@@ -28,11 +28,10 @@ struct sl_nn_node {
     size_t n, nblocks, b0, b1, lo, hi;
     float **slot;   /* each rank's gradient slot */
     double **flags; /* each rank's flags, then its blocks' squared norms */
-    double *sum;    /* nflags + nblocks scratch */
     sl_nn_t *nn;
     sl_nn_optim_t *opt;
-    float *own_params, *own_grads; /* the arrays the window stands in for */
-    sl_shm_barrier_t *bar;         /* at the start of rank 0's segment */
+    float *own_params;     /* the array the window stands in for */
+    sl_shm_barrier_t *bar; /* at the start of rank 0's segment */
 };
 
 static size_t up64(size_t bytes)
@@ -69,8 +68,7 @@ sl_status_t sl_nn_node_create(MPI_Comm comm, sl_nn_t *nn, sl_nn_optim_t *opt, in
     sl_status_t st = SL_OK;
     s->slot = calloc((size_t)s->size, sizeof *s->slot);
     s->flags = calloc((size_t)s->size, sizeof *s->flags);
-    s->sum = calloc((size_t)nflags + s->nblocks, sizeof *s->sum);
-    if (!s->slot || !s->flags || !s->sum)
+    if (!s->slot || !s->flags)
         st = sl_error(SL_ERR_NOMEM, "out of memory");
     char **bases = calloc((size_t)s->size, sizeof *bases);
     if (!bases)
@@ -100,7 +98,7 @@ sl_status_t sl_nn_node_create(MPI_Comm comm, sl_nn_t *nn, sl_nn_optim_t *opt, in
     MPI_Win_sync(s->win);
     s->own_params = nn->params;
     nn->params = nn->dparams = p;
-    s->own_grads = sl_nn_redirect_grads(nn, s->slot[s->rank]);
+    sl_nn_redirect_grads(nn, s->slot[s->rank]); /* destroy points them back at the arena */
     *s_p = s;
     return SL_OK;
 }
@@ -122,6 +120,7 @@ void sl_nn_node_gather_state(sl_nn_node_t *s)
     memcpy(s->opt->v, s->slot[1], s->n * sizeof(float));
     node_barrier(s); /* before the next backward writes the slots */
 }
+
 double *sl_nn_node_flags(sl_nn_node_t *s)
 {
     return s->flags[s->rank];
@@ -230,7 +229,7 @@ void sl_nn_node_destroy(sl_nn_node_t **s_p)
     sl_shared_window_free(&s->win); /* collective: after every rank has copied */
     if (s->node != MPI_COMM_NULL)
         MPI_Comm_free(&s->node);
-    free(s->slot), free(s->flags), free(s->sum);
+    free(s->slot), free(s->flags);
     free(s);
     *s_p = NULL;
 }
