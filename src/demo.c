@@ -192,8 +192,8 @@ static sl_status_t stage_sort(MPI_Comm comm, const demo_opts_t *o)
         fflush(stdout);
     }
     double t0 = sl_now();
-    char *g[] = {"gensort", "-c", n, in, NULL};
-    SL_TRY(sl_cmd_gensort(comm, 4, g));
+    char *g[] = {"gensort", n, in, NULL};
+    SL_TRY(sl_cmd_gensort(comm, 3, g));
     double t1 = sl_now();
     char *so[] = {"sort", "--input", in, "--output", outdir, "--tmp", tmp, "--quiet", NULL};
     SL_TRY(sl_cmd_sort(comm, 8, so));

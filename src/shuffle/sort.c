@@ -919,23 +919,31 @@ static void report(sctx_t *c, double total)
         bound =
             ((double)rd / (c->o->disk_read_bw * 1e6) + (double)wr / (c->o->disk_write_bw * 1e6)) / c->nnodes;
     char hex[40], b1[32], b2[32];
-    fprintf(stderr, "sort: %llu records (%s) on %d ranks, %d node(s): %s\n", (unsigned long long)c->nrec,
-            sl_format_bytes(data, b1, sizeof b1), c->size, c->nnodes,
-            sl_format_duration(total, b2, sizeof b2));
-    fprintf(stderr, "  %-22s %9s %9s\n", "stage (max over ranks)", "seconds", "GB/s");
+    FILE *out = sl_log_level_g >= SL_LOG_INFO ? stderr : NULL; /* -q: summary.json only */
+    if (out)
+        fprintf(out, "sort: %llu records (%s) on %d ranks, %d node(s): %s\n", (unsigned long long)c->nrec,
+                sl_format_bytes(data, b1, sizeof b1), c->size, c->nnodes,
+                sl_format_duration(total, b2, sizeof b2));
+    if (out)
+        fprintf(out, "  %-22s %9s %9s\n", "stage (max over ranks)", "seconds", "GB/s");
     const char *names[6] = {"sample", "map+shuffle",        "sort (key index)",
                             "spill",  "gather/merge + crc", "output writes"};
     for (int i = 0; i < 6; i++)
-        fprintf(stderr, "  %-22s %9.3f %9.2f\n", names[i], tm[i], tm[i] > 0 ? data / tm[i] / gb : 0.0);
-    fprintf(stderr, "  %-22s %9.3f %9.2f\n", "total", tm[6], tm[6] > 0 ? data / tm[6] / gb : 0.0);
-    fprintf(stderr, "  read %s, written %s, spilled %s in %llu runs; largest partition %.3f x mean\n",
-            sl_format_bytes((double)rd, b1, sizeof b1), sl_format_bytes((double)wr, b2, sizeof b2),
-            sl_format_bytes((double)bs[2], hex, sizeof hex), (unsigned long long)bs[4],
-            tot ? (double)mx / ((double)tot / c->size) : 1.0);
+        if (out)
+            fprintf(out, "  %-22s %9.3f %9.2f\n", names[i], tm[i], tm[i] > 0 ? data / tm[i] / gb : 0.0);
+    if (out)
+        fprintf(out, "  %-22s %9.3f %9.2f\n", "total", tm[6], tm[6] > 0 ? data / tm[6] / gb : 0.0);
+    if (out)
+        fprintf(out, "  read %s, written %s, spilled %s in %llu runs; largest partition %.3f x mean\n",
+                sl_format_bytes((double)rd, b1, sizeof b1), sl_format_bytes((double)wr, b2, sizeof b2),
+                sl_format_bytes((double)bs[2], hex, sizeof hex), (unsigned long long)bs[4],
+                tot ? (double)mx / ((double)tot / c->size) : 1.0);
     if (bound > 0)
-        fprintf(stderr, "  disk bound %.3f s (read %.0f MB/s, write %.0f MB/s): %.1f%% of the disk bound\n",
-                bound, c->o->disk_read_bw, c->o->disk_write_bw, 100.0 * bound / tm[6]);
-    fprintf(stderr, "  output checksum %s (valsort's sum of CRC32s)\n", sl_u128_hex(sum, hex));
+        if (out)
+            fprintf(out, "  disk bound %.3f s (read %.0f MB/s, write %.0f MB/s): %.1f%% of the disk bound\n",
+                    bound, c->o->disk_read_bw, c->o->disk_write_bw, 100.0 * bound / tm[6]);
+    if (out)
+        fprintf(out, "  output checksum %s (valsort's sum of CRC32s)\n", sl_u128_hex(sum, hex));
     /* The summary, as JSON. */
     char path[4200];
     snprintf(path, sizeof path, "%s/summary.json", c->o->output);
