@@ -68,15 +68,9 @@ sl_status_t sl_allreduce_create(MPI_Comm comm, int flags, sl_allreduce_t **ar_p)
     MPI_Comm_size(ar->comm, &ar->size);
     ar->node = MPI_COMM_NULL;
     ar->win = MPI_WIN_NULL;
-    if (ar->size > 1) {
-        const char *e = getenv("SLUICE_ALLREDUCE");
-        int nsize = 0, all = 0;
-        MPI_Comm_split_type(ar->comm, MPI_COMM_TYPE_SHARED, ar->rank, MPI_INFO_NULL, &ar->node);
-        MPI_Comm_size(ar->node, &nsize);
-        int mine = nsize == ar->size && !(e && !strcmp(e, "mpi"));
-        MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, ar->comm);
-        ar->shm = all;
-    }
+    ar->shm = sl_comm_shm_path(ar->comm);
+    if (ar->shm) /* every rank is on this node: the window's communicator */
+        MPI_Comm_dup(ar->comm, &ar->node);
     if (flags & SL_AR_NCCL) {
 #ifdef SL_HAVE_NCCL
         ncclUniqueId id;

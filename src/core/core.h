@@ -324,6 +324,11 @@ sl_status_t sl_gpu_bind(sl_topo_t *topo);
 
 /* ----------------------------------------------------- shared memory */
 
+/* Collective: 1 when comm has more than one rank, all on one node, and
+ * SLUICE_ALLREDUCE is not "mpi" (the switch that turns every shared-memory
+ * path off); the same answer on every rank. */
+int sl_comm_shm_path(MPI_Comm comm);
+
 /* Collective over comm, whose ranks share one node: an MPI-3 shared-memory
  * window with `bytes` bytes in this rank's segment (ranks may ask different
  * sizes), each segment placed near its rank (alloc_shared_noncontig) and

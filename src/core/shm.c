@@ -6,6 +6,24 @@
 #include "core_impl.h"
 
 #include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+int sl_comm_shm_path(MPI_Comm comm)
+{
+    int size, nsize, mine, all;
+    MPI_Comm_size(comm, &size);
+    if (size < 2)
+        return 0;
+    MPI_Comm node;
+    MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    MPI_Comm_size(node, &nsize);
+    MPI_Comm_free(&node);
+    const char *e = getenv("SLUICE_ALLREDUCE");
+    mine = nsize == size && !(e && !strcmp(e, "mpi"));
+    MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, comm);
+    return all;
+}
 
 sl_status_t sl_shared_window_create(MPI_Comm comm, size_t bytes, MPI_Win *win_p, char **bases)
 {

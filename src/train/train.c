@@ -118,16 +118,13 @@ static sl_status_t alloc_shared_slices(run_t *r, int64_t cnt, int F, size_t ysz,
     MPI_Allreduce(&fits, &all, 1, MPI_INT, MPI_MIN, r->comm);
     if (!all)
         return SL_OK; /* private slices and the all-to-all */
-    MPI_Comm node;
-    MPI_Comm_split_type(r->comm, MPI_COMM_TYPE_SHARED, r->rank, MPI_INFO_NULL, &node);
     sl_status_t st = SL_OK;
     r->Xq = calloc((size_t)r->size, sizeof *r->Xq);
     r->Yq = calloc((size_t)r->size, sizeof *r->Yq);
     if (!r->Xq || !r->Yq)
         st = sl_error(SL_ERR_NOMEM, "out of memory");
-    else
-        st = sl_shared_window_create(node, bytes, &r->dwin, r->Yq);
-    MPI_Comm_free(&node);
+    else /* one node: the run's communicator is the node's */
+        st = sl_shared_window_create(r->comm, bytes, &r->dwin, r->Yq);
     SL_TRY(sl_agree(r->comm, st));
     for (int q = 0; q < r->size; q++) {
         r->Xq[q] = (float *)(void *)r->Yq[q];
@@ -764,18 +761,9 @@ static sl_status_t setup(run_t *r)
     r->F = sl_nn_in_features(r->nn);
 
     int P = r->size;
-    if (P > 1) {
-        /* every rank on one node: shared data slices and, on the host, the
-         * shared-memory step (SLUICE_ALLREDUCE=mpi: neither) */
-        const char *e = getenv("SLUICE_ALLREDUCE");
-        MPI_Comm node;
-        int nsize, mine;
-        MPI_Comm_split_type(r->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-        MPI_Comm_size(node, &nsize);
-        MPI_Comm_free(&node);
-        mine = nsize == P && !(e && !strcmp(e, "mpi"));
-        MPI_Allreduce(&mine, &r->one_node, 1, MPI_INT, MPI_MIN, r->comm);
-    }
+    /* every rank on one node: shared data slices and, on the host, the
+     * shared-memory step (SLUICE_ALLREDUCE=mpi: neither) */
+    r->one_node = sl_comm_shm_path(r->comm);
     sl_nn_data_t *d = NULL, *e = NULL;
     SL_TRY(sl_nn_data_open(r->comm, o->data, &d));
     r->N = sl_nn_data_rows(d);

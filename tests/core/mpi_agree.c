@@ -175,6 +175,13 @@ static void test_shared_window(void)
     CU_ASSERT(win == MPI_WIN_NULL);
     free(bases);
     MPI_Comm_free(&node);
+    /* the shared-memory paths: on for 2+ ranks of one node, off for one
+     * rank and with SLUICE_ALLREDUCE=mpi */
+    SL_ASSERT_ALL(sl_comm_shm_path(MPI_COMM_WORLD) == (sl_test_size() > 1));
+    SL_ASSERT_ALL(sl_comm_shm_path(MPI_COMM_SELF) == 0);
+    setenv("SLUICE_ALLREDUCE", "mpi", 1);
+    SL_ASSERT_ALL(sl_comm_shm_path(MPI_COMM_WORLD) == 0);
+    unsetenv("SLUICE_ALLREDUCE");
 }
 
 static void test_progress(void)
