@@ -160,12 +160,9 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
     c->resample_p = o->resample_p;
     /* PBT: a parameter that shapes the model ({name} in --model) stays the
      * donor's, or the checkpoint a trial takes over would not fit */
-    for (int i = 0; o->model && !strcmp(o->objective, "mlp") && i < space->n && i < 64; i++) {
-        char pat[96];
-        snprintf(pat, sizeof pat, "{%s}", space->p[i].name);
-        if (strstr(o->model, pat))
+    for (int i = 0; !strcmp(o->objective, "mlp") && i < space->n && i < 64; i++)
+        if (tune_mlp_shapes(o, space->p[i].name))
             c->pbt_keep |= (uint64_t)1 << i;
-    }
     c->max_failures = (int)o->max_failures;
     c->seed = (uint64_t)o->seed;
     if (c->searcher == SL_TUNE_SEARCH_GRID) {

@@ -79,6 +79,13 @@ static void model_spec(tune_run_t *r, const tune_jobmsg_t *job, char *out, size_
     out[k < len ? k : len - 1] = '\0';
 }
 
+int tune_mlp_shapes(const tune_opts_t *o, const char *name)
+{
+    char pat[96];
+    snprintf(pat, sizeof pat, "{%s}", name);
+    return o->model && strstr(o->model, pat) != NULL;
+}
+
 sl_status_t tune_mlp_check(const tune_opts_t *o, const sl_tune_space_t *s, const char **bad_p)
 {
     static const char *known[] = {"lr", "weight_decay", "momentum", "batch", "optimizer", NULL};
@@ -98,9 +105,7 @@ sl_status_t tune_mlp_check(const tune_opts_t *o, const sl_tune_space_t *s, const
         int ok = 0;
         for (int k = 0; known[k]; k++)
             ok |= !strcmp(s->p[i].name, known[k]);
-        char pat[80];
-        snprintf(pat, sizeof pat, "{%s}", s->p[i].name);
-        ok |= o->model && strstr(o->model, pat) != NULL;
+        ok |= tune_mlp_shapes(o, s->p[i].name);
         if (!ok) {
             *bad_p = s->p[i].name;
             return SL_ERR_NOT_FOUND;

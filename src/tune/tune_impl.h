@@ -100,6 +100,8 @@ extern const tune_objective_t tune_objective_mlp;
  * (SL_ERR_NOT_FOUND, *bad_p the parameter), and every {name} of --model a
  * parameter (SL_ERR_INVALID, *bad_p the model). */
 sl_status_t tune_mlp_check(const tune_opts_t *o, const sl_tune_space_t *s, const char **bad_p);
+/* 1 when parameter `name` appears as {name} in --model (it shapes the model). */
+int tune_mlp_shapes(const tune_opts_t *o, const char *name);
 
 /* For objectives: do the coordinator's and the leader's duties (cheap,
  * local); call often. */
