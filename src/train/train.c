@@ -645,9 +645,13 @@ static sl_status_t steps_open(run_t *r, int resumed)
     char line[512];
     for (int first = 1; old && fgets(line, sizeof line, old); first = 0) {
         long long ep, st;
-        if (first || sscanf(line, "%lld,%lld,", &ep, &st) != 2 || st > r->step)
+        size_t l = strlen(line), commas = 0;
+        for (size_t i = 0; i < l; i++)
+            commas += line[i] == ',';
+        /* whole rows only: a row cut short by a kill is dropped */
+        if (first || l == 0 || line[l - 1] != '\n' || commas != 4 ||
+            sscanf(line, "%lld,%lld,", &ep, &st) != 2 || st > r->step)
             continue;
-        size_t l = strlen(line);
         if (len + l > cap) {
             char *b = realloc(buf, cap *= 2);
             if (!b) {
