@@ -286,6 +286,16 @@ typedef struct {
     int resume;      /* continue from out/ckpt.h5 if present */
     int quiet;       /* no progress lines */
     long max_steps;  /* test hook: stop (as a signal would) after N steps; 0: off */
+    /* Called on every rank before each step's agreement; nonzero on any
+     * rank ends the run after that step as the epoch callback's stop does
+     * (no checkpoint of the partial epoch). A tuner drops a pruned trial
+     * this way without finishing the epoch. NULL: none. */
+    int (*step_poll)(void *arg);
+    void *step_poll_arg;
+    /* 1: keep the data slices read in this process for the next run on the
+     * same files (a tuner's trials), in private memory rather than a node's
+     * shared window; sl_nn_train_forget_data frees them */
+    int keep_data;
 } sl_nn_train_opts_t;
 typedef sl_nn_train_opts_t sl_train_opts_t;
 
@@ -324,6 +334,8 @@ typedef struct {
  * be NULL. */
 sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_epoch_fn cb, void *cb_arg,
                             sl_nn_train_result_t *res_p);
+/* Free the data kept by runs with keep_data (local). */
+void sl_nn_train_forget_data(void);
 
 /* ---------------------------------------------------------- commands */
 

@@ -69,7 +69,39 @@ typedef struct {
     double lg_loss, lg_time;
     int64_t lg_samples;
     char path[4096];
+    int kept[2]; /* X/Y, EX/EY belong to the kept data (keep_data), not to the run */
 } run_t;
+
+/* keep_data: the slices a run read stay in this process for the next run on
+ * the same file (same inode, size and modification time), slice and layout,
+ * as a tuner's trials on one group are. [0] training, [1] evaluation. */
+typedef struct {
+    char path[4096];
+    struct stat sb;
+    int64_t row0, cnt;
+    int F, tw;
+    float *X;
+    void *Y;
+} kept_t;
+static kept_t kept_data[2];
+
+void sl_nn_train_forget_data(void)
+{
+    for (int i = 0; i < 2; i++) {
+        free(kept_data[i].X);
+        free(kept_data[i].Y);
+        memset(&kept_data[i], 0, sizeof kept_data[i]);
+    }
+}
+
+static int kept_match(const kept_t *k, const char *path, const struct stat *sb, int64_t row0, int64_t cnt,
+                      int F, int tw)
+{
+    return k->X && !strcmp(k->path, path) && k->sb.st_dev == sb->st_dev && k->sb.st_ino == sb->st_ino &&
+           k->sb.st_size == sb->st_size && k->sb.st_mtim.tv_sec == sb->st_mtim.tv_sec &&
+           k->sb.st_mtim.tv_nsec == sb->st_mtim.tv_nsec && k->row0 == row0 && k->cnt == cnt && k->F == F &&
+           k->tw == tw;
+}
 
 /* Process CPU seconds: throughput per CPU second is what a shared machine
  * can still compare fairly. */
@@ -135,13 +167,32 @@ static sl_status_t alloc_shared_slices(run_t *r, int64_t cnt, int F, size_t ysz,
     return SL_OK;
 }
 
-static sl_status_t load_slices(run_t *r, sl_nn_data_t *d, int64_t *row0, int64_t *cnt, float **X, void **Y,
-                               int shared)
+/* This rank's block of rows of d into *X, *Y: a shared window's slices
+ * (shared), or the kept data `which` (0 training, 1 evaluation) with
+ * keep_data, else private buffers. Collective. */
+static sl_status_t load_slices(run_t *r, sl_nn_data_t *d, const char *path, int which, int64_t *row0,
+                               int64_t *cnt, float **X, void **Y, int shared)
 {
     int64_t n = sl_nn_data_rows(d);
     block(n, r->size, r->rank, row0, cnt);
     int F = sl_nn_data_features(d), tw = sl_nn_data_target_width(d);
     size_t ysz = tw ? (size_t)tw * sizeof(float) : sizeof(int32_t);
+    struct stat sb;
+    int keep = r->o->keep_data && !shared && stat(path, &sb) == 0;
+    MPI_Allreduce(MPI_IN_PLACE, &keep, 1, MPI_INT, MPI_LAND, r->comm);
+    kept_t *k = &kept_data[which];
+    if (keep) {
+        /* every rank holds its block already: nothing to read */
+        int have = kept_match(k, path, &sb, *row0, *cnt, F, tw);
+        MPI_Allreduce(MPI_IN_PLACE, &have, 1, MPI_INT, MPI_LAND, r->comm);
+        if (have) {
+            *X = k->X, *Y = k->Y;
+            r->kept[which] = 1;
+            return SL_OK;
+        }
+        free(k->X), free(k->Y);
+        memset(k, 0, sizeof *k);
+    }
     if (shared)
         SL_TRY(alloc_shared_slices(r, *cnt, F, ysz, X, Y));
     if (!r->Xq || !shared) {
@@ -153,6 +204,13 @@ static sl_status_t load_slices(run_t *r, sl_nn_data_t *d, int64_t *row0, int64_t
     if (st != SL_OK)
         return st;
     st = sl_nn_data_read(d, *row0, *cnt, *X, *Y);
+    if (keep && st == SL_OK && strlen(path) < sizeof k->path) {
+        snprintf(k->path, sizeof k->path, "%s", path);
+        k->sb = sb;
+        k->row0 = *row0, k->cnt = *cnt, k->F = F, k->tw = tw;
+        k->X = *X, k->Y = *Y;
+        r->kept[which] = 1;
+    }
     if (shared && r->Xq) { /* the slices are read by the whole node from here on */
         MPI_Win_sync(r->dwin);
         MPI_Barrier(r->comm);
@@ -299,10 +357,11 @@ static const void *targets_at(run_t *r, int64_t i)
 
 /* One forward/backward on the global batch idx[0..bs), gradients reduced.
  * Returns the summed loss over the batch and whether any rank was asked to
- * stop (identical on all ranks). The loss, the ranks' local statuses and
- * their stop flags travel in ONE small all-reduce: on a busy machine every
- * synchronisation costs a time slice, so a step has only three (batch
- * all-to-all, gradient reduction, this one). */
+ * stop (1) or any rank's step_poll asked to end the run (2), identical on
+ * all ranks. The loss, the ranks' local statuses and their stop flags
+ * travel in ONE small all-reduce: on a busy machine every synchronisation
+ * costs a time slice, so a step has only three (batch all-to-all, gradient
+ * reduction, this one). */
 static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *loss_p, int *stop_p)
 {
     sl_status_t st = SL_OK, red = SL_OK;
@@ -371,7 +430,8 @@ static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *
         nv = 1;
     }
     v[nv] = (st != SL_OK || red != SL_OK) ? 1 : 0;
-    v[nv + 1] = sl_stop_requested() ? 1 : 0;
+    v[nv + 1] =
+        (sl_stop_requested() ? 1 : 0) + (r->o->step_poll && r->o->step_poll(r->o->step_poll_arg) ? 1024 : 0);
     if (r->node) {
         memcpy(sl_nn_node_flags(r->node), v, (size_t)(nv + 2) * sizeof(double));
         sl_nn_node_exchange(r->node, v);
@@ -386,7 +446,7 @@ static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *
     for (int s = 0; s < nv; s++)
         tot += v[s];
     *loss_p = tot;
-    *stop_p = v[nv + 1] > 0;
+    *stop_p = v[nv + 1] >= 1024 ? 2 : v[nv + 1] > 0;
     if (r->node) {
         /* reduce, clip and update this rank's slice; not after a bad loss */
         if (isfinite(tot) && sl_nn_node_update(r->node, r->exact, r->exact ? 1.f : 1.f / (float)r->size,
@@ -704,10 +764,11 @@ static void run_free(run_t *r)
     sl_allreduce_destroy(&r->ar);
     if (r->Xq) { /* the training slices are the shared window */
         sl_shared_window_free(&r->dwin);
-    } else
+    } else if (!r->kept[0])
         free(r->X), free(r->Y);
     free(r->Xq), free(r->Yq);
-    free(r->EX), free(r->EY);
+    if (!r->kept[1])
+        free(r->EX), free(r->EY);
     free(r->sendb), free(r->recvb), free(r->bx), free(r->bt), free(r->bl), free(r->dy);
     free(r->scnt), free(r->sdisp), free(r->rcnt), free(r->rdisp), free(r->lo), free(r->hi), free(r->counts);
     free(r->perm);
@@ -780,7 +841,7 @@ static sl_status_t setup(run_t *r)
             sl_error_root(r->comm, SL_ERR_INVALID, "%s has %d targets per sample but model %s has %d outputs",
                           o->data, r->tw, o->model, r->K);
     if (st == SL_OK)
-        st = load_slices(r, d, &r->row0, &r->cnt, &r->X, &r->Y, r->one_node);
+        st = load_slices(r, d, o->data, 0, &r->row0, &r->cnt, &r->X, &r->Y, r->one_node && !o->keep_data);
     sl_nn_data_close(&d);
     SL_TRY(st);
     if (o->loss && !strcmp(o->loss, "mse"))
@@ -804,7 +865,7 @@ static sl_status_t setup(run_t *r)
                                r->F, r->tw ? "float targets" : "int32 labels");
         r->EN = sl_nn_data_rows(e);
         if (st == SL_OK)
-            st = load_slices(r, e, &r->erow0, &r->ecnt, &r->EX, &r->EY, 0);
+            st = load_slices(r, e, o->eval, 1, &r->erow0, &r->ecnt, &r->EX, &r->EY, 0);
         sl_nn_data_close(&e);
         SL_TRY(st);
         SL_TRY(check_labels(r, o->eval, r->EY, r->erow0, r->ecnt));
@@ -975,6 +1036,11 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
             r->ep_loss_sum += ls;
             r->ep_samples += bs;
             steps_log(r, ls, bs, lr, sl_now() - ts);
+            if (s == 2) { /* step_poll: end here, as the epoch callback would */
+                cb_stop = 1;
+                r->pos++;
+                break;
+            }
             if (o->max_steps > 0 && r->step >= o->max_steps)
                 s = 1;
             if (s || (o->ckpt_steps > 0 && r->step % o->ckpt_steps == 0 && r->pos + 1 < r->steps_per_epoch)) {
@@ -993,7 +1059,7 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
                 }
             }
         }
-        if (st != SL_OK || stop)
+        if (st != SL_OK || stop || cb_stop)
             break;
         r->ep_train_time += sl_now() - t0;
         r->ep_cpu_time += cpu_now() - c0;

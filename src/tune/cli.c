@@ -39,13 +39,19 @@ static const sl_opt_t tune_table[] = {
     {"trials", 'n', SL_OPT_INT, O(trials), "0", 0, 1e9, NULL, 0,
      "number of trials (PBT: the population; grid: default the whole grid)", "N"},
     {"max-t", 0, SL_OPT_INT, O(max_t), "0", 0, 1e12, NULL, 0,
-     "maximum steps of a trial (0: as long as it runs; ASHA and HyperBand need it)", "R"},
+     "maximum resource of a trial, in steps or --time-attr units (0: as long as it runs; ASHA and "
+     "HyperBand need it)",
+     "R"},
+    {"time-attr", 0, SL_OPT_STRING, O(time_attr), "step", 0, 0, NULL, 0,
+     "the resource --max-t, --min-t and --grace-period count: step, time_total_s (seconds the trial has "
+     "run) or a reported metric that grows; other than step with fifo, asha-stop and median only",
+     "NAME"},
     {"min-t", 0, SL_OPT_INT, O(min_t), "1", 1, 1e12, NULL, 0, "ASHA/HyperBand: minimum resource (first rung)",
      "R"},
     {"reduction-factor", 0, SL_OPT_DOUBLE, O(eta), "0", 0, 1e3, NULL, 0,
      "ASHA/HyperBand reduction factor (0: 4 for ASHA, 3 for HyperBand)", NULL},
-    {"grace-period", 0, SL_OPT_INT, O(grace), "1", 0, 1e12, NULL, 0, "median: steps before a trial may stop",
-     NULL},
+    {"grace-period", 0, SL_OPT_INT, O(grace), "1", 0, 1e12, NULL, 0,
+     "median: resource (steps) before a trial may stop", NULL},
     {"min-samples", 0, SL_OPT_INT, O(min_samples), "3", 1, 1e6, NULL, 0, "median: other trials needed", NULL},
     {"perturbation-interval", 0, SL_OPT_INT, O(perturb), "1", 1, 1e12, NULL, 0, "PBT: steps between exploits",
      NULL},
@@ -66,7 +72,8 @@ static const sl_opt_t tune_table[] = {
      "FILE"},
     {"eval-data", 0, SL_OPT_STRING, O(eval_data), NULL, 0, 0, NULL, 0, "mlp: evaluation data", "FILE"},
     {"device", 0, SL_OPT_CHOICE, O(device), "cpu", 0, 0, "cpu|cuda", 0, "mlp: device", NULL},
-    {"epochs", 0, SL_OPT_INT, O(epochs), "0", 0, 1e6, NULL, 0, "mlp: epochs (default --max-t)", NULL},
+    {"epochs", 0, SL_OPT_INT, O(epochs), "0", 0, 1e6, NULL, 0,
+     "mlp: epochs (default --max-t when it counts steps)", NULL},
     {"batch", 0, SL_OPT_INT, O(batch), "128", 1, 1e9, NULL, 0, "mlp: global batch unless tuned", NULL},
     {"lr", 0, SL_OPT_DOUBLE, O(lr), "0.001", 0, 1e3, NULL, 0, "mlp: learning rate unless tuned", NULL},
     {"weight-decay", 0, SL_OPT_DOUBLE, O(wd), "-1", -1, 1e3, NULL, 0,
@@ -148,6 +155,18 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
     if (strlen(o->metric) >= sizeof c->metric || !o->metric[0])
         return usage("--metric '%s': give a name of at most 63 characters", o->metric);
     snprintf(c->metric, sizeof c->metric, "%s", o->metric);
+    if (strlen(o->time_attr) >= sizeof c->time_attr || !o->time_attr[0])
+        return usage("--time-attr '%s': give a name of at most 63 characters", o->time_attr);
+    snprintf(c->time_attr, sizeof c->time_attr, "%s", o->time_attr);
+    int by_step = !strcmp(o->time_attr, "step");
+    if (!by_step && c->scheduler != SL_TUNE_FIFO && c->scheduler != SL_TUNE_ASHA_STOP &&
+        c->scheduler != SL_TUNE_MEDIAN)
+        return usage("--time-attr %s with --scheduler %s: only fifo, asha-stop and median count another "
+                     "resource than steps (asha, hyperband and pbt resume trials at a step)",
+                     o->time_attr, o->scheduler);
+    if (!by_step && !strcmp(o->time_attr, o->metric))
+        return usage("--time-attr %s is the --metric; give a resource that grows as the trial runs",
+                     o->time_attr);
     c->maximize = !strcmp(o->mode, "max");
     c->trials = o->trials;
     c->max_t = o->max_t;
@@ -178,7 +197,7 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
     if ((c->scheduler == SL_TUNE_ASHA || c->scheduler == SL_TUNE_ASHA_STOP ||
          c->scheduler == SL_TUNE_HYPERBAND) &&
         (c->max_t <= 0 || c->min_t > c->max_t))
-        return usage("--scheduler %s needs --max-t R (the maximum steps of a trial) at least --min-t",
+        return usage("--scheduler %s needs --max-t R (the maximum resource of a trial) at least --min-t",
                      o->scheduler);
     if (o->eta != 0 && o->eta <= 1)
         return usage("%s", "--reduction-factor must be above 1");
@@ -208,6 +227,9 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
                 bad, bad);
         if (o->max_t <= 0 && o->epochs <= 0)
             return usage("%s", "--objective mlp needs --max-t or --epochs (epochs of a trial)");
+        if (!by_step && o->epochs <= 0)
+            return usage("--objective mlp with --time-attr %s needs --epochs (--max-t counts %s)",
+                         o->time_attr, o->time_attr);
     }
     /* an existing experiment is continued only when asked */
     char path[4200];

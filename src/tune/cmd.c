@@ -525,4 +525,4 @@ gather:
     return SL_OK;
 }
 
-const tune_objective_t tune_objective_cmd = {"cmd", cmd_run};
+const tune_objective_t tune_objective_cmd = {"cmd", cmd_run, NULL};

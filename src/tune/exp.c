@@ -36,6 +36,18 @@ void sl_tune_conf_default(sl_tune_conf_t *c)
     c->seed = 1;
 }
 
+int sl_tune__by_step(const sl_tune_conf_t *c)
+{
+    return !c->time_attr[0] || !strcmp(c->time_attr, "step");
+}
+
+double sl_tune__rep_res(const sl_tune_exp_t *e, int64_t r)
+{
+    if (sl_tune__by_step(&e->conf))
+        return (double)e->rep_step[r];
+    return e->acol >= 0 ? e->rep_val[r * TUNE_MAXM + e->acol] : NAN;
+}
+
 int sl_tune__better(const sl_tune_exp_t *e, double a, double b)
 {
     if (isnan(a))
@@ -73,7 +85,15 @@ sl_status_t sl_tune_exp_create(const sl_tune_conf_t *conf, sl_tune_space_t *spac
     e->conf = *conf;
     e->space = *space;
     memset(space, 0, sizeof *space);
-    e->mcol = -1;
+    e->mcol = e->acol = -1;
+    if (!sl_tune__by_step(conf) && conf->scheduler != SL_TUNE_FIFO && conf->scheduler != SL_TUNE_ASHA_STOP &&
+        conf->scheduler != SL_TUNE_MEDIAN) {
+        sl_tune_exp_destroy(&e);
+        return sl_error(SL_ERR_USAGE,
+                        "--time-attr %s: only fifo (--max-t), asha-stop and median count another resource "
+                        "than steps; asha, hyperband and pbt resume trials at steps",
+                        conf->time_attr);
+    }
     if ((conf->scheduler == SL_TUNE_ASHA || conf->scheduler == SL_TUNE_ASHA_STOP ||
          conf->scheduler == SL_TUNE_HYPERBAND) &&
         (conf->max_t <= 0 || conf->min_t <= 0 || conf->min_t > conf->max_t || !(conf->eta > 1))) {
@@ -148,7 +168,7 @@ int64_t sl_tune__add_trial(sl_tune_exp_t *e)
     t->ckpt_step = -1;
     t->from_trial = -1;
     t->from_step = -1;
-    t->last = t->best = NAN;
+    t->last = t->best = t->res = NAN;
     t->best_step = -1;
     t->step = -1;
     t->group = -1;
@@ -193,7 +213,8 @@ static sl_status_t new_trial(sl_tune_exp_t *e, int64_t *id_p)
     SL_TRY(sl_tune__suggest(e, id, e->t[id].params));
     sl_tune_trial_t *t = &e->t[id];
     const sl_tune_conf_t *c = &e->conf;
-    t->target = c->max_t > 0 ? c->max_t : -1;
+    /* a trial runs to max_t steps; with a time attr, until a report passes it */
+    t->target = c->max_t > 0 && sl_tune__by_step(c) ? c->max_t : -1;
     if (c->scheduler == SL_TUNE_ASHA)
         t->target = e->rung_t[0];
     if (c->scheduler == SL_TUNE_HYPERBAND) {
@@ -428,9 +449,9 @@ static double quantile(const double *v, int64_t n, double q)
     return v[i] + (pos - (double)i) * (v[i + 1] - v[i]);
 }
 
-static int median_stop(sl_tune_exp_t *e, sl_tune_trial_t *t, int64_t step)
+static int median_stop(sl_tune_exp_t *e, sl_tune_trial_t *t, double res)
 {
-    if (step < e->conf.grace)
+    if (isnan(res) || res < (double)e->conf.grace)
         return 0;
     double *sum = calloc((size_t)e->n, sizeof(double)), *means = malloc((size_t)e->n * sizeof(double));
     int64_t *cnt = calloc((size_t)e->n, sizeof(int64_t)), m = 0;
@@ -439,7 +460,7 @@ static int median_stop(sl_tune_exp_t *e, sl_tune_trial_t *t, int64_t step)
         goto out;
     for (int64_t r = 0; r < e->nrep; r++) {
         double v = e->rep_val[r * TUNE_MAXM + e->mcol];
-        if (e->rep_trial[r] != t->id && e->rep_step[r] <= step && !isnan(v)) {
+        if (e->rep_trial[r] != t->id && sl_tune__rep_res(e, r) <= res && !isnan(v)) {
             sum[e->rep_trial[r]] += v;
             cnt[e->rep_trial[r]]++;
         }
@@ -462,11 +483,13 @@ out:
 /* ASHA stopping form, as Ray Tune's AsyncHyperBand: at the highest rung
  * the trial passes for the first time, stop it if it is below the
  * (1 - 1/eta) quantile of the values recorded there before it. */
-static int asha_stop(sl_tune_exp_t *e, sl_tune_trial_t *t, int64_t step, double v)
+static int asha_stop(sl_tune_exp_t *e, sl_tune_trial_t *t, double res, double v)
 {
-    for (int k = e->nrungs - 1; k >= 0; k--) {
-        if (step < e->rung_t[k] || !isnan(e->rungval[t->id * TUNE_MAXRUNG + k]))
+    for (int k = e->nrungs - 1; k >= 0 && !isnan(res); k--) {
+        if (res < (double)e->rung_t[k])
             continue;
+        if (!isnan(e->rungval[t->id * TUNE_MAXRUNG + k]))
+            return 0; /* decided there already: lower rungs it jumped over stay empty */
         double *vals = malloc((size_t)(e->n + 1) * sizeof(double));
         int64_t m = 0;
         int stop = 0;
@@ -584,6 +607,8 @@ sl_status_t sl_tune_exp_report(sl_tune_exp_t *e, int64_t trial, int64_t step, in
             snprintf(e->mname[c], sizeof e->mname[c], "%s", names[i]);
             if (!strcmp(names[i], e->conf.metric))
                 e->mcol = c;
+            if (!strcmp(names[i], e->conf.time_attr))
+                e->acol = c;
         }
         if (c >= 0)
             vals[c] = values[i];
@@ -592,6 +617,10 @@ sl_status_t sl_tune_exp_report(sl_tune_exp_t *e, int64_t trial, int64_t step, in
     t->step = step;
     t->nreports++;
     double v = e->mcol >= 0 ? vals[e->mcol] : NAN;
+    int by_step = sl_tune__by_step(&e->conf);
+    double res = by_step ? (double)step : e->acol >= 0 ? vals[e->acol] : NAN;
+    if (!isnan(res))
+        t->res = res;
     if (!isnan(v)) {
         t->last = v;
         if (sl_tune__better(e, v, t->best)) {
@@ -612,11 +641,11 @@ sl_status_t sl_tune_exp_report(sl_tune_exp_t *e, int64_t trial, int64_t step, in
         }
         break;
     case SL_TUNE_ASHA_STOP:
-        if (asha_stop(e, t, step, v))
+        if (asha_stop(e, t, res, v))
             d = SL_TUNE_STOP;
         break;
     case SL_TUNE_MEDIAN:
-        if (median_stop(e, t, step))
+        if (median_stop(e, t, res))
             d = SL_TUNE_STOP;
         break;
     case SL_TUNE_PBT:
@@ -626,6 +655,8 @@ sl_status_t sl_tune_exp_report(sl_tune_exp_t *e, int64_t trial, int64_t step, in
     default: break;
     }
     if (d == SL_TUNE_CONTINUE && t->target > 0 && step >= t->target)
+        d = SL_TUNE_STOP;
+    if (d == SL_TUNE_CONTINUE && !by_step && e->conf.max_t > 0 && res >= (double)e->conf.max_t)
         d = SL_TUNE_STOP;
     e->decision[trial] = d;
     *decision_p = d;
@@ -642,7 +673,8 @@ sl_status_t sl_tune_exp_end(sl_tune_exp_t *e, int64_t trial, int outcome, int64_
     if (last_ckpt >= 0)
         t->ckpt_step = last_ckpt;
     e->decision[trial] = SL_TUNE_CONTINUE;
-    int at_end = e->conf.max_t > 0 && t->step >= e->conf.max_t;
+    double done_res = sl_tune__by_step(&e->conf) ? (double)t->step : t->res;
+    int at_end = e->conf.max_t > 0 && done_res >= (double)e->conf.max_t;
     if (d == SL_TUNE_EXPLOIT) {
         t->status = SL_TUNE_PENDING;
         t->ckpt_step = t->from_step;

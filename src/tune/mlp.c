@@ -52,6 +52,20 @@ static int epoch_cb(const sl_nn_train_metrics_t *m, void *arg)
     return d != SL_TUNE_CONTINUE;
 }
 
+/* Every step: the coordinator's duties (so other groups' reports are
+ * answered within a step, not at this trial's next epoch) and, on the
+ * leader, whether a decision came to drop this trial: a pruned trial ends
+ * at once instead of training out the epoch. */
+static int step_poll(void *arg)
+{
+    mlp_cb_t *c = arg;
+    if (tune_group_rank(c->r) != 0)
+        return 0;
+    tune_service(c->r);
+    int d = tune_decision(c->r);
+    return d == SL_TUNE_STOP || d == SL_TUNE_EXPLOIT;
+}
+
 /* Expand {name} in the model template with parameter values. */
 static void model_spec(tune_run_t *r, const tune_jobmsg_t *job, char *out, size_t len)
 {
@@ -134,7 +148,10 @@ static sl_status_t mlp_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
     t.weight_decay = o->wd;
     t.seed = o->seed * 1000003 + job->trial;
     t.quiet = 1;
-    t.epochs = job->target > 0 ? job->target : o->max_t > 0 ? o->max_t : o->epochs;
+    /* --max-t is epochs unless another --time-attr counts it */
+    t.epochs = job->target > 0                                 ? job->target
+               : o->max_t > 0 && !strcmp(o->time_attr, "step") ? o->max_t
+                                                               : o->epochs;
     for (int i = 0; i < s->n; i++) {
         const char *n = s->p[i].name;
         double v = job->params[i];
@@ -175,6 +192,9 @@ static sl_status_t mlp_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
     }
     t.resume = have;
     mlp_cb_t c = {r, job, SL_TUNE_CONTINUE};
+    t.step_poll = step_poll;
+    t.step_poll_arg = &c;
+    t.keep_data = 1; /* the group's next trial reads the same slices */
     int level = sl_log_level_g;
     if (level > SL_LOG_WARN)
         sl_log_set_level(SL_LOG_WARN); /* train's own notes would interleave with the table */
@@ -189,4 +209,4 @@ static sl_status_t mlp_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
     return SL_OK;
 }
 
-const tune_objective_t tune_objective_mlp = {"mlp", mlp_run};
+const tune_objective_t tune_objective_mlp = {"mlp", mlp_run, sl_nn_train_forget_data};

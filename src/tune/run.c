@@ -36,6 +36,8 @@ struct tune_run {
     double note_at;  /* the next progress note (coordinator) */
     double gbest;    /* the best value reported so far (NaN: none) */
     int prune_reports;
+    int stamp_time;           /* add time_total_s to reports (it is the time attr) */
+    double job_t0, job_prior; /* the current job's start (sl_now) and earlier jobs' seconds */
     char cur_dir[1024];
     /* coordinator */
     sl_tune_exp_t *e;
@@ -325,6 +327,7 @@ static sl_status_t coord_prepare(tune_run_t *r, const sl_tune_job_t *job, tune_j
     m->trial = job->trial;
     m->target = job->target;
     m->ckpt_step = job->ckpt_step;
+    m->time_prior = isnan(t->res) || !r->stamp_time ? 0 : t->res;
     trial_dir(r, job->trial, m->trial_dir, sizeof m->trial_dir);
     if (job->from_trial >= 0) {
         if (mkdir(m->trial_dir, 0755) != 0 && errno != EEXIST)
@@ -595,6 +598,13 @@ int tune_report(tune_run_t *r, int64_t trial, int64_t step, int n, const char *c
     /* The objective wrote the step's checkpoint before reporting it; old
      * ones go at most every 0.25 s or 8 reports (the end of the trial prunes
      * again), so that a trial of short steps is not a directory scan each. */
+    int has_time = !r->stamp_time;
+    for (int i = 0; i < m.n && !has_time; i++)
+        has_time = !strcmp(m.names[i], TUNE_TIME_TOTAL);
+    if (!has_time && m.n < TUNE_MAXM) {
+        snprintf(m.names[m.n], sizeof m.names[0], "%s", TUNE_TIME_TOTAL);
+        m.v[m.n++] = r->job_prior + sl_now() - r->job_t0;
+    }
     if (++r->prune_reports >= 8 || sl_now() >= r->prune_at) {
         ckpt_prune(r->cur_dir, r->o->keep);
         r->prune_reports = 0;
@@ -692,6 +702,8 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
         return skip;
     }
     forward(r, m);
+    r->job_t0 = sl_now();
+    r->job_prior = m->time_prior;
     r->prune_at = sl_now() + 0.25;
     r->prune_reports = 0;
     r->obj->run(r, m, &outcome);
@@ -780,6 +792,7 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
     r->o = o;
     r->obj = obj;
     r->space = space_in;
+    r->stamp_time = !strcmp(conf->time_attr, TUNE_TIME_TOTAL);
     r->jobsize = sizeof(tune_jobmsg_t) + (size_t)(space_in->n + 1) * sizeof(double);
     r->cur_trial = -1;
     r->best_reported = -1;
@@ -944,6 +957,8 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
         st = st == SL_OK ? SL_ERR_STOPPED : st;
     st = sl_agree(r->wc, st);
 out_free:
+    if (obj->fini)
+        obj->fini();
     if (r->gc != MPI_COMM_NULL && r->gc)
         MPI_Comm_free(&r->gc);
     sl_tune_exp_destroy(&r->e);

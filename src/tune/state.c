@@ -161,6 +161,7 @@ sl_status_t sl_tune_exp_save(sl_tune_exp_t *e, const char *dir)
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "scheduler", c->scheduler), out);
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "seed", (int64_t)c->seed), out);
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "max_t", c->max_t), out);
+    SL_TRY_GOTO(sl_h5_set_attr_str(h, "/", "time_attr", sl_tune__by_step(c) ? "step" : c->time_attr), out);
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "ntrials", e->n), out);
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "nreports", e->nrep), out);
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "finished", sl_tune_exp_finished(e)), out);
@@ -217,7 +218,7 @@ static sl_status_t mismatch(const char *path, const char *what, const char *was,
 sl_status_t sl_tune_exp_load(const sl_tune_conf_t *conf, sl_tune_space_t *space, const char *dir,
                              sl_tune_exp_t **e_p)
 {
-    char path[4096], *fmt = NULL, *sp = NULL, *metric = NULL, *names = NULL;
+    char path[4096], *fmt = NULL, *sp = NULL, *metric = NULL, *names = NULL, *attr = NULL;
     snprintf(path, sizeof path, "%s/experiment.h5", dir);
     sl_h5_t *h = NULL;
     sl_tune_exp_t *e = NULL;
@@ -260,6 +261,14 @@ sl_status_t sl_tune_exp_load(const sl_tune_conf_t *conf, sl_tune_space_t *space,
             "--resume: '%s' was made with another --scheduler, --searcher or --seed; use a new --out", path);
         goto out;
     }
+    /* files from before --time-attr counted steps */
+    if (sl_h5_get_attr_str(h, "/", "time_attr", &attr) != SL_OK)
+        attr = NULL;
+    if (strcmp(attr ? attr : "step", sl_tune__by_step(conf) ? "step" : conf->time_attr)) {
+        st = mismatch(path, "--time-attr", attr ? attr : "step",
+                      sl_tune__by_step(conf) ? "step" : conf->time_attr);
+        goto out;
+    }
     SL_TRY_GOTO(sl_tune_exp_create(conf, space, &e), out);
     if (sl_h5_get_attr_f64(h, "/", "elapsed", &e->elapsed) != SL_OK)
         e->elapsed = 0;
@@ -269,6 +278,8 @@ sl_status_t sl_tune_exp_load(const sl_tune_conf_t *conf, sl_tune_space_t *space,
         snprintf(e->mname[e->nmetrics], sizeof e->mname[0], "%s", tok);
         if (!strcmp(tok, conf->metric))
             e->mcol = e->nmetrics;
+        if (!strcmp(tok, conf->time_attr))
+            e->acol = e->nmetrics;
         e->nmetrics++;
     }
     int P = e->space.n;
@@ -330,6 +341,9 @@ sl_status_t sl_tune_exp_load(const sl_tune_conf_t *conf, sl_tune_space_t *space,
             st = sl_tune__add_report(e, a[r], b[r], v + r * TUNE_MAXM);
             if (st == SL_OK) {
                 e->rep_time[r] = tm[r];
+                double res = sl_tune__rep_res(e, r);
+                if (!isnan(res) && a[r] >= 0 && a[r] < e->n)
+                    e->t[a[r]].res = res;
                 if (P)
                     memcpy(e->rep_par + r * P, pp + r * P, (size_t)P * sizeof(double));
             }
@@ -347,6 +361,7 @@ out:
     free(sp);
     free(metric);
     free(names);
+    free(attr);
     free(cols);
     free(f);
     free(par);

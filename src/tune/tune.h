@@ -84,6 +84,7 @@ typedef struct {
     int64_t from_trial; /* PBT: copy this trial's checkpoint before the next job (-1) */
     int64_t from_step;
     double last, best; /* last and best value of the metric (NAN: none yet) */
+    double res;        /* last value of the resource (--time-attr; NAN: none yet) */
     int64_t best_step;
     int64_t nreports;
     int failures;
@@ -99,10 +100,13 @@ typedef struct {
     char metric[64];
     int maximize;
     int64_t trials;     /* number of trials (grid: 0 means the whole grid) */
-    int64_t max_t;      /* maximum resource (steps) of a trial; 0: unbounded */
+    char time_attr[64]; /* the resource max_t, min_t and grace count: "" (or "step") for the
+                           report's step, else a reported metric that grows, such as
+                           time_total_s (the runner's seconds of the trial) */
+    int64_t max_t;      /* maximum resource of a trial; 0: unbounded */
     int64_t min_t;      /* ASHA minimum resource / grace period */
     double eta;         /* reduction factor (ASHA 4, HyperBand 3) */
-    int64_t grace;      /* median: grace period in steps */
+    int64_t grace;      /* median: grace period (resource) */
     int min_samples;    /* median: trials needed before stopping */
     int64_t perturb;    /* PBT: perturbation interval in steps */
     double quantile;    /* PBT: bottom/top quantile (0.25) */

@@ -11,6 +11,9 @@
 #define TUNE_MAXM    16 /* metrics recorded per report */
 #define TUNE_MAXRUNG 32 /* rungs per trial (ASHA, HyperBand) */
 #define TUNE_FORMAT  "sluice-tune-1"
+/* the runner stamps this metric on every report when it is the time attr:
+ * seconds the trial has run, over all its jobs (Ray Tune's name) */
+#define TUNE_TIME_TOTAL "time_total_s"
 
 struct sl_tune_exp {
     sl_tune_conf_t conf;
@@ -27,6 +30,7 @@ struct sl_tune_exp {
     double *rep_val;  /* nrep x TUNE_MAXM */
     double *rep_par;  /* nrep x space.n: the parameters when reported (PBT changes them) */
     int nmetrics, mcol;
+    int acol; /* column of the time attr among the metrics (-1: none yet) */
     char mname[TUNE_MAXM][64];
     gsl_rng *srng, *xrng; /* searcher, scheduler */
     int draining;
@@ -46,6 +50,10 @@ int sl_tune__better(const sl_tune_exp_t *e, double a, double b);
 /* Append a trial slot (parameters zeroed); returns its id or -1. */
 int64_t sl_tune__add_trial(sl_tune_exp_t *e);
 sl_status_t sl_tune__add_report(sl_tune_exp_t *e, int64_t trial, int64_t step, const double *vals);
+/* Whether the scheduler counts steps (no --time-attr, or "step"). */
+int sl_tune__by_step(const sl_tune_conf_t *c);
+/* The resource of stored report r: its step, or its time attr value. */
+double sl_tune__rep_res(const sl_tune_exp_t *e, int64_t r);
 
 /* Runner: the messages between a trial's group and the coordinator. */
 #define TUNE_INTERRUPT 9 /* decision: stop request, resume the trial later */
@@ -61,6 +69,7 @@ sl_status_t sl_tune__add_report(sl_tune_exp_t *e, int64_t trial, int64_t step, c
 
 typedef struct {
     int64_t kind, trial, target, ckpt_step;
+    double time_prior; /* seconds the trial ran in earlier jobs (for time_total_s) */
     char trial_dir[1024];
     char resume[1600]; /* checkpoint to resume from, "" for none */
     double params[];   /* space.n values */
@@ -77,7 +86,7 @@ typedef struct tune_run tune_run_t;
 
 /* The options of `sluice tune` (cli.c). */
 typedef struct {
-    char *objective, *command, *searcher, *scheduler, *metric, *mode, *out;
+    char *objective, *command, *searcher, *scheduler, *metric, *mode, *out, *time_attr;
     sl_strlist_t space;
     long trials, max_t, min_t, rpt, seed, grace, min_samples, perturb, max_failures, keep, kill_grace;
     double eta, quantile, resample_p;
@@ -93,6 +102,7 @@ typedef struct {
 typedef struct {
     const char *name;
     sl_status_t (*run)(tune_run_t *r, const tune_jobmsg_t *job, int *outcome_p);
+    void (*fini)(void); /* at the experiment's end: free what runs kept (NULL: nothing) */
 } tune_objective_t;
 extern const tune_objective_t tune_objective_cmd;
 extern const tune_objective_t tune_objective_mlp;

@@ -2,7 +2,8 @@
 /* Multi-rank training tests (run with 1, 2 and 4 ranks): P ranks give the
  * weights and loss curve of one rank bit for bit (exact mode), separable
  * data is learnt, resume after an epoch or a mid-epoch stop equals an
- * uninterrupted run, the epoch callback can stop a run, and bad inputs
+ * uninterrupted run, the epoch callback and a step poll can stop a run,
+ * kept data serves the next run until its file changes, and bad inputs
  * fail collectively with nothing lost. */
 #include "cunit_mpi.h"
 #include "nn.h"
@@ -10,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -243,6 +245,92 @@ static void test_callback_stop(void)
     CU_ASSERT(res.stopped_early && res.epochs_done == 2 && epochs_seen == 2);
 }
 
+/* step_poll: nonzero on one rank ends the run after that step on every
+ * rank, as the epoch callback's stop does: no checkpoint of the partial
+ * epoch (epoch 1 is the last one kept). */
+static int poll_calls;
+static int poll_stop(void *arg)
+{
+    (void)arg;
+    poll_calls++;
+    return sl_test_rank() == sl_test_size() - 1 && poll_calls == 40; /* 32 steps an epoch */
+}
+
+static void test_step_poll(void)
+{
+    char d[600];
+    dir(d, sizeof d, "poll");
+    sl_nn_train_opts_t o;
+    opts(&o, d, 5);
+    o.step_poll = poll_stop;
+    poll_calls = 0;
+    epochs_seen = 0;
+    sl_nn_train_result_t res;
+    SL_ASSERT_ALL(sl_nn_train_run(MPI_COMM_WORLD, &o, count_cb, NULL, &res) == SL_OK);
+    CU_ASSERT(res.stopped_early && res.epochs_done == 1 && epochs_seen == 1);
+    CU_ASSERT_EQUAL(poll_calls, 40);
+}
+
+/* Replace path's bytes with src's in place, keeping its inode, size and
+ * modification time (rank 0; the caller synchronises). */
+static void overwrite_same_stat(const char *path, const char *src)
+{
+    struct stat a, b;
+    CU_ASSERT_FATAL(stat(path, &a) == 0 && stat(src, &b) == 0 && a.st_size == b.st_size);
+    FILE *in = fopen(src, "rb"), *out = fopen(path, "r+b");
+    CU_ASSERT_FATAL(in && out);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        CU_ASSERT_FATAL(fwrite(buf, 1, n, out) == n);
+    fclose(in);
+    fclose(out);
+    struct timespec ts[2] = {a.st_atim, a.st_mtim};
+    CU_ASSERT_FATAL(utimensat(AT_FDCWD, path, ts, 0) == 0);
+}
+
+/* keep_data: a second run on the same file uses the slices the first read
+ * (shown by changing the file's bytes behind an unchanged inode, size and
+ * time: the kept run trains on the old data, bit for bit); a rewritten
+ * file, or sl_nn_train_forget_data, reads it again. */
+static void test_keep_data(void)
+{
+    char da[600], db[600], dc[600], dd[600], kp[600], other[600];
+    dir(da, sizeof da, "keep-a");
+    dir(db, sizeof db, "keep-b");
+    dir(dc, sizeof dc, "keep-c");
+    dir(dd, sizeof dd, "keep-d");
+    dir(kp, sizeof kp, "keep.h5");
+    dir(other, sizeof other, "other.h5");
+    make_data(kp, 1000, 12, 4, 1, 0);
+    make_data(other, 1000, 12, 4, 7, 0);
+    sl_nn_train_opts_t o;
+    opts(&o, da, 2);
+    o.data = kp;
+    o.keep_data = 1;
+    SL_ASSERT_ALL(sl_nn_train_run(MPI_COMM_WORLD, &o, NULL, NULL, NULL) == SL_OK);
+    if (sl_test_rank() == 0)
+        overwrite_same_stat(kp, other);
+    MPI_Barrier(MPI_COMM_WORLD);
+    o.out = db;
+    SL_ASSERT_ALL(sl_nn_train_run(MPI_COMM_WORLD, &o, NULL, NULL, NULL) == SL_OK);
+    sl_nn_train_forget_data();
+    o.out = dc;
+    SL_ASSERT_ALL(sl_nn_train_run(MPI_COMM_WORLD, &o, NULL, NULL, NULL) == SL_OK);
+    size_t na, nb, nc, nd;
+    float *wa = weights(da, &na), *wb = weights(db, &nb), *wc = weights(dc, &nc);
+    SL_ASSERT_ALL(na == nb && memcmp(wa, wb, na * sizeof(float)) == 0); /* the kept slices */
+    SL_ASSERT_ALL(na == nc && memcmp(wa, wc, na * sizeof(float)) != 0); /* read again */
+    /* a rewritten file (the first data again, a new inode and time) is read again */
+    make_data(kp, 1000, 12, 4, 1, 0);
+    o.out = dd;
+    SL_ASSERT_ALL(sl_nn_train_run(MPI_COMM_WORLD, &o, NULL, NULL, NULL) == SL_OK);
+    float *wd = weights(dd, &nd);
+    SL_ASSERT_ALL(na == nd && memcmp(wa, wd, na * sizeof(float)) == 0);
+    sl_nn_train_forget_data();
+    free(wa), free(wb), free(wc), free(wd);
+}
+
 static void test_bad_inputs(void)
 {
     char d[600], p[600];
@@ -347,6 +435,8 @@ int main(int argc, char **argv)
         {"separable data above 95%", test_learns_separable},
         {"resume equals an uninterrupted run", test_resume_exact},
         {"epoch callback stops the run", test_callback_stop},
+        {"step poll ends the run", test_step_poll},
+        {"kept data is reused until the file changes", test_keep_data},
         {"bad inputs", test_bad_inputs},
         {"gradient all-reduce", test_grad_allreduce},
         {NULL, NULL},

@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # sluice tune with the cmd objective on 2 ranks: a noisy function with a
 # fidelity parameter is optimised (TPE + ASHA), every scheduler runs to the
-# end, failing trials end errored while the experiment finishes, checkpoint
-# pruning keeps exactly K per trial plus best.h5, and bad input fails with one
-# clear message and leaves EXPDIR as it was.
+# end, ASHA and --max-t count seconds with --time-attr, failing trials end
+# errored while the experiment finishes, checkpoint pruning keeps exactly K
+# per trial plus best.h5, and bad input fails with one clear message and
+# leaves EXPDIR as it was.
 . "$top_srcdir/tests/lib.sh"
 OBJ="$top_srcdir/tests/tune/objective.sh"
 TUNE="$MPIRUN -np 2 $SLUICE tune -q"
@@ -36,6 +37,20 @@ for s in fifo asha asha-stop hyperband median pbt; do
   [ -s "$T/s-$s/best.json" ] || fail "$s: no best.json"
 done
 grep -q ',pruned,' "$T/s-hyperband/trials.csv" || fail "hyperband pruned nothing"
+
+# 2b. --time-attr time_total_s: ASHA's stopping form and --max-t count the
+# seconds a trial has run (stamped on every report), not its steps
+expect_rc 0 $TUNE --command "$OBJ 1000 0.05" --space 'x=uniform(-1,1)' --metric loss --scheduler asha-stop \
+  --time-attr time_total_s --min-t 1 --max-t 2 --trials 4 --out "$T/secs"
+head -1 "$T/secs/results.csv" | grep -q ',loss,time_total_s$' || fail "results.csv lacks time_total_s: $(head -1 "$T/secs/results.csv")"
+awk -F, 'NR>1 {if ($NF > m[$1]) m[$1] = $NF; if ($2 > s[$1]) s[$1] = $2}
+  END {for (t in m) if (m[t] > 2.6 || s[t] >= 1000) exit 1}' "$T/secs/results.csv" ||
+  fail "a trial ran past --max-t 2 seconds: $(tail -3 "$T/secs/results.csv")"
+grep -q ',done,' "$T/secs/trials.csv" || fail "no trial reached --max-t 2 s"
+awk -F, 'NR>1 && $2!="done" && $2!="pruned" {exit 1}' "$T/secs/trials.csv" || fail "time attr: $(cat "$T/secs/trials.csv")"
+expect_rc 2 $TUNE --command "$OBJ 3" --space 'x=uniform(0,1)' --metric loss --scheduler hyperband \
+  --time-attr time_total_s --max-t 9 --trials 2 --out "$T/secs-hb"
+expect_grep "only fifo, asha-stop and median" "$T/err"
 
 # 3. a trial that fails is errored (after --max-failures retries); the rest go on
 FAIL_ABOVE=0.5 expect_rc 0 $TUNE --command "$OBJ 3" --space 'x=uniform(0,1)' --metric loss --trials 12 \

@@ -262,6 +262,80 @@ static void test_asha_stop(void)
     sl_tune_exp_destroy(&e);
 }
 
+/* ASHA's stopping form counting seconds (--time-attr time_total_s), rungs
+ * 1, 4, 16 s, eta 4, maximising acc. Reports come at whole steps, so a
+ * slow trial's first report can jump over a rung: it is judged at the
+ * highest rung it passed, and the rungs below stay empty for it. --max-t
+ * ends a trial (done) when its seconds pass it. The resource survives a
+ * save and load, and a resume counting steps is refused. */
+static int treport(sl_tune_exp_t *e, int64_t trial, int64_t step, double secs, double acc)
+{
+    const char *names[2] = {"acc", "time_total_s"};
+    double v[2] = {acc, secs};
+    int d = -1;
+    CU_ASSERT_FATAL(sl_tune_exp_report(e, trial, step, 2, names, v, &d) == SL_OK);
+    return d;
+}
+
+static void test_time_attr(void)
+{
+    sl_tune_conf_t c;
+    sl_tune_conf_default(&c);
+    c.scheduler = SL_TUNE_ASHA_STOP;
+    snprintf(c.time_attr, sizeof c.time_attr, "%s", "time_total_s");
+    snprintf(c.metric, sizeof c.metric, "%s", "acc");
+    c.maximize = 1;
+    c.min_t = 1;
+    c.max_t = 16;
+    c.eta = 4;
+    c.trials = 3;
+    const char *ex[] = {"x=uniform(0,1)", NULL};
+    sl_tune_exp_t *e = make(&c, ex);
+    sl_tune_job_t j[3];
+    for (int k = 0; k < 3; k++) {
+        sl_tune_exp_next(e, k, &j[k]);
+        CU_ASSERT_EQUAL(j[k].target, -1); /* runs until a report passes max_t */
+    }
+    CU_ASSERT_EQUAL(treport(e, 0, 1, 0.5, 0.5), SL_TUNE_CONTINUE);  /* below rung 1 */
+    CU_ASSERT_EQUAL(treport(e, 0, 2, 1.2, 0.6), SL_TUNE_CONTINUE);  /* first at rung 1 */
+    CU_ASSERT_EQUAL(treport(e, 1, 1, 5.0, 0.55), SL_TUNE_CONTINUE); /* jumps to rung 4, first there */
+    CU_ASSERT_EQUAL(treport(e, 2, 1, 1.5, 0.3), SL_TUNE_STOP);      /* rung 1: cut 0.6 */
+    sl_tune_exp_end(e, 2, SL_TUNE_END_OK, -1);
+    CU_ASSERT_EQUAL(sl_tune_exp_trial(e, 2)->status, SL_TUNE_PRUNED);
+    /* trial 1 never recorded rung 1: a later report there decides nothing */
+    CU_ASSERT_EQUAL(treport(e, 1, 2, 9.0, 0.56), SL_TUNE_CONTINUE);
+    CU_ASSERT_EQUAL(treport(e, 0, 3, 4.5, 0.5), SL_TUNE_STOP); /* rung 4: cut 0.55 */
+    sl_tune_exp_end(e, 0, SL_TUNE_END_OK, -1);
+    CU_ASSERT_EQUAL(sl_tune_exp_trial(e, 0)->status, SL_TUNE_PRUNED);
+    CU_ASSERT_EQUAL(treport(e, 1, 3, 17.0, 0.9), SL_TUNE_STOP); /* past max_t 16 s */
+    sl_tune_exp_end(e, 1, SL_TUNE_END_OK, -1);
+    CU_ASSERT_EQUAL(sl_tune_exp_trial(e, 1)->status, SL_TUNE_DONE);
+    CU_ASSERT(sl_tune_exp_trial(e, 1)->res == 17.0);
+    CU_ASSERT(sl_tune_exp_complete(e));
+
+    const char *dir = sl_test_tmpdir();
+    CU_ASSERT_FATAL(sl_tune_exp_save(e, dir) == SL_OK);
+    sl_tune_space_t s = {0};
+    sl_tune_space_add(&s, "x=uniform(0,1)", "t");
+    sl_tune_exp_t *f = NULL;
+    CU_ASSERT_FATAL(sl_tune_exp_load(&c, &s, dir, &f) == SL_OK);
+    CU_ASSERT(sl_tune_exp_trial(f, 1)->res == 17.0 && sl_tune_exp_trial(f, 0)->res == 4.5);
+    sl_tune_exp_destroy(&f);
+    sl_tune_space_add(&s, "x=uniform(0,1)", "t");
+    sl_tune_conf_t steps = c;
+    steps.time_attr[0] = 0;
+    CU_ASSERT(sl_tune_exp_load(&steps, &s, dir, &f) == SL_ERR_MISMATCH);
+    CU_ASSERT(f == NULL);
+    sl_tune_space_fini(&s);
+    sl_tune_exp_destroy(&e);
+
+    /* the promotion form resumes trials at steps: refused */
+    c.scheduler = SL_TUNE_HYPERBAND;
+    sl_tune_space_add(&s, "x=uniform(0,1)", "t");
+    CU_ASSERT(sl_tune_exp_create(&c, &s, &f) == SL_ERR_USAGE);
+    sl_tune_space_fini(&s);
+}
+
 /* HyperBand with max_t 9, min_t 1, eta 3 (Li et al.): s_max = 2, brackets
  * s = 2: 9 trials at 1 -> 3 at 3 -> 1 at 9; s = 1: 5 at 3 -> 1 at 9;
  * s = 0: 3 at 9. 17 trials; losses are the trial ids, so the lowest ids
@@ -448,6 +522,7 @@ int main(int argc, char **argv)
         {"tpe_liar", test_tpe_liar},
         {"asha", test_asha},
         {"asha_stop", test_asha_stop},
+        {"time_attr", test_time_attr},
         {"hyperband", test_hyperband},
         {"median", test_median},
         {"pbt", test_pbt},
