@@ -15,7 +15,9 @@
 # python3-numpy for the peer: apt-get install python3-torch python3-numpy)
 set -u
 B=${1:-.}
-SLUICE="$B/sluice"
+. "$(dirname "$0")/../sluice-bin.sh"
+sluice_bin "$B"
+SLUICE=$SLUICE_BIN
 [ -x "$SLUICE" ] || { echo "bench/rl: build sluice first ($SLUICE missing)" >&2; exit 1; }
 HERE=$(cd "$(dirname "$0")" && pwd)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

@@ -12,7 +12,9 @@
 # usage: bench/shuffle/run.sh [BUILDDIR]   (env: RECS=2000000 REPS=3 DIR=scratch dir)
 set -eu
 B=$(cd "${1:-.}" && pwd)
-S="$B/sluice"
+. "$(dirname "$0")/../sluice-bin.sh"
+sluice_bin "$B"
+S=$SLUICE_BIN
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 RECS=${RECS:-2000000}
 REPS=${REPS:-3}

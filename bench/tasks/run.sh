@@ -17,7 +17,9 @@ MPIRUN=${MPIRUN:-mpirun}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 HERE=$(cd "$(dirname "$0")" && pwd)
 TINY=$B/bench/tasks/tiny
-SLUICE=$B/sluice
+. "$(dirname "$0")/../sluice-bin.sh"
+sluice_bin "$B"
+SLUICE=$SLUICE_BIN
 [ -x "$TINY" ] && [ -x "$SLUICE" ] || { echo "build first: make (missing $TINY or $SLUICE)" >&2; exit 1; }
 have_futures=1; /usr/bin/python3 -c 'import mpi4py.futures' 2>/dev/null || { have_futures=0; echo "note: python3-mpi4py missing (apt-get install -y python3-mpi4py): skipping the mpi4py.futures peer" >&2; }
 have_parallel=1; command -v parallel >/dev/null || { have_parallel=0; echo "note: GNU parallel missing (apt-get install -y parallel): skipping its peer" >&2; }

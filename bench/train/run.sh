@@ -10,7 +10,9 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../..}
-SLUICE=$build/sluice
+. "$here/../sluice-bin.sh"
+sluice_bin "$build"
+SLUICE=$SLUICE_BIN
 D=/usr/share/datasets/fashion-mnist
 OUT=${OUT:-$here/../out/train}
 REPS=${REPS:-3}
