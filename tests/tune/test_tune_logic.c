@@ -230,6 +230,31 @@ static void test_asha(void)
     sl_tune_exp_destroy(&e);
 }
 
+/* ASHA's stopping form, maximising, rungs 1, 4, 16, eta 4, counting
+ * time_attr ("" for steps), three trials started on groups 0-2, each with
+ * the job target `target`; *c gets the configuration. */
+static sl_tune_exp_t *asha_stop_started(sl_tune_conf_t *c, const char *time_attr, const char *metric,
+                                        int64_t target)
+{
+    sl_tune_conf_default(c);
+    c->scheduler = SL_TUNE_ASHA_STOP;
+    snprintf(c->time_attr, sizeof c->time_attr, "%s", time_attr);
+    snprintf(c->metric, sizeof c->metric, "%s", metric);
+    c->maximize = 1;
+    c->min_t = 1;
+    c->max_t = 16;
+    c->eta = 4;
+    c->trials = 3;
+    const char *ex[] = {"x=uniform(0,1)", NULL};
+    sl_tune_exp_t *e = make(c, ex);
+    for (int k = 0; k < 3; k++) {
+        sl_tune_job_t j;
+        sl_tune_exp_next(e, k, &j);
+        CU_ASSERT_EQUAL(j.target, target);
+    }
+    return e;
+}
+
 /* ASHA stopping form (as Ray's AsyncHyperBand): maximising, rungs 1, 4,
  * 16, eta 4. At rung 1 the values 0.5, 0.7, 0.6 arrive in turn: the first
  * has no cutoff; the second's cutoff is 0.5 (continues); the third's is the
@@ -237,20 +262,7 @@ static void test_asha(void)
 static void test_asha_stop(void)
 {
     sl_tune_conf_t c;
-    sl_tune_conf_default(&c);
-    c.scheduler = SL_TUNE_ASHA_STOP;
-    c.maximize = 1;
-    c.min_t = 1;
-    c.max_t = 16;
-    c.eta = 4;
-    c.trials = 3;
-    const char *ex[] = {"x=uniform(0,1)", NULL};
-    sl_tune_exp_t *e = make(&c, ex);
-    sl_tune_job_t j[3];
-    for (int k = 0; k < 3; k++) {
-        sl_tune_exp_next(e, k, &j[k]);
-        CU_ASSERT_EQUAL(j[k].target, 16);
-    }
+    sl_tune_exp_t *e = asha_stop_started(&c, "", "loss", 16);
     CU_ASSERT_EQUAL(report(e, 0, 1, 0.5), SL_TUNE_CONTINUE);
     CU_ASSERT_EQUAL(report(e, 1, 1, 0.7), SL_TUNE_CONTINUE);
     CU_ASSERT_EQUAL(report(e, 2, 1, 0.6), SL_TUNE_STOP);
@@ -280,22 +292,8 @@ static int treport(sl_tune_exp_t *e, int64_t trial, int64_t step, double secs, d
 static void test_time_attr(void)
 {
     sl_tune_conf_t c;
-    sl_tune_conf_default(&c);
-    c.scheduler = SL_TUNE_ASHA_STOP;
-    snprintf(c.time_attr, sizeof c.time_attr, "%s", "time_total_s");
-    snprintf(c.metric, sizeof c.metric, "%s", "acc");
-    c.maximize = 1;
-    c.min_t = 1;
-    c.max_t = 16;
-    c.eta = 4;
-    c.trials = 3;
-    const char *ex[] = {"x=uniform(0,1)", NULL};
-    sl_tune_exp_t *e = make(&c, ex);
-    sl_tune_job_t j[3];
-    for (int k = 0; k < 3; k++) {
-        sl_tune_exp_next(e, k, &j[k]);
-        CU_ASSERT_EQUAL(j[k].target, -1); /* runs until a report passes max_t */
-    }
+    /* target -1: a trial runs until a report passes max_t */
+    sl_tune_exp_t *e = asha_stop_started(&c, "time_total_s", "acc", -1);
     CU_ASSERT_EQUAL(treport(e, 0, 1, 0.5, 0.5), SL_TUNE_CONTINUE);  /* below rung 1 */
     CU_ASSERT_EQUAL(treport(e, 0, 2, 1.2, 0.6), SL_TUNE_CONTINUE);  /* first at rung 1 */
     CU_ASSERT_EQUAL(treport(e, 1, 1, 5.0, 0.55), SL_TUNE_CONTINUE); /* jumps to rung 4, first there */
