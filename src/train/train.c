@@ -169,16 +169,19 @@ static sl_status_t alloc_shared_slices(run_t *r, int64_t cnt, int F, size_t ysz,
 
 /* This rank's block of rows of d into *X, *Y: a shared window's slices
  * (shared), or the kept data `which` (0 training, 1 evaluation) with
- * keep_data, else private buffers. Collective. */
-static sl_status_t load_slices(run_t *r, sl_nn_data_t *d, const char *path, int which, int64_t *row0,
-                               int64_t *cnt, float **X, void **Y, int shared)
+ * keep_data (sb: path's identity, taken before d was opened; NULL: none),
+ * else private buffers. Collective. */
+static sl_status_t load_slices(run_t *r, sl_nn_data_t *d, const char *path, const struct stat *sbp, int which,
+                               int64_t *row0, int64_t *cnt, float **X, void **Y, int shared)
 {
     int64_t n = sl_nn_data_rows(d);
     block(n, r->size, r->rank, row0, cnt);
     int F = sl_nn_data_features(d), tw = sl_nn_data_target_width(d);
     size_t ysz = tw ? (size_t)tw * sizeof(float) : sizeof(int32_t);
     struct stat sb;
-    int keep = r->o->keep_data && !shared && stat(path, &sb) == 0;
+    int keep = r->o->keep_data && !shared && sbp;
+    if (keep)
+        sb = *sbp;
     MPI_Allreduce(MPI_IN_PLACE, &keep, 1, MPI_INT, MPI_LAND, r->comm);
     kept_t *k = &kept_data[which];
     if (keep) {
@@ -430,8 +433,11 @@ static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *
         nv = 1;
     }
     v[nv] = (st != SL_OK || red != SL_OK) ? 1 : 0;
-    v[nv + 1] =
-        (sl_stop_requested() ? 1 : 0) + (r->o->step_poll && r->o->step_poll(r->o->step_poll_arg) ? 1024 : 0);
+    /* stop requests count 1 a rank, a poll's end size + 1: both read back
+     * from the sum (a signal reaches every rank of a large job at once) */
+    double pw = (double)r->size + 1;
+    int polled = r->o->step_poll && r->o->step_poll(r->o->step_poll_arg); /* first: it may request a stop */
+    v[nv + 1] = (sl_stop_requested() ? 1 : 0) + (polled ? pw : 0);
     if (r->node) {
         memcpy(sl_nn_node_flags(r->node), v, (size_t)(nv + 2) * sizeof(double));
         sl_nn_node_exchange(r->node, v);
@@ -446,7 +452,9 @@ static sl_status_t train_step(run_t *r, const int64_t *idx, int64_t bs, double *
     for (int s = 0; s < nv; s++)
         tot += v[s];
     *loss_p = tot;
-    *stop_p = v[nv + 1] >= 1024 ? 2 : v[nv + 1] > 0;
+    /* a stop request wins: its checkpoint is written */
+    double polls = floor(v[nv + 1] / pw);
+    *stop_p = v[nv + 1] - polls * pw > 0 ? 1 : polls > 0 ? 2 : 0;
     if (r->node) {
         /* reduce, clip and update this rank's slice; not after a bad loss */
         if (isfinite(tot) && sl_nn_node_update(r->node, r->exact, r->exact ? 1.f : 1.f / (float)r->size,
@@ -830,6 +838,8 @@ static sl_status_t setup(run_t *r)
      * shared-memory step (SLUICE_ALLREDUCE=mpi: neither) */
     r->one_node = sl_comm_shm_path(r->comm);
     sl_nn_data_t *d = NULL, *e = NULL;
+    struct stat sbd, sbe; /* before the open: a file renamed over in between is read again next time */
+    int have_sbd = stat(o->data, &sbd) == 0, have_sbe = o->eval && stat(o->eval, &sbe) == 0;
     SL_TRY(sl_nn_data_open(r->comm, o->data, &d));
     r->N = sl_nn_data_rows(d);
     r->tw = sl_nn_data_target_width(d);
@@ -841,7 +851,8 @@ static sl_status_t setup(run_t *r)
             sl_error_root(r->comm, SL_ERR_INVALID, "%s has %d targets per sample but model %s has %d outputs",
                           o->data, r->tw, o->model, r->K);
     if (st == SL_OK)
-        st = load_slices(r, d, o->data, 0, &r->row0, &r->cnt, &r->X, &r->Y, r->one_node && !o->keep_data);
+        st = load_slices(r, d, o->data, have_sbd ? &sbd : NULL, 0, &r->row0, &r->cnt, &r->X, &r->Y,
+                         r->one_node && !o->keep_data);
     sl_nn_data_close(&d);
     SL_TRY(st);
     if (o->loss && !strcmp(o->loss, "mse"))
@@ -865,7 +876,8 @@ static sl_status_t setup(run_t *r)
                                r->F, r->tw ? "float targets" : "int32 labels");
         r->EN = sl_nn_data_rows(e);
         if (st == SL_OK)
-            st = load_slices(r, e, o->eval, 1, &r->erow0, &r->ecnt, &r->EX, &r->EY, 0);
+            st =
+                load_slices(r, e, o->eval, have_sbe ? &sbe : NULL, 1, &r->erow0, &r->ecnt, &r->EX, &r->EY, 0);
         sl_nn_data_close(&e);
         SL_TRY(st);
         SL_TRY(check_labels(r, o->eval, r->EY, r->erow0, r->ecnt));
@@ -985,7 +997,7 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
     }
     int64_t total_steps = r->steps_per_epoch * o->epochs;
     int64_t B = o->batch;
-    int stop = 0, cb_stop = 0;
+    int stop = 0, cb_stop = 0, poll_end = 0;
     if (st == SL_OK && r->epoch >= o->epochs)
         SL_INFO0("%s already holds %lld epochs; nothing to do", r->path, (long long)r->epoch);
     while (st == SL_OK && r->epoch < o->epochs && !stop && !cb_stop) {
@@ -1036,10 +1048,14 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
             r->ep_loss_sum += ls;
             r->ep_samples += bs;
             steps_log(r, ls, bs, lr, sl_now() - ts);
-            if (s == 2) { /* step_poll: end here, as the epoch callback would */
-                cb_stop = 1;
-                r->pos++;
-                break;
+            if (s == 2) { /* step_poll: end after this step, as the epoch callback would */
+                poll_end = 1;
+                s = 0;
+                if (r->pos + 1 < r->steps_per_epoch) { /* the partial epoch is dropped */
+                    cb_stop = 1;
+                    r->pos++;
+                    break;
+                }
             }
             if (o->max_steps > 0 && r->step >= o->max_steps)
                 s = 1;
@@ -1110,6 +1126,7 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
             MPI_Bcast(&c, 1, MPI_INT, 0, r->comm);
             cb_stop = c;
         }
+        cb_stop |= poll_end; /* a poll on the epoch's last step: the epoch is complete */
     }
     res.epochs_done = r->epoch;
     res.stopped_early = cb_stop;

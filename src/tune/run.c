@@ -37,6 +37,7 @@ struct tune_run {
     double gbest;    /* the best value reported so far (NaN: none) */
     int prune_reports;
     int stamp_time;           /* add time_total_s to reports (it is the time attr) */
+    int warned_full;          /* a report had no room left for time_total_s */
     double job_t0, job_prior; /* the current job's start (sl_now) and earlier jobs' seconds */
     char cur_dir[1024];
     /* coordinator */
@@ -316,6 +317,18 @@ static void coord_maybe_save(tune_run_t *r, int force)
     }
 }
 
+/* The time attr's value of trial's last report at or before step, the
+ * checkpoint it resumes from: a resumed trial goes on counting from there,
+ * as Ray restores time_total_s with the checkpoint (0: none). */
+static double res_at(const sl_tune_exp_t *e, int64_t trial, int64_t step)
+{
+    double v = 0;
+    for (int64_t i = 0; i < e->nrep; i++)
+        if (e->rep_trial[i] == trial && e->rep_step[i] <= step && !isnan(sl_tune__rep_res(e, i)))
+            v = sl_tune__rep_res(e, i);
+    return v;
+}
+
 /* Make a job message for trial job (trial dir, PBT copy, resume path). */
 static sl_status_t coord_prepare(tune_run_t *r, const sl_tune_job_t *job, tune_jobmsg_t *m)
 {
@@ -327,7 +340,6 @@ static sl_status_t coord_prepare(tune_run_t *r, const sl_tune_job_t *job, tune_j
     m->trial = job->trial;
     m->target = job->target;
     m->ckpt_step = job->ckpt_step;
-    m->time_prior = isnan(t->res) || !r->stamp_time ? 0 : t->res;
     trial_dir(r, job->trial, m->trial_dir, sizeof m->trial_dir);
     if (job->from_trial >= 0) {
         if (mkdir(m->trial_dir, 0755) != 0 && errno != EEXIST)
@@ -353,6 +365,8 @@ static sl_status_t coord_prepare(tune_run_t *r, const sl_tune_job_t *job, tune_j
         int64_t s = ckpt_find(m->trial_dir, m->ckpt_step, name, sizeof name);
         if (s >= 0)
             snprintf(m->resume, sizeof m->resume, "%s/%s", m->trial_dir, name);
+        if (s >= 0 && r->stamp_time)
+            m->time_prior = res_at(r->e, job->trial, s);
     }
     for (int i = 0; i < r->space->n; i++)
         m->params[i] = t->params[i];
@@ -601,7 +615,13 @@ int tune_report(tune_run_t *r, int64_t trial, int64_t step, int n, const char *c
     int has_time = !r->stamp_time;
     for (int i = 0; i < m.n && !has_time; i++)
         has_time = !strcmp(m.names[i], TUNE_TIME_TOTAL);
-    if (!has_time && m.n < TUNE_MAXM) {
+    if (!has_time) {
+        /* the scheduler needs it: it takes the last place of a full report */
+        if (m.n == TUNE_MAXM && !r->warned_full++)
+            SL_WARN("trial %lld reports %d metrics: '%s' gives its place to %s", (long long)trial, TUNE_MAXM,
+                    m.names[TUNE_MAXM - 1], TUNE_TIME_TOTAL);
+        if (m.n == TUNE_MAXM)
+            m.n--;
         snprintf(m.names[m.n], sizeof m.names[0], "%s", TUNE_TIME_TOTAL);
         m.v[m.n++] = r->job_prior + sl_now() - r->job_t0;
     }

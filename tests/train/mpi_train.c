@@ -256,6 +256,14 @@ static int poll_stop(void *arg)
     return sl_test_rank() == sl_test_size() - 1 && poll_calls == 40; /* 32 steps an epoch */
 }
 
+static int poll_and_signal(void *arg)
+{
+    if (++poll_calls == 40)
+        sl_stop_request();
+    (void)arg;
+    return sl_test_rank() == 0 && poll_calls == 40;
+}
+
 static void test_step_poll(void)
 {
     char d[600];
@@ -269,6 +277,30 @@ static void test_step_poll(void)
     SL_ASSERT_ALL(sl_nn_train_run(MPI_COMM_WORLD, &o, count_cb, NULL, &res) == SL_OK);
     CU_ASSERT(res.stopped_early && res.epochs_done == 1 && epochs_seen == 1);
     CU_ASSERT_EQUAL(poll_calls, 40);
+    /* the checkpoint left is epoch 1's: a one-epoch run's weights */
+    char d1[600];
+    dir(d1, sizeof d1, "poll-one");
+    opts(&o, d1, 1);
+    SL_ASSERT_ALL(sl_nn_train_run(MPI_COMM_WORLD, &o, NULL, NULL, NULL) == SL_OK);
+    size_t na, nb;
+    float *wa = weights(d, &na), *wb = weights(d1, &nb);
+    SL_ASSERT_ALL(na == nb && memcmp(wa, wb, na * sizeof(float)) == 0);
+    free(wa), free(wb);
+    /* a poll on an epoch's last step lets the epoch finish: two epochs kept */
+    opts(&o, d, 5);
+    o.step_poll = poll_stop;
+    poll_calls = 40 - 64; /* its 40th call is step 64, epoch 2's last */
+    epochs_seen = 0;
+    SL_ASSERT_ALL(sl_nn_train_run(MPI_COMM_WORLD, &o, count_cb, NULL, &res) == SL_OK);
+    CU_ASSERT(res.stopped_early && res.epochs_done == 2 && epochs_seen == 2);
+    /* a stop request on every rank in the same step as the poll wins: the
+     * run stops as for a signal, its checkpoint written */
+    opts(&o, d, 5);
+    o.step_poll = poll_and_signal;
+    poll_calls = 0;
+    sl_status_t st = sl_nn_train_run(MPI_COMM_WORLD, &o, NULL, NULL, NULL);
+    sl_stop_reset();
+    SL_ASSERT_ALL(st == SL_ERR_STOPPED);
 }
 
 /* Replace path's bytes with src's in place, keeping its inode, size and

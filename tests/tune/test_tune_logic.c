@@ -300,8 +300,9 @@ static void test_time_attr(void)
     CU_ASSERT_EQUAL(treport(e, 2, 1, 1.5, 0.3), SL_TUNE_STOP);      /* rung 1: cut 0.6 */
     sl_tune_exp_end(e, 2, SL_TUNE_END_OK, -1);
     CU_ASSERT_EQUAL(sl_tune_exp_trial(e, 2)->status, SL_TUNE_PRUNED);
-    /* trial 1 never recorded rung 1: a later report there decides nothing */
-    CU_ASSERT_EQUAL(treport(e, 1, 2, 9.0, 0.56), SL_TUNE_CONTINUE);
+    /* trial 1 was judged at rung 4 and skipped rung 1: a later report there
+     * decides nothing, though 0.4 is below rung 1's cut of {0.6, 0.3}, 0.525 */
+    CU_ASSERT_EQUAL(treport(e, 1, 2, 9.0, 0.4), SL_TUNE_CONTINUE);
     CU_ASSERT_EQUAL(treport(e, 0, 3, 4.5, 0.5), SL_TUNE_STOP); /* rung 4: cut 0.55 */
     sl_tune_exp_end(e, 0, SL_TUNE_END_OK, -1);
     CU_ASSERT_EQUAL(sl_tune_exp_trial(e, 0)->status, SL_TUNE_PRUNED);
