@@ -333,6 +333,25 @@ static void test_time_attr(void)
     sl_tune_space_add(&s, "x=uniform(0,1)", "t");
     CU_ASSERT(sl_tune_exp_create(&c, &s, &f) == SL_ERR_USAGE);
     sl_tune_space_fini(&s);
+
+    /* median stopping counting seconds, grace 2 s: trial 1 at 2.5 s is
+     * measured against trial 0's reports up to 2.5 s, the 0.5 at 1 s (its
+     * 0.1 at step 2 came at 3 s), so its 0.35 stops; counting steps, the
+     * mean of 0.5 and 0.1 would be 0.3, and it would go on */
+    c.scheduler = SL_TUNE_MEDIAN;
+    c.grace = 2;
+    c.min_samples = 1;
+    sl_tune_space_add(&s, "x=uniform(0,1)", "t");
+    CU_ASSERT_FATAL(sl_tune_exp_create(&c, &s, &e) == SL_OK);
+    for (int k = 0; k < 2; k++) {
+        sl_tune_job_t j;
+        sl_tune_exp_next(e, k, &j);
+    }
+    CU_ASSERT_EQUAL(treport(e, 0, 1, 1.0, 0.5), SL_TUNE_CONTINUE);
+    CU_ASSERT_EQUAL(treport(e, 0, 2, 3.0, 0.1), SL_TUNE_CONTINUE);
+    CU_ASSERT_EQUAL(treport(e, 1, 1, 1.5, 0.1), SL_TUNE_CONTINUE); /* within the grace period */
+    CU_ASSERT_EQUAL(treport(e, 1, 2, 2.5, 0.35), SL_TUNE_STOP);
+    sl_tune_exp_destroy(&e);
 }
 
 /* HyperBand with max_t 9, min_t 1, eta 3 (Li et al.): s_max = 2, brackets
