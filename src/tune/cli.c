@@ -158,9 +158,8 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
     if (strlen(o->time_attr) >= sizeof c->time_attr || !o->time_attr[0])
         return usage("--time-attr '%s': give a name of at most 63 characters", o->time_attr);
     snprintf(c->time_attr, sizeof c->time_attr, "%s", o->time_attr);
-    int by_step = !strcmp(o->time_attr, "step");
-    if (!by_step && c->scheduler != SL_TUNE_FIFO && c->scheduler != SL_TUNE_ASHA_STOP &&
-        c->scheduler != SL_TUNE_MEDIAN)
+    int by_step = sl_tune__by_step(c);
+    if (!by_step && !sl_tune__time_attr_ok(c->scheduler))
         return usage("--time-attr %s with --scheduler %s: only fifo, asha-stop and median count another "
                      "resource than steps (asha, hyperband and pbt resume trials at a step)",
                      o->time_attr, o->scheduler);

@@ -41,6 +41,11 @@ int sl_tune__by_step(const sl_tune_conf_t *c)
     return !c->time_attr[0] || !strcmp(c->time_attr, "step");
 }
 
+int sl_tune__time_attr_ok(sl_tune_scheduler_t s)
+{
+    return s == SL_TUNE_FIFO || s == SL_TUNE_ASHA_STOP || s == SL_TUNE_MEDIAN;
+}
+
 double sl_tune__rep_res(const sl_tune_exp_t *e, int64_t r)
 {
     if (sl_tune__by_step(&e->conf))
@@ -86,8 +91,7 @@ sl_status_t sl_tune_exp_create(const sl_tune_conf_t *conf, sl_tune_space_t *spac
     e->space = *space;
     memset(space, 0, sizeof *space);
     e->mcol = e->acol = -1;
-    if (!sl_tune__by_step(conf) && conf->scheduler != SL_TUNE_FIFO && conf->scheduler != SL_TUNE_ASHA_STOP &&
-        conf->scheduler != SL_TUNE_MEDIAN) {
+    if (!sl_tune__by_step(conf) && !sl_tune__time_attr_ok(conf->scheduler)) {
         sl_tune_exp_destroy(&e);
         return sl_error(SL_ERR_USAGE,
                         "--time-attr %s: only fifo (--max-t), asha-stop and median count another resource "

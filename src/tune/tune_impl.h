@@ -52,6 +52,9 @@ int64_t sl_tune__add_trial(sl_tune_exp_t *e);
 sl_status_t sl_tune__add_report(sl_tune_exp_t *e, int64_t trial, int64_t step, const double *vals);
 /* Whether the scheduler counts steps (no --time-attr, or "step"). */
 int sl_tune__by_step(const sl_tune_conf_t *c);
+/* Whether scheduler s can count another resource than steps (it never
+ * resumes a trial at a rung: fifo, asha-stop, median). */
+int sl_tune__time_attr_ok(sl_tune_scheduler_t s);
 /* The resource of stored report r: its step, or its time attr value. */
 double sl_tune__rep_res(const sl_tune_exp_t *e, int64_t r);
 
