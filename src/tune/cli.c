@@ -38,6 +38,10 @@ static const sl_opt_t tune_table[] = {
     {"mode", 0, SL_OPT_CHOICE, O(mode), "min", 0, 0, "min|max", 0, "minimise or maximise the metric", NULL},
     {"trials", 'n', SL_OPT_INT, O(trials), "0", 0, 1e9, NULL, 0,
      "number of trials (PBT: the population; grid: default the whole grid)", "N"},
+    {"budget", 0, SL_OPT_INT, O(budget), "0", 0, 1e15, NULL, 0,
+     "trial steps in all (trial-epochs for mlp): once the reports add up to it, running trials stop and "
+     "nothing more starts (0: none)",
+     "STEPS"},
     {"max-t", 0, SL_OPT_INT, O(max_t), "0", 0, 1e12, NULL, 0,
      "maximum resource of a trial, in steps or --time-attr units (0: as long as it runs; ASHA and "
      "HyperBand need it)",
@@ -168,6 +172,7 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
                      o->time_attr);
     c->maximize = !strcmp(o->mode, "max");
     c->trials = o->trials;
+    c->budget = o->budget;
     c->max_t = o->max_t;
     c->min_t = o->min_t;
     c->eta = o->eta > 0 ? o->eta : c->scheduler == SL_TUNE_HYPERBAND ? 3 : 4;

@@ -184,6 +184,12 @@ int64_t sl_tune__add_trial(sl_tune_exp_t *e)
     return id;
 }
 
+/* Whether --budget's trial steps are all reported. */
+static int spent_out(const sl_tune_exp_t *e)
+{
+    return e->conf.budget > 0 && e->spent >= e->conf.budget;
+}
+
 static int64_t budget(const sl_tune_exp_t *e)
 {
     double g = sl_tune_grid_size(&e->space);
@@ -328,7 +334,7 @@ static sl_status_t hb_settle(sl_tune_exp_t *e)
                 last = i;
             }
         /* a bracket is complete once full, or when no more trials come */
-        int full = members >= hb_n0(e, s) || (last == e->n - 1 && e->n >= budget(e));
+        int full = members >= hb_n0(e, s) || (last == e->n - 1 && (e->n >= budget(e) || spent_out(e)));
         if (!full)
             continue;
         for (int i = 0; i < s; i++) {
@@ -372,7 +378,11 @@ static sl_status_t hb_settle(sl_tune_exp_t *e)
 sl_status_t sl_tune_exp_next(sl_tune_exp_t *e, int group, sl_tune_job_t *job)
 {
     memset(job, 0, sizeof *job);
-    if (e->conf.scheduler == SL_TUNE_HYPERBAND)
+    if (spent_out(e) && !e->draining) /* the budget is used: nothing more runs */
+        for (int64_t i = 0; i < e->n; i++)
+            if (e->t[i].status == SL_TUNE_PENDING || e->t[i].status == SL_TUNE_PAUSED)
+                e->t[i].status = SL_TUNE_PRUNED;
+    if (e->conf.scheduler == SL_TUNE_HYPERBAND && !spent_out(e))
         SL_TRY(hb_settle(e));
     /* pending trials first, oldest first */
     if (!e->draining)
@@ -382,9 +392,9 @@ sl_status_t sl_tune_exp_next(sl_tune_exp_t *e, int group, sl_tune_job_t *job)
                 return SL_OK;
             }
     int64_t id = -1;
-    if (!e->draining && e->conf.scheduler == SL_TUNE_ASHA)
+    if (!e->draining && !spent_out(e) && e->conf.scheduler == SL_TUNE_ASHA)
         SL_TRY(asha_promote(e, &id));
-    if (id < 0 && !e->draining && e->n < budget(e))
+    if (id < 0 && !e->draining && !spent_out(e) && e->n < budget(e))
         SL_TRY(new_trial(e, &id));
     if (id >= 0) {
         start(e, id, group, job);
@@ -598,6 +608,7 @@ sl_status_t sl_tune_exp_report(sl_tune_exp_t *e, int64_t trial, int64_t step, in
     }
     if (step <= t->step)
         return SL_OK;
+    e->spent += step - (t->step > 0 ? t->step : 0);
     double vals[TUNE_MAXM];
     for (int i = 0; i < TUNE_MAXM; i++)
         vals[i] = NAN;
@@ -661,6 +672,8 @@ sl_status_t sl_tune_exp_report(sl_tune_exp_t *e, int64_t trial, int64_t step, in
     if (d == SL_TUNE_CONTINUE && t->target > 0 && step >= t->target)
         d = SL_TUNE_STOP;
     if (d == SL_TUNE_CONTINUE && !by_step && e->conf.max_t > 0 && res >= (double)e->conf.max_t)
+        d = SL_TUNE_STOP;
+    if (d == SL_TUNE_CONTINUE && spent_out(e)) /* the budget is used: pruned, unless at its end */
         d = SL_TUNE_STOP;
     e->decision[trial] = d;
     *decision_p = d;
@@ -726,7 +739,7 @@ int sl_tune_exp_finished(const sl_tune_exp_t *e)
 
 int sl_tune_exp_complete(const sl_tune_exp_t *e)
 {
-    if (!sl_tune_exp_finished(e) || e->n < budget(e))
+    if (!sl_tune_exp_finished(e) || (e->n < budget(e) && !spent_out(e)))
         return 0;
     for (int64_t i = 0; i < e->n; i++)
         if (e->t[i].status == SL_TUNE_PAUSED)

@@ -166,6 +166,7 @@ sl_status_t sl_tune_exp_save(sl_tune_exp_t *e, const char *dir)
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "nreports", e->nrep), out);
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "finished", sl_tune_exp_finished(e)), out);
     SL_TRY_GOTO(sl_h5_set_attr_f64(h, "/", "elapsed", e->elapsed), out);
+    SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "spent", e->spent), out);
     SL_TRY_GOTO(sl_h5_write_rng(h, "rng/searcher", e->srng), out);
     SL_TRY_GOTO(sl_h5_write_rng(h, "rng/scheduler", e->xrng), out);
     if (e->n > 0) {
@@ -272,6 +273,7 @@ sl_status_t sl_tune_exp_load(const sl_tune_conf_t *conf, sl_tune_space_t *space,
     SL_TRY_GOTO(sl_tune_exp_create(conf, space, &e), out);
     if (sl_h5_get_attr_f64(h, "/", "elapsed", &e->elapsed) != SL_OK)
         e->elapsed = 0;
+    int have_spent = sl_h5_get_attr_i64(h, "/", "spent", &e->spent) == SL_OK;
     SL_TRY_GOTO(sl_h5_read_rng(h, "rng/searcher", e->srng), out);
     SL_TRY_GOTO(sl_h5_read_rng(h, "rng/scheduler", e->xrng), out);
     for (char *s = names, *tok; names[0] && (tok = strsep(&s, "\n"));) {
@@ -316,6 +318,8 @@ sl_status_t sl_tune_exp_load(const sl_tune_conf_t *conf, sl_tune_space_t *space,
         }
         d2[1] = TUNE_MAXRUNG;
         SL_TRY_GOTO(sl_h5_read(h, "trials/rung_values", SL_F64, 2, d2, e->rungval), out);
+        for (int64_t i = 0; i < n && !have_spent; i++) /* a file from before --budget */
+            e->spent += e->t[i].step > 0 ? e->t[i].step : 0;
     }
     if (nrep > 0) {
         uint64_t d1 = (uint64_t)nrep, d2[2] = {(uint64_t)nrep, TUNE_MAXM};

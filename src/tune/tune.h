@@ -100,6 +100,8 @@ typedef struct {
     char metric[64];
     int maximize;
     int64_t trials;     /* number of trials (grid: 0 means the whole grid) */
+    int64_t budget;     /* trial steps in all (trial-epochs for mlp): once the reports add up to
+                           it, running trials stop and nothing starts; 0: none */
     char time_attr[64]; /* the resource max_t, min_t and grace count: "" (or "step") for the
                            report's step, else a reported metric that grows, such as
                            time_total_s (the runner's seconds of the trial) */

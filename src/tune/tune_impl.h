@@ -39,6 +39,7 @@ struct sl_tune_exp {
     int64_t rung_t[TUNE_MAXRUNG];
     int smax; /* HyperBand: brackets s = smax..0 */
     int64_t pending_hint;
+    int64_t spent; /* trial steps reported in all (conf.budget) */
 };
 
 double sl_tune__fix(const sl_tune_param_t *p, double v);
@@ -91,7 +92,7 @@ typedef struct tune_run tune_run_t;
 typedef struct {
     char *objective, *command, *searcher, *scheduler, *metric, *mode, *out, *time_attr;
     sl_strlist_t space;
-    long trials, max_t, min_t, rpt, seed, grace, min_samples, perturb, max_failures, keep, kill_grace;
+    long trials, budget, max_t, min_t, rpt, seed, grace, min_samples, perturb, max_failures, keep, kill_grace;
     double eta, quantile, resample_p;
     int resume;
     /* mlp objective: sluice train options passed through */

@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # sluice tune with the cmd objective on 2 ranks: a noisy function with a
 # fidelity parameter is optimised (TPE + ASHA), every scheduler runs to the
-# end, ASHA and --max-t count seconds with --time-attr, failing trials end
-# errored while the experiment finishes, checkpoint pruning keeps exactly K
-# per trial plus best.h5, and bad input fails with one clear message and
-# leaves EXPDIR as it was.
+# end, ASHA and --max-t count seconds with --time-attr, --budget caps the
+# trial steps, failing trials end errored while the experiment finishes,
+# checkpoint pruning keeps exactly K per trial plus best.h5, and bad input
+# fails with one clear message and leaves EXPDIR as it was.
 . "$top_srcdir/tests/lib.sh"
 OBJ="$top_srcdir/tests/tune/objective.sh"
 TUNE="$MPIRUN -np 2 $SLUICE tune -q"
@@ -52,6 +52,15 @@ awk -F, 'NR>1 && $2!="done" && $2!="pruned" {exit 1}' "$T/secs/trials.csv" || fa
 expect_rc 2 $TUNE --command "$OBJ 3" --space 'x=uniform(0,1)' --metric loss --scheduler hyperband \
   --time-attr time_total_s --max-t 9 --trials 2 --out "$T/secs-hb"
 expect_grep "only fifo, asha-stop and median" "$T/err"
+
+# 2c. --budget: the reports add up to 12 steps, then everything stops; the
+# other group may add one step of its running trial and one of a trial
+# queued there before the budget ran out
+expect_rc 0 $TUNE --command "$OBJ 5" --space 'x=uniform(0,1)' --metric loss --trials 50 --max-t 5 \
+  --budget 12 --out "$T/budget"
+n=$(($(grep -c '' "$T/budget/results.csv") - 1))
+[ "$n" -ge 12 ] && [ "$n" -le 14 ] || fail "--budget 12: $n trial steps reported"
+[ "$(($(grep -c '' "$T/budget/trials.csv") - 1))" -le 5 ] || fail "--budget 12 started more than 5 trials"
 
 # 3. a trial that fails is errored (after --max-failures retries); the rest go on
 FAIL_ABOVE=0.5 expect_rc 0 $TUNE --command "$OBJ 3" --space 'x=uniform(0,1)' --metric loss --trials 12 \

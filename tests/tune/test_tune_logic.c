@@ -354,6 +354,49 @@ static void test_time_attr(void)
     sl_tune_exp_destroy(&e);
 }
 
+/* --budget 10 trial steps, FIFO with max_t 4 and one group: trials 0 and
+ * 1 run their 4 steps (8 spent), trial 2 is stopped at its second step
+ * (10 spent, pruned), and nothing more starts though 100 trials were
+ * allowed. What was spent survives a save and load. */
+static void test_budget(void)
+{
+    sl_tune_conf_t c;
+    sl_tune_conf_default(&c);
+    c.max_t = 4;
+    c.trials = 100;
+    c.budget = 10;
+    const char *ex[] = {"x=uniform(0,1)", NULL};
+    sl_tune_exp_t *e = make(&c, ex), *f = NULL;
+    for (int k = 0; k < 2; k++) {
+        int64_t id = next_run(e, NULL);
+        CU_ASSERT_EQUAL(id, k);
+        for (int s = 1; s <= 4; s++)
+            CU_ASSERT_EQUAL(report(e, id, s, 1.0 / s), s < 4 ? SL_TUNE_CONTINUE : SL_TUNE_STOP);
+        sl_tune_exp_end(e, id, SL_TUNE_END_OK, -1);
+        CU_ASSERT_EQUAL(sl_tune_exp_trial(e, id)->status, SL_TUNE_DONE);
+    }
+    const char *dir = sl_test_tmpdir();
+    CU_ASSERT_FATAL(sl_tune_exp_save(e, dir) == SL_OK);
+    sl_tune_space_t sp = {0};
+    sl_tune_space_add(&sp, "x=uniform(0,1)", "t");
+    CU_ASSERT_FATAL(sl_tune_exp_load(&c, &sp, dir, &f) == SL_OK);
+    sl_tune_exp_t *both[2] = {e, f}; /* the original and the loaded copy alike */
+    for (int k = 0; k < 2; k++) {
+        sl_tune_exp_t *x = both[k];
+        int64_t id = next_run(x, NULL);
+        CU_ASSERT_EQUAL(id, 2);
+        CU_ASSERT_EQUAL(report(x, id, 1, 0.5), SL_TUNE_CONTINUE);
+        CU_ASSERT_EQUAL(report(x, id, 2, 0.4), SL_TUNE_STOP);
+        sl_tune_exp_end(x, id, SL_TUNE_END_OK, -1);
+        CU_ASSERT_EQUAL(sl_tune_exp_trial(x, id)->status, SL_TUNE_PRUNED);
+        CU_ASSERT_EQUAL(next_run(x, NULL), -1 - SL_TUNE_JOB_DONE);
+        CU_ASSERT_EQUAL(sl_tune_exp_ntrials(x), 3);
+        CU_ASSERT(sl_tune_exp_complete(x));
+    }
+    sl_tune_exp_destroy(&e);
+    sl_tune_exp_destroy(&f);
+}
+
 /* HyperBand with max_t 9, min_t 1, eta 3 (Li et al.): s_max = 2, brackets
  * s = 2: 9 trials at 1 -> 3 at 3 -> 1 at 9; s = 1: 5 at 3 -> 1 at 9;
  * s = 0: 3 at 9. 17 trials; losses are the trial ids, so the lowest ids
@@ -541,6 +584,7 @@ int main(int argc, char **argv)
         {"asha", test_asha},
         {"asha_stop", test_asha_stop},
         {"time_attr", test_time_attr},
+        {"budget", test_budget},
         {"hyperband", test_hyperband},
         {"median", test_median},
         {"pbt", test_pbt},
