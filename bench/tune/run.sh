@@ -8,12 +8,12 @@
 #      command through subprocess; interpreter start-up included): trials/s.
 #      Both exec echo directly; a second line uses a shell for both.
 #   2. Fashion-MNIST MLP (Debian's dataset-fashion-mnist), lr, width, batch,
-#      weight decay, 2 ranks: ASHA against random search + FIFO with about
-#      the same trial-epochs; time until a trial first reaches ACC (0.88)
+#      weight decay, 2 ranks: ASHA against random search + FIFO with the
+#      same --budget of trial-epochs; time until a trial first reaches ACC (0.88)
 #      test accuracy, best accuracy, and the scheduler's share of rank time.
 # usage: bench/tune/run.sh [BUILD_DIR]
 #   (REPS=3 N=2000 PARTS="1 2" SEED0=0: seeds SEED0+1.. ASHA=asha-time|asha-stop|asha
-#    MAXT=16 FIFO_TRIALS=6 ASHA_TRIALS)
+#    MAXT=16 FIFO_TRIALS=6: a budget of FIFO_TRIALS x MAXT trial-epochs for both; ASHA_TRIALS=1000)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../..}
@@ -71,18 +71,20 @@ if echo "$PARTS" | grep -q 2; then
     --labels $D/train-labels-idx1-ubyte.gz --output "$OUT/train.h5" -q
   [ -f "$OUT/test.h5" ] || $SLUICE data import-idx --images $D/t10k-images-idx3-ubyte.gz \
     --labels $D/t10k-labels-idx1-ubyte.gz --output "$OUT/test.h5" -q
-  MAXT=${MAXT:-16}; FIFO_TRIALS=${FIFO_TRIALS:-6}
+  # the same budget of trial-epochs for both: FIFO runs FIFO_TRIALS whole
+  # trials, ASHA as many as --budget lets it start
+  MAXT=${MAXT:-16}; FIFO_TRIALS=${FIFO_TRIALS:-6}; BUDGET=$((FIFO_TRIALS * MAXT))
   # asha-time (default): the stopping form (Ray Tune's ASHAScheduler) with
   # time_total_s as its time_attr, rungs 1, 4, 16, 64 s, each trial at most
   # MAXT epochs; asha-stop: the same counting epochs; asha: the promotion form
   ASHA=${ASHA:-asha-time}
   case $ASHA in
-    asha-time) asha_opts="--scheduler asha-stop --time-attr time_total_s --epochs $MAXT --max-t 256"; n=16 ;;
-    asha-stop) asha_opts="--scheduler asha-stop --max-t $MAXT"; n=16 ;;
-    asha) asha_opts="--scheduler asha --max-t $MAXT"; n=38 ;;
+    asha-time) asha_opts="--scheduler asha-stop --time-attr time_total_s --epochs $MAXT --max-t 256" ;;
+    asha-stop) asha_opts="--scheduler asha-stop --max-t $MAXT" ;;
+    asha) asha_opts="--scheduler asha --max-t $MAXT" ;;
     *) echo "ASHA=$ASHA: expected asha-time, asha-stop or asha"; exit 2 ;;
   esac
-  ASHA_TRIALS=${ASHA_TRIALS:-$n}
+  ASHA_TRIALS=${ASHA_TRIALS:-1000}
   common="--objective mlp --data $OUT/train.h5 --eval-data $OUT/test.h5 --model mlp:784-{width}-{width}-10
     --space lr=loguniform(1e-4,1e-1) --space width=choice(64,128,256,512) --space batch=qrandint(32,512,32)
     --space weight_decay=loguniform(1e-6,1e-2) --optimizer adamw --metric accuracy --mode max"
@@ -96,7 +98,7 @@ if echo "$PARTS" | grep -q 2; then
       rm -rf "$OUT/$sch"
       tr=$FIFO_TRIALS; so="--scheduler fifo --max-t $MAXT"
       [ $sch = fifo ] || { tr=$ASHA_TRIALS; so=$asha_opts; }
-      $MPIRUN -np 2 "$SLUICE" tune -q $common $so --trials "$tr" --seed "$((i + ${SEED0:-0}))" --out "$OUT/$sch" \
+      $MPIRUN -np 2 "$SLUICE" tune -q $common $so --trials "$tr" --budget $BUDGET --seed "$((i + ${SEED0:-0}))" --out "$OUT/$sch" \
         > "$OUT/$sch.log" 2>&1 || { cat "$OUT/$sch.log"; exit 1; }
       r=$(summary "$OUT/$sch/results.csv")
       u=$(sed -n 's/.*scheduler \([0-9.]*\)%.*/\1/p' "$OUT/$sch.log")
