@@ -47,6 +47,7 @@ typedef struct {
     int rcur, halves;
     spiller_t *sp;
     int nruns, runcap, runs_total;
+    sl_status_t spill_st; /* a failed spill: every later one fails alike, without writing again */
     size_t iobuf;       /* bytes per output or spill write */
     size_t merge_bytes; /* read-ahead buffers of the merge, in all */
     sl_run_t *runs;
@@ -478,7 +479,7 @@ static sl_status_t spiller_submit(sctx_t *c, unsigned char *buf, uint64_t n)
  * the spill thread (after the previous job is done) and go on in the other
  * buffer, or keep it in memory for the merge when the rest of the
  * partition is expected to fit in the other; else sort and write it here. */
-static sl_status_t spill(sctx_t *c)
+static sl_status_t spill_now(sctx_t *c)
 {
     if (!c->sp) {
         char path[4200];
@@ -513,6 +514,15 @@ static sl_status_t spill(sctx_t *c)
     c->rn = 0;
     c->rlim = c->rcap;
     return SL_OK;
+}
+
+/* A spill that failed stays failed: the blocks still arriving are not
+ * written to the same full --tmp again (nor the error printed again). */
+static sl_status_t spill(sctx_t *c)
+{
+    if (c->spill_st == SL_OK)
+        c->spill_st = spill_now(c);
+    return c->spill_st;
 }
 
 static sl_status_t deliver(void *arg, int src, const void *data, size_t len)

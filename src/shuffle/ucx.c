@@ -42,6 +42,8 @@ struct sl_xchg {
     void *arg;
     uint64_t *sent, *recvd, *expect; /* per peer: blocks sent, received, announced */
     int eos_seen;
+    sl_status_t dfail; /* the first failed delivery: later blocks are received and dropped, so
+                          peers still finish their streams and reach the collective error */
     char desc[256];
 };
 
@@ -223,7 +225,10 @@ const char *sl_xchg_describe(sl_xchg_t *x)
     return x->desc;
 }
 
-sl_status_t sl_xchg_progress(sl_xchg_t *x)
+/* One round of progress; returns only what stops the exchange itself (a
+ * failed receive, a bad tag, a receive that cannot be posted again). A
+ * failed delivery is kept in x->dfail, and the blocks after it are dropped. */
+static sl_status_t pump(sl_xchg_t *x)
 {
     while (ucp_worker_progress(x->worker))
         ;
@@ -247,11 +252,18 @@ sl_status_t sl_xchg_progress(sl_xchg_t *x)
             x->eos_seen++;
         } else {
             x->recvd[src]++;
-            SL_TRY(x->deliver(x->arg, src, s->buf, s->len));
+            if (x->dfail == SL_OK)
+                x->dfail = x->deliver(x->arg, src, s->buf, s->len);
         }
         SL_TRY(post(x, s));
     }
     return SL_OK;
+}
+
+sl_status_t sl_xchg_progress(sl_xchg_t *x)
+{
+    sl_status_t st = pump(x);
+    return st != SL_OK ? st : x->dfail;
 }
 
 sl_status_t sl_xchg_isend(sl_xchg_t *x, int dest, const void *buf, size_t len, sl_xchg_req_t **req_p)
@@ -292,8 +304,8 @@ sl_status_t sl_xchg_wait(sl_xchg_t *x, sl_xchg_req_t **req)
         return SL_OK;
     struct sl_xchg_req *r = *req;
     sl_status_t st = SL_OK;
-    while (!r->done && st == SL_OK)
-        st = sl_xchg_progress(x);
+    while (!r->done && st == SL_OK) /* a failed delivery does not stop the send */
+        st = pump(x);
     if (!r->done) {
         /* Leave the request to UCX; it is cancelled with the worker. */
         *req = NULL;
@@ -305,7 +317,7 @@ sl_status_t sl_xchg_wait(sl_xchg_t *x, sl_xchg_req_t **req)
         st = ucx_error(r->status, "sending a block");
     free(r);
     *req = NULL;
-    return st;
+    return st != SL_OK ? st : x->dfail;
 }
 
 static int all_in(sl_xchg_t *x)
@@ -327,12 +339,16 @@ sl_status_t sl_xchg_finish(sl_xchg_t *x)
     for (int r = 0; st == SL_OK && r < x->size; r++)
         if (r != x->rank)
             st = sl_xchg_isend(x, r, NULL, 0, &eos[r]);
-    for (int r = 0; st == SL_OK && r < x->size; r++)
-        st = sl_xchg_wait(x, &eos[r]);
+    /* a rank whose delivery failed drains too: its peers' sends complete */
+    for (int r = 0; eos && r < x->size; r++) {
+        sl_status_t s2 = sl_xchg_wait(x, &eos[r]);
+        if (s2 != SL_OK && s2 != x->dfail && st == SL_OK)
+            st = s2;
+    }
     while (st == SL_OK && !all_in(x))
-        st = sl_xchg_progress(x);
+        st = pump(x);
     free(eos);
-    return st;
+    return st != SL_OK ? st : x->dfail;
 }
 
 void sl_xchg_destroy(sl_xchg_t **xp)
