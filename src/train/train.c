@@ -839,7 +839,8 @@ static sl_status_t setup(run_t *r)
     r->one_node = sl_comm_shm_path(r->comm);
     sl_nn_data_t *d = NULL, *e = NULL;
     struct stat sbd, sbe; /* before the open: a file renamed over in between is read again next time */
-    int have_sbd = stat(o->data, &sbd) == 0, have_sbe = o->eval && stat(o->eval, &sbe) == 0;
+    int have_sbd = o->keep_data && stat(o->data, &sbd) == 0;
+    int have_sbe = o->keep_data && o->eval && stat(o->eval, &sbe) == 0;
     SL_TRY(sl_nn_data_open(r->comm, o->data, &d));
     r->N = sl_nn_data_rows(d);
     r->tw = sl_nn_data_target_width(d);
