@@ -4,7 +4,8 @@
 # fidelity parameter is optimised (TPE + ASHA), every scheduler runs to the
 # end, ASHA and --max-t count seconds with --time-attr, --budget caps the
 # trial steps, failing trials end errored while the experiment finishes,
-# checkpoint pruning keeps exactly K per trial plus best.h5, and bad input
+# checkpoint pruning keeps exactly K per trial plus best.h5, trial
+# directories are made, kept and reused as documented, and bad input
 # fails with one clear message and leaves EXPDIR as it was.
 . "$top_srcdir/tests/lib.sh"
 OBJ="$top_srcdir/tests/tune/objective.sh"
@@ -61,6 +62,36 @@ expect_rc 0 $TUNE --command "$OBJ 5" --space 'x=uniform(0,1)' --metric loss --tr
 n=$(($(grep -c '' "$T/budget/results.csv") - 1))
 [ "$n" -ge 12 ] && [ "$n" -le 14 ] || fail "--budget 12: $n trial steps reported"
 [ "$(($(grep -c '' "$T/budget/trials.csv") - 1))" -le 5 ] || fail "--budget 12 started more than 5 trials"
+
+# 2d. trial directories: every command starts in a directory of its own,
+# empty; one that leaves nothing in it has none afterwards (the directory is
+# reused), one that writes keeps just its own files; and output of several
+# times what a pipe holds, before the report, is all read
+cat > "$T/dirs.sh" <<'EOS'
+#!/bin/sh
+d=$SLUICE_TRIAL_DIR
+[ -d "$d" ] || { echo "no directory $d" >&2; exit 3; }
+[ -z "$(ls -A "$d")" ] || { echo "$d holds $(ls -A "$d")" >&2; exit 4; }
+case $((SLUICE_TRIAL_ID % 3)) in
+  0) echo "$SLUICE_TRIAL_ID" > "$d/own.$SLUICE_TRIAL_ID" ;;
+  1) seq 1 50000 ;;
+esac
+echo "sluice-report step=1 m=$SLUICE_PARAM_X"
+EOS
+chmod +x "$T/dirs.sh"
+expect_rc 0 $TUNE --command "$T/dirs.sh" --space 'x=uniform(0,1)' --metric m --trials 24 --out "$T/dirs"
+[ "$(grep -c ',done,' "$T/dirs/trials.csv")" -eq 24 ] || fail "trial directories: $(cat "$T/dirs/trials.csv"; cat "$T"/dirs/trials/*/trial.log)"
+[ "$(($(grep -c '' "$T/dirs/results.csv") - 1))" -eq 24 ] || fail "trial directories: not every report was read"
+[ -z "$(ls -A "$T/dirs/trials" | grep -v '^0')" ] || fail "left in trials/: $(ls -A "$T/dirs/trials")"
+for i in $(seq 0 23); do
+  d="$T/dirs/trials/$(printf %06d "$i")"
+  case $((i % 3)) in
+    0) [ "$(ls -A "$d" 2>&1)" = "own.$i" ] || fail "$d holds $(ls -A "$d" 2>&1), not own.$i" ;;
+    1) [ "$(ls -A "$d" 2>&1)" = trial.log ] && [ "$(grep -c '' "$d/trial.log")" -eq 50000 ] ||
+         fail "$d: the command's 50000 lines are not all in trial.log" ;;
+    2) [ -e "$d" ] && fail "$d was left, though the trial wrote nothing" ;;
+  esac
+done
 
 # 3. a trial that fails is errored (after --max-failures retries); the rest go on
 FAIL_ABOVE=0.5 expect_rc 0 $TUNE --command "$OBJ 3" --space 'x=uniform(0,1)' --metric loss --trials 12 \
