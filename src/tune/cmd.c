@@ -365,6 +365,12 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
     int64_t step = -1;
     double kill_at = 0;
     size_t got = 0; /* bytes read from the pipes at the last wake */
+    static size_t lazy_max; /* a quarter of a pipe's capacity */
+    if (!lazy_max) {
+        int cap = fcntl(pfd[0], F_GETPIPE_SZ);
+        lazy_max = cap > 0 ? (size_t)cap / 4 : 4096;
+    }
+    int forced = 0; /* the output was taken as ended: something still holds a pipe */
     while (!exited || !eof) {
         /* wake on the exit (pidfd), or for MPI every 200 us on the
          * coordinator (it answers the other ranks) and every 1 ms on the
@@ -373,7 +379,7 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
          * short trial two more context switches (a fifth of the rank's own
          * time); a command that fills the pipes between wakes, or a kernel
          * without pidfd, is woken by its output. */
-        int lazy = pidfd >= 0 && !exited && got < 16384;
+        int lazy = pidfd >= 0 && !exited && got < lazy_max;
         got = 0;
         struct pollfd pf[3] = {{eof || lazy ? -1 : pfd[0], POLLIN, 0},
                                {eeof || lazy ? -1 : efd[0], POLLIN, 0},
@@ -429,7 +435,7 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
                 have = 0; /* an endless line: drop it */
         }
         if (exited && !eof)
-            eof = 1; /* drained once after the exit; a background child may hold the pipe */
+            eof = forced = 1; /* drained once after the exit; a background child may hold the pipe */
         if (!exited) {
             pid_t w = waitpid(pid, &wstatus, WNOHANG);
             if (w == pid) {
@@ -496,6 +502,11 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
                 : snprintf(m, sizeof m, "sluice: the command was killed by signal %d\n", WTERMSIG(wstatus));
         log_write(&logfd, path, m, (size_t)n);
     }
+    /* Nothing of the command is left (no process in its group, both pipes
+     * closed by their writers): its directory may go to the next trial if
+     * it is empty. A process that left the group (setsid) is not seen. */
+    if (gsize == 1 && !forced && eeof && kill(-pid, 0) != 0 && errno == ESRCH)
+        tune_trial_dir_reusable(r);
 gather:
     if (pfd[0] >= 0)
         close(pfd[0]);

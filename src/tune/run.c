@@ -40,7 +40,9 @@ struct tune_run {
     int warned_full;          /* a report had no room left for time_total_s */
     double job_t0, job_prior; /* the current job's start (sl_now) and earlier jobs' seconds */
     char cur_dir[1024];
-    int spare; /* trials/.spare-RANK holds an empty directory to reuse */
+    int spare;        /* trials/.spare-RANK holds an empty directory to reuse */
+    int dir_reusable; /* the objective left nothing running in the trial's directory */
+    mode_t dir_mode;  /* what mkdir gives a trial directory (0755 less the umask) */
     /* coordinator */
     sl_tune_exp_t *e;
     int *gstate;       /* 0 idle/asking, 1 running, 2 waiting, 3 finished */
@@ -182,10 +184,10 @@ static int64_t ckpt_prune(const char *dir, long keep, int *left)
         return -1;
     int64_t steps[4096];
     int n = 0, all = 0;
-    for (struct dirent *de; (de = readdir(d)) && n < 4096;) {
+    for (struct dirent *de; (de = readdir(d));) {
         int64_t s;
         all += !is_dot(de->d_name);
-        if (ckpt_step_of(de->d_name, &s))
+        if (n < 4096 && ckpt_step_of(de->d_name, &s))
             steps[n++] = s;
     }
     qsort(steps, (size_t)n, sizeof steps[0], cmp_i64_desc);
@@ -202,9 +204,10 @@ static int64_t ckpt_prune(const char *dir, long keep, int *left)
     for (struct dirent *de; (de = readdir(d));) {
         int64_t s;
         if (ckpt_step_of(de->d_name, &s) && (keep < 0 || s < cut)) {
+            struct stat sb;
             snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
             rm_rf(path);
-            all--;
+            all -= lstat(path, &sb) != 0; /* what could not be removed is still there */
         }
     }
     closedir(d);
@@ -319,21 +322,31 @@ static int trial_dir_make(tune_run_t *r, const char *dir)
     return mkdir(dir, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-/* After a trial: keep its directory as the spare if it holds nothing. */
+void tune_trial_dir_reusable(tune_run_t *r)
+{
+    r->dir_reusable = 1;
+}
+
+/* After a trial: keep its directory as the spare if it holds nothing, the
+ * objective left nothing running that could still write there, and it is
+ * still the plain directory mkdir would make (not a link the command put
+ * in its place, nor one whose mode it changed). */
 static void trial_dir_done(tune_run_t *r, const char *dir, int left)
 {
-    if (left != 0 || r->spare)
+    struct stat sb;
+    if (left != 0 || r->spare || !r->dir_reusable || lstat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode) ||
+        (sb.st_mode & 07777) != r->dir_mode || sb.st_uid != geteuid())
         return;
     char sp[1100];
     spare_path(r, sp, sizeof sp);
     r->spare = rename(dir, sp) == 0;
 }
 
-/* The leader's last trial is over: the spare goes. */
+/* Before a leader's first trial and after its last: its spare goes (an
+ * empty one left by a killed run too; one with files in it stays and is
+ * not used). */
 static void spare_remove(tune_run_t *r)
 {
-    if (!r->spare)
-        return;
     char sp[1100];
     spare_path(r, sp, sizeof sp);
     rmdir(sp);
@@ -796,6 +809,7 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
     r->job_prior = m->time_prior;
     r->prune_at = sl_now() + 0.25;
     r->prune_reports = 0;
+    r->dir_reusable = 0;
     r->obj->run(r, m, &outcome);
     *busy += sl_now() - t0;
     r->cur_trial = -1;
@@ -989,6 +1003,11 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
         goto out_free;
     double t0 = sl_now(), busy = 0;
     r->last_save = r->t_start = sl_now();
+    mode_t um = umask(0);
+    umask(um);
+    r->dir_mode = 0755 & ~um;
+    if (r->group >= 0 && r->grank == 0)
+        spare_remove(r);
     if (r->rank == 0) {
         coord_note(r);
         coord_loop(r, &busy);

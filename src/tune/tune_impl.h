@@ -130,6 +130,9 @@ int tune_decision(tune_run_t *r);
 /* Group position and sizes, the options and the space. */
 int tune_group_rank(const tune_run_t *r);
 int tune_group_size(const tune_run_t *r);
+/* The objective left nothing running that could still write in the
+ * trial's directory: an empty one may be reused for the next trial. */
+void tune_trial_dir_reusable(tune_run_t *r);
 MPI_Comm tune_group_comm(const tune_run_t *r);
 const tune_opts_t *tune_opts(const tune_run_t *r);
 const sl_tune_space_t *tune_space(const tune_run_t *r);

@@ -65,31 +65,38 @@ n=$(($(grep -c '' "$T/budget/results.csv") - 1))
 
 # 2d. trial directories: every command starts in a directory of its own,
 # empty; one that leaves nothing in it has none afterwards (the directory is
-# reused), one that writes keeps just its own files; and output of several
-# times what a pipe holds, before the report, is all read
+# reused), one that writes keeps just its own files; a directory is not
+# reused while a process the command left behind may still write in it, nor
+# when the command put a link in its place; and output of several times
+# what a pipe holds, before the report, is all read
 cat > "$T/dirs.sh" <<'EOS'
 #!/bin/sh
-d=$SLUICE_TRIAL_DIR
+d=$SLUICE_TRIAL_DIR i=$SLUICE_TRIAL_ID
 [ -d "$d" ] || { echo "no directory $d" >&2; exit 3; }
 [ -z "$(ls -A "$d")" ] || { echo "$d holds $(ls -A "$d")" >&2; exit 4; }
-case $((SLUICE_TRIAL_ID % 3)) in
-  0) echo "$SLUICE_TRIAL_ID" > "$d/own.$SLUICE_TRIAL_ID" ;;
+case $((i % 5)) in
+  0) echo "$i" > "$d/own.$i" ;;
   1) seq 1 50000 ;;
+  3) (sleep 0.3; echo "$i" > "$d/late.$i") > /dev/null 2>&1 & ;;
+  4) s="$d/../../scratch.$i"; mkdir "$s" && rmdir "$d" && ln -s "$s" "$d" ;;
 esac
 echo "sluice-report step=1 m=$SLUICE_PARAM_X"
 EOS
 chmod +x "$T/dirs.sh"
-expect_rc 0 $TUNE --command "$T/dirs.sh" --space 'x=uniform(0,1)' --metric m --trials 24 --out "$T/dirs"
-[ "$(grep -c ',done,' "$T/dirs/trials.csv")" -eq 24 ] || fail "trial directories: $(cat "$T/dirs/trials.csv"; cat "$T"/dirs/trials/*/trial.log)"
-[ "$(($(grep -c '' "$T/dirs/results.csv") - 1))" -eq 24 ] || fail "trial directories: not every report was read"
+expect_rc 0 $TUNE --command "$T/dirs.sh" --space 'x=uniform(0,1)' --metric m --trials 25 --out "$T/dirs"
+sleep 1 # the background writers
+[ "$(grep -c ',done,' "$T/dirs/trials.csv")" -eq 25 ] || fail "trial directories: $(cat "$T/dirs/trials.csv"; cat "$T"/dirs/trials/*/trial.log)"
+[ "$(($(grep -c '' "$T/dirs/results.csv") - 1))" -eq 25 ] || fail "trial directories: not every report was read"
 [ -z "$(ls -A "$T/dirs/trials" | grep -v '^0')" ] || fail "left in trials/: $(ls -A "$T/dirs/trials")"
-for i in $(seq 0 23); do
+for i in $(seq 0 24); do
   d="$T/dirs/trials/$(printf %06d "$i")"
-  case $((i % 3)) in
+  case $((i % 5)) in
     0) [ "$(ls -A "$d" 2>&1)" = "own.$i" ] || fail "$d holds $(ls -A "$d" 2>&1), not own.$i" ;;
     1) [ "$(ls -A "$d" 2>&1)" = trial.log ] && [ "$(grep -c '' "$d/trial.log")" -eq 50000 ] ||
          fail "$d: the command's 50000 lines are not all in trial.log" ;;
     2) [ -e "$d" ] && fail "$d was left, though the trial wrote nothing" ;;
+    3) [ "$(ls -A "$d" 2>&1)" = "late.$i" ] || fail "$d holds $(ls -A "$d" 2>&1), not late.$i written after the trial" ;;
+    4) [ -L "$d" ] && [ -d "$T/dirs/scratch.$i" ] || fail "$d: the trial's link or its target was moved" ;;
   esac
 done
 
