@@ -84,7 +84,10 @@ echo "sluice-report step=1 m=$SLUICE_PARAM_X"
 EOS
 chmod +x "$T/dirs.sh"
 expect_rc 0 $TUNE --command "$T/dirs.sh" --space 'x=uniform(0,1)' --metric m --trials 25 --out "$T/dirs"
-sleep 1 # the background writers
+for w in $(seq 50); do # the background writers (0.3 s each), 10 s at most
+  [ "$(ls "$T"/dirs/trials/*/late.* 2>/dev/null | grep -c '')" -ge 5 ] && break
+  sleep 0.2
+done
 [ "$(grep -c ',done,' "$T/dirs/trials.csv")" -eq 25 ] || fail "trial directories: $(cat "$T/dirs/trials.csv"; cat "$T"/dirs/trials/*/trial.log)"
 [ "$(($(grep -c '' "$T/dirs/results.csv") - 1))" -eq 25 ] || fail "trial directories: not every report was read"
 [ -z "$(ls -A "$T/dirs/trials" | grep -v '^0')" ] || fail "left in trials/: $(ls -A "$T/dirs/trials")"
