@@ -40,7 +40,8 @@ struct tune_run {
     int warned_full;          /* a report had no room left for time_total_s */
     double job_t0, job_prior; /* the current job's start (sl_now) and earlier jobs' seconds */
     char cur_dir[1024];
-    int spare;        /* trials/.spare-RANK holds an empty directory to reuse */
+    int spare;            /* spare_dir holds an empty directory to reuse */
+    char spare_dir[1100]; /* EXPDIR/trials/.spare-RANK */
     int dir_reusable; /* the objective left nothing running in the trial's directory */
     mode_t dir_mode;  /* what mkdir gives a trial directory (0755 less the umask) */
     /* coordinator */
@@ -159,7 +160,7 @@ static void rm_rf(const char *path)
         if (d) {
             char sub[4096];
             for (struct dirent *de; (de = readdir(d));) {
-                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                if (is_dot(de->d_name))
                     continue;
                 snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
                 rm_rf(sub);
@@ -303,18 +304,11 @@ static void trial_dir(const tune_run_t *r, int64_t id, char *buf, size_t len)
  * quarter of the rank's own time in a 1 ms trial; two renames take 25 us.
  * The spare has a name of its own, never a finished trial's, so a trial
  * that is paused and resumed elsewhere never has its directory taken. */
-static void spare_path(const tune_run_t *r, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s/trials/.spare-%d", r->o->out, r->rank);
-}
-
 static int trial_dir_make(tune_run_t *r, const char *dir)
 {
     if (r->spare) {
-        char sp[1100];
-        spare_path(r, sp, sizeof sp);
         r->spare = 0;
-        if (rename(sp, dir) == 0)
+        if (rename(r->spare_dir, dir) == 0)
             return 0;
         if (errno == EEXIST || errno == ENOTEMPTY)
             r->spare = 1; /* dir is there with files in it (a resumed trial) */
@@ -337,9 +331,7 @@ static void trial_dir_done(tune_run_t *r, const char *dir, int left)
     if (left != 0 || r->spare || !r->dir_reusable || lstat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode) ||
         (sb.st_mode & 07777) != r->dir_mode || sb.st_uid != geteuid())
         return;
-    char sp[1100];
-    spare_path(r, sp, sizeof sp);
-    r->spare = rename(dir, sp) == 0;
+    r->spare = rename(dir, r->spare_dir) == 0;
 }
 
 /* Before a leader's first trial and after its last: its spare goes (an
@@ -347,9 +339,7 @@ static void trial_dir_done(tune_run_t *r, const char *dir, int left)
  * not used). */
 static void spare_remove(tune_run_t *r)
 {
-    char sp[1100];
-    spare_path(r, sp, sizeof sp);
-    rmdir(sp);
+    rmdir(r->spare_dir);
     r->spare = 0;
 }
 
@@ -1006,6 +996,7 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
     mode_t um = umask(0);
     umask(um);
     r->dir_mode = 0755 & ~um;
+    snprintf(r->spare_dir, sizeof r->spare_dir, "%s/trials/.spare-%d", o->out, r->rank);
     if (r->group >= 0 && r->grank == 0)
         spare_remove(r);
     if (r->rank == 0) {
