@@ -952,8 +952,9 @@ static void report(sctx_t *c, double total)
         if (out)
             fprintf(out, "  disk bound %.3f s (read %.0f MB/s, write %.0f MB/s): %.1f%% of the disk bound\n",
                     bound, c->o->disk_read_bw, c->o->disk_write_bw, 100.0 * bound / tm[6]);
+    sl_u128_hex(sum, hex); /* for the JSON too, with -q */
     if (out)
-        fprintf(out, "  output checksum %s (valsort's sum of CRC32s)\n", sl_u128_hex(sum, hex));
+        fprintf(out, "  output checksum %s (valsort's sum of CRC32s)\n", hex);
     /* The summary, as JSON. */
     char path[4200];
     snprintf(path, sizeof path, "%s/summary.json", c->o->output);
