@@ -773,6 +773,12 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
 {
     int outcome = SL_TUNE_END_FAILED;
     double t0 = sl_now();
+    /* A decision the coordinator sent for this group's last job may still
+     * be unread (that job ended at its target first); it went out before
+     * this job did, so it is here now: drop it, or a promoted trial would
+     * take its last rung's pause for a decision on this job. */
+    if (r->rank != 0)
+        tune_service(r);
     r->cur_trial = m->trial;
     r->cur_decision = SL_TUNE_CONTINUE;
     snprintf(r->cur_dir, sizeof r->cur_dir, "%s", m->trial_dir);

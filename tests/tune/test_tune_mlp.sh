@@ -16,6 +16,11 @@ expect_rc 0 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" -
   --keep-checkpoints 2 --out "$T/m"
 grep -q ',done,' "$T/m/trials.csv" || fail "no trial ran to max-t"
 awk -F, 'NR>1 && $3 > 1 {p=1} END{exit !p}' "$T/m/trials.csv" || fail "no trial was promoted past rung 1"
+# the promotion form stops a trial only at a rung (1, 2, 4, 8), and a trial
+# is done only at max-t: a promoted trial must not take the pause of its
+# last rung for a decision on its next job
+awk -F, 'NR>1 && !($3 == 1 || $3 == 2 || $3 == 4 || $3 == 8) {bad=1} NR>1 && $2 == "done" && $3 != 8 {bad=1}
+  END{exit bad}' "$T/m/trials.csv" || { cat "$T/m/trials.csv"; fail "ASHA left a trial between rungs"; }
 acc=$(sed -n 's/.*"metric": \([0-9.e-]*\).*/\1/p' "$T/m/best.json")
 awk -v a="$acc" 'BEGIN{exit !(a > 0.8)}' || fail "best accuracy $acc"
 h5dump -H "$T/m/best.h5" > /dev/null 2>&1 || fail "best.h5 is not HDF5"
