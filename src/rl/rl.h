@@ -141,6 +141,15 @@ double sl_rl_logprob(int k, const float *out, const float *logstd, const float *
  * than worker_frac of the `workers` have finished. Local, pure. */
 int sl_rl_preempt_rule(int step, int T, long done_workers, int workers, double min_frac, double worker_frac);
 
+/* What a training run tells its update callback after each update. */
+typedef struct {
+    int64_t update, global_step, episodes;
+    double return_mean; /* of the last 100 episodes (NaN if none yet) */
+    double sps;         /* environment steps per second in this update */
+    double seconds;     /* since this run (or resume) started */
+    int checkpointed;   /* ckpt.h5 now holds this update's state */
+} sl_rl_update_info_t;
+
 /* Everything a training run takes (`sluice rl train` fills it from its
  * option table). Strings are borrowed. Numbers < 0 where noted mean "the
  * environment's preset" (sl_rl_preset). */
@@ -164,6 +173,14 @@ typedef struct {
     uint64_t seed;
     int resume;
     int checkpoint_every; /* updates between checkpoints (and at the end) */
+    int64_t checkpoint_steps; /* also a checkpoint when global_step passes a multiple of it (0: off) */
+    /* Called on every rank after each update, once the update's checkpoint
+     * (if any) is written; it may use the communicator collectively. A
+     * non-zero return, which must be the same on every rank, ends the run
+     * there as finished (SL_OK). NULL: none. (sluice tune's ppo objective
+     * reports and takes its decisions here.) */
+    int (*update_cb)(const sl_rl_update_info_t *u, void *arg);
+    void *update_cb_arg;
     /* DD-PPO preemption of stragglers (only with more than one rank). */
     int preempt;
     double preempt_min_frac, preempt_worker_frac;

@@ -746,6 +746,7 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
     double t_start = sl_now(), steps_start = (double)r->global_step, cpu_start = cpu_seconds();
     long updates_here = 0;
     int stopped = 0;
+    int64_t saved_update = -1;
     while (r->global_step < o->total_steps) {
         int stop = 0;
         SL_TRY_GOTO(sl_stop_agree(r->comm, &stop), out);
@@ -806,13 +807,27 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
                 fprintf(stderr, "sluice[0]: update %lld step %lld return_mean %.1f sps %.0f\n",
                         (long long)r->update, (long long)r->global_step, rm, (double)glob[0] / dt);
         }
-        if (o->checkpoint_every > 0 && r->update % o->checkpoint_every == 0 &&
-            r->global_step < o->total_steps)
+        int ck = (o->checkpoint_every > 0 && r->update % o->checkpoint_every == 0 &&
+                  r->global_step < o->total_steps) ||
+                 (o->checkpoint_steps > 0 &&
+                  (r->global_step - glob[0]) / o->checkpoint_steps != r->global_step / o->checkpoint_steps);
+        if (o->update_cb && r->global_step >= o->total_steps)
+            ck = 1; /* the callback may report the last update with its checkpoint */
+        if (ck) {
             SL_TRY_GOTO(save(r, ckpt), out);
+            saved_update = r->update;
+        }
+        if (o->update_cb) {
+            sl_rl_update_info_t ui = {
+                r->update, r->global_step, r->n_episodes, rm, (double)glob[0] / dt, sl_now() - t_start, ck};
+            if (o->update_cb(&ui, o->update_cb_arg))
+                break;
+        }
         if (o->stop_at_target && r->first_reach >= 0)
             break;
     }
-    SL_TRY_GOTO(save(r, ckpt), out);
+    if (saved_update != r->update)
+        SL_TRY_GOTO(save(r, ckpt), out);
     double secs = sl_now() - t_start, cpu = cpu_seconds() - cpu_start;
     MPI_Bcast(&secs, 1, MPI_DOUBLE, 0, r->comm);
     MPI_Allreduce(MPI_IN_PLACE, &cpu, 1, MPI_DOUBLE, MPI_SUM, r->comm);

@@ -7,6 +7,8 @@
 #include "config.h"
 #include "tune_impl.h"
 
+#include "rl.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <math.h>
@@ -20,7 +22,7 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
 
 #define O(f) offsetof(tune_opts_t, f)
 static const sl_opt_t tune_table[] = {
-    {"objective", 0, SL_OPT_CHOICE, O(objective), "cmd", 0, 0, "cmd|mlp", 0, "what a trial runs", NULL},
+    {"objective", 0, SL_OPT_CHOICE, O(objective), "cmd", 0, 0, "cmd|mlp|ppo", 0, "what a trial runs", NULL},
     {"command", 'c', SL_OPT_STRING, O(command), NULL, 0, 0, NULL, 0,
      "cmd objective: command template; {name} is a parameter's value, also {trial} {trial_dir} {resume} "
      "{max_t}",
@@ -75,7 +77,7 @@ static const sl_opt_t tune_table[] = {
     {"data", 0, SL_OPT_STRING, O(data), NULL, 0, 0, NULL, 0, "mlp: training data (HDF5, as sluice train)",
      "FILE"},
     {"eval-data", 0, SL_OPT_STRING, O(eval_data), NULL, 0, 0, NULL, 0, "mlp: evaluation data", "FILE"},
-    {"device", 0, SL_OPT_CHOICE, O(device), "cpu", 0, 0, "cpu|cuda", 0, "mlp: device", NULL},
+    {"device", 0, SL_OPT_CHOICE, O(device), "cpu", 0, 0, "cpu|cuda", 0, "mlp, ppo: device", NULL},
     {"epochs", 0, SL_OPT_INT, O(epochs), "0", 0, 1e6, NULL, 0,
      "mlp: epochs (default --max-t when it counts steps)", NULL},
     {"batch", 0, SL_OPT_INT, O(batch), "128", 1, 1e9, NULL, 0, "mlp: global batch unless tuned", NULL},
@@ -86,6 +88,12 @@ static const sl_opt_t tune_table[] = {
      "mlp: model spec as in sluice train; {name} is a parameter's value", "SPEC"},
     {"optimizer", 0, SL_OPT_CHOICE, O(optim), "adam", 0, 0, "sgd|adam|adamw", 0,
      "mlp: optimiser unless tuned (parameter optimizer)", NULL},
+    {"env", 0, SL_OPT_STRING, O(env), "CartPole-v1", 0, 0, NULL, 0, "ppo: environment (as sluice rl train)",
+     "NAME"},
+    {"iteration-steps", 0, SL_OPT_INT, O(iter_steps), "10000", 1, 1e15, NULL, 0,
+     "ppo: environment steps of the trial's group in one step (iteration) of a trial", "N"},
+    {"iterations", 0, SL_OPT_INT, O(iterations), "0", 0, 1e12, NULL, 0,
+     "ppo: iterations of a trial (default --max-t when it counts steps)", NULL},
     SL_OPT_END,
 };
 #undef O
@@ -94,7 +102,7 @@ static const char *const tune_sections[] = {"space", NULL};
 
 static const sl_cmd_spec_t tune_spec = {
     "tune",
-    "tune --objective cmd|mlp [--command TEMPLATE] --space EXPR... --metric NAME --out EXPDIR [options]",
+    "tune --objective cmd|mlp|ppo [--command TEMPLATE] --space EXPR... --metric NAME --out EXPDIR [options]",
     "Tunes hyperparameters: each trial runs on a group of --ranks-per-trial ranks; the searcher proposes\n"
     "parameters and the scheduler stops, promotes or perturbs trials from their reports. A cmd trial\n"
     "reports by printing 'sluice-report step=N NAME=VALUE ...' lines. The experiment lives in\n"
@@ -186,6 +194,9 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
     for (int i = 0; !strcmp(o->objective, "mlp") && i < space->n && i < 64; i++)
         if (tune_mlp_shapes(o, space->p[i].name))
             c->pbt_keep |= (uint64_t)1 << i;
+    for (int i = 0, shape = 0; !strcmp(o->objective, "ppo") && i < space->n && i < 64; i++)
+        if (tune_ppo_known(space->p[i].name, &shape) && shape)
+            c->pbt_keep |= (uint64_t)1 << i;
     c->max_failures = (int)o->max_failures;
     c->seed = (uint64_t)o->seed;
     if (c->searcher == SL_TUNE_SEARCH_GRID) {
@@ -216,6 +227,22 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
                          "resume, max_t",
                          o->command);
         *obj = &tune_objective_cmd;
+    } else if (!strcmp(o->objective, "ppo")) {
+        *obj = &tune_objective_ppo;
+        char names[256];
+        if (!sl_rl_env_find(o->env))
+            return usage("--env '%s': unknown environment (%s)", o->env,
+                         sl_rl_env_names(names, sizeof names));
+        for (int i = 0; i < space->n; i++)
+            if (!tune_ppo_known(space->p[i].name, NULL))
+                return usage(
+                    "parameter '%s' is not used by the ppo objective (tune lr, gamma, gae_lambda, clip, "
+                    "ent_coef, vf_coef, max_grad_norm, update_epochs, minibatches, num_steps, "
+                    "envs_per_rank, hidden, log_std_init)",
+                    space->p[i].name);
+        if (o->iterations <= 0 && (o->max_t <= 0 || !by_step))
+            return usage("--objective ppo%s needs --iterations N (the iterations of a trial%s)",
+                         by_step ? "" : " with --time-attr", by_step ? "; or --max-t" : "");
     } else {
         *obj = &tune_objective_mlp;
         if (!o->data)

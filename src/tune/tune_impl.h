@@ -99,6 +99,9 @@ typedef struct {
     char *data, *eval_data, *device, *model, *optim;
     long epochs, batch;
     double lr, wd;
+    /* ppo objective */
+    char *env;
+    long iter_steps, iterations;
 } tune_opts_t;
 
 /* Objectives. run is collective over the trial's group; it ends when the
@@ -110,6 +113,10 @@ typedef struct {
 } tune_objective_t;
 extern const tune_objective_t tune_objective_cmd;
 extern const tune_objective_t tune_objective_mlp;
+extern const tune_objective_t tune_objective_ppo;
+/* ppo: 1 when the objective sets parameter `name`; *shape_p (may be NULL)
+ * 1 when the checkpoint holds its shape (PBT copies it from the donor). */
+int tune_ppo_known(const char *name, int *shape_p);
 /* mlp: every parameter must be an option it sets or a {name} of --model
  * (SL_ERR_NOT_FOUND, *bad_p the parameter), and every {name} of --model a
  * parameter (SL_ERR_INVALID, *bad_p the model). */

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The `ppo` objective: PPO (DD-PPO on a group of more than one rank) from
+ * the rl library on the trial's group, its run directory being the trial
+ * directory. A step is an iteration of --iteration-steps environment steps,
+ * as a training iteration of RLlib: when the run's global step passes the
+ * next multiple, ckpt.h5 is written, kept as checkpoint-<step>.h5 (a hard
+ * link) and the leader reports return_mean, env_steps, episodes and sps.
+ * The run's length, over which the learning rate is annealed, is the
+ * trial's whole length, so a trial paused at a rung and promoted later
+ * learns as one that ran through. Parameters named as sluice rl train's
+ * options set them; the rest are the environment's presets. */
+#define _GNU_SOURCE
+#include "config.h"
+#include "tune_impl.h"
+
+#include "rl.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Parameters the objective sets; shape: the checkpoint holds their shape,
+ * so PBT copies them from the donor unexplored. */
+static const struct {
+    const char *name;
+    int shape;
+} known[] = {
+    {"lr", 0},        {"gamma", 0},         {"gae_lambda", 0},    {"clip", 0},        {"ent_coef", 0},
+    {"vf_coef", 0},   {"max_grad_norm", 0}, {"update_epochs", 0}, {"minibatches", 0}, {"log_std_init", 0},
+    {"num_steps", 1}, {"envs_per_rank", 1}, {"hidden", 1},        {NULL, 0}};
+
+int tune_ppo_known(const char *name, int *shape_p)
+{
+    for (int k = 0; known[k].name; k++)
+        if (!strcmp(name, known[k].name)) {
+            if (shape_p)
+                *shape_p = known[k].shape;
+            return 1;
+        }
+    return 0;
+}
+
+typedef struct {
+    tune_run_t *r;
+    const tune_jobmsg_t *job;
+    int64_t iter_steps, last; /* last step reported in this job */
+    int decision;
+} ppo_cb_t;
+
+static int update_cb(const sl_rl_update_info_t *u, void *arg)
+{
+    ppo_cb_t *c = arg;
+    tune_run_t *r = c->r;
+    const tune_jobmsg_t *job = c->job;
+    int64_t step = u->global_step / c->iter_steps;
+    int report = u->checkpointed && step > c->last;
+    int d = SL_TUNE_CONTINUE;
+    if (tune_group_rank(r) == 0) {
+        if (report) {
+            char src[1200], dst[1300];
+            snprintf(src, sizeof src, "%s/ckpt.h5", job->trial_dir);
+            snprintf(dst, sizeof dst, "%s/checkpoint-%lld.h5", job->trial_dir, (long long)step);
+            unlink(dst);
+            if (link(src, dst) != 0)
+                SL_WARN("trial %lld: cannot keep %s as %s: %s", (long long)job->trial, src, dst,
+                        strerror(errno));
+            /* rl keeps the save before as ckpt.h5.1: not a checkpoint of tune's, and
+             * --keep-checkpoints counts every one on disk */
+            snprintf(src, sizeof src, "%s/ckpt.h5.1", job->trial_dir);
+            unlink(src);
+            const char *names[4] = {"return_mean", "env_steps", "episodes", "sps"};
+            double v[4] = {u->return_mean, (double)u->global_step, (double)u->episodes, u->sps};
+            d = tune_report(r, job->trial, step, 4, names, v);
+        }
+        /* between reports too: a decision that comes while the trial
+         * trains on ends it at its next update (it resumes, if ever, from
+         * the checkpoint of its last report) */
+        tune_service(r);
+        if (d == SL_TUNE_CONTINUE)
+            d = tune_decision(r);
+    }
+    MPI_Bcast(&d, 1, MPI_INT, 0, tune_group_comm(r));
+    if (report)
+        c->last = step;
+    c->decision = d;
+    /* the job's target (a rung) reached: this job ends there */
+    return d != SL_TUNE_CONTINUE || (report && job->target > 0 && step >= job->target);
+}
+
+static sl_status_t ppo_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome_p)
+{
+    const tune_opts_t *o = tune_opts(r);
+    const sl_tune_space_t *s = tune_space(r);
+    MPI_Comm gc = tune_group_comm(r);
+    const sl_rl_env_t *env = sl_rl_env_find(o->env);
+    char hidden[256], ckpt[1200];
+    sl_rl_train_opts_t t;
+    sl_rl_train_opts_default(&t, env);
+    snprintf(hidden, sizeof hidden, "%s", t.hidden);
+    t.out = job->trial_dir;
+    t.device = o->device;
+    t.seed = (uint64_t)o->seed * 1000003 + (uint64_t)job->trial;
+    t.quiet = 1;
+    t.checkpoint_every = 0;
+    t.checkpoint_steps = o->iter_steps;
+    t.target_return = INFINITY; /* tune decides when a trial ends */
+    /* the trial's whole length: --iterations, or --max-t when it counts steps */
+    int64_t iters = o->iterations > 0 ? o->iterations : o->max_t;
+    t.total_steps = iters * o->iter_steps;
+    for (int i = 0; i < s->n; i++) {
+        const sl_tune_param_t *p = &s->p[i];
+        double v = job->params[i];
+        if (p->kind == SL_TUNE_CHOICE || p->kind == SL_TUNE_GRID)
+            v = p->numvalues[(int)v];
+        const char *n = p->name;
+        if (!strcmp(n, "hidden"))
+            sl_tune_value_text(p, job->params[i], hidden, sizeof hidden);
+        else if (!strcmp(n, "lr"))
+            t.lr = v;
+        else if (!strcmp(n, "gamma"))
+            t.gamma = v;
+        else if (!strcmp(n, "gae_lambda"))
+            t.gae_lambda = v;
+        else if (!strcmp(n, "clip"))
+            t.clip = v;
+        else if (!strcmp(n, "ent_coef"))
+            t.ent_coef = v;
+        else if (!strcmp(n, "vf_coef"))
+            t.vf_coef = v;
+        else if (!strcmp(n, "max_grad_norm"))
+            t.max_grad_norm = v;
+        else if (!strcmp(n, "log_std_init"))
+            t.log_std_init = v;
+        else if (!strcmp(n, "update_epochs"))
+            t.epochs = (int)llround(v);
+        else if (!strcmp(n, "minibatches"))
+            t.minibatches = (int)llround(v);
+        else if (!strcmp(n, "num_steps"))
+            t.num_steps = (int)llround(v);
+        else if (!strcmp(n, "envs_per_rank"))
+            t.envs_per_rank = (int)llround(v);
+    }
+    t.hidden = hidden;
+    /* resume from the checkpoint the coordinator chose, or start afresh */
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt.h5", job->trial_dir);
+    sl_status_t st = SL_OK;
+    if (tune_group_rank(r) == 0) {
+        if (job->resume[0]) {
+            char tmp[1300];
+            snprintf(tmp, sizeof tmp, "%s.link", ckpt);
+            unlink(tmp);
+            if (link(job->resume, tmp) != 0 || rename(tmp, ckpt) != 0)
+                st = sl_error(SL_ERR_IO, "trial %lld: cannot restore %s: %s", (long long)job->trial,
+                              job->resume, strerror(errno));
+            unlink(tmp); /* left when ckpt.h5 was already that file */
+        } else {
+            unlink(ckpt);
+        }
+    }
+    MPI_Bcast(&st, 1, MPI_INT, 0, gc);
+    if (st != SL_OK) {
+        *outcome_p = SL_TUNE_END_FAILED;
+        return SL_OK;
+    }
+    t.resume = job->resume[0] != 0;
+    ppo_cb_t c = {r, job, o->iter_steps, 0, SL_TUNE_CONTINUE};
+    t.update_cb = update_cb;
+    t.update_cb_arg = &c;
+    int level = sl_log_level_g;
+    if (level > SL_LOG_WARN)
+        sl_log_set_level(SL_LOG_WARN); /* rl's own notes would interleave with the table */
+    st = sl_rl_train(gc, &t, NULL);
+    sl_log_set_level((sl_log_level_t)level);
+    if (tune_group_rank(r) == 0) { /* the reported checkpoints hold what a resume needs */
+        unlink(ckpt);
+        char old[1300];
+        snprintf(old, sizeof old, "%s.1", ckpt);
+        unlink(old);
+    }
+    if (st == SL_ERR_STOPPED || c.decision == TUNE_INTERRUPT)
+        *outcome_p = SL_TUNE_END_INTERRUPTED;
+    else if (st == SL_OK)
+        *outcome_p = SL_TUNE_END_OK;
+    else
+        *outcome_p = SL_TUNE_END_FAILED;
+    return SL_OK;
+}
+
+const tune_objective_t tune_objective_ppo = {"ppo", ppo_run, NULL};
