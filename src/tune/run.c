@@ -192,6 +192,13 @@ static int64_t ckpt_prune(const char *dir, long keep, int *left)
             steps[n++] = s;
     }
     qsort(steps, (size_t)n, sizeof steps[0], cmp_i64_desc);
+    /* keep counts steps: a checkpoint may be several files (checkpoint-5.model
+     * and checkpoint-5.optim), which stay or go together */
+    int nd = 0;
+    for (int i = 0; i < n; i++)
+        if (nd == 0 || steps[i] != steps[nd - 1])
+            steps[nd++] = steps[i];
+    n = nd;
     int64_t newest = n > 0 && keep != 0 && keep >= 0 ? steps[0] : -1;
     if (n <= keep) {
         closedir(d);

@@ -119,6 +119,22 @@ for d in "$T"/keep/trials/*; do
   [ "$n" -eq 2 ] || fail "$d holds $n checkpoints, not 2"
   [ -e "$d/checkpoint-5" ] && [ -e "$d/checkpoint-6" ] || fail "$d did not keep the newest two"
 done
+# a checkpoint of several files is one checkpoint: K steps are kept, all their files
+cat > "$T/two.sh" <<'EOS'
+#!/bin/sh
+for s in 1 2 3 4; do
+  touch "$SLUICE_TRIAL_DIR/checkpoint-$s.model" "$SLUICE_TRIAL_DIR/checkpoint-$s.optim"
+  echo "sluice-report step=$s m=$s"
+done
+EOS
+chmod +x "$T/two.sh"
+expect_rc 0 $TUNE --command "$T/two.sh" --space 'x=uniform(0,1)' --metric m --trials 2 --keep-checkpoints 2 \
+  --out "$T/keep2"
+for d in "$T"/keep2/trials/*; do
+  [ "$(ls "$d" | grep '^checkpoint-' | tr '\n' ' ')" = \
+    "checkpoint-3.model checkpoint-3.optim checkpoint-4.model checkpoint-4.optim " ] ||
+    fail "$d holds $(ls "$d" | tr '\n' ' '), not the files of steps 3 and 4"
+done
 bt=$(num trial "$T/keep/best.json"); bs=$(num step "$T/keep/best.json")
 cmp -s "$T/keep/best.h5" "$T/keep/trials/$(printf %06d "$bt")/checkpoint-$bs" || fail "best.h5 is not trial $bt's checkpoint at step $bs"
 
