@@ -82,7 +82,7 @@ typedef struct {
 typedef struct {
     int64_t trial, step;
     int32_t n;
-    char names[TUNE_MAXM][48];
+    char names[TUNE_MAXM][64]; /* as long as --metric and --time-attr may be */
     double v[TUNE_MAXM];
 } tune_repmsg_t;
 

@@ -159,6 +159,11 @@ expect_grep "another search space" "$T/err"
 expect_rc 2 $TUNE --command "$OBJ 6" --space 'x=uniform(0,1)' --metric loss --trials 4 --out "$T/keep"
 expect_grep "already holds an experiment" "$T/err"
 [ "$(cksum < "$T/keep/experiment.h5")" = "$sum" ] || fail "a refused run changed experiment.h5"
+# a --metric of up to 63 characters is found in the reports (their names were cut at 47)
+m=m123456789012345678901234567890123456789012345678901234567890
+expect_rc 0 $TUNE --command "echo sluice-report step=1 $m=1" --space 'x=uniform(0,1)' --metric $m --trials 2 \
+  --out "$T/longname"
+expect_grep "\"metric_name\": \"$m\"" "$T/longname/best.json"
 expect_rc 2 $TUNE --command "$OBJ {z}" --space 'x=uniform(0,1)' --metric loss --trials 2 --out "$T/bad4"
 expect_grep "{} that is not a parameter" "$T/err"
 echo PASS
