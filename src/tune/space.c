@@ -283,9 +283,13 @@ char *sl_tune_space_string(const sl_tune_space_t *s)
             out = n;
         }
         len += (size_t)sprintf(out + len, "%s%s", i ? ";" : "", item);
+        /* quoted so that sl_tune_space_add reads it back (the runner copies
+         * the space that way): a value with a ' in it goes in double quotes */
         if (p->kind == SL_TUNE_CHOICE || p->kind == SL_TUNE_GRID)
-            for (int j = 0; j < p->nvalues; j++)
-                len += (size_t)sprintf(out + len, "%s'%s'", j ? "," : "", p->values[j]);
+            for (int j = 0; j < p->nvalues; j++) {
+                char q = strchr(p->values[j], '\'') ? '"' : '\'';
+                len += (size_t)sprintf(out + len, "%s%c%s%c", j ? "," : "", q, p->values[j], q);
+            }
         len += (size_t)sprintf(out + len, ")");
     }
     return out;

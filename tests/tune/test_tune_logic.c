@@ -69,6 +69,23 @@ static void test_space(void)
     sl_tune_value_text(&s.p[2], 64, buf, sizeof buf);
     CU_ASSERT_STRING_EQUAL(buf, "64");
     sl_tune_space_fini(&s);
+    /* the canonical text reads back as the same space (the runner copies the
+     * space so), also with a quote or a comma in a value */
+    CU_ASSERT(sl_tune_space_add(&s, "w=choice(\"it's\", 'say \"hi\"', \"a,b\", 2)", "t") == SL_OK);
+    CU_ASSERT(sl_tune_space_add(&s, "x=quniform(0,1,0.25)", "t") == SL_OK);
+    char *txt = sl_tune_space_string(&s);
+    CU_ASSERT_FATAL(txt != NULL);
+    sl_tune_space_t back = {0};
+    for (char *save = NULL, *one = strtok_r(txt, ";", &save); one; one = strtok_r(NULL, ";", &save))
+        CU_ASSERT(sl_tune_space_add(&back, one, "t") == SL_OK);
+    CU_ASSERT_FATAL(back.n == 2 && back.p[0].nvalues == 4);
+    CU_ASSERT_STRING_EQUAL(back.p[0].values[0], "it's");
+    CU_ASSERT_STRING_EQUAL(back.p[0].values[1], "say \"hi\"");
+    CU_ASSERT_STRING_EQUAL(back.p[0].values[2], "a,b");
+    CU_ASSERT(back.p[1].q == 0.25);
+    free(txt);
+    sl_tune_space_fini(&back);
+    sl_tune_space_fini(&s);
 }
 
 static void test_grid(void)
