@@ -51,6 +51,53 @@ static void csv_num(FILE *f, double v)
         fprintf(f, "%.10g", v);
 }
 
+/* A CSV field, quoted (RFC 4180) when it holds a comma, a quote or a line
+ * break: choice values and reported metric names may. */
+static void csv_text(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void json_text(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* A JSON number (shortest text that reads back), null when not finite: a
+ * choice value is kept as it was written (".5", "0x10"), which JSON refuses. */
+static void json_num(FILE *f, double v)
+{
+    char b[64];
+    if (!isfinite(v)) {
+        fputs("null", f);
+        return;
+    }
+    snprintf(b, sizeof b, "%.15g", v);
+    if (strtod(b, NULL) != v)
+        snprintf(b, sizeof b, "%.17g", v);
+    fputs(b, f);
+}
+
 static sl_status_t write_text(const char *dir, const char *name, char *buf, size_t len)
 {
     char path[4096];
@@ -70,14 +117,17 @@ static sl_status_t write_csvs(sl_tune_exp_t *e, const char *dir)
     fputs("trial,step,time", f);
     for (int i = 0; i < e->space.n; i++)
         fprintf(f, ",%s", e->space.p[i].name);
-    for (int m = 0; m < e->nmetrics; m++)
-        fprintf(f, ",%s", e->mname[m]);
+    for (int m = 0; m < e->nmetrics; m++) {
+        fputc(',', f);
+        csv_text(f, e->mname[m]);
+    }
     fputc('\n', f);
     for (int64_t r = 0; r < e->nrep; r++) {
         fprintf(f, "%lld,%lld,%.3f", (long long)e->rep_trial[r], (long long)e->rep_step[r], e->rep_time[r]);
         for (int i = 0; i < e->space.n; i++) {
             sl_tune_value_text(&e->space.p[i], e->rep_par[r * e->space.n + i], txt, sizeof txt);
-            fprintf(f, ",%s", txt);
+            fputc(',', f);
+            csv_text(f, txt);
         }
         for (int m = 0; m < e->nmetrics; m++) {
             fputc(',', f);
@@ -93,14 +143,22 @@ static sl_status_t write_csvs(sl_tune_exp_t *e, const char *dir)
     fputs("trial,status,step,reports,failures", f);
     for (int i = 0; i < e->space.n; i++)
         fprintf(f, ",%s", e->space.p[i].name);
-    fprintf(f, ",best_%s,last_%s\n", e->conf.metric, e->conf.metric);
+    char bl[80];
+    snprintf(bl, sizeof bl, "best_%s", e->conf.metric);
+    fputc(',', f);
+    csv_text(f, bl);
+    snprintf(bl, sizeof bl, "last_%s", e->conf.metric);
+    fputc(',', f);
+    csv_text(f, bl);
+    fputc('\n', f);
     for (int64_t i = 0; i < e->n; i++) {
         const sl_tune_trial_t *t = &e->t[i];
         fprintf(f, "%lld,%s,%lld,%lld,%d", (long long)t->id, sl_tune_status_name(t->status),
                 (long long)t->step, (long long)t->nreports, t->failures);
         for (int p = 0; p < e->space.n; p++) {
             sl_tune_value_text(&e->space.p[p], t->params[p], txt, sizeof txt);
-            fprintf(f, ",%s", txt);
+            fputc(',', f);
+            csv_text(f, txt);
         }
         fputc(',', f);
         csv_num(f, t->best);
@@ -117,16 +175,23 @@ static sl_status_t write_csvs(sl_tune_exp_t *e, const char *dir)
     if (!(f = open_memstream(&buf, &len)))
         return SL_ERR_NOMEM;
     const sl_tune_trial_t *t = &e->t[b];
-    fprintf(f,
-            "{\"trial\": %lld, \"step\": %lld, \"metric\": %.17g, \"metric_name\": \"%s\", \"mode\": \"%s\", "
-            "\"params\": {",
-            (long long)b, (long long)t->best_step, t->best, e->conf.metric, e->conf.maximize ? "max" : "min");
+    fprintf(f, "{\"trial\": %lld, \"step\": %lld, \"metric\": ", (long long)b, (long long)t->best_step);
+    json_num(f, t->best);
+    fputs(", \"metric_name\": ", f);
+    json_text(f, e->conf.metric);
+    fprintf(f, ", \"mode\": \"%s\", \"params\": {", e->conf.maximize ? "max" : "min");
     for (int i = 0; i < e->space.n; i++) {
         const sl_tune_param_t *p = &e->space.p[i];
         sl_tune_value_text(p, t->params[i], txt, sizeof txt);
-        int word =
-            (p->kind == SL_TUNE_CHOICE || p->kind == SL_TUNE_GRID) && isnan(p->numvalues[(int)t->params[i]]);
-        fprintf(f, "%s\"%s\": %s%s%s", i ? ", " : "", p->name, word ? "\"" : "", txt, word ? "\"" : "");
+        int cat = p->kind == SL_TUNE_CHOICE || p->kind == SL_TUNE_GRID;
+        double num = cat ? p->numvalues[(int)sl_tune__fix(p, t->params[i])] : NAN;
+        fprintf(f, "%s\"%s\": ", i ? ", " : "", p->name);
+        if (cat && isnan(num))
+            json_text(f, txt); /* a word */
+        else if (cat)
+            json_num(f, num);
+        else
+            fputs(txt, f);
     }
     fputs("}}\n", f);
     fclose(f);

@@ -591,6 +591,47 @@ static void test_state(void)
     sl_tune_exp_destroy(&f);
 }
 
+static char *slurp(const char *dir, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    CU_ASSERT_FATAL(f != NULL);
+    static char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* results.csv, trials.csv and best.json stay well formed whatever the
+ * choice values and metric names hold: CSV fields with a comma or a quote
+ * are quoted, JSON strings escaped, numbers written as JSON numbers. */
+static void test_files(void)
+{
+    sl_tune_conf_t c;
+    sl_tune_conf_default(&c);
+    c.trials = 1;
+    const char *ex[] = {"w=choice(\"a,b\")", "q=choice('say \"hi\"')", "v=choice(.5)", NULL};
+    sl_tune_exp_t *e = make(&c, ex);
+    int64_t id = next_run(e, NULL);
+    const char *names[2] = {"loss", "top,5"};
+    double vals[2] = {0.25, 1};
+    int d;
+    CU_ASSERT_FATAL(sl_tune_exp_report(e, id, 1, 2, names, vals, &d) == SL_OK);
+    sl_tune_exp_end(e, id, SL_TUNE_END_OK, -1);
+    const char *dir = sl_test_tmpdir();
+    CU_ASSERT_FATAL(sl_tune_exp_save(e, dir) == SL_OK);
+    char *r = slurp(dir, "results.csv");
+    CU_ASSERT(strstr(r, "trial,step,time,w,q,v,loss,\"top,5\"\n") != NULL);
+    CU_ASSERT(strstr(r, ",\"a,b\",\"say \"\"hi\"\"\",.5,0.25,1\n") != NULL);
+    r = slurp(dir, "trials.csv");
+    CU_ASSERT(strstr(r, ",\"a,b\",\"say \"\"hi\"\"\",.5,0.25,0.25\n") != NULL);
+    r = slurp(dir, "best.json");
+    CU_ASSERT(strstr(r, "\"params\": {\"w\": \"a,b\", \"q\": \"say \\\"hi\\\"\", \"v\": 0.5}}") != NULL);
+    sl_tune_exp_destroy(&e);
+}
+
 int main(int argc, char **argv)
 {
     static const sl_test_t tests[] = {
@@ -606,6 +647,7 @@ int main(int argc, char **argv)
         {"median", test_median},
         {"pbt", test_pbt},
         {"state", test_state},
+        {"files", test_files},
         {NULL, NULL},
     };
     return sl_test_run(argc, argv, "tune_logic", tests);
