@@ -141,7 +141,7 @@ static int cmp_obs(const void *a, const void *b, void *arg)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-static sl_status_t tpe(sl_tune_exp_t *e, double *x)
+static sl_status_t tpe(sl_tune_exp_t *e, int64_t id, double *x)
 {
     int64_t n = 0, nliar = 0;
     obs_t *o = malloc((size_t)(e->n + 1) * sizeof *o);
@@ -155,6 +155,8 @@ static sl_status_t tpe(sl_tune_exp_t *e, double *x)
     }
     for (int64_t i = 0; i < e->n; i++) {
         const sl_tune_trial_t *t = &e->t[i];
+        if (t->id == id)
+            continue; /* the trial being suggested: pending, but it has no parameters yet */
         if (!isnan(t->best))
             o[n++] = (obs_t){t->id, t->best};
         else if (t->status == SL_TUNE_RUNNING || t->status == SL_TUNE_PENDING)
@@ -266,7 +268,7 @@ sl_status_t sl_tune__suggest(sl_tune_exp_t *e, int64_t id, double *x)
         for (int i = 0; i < e->space.n; i++)
             x[i] = sl_tune__sample(&e->space.p[i], e->srng);
         return SL_OK;
-    case SL_TUNE_SEARCH_TPE: return tpe(e, x);
+    case SL_TUNE_SEARCH_TPE: return tpe(e, id, x);
     }
     return SL_ERR_INTERNAL;
 }

@@ -184,6 +184,26 @@ static void test_tpe_liar(void)
            x3 = sl_tune_exp_trial(e, j3.trial)->params[0];
     CU_ASSERT(x1 != x2 && x2 != x3 && x1 != x3);
     sl_tune_exp_destroy(&e);
+
+    /* the trial being suggested is not a liar of its own (its parameters are
+     * still zero: the first choice). 24 trials, minimising: the good 3 hold
+     * a, a, b and the bad 21 hold a 13 times, b 8 times, so l/g is
+     * (2.5/1.5) / (13.5/8.5) > 1 for a; one more a among the bad would
+     * make it (2.5/1.5) / (14.5/8.5) < 1 */
+    c.trials = 30;
+    c.tpe_startup = 10;
+    const char *ch[] = {"w=choice(a,b)", NULL};
+    e = make(&c, ch);
+    for (int k = 0; k < 24; k++) {
+        int64_t id = next_run(e, NULL);
+        sl_tune_exp_trial(e, id)->params[0] = k == 2 || k >= 16 ? 1 : 0;
+        report(e, id, 1, k);
+        sl_tune_exp_end(e, id, SL_TUNE_END_OK, -1);
+    }
+    int64_t id = next_run(e, NULL);
+    CU_ASSERT_EQUAL(id, 24);
+    CU_ASSERT_EQUAL(sl_tune_exp_trial(e, id)->params[0], 0);
+    sl_tune_exp_destroy(&e);
 }
 
 /* ASHA (promotion form), worked by hand: min_t 1, max_t 16, eta 4 gives
