@@ -375,8 +375,9 @@ sl_status_t sl_tune_exp_load(const sl_tune_conf_t *conf, sl_tune_space_t *space,
             e->t[i].best = f[2 * i + 1];
             for (int p = 0; p < P; p++)
                 e->t[i].params[p] = par[i * P + p];
-            /* a trial running when the state was written runs again */
-            if (e->t[i].status == SL_TUNE_RUNNING) {
+            /* a trial running when the state was written runs again, unless
+             * it was decided (below) */
+            if (e->t[i].status == SL_TUNE_RUNNING && e->decision[i] == SL_TUNE_CONTINUE) {
                 e->t[i].status = SL_TUNE_PENDING;
                 e->t[i].group = -1;
             }
@@ -423,6 +424,13 @@ sl_status_t sl_tune_exp_load(const sl_tune_conf_t *conf, sl_tune_space_t *space,
         free(b);
         free(v);
     }
+    /* a trial paused, stopped or exploited by a report whose job had not
+     * ended when the state was written (a kill): the decision stands, as the
+     * job's end would have settled it, from the checkpoint of the reported
+     * step; run again, it would report nothing new and end done */
+    for (int64_t i = 0; st == SL_OK && i < e->n; i++)
+        if (e->t[i].status == SL_TUNE_RUNNING)
+            st = sl_tune_exp_end(e, i, SL_TUNE_END_OK, e->t[i].step);
 out:
     sl_h5_close(&h);
     free(want);

@@ -611,6 +611,43 @@ static void test_state(void)
     sl_tune_exp_destroy(&f);
 }
 
+/* The state written between a report's decision and its job's end (then a
+ * kill): after a load the decision stands. Trial 0 paused at its rung stays
+ * paused, and is promoted from the rung's checkpoint, not run again to the
+ * rung where it would report nothing new and end done. */
+static void test_decided_resume(void)
+{
+    sl_tune_conf_t c;
+    sl_tune_conf_default(&c);
+    c.scheduler = SL_TUNE_ASHA;
+    c.min_t = 1;
+    c.max_t = 16;
+    c.eta = 2;
+    c.trials = 3;
+    const char *ex[] = {"x=uniform(0,1)", NULL};
+    sl_tune_exp_t *e = make(&c, ex);
+    for (int k = 0; k < 2; k++) {
+        int64_t id = next_run(e, NULL);
+        CU_ASSERT_EQUAL(report(e, id, 1, k ? 5 : 1), SL_TUNE_PAUSE);
+        if (k == 1)
+            sl_tune_exp_end(e, id, SL_TUNE_END_OK, 1);
+    }
+    const char *dir = sl_test_tmpdir();
+    CU_ASSERT_FATAL(sl_tune_exp_save(e, dir) == SL_OK);
+    sl_tune_space_t s = {0};
+    sl_tune_space_add(&s, "x=uniform(0,1)", "t");
+    sl_tune_exp_t *f = NULL;
+    CU_ASSERT_FATAL(sl_tune_exp_load(&c, &s, dir, &f) == SL_OK);
+    CU_ASSERT_EQUAL(sl_tune_exp_trial(f, 0)->status, SL_TUNE_PAUSED);
+    int64_t tg = 0;
+    CU_ASSERT_EQUAL(next_run(f, &tg), 0); /* promoted: the best of 2 at rung 0 */
+    CU_ASSERT_EQUAL(tg, 2);
+    CU_ASSERT_EQUAL(sl_tune_exp_trial(f, 0)->ckpt_step, 1);
+    sl_tune_space_fini(&s);
+    sl_tune_exp_destroy(&e);
+    sl_tune_exp_destroy(&f);
+}
+
 static char *slurp(const char *dir, const char *name)
 {
     char path[4096];
@@ -668,6 +705,7 @@ int main(int argc, char **argv)
         {"pbt", test_pbt},
         {"state", test_state},
         {"files", test_files},
+        {"decided_resume", test_decided_resume},
         {NULL, NULL},
     };
     return sl_test_run(argc, argv, "tune_logic", tests);
