@@ -341,6 +341,7 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
     /* the log is made only when there is something to write: a silent trial
      * costs no file */
     int logfd = -1, efd[2] = {-1, -1}, pidfd = -1;
+    int told = 0; /* leader: the other copies were sent a decision */
     if (pipe2(pfd, O_CLOEXEC) != 0 || pipe2(efd, O_CLOEXEC) != 0)
         st = sl_error(SL_ERR_IO, "trial %lld: pipe: %s", (long long)job->trial, strerror(errno));
     pid_t pid = -1;
@@ -361,7 +362,7 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
 
     char buf[65536];
     size_t have = 0;
-    int eeof = 0, eof = 0, exited = 0, wstatus = 0, killed = 0, told = 0, decision = SL_TUNE_CONTINUE;
+    int eeof = 0, eof = 0, exited = 0, wstatus = 0, killed = 0, decision = SL_TUNE_CONTINUE;
     int64_t step = -1;
     double kill_at = 0;
     size_t got = 0; /* bytes read from the pipes at the last wake */
@@ -518,6 +519,14 @@ gather:
         close(logfd);
     /* the group's outcome: the leader's, or failed if any copy failed */
     if (gsize > 1) {
+        if (grank == 0 && *outcome_p == SL_TUNE_END_FAILED && !told) {
+            /* the leader's copy failed or never started: the trial has failed,
+             * and the other copies may wait for it for ever (the ranks of a
+             * distributed program): they are stopped, not waited for */
+            int64_t m[2] = {job->trial, SL_TUNE_STOP};
+            for (int q = 1; q < gsize; q++)
+                MPI_Send(m, 2, MPI_INT64_T, q, TAG_GSTOP, gc);
+        }
         if (grank == 0) {
             for (int q = 1; q < gsize; q++) {
                 int64_t m[2] = {-1, 0};

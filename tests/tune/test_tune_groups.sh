@@ -43,4 +43,19 @@ for t in 0 1 2; do
     [ -e "$T/stop/trials/00000$t/stopped.$r" ] || fail "rank $r of trial $t did not get the stop"
   done
 done
+# the leader's copy fails: the other copies, which may wait for it for ever
+# (the ranks of a distributed program), are stopped, not waited for
+cat > "$T/lead.sh" <<SH
+#!/bin/sh
+[ "\$SLUICE_TRIAL_RANK" = 0 ] && exit 3
+trap 'echo stopped > "\$SLUICE_TRIAL_DIR/stopped"; exit 0' TERM
+i=0
+while [ \$i -lt 600 ]; do sleep 0.05; i=\$((i+1)); done
+SH
+chmod +x "$T/lead.sh"
+t0=$(date +%s)
+expect_rc 1 $MPIRUN -np 2 $SLUICE tune -q --command "$T/lead.sh" --space 'x=uniform(0,1)' --metric m \
+  --trials 1 --ranks-per-trial 2 --out "$T/lead"
+[ $(($(date +%s) - t0)) -lt 20 ] && [ -e "$T/lead/trials/000000/stopped" ] ||
+  fail "the other rank's copy of a trial whose leader failed was not stopped"
 echo PASS
