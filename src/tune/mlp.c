@@ -125,6 +125,24 @@ sl_status_t tune_mlp_check(const tune_opts_t *o, const sl_tune_space_t *s, const
             return SL_ERR_NOT_FOUND;
         }
     }
+    /* mlp_run takes optimizer as a word and batch as a number */
+    for (int i = 0; i < s->n; i++) {
+        const sl_tune_param_t *p = &s->p[i];
+        int cat = p->kind == SL_TUNE_CHOICE || p->kind == SL_TUNE_GRID, bad = 0;
+        if (!strcmp(p->name, "optimizer")) {
+            bad = !cat;
+            for (int k = 0; cat && k < p->nvalues; k++)
+                bad |= strcmp(p->values[k], "sgd") && strcmp(p->values[k], "adam") && strcmp(p->values[k], "adamw");
+        } else if (!strcmp(p->name, "batch")) {
+            bad = !cat && !(p->lo >= 1);
+            for (int k = 0; cat && k < p->nvalues; k++)
+                bad |= !(p->numvalues[k] >= 1);
+        }
+        if (bad) {
+            *bad_p = p->name;
+            return SL_ERR_MISMATCH;
+        }
+    }
     return SL_OK;
 }
 

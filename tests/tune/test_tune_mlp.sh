@@ -37,6 +37,13 @@ expect_rc 0 $MPIRUN -np 4 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" -
 expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --model 'mlp:6-8-3' \
   --space 'foo=uniform(0,1)' --metric accuracy --max-t 2 --trials 2 --out "$T/bad"
 expect_grep "parameter 'foo' is not used by the mlp objective" "$T/err"
+# optimizer and batch of a kind the options cannot take are refused (a crash, or every trial failing)
+for sp in 'optimizer=uniform(0,1)' 'optimizer=choice(adam,lion)' 'batch=choice(small,big)'; do
+  expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --model 'mlp:6-8-3' \
+    --space "$sp" --metric accuracy --max-t 2 --trials 2 --out "$T/bad"
+  expect_grep "parameter '${sp%%=*}' cannot set the mlp option" "$T/err"
+done
+[ -e "$T/bad" ] && fail "a refused space created EXPDIR"
 expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --model 'mlp:6-{width}-3' \
   --space 'lr=uniform(0.01,0.1)' --metric accuracy --max-t 2 --trials 2 --out "$T/bad"
 expect_grep "names in {} something that is not a parameter" "$T/err"
