@@ -233,13 +233,25 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
         if (!sl_rl_env_find(o->env))
             return usage("--env '%s': unknown environment (%s)", o->env,
                          sl_rl_env_names(names, sizeof names));
-        for (int i = 0; i < space->n; i++)
-            if (!tune_ppo_known(space->p[i].name, NULL))
+        for (int i = 0; i < space->n; i++) {
+            const sl_tune_param_t *p = &space->p[i];
+            if (!tune_ppo_known(p->name, NULL))
                 return usage(
                     "parameter '%s' is not used by the ppo objective (tune lr, gamma, gae_lambda, clip, "
                     "ent_coef, vf_coef, max_grad_norm, update_epochs, minibatches, num_steps, "
                     "envs_per_rank, hidden, log_std_init)",
-                    space->p[i].name);
+                    p->name);
+            /* hidden takes words ("64-64"), the others numbers */
+            int cat = p->kind == SL_TUNE_CHOICE || p->kind == SL_TUNE_GRID, hid = !strcmp(p->name, "hidden");
+            int bad = hid && !cat;
+            for (int k = 0; cat && !hid && k < p->nvalues; k++)
+                bad |= !isfinite(p->numvalues[k]);
+            if (bad)
+                return usage(
+                    "parameter '%s' cannot set the ppo option: hidden takes choice(...) or grid(...) of "
+                    "layer widths such as 64-64, the others numbers",
+                    p->name);
+        }
         if (o->iterations <= 0 && (o->max_t <= 0 || !by_step))
             return usage("--objective ppo%s needs --iterations N (the iterations of a trial%s)",
                          by_step ? "" : " with --time-attr", by_step ? "; or --max-t" : "");

@@ -79,6 +79,10 @@ expect_rc 0 $MPIRUN -np 2 $SLUICE tune -q $common --space 'lr=loguniform(1e-3,1e
 # bad input
 expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q $common --space 'foo=uniform(0,1)' --max-t 2 --trials 2 --out "$T/bad"
 expect_grep "parameter 'foo' is not used by the ppo objective" "$T/err"
+expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q $common --space 'hidden=uniform(8,64)' --max-t 2 --trials 2 --out "$T/bad"
+expect_grep "parameter 'hidden' cannot set the ppo option" "$T/err"
+expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q $common --space 'gamma=choice(0.99,high)' --max-t 2 --trials 2 --out "$T/bad"
+expect_grep "parameter 'gamma' cannot set the ppo option" "$T/err"
 expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q $common --env Pong --space 'lr=uniform(0.001,0.01)' --max-t 2 --trials 2 \
   --out "$T/bad"
 expect_grep "env 'Pong': unknown environment (CartPole-v1" "$T/err"
