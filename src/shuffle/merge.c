@@ -161,8 +161,10 @@ sl_status_t sl_merge_create(const sl_run_t *runs, int k, size_t buf_bytes, sl_me
         goto err;
     }
     int nfiles = 0;
-    for (int i = 0; i < k; i++)
+    for (int i = 0; i < k; i++) {
+        m->src[i].fd = m->src[i].dfd = -1; /* none open yet: an error below closes only what it opened */
         nfiles += runs[i].path != NULL;
+    }
     /* Two read buffers per file run, whole 1024-record pieces (102400 B,
      * page multiples) that never split a record. */
     const size_t unit = 1024 * SL_SORT_REC;
@@ -171,7 +173,6 @@ sl_status_t sl_merge_create(const sl_run_t *runs, int k, size_t buf_bytes, sl_me
         m->per = unit;
     for (int i = 0; i < k; i++) {
         src_t *s = &m->src[i];
-        s->fd = s->dfd = -1;
         if (runs[i].path) {
             s->path = runs[i].path;
             s->fd = open(runs[i].path, O_RDONLY);

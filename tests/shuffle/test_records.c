@@ -7,6 +7,7 @@
 #include "cunit_mpi.h"
 #include "merge_impl.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -233,6 +234,24 @@ static void test_merge(void)
     free(d);
 }
 
+/* A run that cannot be opened fails the merge's creation, which closes only
+ * what it opened: descriptors of the caller (fd 0 here) stay open. */
+static void test_merge_open_error(void)
+{
+    char missing[512];
+    snprintf(missing, sizeof missing, "%s/no-such-run-%d", sl_test_tmpdir(), sl_test_rank());
+    sl_run_t runs[3] = {{missing, NULL, 10}, {missing, NULL, 10}, {NULL, NULL, 0}};
+    if (fcntl(0, F_GETFD) < 0) /* make sure fd 0 is open */
+        CU_ASSERT_FATAL(open("/dev/null", O_RDONLY) == 0);
+    sl_merge_t *m = NULL;
+    CU_ASSERT(sl_merge_create(runs, 3, 1 << 20, &m) != SL_OK);
+    CU_ASSERT(m == NULL);
+    int open0 = fcntl(0, F_GETFD) >= 0;
+    CU_ASSERT(open0);
+    if (!open0)
+        open("/dev/null", O_RDONLY);
+}
+
 /* valsort: a summary of pieces equals the summary of the whole, and a
  * disorder exactly at a piece boundary is found and placed. */
 static void test_valsort_pieces(void)
@@ -316,6 +335,7 @@ int main(int argc, char **argv)
                                {"ranges and checksums", test_ranges},
                                {"in-memory sorts vs qsort", test_memsort},
                                {"loser-tree merge", test_merge},
+                               {"merge: a run that cannot be opened", test_merge_open_error},
                                {"valsort pieces", test_valsort_pieces},
                                {"record CRC32 kernels vs zlib", test_crc},
                                {NULL, NULL}};
