@@ -1003,9 +1003,16 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
     else if (o->algo && strcmp(o->algo, "keyidx") && strcmp(o->algo, "radix"))
         st = sl_error_root(c.comm, SL_ERR_USAGE, "--algo must be keyidx or radix");
     if (st == SL_OK && o->tmp) {
+        /* --tmp may be node-local: a rank whose node lacks it names it, and
+         * every rank stops (one message when none has it). */
         struct stat sb;
-        if (stat(o->tmp, &sb) != 0 || !S_ISDIR(sb.st_mode))
-            st = sl_error_root(c.comm, SL_ERR_NOT_FOUND, "--tmp '%s' is not an existing directory", o->tmp);
+        int bad = stat(o->tmp, &sb) != 0 || !S_ISDIR(sb.st_mode), nbad = 0;
+        MPI_Allreduce(&bad, &nbad, 1, MPI_INT, MPI_SUM, c.comm);
+        if (nbad == c.size)
+            sl_error_root(c.comm, SL_ERR_NOT_FOUND, "--tmp '%s' is not an existing directory", o->tmp);
+        else if (bad)
+            sl_error(SL_ERR_NOT_FOUND, "--tmp '%s' is not an existing directory", o->tmp);
+        st = nbad == 0 ? SL_OK : bad ? SL_ERR_NOT_FOUND : SL_ERR_PEER;
     }
     if (st != SL_OK) {
         sl_topo_fini(&topo);

@@ -21,6 +21,13 @@ no_parts out2
 expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input good.dat --output out3 --tmp "$T/no/such/dir"
 expect_grep "tmp '$T/no/such/dir' is not an existing directory" "$T/err"
 no_parts out3
+# A node-local --tmp missing on one node only (here: rank 1 runs in
+# another directory): that rank names it and every rank stops, none hangs.
+mkdir -p wa/scratch wb
+expect_rc 1 timeout 60 $MPIRUN -np 1 -wdir "$T/wa" $SLUICE sort --input "$T/good.dat" --output "$T/out5" \
+  --tmp scratch : -np 1 -wdir "$T/wb" $SLUICE sort --input "$T/good.dat" --output "$T/out5" --tmp scratch
+expect_grep "rank 1: --tmp 'scratch' is not an existing directory" "$T/err"
+no_parts out5
 expect_rc 2 $MPIRUN -np 2 $SLUICE sort --input good.dat
 expect_grep "output" "$T/err"
 cmp -s good.dat good.orig && cmp -s odd.dat odd.orig || fail "an input was modified"
