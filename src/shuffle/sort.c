@@ -1073,6 +1073,14 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
     if (c.blk < 10000)
         c.blk = 10000;
     c.blk = c.blk / SL_SORT_REC * SL_SORT_REC;
+    {
+        /* Blocks land in receive buffers of the receiver's block size: every
+         * rank takes the smallest (the default --mem differs across nodes
+         * with other RAM or another number of ranks). */
+        uint64_t b = c.blk;
+        MPI_Allreduce(MPI_IN_PLACE, &b, 1, MPI_UINT64_T, MPI_MIN, c.comm);
+        c.blk = (size_t)b;
+    }
     int64_t avail = (int64_t)mem - 2 * (int64_t)chunk - (int64_t)(2 * (P - 1) + slots) * (int64_t)c.blk;
     c.rcap = avail > 0 ? (uint64_t)avail / (SL_SORT_REC + 32) : 0;
     if (c.rcap < 1000)

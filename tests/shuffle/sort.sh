@@ -67,6 +67,14 @@ for np in 1 2 4; do
   [ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "external sort on $np ranks lost records: $(cat "$T/err") insum $insum"
   [ -z "$(ls tmp)" ] || fail "spill files left in --tmp: $(ls tmp)"
 done
+# Ranks with different budgets (the default --mem differs across nodes
+# with other RAM or ranks per node) agree on the block size: 40M gives
+# 750 KB blocks, 80M 1 MB ones, and a block must fit the receiver's buffers.
+rm -rf sorted
+expect_rc 0 timeout 120 $MPIRUN -np 1 $SLUICE sort --mem 40M --input big.dat --output sorted : \
+  -np 1 $SLUICE sort --mem 80M --input big.dat --output sorted
+expect_rc 0 $SLUICE valsort sorted/part-*
+[ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "ranks with different --mem lost records"
 # Uneven partitions from a tiny sample (--samples 4): a rank receives more
 # than it planned for, so the buffer it kept in memory for the merge is
 # spilled after all.
