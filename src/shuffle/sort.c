@@ -1068,7 +1068,7 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
         chunk = 100000;
     chunk = chunk / SL_SORT_REC * SL_SORT_REC;
     c.blk = o->block ? (size_t)o->block : (size_t)(mem / 8 / (uint64_t)(2 * (P - 1) + slots + 1));
-    if (c.blk > (1u << 20))
+    if (!o->block && c.blk > (1u << 20)) /* the default only: the README advises --block 4M on IB and TCP */
         c.blk = 1u << 20;
     if (c.blk < 10000)
         c.blk = 10000;
