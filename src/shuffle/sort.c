@@ -788,6 +788,11 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
         unsigned char *b = malloc(iobuf);
         sl_status_t st = b ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory");
         uint64_t off = 0, size = (uint64_t)sb.st_size;
+        if (st == SL_OK && size % SL_SORT_REC) /* else a last piece of 0 records: no progress, forever */
+            st = sl_error(SL_ERR_INVALID,
+                          "cannot resume with '%s': size %llu is not a multiple of the %d-byte record size "
+                          "(remove it)",
+                          fin, (unsigned long long)size, SL_SORT_REC);
         while (st == SL_OK && off < size) {
             size_t k = (size_t)(size - off < iobuf ? size - off : iobuf) / SL_SORT_REC * SL_SORT_REC;
             st = sl_pread_full(fd, b, k, (off_t)off, fin);

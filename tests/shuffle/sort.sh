@@ -145,4 +145,9 @@ grep -q "\"checksum\": \"${insum#Checksum: }\"" sorted/summary.json || fail "res
 # Resuming with another rank count is refused.
 expect_rc 1 $MPIRUN -np 4 $SLUICE sort --input big.dat --output sorted --resume
 expect_grep "cannot resume" "$T/err"
+# A kept partition that is not whole records is refused, naming it (it
+# was counted forever).
+printf x >>sorted/part-00000
+expect_rc 1 timeout 60 $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --tmp tmp --resume
+expect_grep "rank 0: cannot resume with 'sorted/part-00000': size [0-9]* is not a multiple" "$T/err"
 echo "sort: ok"
