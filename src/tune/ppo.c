@@ -105,7 +105,6 @@ static sl_status_t ppo_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
     t.quiet = 1;
     t.checkpoint_every = 0;
     t.checkpoint_steps = o->iter_steps;
-    t.target_return = INFINITY; /* tune decides when a trial ends */
     /* the trial's whole length: --iterations, or --max-t when it counts steps */
     int64_t iters = o->iterations > 0 ? o->iterations : o->max_t;
     t.total_steps = iters * o->iter_steps;
