@@ -58,6 +58,8 @@ expect_rc 0 $MPIRUN -np 4 $SLUICE tune -q $common --space 'lr=loguniform(1e-3,1e
   --ranks-per-trial 2 --out "$T/g"
 [ "$(grep -c ',done,' "$T/g/trials.csv")" -eq 4 ] || { cat "$T/g/trials.csv"; fail "4 DD-PPO trials should be done"; }
 grep -q '"ranks": 2' "$T"/g/trials/000000/summary.json || fail "a trial did not run on its group of 2"
+/usr/bin/python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$T"/g/trials/000000/summary.json ||
+  fail "a trial's summary.json is not JSON: $(cat "$T"/g/trials/000000/summary.json)"
 # SIGUSR1 in the middle, then --resume
 $MPIRUN -np 2 $SLUICE tune -q $common --space 'lr=loguniform(1e-3,1e-2)' --max-t 40 --trials 4 \
   --out "$T/r" > "$T/r.out" 2>&1 &
