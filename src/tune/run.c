@@ -361,8 +361,11 @@ static void coord_note(tune_run_t *r)
     if (b >= 0)
         snprintf(val, sizeof val, "%s=%.6g (trial %lld)", r->o->metric, sl_tune_exp_trial(r->e, b)->best,
                  (long long)b);
-    snprintf(note, sizeof note, "running %lld, done %lld, pruned %lld, errored %lld, best %s",
-             (long long)c[SL_TUNE_RUNNING], (long long)c[SL_TUNE_DONE], (long long)c[SL_TUNE_PRUNED],
+    char paused[48] = ""; /* ASHA and HyperBand hold most trials at rungs */
+    if (c[SL_TUNE_PAUSED] > 0)
+        snprintf(paused, sizeof paused, "paused %lld, ", (long long)c[SL_TUNE_PAUSED]);
+    snprintf(note, sizeof note, "running %lld, %sdone %lld, pruned %lld, errored %lld, best %s",
+             (long long)c[SL_TUNE_RUNNING], paused, (long long)c[SL_TUNE_DONE], (long long)c[SL_TUNE_PRUNED],
              (long long)c[SL_TUNE_ERRORED], val);
     sl_progress_note(r->prog, note);
     int64_t settled = c[SL_TUNE_DONE] + c[SL_TUNE_PRUNED] + c[SL_TUNE_ERRORED];
@@ -1037,6 +1040,7 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
         coord_maybe_save(r, 1);
         st = r->fatal;
         stopped = r->e->draining && !sl_tune_exp_complete(r->e);
+        coord_note(r); /* the last line shows the settled table */
     }
     sl_progress_finish(&r->prog);
     double sums[2] = {busy, wall}, tot[2];
