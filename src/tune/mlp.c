@@ -31,13 +31,9 @@ static int epoch_cb(const sl_nn_train_metrics_t *m, void *arg)
     tune_run_t *r = c->r;
     int d = SL_TUNE_CONTINUE;
     if (tune_group_rank(r) == 0) {
-        char src[1200], dst[1300];
+        char src[1200];
         snprintf(src, sizeof src, "%s/ckpt.h5", c->job->trial_dir);
-        snprintf(dst, sizeof dst, "%s/checkpoint-%lld.h5", c->job->trial_dir, (long long)m->epoch);
-        unlink(dst);
-        if (link(src, dst) != 0)
-            SL_WARN("trial %lld: cannot keep %s as %s: %s", (long long)c->job->trial, src, dst,
-                    strerror(errno));
+        tune_ckpt_keep(c->job, src, m->epoch);
         const char *names[3] = {"accuracy", "loss", "train_loss"};
         double v[3] = {m->eval_accuracy, m->eval_loss, m->train_loss};
         d = tune_report(r, c->job->trial, m->epoch, 3, names, v);
@@ -188,22 +184,8 @@ static sl_status_t mlp_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
     }
     /* resume from the epoch checkpoint the coordinator chose, or start afresh */
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.h5", job->trial_dir);
-    sl_status_t st = SL_OK;
-    if (tune_group_rank(r) == 0) {
-        if (job->resume[0]) {
-            char tmp[1300];
-            snprintf(tmp, sizeof tmp, "%s.link", ckpt);
-            unlink(tmp);
-            if (link(job->resume, tmp) != 0 || rename(tmp, ckpt) != 0)
-                st = sl_error(SL_ERR_IO, "trial %lld: cannot restore %s: %s", (long long)job->trial,
-                              job->resume, strerror(errno));
-            unlink(tmp); /* left when ckpt.h5 was already that file */
-        } else {
-            unlink(ckpt);
-        }
-    }
     int have = job->resume[0] != 0;
-    MPI_Bcast(&st, 1, MPI_INT, 0, gc);
+    sl_status_t st = tune_ckpt_restore(r, job, ckpt);
     if (st != SL_OK) {
         *outcome_p = SL_TUNE_END_FAILED;
         return SL_OK;

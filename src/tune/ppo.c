@@ -59,13 +59,9 @@ static int update_cb(const sl_rl_update_info_t *u, void *arg)
     int d = SL_TUNE_CONTINUE;
     if (tune_group_rank(r) == 0) {
         if (report) {
-            char src[1200], dst[1300];
+            char src[1200];
             snprintf(src, sizeof src, "%s/ckpt.h5", job->trial_dir);
-            snprintf(dst, sizeof dst, "%s/checkpoint-%lld.h5", job->trial_dir, (long long)step);
-            unlink(dst);
-            if (link(src, dst) != 0)
-                SL_WARN("trial %lld: cannot keep %s as %s: %s", (long long)job->trial, src, dst,
-                        strerror(errno));
+            tune_ckpt_keep(job, src, step);
             /* rl keeps the save before as ckpt.h5.1: not a checkpoint of tune's, and
              * --keep-checkpoints counts every one on disk */
             snprintf(src, sizeof src, "%s/ckpt.h5.1", job->trial_dir);
@@ -144,21 +140,7 @@ static sl_status_t ppo_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
     t.hidden = hidden;
     /* resume from the checkpoint the coordinator chose, or start afresh */
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.h5", job->trial_dir);
-    sl_status_t st = SL_OK;
-    if (tune_group_rank(r) == 0) {
-        if (job->resume[0]) {
-            char tmp[1300];
-            snprintf(tmp, sizeof tmp, "%s.link", ckpt);
-            unlink(tmp);
-            if (link(job->resume, tmp) != 0 || rename(tmp, ckpt) != 0)
-                st = sl_error(SL_ERR_IO, "trial %lld: cannot restore %s: %s", (long long)job->trial,
-                              job->resume, strerror(errno));
-            unlink(tmp); /* left when ckpt.h5 was already that file */
-        } else {
-            unlink(ckpt);
-        }
-    }
-    MPI_Bcast(&st, 1, MPI_INT, 0, gc);
+    sl_status_t st = tune_ckpt_restore(r, job, ckpt);
     if (st != SL_OK) {
         *outcome_p = SL_TUNE_END_FAILED;
         return SL_OK;

@@ -670,6 +670,35 @@ void tune_service(tune_run_t *r)
     }
 }
 
+sl_status_t tune_ckpt_restore(tune_run_t *r, const tune_jobmsg_t *job, const char *ckpt)
+{
+    sl_status_t st = SL_OK;
+    if (tune_group_rank(r) == 0) {
+        if (job->resume[0]) {
+            char tmp[1300];
+            snprintf(tmp, sizeof tmp, "%s.link", ckpt);
+            unlink(tmp);
+            if (link(job->resume, tmp) != 0 || rename(tmp, ckpt) != 0)
+                st = sl_error(SL_ERR_IO, "trial %lld: cannot restore %s: %s", (long long)job->trial,
+                              job->resume, strerror(errno));
+            unlink(tmp); /* left when ckpt was already that file */
+        } else {
+            unlink(ckpt);
+        }
+    }
+    MPI_Bcast(&st, 1, MPI_INT, 0, tune_group_comm(r));
+    return st;
+}
+
+void tune_ckpt_keep(const tune_jobmsg_t *job, const char *ckpt, int64_t step)
+{
+    char dst[1300];
+    snprintf(dst, sizeof dst, "%s/checkpoint-%lld.h5", job->trial_dir, (long long)step);
+    unlink(dst);
+    if (link(ckpt, dst) != 0)
+        SL_WARN("trial %lld: cannot keep %s as %s: %s", (long long)job->trial, ckpt, dst, strerror(errno));
+}
+
 int tune_is_coordinator(const tune_run_t *r)
 {
     return r->rank == 0;

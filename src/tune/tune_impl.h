@@ -144,6 +144,14 @@ void tune_trial_dir_reusable(tune_run_t *r);
 MPI_Comm tune_group_comm(const tune_run_t *r);
 const tune_opts_t *tune_opts(const tune_run_t *r);
 const sl_tune_space_t *tune_space(const tune_run_t *r);
+/* Collective over the group: before a job of an objective whose run keeps
+ * its state in the file ckpt, the leader makes ckpt the checkpoint the job
+ * resumes from (a hard link), or removes it for a fresh start. An error
+ * (printed by the leader) on every rank. */
+sl_status_t tune_ckpt_restore(tune_run_t *r, const tune_jobmsg_t *job, const char *ckpt);
+/* Leader: keep ckpt as the trial's checkpoint-<step>.h5 (a hard link; the
+ * run replaces ckpt by rename), before reporting step. */
+void tune_ckpt_keep(const tune_jobmsg_t *job, const char *ckpt, int64_t step);
 /* Sleep a little while waiting (shorter on the coordinator). */
 void tune_nap(tune_run_t *r);
 
