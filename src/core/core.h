@@ -162,7 +162,8 @@ typedef enum {
     SL_OPT_BOOL,   /* int: --name, --no-name, or name = true|false in config */
     SL_OPT_CHOICE, /* char *, one of `choices` ("a|b|c") */
     SL_OPT_LIST,   /* sl_strlist_t: repeatable, and each value may hold several
-                      words; config: space-separated */
+                      words; config: separated by blanks outside
+                      parentheses and quotes */
 } sl_opt_type_t;
 
 #define SL_OPT_REQUIRED 0x1   /* must be given */

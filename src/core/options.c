@@ -207,6 +207,30 @@ static sl_status_t apply_defaults(const sl_opt_t *table, void *opts)
     return SL_OK;
 }
 
+/* The next word of a list value in a config file, NUL-terminated in place
+ * (NULL at the end). Words are separated by blanks outside parentheses and
+ * quotes, so that `space = x=uniform(0, 1) y=choice('a b', c)` gives the
+ * two expressions the command line would get as two arguments. */
+static char *list_word(char **pp)
+{
+    char *p = *pp + strspn(*pp, " \t"), *w = p, quote = 0;
+    int depth = 0;
+    if (!*p)
+        return NULL;
+    for (; *p && (quote || depth > 0 || (*p != ' ' && *p != '\t')); p++) {
+        if (quote)
+            quote = *p == quote ? 0 : quote;
+        else if (depth > 0 && (*p == '\'' || *p == '"'))
+            quote = *p;
+        else
+            depth += *p == '(' ? 1 : *p == ')' && depth > 0 ? -1 : 0;
+    }
+    if (*p)
+        *p++ = '\0';
+    *pp = p;
+    return w;
+}
+
 static sl_status_t apply_config(const sl_cmd_spec_t *spec, void *opts, sl_config_t *cfg, unsigned char *seen)
 {
     const char *known[16] = {"", spec->command};
@@ -234,9 +258,9 @@ static sl_status_t apply_config(const sl_cmd_spec_t *spec, void *opts, sl_config
             sl_status_t st;
             if (o->type == SL_OPT_LIST) {
                 list_clear((sl_strlist_t *)OPT_PTR(opts, o));
-                char *copy = strdup(val), *save = NULL;
-                st = SL_OK;
-                for (char *w = strtok_r(copy, " \t", &save); w && st == SL_OK; w = strtok_r(NULL, " \t", &save))
+                char *copy = strdup(val), *p = copy;
+                st = copy ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory parsing options");
+                for (char *w; st == SL_OK && (w = list_word(&p));)
                     st = set_value(o, opts, w, where);
                 free(copy);
             } else {

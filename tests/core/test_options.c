@@ -120,6 +120,18 @@ static void test_config(void)
     sl_config_destroy(&info.config);
     sl_opts_free(table, &o);
 
+    /* a list's words are split at blanks outside parentheses and quotes:
+     * `space = x=uniform(0, 1)` in [tune] is what --space 'x=uniform(0, 1)' is */
+    p = write_cfg("list.cfg", "[t]\ninput =  a=uniform(0, 1)\tb=choice('p q', \")\", (r s)) c\n");
+    const char *al[] = {"t", "f", "--config", p};
+    CU_ASSERT_EQUAL_FATAL(parse(&o, &info, 4, al), SL_OK);
+    CU_ASSERT_EQUAL_FATAL(o.inputs.n, 3);
+    CU_ASSERT_STRING_EQUAL(o.inputs.v[0], "a=uniform(0, 1)");
+    CU_ASSERT_STRING_EQUAL(o.inputs.v[1], "b=choice('p q', \")\", (r s))");
+    CU_ASSERT_STRING_EQUAL(o.inputs.v[2], "c");
+    sl_config_destroy(&info.config);
+    sl_opts_free(table, &o);
+
     const char *bad[][2] = {{"k.cfg", "nosuchkey = 1\n"},
                             {"s.cfg", "[other]\nn = 1\n"},
                             {"r.cfg", "n = 99\n"},
