@@ -38,6 +38,7 @@ struct tune_run {
     int prune_reports;
     int stamp_time;           /* add time_total_s to reports (it is the time attr) */
     int warned_full;          /* a report had no room left for time_total_s */
+    int warned_attr;          /* coordinator: a trial's first report lacked the time attr */
     double job_t0, job_prior; /* the current job's start (sl_now) and earlier jobs' seconds */
     char cur_dir[1024];
     int spare;            /* spare_dir holds an empty directory to reuse */
@@ -546,6 +547,23 @@ static void coord_report(tune_run_t *r, const tune_repmsg_t *m, int *decision_p)
     *decision_p = d;
     r->changed = r->dirty = 1;
     const sl_tune_trial_t *t = sl_tune_exp_trial(r->e, m->trial);
+    /* a time attr the objective does not report leaves the trial without a
+     * resource: --max-t, the rungs and the grace period never apply to it */
+    const char *attr = r->e->conf.time_attr;
+    if (!r->warned_attr && t && t->nreports == 1 && r->e->nrep > nrep && !sl_tune__by_step(&r->e->conf)) {
+        int has = 0;
+        char seen[TUNE_MAXM * 66] = "";
+        for (int i = 0; i < m->n && i < TUNE_MAXM; i++) {
+            has |= !strcmp(m->names[i], attr);
+            strcat(strcat(seen, i ? ", " : ""), m->names[i]);
+        }
+        if (!has) {
+            r->warned_attr = 1;
+            SL_WARN("--time-attr %s: trial %lld reported step %lld without '%s' (metrics: %s): --max-t, "
+                    "--min-t and --grace-period do not apply to a trial until it reports it",
+                    attr, (long long)m->trial, (long long)m->step, attr, seen[0] ? seen : "none");
+        }
+    }
     /* the best checkpoint so far becomes EXPDIR/best.h5: a hard link (the
      * trial's pruning cannot take it away), or a copy across file systems */
     /* only a trial at least as good as the best reported so far can be the

@@ -53,6 +53,12 @@ awk -F, 'NR>1 && $2!="done" && $2!="pruned" {exit 1}' "$T/secs/trials.csv" || fa
 expect_rc 2 $TUNE --command "$OBJ 3" --space 'x=uniform(0,1)' --metric loss --scheduler hyperband \
   --time-attr time_total_s --max-t 9 --trials 2 --out "$T/secs-hb"
 expect_grep "only fifo, asha-stop and median" "$T/err"
+# a --time-attr that no report carries cannot stop a trial at --max-t: it is
+# said once, not left silent
+expect_rc 0 $TUNE --command "$OBJ 4" --space 'x=uniform(0,1)' --metric loss --time-attr samples --max-t 2 \
+  --trials 3 --out "$T/noattr"
+[ "$(grep -c "time-attr samples: trial .* without 'samples'" "$T/err")" -eq 1 ] ||
+  { cat "$T/err"; fail "a --time-attr never reported was not warned about once"; }
 
 # 2c. --budget: the reports add up to 12 steps, then everything stops; the
 # other group may add one step of its running trial and one of a trial
