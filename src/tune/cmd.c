@@ -315,6 +315,30 @@ static int parse_report(char *line, int64_t *step, const char **names, double *v
     return n;
 }
 
+/* Leader: take the outcomes the other copies sent (TAG_GSTAT) for this
+ * trial into out[q] (-1 until then); a copy that failed stops the trial at
+ * once, since the leader's copy may wait for it for ever (the ranks of a
+ * distributed program). Returns the first group rank that failed, or 0. */
+static int member_outcomes(MPI_Comm gc, int64_t trial, int64_t *out)
+{
+    int failed = 0;
+    for (;;) {
+        int flag = 0;
+        MPI_Status mst;
+        MPI_Iprobe(MPI_ANY_SOURCE, TAG_GSTAT, gc, &flag, &mst);
+        if (!flag)
+            break;
+        int64_t m[2];
+        MPI_Recv(m, 2, MPI_INT64_T, mst.MPI_SOURCE, TAG_GSTAT, gc, MPI_STATUS_IGNORE);
+        if (m[0] != trial) /* an earlier trial's */
+            continue;
+        out[mst.MPI_SOURCE] = m[1];
+        if (m[1] == SL_TUNE_END_FAILED && !failed)
+            failed = mst.MPI_SOURCE;
+    }
+    return failed;
+}
+
 /* Append to the trial's log, creating it on first use (best effort). */
 static void log_write(int *fd, const char *path, const char *data, size_t len)
 {
@@ -342,6 +366,15 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
      * costs no file */
     int logfd = -1, efd[2] = {-1, -1}, pidfd = -1;
     int told = 0; /* leader: the other copies were sent a decision */
+    int failed_on = 0;    /* leader: the first other copy that failed (group rank) */
+    int64_t *mout = NULL; /* leader: each other copy's outcome (-1: not in yet) */
+    if (grank == 0 && gsize > 1) {
+        mout = malloc((size_t)gsize * sizeof *mout);
+        if (!mout)
+            st = sl_error(SL_ERR_NOMEM, "trial %lld: out of memory", (long long)job->trial);
+        for (int q = 0; mout && q < gsize; q++)
+            mout[q] = -1;
+    }
     if (pipe2(pfd, O_CLOEXEC) != 0 || pipe2(efd, O_CLOEXEC) != 0)
         st = sl_error(SL_ERR_IO, "trial %lld: pipe: %s", (long long)job->trial, strerror(errno));
     pid_t pid = -1;
@@ -447,6 +480,8 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
         tune_service(r);
         if (grank == 0) {
             int d = tune_decision(r);
+            if (gsize > 1 && !failed_on && (failed_on = member_outcomes(gc, job->trial, mout)) > 0)
+                d = SL_TUNE_STOP; /* the trial has failed: stop the rest of it */
             if (d != SL_TUNE_CONTINUE && decision == SL_TUNE_CONTINUE)
                 decision = d;
             if (decision != SL_TUNE_CONTINUE && !told) {
@@ -529,9 +564,9 @@ gather:
         }
         if (grank == 0) {
             for (int q = 1; q < gsize; q++) {
-                int64_t m[2] = {-1, 0};
+                int64_t m[2] = {-1, mout ? mout[q] : -1};
                 MPI_Request rq;
-                do {
+                while (m[1] < 0) {
                     MPI_Irecv(m, 2, MPI_INT64_T, q, TAG_GSTAT, gc, &rq);
                     int done = 0;
                     while (!done) {
@@ -541,16 +576,23 @@ gather:
                             tune_nap(r);
                         }
                     }
-                } while (m[0] != job->trial);
-                if (m[1] == SL_TUNE_END_FAILED && *outcome_p == SL_TUNE_END_OK)
+                    if (m[0] != job->trial)
+                        m[1] = -1; /* an earlier trial's */
+                }
+                if (m[1] == SL_TUNE_END_FAILED && *outcome_p == SL_TUNE_END_OK) {
                     *outcome_p = SL_TUNE_END_FAILED;
+                    failed_on = failed_on ? failed_on : q;
+                }
             }
+            if (*outcome_p == SL_TUNE_END_FAILED && failed_on > 0)
+                tune_trial_failed_on(r, failed_on);
         } else {
             int64_t m[2] = {job->trial, *outcome_p};
             MPI_Send(m, 2, MPI_INT64_T, 0, TAG_GSTAT, gc);
         }
     }
     (void)failed_start;
+    free(mout);
     return SL_OK;
 }
 

@@ -44,6 +44,7 @@ struct tune_run {
     int spare;            /* spare_dir holds an empty directory to reuse */
     char spare_dir[1100]; /* EXPDIR/trials/.spare-RANK */
     int dir_reusable; /* the objective left nothing running in the trial's directory */
+    int fail_grank;   /* the group rank whose copy failed the current trial (0: the leader's) */
     mode_t dir_mode;  /* what mkdir gives a trial directory (0755 less the umask) */
     /* coordinator */
     sl_tune_exp_t *e;
@@ -329,6 +330,11 @@ void tune_trial_dir_reusable(tune_run_t *r)
     r->dir_reusable = 1;
 }
 
+void tune_trial_failed_on(tune_run_t *r, int grank)
+{
+    r->fail_grank = grank;
+}
+
 /* After a trial: keep its directory as the spare if it holds nothing, the
  * objective left nothing running that could still write there, and it is
  * still the plain directory mkdir would make (not a link the command put
@@ -509,7 +515,7 @@ static void coord_assign(tune_run_t *r, int g)
     }
 }
 
-static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck)
+static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck, int who)
 {
     char dir[1024];
     const sl_tune_trial_t *t = sl_tune_exp_trial(r->e, trial);
@@ -520,7 +526,11 @@ static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck)
         ck = ckpt_find(dir, t->step, NULL, 0, NULL);
     int was_failures = t->failures;
     sl_tune_exp_end(r->e, trial, outcome, ck);
-    if (t->failures > was_failures && outcome == SL_TUNE_END_FAILED) {
+    if (t->failures > was_failures && outcome == SL_TUNE_END_FAILED && who > 0) {
+        /* a copy other than the leader's: its output went to its own log */
+        SL_WARN("trial %lld failed on rank %d of its group (see %s/trial.rank%d.log)", (long long)trial, who,
+                dir, who);
+    } else if (t->failures > was_failures && outcome == SL_TUNE_END_FAILED) {
         SL_WARN("trial %lld failed (see %s/trial.log)", (long long)trial, dir);
     } else if (t->failures > was_failures) {
         char seen[TUNE_MAXM * 66] = "";
@@ -608,10 +618,10 @@ static void coord_service(tune_run_t *r)
             if (r->leader[q] == src)
                 g = q;
         if (mst.MPI_TAG == TAG_REQ) {
-            int64_t m[3];
-            MPI_Recv(m, 3, MPI_INT64_T, src, TAG_REQ, r->wc, MPI_STATUS_IGNORE);
+            int64_t m[4];
+            MPI_Recv(m, 4, MPI_INT64_T, src, TAG_REQ, r->wc, MPI_STATUS_IGNORE);
             if (m[0] >= 0)
-                coord_end(r, m[0], (int)m[1], m[2]);
+                coord_end(r, m[0], (int)m[1], m[2], (int)m[3]);
             r->want[g]++;
             if (r->gstate[g] != 3) {
                 coord_assign(r, g);
@@ -826,7 +836,7 @@ static void forward(tune_run_t *r, const tune_jobmsg_t *m)
 
 /* Leader: set the trial's directory up, run it with the group, and find
  * the checkpoint it can resume from. */
-static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t *ck_p)
+static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t *ck_p, int64_t *who_p)
 {
     int outcome = SL_TUNE_END_FAILED;
     double t0 = sl_now();
@@ -840,6 +850,8 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
     r->cur_decision = SL_TUNE_CONTINUE;
     snprintf(r->cur_dir, sizeof r->cur_dir, "%s", m->trial_dir);
     *ck_p = -1;
+    *who_p = 0;
+    r->fail_grank = 0;
     int skip = 0;
     if (sl_stop_requested() || r->interrupt_all)
         skip = SL_TUNE_END_INTERRUPTED; /* a queued trial after a stop: keep it for the resume */
@@ -872,16 +884,17 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
     *ck_p = r->o->keep > 0 ? ckpt_prune(m->trial_dir, r->o->keep, &left)
                            : ckpt_find(m->trial_dir, -1, NULL, 0, &left);
     trial_dir_done(r, m->trial_dir, left);
+    *who_p = r->fail_grank;
     return outcome;
 }
 
 static void leader_loop(tune_run_t *r, double *busy)
 {
     tune_jobmsg_t *m = alloca(r->jobsize);
-    int64_t req[3] = {-1, 0, 0};
+    int64_t req[4] = {-1, 0, 0, 0};
     /* two requests: while a trial runs, the next one waits here queued */
-    MPI_Send(req, 3, MPI_INT64_T, 0, TAG_REQ, r->wc);
-    MPI_Send(req, 3, MPI_INT64_T, 0, TAG_REQ, r->wc);
+    MPI_Send(req, 4, MPI_INT64_T, 0, TAG_REQ, r->wc);
+    MPI_Send(req, 4, MPI_INT64_T, 0, TAG_REQ, r->wc);
     int outstanding = 2;
     for (;;) {
         MPI_Request rq;
@@ -905,8 +918,8 @@ static void leader_loop(tune_run_t *r, double *busy)
             return;
         }
         req[0] = m->trial;
-        req[1] = run_job(r, m, busy, &req[2]);
-        MPI_Send(req, 3, MPI_INT64_T, 0, TAG_REQ, r->wc);
+        req[1] = run_job(r, m, busy, &req[2], &req[3]);
+        MPI_Send(req, 4, MPI_INT64_T, 0, TAG_REQ, r->wc);
         outstanding++;
     }
 }
@@ -920,10 +933,10 @@ static void coord_loop(tune_run_t *r, double *busy)
             r->own_ready = 0;
             coord_assign(r, 0);
             if (r->own_ready && r->own_job->kind == SL_TUNE_JOB_RUN) {
-                int64_t ck;
-                int outcome = run_job(r, r->own_job, busy, &ck);
+                int64_t ck, who;
+                int outcome = run_job(r, r->own_job, busy, &ck, &who);
                 double t0 = cpu_now();
-                coord_end(r, r->own_job->trial, outcome, ck);
+                coord_end(r, r->own_job->trial, outcome, ck, (int)who);
                 r->gstate[0] = 0;
                 r->coord_time += cpu_now() - t0;
                 continue;

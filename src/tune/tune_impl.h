@@ -62,7 +62,7 @@ double sl_tune__rep_res(const sl_tune_exp_t *e, int64_t r);
 /* Runner: the messages between a trial's group and the coordinator. */
 #define TUNE_INTERRUPT 9 /* decision: stop request, resume the trial later */
 /* tags on the world communicator (group <-> coordinator) */
-#define TAG_REQ    101 /* int64[3]: ended trial (-1: none), outcome, 0 */
+#define TAG_REQ    101 /* int64[4]: ended trial (-1: none), outcome, checkpoint, failing group rank */
 #define TAG_REPORT 102 /* tune_repmsg_t */
 #define TAG_JOB    103 /* tune_jobmsg_t */
 #define TAG_DECIDE 104 /* int64[2]: trial, decision */
@@ -141,6 +141,9 @@ int tune_group_size(const tune_run_t *r);
 /* The objective left nothing running that could still write in the
  * trial's directory: an empty one may be reused for the next trial. */
 void tune_trial_dir_reusable(tune_run_t *r);
+/* Leader: the trial failed because the copy on group rank grank failed
+ * (named in the warning, with its log); 0, the default, is the leader's. */
+void tune_trial_failed_on(tune_run_t *r, int grank);
 MPI_Comm tune_group_comm(const tune_run_t *r);
 const tune_opts_t *tune_opts(const tune_run_t *r);
 const sl_tune_space_t *tune_space(const tune_run_t *r);

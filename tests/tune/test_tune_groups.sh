@@ -3,7 +3,8 @@
 # 4 ranks with --ranks-per-trial 2: two trials run at once, each on both
 # ranks of its group. Each copy of a trial marks its start and waits until
 # four copies (two trials x two ranks) have started: run one at a time, no
-# trial could ever report. A stop decision reaches every rank of a trial.
+# trial could ever report. A stop decision reaches every rank of a trial;
+# a copy that fails, the leader's or another, stops the others.
 . "$top_srcdir/tests/lib.sh"
 D="$T/marks"; mkdir -p "$D"
 cat > "$T/gang.sh" <<SH
@@ -58,4 +59,21 @@ expect_rc 1 $MPIRUN -np 2 $SLUICE tune -q --command "$T/lead.sh" --space 'x=unif
   --trials 1 --ranks-per-trial 2 --out "$T/lead"
 [ $(($(date +%s) - t0)) -lt 20 ] && [ -e "$T/lead/trials/000000/stopped" ] ||
   fail "the other rank's copy of a trial whose leader failed was not stopped"
+# another copy fails: the leader's, which may wait for it for ever, is
+# stopped, and the warning names the rank and its log
+cat > "$T/member.sh" <<SH
+#!/bin/sh
+[ "\$SLUICE_TRIAL_RANK" = 1 ] && { echo "rank 1 gives up" >&2; exit 3; }
+trap 'echo stopped > "\$SLUICE_TRIAL_DIR/stopped"; exit 0' TERM
+i=0
+while [ \$i -lt 600 ]; do sleep 0.05; i=\$((i+1)); done
+SH
+chmod +x "$T/member.sh"
+t0=$(date +%s)
+expect_rc 1 $MPIRUN -np 2 $SLUICE tune -q --command "$T/member.sh" --space 'x=uniform(0,1)' --metric m \
+  --trials 1 --ranks-per-trial 2 --out "$T/member"
+[ $(($(date +%s) - t0)) -lt 20 ] && [ -e "$T/member/trials/000000/stopped" ] ||
+  fail "the leader's copy of a trial whose other copy failed was not stopped"
+expect_grep "trial 0 failed on rank 1 of its group (see .*/trials/000000/trial.rank1.log)" "$T/err"
+expect_grep "rank 1 gives up" "$T/member/trials/000000/trial.rank1.log"
 echo PASS
