@@ -146,6 +146,25 @@ static int64_t ckpt_find(const char *dir, int64_t max_step, char *name, size_t l
     return best;
 }
 
+static void rm_rf(const char *path);
+
+/* Remove the checkpoints of steps after `after` (-1: all of them). */
+static void ckpt_drop_after(const char *dir, int64_t after)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    char path[4096];
+    for (struct dirent *de; (de = readdir(d));) {
+        int64_t s;
+        if (ckpt_step_of(de->d_name, &s) && s > after) {
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+            rm_rf(path);
+        }
+    }
+    closedir(d);
+}
+
 static int cmp_i64_desc(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -449,12 +468,25 @@ static sl_status_t coord_prepare(tune_run_t *r, const sl_tune_job_t *job, tune_j
         m->ckpt_step = s;
         t->from_trial = -1;
         t->from_step = -1;
+    } else if (r->o->resume || t->nreports > 0 || t->failures > 0) {
+        /* The experiment's state is what counts: checkpoints of steps it has
+         * no report of were written but never reported, or reported after
+         * the state this run resumed from was written (a kill -9; new trials
+         * then reuse the ids, and directories, of the killed run's). The
+         * trial runs those steps again; left there, they would outrank its
+         * new checkpoints in pruning and at its end. */
+        ckpt_drop_after(m->trial_dir, t->step);
     }
-    if (m->ckpt_step >= 0) {
+    /* the newest checkpoint of a reported step: after a kill, t->ckpt_step
+     * is still the one the trial's last job started from */
+    int64_t upto = t->step > m->ckpt_step ? t->step : m->ckpt_step;
+    if (upto >= 0) {
         char name[512];
-        int64_t s = ckpt_find(m->trial_dir, m->ckpt_step, name, sizeof name, NULL);
-        if (s >= 0)
+        int64_t s = ckpt_find(m->trial_dir, upto, name, sizeof name, NULL);
+        if (s >= 0) {
             snprintf(m->resume, sizeof m->resume, "%s/%s", m->trial_dir, name);
+            t->ckpt_step = m->ckpt_step = s;
+        }
         if (s >= 0 && r->stamp_time)
             m->time_prior = res_at(r->e, job->trial, s);
     }

@@ -30,4 +30,46 @@ expect_rc 0 run "$T/cut" --resume
 cmp "$T/ref/trials.csv" "$T/cut/trials.csv" || { diff "$T/ref/trials.csv" "$T/cut/trials.csv"; fail "trial tables differ"; }
 cut -d, -f1,2,4- "$T/ref/results.csv" | sort > "$T/a"; cut -d, -f1,2,4- "$T/cut/results.csv" | sort > "$T/b"
 cmp "$T/a" "$T/b" || { diff "$T/a" "$T/b"; fail "reports differ (lost or duplicated)"; }
+# checkpoints of steps experiment.h5 does not know (written after the state
+# the resume reads, or never reported) are stale: a trial running at the
+# kill resumes from its newest checkpoint of a reported step, and the stale
+# ones neither shadow its new checkpoints in pruning nor outlive them
+cat > "$T/k.sh" <<'SH'
+#!/bin/sh
+d=$1
+echo "resume=${SLUICE_RESUME:-}" >> "$d/starts"
+step=0
+[ -n "${SLUICE_RESUME:-}" ] && step=$(cat "$SLUICE_RESUME")
+if [ ! -e "$d/killed-run" ]; then
+  touch "$d/killed-run"
+  for s in 1 2 3 4 5; do echo $s > "$SLUICE_TRIAL_DIR/checkpoint-$s"; echo "sluice-report step=$s loss=$s"; done
+  for s in 6 7 8; do echo $s > "$SLUICE_TRIAL_DIR/checkpoint-$s"; done
+  i=0
+  while ! grep -q '^0,running,5,' "$d/k/trials.csv" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+  touch "$d/ready"
+  sleep 60
+fi
+while [ $step -lt $SLUICE_MAX_T ]; do
+  step=$((step+1)); echo $step > "$SLUICE_TRIAL_DIR/checkpoint-$step"; echo "sluice-report step=$step loss=$step"
+done
+SH
+chmod +x "$T/k.sh"
+krun() {
+  $MPIRUN -np 1 $SLUICE tune -q --command "$T/k.sh $T" --space 'x=uniform(0,1)' --metric loss --trials 1 \
+    --max-t 7 --keep-checkpoints 2 --out "$T/k" "$@"
+}
+krun > "$T/out" 2>&1 &
+pid=$!
+i=0
+while [ ! -e "$T/ready" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+for r in $(pgrep -P $pid); do
+  for c in $(pgrep -P "$r"); do kill -9 -- "-$c" 2>/dev/null; done
+  kill -9 "$r" 2>/dev/null
+done
+wait $pid
+expect_rc 0 krun --resume
+[ "$(sed -n 2p "$T/starts")" = "resume=$T/k/trials/000000/checkpoint-5" ] ||
+  fail "the killed trial did not resume from its last reported checkpoint: $(cat "$T/starts")"
+[ "$(cd "$T/k/trials/000000" && echo checkpoint-*)" = "checkpoint-6 checkpoint-7" ] ||
+  fail "stale checkpoints of the killed run outlived the new ones: $(ls "$T/k/trials/000000")"
 echo PASS
