@@ -39,6 +39,7 @@ struct tune_run {
     int stamp_time;           /* add time_total_s to reports (it is the time attr) */
     int warned_full;          /* a report had no room left for time_total_s */
     int warned_attr;          /* coordinator: a trial's first report lacked the time attr */
+    int warned_copy;          /* coordinator: a PBT exploit found no checkpoint to copy */
     double job_t0, job_prior; /* the current job's start (sl_now) and earlier jobs' seconds */
     char cur_dir[1024];
     int spare;            /* spare_dir holds an empty directory to reuse */
@@ -147,6 +148,22 @@ static int64_t ckpt_find(const char *dir, int64_t max_step, char *name, size_t l
 }
 
 static void rm_rf(const char *path);
+
+/* The oldest checkpoint of a step after `after`, -1 if none. */
+static int64_t ckpt_find_after(const char *dir, int64_t after)
+{
+    DIR *d = opendir(dir);
+    int64_t best = -1;
+    if (!d)
+        return -1;
+    for (struct dirent *de; (de = readdir(d));) {
+        int64_t s;
+        if (ckpt_step_of(de->d_name, &s) && s > after && (best < 0 || s < best))
+            best = s;
+    }
+    closedir(d);
+    return best;
+}
 
 /* Remove the checkpoints of steps after `after` (-1: all of them). */
 static void ckpt_drop_after(const char *dir, int64_t after)
@@ -319,6 +336,79 @@ static sl_status_t copy_file(const char *src, const char *dst)
     return sl_fsync_dir_of(dst);
 }
 
+/* Copy src to dst whatever it is: a file, a directory (its contents made
+ * under dst.tmp, then renamed) or a link. SL_ERR_NOT_FOUND, without a
+ * word, when src is gone (its trial pruned it meanwhile). */
+static sl_status_t copy_tree(const char *src, const char *dst)
+{
+    struct stat sb;
+    if (lstat(src, &sb) != 0)
+        return errno == ENOENT ? SL_ERR_NOT_FOUND
+                               : sl_error(SL_ERR_IO, "cannot read '%s': %s", src, strerror(errno));
+    if (!S_ISDIR(sb.st_mode) && !S_ISLNK(sb.st_mode))
+        return copy_file(src, dst);
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+    rm_rf(tmp);
+    sl_status_t st = SL_OK;
+    if (S_ISLNK(sb.st_mode)) {
+        char to[4096];
+        ssize_t k = readlink(src, to, sizeof to - 1);
+        if (k < 0)
+            return errno == ENOENT ? SL_ERR_NOT_FOUND
+                                   : sl_error(SL_ERR_IO, "cannot read '%s': %s", src, strerror(errno));
+        to[k] = '\0';
+        if (symlink(to, tmp) != 0)
+            return sl_error(SL_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+    } else {
+        DIR *d = opendir(src);
+        if (!d)
+            return errno == ENOENT ? SL_ERR_NOT_FOUND
+                                   : sl_error(SL_ERR_IO, "cannot read '%s': %s", src, strerror(errno));
+        if (mkdir(tmp, 0755) != 0) {
+            closedir(d);
+            return sl_error(SL_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+        }
+        char a[4096], b[4500];
+        for (struct dirent *de; st == SL_OK && (de = readdir(d));) {
+            if (is_dot(de->d_name))
+                continue;
+            snprintf(a, sizeof a, "%s/%s", src, de->d_name);
+            snprintf(b, sizeof b, "%s/%s", tmp, de->d_name);
+            st = copy_tree(a, b);
+        }
+        closedir(d);
+    }
+    if (st == SL_OK && rename(tmp, dst) != 0)
+        st = sl_error(SL_ERR_IO, "cannot copy '%s' to '%s': %s", src, dst, strerror(errno));
+    if (st != SL_OK)
+        rm_rf(tmp);
+    return st == SL_OK ? sl_fsync_dir_of(dst) : st;
+}
+
+/* Copy checkpoint `step` of directory from, every file of it (checkpoint-5.model
+ * and checkpoint-5.optim, or a directory checkpoint-5/), into directory to. */
+static sl_status_t ckpt_copy(const char *from, int64_t step, const char *to)
+{
+    DIR *d = opendir(from);
+    if (!d)
+        return SL_ERR_NOT_FOUND;
+    char src[2048], dst[2048];
+    int n = 0;
+    sl_status_t st = SL_OK;
+    for (struct dirent *de; st == SL_OK && (de = readdir(d));) {
+        int64_t s;
+        if (!ckpt_step_of(de->d_name, &s) || s != step)
+            continue;
+        snprintf(src, sizeof src, "%s/%s", from, de->d_name);
+        snprintf(dst, sizeof dst, "%s/%s", to, de->d_name);
+        st = copy_tree(src, dst);
+        n++;
+    }
+    closedir(d);
+    return st == SL_OK && n == 0 ? SL_ERR_NOT_FOUND : st;
+}
+
 static void trial_dir(const tune_run_t *r, int64_t id, char *buf, size_t len)
 {
     snprintf(buf, len, "%s/trials/%06lld", r->o->out, (long long)id);
@@ -453,17 +543,40 @@ static sl_status_t coord_prepare(tune_run_t *r, const sl_tune_job_t *job, tune_j
     if (job->from_trial >= 0) {
         if (mkdir(m->trial_dir, 0755) != 0 && errno != EEXIST)
             return sl_error(SL_ERR_IO, "cannot create '%s': %s", m->trial_dir, strerror(errno));
-        /* PBT exploit: the donor's checkpoint replaces this trial's own */
-        char from[1024], name[512], src[2048], dst[2048];
+        /* PBT exploit: the donor's checkpoint replaces this trial's own. The
+         * donor ran on since the decision and may have pruned the checkpoint
+         * of from_step (--keep-checkpoints): then its newest of a reported
+         * step is taken, or with none left (its leader prunes as it sends a
+         * report, which may not be here yet) the oldest after that, whose
+         * report is on its way; the trial goes on from that step. */
+        char from[1024];
         trial_dir(r, job->from_trial, from, sizeof from);
         ckpt_prune(m->trial_dir, -1, NULL);
-        int64_t s = ckpt_find(from, job->from_step, name, sizeof name, NULL);
-        if (s >= 0) {
-            snprintf(src, sizeof src, "%s/%s", from, name);
-            snprintf(dst, sizeof dst, "%s/%s", m->trial_dir, name);
-            if (copy_file(src, dst) != SL_OK)
-                s = -1;
+        int64_t s = -1, donor_step = r->e->t[job->from_trial].step;
+        for (int tries = 0; tries < 8; tries++) {
+            s = ckpt_find(from, job->from_step, NULL, 0, NULL);
+            if (s < 0)
+                s = ckpt_find(from, donor_step, NULL, 0, NULL);
+            if (s < 0)
+                s = ckpt_find_after(from, donor_step);
+            if (s < 0)
+                break;
+            sl_status_t cst = ckpt_copy(from, s, m->trial_dir);
+            if (cst == SL_OK)
+                break;
+            ckpt_prune(m->trial_dir, -1, NULL);
+            s = -1;
+            if (cst != SL_ERR_NOT_FOUND) /* not pruned meanwhile: a real failure, said already */
+                break;
         }
+        if (s < 0 && !r->warned_copy++)
+            SL_WARN(
+                "PBT: trial %lld has no checkpoint of a reported step left in %s to copy: trial %lld starts "
+                "over from its first step with the new parameters (this is said once)",
+                (long long)job->from_trial, from, (long long)job->trial);
+        /* its step is the checkpoint's, not the decision's: the reports
+         * after it count (from the first step when nothing was copied) */
+        t->step = s;
         t->ckpt_step = s;
         m->ckpt_step = s;
         t->from_trial = -1;

@@ -144,6 +144,37 @@ done
 bt=$(num trial "$T/keep/best.json"); bs=$(num step "$T/keep/best.json")
 cmp -s "$T/keep/best.h5" "$T/keep/trials/$(printf %06d "$bt")/checkpoint-$bs" || fail "best.h5 is not trial $bt's checkpoint at step $bs"
 
+# PBT copies the donor's whole checkpoint (several files, a directory), and
+# when the donor has pruned the one of the decision's step (--keep-checkpoints
+# 1) while the exploited trial took its time to stop, its newest reported
+# one: an exploited trial never starts over from nothing
+cat > "$T/p.sh" <<'SH'
+#!/bin/sh
+d=$1 dir=$SLUICE_TRIAL_DIR step=0 how=fresh
+if [ -n "${SLUICE_RESUME:-}" ]; then
+  step=${SLUICE_RESUME##*/checkpoint-}; step=${step%%.*}
+  how=partial
+  [ -f "$dir/checkpoint-$step.model" ] && [ -f "$dir/checkpoint-$step.optim" ] &&
+    [ "$(cat "$dir/checkpoint-$step.d/state")" = "$step" ] && how=whole
+fi
+echo "$SLUICE_TRIAL_ID $how $step" >> "$d/pbt-starts"
+trap 'sleep 1; exit 0' TERM
+while [ $step -lt $SLUICE_MAX_T ]; do
+  step=$((step+1))
+  echo $step > "$dir/checkpoint-$step.model"; echo $step > "$dir/checkpoint-$step.optim"
+  mkdir -p "$dir/checkpoint-$step.d"; echo $step > "$dir/checkpoint-$step.d/state"
+  echo "sluice-report step=$step loss=$(awk -v x="$SLUICE_PARAM_X" -v s=$step 'BEGIN{print x + 1/s}')"
+  sleep 0.05
+done
+SH
+chmod +x "$T/p.sh"
+expect_rc 0 $TUNE --command "$T/p.sh $T" --space 'x=uniform(0,1)' --metric loss \
+  --scheduler pbt --trials 2 --quantile 0.5 --perturbation-interval 5 --max-t 30 --keep-checkpoints 1 \
+  --out "$T/pbt"
+[ "$(wc -l < "$T/pbt-starts")" -gt 2 ] || fail "no PBT exploit: $(cat "$T/pbt-starts")"
+awk 'seen[$1]++ && $2 != "whole" {exit 1}' "$T/pbt-starts" ||
+  fail "an exploited trial started without the donor's whole checkpoint: $(cat "$T/pbt-starts")"
+
 # 5. bad input: one message, non-zero exit, nothing written
 expect_rc 2 $TUNE --command "$OBJ 3" --space 'lr=loguniform(1e-4,)' --metric loss --trials 2 --out "$T/bad1"
 expect_grep "space expression 'lr=loguniform(1e-4,)': at position 20: expected a value" "$T/err"
