@@ -3,7 +3,8 @@
 # sluice gensort: byte-for-byte against an independent Python implementation
 # of gensort 1.5 (bench/shuffle/gensort_ref.py) for every mode, -b and -c;
 # the documented partition property (-b); parallel output identical to serial
-# with 1, 2 and 4 ranks; --parts; usage errors.
+# with 1, 2 and 4 ranks; --parts; /dev/null (--parts too) writes nothing;
+# usage errors.
 . "$top_srcdir/tests/lib.sh"
 REF="$top_srcdir/bench/shuffle/gensort_ref.py"
 cd "$T" || exit 1
@@ -39,6 +40,25 @@ for np in 1 2 4; do
   while [ $i -lt $np ]; do cat "pp.$i" >>cat.dat; i=$((i + 1)); done
   cmp -s cat.dat serial.dat || fail "--parts on $np ranks does not concatenate to the serial output"
 done
+# FILE = /dev/null generates without writing, with --parts too (it created
+# /dev/null.RANK.tmp and renamed it to /dev/null.RANK). As root, /dev is
+# made read-only in a private mount namespace first, so that a regression
+# fails here instead of writing into the real /dev.
+expect_rc 0 $SLUICE gensort -c 3000 devnull.dat
+cp "$T/err" devnull.sum
+if [ "$(id -u)" -ne 0 ]; then
+  expect_rc 0 $MPIRUN -np 2 $SLUICE gensort -c --parts 3000 /dev/null
+elif unshare -m --propagation private true 2>/dev/null; then
+  # shellcheck disable=SC2016
+  expect_rc 0 unshare -m --propagation private sh -c \
+    'mount --rbind /dev /dev && mount -o remount,bind,ro /dev && [ ! -w /dev ] && exec "$@"' \
+    sh $MPIRUN -np 2 $SLUICE gensort -c --parts 3000 /dev/null
+else
+  echo "SKIP: gensort --parts /dev/null (root, and no private mount namespace to make /dev read-only)"
+  cp devnull.sum "$T/err"
+fi
+cmp -s "$T/err" devnull.sum || fail "gensort -c --parts /dev/null printed $(cat "$T/err"), want $(cat devnull.sum)"
+ls /dev/null.* >/dev/null 2>&1 && fail "gensort --parts /dev/null wrote $(ls /dev/null.*)"
 # Usage errors: exit 2 and a message.
 expect_rc 2 $SLUICE gensort 12x out.dat
 expect_grep "NUM_RECS" "$T/err"
