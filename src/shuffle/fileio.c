@@ -226,7 +226,8 @@ sl_status_t sl_filelist_create(MPI_Comm comm, char **paths, int n, int expand_di
     fl->path = pv;
     fl->size = sizes;
     *fl_p = fl;
-    blob = NULL;
+    if (fl->n > 0) /* path[0] holds the blob; without names it is freed below */
+        blob = NULL;
     sizes = NULL;
 out:
     for (int i = 0; i < sv.n; i++)
