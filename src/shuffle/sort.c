@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,50 @@ static sl_status_t part_path(const sctx_t *c, int p, char *buf, size_t len, int 
     int k = snprintf(buf, len, "%s/part-%05d%s", c->o->output, p, tmp ? ".tmp" : "");
     if (k < 0 || (size_t)k >= len)
         return sl_error(SL_ERR_INVALID, "output path too long");
+    return SL_OK;
+}
+
+/* Names in OUTDIR that a sort creates, replaces or removes: partitions (any
+ * number: those beyond the rank count are removed), their temporary names,
+ * the summary and the manifest. */
+static int outdir_owns(const char *name)
+{
+    if (!strcmp(name, "summary.json") || !strcmp(name, "summary.json.tmp") || !strcmp(name, MANIFEST) ||
+        !strcmp(name, MANIFEST ".tmp"))
+        return 1;
+    if (strncmp(name, "part-", 5) || !(name[5] >= '0' && name[5] <= '9'))
+        return 0;
+    const char *p = name + 5;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return !*p || !strcmp(p, ".tmp");
+}
+
+/* Local: an input (after symbolic links) that is one of the names the sort
+ * writes or removes in OUTDIR is refused, naming it: inputs are never
+ * modified, and a partition beyond the rank count would be removed before
+ * it is read. */
+static sl_status_t check_inputs_outside(const sctx_t *c)
+{
+    struct stat od;
+    if (stat(c->o->output, &od) != 0)
+        return SL_OK; /* not there: nothing in it (sl_mkdirs reports) */
+    for (int i = 0; i < c->fl->n; i++) {
+        char real[PATH_MAX];
+        if (!realpath(c->fl->path[i], real))
+            continue; /* the read names it */
+        char *slash = strrchr(real, '/'), base[NAME_MAX + 1];
+        snprintf(base, sizeof base, "%s", slash + 1);
+        slash[slash == real] = '\0'; /* real: the directory ("/" stays) */
+        struct stat dd;
+        if (!outdir_owns(base) || stat(real, &dd) != 0 || dd.st_dev != od.st_dev || dd.st_ino != od.st_ino)
+            continue;
+        return sl_error(
+            SL_ERR_INVALID,
+            "input '%s' is '%s' in --output '%s', which this sort replaces or removes (inputs are "
+            "never modified): sort into another directory",
+            c->fl->path[i], base, c->o->output);
+    }
     return SL_OK;
 }
 
@@ -1053,6 +1098,10 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
     }
     /* Every rank makes OUTDIR: it may be node-local. */
     SL_TRY_GOTO(sl_agree(c.comm, sl_mkdirs(o->output)), out);
+    /* Inputs inside OUTDIR under names the sort writes or removes are
+     * refused before anything is touched: rank 0 checks the shared list,
+     * every rank its own with --local. */
+    SL_TRY_GOTO(sl_agree(c.comm, o->local || c.rank == 0 ? check_inputs_outside(&c) : SL_OK), out);
 
     /* Memory plan: about 1/4 of --mem for the map's two read chunks (this
      * virtual disk reads much faster in large requests: 1/16 per chunk made

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # sluice sort on bad input: a size that is not a multiple of 100, a missing
 # input, a missing --tmp, a full output file system and a full --tmp (a
-# 1 MB tmpfs, skipped with a message where mount is not allowed). Each: one message naming the
-# file, exit 1, no partition under a final name, inputs untouched.
+# 1 MB tmpfs, skipped with a message where mount is not allowed), inputs in
+# the output directory. Each: one message naming the file, exit 1, no
+# partition under a final name, inputs untouched.
 . "$top_srcdir/tests/lib.sh"
 cd "$T" || exit 1
 mkdir tmp
@@ -31,6 +32,24 @@ no_parts out5
 expect_rc 2 $MPIRUN -np 2 $SLUICE sort --input good.dat
 expect_grep "output" "$T/err"
 cmp -s good.dat good.orig && cmp -s odd.dat odd.orig || fail "an input was modified"
+# Inputs inside --output under names the sort writes or removes: refused
+# before anything is touched, naming the input; every file stays as it was.
+# (The partitions beyond the rank count were removed before being read, and
+# part-00001 was replaced by its own sorted records.)
+mkdir prev lnk
+for p in 0 1 2 3; do $SLUICE gensort -b$((p * 1000)) 1000 prev/part-0000$p || fail gensort; done
+cp -r prev prev.orig
+ln -s ../prev/part-00001 lnk/in1
+for args in "prev" "prev/part-00002 prev/part-00003" "lnk/in1"; do
+  # shellcheck disable=SC2086
+  expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input $args --output prev
+  expect_grep "rank 0: input '.*' is 'part-0000[0-3]' in --output 'prev'" "$T/err"
+  diff -r prev prev.orig >/dev/null || fail "sort --input $args --output prev changed prev: $(ls -a prev)"
+done
+# shellcheck disable=SC2016
+expect_rc 1 $MPIRUN -np 2 $SLUICE sort --local --input 'prev/part-0000%r' --output prev
+expect_grep "rank [01]: input 'prev/part-0000[01]' is 'part-0000[01]' in --output 'prev'" "$T/err"
+diff -r prev prev.orig >/dev/null || fail "sort --local into its inputs' directory changed them"
 # A full output file system.
 mkdir full
 if mount -t tmpfs -o size=1m tmpfs full 2>/dev/null; then
