@@ -242,6 +242,15 @@ static sl_status_t plan_partitions(sctx_t *c)
                 found = 1;
         }
     }
+    /* summary.json tells of a complete run (report() writes it at the end):
+     * an earlier run's must not stay beside the partitions of this one if
+     * this one fails. */
+    if (st == SL_OK && c->rank == 0) {
+        char sum[4200];
+        snprintf(sum, sizeof sum, "%s/summary.json", c->o->output);
+        if (unlink(sum) != 0 && errno != ENOENT)
+            st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", sum, strerror(errno));
+    }
     SL_TRY(sl_agree(c->comm, st));
     MPI_Bcast(&found, 1, MPI_INT, 0, c->comm);
     double t0 = sl_now();

@@ -3,8 +3,9 @@
 # sluice sort on bad input: a size that is not a multiple of 100, a missing
 # input, a missing --tmp, a full output file system and a full --tmp (a
 # 1 MB tmpfs, skipped with a message where mount is not allowed), inputs in
-# the output directory. Each: one message naming the file, exit 1, no
-# partition under a final name, inputs untouched.
+# the output directory, a failed run over an earlier one's output. Each:
+# one message naming the file, exit 1, no partition under a final name,
+# inputs untouched.
 . "$top_srcdir/tests/lib.sh"
 cd "$T" || exit 1
 mkdir tmp
@@ -50,6 +51,15 @@ done
 expect_rc 1 $MPIRUN -np 2 $SLUICE sort --local --input 'prev/part-0000%r' --output prev
 expect_grep "rank [01]: input 'prev/part-0000[01]' is 'part-0000[01]' in --output 'prev'" "$T/err"
 diff -r prev prev.orig >/dev/null || fail "sort --local into its inputs' directory changed them"
+# A failed run leaves no summary.json of an earlier run beside its own
+# partitions: rank 1 cannot create part-00001.tmp (a directory is in the
+# way) after rank 0 has written part-00000 of the new run.
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input good.dat --output out6
+[ -f out6/summary.json ] || fail "no summary.json after a complete run"
+mkdir out6/part-00001.tmp
+expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input prev.orig --output out6
+expect_grep "rank 1: cannot create 'out6/part-00001.tmp'" "$T/err"
+[ ! -e out6/summary.json ] || fail "a failed run left the earlier run's summary.json: $(cat out6/summary.json)"
 # A full output file system.
 mkdir full
 if mount -t tmpfs -o size=1m tmpfs full 2>/dev/null; then
