@@ -114,6 +114,16 @@ static sl_status_t sample(sctx_t *c)
         per = (1L << 20) / c->size;
         per = per > 4096 ? 4096 : (per < 256 ? 256 : per);
     }
+    /* The gathered sample travels in one MPI_Allgatherv, whose counts and
+     * displacements are ints; a rank sends at most max(per, 64) samples. */
+    uint64_t most = (uint64_t)(per > 64 ? per : 64) * SPL, gathered = 0;
+    MPI_Allreduce(&most, &gathered, 1, MPI_UINT64_T, MPI_SUM, c->comm);
+    if (gathered > INT_MAX)
+        return sl_error_root(
+            c->comm, SL_ERR_USAGE,
+            "--samples %ld on %d ranks gathers up to %llu bytes of samples, more than one MPI "
+            "message holds (2^31-1); use --samples %ld or fewer",
+            per, c->size, (unsigned long long)gathered, (long)(INT_MAX / SPL / c->size));
     uint64_t nblk = c->my_cnt < 64 ? c->my_cnt : 64;
     uint64_t m = nblk ? (uint64_t)per / nblk : 0;
     if (nblk && m == 0)
@@ -139,14 +149,14 @@ static sl_status_t sample(sctx_t *c)
     int n = (int)(have * SPL), *cnt = malloc(sizeof(int) * (size_t)c->size),
         *dis = malloc(sizeof(int) * (size_t)c->size);
     MPI_Allgather(&n, 1, MPI_INT, cnt, 1, MPI_INT, c->comm);
-    long tot = 0;
+    uint64_t tot = 0; /* at most gathered: each fits an int */
     for (int r = 0; r < c->size; r++) {
         dis[r] = (int)tot;
-        tot += cnt[r];
+        tot += (uint64_t)cnt[r];
     }
     unsigned char *all = malloc((size_t)tot + 1);
     MPI_Allgatherv(mine, n, MPI_BYTE, all, cnt, dis, MPI_BYTE, c->comm);
-    long ns = tot / SPL;
+    long ns = (long)(tot / SPL);
     qsort(all, (size_t)ns, SPL, cmp_spl);
     for (int j = 1; j < c->size; j++) {
         unsigned char *s = c->spl + (size_t)(j - 1) * SPL;

@@ -3,7 +3,8 @@
 # sluice sort on bad input: a size that is not a multiple of 100, a missing
 # input, a missing --tmp, a full output file system and a full --tmp (a
 # 1 MB tmpfs, skipped with a message where mount is not allowed), inputs in
-# the output directory, a failed run over an earlier one's output. Each:
+# the output directory, a failed run over an earlier one's output, too
+# many --samples for one MPI message. Each:
 # one message naming the file, exit 1, no partition under a final name,
 # inputs untouched.
 . "$top_srcdir/tests/lib.sh"
@@ -60,6 +61,12 @@ mkdir out6/part-00001.tmp
 expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input prev.orig --output out6
 expect_grep "rank 1: cannot create 'out6/part-00001.tmp'" "$T/err"
 [ ! -e out6/summary.json ] || fail "a failed run left the earlier run's summary.json: $(cat out6/summary.json)"
+# --samples whose gathered sample would not fit one MPI message (int
+# counts, 2^31-1 bytes): refused with a usage error before sampling. 12
+# ranks x 10^7 samples x 18 bytes is just over (the counts overflowed).
+expect_rc 2 timeout 120 $MPIRUN -np 12 $SLUICE sort --samples 10000000 --input good.dat --output out7
+expect_grep "samples 10000000 on 12 ranks gathers up to 2160000000 bytes of samples.*use --samples 9942053 or fewer" "$T/err"
+no_parts out7
 # A full output file system.
 mkdir full
 if mount -t tmpfs -o size=1m tmpfs full 2>/dev/null; then
