@@ -86,6 +86,18 @@ sl_status_t sl_sort_records(unsigned char *recs, uint64_t n, const char *algo, u
  * writer can gather records straight into its output buffer. */
 sl_status_t sl_sort_order(const unsigned char *recs, uint64_t n, uint32_t **order_p);
 
+/* The reducer's buffers (sort.c): rcap records per buffer, two of them
+ * (halves) for an external sort, whose first fill takes rlim records and
+ * which expects at most expect records. */
+typedef struct {
+    uint64_t rcap, rlim, expect;
+    int halves;
+} sl_sort_rplan_t;
+/* Local: the plan for avail bytes (records and their sort index) when nrec
+ * records are sorted on P ranks. No buffer holds more than one in-memory
+ * sort takes (UINT32_MAX records). */
+void sl_sort_reducer_plan(int64_t avail, uint64_t nrec, int P, sl_sort_rplan_t *plan_p);
+
 #endif
 
 /* Options of the three commands (tables in cli.c). */

@@ -962,6 +962,43 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
     return SL_OK;
 }
 
+void sl_sort_reducer_plan(int64_t avail, uint64_t nrec, int P, sl_sort_rplan_t *plan_p)
+{
+    /* One in-memory sort takes at most UINT32_MAX records (its index is 32
+     * bits): a larger budget spills buffers of that many instead. */
+    const uint64_t most = UINT32_MAX;
+    sl_sort_rplan_t p = {0, 0, 0, 0};
+    p.rcap = avail > 0 ? (uint64_t)avail / (SL_SORT_REC + 32) : 0;
+    if (p.rcap < 1000)
+        p.rcap = 1000;
+    if (p.rcap > most)
+        p.rcap = most;
+    uint64_t expect = nrec / (uint64_t)P + nrec / (uint64_t)P / 4 + 1000;
+    if (p.rcap > expect) { /* no need to hold more than the partition */
+        p.rcap = expect;
+    } else {
+        /* External: two buffers, one filled while the spill thread sorts
+         * and writes the other; the sort index (32 B per record) is needed
+         * for one of them at a time. */
+        p.halves = 1;
+        p.rcap = avail > 0 ? (uint64_t)avail / (2 * SL_SORT_REC + 32) : 0;
+        if (p.rcap < 1000)
+            p.rcap = 1000;
+        if (p.rcap > most)
+            p.rcap = most;
+        /* The partition's last two buffers stay in memory (spill()); the
+         * first run takes the remainder, so that the runs after it are
+         * whole buffers and the last two are full at the end. Partitions
+         * come within a few % of the mean: expect 2% more. */
+        p.expect = nrec / (uint64_t)P + nrec / (uint64_t)P / 50 + 1000;
+        uint64_t r0 = p.expect > 2 * p.rcap ? (p.expect - 2 * p.rcap) % p.rcap : 0;
+        p.rlim = r0 >= p.rcap / 16 ? r0 : p.rcap;
+    }
+    if (!p.halves)
+        p.rlim = p.rcap;
+    *plan_p = p;
+}
+
 static uint64_t default_mem(int local_size)
 {
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
@@ -1155,30 +1192,14 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
         c.blk = (size_t)b;
     }
     int64_t avail = (int64_t)mem - 2 * (int64_t)chunk - (int64_t)(2 * (P - 1) + slots) * (int64_t)c.blk;
-    c.rcap = avail > 0 ? (uint64_t)avail / (SL_SORT_REC + 32) : 0;
-    if (c.rcap < 1000)
-        c.rcap = 1000;
-    uint64_t expect = c.nrec / (uint64_t)P + c.nrec / (uint64_t)P / 4 + 1000;
-    if (c.rcap > expect) { /* no need to hold more than the partition */
-        c.rcap = expect;
-    } else {
-        /* External: two buffers, one filled while the spill thread sorts
-         * and writes the other; the sort index (32 B per record) is needed
-         * for one of them at a time. */
-        c.halves = 1;
-        c.rcap = avail > 0 ? (uint64_t)avail / (2 * SL_SORT_REC + 32) : 0;
-        if (c.rcap < 1000)
-            c.rcap = 1000;
-        /* The partition's last two buffers stay in memory (spill()); the
-         * first run takes the remainder, so that the runs after it are
-         * whole buffers and the last two are full at the end. Partitions
-         * come within a few % of the mean: expect 2% more. */
-        c.expect = c.nrec / (uint64_t)P + c.nrec / (uint64_t)P / 50 + 1000;
-        uint64_t r0 = c.expect > 2 * c.rcap ? (c.expect - 2 * c.rcap) % c.rcap : 0;
-        c.rlim = r0 >= c.rcap / 16 ? r0 : c.rcap;
+    {
+        sl_sort_rplan_t rp;
+        sl_sort_reducer_plan(avail, c.nrec, P, &rp);
+        c.rcap = rp.rcap;
+        c.rlim = rp.rlim;
+        c.expect = rp.expect;
+        c.halves = rp.halves;
     }
-    if (!c.halves)
-        c.rlim = c.rcap;
     /* The merge runs after the map's buffers and the sort index are gone:
      * all but the reducer's buffer (two if one was kept: reduce()) and the
      * two output pieces read runs ahead. */

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of the shuffle's building blocks: gensort's known records and
  * range independence, both in-memory sorts against qsort as the oracle, the
- * loser-tree merge, an empty input list freed whole, valsort's summary
- * arithmetic at piece boundaries, and both record CRC32 kernels against
- * zlib's crc32. */
+ * loser-tree merge, the reducer's buffer plan, an empty input list freed
+ * whole, valsort's summary arithmetic at piece boundaries, and both record
+ * CRC32 kernels against zlib's crc32. */
 #include "config.h"
 #include "cunit_mpi.h"
 #include "merge_impl.h"
@@ -255,6 +255,24 @@ static void test_merge_open_error(void)
         open("/dev/null", O_RDONLY);
 }
 
+/* The reducer's plan never asks one in-memory sort for more than
+ * UINT32_MAX records (sl_sort_order refuses more): a node with a huge
+ * --mem spills buffers of that many instead of failing after the map. */
+static void test_reducer_plan(void)
+{
+    sl_sort_rplan_t p;
+    /* 2 TB for records and index, a 10 TB partition: external. */
+    sl_sort_reducer_plan(2000000000000LL, 100000000000ULL, 1, &p);
+    CU_ASSERT(p.halves && p.rcap <= UINT32_MAX && p.rlim <= p.rcap);
+    /* 10 TB, a 500 GB partition (5e9 records): it would fit in one buffer,
+     * but not in one sort. */
+    sl_sort_reducer_plan(10000000000000LL, 5000000000ULL, 1, &p);
+    CU_ASSERT(p.halves && p.rcap <= UINT32_MAX && p.rlim <= p.rcap);
+    /* Unchanged where it fits: one buffer of the expected partition. */
+    sl_sort_reducer_plan(1000000000LL, 4000000ULL, 4, &p);
+    CU_ASSERT(!p.halves && p.rcap == 1000000 + 250000 + 1000 && p.rlim == p.rcap);
+}
+
 /* An empty input list (an empty directory) is freed whole: the 1-byte name
  * blob of a list without names was leaked, a 32-byte chunk per list. After
  * a few rounds of warm-up (MPI grows some pools on first use, now and then
@@ -367,6 +385,7 @@ int main(int argc, char **argv)
                                {"in-memory sorts vs qsort", test_memsort},
                                {"loser-tree merge", test_merge},
                                {"merge: a run that cannot be opened", test_merge_open_error},
+                               {"reducer plan: one sort at most UINT32_MAX records", test_reducer_plan},
                                {"empty input list: nothing leaked", test_filelist_empty},
                                {"valsort pieces", test_valsort_pieces},
                                {"record CRC32 kernels vs zlib", test_crc},
