@@ -93,10 +93,11 @@ typedef struct {
     uint64_t rcap, rlim, expect;
     int halves;
 } sl_sort_rplan_t;
-/* Local: the plan for avail bytes (records and their sort index) when nrec
- * records are sorted on P ranks. No buffer holds more than one in-memory
- * sort takes (UINT32_MAX records). */
-void sl_sort_reducer_plan(int64_t avail, uint64_t nrec, int P, sl_sort_rplan_t *plan_p);
+/* Local: the plan for avail bytes (records and the scratch of their sort:
+ * 32 B per record, 100 B with radix) when nrec records are sorted on P
+ * ranks. No buffer holds more than one in-memory sort takes (UINT32_MAX
+ * records). */
+void sl_sort_reducer_plan(int64_t avail, uint64_t nrec, int P, int radix, sl_sort_rplan_t *plan_p);
 
 #endif
 

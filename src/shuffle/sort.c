@@ -962,13 +962,16 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
     return SL_OK;
 }
 
-void sl_sort_reducer_plan(int64_t avail, uint64_t nrec, int P, sl_sort_rplan_t *plan_p)
+void sl_sort_reducer_plan(int64_t avail, uint64_t nrec, int P, int radix, sl_sort_rplan_t *plan_p)
 {
+    /* Scratch of one in-memory sort per record: keyidx's two 16-byte
+     * (key, index) arrays, or radix's copy of the records (memsort.c). */
+    const uint64_t idx = radix ? SL_SORT_REC : 32;
     /* One in-memory sort takes at most UINT32_MAX records (its index is 32
      * bits): a larger budget spills buffers of that many instead. */
     const uint64_t most = UINT32_MAX;
     sl_sort_rplan_t p = {0, 0, 0, 0};
-    p.rcap = avail > 0 ? (uint64_t)avail / (SL_SORT_REC + 32) : 0;
+    p.rcap = avail > 0 ? (uint64_t)avail / (SL_SORT_REC + idx) : 0;
     if (p.rcap < 1000)
         p.rcap = 1000;
     if (p.rcap > most)
@@ -978,10 +981,10 @@ void sl_sort_reducer_plan(int64_t avail, uint64_t nrec, int P, sl_sort_rplan_t *
         p.rcap = expect;
     } else {
         /* External: two buffers, one filled while the spill thread sorts
-         * and writes the other; the sort index (32 B per record) is needed
-         * for one of them at a time. */
+         * and writes the other; the sort's scratch is needed for one of
+         * them at a time. */
         p.halves = 1;
-        p.rcap = avail > 0 ? (uint64_t)avail / (2 * SL_SORT_REC + 32) : 0;
+        p.rcap = avail > 0 ? (uint64_t)avail / (2 * SL_SORT_REC + idx) : 0;
         if (p.rcap < 1000)
             p.rcap = 1000;
         if (p.rcap > most)
@@ -1162,7 +1165,8 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
     /* Memory plan: about 1/4 of --mem for the map's two read chunks (this
      * virtual disk reads much faster in large requests: 1/16 per chunk made
      * the map 20-30% slower), 1/8 for send blocks and receive slots; the
-     * rest holds the partition with its 32 B per record of sort index.
+     * rest holds the partition with the sort's scratch (32 B per record
+     * of index, 100 B of copy with --algo radix).
      * Output and spill writes go in pieces of 1/16 (iobuf). */
     int slots = P > 1 ? (2 * (P - 1) < 4 ? 4 : (2 * (P - 1) > 8 ? 8 : 2 * (P - 1))) : 0;
     size_t iob = (size_t)(mem / 16);
@@ -1194,7 +1198,7 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
     int64_t avail = (int64_t)mem - 2 * (int64_t)chunk - (int64_t)(2 * (P - 1) + slots) * (int64_t)c.blk;
     {
         sl_sort_rplan_t rp;
-        sl_sort_reducer_plan(avail, c.nrec, P, &rp);
+        sl_sort_reducer_plan(avail, c.nrec, P, o->algo && !strcmp(o->algo, "radix"), &rp);
         c.rcap = rp.rcap;
         c.rlim = rp.rlim;
         c.expect = rp.expect;

@@ -262,15 +262,31 @@ static void test_reducer_plan(void)
 {
     sl_sort_rplan_t p;
     /* 2 TB for records and index, a 10 TB partition: external. */
-    sl_sort_reducer_plan(2000000000000LL, 100000000000ULL, 1, &p);
+    sl_sort_reducer_plan(2000000000000LL, 100000000000ULL, 1, 0, &p);
     CU_ASSERT(p.halves && p.rcap <= UINT32_MAX && p.rlim <= p.rcap);
     /* 10 TB, a 500 GB partition (5e9 records): it would fit in one buffer,
      * but not in one sort. */
-    sl_sort_reducer_plan(10000000000000LL, 5000000000ULL, 1, &p);
+    sl_sort_reducer_plan(10000000000000LL, 5000000000ULL, 1, 0, &p);
     CU_ASSERT(p.halves && p.rcap <= UINT32_MAX && p.rlim <= p.rcap);
     /* Unchanged where it fits: one buffer of the expected partition. */
-    sl_sort_reducer_plan(1000000000LL, 4000000ULL, 4, &p);
+    sl_sort_reducer_plan(1000000000LL, 4000000ULL, 4, 0, &p);
     CU_ASSERT(!p.halves && p.rcap == 1000000 + 250000 + 1000 && p.rlim == p.rcap);
+}
+
+/* --algo radix sorts through a copy of the records (100 B per record, not
+ * keyidx's 32 B of index): the plan leaves room for it within the budget. */
+static void test_reducer_plan_radix(void)
+{
+    sl_sort_rplan_t p;
+    const int64_t avail = 1000000000LL;
+    sl_sort_reducer_plan(avail, 100000000ULL, 1, 1, &p); /* external: two buffers, one sorted at a time */
+    CU_ASSERT(p.halves && p.rcap * (2 * SL_SORT_REC + SL_SORT_REC) <= (uint64_t)avail);
+    sl_sort_reducer_plan(avail, 3000000ULL, 1, 1, &p); /* one buffer of the partition */
+    CU_ASSERT(!p.halves && p.rcap * (SL_SORT_REC + SL_SORT_REC) <= (uint64_t)avail);
+    sl_sort_reducer_plan(avail, 4000000ULL, 1, 1, &p); /* 5e6 records need 1 GB with the copy */
+    CU_ASSERT(p.halves && p.rcap * (2 * SL_SORT_REC + SL_SORT_REC) <= (uint64_t)avail);
+    sl_sort_reducer_plan(avail, 100000000ULL, 1, 0, &p); /* keyidx as before */
+    CU_ASSERT(p.halves && p.rcap == (uint64_t)avail / (2 * SL_SORT_REC + 32));
 }
 
 /* An empty input list (an empty directory) is freed whole: the 1-byte name
@@ -386,6 +402,7 @@ int main(int argc, char **argv)
                                {"loser-tree merge", test_merge},
                                {"merge: a run that cannot be opened", test_merge_open_error},
                                {"reducer plan: one sort at most UINT32_MAX records", test_reducer_plan},
+                               {"reducer plan: room for --algo radix's copy", test_reducer_plan_radix},
                                {"empty input list: nothing leaked", test_filelist_empty},
                                {"valsort pieces", test_valsort_pieces},
                                {"record CRC32 kernels vs zlib", test_crc},
