@@ -268,7 +268,17 @@ static sl_status_t plan_partitions(sctx_t *c)
         MPI_Bcast(m, (int)mlen, MPI_BYTE, 0, c->comm);
         memcpy(c->spl, m + 24, (size_t)(c->size - 1) * SPL);
     } else {
-        st = sample(c);
+        /* A fresh run: each rank removes its own partition of an earlier run
+         * (OUTDIR may be node-local) before the manifest is written, or a
+         * resume of this run after a failure would keep that partition as
+         * its own. */
+        char own[4200];
+        st = part_path(c, c->rank, own, sizeof own, 0);
+        if (st == SL_OK && unlink(own) != 0 && errno != ENOENT)
+            st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", own, strerror(errno));
+        st = sl_agree(c->comm, st);
+        if (st == SL_OK)
+            st = sample(c);
         if (st == SL_OK && c->rank == 0) {
             uint64_t P = (uint64_t)c->size;
             memcpy(m, MAGIC, 8);

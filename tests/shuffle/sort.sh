@@ -150,4 +150,16 @@ expect_grep "cannot resume" "$T/err"
 printf x >>sorted/part-00000
 expect_rc 1 timeout 60 $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --tmp tmp --resume
 expect_grep "rank 0: cannot resume with 'sorted/part-00000': size [0-9]* is not a multiple" "$T/err"
+# A fresh run into a directory that holds another sort's partitions, which
+# fails on rank 1, then --resume: the other sort's part-00001 must not be
+# taken for this one's (it was: exit 0, unordered output).
+rm -rf sorted
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input in/uniform --output sorted
+mkdir sorted/part-00001.tmp
+expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --tmp tmp
+[ -e sorted/part-00001 ] && fail "a fresh run left the earlier sort's part-00001"
+rmdir sorted/part-00001.tmp
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --tmp tmp --resume
+expect_rc 0 $SLUICE valsort sorted/part-*
+[ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "resume after a failed fresh run: $(cat "$T/err")"
 echo "sort: ok"
