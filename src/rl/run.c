@@ -845,14 +845,16 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
         goto out;
     }
     if (r->rank == 0) {
-        char json[1024], jp[4096];
+        char json[1024], jp[4096], rmean[32] = "null"; /* no finished episode yet: no mean */
+        if (isfinite(res.return_mean))
+            snprintf(rmean, sizeof rmean, "%.6g", res.return_mean);
         int n = snprintf(
             json, sizeof json,
             "{\"env\": \"%s\", \"ranks\": %d, \"envs_per_rank\": %d, \"steps\": %lld, \"updates\": %lld, "
-            "\"return_mean\": %.6g, \"target_return\": %g, \"first_reach_step\": %.0f, "
+            "\"return_mean\": %s, \"target_return\": %g, \"first_reach_step\": %.0f, "
             "\"seconds\": %.3f, \"sps\": %.1f, \"cpu_seconds\": %.3f, \"steps_per_cpu_second\": %.1f, "
             "\"preempted\": %ld}\n",
-            o->env->name, r->size, r->N, (long long)r->global_step, (long long)r->update, res.return_mean,
+            o->env->name, r->size, r->N, (long long)r->global_step, (long long)r->update, rmean,
             o->target_return, r->first_reach, secs, res.sps, cpu,
             cpu > 0 ? ((double)r->global_step - steps_start) / cpu : 0, r->preempted_total);
         snprintf(jp, sizeof jp, "%s/summary.json", o->out);

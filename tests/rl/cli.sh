@@ -25,6 +25,12 @@ expect_grep "^update,step,return_mean,episodes,sps,pg_loss,v_loss,entropy,approx
 [ "$(wc -l < "$R/metrics.csv")" -eq 11 ] || fail "expected 10 updates in metrics.csv"
 expect_grep '"steps": 1280' "$R/summary.json"
 
+# No episode finished (MountainCar's time limit is 200 steps): summary.json
+# stays JSON, the mean is null rather than nan.
+expect_rc 0 $MPIRUN -np 1 $SLUICE rl train --env MountainCar-v0 --total-steps 128 --envs-per-rank 1 \
+  --num-steps 128 --minibatches 2 --epochs 1 --out "$T/mc"
+expect_grep '"return_mean": null,' "$T/mc/summary.json"
+
 # Eval, greedy and sampled, spread over 2 ranks.
 expect_rc 0 $MPIRUN -np 2 $SLUICE rl eval --model "$R/ckpt.h5" --episodes 6 --json "$T/eval.json"
 expect_grep "greedy" "$T/out"
