@@ -250,6 +250,22 @@ static sl_status_t eval_load(MPI_Comm comm, const char *path, sl_nn_device_t dev
     return st;
 }
 
+/* s as the body of a JSON string (quotes, backslashes and control
+ * characters escaped) into out, which holds 6 * strlen(s) + 1 bytes. */
+static void json_escape(const char *s, char *out)
+{
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            *out++ = '\\', *out++ = (char)ch;
+        else if (ch < 0x20)
+            out += sprintf(out, "\\u%04x", ch);
+        else
+            *out++ = (char)ch;
+    }
+    *out = 0;
+}
+
 static sl_status_t rl_eval_cmd(MPI_Comm comm, int argc, char **argv)
 {
     eval_cli_t c;
@@ -304,9 +320,19 @@ static sl_status_t rl_eval_cmd(MPI_Comm comm, int argc, char **argv)
     SL_TRY_GOTO(sl_agree(comm, st), out_res);
     MPI_Allreduce(MPI_IN_PLACE, res, (int)(2 * c.episodes), MPI_DOUBLE, MPI_SUM, comm);
     if (rank == 0) {
-        char json[1024];
-        int jn = snprintf(json, sizeof json, "{\"model\": \"%s\", \"env\": \"%s\", \"episodes\": %ld",
-                          c.model, env->name, c.episodes);
+        /* the path may hold quotes or backslashes: escaped, and the buffer sized for it */
+        size_t cap = 6 * strlen(c.model) + 1024;
+        char *json = malloc(cap), *model = malloc(6 * strlen(c.model) + 1);
+        if (!json || !model) {
+            free(json);
+            free(model);
+            st = sl_error(SL_ERR_NOMEM, "out of memory");
+            goto agree;
+        }
+        json_escape(c.model, model);
+        int jn = snprintf(json, cap, "{\"model\": \"%s\", \"env\": \"%s\", \"episodes\": %ld", model,
+                          env->name, c.episodes);
+        free(model);
         printf("sluice rl eval: %s on %s, %ld episodes each\n", c.model, env->name, c.episodes);
         for (int g = 0; g < 2; g++) {
             double s = 0, s2 = 0, mn = INFINITY, mx = -INFINITY;
@@ -320,14 +346,16 @@ static sl_status_t rl_eval_cmd(MPI_Comm comm, int argc, char **argv)
             double m = s / (double)c.episodes, sd = sqrt(fmax(0, s2 / (double)c.episodes - m * m));
             const char *mode = g == 0 ? "greedy" : "sampled";
             printf("  %-8s return mean %.2f std %.2f min %.2f max %.2f\n", mode, m, sd, mn, mx);
-            jn += snprintf(json + jn, sizeof json - (size_t)jn,
+            jn += snprintf(json + jn, cap - (size_t)jn,
                            ", \"%s\": {\"mean\": %.6g, \"std\": %.6g, \"min\": %.6g, \"max\": %.6g}", mode, m,
                            sd, mn, mx);
         }
-        jn += snprintf(json + jn, sizeof json - (size_t)jn, "}\n");
+        jn += snprintf(json + jn, cap - (size_t)jn, "}\n");
         if (c.json)
             st = sl_file_write_atomic(c.json, json, (size_t)jn);
+        free(json);
     }
+agree:
     st = sl_agree(comm, st);
 out_res:
     free(res);

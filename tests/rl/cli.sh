@@ -36,6 +36,10 @@ expect_rc 0 $MPIRUN -np 2 $SLUICE rl eval --model "$R/ckpt.h5" --episodes 6 --js
 expect_grep "greedy" "$T/out"
 expect_grep "sampled" "$T/out"
 expect_grep '"episodes": 6' "$T/eval.json"
+# A model path with a quote and a backslash: --json escapes them.
+mkdir -p "$T/q\"d\\x" && cp "$R/ckpt.h5" "$T/q\"d\\x/"
+expect_rc 0 $MPIRUN -np 1 $SLUICE rl eval --model "$T/q\"d\\x/ckpt.h5" --episodes 2 --json "$T/eval2.json"
+grep -qF '"model": "'"$T"'/q\"d\\x/ckpt.h5", "env"' "$T/eval2.json" || { cat "$T/eval2.json" >&2; fail "eval --json: the model path is not escaped"; }
 expect_rc 1 $MPIRUN -np 1 $SLUICE rl eval --model "$T/nope.h5"
 expect_grep "no such file" "$T/err"
 
