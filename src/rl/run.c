@@ -535,6 +535,11 @@ static sl_status_t load(run_t *r, const char *path, int *found_p)
         st = check_attr_i64(r, h, path, "envs_per_rank", r->N, "--envs-per-rank");
     if (st == SL_OK)
         st = check_attr_i64(r, h, path, "num_steps", r->T, "--num-steps");
+    /* the network was trained on (un)normalised observations and rewards */
+    if (st == SL_OK)
+        st = check_attr_i64(r, h, path, "norm_obs", r->o->norm_obs, "--norm-obs");
+    if (st == SL_OK)
+        st = check_attr_i64(r, h, path, "norm_reward", r->o->norm_reward, "--norm-reward");
     int64_t gs = 0, up = 0, ne = 0, pre = 0;
     double fr = -1;
     if (st == SL_OK) {

@@ -51,6 +51,10 @@ expect_rc 1 $MPIRUN -np 2 $SLUICE rl train --env CartPole-v1 --hidden 32-32 --to
 expect_grep "hidden layers 64-64" "$T/err"
 expect_rc 1 $MPIRUN -np 2 $SLUICE rl train --env CartPole-v1 --shared --total-steps 2560 $small --out "$R" --resume
 expect_grep "separate actor and critic" "$T/err"
+expect_rc 1 $MPIRUN -np 2 $SLUICE rl train --env CartPole-v1 --norm-obs on --total-steps 2560 $small --out "$R" --resume
+expect_grep "with --norm-obs 0, this run has 1" "$T/err"
+expect_rc 1 $MPIRUN -np 2 $SLUICE rl train --env CartPole-v1 --norm-reward on --total-steps 2560 $small --out "$R" --resume
+expect_grep "with --norm-reward 0, this run has 1" "$T/err"
 [ "$(md5sum < "$R/ckpt.h5")" = "$sum0" ] || fail "a refused --resume changed the checkpoint"
 
 # A shared trunk (policy and value heads on one MLP) trains, evaluates, resumes.
