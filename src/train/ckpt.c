@@ -85,6 +85,18 @@ sl_status_t sl_nn_load(sl_nn_t *nn, sl_nn_optim_t *opt, sl_h5_t *h, const char *
     }
     SL_TRY(sl_nn_params_changed(nn));
     if (opt) {
+        /* another optimiser's moments are no state of this one (SGD leaves v
+         * zero, which Adam would divide by) */
+        static const char *kinds[] = {"sgd", "adam", "adamw"};
+        char *kind = NULL;
+        path_of(name, sizeof name, prefix, "optim");
+        if (sl_h5_get_attr_str(h, name, "kind", &kind) == SL_OK && strcmp(kind, kinds[opt->o.kind]) != 0) {
+            st = sl_error(SL_ERR_MISMATCH, "%s holds the state of optimiser %s, not %s", sl_h5_path(h), kind,
+                          kinds[opt->o.kind]);
+            free(kind);
+            return st;
+        }
+        free(kind);
         uint64_t n = nn->nparams;
         path_of(name, sizeof name, prefix, "optim/m");
         SL_TRY(sl_h5_read(h, name, SL_F32, 1, &n, opt->m));

@@ -190,9 +190,10 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
     c->quantile = o->quantile;
     c->resample_p = o->resample_p;
     /* PBT: a parameter that shapes the model ({name} in --model) stays the
-     * donor's, or the checkpoint a trial takes over would not fit */
+     * donor's, or the checkpoint a trial takes over would not fit; so does
+     * the optimizer, whose state the checkpoint holds */
     for (int i = 0; !strcmp(o->objective, "mlp") && i < space->n && i < 64; i++)
-        if (tune_mlp_shapes(o, space->p[i].name))
+        if (tune_mlp_shapes(o, space->p[i].name) || !strcmp(space->p[i].name, "optimizer"))
             c->pbt_keep |= (uint64_t)1 << i;
     for (int i = 0, shape = 0; !strcmp(o->objective, "ppo") && i < space->n && i < 64; i++)
         if (tune_ppo_known(space->p[i].name, &shape) && shape)

@@ -80,6 +80,9 @@ expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --
   --model mlp:16-12-4
 expect_grep "holds model 'mlp:16-8-4', not 'mlp:16-12-4'" "$T/err"
 [ "$(grep -c "holds model" "$T/err")" -eq 1 ] || fail "the mismatch should be printed once"
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 9 --out "$T/run" --resume \
+  --optimizer sgd
+expect_grep "holds the state of optimiser adam, not sgd" "$T/err"
 cmp -s "$T/run/ckpt.h5" "$T/keep.h5" || fail "a refused resume changed the checkpoint"
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-3 --out "$T/bad"
 expect_grep "label 3 in row" "$T/err"

@@ -401,8 +401,7 @@ static void test_bad_inputs(void)
     SL_ASSERT_ALL(n0 == n1 && memcmp(w0, w1, n0 * sizeof(float)) == 0);
     /* divergence: the loss becomes Inf/NaN; the last good checkpoint stays */
     opts(&o, d, 3);
-    o.resume = 1;
-    o.optimizer = "sgd";
+    o.resume = 1; /* the checkpoint's optimiser (Adam): another one is refused */
     o.lr = 1e30;
     SL_ASSERT_ALL(sl_nn_train_run(MPI_COMM_WORLD, &o, NULL, NULL, NULL) == SL_ERR_NUMERIC);
     free(w1);
