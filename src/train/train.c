@@ -597,6 +597,13 @@ static sl_status_t read_ckpt(run_t *r, int *found)
                            "%s was written mid-epoch by %lld ranks with batch %lld; resume it with the same "
                            "ranks and batch",
                            r->path, (long long)v[3], (long long)v[4]);
+    int64_t seed = r->o->seed; /* the rest of the epoch follows the checkpoint's order */
+    if (st == SL_OK && v[1] != 0 && sl_h5_get_attr_i64(h, "train", "seed", &seed) == SL_OK &&
+        seed != r->o->seed)
+        st =
+            sl_error_root(r->comm, SL_ERR_MISMATCH,
+                          "%s was written mid-epoch with --seed %lld; resume it with the same seed, not %lld",
+                          r->path, (long long)seed, (long long)r->o->seed);
     st = sl_agree(r->comm, st);
     if (st == SL_OK) {
         r->epoch = v[0];

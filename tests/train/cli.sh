@@ -49,6 +49,11 @@ h5dump -H "$T/ids.h5" | grep -q 'DATASET "pred"' || fail "no /pred"
 # (with a steps.csv row every 4 steps: the resumed file equals an uninterrupted run's)
 expect_rc 75 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 \
   --out "$T/stop" --max-steps 5 --log-steps 4
+cp "$T/stop/ckpt.h5" "$T/stop.keep.h5"
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 \
+  --out "$T/stop" --resume --seed 7
+expect_grep "written mid-epoch with --seed 1; resume it with the same seed, not 7" "$T/err"
+cmp -s "$T/stop/ckpt.h5" "$T/stop.keep.h5" || fail "a refused resume changed the checkpoint"
 printf '1,4,0.5' >> "$T/stop/steps.csv" # a row torn by a kill: dropped on resume
 expect_rc 0 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 \
   --out "$T/stop" --resume --log-steps 4
