@@ -653,11 +653,37 @@ static sl_status_t write_metrics(run_t *r)
     return st;
 }
 
+/* s as the body of a JSON string (quotes, backslashes and control
+ * characters escaped); malloc'd, NULL when out of memory. */
+static char *json_escape(const char *s)
+{
+    char *out = malloc(6 * strlen(s) + 1), *o = out;
+    for (; out && *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            *o++ = '\\', *o++ = (char)ch;
+        else if (ch < 0x20)
+            o += sprintf(o, "\\u%04x", ch);
+        else
+            *o++ = (char)ch;
+    }
+    if (out)
+        *o = 0;
+    return out;
+}
+
 static sl_status_t write_summary(run_t *r, const char *status, double seconds)
 {
     if (r->rank != 0)
         return SL_OK;
-    char buf[4096];
+    /* --out is the user's: a quote or backslash in it is escaped */
+    char *ckpt = json_escape(r->path);
+    size_t cap = 2048 + strlen(sl_nn_spec(r->nn)) + (ckpt ? strlen(ckpt) : 0);
+    char *buf = ckpt ? malloc(cap) : NULL;
+    if (!buf) {
+        free(ckpt);
+        return sl_error(SL_ERR_NOMEM, "out of memory");
+    }
     const double *h = r->nhist ? r->hist + (r->nhist - 1) * HIST_COLS : NULL;
     char num[6][32];
     for (int i = 0; i < 6; i++) {
@@ -668,7 +694,7 @@ static sl_status_t write_summary(run_t *r, const char *status, double seconds)
             strcpy(num[i], "null");
     }
     int n =
-        snprintf(buf, sizeof buf,
+        snprintf(buf, cap,
                  "{\n  \"status\": \"%s\",\n  \"model\": \"%s\",\n  \"device\": \"%s\",\n  \"ranks\": %d,\n"
                  "  \"batch\": %ld,\n  \"optimizer\": \"%s\",\n  \"epochs\": %lld,\n  \"steps\": %lld,\n"
                  "  \"parameters\": %zu,\n  \"exact_reduction\": %s,\n  \"train_loss\": %s,\n"
@@ -677,11 +703,14 @@ static sl_status_t write_summary(run_t *r, const char *status, double seconds)
                  "  \"checkpoint_seconds\": %.6f\n}\n",
                  status, sl_nn_spec(r->nn), sl_nn_device_name(sl_nn_device(r->nn)), r->size, r->o->batch,
                  r->o->optimizer, (long long)r->epoch, (long long)r->step, sl_nn_num_params(r->nn),
-                 r->exact ? "true" : "false", num[0], num[1], num[2], num[3], num[4], seconds, r->path,
+                 r->exact ? "true" : "false", num[0], num[1], num[2], num[3], num[4], seconds, ckpt,
                  r->ck_bytes, r->ck_seconds);
     char path[4200];
     snprintf(path, sizeof path, "%s/summary.json", r->o->out);
-    return sl_file_write_atomic(path, buf, (size_t)n);
+    sl_status_t st = sl_file_write_atomic(path, buf, (size_t)n);
+    free(buf);
+    free(ckpt);
+    return st;
 }
 
 void sl_nn_train_opts_default(sl_nn_train_opts_t *o)

@@ -119,6 +119,11 @@ grep -q '"status": "stopped"' "$T/sig/summary.json" || fail "summary.json does n
 expect_rc 0 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 1 --batch 16 --out "$T/sig" --resume
 expect_grep "resuming from" "$T/err"
 
+# a run directory whose name has a quote and a backslash: summary.json escapes them
+expect_rc 0 $MPIRUN -np 1 "$SLUICE" train --data "$T/c.h5" --model mlp:3-4-3 --epochs 1 --batch 8 --out "$T/q\"d\\x"
+grep -qF '"checkpoint": "'"$T"'/q\"d\\x/ckpt.h5",' "$T/q\"d\\x/summary.json" ||
+  { cat "$T/q\"d\\x/summary.json" >&2; fail "summary.json: the checkpoint path is not escaped"; }
+
 # a regression model predicts its outputs (/y)
 expect_rc 0 $MPIRUN -np 1 "$SLUICE" train --data "$T/r.h5" --model mlp:3-4-1 --epochs 2 --batch 8 --out "$T/reg"
 expect_rc 0 $MPIRUN -np 2 "$SLUICE" predict --model "$T/reg/ckpt.h5" --input "$T/r.h5" --output "$T/ry.h5"
