@@ -725,6 +725,16 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
     MPI_Win_lock_all(0, r->win);
 
     st = r->rank == 0 ? sl_mkdirs(o->out) : SL_OK;
+    if (st == SL_OK && r->rank == 0 && !o->resume) {
+        /* a fresh run must not leave an earlier run's checkpoint (or its
+         * summary) for a later --resume to take for its own */
+        char old[4200];
+        remove(ckpt);
+        snprintf(old, sizeof old, "%s.1", ckpt);
+        remove(old);
+        snprintf(old, sizeof old, "%s/summary.json", o->out);
+        remove(old);
+    }
     SL_TRY_GOTO(sl_agree(r->comm, st), out);
     int found = 0;
     if (o->resume)

@@ -94,6 +94,13 @@ expect_grep "PPO loss is nan" "$T/err"
 [ -s "$N/ckpt.h5" ] || fail "no checkpoint kept after the NaN"
 [ -e "$N/ckpt.h5.tmp" ] && fail "a half-written checkpoint was left"
 expect_rc 0 $MPIRUN -np 1 $SLUICE rl eval --model "$N/ckpt.h5" --episodes 2
+# A fresh run in the same directory that fails before its first checkpoint
+# leaves no checkpoint of the earlier run for --resume to take for its own.
+expect_rc 1 $MPIRUN -np 2 $SLUICE rl train --total-steps 1280 $small --out "$N" --test-nan-at 2
+[ -e "$N/ckpt.h5" ] && fail "a failed fresh run left the earlier run's checkpoint"
+[ -e "$N/summary.json" ] && fail "a failed fresh run left the earlier run's summary.json"
+expect_rc 0 $MPIRUN -np 2 $SLUICE rl train --total-steps 256 $small --out "$N" --resume
+grep -q "resuming from" "$T/out" && fail "--resume took the earlier run's checkpoint"
 
 # Config file: [rl] section, command line overrides it.
 cat > "$T/rl.conf" <<EOC
