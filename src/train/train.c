@@ -547,9 +547,16 @@ static sl_status_t write_ckpt_inner(run_t *r)
     struct {
         const char *k;
         int64_t v;
-    } iv[] = {{"epoch", r->epoch},           {"position", r->pos}, {"step", r->step},
-              {"seed", r->o->seed},          {"ranks", r->size},   {"batch", r->o->batch},
-              {"ep_samples", r->ep_samples}, {"exact", r->exact},  {"shards", r->shards}};
+    } iv[] = {{"epoch", r->epoch},
+              {"position", r->pos},
+              {"step", r->step},
+              {"seed", r->o->seed},
+              {"ranks", r->size},
+              {"batch", r->o->batch},
+              {"ep_samples", r->ep_samples},
+              {"exact", r->exact},
+              {"shards", r->shards},
+              {"rows", r->N}};
     for (size_t i = 0; i < sizeof iv / sizeof iv[0] && st == SL_OK; i++)
         st = sl_h5_set_attr_i64(h, "train", iv[i].k, iv[i].v);
     if (st == SL_OK)
@@ -604,6 +611,11 @@ static sl_status_t read_ckpt(run_t *r, int *found)
             sl_error_root(r->comm, SL_ERR_MISMATCH,
                           "%s was written mid-epoch with --seed %lld; resume it with the same seed, not %lld",
                           r->path, (long long)seed, (long long)r->o->seed);
+    int64_t rows = r->N; /* absent in older checkpoints */
+    if (st == SL_OK && v[1] != 0 && sl_h5_get_attr_i64(h, "train", "rows", &rows) == SL_OK && rows != r->N)
+        st = sl_error_root(r->comm, SL_ERR_MISMATCH,
+                           "%s was written mid-epoch on a training set of %lld rows; --data %s has %lld",
+                           r->path, (long long)rows, r->o->data, (long long)r->N);
     st = sl_agree(r->comm, st);
     if (st == SL_OK) {
         r->epoch = v[0];

@@ -23,10 +23,17 @@ with open(d + "/data.csv", "w") as f:
         c = i % 3; f.write(",".join(str(1.0 if j == c else 0.0) for j in range(3)) + ",%d\n" % c)
 PY
 gzip -k "$T/img.idx"
+/usr/bin/python3 - "$T" <<'PY' || fail "cannot write the half IDX files"
+import sys
+d = sys.argv[1]; i = open(d + "/img.idx", "rb").read(); l = open(d + "/lab.idx", "rb").read()
+open(d + "/img2.idx", "wb").write(i[:4] + (100).to_bytes(4, "big") + i[8:16] + i[16:16 + 1600])
+open(d + "/lab2.idx", "wb").write(l[:4] + (100).to_bytes(4, "big") + l[8:108])
+PY
 expect_rc 0 $MPIRUN -np 2 "$SLUICE" data import-idx --images "$T/img.idx.gz" --labels "$T/lab.idx" --output "$T/d.h5"
 expect_grep "imported 200 samples of 16 features" "$T/err"
 h5dump -H "$T/d.h5" | grep -q 'DATASPACE  SIMPLE { ( 200, 16 )' || fail "/X is not 200 x 16"
 h5dump -d /X -s "0,0" -c "1,16" "$T/d.h5" | grep -q "0\.[0-9]" || fail "pixels not scaled to [0, 1]"
+expect_rc 0 $MPIRUN -np 1 "$SLUICE" data import-idx --images "$T/img2.idx" --labels "$T/lab2.idx" --output "$T/d2.h5"
 expect_rc 0 $MPIRUN -np 1 "$SLUICE" data import-csv --input "$T/data.csv" --output "$T/c.h5"
 expect_grep "imported 60 samples of 3 features" "$T/err"
 
@@ -53,6 +60,9 @@ cp "$T/stop/ckpt.h5" "$T/stop.keep.h5"
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 \
   --out "$T/stop" --resume --seed 7
 expect_grep "written mid-epoch with --seed 1; resume it with the same seed, not 7" "$T/err"
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d2.h5" --model mlp:16-8-4 --epochs 3 --batch 16 \
+  --out "$T/stop" --resume
+expect_grep "written mid-epoch on a training set of 200 rows; --data $T/d2.h5 has 100" "$T/err"
 cmp -s "$T/stop/ckpt.h5" "$T/stop.keep.h5" || fail "a refused resume changed the checkpoint"
 printf '1,4,0.5' >> "$T/stop/steps.csv" # a row torn by a kill: dropped on resume
 expect_rc 0 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 \
