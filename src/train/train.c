@@ -1032,9 +1032,16 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
                      (long long)r->pos, (long long)r->steps_per_epoch);
     }
     if (st == SL_OK && !o->resume) {
-        /* a fresh run must not leave an old checkpoint to be resumed later */
-        if (r->rank == 0)
+        /* a fresh run must not leave an old checkpoint to be resumed later,
+         * nor the old run's rows and summary beside its own checkpoint */
+        if (r->rank == 0) {
+            char old[4200];
             remove(r->path);
+            snprintf(old, sizeof old, "%s/metrics.csv", o->out);
+            remove(old);
+            snprintf(old, sizeof old, "%s/summary.json", o->out);
+            remove(old);
+        }
     }
     if (st == SL_OK && o->log_steps > 0) {
         st = sl_agree(r->comm, r->rank == 0 ? steps_open(r, res.resumed) : SL_OK);

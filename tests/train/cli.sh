@@ -77,6 +77,12 @@ h5diff "$T/stop/ckpt.h5" "$T/ref/ckpt.h5" /model /model || fail "stop + resume d
 cut -d, -f1-4 "$T/stop/steps.csv" | cmp -s - "$(cut -d, -f1-4 "$T/ref/steps.csv" > "$T/ref.rows"; echo "$T/ref.rows")" ||
   fail "steps.csv after stop + resume differs from one run"
 
+# a fresh run over a finished one, stopped in its first epoch: no rows of the old run stay
+expect_rc 75 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 \
+  --out "$T/ref" --max-steps 5
+[ ! -e "$T/ref/metrics.csv" ] || [ "$(wc -l < "$T/ref/metrics.csv")" -le 1 ] ||
+  fail "a fresh run left the earlier run's metrics.csv rows beside its new checkpoint"
+
 # an epoch-boundary checkpoint of 2 ranks (each holding a slice of the Adam
 # state in the single-node step) resumed by 1 rank equals 1 rank throughout
 expect_rc 0 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-1024-4 --epochs 1 --batch 16 --out "$T/rr"
