@@ -340,15 +340,22 @@ sl_status_t sl_nn_import_csv(MPI_Comm comm, const char *csv, const char *output,
                                   j + 1, fields[j]);
                     break;
                 }
+                /* a float32 dataset: a finite double can still overflow it */
+                float fv = targets > 0 && j >= lc ? (float)v : j == lc ? 0.f : (float)(v * scale);
+                if (!isfinite(fv)) {
+                    st = sl_error(SL_ERR_INVALID, "%s:%ld: column %d: '%s'%s does not fit in float32", csv,
+                                  lineno, j + 1, fields[j], targets > 0 && j >= lc ? "" : " times --scale");
+                    break;
+                }
                 if (targets > 0 && j >= lc)
-                    t[n * targets + (j - lc)] = (float)v;
+                    t[n * targets + (j - lc)] = fv;
                 else if (targets <= 0 && j == lc) {
                     if (v != floor(v) || v < 0 || v > 2147483647.0)
                         st = sl_error(SL_ERR_INVALID, "%s:%ld: label '%s' is not a class id (integer >= 0)",
                                       csv, lineno, fields[j]);
                     y[n] = (int32_t)v;
                 } else
-                    x[n * meta[1] + k++] = (float)(v * scale);
+                    x[n * meta[1] + k++] = fv;
             }
             n++;
         }

@@ -112,6 +112,10 @@ expect_rc 1 $MPIRUN -np 1 "$SLUICE" data import-idx --images "$T/lab.idx" --labe
 expect_grep "not an IDX file" "$T/err"
 [ ! -e "$T/x.h5" ] && [ ! -e "$T/x.h5.tmp" ] || fail "a failed import left a file"
 expect_rc 0 $MPIRUN -np 1 "$SLUICE" data import-csv --input "$T/data.csv" --output "$T/r.h5" --targets 1
+printf 'a,b,label\n0.5,1e39,1\n0.1,0.2,0\n' > "$T/big.csv"
+expect_rc 1 $MPIRUN -np 1 "$SLUICE" data import-csv --input "$T/big.csv" --output "$T/big.h5"
+expect_grep "big.csv:2: column 2: '1e39' times --scale does not fit in float32" "$T/err"
+[ ! -e "$T/big.h5" ] || fail "a failed import left a file"
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/r.h5" --model mlp:3-1 --out "$T/bad2" --lr 1e30 --optimizer sgd
 expect_grep "the loss became" "$T/err"
 expect_rc 1 $MPIRUN -np 1 "$SLUICE" predict --model "$T/run/ckpt.h5" --input "$T/c.h5" --output "$T/pp.h5"
