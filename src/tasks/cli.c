@@ -293,7 +293,7 @@ static void print_prefixed(int fd, int64_t id, FILE *to)
 static sl_status_t start_task(farm_t *f, int si, int64_t id, int attempt, int final)
 {
     slot_t *s = &f->slots[si];
-    char vars[NOURS][160];
+    char vars[NOURS][160], cvd[32 + 64 * 64]; /* cvd: up to 64 tokens of up to 63 chars */
     int nv = 0;
     snprintf(vars[nv++], sizeof vars[0], "SLUICE_TASK_ID=%lld", (long long)id);
     snprintf(vars[nv++], sizeof vars[0], "SLUICE_TASK_ATTEMPT=%d", attempt);
@@ -306,14 +306,15 @@ static sl_status_t start_task(farm_t *f, int si, int64_t id, int attempt, int fi
         int g = (int)f->o->gpus_per_task;
         if (sl_farm_gpu_pick(f->gpu_count, g, &f->gpu_busy, s->gpus) != 0)
             return sl_error(SL_ERR_INTERNAL, "no free GPU for a slot (bug)");
-        int len = snprintf(vars[nv], sizeof vars[0], "CUDA_VISIBLE_DEVICES=");
+        int len = snprintf(cvd, sizeof cvd, "CUDA_VISIBLE_DEVICES=");
         for (int i = 0; i < g; i++)
-            len += snprintf(vars[nv] + len, sizeof vars[0] - (size_t)len, "%s%s", i ? "," : "",
+            len += snprintf(cvd + len, sizeof cvd - (size_t)len, "%s%s", i ? "," : "",
                             f->gpu_tokens[s->gpus[i]]);
-        nv++;
     }
     for (int i = 0; i < nv; i++)
         f->env[f->nenv + i] = vars[i];
+    if (f->o->gpus_per_task > 0)
+        f->env[f->nenv + nv++] = cvd;
     f->env[f->nenv + nv] = NULL;
 
     posix_spawn_file_actions_t fa;

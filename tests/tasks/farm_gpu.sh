@@ -22,6 +22,13 @@ for np in 1 2; do
   done
   [ "$(ls gpu.* | wc -l)" -eq 16 ] || fail "not every task ran"
 done
+# GPU UUIDs (as some sites and MIG set them) are long: the whole subset
+# must reach the task, not a prefix cut at a fixed buffer size
+u=GPU-12345670-89ab-cdef-0123-456789abcdef,GPU-12345671-89ab-cdef-0123-456789abcdef
+u=$u,GPU-12345672-89ab-cdef-0123-456789abcdef,GPU-12345673-89ab-cdef-0123-456789abcdef
+echo 'echo "$CUDA_VISIBLE_DEVICES" > uuid.$SLUICE_TASK_ID' > ucmds
+expect_rc 0 env CUDA_VISIBLE_DEVICES=$u "$SLUICE" farm ucmds --gpus-per-task 4
+[ "$(cat uuid.0)" = "$u" ] || fail "CUDA_VISIBLE_DEVICES='$(cat uuid.0)', expected the 4 UUIDs '$u'"
 # more GPUs per task than the rank's share: a clear error on every rank count
 expect_rc 1 env CUDA_VISIBLE_DEVICES=0 $MPIRUN -np 1 -x CUDA_VISIBLE_DEVICES "$SLUICE" farm cmds --gpus-per-task 2 --journal j2
 expect_grep "gpus-per-task" "$T/err"
