@@ -365,6 +365,14 @@ static sl_status_t start_task(farm_t *f, int si, int64_t id, int attempt, int fi
     s->wall0 = wall_now();
     s->t0 = sl_now();
     int rc = posix_spawn(&s->pid, "/bin/sh", &fa, &at, argv, f->env);
+    if (rc == E2BIG) { /* this command is too long for exec(2): a failure of the task, not of the farm */
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "echo 'sluice farm: the command of task %lld is too long to run (%zu bytes)' >&2; exit 126",
+                 (long long)id, strlen(f->cmds[id]));
+        argv[2] = msg;
+        rc = posix_spawn(&s->pid, "/bin/sh", &fa, &at, argv, f->env);
+    }
     if (pinned)
         sched_setaffinity(0, sizeof saved, &saved);
     posix_spawn_file_actions_destroy(&fa);

@@ -35,6 +35,13 @@ grep -q "^0	0	.*	timeout	" slow.journal || { cat slow.journal; fail "no timeout 
 [ -f late ] && fail "timed-out task was not killed"
 [ "$(wc -l < fast)" -eq 1 ] || fail "other task did not run"
 
+# a command too long for exec(2) fails as a task (126); the others still run
+{ echo 'echo a >> long.0'; printf 'echo %0200000d\n' 0; echo 'echo c >> long.2'; } > long
+expect_rc 1 "$SLUICE" farm long
+grep -q "^1	0	.*	exit	126	" long.journal || { cat "$T/err"; fail "no exit 126 record for the too-long task 1"; }
+[ -f long.0 ] && [ -f long.2 ] || { cat "$T/err"; fail "a too-long command stopped the other tasks"; }
+expect_grep "failed task ids: 1 " "$T/err"
+
 # halt on error: with one rank and one slot, nothing starts after task 1 fails
 i=0; : > many; echo 'echo x >> h.$SLUICE_TASK_ID' >> many; echo 'exit 1' >> many
 while [ $i -lt 20 ]; do echo 'echo x >> h.$SLUICE_TASK_ID' >> many; i=$((i+1)); done
