@@ -263,6 +263,20 @@ void sl_tasks_halt(sl_tasks_t *t)
     }
 }
 
+int sl_tasks_halted(sl_tasks_t *t)
+{
+    node_state_t *s = t->node;
+    node_lock(s);
+    int halted = s->halted;
+    node_unlock(s);
+    if (halted)
+        return 1;
+    int64_t none = 0, cur = 0;
+    MPI_Fetch_and_op(&none, &cur, MPI_INT64_T, 0, 0, MPI_NO_OP, t->gwin);
+    MPI_Win_flush(0, t->gwin);
+    return cur >= HALT_MARK;
+}
+
 void sl_tasks_idle_wait(MPI_Request *req)
 {
     int done = 0;

@@ -541,6 +541,10 @@ static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round
                     exhausted = 1;
                     break;
                 }
+            } else if (f->o->halt_on_error && sl_tasks_halted(t)) {
+                exhausted = 1; /* another rank failed finally: drop the rest of this chunk */
+                lo = hi;
+                break;
             }
             int si = 0;
             while (f->slots[si].pid)

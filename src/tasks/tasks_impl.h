@@ -15,6 +15,10 @@ static inline sl_status_t sl_abort_on_mpi(MPI_Comm comm, int rc, const char *wha
     MPI_Error_string(rc, msg, &len);
     sl_abort(comm, SL_ERR_MPI, "%s failed: %s", what, msg);
 }
+/* Local: 1 if the claims were halted by any rank (this node's flag, else one
+ * atomic read of the global counter), so a rank can drop the rest of a chunk
+ * it holds. */
+int sl_tasks_halted(sl_tasks_t *t);
 /* Wait for a request without burning the core (MPI_Test and short sleeps). */
 void sl_tasks_idle_wait(MPI_Request *req);
 

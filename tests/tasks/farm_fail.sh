@@ -48,6 +48,13 @@ while [ $i -lt 20 ]; do echo 'echo x >> h.$SLUICE_TASK_ID' >> many; i=$((i+1)); 
 expect_rc 1 $MPIRUN -np 1 "$SLUICE" farm many --halt-on-error
 [ "$(ls h.* | wc -l)" -eq 1 ] || fail "tasks started after a final failure with --halt-on-error: $(ls h.*)"
 expect_grep "20 not done" "$T/err"
+# and with two ranks: the other rank starts nothing more of the chunk it
+# holds once a task of rank 1 has finally failed
+for i in $(seq 1 40); do echo '[ $SLUICE_RANK = 0 ] || exit 1; sleep 0.2'; done > many2
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm many2 --halt-on-error
+late=$(awk -F'\t' 'NR > 1 && $5 == "exit" && (end == "" || $8 < end) { end = $8 }
+  NR > 1 && $5 == "ok" { s[NR] = $7 } END { n = 0; for (i in s) if (s[i] > end) n++; print n }' many2.journal)
+[ "$late" -le 1 ] || { cat many2.journal; fail "$late tasks started after the first final failure with --halt-on-error"; }
 
 # kept output, packed, and --show
 printf 'echo out-$SLUICE_TASK_ID; echo err-$SLUICE_TASK_ID >&2\n%.0s' $(seq 1 30) > talk
