@@ -433,10 +433,11 @@ static int finish_task(farm_t *f, int si, int wstatus, int64_t *retry_id)
     record(f, s, result, code, ok ? 1 : (interrupted ? 0 : s->final));
     /* output */
     if (f->use_out) {
+        double end = wall_now();
         if (f->io_st == SL_OK)
-            f->io_st = farm_out_append(&f->out, s->id, s->attempt, "stdout", s->out_fd);
+            f->io_st = farm_out_append(&f->out, s->id, s->attempt, "stdout", s->out_fd, end);
         if (f->io_st == SL_OK)
-            f->io_st = farm_out_append(&f->out, s->id, s->attempt, "stderr", s->err_fd);
+            f->io_st = farm_out_append(&f->out, s->id, s->attempt, "stderr", s->err_fd, end);
     } else if (!f->o->output_dir) {
         print_prefixed(s->out_fd, s->id, stdout);
         print_prefixed(s->err_fd, s->id, stderr);

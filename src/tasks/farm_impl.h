@@ -31,7 +31,9 @@ sl_status_t farm_journal_record(int fd, const char *path, const farm_record_t *r
 sl_status_t farm_write_all(int fd, const char *buf, size_t len, const char *what);
 
 /* Packed output: DIR/rank-R.log holds the bytes, DIR/rank-R.idx one line per
- * stream of each attempt: id attempt stream offset length. */
+ * stream of each attempt: id attempt stream offset length end (seconds since
+ * the epoch: attempt numbers restart with another journal, so the newest
+ * record, not the highest attempt, is a task's latest output). */
 typedef struct {
     int log_fd, idx_fd;
     char log_path[4096], idx_path[4096];
@@ -39,7 +41,7 @@ typedef struct {
 sl_status_t farm_out_open(farm_out_t *o, const char *dir, int rank);
 void farm_out_close(farm_out_t *o);
 /* Append the content of fd (from offset 0) as one stream of an attempt. */
-sl_status_t farm_out_append(farm_out_t *o, int64_t id, int attempt, const char *stream, int fd);
+sl_status_t farm_out_append(farm_out_t *o, int64_t id, int attempt, const char *stream, int fd, double end);
 /* Print the latest attempt's output of task id from DIR to stdout/stderr. */
 sl_status_t farm_out_show(const char *dir, int64_t id);
 #endif

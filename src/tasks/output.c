@@ -40,7 +40,7 @@ void farm_out_close(farm_out_t *o)
     o->log_fd = o->idx_fd = -1;
 }
 
-sl_status_t farm_out_append(farm_out_t *o, int64_t id, int attempt, const char *stream, int fd)
+sl_status_t farm_out_append(farm_out_t *o, int64_t id, int attempt, const char *stream, int fd, double end)
 {
     off_t off = lseek(o->log_fd, 0, SEEK_END), len = 0;
     char buf[65536];
@@ -60,8 +60,8 @@ sl_status_t farm_out_append(farm_out_t *o, int64_t id, int attempt, const char *
         len += r;
     }
     char line[128];
-    int n = snprintf(line, sizeof line, "%lld\t%d\t%s\t%lld\t%lld\n", (long long)id, attempt, stream,
-                     (long long)off, (long long)len);
+    int n = snprintf(line, sizeof line, "%lld\t%d\t%s\t%lld\t%lld\t%.3f\n", (long long)id, attempt, stream,
+                     (long long)off, (long long)len, end);
     return farm_write_all(o->idx_fd, line, (size_t)n, o->idx_path);
 }
 
@@ -102,8 +102,10 @@ sl_status_t farm_out_show(const char *dir, int64_t id)
     DIR *d = opendir(dir);
     if (!d)
         return sl_error(SL_ERR_IO, "cannot open output directory '%s': %s", dir, strerror(errno));
-    /* latest attempt wins: remember where its two streams are */
+    /* the newest record wins (end time, then attempt: lines of an older
+     * version have no end time); remember where its two streams are */
     int best = -1;
+    double best_end = -1;
     char best_log[2][4200] = {"", ""};
     long long best_off[2] = {0, 0}, best_len[2] = {0, 0};
     struct dirent *e;
@@ -118,13 +120,18 @@ sl_status_t farm_out_show(const char *dir, int64_t id)
         char line[256], stream[16];
         long long tid, off, len;
         int att;
+        double end;
         while (fgets(line, sizeof line, f)) {
-            if (sscanf(line, "%lld\t%d\t%15s\t%lld\t%lld", &tid, &att, stream, &off, &len) != 5 || tid != id)
+            int nf = sscanf(line, "%lld\t%d\t%15s\t%lld\t%lld\t%lf", &tid, &att, stream, &off, &len, &end);
+            if (nf < 5 || tid != id)
                 continue;
-            if (att < best)
+            if (nf < 6)
+                end = 0;
+            if (end < best_end || (end == best_end && att < best))
                 continue;
-            if (att > best) {
+            if (end > best_end || att > best) {
                 best = att;
+                best_end = end;
                 best_len[0] = best_len[1] = 0;
                 best_log[0][0] = best_log[1][0] = 0;
             }

@@ -66,6 +66,15 @@ expect_rc 0 $MPIRUN -np 1 "$SLUICE" farm --show 17 --output-dir o
 expect_grep "^err-17$" "$T/err"
 expect_rc 1 "$SLUICE" farm --show 99 --output-dir o
 expect_grep "no output of task 99" "$T/err"
+# attempt numbers restart with another journal (the fix the journal error
+# suggests for a changed FILE): --show prints this run's output, not the
+# higher attempt an earlier run left in the same directory
+echo 'echo old; exit 1' > fix
+expect_rc 1 "$SLUICE" farm fix --retries 2 --output-dir of
+echo 'echo new' > fix
+expect_rc 0 "$SLUICE" farm fix --output-dir of --journal fix.j2
+expect_rc 0 "$SLUICE" farm --show 0 --output-dir of
+[ "$(cat "$T/out")" = "new" ] || fail "--show printed an earlier run's output: $(cat "$T/out")"
 # one file per task when asked
 expect_rc 0 $MPIRUN -np 2 "$SLUICE" farm talk --output-dir p --output-per-task --journal p.journal
 [ "$(cat p/task-5.out)" = "out-5" ] || fail "per-task output"
