@@ -537,6 +537,10 @@ static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round
         }
         /* start what fits */
         while (!f->stopping && !f->halted && f->io_st == SL_OK && f->running < f->nslots) {
+            if (sl_stop_requested()) { /* a signal while starting: start nothing more */
+                on_stop(f, t);
+                break;
+            }
             if (lo == hi) {
                 if (exhausted || !sl_tasks_claim(t, &lo, &hi)) {
                     exhausted = 1;

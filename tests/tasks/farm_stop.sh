@@ -51,4 +51,10 @@ rm -f h.0
 expect_rc 0 "$SLUICE" farm g --slots 2
 [ -f h.0 ] && fail "a task recorded ok ran again"
 [ "$(wc -l < late.1)" -eq 1 ] || fail "the interrupted task did not run again exactly once"
+# a stop that arrives while a rank is starting tasks into free slots: no
+# task starts after it (task 0 signals its rank; 99 more would fit at once)
+{ echo 'kill -USR1 $PPID'; i=1; while [ $i -lt 100 ]; do echo 'sleep 2'; i=$((i+1)); done; } > burst
+expect_rc 75 "$SLUICE" farm burst --slots 100 --grace 1
+started=$(grep -c . burst.journal)
+[ "$started" -lt 50 ] || fail "$((started - 1)) tasks started although a stop signal had arrived"
 echo "farm_stop: OK ($first of $n done before the stop)"
