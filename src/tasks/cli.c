@@ -334,10 +334,11 @@ static sl_status_t start_task(farm_t *f, int si, int64_t id, int attempt, int fi
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     /* stdout/stderr: per-task files, or this slot's scratch captures */
     if (f->o->output_dir && f->o->output_per_task) {
+        /* under temporary names until the attempt ends (finish_task) */
         char p[4200];
-        snprintf(p, sizeof p, "%s/task-%lld.out", f->o->output_dir, (long long)id);
+        snprintf(p, sizeof p, "%s/task-%lld.out.part", f->o->output_dir, (long long)id);
         s->out_fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        snprintf(p, sizeof p, "%s/task-%lld.err", f->o->output_dir, (long long)id);
+        snprintf(p, sizeof p, "%s/task-%lld.err.part", f->o->output_dir, (long long)id);
         s->err_fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     } else {
         char p[4200];
@@ -399,6 +400,23 @@ static sl_status_t start_task(farm_t *f, int si, int64_t id, int attempt, int fi
     return SL_OK;
 }
 
+/* --output-per-task: the attempt has ended, its captures replace the
+ * previous attempt's files (fsync'd, then renamed into place). */
+static sl_status_t keep_per_task(farm_t *f, slot_t *s)
+{
+    const char *ext[2] = {"out", "err"};
+    int fd[2] = {s->out_fd, s->err_fd};
+    for (int k = 0; k < 2; k++) {
+        char fin[4200], tmp[sizeof fin + 8];
+        snprintf(fin, sizeof fin, "%s/task-%lld.%s", f->o->output_dir, (long long)s->id, ext[k]);
+        snprintf(tmp, sizeof tmp, "%s.part", fin);
+        if ((fsync(fd[k]) != 0 && errno != EINVAL) || rename(tmp, fin) != 0)
+            return sl_error(SL_ERR_IO, "rank %d: cannot keep the output of task %lld as '%s': %s", f->rank,
+                            (long long)s->id, fin, strerror(errno));
+    }
+    return SL_OK;
+}
+
 /* A task ended: record it, keep its output, free the slot. Returns 1 if it
  * should be retried. */
 static int finish_task(farm_t *f, int si, int wstatus, int64_t *retry_id)
@@ -441,7 +459,8 @@ static int finish_task(farm_t *f, int si, int wstatus, int64_t *retry_id)
     } else if (!f->o->output_dir) {
         print_prefixed(s->out_fd, s->id, stdout);
         print_prefixed(s->err_fd, s->id, stderr);
-    }
+    } else if (f->io_st == SL_OK)
+        f->io_st = keep_per_task(f, s);
     close(s->out_fd);
     close(s->err_fd);
     if (s->pidfd >= 0)

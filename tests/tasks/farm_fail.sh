@@ -78,6 +78,13 @@ expect_rc 0 "$SLUICE" farm --show 0 --output-dir of
 # one file per task when asked
 expect_rc 0 $MPIRUN -np 2 "$SLUICE" farm talk --output-dir p --output-per-task --journal p.journal
 [ "$(cat p/task-5.out)" = "out-5" ] || fail "per-task output"
+# a rank killed while a task runs leaves no partial file under the final name
+echo 'echo partial; echo $$ > kpid; sleep 30' > kcmds
+"$SLUICE" farm kcmds --output-dir k --output-per-task 2>/dev/null &
+kp=$!
+i=0; while [ ! -s kpid ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+kill -9 $kp; kill -9 -"$(cat kpid)"; wait $kp
+[ -e k/task-0.out ] && fail "a killed job left a partial k/task-0.out: $(cat k/task-0.out)"
 [ "$(cat p/task-5.err)" = "err-5" ] || fail "per-task error output"
 expect_rc 0 "$SLUICE" farm --show 5 --output-dir p
 [ "$(cat "$T/out")" = "out-5" ] || fail "--show with per-task files"
