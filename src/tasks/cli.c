@@ -425,13 +425,13 @@ static int finish_task(farm_t *f, int si, int wstatus, int64_t *retry_id)
     f->busy += sl_now() - s->t0;
     const char *result;
     int code, ok = 0;
-    if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
+    if (s->timed_out) { /* cut short by --timeout: not done, even if it exited 0 on the SIGTERM */
+        result = "timeout";
+        code = f->o->timeout > 0 ? (int)f->o->timeout : 0;
+    } else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
         result = "ok";
         code = 0;
         ok = 1;
-    } else if (s->timed_out) {
-        result = "timeout";
-        code = f->o->timeout > 0 ? (int)f->o->timeout : 0;
     } else if (f->stopping || s->interrupted ||
                (WIFSIGNALED(wstatus) && (WTERMSIG(wstatus) == SIGUSR1 || WTERMSIG(wstatus) == SIGTERM ||
                                          WTERMSIG(wstatus) == SIGINT))) {

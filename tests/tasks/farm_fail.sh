@@ -34,6 +34,10 @@ expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm slow --timeout 0.5
 grep -q "^0	0	.*	timeout	" slow.journal || { cat slow.journal; fail "no timeout record"; }
 [ -f late ] && fail "timed-out task was not killed"
 [ "$(wc -l < fast)" -eq 1 ] || fail "other task did not run"
+# a task that exits 0 on the timeout's SIGTERM still timed out
+echo "trap 'exit 0' TERM; sleep 30 & wait" > slow0
+expect_rc 1 "$SLUICE" farm slow0 --timeout 0.5
+grep -q "^0	0	.*	timeout	" slow0.journal || { cat slow0.journal; fail "a task cut short by --timeout was recorded as done"; }
 
 # a command too long for exec(2) fails as a task (126); the others still run
 { echo 'echo a >> long.0'; printf 'echo %0200000d\n' 0; echo 'echo c >> long.2'; } > long
