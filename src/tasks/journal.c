@@ -76,6 +76,16 @@ sl_status_t farm_read_file(const char *path, char **buf_p, size_t *len_p)
     sl_status_t st = read_all("task file", path, buf_p, len_p);
     if (st == SL_ERR_NOT_FOUND)
         return sl_error(SL_ERR_NOT_FOUND, "task file '%s' does not exist", path);
+    const char *nul = st == SL_OK ? memchr(*buf_p, 0, *len_p) : NULL;
+    if (nul) { /* the commands after it would be dropped without a word */
+        int line = 1;
+        for (const char *p = *buf_p; p < nul; p++)
+            line += *p == '\n';
+        free(*buf_p);
+        *buf_p = NULL;
+        return sl_error(SL_ERR_INVALID, "task file '%s': line %d contains a NUL byte (not a text file?)",
+                        path, line);
+    }
     return st;
 }
 

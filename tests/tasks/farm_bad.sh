@@ -7,6 +7,10 @@ cd "$T" || exit 1
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm nothere
 expect_grep "task file 'nothere' does not exist" "$T/err"
 expect_rc 2 $MPIRUN -np 1 "$SLUICE" farm
+# a NUL byte would end the parse there and drop the commands after it unseen
+printf 'echo 1\necho 2\000\necho 3 > three\n' > withnul
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm withnul
+expect_grep "task file 'withnul': line 2 contains a NUL byte" "$T/err"
 expect_rc 2 $MPIRUN -np 1 "$SLUICE" farm x --bogus
 printf 'echo a >> a.$SLUICE_TASK_ID\necho b >> a.$SLUICE_TASK_ID\n' > c1
 printf 'echo other\n' > c2
