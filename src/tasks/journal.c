@@ -204,9 +204,25 @@ sl_status_t farm_write_all(int fd, const char *buf, size_t len, const char *what
 sl_status_t farm_journal_header(int fd, const char *path, uint64_t hash, int64_t ntasks, const char *file,
                                 int torn)
 {
-    char line[4400];
+    /* FILE's name escaped: a tab or newline in it would break the header line */
+    char name[2 * 4096 + 1];
+    size_t k = 0;
+    for (const char *c = file; *c && k + 2 < sizeof name; c++) {
+        const char *esc = *c == '\t'   ? "\\t"
+                          : *c == '\n' ? "\\n"
+                          : *c == '\r' ? "\\r"
+                          : *c == '\\' ? "\\\\"
+                                       : NULL;
+        if (esc) {
+            name[k++] = esc[0];
+            name[k++] = esc[1];
+        } else
+            name[k++] = *c;
+    }
+    name[k] = 0;
+    char line[sizeof name + 128];
     int n = snprintf(line, sizeof line, "%s#sluice-farm-journal\tv1\thash=%016llx\tntasks=%lld\tfile=%s\n",
-                     torn ? "\n" : "", (unsigned long long)hash, (long long)ntasks, file);
+                     torn ? "\n" : "", (unsigned long long)hash, (long long)ntasks, name);
     if (n >= (int)sizeof line)
         n = (int)sizeof line - 1;
     SL_TRY(farm_write_all(fd, line, (size_t)n, path));

@@ -7,6 +7,14 @@ cd "$T" || exit 1
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm nothere
 expect_grep "task file 'nothere' does not exist" "$T/err"
 expect_rc 2 $MPIRUN -np 1 "$SLUICE" farm
+# a FILE named with a newline and a tab: the journal header stays one line
+nl='n
+l	t'
+echo 'echo x' > "$nl"
+expect_rc 0 "$SLUICE" farm "$nl"
+expect_rc 0 "$SLUICE" farm "$nl"
+grep -q "not a complete record" "$T/err" && fail "the header of a journal for a FILE named with a newline broke: $(cat "$T/err")"
+[ "$(grep -c '^#sluice-farm-journal' "$nl.journal")" -eq 1 ] && [ "$(wc -l < "$nl.journal")" -eq 2 ] || { cat "$nl.journal"; fail "header not one line"; }
 # a NUL byte would end the parse there and drop the commands after it unseen
 printf 'echo 1\necho 2\000\necho 3 > three\n' > withnul
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm withnul
