@@ -219,12 +219,37 @@ static int gpu_init(farm_t *f, sl_topo_t *topo)
     return n;
 }
 
-/* Pin slot s to its own cpus_per_task CPUs of the rank's mask, if it has enough. */
-static void cpu_init(farm_t *f)
+/* Pin slot s to its own cpus_per_task CPUs of the rank's mask, if it has
+ * enough. Collective over the node when --cpus-per-task is given: ranks of a
+ * node with one same mask (not bound: --bind-to none, srun --cpu-bind=none)
+ * split it, or each would pin its slots to the same first CPUs. */
+static void cpu_init(farm_t *f, sl_topo_t *topo)
 {
     cpu_set_t mask;
     long c = f->o->cpus_per_task;
-    if (c <= 0 || sched_getaffinity(0, sizeof mask, &mask) != 0)
+    if (c <= 0)
+        return;
+    int got = sched_getaffinity(0, sizeof mask, &mask) == 0;
+    if (!got)
+        CPU_ZERO(&mask);
+    if (topo->local_size > 1) {
+        cpu_set_t all, any;
+        MPI_Allreduce(&mask, &all, (int)sizeof mask, MPI_BYTE, MPI_BAND, topo->node_comm);
+        MPI_Allreduce(&mask, &any, (int)sizeof mask, MPI_BYTE, MPI_BOR, topo->node_comm);
+        if (got && CPU_EQUAL(&all, &any)) {
+            int per = CPU_COUNT(&mask) / topo->local_size, first = topo->local_rank * per, k = 0;
+            cpu_set_t mine;
+            CPU_ZERO(&mine);
+            for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+                if (CPU_ISSET(cpu, &mask)) {
+                    if (k >= first && k < first + per)
+                        CPU_SET(cpu, &mine);
+                    k++;
+                }
+            mask = mine;
+        }
+    }
+    if (!got)
         return;
     int have = CPU_COUNT(&mask);
     if (have < c * f->nslots) {
@@ -812,7 +837,7 @@ static sl_status_t farm_main(MPI_Comm comm, farm_opts_t *o)
     SL_TRY_GOTO(sl_agree(f->comm, st), out);
     f->slots = calloc((size_t)f->nslots, sizeof *f->slots);
     SL_TRY_GOTO(sl_agree(f->comm, f->slots && env_init(f) == SL_OK ? SL_OK : SL_ERR_NOMEM), out);
-    cpu_init(f);
+    cpu_init(f, &topo);
 
     /* what to run: no success yet, and not finally failed unless --retry-failed */
     int64_t done_before = 0, failed_before = 0;

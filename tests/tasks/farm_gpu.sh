@@ -43,4 +43,14 @@ for f in cpu.*; do
     case "$cpus" in *,*|*-*) fail "$f: task not pinned to one CPU ($cpus)" ;; esac
   fi
 done
+# two ranks of a node with one same mask (not bound) split it: their tasks
+# never get the same CPU
+if [ "$(nproc)" -ge 2 ]; then
+  printf 'sleep 0.2; echo "$SLUICE_RANK $(grep Cpus_allowed_list /proc/self/status | cut -f2)" > pin.$SLUICE_TASK_ID\n%.0s' $(seq 1 8) > pcmds
+  expect_rc 0 $MPIRUN -np 2 --bind-to none "$SLUICE" farm pcmds --cpus-per-task 1
+  r0=$(cat pin.* | awk '$1 == 0 { print $2 }' | sort -u); r1=$(cat pin.* | awk '$1 == 1 { print $2 }' | sort -u)
+  for c in $r0; do
+    for d in $r1; do [ "$c" = "$d" ] && fail "tasks of ranks 0 and 1 both pinned to CPU $c"; done
+  done
+fi
 echo "farm_gpu: OK"
