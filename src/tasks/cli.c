@@ -164,8 +164,12 @@ static int drop_env(const char *e)
 {
     /* an MPI program run as a task must not think it is a rank of this job */
     static const char *pre[] = {
-        "PMIX_",        "OMPI_COMM_WORLD_", "OMPI_MCA_orte_", "OMPI_MCA_ess", "OMPI_MCA_pmix",
-        "SLUICE_TASK_", "SLUICE_NTASKS=",   "SLUICE_RANK=",   "SLUICE_SLOT=", NULL};
+        "PMIX_", "OMPI_COMM_WORLD_", "OMPI_MCA_orte_", "OMPI_MCA_ess", "OMPI_MCA_pmix",
+        /* the job's description: mpirun refuses to start inside a job that has
+         * OMPI_UNIVERSE_SIZE ("mpirun does not support recursive calls") */
+        "OMPI_UNIVERSE_SIZE=", "OMPI_COMMAND=", "OMPI_ARGV=", "OMPI_APP_CTX_NUM_PROCS=", "OMPI_NUM_APP_CTX=",
+        "OMPI_FIRST_RANKS=", "OMPI_FILE_LOCATION=", "SLUICE_TASK_",
+        "SLUICE_NTASKS=", "SLUICE_RANK=", "SLUICE_SLOT=", NULL};
     for (int i = 0; pre[i]; i++)
         if (!strncmp(e, pre[i], strlen(pre[i])))
             return 1;

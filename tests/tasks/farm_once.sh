@@ -41,6 +41,10 @@ done
 # fewer tasks than ranks
 grep -v "^#" cmds | grep . | head -3 > three; rm -f out.*
 expect_rc 0 $MPIRUN -np 4 "$SLUICE" farm three
+# a task may itself start an MPI program with mpirun (README)
+echo "$MPIRUN -np 1 true > nested.out 2>&1 && echo ok > nested" > nest
+expect_rc 0 $MPIRUN -np 1 "$SLUICE" farm nest
+[ -f nested ] || { cat nested.out; fail "mpirun inside a task failed"; }
 check_once 3
 # empty file and comments only: 0 tasks, success
 : > empty
