@@ -880,7 +880,7 @@ static sl_status_t farm_main(MPI_Comm comm, farm_opts_t *o)
         SL_TRY_GOTO(sl_agree(f->comm, st), done);
         ids = prev;
         if (any[0] || any[2]) {
-            stopped = any[0];
+            stopped = any[0] && !any[2]; /* an error also stops the ranks (on_stop), but is no signal */
             break;
         }
         if (any[1] || nids == 0 || round >= o->retries)

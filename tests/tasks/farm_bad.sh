@@ -15,6 +15,13 @@ expect_rc 0 "$SLUICE" farm "$nl"
 expect_rc 0 "$SLUICE" farm "$nl"
 grep -q "not a complete record" "$T/err" && fail "the header of a journal for a FILE named with a newline broke: $(cat "$T/err")"
 [ "$(grep -c '^#sluice-farm-journal' "$nl.journal")" -eq 1 ] && [ "$(wc -l < "$nl.journal")" -eq 2 ] || { cat "$nl.journal"; fail "header not one line"; }
+# an error during the run stops the farm, but it is an error: not announced
+# as a resumable stop
+printf 'echo a\necho b\necho c\n' > c5
+mkdir -p o5/task-1.out.part
+expect_rc 1 "$SLUICE" farm c5 --output-dir o5 --output-per-task
+expect_grep "cannot create output files of task 1" "$T/err"
+grep -q "run again to resume" "$T/err" && fail "an error was reported as a resumable stop: $(cat "$T/err")"
 # a NUL byte would end the parse there and drop the commands after it unseen
 printf 'echo 1\necho 2\000\necho 3 > three\n' > withnul
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm withnul
