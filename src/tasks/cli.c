@@ -18,6 +18,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -663,13 +664,21 @@ static sl_status_t setup_journal(farm_t *f, uint64_t hash, const char *file)
     int exists = 0, needs_header = 0, torn = 0;
     f->jfd = -1;
     if (f->rank == 0) {
-        st = farm_journal_load(f->jpath, hash, f->ncmds, f->o->force, f->ts, &exists, &needs_header, &torn);
-        if (st == SL_OK) {
-            f->jfd = open(f->jpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-            if (f->jfd < 0)
-                st = sl_error(SL_ERR_IO, "cannot open journal '%s' for appending: %s", f->jpath,
-                              strerror(errno));
-        }
+        /* Rank 0 holds a lock on the journal for the farm's life: a second
+         * farm on it (a requeued job while the first still runs) would run
+         * every task again. File systems without flock (ENOLCK, ENOSYS,
+         * EOPNOTSUPP) go without. An empty journal reads as a new one. */
+        f->jfd = open(f->jpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (f->jfd < 0)
+            st = sl_error(SL_ERR_IO, "cannot open journal '%s' for appending: %s", f->jpath, strerror(errno));
+        if (st == SL_OK && flock(f->jfd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK)
+            st = sl_error(SL_ERR_IO,
+                          "journal '%s' is in use by another farm still running (wait for it to end, or use "
+                          "another --journal)",
+                          f->jpath);
+        if (st == SL_OK)
+            st = farm_journal_load(f->jpath, hash, f->ncmds, f->o->force, f->ts, &exists, &needs_header,
+                                   &torn);
         if (st == SL_OK && needs_header)
             st = farm_journal_header(f->jfd, f->jpath, hash, f->ncmds, file, torn);
         else if (st == SL_OK && torn)

@@ -55,4 +55,18 @@ expect_rc 0 $MPIRUN -np 2 "$SLUICE" farm c3
 mkdir d
 expect_rc 1 $MPIRUN -np 1 "$SLUICE" farm d
 expect_grep "directory" "$T/err"
+# a second farm on a journal another farm still runs on is refused (it
+# would run every task again); once the first ends, a re-run finds all done
+printf 'sleep 3; echo x >> slow.$SLUICE_TASK_ID\necho y >> slow.$SLUICE_TASK_ID\n' > c6
+$MPIRUN -np 1 "$SLUICE" farm c6 --journal j6 > first.out 2>&1 &
+first=$!
+n=0
+while ! grep -q '^#sluice-farm-journal' j6 2>/dev/null; do
+  sleep 0.1; n=$((n + 1)); [ $n -lt 200 ] || fail "the first farm never wrote its journal header"
+done
+expect_rc 1 $MPIRUN -np 1 "$SLUICE" farm c6 --journal j6
+expect_grep "journal 'j6' is in use by another farm" "$T/err"
+wait $first || { cat first.out; fail "the first farm failed"; }
+expect_rc 0 $MPIRUN -np 1 "$SLUICE" farm c6 --journal j6
+[ "$(cat slow.0)" = x ] && [ "$(cat slow.1)" = y ] || fail "a task ran twice: $(cat slow.0 slow.1)"
 echo "farm_bad: OK"
