@@ -167,6 +167,23 @@ static sl_status_t alloc_shared_slices(run_t *r, int64_t cnt, int F, size_t ysz,
     return SL_OK;
 }
 
+/* Local: a NaN or inf among the features of a slice just read (a file
+ * made elsewhere; import refuses one) would end in "the loss became NaN",
+ * which points at --lr. Checked once per read, not per run of kept data. */
+static sl_status_t check_features(const char *path, const float *X, int64_t row0, int64_t cnt, int F)
+{
+    const uint32_t *xb = (const uint32_t *)X;
+    size_t nx = (size_t)cnt * (size_t)F;
+    int any = 0;
+    for (size_t i = 0; i < nx; i++) /* exponent all ones: inf or NaN */
+        any |= (xb[i] & 0x7f800000u) == 0x7f800000u;
+    for (size_t i = 0; any && i < nx; i++)
+        if ((xb[i] & 0x7f800000u) == 0x7f800000u)
+            return sl_error(SL_ERR_INVALID, "%s: feature %lld of row %lld in /X is not finite", path,
+                            (long long)(i % (size_t)F), (long long)(row0 + (int64_t)(i / (size_t)F)));
+    return SL_OK;
+}
+
 /* This rank's block of rows of d into *X, *Y: a shared window's slices
  * (shared), or the kept data `which` (0 training, 1 evaluation) with
  * keep_data (sb: path's identity, taken before d was opened; NULL: none),
@@ -207,6 +224,7 @@ static sl_status_t load_slices(run_t *r, sl_nn_data_t *d, const char *path, cons
     if (st != SL_OK)
         return st;
     st = sl_nn_data_read(d, *row0, *cnt, *X, *Y);
+    st = sl_agree(r->comm, st == SL_OK ? check_features(path, *X, *row0, *cnt, F) : st);
     if (keep && st == SL_OK && strlen(path) < sizeof k->path) {
         snprintf(k->path, sizeof k->path, "%s", path);
         k->sb = sb;
@@ -223,28 +241,10 @@ static sl_status_t load_slices(run_t *r, sl_nn_data_t *d, const char *path, cons
 }
 
 /* Labels must be class ids of the model: checked on each rank's slice. */
-static sl_status_t check_labels(run_t *r, const char *path, const float *X, const void *Y, int64_t row0,
-                                int64_t cnt)
+static sl_status_t check_labels(run_t *r, const char *path, const void *Y, int64_t row0, int64_t cnt)
 {
     sl_status_t st = SL_OK;
-    /* a NaN or inf among the features (a file made elsewhere) would end in
-     * "the loss became NaN", which points at --lr */
-    const uint32_t *xb = (const uint32_t *)X;
-    size_t nx = X ? (size_t)cnt * (size_t)r->F : 0, bad = nx;
-    for (size_t i0 = 0; i0 < nx && bad == nx; i0 += 65536) {
-        size_t i1 = i0 + 65536 < nx ? i0 + 65536 : nx;
-        int any = 0;
-        for (size_t i = i0; i < i1; i++) /* exponent all ones: inf or NaN */
-            any |= (xb[i] & 0x7f800000u) == 0x7f800000u;
-        for (size_t i = i0; any && i < i1 && bad == nx; i++)
-            if ((xb[i] & 0x7f800000u) == 0x7f800000u)
-                bad = i;
-    }
-    if (bad < nx)
-        st = sl_error(SL_ERR_INVALID, "%s: feature %lld of row %lld in /X is not finite", path,
-                      (long long)(bad % (size_t)r->F), (long long)(row0 + (int64_t)(bad / (size_t)r->F)));
-    if (st != SL_OK) {
-    } else if (r->tw == 0) {
+    if (r->tw == 0) {
         const int32_t *y = Y;
         for (int64_t i = 0; i < cnt; i++)
             if (y[i] < 0 || y[i] >= r->K) {
@@ -934,7 +934,7 @@ static sl_status_t setup(run_t *r)
         return sl_error_root(r->comm, SL_ERR_INVALID, "%s: loss %s needs %s in /y", o->data,
                              r->loss == SL_NN_XENT ? "xent" : "mse",
                              r->loss == SL_NN_XENT ? "int32 labels" : "float32 targets");
-    SL_TRY(check_labels(r, o->data, r->X, r->Y, r->row0, r->cnt));
+    SL_TRY(check_labels(r, o->data, r->Y, r->row0, r->cnt));
     if (o->eval) {
         SL_TRY(sl_nn_data_open(r->comm, o->eval, &e));
         if (sl_nn_data_features(e) != r->F || sl_nn_data_target_width(e) != r->tw)
@@ -947,7 +947,7 @@ static sl_status_t setup(run_t *r)
                 load_slices(r, e, o->eval, have_sbe ? &sbe : NULL, 1, &r->erow0, &r->ecnt, &r->EX, &r->EY, 0);
         sl_nn_data_close(&e);
         SL_TRY(st);
-        SL_TRY(check_labels(r, o->eval, r->EX, r->EY, r->erow0, r->ecnt));
+        SL_TRY(check_labels(r, o->eval, r->EY, r->erow0, r->ecnt));
     }
 
     sl_nn_optim_opts_t oo;
