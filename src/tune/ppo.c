@@ -17,29 +17,58 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* Parameters the objective sets; shape: the checkpoint holds their shape,
- * so PBT copies them from the donor unexplored. */
+/* Parameters the objective sets: the field of sl_rl_train_opts_t (a
+ * double, an int, or -1 for hidden, a string); shape: the checkpoint holds
+ * their shape, so PBT copies them from the donor unexplored. */
+#define D(name, field)                                                                                       \
+    {                                                                                                        \
+        name, offsetof(sl_rl_train_opts_t, field), 'd', 0                                                    \
+    }
+#define I(name, field, shape)                                                                                \
+    {                                                                                                        \
+        name, offsetof(sl_rl_train_opts_t, field), 'i', shape                                                \
+    }
 static const struct {
     const char *name;
+    size_t off;
+    char type;
     int shape;
-} known[] = {
-    {"lr", 0},        {"gamma", 0},         {"gae_lambda", 0},    {"clip", 0},        {"ent_coef", 0},
-    {"vf_coef", 0},   {"max_grad_norm", 0}, {"update_epochs", 0}, {"minibatches", 0}, {"log_std_init", 0},
-    {"num_steps", 1}, {"envs_per_rank", 1}, {"hidden", 1},        {NULL, 0}};
+} known[] = {D("lr", lr),
+             D("gamma", gamma),
+             D("gae_lambda", gae_lambda),
+             D("clip", clip),
+             D("ent_coef", ent_coef),
+             D("vf_coef", vf_coef),
+             D("max_grad_norm", max_grad_norm),
+             D("log_std_init", log_std_init),
+             I("update_epochs", epochs, 0),
+             I("minibatches", minibatches, 0),
+             I("num_steps", num_steps, 1),
+             I("envs_per_rank", envs_per_rank, 1),
+             {"hidden", 0, 's', 1},
+             {NULL, 0, 0, 0}};
+#undef D
+#undef I
+
+static int known_index(const char *name)
+{
+    for (int k = 0; known[k].name; k++)
+        if (!strcmp(name, known[k].name))
+            return k;
+    return -1;
+}
 
 int tune_ppo_known(const char *name, int *shape_p)
 {
-    for (int k = 0; known[k].name; k++)
-        if (!strcmp(name, known[k].name)) {
-            if (shape_p)
-                *shape_p = known[k].shape;
-            return 1;
-        }
-    return 0;
+    int k = known_index(name);
+    if (k >= 0 && shape_p)
+        *shape_p = known[k].shape;
+    return k >= 0;
 }
 
 typedef struct {
@@ -109,33 +138,16 @@ static sl_status_t ppo_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
         double v = job->params[i];
         if (p->kind == SL_TUNE_CHOICE || p->kind == SL_TUNE_GRID)
             v = p->numvalues[(int)v];
-        const char *n = p->name;
-        if (!strcmp(n, "hidden"))
+        int k = known_index(p->name); /* cli.c refused the others */
+        if (k < 0)
+            continue;
+        char *field = (char *)&t + known[k].off;
+        if (known[k].type == 's')
             sl_tune_value_text(p, job->params[i], hidden, sizeof hidden);
-        else if (!strcmp(n, "lr"))
-            t.lr = v;
-        else if (!strcmp(n, "gamma"))
-            t.gamma = v;
-        else if (!strcmp(n, "gae_lambda"))
-            t.gae_lambda = v;
-        else if (!strcmp(n, "clip"))
-            t.clip = v;
-        else if (!strcmp(n, "ent_coef"))
-            t.ent_coef = v;
-        else if (!strcmp(n, "vf_coef"))
-            t.vf_coef = v;
-        else if (!strcmp(n, "max_grad_norm"))
-            t.max_grad_norm = v;
-        else if (!strcmp(n, "log_std_init"))
-            t.log_std_init = v;
-        else if (!strcmp(n, "update_epochs"))
-            t.epochs = (int)llround(v);
-        else if (!strcmp(n, "minibatches"))
-            t.minibatches = (int)llround(v);
-        else if (!strcmp(n, "num_steps"))
-            t.num_steps = (int)llround(v);
-        else if (!strcmp(n, "envs_per_rank"))
-            t.envs_per_rank = (int)llround(v);
+        else if (known[k].type == 'd')
+            *(double *)field = v;
+        else
+            *(int *)field = (int)llround(v);
     }
     t.hidden = hidden;
     /* resume from the checkpoint the coordinator chose, or start afresh */

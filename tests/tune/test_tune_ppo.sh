@@ -46,6 +46,12 @@ for x in f1 f2; do
 done
 [ "$(wc -l < "$T/f1.ret")" -eq 10 ] || fail "FIFO: $(wc -l < "$T/f1.ret") lines in results.csv, not 10"
 cmp -s "$T/f1.ret" "$T/f2.ret" || { diff "$T/f1.ret" "$T/f2.ret"; fail "the same seed gave other returns"; }
+# tuned parameters reach PPO: with lr 1e-6 a trial stays near a random
+# policy (about 22), with 0.005 it learns
+expect_rc 0 $MPIRUN -np 2 $SLUICE tune -q $common --space 'lr=grid(0.000001,0.005)' --space 'update_epochs=grid(2)' \
+  --searcher grid --max-t 6 --out "$T/lr"
+awk -F, 'NR>1 && $6 == 0.000001 && $8 < 40 {lo=1} NR>1 && $6 == 0.005 && $8 > 60 {hi=1} END{exit !(lo && hi)}' \
+  "$T/lr/trials.csv" || { cat "$T/lr/trials.csv"; fail "lr and update_epochs did not reach PPO"; }
 # PBT over the network's shape: a trial that takes a donor's checkpoint
 # takes its hidden layers too, so no resume fails
 expect_rc 0 $MPIRUN -np 2 $SLUICE tune -q $common --space 'lr=loguniform(1e-4,1e-2)' \
