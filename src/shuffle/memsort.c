@@ -58,6 +58,67 @@ static void msd_ent(ent_t *src, ent_t *dst, size_t n, int b, int in_dst)
         msd_ent(dst + start[d], src + start[d], start[d + 1] - start[d], b + 1, !in_dst);
 }
 
+/* The entries of n records, their first key bytes counted in cnt. */
+static void make_entries(const unsigned char *recs, uint64_t n, ent_t *e, size_t cnt[256])
+{
+    for (uint64_t i = 0; i < n; i++) {
+        const unsigned char *r = recs + i * SL_SORT_REC;
+        uint64_t k0;
+        uint16_t k1;
+        memcpy(&k0, r, 8);
+        memcpy(&k1, r + 8, 2);
+        e[i].k0 = __builtin_bswap64(k0);
+        e[i].k1 = __builtin_bswap16(k1);
+        e[i].pad = 0;
+        e[i].idx = (uint32_t)i;
+        cnt[r[0]]++;
+    }
+}
+
+sl_status_t sl_sort_order_pieces(const unsigned char *recs, uint64_t n, sl_sort_piece_fn fn, void *arg,
+                                 double *t_sort)
+{
+    if (n > UINT32_MAX)
+        return sl_error(SL_ERR_INVALID, "too many records (%llu) for one in-memory sort",
+                        (unsigned long long)n);
+    double t0 = sl_now();
+    ent_t *e = sl_sort_alloc_big((n + 1) * sizeof *e), *s = sl_sort_alloc_big((n + 1) * sizeof *s);
+    if (!e || !s) {
+        free(e);
+        free(s);
+        return sl_error(SL_ERR_NOMEM, "out of memory sorting %llu records", (unsigned long long)n);
+    }
+    size_t cnt[256] = {0}, start[257], pos[256];
+    make_entries(recs, n, e, cnt);
+    start[0] = 0;
+    for (int d = 0; d < 256; d++)
+        start[d + 1] = start[d] + cnt[d];
+    memcpy(pos, start, sizeof pos);
+    for (uint64_t i = 0; i < n; i++)
+        s[pos[e[i].k0 >> 56]++] = e[i];
+    sl_status_t st = SL_OK;
+    double t_fn = 0;
+    for (int d = 0; d < 256 && st == SL_OK; d++) {
+        size_t k = cnt[d];
+        if (!k)
+            continue;
+        /* The bucket sorts in s (e as scratch); its order then goes into
+         * its part of e, free again. */
+        msd_ent(s + start[d], e + start[d], k, 1, 0);
+        uint32_t *order = (uint32_t *)(e + start[d]);
+        for (size_t i = 0; i < k; i++)
+            order[i] = s[start[d] + i].idx;
+        double t1 = sl_now();
+        st = fn(arg, order, k);
+        t_fn += sl_now() - t1;
+    }
+    free(e);
+    free(s);
+    if (t_sort)
+        *t_sort += sl_now() - t0 - t_fn;
+    return st;
+}
+
 sl_status_t sl_sort_order(const unsigned char *recs, uint64_t n, uint32_t **order_p)
 {
     if (n > UINT32_MAX)
@@ -69,17 +130,8 @@ sl_status_t sl_sort_order(const unsigned char *recs, uint64_t n, uint32_t **orde
         free(s);
         return sl_error(SL_ERR_NOMEM, "out of memory sorting %llu records", (unsigned long long)n);
     }
-    for (uint64_t i = 0; i < n; i++) {
-        const unsigned char *r = recs + i * SL_SORT_REC;
-        uint64_t k0;
-        uint16_t k1;
-        memcpy(&k0, r, 8);
-        memcpy(&k1, r + 8, 2);
-        e[i].k0 = __builtin_bswap64(k0);
-        e[i].k1 = __builtin_bswap16(k1);
-        e[i].pad = 0;
-        e[i].idx = (uint32_t)i;
-    }
+    size_t cnt[256] = {0};
+    make_entries(recs, n, e, cnt);
     msd_ent(e, s, n, 0, 0); /* sorted entries in e */
     uint32_t *order = (uint32_t *)s;
     for (uint64_t i = 0; i < n; i++)

@@ -85,6 +85,13 @@ sl_status_t sl_sort_records(unsigned char *recs, uint64_t n, const char *algo, u
 /* Local: the sorted order of n records as indexes (caller frees), so a
  * writer can gather records straight into its output buffer. */
 sl_status_t sl_sort_order(const unsigned char *recs, uint64_t n, uint32_t **order_p);
+/* The same order in pieces, one per first key byte in key order, each
+ * handed to fn as soon as it is sorted (fn's order is valid only during
+ * the call): a caller gathers and writes one piece while the next sorts.
+ * Adds the seconds spent sorting, fn's not counted, to *t_sort. */
+typedef sl_status_t (*sl_sort_piece_fn)(void *arg, const uint32_t *order, uint64_t k);
+sl_status_t sl_sort_order_pieces(const unsigned char *recs, uint64_t n, sl_sort_piece_fn fn, void *arg,
+                                 double *t_sort);
 
 /* The reducer's buffers (sort.c): rcap records per buffer, two of them
  * (halves) for an external sort, whose first fill takes rlim records and

@@ -309,21 +309,67 @@ static sl_status_t plan_partitions(sctx_t *c)
     return SL_OK;
 }
 
+/* The gather of sort_emit: records by a piece of the sorted order into the
+ * sink's buffers, a buffer handed on whenever it fills. */
+typedef struct {
+    const unsigned char *buf;
+    const sl_merge_sink_t *sink;
+    unsigned char *piece; /* the sink's buffer being filled, or NULL */
+    uint64_t per, fill;   /* its capacity and fill, in records */
+} gather_t;
+
+static sl_status_t gather_piece(void *arg, const uint32_t *order, uint64_t k)
+{
+    gather_t *g = arg;
+    for (uint64_t i = 0; i < k;) {
+        if (!g->piece) {
+            size_t cap;
+            SL_TRY(g->sink->get(g->sink->arg, &g->piece, &cap));
+            g->per = cap / SL_SORT_REC;
+            g->fill = 0;
+        }
+        uint64_t m = k - i < g->per - g->fill ? k - i : g->per - g->fill;
+        unsigned char *out = g->piece + g->fill * SL_SORT_REC;
+        for (uint64_t j = 0; j < m; j++) {
+            if (i + j + 16 < k) { /* the gather is latency-bound: fetch ahead */
+                const unsigned char *ahead = g->buf + (uint64_t)order[i + j + 16] * SL_SORT_REC;
+                __builtin_prefetch(ahead);
+                __builtin_prefetch(ahead + 64);
+            }
+            memcpy(out + j * SL_SORT_REC, g->buf + (uint64_t)order[i + j] * SL_SORT_REC, SL_SORT_REC);
+        }
+        g->fill += m;
+        i += m;
+        if (g->fill == g->per) {
+            unsigned char *full = g->piece;
+            g->piece = NULL;
+            SL_TRY(g->sink->put(g->sink->arg, full, g->per));
+        }
+    }
+    return SL_OK;
+}
+
 /* Sort n records of buf and stream them, in order, into the sink's
- * buffers: keyidx gathers records by the sorted index straight into them,
- * so the buffer is never permuted; radix sorts in place and copies. Adds
+ * buffers. keyidx sorts the keys one first byte at a time and gathers each
+ * such piece straight into the buffers as soon as it is sorted, so the
+ * writes of the sink (a write queue's thread) overlap the rest of the sort,
+ * and the buffer is never permuted; radix sorts in place and copies. Adds
  * the sort's seconds to *t_sort. Thread-safe (the spill thread calls it). */
 static sl_status_t sort_emit(const sctx_t *c, unsigned char *buf, uint64_t n, const sl_merge_sink_t *sink,
                              double *t_sort)
 {
+    if (!(c->o->algo && !strcmp(c->o->algo, "radix"))) {
+        gather_t g = {buf, sink, NULL, 0, 0};
+        sl_status_t st = sl_sort_order_pieces(buf, n, gather_piece, &g, t_sort);
+        if (g.piece) { /* the last, partial buffer; after an error put(0) hands it back */
+            sl_status_t s2 = sink->put(sink->arg, g.piece, st == SL_OK ? g.fill : 0);
+            if (st == SL_OK)
+                st = s2;
+        }
+        return st;
+    }
     double t0 = sl_now();
-    sl_status_t st = SL_OK;
-    uint32_t *order = NULL;
-    int radix = c->o->algo && !strcmp(c->o->algo, "radix");
-    if (radix)
-        SL_TRY(sl_sort_records(buf, n, "radix", NULL));
-    else
-        SL_TRY(sl_sort_order(buf, n, &order));
+    sl_status_t st = sl_sort_records(buf, n, "radix", NULL);
     *t_sort += sl_now() - t0;
     for (uint64_t i = 0; st == SL_OK && i < n;) {
         unsigned char *piece;
@@ -332,22 +378,10 @@ static sl_status_t sort_emit(const sctx_t *c, unsigned char *buf, uint64_t n, co
         if (st != SL_OK)
             break;
         uint64_t per = cap / SL_SORT_REC, k = n - i < per ? n - i : per;
-        if (radix) {
-            memcpy(piece, buf + i * SL_SORT_REC, (size_t)k * SL_SORT_REC);
-        } else {
-            for (uint64_t j = 0; j < k; j++) {
-                if (i + j + 16 < n) { /* the gather is latency-bound: fetch ahead */
-                    const unsigned char *ahead = buf + (uint64_t)order[i + j + 16] * SL_SORT_REC;
-                    __builtin_prefetch(ahead);
-                    __builtin_prefetch(ahead + 64);
-                }
-                memcpy(piece + j * SL_SORT_REC, buf + (uint64_t)order[i + j] * SL_SORT_REC, SL_SORT_REC);
-            }
-        }
+        memcpy(piece, buf + i * SL_SORT_REC, (size_t)k * SL_SORT_REC);
         st = sink->put(sink->arg, piece, k);
         i += k;
     }
-    free(order);
     return st;
 }
 
