@@ -307,7 +307,7 @@ static void print_prefixed(int fd, int64_t id, FILE *to)
             if (buf[i] == '\n' || len == sizeof line - 1) {
                 if (buf[i] != '\n')
                     line[len++] = '\n';
-                if (write(fileno(to), line, len) < 0)
+                if (farm_write_quiet(fileno(to), line, len) < 0)
                     return;
                 len = pre;
             }
@@ -315,7 +315,7 @@ static void print_prefixed(int fd, int64_t id, FILE *to)
     }
     if (len > pre) {
         line[len++] = '\n';
-        if (write(fileno(to), line, len) < 0)
+        if (farm_write_quiet(fileno(to), line, len) < 0)
             return;
     }
 }

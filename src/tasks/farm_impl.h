@@ -29,6 +29,8 @@ sl_status_t farm_journal_header(int fd, const char *path, uint64_t hash, int64_t
                                 int torn);
 sl_status_t farm_journal_record(int fd, const char *path, const farm_record_t *r);
 sl_status_t farm_write_all(int fd, const char *buf, size_t len, const char *what);
+/* The same without a message: 0, or -1 with errno set. */
+int farm_write_quiet(int fd, const char *buf, size_t len);
 
 /* Packed output: DIR/rank-R.log holds the bytes, DIR/rank-R.idx one line per
  * stream of each attempt: id attempt stream offset length end (seconds since

@@ -187,17 +187,24 @@ sl_status_t farm_journal_load(const char *path, uint64_t hash, int64_t ntasks, i
     return SL_OK;
 }
 
-sl_status_t farm_write_all(int fd, const char *buf, size_t len, const char *what)
+int farm_write_quiet(int fd, const char *buf, size_t len)
 {
-    while (len > 0) {
+    while (len > 0) { /* a signal can cut a write to a pipe short: go on with the rest */
         ssize_t w = write(fd, buf, len);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0)
-            return sl_error(SL_ERR_IO, "cannot write to %s: %s", what, strerror(errno));
+            return -1;
         buf += w;
         len -= (size_t)w;
     }
+    return 0;
+}
+
+sl_status_t farm_write_all(int fd, const char *buf, size_t len, const char *what)
+{
+    if (farm_write_quiet(fd, buf, len) < 0)
+        return sl_error(SL_ERR_IO, "cannot write to %s: %s", what, strerror(errno));
     return SL_OK;
 }
 
