@@ -273,12 +273,30 @@ sl_status_t sl_nn_import_csv(MPI_Comm comm, const char *csv, const char *output,
             st = sl_error(SL_ERR_IO, "cannot open %s: %s", csv, strerror(errno));
         size_t cap = 0, n = 0;
         int ncol = -1, lc = 0;
-        char *line = malloc(1 << 20);
+        size_t lcap = 1 << 20;
+        char *line = malloc(lcap);
         char **fields = malloc(sizeof(char *) * 65536);
         long lineno = 0;
-        while (st == SL_OK && gzgets(f, line, 1 << 20)) {
+        while (st == SL_OK && gzgets(f, line, (int)lcap)) {
             lineno++;
             size_t len = strlen(line);
+            /* A line longer than the buffer: grow it and read on (its rest
+             * was taken for the next line) */
+            while (st == SL_OK && len == lcap - 1 && line[len - 1] != '\n') {
+                char *nl = lcap < (1u << 30) ? realloc(line, 2 * lcap) : NULL;
+                if (!nl) {
+                    st = sl_error(SL_ERR_NOMEM, "%s:%ld: line too long (over %zu MiB)", csv, lineno,
+                                  lcap >> 20);
+                    break;
+                }
+                line = nl;
+                lcap *= 2;
+                if (!gzgets(f, line + len, (int)(lcap - len)))
+                    break; /* the file ends without a newline */
+                len += strlen(line + len);
+            }
+            if (st != SL_OK)
+                break;
             while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
                 line[--len] = 0;
             if (!len)

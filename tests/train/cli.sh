@@ -112,6 +112,14 @@ expect_rc 1 $MPIRUN -np 1 "$SLUICE" data import-idx --images "$T/lab.idx" --labe
 expect_grep "not an IDX file" "$T/err"
 [ ! -e "$T/x.h5" ] && [ ! -e "$T/x.h5.tmp" ] || fail "a failed import left a file"
 expect_rc 0 $MPIRUN -np 1 "$SLUICE" data import-csv --input "$T/data.csv" --output "$T/r.h5" --targets 1
+# lines longer than the 1 MiB line buffer (numbers written with 600,000
+# leading zeros): read whole, not split into a row and a bogus next row
+/usr/bin/python3 -c 'import sys
+z = "0" * 600000
+with open(sys.argv[1], "w") as f:
+    f.write("a,b,label\n" + z + "1.5," + z + "2.5,1\n0.25," + z + "4,0\n")' "$T/long.csv"
+expect_rc 0 $MPIRUN -np 1 "$SLUICE" data import-csv --input "$T/long.csv" --output "$T/long.h5"
+h5dump -d /X "$T/long.h5" | tr -d ' \n' | grep -q '(0,0):1.5,2.5,(1,0):0.25,4' || fail "long CSV lines were not read whole"
 printf 'a,b,label\n0.5,1e39,1\n0.1,0.2,0\n' > "$T/big.csv"
 expect_rc 1 $MPIRUN -np 1 "$SLUICE" data import-csv --input "$T/big.csv" --output "$T/big.h5"
 expect_grep "big.csv:2: column 2: '1e39' times --scale does not fit in float32" "$T/err"
