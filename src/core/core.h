@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include <gsl/gsl_rng.h>
 
@@ -295,6 +296,18 @@ void sl_stop_reset(void);
 /* Collective: *stop_p = 1 on every rank if any rank's flag is set. Cheap
  * (one small allreduce); call at safe points. */
 sl_status_t sl_stop_agree(MPI_Comm comm, int *stop_p);
+
+/* A guard for the process groups of child processes (farm's tasks, tune's
+ * commands): should this rank die without stopping them (kill -9, a crash),
+ * a small process started by sl_guard_create sends the groups still listed
+ * SIGTERM, and SIGKILL after grace seconds. Add a group when it is started,
+ * remove it once it is reaped and its leftovers killed. Local. */
+typedef struct sl_guard sl_guard_t;
+sl_status_t sl_guard_create(double grace, sl_guard_t **g_p);
+void sl_guard_add(sl_guard_t *g, pid_t pgid);
+void sl_guard_remove(sl_guard_t *g, pid_t pgid);
+/* Ends the guard (it stops the groups still listed). Accepts NULL. */
+void sl_guard_destroy(sl_guard_t **g_p);
 
 /* --------------------------------------------------------------- topology */
 

@@ -118,6 +118,7 @@ typedef struct {
     void *final_ids; /* sl_idvec_t: this rank's final failures */
     double stop_deadline;
     sl_status_t io_st;
+    sl_guard_t *guard; /* stops the tasks should this rank die */
 } farm_t;
 
 static double wall_now(void)
@@ -414,6 +415,7 @@ static sl_status_t start_task(farm_t *f, int si, int64_t id, int attempt, int fi
         return sl_error(SL_ERR_IO, "rank %d: cannot start /bin/sh for task %lld: %s", f->rank, (long long)id,
                         strerror(rc));
     }
+    sl_guard_add(f->guard, s->pid);
     s->pidfd = (int)syscall(SYS_pidfd_open, s->pid, 0);
     s->id = id;
     s->attempt = attempt;
@@ -632,6 +634,7 @@ static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round
              * cannot be reused while we kill what the task left behind */
             if (waitid(P_PID, (id_t)s->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == s->pid) {
                 kill(-s->pid, SIGKILL); /* leftovers of the task's process group */
+                sl_guard_remove(f->guard, s->pid);
                 waitpid(s->pid, &ws, 0);
                 int64_t rid;
                 if (finish_task(f, i, ws, &rid) && sl_idvec_push(retry, rid) != 0)
@@ -850,6 +853,7 @@ static sl_status_t farm_main(MPI_Comm comm, farm_opts_t *o)
     SL_TRY_GOTO(sl_agree(f->comm, st), out);
     f->slots = calloc((size_t)f->nslots, sizeof *f->slots);
     SL_TRY_GOTO(sl_agree(f->comm, f->slots && env_init(f) == SL_OK ? SL_OK : SL_ERR_NOMEM), out);
+    SL_TRY_GOTO(sl_agree(f->comm, sl_guard_create(o->grace, &f->guard)), out);
     cpu_init(f, &topo);
 
     /* what to run: no success yet, and not finally failed unless --retry-failed */
@@ -945,6 +949,7 @@ out:
         }
         rmdir(f->scratch);
     }
+    sl_guard_destroy(&f->guard);
     free(f->slot_cpus);
     free(f->env);
     free(f->slots);

@@ -378,8 +378,13 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
     if (pipe2(pfd, O_CLOEXEC) != 0 || pipe2(efd, O_CLOEXEC) != 0)
         st = sl_error(SL_ERR_IO, "trial %lld: pipe: %s", (long long)job->trial, strerror(errno));
     pid_t pid = -1;
+    sl_guard_t *guard = NULL;
+    if (st == SL_OK)
+        st = tune_guard(r, &guard);
     if (st == SL_OK)
         st = spawn(r, job, pfd[1], efd[1], &pid);
+    if (st == SL_OK)
+        sl_guard_add(guard, pid);
     if (pfd[1] >= 0)
         close(pfd[1]);
     if (efd[1] >= 0)
@@ -544,6 +549,8 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
     if (gsize == 1 && !forced && eeof && kill(-pid, 0) != 0 && errno == ESRCH)
         tune_trial_dir_reusable(r);
 gather:
+    if (pid > 0)
+        sl_guard_remove(guard, pid);
     if (pfd[0] >= 0)
         close(pfd[0]);
     if (efd[0] >= 0)

@@ -65,6 +65,7 @@ struct tune_run {
     int64_t settled, best_reported;
     double best_seen;
     sl_status_t fatal;
+    sl_guard_t *guard; /* stops the commands should this rank die (cmd objective) */
 };
 
 int tune_group_rank(const tune_run_t *r)
@@ -78,6 +79,13 @@ int tune_group_size(const tune_run_t *r)
 MPI_Comm tune_group_comm(const tune_run_t *r)
 {
     return r->gc;
+}
+sl_status_t tune_guard(tune_run_t *r, sl_guard_t **g_p)
+{
+    if (!r->guard)
+        SL_TRY(sl_guard_create((double)r->o->kill_grace, &r->guard));
+    *g_p = r->guard;
+    return SL_OK;
 }
 const tune_opts_t *tune_opts(const tune_run_t *r)
 {
@@ -1285,6 +1293,7 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
 out_free:
     if (obj->fini)
         obj->fini();
+    sl_guard_destroy(&r->guard);
     if (r->gc != MPI_COMM_NULL && r->gc)
         MPI_Comm_free(&r->gc);
     sl_tune_exp_destroy(&r->e);

@@ -145,6 +145,9 @@ void tune_trial_dir_reusable(tune_run_t *r);
  * (named in the warning, with its log); 0, the default, is the leader's. */
 void tune_trial_failed_on(tune_run_t *r, int grank);
 MPI_Comm tune_group_comm(const tune_run_t *r);
+/* The guard of the commands this rank starts (made at the first call):
+ * should the rank die, it stops their process groups. */
+sl_status_t tune_guard(tune_run_t *r, sl_guard_t **g_p);
 const tune_opts_t *tune_opts(const tune_run_t *r);
 const sl_tune_space_t *tune_space(const tune_run_t *r);
 /* Collective over the group: before a job of an objective whose run keeps

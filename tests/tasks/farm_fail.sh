@@ -89,6 +89,19 @@ kp=$!
 i=0; while [ ! -s kpid ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 kill -9 $kp; kill -9 -"$(cat kpid)"; wait $kp
 [ -e k/task-0.out ] && fail "a killed job left a partial k/task-0.out: $(cat k/task-0.out)"
+# a rank killed at once (kill -9) leaves no task running: its guard process
+# sends the task's group SIGTERM (a resumed run would start it again beside it)
+echo 'echo $$ > gpid; exec sleep 60' > gcmds
+"$SLUICE" farm gcmds --output-dir g --grace 2 2>/dev/null &
+gp=$!
+i=0; while [ ! -s gpid ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+[ -s gpid ] || fail "the task of gcmds did not start"
+kill -9 $gp; wait $gp
+i=0; while kill -0 "$(cat gpid)" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+if kill -0 "$(cat gpid)" 2>/dev/null; then
+  kill -9 "$(cat gpid)"
+  fail "a task ran on after its rank was killed with -9"
+fi
 [ "$(cat p/task-5.err)" = "err-5" ] || fail "per-task error output"
 expect_rc 0 "$SLUICE" farm --show 5 --output-dir p
 [ "$(cat "$T/out")" = "out-5" ] || fail "--show with per-task files"

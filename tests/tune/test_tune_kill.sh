@@ -72,4 +72,27 @@ expect_rc 0 krun --resume
   fail "the killed trial did not resume from its last reported checkpoint: $(cat "$T/starts")"
 [ "$(cd "$T/k/trials/000000" && echo checkpoint-*)" = "checkpoint-6 checkpoint-7" ] ||
   fail "stale checkpoints of the killed run outlived the new ones: $(ls "$T/k/trials/000000")"
+# the ranks alone killed with -9 (a crash, the OOM killer): the commands
+# they ran do not run on unseen; each rank's guard sends their groups SIGTERM
+printf '#!/bin/sh\necho $$ >> "%s/gpids"\nexec sleep 60\n' "$T" > "$T/g.sh"
+chmod +x "$T/g.sh"
+$MPIRUN -np 2 $SLUICE tune -q --command "$T/g.sh" --space 'x=uniform(0,1)' --metric m --trials 2 \
+  --out "$T/g" > "$T/out" 2>&1 &
+pid=$!
+i=0
+while [ "$(cat "$T/gpids" 2>/dev/null | wc -l)" -lt 2 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+[ "$(wc -l < "$T/gpids")" -eq 2 ] || fail "the two commands did not start"
+for r in $(pgrep -P $pid); do kill -9 "$r" 2>/dev/null; done
+wait $pid
+i=0
+while [ $i -lt 100 ]; do
+  left=""
+  for g in $(cat "$T/gpids"); do kill -0 "$g" 2>/dev/null && left="$left $g"; done
+  [ -z "$left" ] && break
+  sleep 0.1; i=$((i+1))
+done
+if [ -n "$left" ]; then
+  kill -9 $left
+  fail "commands ran on after their ranks were killed with -9"
+fi
 echo PASS
