@@ -476,8 +476,16 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
         if (exited && !eof)
             eof = forced = 1; /* drained once after the exit; a background child may hold the pipe */
         if (!exited) {
-            pid_t w = waitpid(pid, &wstatus, WNOHANG);
-            if (w == pid) {
+            /* WNOWAIT: the group leaves the guard's list while its leader,
+             * a zombie, still holds the id; reaped first, the id could go
+             * to another process group, which the guard would stop should
+             * this rank die before the list is updated */
+            siginfo_t si;
+            si.si_pid = 0;
+            if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid) {
+                sl_guard_remove(guard, pid);
+                while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+                    ;
                 exited = 1;
                 continue; /* read what is left before stopping */
             }
@@ -549,8 +557,6 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
     if (gsize == 1 && !forced && eeof && kill(-pid, 0) != 0 && errno == ESRCH)
         tune_trial_dir_reusable(r);
 gather:
-    if (pid > 0)
-        sl_guard_remove(guard, pid);
     if (pfd[0] >= 0)
         close(pfd[0]);
     if (efd[0] >= 0)
