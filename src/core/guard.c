@@ -95,16 +95,23 @@ static void guard_main(int rfd, const int32_t *shared, double grace)
         _exit(0);
     for (int j = 0; j < n; j++)
         kill(-(pid_t)list[j], SIGTERM);
+    /* A group seen gone is struck off: its id may go to another group
+     * (the rank is no longer there to hold its leader as a zombie), which
+     * the SIGKILL after the grace period must not reach. */
     for (long waited = 0; waited < (long)(grace * 1000); waited += 50) {
         int alive = 0;
-        for (int j = 0; j < n && !alive; j++)
-            alive = group_alive(list[j]);
+        for (int j = 0; j < n; j++) {
+            if (list[j] && !group_alive(list[j]))
+                list[j] = 0;
+            alive |= list[j] != 0;
+        }
         if (!alive)
             _exit(0);
         guard_sleep_ms(50);
     }
     for (int j = 0; j < n; j++)
-        kill(-(pid_t)list[j], SIGKILL);
+        if (list[j])
+            kill(-(pid_t)list[j], SIGKILL);
     _exit(0);
 }
 
