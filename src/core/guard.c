@@ -3,14 +3,17 @@
  * trials). The rank reaps its own children and kills what they leave; but a
  * rank that dies at once (kill -9, the OOM killer, a crash) leaves them
  * running, unseen: they hold cores and GPUs, and a resumed run starts the
- * same tasks beside them, on the same output files. The guard is a small
- * process forked once. It shares a page with the rank, where the rank lists
- * each group it starts and strikes it off once done (plain stores: nothing
- * per task costs a system call or wakes the guard), and holds the read end
- * of a pipe from the rank. When the pipe ends (the rank is gone, or done),
- * the guard sends SIGTERM to the groups still listed, usually none, and
- * SIGKILL to what is left after the grace period. After the fork the guard
- * only makes async-signal-safe calls (the rank has threads), never execs. */
+ * same tasks beside them, on the same output files.
+ *
+ * The guard is a small /bin/sh started once per rank with posix_spawn (no
+ * fork: nothing of the rank's memory is copied or shared, and registered
+ * RDMA memory is never forked). The rank lists each group it starts in an
+ * anonymous file (memfd) that it maps, and strikes it off once done: plain
+ * stores, so nothing per task costs a system call or wakes the guard. The
+ * guard holds the file and one end of a socket from the rank. When the
+ * socket ends without a word (the rank is gone), the guard reads the list, sends
+ * SIGTERM to the groups in it (usually none), and SIGKILL to those still
+ * there after the grace period. */
 #define _GNU_SOURCE
 #include "config.h"
 #include "core_impl.h"
@@ -18,136 +21,103 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define GUARD_MAX 4096 /* groups listed at once; more are not guarded */
 
 struct sl_guard {
-    int wfd;
+    int wfd, mfd;
     pid_t pid;
-    int32_t *set; /* shared with the guard: groups, 0 for a free entry */
+    int32_t *set; /* the mapped list: groups, 0 for a free entry */
     int hi;       /* entries in use are below hi */
 };
 
-static void guard_sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static int group_alive(int32_t g)
-{
-    return kill(-(pid_t)g, 0) == 0 || errno != ESRCH;
-}
-
-/* The guard itself: never returns. */
-static void guard_main(int rfd, const int32_t *shared, double grace)
-{
-    /* Hold nothing of the rank's: its sockets, its journal's lock, the
-     * pipes mpirun reads its output from. */
-    if (rfd < 3) /* out of the way of the standard descriptors */
-        rfd = fcntl(rfd, F_DUPFD, 3);
-    int null = open("/dev/null", O_RDWR);
-    if (null >= 0) {
-        dup2(null, 0);
-        dup2(null, 1);
-        dup2(null, 2);
-    }
-    if (rfd != 3) {
-        dup2(rfd, 3);
-        rfd = 3;
-    }
-    if (syscall(SYS_close_range, 4, ~0U, 0) != 0)
-        for (int fd = 4; fd < 65536; fd++)
-            close(fd);
-    /* Out of the rank's process group, deaf to the signals that stop it:
-     * it must outlive the rank, and ends when the pipe does. */
-    setpgid(0, 0);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_IGN;
-    int ign[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT, SIGPIPE};
-    for (size_t i = 0; i < sizeof ign / sizeof ign[0]; i++)
-        sigaction(ign[i], &sa, NULL);
-    char buf[64];
-    for (;;) { /* the rank never writes: this waits for the end of the pipe */
-        ssize_t k = read(rfd, buf, sizeof buf);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-    }
-    int32_t list[GUARD_MAX];
-    int n = 0;
-    for (int j = 0; j < GUARD_MAX; j++) {
-        int32_t v = __atomic_load_n(&shared[j], __ATOMIC_ACQUIRE);
-        if (v > 0)
-            list[n++] = v;
-    }
-    if (n == 0) /* the usual end: the rank was done with every group */
-        _exit(0);
-    for (int j = 0; j < n; j++)
-        kill(-(pid_t)list[j], SIGTERM);
-    /* A group seen gone is struck off: its id may go to another group
-     * (the rank is no longer there to hold its leader as a zombie), which
-     * the SIGKILL after the grace period must not reach. */
-    for (long waited = 0; waited < (long)(grace * 1000); waited += 50) {
-        int alive = 0;
-        for (int j = 0; j < n; j++) {
-            if (list[j] && !group_alive(list[j]))
-                list[j] = 0;
-            alive |= list[j] != 0;
-        }
-        if (!alive)
-            _exit(0);
-        guard_sleep_ms(50);
-    }
-    for (int j = 0; j < n; j++)
-        if (list[j])
-            kill(-(pid_t)list[j], SIGKILL);
-    _exit(0);
-}
+/* fd 3: the socket from the rank, which writes "done" on an orderly end with
+ * no group listed, and otherwise nothing (read returns at the socket's end);
+ * fd 4: the list, 4-byte ints; $1: the grace in tenths of a second. */
+static const char guard_script[] =
+    "trap '' TERM INT HUP USR1 USR2 QUIT PIPE\n"
+    "while read -r v <&3; do [ \"$v\" = done ] && exit 0; done\n"
+    "l=''\n"
+    "for p in $(od -An -v -td4 <&4); do [ \"$p\" -gt 0 ] && l=\"$l $p\"; done\n"
+    "[ -n \"$l\" ] || exit 0\n"
+    "for p in $l; do kill -TERM -$p 2>/dev/null; done\n"
+    "i=0\n"
+    "while [ $i -lt $1 ]; do\n"
+    "  a=''; for p in $l; do kill -0 -$p 2>/dev/null && a=\"$a $p\"; done\n"
+    "  [ -n \"$a\" ] || exit 0\n"
+    "  l=$a; sleep 0.1; i=$((i + 1))\n"
+    "done\n"
+    "for p in $l; do kill -KILL -$p 2>/dev/null; done\n";
 
 sl_status_t sl_guard_create(double grace, sl_guard_t **g_p)
 {
     sl_guard_t *g = calloc(1, sizeof *g);
     if (!g)
         return sl_error(SL_ERR_NOMEM, "out of memory");
-    g->set =
-        mmap(NULL, GUARD_MAX * sizeof *g->set, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (g->set == MAP_FAILED) {
-        free(g);
-        return sl_error(SL_ERR_NOMEM, "cannot map a page for the guard of child processes: %s",
-                        strerror(errno));
-    }
-    int p[2];
-    pid_t pid = -1;
-    int err = pipe2(p, O_CLOEXEC) != 0 ? errno : 0;
+    g->wfd = g->mfd = -1;
+    int p[2] = {-1, -1}, err = 0;
+    g->mfd = memfd_create("sluice-guard", MFD_CLOEXEC);
+    if (g->mfd < 0 || ftruncate(g->mfd, GUARD_MAX * sizeof *g->set) != 0)
+        err = errno;
     if (!err) {
-        pid = fork();
-        if (pid == 0) {
-            close(p[1]);
-            guard_main(p[0], g->set, grace);
+        g->set = mmap(NULL, GUARD_MAX * sizeof *g->set, PROT_READ | PROT_WRITE, MAP_SHARED, g->mfd, 0);
+        if (g->set == MAP_FAILED) {
+            g->set = NULL;
+            err = errno;
         }
-        err = pid < 0 ? errno : 0;
+    }
+    /* a socket, not a pipe: the "done" below must not raise SIGPIPE in the
+     * rank should the guard be gone */
+    if (!err && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) != 0)
+        err = errno;
+    if (!err) {
+        char tenths[32];
+        snprintf(tenths, sizeof tenths, "%ld", grace > 0 ? (long)(grace * 10 + 0.5) : 0L);
+        char *argv[] = {"/bin/sh", "-c", (char *)guard_script, "sluice-guard", tenths, NULL};
+        char *envp[] = {"PATH=/usr/bin:/bin", NULL};
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t at;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawnattr_init(&at);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_adddup2(&fa, p[0], 3);
+        posix_spawn_file_actions_adddup2(&fa, g->mfd, 4);
+        /* its own group, default dispositions, nothing blocked: out of
+         * reach of the signals sent to the rank's group */
+        sigset_t def, none;
+        sigfillset(&def);
+        sigemptyset(&none);
+        posix_spawnattr_setpgroup(&at, 0);
+        posix_spawnattr_setsigdefault(&at, &def);
+        posix_spawnattr_setsigmask(&at, &none);
+        posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+        err = posix_spawn(&g->pid, "/bin/sh", &fa, &at, argv, envp);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&at);
         close(p[0]);
-        if (pid < 0)
+        if (err)
             close(p[1]);
+        else
+            g->wfd = p[1];
     }
     if (err) {
-        munmap(g->set, GUARD_MAX * sizeof *g->set);
+        if (g->set)
+            munmap(g->set, GUARD_MAX * sizeof *g->set);
+        if (g->mfd >= 0)
+            close(g->mfd);
         free(g);
-        return sl_error(SL_ERR_IO, "cannot start the guard of child processes: %s", strerror(err));
+        return sl_error(SL_ERR_IO, "cannot start the guard of child processes (/bin/sh): %s", strerror(err));
     }
-    g->wfd = p[1];
-    g->pid = pid;
     *g_p = g;
     return SL_OK;
 }
@@ -184,10 +154,14 @@ void sl_guard_destroy(sl_guard_t **g_p)
     sl_guard_t *g = g_p ? *g_p : NULL;
     if (!g)
         return;
+    if (g->hi == 0) /* nothing listed: the guard need not read the list */
+        while (send(g->wfd, "done\n", 5, MSG_NOSIGNAL) < 0 && errno == EINTR)
+            ;
     close(g->wfd); /* groups still listed are stopped as if the rank had died */
     while (waitpid(g->pid, NULL, 0) < 0 && errno == EINTR)
         ;
     munmap(g->set, GUARD_MAX * sizeof *g->set);
+    close(g->mfd);
     free(g);
     *g_p = NULL;
 }

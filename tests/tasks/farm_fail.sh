@@ -102,6 +102,20 @@ if kill -0 "$(cat gpid)" 2>/dev/null; then
   kill -9 "$(cat gpid)"
   fail "a task ran on after its rank was killed with -9"
 fi
+# one that ignores SIGTERM gets SIGKILL after --grace
+printf '%s\n' "trap '' TERM; echo \$\$ > hpid; while :; do sleep 1; done" > hcmds
+"$SLUICE" farm hcmds --output-dir h --grace 1 2>/dev/null &
+hp=$!
+i=0; while [ ! -s hpid ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+[ -s hpid ] || fail "the task of hcmds did not start"
+kill -9 $hp; wait $hp
+sleep 0.5
+kill -0 "$(cat hpid)" 2>/dev/null || fail "the task that ignores SIGTERM ended before --grace"
+i=0; while kill -0 "$(cat hpid)" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+if kill -0 "$(cat hpid)" 2>/dev/null; then
+  kill -9 -"$(cat hpid)"
+  fail "a task that ignores SIGTERM ran on after --grace"
+fi
 [ "$(cat p/task-5.err)" = "err-5" ] || fail "per-task error output"
 expect_rc 0 "$SLUICE" farm --show 5 --output-dir p
 [ "$(cat "$T/out")" = "out-5" ] || fail "--show with per-task files"
