@@ -58,21 +58,25 @@ static void msd_ent(ent_t *src, ent_t *dst, size_t n, int b, int in_dst)
         msd_ent(dst + start[d], src + start[d], start[d + 1] - start[d], b + 1, !in_dst);
 }
 
-/* The entries of n records, their first key bytes counted in cnt. */
-static void make_entries(const unsigned char *recs, uint64_t n, ent_t *e, size_t cnt[256])
+/* The entry of record i of recs into *e. */
+static inline void make_entry(const unsigned char *recs, uint64_t i, ent_t *e)
 {
-    for (uint64_t i = 0; i < n; i++) {
-        const unsigned char *r = recs + i * SL_SORT_REC;
-        uint64_t k0;
-        uint16_t k1;
-        memcpy(&k0, r, 8);
-        memcpy(&k1, r + 8, 2);
-        e[i].k0 = __builtin_bswap64(k0);
-        e[i].k1 = __builtin_bswap16(k1);
-        e[i].pad = 0;
-        e[i].idx = (uint32_t)i;
-        cnt[r[0]]++;
-    }
+    const unsigned char *r = recs + i * SL_SORT_REC;
+    uint64_t k0;
+    uint16_t k1;
+    memcpy(&k0, r, 8);
+    memcpy(&k1, r + 8, 2);
+    e->k0 = __builtin_bswap64(k0);
+    e->k1 = __builtin_bswap16(k1);
+    e->pad = 0;
+    e->idx = (uint32_t)i;
+}
+
+/* The entries of n records. */
+static void make_entries(const unsigned char *recs, uint64_t n, ent_t *e)
+{
+    for (uint64_t i = 0; i < n; i++)
+        make_entry(recs, i, &e[i]);
 }
 
 sl_status_t sl_sort_order_pieces(const unsigned char *recs, uint64_t n, sl_sort_piece_fn fn, void *arg,
@@ -82,32 +86,41 @@ sl_status_t sl_sort_order_pieces(const unsigned char *recs, uint64_t n, sl_sort_
         return sl_error(SL_ERR_INVALID, "too many records (%llu) for one in-memory sort",
                         (unsigned long long)n);
     double t0 = sl_now();
-    ent_t *e = sl_sort_alloc_big((n + 1) * sizeof *e), *s = sl_sort_alloc_big((n + 1) * sizeof *s);
+    /* The first key bytes are counted first, so each entry is made straight
+     * into its bucket: one array of entries (16 B a record) and scratch for
+     * the largest bucket, where sorting all entries at once takes two
+     * arrays; fresh memory costs more than the extra pass over the keys. */
+    size_t cnt[256] = {0}, start[257], pos[256], most = 0;
+    for (uint64_t i = 0; i < n; i++)
+        cnt[recs[i * SL_SORT_REC]]++;
+    start[0] = 0;
+    for (int d = 0; d < 256; d++) {
+        start[d + 1] = start[d] + cnt[d];
+        most = cnt[d] > most ? cnt[d] : most;
+    }
+    ent_t *e = sl_sort_alloc_big((n + 1) * sizeof *e), *s = sl_sort_alloc_big((most + 1) * sizeof *s);
     if (!e || !s) {
         free(e);
         free(s);
         return sl_error(SL_ERR_NOMEM, "out of memory sorting %llu records", (unsigned long long)n);
     }
-    size_t cnt[256] = {0}, start[257], pos[256];
-    make_entries(recs, n, e, cnt);
-    start[0] = 0;
-    for (int d = 0; d < 256; d++)
-        start[d + 1] = start[d] + cnt[d];
     memcpy(pos, start, sizeof pos);
     for (uint64_t i = 0; i < n; i++)
-        s[pos[e[i].k0 >> 56]++] = e[i];
+        make_entry(recs, i, &e[pos[recs[i * SL_SORT_REC]]++]);
     sl_status_t st = SL_OK;
     double t_fn = 0;
     for (int d = 0; d < 256 && st == SL_OK; d++) {
         size_t k = cnt[d];
         if (!k)
             continue;
-        /* The bucket sorts in s (e as scratch); its order then goes into
-         * its part of e, free again. */
-        msd_ent(s + start[d], e + start[d], k, 1, 0);
-        uint32_t *order = (uint32_t *)(e + start[d]);
+        /* The bucket sorts in place (s as scratch); its order then overwrites
+         * its entries from the front (entry i is read before order[i], at a
+         * quarter of its offset, is written). */
+        ent_t *b = e + start[d];
+        msd_ent(b, s, k, 1, 0);
+        uint32_t *order = (uint32_t *)b;
         for (size_t i = 0; i < k; i++)
-            order[i] = s[start[d] + i].idx;
+            order[i] = b[i].idx;
         double t1 = sl_now();
         st = fn(arg, order, k);
         t_fn += sl_now() - t1;
@@ -130,8 +143,7 @@ sl_status_t sl_sort_order(const unsigned char *recs, uint64_t n, uint32_t **orde
         free(s);
         return sl_error(SL_ERR_NOMEM, "out of memory sorting %llu records", (unsigned long long)n);
     }
-    size_t cnt[256] = {0};
-    make_entries(recs, n, e, cnt);
+    make_entries(recs, n, e);
     msd_ent(e, s, n, 0, 0); /* sorted entries in e */
     uint32_t *order = (uint32_t *)s;
     for (uint64_t i = 0; i < n; i++)
