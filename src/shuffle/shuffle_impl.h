@@ -66,8 +66,11 @@ typedef struct {
     sl_u128_t sum;        /* CRC32 sum of the written records (crc only) */
     double t_wait;        /* seconds the caller waited on the writer */
 } sl_wq_stats_t;
-/* Local. */
-sl_status_t sl_wq_create(int fd, int dfd, const char *path, size_t bytes, int nbuf, int crc, sl_wq_t **q_p);
+/* Local. adopt: NULL, or nbuf buffers (page-aligned, at least bytes long)
+ * the queue takes and frees instead of allocating its own; those it takes
+ * are set to NULL there, even on failure. */
+sl_status_t sl_wq_create(int fd, int dfd, const char *path, size_t bytes, int nbuf, int crc,
+                         unsigned char **adopt, sl_wq_t **q_p);
 /* Local: an empty buffer of *cap_p bytes to fill, waiting for one if all
  * are queued; the writer's error if a write failed. */
 sl_status_t sl_wq_get(sl_wq_t *q, unsigned char **buf_p, size_t *cap_p);

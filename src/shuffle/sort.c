@@ -50,6 +50,7 @@ typedef struct {
     int nruns, runcap, runs_total;
     sl_status_t spill_st; /* a failed spill: every later one fails alike, without writing again */
     size_t iobuf;       /* bytes per output or spill write */
+    unsigned char *spare[2]; /* the map's read buffers, kept for the output writes, or NULL */
     size_t merge_bytes; /* read-ahead buffers of the merge, in all */
     sl_run_t *runs;
     char runbase[4096];
@@ -420,7 +421,7 @@ static sl_status_t write_run(const sctx_t *c, unsigned char *buf, uint64_t n, co
      * gather of one overlaps the write of the other. */
     int dfd = open(path, O_WRONLY | O_DIRECT);
     sl_wq_t *q = NULL;
-    sl_status_t st = sl_wq_create(fd, dfd, path, c->iobuf / 2, 2, 0, &q);
+    sl_status_t st = sl_wq_create(fd, dfd, path, c->iobuf / 2, 2, 0, NULL, &q);
     if (st == SL_OK) {
         qsink_t qs = {q, NULL};
         sl_merge_sink_t sink = {qsink_get, qsink_put, &qs};
@@ -857,8 +858,15 @@ static sl_status_t map(sctx_t *c, size_t chunk)
                 if (st == SL_OK)
                     st = s2;
             }
-    free(buf[0]);
-    free(buf[1]);
+    /* The read buffers become the output's write buffers when they are of
+     * its size: their pages are touched already, and fresh ones are slow */
+    if (chunk + 8192 >= c->iobuf && chunk <= c->iobuf + 8192) {
+        c->spare[0] = buf[0];
+        c->spare[1] = buf[1];
+    } else {
+        free(buf[0]);
+        free(buf[1]);
+    }
     /* Everyone drains what is addressed to it before any MPI collective: a
      * rank blocked in MPI would not progress UCX, and a peer's rendezvous
      * send to it would never complete. A failed rank still ends its streams. */
@@ -930,7 +938,7 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
     sl_wq_t *q = NULL;
     sl_wq_stats_t ws = {0, 0, {0, 0}, 0};
     double t1 = sl_now();
-    sl_status_t st = sl_wq_create(fd, dfd, tmp, iobuf, 2, 1, &q);
+    sl_status_t st = sl_wq_create(fd, dfd, tmp, iobuf, 2, 1, c->spare, &q);
     qsink_t qs = {q, prog};
     sl_merge_sink_t sink = {qsink_get, qsink_put, &qs};
     if (st != SL_OK) {
@@ -1337,6 +1345,8 @@ out:
     free(c.scur);
     free(c.rb[0]);
     free(c.rb[1]);
+    free(c.spare[0]);
+    free(c.spare[1]);
     free(c.spl);
     free(c.done);
     sl_filelist_destroy(&c.fl);

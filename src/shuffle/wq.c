@@ -75,7 +75,8 @@ static void *wq_main(void *arg)
     return NULL;
 }
 
-sl_status_t sl_wq_create(int fd, int dfd, const char *path, size_t bytes, int nbuf, int crc, sl_wq_t **q_p)
+sl_status_t sl_wq_create(int fd, int dfd, const char *path, size_t bytes, int nbuf, int crc,
+                         unsigned char **adopt, sl_wq_t **q_p)
 {
     const size_t unit = 1024 * SL_SORT_REC; /* 102400 B: 25 pages of whole records */
     size_t cap = bytes / unit * unit;
@@ -96,8 +97,14 @@ sl_status_t sl_wq_create(int fd, int dfd, const char *path, size_t bytes, int nb
     q->buf = calloc((size_t)nbuf, sizeof *q->buf);
     q->len = calloc((size_t)nbuf, sizeof *q->len);
     int ok = q->buf && q->len;
-    for (int i = 0; ok && i < nbuf; i++)
+    for (int i = 0; ok && i < nbuf; i++) {
+        if (adopt && adopt[i]) { /* memory already touched: fresh pages cost here */
+            q->buf[i] = adopt[i];
+            adopt[i] = NULL;
+            continue;
+        }
         ok = posix_memalign((void **)&q->buf[i], 4096, cap) == 0;
+    }
     if (!ok) {
         sl_wq_destroy(&q);
         return sl_error(SL_ERR_NOMEM, "out of memory for the write buffers of '%s'", path);
