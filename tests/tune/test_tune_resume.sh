@@ -21,6 +21,8 @@ while [ "$(cat "$T/cut/results.csv" 2>/dev/null | wc -l)" -lt 5 ] && [ $i -lt 60
 kill -USR1 $pid
 wait $pid; rc=$?
 [ $rc -eq 75 ] || { cat "$T/out"; fail "the stopped run exited $rc, not 75"; }
+# the same command alone would be refused (EXPDIR holds an experiment)
+grep -q "run the same command again with --resume" "$T/out" || { cat "$T/out"; fail "the stop message does not name --resume"; }
 grep -q ',running,' "$T/cut/trials.csv" && fail "trials left running in the saved state"
 grep -q ',pending,' "$T/cut/trials.csv" || fail "the stop came too late to test a resume"
 expect_rc 0 run "$T/cut" --resume
