@@ -25,6 +25,9 @@ wait $pid; rc=$?
 grep -q "run the same command again with --resume" "$T/out" || { cat "$T/out"; fail "the stop message does not name --resume"; }
 grep -q ',running,' "$T/cut/trials.csv" && fail "trials left running in the saved state"
 grep -q ',pending,' "$T/cut/trials.csv" || fail "the stop came too late to test a resume"
+# a resume with another mode is refused, naming both modes
+expect_rc 1 run "$T/cut" --resume --mode max
+expect_grep "loss --mode min, now loss --mode max" "$T/err"
 expect_rc 0 run "$T/cut" --resume
 cmp "$T/ref/trials.csv" "$T/cut/trials.csv" || { diff "$T/ref/trials.csv" "$T/cut/trials.csv"; fail "trial tables differ"; }
 # all but the time column (seconds since the experiment began)
