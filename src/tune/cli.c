@@ -139,11 +139,16 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
     for (int i = 0; i < o->space.n; i++)
         SL_TRY(sl_tune_space_add(space, o->space.v[i], "--space"));
     if (info->config) {
-        int n = sl_config_count(info->config, "space");
+        int n = sl_config_count(info->config, "space"), ncli = space->n;
         for (int i = 0; i < n; i++) {
             const char *k, *v;
-            int line;
+            int line, given = 0;
             sl_config_entry(info->config, "space", i, &k, &v, &line);
+            /* the command line overrides the file: a --space of the same name replaces the entry */
+            for (int j = 0; j < ncli && !given; j++)
+                given = !strcmp(space->p[j].name, k);
+            if (given)
+                continue;
             size_t len = strlen(k) + strlen(v) + 2;
             char *expr = malloc(len);
             if (!expr)

@@ -38,6 +38,10 @@ for s in fifo asha asha-stop hyperband median pbt; do
   [ -s "$T/s-$s/best.json" ] || fail "$s: no best.json"
 done
 grep -q ',pruned,' "$T/s-hyperband/trials.csv" || fail "hyperband pruned nothing"
+# a --space overrides the [space] entry of the same name (the command line
+# overrides the file), and adds to the others
+expect_rc 0 $TUNE --config "$T/space.cfg" --command "$OBJ 2" --space 'y=choice(7)' --trials 2 --max-t 2 --out "$T/over"
+awk -F, 'NR==1 {for (i = 1; i <= NF; i++) if ($i == "y") c = i} NR>1 && (!c || $c != 7) {exit 1}' "$T/over/trials.csv" || fail "--space y did not replace [space] y: $(cat "$T/over/trials.csv")"
 
 # 2b. --time-attr time_total_s: ASHA's stopping form and --max-t count the
 # seconds a trial has run (stamped on every report), not its steps
