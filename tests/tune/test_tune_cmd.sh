@@ -188,6 +188,10 @@ expect_rc 2 $TUNE --command "$OBJ 3" --space 'w=grid()' --searcher grid --metric
 expect_grep "empty grid" "$T/err"
 expect_rc 2 $TUNE --command "$OBJ 3" --space 'x=uniform(0,1)' --searcher grid --metric loss --out "$T/bad2"
 expect_grep "grid search needs finite values" "$T/err"
+# names that differ only in case would be one SLUICE_PARAM_ variable
+expect_rc 2 $TUNE --command "$OBJ 3" --space 'lr=uniform(0,1)' --space 'LR=uniform(0,1)' --metric loss --trials 2 --out "$T/bad5"
+expect_grep "parameters 'lr' and 'LR' differ only in case" "$T/err"
+[ -e "$T/bad5" ] && fail "a refused experiment left $T/bad5"
 expect_rc 1 $TUNE --command "$OBJ 2" --space 'x=uniform(0,1)' --metric accuracy --trials 2 --out "$T/bad3"
 expect_grep "no trial reported the metric 'accuracy'" "$T/err"
 mkdir -p "$T/notexp" && echo keep > "$T/notexp/file"
