@@ -153,9 +153,19 @@ int main(int argc, char **argv)
     if (st == SL_OK)
         st = c->fn(MPI_COMM_WORLD, argc - 1, argv + 1);
     code = sl_status_exit_code(st);
-    if (st == SL_ERR_STOPPED && rank == 0)
-        fprintf(stderr, "sluice: stopped by a signal; run the same command again to resume (exit status %d)\n",
-                SL_EXIT_STOPPED);
+    if (st == SL_ERR_STOPPED && rank == 0) {
+        /* sort, tune, train and rl start afresh without --resume (tune even
+         * refuses an EXPDIR that holds an experiment); farm and demo resume
+         * by themselves */
+        int needs =
+            !strcmp(cmd, "sort") || !strcmp(cmd, "tune") || !strcmp(cmd, "train") || !strcmp(cmd, "rl");
+        for (int i = 2; i < argc && needs; i++)
+            if (!strcmp(argv[i], "--resume") || (!strcmp(cmd, "train") && !strcmp(argv[i], "-r")))
+                needs = 0;
+        fprintf(stderr,
+                "sluice: stopped by a signal; run the same command again%s to resume (exit status %d)\n",
+                needs ? " with --resume" : "", SL_EXIT_STOPPED);
+    }
 out:
     fflush(stdout);
     pmix_socket_nodelay();

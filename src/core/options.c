@@ -322,6 +322,7 @@ sl_status_t sl_opts_parse(const sl_cmd_spec_t *spec, void *opts, int argc, char 
         nopt++;
     unsigned char *seen = calloc((size_t)nopt + 1, 1);
     sl_status_t st;
+    *info_p = info; /* callers free info_p->config whatever the result */
     if (!seen)
         return sl_error(SL_ERR_NOMEM, "out of memory parsing options");
     SL_TRY_GOTO(apply_defaults(table, opts), err);

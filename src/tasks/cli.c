@@ -661,7 +661,7 @@ static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round
     return SL_OK;
 }
 
-static sl_status_t setup_journal(farm_t *f, uint64_t hash, const char *file)
+static sl_status_t setup_journal(farm_t *f, uint64_t hash, uint64_t old_hash, const char *file)
 {
     sl_status_t st = SL_OK;
     int exists = 0, needs_header = 0, torn = 0;
@@ -680,8 +680,8 @@ static sl_status_t setup_journal(farm_t *f, uint64_t hash, const char *file)
                           "another --journal)",
                           f->jpath);
         if (st == SL_OK)
-            st = farm_journal_load(f->jpath, hash, f->ncmds, f->o->force, f->ts, &exists, &needs_header,
-                                   &torn);
+            st = farm_journal_load(f->jpath, hash, old_hash, f->ncmds, f->o->force, f->ts, &exists,
+                                   &needs_header, &torn);
         if (st == SL_OK && needs_header)
             st = farm_journal_header(f->jfd, f->jpath, hash, f->ncmds, file, torn);
         else if (st == SL_OK && torn)
@@ -803,7 +803,7 @@ static sl_status_t farm_main(MPI_Comm comm, farm_opts_t *o)
     for (uint64_t off = 0; off < blen; off += 1 << 30)
         MPI_Bcast(buf + off, (int)(blen - off < (1u << 30) ? blen - off : 1u << 30), MPI_CHAR, 0, f->comm);
     buf[blen] = 0;
-    uint64_t hash = farm_hash(buf, blen);
+    uint64_t hash = farm_hash(buf, blen), old_hash = farm_hash_old(buf, blen);
     SL_TRY_GOTO(sl_agree(f->comm, parse_commands(buf, &f->cmds, &f->ncmds)), out);
 
     f->ts = calloc((size_t)f->ncmds + 1, sizeof *f->ts);
@@ -814,7 +814,7 @@ static sl_status_t farm_main(MPI_Comm comm, farm_opts_t *o)
         snprintf(jdefault, sizeof jdefault, "%s.journal", o->file);
         f->jpath = jdefault;
     }
-    SL_TRY_GOTO(setup_journal(f, hash, o->file), out);
+    SL_TRY_GOTO(setup_journal(f, hash, old_hash, o->file), out);
 
     /* output directory and scratch captures */
     st = SL_OK;

@@ -20,10 +20,12 @@ typedef struct {
 } farm_record_t;
 
 uint64_t farm_hash(const char *buf, size_t len);
+/* The hash of journals from before FNV-1a's offset basis was corrected. */
+uint64_t farm_hash_old(const char *buf, size_t len);
 /* Read a whole file (NUL-terminated); errors name the file. */
 sl_status_t farm_read_file(const char *path, char **buf_p, size_t *len_p);
 /* Read a journal into ts[ntasks]; refuse one for another file unless force. */
-sl_status_t farm_journal_load(const char *path, uint64_t hash, int64_t ntasks, int force,
+sl_status_t farm_journal_load(const char *path, uint64_t hash, uint64_t old_hash, int64_t ntasks, int force,
                               farm_task_state_t *ts, int *exists_p, int *needs_header_p, int *torn_p);
 sl_status_t farm_journal_header(int fd, const char *path, uint64_t hash, int64_t ntasks, const char *file,
                                 int torn);

@@ -14,14 +14,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-uint64_t farm_hash(const char *buf, size_t len)
+static uint64_t fnv1a(uint64_t h, const char *buf, size_t len)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a 64 */
     for (size_t i = 0; i < len; i++) {
         h ^= (unsigned char)buf[i];
         h *= 1099511628211ULL;
     }
     return h;
+}
+
+uint64_t farm_hash(const char *buf, size_t len)
+{
+    return fnv1a(14695981039346656037ULL, buf, len); /* FNV-1a 64 */
+}
+
+/* The hash earlier journals hold: FNV-1a with its offset basis short of
+ * the last digit. A journal with it is still taken as one for this FILE. */
+uint64_t farm_hash_old(const char *buf, size_t len)
+{
+    return fnv1a(1469598103934665603ULL, buf, len);
 }
 
 static sl_status_t read_all(const char *what, const char *path, char **buf_p, size_t *len_p)
@@ -113,7 +124,7 @@ static int parse_i64(const char *s, int64_t *v)
     return 0;
 }
 
-sl_status_t farm_journal_load(const char *path, uint64_t hash, int64_t ntasks, int force,
+sl_status_t farm_journal_load(const char *path, uint64_t hash, uint64_t old_hash, int64_t ntasks, int force,
                               farm_task_state_t *ts, int *exists_p, int *needs_header_p, int *torn_p)
 {
     char *buf = NULL;
@@ -173,7 +184,7 @@ sl_status_t farm_journal_load(const char *path, uint64_t hash, int64_t ntasks, i
     free(buf);
     if (!have_header)
         return sl_error(SL_ERR_MISMATCH, "'%s' is not a sluice farm journal (no header line)", path);
-    if (jhash != hash) {
+    if (jhash != hash && jhash != old_hash) {
         if (!force)
             return sl_error(
                 SL_ERR_MISMATCH,

@@ -9,11 +9,13 @@
 
 #include "rl.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 sl_status_t tune_cmd_check(const char *tpl, const sl_tune_space_t *s);
@@ -139,11 +141,16 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
     for (int i = 0; i < o->space.n; i++)
         SL_TRY(sl_tune_space_add(space, o->space.v[i], "--space"));
     if (info->config) {
-        int n = sl_config_count(info->config, "space");
+        int n = sl_config_count(info->config, "space"), ncli = space->n;
         for (int i = 0; i < n; i++) {
             const char *k, *v;
-            int line;
+            int line, given = 0;
             sl_config_entry(info->config, "space", i, &k, &v, &line);
+            /* the command line overrides the file: a --space of the same name replaces the entry */
+            for (int j = 0; j < ncli && !given; j++)
+                given = !strcmp(space->p[j].name, k);
+            if (given)
+                continue;
             size_t len = strlen(k) + strlen(v) + 2;
             char *expr = malloc(len);
             if (!expr)
@@ -157,6 +164,20 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
     }
     if (space->n == 0)
         return usage("%s", "no search space: give --space NAME=EXPR or a [space] section in --config");
+    /* a cmd trial sees each parameter as SLUICE_PARAM_<NAME in upper case>:
+     * two names that differ only in case would give it one variable */
+    for (int i = 0; !strcmp(o->objective, "cmd") && i < space->n; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcasecmp(space->p[i].name, space->p[j].name)) {
+                char up[sizeof space->p[i].name];
+                size_t k = 0;
+                for (; space->p[i].name[k] && k + 1 < sizeof up; k++)
+                    up[k] = (char)toupper((unsigned char)space->p[i].name[k]);
+                up[k] = '\0';
+                return usage("--space: parameters '%s' and '%s' differ only in case: a cmd trial would see "
+                             "both as SLUICE_PARAM_%s; rename one",
+                             space->p[j].name, space->p[i].name, up);
+            }
     sl_tune_conf_default(c);
     static const char *const searchers[] = {"grid", "random", "tpe", NULL};
     static const char *const scheds[] = {"fifo", "asha", "asha-stop", "hyperband", "median", "pbt", NULL};

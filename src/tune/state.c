@@ -318,7 +318,10 @@ sl_status_t sl_tune_exp_load(const sl_tune_conf_t *conf, sl_tune_space_t *space,
         goto out;
     }
     if (strcmp(metric, conf->metric) || maxi != conf->maximize) {
-        st = mismatch(path, "metric or mode", metric, conf->metric);
+        char was[300], now[300]; /* the mode too: a change of --mode alone read 'loss, now loss' */
+        snprintf(was, sizeof was, "%s --mode %s", metric, maxi ? "max" : "min");
+        snprintf(now, sizeof now, "%s --mode %s", conf->metric, conf->maximize ? "max" : "min");
+        st = mismatch(path, "metric or mode", was, now);
         goto out;
     }
     if (sch != conf->scheduler || sea != conf->searcher || (uint64_t)seed != conf->seed) {

@@ -15,6 +15,13 @@ expect_rc 2 "$SLUICE" demo --steps -1;   expect_grep "option --steps: -1 is out 
 expect_rc 2 "$SLUICE" demo --steps x;    expect_grep "not an integer" "$T/err"
 expect_rc 2 "$SLUICE" demo --config "$T/none.cfg"; expect_grep "cannot read config file '$T/none.cfg'" "$T/err"
 [ "$(wc -l <"$T/err")" -eq 1 ] || fail "expected one line of error, got: $(cat "$T/err")"
+# A usage error of any command is exit 2 and one line, never a crash
+# (sort freed an uninitialised config pointer after a bad option).
+for args in "sort --bogus" "sort --input x --output y --algo foo" "sort --input x --output y --mem zz" \
+    "gensort --bogus" "valsort --bogus" "farm --bogus" "tune --bogus"; do
+  expect_rc 2 "$SLUICE" $args
+  [ "$(wc -l <"$T/err")" -eq 1 ] || fail "sluice $args: expected one line of error, got: $(cat "$T/err")"
+done
 
 # Errors are printed once, by one rank, under mpirun too.
 expect_rc 2 $MPIRUN -np 2 "$SLUICE" demo --nope

@@ -35,6 +35,22 @@ expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm c2 --journal j
 expect_grep "different task file" "$T/err"
 cmp -s j j.before || fail "a refused journal was modified"
 expect_rc 0 $MPIRUN -np 1 "$SLUICE" farm c2 --journal j --force
+# the header's hash is FNV-1a 64 of FILE's bytes, as documented
+want=$(python3 -c 'import sys
+h = 0xcbf29ce484222325
+for b in open(sys.argv[1], "rb").read(): h = ((h ^ b) * 0x100000001b3) % 2**64
+print("hash=%016x" % h)' c2)
+[ "$(grep -c "	$want	" j)" -eq 1 ] || { cat j; fail "journal header lacks $want"; }
+# a journal from before the hash was corrected (offset basis short of its
+# last digit) is still taken as one for the same FILE
+printf 'echo old\n' > c6
+old=$(python3 -c 'import sys
+h = 1469598103934665603
+for b in open(sys.argv[1], "rb").read(): h = ((h ^ b) * 0x100000001b3) % 2**64
+print("%016x" % h)' c6)
+printf '#sluice-farm-journal\tv1\thash=%s\tntasks=1\tfile=c6\n0\t0\t0\th\tok\t0\t1.0\t1.1\t1\n' "$old" > c6.journal
+expect_rc 0 "$SLUICE" farm c6
+expect_grep "1 tasks: 1 succeeded (1 earlier)" "$T/err"
 # unwritable journal and output directory (a path under a regular file)
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm c1 --journal c2/j
 expect_grep "journal" "$T/err"

@@ -38,6 +38,10 @@ for s in fifo asha asha-stop hyperband median pbt; do
   [ -s "$T/s-$s/best.json" ] || fail "$s: no best.json"
 done
 grep -q ',pruned,' "$T/s-hyperband/trials.csv" || fail "hyperband pruned nothing"
+# a --space overrides the [space] entry of the same name (the command line
+# overrides the file), and adds to the others
+expect_rc 0 $TUNE --config "$T/space.cfg" --command "$OBJ 2" --space 'y=choice(7)' --trials 2 --max-t 2 --out "$T/over"
+awk -F, 'NR==1 {for (i = 1; i <= NF; i++) if ($i == "y") c = i} NR>1 && (!c || $c != 7) {exit 1}' "$T/over/trials.csv" || fail "--space y did not replace [space] y: $(cat "$T/over/trials.csv")"
 
 # 2b. --time-attr time_total_s: ASHA's stopping form and --max-t count the
 # seconds a trial has run (stamped on every report), not its steps
@@ -184,6 +188,10 @@ expect_rc 2 $TUNE --command "$OBJ 3" --space 'w=grid()' --searcher grid --metric
 expect_grep "empty grid" "$T/err"
 expect_rc 2 $TUNE --command "$OBJ 3" --space 'x=uniform(0,1)' --searcher grid --metric loss --out "$T/bad2"
 expect_grep "grid search needs finite values" "$T/err"
+# names that differ only in case would be one SLUICE_PARAM_ variable
+expect_rc 2 $TUNE --command "$OBJ 3" --space 'lr=uniform(0,1)' --space 'LR=uniform(0,1)' --metric loss --trials 2 --out "$T/bad5"
+expect_grep "parameters 'lr' and 'LR' differ only in case" "$T/err"
+[ -e "$T/bad5" ] && fail "a refused experiment left $T/bad5"
 expect_rc 1 $TUNE --command "$OBJ 2" --space 'x=uniform(0,1)' --metric accuracy --trials 2 --out "$T/bad3"
 expect_grep "no trial reported the metric 'accuracy'" "$T/err"
 mkdir -p "$T/notexp" && echo keep > "$T/notexp/file"

@@ -21,8 +21,13 @@ while [ "$(cat "$T/cut/results.csv" 2>/dev/null | wc -l)" -lt 5 ] && [ $i -lt 60
 kill -USR1 $pid
 wait $pid; rc=$?
 [ $rc -eq 75 ] || { cat "$T/out"; fail "the stopped run exited $rc, not 75"; }
+# the same command alone would be refused (EXPDIR holds an experiment)
+grep -q "run the same command again with --resume" "$T/out" || { cat "$T/out"; fail "the stop message does not name --resume"; }
 grep -q ',running,' "$T/cut/trials.csv" && fail "trials left running in the saved state"
 grep -q ',pending,' "$T/cut/trials.csv" || fail "the stop came too late to test a resume"
+# a resume with another mode is refused, naming both modes
+expect_rc 1 run "$T/cut" --resume --mode max
+expect_grep "loss --mode min, now loss --mode max" "$T/err"
 expect_rc 0 run "$T/cut" --resume
 cmp "$T/ref/trials.csv" "$T/cut/trials.csv" || { diff "$T/ref/trials.csv" "$T/cut/trials.csv"; fail "trial tables differ"; }
 # all but the time column (seconds since the experiment began)
