@@ -147,9 +147,21 @@ sl_status_t sl_h5_create(MPI_Comm comm, const char *path, sl_h5_t **h_p)
     h->file = H5Fcreate(h->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
     if (h->file < 0) {
-        /* Same cause on every rank; let rank 0 say it, with errno's words. */
-        int e = errno;
+        /* Same cause on every rank; let rank 0 say it, with errno's words.
+         * errno after H5Fcreate is MPI-IO's last (EBADF from a close):
+         * rank 0 asks the file system itself. */
+        int e = 0, r = 0;
+        MPI_Comm_rank(h->comm, &r);
         H5Eclear2(H5E_DEFAULT);
+        if (r == 0) {
+            int fd = open(h->tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+            if (fd < 0)
+                e = errno == EEXIST ? 0 : errno;
+            else {
+                close(fd);
+                unlink(h->tmp);
+            }
+        }
         sl_error_root(h->comm, SL_ERR_IO, "cannot create '%s': %s", h->tmp, e ? strerror(e) : "HDF5 error");
         h5_free(h);
         return SL_ERR_IO;

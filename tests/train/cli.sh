@@ -140,6 +140,10 @@ expect_grep "nan.h5: feature 0 of row 1 in /X is not finite" "$T/err"
 expect_rc 1 $MPIRUN -np 1 "$SLUICE" predict --model "$T/run/ckpt.h5" --input "$T/c.h5" --output "$T/pp.h5"
 expect_grep "3 features per sample but the model takes 16" "$T/err"
 [ ! -e "$T/pp.h5" ] || fail "a failed predict left a file"
+# an output in a folder that does not exist: the file system's reason, not
+# the errno MPI-IO left behind ("Bad file descriptor")
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" predict --model "$T/run/ckpt.h5" --input "$T/d.h5" --output "$T/nodir/p.h5"
+expect_grep "cannot create '$T/nodir/p.h5.tmp': No such file or directory" "$T/err"
 expect_rc 2 "$SLUICE" train --data "$T/d.h5" --out "$T/bad" --optimizer rmsprop
 if [ "$(nvidia-smi -L 2>/dev/null | wc -l)" -eq 0 ]; then
   expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --out "$T/gpu" --device cuda
