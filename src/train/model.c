@@ -297,7 +297,8 @@ sl_status_t sl_nn_create(const char *spec, sl_nn_device_t dev, uint64_t seed, sl
     sl_status_t st;
     if (!spec || strncmp(spec, "mlp:", 4) != 0)
         return sl_error(SL_ERR_INVALID,
-                        "model spec '%s': expected mlp:IN-H1-...-OUT[:relu|tanh|gelu][:ln][:dropout=P]",
+                        "model spec '%s': expected "
+                        "mlp:IN-H1-...-OUT[:relu|tanh|gelu][:ln][:dropout=P][:init=kaiming|orthogonal]",
                         spec ? spec : "(null)");
     long widths[SL_NN_MAX_LAYERS];
     int nw = 0;

@@ -894,6 +894,8 @@ static sl_status_t setup(run_t *r)
         sl_log_set_level(SL_LOG_NONE); /* every rank sees the same spec error */
     st = sl_nn_create(o->model, dev, (uint64_t)o->seed, &r->nn);
     sl_log_set_level((sl_log_level_t)lvl);
+    if (st == SL_ERR_INVALID)
+        st = SL_ERR_USAGE; /* a bad --model is a bad option value: exit status 2 */
     SL_TRY(sl_agree(r->comm, st));
     SL_TRY(sl_nn_seed_dropout(r->nn, (uint64_t)o->seed, r->rank));
     r->K = sl_nn_out_features(r->nn);
