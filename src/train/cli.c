@@ -166,6 +166,10 @@ sl_status_t sl_cmd_data(MPI_Comm comm, int argc, char **argv)
     memset(&c, 0, sizeof c);
     memset(&info, 0, sizeof info);
     sl_status_t st = sl_opts_parse(spec, &c, argc - 1, argv + 1, &info);
+    if (st == SL_OK && !info.help && spec == &csv_spec && c.targets > 0 && c.label_col >= 0)
+        st = sl_error_root(comm, SL_ERR_USAGE,
+                           "data import-csv: --label-column and --targets exclude each other (targets are "
+                           "the last N columns)");
     if (st == SL_OK && !info.help) {
         if (spec == &idx_spec)
             st = sl_nn_import_idx(comm, c.images, c.labels, c.output);

@@ -112,6 +112,11 @@ expect_rc 1 $MPIRUN -np 1 "$SLUICE" data import-idx --images "$T/lab.idx" --labe
 expect_grep "not an IDX file" "$T/err"
 [ ! -e "$T/x.h5" ] && [ ! -e "$T/x.h5.tmp" ] || fail "a failed import left a file"
 expect_rc 0 $MPIRUN -np 1 "$SLUICE" data import-csv --input "$T/data.csv" --output "$T/r.h5" --targets 1
+# a label column and targets: refused, not the label column quietly ignored
+expect_rc 2 $MPIRUN -np 1 "$SLUICE" data import-csv --input "$T/data.csv" --output "$T/lt.h5" --targets 1 \
+  --label-column 0
+expect_grep "label-column and --targets exclude each other" "$T/err"
+[ ! -e "$T/lt.h5" ] || fail "a refused import left a file"
 # lines longer than the 1 MiB line buffer (numbers written with 600,000
 # leading zeros): read whole, not split into a row and a bogus next row
 /usr/bin/python3 -c 'import sys
