@@ -306,8 +306,12 @@ sl_status_t sl_nn_create(const char *spec, sl_nn_device_t dev, uint64_t seed, sl
     char *e;
     for (;;) {
         long v;
-        if (nw >= SL_NN_MAX_LAYERS / 4 || parse_int(s, &e, 1, 1 << 24, &v) != 0)
-            return sl_error(SL_ERR_INVALID, "model spec '%s': bad layer width at '%s'", spec, s);
+        if (nw >= SL_NN_MAX_LAYERS / 4)
+            return sl_error(SL_ERR_INVALID, "model spec '%s': more than %d widths (%d Linear layers)", spec,
+                            SL_NN_MAX_LAYERS / 4, SL_NN_MAX_LAYERS / 4 - 1);
+        if (parse_int(s, &e, 1, 1 << 24, &v) != 0)
+            return sl_error(SL_ERR_INVALID, "model spec '%s': bad layer width at '%s' (1 to %d)", spec, s,
+                            1 << 24);
         widths[nw++] = v;
         s = e;
         if (*s != '-')

@@ -152,6 +152,8 @@ expect_grep "cannot create '$T/nodir/p.h5.tmp': No such file or directory" "$T/e
 expect_rc 2 "$SLUICE" train --data "$T/d.h5" --out "$T/bad" --optimizer rmsprop
 expect_rc 2 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --out "$T/bad" --model mlp:16-x-4
 expect_grep "model spec 'mlp:16-x-4': bad layer width at 'x-4'" "$T/err"
+expect_rc 2 $MPIRUN -np 1 "$SLUICE" train --data "$T/d.h5" --out "$T/bad" --model mlp:16-2-2-2-2-2-2-2-2-2-2-2-2-2-2-2-4
+expect_grep "more than 16 widths (15 Linear layers)" "$T/err"
 [ "$(grep -c "model spec" "$T/err")" -eq 1 ] || fail "the bad model spec should be printed once"
 if [ "$(nvidia-smi -L 2>/dev/null | wc -l)" -eq 0 ]; then
   expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --out "$T/gpu" --device cuda
