@@ -136,8 +136,9 @@ int main(int argc, char **argv)
             code = SL_EXIT_USAGE;
             goto out;
         }
-        char *hargv[] = {argv[2], "--help", NULL};
-        code = sl_status_exit_code(c->fn(MPI_COMM_WORLD, 2, hargv));
+        /* `sluice help data import-csv`: the subcommand's help */
+        char *hargv[] = {argv[2], argc > 3 ? argv[3] : "--help", "--help", NULL};
+        code = sl_status_exit_code(c->fn(MPI_COMM_WORLD, argc > 3 ? 3 : 2, hargv));
         goto out;
     }
     const sl_command_t *c = find(cmd);
