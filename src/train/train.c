@@ -1056,7 +1056,8 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
          * nor the old run's rows and summary beside its own checkpoint */
         if (r->rank == 0) {
             char old[4200];
-            remove(r->path);
+            if (remove(r->path) == 0 && !o->quiet)
+                SL_WARN0("without --resume: starting afresh; the earlier run's %s is removed", r->path);
             snprintf(old, sizeof old, "%s/metrics.csv", o->out);
             remove(old);
             snprintf(old, sizeof old, "%s/summary.json", o->out);
