@@ -83,6 +83,7 @@ expect_rc 75 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 -
 [ ! -e "$T/ref/metrics.csv" ] || [ "$(wc -l < "$T/ref/metrics.csv")" -le 1 ] ||
   fail "a fresh run left the earlier run's metrics.csv rows beside its new checkpoint"
 expect_grep "without --resume: starting afresh; the earlier run's $T/ref/ckpt.h5 is removed" "$T/err"
+[ ! -e "$T/ref/steps.csv" ] || fail "a fresh run without --log-steps left the earlier run's steps.csv rows"
 
 # an epoch-boundary checkpoint of 2 ranks (each holding a slice of the Adam
 # state in the single-node step) resumed by 1 rank equals 1 rank throughout
