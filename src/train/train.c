@@ -585,6 +585,8 @@ static sl_status_t write_ckpt_inner(run_t *r)
         st = sl_h5_set_attr_f64(h, "train", "log_loss_sum", r->lg_loss);
     if (st == SL_OK)
         st = sl_h5_set_attr_i64(h, "train", "log_samples", r->lg_samples);
+    if (st == SL_OK) /* and its time, or the resumed row's samples/s counts only the steps after it */
+        st = sl_h5_set_attr_f64(h, "train", "log_train_time", r->lg_time);
     if (st == SL_OK)
         st = sl_h5_set_attr_f64(h, "train", "ep_train_time", r->ep_train_time);
     if (st == SL_OK)
@@ -643,6 +645,7 @@ static sl_status_t read_ckpt(run_t *r, int *found)
         sl_h5_get_attr_f64(h, "train", "ep_loss_sum", &r->ep_loss_sum);
         sl_h5_get_attr_f64(h, "train", "log_loss_sum", &r->lg_loss); /* absent in older checkpoints */
         sl_h5_get_attr_i64(h, "train", "log_samples", &r->lg_samples);
+        sl_h5_get_attr_f64(h, "train", "log_train_time", &r->lg_time);
         sl_h5_get_attr_f64(h, "train", "ep_train_time", &r->ep_train_time);
         sl_h5_get_attr_f64(h, "train", "ep_cpu_time", &r->ep_cpu_time);
         sl_dtype_t t;
@@ -811,10 +814,12 @@ static sl_status_t steps_open(run_t *r, int resumed)
 /* After each step: a row every --log-steps steps (rank 0 writes). */
 static void steps_log(run_t *r, double loss_sum, int64_t samples, double lr, double seconds)
 {
+    if (r->o->log_steps <= 0)
+        return; /* no interval open: nothing of this run's start goes into a later --resume --log-steps row */
     r->lg_loss += loss_sum;
     r->lg_samples += samples;
     r->lg_time += seconds; /* training steps only, as the epoch rows */
-    if (r->o->log_steps <= 0 || r->step % r->o->log_steps != 0)
+    if (r->step % r->o->log_steps != 0)
         return;
     if (r->steps) {
         fprintf(r->steps, "%lld,%lld,%.9g,%.9g,%.6g\n", (long long)r->epoch + 1, (long long)r->step,

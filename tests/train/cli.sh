@@ -57,6 +57,10 @@ h5dump -H "$T/ids.h5" | grep -q 'DATASET "pred"' || fail "no /pred"
 expect_rc 75 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 \
   --out "$T/stop" --max-steps 5 --log-steps 4
 cp "$T/stop/ckpt.h5" "$T/stop.keep.h5"
+# the open interval's training time travels with its sums (else the resumed
+# row's samples/s divides 4 steps' samples by the time of the steps after it)
+h5dump -a /train/log_train_time "$T/stop/ckpt.h5" | grep -q '(0): [0-9.e-]*[1-9]' ||
+  fail "the checkpoint does not carry the open --log-steps interval's time"
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 \
   --out "$T/stop" --resume --seed 7
 expect_grep "written mid-epoch with --seed 1; resume it with the same seed, not 7" "$T/err"
@@ -84,6 +88,9 @@ expect_rc 75 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 -
   fail "a fresh run left the earlier run's metrics.csv rows beside its new checkpoint"
 expect_grep "without --resume: starting afresh; the earlier run's $T/ref/ckpt.h5 is removed" "$T/err"
 [ ! -e "$T/ref/steps.csv" ] || fail "a fresh run without --log-steps left the earlier run's steps.csv rows"
+# ... and, run without --log-steps, its checkpoint carries no interval for a later --resume --log-steps
+h5dump -a /train/log_samples "$T/ref/ckpt.h5" | grep -q '(0): 0$' ||
+  fail "a run without --log-steps carried training sums into its checkpoint's log interval"
 
 # an epoch-boundary checkpoint of 2 ranks (each holding a slice of the Adam
 # state in the single-node step) resumed by 1 rank equals 1 rank throughout
