@@ -60,6 +60,7 @@ typedef struct {
     double ep_loss_sum;
     int64_t ep_samples;
     double ep_train_time;
+    double t_ep, ep_seconds; /* this process's start of the epoch; the epoch's seconds before it (resume) */
     double ep_cpu_time; /* this rank's process CPU time in training */
     double *hist;
     int64_t nhist;
@@ -589,6 +590,9 @@ static sl_status_t write_ckpt_inner(run_t *r)
         st = sl_h5_set_attr_f64(h, "train", "log_train_time", r->lg_time);
     if (st == SL_OK)
         st = sl_h5_set_attr_f64(h, "train", "ep_train_time", r->ep_train_time);
+    if (st == SL_OK) /* the epoch's wall time so far: metrics.csv's seconds of a resumed epoch */
+        st = sl_h5_set_attr_f64(h, "train", "ep_seconds",
+                                r->pos > 0 && r->t_ep > 0 ? r->ep_seconds + sl_now() - r->t_ep : 0);
     if (st == SL_OK)
         st = sl_h5_set_attr_f64(h, "train", "ep_cpu_time", r->ep_cpu_time);
     if (st != SL_OK) {
@@ -647,6 +651,7 @@ static sl_status_t read_ckpt(run_t *r, int *found)
         sl_h5_get_attr_i64(h, "train", "log_samples", &r->lg_samples);
         sl_h5_get_attr_f64(h, "train", "log_train_time", &r->lg_time);
         sl_h5_get_attr_f64(h, "train", "ep_train_time", &r->ep_train_time);
+        sl_h5_get_attr_f64(h, "train", "ep_seconds", &r->ep_seconds);
         sl_h5_get_attr_f64(h, "train", "ep_cpu_time", &r->ep_cpu_time);
         sl_dtype_t t;
         int nd;
@@ -1086,8 +1091,9 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
     if (st == SL_OK && r->epoch >= o->epochs)
         SL_INFO0("%s already holds %lld epochs; nothing to do", r->path, (long long)r->epoch);
     while (st == SL_OK && r->epoch < o->epochs && !stop && !cb_stop) {
-        double t_ep = sl_now();
+        r->t_ep = sl_now();
         if (r->pos == 0) {
+            r->ep_seconds = 0;
             r->ep_loss_sum = 0;
             r->ep_samples = 0;
             r->ep_train_time = 0;
@@ -1174,7 +1180,7 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
         m.lr = sl_nn_optim_lr(r->opt);
         m.samples_per_s = tt > 0 ? (double)r->ep_samples / tt : 0;
         st = evaluate(r, &m.eval_loss, &m.eval_accuracy);
-        m.seconds = sl_now() - t_ep;
+        m.seconds = r->ep_seconds + sl_now() - r->t_ep;
         MPI_Bcast(&m.seconds, 1, MPI_DOUBLE, 0, r->comm);
         if (st != SL_OK)
             break;

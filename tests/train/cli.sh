@@ -61,6 +61,9 @@ cp "$T/stop/ckpt.h5" "$T/stop.keep.h5"
 # row's samples/s divides 4 steps' samples by the time of the steps after it)
 h5dump -a /train/log_train_time "$T/stop/ckpt.h5" | grep -q '(0): [0-9.e-]*[1-9]' ||
   fail "the checkpoint does not carry the open --log-steps interval's time"
+# ... and the epoch's wall time so far (metrics.csv's seconds of the resumed epoch)
+h5dump -a /train/ep_seconds "$T/stop/ckpt.h5" | grep -q '(0): [0-9.e-]*[1-9]' ||
+  fail "the mid-epoch checkpoint does not carry the epoch's seconds"
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 \
   --out "$T/stop" --resume --seed 7
 expect_grep "written mid-epoch with --seed 1; resume it with the same seed, not 7" "$T/err"
