@@ -119,7 +119,7 @@ static sl_status_t set_value(const sl_opt_t *o, void *opts, const char *v, const
         if (end == v || *end || errno || !isfinite(x))
             return usage_error("%s: '%s' is not a number", where, v);
         if (has_bounds(o) && (x < o->min || x > o->max))
-            return usage_error("%s: %g is out of range [%g, %g]", where, x, o->min, o->max);
+            return usage_error("%s: %.10g is out of range [%.10g, %.10g]", where, x, o->min, o->max);
         *(double *)p = x;
         return SL_OK;
     }
@@ -517,7 +517,7 @@ void sl_opts_help(const sl_cmd_spec_t *spec, FILE *f)
         else if (o->def)
             fprintf(f, " [%s]", o->def);
         if (has_bounds(o) && o->type != SL_OPT_CHOICE && o->type != SL_OPT_BOOL)
-            fprintf(f, " (%g..%g)", o->min, o->max);
+            fprintf(f, " (%.10g..%.10g)", o->min, o->max);
         fputc('\n', f);
     }
     fprintf(f, "\ncommon options:\n"

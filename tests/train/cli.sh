@@ -178,6 +178,9 @@ expect_grep "is an input file; it would be replaced" "$T/err"
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" predict --model "$T/run/ckpt.h5" --input "$T/d.h5" --output "$T/nodir/p.h5"
 expect_grep "cannot create '$T/nodir/p.h5.tmp': No such file or directory" "$T/err"
 expect_rc 2 "$SLUICE" train --data "$T/d.h5" --out "$T/bad" --optimizer rmsprop
+# a range printed with the digits that tell it from the value refused
+expect_rc 2 "$SLUICE" train --data "$T/d.h5" --out "$T/bad" --beta2 1
+expect_grep "option --beta2: 1 is out of range \[0, 0.999999999\]" "$T/err"
 expect_rc 2 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --out "$T/bad" --model mlp:16-x-4
 expect_grep "model spec 'mlp:16-x-4': bad layer width at 'x-4'" "$T/err"
 expect_rc 2 $MPIRUN -np 1 "$SLUICE" train --data "$T/d.h5" --out "$T/bad" --model mlp:16-2-2-2-2-2-2-2-2-2-2-2-2-2-2-2-4
