@@ -1072,8 +1072,8 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
             remove(old);
             snprintf(old, sizeof old, "%s/summary.json", o->out);
             remove(old);
-            snprintf(old, sizeof old, "%s/steps.csv",
-                     o->out); /* a later --resume --log-steps keeps its rows */
+            /* else a later --resume --log-steps keeps its rows */
+            snprintf(old, sizeof old, "%s/steps.csv", o->out);
             remove(old);
         }
     }
