@@ -114,6 +114,10 @@ static sl_status_t rl_train_cmd(MPI_Comm comm, int argc, char **argv)
                            sl_rl_env_names(names, sizeof names));
         goto out;
     }
+    if (!rl_hidden_valid(c.hidden)) {
+        st = sl_error_root(comm, SL_ERR_USAGE, "--hidden '%s': expected widths like 64-64", c.hidden);
+        goto out;
+    }
     if (c.log_std_init && env->act_dim == 0) {
         st = sl_error_root(
             comm, SL_ERR_USAGE,

@@ -15,6 +15,13 @@ expect_grep "CartPole-v1, Acrobot-v1, MountainCar-v0, MountainCarContinuous-v0, 
 expect_rc 2 $MPIRUN -np 1 $SLUICE rl train --env CartPole-v1 --log-std-init -0.5 --out "$R"
 expect_grep "continuous actions" "$T/err"
 
+# A malformed --hidden is a usage error (2), printed once, not a model-spec error (1).
+for h in 64- 0-64 64--64 ""; do
+  expect_rc 2 $MPIRUN -np 2 $SLUICE rl train --hidden "$h" --total-steps 512 --out "$R"
+  expect_grep "^sluice: error: --hidden '$h': expected widths like 64-64" "$T/err"
+done
+[ -e "$R" ] && fail "a bad --hidden created $R"
+
 expect_rc 2 $MPIRUN -np 1 $SLUICE rl bogus
 expect_grep "unknown rl subcommand" "$T/err"
 
