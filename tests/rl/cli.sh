@@ -22,6 +22,12 @@ for h in 64- 0-64 64--64 ""; do
 done
 [ -e "$R" ] && fail "a bad --hidden created $R"
 
+# Messages name the command as typed, and a help that exists ('rl-eval' is only a config section).
+expect_rc 2 $MPIRUN -np 1 $SLUICE rl eval --bogus
+expect_grep "unknown option '--bogus' for 'sluice rl eval' (see 'sluice rl eval --help')" "$T/err"
+expect_rc 2 $MPIRUN -np 1 $SLUICE rl train
+expect_grep "missing required option --out for 'sluice rl train'" "$T/err"
+
 expect_rc 2 $MPIRUN -np 1 $SLUICE rl bogus
 expect_grep "unknown rl subcommand" "$T/err"
 
