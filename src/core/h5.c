@@ -389,8 +389,12 @@ sl_status_t sl_h5_open(MPI_Comm comm, const char *path, sl_h5_t **h_p)
     sl_h5_t *h = NULL;
     int rank, exists = 0;
     MPI_Comm_rank(comm, &rank);
-    if (rank == 0)
+    if (rank == 0) {
+        struct stat sb;
         exists = access(path, R_OK) == 0 ? 1 : (errno == ENOENT ? 0 : -errno);
+        if (exists == 1 && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+            exists = -EISDIR; /* MPI-IO would print a line per rank and per try */
+    }
     MPI_Bcast(&exists, 1, MPI_INT, 0, comm);
     if (exists == 0)
         return SL_ERR_NOT_FOUND; /* not printed: the caller knows whether it is an error */

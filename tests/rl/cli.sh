@@ -55,6 +55,10 @@ expect_rc 0 $MPIRUN -np 1 $SLUICE rl eval --model "$T/q\"d\\x/ckpt.h5" --episode
 grep -qF '"model": "'"$T"'/q\"d\\x/ckpt.h5", "env"' "$T/eval2.json" || { cat "$T/eval2.json" >&2; fail "eval --json: the model path is not escaped"; }
 expect_rc 1 $MPIRUN -np 1 $SLUICE rl eval --model "$T/nope.h5"
 expect_grep "no such file" "$T/err"
+# The run directory instead of its ckpt.h5: one line, not MPI-IO's noise from every rank.
+expect_rc 1 $MPIRUN -np 2 $SLUICE rl eval --model "$R"
+expect_grep "cannot read '$R': Is a directory" "$T/err"
+grep -q "fbtl\|preadv" "$T/err" && fail "MPI-IO errors printed for a directory"
 
 # Resume with another environment or network: refused, checkpoint untouched.
 sum0=$(md5sum < "$R/ckpt.h5")
