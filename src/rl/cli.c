@@ -114,6 +114,20 @@ static sl_status_t rl_train_cmd(MPI_Comm comm, int argc, char **argv)
                            sl_rl_env_names(names, sizeof names));
         goto out;
     }
+    /* -1 takes the preset; 0 is no setting at all, not a quiet preset */
+    const struct {
+        const char *name;
+        long v;
+    } counts[] = {{"envs-per-rank", c.envs},
+                  {"num-steps", c.num_steps},
+                  {"minibatches", c.minibatches},
+                  {"epochs", c.epochs}};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+        if (counts[i].v == 0) {
+            st = sl_error_root(comm, SL_ERR_USAGE,
+                               "--%s 0: must be at least 1 (-1: the environment's preset)", counts[i].name);
+            goto out;
+        }
     if (!rl_hidden_valid(c.hidden)) {
         st = sl_error_root(comm, SL_ERR_USAGE, "--hidden '%s': expected widths like 64-64", c.hidden);
         goto out;

@@ -22,6 +22,13 @@ for h in 64- 0-64 64--64 ""; do
 done
 [ -e "$R" ] && fail "a bad --hidden created $R"
 
+# 0 environments (or rollout steps, minibatches, epochs) is an error, not the preset (-1).
+expect_rc 2 $MPIRUN -np 1 $SLUICE rl train --envs-per-rank 0 --total-steps 512 --out "$R"
+expect_grep "envs-per-rank 0: must be at least 1" "$T/err"
+expect_rc 2 $MPIRUN -np 1 $SLUICE rl train --epochs 0 --total-steps 512 --out "$R"
+expect_grep "epochs 0: must be at least 1" "$T/err"
+[ -e "$R" ] && fail "a bad count created $R"
+
 # Messages name the command as typed, and a help that exists ('rl-eval' is only a config section).
 expect_rc 2 $MPIRUN -np 1 $SLUICE rl eval --bogus
 expect_grep "unknown option '--bogus' for 'sluice rl eval' (see 'sluice rl eval --help')" "$T/err"
