@@ -10,6 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One config file may hold both [rl] (train) and [rl-eval]: each
+ * subcommand reads its own section and passes over the other's. */
+static const char *const rl_other_section_eval[] = {"rl-eval", NULL};
+static const char *const rl_other_section_train[] = {"rl", NULL};
+
 typedef struct {
     char *env, *out, *device, *hidden, *log_std_init, *norm_obs, *norm_reward, *target;
     long total_steps, envs, num_steps, minibatches, epochs, seed, ckpt_every, stop_after, straggler_rank,
@@ -87,7 +92,7 @@ static const sl_cmd_spec_t train_spec = {
     "environments, gradients are averaged every minibatch, stragglers are preempted. Writes RUNDIR/ckpt.h5,\n"
     "RUNDIR/metrics.csv (one row per update) and RUNDIR/summary.json. SIGUSR1/SIGTERM stop it at the next\n"
     "update with a checkpoint (exit status 75); --resume continues exactly.",
-    train_table, NULL};
+    train_table, rl_other_section_eval};
 
 static sl_status_t parse_double_str(MPI_Comm comm, const char *s, const char *name, double *v_p)
 {
@@ -219,7 +224,7 @@ static const sl_cmd_spec_t eval_spec = {
     "over the ranks; episode i starts from the stream (seed, 0, \"rl/eval-i\"), so the result does not "
     "depend\n"
     "on the rank count. Prints mean, std, min and max of the returns.",
-    eval_table, NULL};
+    eval_table, rl_other_section_train};
 
 static sl_status_t eval_load(MPI_Comm comm, const char *path, sl_nn_device_t dev, rl_agent_t *a,
                              rl_rms_t *rms, int *norm_p, const sl_rl_env_t **env_p)

@@ -138,6 +138,11 @@ EOC
 expect_rc 0 $MPIRUN -np 1 $SLUICE rl train --config "$T/rl.conf" --envs-per-rank 2 --out "$T/cfg"
 expect_grep '"env": "Pendulum-v1"' "$T/cfg/summary.json"
 expect_grep '"steps": 512' "$T/cfg/summary.json"
+# One file for both subcommands: each reads its own section.
+printf '[rl]\nenv = Acrobot-v1\ntotal-steps = 256\nenvs-per-rank = 2\nnum-steps = 64\n[rl-eval]\nepisodes = 3\n' > "$T/both.conf"
+expect_rc 0 $MPIRUN -np 1 $SLUICE rl train --config "$T/both.conf" --out "$T/both"
+expect_rc 0 $MPIRUN -np 1 $SLUICE rl eval --config "$T/both.conf" --model "$T/both/ckpt.h5" --json "$T/both.json"
+expect_grep '"env": "Acrobot-v1", "episodes": 3' "$T/both.json"
 printf '[rl]\nbogus-key = 1\n' > "$T/bad.conf"
 expect_rc 2 $MPIRUN -np 1 $SLUICE rl train --config "$T/bad.conf" --out "$T/bad"
 
