@@ -44,6 +44,11 @@ for f in ckpt.h5 metrics.csv summary.json; do [ -s "$R/$f" ] || fail "missing $R
 expect_grep "^update,step,return_mean,episodes,sps,pg_loss,v_loss,entropy,approx_kl,clipfrac" "$R/metrics.csv"
 [ "$(wc -l < "$R/metrics.csv")" -eq 11 ] || fail "expected 10 updates in metrics.csv"
 expect_grep '"steps": 1280' "$R/summary.json"
+# --resume of the finished run: nothing to do, its summary (seconds, rates) kept.
+cp "$R/summary.json" "$T/summary0.json"
+expect_rc 0 $MPIRUN -np 2 $SLUICE rl train --env CartPole-v1 --total-steps 1280 $small --out "$R" --resume
+expect_grep "nothing to do: the run is at step 1280" "$T/out"
+cmp -s "$T/summary0.json" "$R/summary.json" || fail "resuming a finished run rewrote summary.json"
 
 # No episode finished (MountainCar's time limit is 200 steps): summary.json
 # stays JSON, the mean is null rather than nan.
