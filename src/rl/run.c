@@ -887,9 +887,12 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
             cpu > 0 ? ((double)r->global_step - steps_start) / cpu : 0, r->preempted_total);
         snprintf(jp, sizeof jp, "%s/summary.json", o->out);
         st = sl_file_write_atomic(jp, json, (size_t)n);
-        if (st == SL_OK && !o->quiet)
+        if (st == SL_OK && !o->quiet && isfinite(res.return_mean))
             printf("  %lld steps in %.1f s (%.0f steps/s), return_mean %.1f over the last %d episodes\n",
                    (long long)r->global_step, secs, res.sps, res.return_mean, RECENT);
+        else if (st == SL_OK && !o->quiet)
+            printf("  %lld steps in %.1f s (%.0f steps/s), no episode finished yet\n",
+                   (long long)r->global_step, secs, res.sps);
     }
 agree:
     st = sl_agree(r->comm, st);

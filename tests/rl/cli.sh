@@ -55,6 +55,8 @@ cmp -s "$T/summary0.json" "$R/summary.json" || fail "resuming a finished run rew
 expect_rc 0 $MPIRUN -np 1 $SLUICE rl train --env MountainCar-v0 --total-steps 128 --envs-per-rank 1 \
   --num-steps 128 --minibatches 2 --epochs 1 --out "$T/mc"
 expect_grep '"return_mean": null,' "$T/mc/summary.json"
+expect_grep "128 steps in .* no episode finished yet" "$T/out"
+grep -q "return_mean nan" "$T/out" && fail "prints return_mean nan"
 
 # Eval, greedy and sampled, spread over 2 ranks.
 expect_rc 0 $MPIRUN -np 2 $SLUICE rl eval --model "$R/ckpt.h5" --episodes 6 --json "$T/eval.json"
