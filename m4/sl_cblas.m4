@@ -5,7 +5,9 @@ AC_DEFUN([SL_CHECK_CBLAS], [
   AS_IF([test "x$with_openblas" != xcheck && test "x$with_openblas" != xyes], [
       CBLAS_CPPFLAGS="-I$with_openblas/include"
       AS_IF([test -d "$with_openblas/lib64"], [sl_oblib="$with_openblas/lib64"], [sl_oblib="$with_openblas/lib"])
-      CBLAS_LDFLAGS="-L$sl_oblib -Wl,-rpath,$sl_oblib"],
+      CBLAS_LDFLAGS="-L$sl_oblib -Wl,-rpath,$sl_oblib"
+      AS_IF([test ! -d "$with_openblas"], [AC_MSG_ERROR([--with-openblas=$with_openblas: no such directory])])
+      SL_CHECK_GIVEN_DIR([--with-openblas=$with_openblas], [$with_openblas/include], [cblas.h], [$sl_oblib], [openblas])],
     [PKG_CHECK_EXISTS([openblas], [
         CBLAS_CPPFLAGS=`$PKG_CONFIG --cflags-only-I openblas`
         CBLAS_LDFLAGS=`$PKG_CONFIG --libs-only-L openblas`], [])])

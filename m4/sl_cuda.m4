@@ -11,6 +11,9 @@ AC_DEFUN([SL_CHECK_CUDA], [
     AS_IF([test -d "$sl_cuda_dir/lib64"], [sl_cudalib="$sl_cuda_dir/lib64"], [sl_cudalib="$sl_cuda_dir/lib"])
     CUDA_LDFLAGS="-L$sl_cudalib -Wl,-rpath,$sl_cudalib"
     CUDA_LIBS="-lcublas -lcudart"
+    AS_CASE([$with_cuda], [check|yes], [], [
+      AS_IF([test ! -d "$sl_cuda_dir"], [AC_MSG_ERROR([--with-cuda=$with_cuda: no such directory])])
+      SL_CHECK_GIVEN_DIR([--with-cuda=$with_cuda], [$sl_cuda_dir/include], [cuda_runtime.h], [$sl_cudalib], [cublas])])
     sl_save_CPPFLAGS=$CPPFLAGS; sl_save_LDFLAGS=$LDFLAGS; sl_save_LIBS=$LIBS
     CPPFLAGS="$CUDA_CPPFLAGS $CPPFLAGS"; LDFLAGS="$CUDA_LDFLAGS $LDFLAGS"; LIBS="$CUDA_LIBS $LIBS"
     AC_MSG_CHECKING([for CUDA runtime and cuBLAS in $sl_cuda_dir])
@@ -51,6 +54,10 @@ AC_DEFUN([SL_CHECK_NCCL], [
          AS_IF([test -d "$sl_nccl_dir/lib64"], [sl_nccllib="$sl_nccl_dir/lib64"], [sl_nccllib="$sl_nccl_dir/lib"])
          NCCL_LDFLAGS="-L$sl_nccllib -Wl,-rpath,$sl_nccllib"])
        NCCL_LIBS="-lnccl"
+       AS_CASE([$with_nccl], [check|yes], [], [
+         AS_IF([test ! -d "$sl_nccl_dir"], [AC_MSG_ERROR([--with-nccl=$with_nccl: no such directory])])
+         AS_IF([test -n "$sl_nccllib"], [sl_nccl_libdir=$sl_nccllib], [sl_nccl_libdir=$sl_cudalib])
+         SL_CHECK_GIVEN_DIR([--with-nccl=$with_nccl], [$sl_nccl_dir/include], [nccl.h], [$sl_nccl_libdir], [nccl])])
        sl_save_CPPFLAGS=$CPPFLAGS; sl_save_LDFLAGS=$LDFLAGS; sl_save_LIBS=$LIBS
        CPPFLAGS="$NCCL_CPPFLAGS $CUDA_CPPFLAGS $CPPFLAGS"; LDFLAGS="$NCCL_LDFLAGS $CUDA_LDFLAGS $LDFLAGS"; LIBS="$NCCL_LIBS $CUDA_LIBS $LIBS"
        AC_MSG_CHECKING([for NCCL in $sl_nccl_dir])

@@ -19,6 +19,13 @@ AC_DEFUN([SL_CHECK_HDF5_PARALLEL], [
         HDF5_LDFLAGS=`$PKG_CONFIG --libs-only-L hdf5-mpich`], [])])])
   AS_IF([test -n "$with_hdf5_include"], [HDF5_CPPFLAGS="-I$with_hdf5_include"])
   AS_IF([test -n "$with_hdf5_lib"], [HDF5_LDFLAGS="-L$with_hdf5_lib -Wl,-rpath,$with_hdf5_lib"])
+  AS_IF([test "x$with_hdf5" != xcheck && test "x$with_hdf5" != xyes], [
+    AS_IF([test ! -d "$with_hdf5"], [AC_MSG_ERROR([--with-hdf5=$with_hdf5: no such directory])])
+    SL_CHECK_GIVEN_DIR([--with-hdf5=$with_hdf5], [${with_hdf5_include:-$with_hdf5/include}], [hdf5.h],
+                       [${with_hdf5_lib:-$sl_h5lib}], [hdf5])],
+    [sl_opt="${with_hdf5_include:+--with-hdf5-include=$with_hdf5_include}"
+     sl_opt="$sl_opt${with_hdf5_lib:+${sl_opt:+ }--with-hdf5-lib=$with_hdf5_lib}"
+     SL_CHECK_GIVEN_DIR([$sl_opt], [$with_hdf5_include], [hdf5.h], [$with_hdf5_lib], [hdf5])])
   sl_save_CPPFLAGS=$CPPFLAGS; sl_save_LDFLAGS=$LDFLAGS; sl_save_LIBS=$LIBS
   CPPFLAGS="$HDF5_CPPFLAGS $CPPFLAGS"; LDFLAGS="$HDF5_LDFLAGS $LDFLAGS"; LIBS="$HDF5_LIBS $LIBS"
   AC_MSG_CHECKING([for HDF5])

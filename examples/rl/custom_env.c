@@ -2,7 +2,9 @@
 /* A custom environment in C trained with sluice's PPO / DD-PPO: a point
  * moves along a line and must reach the right end. An environment is a
  * table of functions over a plain struct (so checkpoints save it as bytes).
- *   mpirun -np 2 ./custom_env [total-steps] [run-dir] */
+ *   mpirun -np 2 ./custom_env [total-steps] [run-dir]
+ * SIGUSR1 or SIGTERM stops it at the next update with a checkpoint (exit
+ * status 75); set o.resume to continue from it. */
 #include "sluice.h" /* installed: <sluice/sluice.h>; link with -lsluice (pkg-config sluice) */
 
 #include <math.h>
@@ -58,6 +60,7 @@ int main(int argc, char **argv)
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     sl_log_set_rank(rank, 1);
+    sl_signal_install(); /* SIGUSR1/SIGTERM: checkpoint at the next update, SL_ERR_STOPPED */
     sl_rl_train_opts_t o;
     sl_rl_train_opts_default(&o, &line_env); /* CleanRL's discrete settings */
     o.total_steps = argc > 1 ? strtoll(argv[1], NULL, 10) : 100000;
@@ -69,5 +72,5 @@ int main(int argc, char **argv)
         printf("Line-v0: return_mean %.2f after %lld steps (target 0 first reached at step %.0f)\n",
                res.return_mean, (long long)res.global_step, res.first_reach_step);
     MPI_Finalize();
-    return st == SL_OK ? 0 : 1;
+    return sl_status_exit_code(st); /* 0, 1, 2, or 75 when stopped by a signal */
 }

@@ -231,9 +231,34 @@ static char *list_word(char **pp)
     return w;
 }
 
+/* The command as the user types it, for messages: the leading lower-case
+ * words of the usage line ("rl train", "data import-idx"), else the name of
+ * the config section ("rl-eval" is not a command). */
+static const char *cmd_name(const sl_cmd_spec_t *spec, char *buf, size_t cap)
+{
+    size_t n = 0;
+    const char *u = spec->usage ? spec->usage : "";
+    while (*u && *u != '-' && n + 1 < cap) {
+        size_t w = strspn(u, "abcdefghijklmnopqrstuvwxyz0123456789-");
+        if (w == 0 || (u[w] && u[w] != ' ') || n + w + 2 > cap)
+            break;
+        if (n)
+            buf[n++] = ' ';
+        memcpy(buf + n, u, w);
+        n += w;
+        u += w;
+        while (*u == ' ')
+            u++;
+    }
+    buf[n] = 0;
+    return n ? buf : spec->command;
+}
+
 static sl_status_t apply_config(const sl_cmd_spec_t *spec, void *opts, sl_config_t *cfg, unsigned char *seen)
 {
     const char *known[16] = {"", spec->command};
+    char name[128];
+    const char *cname = cmd_name(spec, name, sizeof name);
     int nk = 2;
     for (int i = 0; spec->extra_sections && spec->extra_sections[i] && nk < 15; i++)
         known[nk++] = spec->extra_sections[i];
@@ -242,7 +267,7 @@ static sl_status_t apply_config(const sl_cmd_spec_t *spec, void *opts, sl_config
     int line;
     if (sl_config_find_unknown_section(cfg, known, &bad, &line))
         return usage_error("%s:%d: unknown section [%s] for 'sluice %s'", sl_config_path(cfg), line, bad,
-                           spec->command);
+                           cname);
     for (int s = 0; s < 2; s++) {
         const char *sec = known[s];
         int n = sl_config_count(cfg, sec);
@@ -253,7 +278,7 @@ static sl_status_t apply_config(const sl_cmd_spec_t *spec, void *opts, sl_config
             const sl_opt_t *o = find_long(spec->table, key, strlen(key));
             if (!o || (o->flags & SL_OPT_CLI_ONLY))
                 return usage_error("%s:%d: unknown key '%s' for 'sluice %s'", sl_config_path(cfg), line, key,
-                                   spec->command);
+                                   cname);
             snprintf(where, sizeof where, "%s:%d: key '%s'", sl_config_path(cfg), line, key);
             sl_status_t st;
             if (o->type == SL_OPT_LIST) {
@@ -317,6 +342,8 @@ sl_status_t sl_opts_parse(const sl_cmd_spec_t *spec, void *opts, int argc, char 
 {
     sl_opts_info_t info = {0};
     const sl_opt_t *table = spec->table;
+    char name[128];
+    const char *cname = cmd_name(spec, name, sizeof name);
     int nopt = 0;
     while (table[nopt].name)
         nopt++;
@@ -385,8 +412,8 @@ sl_status_t sl_opts_parse(const sl_cmd_spec_t *spec, void *opts, int argc, char 
                     }
                 }
                 if (!o || (o->flags & SL_OPT_POSITIONAL)) {
-                    st = usage_error("unknown option '%.*s' for 'sluice %s' (see 'sluice help %s')",
-                                     (int)(len + 2), a, spec->command, spec->command);
+                    st = usage_error("unknown option '%.*s' for 'sluice %s' (see 'sluice %s --help')",
+                                     (int)(len + 2), a, cname, cname);
                     goto err_cli;
                 }
                 snprintf(where, sizeof where, "option --%s", o->name);
@@ -395,8 +422,8 @@ sl_status_t sl_opts_parse(const sl_cmd_spec_t *spec, void *opts, int argc, char 
             } else {
                 o = find_short(table, a[1]);
                 if (!o) {
-                    st = usage_error("unknown option '-%c' for 'sluice %s' (see 'sluice help %s')", a[1],
-                                     spec->command, spec->command);
+                    st = usage_error("unknown option '-%c' for 'sluice %s' (see 'sluice %s --help')", a[1],
+                                     cname, cname);
                     goto err_cli;
                 }
                 snprintf(where, sizeof where, "option -%c", a[1]);
@@ -443,7 +470,7 @@ sl_status_t sl_opts_parse(const sl_cmd_spec_t *spec, void *opts, int argc, char 
         while (pos_next->name && !(pos_next->flags & SL_OPT_POSITIONAL))
             pos_next++;
         if (!pos_next->name) {
-            st = usage_error("unexpected argument '%s' for 'sluice %s' (usage: sluice %s)", a, spec->command,
+            st = usage_error("unexpected argument '%s' for 'sluice %s' (usage: sluice %s)", a, cname,
                              spec->usage);
             goto err_cli;
         }
@@ -462,7 +489,7 @@ sl_status_t sl_opts_parse(const sl_cmd_spec_t *spec, void *opts, int argc, char 
                 st = usage_error("missing argument %s (usage: sluice %s)", o->metavar ? o->metavar : o->name,
                                  spec->usage);
             else
-                st = usage_error("missing required option --%s for 'sluice %s'", o->name, spec->command);
+                st = usage_error("missing required option --%s for 'sluice %s'", o->name, cname);
             goto err_cli;
         }
     }

@@ -95,6 +95,25 @@ static sl_status_t make_net(const char *spec, sl_nn_device_t dev, uint64_t seed,
     return SL_OK;
 }
 
+int rl_hidden_valid(const char *hidden)
+{
+    const char *p = hidden;
+    if (strlen(hidden) > 200)
+        return 0;
+    for (;;) { /* one or more positive widths joined by single '-' */
+        long w = 0;
+        const char *d = p;
+        while (*p >= '0' && *p <= '9' && w <= 1000000)
+            w = w * 10 + (*p++ - '0');
+        if (p == d || w < 1 || w > 1000000)
+            return 0;
+        if (!*p)
+            return 1;
+        if (*p++ != '-')
+            return 0;
+    }
+}
+
 sl_status_t rl_agent_init(rl_agent_t *a, const sl_rl_env_t *env, const char *hidden, int shared,
                           sl_nn_device_t dev, uint64_t seed, double lr, double log_std_init)
 {
@@ -103,9 +122,8 @@ sl_status_t rl_agent_init(rl_agent_t *a, const sl_rl_env_t *env, const char *hid
     a->obs_dim = env->obs_dim;
     a->continuous = env->act_dim > 0;
     a->k = a->continuous ? env->act_dim : env->n_actions;
-    for (const char *p = hidden; *p; p++)
-        if (!(*p >= '0' && *p <= '9') && *p != '-')
-            return sl_error(SL_ERR_USAGE, "--hidden '%s': expected widths like 64-64", hidden);
+    if (!rl_hidden_valid(hidden))
+        return sl_error(SL_ERR_USAGE, "--hidden '%s': expected widths like 64-64", hidden);
     /* Shared: one trunk whose last layer has k policy outputs and 1 value
      * output (orthogonal with gain 1, policy rows scaled to 0.01). */
     snprintf(a->actor_spec, sizeof a->actor_spec, "mlp:%d-%s-%d:tanh", a->obs_dim, hidden,

@@ -10,6 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One config file may hold both [rl] (train) and [rl-eval]: each
+ * subcommand reads its own section and passes over the other's. */
+static const char *const rl_other_section_eval[] = {"rl-eval", NULL};
+static const char *const rl_other_section_train[] = {"rl", NULL};
+
 typedef struct {
     char *env, *out, *device, *hidden, *log_std_init, *norm_obs, *norm_reward, *target;
     long total_steps, envs, num_steps, minibatches, epochs, seed, ckpt_every, stop_after, straggler_rank,
@@ -87,7 +92,7 @@ static const sl_cmd_spec_t train_spec = {
     "environments, gradients are averaged every minibatch, stragglers are preempted. Writes RUNDIR/ckpt.h5,\n"
     "RUNDIR/metrics.csv (one row per update) and RUNDIR/summary.json. SIGUSR1/SIGTERM stop it at the next\n"
     "update with a checkpoint (exit status 75); --resume continues exactly.",
-    train_table, NULL};
+    train_table, rl_other_section_eval};
 
 static sl_status_t parse_double_str(MPI_Comm comm, const char *s, const char *name, double *v_p)
 {
@@ -112,6 +117,24 @@ static sl_status_t rl_train_cmd(MPI_Comm comm, int argc, char **argv)
         char names[512];
         st = sl_error_root(comm, SL_ERR_USAGE, "--env '%s': unknown environment; known: %s", c.env,
                            sl_rl_env_names(names, sizeof names));
+        goto out;
+    }
+    /* -1 takes the preset; 0 is no setting at all, not a quiet preset */
+    const struct {
+        const char *name;
+        long v;
+    } counts[] = {{"envs-per-rank", c.envs},
+                  {"num-steps", c.num_steps},
+                  {"minibatches", c.minibatches},
+                  {"epochs", c.epochs}};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+        if (counts[i].v == 0) {
+            st = sl_error_root(comm, SL_ERR_USAGE,
+                               "--%s 0: must be at least 1 (-1: the environment's preset)", counts[i].name);
+            goto out;
+        }
+    if (!rl_hidden_valid(c.hidden)) {
+        st = sl_error_root(comm, SL_ERR_USAGE, "--hidden '%s': expected widths like 64-64", c.hidden);
         goto out;
     }
     if (c.log_std_init && env->act_dim == 0) {
@@ -201,7 +224,7 @@ static const sl_cmd_spec_t eval_spec = {
     "over the ranks; episode i starts from the stream (seed, 0, \"rl/eval-i\"), so the result does not "
     "depend\n"
     "on the rank count. Prints mean, std, min and max of the returns.",
-    eval_table, NULL};
+    eval_table, rl_other_section_train};
 
 static sl_status_t eval_load(MPI_Comm comm, const char *path, sl_nn_device_t dev, rl_agent_t *a,
                              rl_rms_t *rms, int *norm_p, const sl_rl_env_t **env_p)

@@ -66,6 +66,8 @@ typedef struct {
 sl_status_t rl_net_forward(rl_agent_t *a, int critic, const float *x, int n, int train, const float **y_p);
 sl_status_t rl_net_backward(rl_agent_t *a, int critic, const float *dy);
 
+/* 1 if hidden is one or more widths in 1..1000000 joined by '-' ("64-64"). */
+int rl_hidden_valid(const char *hidden);
 /* Local: build the networks ("obs-H1-..-k" actor and "obs-H1-..-1" critic)
  * with gains sqrt 2 (hidden), 0.01 (policy head), 1 (value head) from the
  * stream (seed, 0, "rl/init"), the same on every rank. */

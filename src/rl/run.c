@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #define RECENT 100
 
@@ -859,6 +860,18 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
         st = SL_ERR_STOPPED;
         goto out;
     }
+    if (r->rank == 0 && (double)r->global_step == steps_start && r->global_step > 0) {
+        /* --resume of a finished run: no step taken, keep its summary (its
+         * seconds and rates) instead of rewriting them as 0 */
+        char jp[4096];
+        snprintf(jp, sizeof jp, "%s/summary.json", o->out);
+        if (access(jp, F_OK) == 0) {
+            if (!o->quiet)
+                printf("  nothing to do: the run is at step %lld (--total-steps %lld); %s kept\n",
+                       (long long)r->global_step, (long long)o->total_steps, jp);
+            goto agree;
+        }
+    }
     if (r->rank == 0) {
         char json[1024], jp[4096], rmean[32] = "null"; /* no finished episode yet: no mean */
         if (isfinite(res.return_mean))
@@ -874,10 +887,14 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
             cpu > 0 ? ((double)r->global_step - steps_start) / cpu : 0, r->preempted_total);
         snprintf(jp, sizeof jp, "%s/summary.json", o->out);
         st = sl_file_write_atomic(jp, json, (size_t)n);
-        if (st == SL_OK && !o->quiet)
+        if (st == SL_OK && !o->quiet && isfinite(res.return_mean))
             printf("  %lld steps in %.1f s (%.0f steps/s), return_mean %.1f over the last %d episodes\n",
                    (long long)r->global_step, secs, res.sps, res.return_mean, RECENT);
+        else if (st == SL_OK && !o->quiet)
+            printf("  %lld steps in %.1f s (%.0f steps/s), no episode finished yet\n",
+                   (long long)r->global_step, secs, res.sps);
     }
+agree:
     st = sl_agree(r->comm, st);
 out:
     if (csv)

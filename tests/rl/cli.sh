@@ -15,6 +15,26 @@ expect_grep "CartPole-v1, Acrobot-v1, MountainCar-v0, MountainCarContinuous-v0, 
 expect_rc 2 $MPIRUN -np 1 $SLUICE rl train --env CartPole-v1 --log-std-init -0.5 --out "$R"
 expect_grep "continuous actions" "$T/err"
 
+# A malformed --hidden is a usage error (2), printed once, not a model-spec error (1).
+for h in 64- 0-64 64--64 ""; do
+  expect_rc 2 $MPIRUN -np 2 $SLUICE rl train --hidden "$h" --total-steps 512 --out "$R"
+  expect_grep "^sluice: error: --hidden '$h': expected widths like 64-64" "$T/err"
+done
+[ -e "$R" ] && fail "a bad --hidden created $R"
+
+# 0 environments (or rollout steps, minibatches, epochs) is an error, not the preset (-1).
+expect_rc 2 $MPIRUN -np 1 $SLUICE rl train --envs-per-rank 0 --total-steps 512 --out "$R"
+expect_grep "envs-per-rank 0: must be at least 1" "$T/err"
+expect_rc 2 $MPIRUN -np 1 $SLUICE rl train --epochs 0 --total-steps 512 --out "$R"
+expect_grep "epochs 0: must be at least 1" "$T/err"
+[ -e "$R" ] && fail "a bad count created $R"
+
+# Messages name the command as typed, and a help that exists ('rl-eval' is only a config section).
+expect_rc 2 $MPIRUN -np 1 $SLUICE rl eval --bogus
+expect_grep "unknown option '--bogus' for 'sluice rl eval' (see 'sluice rl eval --help')" "$T/err"
+expect_rc 2 $MPIRUN -np 1 $SLUICE rl train
+expect_grep "missing required option --out for 'sluice rl train'" "$T/err"
+
 expect_rc 2 $MPIRUN -np 1 $SLUICE rl bogus
 expect_grep "unknown rl subcommand" "$T/err"
 
@@ -24,12 +44,19 @@ for f in ckpt.h5 metrics.csv summary.json; do [ -s "$R/$f" ] || fail "missing $R
 expect_grep "^update,step,return_mean,episodes,sps,pg_loss,v_loss,entropy,approx_kl,clipfrac" "$R/metrics.csv"
 [ "$(wc -l < "$R/metrics.csv")" -eq 11 ] || fail "expected 10 updates in metrics.csv"
 expect_grep '"steps": 1280' "$R/summary.json"
+# --resume of the finished run: nothing to do, its summary (seconds, rates) kept.
+cp "$R/summary.json" "$T/summary0.json"
+expect_rc 0 $MPIRUN -np 2 $SLUICE rl train --env CartPole-v1 --total-steps 1280 $small --out "$R" --resume
+expect_grep "nothing to do: the run is at step 1280" "$T/out"
+cmp -s "$T/summary0.json" "$R/summary.json" || fail "resuming a finished run rewrote summary.json"
 
 # No episode finished (MountainCar's time limit is 200 steps): summary.json
 # stays JSON, the mean is null rather than nan.
 expect_rc 0 $MPIRUN -np 1 $SLUICE rl train --env MountainCar-v0 --total-steps 128 --envs-per-rank 1 \
   --num-steps 128 --minibatches 2 --epochs 1 --out "$T/mc"
 expect_grep '"return_mean": null,' "$T/mc/summary.json"
+expect_grep "128 steps in .* no episode finished yet" "$T/out"
+grep -q "return_mean nan" "$T/out" && fail "prints return_mean nan"
 
 # Eval, greedy and sampled, spread over 2 ranks.
 expect_rc 0 $MPIRUN -np 2 $SLUICE rl eval --model "$R/ckpt.h5" --episodes 6 --json "$T/eval.json"
@@ -42,6 +69,10 @@ expect_rc 0 $MPIRUN -np 1 $SLUICE rl eval --model "$T/q\"d\\x/ckpt.h5" --episode
 grep -qF '"model": "'"$T"'/q\"d\\x/ckpt.h5", "env"' "$T/eval2.json" || { cat "$T/eval2.json" >&2; fail "eval --json: the model path is not escaped"; }
 expect_rc 1 $MPIRUN -np 1 $SLUICE rl eval --model "$T/nope.h5"
 expect_grep "no such file" "$T/err"
+# The run directory instead of its ckpt.h5: one line, not MPI-IO's noise from every rank.
+expect_rc 1 $MPIRUN -np 2 $SLUICE rl eval --model "$R"
+expect_grep "cannot read '$R': Is a directory" "$T/err"
+grep -q "fbtl\|preadv" "$T/err" && fail "MPI-IO errors printed for a directory"
 
 # Resume with another environment or network: refused, checkpoint untouched.
 sum0=$(md5sum < "$R/ckpt.h5")
@@ -114,6 +145,11 @@ EOC
 expect_rc 0 $MPIRUN -np 1 $SLUICE rl train --config "$T/rl.conf" --envs-per-rank 2 --out "$T/cfg"
 expect_grep '"env": "Pendulum-v1"' "$T/cfg/summary.json"
 expect_grep '"steps": 512' "$T/cfg/summary.json"
+# One file for both subcommands: each reads its own section.
+printf '[rl]\nenv = Acrobot-v1\ntotal-steps = 256\nenvs-per-rank = 2\nnum-steps = 64\n[rl-eval]\nepisodes = 3\n' > "$T/both.conf"
+expect_rc 0 $MPIRUN -np 1 $SLUICE rl train --config "$T/both.conf" --out "$T/both"
+expect_rc 0 $MPIRUN -np 1 $SLUICE rl eval --config "$T/both.conf" --model "$T/both/ckpt.h5" --json "$T/both.json"
+expect_grep '"env": "Acrobot-v1", "episodes": 3' "$T/both.json"
 printf '[rl]\nbogus-key = 1\n' > "$T/bad.conf"
 expect_rc 2 $MPIRUN -np 1 $SLUICE rl train --config "$T/bad.conf" --out "$T/bad"
 
