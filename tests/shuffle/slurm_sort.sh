@@ -19,4 +19,15 @@ expect_grep "^Records: 20000$" "$T/job.out"
 expect_grep "^SUCCESS - all records are in order$" "$T/job.out"
 [ -f "$T/results/summary.json" ] || fail "no summary.json in the results"
 [ "$(wc -c <"$T/results/all.sum")" -eq 280 ] || fail "no valsort summary in the results"
+# resubmitted with the same SORT_LOCAL where the inputs are still there (a
+# job killed before its end): gensort is not run again, the sort resumes
+# (its partitions are complete) and valsort passes
+$MPIRUN -np 2 "$SLUICE" gensort -s --parts 20000 "$T/local/in" || fail "gensort --parts for the resubmission"
+rm -f "$T/job.out"
+"$top_srcdir/tests/slurm/with-slurm.sh" bash "$T/job.sh"
+rc=$?
+[ -f "$T/job.out" ] && cat "$T/job.out"
+[ $rc -eq 0 ] || fail "the resubmitted job exited $rc"
+expect_grep "^sluice-sort: resuming in $T/local with its inputs$" "$T/job.out"
+expect_grep "^SUCCESS - all records are in order$" "$T/job.out"
 echo "PASS: slurm sort"
