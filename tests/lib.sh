@@ -14,3 +14,13 @@ expect_rc() {
 }
 # expect_grep PATTERN FILE
 expect_grep() { grep -q -- "$1" "$2" || { cat "$2" >&2; fail "'$1' not found in $2"; }; }
+# slurm_job SCRIPT LOG: run SCRIPT with bash inside a private test Slurm
+# (tests/slurm/with-slurm.sh); skip (exit 77) where none can run; print LOG
+# (the job's output); fail when SCRIPT exits non-zero.
+slurm_job() {
+  "$top_srcdir/tests/slurm/with-slurm.sh" bash "$1"
+  _rc=$?
+  [ $_rc -eq 77 ] && exit 77
+  cat "$2" 2>/dev/null
+  [ $_rc -eq 0 ] || fail "the job script $1 exited $_rc"
+}

@@ -16,19 +16,10 @@ for i in \$(seq 1 300); do [ -e "$T/run/ckpt.h5" ] && break; sleep 0.1; done
 # A job that cannot be requeued (--no-requeue): the script says so and the
 # job ends with 75, not 0 as if the run were complete.
 export OUT="$T/run2"
-sbatch --wait --parsable --no-requeue -n 2 -o "$T/job2.out" "$top_srcdir/slurm/ddppo.sbatch" >"$T/id2" &
-w=\$!
-for i in \$(seq 1 300); do [ -e "$T/run2/ckpt.h5" ] && break; sleep 0.1; done
-[ -e "$T/run2/ckpt.h5" ] || { echo "no checkpoint appeared in run2"; exit 1; }
-scancel --batch --signal=USR1 "\$(cat "$T/id2")"
-wait \$w
-echo "job2 exit \$?" >"$T/rc2"
+"$top_srcdir/tests/slurm/stop-norequeue.sh" "$top_srcdir/slurm/ddppo.sbatch" "$T/job2.out" "$T/rc2" \
+  '[ -e "$T/run2/ckpt.h5" ]' || exit 1
 JOB
-"$top_srcdir/tests/slurm/with-slurm.sh" bash "$T/job.sh"
-rc=$?
-[ $rc -eq 77 ] && exit 77
-cat "$T/job.out" 2>/dev/null
-[ $rc -eq 0 ] || fail "job script exited $rc"
+slurm_job "$T/job.sh" "$T/job.out"
 expect_grep "sluice-ddppo: USR1" "$T/job.out"
 expect_grep "stopped at update" "$T/job.out"
 expect_grep "requeueing job" "$T/job.out"
@@ -36,5 +27,5 @@ expect_grep "resuming from" "$T/job.out"
 expect_grep '"steps": 25600' "$T/run/summary.json"
 cat "$T/job2.out"
 expect_grep "scontrol requeue failed" "$T/job2.out"
-expect_grep "job2 exit 75" "$T/rc2"
+expect_grep "job exit 75" "$T/rc2"
 echo "PASS: slurm ddppo requeue"

@@ -10,11 +10,7 @@ set -u
 export SLUICE="$SLUICE" SORT_RECORDS=20000 SORT_SKEW=1 SORT_LOCAL="$T/local" SORT_RESULTS="$T/results"
 sbatch --wait -n 2 -o "$T/job.out" "$top_srcdir/slurm/sort.sbatch"
 JOB
-"$top_srcdir/tests/slurm/with-slurm.sh" bash "$T/job.sh"
-rc=$?
-[ $rc -eq 77 ] && exit 77
-[ -f "$T/job.out" ] && cat "$T/job.out"
-[ $rc -eq 0 ] || fail "sbatch --wait slurm/sort.sbatch exited $rc"
+slurm_job "$T/job.sh" "$T/job.out"
 expect_grep "^Records: 20000$" "$T/job.out"
 expect_grep "^SUCCESS - all records are in order$" "$T/job.out"
 [ -f "$T/results/summary.json" ] || fail "no summary.json in the results"
@@ -24,10 +20,7 @@ expect_grep "^SUCCESS - all records are in order$" "$T/job.out"
 # (its partitions are complete) and valsort passes
 $MPIRUN -np 2 "$SLUICE" gensort -s --parts 20000 "$T/local/in" || fail "gensort --parts for the resubmission"
 rm -f "$T/job.out"
-"$top_srcdir/tests/slurm/with-slurm.sh" bash "$T/job.sh"
-rc=$?
-[ -f "$T/job.out" ] && cat "$T/job.out"
-[ $rc -eq 0 ] || fail "the resubmitted job exited $rc"
+slurm_job "$T/job.sh" "$T/job.out"
 expect_grep "^sluice-sort: resuming in $T/local with its inputs$" "$T/job.out"
 expect_grep "^SUCCESS - all records are in order$" "$T/job.out"
 echo "PASS: slurm sort"

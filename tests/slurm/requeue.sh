@@ -15,11 +15,7 @@ for i in \$(seq 1 300); do [ -e "$T/run/ckpt.h5" ] && break; sleep 0.1; done
 [ -e "$T/run/ckpt.h5" ] || { echo "no checkpoint appeared"; exit 1; }
 "$top_srcdir/tests/slurm/stop-and-wait.sh" "\$id" "$T/job.out" "demo finished"
 JOB
-"$top_srcdir/tests/slurm/with-slurm.sh" bash "$T/job.sh"
-rc=$?
-[ $rc -eq 77 ] && exit 77
-cat "$T/job.out" 2>/dev/null
-[ $rc -eq 0 ] || fail "job script exited $rc"
+slurm_job "$T/job.sh" "$T/job.out"
 expect_grep "USR1 received" "$T/job.out"
 expect_grep "requeueing job" "$T/job.out"
 expect_grep "resuming from" "$T/job.out"

@@ -14,11 +14,7 @@ id=\$(sbatch --parsable -n 2 -o "$T/job.out" --open-mode=append "$top_srcdir/slu
 for i in \$(seq 1 300); do [ "\$(ls $T/done.* 2>/dev/null | wc -l)" -ge 4 ] && break; sleep 0.1; done
 "$top_srcdir/tests/slurm/stop-and-wait.sh" "\$id" "$T/job.out" "journal complete"
 JOB
-"$top_srcdir/tests/slurm/with-slurm.sh" bash "$T/job.sh"
-rc=$?
-[ $rc -eq 77 ] && exit 77
-cat "$T/job.out" 2>/dev/null
-[ $rc -eq 0 ] || fail "job script exited $rc"
+slurm_job "$T/job.sh" "$T/job.out"
 expect_grep "USR1 received" "$T/job.out"
 expect_grep "requeueing job" "$T/job.out"
 expect_grep "tasks done" "$T/job.out"

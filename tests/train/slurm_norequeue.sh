@@ -15,19 +15,9 @@ expect_rc 0 $MPIRUN -np 1 "$SLUICE" data import-csv --input "$T/data.csv" --outp
 cat >"$T/job.sh" <<JOB
 set -u
 export SLUICE="$SLUICE" DATA="$T/d.h5" OUT="$T/run" MODEL=mlp:3-8-3 EPOCHS=100000 BATCH=2
-sbatch --wait --parsable --no-requeue -n 2 -o "$T/job.out" "$top_srcdir/slurm/train.sbatch" >"$T/id" &
-w=\$!
-for i in \$(seq 1 300); do [ -e "$T/run/ckpt.h5" ] && break; sleep 0.1; done
-[ -e "$T/run/ckpt.h5" ] || { echo "no checkpoint appeared"; cat "$T/job.out"; scancel "\$(cat "$T/id")"; exit 1; }
-scancel --batch --signal=USR1 "\$(cat "$T/id")"
-wait \$w
-echo "job exit \$?" >"$T/rc"
+"$top_srcdir/tests/slurm/stop-norequeue.sh" "$top_srcdir/slurm/train.sbatch" "$T/job.out" "$T/rc" '[ -e "$T/run/ckpt.h5" ]'
 JOB
-"$top_srcdir/tests/slurm/with-slurm.sh" bash "$T/job.sh"
-rc=$?
-[ $rc -eq 77 ] && exit 77
-cat "$T/job.out" 2>/dev/null
-[ $rc -eq 0 ] || fail "job script exited $rc"
+slurm_job "$T/job.sh" "$T/job.out"
 expect_grep "USR1, asking the step" "$T/job.out"
 expect_grep "scontrol requeue failed" "$T/job.out"
 expect_grep "job exit 75" "$T/rc"

@@ -9,18 +9,10 @@ cat >"$T/job.sh" <<JOB
 set -u
 export SLUICE="$SLUICE" OUT="$T/run"
 export ARGS="-q --command '$OBJ 6 0.25' --space 'x=uniform(-1,1)' --metric loss --trials 8 --seed 3"
-sbatch --wait --parsable --no-requeue -n 2 -o "$T/job.out" "$top_srcdir/slurm/tune.sbatch" >"$T/id" &
-w=\$!
-for i in \$(seq 1 300); do [ "\$(cat "$T/run/results.csv" 2>/dev/null | wc -l)" -ge 3 ] && break; sleep 0.1; done
-scancel --batch --signal=USR1 "\$(cat "$T/id")"
-wait \$w
-echo "job exit \$?" >"$T/rc"
+"$top_srcdir/tests/slurm/stop-norequeue.sh" "$top_srcdir/slurm/tune.sbatch" "$T/job.out" "$T/rc" \
+  '[ "\$(cat "$T/run/results.csv" 2>/dev/null | wc -l)" -ge 3 ]'
 JOB
-"$top_srcdir/tests/slurm/with-slurm.sh" bash "$T/job.sh"
-rc=$?
-[ $rc -eq 77 ] && exit 77
-cat "$T/job.out" 2>/dev/null
-[ $rc -eq 0 ] || fail "job script exited $rc"
+slurm_job "$T/job.sh" "$T/job.out"
 expect_grep "USR1, asking the step" "$T/job.out"
 expect_grep "scontrol requeue failed" "$T/job.out"
 expect_grep "job exit 75" "$T/rc"
