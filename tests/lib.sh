@@ -24,3 +24,17 @@ slurm_job() {
   cat "$2" 2>/dev/null
   [ $_rc -eq 0 ] || fail "the job script $1 exited $_rc"
 }
+# usr1_after_rows PID FILE N OUT ERR: once FILE has N lines (the run in the
+# background as PID has made progress; at most 60 s), send PID SIGUSR1 (what
+# Slurm sends before a time limit; mpirun forwards it) and fail unless it
+# then exits 75 (stopped, resumable); OUT and ERR are its output, shown on
+# failure.
+usr1_after_rows() {
+  _i=0
+  while [ ! -s "$2" ] || [ "$(wc -l < "$2")" -lt "$3" ]; do
+    sleep 0.2; _i=$((_i + 1)); [ $_i -gt 300 ] && { kill "$1"; fail "the run never wrote $3 lines to $2"; }
+  done
+  kill -USR1 "$1"
+  wait "$1"; _rc=$?
+  [ $_rc -eq 75 ] || { cat "$4" "$5" >&2; fail "after SIGUSR1 the run exited $_rc, expected 75"; }
+}

@@ -306,6 +306,10 @@ typedef struct sl_guard sl_guard_t;
 sl_status_t sl_guard_create(double grace, sl_guard_t **g_p);
 void sl_guard_add(sl_guard_t *g, pid_t pgid);
 void sl_guard_remove(sl_guard_t *g, pid_t pgid);
+/* Without waiting: 1 when the group leader pid has exited, after SIGKILL to
+ * what is left of its group (kill_rest), its removal from the list and its
+ * reaping (*wstatus_p as waitpid gives it); else 0. g may be NULL. */
+int sl_guard_reap(sl_guard_t *g, pid_t pid, int kill_rest, int *wstatus_p);
 /* Ends the guard (it stops the groups still listed). Accepts NULL. */
 void sl_guard_destroy(sl_guard_t **g_p);
 

@@ -149,6 +149,26 @@ void sl_guard_remove(sl_guard_t *g, pid_t pgid)
         g->hi--;
 }
 
+int sl_guard_reap(sl_guard_t *g, pid_t pid, int kill_rest, int *wstatus_p)
+{
+    /* WNOWAIT: the leader stays a zombie, so its group id cannot be reused
+     * while what the group left is killed and the group leaves the list;
+     * reaped first, the id could go to another group, which the guard would
+     * stop should the rank die in between */
+    siginfo_t si;
+    si.si_pid = 0;
+    if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid != pid)
+        return 0;
+    if (kill_rest)
+        kill(-pid, SIGKILL);
+    sl_guard_remove(g, pid);
+    int ws = 0;
+    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+        ;
+    *wstatus_p = ws;
+    return 1;
+}
+
 void sl_guard_destroy(sl_guard_t **g_p)
 {
     sl_guard_t *g = g_p ? *g_p : NULL;

@@ -628,14 +628,7 @@ static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round
             if (!s->pid)
                 continue;
             int ws;
-            siginfo_t si;
-            si.si_pid = 0;
-            /* WNOWAIT: the leader stays a zombie, so its process group id
-             * cannot be reused while we kill what the task left behind */
-            if (waitid(P_PID, (id_t)s->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == s->pid) {
-                kill(-s->pid, SIGKILL); /* leftovers of the task's process group */
-                sl_guard_remove(f->guard, s->pid);
-                waitpid(s->pid, &ws, 0);
+            if (sl_guard_reap(f->guard, s->pid, 1, &ws)) { /* leftovers of its group killed */
                 int64_t rid;
                 if (finish_task(f, i, ws, &rid) && sl_idvec_push(retry, rid) != 0)
                     f->io_st = sl_error(SL_ERR_NOMEM, "out of memory");

@@ -476,16 +476,7 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
         if (exited && !eof)
             eof = forced = 1; /* drained once after the exit; a background child may hold the pipe */
         if (!exited) {
-            /* WNOWAIT: the group leaves the guard's list while its leader,
-             * a zombie, still holds the id; reaped first, the id could go
-             * to another process group, which the guard would stop should
-             * this rank die before the list is updated */
-            siginfo_t si;
-            si.si_pid = 0;
-            if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid) {
-                sl_guard_remove(guard, pid);
-                while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
-                    ;
+            if (sl_guard_reap(guard, pid, 0, &wstatus)) {
                 exited = 1;
                 continue; /* read what is left before stopping */
             }

@@ -107,14 +107,7 @@ expect_grep "resuming from" "$T/out"
 # forwards it to the ranks: checkpoint at the next update, exit 75.
 U="$T/usr1"
 $MPIRUN -np 2 $SLUICE rl train --total-steps 100000000 $small --out "$U" >"$T/u.out" 2>"$T/u.err" &
-pid=$!
-i=0
-while [ ! -s "$U/metrics.csv" ] || [ "$(wc -l < "$U/metrics.csv")" -lt 3 ]; do
-  sleep 0.2; i=$((i + 1)); [ $i -gt 300 ] && { kill $pid; fail "the USR1 run did not start"; }
-done
-kill -USR1 $pid
-wait $pid; rc=$?
-[ $rc -eq 75 ] || { cat "$T/u.out" "$T/u.err" >&2; fail "SIGUSR1: exit $rc, expected 75"; }
+usr1_after_rows $! "$U/metrics.csv" 3 "$T/u.out" "$T/u.err"
 expect_grep "stopped at update" "$T/u.out"
 [ -s "$U/ckpt.h5" ] || fail "no checkpoint after SIGUSR1"
 

@@ -13,14 +13,7 @@ grep -q "first reached at step -1)" "$T/out" && { cat "$T/out"; fail "Line-v0 ne
 # example stops at the next update with a checkpoint and exits 75 (it was
 # killed by the signal, its progress lost).
 $MPIRUN -np 2 "$EX" 100000000 "$T/stop" >"$T/s.out" 2>"$T/s.err" &
-pid=$!
-i=0
-while [ ! -s "$T/stop/metrics.csv" ] || [ "$(wc -l < "$T/stop/metrics.csv")" -lt 3 ]; do
-  sleep 0.2; i=$((i + 1)); [ $i -gt 300 ] && { kill $pid; fail "the example did not start"; }
-done
-kill -USR1 $pid
-wait $pid; rc=$?
-[ $rc -eq 75 ] || { cat "$T/s.out" "$T/s.err" >&2; fail "SIGUSR1: the example exited $rc, expected 75"; }
+usr1_after_rows $! "$T/stop/metrics.csv" 3 "$T/s.out" "$T/s.err"
 expect_grep "stopped at update" "$T/s.out"
 [ -s "$T/stop/ckpt.h5" ] || fail "no checkpoint after SIGUSR1"
 echo "rl example: ok"

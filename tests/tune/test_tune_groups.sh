@@ -44,36 +44,28 @@ for t in 0 1 2; do
     [ -e "$T/stop/trials/00000$t/stopped.$r" ] || fail "rank $r of trial $t did not get the stop"
   done
 done
-# the leader's copy fails: the other copies, which may wait for it for ever
-# (the ranks of a distributed program), are stopped, not waited for
-cat > "$T/lead.sh" <<SH
+# one copy of a two-rank trial fails (exit 3 on group rank FAILING, which
+# says so on stderr); the other, which may wait for it for ever (the ranks
+# of a distributed program), must be stopped within seconds, not waited for
+stop_other() { # stop_other NAME FAILING WHAT
+  cat > "$T/$1.sh" <<SH
 #!/bin/sh
-[ "\$SLUICE_TRIAL_RANK" = 0 ] && exit 3
+[ "\$SLUICE_TRIAL_RANK" = $2 ] && { echo "rank $2 gives up" >&2; exit 3; }
 trap 'echo stopped > "\$SLUICE_TRIAL_DIR/stopped"; exit 0' TERM
 i=0
 while [ \$i -lt 600 ]; do sleep 0.05; i=\$((i+1)); done
 SH
-chmod +x "$T/lead.sh"
-t0=$(date +%s)
-expect_rc 1 $MPIRUN -np 2 $SLUICE tune -q --command "$T/lead.sh" --space 'x=uniform(0,1)' --metric m \
-  --trials 1 --ranks-per-trial 2 --out "$T/lead"
-[ $(($(date +%s) - t0)) -lt 20 ] && [ -e "$T/lead/trials/000000/stopped" ] ||
-  fail "the other rank's copy of a trial whose leader failed was not stopped"
-# another copy fails: the leader's, which may wait for it for ever, is
-# stopped, and the warning names the rank and its log
-cat > "$T/member.sh" <<SH
-#!/bin/sh
-[ "\$SLUICE_TRIAL_RANK" = 1 ] && { echo "rank 1 gives up" >&2; exit 3; }
-trap 'echo stopped > "\$SLUICE_TRIAL_DIR/stopped"; exit 0' TERM
-i=0
-while [ \$i -lt 600 ]; do sleep 0.05; i=\$((i+1)); done
-SH
-chmod +x "$T/member.sh"
-t0=$(date +%s)
-expect_rc 1 $MPIRUN -np 2 $SLUICE tune -q --command "$T/member.sh" --space 'x=uniform(0,1)' --metric m \
-  --trials 1 --ranks-per-trial 2 --out "$T/member"
-[ $(($(date +%s) - t0)) -lt 20 ] && [ -e "$T/member/trials/000000/stopped" ] ||
-  fail "the leader's copy of a trial whose other copy failed was not stopped"
+  chmod +x "$T/$1.sh"
+  t0=$(date +%s)
+  expect_rc 1 $MPIRUN -np 2 $SLUICE tune -q --command "$T/$1.sh" --space 'x=uniform(0,1)' --metric m \
+    --trials 1 --ranks-per-trial 2 --out "$T/$1"
+  [ $(($(date +%s) - t0)) -lt 20 ] && [ -e "$T/$1/trials/000000/stopped" ] ||
+    fail "the $3 copy of a trial whose other copy failed was not stopped"
+}
+stop_other lead 0 "other rank's"
+# another copy fails: the leader's is stopped, and the warning names the
+# rank and its log
+stop_other member 1 "leader's"
 expect_grep "trial 0 failed on rank 1 of its group (see .*/trials/000000/trial.rank1.log)" "$T/err"
 expect_grep "rank 1 gives up" "$T/member/trials/000000/trial.rank1.log"
 echo PASS
