@@ -471,6 +471,9 @@ sl_status_t sl_h5_read_rng(sl_h5_t *h, const char *name, gsl_rng *rng);
 
 /* Local: write buf to PATH atomically (PATH.tmp, fsync, rename, fsync dir). */
 sl_status_t sl_file_write_atomic(const char *path, const void *buf, size_t len);
+/* Local: s as the body of a JSON string (quotes, backslashes and control
+ * characters escaped), malloc'd; NULL when out of memory. */
+char *sl_json_escape(const char *s);
 /* Local: fsync the directory holding path (after a rename). */
 sl_status_t sl_fsync_dir_of(const char *path);
 /* Local: mkdir -p. */

@@ -82,3 +82,20 @@ sl_status_t sl_mkdirs(const char *path)
         return sl_error(SL_ERR_IO, "'%s' exists and is not a directory", path);
     return SL_OK;
 }
+
+char *sl_json_escape(const char *s)
+{
+    char *out = malloc(6 * strlen(s) + 1), *o = out;
+    for (; out && *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            *o++ = '\\', *o++ = (char)ch;
+        else if (ch < 0x20)
+            o += sprintf(o, "\\u%04x", ch);
+        else
+            *o++ = (char)ch;
+    }
+    if (out)
+        *o = 0;
+    return out;
+}

@@ -273,22 +273,6 @@ static sl_status_t eval_load(MPI_Comm comm, const char *path, sl_nn_device_t dev
     return st;
 }
 
-/* s as the body of a JSON string (quotes, backslashes and control
- * characters escaped) into out, which holds 6 * strlen(s) + 1 bytes. */
-static void json_escape(const char *s, char *out)
-{
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            *out++ = '\\', *out++ = (char)ch;
-        else if (ch < 0x20)
-            out += sprintf(out, "\\u%04x", ch);
-        else
-            *out++ = (char)ch;
-    }
-    *out = 0;
-}
-
 static sl_status_t rl_eval_cmd(MPI_Comm comm, int argc, char **argv)
 {
     eval_cli_t c;
@@ -344,15 +328,14 @@ static sl_status_t rl_eval_cmd(MPI_Comm comm, int argc, char **argv)
     MPI_Allreduce(MPI_IN_PLACE, res, (int)(2 * c.episodes), MPI_DOUBLE, MPI_SUM, comm);
     if (rank == 0) {
         /* the path may hold quotes or backslashes: escaped, and the buffer sized for it */
-        size_t cap = 6 * strlen(c.model) + 1024;
-        char *json = malloc(cap), *model = malloc(6 * strlen(c.model) + 1);
-        if (!json || !model) {
-            free(json);
+        char *model = sl_json_escape(c.model);
+        size_t cap = (model ? strlen(model) : 0) + 1024;
+        char *json = model ? malloc(cap) : NULL;
+        if (!json) {
             free(model);
             st = sl_error(SL_ERR_NOMEM, "out of memory");
             goto agree;
         }
-        json_escape(c.model, model);
         int jn = snprintf(json, cap, "{\"model\": \"%s\", \"env\": \"%s\", \"episodes\": %ld", model,
                           env->name, c.episodes);
         free(model);

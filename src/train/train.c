@@ -691,31 +691,12 @@ static sl_status_t write_metrics(run_t *r)
     return st;
 }
 
-/* s as the body of a JSON string (quotes, backslashes and control
- * characters escaped); malloc'd, NULL when out of memory. */
-static char *json_escape(const char *s)
-{
-    char *out = malloc(6 * strlen(s) + 1), *o = out;
-    for (; out && *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            *o++ = '\\', *o++ = (char)ch;
-        else if (ch < 0x20)
-            o += sprintf(o, "\\u%04x", ch);
-        else
-            *o++ = (char)ch;
-    }
-    if (out)
-        *o = 0;
-    return out;
-}
-
 static sl_status_t write_summary(run_t *r, const char *status, double seconds)
 {
     if (r->rank != 0)
         return SL_OK;
     /* --out is the user's: a quote or backslash in it is escaped */
-    char *ckpt = json_escape(r->path);
+    char *ckpt = sl_json_escape(r->path);
     size_t cap = 2048 + strlen(sl_nn_spec(r->nn)) + (ckpt ? strlen(ckpt) : 0);
     char *buf = ckpt ? malloc(cap) : NULL;
     if (!buf) {

@@ -70,17 +70,9 @@ static void csv_text(FILE *f, const char *s)
 
 static void json_text(FILE *f, const char *s)
 {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
+    char *e = sl_json_escape(s);
+    fprintf(f, "\"%s\"", e ? e : "");
+    free(e);
 }
 
 /* A JSON number (shortest text that reads back), null when not finite: a
