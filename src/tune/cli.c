@@ -46,6 +46,10 @@ static const sl_opt_t tune_table[] = {
      "trial steps in all (trial-epochs for mlp): once the reports add up to it, running trials stop and "
      "nothing more starts (0: none)",
      "STEPS"},
+    {"target", 0, SL_OPT_STRING, O(target), NULL, 0, 0, NULL, 0,
+     "end the experiment once a trial's metric reaches X (at or above with --mode max, at or below with "
+     "min): running trials stop and nothing more starts",
+     "X"},
     {"max-t", 0, SL_OPT_INT, O(max_t), "0", 0, 1e12, NULL, 0,
      "maximum resource of a trial, in steps or --time-attr units (0: as long as it runs; ASHA and "
      "HyperBand need it)",
@@ -202,6 +206,13 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
     c->maximize = !strcmp(o->mode, "max");
     c->trials = o->trials;
     c->budget = o->budget;
+    if (o->target) {
+        char *end;
+        errno = 0;
+        c->target = strtod(o->target, &end);
+        if (end == o->target || *end || errno || !isfinite(c->target))
+            return usage("--target '%s' is not a number", o->target);
+    }
     c->max_t = o->max_t;
     c->min_t = o->min_t;
     c->eta = o->eta > 0 ? o->eta : c->scheduler == SL_TUNE_HYPERBAND ? 3 : 4;

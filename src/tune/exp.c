@@ -34,6 +34,7 @@ void sl_tune_conf_default(sl_tune_conf_t *c)
     c->tpe_startup = 10;
     c->tpe_candidates = 24;
     c->seed = 1;
+    c->target = NAN;
 }
 
 int sl_tune__by_step(const sl_tune_conf_t *c)
@@ -190,6 +191,34 @@ static int spent_out(const sl_tune_exp_t *e)
     return e->conf.budget > 0 && e->spent >= e->conf.budget;
 }
 
+static int meets_target(const sl_tune_exp_t *e, double v)
+{
+    return !isnan(e->conf.target) && !isnan(v) &&
+           (e->conf.maximize ? v >= e->conf.target : v <= e->conf.target);
+}
+
+/* Whether the experiment has run its course before its trials did: the
+ * budget is used or a trial reached --target. */
+static int ended(const sl_tune_exp_t *e)
+{
+    if (spent_out(e))
+        return 1;
+    for (int64_t i = 0; !isnan(e->conf.target) && i < e->n; i++)
+        if (meets_target(e, e->t[i].best))
+            return 1;
+    return 0;
+}
+
+int64_t sl_tune_exp_target_report(const sl_tune_exp_t *e)
+{
+    int64_t b = -1;
+    for (int64_t r = 0; e->mcol >= 0 && r < e->nrep; r++)
+        if (meets_target(e, e->rep_val[r * TUNE_MAXM + e->mcol]) &&
+            (b < 0 || e->rep_time[r] < e->rep_time[b]))
+            b = r;
+    return b;
+}
+
 static int64_t budget(const sl_tune_exp_t *e)
 {
     double g = sl_tune_grid_size(&e->space);
@@ -334,7 +363,7 @@ static sl_status_t hb_settle(sl_tune_exp_t *e)
                 last = i;
             }
         /* a bracket is complete once full, or when no more trials come */
-        int full = members >= hb_n0(e, s) || (last == e->n - 1 && (e->n >= budget(e) || spent_out(e)));
+        int full = members >= hb_n0(e, s) || (last == e->n - 1 && (e->n >= budget(e) || ended(e)));
         if (!full)
             continue;
         for (int i = 0; i < s; i++) {
@@ -378,11 +407,11 @@ static sl_status_t hb_settle(sl_tune_exp_t *e)
 sl_status_t sl_tune_exp_next(sl_tune_exp_t *e, int group, sl_tune_job_t *job)
 {
     memset(job, 0, sizeof *job);
-    if (spent_out(e) && !e->draining) /* the budget is used: nothing more runs */
+    if (ended(e) && !e->draining) /* the budget is used or --target reached: nothing more runs */
         for (int64_t i = 0; i < e->n; i++)
             if (e->t[i].status == SL_TUNE_PENDING || e->t[i].status == SL_TUNE_PAUSED)
-                e->t[i].status = SL_TUNE_PRUNED;
-    if (e->conf.scheduler == SL_TUNE_HYPERBAND && !spent_out(e))
+                e->t[i].status = meets_target(e, e->t[i].best) ? SL_TUNE_DONE : SL_TUNE_PRUNED;
+    if (e->conf.scheduler == SL_TUNE_HYPERBAND && !ended(e))
         SL_TRY(hb_settle(e));
     /* pending trials first, oldest first */
     if (!e->draining)
@@ -392,9 +421,9 @@ sl_status_t sl_tune_exp_next(sl_tune_exp_t *e, int group, sl_tune_job_t *job)
                 return SL_OK;
             }
     int64_t id = -1;
-    if (!e->draining && !spent_out(e) && e->conf.scheduler == SL_TUNE_ASHA)
+    if (!e->draining && !ended(e) && e->conf.scheduler == SL_TUNE_ASHA)
         SL_TRY(asha_promote(e, &id));
-    if (id < 0 && !e->draining && !spent_out(e) && e->n < budget(e))
+    if (id < 0 && !e->draining && !ended(e) && e->n < budget(e))
         SL_TRY(new_trial(e, &id));
     if (id >= 0) {
         start(e, id, group, job);
@@ -673,7 +702,8 @@ sl_status_t sl_tune_exp_report(sl_tune_exp_t *e, int64_t trial, int64_t step, in
         d = SL_TUNE_STOP;
     if (d == SL_TUNE_CONTINUE && !by_step && e->conf.max_t > 0 && res >= (double)e->conf.max_t)
         d = SL_TUNE_STOP;
-    if (d == SL_TUNE_CONTINUE && spent_out(e)) /* the budget is used: pruned, unless at its end */
+    if (d == SL_TUNE_CONTINUE &&
+        ended(e)) /* the budget is used or --target reached: pruned, unless at its end */
         d = SL_TUNE_STOP;
     e->decision[trial] = d;
     *decision_p = d;
@@ -708,7 +738,9 @@ sl_status_t sl_tune_exp_end(sl_tune_exp_t *e, int64_t trial, int outcome, int64_
         return SL_OK;
     }
     if (d == SL_TUNE_STOP) {
-        t->status = at_end || (t->target > 0 && t->step >= t->target) ? SL_TUNE_DONE : SL_TUNE_PRUNED;
+        t->status = at_end || (t->target > 0 && t->step >= t->target) || meets_target(e, t->best)
+                        ? SL_TUNE_DONE
+                        : SL_TUNE_PRUNED;
         return SL_OK;
     }
     if (outcome == SL_TUNE_END_INTERRUPTED) {
@@ -739,7 +771,7 @@ int sl_tune_exp_finished(const sl_tune_exp_t *e)
 
 int sl_tune_exp_complete(const sl_tune_exp_t *e)
 {
-    if (!sl_tune_exp_finished(e) || (e->n < budget(e) && !spent_out(e)))
+    if (!sl_tune_exp_finished(e) || (e->n < budget(e) && !ended(e)))
         return 0;
     for (int64_t i = 0; i < e->n; i++)
         if (e->t[i].status == SL_TUNE_PAUSED)

@@ -1276,6 +1276,16 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
             }
             printf("\n");
         }
+        if (!isnan(r->e->conf.target)) {
+            int64_t k = sl_tune_exp_target_report(r->e);
+            const char *op = r->e->conf.maximize ? ">=" : "<=";
+            if (k >= 0)
+                printf("target: %s %s %g reached by trial %lld at step %lld, %.2f s into the experiment\n",
+                       o->metric, op, r->e->conf.target, (long long)r->e->rep_trial[k],
+                       (long long)r->e->rep_step[k], r->e->rep_time[k]);
+            else
+                printf("target: %s %s %g not reached\n", o->metric, op, r->e->conf.target);
+        }
         printf(
             "utilisation: %.1f%% of rank time in trials; scheduler %.3f%% (%.3f s CPU on rank 0) in %.2f s\n",
             tot[1] > 0 ? 100 * tot[0] / tot[1] : 0, tot[1] > 0 ? 100 * r->coord_time / tot[1] : 0,

@@ -102,6 +102,8 @@ typedef struct {
     int64_t trials;     /* number of trials (grid: 0 means the whole grid) */
     int64_t budget;     /* trial steps in all (trial-epochs for mlp): once the reports add up to
                            it, running trials stop and nothing starts; 0: none */
+    double target;      /* once a trial's metric reaches it (at or past, by the mode), running
+                           trials stop and nothing starts; NAN: none */
     char time_attr[64]; /* the resource max_t, min_t and grace count: "" (or "step") for the
                            report's step, else a reported metric that grows, such as
                            time_total_s (the runner's seconds of the trial) */
@@ -175,6 +177,8 @@ int64_t sl_tune_exp_ntrials(const sl_tune_exp_t *e);
 const sl_tune_trial_t *sl_tune_exp_trial(const sl_tune_exp_t *e, int64_t id);
 const sl_tune_space_t *sl_tune_exp_space(const sl_tune_exp_t *e);
 const sl_tune_conf_t *sl_tune_exp_conf(const sl_tune_exp_t *e);
+/* The earliest stored report whose metric reached conf.target (-1: none). */
+int64_t sl_tune_exp_target_report(const sl_tune_exp_t *e);
 /* Best trial by the metric (-1 if none reported it). */
 int64_t sl_tune_exp_best(const sl_tune_exp_t *e);
 /* Counts by status into counts[6]. */

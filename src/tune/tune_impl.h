@@ -90,7 +90,7 @@ typedef struct tune_run tune_run_t;
 
 /* The options of `sluice tune` (cli.c). */
 typedef struct {
-    char *objective, *command, *searcher, *scheduler, *metric, *mode, *out, *time_attr;
+    char *objective, *command, *searcher, *scheduler, *metric, *mode, *out, *time_attr, *target;
     sl_strlist_t space;
     long trials, budget, max_t, min_t, rpt, seed, grace, min_samples, perturb, max_failures, keep, kill_grace;
     double eta, quantile, resample_p;

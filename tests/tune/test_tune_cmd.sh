@@ -3,8 +3,8 @@
 # sluice tune with the cmd objective on 2 ranks: a noisy function with a
 # fidelity parameter is optimised (TPE + ASHA), every scheduler runs to the
 # end, ASHA and --max-t count seconds with --time-attr, --budget caps the
-# trial steps, failing trials end errored while the experiment finishes,
-# checkpoint pruning keeps exactly K per trial plus best.h5, trial
+# trial steps, --target ends the experiment, failing trials end errored
+# while the experiment finishes, checkpoint pruning keeps exactly K per trial plus best.h5, trial
 # directories are made, kept and reused as documented, and bad input
 # fails with one clear message and leaves EXPDIR as it was.
 . "$top_srcdir/tests/lib.sh"
@@ -72,6 +72,30 @@ expect_rc 0 $TUNE --command "$OBJ 5" --space 'x=uniform(0,1)' --metric loss --tr
 n=$(($(grep -c '' "$T/budget/results.csv") - 1))
 [ "$n" -ge 12 ] && [ "$n" -le 14 ] || fail "--budget 12: $n trial steps reported"
 [ "$(($(grep -c '' "$T/budget/trials.csv") - 1))" -le 5 ] || fail "--budget 12 started more than 5 trials"
+
+# 2c'. --target: m = x * step reaches 40 in some trial; that trial is done
+# at that step, the experiment ends there (a trial queued on the other
+# group before may add a step, then it is pruned), and the output says who
+# reached it and when; a --resume has nothing left to do; a --target that
+# is not a number is a usage error
+expect_rc 0 $TUNE --command 'for i in 1 2 3 4 5 6 7 8; do echo sluice-report step=$i m=$(({x} * i)); sleep 0.02; done' \
+  --space 'x=randint(1,10)' --metric m --mode max --trials 30 --target 40 --out "$T/target"
+expect_grep '^target: m >= 40 reached by trial [0-9]* at step [0-9]*, [0-9.]* s into the experiment$' "$T/out"
+w=$(sed -n 's/^target: .* by trial \([0-9]*\) at step.*/\1/p' "$T/out")
+awk -F, -v w="$w" 'NR > 1 && $1 == w' "$T/target/trials.csv" | grep -q "^$w,done," ||
+  { cat "$T/target/trials.csv"; fail "--target: trial $w that reached it is not done"; }
+awk -F, 'NR > 1 && $7 >= 40' "$T/target/trials.csv" | grep -q . || fail "--target: no trial reached m >= 40"
+[ "$(($(grep -c '' "$T/target/trials.csv") - 1))" -le $((w + 3)) ] ||
+  { cat "$T/target/trials.csv"; fail "--target: trials went on starting after trial $w reached it"; }
+awk -F, 'NR > 1 && $2 != "done" && $2 != "pruned"' "$T/target/trials.csv" | grep -q . &&
+  { cat "$T/target/trials.csv"; fail "--target: trials left neither done nor pruned"; }
+n=$(grep -c '' "$T/target/results.csv")
+expect_rc 0 $TUNE --command 'echo sluice-report step=1 m=0' --space 'x=randint(1,10)' --metric m --mode max \
+  --trials 30 --target 40 --out "$T/target" --resume
+[ "$(grep -c '' "$T/target/results.csv")" -eq "$n" ] || fail "--resume after --target ran more trials"
+expect_rc 2 $TUNE --command 'true' --space 'x=randint(1,10)' --metric m --target 4o --trials 2 --out "$T/badtarget"
+expect_grep "target '4o' is not a number" "$T/err"
+[ ! -e "$T/badtarget" ] || fail "a bad --target left $T/badtarget"
 
 # 2d. trial directories: every command starts in a directory of its own,
 # empty; one that leaves nothing in it has none afterwards (the directory is

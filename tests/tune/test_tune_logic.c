@@ -434,6 +434,52 @@ static void test_budget(void)
     sl_tune_exp_destroy(&f);
 }
 
+/* --target 0.2 with the loss minimised, FIFO, max_t 4, two groups side by
+ * side: trial 1's loss reaches 0.15 at its second step, so it stops there
+ * and is done; trial 0 stops at its next report and is pruned; nothing more
+ * starts though 100 trials were allowed. After a save and load the target
+ * still holds; loaded with a lower target, the experiment goes on. */
+static void test_target(void)
+{
+    sl_tune_conf_t c;
+    sl_tune_conf_default(&c);
+    c.max_t = 4;
+    c.trials = 100;
+    c.target = 0.2;
+    const char *ex[] = {"x=uniform(0,1)", NULL};
+    sl_tune_exp_t *e = make(&c, ex), *f = NULL;
+    sl_tune_job_t j0, j1, j;
+    CU_ASSERT_FATAL(sl_tune_exp_next(e, 0, &j0) == SL_OK && j0.kind == SL_TUNE_JOB_RUN);
+    CU_ASSERT_FATAL(sl_tune_exp_next(e, 1, &j1) == SL_OK && j1.kind == SL_TUNE_JOB_RUN);
+    CU_ASSERT_EQUAL(sl_tune_exp_target_report(e), -1);
+    CU_ASSERT_EQUAL(report(e, j0.trial, 1, 0.9), SL_TUNE_CONTINUE);
+    CU_ASSERT_EQUAL(report(e, j1.trial, 1, 0.5), SL_TUNE_CONTINUE);
+    CU_ASSERT_EQUAL(report(e, j1.trial, 2, 0.15), SL_TUNE_STOP);
+    sl_tune_exp_end(e, j1.trial, SL_TUNE_END_OK, -1);
+    CU_ASSERT_EQUAL(sl_tune_exp_trial(e, j1.trial)->status, SL_TUNE_DONE);
+    CU_ASSERT(sl_tune_exp_next(e, 1, &j) == SL_OK && j.kind == SL_TUNE_JOB_WAIT);
+    CU_ASSERT_EQUAL(report(e, j0.trial, 2, 0.8), SL_TUNE_STOP);
+    sl_tune_exp_end(e, j0.trial, SL_TUNE_END_OK, -1);
+    CU_ASSERT_EQUAL(sl_tune_exp_trial(e, j0.trial)->status, SL_TUNE_PRUNED);
+    CU_ASSERT_EQUAL(next_run(e, NULL), -1 - SL_TUNE_JOB_DONE);
+    CU_ASSERT_EQUAL(sl_tune_exp_ntrials(e), 2);
+    CU_ASSERT(sl_tune_exp_complete(e));
+    CU_ASSERT_EQUAL(sl_tune_exp_target_report(e), 2); /* the third report */
+    const char *dir = sl_test_tmpdir();
+    CU_ASSERT_FATAL(sl_tune_exp_save(e, dir) == SL_OK);
+    for (int k = 0; k < 2; k++) {
+        sl_tune_space_t sp = {0};
+        sl_tune_space_add(&sp, "x=uniform(0,1)", "t");
+        c.target = k ? 0.1 : 0.2;
+        CU_ASSERT_FATAL(sl_tune_exp_load(&c, &sp, dir, &f) == SL_OK);
+        CU_ASSERT_EQUAL(sl_tune_exp_complete(f), !k);
+        CU_ASSERT_EQUAL(sl_tune_exp_target_report(f), k ? -1 : 2);
+        CU_ASSERT_EQUAL(next_run(f, NULL), k ? 2 : -1 - SL_TUNE_JOB_DONE);
+        sl_tune_exp_destroy(&f);
+    }
+    sl_tune_exp_destroy(&e);
+}
+
 /* HyperBand with max_t 9, min_t 1, eta 3 (Li et al.): s_max = 2, brackets
  * s = 2: 9 trials at 1 -> 3 at 3 -> 1 at 9; s = 1: 5 at 3 -> 1 at 9;
  * s = 0: 3 at 9. 17 trials; losses are the trial ids, so the lowest ids
@@ -700,6 +746,7 @@ int main(int argc, char **argv)
         {"asha_stop", test_asha_stop},
         {"time_attr", test_time_attr},
         {"budget", test_budget},
+        {"target", test_target},
         {"hyperband", test_hyperband},
         {"median", test_median},
         {"pbt", test_pbt},
