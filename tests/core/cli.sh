@@ -45,6 +45,15 @@ mkdir "$T/ro" && touch "$T/ro/file"
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" demo --farm-tasks 0 --sort-records 0 --train-epochs 0 --out "$T/ro/file/sub" --steps 1 --step-ms 0
 [ "$(grep -c "error" "$T/err")" -eq 1 ] || fail "expected one error line: $(cat "$T/err")"
 
+# A bad SLUICE_PROGRESS_INTERVAL is a warning, once, on rank 0; the run goes on.
+SLUICE_PROGRESS_INTERVAL=abc expect_rc 0 $MPIRUN -np 2 "$SLUICE" demo --farm-tasks 0 --sort-records 0 \
+    --train-epochs 0 --out "$T/iv" --steps 1 --step-ms 0
+[ "$(grep -c "warn: SLUICE_PROGRESS_INTERVAL='abc' is not a positive number.*using the default" "$T/err")" -eq 1 ] ||
+  fail "expected one warning about SLUICE_PROGRESS_INTERVAL: $(cat "$T/err")"
+SLUICE_PROGRESS_INTERVAL= expect_rc 0 "$SLUICE" demo --farm-tasks 0 --sort-records 0 --train-epochs 0 \
+    --out "$T/iv" --steps 1 --step-ms 0
+expect_grep "SLUICE_PROGRESS_INTERVAL='' is not a positive number" "$T/err"
+
 # Launch mistake: Slurm says 4 tasks but MPI sees a world of one.
 SLURM_NTASKS=4 SLURM_STEP_NUM_TASKS=4 expect_rc 2 "$SLUICE" demo --steps 1 --out "$T/x"
 expect_grep "srun --mpi=pmix" "$T/err"
