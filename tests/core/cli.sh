@@ -25,6 +25,13 @@ for args in "sort --bogus" "sort --input x --output y --algo foo" "sort --input 
   [ "$(wc -l <"$T/err")" -eq 1 ] || fail "sluice $args: expected one line of error, got: $(cat "$T/err")"
 done
 
+# An empty path (any empty text value) is a usage error naming the option or key.
+expect_rc 2 "$SLUICE" sort --input x --output "";  expect_grep "option --output: empty value (expected OUTDIR)" "$T/err"
+expect_rc 2 "$SLUICE" sort --input x --output y --tmp=; expect_grep "option --tmp: empty value" "$T/err"
+expect_rc 2 "$SLUICE" valsort "";                   expect_grep "argument FILE...: empty value" "$T/err"
+printf '[sort]\noutput =\n' >"$T/empty.cfg"
+expect_rc 2 "$SLUICE" sort --input x --config "$T/empty.cfg"; expect_grep "empty.cfg:2: key 'output': empty value" "$T/err"
+
 # Errors are printed once, by one rank, under mpirun too.
 expect_rc 2 $MPIRUN -np 2 "$SLUICE" demo --nope
 [ "$(grep -c "unknown option '--nope'" "$T/err")" -eq 1 ] || fail "error not printed exactly once: $(cat "$T/err")"

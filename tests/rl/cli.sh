@@ -16,10 +16,14 @@ expect_rc 2 $MPIRUN -np 1 $SLUICE rl train --env CartPole-v1 --log-std-init -0.5
 expect_grep "continuous actions" "$T/err"
 
 # A malformed --hidden is a usage error (2), printed once, not a model-spec error (1).
-for h in 64- 0-64 64--64 ""; do
+for h in 64- 0-64 64--64; do
   expect_rc 2 $MPIRUN -np 2 $SLUICE rl train --hidden "$h" --total-steps 512 --out "$R"
   expect_grep "^sluice: error: --hidden '$h': expected widths like 64-64" "$T/err"
 done
+# an empty one is refused by the options parser, like any empty text value
+expect_rc 2 $MPIRUN -np 2 $SLUICE rl train --hidden "" --total-steps 512 --out "$R"
+expect_grep "^sluice: error: option --hidden: empty value (expected W-W)" "$T/err"
+[ "$(grep -c "error" "$T/err")" -eq 1 ] || fail "--hidden '': expected one error line: $(cat "$T/err")"
 [ -e "$R" ] && fail "a bad --hidden created $R"
 
 # 0 environments (or rollout steps, minibatches, epochs) is an error, not the preset (-1).
