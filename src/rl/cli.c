@@ -405,7 +405,10 @@ sl_status_t sl_cmd_rl(MPI_Comm comm, int argc, char **argv)
                    "       sluice rl train --help | sluice rl eval --help\n");
     if (f == stdout)
         return SL_OK;
-    if (rank == 0 && *sub)
+    fflush(f);
+    if (!*sub) /* a usage error ends with its one error line, as elsewhere */
+        return sl_error_root(comm, SL_ERR_USAGE, "rl: missing subcommand (train, eval or envs)");
+    if (rank == 0)
         fprintf(stderr, "sluice: error: unknown rl subcommand '%s'\n", sub);
     return SL_ERR_USAGE;
 }

@@ -11,6 +11,12 @@ expect_rc 2 "$SLUICE";                   expect_grep "usage:" "$T/err"
 expect_rc 2 "$SLUICE" frobnicate;        expect_grep "unknown command 'frobnicate'" "$T/err"
 expect_rc 0 "$SLUICE" help data import-csv; expect_grep "usage: sluice data import-csv" "$T/out"
 expect_rc 0 "$SLUICE" help rl train;      expect_grep "usage: sluice rl train" "$T/out"
+# A missing subcommand: the usage, then one error line, like any usage error.
+expect_rc 2 "$SLUICE" rl;   expect_grep "usage: sluice rl train" "$T/err"
+[ "$(tail -n 1 "$T/err")" = "sluice: error: rl: missing subcommand (train, eval or envs)" ] || fail "sluice rl: $(cat "$T/err")"
+expect_rc 2 "$SLUICE" data; expect_grep "usage: sluice data" "$T/err"
+[ "$(tail -n 1 "$T/err")" = "sluice: error: data: missing subcommand (import-idx or import-csv)" ] ||
+  fail "sluice data: $(cat "$T/err")"
 expect_rc 2 "$SLUICE" help frobnicate;   expect_grep "unknown command 'frobnicate'" "$T/err"
 expect_rc 2 "$SLUICE" demo --bogus;      expect_grep "unknown option '--bogus'" "$T/err"
 expect_rc 2 "$SLUICE" demo --steps -1;   expect_grep "option --steps: -1 is out of range" "$T/err"
