@@ -95,8 +95,8 @@ sl_status_t sl_cmd_train(MPI_Comm comm, int argc, char **argv)
         sl_nn_train_result_t res;
         st = sl_nn_train_run(comm, &o, NULL, NULL, &res);
         if (st == SL_OK)
-            SL_INFO0("trained %lld epochs: %s/ckpt.h5, metrics.csv, summary.json", (long long)res.epochs_done,
-                     c.out);
+            SL_INFO0("trained %lld epoch%s: %s/ckpt.h5, metrics.csv, summary.json",
+                     (long long)res.epochs_done, res.epochs_done == 1 ? "" : "s", c.out);
     }
     sl_opts_free(train_table, &c);
     sl_config_destroy(&info.config);
