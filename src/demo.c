@@ -164,10 +164,11 @@ static sl_status_t stage_farm(MPI_Comm comm, const demo_opts_t *o)
     if (st != SL_OK && st != SL_ERR_FAILED)
         return st;
     if (rank == 0) {
-        printf("tasks: %lld tiny tasks on %d ranks in %.3f s (%.2fM tasks/s), %lld claims, efficiency %.2f\n",
-               (long long)rep.succeeded, rep.nranks, rep.makespan,
-               (double)rep.succeeded / (rep.makespan > 0 ? rep.makespan : 1e-9) / 1e6, (long long)rep.claims,
-               sl_farm_report_efficiency(&rep));
+        printf(
+            "tasks: %lld tiny tasks on %d rank%s in %.3f s (%.2fM tasks/s), %lld claims, efficiency %.2f\n",
+            (long long)rep.succeeded, rep.nranks, rep.nranks == 1 ? "" : "s", rep.makespan,
+            (double)rep.succeeded / (rep.makespan > 0 ? rep.makespan : 1e-9) / 1e6, (long long)rep.claims,
+            sl_farm_report_efficiency(&rep));
         fflush(stdout);
     }
     sl_farm_report_fini(&rep);
@@ -188,7 +189,8 @@ static sl_status_t stage_sort(MPI_Comm comm, const demo_opts_t *o)
     sl_status_t st = rank == 0 ? sl_mkdirs(tmp) : SL_OK;
     SL_TRY(sl_agree(comm, st));
     if (rank == 0) {
-        printf("sort: gensort %s records (%.0f MB), sort over %d ranks, valsort\n", n, o->sort_records * 100 / 1e6, size);
+        printf("sort: gensort %s record%s (%.0f MB), sort over %d rank%s, valsort\n", n,
+               o->sort_records == 1 ? "" : "s", o->sort_records * 100 / 1e6, size, size == 1 ? "" : "s");
         fflush(stdout);
     }
     double t0 = sl_now();
@@ -273,14 +275,16 @@ static sl_status_t stage_train(MPI_Comm comm, const demo_opts_t *o)
     t.resume = !o->restart;
     t.quiet = 1;
     if (rank == 0) {
-        printf("train: Fashion-MNIST, %s, %ld epochs, global batch %ld, data parallel\n", t.model, t.epochs, t.batch);
+        printf("train: Fashion-MNIST, %s, %ld epoch%s, global batch %ld, data parallel\n", t.model, t.epochs,
+               t.epochs == 1 ? "" : "s", t.batch);
         fflush(stdout);
     }
     sl_nn_train_result_t res;
     sl_status_t st = sl_nn_train_run(comm, &t, train_report, NULL, &res);
     if (st == SL_OK && rank == 0) {
-        printf("train: test accuracy %.4f after %lld epochs; checkpoint %s/ckpt.h5, metrics %s/metrics.csv\n",
-               res.last.eval_accuracy, (long long)res.epochs_done, dir, dir);
+        printf(
+            "train: test accuracy %.4f after %lld epoch%s; checkpoint %s/ckpt.h5, metrics %s/metrics.csv\n",
+            res.last.eval_accuracy, (long long)res.epochs_done, res.epochs_done == 1 ? "" : "s", dir, dir);
         fflush(stdout);
     }
     return st;
@@ -305,8 +309,8 @@ static sl_status_t run(MPI_Comm comm, demo_opts_t *o)
     char *hosts = d.rank == 0 ? malloc((size_t)d.size * 256) : NULL;
     MPI_Gather(topo.host, 256, MPI_CHAR, hosts, 256, MPI_CHAR, 0, d.comm);
     if (d.rank == 0) {
-        printf("sluice %s demo: %d ranks on %d node%s\n", sl_version(), d.size, topo.nnodes,
-               topo.nnodes == 1 ? "" : "s");
+        printf("sluice %s demo: %d rank%s on %d node%s\n", sl_version(), d.size, d.size == 1 ? "" : "s",
+               topo.nnodes, topo.nnodes == 1 ? "" : "s");
         for (int r = 0; r < d.size; r++) {
             int first = 1;
             for (int q = 0; q < r; q++)
@@ -396,8 +400,8 @@ static sl_status_t run(MPI_Comm comm, demo_opts_t *o)
         char sz[32], bw[32];
         printf("  checkpoint %s: %s written in %.3f s (%s/s) and verified\n", path,
                sl_format_bytes(bytes, sz, sizeof sz), tw, sl_format_bytes(bytes / (tw > 0 ? tw : 1e-9), bw, sizeof bw));
-        printf("  state checksum %016llx after %ld steps (independent of the rank count)\n",
-               (unsigned long long)want, d.step);
+        printf("  state checksum %016llx after %ld step%s (independent of the rank count)\n",
+               (unsigned long long)want, d.step, d.step == 1 ? "" : "s");
         char json[512];
         int n = snprintf(json, sizeof json,
                          "{\"ranks\": %d, \"nodes\": %d, \"steps\": %ld, \"checksum\": \"%016llx\", "

@@ -108,6 +108,7 @@ int main(int argc, char **argv)
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     sl_log_set_rank(rank, size);
     sl_log_init_env();
+    sl_progress_check_env();
 
     if (argc < 2) {
         if (rank == 0)

@@ -423,7 +423,10 @@ sl_status_t sl_h5_open(MPI_Comm comm, const char *path, sl_h5_t **h_p)
     H5Pclose(fapl);
     if (h->file < 0) {
         H5Eclear2(H5E_DEFAULT);
-        sl_error_root(h->comm, SL_ERR_HDF5, "'%s' is not a readable HDF5 file", path);
+        /* most often a checkpoint cut short by a full disk or a copy, or
+         * a file that never was HDF5 */
+        sl_error_root(h->comm, SL_ERR_HDF5,
+                      "'%s' is damaged (truncated?) or not an HDF5 file: HDF5 cannot open it", path);
         h5_free(h);
         return SL_ERR_HDF5;
     }

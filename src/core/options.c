@@ -88,11 +88,25 @@ static int choice_ok(const char *choices, const char *v)
 
 static int has_bounds(const sl_opt_t *o) { return o->min <= o->max && !(o->min == 0 && o->max == 0); }
 
+static const char *type_metavar(const sl_opt_t *o);
+
 /* Store text value v into the option. where: "--name" or "file:line: key 'name'". */
 static sl_status_t set_value(const sl_opt_t *o, void *opts, const char *v, const char *where)
 {
     char *end;
     char *p = OPT_PTR(opts, o);
+    /* No text option takes an empty value: paths would become '' (sort
+     * --output "" tried to create directory ''), names and specs are
+     * refused later with less clear words. */
+    if (!*v && (o->type == SL_OPT_STRING || o->type == SL_OPT_LIST)) {
+        const char *mv = type_metavar(o);
+        size_t n = strlen(mv);
+        if (o->flags & SL_OPT_POSITIONAL) /* where names the metavar already */
+            return usage_error("%s: empty value", where);
+        if (n > 3 && !strcmp(mv + n - 3, "..."))
+            n -= 3;
+        return usage_error("%s: empty value (expected %.*s)", where, (int)n, mv);
+    }
     switch (o->type) {
     case SL_OPT_INT: {
         errno = 0;

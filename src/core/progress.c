@@ -75,6 +75,31 @@ static void format_amount(const sl_progress_t *p, double v, char *buf, size_t le
         snprintf(buf, len, "%.0f", v);
 }
 
+/* SLUICE_PROGRESS_INTERVAL: 1 and *seconds_p set when it is a positive
+ * number, 0 when unset, -1 when set to anything else (left to
+ * sl_progress_check_env to report, once). */
+static int interval_env(double *seconds_p)
+{
+    const char *iv = getenv("SLUICE_PROGRESS_INTERVAL");
+    char *end;
+    if (!iv)
+        return 0;
+    double v = strtod(iv, &end);
+    if (!*iv || *end != '\0' || !(v > 0))
+        return -1;
+    *seconds_p = v;
+    return 1;
+}
+
+void sl_progress_check_env(void)
+{
+    double v;
+    if (interval_env(&v) < 0)
+        SL_WARN0("SLUICE_PROGRESS_INTERVAL='%s' is not a positive number of seconds; using the default "
+                 "(5 s in a log file, 0.2 s on a terminal)",
+                 getenv("SLUICE_PROGRESS_INTERVAL"));
+}
+
 sl_status_t sl_progress_create(MPI_Comm comm, const char *label, double total, const char *unit,
                                sl_progress_t **p_p)
 {
@@ -93,14 +118,8 @@ sl_status_t sl_progress_create(MPI_Comm comm, const char *label, double total, c
     const char *mode = getenv("SLUICE_PROGRESS");
     p->tty = mode && !strcmp(mode, "bar") ? 1 : (mode && !strcmp(mode, "lines") ? 0 : isatty(2));
     p->enabled = sl_log_level_g >= SL_LOG_INFO && !(mode && !strcmp(mode, "off"));
-    const char *iv = getenv("SLUICE_PROGRESS_INTERVAL");
-    char *end;
     p->draw_every = p->tty ? 0.2 : 5.0;
-    if (iv && *iv) {
-        double v = strtod(iv, &end);
-        if (*end == '\0' && v > 0)
-            p->draw_every = v;
-    }
+    interval_env(&p->draw_every);
     rc = MPI_Win_allocate(p->rank == 0 ? (MPI_Aint)sizeof(double) : 0, sizeof(double), MPI_INFO_NULL, p->comm,
                           &p->sum, &p->win);
     if (rc != MPI_SUCCESS) {

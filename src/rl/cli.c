@@ -339,7 +339,8 @@ static sl_status_t rl_eval_cmd(MPI_Comm comm, int argc, char **argv)
         int jn = snprintf(json, cap, "{\"model\": \"%s\", \"env\": \"%s\", \"episodes\": %ld", model,
                           env->name, c.episodes);
         free(model);
-        printf("sluice rl eval: %s on %s, %ld episodes each\n", c.model, env->name, c.episodes);
+        printf("sluice rl eval: %s on %s, %ld episode%s each\n", c.model, env->name, c.episodes,
+               c.episodes == 1 ? "" : "s");
         for (int g = 0; g < 2; g++) {
             double s = 0, s2 = 0, mn = INFINITY, mx = -INFINITY;
             for (long i = 0; i < c.episodes; i++) {
@@ -405,7 +406,10 @@ sl_status_t sl_cmd_rl(MPI_Comm comm, int argc, char **argv)
                    "       sluice rl train --help | sluice rl eval --help\n");
     if (f == stdout)
         return SL_OK;
-    if (rank == 0 && *sub)
+    fflush(f);
+    if (!*sub) /* a usage error ends with its one error line, as elsewhere */
+        return sl_error_root(comm, SL_ERR_USAGE, "rl: missing subcommand (train, eval or envs)");
+    if (rank == 0)
         fprintf(stderr, "sluice: error: unknown rl subcommand '%s'\n", sub);
     return SL_ERR_USAGE;
 }

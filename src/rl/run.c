@@ -750,8 +750,8 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
     }
     SL_TRY_GOTO(sl_agree(r->comm, st), out);
     if (r->rank == 0 && !o->quiet) {
-        printf("sluice rl train: %s, %d rank%s x %d envs x %d steps, %lld total steps%s\n", o->env->name,
-               r->size, r->size == 1 ? "" : "s", r->N, r->T, (long long)o->total_steps,
+        printf("sluice rl train: %s, %d rank%s x %d env%s x %d steps, %lld total steps%s\n", o->env->name,
+               r->size, r->size == 1 ? "" : "s", r->N, r->N == 1 ? "" : "s", r->T, (long long)o->total_steps,
                found ? " (resumed)" : "");
         if (found)
             printf("  resuming from %s at update %lld, step %lld\n", ckpt, (long long)r->update,

@@ -31,9 +31,9 @@ sl_status_t sl_sort_plan(MPI_Comm comm, const sl_sort_opts_t *o)
     double red = spill / R + D / W;
     double total = map + red, bound = (D + spill) / R + (D + spill) / W;
     char b1[32], b2[32], b3[32];
-    printf("plan: sort %s on %ld nodes (%s per node, memory %s per node)\n",
-           sl_format_bytes((double)size, b1, sizeof b1), o->nodes, sl_format_bytes(D, b2, sizeof b2),
-           sl_format_bytes(mem, b3, sizeof b3));
+    printf("plan: sort %s on %ld node%s (%s per node, memory %s per node)\n",
+           sl_format_bytes((double)size, b1, sizeof b1), o->nodes, o->nodes == 1 ? "" : "s",
+           sl_format_bytes(D, b2, sizeof b2), sl_format_bytes(mem, b3, sizeof b3));
     printf("  map+shuffle  %10.1f s  (disk %.1f s: read %.1f + spill write %.1f; network %.1f s)\n", map,
            map_disk, D / R, spill / W, map_net);
     printf("  merge+write  %10.1f s  (spill read %.1f s, output write %.1f s)\n", red, spill / R, D / W);

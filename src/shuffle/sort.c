@@ -1092,9 +1092,9 @@ static void report(sctx_t *c, double total)
     char hex[40], b1[32], b2[32];
     FILE *out = sl_log_level_g >= SL_LOG_INFO ? stderr : NULL; /* -q: summary.json only */
     if (out)
-        fprintf(out, "sort: %llu records (%s) on %d ranks, %d node(s): %s\n", (unsigned long long)c->nrec,
-                sl_format_bytes(data, b1, sizeof b1), c->size, c->nnodes,
-                sl_format_duration(total, b2, sizeof b2));
+        fprintf(out, "sort: %llu record%s (%s) on %d rank%s, %d node(s): %s\n", (unsigned long long)c->nrec,
+                c->nrec == 1 ? "" : "s", sl_format_bytes(data, b1, sizeof b1), c->size,
+                c->size == 1 ? "" : "s", c->nnodes, sl_format_duration(total, b2, sizeof b2));
     if (out)
         fprintf(out, "  %-22s %9s %9s\n", "stage (max over ranks)", "seconds", "GB/s");
     const char *names[6] = {"sample", "map+shuffle",        "sort (key index)",

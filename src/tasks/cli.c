@@ -704,14 +704,16 @@ static void summary(farm_t *f, int64_t done_before, int64_t failed_before, doubl
     int64_t succeeded = g[0] + done_before, failed = g[1] + failed_before;
     int64_t notrun = f->ncmds - succeeded - failed;
     double eff = makespan > 0 ? busy_all / ((double)f->size * (double)f->nslots * makespan) : 0;
-    fprintf(
-        stderr,
-        "farm: %lld tasks: %lld succeeded (%lld earlier), %lld failed, %lld not done%s\n"
-        "farm: %lld attempts on %d ranks x %d slots in %s, task time %s, efficiency %.1f%%, %.1f tasks/s\n",
-        (long long)f->ncmds, (long long)succeeded, (long long)done_before, (long long)failed,
-        (long long)notrun, stopped ? " (stopped: run again to resume)" : "", (long long)attempts_all, f->size,
-        f->nslots, sl_format_duration(makespan, b1, sizeof b1), sl_format_duration(busy_all, b2, sizeof b2),
-        100 * eff, makespan > 0 ? (double)attempts_all / makespan : 0);
+    fprintf(stderr,
+            "farm: %lld task%s: %lld succeeded (%lld earlier), %lld failed, %lld not done%s\n"
+            "farm: %lld attempt%s on %d rank%s x %d slot%s in %s, task time %s, efficiency %.1f%%, %.1f "
+            "tasks/s\n",
+            (long long)f->ncmds, f->ncmds == 1 ? "" : "s", (long long)succeeded, (long long)done_before,
+            (long long)failed, (long long)notrun, stopped ? " (stopped: run again to resume)" : "",
+            (long long)attempts_all, attempts_all == 1 ? "" : "s", f->size, f->size == 1 ? "" : "s",
+            f->nslots, f->nslots == 1 ? "" : "s", sl_format_duration(makespan, b1, sizeof b1),
+            sl_format_duration(busy_all, b2, sizeof b2), 100 * eff,
+            makespan > 0 ? (double)attempts_all / makespan : 0);
     if (nfailed > 0) {
         fprintf(stderr, "farm: failed task ids:");
         for (int64_t i = 0; i < nfailed && i < 20; i++)
@@ -862,8 +864,9 @@ static sl_status_t farm_main(MPI_Comm comm, farm_opts_t *o)
             pending[npending++] = i;
     }
     if (f->rank == 0 && (done_before || failed_before))
-        fprintf(stderr, "farm: journal %s: %lld tasks done, %lld failed earlier; running %lld\n", f->jpath,
-                (long long)done_before, (long long)failed_before, (long long)npending);
+        fprintf(stderr, "farm: journal %s: %lld task%s done, %lld failed earlier; running %lld\n", f->jpath,
+                (long long)done_before, done_before == 1 ? "" : "s", (long long)failed_before,
+                (long long)npending);
     SL_TRY_GOTO(sl_progress_create(f->comm, "farm", (double)f->ncmds, "tasks", &f->prog), out);
     if (f->rank == 0)
         sl_progress_add(f->prog, (double)(done_before + failed_before));

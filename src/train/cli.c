@@ -95,8 +95,8 @@ sl_status_t sl_cmd_train(MPI_Comm comm, int argc, char **argv)
         sl_nn_train_result_t res;
         st = sl_nn_train_run(comm, &o, NULL, NULL, &res);
         if (st == SL_OK)
-            SL_INFO0("trained %lld epochs: %s/ckpt.h5, metrics.csv, summary.json", (long long)res.epochs_done,
-                     c.out);
+            SL_INFO0("trained %lld epoch%s: %s/ckpt.h5, metrics.csv, summary.json",
+                     (long long)res.epochs_done, res.epochs_done == 1 ? "" : "s", c.out);
     }
     sl_opts_free(train_table, &c);
     sl_config_destroy(&info.config);
@@ -153,7 +153,10 @@ sl_status_t sl_cmd_data(MPI_Comm comm, int argc, char **argv)
             fprintf(argc < 2 ? stderr : stdout, "usage: sluice data import-idx|import-csv [options]\n"
                                                 "  import-idx  IDX (MNIST format) files to an HDF5 dataset\n"
                                                 "  import-csv  a CSV file to an HDF5 dataset\n");
-        return argc < 2 ? SL_ERR_USAGE : SL_OK;
+        fflush(argc < 2 ? stderr : stdout);
+        return argc < 2
+                   ? sl_error_root(comm, SL_ERR_USAGE, "data: missing subcommand (import-idx or import-csv)")
+                   : SL_OK;
     }
     const sl_cmd_spec_t *spec = !strcmp(argv[1], "import-idx")   ? &idx_spec
                                 : !strcmp(argv[1], "import-csv") ? &csv_spec

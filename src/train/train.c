@@ -1070,7 +1070,8 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
     int64_t B = o->batch;
     int stop = 0, cb_stop = 0, poll_end = 0;
     if (st == SL_OK && r->epoch >= o->epochs)
-        SL_INFO0("%s already holds %lld epochs; nothing to do", r->path, (long long)r->epoch);
+        SL_INFO0("%s already holds %lld epoch%s; nothing to do", r->path, (long long)r->epoch,
+                 r->epoch == 1 ? "" : "s");
     while (st == SL_OK && r->epoch < o->epochs && !stop && !cb_stop) {
         r->t_ep = sl_now();
         if (r->pos == 0) {

@@ -1130,8 +1130,8 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
     r->size = topo.size;
     int K = (int)o->rpt;
     if (K > r->size) {
-        st = sl_error_root(r->wc, SL_ERR_USAGE, "--ranks-per-trial %d is more than the %d ranks of the job",
-                           K, r->size);
+        st = sl_error_root(r->wc, SL_ERR_USAGE, "--ranks-per-trial %d is more than the %d rank%s of the job",
+                           K, r->size, r->size == 1 ? "" : "s");
         sl_topo_fini(&topo);
         return st;
     }
@@ -1212,9 +1212,9 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
         sl_tune_exp_counts(r->e, c);
         r->settled = 0;
         if (o->resume)
-            SL_INFO0("resuming %s: %lld trials so far (%lld done, %lld pruned, %lld errored)", o->out,
-                     (long long)r->e->n, (long long)c[SL_TUNE_DONE], (long long)c[SL_TUNE_PRUNED],
-                     (long long)c[SL_TUNE_ERRORED]);
+            SL_INFO0("resuming %s: %lld trial%s so far (%lld done, %lld pruned, %lld errored)", o->out,
+                     (long long)r->e->n, r->e->n == 1 ? "" : "s", (long long)c[SL_TUNE_DONE],
+                     (long long)c[SL_TUNE_PRUNED], (long long)c[SL_TUNE_ERRORED]);
     }
     MPI_Bcast(&total, 1, MPI_DOUBLE, 0, r->wc);
     st = sl_progress_create(r->wc, "tune", total, "trials", &r->prog);
@@ -1261,9 +1261,9 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
     if (r->rank == 0 && st == SL_OK) {
         int64_t c[6], b = sl_tune_exp_best(r->e);
         sl_tune_exp_counts(r->e, c);
-        printf("tune %s: %lld trials: %lld done, %lld pruned, %lld errored%s\n",
-               stopped ? "stopped" : "finished", (long long)r->e->n, (long long)c[SL_TUNE_DONE],
-               (long long)c[SL_TUNE_PRUNED], (long long)c[SL_TUNE_ERRORED],
+        printf("tune %s: %lld trial%s: %lld done, %lld pruned, %lld errored%s\n",
+               stopped ? "stopped" : "finished", (long long)r->e->n, r->e->n == 1 ? "" : "s",
+               (long long)c[SL_TUNE_DONE], (long long)c[SL_TUNE_PRUNED], (long long)c[SL_TUNE_ERRORED],
                stopped ? " (resume with --resume)" : "");
         if (b >= 0) {
             const sl_tune_trial_t *t = sl_tune_exp_trial(r->e, b);

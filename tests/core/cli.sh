@@ -11,6 +11,12 @@ expect_rc 2 "$SLUICE";                   expect_grep "usage:" "$T/err"
 expect_rc 2 "$SLUICE" frobnicate;        expect_grep "unknown command 'frobnicate'" "$T/err"
 expect_rc 0 "$SLUICE" help data import-csv; expect_grep "usage: sluice data import-csv" "$T/out"
 expect_rc 0 "$SLUICE" help rl train;      expect_grep "usage: sluice rl train" "$T/out"
+# A missing subcommand: the usage, then one error line, like any usage error.
+expect_rc 2 "$SLUICE" rl;   expect_grep "usage: sluice rl train" "$T/err"
+[ "$(tail -n 1 "$T/err")" = "sluice: error: rl: missing subcommand (train, eval or envs)" ] || fail "sluice rl: $(cat "$T/err")"
+expect_rc 2 "$SLUICE" data; expect_grep "usage: sluice data" "$T/err"
+[ "$(tail -n 1 "$T/err")" = "sluice: error: data: missing subcommand (import-idx or import-csv)" ] ||
+  fail "sluice data: $(cat "$T/err")"
 expect_rc 2 "$SLUICE" help frobnicate;   expect_grep "unknown command 'frobnicate'" "$T/err"
 expect_rc 2 "$SLUICE" demo --bogus;      expect_grep "unknown option '--bogus'" "$T/err"
 expect_rc 2 "$SLUICE" demo --steps -1;   expect_grep "option --steps: -1 is out of range" "$T/err"
@@ -24,6 +30,13 @@ for args in "sort --bogus" "sort --input x --output y --algo foo" "sort --input 
   expect_rc 2 "$SLUICE" $args
   [ "$(wc -l <"$T/err")" -eq 1 ] || fail "sluice $args: expected one line of error, got: $(cat "$T/err")"
 done
+
+# An empty path (any empty text value) is a usage error naming the option or key.
+expect_rc 2 "$SLUICE" sort --input x --output "";  expect_grep "option --output: empty value (expected OUTDIR)" "$T/err"
+expect_rc 2 "$SLUICE" sort --input x --output y --tmp=; expect_grep "option --tmp: empty value" "$T/err"
+expect_rc 2 "$SLUICE" valsort "";                   expect_grep "argument FILE...: empty value" "$T/err"
+printf '[sort]\noutput =\n' >"$T/empty.cfg"
+expect_rc 2 "$SLUICE" sort --input x --config "$T/empty.cfg"; expect_grep "empty.cfg:2: key 'output': empty value" "$T/err"
 
 # Errors are printed once, by one rank, under mpirun too.
 expect_rc 2 $MPIRUN -np 2 "$SLUICE" demo --nope
@@ -44,6 +57,18 @@ expect_grep "after 4 steps" "$T/out"
 mkdir "$T/ro" && touch "$T/ro/file"
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" demo --farm-tasks 0 --sort-records 0 --train-epochs 0 --out "$T/ro/file/sub" --steps 1 --step-ms 0
 [ "$(grep -c "error" "$T/err")" -eq 1 ] || fail "expected one error line: $(cat "$T/err")"
+
+# A bad SLUICE_PROGRESS_INTERVAL is a warning, once, on rank 0; the run goes on.
+SLUICE_PROGRESS_INTERVAL=abc expect_rc 0 $MPIRUN -np 2 "$SLUICE" demo --farm-tasks 0 --sort-records 0 \
+    --train-epochs 0 --out "$T/iv" --steps 1 --step-ms 0
+[ "$(grep -c "warn: SLUICE_PROGRESS_INTERVAL='abc' is not a positive number.*using the default" "$T/err")" -eq 1 ] ||
+  fail "expected one warning about SLUICE_PROGRESS_INTERVAL: $(cat "$T/err")"
+SLUICE_PROGRESS_INTERVAL= expect_rc 0 "$SLUICE" demo --farm-tasks 0 --sort-records 0 --train-epochs 0 \
+    --out "$T/iv" --steps 1 --step-ms 0
+expect_grep "SLUICE_PROGRESS_INTERVAL='' is not a positive number" "$T/err"
+# counts of one are singular
+expect_grep "demo: 1 rank on 1 node" "$T/out"
+expect_grep "after 1 step (" "$T/out"
 
 # Launch mistake: Slurm says 4 tasks but MPI sees a world of one.
 SLURM_NTASKS=4 SLURM_STEP_NUM_TASKS=4 expect_rc 2 "$SLUICE" demo --steps 1 --out "$T/x"

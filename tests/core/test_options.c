@@ -94,6 +94,13 @@ static void test_errors(void)
     CU_ASSERT_EQUAL(parse(&o, &info, 3, a7), SL_ERR_USAGE);
     const char *a8[] = {"t", "f", "--n"}; /* needs a value */
     CU_ASSERT_EQUAL(parse(&o, &info, 3, a8), SL_ERR_USAGE);
+    /* an empty text value: an option, a list element, a positional */
+    const char *a9[] = {"t", "f", "--name", ""};
+    CU_ASSERT_EQUAL(parse(&o, &info, 4, a9), SL_ERR_USAGE);
+    const char *a10[] = {"t", "f", "--input", "a", ""};
+    CU_ASSERT_EQUAL(parse(&o, &info, 5, a10), SL_ERR_USAGE);
+    const char *a11[] = {"t", ""};
+    CU_ASSERT_EQUAL(parse(&o, &info, 2, a11), SL_ERR_USAGE);
 }
 
 static void test_config(void)

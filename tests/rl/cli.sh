@@ -16,10 +16,14 @@ expect_rc 2 $MPIRUN -np 1 $SLUICE rl train --env CartPole-v1 --log-std-init -0.5
 expect_grep "continuous actions" "$T/err"
 
 # A malformed --hidden is a usage error (2), printed once, not a model-spec error (1).
-for h in 64- 0-64 64--64 ""; do
+for h in 64- 0-64 64--64; do
   expect_rc 2 $MPIRUN -np 2 $SLUICE rl train --hidden "$h" --total-steps 512 --out "$R"
   expect_grep "^sluice: error: --hidden '$h': expected widths like 64-64" "$T/err"
 done
+# an empty one is refused by the options parser, like any empty text value
+expect_rc 2 $MPIRUN -np 2 $SLUICE rl train --hidden "" --total-steps 512 --out "$R"
+expect_grep "^sluice: error: option --hidden: empty value (expected W-W)" "$T/err"
+[ "$(grep -c "error" "$T/err")" -eq 1 ] || fail "--hidden '': expected one error line: $(cat "$T/err")"
 [ -e "$R" ] && fail "a bad --hidden created $R"
 
 # 0 environments (or rollout steps, minibatches, epochs) is an error, not the preset (-1).
@@ -87,6 +91,11 @@ expect_grep "with --norm-obs 0, this run has 1" "$T/err"
 expect_rc 1 $MPIRUN -np 2 $SLUICE rl train --env CartPole-v1 --norm-reward on --total-steps 2560 $small --out "$R" --resume
 expect_grep "with --norm-reward 0, this run has 1" "$T/err"
 [ "$(md5sum < "$R/ckpt.h5")" = "$sum0" ] || fail "a refused --resume changed the checkpoint"
+# A damaged checkpoint (a copy cut short): one line naming it and saying so, exit 1.
+mkdir "$T/cut" && cp "$R/ckpt.h5" "$R/metrics.csv" "$T/cut/" && truncate -s 1000 "$T/cut/ckpt.h5"
+expect_rc 1 $MPIRUN -np 2 $SLUICE rl train --env CartPole-v1 --total-steps 2560 $small --out "$T/cut" --resume
+expect_grep "^sluice: error: '$T/cut/ckpt.h5' is damaged (truncated?) or not an HDF5 file" "$T/err"
+[ "$(grep -c "error" "$T/err")" -eq 1 ] || fail "damaged checkpoint: expected one error line: $(cat "$T/err")"
 
 # A shared trunk (policy and value heads on one MLP) trains, evaluates, resumes.
 H="$T/shared"

@@ -50,7 +50,9 @@ for b in open(sys.argv[1], "rb").read(): h = ((h ^ b) * 0x100000001b3) % 2**64
 print("%016x" % h)' c6)
 printf '#sluice-farm-journal\tv1\thash=%s\tntasks=1\tfile=c6\n0\t0\t0\th\tok\t0\t1.0\t1.1\t1\n' "$old" > c6.journal
 expect_rc 0 "$SLUICE" farm c6
-expect_grep "1 tasks: 1 succeeded (1 earlier)" "$T/err"
+expect_grep "1 task: 1 succeeded (1 earlier)" "$T/err"
+expect_grep "journal c6.journal: 1 task done" "$T/err"
+expect_grep "0 attempts on 1 rank x 1 slot in" "$T/err"
 # unwritable journal and output directory (a path under a regular file)
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm c1 --journal c2/j
 expect_grep "journal" "$T/err"

@@ -205,6 +205,7 @@ expect_grep "resuming from" "$T/err"
 
 # a run directory whose name has a quote and a backslash: summary.json escapes them
 expect_rc 0 $MPIRUN -np 1 "$SLUICE" train --data "$T/c.h5" --model mlp:3-4-3 --epochs 1 --batch 8 --out "$T/q\"d\\x"
+expect_grep "trained 1 epoch: " "$T/err"
 grep -qF '"checkpoint": "'"$T"'/q\"d\\x/ckpt.h5",' "$T/q\"d\\x/summary.json" ||
   { cat "$T/q\"d\\x/summary.json" >&2; fail "summary.json: the checkpoint path is not escaped"; }
 

@@ -233,6 +233,10 @@ m=m123456789012345678901234567890123456789012345678901234567890
 expect_rc 0 $TUNE --command "echo sluice-report step=1 $m=1" --space 'x=uniform(0,1)' --metric $m --trials 2 \
   --out "$T/longname"
 expect_grep "\"metric_name\": \"$m\"" "$T/longname/best.json"
+# one trial is "1 trial" in the summary
+expect_rc 0 $TUNE --command "echo sluice-report step=1 loss=1" --space 'x=uniform(0,1)' --metric loss --trials 1 \
+  --out "$T/one"
+expect_grep "tune finished: 1 trial: 1 done" "$T/out"
 expect_rc 2 $TUNE --command "$OBJ {z}" --space 'x=uniform(0,1)' --metric loss --trials 2 --out "$T/bad4"
 expect_grep "{} that is not a parameter" "$T/err"
 echo PASS
