@@ -219,10 +219,13 @@ static void rm_rf(const char *path)
     }
 }
 
-/* Keep the newest `keep` checkpoints of a trial (keep < 0: remove all).
- * Returns the newest step kept, -1 if none: one pass over the directory;
- * in *left (if not NULL) the number of entries left in it. */
-static int64_t ckpt_prune(const char *dir, long keep, int *left)
+/* Keep the newest `keep` checkpoints of a trial (keep < 0: remove all)
+ * among those of steps up to max_step (-1: any); later ones are left alone:
+ * the objective may be writing one, not yet reported, and pruning by it
+ * would remove the newest complete one, which a PBT copy may be about to
+ * take. Returns the newest step kept, -1 if none: one pass over the
+ * directory; in *left (if not NULL) the number of entries left in it. */
+static int64_t ckpt_prune(const char *dir, long keep, int64_t max_step, int *left)
 {
     DIR *d = opendir(dir);
     if (left)
@@ -234,7 +237,7 @@ static int64_t ckpt_prune(const char *dir, long keep, int *left)
     for (struct dirent *de; (de = readdir(d));) {
         int64_t s;
         all += !is_dot(de->d_name);
-        if (n < 4096 && ckpt_step_of(de->d_name, &s))
+        if (n < 4096 && ckpt_step_of(de->d_name, &s) && (max_step < 0 || s <= max_step))
             steps[n++] = s;
     }
     qsort(steps, (size_t)n, sizeof steps[0], cmp_i64_desc);
@@ -257,7 +260,7 @@ static int64_t ckpt_prune(const char *dir, long keep, int *left)
     char path[4096];
     for (struct dirent *de; (de = readdir(d));) {
         int64_t s;
-        if (ckpt_step_of(de->d_name, &s) && (keep < 0 || s < cut)) {
+        if (ckpt_step_of(de->d_name, &s) && (max_step < 0 || s <= max_step) && (keep < 0 || s < cut)) {
             struct stat sb;
             snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
             rm_rf(path);
@@ -559,7 +562,7 @@ static sl_status_t coord_prepare(tune_run_t *r, const sl_tune_job_t *job, tune_j
          * report is on its way; the trial goes on from that step. */
         char from[1024];
         trial_dir(r, job->from_trial, from, sizeof from);
-        ckpt_prune(m->trial_dir, -1, NULL);
+        ckpt_prune(m->trial_dir, -1, -1, NULL);
         int64_t s = -1, donor_step = r->e->t[job->from_trial].step;
         for (int tries = 0; tries < 8; tries++) {
             s = ckpt_find(from, job->from_step, NULL, 0, NULL);
@@ -572,7 +575,7 @@ static sl_status_t coord_prepare(tune_run_t *r, const sl_tune_job_t *job, tune_j
             sl_status_t cst = ckpt_copy(from, s, m->trial_dir);
             if (cst == SL_OK)
                 break;
-            ckpt_prune(m->trial_dir, -1, NULL);
+            ckpt_prune(m->trial_dir, -1, -1, NULL);
             s = -1;
             if (cst != SL_ERR_NOT_FOUND) /* not pruned meanwhile: a real failure, said already */
                 break;
@@ -903,7 +906,8 @@ int tune_report(tune_run_t *r, int64_t trial, int64_t step, int n, const char *c
         m.v[i] = vals[i];
     }
     /* The objective wrote the step's checkpoint before reporting it; old
-     * ones go at most every 0.25 s or 8 reports (the end of the trial prunes
+     * ones (up to this step: it may be writing the next) go at most every
+     * 0.25 s or 8 reports (the end of the trial prunes
      * again), so that a trial of short steps is not a directory scan each. */
     int has_time = !r->stamp_time;
     for (int i = 0; i < m.n && !has_time; i++)
@@ -919,7 +923,7 @@ int tune_report(tune_run_t *r, int64_t trial, int64_t step, int n, const char *c
         m.v[m.n++] = r->job_prior + sl_now() - r->job_t0;
     }
     if (++r->prune_reports >= 8 || sl_now() >= r->prune_at) {
-        ckpt_prune(r->cur_dir, r->o->keep, NULL);
+        ckpt_prune(r->cur_dir, r->o->keep, step, NULL);
         r->prune_reports = 0;
         r->prune_at = sl_now() + 0.25;
     }
@@ -1034,7 +1038,7 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
     /* also what was written but never reported; the newest left is where
      * the trial can resume */
     int left;
-    *ck_p = r->o->keep > 0 ? ckpt_prune(m->trial_dir, r->o->keep, &left)
+    *ck_p = r->o->keep > 0 ? ckpt_prune(m->trial_dir, r->o->keep, -1, &left)
                            : ckpt_find(m->trial_dir, -1, NULL, 0, &left);
     trial_dir_done(r, m->trial_dir, left);
     *who_p = r->fail_grank;

@@ -175,7 +175,11 @@ cmp -s "$T/keep/best.h5" "$T/keep/trials/$(printf %06d "$bt")/checkpoint-$bs" ||
 # PBT copies the donor's whole checkpoint (several files, a directory), and
 # when the donor has pruned the one of the decision's step (--keep-checkpoints
 # 1) while the exploited trial took its time to stop, its newest reported
-# one: an exploited trial never starts over from nothing
+# one: an exploited trial never starts over from nothing. The donor starts
+# writing its next checkpoint right after a report, as a program that
+# checkpoints between steps does: pruning at a report keeps the reported
+# one and leaves the half-written one alone (it used to keep only the
+# newest files, so under load a copy could take a half-written checkpoint)
 cat > "$T/p.sh" <<'SH'
 #!/bin/sh
 d=$1 dir=$SLUICE_TRIAL_DIR step=0 how=fresh
@@ -189,10 +193,9 @@ echo "$SLUICE_TRIAL_ID $how $step" >> "$d/pbt-starts"
 trap 'sleep 1; exit 0' TERM
 while [ $step -lt $SLUICE_MAX_T ]; do
   step=$((step+1))
-  echo $step > "$dir/checkpoint-$step.model"; echo $step > "$dir/checkpoint-$step.optim"
+  echo $step > "$dir/checkpoint-$step.model"; sleep 0.05; echo $step > "$dir/checkpoint-$step.optim"
   mkdir -p "$dir/checkpoint-$step.d"; echo $step > "$dir/checkpoint-$step.d/state"
   echo "sluice-report step=$step loss=$(awk -v x="$SLUICE_PARAM_X" -v s=$step 'BEGIN{print x + 1/s}')"
-  sleep 0.05
 done
 SH
 chmod +x "$T/p.sh"
