@@ -56,6 +56,7 @@ struct tune_run {
                           message goes by rendezvous), so it is sent without blocking */
     MPI_Request *sendreq;
     int *slot;
+    unsigned char *seen; /* coord_note: running trials per group */
     int changed, dirty;
     double last_save, save_cost, coord_time, save_total, t_start;
     int64_t nsaves;
@@ -491,9 +492,23 @@ static void coord_note(tune_run_t *r)
     char paused[48] = ""; /* ASHA and HyperBand hold most trials at rungs */
     if (c[SL_TUNE_PAUSED] > 0)
         snprintf(paused, sizeof paused, "paused %lld, ", (long long)c[SL_TUNE_PAUSED]);
+    /* a group's next job is handed out while its current one runs: a second
+     * running trial of a group is queued there, not running */
+    int64_t queued = 0;
+    if (c[SL_TUNE_RUNNING] > 0) {
+        memset(r->seen, 0, (size_t)r->ngroups);
+        for (int64_t i = 0; i < r->e->n; i++) {
+            int g = r->e->t[i].group;
+            if (r->e->t[i].status == SL_TUNE_RUNNING && g >= 0 && g < r->ngroups)
+                queued += r->seen[g]++ > 0;
+        }
+        if (queued > 0)
+            snprintf(paused + strlen(paused), sizeof paused - strlen(paused), "queued %lld, ",
+                     (long long)queued);
+    }
     snprintf(note, sizeof note, "running %lld, %sdone %lld, pruned %lld, errored %lld, best %s",
-             (long long)c[SL_TUNE_RUNNING], paused, (long long)c[SL_TUNE_DONE], (long long)c[SL_TUNE_PRUNED],
-             (long long)c[SL_TUNE_ERRORED], val);
+             (long long)(c[SL_TUNE_RUNNING] - queued), paused, (long long)c[SL_TUNE_DONE],
+             (long long)c[SL_TUNE_PRUNED], (long long)c[SL_TUNE_ERRORED], val);
     sl_progress_note(r->prog, note);
     int64_t settled = c[SL_TUNE_DONE] + c[SL_TUNE_PRUNED] + c[SL_TUNE_ERRORED];
     if (settled > r->settled) {
@@ -1146,13 +1161,14 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
     r->gstate = calloc((size_t)r->ngroups, sizeof *r->gstate);
     r->want = calloc((size_t)r->ngroups, sizeof *r->want);
     r->slot = calloc((size_t)r->ngroups, sizeof *r->slot);
+    r->seen = calloc((size_t)r->ngroups + 1, 1);
     r->sendbuf = malloc(2 * (size_t)r->ngroups * r->jobsize);
     r->sendreq = malloc(2 * (size_t)r->ngroups * sizeof *r->sendreq);
     for (int k = 0; r->sendreq && k < 2 * r->ngroups; k++)
         r->sendreq[k] = MPI_REQUEST_NULL;
     r->own_job = malloc(r->jobsize);
-    if (!nodes || !order || !r->leader || !r->gstate || !r->want || !r->slot || !r->sendbuf || !r->sendreq ||
-        !r->own_job) {
+    if (!nodes || !order || !r->leader || !r->gstate || !r->want || !r->slot || !r->seen || !r->sendbuf ||
+        !r->sendreq || !r->own_job) {
         st = sl_error(SL_ERR_NOMEM, "out of memory");
         goto out_free;
     }
@@ -1317,6 +1333,7 @@ out_free:
     free(r->gstate);
     free(r->want);
     free(r->slot);
+    free(r->seen);
     free(r->sendbuf);
     free(r->sendreq);
     free(r->own_job);

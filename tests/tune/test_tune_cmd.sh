@@ -97,6 +97,14 @@ expect_rc 2 $TUNE --command 'true' --space 'x=randint(1,10)' --metric m --target
 expect_grep "target '4o' is not a number" "$T/err"
 [ ! -e "$T/badtarget" ] || fail "a bad --target left $T/badtarget"
 
+# 2c''. the live line counts a job handed to a busy group ahead of time as
+# queued, not running: never more running than the 2 groups
+expect_rc 0 env SLUICE_PROGRESS=lines SLUICE_PROGRESS_INTERVAL=0.1 $MPIRUN -np 2 $SLUICE tune --command 'for i in 1 2 3 4; do echo sluice-report step=$i m={x}; sleep 0.1; done' \
+  --space 'x=uniform(0,1)' --metric m --trials 6 --out "$T/live"
+grep -q 'running [0-9]' "$T/err" || { cat "$T/err"; fail "no live line with SLUICE_PROGRESS=lines"; }
+sed -n 's/.*running \([0-9]*\),.*/\1/p' "$T/err" | awk '$1 > 2 {exit 1}' ||
+  { cat "$T/err"; fail "the live line shows more running trials than groups"; }
+
 # 2d. trial directories: every command starts in a directory of its own,
 # empty; one that leaves nothing in it has none afterwards (the directory is
 # reused), one that writes keeps just its own files; a directory is not
