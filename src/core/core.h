@@ -277,8 +277,9 @@ void sl_progress_tick(sl_progress_t *p);
 void sl_progress_note(sl_progress_t *p, const char *text);
 /* Collective: final counts, final line on rank 0; frees *p. */
 sl_status_t sl_progress_finish(sl_progress_t **p);
-/* Local: warn once, on world rank 0, when SLUICE_PROGRESS_INTERVAL is set
- * but not a positive number of seconds (progress then uses its default).
+/* Local: warn once, on world rank 0, when SLUICE_PROGRESS is set but not
+ * bar, lines or off, or SLUICE_PROGRESS_INTERVAL is set but not a positive
+ * number of seconds (progress then uses its default for that setting).
  * The driver calls it at start; sl_progress_create itself stays quiet. */
 void sl_progress_check_env(void);
 /* Format seconds as "1h02m03s" / "2m05s" / "3.4s" into buf. */

@@ -69,6 +69,11 @@ expect_grep "SLUICE_PROGRESS_INTERVAL='' is not a positive number" "$T/err"
 # counts of one are singular
 expect_grep "demo: 1 rank on 1 node" "$T/out"
 expect_grep "after 1 step (" "$T/out"
+# A bad SLUICE_PROGRESS (not bar, lines or off) is the same.
+SLUICE_PROGRESS=baz expect_rc 0 $MPIRUN -np 2 "$SLUICE" demo --farm-tasks 0 --sort-records 0 \
+    --train-epochs 0 --out "$T/iv" --steps 1 --step-ms 0
+[ "$(grep -c "warn: SLUICE_PROGRESS='baz' is not one of bar, lines or off; using the default" "$T/err")" -eq 1 ] ||
+  fail "expected one warning about SLUICE_PROGRESS: $(cat "$T/err")"
 
 # Launch mistake: Slurm says 4 tasks but MPI sees a world of one.
 SLURM_NTASKS=4 SLURM_STEP_NUM_TASKS=4 expect_rc 2 "$SLUICE" demo --steps 1 --out "$T/x"
