@@ -96,7 +96,8 @@ extern int sl_log_level_g; /* read through the macros; set with sl_log_set_level
 void sl_log_set_level(sl_log_level_t level);
 /* Parse "none|error|warn|info|verbose|debug" (or 0-5). Local. */
 sl_status_t sl_log_level_parse(const char *s, sl_log_level_t *level_p);
-/* Apply SLUICE_LOG from the environment, if set and valid. Local. */
+/* Apply SLUICE_LOG from the environment, if set and valid; an invalid value
+ * gets a warning on world rank 0 only. Local. */
 void sl_log_init_env(void);
 /* Rank used in prefixes (world rank); set once after MPI_Init. */
 void sl_log_set_rank(int rank, int size);

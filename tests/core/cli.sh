@@ -74,6 +74,11 @@ SLUICE_PROGRESS=baz expect_rc 0 $MPIRUN -np 2 "$SLUICE" demo --farm-tasks 0 --so
     --train-epochs 0 --out "$T/iv" --steps 1 --step-ms 0
 [ "$(grep -c "warn: SLUICE_PROGRESS='baz' is not one of bar, lines or off; using the default" "$T/err")" -eq 1 ] ||
   fail "expected one warning about SLUICE_PROGRESS: $(cat "$T/err")"
+# A bad SLUICE_LOG is a warning, once, on rank 0; the run goes on at the default level.
+SLUICE_LOG=loud expect_rc 0 $MPIRUN -np 2 "$SLUICE" demo --farm-tasks 0 --sort-records 0 \
+    --train-epochs 0 --out "$T/iv" --steps 1 --step-ms 0
+[ "$(grep -c "warn: SLUICE_LOG=loud is not one of none|error|warn|info|verbose|debug; ignored" "$T/err")" -eq 1 ] ||
+  fail "expected one warning about SLUICE_LOG: $(cat "$T/err")"
 
 # Launch mistake: Slurm says 4 tasks but MPI sees a world of one.
 SLURM_NTASKS=4 SLURM_STEP_NUM_TASKS=4 expect_rc 2 "$SLUICE" demo --steps 1 --out "$T/x"
