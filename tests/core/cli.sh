@@ -19,6 +19,12 @@ expect_rc 2 "$SLUICE" rl;   expect_grep "usage: sluice rl train" "$T/err"
 expect_rc 2 "$SLUICE" data; expect_grep "usage: sluice data" "$T/err"
 [ "$(tail -n 1 "$T/err")" = "sluice: error: data: missing subcommand (import-idx or import-csv)" ] ||
   fail "sluice data: $(cat "$T/err")"
+# An unknown subcommand: the same form for every command.
+expect_rc 2 "$SLUICE" rl x
+[ "$(tail -n 1 "$T/err")" = "sluice: error: rl: unknown subcommand 'x' (train, eval or envs)" ] || fail "sluice rl x: $(cat "$T/err")"
+expect_rc 2 "$SLUICE" data x
+[ "$(tail -n 1 "$T/err")" = "sluice: error: data: unknown subcommand 'x' (import-idx or import-csv)" ] ||
+  fail "sluice data x: $(cat "$T/err")"
 expect_rc 2 "$SLUICE" help frobnicate;   expect_grep "unknown command 'frobnicate'" "$T/err"
 expect_rc 2 "$SLUICE" demo --bogus;      expect_grep "unknown option '--bogus'" "$T/err"
 expect_rc 2 "$SLUICE" demo --steps -1;   expect_grep "option --steps: -1 is out of range" "$T/err"
