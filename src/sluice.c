@@ -111,8 +111,10 @@ int main(int argc, char **argv)
     sl_progress_check_env();
 
     if (argc < 2) {
-        if (rank == 0)
+        if (rank == 0) { /* a usage error ends with its one error line, as elsewhere */
             usage(stderr);
+            fprintf(stderr, "sluice: error: missing command (see 'sluice --help')\n");
+        }
         code = SL_EXIT_USAGE;
         goto out;
     }

@@ -96,7 +96,8 @@ extern int sl_log_level_g; /* read through the macros; set with sl_log_set_level
 void sl_log_set_level(sl_log_level_t level);
 /* Parse "none|error|warn|info|verbose|debug" (or 0-5). Local. */
 sl_status_t sl_log_level_parse(const char *s, sl_log_level_t *level_p);
-/* Apply SLUICE_LOG from the environment, if set and valid. Local. */
+/* Apply SLUICE_LOG from the environment, if set and valid; an invalid value
+ * gets a warning on world rank 0 only. Local. */
 void sl_log_init_env(void);
 /* Rank used in prefixes (world rank); set once after MPI_Init. */
 void sl_log_set_rank(int rank, int size);
@@ -277,8 +278,9 @@ void sl_progress_tick(sl_progress_t *p);
 void sl_progress_note(sl_progress_t *p, const char *text);
 /* Collective: final counts, final line on rank 0; frees *p. */
 sl_status_t sl_progress_finish(sl_progress_t **p);
-/* Local: warn once, on world rank 0, when SLUICE_PROGRESS_INTERVAL is set
- * but not a positive number of seconds (progress then uses its default).
+/* Local: warn once, on world rank 0, when SLUICE_PROGRESS is set but not
+ * bar, lines or off, or SLUICE_PROGRESS_INTERVAL is set but not a positive
+ * number of seconds (progress then uses its default for that setting).
  * The driver calls it at start; sl_progress_create itself stays quiet. */
 void sl_progress_check_env(void);
 /* Format seconds as "1h02m03s" / "2m05s" / "3.4s" into buf. */

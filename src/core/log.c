@@ -52,7 +52,7 @@ void sl_log_init_env(void)
         if (sl_log_level_parse(e, &l) == SL_OK)
             sl_log_set_level(l);
         else
-            SL_WARN("SLUICE_LOG=%s is not one of none|error|warn|info|verbose|debug; ignored", e);
+            SL_WARN0("SLUICE_LOG=%s is not one of none|error|warn|info|verbose|debug; ignored", e);
     }
 }
 

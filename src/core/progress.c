@@ -91,9 +91,35 @@ static int interval_env(double *seconds_p)
     return 1;
 }
 
+typedef enum { PROGRESS_BAR, PROGRESS_LINES, PROGRESS_OFF } progress_mode_t;
+
+/* SLUICE_PROGRESS: 1 and *mode_p set when it is bar, lines or off, 0 when
+ * unset, -1 when set to anything else (left to sl_progress_check_env to
+ * report, once). */
+static int mode_env(progress_mode_t *mode_p)
+{
+    const char *mode = getenv("SLUICE_PROGRESS");
+    if (!mode)
+        return 0;
+    if (!strcmp(mode, "bar"))
+        *mode_p = PROGRESS_BAR;
+    else if (!strcmp(mode, "lines"))
+        *mode_p = PROGRESS_LINES;
+    else if (!strcmp(mode, "off"))
+        *mode_p = PROGRESS_OFF;
+    else
+        return -1;
+    return 1;
+}
+
 void sl_progress_check_env(void)
 {
     double v;
+    progress_mode_t m;
+    if (mode_env(&m) < 0)
+        SL_WARN0("SLUICE_PROGRESS='%s' is not one of bar, lines or off; using the default "
+                 "(a bar on a terminal, lines otherwise)",
+                 getenv("SLUICE_PROGRESS"));
     if (interval_env(&v) < 0)
         SL_WARN0("SLUICE_PROGRESS_INTERVAL='%s' is not a positive number of seconds; using the default "
                  "(5 s in a log file, 0.2 s on a terminal)",
@@ -115,9 +141,10 @@ sl_status_t sl_progress_create(MPI_Comm comm, const char *label, double total, c
     p->t0 = p->last_flush = p->last_draw = sl_now();
     /* Under mpirun a rank's stderr is a pipe even when mpirun's is a
      * terminal: SLUICE_PROGRESS=bar|lines|off overrides the guess. */
-    const char *mode = getenv("SLUICE_PROGRESS");
-    p->tty = mode && !strcmp(mode, "bar") ? 1 : (mode && !strcmp(mode, "lines") ? 0 : isatty(2));
-    p->enabled = sl_log_level_g >= SL_LOG_INFO && !(mode && !strcmp(mode, "off"));
+    progress_mode_t mode;
+    int set = mode_env(&mode) > 0;
+    p->tty = set && mode == PROGRESS_BAR ? 1 : (set && mode == PROGRESS_LINES ? 0 : isatty(2));
+    p->enabled = sl_log_level_g >= SL_LOG_INFO && !(set && mode == PROGRESS_OFF);
     p->draw_every = p->tty ? 0.2 : 5.0;
     interval_env(&p->draw_every);
     rc = MPI_Win_allocate(p->rank == 0 ? (MPI_Aint)sizeof(double) : 0, sizeof(double), MPI_INFO_NULL, p->comm,

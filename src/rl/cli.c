@@ -409,7 +409,5 @@ sl_status_t sl_cmd_rl(MPI_Comm comm, int argc, char **argv)
     fflush(f);
     if (!*sub) /* a usage error ends with its one error line, as elsewhere */
         return sl_error_root(comm, SL_ERR_USAGE, "rl: missing subcommand (train, eval or envs)");
-    if (rank == 0)
-        fprintf(stderr, "sluice: error: unknown rl subcommand '%s'\n", sub);
-    return SL_ERR_USAGE;
+    return sl_error_root(comm, SL_ERR_USAGE, "rl: unknown subcommand '%s' (train, eval or envs)", sub);
 }

@@ -8,6 +8,8 @@ expect_rc 0 "$SLUICE" --help;            expect_grep "usage: sluice <command>" "
 expect_rc 0 "$SLUICE" --version;         expect_grep "^sluice [0-9]" "$T/out"
 expect_rc 0 "$SLUICE" help demo;         expect_grep "usage: sluice demo" "$T/out"
 expect_rc 2 "$SLUICE";                   expect_grep "usage:" "$T/err"
+[ "$(tail -n 1 "$T/err")" = "sluice: error: missing command (see 'sluice --help')" ] || fail "sluice: $(cat "$T/err")"
+[ ! -s "$T/out" ] || fail "sluice with no command wrote to stdout: $(cat "$T/out")"
 expect_rc 2 "$SLUICE" frobnicate;        expect_grep "unknown command 'frobnicate'" "$T/err"
 expect_rc 0 "$SLUICE" help data import-csv; expect_grep "usage: sluice data import-csv" "$T/out"
 expect_rc 0 "$SLUICE" help rl train;      expect_grep "usage: sluice rl train" "$T/out"
@@ -17,6 +19,12 @@ expect_rc 2 "$SLUICE" rl;   expect_grep "usage: sluice rl train" "$T/err"
 expect_rc 2 "$SLUICE" data; expect_grep "usage: sluice data" "$T/err"
 [ "$(tail -n 1 "$T/err")" = "sluice: error: data: missing subcommand (import-idx or import-csv)" ] ||
   fail "sluice data: $(cat "$T/err")"
+# An unknown subcommand: the same form for every command.
+expect_rc 2 "$SLUICE" rl x
+[ "$(tail -n 1 "$T/err")" = "sluice: error: rl: unknown subcommand 'x' (train, eval or envs)" ] || fail "sluice rl x: $(cat "$T/err")"
+expect_rc 2 "$SLUICE" data x
+[ "$(tail -n 1 "$T/err")" = "sluice: error: data: unknown subcommand 'x' (import-idx or import-csv)" ] ||
+  fail "sluice data x: $(cat "$T/err")"
 expect_rc 2 "$SLUICE" help frobnicate;   expect_grep "unknown command 'frobnicate'" "$T/err"
 expect_rc 2 "$SLUICE" demo --bogus;      expect_grep "unknown option '--bogus'" "$T/err"
 expect_rc 2 "$SLUICE" demo --steps -1;   expect_grep "option --steps: -1 is out of range" "$T/err"
@@ -69,6 +77,16 @@ expect_grep "SLUICE_PROGRESS_INTERVAL='' is not a positive number" "$T/err"
 # counts of one are singular
 expect_grep "demo: 1 rank on 1 node" "$T/out"
 expect_grep "after 1 step (" "$T/out"
+# A bad SLUICE_PROGRESS (not bar, lines or off) is the same.
+SLUICE_PROGRESS=baz expect_rc 0 $MPIRUN -np 2 "$SLUICE" demo --farm-tasks 0 --sort-records 0 \
+    --train-epochs 0 --out "$T/iv" --steps 1 --step-ms 0
+[ "$(grep -c "warn: SLUICE_PROGRESS='baz' is not one of bar, lines or off; using the default" "$T/err")" -eq 1 ] ||
+  fail "expected one warning about SLUICE_PROGRESS: $(cat "$T/err")"
+# A bad SLUICE_LOG is a warning, once, on rank 0; the run goes on at the default level.
+SLUICE_LOG=loud expect_rc 0 $MPIRUN -np 2 "$SLUICE" demo --farm-tasks 0 --sort-records 0 \
+    --train-epochs 0 --out "$T/iv" --steps 1 --step-ms 0
+[ "$(grep -c "warn: SLUICE_LOG=loud is not one of none|error|warn|info|verbose|debug; ignored" "$T/err")" -eq 1 ] ||
+  fail "expected one warning about SLUICE_LOG: $(cat "$T/err")"
 
 # Launch mistake: Slurm says 4 tasks but MPI sees a world of one.
 SLURM_NTASKS=4 SLURM_STEP_NUM_TASKS=4 expect_rc 2 "$SLUICE" demo --steps 1 --out "$T/x"

@@ -40,7 +40,7 @@ expect_rc 2 $MPIRUN -np 1 $SLUICE rl train
 expect_grep "missing required option --out for 'sluice rl train'" "$T/err"
 
 expect_rc 2 $MPIRUN -np 1 $SLUICE rl bogus
-expect_grep "unknown rl subcommand" "$T/err"
+expect_grep "^sluice: error: rl: unknown subcommand 'bogus' (train, eval or envs)$" "$T/err"
 
 # Train on 2 ranks: files and columns.
 expect_rc 0 $MPIRUN -np 2 $SLUICE rl train --env CartPole-v1 --total-steps 1280 $small --out "$R"
