@@ -442,6 +442,12 @@ void sl_h5_discard(sl_h5_t **h);
 /* Collective: open PATH for reading. SL_ERR_NOT_FOUND, not printed, if it
  * does not exist (the caller decides whether that is an error). */
 sl_status_t sl_h5_open(MPI_Comm comm, const char *path, sl_h5_t **h_p);
+/* As sl_h5_open, but a file HDF5 cannot open (damaged, or not HDF5) gives
+ * SL_ERR_HDF5 without a word: the caller may try another (a checkpoint's
+ * previous version) and say so, or sl_h5_damaged. Collective. */
+sl_status_t sl_h5_try_open(MPI_Comm comm, const char *path, sl_h5_t **h_p);
+/* Print (rank 0) that HDF5 cannot open path; returns SL_ERR_HDF5. */
+sl_status_t sl_h5_damaged(MPI_Comm comm, const char *path);
 /* Local: whether a dataset exists, and its type and shape. */
 int sl_h5_exists(sl_h5_t *h, const char *name);
 sl_status_t sl_h5_info(sl_h5_t *h, const char *name, sl_dtype_t *type_p,

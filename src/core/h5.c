@@ -396,7 +396,25 @@ void sl_h5_discard(sl_h5_t **hp)
     *hp = NULL;
 }
 
+static sl_status_t h5_open(MPI_Comm comm, const char *path, int quiet, sl_h5_t **h_p);
+
+sl_status_t sl_h5_damaged(MPI_Comm comm, const char *path)
+{
+    return sl_error_root(comm, SL_ERR_HDF5,
+                         "'%s' is damaged (truncated?) or not an HDF5 file: HDF5 cannot open it", path);
+}
+
 sl_status_t sl_h5_open(MPI_Comm comm, const char *path, sl_h5_t **h_p)
+{
+    return h5_open(comm, path, 0, h_p);
+}
+
+sl_status_t sl_h5_try_open(MPI_Comm comm, const char *path, sl_h5_t **h_p)
+{
+    return h5_open(comm, path, 1, h_p);
+}
+
+static sl_status_t h5_open(MPI_Comm comm, const char *path, int quiet, sl_h5_t **h_p)
 {
     sl_h5_t *h = NULL;
     int rank, exists = 0;
@@ -425,8 +443,8 @@ sl_status_t sl_h5_open(MPI_Comm comm, const char *path, sl_h5_t **h_p)
         H5Eclear2(H5E_DEFAULT);
         /* most often a checkpoint cut short by a full disk or a copy, or
          * a file that never was HDF5 */
-        sl_error_root(h->comm, SL_ERR_HDF5,
-                      "'%s' is damaged (truncated?) or not an HDF5 file: HDF5 cannot open it", path);
+        if (!quiet)
+            sl_h5_damaged(h->comm, path);
         h5_free(h);
         return SL_ERR_HDF5;
     }

@@ -502,13 +502,31 @@ static sl_status_t check_attr_i64(run_t *r, sl_h5_t *h, const char *path, const 
     return SL_OK;
 }
 
-static sl_status_t load(run_t *r, const char *path, int *found_p)
+/* Resume from path (or, when HDF5 cannot open it, from path.1, saying so);
+ * from gets the file loaded. */
+static sl_status_t load(run_t *r, const char *path, int *found_p, char *from, size_t len)
 {
     sl_h5_t *h;
     *found_p = 0;
-    sl_status_t st = sl_h5_open(r->comm, path, &h);
+    snprintf(from, len, "%s", path);
+    sl_status_t st = sl_h5_try_open(r->comm, path, &h);
     if (st == SL_ERR_NOT_FOUND)
         return SL_OK;
+    char prev[4200];
+    if (st == SL_ERR_HDF5) {
+        /* damaged (a disk error, a copy cut short): the checkpoint before it,
+         * kept as ckpt.h5.1, loses one checkpoint's steps instead of the run */
+        snprintf(prev, sizeof prev, "%s.1", path);
+        st = sl_h5_try_open(r->comm, prev, &h);
+        if (st != SL_OK)
+            return sl_h5_damaged(r->comm, path);
+        if (r->rank == 0)
+            SL_WARN("'%s' is damaged (truncated?) or not an HDF5 file; resuming from '%s', the checkpoint "
+                    "before it",
+                    path, prev);
+        snprintf(from, len, "%s", prev);
+        path = from;
+    }
     SL_TRY(st);
     char *env = NULL, *hidden = NULL;
     if (sl_h5_get_attr_str(h, "/", "env", &env) != SL_OK ||
@@ -738,8 +756,9 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
     }
     SL_TRY_GOTO(sl_agree(r->comm, st), out);
     int found = 0;
+    char from[4200];
     if (o->resume)
-        SL_TRY_GOTO(load(r, ckpt, &found), out);
+        SL_TRY_GOTO(load(r, ckpt, &found, from, sizeof from), out);
     if (r->rank == 0) {
         if (found)
             st = csv_trim(csvp, r->update);
@@ -754,7 +773,7 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
                r->size, r->size == 1 ? "" : "s", r->N, r->N == 1 ? "" : "s", r->T, (long long)o->total_steps,
                found ? " (resumed)" : "");
         if (found)
-            printf("  resuming from %s at update %lld, step %lld\n", ckpt, (long long)r->update,
+            printf("  resuming from %s at update %lld, step %lld\n", from, (long long)r->update,
                    (long long)r->global_step);
         fflush(stdout);
     }

@@ -96,6 +96,14 @@ mkdir "$T/cut" && cp "$R/ckpt.h5" "$R/metrics.csv" "$T/cut/" && truncate -s 1000
 expect_rc 1 $MPIRUN -np 2 $SLUICE rl train --env CartPole-v1 --total-steps 2560 $small --out "$T/cut" --resume
 expect_grep "^sluice: error: '$T/cut/ckpt.h5' is damaged (truncated?) or not an HDF5 file" "$T/err"
 [ "$(grep -c "error" "$T/err")" -eq 1 ] || fail "damaged checkpoint: expected one error line: $(cat "$T/err")"
+# With the checkpoint before it kept as ckpt.h5.1, the run resumes from that
+# one instead, saying so, and finishes.
+[ -s "$R/ckpt.h5.1" ] || fail "no $R/ckpt.h5.1 kept"
+mkdir "$T/cut1" && cp "$R/ckpt.h5" "$R/ckpt.h5.1" "$R/metrics.csv" "$T/cut1/" && truncate -s 1000 "$T/cut1/ckpt.h5"
+expect_rc 0 $MPIRUN -np 2 $SLUICE rl train --env CartPole-v1 --total-steps 1792 $small --out "$T/cut1" --resume
+expect_grep "warn: '$T/cut1/ckpt.h5' is damaged (truncated?) or not an HDF5 file; resuming from '$T/cut1/ckpt.h5.1'" "$T/err"
+expect_grep "resuming from $T/cut1/ckpt.h5.1 at update" "$T/out"
+expect_grep '"steps": 1792' "$T/cut1/summary.json"
 
 # A shared trunk (policy and value heads on one MLP) trains, evaluates, resumes.
 H="$T/shared"
