@@ -693,7 +693,9 @@ sl_status_t sl_tune_exp_report(sl_tune_exp_t *e, int64_t trial, int64_t step, in
             d = SL_TUNE_STOP;
         break;
     case SL_TUNE_PBT:
-        if (t->target < 0 || step < t->target)
+        /* not once the experiment has ended: an exploit would take the
+         * donor's parameters and step for a trial that is stopped anyway */
+        if ((t->target < 0 || step < t->target) && !ended(e))
             SL_TRY(pbt(e, t, step, &d));
         break;
     default: break;

@@ -478,6 +478,32 @@ static void test_target(void)
         sl_tune_exp_destroy(&f);
     }
     sl_tune_exp_destroy(&e);
+
+    /* PBT: once trial 0 reached the target, trial 3, the worst at the
+     * perturbation interval, is stopped, not exploited: it keeps its own
+     * parameters and step */
+    sl_tune_conf_default(&c);
+    c.scheduler = SL_TUNE_PBT;
+    c.perturb = 2;
+    c.trials = 4;
+    c.max_t = 10;
+    c.target = 1.0;
+    const char *ex2[] = {"lr=uniform(0.01,1)", NULL};
+    e = make(&c, ex2);
+    for (int k = 0; k < 4; k++)
+        sl_tune_exp_next(e, k, &j);
+    for (int k = 0; k < 4; k++)
+        CU_ASSERT_EQUAL(report(e, k, 1, k + 2.0), SL_TUNE_CONTINUE);
+    const sl_tune_trial_t *t3 = sl_tune_exp_trial(e, 3);
+    double lr3 = t3->params[0];
+    CU_ASSERT_EQUAL(report(e, 0, 2, 0.5), SL_TUNE_STOP);
+    CU_ASSERT_EQUAL(report(e, 3, 2, 5.0), SL_TUNE_STOP);
+    CU_ASSERT_EQUAL(t3->from_trial, -1);
+    CU_ASSERT_EQUAL(t3->params[0], lr3);
+    sl_tune_exp_end(e, 3, SL_TUNE_END_OK, 2);
+    CU_ASSERT_EQUAL(t3->status, SL_TUNE_PRUNED);
+    CU_ASSERT_EQUAL(t3->step, 2);
+    sl_tune_exp_destroy(&e);
 }
 
 /* HyperBand with max_t 9, min_t 1, eta 3 (Li et al.): s_max = 2, brackets
