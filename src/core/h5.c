@@ -439,7 +439,12 @@ static sl_status_t h5_open(MPI_Comm comm, const char *path, int quiet, sl_h5_t *
     hid_t fapl = mpio_fapl(h->comm);
     h->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     H5Pclose(fapl);
-    if (h->file < 0) {
+    int bad = h->file < 0; /* every rank takes the same branch */
+    MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, h->comm);
+    if (bad) {
+        if (h->file >= 0)
+            H5Fclose(h->file);
+        h->file = H5I_INVALID_HID;
         H5Eclear2(H5E_DEFAULT);
         /* most often a checkpoint cut short by a full disk or a copy, or
          * a file that never was HDF5 */

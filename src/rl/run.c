@@ -9,6 +9,7 @@
 #include "rl_impl.h"
 
 #include <gsl/gsl_randist.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -502,6 +503,25 @@ static sl_status_t check_attr_i64(run_t *r, sl_h5_t *h, const char *path, const 
     return SL_OK;
 }
 
+/* Rank 0: keep the damaged checkpoint as PATH.damaged and make PATH the
+ * previous one, PREV (a hard link, replaced by rename). */
+static sl_status_t restore_prev(const char *path, const char *prev)
+{
+    char dmg[4300], tmp[4300];
+    snprintf(dmg, sizeof dmg, "%s.damaged", path);
+    snprintf(tmp, sizeof tmp, "%s.restore", path);
+    unlink(dmg);
+    unlink(tmp);
+    if (link(path, dmg) != 0)
+        return sl_error(SL_ERR_IO, "cannot keep the damaged '%s' as '%s': %s", path, dmg, strerror(errno));
+    if (link(prev, tmp) != 0 || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return sl_error(SL_ERR_IO, "cannot put '%s' back as '%s': %s", prev, path, strerror(e));
+    }
+    return sl_fsync_dir_of(path);
+}
+
 /* Resume from path (or, when HDF5 cannot open it, from path.1, saying so);
  * from gets the file loaded. */
 static sl_status_t load(run_t *r, const char *path, int *found_p, char *from, size_t len)
@@ -518,12 +538,26 @@ static sl_status_t load(run_t *r, const char *path, int *found_p, char *from, si
          * kept as ckpt.h5.1, loses one checkpoint's steps instead of the run */
         snprintf(prev, sizeof prev, "%s.1", path);
         st = sl_h5_try_open(r->comm, prev, &h);
-        if (st != SL_OK)
+        if (st == SL_ERR_NOT_FOUND)
             return sl_h5_damaged(r->comm, path);
+        if (st == SL_ERR_HDF5)
+            return sl_error_root(
+                r->comm, SL_ERR_HDF5,
+                "'%s' and '%s', the checkpoint before it, are both damaged (truncated?) or not "
+                "HDF5 files",
+                path, prev);
+        SL_TRY(st);
+        /* the next checkpoint's rotation would link the damaged file over
+         * ckpt.h5.1: put the good one back as ckpt.h5 first */
+        sl_status_t rs = r->rank == 0 ? restore_prev(path, prev) : SL_OK;
+        if ((rs = sl_agree(r->comm, rs)) != SL_OK) {
+            sl_h5_close(&h);
+            return rs;
+        }
         if (r->rank == 0)
             SL_WARN("'%s' is damaged (truncated?) or not an HDF5 file; resuming from '%s', the checkpoint "
-                    "before it",
-                    path, prev);
+                    "before it, now also '%s' (the damaged file is kept as '%s.damaged')",
+                    path, prev, path, path);
         snprintf(from, len, "%s", prev);
         path = from;
     }
@@ -750,6 +784,8 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
         char old[4200];
         remove(ckpt);
         snprintf(old, sizeof old, "%s.1", ckpt);
+        remove(old);
+        snprintf(old, sizeof old, "%s.damaged", ckpt);
         remove(old);
         snprintf(old, sizeof old, "%s/summary.json", o->out);
         remove(old);

@@ -104,6 +104,18 @@ expect_rc 0 $MPIRUN -np 2 $SLUICE rl train --env CartPole-v1 --total-steps 1792 
 expect_grep "warn: '$T/cut1/ckpt.h5' is damaged (truncated?) or not an HDF5 file; resuming from '$T/cut1/ckpt.h5.1'" "$T/err"
 expect_grep "resuming from $T/cut1/ckpt.h5.1 at update" "$T/out"
 expect_grep '"steps": 1792' "$T/cut1/summary.json"
+# The damaged file is kept aside, and the checkpoints written since are whole:
+# the next save did not link the damaged file over ckpt.h5.1.
+[ "$(stat -c %s "$T/cut1/ckpt.h5.damaged")" -eq 1000 ] || fail "the damaged checkpoint was not kept as ckpt.h5.damaged"
+for f in ckpt.h5 ckpt.h5.1; do
+  [ "$(stat -c %s "$T/cut1/$f")" -gt 1000 ] || fail "$f is the damaged file after the fallback"
+done
+expect_rc 0 $MPIRUN -np 1 $SLUICE rl eval --model "$T/cut1/ckpt.h5.1" --episodes 1
+# Both damaged: one line naming both.
+truncate -s 1000 "$T/cut1/ckpt.h5" "$T/cut1/ckpt.h5.1"
+expect_rc 1 $MPIRUN -np 2 $SLUICE rl train --env CartPole-v1 --total-steps 2304 $small --out "$T/cut1" --resume
+expect_grep "^sluice: error: '$T/cut1/ckpt.h5' and '$T/cut1/ckpt.h5.1', the checkpoint before it, are both damaged" "$T/err"
+[ "$(grep -c "error" "$T/err")" -eq 1 ] || fail "both damaged: expected one error line: $(cat "$T/err")"
 
 # A shared trunk (policy and value heads on one MLP) trains, evaluates, resumes.
 H="$T/shared"
