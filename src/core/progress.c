@@ -6,6 +6,7 @@
  * log file (Slurm output), never carriage returns in a file. */
 #include "config.h"
 #include "core_impl.h"
+#include <math.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +86,7 @@ static int interval_env(double *seconds_p)
     if (!iv)
         return 0;
     double v = strtod(iv, &end);
-    if (!*iv || *end != '\0' || !(v > 0))
+    if (!*iv || *end != '\0' || !(v > 0) || !isfinite(v))
         return -1;
     *seconds_p = v;
     return 1;

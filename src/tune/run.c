@@ -46,6 +46,7 @@ struct tune_run {
     char spare_dir[1100]; /* EXPDIR/trials/.spare-RANK */
     int dir_reusable; /* the objective left nothing running in the trial's directory */
     int fail_grank;   /* the group rank whose copy failed the current trial (0: the leader's) */
+    int64_t job_step; /* leader: the newest step the current job reported (or resumed from; -1) */
     mode_t dir_mode;  /* what mkdir gives a trial directory (0755 less the umask) */
     /* coordinator */
     sl_tune_exp_t *e;
@@ -937,6 +938,8 @@ int tune_report(tune_run_t *r, int64_t trial, int64_t step, int n, const char *c
         snprintf(m.names[m.n], sizeof m.names[0], "%s", TUNE_TIME_TOTAL);
         m.v[m.n++] = r->job_prior + sl_now() - r->job_t0;
     }
+    if (step > r->job_step)
+        r->job_step = step;
     if (++r->prune_reports >= 8 || sl_now() >= r->prune_at) {
         ckpt_prune(r->cur_dir, r->o->keep, step, NULL);
         r->prune_reports = 0;
@@ -1047,14 +1050,20 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
     r->prune_at = sl_now() + 0.25;
     r->prune_reports = 0;
     r->dir_reusable = 0;
+    r->job_step = m->ckpt_step;
     r->obj->run(r, m, &outcome);
     *busy += sl_now() - t0;
     r->cur_trial = -1;
-    /* also what was written but never reported; the newest left is where
-     * the trial can resume */
+    /* Checkpoints of steps after the last reported one were never reported
+     * (the program may have been stopped halfway through one): the state
+     * has no report of them and a resume would drop them, so they go now;
+     * counted, they would push the reported ones out of --keep-checkpoints.
+     * The newest left is where the trial can resume. */
     int left;
-    *ck_p = r->o->keep > 0 ? ckpt_prune(m->trial_dir, r->o->keep, -1, &left)
-                           : ckpt_find(m->trial_dir, -1, NULL, 0, &left);
+    int64_t upto = r->job_step > 0 ? r->job_step : 0;
+    ckpt_drop_after(m->trial_dir, upto);
+    *ck_p = r->o->keep > 0 ? ckpt_prune(m->trial_dir, r->o->keep, upto, &left)
+                           : ckpt_find(m->trial_dir, upto, NULL, 0, &left);
     trial_dir_done(r, m->trial_dir, left);
     *who_p = r->fail_grank;
     return outcome;

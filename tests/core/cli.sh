@@ -74,6 +74,9 @@ SLUICE_PROGRESS_INTERVAL=abc expect_rc 0 $MPIRUN -np 2 "$SLUICE" demo --farm-tas
 SLUICE_PROGRESS_INTERVAL= expect_rc 0 "$SLUICE" demo --farm-tasks 0 --sort-records 0 --train-epochs 0 \
     --out "$T/iv" --steps 1 --step-ms 0
 expect_grep "SLUICE_PROGRESS_INTERVAL='' is not a positive number" "$T/err"
+SLUICE_PROGRESS_INTERVAL=inf expect_rc 0 "$SLUICE" demo --farm-tasks 0 --sort-records 0 --train-epochs 0 \
+    --out "$T/iv" --steps 1 --step-ms 0
+expect_grep "SLUICE_PROGRESS_INTERVAL='inf' is not a positive number" "$T/err"
 # counts of one are singular
 expect_grep "demo: 1 rank on 1 node" "$T/out"
 expect_grep "after 1 step (" "$T/out"

@@ -214,6 +214,29 @@ expect_rc 0 $TUNE --command "$T/p.sh $T" --space 'x=uniform(0,1)' --metric loss 
 awk 'seen[$1]++ && $2 != "whole" {exit 1}' "$T/pbt-starts" ||
   fail "an exploited trial started without the donor's whole checkpoint: $(cat "$T/pbt-starts")"
 
+# A trial whose program had begun its next checkpoint when it stopped (at an
+# ASHA rung, --keep-checkpoints 1): that unreported one goes, the reported
+# one stays, and the promoted trial resumes from its rung, never from 0
+cat > "$T/half.sh" <<'SH'
+#!/bin/sh
+d=$1 dir=$SLUICE_TRIAL_DIR step=0
+[ -n "${SLUICE_RESUME:-}" ] && { step=${SLUICE_RESUME##*/checkpoint-}; step=${step%%.*}; }
+echo "$SLUICE_TRIAL_ID $step" >> "$d/half-starts"
+while [ $step -lt $SLUICE_MAX_T ]; do
+  step=$((step+1))
+  echo $step > "$dir/checkpoint-$step.h5"
+  echo "sluice-report step=$step loss=$(awk -v x="$SLUICE_PARAM_X" -v s=$step 'BEGIN{print x + 1/s}')"
+  echo half > "$dir/checkpoint-$((step+1)).h5"
+done
+SH
+chmod +x "$T/half.sh"
+expect_rc 0 $MPIRUN -np 1 $SLUICE tune -q --command "$T/half.sh $T" --space 'x=uniform(0,1)' --metric loss \
+  --scheduler asha --max-t 8 --min-t 2 --reduction-factor 2 --trials 6 --keep-checkpoints 1 --out "$T/half"
+awk 'seen[$1]++ && $2 == 0 {exit 1}' "$T/half-starts" ||
+  fail "a promoted trial started over from step 0: $(cat "$T/half-starts")"
+[ "$(awk 'seen[$1]++' "$T/half-starts" | wc -l)" -gt 0 ] || fail "no ASHA promotion: $(cat "$T/half-starts")"
+grep -l half "$T"/half/trials/*/checkpoint-* 2>/dev/null && fail "a checkpoint never reported was kept"
+
 # 5. bad input: one message, non-zero exit, nothing written
 expect_rc 2 $TUNE --command "$OBJ 3" --space 'lr=loguniform(1e-4,)' --metric loss --trials 2 --out "$T/bad1"
 expect_grep "space expression 'lr=loguniform(1e-4,)': at position 20: expected a value" "$T/err"
