@@ -122,7 +122,9 @@ if echo "$PARTS" | grep -q 2; then
   set -- $(stats $aa); ma=$1 na=$2
   echo "random+FIFO: [$fa ] s   ASHA: [$aa ] s"
   echo "medians: FIFO $mf s, ASHA $ma s; means: FIFO $nf s, ASHA $na s"
-  awk "BEGIN{printf \"ratio FIFO/ASHA time to $ACC: %.2fx of the medians (goal >= 3), %.2fx of the means\n\", $mf/$ma, $nf/$na}"
+  awk -v mf="$mf" -v ma="$ma" -v nf="$nf" -v na="$na" 'function r(a, b) {
+      return (a == "inf" && b == "inf") ? "n/a (neither reached it)" : (b == "inf") ? "0x" : (a == "inf") ? "infinite" : sprintf("%.2fx", a / b) }
+    BEGIN{printf "ratio FIFO/ASHA time to '"$ACC"': %s of the medians (goal >= 3), %s of the means\n", r(mf, ma), r(nf, na)}'
   BEST_REPS=${BEST_REPS:-1}
   [ "$BEST_REPS" -gt 0 ] && echo "== 2b. the whole budget: best test accuracy at the end"
   for i in $(seq "$BEST_REPS"); do
