@@ -197,16 +197,16 @@ static int meets_target(const sl_tune_exp_t *e, double v)
            (e->conf.maximize ? v >= e->conf.target : v <= e->conf.target);
 }
 
+void sl_tune__note_best(sl_tune_exp_t *e, double v)
+{
+    e->hit |= meets_target(e, v);
+}
+
 /* Whether the experiment has run its course before its trials did: the
  * budget is used or a trial reached --target. */
 static int ended(const sl_tune_exp_t *e)
 {
-    if (spent_out(e))
-        return 1;
-    for (int64_t i = 0; !isnan(e->conf.target) && i < e->n; i++)
-        if (meets_target(e, e->t[i].best))
-            return 1;
-    return 0;
+    return spent_out(e) || e->hit;
 }
 
 int64_t sl_tune_exp_target_report(const sl_tune_exp_t *e)
@@ -670,6 +670,7 @@ sl_status_t sl_tune_exp_report(sl_tune_exp_t *e, int64_t trial, int64_t step, in
         if (sl_tune__better(e, v, t->best)) {
             t->best = v;
             t->best_step = step;
+            sl_tune__note_best(e, v);
         }
     }
     int d = SL_TUNE_CONTINUE;

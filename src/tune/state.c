@@ -368,6 +368,7 @@ sl_status_t sl_tune_exp_load(const sl_tune_conf_t *conf, sl_tune_space_t *space,
             unpack(e, i, cols + i * NCOL);
             e->t[i].last = f[2 * i];
             e->t[i].best = f[2 * i + 1];
+            sl_tune__note_best(e, e->t[i].best); /* against this run's --target */
             for (int p = 0; p < P; p++)
                 e->t[i].params[p] = par[i * P + p];
             /* a trial running when the state was written runs again, unless

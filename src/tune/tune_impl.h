@@ -40,6 +40,7 @@ struct sl_tune_exp {
     int smax; /* HyperBand: brackets s = smax..0 */
     int64_t pending_hint;
     int64_t spent; /* trial steps reported in all (conf.budget) */
+    int hit;       /* a trial's best reached conf.target (sl_tune__note_best) */
 };
 
 double sl_tune__fix(const sl_tune_param_t *p, double v);
@@ -48,6 +49,8 @@ double sl_tune__sample(const sl_tune_param_t *p, gsl_rng *r);
 sl_status_t sl_tune__suggest(sl_tune_exp_t *e, int64_t id, double *x);
 /* Whether a is better than b under the mode; NAN is worst. */
 int sl_tune__better(const sl_tune_exp_t *e, double a, double b);
+/* A trial's best value is now v: notes whether it reached --target. */
+void sl_tune__note_best(sl_tune_exp_t *e, double v);
 /* Append a trial slot (parameters zeroed); returns its id or -1. */
 int64_t sl_tune__add_trial(sl_tune_exp_t *e);
 sl_status_t sl_tune__add_report(sl_tune_exp_t *e, int64_t trial, int64_t step, const double *vals);
