@@ -391,6 +391,27 @@ static void test_time_attr(void)
     sl_tune_exp_destroy(&e);
 }
 
+/* FIFO over x=uniform(0,1), trials of at most 4 steps, 100 trials allowed:
+ * the setting of the budget and target tests. */
+static const char *const ex_x[] = {"x=uniform(0,1)", NULL};
+static void fifo4_conf(sl_tune_conf_t *c)
+{
+    sl_tune_conf_default(c);
+    c->max_t = 4;
+    c->trials = 100;
+}
+
+/* Load the experiment saved in dir with conf c (space x=uniform(0,1)). */
+static sl_tune_exp_t *reload_x(const sl_tune_conf_t *c, const char *dir)
+{
+    sl_tune_space_t sp = {0};
+    sl_tune_exp_t *f = NULL;
+    CU_ASSERT_FATAL(sl_tune_space_add(&sp, "x=uniform(0,1)", "t") == SL_OK);
+    CU_ASSERT_FATAL(sl_tune_exp_load(c, &sp, dir, &f) == SL_OK);
+    sl_tune_space_fini(&sp);
+    return f;
+}
+
 /* --budget 10 trial steps, FIFO with max_t 4 and one group: trials 0 and
  * 1 run their 4 steps (8 spent), trial 2 is stopped at its second step
  * (10 spent, pruned), and nothing more starts though 100 trials were
@@ -398,12 +419,9 @@ static void test_time_attr(void)
 static void test_budget(void)
 {
     sl_tune_conf_t c;
-    sl_tune_conf_default(&c);
-    c.max_t = 4;
-    c.trials = 100;
+    fifo4_conf(&c);
     c.budget = 10;
-    const char *ex[] = {"x=uniform(0,1)", NULL};
-    sl_tune_exp_t *e = make(&c, ex), *f = NULL;
+    sl_tune_exp_t *e = make(&c, ex_x), *f = NULL;
     for (int k = 0; k < 2; k++) {
         int64_t id = next_run(e, NULL);
         CU_ASSERT_EQUAL(id, k);
@@ -414,9 +432,7 @@ static void test_budget(void)
     }
     const char *dir = sl_test_tmpdir();
     CU_ASSERT_FATAL(sl_tune_exp_save(e, dir) == SL_OK);
-    sl_tune_space_t sp = {0};
-    sl_tune_space_add(&sp, "x=uniform(0,1)", "t");
-    CU_ASSERT_FATAL(sl_tune_exp_load(&c, &sp, dir, &f) == SL_OK);
+    f = reload_x(&c, dir);
     sl_tune_exp_t *both[2] = {e, f}; /* the original and the loaded copy alike */
     for (int k = 0; k < 2; k++) {
         sl_tune_exp_t *x = both[k];
@@ -442,12 +458,9 @@ static void test_budget(void)
 static void test_target(void)
 {
     sl_tune_conf_t c;
-    sl_tune_conf_default(&c);
-    c.max_t = 4;
-    c.trials = 100;
+    fifo4_conf(&c);
     c.target = 0.2;
-    const char *ex[] = {"x=uniform(0,1)", NULL};
-    sl_tune_exp_t *e = make(&c, ex), *f = NULL;
+    sl_tune_exp_t *e = make(&c, ex_x), *f = NULL;
     sl_tune_job_t j0, j1, j;
     CU_ASSERT_FATAL(sl_tune_exp_next(e, 0, &j0) == SL_OK && j0.kind == SL_TUNE_JOB_RUN);
     CU_ASSERT_FATAL(sl_tune_exp_next(e, 1, &j1) == SL_OK && j1.kind == SL_TUNE_JOB_RUN);
@@ -468,10 +481,8 @@ static void test_target(void)
     const char *dir = sl_test_tmpdir();
     CU_ASSERT_FATAL(sl_tune_exp_save(e, dir) == SL_OK);
     for (int k = 0; k < 2; k++) {
-        sl_tune_space_t sp = {0};
-        sl_tune_space_add(&sp, "x=uniform(0,1)", "t");
         c.target = k ? 0.1 : 0.2;
-        CU_ASSERT_FATAL(sl_tune_exp_load(&c, &sp, dir, &f) == SL_OK);
+        f = reload_x(&c, dir);
         CU_ASSERT_EQUAL(sl_tune_exp_complete(f), !k);
         CU_ASSERT_EQUAL(sl_tune_exp_target_report(f), k ? -1 : 2);
         CU_ASSERT_EQUAL(next_run(f, NULL), k ? 2 : -1 - SL_TUNE_JOB_DONE);
