@@ -207,6 +207,26 @@ static hid_t coll_dxpl(void)
     return dxpl;
 }
 
+/* Rows [row0, row0+nrows) of a dataset of ndim dims: selected in fspace
+ * (nothing when nrows is 0: the collective call still needs every rank);
+ * returns the matching memory space, which the caller closes. */
+static hid_t select_rows(hid_t fspace, int ndim, const uint64_t *dims, uint64_t row0, uint64_t nrows)
+{
+    hsize_t start[SL_H5_MAXDIM] = {0}, count[SL_H5_MAXDIM];
+    for (int i = 0; i < ndim; i++)
+        count[i] = dims[i];
+    start[0] = row0;
+    count[0] = nrows;
+    hid_t mspace = H5Screate_simple(ndim, count, NULL);
+    if (nrows == 0) {
+        H5Sselect_none(fspace);
+        H5Sselect_none(mspace);
+    } else {
+        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+    }
+    return mspace;
+}
+
 sl_status_t sl_h5_write(sl_h5_t *h, const char *name, sl_dtype_t type, int ndim, const uint64_t *dims,
                         const void *data)
 {
@@ -245,18 +265,7 @@ sl_status_t sl_h5_write_rows(sl_h5_t *h, const char *name, sl_dtype_t type, int 
     st = create_dset(h, name, type, ndim, dims, &dset, &fspace);
     if (st != SL_OK)
         return sl_agree(h->comm, st);
-    hsize_t start[SL_H5_MAXDIM] = {0}, count[SL_H5_MAXDIM];
-    for (int i = 0; i < ndim; i++)
-        count[i] = dims[i];
-    start[0] = row0;
-    count[0] = nrows;
-    hid_t mspace = H5Screate_simple(ndim, count, NULL);
-    if (nrows == 0) {
-        H5Sselect_none(fspace);
-        H5Sselect_none(mspace);
-    } else {
-        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
-    }
+    hid_t mspace = select_rows(fspace, ndim, dims, row0, nrows);
     hid_t dxpl = coll_dxpl();
     if (H5Dwrite(dset, native_type(type), mspace, fspace, dxpl, data) < 0)
         st = sl_h5_error("cannot write rows to", h->tmp);
@@ -586,18 +595,7 @@ sl_status_t sl_h5_read_rows(sl_h5_t *h, const char *name, sl_dtype_t type, uint6
         return st;
     hid_t d = H5Dopen2(h->file, name, H5P_DEFAULT);
     hid_t fspace = H5Dget_space(d);
-    hsize_t start[SL_H5_MAXDIM] = {0}, count[SL_H5_MAXDIM];
-    for (int i = 0; i < nd; i++)
-        count[i] = dims[i];
-    start[0] = row0;
-    count[0] = nrows;
-    hid_t mspace = H5Screate_simple(nd, count, NULL);
-    if (nrows == 0) {
-        H5Sselect_none(fspace);
-        H5Sselect_none(mspace);
-    } else {
-        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
-    }
+    hid_t mspace = select_rows(fspace, nd, dims, row0, nrows);
     hid_t dxpl = coll_dxpl();
     if (H5Dread(d, native_type(type), mspace, fspace, dxpl, data) < 0)
         st = sl_h5_error("cannot read rows from", h->path);
