@@ -24,7 +24,8 @@
 
 #define SPL      18 /* splitter: 10-byte key + 8-byte big-endian record position */
 #define MANIFEST ".sluice-sort"
-#define MAGIC    "SLSORT01"
+#define MAGIC    "SLSORT02"
+#define FP_RECS  64 /* the inputs' fingerprint reads FP_RECS + 1 records */
 
 typedef struct spiller spiller_t;
 
@@ -225,13 +226,40 @@ static sl_status_t check_inputs_outside(const sctx_t *c)
     return SL_OK;
 }
 
+/* Collective: a fingerprint of the inputs for the manifest, so that
+ * --resume with other inputs of the same record count is refused: the sum,
+ * weighted by their index, of the CRC32s of FP_RECS + 1 records (with their
+ * global positions) spread evenly over the whole input, each read by the
+ * rank whose share holds it. */
+static sl_status_t fingerprint(const sctx_t *c, uint64_t *fp_p)
+{
+    uint64_t fp = 0;
+    sl_status_t st = SL_OK;
+    for (int k = 0; st == SL_OK && c->nrec && k <= FP_RECS; k++) {
+        uint64_t g = (uint64_t)((unsigned __int128)(c->nrec - 1) * (unsigned)k / FP_RECS);
+        unsigned char rec[SL_SORT_REC], pos[8];
+        if (g < c->my_off || g - c->my_off >= c->my_cnt)
+            continue;
+        st = sl_filelist_read(c->fl, (g - c->my_off + c->fbase) * SL_SORT_REC, rec, SL_SORT_REC);
+        put_be64(pos, g);
+        fp += (uint64_t)crc32(crc32(0L, pos, 8), rec, SL_SORT_REC) * (2 * (uint64_t)k + 1);
+    }
+    SL_TRY(sl_agree(c->comm, st));
+    MPI_Allreduce(&fp, fp_p, 1, MPI_UINT64_T, MPI_SUM, c->comm);
+    return SL_OK;
+}
+
 /* Collective: splitters from the manifest when resuming, else sampled and
- * recorded; which partitions are already complete. */
+ * recorded; which partitions are already complete. The manifest: MAGIC,
+ * ranks, records, the inputs' fingerprint (8 bytes each but MAGIC's 8
+ * characters), then the splitters. */
 static sl_status_t plan_partitions(sctx_t *c)
 {
     char man[4200];
     snprintf(man, sizeof man, "%s/%s", c->o->output, MANIFEST);
-    size_t mlen = 8 + 16 + (size_t)(c->size - 1) * SPL;
+    size_t mlen = 8 + 24 + (size_t)(c->size - 1) * SPL;
+    uint64_t fp = 0;
+    SL_TRY(fingerprint(c, &fp));
     unsigned char *m = calloc(1, mlen);
     int found = 0;
     sl_status_t st = m ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory");
@@ -241,10 +269,12 @@ static sl_status_t plan_partitions(sctx_t *c)
             size_t k = fread(m, 1, mlen, f);
             int extra = fgetc(f) != EOF;
             fclose(f);
-            uint64_t P, N;
+            uint64_t P, N, F;
             memcpy(&P, m + 8, 8);
             memcpy(&N, m + 16, 8);
-            if (k != mlen || extra || memcmp(m, MAGIC, 8) || P != (uint64_t)c->size || N != c->nrec)
+            memcpy(&F, m + 24, 8);
+            if (k != mlen || extra || memcmp(m, MAGIC, 8) || P != (uint64_t)c->size || N != c->nrec ||
+                F != fp)
                 st = sl_error(SL_ERR_MISMATCH,
                               "cannot resume: '%s' was written by a sort of other inputs or another rank "
                               "count (%d ranks, %llu records now); run without --resume",
@@ -267,7 +297,7 @@ static sl_status_t plan_partitions(sctx_t *c)
     double t0 = sl_now();
     if (found) {
         MPI_Bcast(m, (int)mlen, MPI_BYTE, 0, c->comm);
-        memcpy(c->spl, m + 24, (size_t)(c->size - 1) * SPL);
+        memcpy(c->spl, m + 32, (size_t)(c->size - 1) * SPL);
     } else {
         /* A fresh run: each rank removes its own partition of an earlier run
          * (OUTDIR may be node-local) before the manifest is written, or a
@@ -285,7 +315,8 @@ static sl_status_t plan_partitions(sctx_t *c)
             memcpy(m, MAGIC, 8);
             memcpy(m + 8, &P, 8);
             memcpy(m + 16, &c->nrec, 8);
-            memcpy(m + 24, c->spl, (size_t)(c->size - 1) * SPL);
+            memcpy(m + 24, &fp, 8);
+            memcpy(m + 32, c->spl, (size_t)(c->size - 1) * SPL);
             st = sl_file_write_atomic(man, m, mlen);
             /* Partitions of an earlier run with more ranks would corrupt the
              * output's order: remove them. */

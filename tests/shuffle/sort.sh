@@ -145,6 +145,12 @@ grep -q "\"checksum\": \"${insum#Checksum: }\"" sorted/summary.json || fail "res
 # Resuming with another rank count is refused.
 expect_rc 1 $MPIRUN -np 4 $SLUICE sort --input big.dat --output sorted --resume
 expect_grep "cannot resume" "$T/err"
+# Resuming with other inputs of the same record count is refused (the
+# earlier sort's partitions were kept as this one's: exit 0, wrong records).
+$SLUICE gensort -b60000 60000 other.dat || fail gensort
+expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input other.dat --output sorted --tmp tmp --resume
+expect_grep "cannot resume: .*other inputs" "$T/err"
+[ "$(stat -c %i sorted/part-00000)" = "$ino" ] || fail "a refused --resume touched part-00000"
 # A kept partition that is not whole records is refused, naming it (it
 # was counted forever).
 printf x >>sorted/part-00000
