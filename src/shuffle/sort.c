@@ -11,6 +11,7 @@
 #include "config.h"
 #include "merge_impl.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -55,6 +56,8 @@ typedef struct {
     size_t merge_bytes; /* read-ahead buffers of the merge, in all */
     sl_run_t *runs;
     char runbase[4096];
+    uint64_t token; /* names this sort's runs: kept in the manifest, so a resume knows the killed run's */
+    int resumed;    /* the manifest of an earlier run was found (--resume) */
     /* map -> send buffers, two per peer */
     size_t blk;
     unsigned char **sb[2];
@@ -251,13 +254,14 @@ static sl_status_t fingerprint(const sctx_t *c, uint64_t *fp_p)
 
 /* Collective: splitters from the manifest when resuming, else sampled and
  * recorded; which partitions are already complete. The manifest: MAGIC,
- * ranks, records, the inputs' fingerprint (8 bytes each but MAGIC's 8
- * characters), then the splitters. */
+ * ranks, records, the inputs' fingerprint, the token of the runs' names (8
+ * bytes each but MAGIC's 8 characters), then the splitters. A resume takes
+ * the token of the run it resumes. */
 static sl_status_t plan_partitions(sctx_t *c)
 {
     char man[4200];
     snprintf(man, sizeof man, "%s/%s", c->o->output, MANIFEST);
-    size_t mlen = 8 + 24 + (size_t)(c->size - 1) * SPL;
+    size_t mlen = 8 + 32 + (size_t)(c->size - 1) * SPL;
     uint64_t fp = 0;
     SL_TRY(fingerprint(c, &fp));
     unsigned char *m = calloc(1, mlen);
@@ -297,7 +301,8 @@ static sl_status_t plan_partitions(sctx_t *c)
     double t0 = sl_now();
     if (found) {
         MPI_Bcast(m, (int)mlen, MPI_BYTE, 0, c->comm);
-        memcpy(c->spl, m + 32, (size_t)(c->size - 1) * SPL);
+        memcpy(&c->token, m + 32, 8);
+        memcpy(c->spl, m + 40, (size_t)(c->size - 1) * SPL);
     } else {
         /* A fresh run: each rank removes its own partition of an earlier run
          * (OUTDIR may be node-local) before the manifest is written, or a
@@ -316,7 +321,8 @@ static sl_status_t plan_partitions(sctx_t *c)
             memcpy(m + 8, &P, 8);
             memcpy(m + 16, &c->nrec, 8);
             memcpy(m + 24, &fp, 8);
-            memcpy(m + 32, c->spl, (size_t)(c->size - 1) * SPL);
+            memcpy(m + 32, &c->token, 8);
+            memcpy(m + 40, c->spl, (size_t)(c->size - 1) * SPL);
             st = sl_file_write_atomic(man, m, mlen);
             /* Partitions of an earlier run with more ranks would corrupt the
              * output's order: remove them. */
@@ -330,6 +336,7 @@ static sl_status_t plan_partitions(sctx_t *c)
         SL_TRY(sl_agree(c->comm, st));
     }
     c->t_sample = sl_now() - t0;
+    c->resumed = found;
     free(m);
     int mine = 0;
     if (found) {
@@ -339,6 +346,26 @@ static sl_status_t plan_partitions(sctx_t *c)
     }
     MPI_Allgather(&mine, 1, MPI_INT, c->done, 1, MPI_INT, c->comm);
     return SL_OK;
+}
+
+/* Local: a resumed run removes the runs this rank of the killed run (or
+ * runs) had spilled to dir: they are named with the same token, another
+ * sort's with another. Best effort: a run left is only space. */
+static void remove_stale_runs(const sctx_t *c, const char *dir)
+{
+    char prefix[64];
+    int k = snprintf(prefix, sizeof prefix, "sluice-run-%llu-%d-", (unsigned long long)c->token, c->rank);
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (!strncmp(e->d_name, prefix, (size_t)k)) {
+            char path[4200];
+            snprintf(path, sizeof path, "%.3000s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    closedir(d);
 }
 
 /* The gather of sort_emit: records by a piece of the sorted order into the
@@ -1312,18 +1339,21 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
                                     : sl_error(SL_ERR_NOMEM, "out of memory for --mem %llu bytes",
                                                (unsigned long long)mem)),
                 out);
-    {
-        int token = (int)getpid();
-        MPI_Bcast(&token, 1, MPI_INT, 0, c.comm);
-        const char *dir = o->tmp ? o->tmp : o->output;
-        if (strlen(dir) > 3000)
-            SL_TRY_GOTO(sl_error_root(c.comm, SL_ERR_USAGE, "--tmp/--output path too long"), out);
-        snprintf(c.runbase, sizeof c.runbase, "%.3000s/sluice-run-%d-%d", dir, token, c.rank);
-    }
+    const char *rundir = o->tmp ? o->tmp : o->output;
+    if (strlen(rundir) > 3000)
+        SL_TRY_GOTO(sl_error_root(c.comm, SL_ERR_USAGE, "--tmp/--output path too long"), out);
+    /* Runs are named by a token unique to the sort (a resume takes the
+     * killed run's from the manifest) and the rank. */
+    c.token = (uint64_t)time(NULL) << 22 ^ (uint64_t)getpid();
+    MPI_Bcast(&c.token, 1, MPI_UINT64_T, 0, c.comm);
     SL_VERBOSE0("sort: --mem %llu per rank: read-ahead 2 x %zu B, blocks %zu B, reducer %s%llu records",
                 (unsigned long long)mem, chunk, c.blk, c.halves ? "2 x " : "", (unsigned long long)c.rcap);
 
     SL_TRY_GOTO(plan_partitions(&c), out);
+    snprintf(c.runbase, sizeof c.runbase, "%.3000s/sluice-run-%llu-%d", rundir, (unsigned long long)c.token,
+             c.rank);
+    if (c.resumed)
+        remove_stale_runs(&c, rundir);
     if (P > 1)
         SL_TRY_GOTO(sl_xchg_create(c.comm, c.blk, slots, deliver, &c, &c.x), out);
     double t0 = sl_now();

@@ -125,9 +125,11 @@ expect_grep "bottleneck: " "$T/out"
 expect_grep "total" "$T/out"
 expect_rc 2 $SLUICE sort --plan 100T --nodes 100
 # Resume after a kill: rank 1 stalls before writing; kill the job once
-# part-00000 is complete; --resume must keep it (same inode) and finish.
+# part-00000 is complete; --resume must keep it (same inode) and finish,
+# and remove the runs the killed rank 1 had spilled to --tmp (they stayed
+# forever), but not another sort's.
 rm -rf sorted
-$MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --tmp tmp --test-stall-ms 30000 >run.log 2>&1 &
+$MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --tmp tmp --mem 1M --test-stall-ms 30000 >run.log 2>&1 &
 mpid=$!
 i=0
 while [ ! -e sorted/part-00000 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
@@ -137,8 +139,12 @@ kill -9 $mpid 2>/dev/null
 wait $mpid 2>/dev/null
 [ -e sorted/part-00001 ] && fail "part-00001 complete although its rank was killed"
 ino=$(stat -c %i sorted/part-00000)
+ls tmp/sluice-run-*-1-* >/dev/null 2>&1 || fail "the killed rank 1 left no spilled runs: $(ls tmp)"
+: >tmp/sluice-run-12345-1-0
 expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --tmp tmp --resume
 [ "$(stat -c %i sorted/part-00000)" = "$ino" ] || fail "--resume rewrote the complete part-00000"
+[ "$(ls tmp)" = "sluice-run-12345-1-0" ] || fail "--resume left the killed run's spills or removed another's: $(ls tmp)"
+rm tmp/sluice-run-12345-1-0
 expect_rc 0 $SLUICE valsort sorted/part-*
 [ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "resumed sort lost records"
 grep -q "\"checksum\": \"${insum#Checksum: }\"" sorted/summary.json || fail "resumed summary checksum"
