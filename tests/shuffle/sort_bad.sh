@@ -24,6 +24,19 @@ no_parts out2
 expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input good.dat --output out3 --tmp "$T/no/such/dir"
 expect_grep "tmp '$T/no/such/dir' is not an existing directory" "$T/err"
 no_parts out3
+# An input directory: a dangling symbolic link in it is a missing input
+# (refused, naming it), a subdirectory is not sorted and says so (both were
+# passed over in silence: exit 0 without their records).
+mkdir -p dir/sub
+$SLUICE gensort 100 dir/a && $SLUICE gensort -b100 100 dir/sub/b || fail gensort
+ln -s gone dir/link
+expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input dir --output out8
+expect_grep "rank 0: input 'dir/link': No such file or directory" "$T/err"
+no_parts out8
+rm dir/link
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input dir --output out8
+expect_grep "warn: input directory 'dir': 'dir/sub' is not a regular file: not sorted" "$T/err"
+[ "$(grep -c "dir/sub" "$T/err")" -eq 1 ] || fail "the warning on dir/sub came more than once: $(cat "$T/err")"
 # A node-local --tmp missing on one node only (here: rank 1 runs in
 # another directory): that rank names it and every rank stops, none hangs.
 mkdir -p wa/scratch wb
