@@ -229,6 +229,33 @@ static sl_status_t check_inputs_outside(const sctx_t *c)
     return SL_OK;
 }
 
+/* Rank 0 of a fresh run: partitions of an earlier run with more ranks
+ * would join this run's under part-* and corrupt the output's order:
+ * remove every part-N and part-N.tmp (left by a kill) with N >= ranks,
+ * whether or not those below are there. */
+static sl_status_t remove_extra_parts(const sctx_t *c)
+{
+    DIR *d = opendir(c->o->output);
+    if (!d)
+        return sl_error(SL_ERR_IO, "cannot list --output '%s': %s", c->o->output, strerror(errno));
+    sl_status_t st = SL_OK;
+    struct dirent *e;
+    while (st == SL_OK && (e = readdir(d))) {
+        if (strncmp(e->d_name, "part-", 5) || !outdir_owns(e->d_name))
+            continue;
+        errno = 0;
+        unsigned long long p = strtoull(e->d_name + 5, NULL, 10);
+        if (errno == 0 && p < (unsigned long long)c->size)
+            continue;
+        char pp[4200];
+        snprintf(pp, sizeof pp, "%.3000s/%s", c->o->output, e->d_name);
+        if (unlink(pp) != 0 && errno != ENOENT)
+            st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", pp, strerror(errno));
+    }
+    closedir(d);
+    return st;
+}
+
 /* Collective: a fingerprint of the inputs for the manifest, so that
  * --resume with other inputs of the same record count is refused: the sum,
  * weighted by their index, of the CRC32s of FP_RECS + 1 records (with their
@@ -324,14 +351,8 @@ static sl_status_t plan_partitions(sctx_t *c)
             memcpy(m + 32, &c->token, 8);
             memcpy(m + 40, c->spl, (size_t)(c->size - 1) * SPL);
             st = sl_file_write_atomic(man, m, mlen);
-            /* Partitions of an earlier run with more ranks would corrupt the
-             * output's order: remove them. */
-            for (int p = c->size; st == SL_OK && p < 100000; p++) {
-                char pp[4200];
-                part_path(c, p, pp, sizeof pp, 0);
-                if (unlink(pp) != 0)
-                    break;
-            }
+            if (st == SL_OK)
+                st = remove_extra_parts(c);
         }
         SL_TRY(sl_agree(c->comm, st));
     }

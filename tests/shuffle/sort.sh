@@ -174,4 +174,15 @@ rmdir sorted/part-00001.tmp
 expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --tmp tmp --resume
 expect_rc 0 $SLUICE valsort sorted/part-*
 [ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "resume after a failed fresh run: $(cat "$T/err")"
+# A run on fewer ranks than an earlier, killed one removes all of that
+# run's higher partitions and their temporary names, not only those before
+# the first missing one (part-00003 and part-00005.tmp stayed under part-*).
+rm -rf sorted
+expect_rc 0 $MPIRUN -np 4 $SLUICE sort --input in/uniform --output sorted
+rm sorted/part-00002
+printf x >sorted/part-00005.tmp
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input in/uniform --output sorted
+[ "$(cd sorted && echo part-*)" = "part-00000 part-00001" ] || fail "partitions of the earlier run left: $(ls sorted)"
+expect_rc 0 $SLUICE valsort sorted/part-*
+[ "$(grep '^Checksum:' "$T/err")" = "$ucxsum" ] || fail "fewer ranks after a killed run: $(cat "$T/err")"
 echo "sort: ok"
