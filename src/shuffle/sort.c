@@ -1307,7 +1307,7 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
         iob = 100000;
     c.iobuf = iob / SL_SORT_REC * SL_SORT_REC;
     size_t chunk = o->chunk ? (size_t)o->chunk : (size_t)(mem / 8);
-    if (chunk > (8u << 20))
+    if (!o->chunk && chunk > (8u << 20)) /* the default only, as for --block */
         chunk = 8u << 20;
     if (chunk < 100000)
         chunk = 100000;

@@ -110,11 +110,13 @@ for tls in sm,self tcp,self; do
   expect_rc 0 $SLUICE valsort sorted/part-*
   [ "$(grep '^Checksum:' "$T/err")" = "$ucxsum" ] || fail "UCX_TLS=$tls lost records"
 done
-# An explicit --block is used as given (the README advises 4M on
-# InfiniBand and TCP); only the default is capped at 1 MB.
+# An explicit --block or --chunk is used as given (the README advises
+# --block 4M on InfiniBand and TCP); only the defaults are capped (1 MB,
+# 8 MB).
 rm -rf sorted
-expect_rc 0 $MPIRUN -np 2 $SLUICE sort -v --block 4M --input in/uniform --output sorted
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort -v --block 4M --chunk 16M --input in/uniform --output sorted
 expect_grep "blocks 4194300 B" "$T/err"
+expect_grep "read-ahead 2 x 16777200 B" "$T/err" # --chunk too (it was cut to 8 MB)
 expect_rc 0 $SLUICE valsort sorted/part-*
 [ "$(grep '^Checksum:' "$T/err")" = "$ucxsum" ] || fail "--block 4M lost records"
 UCX_TLS=cma,self expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input in/uniform --output sorted2
