@@ -229,6 +229,21 @@ static sl_status_t check_inputs_outside(const sctx_t *c)
     return SL_OK;
 }
 
+/* unlink(path), where a name that is not there is no error: on a read-only
+ * file system unlink fails with EROFS even then, and the error would blame
+ * an earlier run that never was. */
+static int unlink_gone(const char *path)
+{
+    if (unlink(path) == 0 || errno == ENOENT)
+        return 0;
+    int e = errno;
+    struct stat sb;
+    if (lstat(path, &sb) != 0 && errno == ENOENT)
+        return 0;
+    errno = e;
+    return -1;
+}
+
 /* Rank 0 of a fresh run: partitions of an earlier run with more ranks
  * would join this run's under part-* and corrupt the output's order:
  * remove every part-N and part-N.tmp (left by a kill) with N >= ranks,
@@ -320,7 +335,7 @@ static sl_status_t plan_partitions(sctx_t *c)
     if (st == SL_OK && c->rank == 0) {
         char sum[4200];
         snprintf(sum, sizeof sum, "%s/summary.json", c->o->output);
-        if (unlink(sum) != 0 && errno != ENOENT)
+        if (unlink_gone(sum) != 0)
             st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", sum, strerror(errno));
     }
     SL_TRY(sl_agree(c->comm, st));
@@ -337,7 +352,7 @@ static sl_status_t plan_partitions(sctx_t *c)
          * its own. */
         char own[4200];
         st = part_path(c, c->rank, own, sizeof own, 0);
-        if (st == SL_OK && unlink(own) != 0 && errno != ENOENT)
+        if (st == SL_OK && unlink_gone(own) != 0)
             st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", own, strerror(errno));
         st = sl_agree(c->comm, st);
         if (st == SL_OK)

@@ -105,6 +105,13 @@ if mount -t tmpfs -o size=1m tmpfs full 2>/dev/null; then
   expect_grep "rank [0-9]: cannot write .full/sluice-run-[0-9-]*.: No space left on device" "$T/err"
   no_parts out4
   [ -z "$(ls full)" ] || fail "run files left in the full --tmp: $(ls full)"
+  # A read-only OUTDIR: the message names what could not be written, not
+  # an earlier run's summary.json that is not there (EROFS comes before
+  # ENOENT).
+  mkdir full/ro && mount -o remount,ro "$T/full" || fail "remount read-only"
+  expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input good.dat --output full/ro
+  expect_grep "rank 0: cannot write 'full/ro/.sluice-sort.tmp': Read-only file system" "$T/err"
+  grep -q "earlier run" "$T/err" && fail "a read-only OUTDIR blamed an earlier run: $(cat "$T/err")"
 else
   echo "SKIP: full output file system case (mount -t tmpfs not permitted here)"
 fi
