@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -983,6 +984,24 @@ static sl_status_t map(sctx_t *c, size_t chunk)
     return st != SL_OK ? st : s3;
 }
 
+/* Local: the merge holds two descriptors per spilled run (buffered and
+ * direct reads); a soft limit of open files too low for them (1024 is
+ * common) is raised, as far as the hard limit allows, so that a small
+ * --mem does not fail only after the whole map. */
+static void raise_nofile(int nruns)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t need = rl.rlim_cur + 2 * (rlim_t)nruns; /* what is open now is below rlim_cur */
+    if (rl.rlim_max != RLIM_INFINITY && need > rl.rlim_max)
+        need = rl.rlim_max;
+    if (need > rl.rlim_cur) {
+        rl.rlim_cur = need;
+        setrlimit(RLIMIT_NOFILE, &rl); /* else the merge names the error */
+    }
+}
+
 /* Reducer: sort or merge into part-RANK.tmp, then rename. */
 static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
 {
@@ -1065,6 +1084,7 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
             size_t held = c->kept ? (size_t)c->rcap * SL_SORT_REC : 0;
             size_t mb = c->merge_bytes > held ? c->merge_bytes - held : 0;
             sl_merge_t *m = NULL;
+            raise_nofile(c->nruns);
             st = sl_merge_create(c->runs, c->nruns + nmem, mb, &m);
             if (st == SL_OK)
                 st = sl_merge_run(m, &sink);
