@@ -110,18 +110,25 @@ static int cmp_spl(const void *a, const void *b)
     return memcmp(a, b, SPL);
 }
 
-/* Collective: choose size-1 splitters from blocks of samples on every rank. */
-static sl_status_t sample(sctx_t *c)
+/* Local: samples per rank: 4096 by default, fewer at scale so the gathered
+ * sample stays near 2^20 keys (18 MB) however many ranks there are. */
+static long samples_per_rank(const sctx_t *c)
 {
-    /* Samples per rank: 4096 by default, fewer at scale so the gathered
-     * sample stays near 2^20 keys (18 MB) however many ranks there are. */
     long per = c->o->samples;
     if (per <= 0) {
         per = (1L << 20) / c->size;
         per = per > 4096 ? 4096 : (per < 256 ? 256 : per);
     }
+    return per;
+}
+
+/* Collective: --samples too many for one MPI message is a usage error,
+ * found before anything in OUTDIR is touched. */
+static sl_status_t check_samples(const sctx_t *c)
+{
     /* The gathered sample travels in one MPI_Allgatherv, whose counts and
      * displacements are ints; a rank sends at most max(per, 64) samples. */
+    long per = samples_per_rank(c);
     uint64_t most = (uint64_t)(per > 64 ? per : 64) * SPL, gathered = 0;
     MPI_Allreduce(&most, &gathered, 1, MPI_UINT64_T, MPI_SUM, c->comm);
     if (gathered > INT_MAX)
@@ -130,6 +137,14 @@ static sl_status_t sample(sctx_t *c)
             "--samples %ld on %d ranks gathers up to %llu bytes of samples, more than one MPI "
             "message holds (2^31-1); use --samples %ld or fewer",
             per, c->size, (unsigned long long)gathered, (long)(INT_MAX / SPL / c->size));
+    return SL_OK;
+}
+
+/* Collective: choose size-1 splitters from blocks of samples on every rank
+ * (check_samples() has passed). */
+static sl_status_t sample(sctx_t *c)
+{
+    long per = samples_per_rank(c);
     uint64_t nblk = c->my_cnt < 64 ? c->my_cnt : 64;
     uint64_t m = nblk ? (uint64_t)per / nblk : 0;
     if (nblk && m == 0)
@@ -1289,6 +1304,8 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
             sl_error(SL_ERR_NOT_FOUND, "--tmp '%s' is not an existing directory", o->tmp);
         st = nbad == 0 ? SL_OK : bad ? SL_ERR_NOT_FOUND : SL_ERR_PEER;
     }
+    if (st == SL_OK)
+        st = check_samples(&c);
     if (st != SL_OK) {
         sl_topo_fini(&topo);
         return st;

@@ -77,9 +77,13 @@ expect_grep "rank 1: cannot create 'out6/part-00001.tmp'" "$T/err"
 # --samples whose gathered sample would not fit one MPI message (int
 # counts, 2^31-1 bytes): refused with a usage error before sampling. 12
 # ranks x 10^7 samples x 18 bytes is just over (the counts overflowed).
+# The refusal comes before anything in OUTDIR is touched: an earlier
+# run's partitions and summary stay (they were removed first).
+mkdir out7 && cp prev.orig/part-00000 prev.orig/part-00003 out7/ && echo '{}' >out7/summary.json || fail "making out7"
+cp -r out7 out7.orig
 expect_rc 2 timeout 120 $MPIRUN -np 12 $SLUICE sort --samples 10000000 --input good.dat --output out7
 expect_grep "samples 10000000 on 12 ranks gathers up to 2160000000 bytes of samples.*use --samples 9942053 or fewer" "$T/err"
-no_parts out7
+diff -r out7 out7.orig >/dev/null || fail "a refused --samples changed the earlier run's output: $(ls -a out7)"
 # A full output file system.
 mkdir full
 if mount -t tmpfs -o size=1m tmpfs full 2>/dev/null; then
