@@ -146,6 +146,15 @@ static sl_status_t sample(sctx_t *c)
 {
     long per = samples_per_rank(c);
     uint64_t nblk = c->my_cnt < 64 ? c->my_cnt : 64;
+    if (c->o->local && c->nrec) {
+        /* --local shares differ in size: each rank samples in proportion
+         * to its share (per x ranks in all, as check_samples allows), or
+         * the keys of a small share would weigh as much in the splitters
+         * as a large one's. */
+        per = (long)((unsigned __int128)per * (unsigned)c->size * c->my_cnt / c->nrec);
+        if (nblk > (uint64_t)per)
+            nblk = (uint64_t)per;
+    }
     uint64_t m = nblk ? (uint64_t)per / nblk : 0;
     if (nblk && m == 0)
         m = 1;

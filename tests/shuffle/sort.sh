@@ -117,6 +117,22 @@ for np in 2 4; do
   [ "$(grep '^Checksum:' "$T/err")" = "$(checksum locall)" ] ||
     fail "--local on $np ranks lost records"
 done
+# --local shares of very different sizes and key ranges (printable keys on
+# ranks 0 and 3, 2000 records each; binary keys on ranks 1 and 2, 100000
+# each): samples follow the shares' sizes, so the partitions still split
+# within 10% of the mean (each rank sampled alike: the largest was 1.44 x).
+rm -rf sorted lu.*
+$SLUICE gensort -a 2000 lu.0 && $SLUICE gensort 100000 lu.1 && $SLUICE gensort -b100000 100000 lu.2 &&
+  $SLUICE gensort -a -b2000 2000 lu.3 || fail gensort
+expect_rc 0 $MPIRUN -np 4 $SLUICE sort --local --input 'lu.%r' --output sorted
+expect_rc 0 $SLUICE valsort sorted/part-*
+[ "$(grep '^Checksum:' "$T/err")" = "$(checksum lu.0 lu.1 lu.2 lu.3)" ] || fail "uneven --local shares lost records"
+/usr/bin/python3 -c "
+import json, sys
+p = json.load(open('sorted/summary.json'))['partitions']
+m = sum(p) / len(p)
+sys.exit(0 if max(p) <= 1.10 * m and min(p) >= 0.90 * m else 1)" ||
+  fail "uneven --local shares: partitions $(grep partitions sorted/summary.json) not within 10% of the mean"
 # UCX_TLS is honoured: shared memory and TCP both carry the shuffle; an
 # unusable choice fails cleanly on every rank instead of hanging.
 ucxsum=$(checksum in/uniform/a)
