@@ -1347,8 +1347,11 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
         sl_sort_block(c.nrec, c.size, c.rank, &c.my_off, &c.my_cnt);
         c.fbase = c.my_off;
     }
-    /* Every rank makes OUTDIR: it may be node-local. */
-    SL_TRY_GOTO(sl_agree(c.comm, sl_mkdirs(o->output)), out);
+    /* Every rank makes OUTDIR: it may be node-local. Rank 0 first, so that
+     * a path that cannot be made anywhere (a file, a read-only file
+     * system) is named once, not by every rank. */
+    SL_TRY_GOTO(sl_agree(c.comm, c.rank == 0 ? sl_mkdirs(o->output) : SL_OK), out);
+    SL_TRY_GOTO(sl_agree(c.comm, c.rank != 0 ? sl_mkdirs(o->output) : SL_OK), out);
     /* Inputs inside OUTDIR under names the sort writes or removes are
      * refused before anything is touched: rank 0 checks the shared list,
      * every rank its own with --local. */

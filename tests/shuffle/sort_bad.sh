@@ -44,6 +44,13 @@ expect_rc 1 timeout 60 $MPIRUN -np 1 -wdir "$T/wa" $SLUICE sort --input "$T/good
   --tmp scratch : -np 1 -wdir "$T/wb" $SLUICE sort --input "$T/good.dat" --output "$T/out5" --tmp scratch
 expect_grep "rank 1: --tmp 'scratch' is not an existing directory" "$T/err"
 no_parts out5
+# --output naming a file: one message (every rank printed it), the file
+# untouched.
+echo keep >afile
+expect_rc 1 $MPIRUN -np 4 $SLUICE sort --input good.dat --output afile
+expect_grep "rank 0: 'afile' exists and is not a directory" "$T/err"
+[ "$(grep -c 'error:' "$T/err")" -eq 1 ] || fail "--output afile: not one message: $(cat "$T/err")"
+[ "$(cat afile)" = keep ] || fail "--output afile changed the file"
 expect_rc 2 $MPIRUN -np 2 $SLUICE sort --input good.dat
 expect_grep "output" "$T/err"
 cmp -s good.dat good.orig && cmp -s odd.dat odd.orig || fail "an input was modified"
