@@ -158,6 +158,11 @@ expect_rc 0 $SLUICE sort --plan 100T --nodes 100 --disk-read-bw 2000 --disk-writ
 expect_grep "bottleneck: " "$T/out"
 expect_grep "total" "$T/out"
 expect_rc 2 $SLUICE sort --plan 100T --nodes 100
+# --plan sorts nothing: with --input/--output it is a usage error (it
+# printed the plan and exited 0 without sorting, or making OUTDIR).
+expect_rc 2 $SLUICE sort --plan 1G --nodes 1 --disk-read-bw 1 --disk-write-bw 1 --net-bw 1 --input big.dat --output planned
+expect_grep "plan.*sorts nothing" "$T/err"
+[ ! -e planned ] || fail "--plan made OUTDIR"
 # Resume after a kill: rank 1 stalls before writing; kill the job once
 # part-00000 is complete; --resume must keep it (same inode) and finish,
 # and remove the runs the killed rank 1 had spilled to --tmp (they stayed
