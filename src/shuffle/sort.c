@@ -58,7 +58,6 @@ typedef struct {
     sl_run_t *runs;
     char runbase[4096];
     uint64_t token; /* names this sort's runs: kept in the manifest, so a resume knows the killed run's */
-    int resumed;    /* the manifest of an earlier run was found (--resume) */
     /* map -> send buffers, two per peer */
     size_t blk;
     unsigned char **sb[2];
@@ -254,6 +253,28 @@ static sl_status_t check_inputs_outside(const sctx_t *c)
     return SL_OK;
 }
 
+/* Local: the runs this rank of an earlier, killed run (or runs) of this
+ * sort had spilled are removed: they are named with the token in the
+ * manifest, another sort's with another. Best effort: a run left is only
+ * space. */
+static void remove_stale_runs(const sctx_t *c, uint64_t token)
+{
+    const char *dir = c->o->tmp ? c->o->tmp : c->o->output;
+    char prefix[64];
+    int k = snprintf(prefix, sizeof prefix, "sluice-run-%llu-%d-", (unsigned long long)token, c->rank);
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (!strncmp(e->d_name, prefix, (size_t)k)) {
+            char path[4200];
+            snprintf(path, sizeof path, "%.3000s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    closedir(d);
+}
+
 /* unlink(path), where a name that is not there is no error: on a read-only
  * file system unlink fails with EROFS even then, and the error would blame
  * an earlier run that never was. */
@@ -323,7 +344,8 @@ static sl_status_t fingerprint(const sctx_t *c, uint64_t *fp_p)
  * recorded; which partitions are already complete. The manifest: MAGIC,
  * ranks, records, the inputs' fingerprint, the token of the runs' names (8
  * bytes each but MAGIC's 8 characters), then the splitters. A resume takes
- * the token of the run it resumes. */
+ * the token of the run it resumes; any run removes the runs spilled under
+ * the earlier run's token. */
 static sl_status_t plan_partitions(sctx_t *c)
 {
     char man[4200];
@@ -334,12 +356,16 @@ static sl_status_t plan_partitions(sctx_t *c)
     unsigned char *m = calloc(1, mlen);
     int found = 0;
     sl_status_t st = m ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory");
-    if (st == SL_OK && c->rank == 0 && c->o->resume) {
+    uint64_t old = 0; /* the token of an earlier run's spilled runs (its manifest's) */
+    if (st == SL_OK && c->rank == 0) {
         FILE *f = fopen(man, "rb");
-        if (f) {
-            size_t k = fread(m, 1, mlen, f);
-            int extra = fgetc(f) != EOF;
+        size_t k = f ? fread(m, 1, mlen, f) : 0;
+        int extra = f && fgetc(f) != EOF;
+        if (f)
             fclose(f);
+        if (k >= 40 && !memcmp(m, MAGIC, 8))
+            memcpy(&old, m + 32, 8);
+        if (f && c->o->resume) {
             uint64_t P, N, F;
             memcpy(&P, m + 8, 8);
             memcpy(&N, m + 16, 8);
@@ -365,6 +391,11 @@ static sl_status_t plan_partitions(sctx_t *c)
     }
     SL_TRY(sl_agree(c->comm, st));
     MPI_Bcast(&found, 1, MPI_INT, 0, c->comm);
+    MPI_Bcast(&old, 1, MPI_UINT64_T, 0, c->comm);
+    /* Runs a killed earlier run spilled: a resume writes its own under the
+     * same token, a fresh run has no use for them. */
+    if (old)
+        remove_stale_runs(c, old);
     double t0 = sl_now();
     if (found) {
         MPI_Bcast(m, (int)mlen, MPI_BYTE, 0, c->comm);
@@ -397,7 +428,6 @@ static sl_status_t plan_partitions(sctx_t *c)
         SL_TRY(sl_agree(c->comm, st));
     }
     c->t_sample = sl_now() - t0;
-    c->resumed = found;
     free(m);
     int mine = 0;
     if (found) {
@@ -407,26 +437,6 @@ static sl_status_t plan_partitions(sctx_t *c)
     }
     MPI_Allgather(&mine, 1, MPI_INT, c->done, 1, MPI_INT, c->comm);
     return SL_OK;
-}
-
-/* Local: a resumed run removes the runs this rank of the killed run (or
- * runs) had spilled to dir: they are named with the same token, another
- * sort's with another. Best effort: a run left is only space. */
-static void remove_stale_runs(const sctx_t *c, const char *dir)
-{
-    char prefix[64];
-    int k = snprintf(prefix, sizeof prefix, "sluice-run-%llu-%d-", (unsigned long long)c->token, c->rank);
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (!strncmp(e->d_name, prefix, (size_t)k)) {
-            char path[4200];
-            snprintf(path, sizeof path, "%.3000s/%s", dir, e->d_name);
-            unlink(path);
-        }
-    closedir(d);
 }
 
 /* The gather of sort_emit: records by a piece of the sorted order into the
@@ -1437,8 +1447,6 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
     SL_TRY_GOTO(plan_partitions(&c), out);
     snprintf(c.runbase, sizeof c.runbase, "%.3000s/sluice-run-%llu-%d", rundir, (unsigned long long)c.token,
              c.rank);
-    if (c.resumed)
-        remove_stale_runs(&c, rundir);
     if (P > 1)
         SL_TRY_GOTO(sl_xchg_create(c.comm, c.blk, slots, deliver, &c, &c.x), out);
     double t0 = sl_now();
