@@ -1480,6 +1480,18 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
         if (st != SL_OK)
             goto out;
     }
+    {
+        /* Nothing lost: the partitions hold the input's records (a kept
+         * partition that was changed would not). */
+        uint64_t tot = 0;
+        MPI_Allreduce(&c.out_nrec, &tot, 1, MPI_UINT64_T, MPI_SUM, c.comm);
+        if (tot != c.nrec) {
+            st = sl_error_root(c.comm, SL_ERR_MISMATCH, "the partitions hold %llu records, the input %llu%s",
+                               (unsigned long long)tot, (unsigned long long)c.nrec,
+                               o->resume ? ": a kept partition was changed; run without --resume" : "");
+            goto out;
+        }
+    }
     report(&c, sl_now() - t_start);
 out:
     if (c.x)

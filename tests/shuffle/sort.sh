@@ -204,6 +204,12 @@ expect_grep "cannot resume: .*other inputs" "$T/err"
 printf x >>sorted/part-00000
 expect_rc 1 timeout 60 $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --tmp tmp --resume
 expect_grep "rank 0: cannot resume with 'sorted/part-00000': size [0-9]* is not a multiple" "$T/err"
+# A kept partition short of whole records: the output would not hold the
+# input's records (it exited 0 with one record lost); no summary.json.
+truncate -s -101 sorted/part-00000
+expect_rc 1 timeout 60 $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --tmp tmp --resume
+expect_grep "the partitions hold 59999 records, the input 60000" "$T/err"
+[ ! -e sorted/summary.json ] || fail "a sort that lost a record wrote summary.json"
 # A fresh run into a directory that holds another sort's partitions, which
 # fails on rank 1, then --resume: the other sort's part-00001 must not be
 # taken for this one's (it was: exit 0, unordered output).
