@@ -1313,14 +1313,20 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
         st = sl_error_root(c.comm, SL_ERR_USAGE, "--algo must be keyidx or radix");
     if (st == SL_OK && o->tmp) {
         /* --tmp may be node-local: a rank whose node lacks it names it, and
-         * every rank stops (one message when none has it). */
+         * every rank stops (one message when none has it). One that cannot
+         * be written is found now, not at the first spill after a map. */
         struct stat sb;
+        char why[300] = "is not an existing directory";
         int bad = stat(o->tmp, &sb) != 0 || !S_ISDIR(sb.st_mode), nbad = 0;
+        if (!bad && access(o->tmp, W_OK | X_OK) != 0) {
+            snprintf(why, sizeof why, "is not a writable directory: %s", strerror(errno));
+            bad = 1;
+        }
         MPI_Allreduce(&bad, &nbad, 1, MPI_INT, MPI_SUM, c.comm);
         if (nbad == c.size)
-            sl_error_root(c.comm, SL_ERR_NOT_FOUND, "--tmp '%s' is not an existing directory", o->tmp);
+            sl_error_root(c.comm, SL_ERR_NOT_FOUND, "--tmp '%s' %s", o->tmp, why);
         else if (bad)
-            sl_error(SL_ERR_NOT_FOUND, "--tmp '%s' is not an existing directory", o->tmp);
+            sl_error(SL_ERR_NOT_FOUND, "--tmp '%s' %s", o->tmp, why);
         st = nbad == 0 ? SL_OK : bad ? SL_ERR_NOT_FOUND : SL_ERR_PEER;
     }
     if (st == SL_OK)

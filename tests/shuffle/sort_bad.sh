@@ -123,6 +123,12 @@ if mount -t tmpfs -o size=1m tmpfs full 2>/dev/null; then
   expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input good.dat --output full/ro
   expect_grep "rank 0: cannot write 'full/ro/.sluice-sort.tmp': Read-only file system" "$T/err"
   grep -q "earlier run" "$T/err" && fail "a read-only OUTDIR blamed an earlier run: $(cat "$T/err")"
+  # A read-only --tmp is refused before the map, once (it failed at the
+  # first spill, after the map's reads), and OUTDIR is not made.
+  expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input good.dat --output out9 --tmp full --mem 1M
+  expect_grep "error: --tmp 'full' is not a writable directory: Read-only file system" "$T/err"
+  [ "$(grep -c 'error:' "$T/err")" -eq 1 ] || fail "--tmp read-only: not one message: $(cat "$T/err")"
+  [ ! -e out9 ] || fail "a refused --tmp made OUTDIR"
 else
   echo "SKIP: full output file system case (mount -t tmpfs not permitted here)"
 fi
