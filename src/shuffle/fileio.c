@@ -126,8 +126,17 @@ static sl_status_t expand(char **paths, int n, int dirs, strvec_t *sv)
                 if (e->d_name[0] == '.')
                     continue;
                 snprintf(full, sizeof full, "%s/%s", paths[i], e->d_name);
-                if (stat(full, &es) == 0 && S_ISREG(es.st_mode))
+                /* An entry that cannot be looked at (a dangling link) is a
+                 * missing input; one that is not a file is said to be left
+                 * out, not passed over in silence. */
+                if (stat(full, &es) != 0)
+                    s = sl_error(SL_ERR_NOT_FOUND, "input '%s': %s", full, strerror(errno));
+                else if (S_ISREG(es.st_mode))
                     s = push(&sub, full);
+                else
+                    SL_WARN("input directory '%s': '%s' is not a regular file: not sorted (name it as an "
+                            "input of its own if it holds records)",
+                            paths[i], full);
             }
             closedir(d);
             if (s == SL_OK)

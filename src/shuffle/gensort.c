@@ -20,7 +20,7 @@ static sl_status_t parse_u64(MPI_Comm comm, const char *s, const char *what, uin
 {
     char *end;
     errno = 0;
-    if (!s || !*s || *s == '-')
+    if (!s || !(*s >= '0' && *s <= '9')) /* strtoull would take leading blanks and a sign */
         return sl_error_root(comm, SL_ERR_USAGE, "%s: expected a non-negative integer, got '%s'", what,
                              s ? s : "");
     unsigned long long v = strtoull(s, &end, 10);
@@ -65,6 +65,13 @@ sl_status_t sl_gensort_run(MPI_Comm comm, const sl_gensort_opts_t *o)
     /* /dev/null: generate without writing (as the reference does), with
      * --parts too: FILE.RANK would be a new file in /dev. */
     int skip = !strcmp(o->file, "/dev/null");
+    /* A file's size is an off_t: beyond, the byte count would wrap (with
+     * --parts, the largest part's). */
+    uint64_t most = o->parts ? num / (uint64_t)size + (num % (uint64_t)size != 0) : num;
+    if (!skip && most > (uint64_t)INT64_MAX / SL_SORT_REC)
+        return sl_error_root(comm, SL_ERR_USAGE,
+                             "NUM_RECS %s is more than one file holds (%llu records of %d bytes at most)",
+                             o->num, (unsigned long long)(INT64_MAX / SL_SORT_REC), SL_SORT_REC);
     uint64_t off, cnt;
     sl_sort_block(num, size, rank, &off, &cnt);
 

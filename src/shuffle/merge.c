@@ -177,7 +177,10 @@ sl_status_t sl_merge_create(const sl_run_t *runs, int k, size_t buf_bytes, sl_me
             s->path = runs[i].path;
             s->fd = open(runs[i].path, O_RDONLY);
             if (s->fd < 0) {
-                st = sl_error(SL_ERR_IO, "cannot open run '%s': %s", runs[i].path, strerror(errno));
+                st = sl_error(SL_ERR_IO, "cannot open run '%s': %s%s", runs[i].path, strerror(errno),
+                              errno == EMFILE ? " (the merge opens every run: raise ulimit -n, or --mem for "
+                                                "fewer runs)"
+                                              : "");
                 goto err;
             }
             s->dfd = open(runs[i].path, O_RDONLY | O_DIRECT);

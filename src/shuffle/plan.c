@@ -16,6 +16,10 @@ sl_status_t sl_sort_plan(MPI_Comm comm, const sl_sort_opts_t *o)
     SL_TRY(sl_parse_size(o->plan, &size) == SL_OK
                ? SL_OK
                : sl_error_root(comm, SL_ERR_USAGE, "--plan: '%s' is not a size (e.g. 100T)", o->plan));
+    if (o->input.n || o->output || o->resume || o->local)
+        return sl_error_root(comm, SL_ERR_USAGE,
+                             "--plan prints a projection and sorts nothing: run it without --input, "
+                             "--output, --resume and --local");
     if (o->nodes < 1 || o->disk_read_bw <= 0 || o->disk_write_bw <= 0 || o->net_bw <= 0)
         return sl_error_root(
             comm, SL_ERR_USAGE,

@@ -11,12 +11,14 @@
 #include "config.h"
 #include "merge_impl.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,7 +26,8 @@
 
 #define SPL      18 /* splitter: 10-byte key + 8-byte big-endian record position */
 #define MANIFEST ".sluice-sort"
-#define MAGIC    "SLSORT01"
+#define MAGIC    "SLSORT02"
+#define FP_RECS  64 /* the inputs' fingerprint reads FP_RECS + 1 records */
 
 typedef struct spiller spiller_t;
 
@@ -54,6 +57,7 @@ typedef struct {
     size_t merge_bytes; /* read-ahead buffers of the merge, in all */
     sl_run_t *runs;
     char runbase[4096];
+    uint64_t token; /* names this sort's runs: kept in the manifest, so a resume knows the killed run's */
     /* map -> send buffers, two per peer */
     size_t blk;
     unsigned char **sb[2];
@@ -105,18 +109,25 @@ static int cmp_spl(const void *a, const void *b)
     return memcmp(a, b, SPL);
 }
 
-/* Collective: choose size-1 splitters from blocks of samples on every rank. */
-static sl_status_t sample(sctx_t *c)
+/* Local: samples per rank: 4096 by default, fewer at scale so the gathered
+ * sample stays near 2^20 keys (18 MB) however many ranks there are. */
+static long samples_per_rank(const sctx_t *c)
 {
-    /* Samples per rank: 4096 by default, fewer at scale so the gathered
-     * sample stays near 2^20 keys (18 MB) however many ranks there are. */
     long per = c->o->samples;
     if (per <= 0) {
         per = (1L << 20) / c->size;
         per = per > 4096 ? 4096 : (per < 256 ? 256 : per);
     }
+    return per;
+}
+
+/* Collective: --samples too many for one MPI message is a usage error,
+ * found before anything in OUTDIR is touched. */
+static sl_status_t check_samples(const sctx_t *c)
+{
     /* The gathered sample travels in one MPI_Allgatherv, whose counts and
      * displacements are ints; a rank sends at most max(per, 64) samples. */
+    long per = samples_per_rank(c);
     uint64_t most = (uint64_t)(per > 64 ? per : 64) * SPL, gathered = 0;
     MPI_Allreduce(&most, &gathered, 1, MPI_UINT64_T, MPI_SUM, c->comm);
     if (gathered > INT_MAX)
@@ -125,7 +136,24 @@ static sl_status_t sample(sctx_t *c)
             "--samples %ld on %d ranks gathers up to %llu bytes of samples, more than one MPI "
             "message holds (2^31-1); use --samples %ld or fewer",
             per, c->size, (unsigned long long)gathered, (long)(INT_MAX / SPL / c->size));
+    return SL_OK;
+}
+
+/* Collective: choose size-1 splitters from blocks of samples on every rank
+ * (check_samples() has passed). */
+static sl_status_t sample(sctx_t *c)
+{
+    long per = samples_per_rank(c);
     uint64_t nblk = c->my_cnt < 64 ? c->my_cnt : 64;
+    if (c->o->local && c->nrec) {
+        /* --local shares differ in size: each rank samples in proportion
+         * to its share (per x ranks in all, as check_samples allows), or
+         * the keys of a small share would weigh as much in the splitters
+         * as a large one's. */
+        per = (long)((unsigned __int128)per * (unsigned)c->size * c->my_cnt / c->nrec);
+        if (nblk > (uint64_t)per)
+            nblk = (uint64_t)per;
+    }
     uint64_t m = nblk ? (uint64_t)per / nblk : 0;
     if (nblk && m == 0)
         m = 1;
@@ -225,26 +253,125 @@ static sl_status_t check_inputs_outside(const sctx_t *c)
     return SL_OK;
 }
 
+/* Local: the runs this rank of an earlier, killed run (or runs) of this
+ * sort had spilled are removed: they are named with the token in the
+ * manifest, another sort's with another. Best effort: a run left is only
+ * space. */
+static void remove_stale_runs(const sctx_t *c, uint64_t token)
+{
+    const char *dir = c->o->tmp ? c->o->tmp : c->o->output;
+    char prefix[64];
+    int k = snprintf(prefix, sizeof prefix, "sluice-run-%llu-%d-", (unsigned long long)token, c->rank);
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (!strncmp(e->d_name, prefix, (size_t)k)) {
+            char path[4200];
+            snprintf(path, sizeof path, "%.3000s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    closedir(d);
+}
+
+/* unlink(path), where a name that is not there is no error: on a read-only
+ * file system unlink fails with EROFS even then, and the error would blame
+ * an earlier run that never was. */
+static int unlink_gone(const char *path)
+{
+    if (unlink(path) == 0 || errno == ENOENT)
+        return 0;
+    int e = errno;
+    struct stat sb;
+    if (lstat(path, &sb) != 0 && errno == ENOENT)
+        return 0;
+    errno = e;
+    return -1;
+}
+
+/* Rank 0 of a fresh run: partitions of an earlier run with more ranks
+ * would join this run's under part-* and corrupt the output's order:
+ * remove every part-N and part-N.tmp (left by a kill) with N >= ranks,
+ * whether or not those below are there. */
+static sl_status_t remove_extra_parts(const sctx_t *c)
+{
+    DIR *d = opendir(c->o->output);
+    if (!d)
+        return sl_error(SL_ERR_IO, "cannot list --output '%s': %s", c->o->output, strerror(errno));
+    sl_status_t st = SL_OK;
+    struct dirent *e;
+    while (st == SL_OK && (e = readdir(d))) {
+        if (strncmp(e->d_name, "part-", 5) || !outdir_owns(e->d_name))
+            continue;
+        errno = 0;
+        unsigned long long p = strtoull(e->d_name + 5, NULL, 10);
+        if (errno == 0 && p < (unsigned long long)c->size)
+            continue;
+        char pp[4200];
+        snprintf(pp, sizeof pp, "%.3000s/%s", c->o->output, e->d_name);
+        if (unlink(pp) != 0 && errno != ENOENT)
+            st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", pp, strerror(errno));
+    }
+    closedir(d);
+    return st;
+}
+
+/* Collective: a fingerprint of the inputs for the manifest, so that
+ * --resume with other inputs of the same record count is refused: the sum,
+ * weighted by their index, of the CRC32s of FP_RECS + 1 records (with their
+ * global positions) spread evenly over the whole input, each read by the
+ * rank whose share holds it. */
+static sl_status_t fingerprint(const sctx_t *c, uint64_t *fp_p)
+{
+    uint64_t fp = 0;
+    sl_status_t st = SL_OK;
+    for (int k = 0; st == SL_OK && c->nrec && k <= FP_RECS; k++) {
+        uint64_t g = (uint64_t)((unsigned __int128)(c->nrec - 1) * (unsigned)k / FP_RECS);
+        unsigned char rec[SL_SORT_REC], pos[8];
+        if (g < c->my_off || g - c->my_off >= c->my_cnt)
+            continue;
+        st = sl_filelist_read(c->fl, (g - c->my_off + c->fbase) * SL_SORT_REC, rec, SL_SORT_REC);
+        put_be64(pos, g);
+        fp += (uint64_t)crc32(crc32(0L, pos, 8), rec, SL_SORT_REC) * (2 * (uint64_t)k + 1);
+    }
+    SL_TRY(sl_agree(c->comm, st));
+    MPI_Allreduce(&fp, fp_p, 1, MPI_UINT64_T, MPI_SUM, c->comm);
+    return SL_OK;
+}
+
 /* Collective: splitters from the manifest when resuming, else sampled and
- * recorded; which partitions are already complete. */
+ * recorded; which partitions are already complete. The manifest: MAGIC,
+ * ranks, records, the inputs' fingerprint, the token of the runs' names (8
+ * bytes each but MAGIC's 8 characters), then the splitters. A resume takes
+ * the token of the run it resumes; any run removes the runs spilled under
+ * the earlier run's token. */
 static sl_status_t plan_partitions(sctx_t *c)
 {
     char man[4200];
     snprintf(man, sizeof man, "%s/%s", c->o->output, MANIFEST);
-    size_t mlen = 8 + 16 + (size_t)(c->size - 1) * SPL;
+    size_t mlen = 8 + 32 + (size_t)(c->size - 1) * SPL;
+    uint64_t fp = 0;
+    SL_TRY(fingerprint(c, &fp));
     unsigned char *m = calloc(1, mlen);
     int found = 0;
     sl_status_t st = m ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory");
-    if (st == SL_OK && c->rank == 0 && c->o->resume) {
+    uint64_t old = 0; /* the token of an earlier run's spilled runs (its manifest's) */
+    if (st == SL_OK && c->rank == 0) {
         FILE *f = fopen(man, "rb");
-        if (f) {
-            size_t k = fread(m, 1, mlen, f);
-            int extra = fgetc(f) != EOF;
+        size_t k = f ? fread(m, 1, mlen, f) : 0;
+        int extra = f && fgetc(f) != EOF;
+        if (f)
             fclose(f);
-            uint64_t P, N;
+        if (k >= 40 && !memcmp(m, MAGIC, 8))
+            memcpy(&old, m + 32, 8);
+        if (f && c->o->resume) {
+            uint64_t P, N, F;
             memcpy(&P, m + 8, 8);
             memcpy(&N, m + 16, 8);
-            if (k != mlen || extra || memcmp(m, MAGIC, 8) || P != (uint64_t)c->size || N != c->nrec)
+            memcpy(&F, m + 24, 8);
+            if (k != mlen || extra || memcmp(m, MAGIC, 8) || P != (uint64_t)c->size || N != c->nrec ||
+                F != fp)
                 st = sl_error(SL_ERR_MISMATCH,
                               "cannot resume: '%s' was written by a sort of other inputs or another rank "
                               "count (%d ranks, %llu records now); run without --resume",
@@ -259,15 +386,21 @@ static sl_status_t plan_partitions(sctx_t *c)
     if (st == SL_OK && c->rank == 0) {
         char sum[4200];
         snprintf(sum, sizeof sum, "%s/summary.json", c->o->output);
-        if (unlink(sum) != 0 && errno != ENOENT)
+        if (unlink_gone(sum) != 0)
             st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", sum, strerror(errno));
     }
     SL_TRY(sl_agree(c->comm, st));
     MPI_Bcast(&found, 1, MPI_INT, 0, c->comm);
+    MPI_Bcast(&old, 1, MPI_UINT64_T, 0, c->comm);
+    /* Runs a killed earlier run spilled: a resume writes its own under the
+     * same token, a fresh run has no use for them. */
+    if (old)
+        remove_stale_runs(c, old);
     double t0 = sl_now();
     if (found) {
         MPI_Bcast(m, (int)mlen, MPI_BYTE, 0, c->comm);
-        memcpy(c->spl, m + 24, (size_t)(c->size - 1) * SPL);
+        memcpy(&c->token, m + 32, 8);
+        memcpy(c->spl, m + 40, (size_t)(c->size - 1) * SPL);
     } else {
         /* A fresh run: each rank removes its own partition of an earlier run
          * (OUTDIR may be node-local) before the manifest is written, or a
@@ -275,7 +408,7 @@ static sl_status_t plan_partitions(sctx_t *c)
          * its own. */
         char own[4200];
         st = part_path(c, c->rank, own, sizeof own, 0);
-        if (st == SL_OK && unlink(own) != 0 && errno != ENOENT)
+        if (st == SL_OK && unlink_gone(own) != 0)
             st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", own, strerror(errno));
         st = sl_agree(c->comm, st);
         if (st == SL_OK)
@@ -285,16 +418,12 @@ static sl_status_t plan_partitions(sctx_t *c)
             memcpy(m, MAGIC, 8);
             memcpy(m + 8, &P, 8);
             memcpy(m + 16, &c->nrec, 8);
-            memcpy(m + 24, c->spl, (size_t)(c->size - 1) * SPL);
+            memcpy(m + 24, &fp, 8);
+            memcpy(m + 32, &c->token, 8);
+            memcpy(m + 40, c->spl, (size_t)(c->size - 1) * SPL);
             st = sl_file_write_atomic(man, m, mlen);
-            /* Partitions of an earlier run with more ranks would corrupt the
-             * output's order: remove them. */
-            for (int p = c->size; st == SL_OK && p < 100000; p++) {
-                char pp[4200];
-                part_path(c, p, pp, sizeof pp, 0);
-                if (unlink(pp) != 0)
-                    break;
-            }
+            if (st == SL_OK)
+                st = remove_extra_parts(c);
         }
         SL_TRY(sl_agree(c->comm, st));
     }
@@ -889,6 +1018,24 @@ static sl_status_t map(sctx_t *c, size_t chunk)
     return st != SL_OK ? st : s3;
 }
 
+/* Local: the merge holds two descriptors per spilled run (buffered and
+ * direct reads); a soft limit of open files too low for them (1024 is
+ * common) is raised, as far as the hard limit allows, so that a small
+ * --mem does not fail only after the whole map. */
+static void raise_nofile(int nruns)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t need = rl.rlim_cur + 2 * (rlim_t)nruns; /* what is open now is below rlim_cur */
+    if (rl.rlim_max != RLIM_INFINITY && need > rl.rlim_max)
+        need = rl.rlim_max;
+    if (need > rl.rlim_cur) {
+        rl.rlim_cur = need;
+        setrlimit(RLIMIT_NOFILE, &rl); /* else the merge names the error */
+    }
+}
+
 /* Reducer: sort or merge into part-RANK.tmp, then rename. */
 static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
 {
@@ -971,6 +1118,7 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
             size_t held = c->kept ? (size_t)c->rcap * SL_SORT_REC : 0;
             size_t mb = c->merge_bytes > held ? c->merge_bytes - held : 0;
             sl_merge_t *m = NULL;
+            raise_nofile(c->nruns);
             st = sl_merge_create(c->runs, c->nruns + nmem, mb, &m);
             if (st == SL_OK)
                 st = sl_merge_run(m, &sink);
@@ -1165,16 +1313,24 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
         st = sl_error_root(c.comm, SL_ERR_USAGE, "--algo must be keyidx or radix");
     if (st == SL_OK && o->tmp) {
         /* --tmp may be node-local: a rank whose node lacks it names it, and
-         * every rank stops (one message when none has it). */
+         * every rank stops (one message when none has it). One that cannot
+         * be written is found now, not at the first spill after a map. */
         struct stat sb;
+        char why[300] = "is not an existing directory";
         int bad = stat(o->tmp, &sb) != 0 || !S_ISDIR(sb.st_mode), nbad = 0;
+        if (!bad && access(o->tmp, W_OK | X_OK) != 0) {
+            snprintf(why, sizeof why, "is not a writable directory: %s", strerror(errno));
+            bad = 1;
+        }
         MPI_Allreduce(&bad, &nbad, 1, MPI_INT, MPI_SUM, c.comm);
         if (nbad == c.size)
-            sl_error_root(c.comm, SL_ERR_NOT_FOUND, "--tmp '%s' is not an existing directory", o->tmp);
+            sl_error_root(c.comm, SL_ERR_NOT_FOUND, "--tmp '%s' %s", o->tmp, why);
         else if (bad)
-            sl_error(SL_ERR_NOT_FOUND, "--tmp '%s' is not an existing directory", o->tmp);
+            sl_error(SL_ERR_NOT_FOUND, "--tmp '%s' %s", o->tmp, why);
         st = nbad == 0 ? SL_OK : bad ? SL_ERR_NOT_FOUND : SL_ERR_PEER;
     }
+    if (st == SL_OK)
+        st = check_samples(&c);
     if (st != SL_OK) {
         sl_topo_fini(&topo);
         return st;
@@ -1207,8 +1363,11 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
         sl_sort_block(c.nrec, c.size, c.rank, &c.my_off, &c.my_cnt);
         c.fbase = c.my_off;
     }
-    /* Every rank makes OUTDIR: it may be node-local. */
-    SL_TRY_GOTO(sl_agree(c.comm, sl_mkdirs(o->output)), out);
+    /* Every rank makes OUTDIR: it may be node-local. Rank 0 first, so that
+     * a path that cannot be made anywhere (a file, a read-only file
+     * system) is named once, not by every rank. */
+    SL_TRY_GOTO(sl_agree(c.comm, c.rank == 0 ? sl_mkdirs(o->output) : SL_OK), out);
+    SL_TRY_GOTO(sl_agree(c.comm, c.rank != 0 ? sl_mkdirs(o->output) : SL_OK), out);
     /* Inputs inside OUTDIR under names the sort writes or removes are
      * refused before anything is touched: rank 0 checks the shared list,
      * every rank its own with --local. */
@@ -1228,7 +1387,7 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
         iob = 100000;
     c.iobuf = iob / SL_SORT_REC * SL_SORT_REC;
     size_t chunk = o->chunk ? (size_t)o->chunk : (size_t)(mem / 8);
-    if (chunk > (8u << 20))
+    if (!o->chunk && chunk > (8u << 20)) /* the default only, as for --block */
         chunk = 8u << 20;
     if (chunk < 100000)
         chunk = 100000;
@@ -1281,18 +1440,19 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
                                     : sl_error(SL_ERR_NOMEM, "out of memory for --mem %llu bytes",
                                                (unsigned long long)mem)),
                 out);
-    {
-        int token = (int)getpid();
-        MPI_Bcast(&token, 1, MPI_INT, 0, c.comm);
-        const char *dir = o->tmp ? o->tmp : o->output;
-        if (strlen(dir) > 3000)
-            SL_TRY_GOTO(sl_error_root(c.comm, SL_ERR_USAGE, "--tmp/--output path too long"), out);
-        snprintf(c.runbase, sizeof c.runbase, "%.3000s/sluice-run-%d-%d", dir, token, c.rank);
-    }
+    const char *rundir = o->tmp ? o->tmp : o->output;
+    if (strlen(rundir) > 3000)
+        SL_TRY_GOTO(sl_error_root(c.comm, SL_ERR_USAGE, "--tmp/--output path too long"), out);
+    /* Runs are named by a token unique to the sort (a resume takes the
+     * killed run's from the manifest) and the rank. */
+    c.token = (uint64_t)time(NULL) << 22 ^ (uint64_t)getpid();
+    MPI_Bcast(&c.token, 1, MPI_UINT64_T, 0, c.comm);
     SL_VERBOSE0("sort: --mem %llu per rank: read-ahead 2 x %zu B, blocks %zu B, reducer %s%llu records",
                 (unsigned long long)mem, chunk, c.blk, c.halves ? "2 x " : "", (unsigned long long)c.rcap);
 
     SL_TRY_GOTO(plan_partitions(&c), out);
+    snprintf(c.runbase, sizeof c.runbase, "%.3000s/sluice-run-%llu-%d", rundir, (unsigned long long)c.token,
+             c.rank);
     if (P > 1)
         SL_TRY_GOTO(sl_xchg_create(c.comm, c.blk, slots, deliver, &c, &c.x), out);
     double t0 = sl_now();
@@ -1325,6 +1485,18 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
             st = s2;
         if (st != SL_OK)
             goto out;
+    }
+    {
+        /* Nothing lost: the partitions hold the input's records (a kept
+         * partition that was changed would not). */
+        uint64_t tot = 0;
+        MPI_Allreduce(&c.out_nrec, &tot, 1, MPI_UINT64_T, MPI_SUM, c.comm);
+        if (tot != c.nrec) {
+            st = sl_error_root(c.comm, SL_ERR_MISMATCH, "the partitions hold %llu records, the input %llu%s",
+                               (unsigned long long)tot, (unsigned long long)c.nrec,
+                               o->resume ? ": a kept partition was changed; run without --resume" : "");
+            goto out;
+        }
     }
     report(&c, sl_now() - t_start);
 out:

@@ -63,6 +63,15 @@ ls /dev/null.* >/dev/null 2>&1 && fail "gensort --parts /dev/null wrote $(ls /de
 expect_rc 2 $SLUICE gensort 12x out.dat
 expect_grep "NUM_RECS" "$T/err"
 expect_rc 2 $SLUICE gensort -b-5 10 out.dat
+# strtoull's leading blanks and sign: ' -5' wrapped to 2^64-5 records
+expect_rc 2 $SLUICE gensort " -5" out.dat
+expect_grep "NUM_RECS: expected a non-negative integer, got ' -5'" "$T/err"
+# more records than a file holds (NUM_RECS x 100 bytes past 2^63): the
+# byte count wrapped ('cannot size ... to -9223372036854775716 bytes', or a
+# small size and a write that ran until the disk was full)
+expect_rc 2 $SLUICE gensort 92233720368547759 out.dat
+expect_grep "NUM_RECS 92233720368547759 is more than one file holds" "$T/err"
+[ ! -e out.dat ] && [ ! -e out.dat.tmp ] || fail "a refused NUM_RECS left a file"
 expect_rc 1 $SLUICE gensort 10 /nonexistent/dir/out.dat
 expect_grep "/nonexistent/dir/out.dat.tmp" "$T/err"
 echo "gensort: ok"

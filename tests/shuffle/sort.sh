@@ -67,6 +67,22 @@ for np in 1 2 4; do
   [ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "external sort on $np ranks lost records: $(cat "$T/err") insum $insum"
   [ -z "$(ls tmp)" ] || fail "spill files left in --tmp: $(ls tmp)"
 done
+# More runs than the soft limit of open files allows (the merge opens each
+# run twice; 1024 is a common limit): the soft limit is raised up to the
+# hard one instead of failing after the whole map ("Too many open files").
+# --mem 1 makes runs of 1000 records: 150 runs, 300 descriptors.
+if [ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -ge 1024 ]; then
+  $SLUICE gensort -s 150000 f150.dat || fail gensort
+  rm -rf sorted
+  expect_rc 0 sh -c 'ulimit -Sn 200 && exec "$@"' sh $MPIRUN -np 1 $SLUICE sort --input f150.dat --output sorted \
+    --tmp tmp --mem 1
+  grep -q '"runs": 1[0-9][0-9],' sorted/summary.json || fail "--mem 1: not 100-199 runs: $(cat sorted/summary.json)"
+  expect_rc 0 $SLUICE valsort sorted/part-*
+  [ "$(grep '^Checksum:' "$T/err")" = "$(checksum f150.dat)" ] || fail "150 runs under ulimit -Sn 200"
+  [ -z "$(ls tmp)" ] || fail "spill files left in --tmp: $(ls tmp)"
+else
+  echo "SKIP: runs beyond the soft limit of open files (hard limit $(ulimit -Hn) below 1024)"
+fi
 # Ranks with different budgets (the default --mem differs across nodes
 # with other RAM or ranks per node) agree on the block size: 40M gives
 # 750 KB blocks, 80M 1 MB ones, and a block must fit the receiver's buffers.
@@ -101,6 +117,22 @@ for np in 2 4; do
   [ "$(grep '^Checksum:' "$T/err")" = "$(checksum locall)" ] ||
     fail "--local on $np ranks lost records"
 done
+# --local shares of very different sizes and key ranges (printable keys on
+# ranks 0 and 3, 2000 records each; binary keys on ranks 1 and 2, 100000
+# each): samples follow the shares' sizes, so the partitions still split
+# within 10% of the mean (each rank sampled alike: the largest was 1.44 x).
+rm -rf sorted lu.*
+$SLUICE gensort -a 2000 lu.0 && $SLUICE gensort 100000 lu.1 && $SLUICE gensort -b100000 100000 lu.2 &&
+  $SLUICE gensort -a -b2000 2000 lu.3 || fail gensort
+expect_rc 0 $MPIRUN -np 4 $SLUICE sort --local --input 'lu.%r' --output sorted
+expect_rc 0 $SLUICE valsort sorted/part-*
+[ "$(grep '^Checksum:' "$T/err")" = "$(checksum lu.0 lu.1 lu.2 lu.3)" ] || fail "uneven --local shares lost records"
+/usr/bin/python3 -c "
+import json, sys
+p = json.load(open('sorted/summary.json'))['partitions']
+m = sum(p) / len(p)
+sys.exit(0 if max(p) <= 1.10 * m and min(p) >= 0.90 * m else 1)" ||
+  fail "uneven --local shares: partitions $(grep partitions sorted/summary.json) not within 10% of the mean"
 # UCX_TLS is honoured: shared memory and TCP both carry the shuffle; an
 # unusable choice fails cleanly on every rank instead of hanging.
 ucxsum=$(checksum in/uniform/a)
@@ -110,11 +142,13 @@ for tls in sm,self tcp,self; do
   expect_rc 0 $SLUICE valsort sorted/part-*
   [ "$(grep '^Checksum:' "$T/err")" = "$ucxsum" ] || fail "UCX_TLS=$tls lost records"
 done
-# An explicit --block is used as given (the README advises 4M on
-# InfiniBand and TCP); only the default is capped at 1 MB.
+# An explicit --block or --chunk is used as given (the README advises
+# --block 4M on InfiniBand and TCP); only the defaults are capped (1 MB,
+# 8 MB).
 rm -rf sorted
-expect_rc 0 $MPIRUN -np 2 $SLUICE sort -v --block 4M --input in/uniform --output sorted
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort -v --block 4M --chunk 16M --input in/uniform --output sorted
 expect_grep "blocks 4194300 B" "$T/err"
+expect_grep "read-ahead 2 x 16777200 B" "$T/err" # --chunk too (it was cut to 8 MB)
 expect_rc 0 $SLUICE valsort sorted/part-*
 [ "$(grep '^Checksum:' "$T/err")" = "$ucxsum" ] || fail "--block 4M lost records"
 UCX_TLS=cma,self expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input in/uniform --output sorted2
@@ -124,32 +158,58 @@ expect_rc 0 $SLUICE sort --plan 100T --nodes 100 --disk-read-bw 2000 --disk-writ
 expect_grep "bottleneck: " "$T/out"
 expect_grep "total" "$T/out"
 expect_rc 2 $SLUICE sort --plan 100T --nodes 100
+# --plan sorts nothing: with --input/--output it is a usage error (it
+# printed the plan and exited 0 without sorting, or making OUTDIR).
+expect_rc 2 $SLUICE sort --plan 1G --nodes 1 --disk-read-bw 1 --disk-write-bw 1 --net-bw 1 --input big.dat --output planned
+expect_grep "plan.*sorts nothing" "$T/err"
+[ ! -e planned ] || fail "--plan made OUTDIR"
 # Resume after a kill: rank 1 stalls before writing; kill the job once
-# part-00000 is complete; --resume must keep it (same inode) and finish.
-rm -rf sorted
-$MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --tmp tmp --test-stall-ms 30000 >run.log 2>&1 &
-mpid=$!
-i=0
-while [ ! -e sorted/part-00000 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-[ -e sorted/part-00000 ] || { kill -9 $mpid; fail "part-00000 never appeared: $(cat run.log)"; }
-for p in $(pgrep -P $mpid); do kill -9 "$p"; done
-kill -9 $mpid 2>/dev/null
-wait $mpid 2>/dev/null
-[ -e sorted/part-00001 ] && fail "part-00001 complete although its rank was killed"
+# part-00000 is complete; --resume must keep it (same inode) and finish,
+# and remove the runs the killed rank 1 had spilled to --tmp (they stayed
+# forever), but not another sort's.
+kill_after_part0() { # an external sort into sorted/, killed once part-00000 is complete
+  rm -rf sorted
+  $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --tmp tmp --mem 1M --test-stall-ms 30000 >run.log 2>&1 &
+  mpid=$!
+  i=0
+  while [ ! -e sorted/part-00000 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+  [ -e sorted/part-00000 ] || { kill -9 $mpid; fail "part-00000 never appeared: $(cat run.log)"; }
+  for p in $(pgrep -P $mpid); do kill -9 "$p"; done
+  kill -9 $mpid 2>/dev/null
+  wait $mpid 2>/dev/null
+  [ -e sorted/part-00001 ] && fail "part-00001 complete although its rank was killed"
+}
+kill_after_part0
 ino=$(stat -c %i sorted/part-00000)
+ls tmp/sluice-run-*-1-* >/dev/null 2>&1 || fail "the killed rank 1 left no spilled runs: $(ls tmp)"
+: >tmp/sluice-run-12345-1-0
 expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --tmp tmp --resume
 [ "$(stat -c %i sorted/part-00000)" = "$ino" ] || fail "--resume rewrote the complete part-00000"
+[ "$(ls tmp)" = "sluice-run-12345-1-0" ] || fail "--resume left the killed run's spills or removed another's: $(ls tmp)"
+rm tmp/sluice-run-12345-1-0
 expect_rc 0 $SLUICE valsort sorted/part-*
 [ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "resumed sort lost records"
 grep -q "\"checksum\": \"${insum#Checksum: }\"" sorted/summary.json || fail "resumed summary checksum"
 # Resuming with another rank count is refused.
 expect_rc 1 $MPIRUN -np 4 $SLUICE sort --input big.dat --output sorted --resume
 expect_grep "cannot resume" "$T/err"
+# Resuming with other inputs of the same record count is refused (the
+# earlier sort's partitions were kept as this one's: exit 0, wrong records).
+$SLUICE gensort -b60000 60000 other.dat || fail gensort
+expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input other.dat --output sorted --tmp tmp --resume
+expect_grep "cannot resume: .*other inputs" "$T/err"
+[ "$(stat -c %i sorted/part-00000)" = "$ino" ] || fail "a refused --resume touched part-00000"
 # A kept partition that is not whole records is refused, naming it (it
 # was counted forever).
 printf x >>sorted/part-00000
 expect_rc 1 timeout 60 $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --tmp tmp --resume
 expect_grep "rank 0: cannot resume with 'sorted/part-00000': size [0-9]* is not a multiple" "$T/err"
+# A kept partition short of whole records: the output would not hold the
+# input's records (it exited 0 with one record lost); no summary.json.
+truncate -s -101 sorted/part-00000
+expect_rc 1 timeout 60 $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --tmp tmp --resume
+expect_grep "the partitions hold 59999 records, the input 60000" "$T/err"
+[ ! -e sorted/summary.json ] || fail "a sort that lost a record wrote summary.json"
 # A fresh run into a directory that holds another sort's partitions, which
 # fails on rank 1, then --resume: the other sort's part-00001 must not be
 # taken for this one's (it was: exit 0, unordered output).
@@ -162,4 +222,25 @@ rmdir sorted/part-00001.tmp
 expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --tmp tmp --resume
 expect_rc 0 $SLUICE valsort sorted/part-*
 [ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "resume after a failed fresh run: $(cat "$T/err")"
+# A run on fewer ranks than an earlier, killed one removes all of that
+# run's higher partitions and their temporary names, not only those before
+# the first missing one (part-00003 and part-00005.tmp stayed under part-*).
+rm -rf sorted
+expect_rc 0 $MPIRUN -np 4 $SLUICE sort --input in/uniform --output sorted
+rm sorted/part-00002
+printf x >sorted/part-00005.tmp
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input in/uniform --output sorted
+[ "$(cd sorted && echo part-*)" = "part-00000 part-00001" ] || fail "partitions of the earlier run left: $(ls sorted)"
+expect_rc 0 $SLUICE valsort sorted/part-*
+[ "$(grep '^Checksum:' "$T/err")" = "$ucxsum" ] || fail "fewer ranks after a killed run: $(cat "$T/err")"
+# A fresh run (no --resume) after a killed one removes the killed run's
+# spilled runs too, and not another sort's.
+kill_after_part0
+ls tmp/sluice-run-*-1-* >/dev/null 2>&1 || fail "the killed rank 1 left no spilled runs: $(ls tmp)"
+: >tmp/sluice-run-12345-1-0
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --tmp tmp
+[ "$(ls tmp)" = "sluice-run-12345-1-0" ] || fail "a fresh run left the killed run's spills or removed another's: $(ls tmp)"
+rm tmp/sluice-run-12345-1-0
+expect_rc 0 $SLUICE valsort sorted/part-*
+[ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "fresh run after a kill: $(cat "$T/err")"
 echo "sort: ok"

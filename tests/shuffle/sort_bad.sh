@@ -24,6 +24,19 @@ no_parts out2
 expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input good.dat --output out3 --tmp "$T/no/such/dir"
 expect_grep "tmp '$T/no/such/dir' is not an existing directory" "$T/err"
 no_parts out3
+# An input directory: a dangling symbolic link in it is a missing input
+# (refused, naming it), a subdirectory is not sorted and says so (both were
+# passed over in silence: exit 0 without their records).
+mkdir -p dir/sub
+$SLUICE gensort 100 dir/a && $SLUICE gensort -b100 100 dir/sub/b || fail gensort
+ln -s gone dir/link
+expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input dir --output out8
+expect_grep "rank 0: input 'dir/link': No such file or directory" "$T/err"
+no_parts out8
+rm dir/link
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input dir --output out8
+expect_grep "warn: input directory 'dir': 'dir/sub' is not a regular file: not sorted" "$T/err"
+[ "$(grep -c "dir/sub" "$T/err")" -eq 1 ] || fail "the warning on dir/sub came more than once: $(cat "$T/err")"
 # A node-local --tmp missing on one node only (here: rank 1 runs in
 # another directory): that rank names it and every rank stops, none hangs.
 mkdir -p wa/scratch wb
@@ -31,6 +44,13 @@ expect_rc 1 timeout 60 $MPIRUN -np 1 -wdir "$T/wa" $SLUICE sort --input "$T/good
   --tmp scratch : -np 1 -wdir "$T/wb" $SLUICE sort --input "$T/good.dat" --output "$T/out5" --tmp scratch
 expect_grep "rank 1: --tmp 'scratch' is not an existing directory" "$T/err"
 no_parts out5
+# --output naming a file: one message (every rank printed it), the file
+# untouched.
+echo keep >afile
+expect_rc 1 $MPIRUN -np 4 $SLUICE sort --input good.dat --output afile
+expect_grep "rank 0: 'afile' exists and is not a directory" "$T/err"
+[ "$(grep -c 'error:' "$T/err")" -eq 1 ] || fail "--output afile: not one message: $(cat "$T/err")"
+[ "$(cat afile)" = keep ] || fail "--output afile changed the file"
 expect_rc 2 $MPIRUN -np 2 $SLUICE sort --input good.dat
 expect_grep "output" "$T/err"
 cmp -s good.dat good.orig && cmp -s odd.dat odd.orig || fail "an input was modified"
@@ -64,9 +84,13 @@ expect_grep "rank 1: cannot create 'out6/part-00001.tmp'" "$T/err"
 # --samples whose gathered sample would not fit one MPI message (int
 # counts, 2^31-1 bytes): refused with a usage error before sampling. 12
 # ranks x 10^7 samples x 18 bytes is just over (the counts overflowed).
+# The refusal comes before anything in OUTDIR is touched: an earlier
+# run's partitions and summary stay (they were removed first).
+mkdir out7 && cp prev.orig/part-00000 prev.orig/part-00003 out7/ && echo '{}' >out7/summary.json || fail "making out7"
+cp -r out7 out7.orig
 expect_rc 2 timeout 120 $MPIRUN -np 12 $SLUICE sort --samples 10000000 --input good.dat --output out7
 expect_grep "samples 10000000 on 12 ranks gathers up to 2160000000 bytes of samples.*use --samples 9942053 or fewer" "$T/err"
-no_parts out7
+diff -r out7 out7.orig >/dev/null || fail "a refused --samples changed the earlier run's output: $(ls -a out7)"
 # A full output file system.
 mkdir full
 if mount -t tmpfs -o size=1m tmpfs full 2>/dev/null; then
@@ -92,6 +116,19 @@ if mount -t tmpfs -o size=1m tmpfs full 2>/dev/null; then
   expect_grep "rank [0-9]: cannot write .full/sluice-run-[0-9-]*.: No space left on device" "$T/err"
   no_parts out4
   [ -z "$(ls full)" ] || fail "run files left in the full --tmp: $(ls full)"
+  # A read-only OUTDIR: the message names what could not be written, not
+  # an earlier run's summary.json that is not there (EROFS comes before
+  # ENOENT).
+  mkdir full/ro && mount -o remount,ro "$T/full" || fail "remount read-only"
+  expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input good.dat --output full/ro
+  expect_grep "rank 0: cannot write 'full/ro/.sluice-sort.tmp': Read-only file system" "$T/err"
+  grep -q "earlier run" "$T/err" && fail "a read-only OUTDIR blamed an earlier run: $(cat "$T/err")"
+  # A read-only --tmp is refused before the map, once (it failed at the
+  # first spill, after the map's reads), and OUTDIR is not made.
+  expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input good.dat --output out9 --tmp full --mem 1M
+  expect_grep "error: --tmp 'full' is not a writable directory: Read-only file system" "$T/err"
+  [ "$(grep -c 'error:' "$T/err")" -eq 1 ] || fail "--tmp read-only: not one message: $(cat "$T/err")"
+  [ ! -e out9 ] || fail "a refused --tmp made OUTDIR"
 else
   echo "SKIP: full output file system case (mount -t tmpfs not permitted here)"
 fi
