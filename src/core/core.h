@@ -490,6 +490,9 @@ char *sl_json_escape(const char *s);
 sl_status_t sl_fsync_dir_of(const char *path);
 /* Local: mkdir -p. */
 sl_status_t sl_mkdirs(const char *path);
+/* Local: 1 when a and b name the same existing file (device and inode:
+ * links and other spellings of one path too), else 0; NULL is no file. */
+int sl_same_file(const char *a, const char *b);
 
 /* -------------------------------------------------------------- commands */
 

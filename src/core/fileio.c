@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* File helpers for "nothing lost": atomic replace (temporary name, fsync,
- * rename, fsync of the directory) and mkdir -p. */
+ * rename, fsync of the directory), mkdir -p, and whether two paths are one
+ * file. */
 #include "config.h"
 #include "core_impl.h"
 
@@ -11,6 +12,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+int sl_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
 
 sl_status_t sl_fsync_dir_of(const char *path)
 {

@@ -194,6 +194,10 @@ sl_status_t sl_valsort_run(MPI_Comm comm, const sl_valsort_opts_t *o)
     sl_valsort_sum_t sum;
     if (o->files.n < 1)
         return sl_error_root(comm, SL_ERR_USAGE, "valsort needs at least one FILE");
+    for (int i = 0; o->summary_out && i < o->files.n; i++)
+        if (sl_same_file(o->summary_out, o->files.v[i]))
+            return sl_error_root(comm, SL_ERR_USAGE, "-o %s is also an input ('%s'); it would be replaced",
+                                 o->summary_out, o->files.v[i]);
     if (o->summaries) {
         sl_status_t st = rank == 0 ? read_summaries(o->files.v, o->files.n, &sum) : SL_OK;
         SL_TRY(sl_agree(comm, st));

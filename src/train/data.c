@@ -191,16 +191,9 @@ static sl_status_t write_dataset(MPI_Comm comm, const char *output, const float 
     return sl_h5_commit(&h, 1);
 }
 
-int sl_nn_same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-           sa.st_ino == sb.st_ino;
-}
-
 sl_status_t sl_nn_import_idx(MPI_Comm comm, const char *images, const char *labels, const char *output)
 {
-    if (sl_nn_same_file(output, images) || sl_nn_same_file(output, labels))
+    if (sl_same_file(output, images) || sl_same_file(output, labels))
         return sl_error_root(comm, SL_ERR_USAGE, "--output %s is an input file; it would be replaced",
                              output);
     int rank;
@@ -272,7 +265,7 @@ static int split_csv(char *line, char **fields, int max)
 sl_status_t sl_nn_import_csv(MPI_Comm comm, const char *csv, const char *output, int label_col, int targets,
                              double scale)
 {
-    if (sl_nn_same_file(output, csv))
+    if (sl_same_file(output, csv))
         return sl_error_root(comm, SL_ERR_USAGE, "--output %s is the input file; it would be replaced",
                              output);
     int rank;

@@ -129,9 +129,9 @@ sl_status_t sl_cmd_predict(MPI_Comm comm, int argc, char **argv)
         sl_config_destroy(&info.config);
         return st;
     }
-    if (sl_nn_same_file(c.output, c.input) || sl_nn_same_file(c.output, c.model)) {
+    if (sl_same_file(c.output, c.input) || sl_same_file(c.output, c.model)) {
         st = sl_error_root(comm, SL_ERR_USAGE, "--output %s is the %s file; it would be replaced", c.output,
-                           sl_nn_same_file(c.output, c.input) ? "--input" : "--model");
+                           sl_same_file(c.output, c.input) ? "--input" : "--model");
         sl_opts_free(predict_table, &c);
         sl_config_destroy(&info.config);
         return st;

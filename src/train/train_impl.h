@@ -124,8 +124,6 @@ struct sl_nn {
 
 /* LayerNorm forward for the rows of a batch; sizes of Linear layers. */
 int sl_nn_linear_index(const sl_nn_t *nn, int linear); /* layer index of fcK */
-/* Nonzero when both paths exist and name one file: an output that would replace an input. */
-int sl_nn_same_file(const char *a, const char *b);
 /* Host backends: let backward write into buf (nparams floats) instead of
  * the arena's gradients; NULL restores the arena. Returns the old target. */
 float *sl_nn_redirect_grads(sl_nn_t *nn, float *buf);

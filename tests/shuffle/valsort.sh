@@ -56,6 +56,14 @@ expect_rc 0 $SLUICE valsort -s s0 s1
 expect_grep "^SUCCESS" "$T/err"
 expect_rc 1 $SLUICE valsort -s s1 s0
 expect_grep "^ERROR - there are 1 unordered records$" "$T/err"
+# -o naming an input is refused; the input is kept.
+cp sorted/part-00001 keep.dat
+expect_rc 2 $MPIRUN -np 2 $SLUICE valsort -o keep.dat sorted/part-00000 keep.dat
+expect_grep "is also an input" "$T/err"
+cmp -s keep.dat sorted/part-00001 || fail "valsort -o replaced its input"
+cp s0 s0.keep
+expect_rc 2 $SLUICE valsort -s -o s0 s0 s1
+cmp -s s0 s0.keep || fail "valsort -s -o replaced its summary input"
 # Bad inputs: a partial record names the file; no records; missing file.
 head -c 250 in.dat >partial.dat
 expect_rc 1 $MPIRUN -np 2 $SLUICE valsort partial.dat
