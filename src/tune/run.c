@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,6 +69,7 @@ struct tune_run {
     double best_seen;
     sl_status_t fatal;
     sl_guard_t *guard; /* stops the commands should this rank die (cmd objective) */
+    int lockfd;        /* coordinator: EXPDIR, locked while this run uses it (-1: none) */
 };
 
 int tune_group_rank(const tune_run_t *r)
@@ -1152,6 +1154,7 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
     r->best_reported = -1;
     r->best_seen = NAN;
     r->gbest = NAN;
+    r->lockfd = -1;
     SL_TRY(sl_topo_init(comm, &topo));
     r->wc = topo.comm;
     r->rank = topo.rank;
@@ -1215,14 +1218,24 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
             st = txt ? sl_tune_space_add(&copy, txt, "space") : SL_ERR_NOMEM;
             free(txt);
         }
+        char trials[4096];
+        snprintf(trials, sizeof trials, "%s/trials", o->out);
+        if (st == SL_OK && !o->resume)
+            st = sl_mkdirs(trials);
+        /* rank 0 holds a lock on EXPDIR while it runs: a second run on it
+         * (a requeued job while the first still runs, the ranks of a killed
+         * mpirun not yet gone) would run the same trials and overwrite the
+         * state and checkpoints. File systems without flock go without. */
+        if (st == SL_OK && (r->lockfd = open(o->out, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0 &&
+            flock(r->lockfd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK)
+            st = sl_error(SL_ERR_IO,
+                          "'%s' is in use by another sluice tune still running (wait for it to end, or use "
+                          "another --out)",
+                          o->out);
         if (st == SL_OK && o->resume)
             st = sl_tune_exp_load(conf, &copy, o->out, &r->e);
         else if (st == SL_OK) {
-            char trials[4096];
-            snprintf(trials, sizeof trials, "%s/trials", o->out);
-            st = sl_mkdirs(trials);
-            if (st == SL_OK)
-                st = sl_tune_exp_create(conf, &copy, &r->e);
+            st = sl_tune_exp_create(conf, &copy, &r->e);
             if (st == SL_OK)
                 st = sl_tune_exp_save(r->e, o->out);
         }
@@ -1333,6 +1346,8 @@ out_free:
     if (obj->fini)
         obj->fini();
     sl_guard_destroy(&r->guard);
+    if (r->lockfd >= 0)
+        close(r->lockfd);
     if (r->gc != MPI_COMM_NULL && r->gc)
         MPI_Comm_free(&r->gc);
     sl_tune_exp_destroy(&r->e);
