@@ -1303,10 +1303,14 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
     if (r->rank == 0 && st == SL_OK) {
         int64_t c[6], b = sl_tune_exp_best(r->e);
         sl_tune_exp_counts(r->e, c);
+        /* stopped, the trials left to resume too: the counts add up */
+        char left[96] = "";
+        if (stopped)
+            snprintf(left, sizeof left, ", %lld paused, %lld pending (resume with --resume)",
+                     (long long)c[SL_TUNE_PAUSED], (long long)c[SL_TUNE_PENDING]);
         printf("tune %s: %lld trial%s: %lld done, %lld pruned, %lld errored%s\n",
                stopped ? "stopped" : "finished", (long long)r->e->n, r->e->n == 1 ? "" : "s",
-               (long long)c[SL_TUNE_DONE], (long long)c[SL_TUNE_PRUNED], (long long)c[SL_TUNE_ERRORED],
-               stopped ? " (resume with --resume)" : "");
+               (long long)c[SL_TUNE_DONE], (long long)c[SL_TUNE_PRUNED], (long long)c[SL_TUNE_ERRORED], left);
         if (b >= 0) {
             const sl_tune_trial_t *t = sl_tune_exp_trial(r->e, b);
             printf("best: trial %lld, %s = %.6g at step %lld:", (long long)b, o->metric, t->best,

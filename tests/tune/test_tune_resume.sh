@@ -26,6 +26,9 @@ wait $pid; rc=$?
 grep -q "run the same command again with --resume" "$T/out" || { cat "$T/out"; fail "the stop message does not name --resume"; }
 grep -q ',running,' "$T/cut/trials.csv" && fail "trials left running in the saved state"
 grep -q ',pending,' "$T/cut/trials.csv" || fail "the stop came too late to test a resume"
+# the summary accounts for every trial: those left to resume too
+awk '/^tune stopped: / {n = $3; for (i = 5; i < NF; i += 2) s += $i; ok = s == n && /pending/} END {exit !ok}' \
+  "$T/out" || { cat "$T/out"; fail "the stopped summary's counts do not add up to its trials"; }
 # a resume with another mode is refused, naming both modes
 expect_rc 1 run "$T/cut" --resume --mode max
 expect_grep "loss --mode min, now loss --mode max" "$T/err"
