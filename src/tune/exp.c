@@ -134,6 +134,7 @@ void sl_tune_exp_destroy(sl_tune_exp_t **ep)
     free(e->rep_val);
     free(e->rep_time);
     free(e->rep_par);
+    free(e->settled);
     sl_rng_destroy(&e->srng);
     sl_rng_destroy(&e->xrng);
     sl_tune_space_fini(&e->space);

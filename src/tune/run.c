@@ -1239,6 +1239,18 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
             if (st == SL_OK)
                 st = sl_tune_exp_save(r->e, o->out);
         }
+        /* trials settled at the load by a decision whose job a kill cut
+         * short: their directories as that job's end leaves them (the
+         * checkpoints after the last reported step go, K of the rest stay) */
+        for (int64_t k = 0; st == SL_OK && o->resume && k < r->e->nsettled; k++) {
+            const sl_tune_trial_t *t = &r->e->t[r->e->settled[k]];
+            char dir[1024];
+            trial_dir(r, t->id, dir, sizeof dir);
+            int64_t upto = t->step > 0 ? t->step : 0;
+            ckpt_drop_after(dir, upto);
+            if (o->keep > 0)
+                ckpt_prune(dir, o->keep, upto, NULL);
+        }
         sl_tune_space_fini(&copy);
     }
     st = sl_agree(r->wc, st);
