@@ -768,12 +768,18 @@ sl_status_t sl_tune_exp_end(sl_tune_exp_t *e, int64_t trial, int outcome, int64_
         int top =
             e->conf.scheduler == SL_TUNE_ASHA ? t->rung >= e->nrungs - 1 : t->rung >= hb_s(e, t->bracket);
         t->status = top || at_end ? SL_TUNE_DONE : SL_TUNE_PAUSED;
+        if (t->status == SL_TUNE_DONE && isnan(t->best)) /* as below */
+            t->status = ++t->failures > e->conf.max_failures ? SL_TUNE_ERRORED : SL_TUNE_PENDING;
         return SL_OK;
     }
     if (d == SL_TUNE_STOP) {
         t->status = at_end || (t->target > 0 && t->step >= t->target) || meets_target(e, t->best)
                         ? SL_TUNE_DONE
                         : SL_TUNE_PRUNED;
+        /* run to its end without ever reporting the metric: a failure, as
+         * when it ends by itself */
+        if (t->status == SL_TUNE_DONE && isnan(t->best))
+            t->status = ++t->failures > e->conf.max_failures ? SL_TUNE_ERRORED : SL_TUNE_PENDING;
         return SL_OK;
     }
     if (outcome == SL_TUNE_END_INTERRUPTED) {

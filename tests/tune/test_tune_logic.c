@@ -702,6 +702,36 @@ static void test_pbt_population(void)
     sl_tune_exp_destroy(&e);
 }
 
+/* A trial that never reports the metric (NaN at every report) is errored
+ * after its retries, also when it runs to --max-t: it was done there, with
+ * no value, while one that ended on its own before was errored. */
+static void test_no_metric(void)
+{
+    sl_tune_conf_t c;
+    sl_tune_conf_default(&c);
+    c.trials = 2;
+    c.max_t = 2;
+    c.max_failures = 1;
+    const char *ex[] = {"x=uniform(0,1)", NULL};
+    sl_tune_exp_t *e = make(&c, ex);
+    CU_ASSERT_EQUAL(next_run(e, NULL), 0);
+    CU_ASSERT_EQUAL(report(e, 0, 1, NAN), SL_TUNE_CONTINUE);
+    CU_ASSERT_EQUAL(report(e, 0, 2, NAN), SL_TUNE_STOP);
+    sl_tune_exp_end(e, 0, SL_TUNE_END_OK, 2);
+    const sl_tune_trial_t *t0 = sl_tune_exp_trial(e, 0);
+    CU_ASSERT_EQUAL(t0->status, SL_TUNE_PENDING); /* retried */
+    CU_ASSERT_EQUAL(t0->failures, 1);
+    CU_ASSERT_EQUAL(next_run(e, NULL), 0);
+    sl_tune_exp_end(e, 0, SL_TUNE_END_OK, 2); /* nothing new: its steps are reported */
+    CU_ASSERT_EQUAL(t0->status, SL_TUNE_ERRORED);
+    CU_ASSERT_EQUAL(next_run(e, NULL), 1);
+    CU_ASSERT_EQUAL(report(e, 1, 1, NAN), SL_TUNE_CONTINUE);
+    CU_ASSERT_EQUAL(report(e, 1, 2, 0.5), SL_TUNE_STOP);
+    sl_tune_exp_end(e, 1, SL_TUNE_END_OK, 2);
+    CU_ASSERT_EQUAL(sl_tune_exp_trial(e, 1)->status, SL_TUNE_DONE);
+    sl_tune_exp_destroy(&e);
+}
+
 static void test_state(void)
 {
     sl_tune_conf_t c;
@@ -840,6 +870,7 @@ int main(int argc, char **argv)
         {"median", test_median},
         {"pbt", test_pbt},
         {"pbt_population", test_pbt_population},
+        {"no_metric", test_no_metric},
         {"state", test_state},
         {"files", test_files},
         {"decided_resume", test_decided_resume},
