@@ -48,6 +48,12 @@ struct tune_run {
     int dir_reusable; /* the objective left nothing running in the trial's directory */
     int fail_grank;   /* the group rank whose copy failed the current trial (0: the leader's) */
     int64_t job_step; /* leader: the newest step the current job reported (or resumed from; -1) */
+    /* leader of a group other than rank 0's: the current job's best report
+     * (metric and step), whose checkpoint it does not prune: the
+     * coordinator, reading the report later, may make it best.h5, and
+     * prunes it at the job's end */
+    double job_best;
+    int64_t job_best_step;
     mode_t dir_mode;  /* what mkdir gives a trial directory (0755 less the umask) */
     /* coordinator */
     sl_tune_exp_t *e;
@@ -227,9 +233,10 @@ static void rm_rf(const char *path)
  * among those of steps up to max_step (-1: any); later ones are left alone:
  * the objective may be writing one, not yet reported, and pruning by it
  * would remove the newest complete one, which a PBT copy may be about to
- * take. Returns the newest step kept, -1 if none: one pass over the
- * directory; in *left (if not NULL) the number of entries left in it. */
-static int64_t ckpt_prune(const char *dir, long keep, int64_t max_step, int *left)
+ * take. The checkpoint of step spare (-1: none) stays too. Returns the
+ * newest step kept, -1 if none: one pass over the directory; in *left (if
+ * not NULL) the number of entries left in it. */
+static int64_t ckpt_prune(const char *dir, long keep, int64_t max_step, int64_t spare, int *left)
 {
     DIR *d = opendir(dir);
     if (left)
@@ -264,7 +271,8 @@ static int64_t ckpt_prune(const char *dir, long keep, int64_t max_step, int *lef
     char path[4096];
     for (struct dirent *de; (de = readdir(d));) {
         int64_t s;
-        if (ckpt_step_of(de->d_name, &s) && (max_step < 0 || s <= max_step) && (keep < 0 || s < cut)) {
+        if (ckpt_step_of(de->d_name, &s) && (max_step < 0 || s <= max_step) && (keep < 0 || s < cut) &&
+            s != spare) {
             struct stat sb;
             snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
             rm_rf(path);
@@ -580,7 +588,7 @@ static sl_status_t coord_prepare(tune_run_t *r, const sl_tune_job_t *job, tune_j
          * report is on its way; the trial goes on from that step. */
         char from[1024];
         trial_dir(r, job->from_trial, from, sizeof from);
-        ckpt_prune(m->trial_dir, -1, -1, NULL);
+        ckpt_prune(m->trial_dir, -1, -1, -1, NULL);
         int64_t s = -1, donor_step = r->e->t[job->from_trial].step;
         for (int tries = 0; tries < 8; tries++) {
             s = ckpt_find(from, job->from_step, NULL, 0, NULL);
@@ -593,7 +601,7 @@ static sl_status_t coord_prepare(tune_run_t *r, const sl_tune_job_t *job, tune_j
             sl_status_t cst = ckpt_copy(from, s, m->trial_dir);
             if (cst == SL_OK)
                 break;
-            ckpt_prune(m->trial_dir, -1, -1, NULL);
+            ckpt_prune(m->trial_dir, -1, -1, -1, NULL);
             s = -1;
             if (cst != SL_ERR_NOT_FOUND) /* not pruned meanwhile: a real failure, said already */
                 break;
@@ -796,6 +804,14 @@ static void coord_service(tune_run_t *r)
             MPI_Recv(m, 4, MPI_INT64_T, src, TAG_REQ, r->wc, MPI_STATUS_IGNORE);
             if (m[0] >= 0)
                 coord_end(r, m[0], (int)m[1], m[2], (int)m[3]);
+            /* the leader kept its job's best checkpoint for best.h5 (taken
+             * at its report, read before this): K newest now */
+            const sl_tune_trial_t *t = sl_tune_exp_trial(r->e, m[0]);
+            if (t && r->o->keep > 0 && t->best_step >= 0 && t->best_step < t->step) {
+                char dir[1024];
+                trial_dir(r, m[0], dir, sizeof dir);
+                ckpt_prune(dir, r->o->keep, t->step, -1, NULL);
+            }
             r->want[g]++;
             if (r->gstate[g] != 3) {
                 coord_assign(r, g);
@@ -942,8 +958,15 @@ int tune_report(tune_run_t *r, int64_t trial, int64_t step, int n, const char *c
     }
     if (step > r->job_step)
         r->job_step = step;
+    for (int i = 0; i < m.n && r->rank != 0; i++)
+        if (!strcmp(m.names[i], r->o->metric) && !isnan(m.v[i]) &&
+            (r->job_best_step < 0 ||
+             (!strcmp(r->o->mode, "max") ? m.v[i] > r->job_best : m.v[i] < r->job_best))) {
+            r->job_best = m.v[i];
+            r->job_best_step = step;
+        }
     if (++r->prune_reports >= 8 || sl_now() >= r->prune_at) {
-        ckpt_prune(r->cur_dir, r->o->keep, step, NULL);
+        ckpt_prune(r->cur_dir, r->o->keep, step, r->job_best_step, NULL);
         r->prune_reports = 0;
         r->prune_at = sl_now() + 0.25;
     }
@@ -1053,6 +1076,7 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
     r->prune_reports = 0;
     r->dir_reusable = 0;
     r->job_step = m->ckpt_step;
+    r->job_best_step = -1;
     r->obj->run(r, m, &outcome);
     *busy += sl_now() - t0;
     r->cur_trial = -1;
@@ -1064,7 +1088,7 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
     int left;
     int64_t upto = r->job_step > 0 ? r->job_step : 0;
     ckpt_drop_after(m->trial_dir, upto);
-    *ck_p = r->o->keep > 0 ? ckpt_prune(m->trial_dir, r->o->keep, upto, &left)
+    *ck_p = r->o->keep > 0 ? ckpt_prune(m->trial_dir, r->o->keep, upto, r->job_best_step, &left)
                            : ckpt_find(m->trial_dir, upto, NULL, 0, &left);
     trial_dir_done(r, m->trial_dir, left);
     *who_p = r->fail_grank;
@@ -1249,7 +1273,7 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
             int64_t upto = t->step > 0 ? t->step : 0;
             ckpt_drop_after(dir, upto);
             if (o->keep > 0)
-                ckpt_prune(dir, o->keep, upto, NULL);
+                ckpt_prune(dir, o->keep, upto, -1, NULL);
         }
         sl_tune_space_fini(&copy);
     }
