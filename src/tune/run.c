@@ -704,8 +704,11 @@ static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck, int
     if (!t)
         return;
     trial_dir(r, trial, dir, sizeof dir);
-    if (ck > t->step) /* written but never reported: resume from a reported one */
-        ck = ckpt_find(dir, t->step, NULL, 0, NULL);
+    if (ck > t->step) { /* written, or reported after a decision, but not taken */
+        ckpt_drop_after(dir, t->step > 0 ? t->step : 0);
+        ck = r->o->keep > 0 ? ckpt_prune(dir, r->o->keep, t->step, -1, NULL)
+                            : ckpt_find(dir, t->step, NULL, 0, NULL);
+    }
     int was_failures = t->failures;
     sl_tune_exp_end(r->e, trial, outcome, ck);
     if (t->failures > was_failures && outcome == SL_TUNE_END_FAILED && who > 0) {
@@ -956,16 +959,23 @@ int tune_report(tune_run_t *r, int64_t trial, int64_t step, int n, const char *c
         snprintf(m.names[m.n], sizeof m.names[0], "%s", TUNE_TIME_TOTAL);
         m.v[m.n++] = r->job_prior + sl_now() - r->job_t0;
     }
-    if (step > r->job_step)
+    /* a report after a decision (the program goes on until its SIGTERM
+     * lands) is not taken: neither are its step and checkpoint, which
+     * would outrank the taken ones in pruning; a stop request is not a
+     * decision, reports go on counting */
+    if (r->rank != 0)
+        tune_service(r); /* the decisions that have come */
+    int taken = r->cur_decision == SL_TUNE_CONTINUE || r->cur_decision == TUNE_INTERRUPT;
+    if (taken && step > r->job_step)
         r->job_step = step;
-    for (int i = 0; i < m.n && r->rank != 0; i++)
+    for (int i = 0; i < m.n && r->rank != 0 && taken; i++)
         if (!strcmp(m.names[i], r->o->metric) && !isnan(m.v[i]) &&
             (r->job_best_step < 0 ||
              (!strcmp(r->o->mode, "max") ? m.v[i] > r->job_best : m.v[i] < r->job_best))) {
             r->job_best = m.v[i];
             r->job_best_step = step;
         }
-    if (++r->prune_reports >= 8 || sl_now() >= r->prune_at) {
+    if (taken && (++r->prune_reports >= 8 || sl_now() >= r->prune_at)) {
         ckpt_prune(r->cur_dir, r->o->keep, step, r->job_best_step, NULL);
         r->prune_reports = 0;
         r->prune_at = sl_now() + 0.25;

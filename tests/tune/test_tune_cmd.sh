@@ -261,6 +261,35 @@ awk 'seen[$1]++ && $2 == 0 {exit 1}' "$T/half-starts" ||
 [ "$(awk 'seen[$1]++' "$T/half-starts" | wc -l)" -gt 0 ] || fail "no ASHA promotion: $(cat "$T/half-starts")"
 grep -l half "$T"/half/trials/*/checkpoint-* 2>/dev/null && fail "a checkpoint never reported was kept"
 
+# A program that reports past its stop (ASHA's rung, --max-t) before the
+# SIGTERM lands: those reports are not taken, and neither are their
+# checkpoints in pruning (they outranked the taken ones: a promoted trial
+# lost the checkpoint of its rung and started over, and a done trial kept
+# checkpoints of steps it never had)
+cat > "$T/past.sh" <<'SH'
+#!/bin/sh
+d=$1 dir=$SLUICE_TRIAL_DIR step=0
+[ -n "${SLUICE_RESUME:-}" ] && step=$(cat "$SLUICE_RESUME")
+echo "$SLUICE_TRIAL_ID $step" >> "$d/past-starts"
+end=$((SLUICE_MAX_T + 3))
+while [ $step -lt $end ]; do
+  step=$((step+1))
+  echo $step > "$dir/checkpoint-$step"
+  echo "sluice-report step=$step loss=$(awk -v x="$SLUICE_PARAM_X" -v s=$step 'BEGIN{print x + 1/s}')"
+done
+SH
+chmod +x "$T/past.sh"
+expect_rc 0 $MPIRUN -np 1 $SLUICE tune -q --command "$T/past.sh $T" --space 'x=uniform(0,1)' --metric loss \
+  --scheduler asha --max-t 8 --min-t 2 --reduction-factor 2 --trials 4 --keep-checkpoints 2 --out "$T/past"
+[ "$(awk 'seen[$1]++' "$T/past-starts" | wc -l)" -gt 0 ] || fail "no ASHA promotion: $(cat "$T/past-starts")"
+awk 'seen[$1]++ && $2 == 0 {exit 1}' "$T/past-starts" ||
+  fail "a promoted trial started over from step 0: $(cat "$T/past-starts")"
+awk -F, 'NR > 1 {print $1, $3}' "$T/past/trials.csv" | while read -r t s; do
+  d="$T/past/trials/$(printf %06d "$t")"
+  [ "$(cd "$d" && echo checkpoint-*)" = "checkpoint-$((s - 1)) checkpoint-$s" ] ||
+    fail "trial $t, at step $s, holds $(ls "$d" | tr '\n' ' ')"
+done || exit 1
+
 # 5. bad input: one message, non-zero exit, nothing written
 expect_rc 2 $TUNE --command "$OBJ 3" --space 'lr=loguniform(1e-4,)' --metric loss --trials 2 --out "$T/bad1"
 expect_grep "space expression 'lr=loguniform(1e-4,)': at position 20: expected a value" "$T/err"
