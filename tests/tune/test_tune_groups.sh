@@ -95,7 +95,7 @@ pid=$!
 i=0
 while [ ! -e "$T/late-where.0" ] || [ ! -e "$T/late-where.1" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
 r0=""
-for r in $(pgrep -P $pid); do tr '\0' '\n' < /proc/$r/environ | grep -qx 'OMPI_COMM_WORLD_RANK=0' && r0=$r; done
+for r in $(pgrep -P $pid); do tr '\0' '\n' < /proc/$r/environ | grep -qxE 'OMPI_COMM_WORLD_RANK=0|PMIX_RANK=0|PMI_RANK=0' && r0=$r; done
 [ -n "$r0" ] || { kill $pid; fail "rank 0 not found"; }
 for t in 0 1; do [ "$(cat "$T/late-where.$t")" = "$r0" ] && echo hold > "$T/late-role.$t" || echo late > "$T/late-role.$t"; done
 lt=$(grep -l late "$T"/late-role.* | sed 's/.*\.//')
