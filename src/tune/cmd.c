@@ -287,32 +287,38 @@ out:
     return st;
 }
 
-/* Parse one "sluice-report" line; returns the number of metrics. */
+/* Parse one "sluice-report" line; returns the number of metrics, or -1 for
+ * a malformed line (no step, a step that is not a whole number >= 0, a
+ * token that is not name=number): taken, it would count as a step it is not. */
 static int parse_report(char *line, int64_t *step, const char **names, double *vals)
 {
-    int n = 0;
+    int n = 0, has_step = 0;
     char *save = NULL;
     strtok_r(line, " \t\r", &save);
     for (char *tok; (tok = strtok_r(NULL, " \t\r", &save));) {
         char *eq = strchr(tok, '=');
         if (!eq || eq == tok)
-            continue;
+            return -1;
         *eq = '\0';
         char *end;
         errno = 0;
         if (!strcmp(tok, "step")) {
             long long v = strtoll(eq + 1, &end, 10);
-            if (*end == '\0' && errno == 0)
-                *step = v;
+            if (end == eq + 1 || *end != '\0' || errno != 0 || v < 0)
+                return -1;
+            *step = v;
+            has_step = 1;
             continue;
         }
         double v = strtod(eq + 1, &end);
-        if (end == eq + 1 || *end != '\0' || n >= TUNE_MAXM)
+        if (end == eq + 1 || *end != '\0')
+            return -1;
+        if (n >= TUNE_MAXM)
             continue;
         names[n] = tok;
         vals[n++] = v;
     }
-    return n;
+    return has_step ? n : -1;
 }
 
 /* Leader: take the outcomes the other copies sent (TAG_GSTAT) for this
@@ -402,6 +408,7 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
     size_t have = 0;
     int eeof = 0, eof = 0, exited = 0, wstatus = 0, killed = 0, decision = SL_TUNE_CONTINUE;
     int64_t step = -1;
+    int warned_line = 0; /* a malformed report line was warned about */
     double kill_at = 0;
     size_t got = 0; /* bytes read from the pipes at the last wake */
     static size_t lazy_max; /* a quarter of a pipe's capacity */
@@ -455,12 +462,28 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
                     if (grank == 0) {
                         const char *names[TUNE_MAXM];
                         double vals[TUNE_MAXM];
-                        int64_t s2 = step + 1;
+                        size_t ll = (size_t)(nl - start);
+                        char small[512], *copy = ll < sizeof small ? small : malloc(ll + 1);
+                        if (copy)
+                            memcpy(copy, start, ll + 1);
+                        int64_t s2 = step;
                         int n = parse_report(start, &s2, names, vals);
-                        step = s2;
-                        int d = tune_report(r, job->trial, step, n, names, vals);
-                        if (d != SL_TUNE_CONTINUE && decision == SL_TUNE_CONTINUE)
-                            decision = d;
+                        if (n >= 0) {
+                            step = s2;
+                            int d = tune_report(r, job->trial, step, n, names, vals);
+                            if (d != SL_TUNE_CONTINUE && decision == SL_TUNE_CONTINUE)
+                                decision = d;
+                        } else if (copy) {
+                            if (!warned_line++)
+                                SL_WARN(
+                                    "trial %lld: a malformed report line is not taken: '%.200s' (expected "
+                                    "'sluice-report step=<n> <metric>=<number> ...'; see %s)",
+                                    (long long)job->trial, copy, path);
+                            copy[ll] = '\n';
+                            log_write(&logfd, path, copy, ll + 1);
+                        }
+                        if (copy != small)
+                            free(copy);
                     }
                 } else {
                     *nl = '\n';

@@ -134,6 +134,7 @@ void sl_tune_exp_destroy(sl_tune_exp_t **ep)
     free(e->rep_val);
     free(e->rep_time);
     free(e->rep_par);
+    free(e->settled);
     sl_rng_destroy(&e->srng);
     sl_rng_destroy(&e->xrng);
     sl_tune_space_fini(&e->space);
@@ -413,18 +414,29 @@ sl_status_t sl_tune_exp_next(sl_tune_exp_t *e, int group, sl_tune_job_t *job)
                 e->t[i].status = meets_target(e, e->t[i].best) ? SL_TUNE_DONE : SL_TUNE_PRUNED;
     if (e->conf.scheduler == SL_TUNE_HYPERBAND && !ended(e))
         SL_TRY(hb_settle(e));
-    /* pending trials first, oldest first */
+    /* pending trials first, oldest first; PBT: the population's new
+     * trials, then the one that is furthest behind, as Ray's PBT picks the
+     * trial with the least time since its last perturbation */
+    int pbt = e->conf.scheduler == SL_TUNE_PBT;
+    int64_t pick = -1;
     if (!e->draining)
         for (int64_t i = 0; i < e->n; i++)
-            if (e->t[i].status == SL_TUNE_PENDING) {
-                start(e, i, group, job);
-                return SL_OK;
+            if (e->t[i].status == SL_TUNE_PENDING && (pick < 0 || (pbt && e->t[i].step < e->t[pick].step))) {
+                pick = i;
+                if (!pbt)
+                    break;
             }
+    if (pick >= 0 && !(pbt && !ended(e) && e->n < budget(e))) {
+        start(e, pick, group, job);
+        return SL_OK;
+    }
     int64_t id = -1;
     if (!e->draining && !ended(e) && e->conf.scheduler == SL_TUNE_ASHA)
         SL_TRY(asha_promote(e, &id));
     if (id < 0 && !e->draining && !ended(e) && e->n < budget(e))
         SL_TRY(new_trial(e, &id));
+    if (id < 0)
+        id = pick;
     if (id >= 0) {
         start(e, id, group, job);
         return SL_OK;
@@ -621,6 +633,20 @@ static sl_status_t pbt(sl_tune_exp_t *e, sl_tune_trial_t *t, int64_t step, int *
         *decision = SL_TUNE_EXPLOIT;
     }
     free(ids);
+    /* A population larger than the groups advances together, as in Ray's
+     * PBT: a trial pauses at a perturbation while another waits behind it
+     * (or is not started yet), and goes on from its checkpoint later.
+     * Otherwise the first trials ran to --max-t before the others started,
+     * which then compared their first steps with finished trials, all fell
+     * in the bottom quantile and took over a finished trial's last
+     * checkpoint: explored parameters never trained. */
+    if (*decision == SL_TUNE_CONTINUE && !e->draining) {
+        int behind = e->n < budget(e);
+        for (int64_t i = 0; i < e->n && !behind; i++)
+            behind = i != t->id && e->t[i].status == SL_TUNE_PENDING && e->t[i].step < step;
+        if (behind)
+            *decision = SL_TUNE_PAUSE;
+    }
     return SL_OK;
 }
 
@@ -734,16 +760,26 @@ sl_status_t sl_tune_exp_end(sl_tune_exp_t *e, int64_t trial, int outcome, int64_
     }
     t->from_trial = -1;
     t->from_step = -1;
+    if (d == SL_TUNE_PAUSE && e->conf.scheduler == SL_TUNE_PBT) {
+        t->status = at_end ? SL_TUNE_DONE : SL_TUNE_PENDING; /* it waits for those behind it */
+        return SL_OK;
+    }
     if (d == SL_TUNE_PAUSE) {
         int top =
             e->conf.scheduler == SL_TUNE_ASHA ? t->rung >= e->nrungs - 1 : t->rung >= hb_s(e, t->bracket);
         t->status = top || at_end ? SL_TUNE_DONE : SL_TUNE_PAUSED;
+        if (t->status == SL_TUNE_DONE && isnan(t->best)) /* as below */
+            t->status = ++t->failures > e->conf.max_failures ? SL_TUNE_ERRORED : SL_TUNE_PENDING;
         return SL_OK;
     }
     if (d == SL_TUNE_STOP) {
         t->status = at_end || (t->target > 0 && t->step >= t->target) || meets_target(e, t->best)
                         ? SL_TUNE_DONE
                         : SL_TUNE_PRUNED;
+        /* run to its end without ever reporting the metric: a failure, as
+         * when it ends by itself */
+        if (t->status == SL_TUNE_DONE && isnan(t->best))
+            t->status = ++t->failures > e->conf.max_failures ? SL_TUNE_ERRORED : SL_TUNE_PENDING;
         return SL_OK;
     }
     if (outcome == SL_TUNE_END_INTERRUPTED) {

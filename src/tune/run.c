@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +48,12 @@ struct tune_run {
     int dir_reusable; /* the objective left nothing running in the trial's directory */
     int fail_grank;   /* the group rank whose copy failed the current trial (0: the leader's) */
     int64_t job_step; /* leader: the newest step the current job reported (or resumed from; -1) */
+    /* leader of a group other than rank 0's: the current job's best report
+     * (metric and step), whose checkpoint it does not prune: the
+     * coordinator, reading the report later, may make it best.h5, and
+     * prunes it at the job's end */
+    double job_best;
+    int64_t job_best_step;
     mode_t dir_mode;  /* what mkdir gives a trial directory (0755 less the umask) */
     /* coordinator */
     sl_tune_exp_t *e;
@@ -68,6 +75,7 @@ struct tune_run {
     double best_seen;
     sl_status_t fatal;
     sl_guard_t *guard; /* stops the commands should this rank die (cmd objective) */
+    int lockfd;        /* coordinator: EXPDIR, locked while this run uses it (-1: none) */
 };
 
 int tune_group_rank(const tune_run_t *r)
@@ -225,9 +233,10 @@ static void rm_rf(const char *path)
  * among those of steps up to max_step (-1: any); later ones are left alone:
  * the objective may be writing one, not yet reported, and pruning by it
  * would remove the newest complete one, which a PBT copy may be about to
- * take. Returns the newest step kept, -1 if none: one pass over the
- * directory; in *left (if not NULL) the number of entries left in it. */
-static int64_t ckpt_prune(const char *dir, long keep, int64_t max_step, int *left)
+ * take. The checkpoint of step spare (-1: none) stays too. Returns the
+ * newest step kept, -1 if none: one pass over the directory; in *left (if
+ * not NULL) the number of entries left in it. */
+static int64_t ckpt_prune(const char *dir, long keep, int64_t max_step, int64_t spare, int *left)
 {
     DIR *d = opendir(dir);
     if (left)
@@ -262,7 +271,8 @@ static int64_t ckpt_prune(const char *dir, long keep, int64_t max_step, int *lef
     char path[4096];
     for (struct dirent *de; (de = readdir(d));) {
         int64_t s;
-        if (ckpt_step_of(de->d_name, &s) && (max_step < 0 || s <= max_step) && (keep < 0 || s < cut)) {
+        if (ckpt_step_of(de->d_name, &s) && (max_step < 0 || s <= max_step) && (keep < 0 || s < cut) &&
+            s != spare) {
             struct stat sb;
             snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
             rm_rf(path);
@@ -578,7 +588,7 @@ static sl_status_t coord_prepare(tune_run_t *r, const sl_tune_job_t *job, tune_j
          * report is on its way; the trial goes on from that step. */
         char from[1024];
         trial_dir(r, job->from_trial, from, sizeof from);
-        ckpt_prune(m->trial_dir, -1, -1, NULL);
+        ckpt_prune(m->trial_dir, -1, -1, -1, NULL);
         int64_t s = -1, donor_step = r->e->t[job->from_trial].step;
         for (int tries = 0; tries < 8; tries++) {
             s = ckpt_find(from, job->from_step, NULL, 0, NULL);
@@ -591,7 +601,7 @@ static sl_status_t coord_prepare(tune_run_t *r, const sl_tune_job_t *job, tune_j
             sl_status_t cst = ckpt_copy(from, s, m->trial_dir);
             if (cst == SL_OK)
                 break;
-            ckpt_prune(m->trial_dir, -1, -1, NULL);
+            ckpt_prune(m->trial_dir, -1, -1, -1, NULL);
             s = -1;
             if (cst != SL_ERR_NOT_FOUND) /* not pruned meanwhile: a real failure, said already */
                 break;
@@ -694,8 +704,11 @@ static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck, int
     if (!t)
         return;
     trial_dir(r, trial, dir, sizeof dir);
-    if (ck > t->step) /* written but never reported: resume from a reported one */
-        ck = ckpt_find(dir, t->step, NULL, 0, NULL);
+    if (ck > t->step) { /* written, or reported after a decision, but not taken */
+        ckpt_drop_after(dir, t->step > 0 ? t->step : 0);
+        ck = r->o->keep > 0 ? ckpt_prune(dir, r->o->keep, t->step, -1, NULL)
+                            : ckpt_find(dir, t->step, NULL, 0, NULL);
+    }
     int was_failures = t->failures;
     sl_tune_exp_end(r->e, trial, outcome, ck);
     if (t->failures > was_failures && outcome == SL_TUNE_END_FAILED && who > 0) {
@@ -794,6 +807,14 @@ static void coord_service(tune_run_t *r)
             MPI_Recv(m, 4, MPI_INT64_T, src, TAG_REQ, r->wc, MPI_STATUS_IGNORE);
             if (m[0] >= 0)
                 coord_end(r, m[0], (int)m[1], m[2], (int)m[3]);
+            /* the leader kept its job's best checkpoint for best.h5 (taken
+             * at its report, read before this): K newest now */
+            const sl_tune_trial_t *t = sl_tune_exp_trial(r->e, m[0]);
+            if (t && r->o->keep > 0 && t->best_step >= 0 && t->best_step < t->step) {
+                char dir[1024];
+                trial_dir(r, m[0], dir, sizeof dir);
+                ckpt_prune(dir, r->o->keep, t->step, -1, NULL);
+            }
             r->want[g]++;
             if (r->gstate[g] != 3) {
                 coord_assign(r, g);
@@ -938,10 +959,24 @@ int tune_report(tune_run_t *r, int64_t trial, int64_t step, int n, const char *c
         snprintf(m.names[m.n], sizeof m.names[0], "%s", TUNE_TIME_TOTAL);
         m.v[m.n++] = r->job_prior + sl_now() - r->job_t0;
     }
-    if (step > r->job_step)
+    /* a report after a decision (the program goes on until its SIGTERM
+     * lands) is not taken: neither are its step and checkpoint, which
+     * would outrank the taken ones in pruning; a stop request is not a
+     * decision, reports go on counting */
+    if (r->rank != 0)
+        tune_service(r); /* the decisions that have come */
+    int taken = r->cur_decision == SL_TUNE_CONTINUE || r->cur_decision == TUNE_INTERRUPT;
+    if (taken && step > r->job_step)
         r->job_step = step;
-    if (++r->prune_reports >= 8 || sl_now() >= r->prune_at) {
-        ckpt_prune(r->cur_dir, r->o->keep, step, NULL);
+    for (int i = 0; i < m.n && r->rank != 0 && taken; i++)
+        if (!strcmp(m.names[i], r->o->metric) && !isnan(m.v[i]) &&
+            (r->job_best_step < 0 ||
+             (!strcmp(r->o->mode, "max") ? m.v[i] > r->job_best : m.v[i] < r->job_best))) {
+            r->job_best = m.v[i];
+            r->job_best_step = step;
+        }
+    if (taken && (++r->prune_reports >= 8 || sl_now() >= r->prune_at)) {
+        ckpt_prune(r->cur_dir, r->o->keep, step, r->job_best_step, NULL);
         r->prune_reports = 0;
         r->prune_at = sl_now() + 0.25;
     }
@@ -1051,6 +1086,7 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
     r->prune_reports = 0;
     r->dir_reusable = 0;
     r->job_step = m->ckpt_step;
+    r->job_best_step = -1;
     r->obj->run(r, m, &outcome);
     *busy += sl_now() - t0;
     r->cur_trial = -1;
@@ -1062,7 +1098,7 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
     int left;
     int64_t upto = r->job_step > 0 ? r->job_step : 0;
     ckpt_drop_after(m->trial_dir, upto);
-    *ck_p = r->o->keep > 0 ? ckpt_prune(m->trial_dir, r->o->keep, upto, &left)
+    *ck_p = r->o->keep > 0 ? ckpt_prune(m->trial_dir, r->o->keep, upto, r->job_best_step, &left)
                            : ckpt_find(m->trial_dir, upto, NULL, 0, &left);
     trial_dir_done(r, m->trial_dir, left);
     *who_p = r->fail_grank;
@@ -1152,6 +1188,7 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
     r->best_reported = -1;
     r->best_seen = NAN;
     r->gbest = NAN;
+    r->lockfd = -1;
     SL_TRY(sl_topo_init(comm, &topo));
     r->wc = topo.comm;
     r->rank = topo.rank;
@@ -1215,16 +1252,38 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
             st = txt ? sl_tune_space_add(&copy, txt, "space") : SL_ERR_NOMEM;
             free(txt);
         }
+        char trials[4096];
+        snprintf(trials, sizeof trials, "%s/trials", o->out);
+        if (st == SL_OK && !o->resume)
+            st = sl_mkdirs(trials);
+        /* rank 0 holds a lock on EXPDIR while it runs: a second run on it
+         * (a requeued job while the first still runs, the ranks of a killed
+         * mpirun not yet gone) would run the same trials and overwrite the
+         * state and checkpoints. File systems without flock go without. */
+        if (st == SL_OK && (r->lockfd = open(o->out, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0 &&
+            flock(r->lockfd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK)
+            st = sl_error(SL_ERR_IO,
+                          "'%s' is in use by another sluice tune still running (wait for it to end, or use "
+                          "another --out)",
+                          o->out);
         if (st == SL_OK && o->resume)
             st = sl_tune_exp_load(conf, &copy, o->out, &r->e);
         else if (st == SL_OK) {
-            char trials[4096];
-            snprintf(trials, sizeof trials, "%s/trials", o->out);
-            st = sl_mkdirs(trials);
-            if (st == SL_OK)
-                st = sl_tune_exp_create(conf, &copy, &r->e);
+            st = sl_tune_exp_create(conf, &copy, &r->e);
             if (st == SL_OK)
                 st = sl_tune_exp_save(r->e, o->out);
+        }
+        /* trials settled at the load by a decision whose job a kill cut
+         * short: their directories as that job's end leaves them (the
+         * checkpoints after the last reported step go, K of the rest stay) */
+        for (int64_t k = 0; st == SL_OK && o->resume && k < r->e->nsettled; k++) {
+            const sl_tune_trial_t *t = &r->e->t[r->e->settled[k]];
+            char dir[1024];
+            trial_dir(r, t->id, dir, sizeof dir);
+            int64_t upto = t->step > 0 ? t->step : 0;
+            ckpt_drop_after(dir, upto);
+            if (o->keep > 0)
+                ckpt_prune(dir, o->keep, upto, -1, NULL);
         }
         sl_tune_space_fini(&copy);
     }
@@ -1290,10 +1349,14 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
     if (r->rank == 0 && st == SL_OK) {
         int64_t c[6], b = sl_tune_exp_best(r->e);
         sl_tune_exp_counts(r->e, c);
+        /* stopped, the trials left to resume too: the counts add up */
+        char left[96] = "";
+        if (stopped)
+            snprintf(left, sizeof left, ", %lld paused, %lld pending (resume with --resume)",
+                     (long long)c[SL_TUNE_PAUSED], (long long)c[SL_TUNE_PENDING]);
         printf("tune %s: %lld trial%s: %lld done, %lld pruned, %lld errored%s\n",
                stopped ? "stopped" : "finished", (long long)r->e->n, r->e->n == 1 ? "" : "s",
-               (long long)c[SL_TUNE_DONE], (long long)c[SL_TUNE_PRUNED], (long long)c[SL_TUNE_ERRORED],
-               stopped ? " (resume with --resume)" : "");
+               (long long)c[SL_TUNE_DONE], (long long)c[SL_TUNE_PRUNED], (long long)c[SL_TUNE_ERRORED], left);
         if (b >= 0) {
             const sl_tune_trial_t *t = sl_tune_exp_trial(r->e, b);
             printf("best: trial %lld, %s = %.6g at step %lld:", (long long)b, o->metric, t->best,
@@ -1333,6 +1396,8 @@ out_free:
     if (obj->fini)
         obj->fini();
     sl_guard_destroy(&r->guard);
+    if (r->lockfd >= 0)
+        close(r->lockfd);
     if (r->gc != MPI_COMM_NULL && r->gc)
         MPI_Comm_free(&r->gc);
     sl_tune_exp_destroy(&r->e);

@@ -424,9 +424,13 @@ sl_status_t sl_tune_exp_load(const sl_tune_conf_t *conf, sl_tune_space_t *space,
      * ended when the state was written (a kill): the decision stands, as the
      * job's end would have settled it, from the checkpoint of the reported
      * step; run again, it would report nothing new and end done */
+    if (st == SL_OK && e->n > 0 && !(e->settled = malloc((size_t)e->n * sizeof *e->settled)))
+        st = SL_ERR_NOMEM;
     for (int64_t i = 0; st == SL_OK && i < e->n; i++)
-        if (e->t[i].status == SL_TUNE_RUNNING)
+        if (e->t[i].status == SL_TUNE_RUNNING) {
             st = sl_tune_exp_end(e, i, SL_TUNE_END_OK, e->t[i].step);
+            e->settled[e->nsettled++] = i;
+        }
 out:
     sl_h5_close(&h);
     free(want);

@@ -41,6 +41,9 @@ struct sl_tune_exp {
     int64_t pending_hint;
     int64_t spent; /* trial steps reported in all (conf.budget) */
     int hit;       /* a trial's best reached conf.target (sl_tune__note_best) */
+    /* sl_tune_exp_load: trials it settled from a decision whose job had not
+     * ended (a kill), whose directories the job's end did not tidy */
+    int64_t *settled, nsettled;
 };
 
 double sl_tune__fix(const sl_tune_param_t *p, double v);

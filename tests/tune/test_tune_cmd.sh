@@ -6,7 +6,8 @@
 # trial steps, --target ends the experiment, failing trials end errored
 # while the experiment finishes, checkpoint pruning keeps exactly K per trial plus best.h5, trial
 # directories are made, kept and reused as documented, and bad input
-# fails with one clear message and leaves EXPDIR as it was.
+# fails with one clear message and leaves EXPDIR as it was; malformed
+# report lines are not taken.
 . "$top_srcdir/tests/lib.sh"
 OBJ="$top_srcdir/tests/tune/objective.sh"
 TUNE="$MPIRUN -np 2 $SLUICE tune -q"
@@ -153,6 +154,29 @@ grep -q ',done,' "$T/fail/trials.csv" || fail "no done trial"
 awk -F, 'NR>1 && $2=="errored" && $5!=2 {exit 1}' "$T/fail/trials.csv" || fail "errored trials were not retried once"
 expect_grep "failing on purpose" "$(ls -d "$T"/fail/trials/* | head -1)/../$(awk -F, 'NR>1 && $2=="errored"{printf "%06d", $1; exit}' "$T/fail/trials.csv")/trial.log"
 
+# 3b. a malformed report line (a step that is not a whole number, or none,
+# a value that is not a number) is not taken: it used to be counted as the
+# next step, with whatever values parsed. It goes to trial.log, and a warning
+# names the trial and the line
+cat > "$T/malformed.sh" <<'EOS'
+#!/bin/sh
+echo "sluice-report step=1 loss=0.5"
+echo "sluice-report step=x loss=0.1"
+echo "sluice-report step=2.5 loss=0.1"
+echo "sluice-report loss=0.1"
+echo "sluice-report step=3 loss=abc"
+echo "sluice-report step=4 loss="
+echo "sluice-report step=2 loss=0.4"
+EOS
+chmod +x "$T/malformed.sh"
+expect_rc 0 $TUNE --command "$T/malformed.sh" --space 'x=uniform(0,1)' --metric loss --trials 1 --out "$T/malformed"
+[ "$(cut -d, -f1,2,5 "$T/malformed/results.csv" | tr '\n' ' ')" = "trial,step,loss 0,1,0.5 0,2,0.4 " ] ||
+  fail "malformed report lines were taken: $(cat "$T/malformed/results.csv")"
+expect_grep "trial 0: a malformed report line is not taken: 'sluice-report step=x loss=0.1'" "$T/err"
+[ "$(grep -c 'malformed report' "$T/err")" -eq 1 ] || fail "the warning should be printed once a trial"
+[ "$(grep -c '^sluice-report' "$T/malformed/trials/000000/trial.log")" -eq 5 ] ||
+  fail "trial.log lacks the malformed lines: $(cat "$T/malformed/trials/000000/trial.log")"
+
 # 4. pruning: exactly K checkpoints per trial, and the best one as best.h5
 expect_rc 0 $TUNE --command "$OBJ 6" --space 'x=uniform(0,1)' --metric loss --trials 4 --keep-checkpoints 2 \
   --out "$T/keep"
@@ -236,6 +260,35 @@ awk 'seen[$1]++ && $2 == 0 {exit 1}' "$T/half-starts" ||
   fail "a promoted trial started over from step 0: $(cat "$T/half-starts")"
 [ "$(awk 'seen[$1]++' "$T/half-starts" | wc -l)" -gt 0 ] || fail "no ASHA promotion: $(cat "$T/half-starts")"
 grep -l half "$T"/half/trials/*/checkpoint-* 2>/dev/null && fail "a checkpoint never reported was kept"
+
+# A program that reports past its stop (ASHA's rung, --max-t) before the
+# SIGTERM lands: those reports are not taken, and neither are their
+# checkpoints in pruning (they outranked the taken ones: a promoted trial
+# lost the checkpoint of its rung and started over, and a done trial kept
+# checkpoints of steps it never had)
+cat > "$T/past.sh" <<'SH'
+#!/bin/sh
+d=$1 dir=$SLUICE_TRIAL_DIR step=0
+[ -n "${SLUICE_RESUME:-}" ] && step=$(cat "$SLUICE_RESUME")
+echo "$SLUICE_TRIAL_ID $step" >> "$d/past-starts"
+end=$((SLUICE_MAX_T + 3))
+while [ $step -lt $end ]; do
+  step=$((step+1))
+  echo $step > "$dir/checkpoint-$step"
+  echo "sluice-report step=$step loss=$(awk -v x="$SLUICE_PARAM_X" -v s=$step 'BEGIN{print x + 1/s}')"
+done
+SH
+chmod +x "$T/past.sh"
+expect_rc 0 $MPIRUN -np 1 $SLUICE tune -q --command "$T/past.sh $T" --space 'x=uniform(0,1)' --metric loss \
+  --scheduler asha --max-t 8 --min-t 2 --reduction-factor 2 --trials 4 --keep-checkpoints 2 --out "$T/past"
+[ "$(awk 'seen[$1]++' "$T/past-starts" | wc -l)" -gt 0 ] || fail "no ASHA promotion: $(cat "$T/past-starts")"
+awk 'seen[$1]++ && $2 == 0 {exit 1}' "$T/past-starts" ||
+  fail "a promoted trial started over from step 0: $(cat "$T/past-starts")"
+awk -F, 'NR > 1 {print $1, $3}' "$T/past/trials.csv" | while read -r t s; do
+  d="$T/past/trials/$(printf %06d "$t")"
+  [ "$(cd "$d" && echo checkpoint-*)" = "checkpoint-$((s - 1)) checkpoint-$s" ] ||
+    fail "trial $t, at step $s, holds $(ls "$d" | tr '\n' ' ')"
+done || exit 1
 
 # 5. bad input: one message, non-zero exit, nothing written
 expect_rc 2 $TUNE --command "$OBJ 3" --space 'lr=loguniform(1e-4,)' --metric loss --trials 2 --out "$T/bad1"

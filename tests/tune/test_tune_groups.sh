@@ -4,7 +4,8 @@
 # ranks of its group. Each copy of a trial marks its start and waits until
 # four copies (two trials x two ranks) have started: run one at a time, no
 # trial could ever report. A stop decision reaches every rank of a trial;
-# a copy that fails, the leader's or another, stops the others.
+# a copy that fails, the leader's or another, stops the others. best.h5 is the
+# best checkpoint when the coordinator reads another group's reports late.
 . "$top_srcdir/tests/lib.sh"
 D="$T/marks"; mkdir -p "$D"
 cat > "$T/gang.sh" <<SH
@@ -68,4 +69,46 @@ stop_other lead 0 "other rank's"
 stop_other member 1 "leader's"
 expect_grep "trial 0 failed on rank 1 of its group (see .*/trials/000000/trial.rank1.log)" "$T/err"
 expect_grep "rank 1 gives up" "$T/member/trials/000000/trial.rank1.log"
+# best.h5 when the coordinator reads another group's reports late (rank 0
+# busy or descheduled, here stopped): that group's leader has pruned the
+# trial to its newest checkpoint (--keep-checkpoints 1) by then, and must
+# not take the one of its best step, which best.h5 becomes; the directory
+# ends with K checkpoints all the same. best.h5 used to be left out (or an
+# older best's)
+cat > "$T/late.sh" <<'SH'
+#!/bin/sh
+d=$1
+echo $PPID > "$d/late-where.$SLUICE_TRIAL_ID"
+i=0
+while [ ! -e "$d/late-role.$SLUICE_TRIAL_ID" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+if [ "$(cat "$d/late-role.$SLUICE_TRIAL_ID")" = hold ]; then # on rank 0
+  while [ ! -e "$d/late-done" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+  echo 0 > "$SLUICE_TRIAL_DIR/checkpoint-1"; echo "sluice-report step=1 loss=10"; exit 0
+fi
+while [ ! -e "$d/late-go" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+for s in 1 2 3; do echo $s > "$SLUICE_TRIAL_DIR/checkpoint-$s"; echo "sluice-report step=$s loss=$s"; done
+SH
+chmod +x "$T/late.sh"
+$MPIRUN -np 2 $SLUICE tune -q --command "$T/late.sh $T" --space 'x=uniform(0,1)' --metric loss --trials 2 \
+  --keep-checkpoints 1 --out "$T/late" > "$T/late.out" 2>&1 &
+pid=$!
+i=0
+while [ ! -e "$T/late-where.0" ] || [ ! -e "$T/late-where.1" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+r0=""
+for r in $(pgrep -P $pid); do tr '\0' '\n' < /proc/$r/environ | grep -qxE 'OMPI_COMM_WORLD_RANK=0|PMIX_RANK=0|PMI_RANK=0' && r0=$r; done
+[ -n "$r0" ] || { kill $pid; fail "rank 0 not found"; }
+for t in 0 1; do [ "$(cat "$T/late-where.$t")" = "$r0" ] && echo hold > "$T/late-role.$t" || echo late > "$T/late-role.$t"; done
+lt=$(grep -l late "$T"/late-role.* | sed 's/.*\.//')
+[ "$(cat "$T"/late-role.* | grep -c late)" = 1 ] || { kill $pid; fail "the two trials did not run on the two groups"; }
+kill -STOP "$r0"
+touch "$T/late-go"
+i=0 # the other group's trial has ended: its leader pruned it to checkpoint-3
+while [ "$(ls "$T/late/trials/00000$lt" 2>/dev/null | grep -c checkpoint)" != 1 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+sleep 0.5
+kill -CONT "$r0"
+touch "$T/late-done"
+wait $pid || { cat "$T/late.out"; fail "the run with a late coordinator failed"; }
+expect_grep "\"trial\": $lt, \"step\": 1, \"metric\": 1," "$T/late/best.json"
+[ "$(cat "$T/late/best.h5" 2>/dev/null)" = 1 ] || fail "best.h5 is not trial $lt's checkpoint of step 1: $(cat "$T/late/best.h5" 2>&1)"
+[ "$(ls "$T/late/trials/00000$lt")" = checkpoint-3 ] || fail "--keep-checkpoints 1: $(ls "$T/late/trials/00000$lt")"
 echo PASS

@@ -72,6 +72,37 @@ expect_rc 0 krun --resume
   fail "the killed trial did not resume from its last reported checkpoint: $(cat "$T/starts")"
 [ "$(cd "$T/k/trials/000000" && echo checkpoint-*)" = "checkpoint-6 checkpoint-7" ] ||
   fail "stale checkpoints of the killed run outlived the new ones: $(ls "$T/k/trials/000000")"
+# killed between a decision (saved) and the end of the trial's job (the
+# program slow to stop): the resume takes the decision as it stands, and the
+# trial's directory is tidied as the job's end would have, to the newest
+# --keep-checkpoints K of its reported steps (the unreported one it had
+# begun goes); it used to keep them all
+cat > "$T/d.sh" <<'SH'
+#!/bin/sh
+trap '' TERM
+for s in 1 2 3 4 5; do echo $s > "$SLUICE_TRIAL_DIR/checkpoint-$s"; echo "sluice-report step=$s loss=$s"; done
+echo 6 > "$SLUICE_TRIAL_DIR/checkpoint-6"
+sleep 60
+SH
+chmod +x "$T/d.sh"
+drun() {
+  $MPIRUN -np 1 $SLUICE tune -q --command "$T/d.sh" --space 'x=uniform(0,1)' --metric loss --trials 1 \
+    --max-t 5 --keep-checkpoints 2 --kill-grace 60 --out "$T/d" "$@"
+}
+drun > "$T/out" 2>&1 &
+pid=$!
+i=0
+while ! grep -q '^0,running,5,' "$T/d/trials.csv" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+for r in $(pgrep -P $pid); do
+  for c in $(pgrep -P "$r"); do kill -9 -- "-$c" 2>/dev/null; done
+  kill -9 "$r" 2>/dev/null
+done
+wait $pid
+grep -q '^0,running,5,' "$T/d/trials.csv" || fail "the decision was not saved before the kill: $(cat "$T/d/trials.csv")"
+expect_rc 0 drun --resume
+grep -q '^0,done,5,' "$T/d/trials.csv" || fail "the decided trial is not done: $(cat "$T/d/trials.csv")"
+[ "$(cd "$T/d/trials/000000" && echo checkpoint-*)" = "checkpoint-4 checkpoint-5" ] ||
+  fail "--keep-checkpoints 2 does not hold for a trial decided before the kill: $(ls "$T/d/trials/000000")"
 # the ranks alone killed with -9 (a crash, the OOM killer): the commands
 # they ran do not run on unseen; each rank's guard sends their groups SIGTERM
 printf '#!/bin/sh\necho $$ >> "%s/gpids"\nexec sleep 60\n' "$T" > "$T/g.sh"

@@ -650,6 +650,88 @@ static void test_pbt(void)
     sl_tune_exp_destroy(&e);
 }
 
+/* PBT with a population of 4 on 2 groups: the population advances
+ * together. A trial at a perturbation pauses while others are not started
+ * or wait behind it (pending, resumed from its checkpoint later), and a
+ * free group takes the trial furthest behind; before, trials 0 and 1 ran to
+ * max_t first and trials 2 and 3, compared at step 2 with finished trials,
+ * were exploited to their last checkpoint without training. */
+static void test_pbt_population(void)
+{
+    sl_tune_conf_t c;
+    sl_tune_conf_default(&c);
+    c.scheduler = SL_TUNE_PBT;
+    c.perturb = 2;
+    c.trials = 4;
+    c.max_t = 6;
+    const char *ex[] = {"lr=uniform(0.01,1)", NULL};
+    sl_tune_exp_t *e = make(&c, ex);
+    sl_tune_job_t j;
+    sl_tune_exp_next(e, 0, &j);
+    CU_ASSERT_EQUAL(j.trial, 0);
+    sl_tune_exp_next(e, 1, &j);
+    CU_ASSERT_EQUAL(j.trial, 1);
+    CU_ASSERT_EQUAL(report(e, 0, 1, 1.0), SL_TUNE_CONTINUE);
+    CU_ASSERT_EQUAL(report(e, 0, 2, 1.0), SL_TUNE_PAUSE); /* trials 2 and 3 not started */
+    CU_ASSERT_EQUAL(sl_tune_exp_end(e, 0, SL_TUNE_END_OK, 2), SL_OK);
+    const sl_tune_trial_t *t0 = sl_tune_exp_trial(e, 0);
+    CU_ASSERT_EQUAL(t0->status, SL_TUNE_PENDING);
+    CU_ASSERT_EQUAL(t0->step, 2);
+    CU_ASSERT_EQUAL(t0->ckpt_step, 2);
+    sl_tune_exp_next(e, 0, &j);
+    CU_ASSERT_EQUAL(j.trial, 2); /* a new one before the paused one */
+    CU_ASSERT_EQUAL(report(e, 1, 1, 0.5), SL_TUNE_CONTINUE);
+    CU_ASSERT_EQUAL(report(e, 1, 2, 0.5), SL_TUNE_PAUSE); /* trial 3 not started */
+    sl_tune_exp_end(e, 1, SL_TUNE_END_OK, 2);
+    sl_tune_exp_next(e, 1, &j);
+    CU_ASSERT_EQUAL(j.trial, 3);
+    CU_ASSERT_EQUAL(report(e, 2, 1, 0.1), SL_TUNE_CONTINUE);
+    /* everyone has started and nobody waits behind trial 2 */
+    CU_ASSERT_EQUAL(report(e, 2, 2, 0.1), SL_TUNE_CONTINUE);
+    CU_ASSERT_EQUAL(report(e, 3, 1, 4.0), SL_TUNE_CONTINUE);
+    CU_ASSERT_EQUAL(report(e, 3, 2, 4.0), SL_TUNE_EXPLOIT); /* the worst at step 2, among peers at step 2 */
+    CU_ASSERT_EQUAL(sl_tune_exp_trial(e, 3)->from_trial, 2);
+    sl_tune_exp_end(e, 3, SL_TUNE_END_OK, 2);
+    /* trial 2 at step 4 pauses: trials 0, 1 and 3 wait at step 2 */
+    CU_ASSERT_EQUAL(report(e, 2, 3, 0.1), SL_TUNE_CONTINUE);
+    CU_ASSERT_EQUAL(report(e, 2, 4, 0.1), SL_TUNE_PAUSE);
+    sl_tune_exp_end(e, 2, SL_TUNE_END_OK, 4);
+    sl_tune_exp_next(e, 0, &j);
+    CU_ASSERT_EQUAL(j.trial, 0);
+    CU_ASSERT_EQUAL(j.ckpt_step, 2);
+    sl_tune_exp_destroy(&e);
+}
+
+/* A trial that never reports the metric (NaN at every report) is errored
+ * after its retries, also when it runs to --max-t: it was done there, with
+ * no value, while one that ended on its own before was errored. */
+static void test_no_metric(void)
+{
+    sl_tune_conf_t c;
+    sl_tune_conf_default(&c);
+    c.trials = 2;
+    c.max_t = 2;
+    c.max_failures = 1;
+    const char *ex[] = {"x=uniform(0,1)", NULL};
+    sl_tune_exp_t *e = make(&c, ex);
+    CU_ASSERT_EQUAL(next_run(e, NULL), 0);
+    CU_ASSERT_EQUAL(report(e, 0, 1, NAN), SL_TUNE_CONTINUE);
+    CU_ASSERT_EQUAL(report(e, 0, 2, NAN), SL_TUNE_STOP);
+    sl_tune_exp_end(e, 0, SL_TUNE_END_OK, 2);
+    const sl_tune_trial_t *t0 = sl_tune_exp_trial(e, 0);
+    CU_ASSERT_EQUAL(t0->status, SL_TUNE_PENDING); /* retried */
+    CU_ASSERT_EQUAL(t0->failures, 1);
+    CU_ASSERT_EQUAL(next_run(e, NULL), 0);
+    sl_tune_exp_end(e, 0, SL_TUNE_END_OK, 2); /* nothing new: its steps are reported */
+    CU_ASSERT_EQUAL(t0->status, SL_TUNE_ERRORED);
+    CU_ASSERT_EQUAL(next_run(e, NULL), 1);
+    CU_ASSERT_EQUAL(report(e, 1, 1, NAN), SL_TUNE_CONTINUE);
+    CU_ASSERT_EQUAL(report(e, 1, 2, 0.5), SL_TUNE_STOP);
+    sl_tune_exp_end(e, 1, SL_TUNE_END_OK, 2);
+    CU_ASSERT_EQUAL(sl_tune_exp_trial(e, 1)->status, SL_TUNE_DONE);
+    sl_tune_exp_destroy(&e);
+}
+
 static void test_state(void)
 {
     sl_tune_conf_t c;
@@ -787,6 +869,8 @@ int main(int argc, char **argv)
         {"hyperband", test_hyperband},
         {"median", test_median},
         {"pbt", test_pbt},
+        {"pbt_population", test_pbt_population},
+        {"no_metric", test_no_metric},
         {"state", test_state},
         {"files", test_files},
         {"decided_resume", test_decided_resume},

@@ -3,7 +3,8 @@
 # SIGUSR1 in the middle of an experiment (deterministic objective, random
 # search, FIFO, 2 ranks): the run stops with exit status 75 and experiment.h5
 # consistent; --resume finishes it, and the trial table and every report are
-# the same as those of an uninterrupted run: nothing lost, nothing twice.
+# the same as those of an uninterrupted run: nothing lost, nothing twice;
+# a second run on an EXPDIR in use is refused.
 . "$top_srcdir/tests/lib.sh"
 OBJ="$top_srcdir/tests/tune/objective.sh"
 run() {
@@ -25,6 +26,9 @@ wait $pid; rc=$?
 grep -q "run the same command again with --resume" "$T/out" || { cat "$T/out"; fail "the stop message does not name --resume"; }
 grep -q ',running,' "$T/cut/trials.csv" && fail "trials left running in the saved state"
 grep -q ',pending,' "$T/cut/trials.csv" || fail "the stop came too late to test a resume"
+# the summary accounts for every trial: those left to resume too
+awk '/^tune stopped: / {n = $3; for (i = 5; i < NF; i += 2) s += $i; ok = s == n && /pending/} END {exit !ok}' \
+  "$T/out" || { cat "$T/out"; fail "the stopped summary's counts do not add up to its trials"; }
 # a resume with another mode is refused, naming both modes
 expect_rc 1 run "$T/cut" --resume --mode max
 expect_grep "loss --mode min, now loss --mode max" "$T/err"
@@ -34,4 +38,18 @@ cmp "$T/ref/trials.csv" "$T/cut/trials.csv" || { diff "$T/ref/trials.csv" "$T/cu
 cut -d, -f1,2,4- "$T/ref/results.csv" | sort > "$T/a"; cut -d, -f1,2,4- "$T/cut/results.csv" | sort > "$T/b"
 cmp "$T/a" "$T/b" || { diff "$T/a" "$T/b"; fail "reports differ (lost or duplicated)"; }
 cmp "$T/ref/best.json" "$T/cut/best.json" || fail "best.json differs"
+# a second run on an EXPDIR in use (a requeued job while the first still
+# runs, ranks of a killed mpirun not yet gone) is refused and leaves it
+# alone: two coordinators would run the same trials and overwrite each
+# other's state and checkpoints
+$MPIRUN -np 1 $SLUICE tune -q --command "$OBJ 4 0.3" --space 'x=uniform(-1,1)' --metric loss --trials 3 \
+  --out "$T/busy" > "$T/busy.out" 2>&1 &
+pid=$!
+i=0
+while [ ! -s "$T/busy/trials/000000/checkpoint-1" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+expect_rc 1 $MPIRUN -np 1 $SLUICE tune -q --command "$OBJ 4 0.3" --space 'x=uniform(-1,1)' --metric loss \
+  --trials 3 --out "$T/busy" --resume
+expect_grep "'$T/busy' is in use by another sluice tune" "$T/err"
+wait $pid || { cat "$T/busy.out"; fail "the first run failed beside the refused one"; }
+[ "$(grep -c '' "$T/busy/results.csv")" -eq 13 ] || fail "reports lost or doubled: $(cat "$T/busy/results.csv")"
 echo PASS
