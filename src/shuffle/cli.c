@@ -95,7 +95,7 @@ static const sl_opt_t sort_table[] = {
      "output directory: part-00000 ... and summary.json", "OUTDIR"},
     {"tmp", 0, SL_OPT_STRING, O(tmp), NULL, 0, 0, NULL, 0,
      "existing directory for spilled runs (default OUTDIR)", "DIR"},
-    {"mem", 0, SL_OPT_SIZE, O(mem), "0", 0, 0, NULL, 0,
+    {"mem", 0, SL_OPT_SIZE, O(mem), "0", 0, 1e18, NULL, 0,
      "memory budget per rank (0: half the node's RAM / ranks on the node)", "BYTES"},
     {"local", 0, SL_OPT_BOOL, O(local), NULL, 0, 0, NULL, 0,
      "node-local inputs: each rank sorts its own files; %r in IN is the rank", NULL},

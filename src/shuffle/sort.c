@@ -389,7 +389,10 @@ static sl_status_t plan_partitions(sctx_t *c)
         if (unlink_gone(sum) != 0)
             st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", sum, strerror(errno));
     }
-    SL_TRY(sl_agree(c->comm, st));
+    if ((st = sl_agree(c->comm, st)) != SL_OK) {
+        free(m);
+        return st;
+    }
     MPI_Bcast(&found, 1, MPI_INT, 0, c->comm);
     MPI_Bcast(&old, 1, MPI_UINT64_T, 0, c->comm);
     /* Runs a killed earlier run spilled: a resume writes its own under the
@@ -425,7 +428,10 @@ static sl_status_t plan_partitions(sctx_t *c)
             if (st == SL_OK)
                 st = remove_extra_parts(c);
         }
-        SL_TRY(sl_agree(c->comm, st));
+        if ((st = sl_agree(c->comm, st)) != SL_OK) {
+            free(m);
+            return st;
+        }
     }
     c->t_sample = sl_now() - t0;
     free(m);
@@ -1450,11 +1456,13 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
     SL_VERBOSE0("sort: --mem %llu per rank: read-ahead 2 x %zu B, blocks %zu B, reducer %s%llu records",
                 (unsigned long long)mem, chunk, c.blk, c.halves ? "2 x " : "", (unsigned long long)c.rcap);
 
+    /* UCX first: a transport that cannot start (a bad UCX_TLS, say) stops
+     * the sort before an earlier run's outputs in OUTDIR are removed. */
+    if (P > 1)
+        SL_TRY_GOTO(sl_xchg_create(c.comm, c.blk, slots, deliver, &c, &c.x), out);
     SL_TRY_GOTO(plan_partitions(&c), out);
     snprintf(c.runbase, sizeof c.runbase, "%.3000s/sluice-run-%llu-%d", rundir, (unsigned long long)c.token,
              c.rank);
-    if (P > 1)
-        SL_TRY_GOTO(sl_xchg_create(c.comm, c.blk, slots, deliver, &c, &c.x), out);
     double t0 = sl_now();
     SL_TRY_GOTO(map(&c, chunk), out);
     c.t_map = sl_now() - t0;

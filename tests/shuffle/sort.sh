@@ -153,6 +153,12 @@ expect_rc 0 $SLUICE valsort sorted/part-*
 [ "$(grep '^Checksum:' "$T/err")" = "$ucxsum" ] || fail "--block 4M lost records"
 UCX_TLS=cma,self expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input in/uniform --output sorted2
 expect_grep "UCX_TLS" "$T/err"
+# ... and before an earlier run's outputs are removed: sorted stays whole.
+UCX_TLS=cma,self expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input in/uniform --output sorted
+[ -f sorted/summary.json ] && [ -f sorted/part-00001 ] || fail "a UCX that cannot start removed the earlier run's outputs"
+# --mem beyond 10^18 bytes is a usage error (2^63 and more wrapped to a tiny budget).
+expect_rc 2 $MPIRUN -np 2 $SLUICE sort --mem 10000000000000000000 --input in/uniform --output sorted2
+expect_grep "mem" "$T/err"
 # The planning model names a bottleneck.
 expect_rc 0 $SLUICE sort --plan 100T --nodes 100 --disk-read-bw 2000 --disk-write-bw 1500 --net-bw 1200 --mem 200G
 expect_grep "bottleneck: " "$T/out"
