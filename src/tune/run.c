@@ -719,10 +719,19 @@ static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck, int
         SL_WARN("trial %lld failed (see %s/trial.log)", (long long)trial, dir);
     } else if (t->failures > was_failures) {
         char seen[TUNE_MAXM * 66] = "";
-        for (int m = 0; m < r->e->nmetrics; m++)
+        int known = 0; /* the metric was reported (by this trial or another): here only as NaN, or not */
+        for (int m = 0; m < r->e->nmetrics; m++) {
             strcat(strcat(seen, m ? ", " : ""), r->e->mname[m]);
-        SL_WARN("trial %lld ended without reporting the metric '%s' (%lld reports; metrics seen: %s)",
-                (long long)trial, r->o->metric, (long long)t->nreports, seen[0] ? seen : "none");
+            known |= !strcmp(r->e->mname[m], r->o->metric);
+        }
+        if (known)
+            SL_WARN("trial %lld ended without a value of the metric '%s' (%lld report%s, none with a number "
+                    "for it: absent or NaN)",
+                    (long long)trial, r->o->metric, (long long)t->nreports, t->nreports == 1 ? "" : "s");
+        else
+            SL_WARN("trial %lld ended without reporting the metric '%s' (%lld report%s; metrics seen: %s)",
+                    (long long)trial, r->o->metric, (long long)t->nreports, t->nreports == 1 ? "" : "s",
+                    seen[0] ? seen : "none");
     }
     if (outcome == SL_TUNE_END_INTERRUPTED && !sl_stop_requested())
         sl_stop_request();

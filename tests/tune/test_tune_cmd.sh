@@ -176,6 +176,14 @@ expect_grep "trial 0: a malformed report line is not taken: 'sluice-report step=
 [ "$(grep -c 'malformed report' "$T/err")" -eq 1 ] || fail "the warning should be printed once a trial"
 [ "$(grep -c '^sluice-report' "$T/malformed/trials/000000/trial.log")" -eq 5 ] ||
   fail "trial.log lacks the malformed lines: $(cat "$T/malformed/trials/000000/trial.log")"
+# 3c. a trial whose metric is only ever NaN is errored, and the warning
+# says so (it listed the metric among those seen, as if it were another);
+# no trial with the metric: exit 1
+printf '#!/bin/sh\necho "sluice-report step=1 loss=nan"\n' >"$T/nan.sh"
+chmod +x "$T/nan.sh"
+expect_rc 1 $TUNE --command "$T/nan.sh" --space 'x=uniform(0,1)' --metric loss --trials 1 --out "$T/nan"
+grep -q ',errored,' "$T/nan/trials.csv" || fail "a NaN-only trial was not errored: $(cat "$T/nan/trials.csv")"
+expect_grep "trial 0 ended without a value of the metric 'loss' (1 report, none with a number for it" "$T/err"
 
 # 4. pruning: exactly K checkpoints per trial, and the best one as best.h5
 expect_rc 0 $TUNE --command "$OBJ 6" --space 'x=uniform(0,1)' --metric loss --trials 4 --keep-checkpoints 2 \
