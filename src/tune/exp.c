@@ -414,19 +414,33 @@ sl_status_t sl_tune_exp_next(sl_tune_exp_t *e, int group, sl_tune_job_t *job)
                 e->t[i].status = meets_target(e, e->t[i].best) ? SL_TUNE_DONE : SL_TUNE_PRUNED;
     if (e->conf.scheduler == SL_TUNE_HYPERBAND && !ended(e))
         SL_TRY(hb_settle(e));
-    /* pending trials first, oldest first; PBT: the population's new
-     * trials, then the one that is furthest behind, as Ray's PBT picks the
-     * trial with the least time since its last perturbation */
+    /* pending trials first, oldest first; PBT: an exploited trial (it
+     * copies its donor's checkpoint as it starts, which the donor, going
+     * on, would prune), the population's new trials, then the one that is
+     * furthest behind, as Ray's PBT picks the trial with the least time
+     * since its last perturbation */
     int pbt = e->conf.scheduler == SL_TUNE_PBT;
+    /* PBT: a group gets its next trial when its trial ends, not one queued
+     * behind it ahead of time: queued, a trial is running to the scheduler,
+     * so the trial ahead of it did not pause for it and ran to --max-t
+     * before it started */
+    for (int64_t i = 0; pbt && i < e->n; i++)
+        if (e->t[i].status == SL_TUNE_RUNNING && e->t[i].group == group) {
+            job->kind = SL_TUNE_JOB_WAIT;
+            return SL_OK;
+        }
     int64_t pick = -1;
     if (!e->draining)
         for (int64_t i = 0; i < e->n; i++)
-            if (e->t[i].status == SL_TUNE_PENDING && (pick < 0 || (pbt && e->t[i].step < e->t[pick].step))) {
+            if (e->t[i].status == SL_TUNE_PENDING &&
+                (pick < 0 || (pbt && (e->t[i].from_trial >= 0) > (e->t[pick].from_trial >= 0)) ||
+                 (pbt && (e->t[i].from_trial >= 0) == (e->t[pick].from_trial >= 0) &&
+                  e->t[i].step < e->t[pick].step))) {
                 pick = i;
                 if (!pbt)
                     break;
             }
-    if (pick >= 0 && !(pbt && !ended(e) && e->n < budget(e))) {
+    if (pick >= 0 && !(pbt && !ended(e) && e->n < budget(e) && e->t[pick].from_trial < 0)) {
         start(e, pick, group, job);
         return SL_OK;
     }

@@ -33,6 +33,7 @@ struct tune_run {
     /* leader */
     int64_t cur_trial;
     int cur_decision;
+    int64_t cur_target; /* the current job's target step (a rung, --max-t; <= 0: none) */
     double prune_at; /* the current trial's next pruning at a report (sl_now) */
     double note_at;  /* the next progress note (coordinator) */
     double gbest;    /* the best value reported so far (NaN: none) */
@@ -975,6 +976,13 @@ int tune_report(tune_run_t *r, int64_t trial, int64_t step, int n, const char *c
     if (r->rank != 0)
         tune_service(r); /* the decisions that have come */
     int taken = r->cur_decision == SL_TUNE_CONTINUE || r->cur_decision == TUNE_INTERRUPT;
+    /* nor one after a report at or past the job's target (a rung, --max-t):
+     * that report is paused or stopped there, and a program that reports
+     * faster than the decision comes back from rank 0 has its later reports
+     * read first (taken, they outranked the decided step's checkpoint in
+     * pruning: a promoted trial went on from an older one) */
+    if (taken && r->cur_target > 0 && r->job_step >= r->cur_target && step > r->job_step)
+        taken = 0;
     if (taken && step > r->job_step)
         r->job_step = step;
     for (int i = 0; i < m.n && r->rank != 0 && taken; i++)
@@ -1095,6 +1103,7 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
     r->prune_reports = 0;
     r->dir_reusable = 0;
     r->job_step = m->ckpt_step;
+    r->cur_target = m->target;
     r->job_best_step = -1;
     r->obj->run(r, m, &outcome);
     *busy += sl_now() - t0;

@@ -298,6 +298,36 @@ awk -F, 'NR > 1 {print $1, $3}' "$T/past/trials.csv" | while read -r t s; do
     fail "trial $t, at step $s, holds $(ls "$d" | tr '\n' ' ')"
 done || exit 1
 
+# The same on 2 ranks with a program that reports faster than a decision
+# comes back from rank 0: rank 1's leader read the reports past the rung
+# before the pause reached it and took them; they outranked the rung's
+# checkpoint in pruning, and a promoted trial went on from an older one (a
+# report after one at or past the job's target is not taken: that one is
+# decided)
+cat > "$T/fast.sh" <<'SH'
+#!/bin/sh
+d=$1 dir=$SLUICE_TRIAL_DIR step=0
+[ -n "${SLUICE_RESUME:-}" ] && step=$(cat "$SLUICE_RESUME")
+echo "$SLUICE_TRIAL_ID $step" >> "$d/fast-starts"
+end=$((SLUICE_MAX_T + 3))
+while [ $step -lt $end ]; do
+  step=$((step+1))
+  echo $step > "$dir/checkpoint-$step"
+  echo "sluice-report step=$step loss=$SLUICE_PARAM_X"
+done
+SH
+chmod +x "$T/fast.sh"
+expect_rc 0 $TUNE --command "$T/fast.sh $T" --space 'x=uniform(0,1)' --metric loss --scheduler asha --max-t 8 \
+  --min-t 2 --reduction-factor 2 --trials 16 --keep-checkpoints 2 --out "$T/fast"
+[ "$(awk 'seen[$1]++' "$T/fast-starts" | wc -l)" -gt 0 ] || fail "no ASHA promotion: $(cat "$T/fast-starts")"
+awk '$1 in rung && $2 != rung[$1] {exit 1} {rung[$1] = $2 ? 2 * $2 : 2}' "$T/fast-starts" ||
+  fail "a promoted trial did not go on from its rung: $(sort -n -s -k1,1 "$T/fast-starts" | tr '\n' ';')"
+awk -F, 'NR > 1 {print $1, $3}' "$T/fast/trials.csv" | while read -r t s; do
+  d="$T/fast/trials/$(printf %06d "$t")"
+  [ "$(cd "$d" && echo checkpoint-*)" = "checkpoint-$((s - 1)) checkpoint-$s" ] ||
+    fail "trial $t, at step $s, holds $(ls "$d" | tr '\n' ' ')"
+done || exit 1
+
 # 5. bad input: one message, non-zero exit, nothing written
 expect_rc 2 $TUNE --command "$OBJ 3" --space 'lr=loguniform(1e-4,)' --metric loss --trials 2 --out "$T/bad1"
 expect_grep "space expression 'lr=loguniform(1e-4,)': at position 20: expected a value" "$T/err"

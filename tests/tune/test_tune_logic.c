@@ -697,8 +697,82 @@ static void test_pbt_population(void)
     CU_ASSERT_EQUAL(report(e, 2, 4, 0.1), SL_TUNE_PAUSE);
     sl_tune_exp_end(e, 2, SL_TUNE_END_OK, 4);
     sl_tune_exp_next(e, 0, &j);
+    CU_ASSERT_EQUAL(j.trial, 3); /* the exploited one first: it copies trial 2's checkpoint */
+    CU_ASSERT_EQUAL(j.from_trial, 2);
+    sl_tune_exp_next(e, 1, &j);
     CU_ASSERT_EQUAL(j.trial, 0);
     CU_ASSERT_EQUAL(j.ckpt_step, 2);
+    sl_tune_exp_destroy(&e);
+}
+
+/* PBT: a group busy with a trial is not handed a second one to queue: to
+ * the scheduler a queued trial is running, so the trial ahead of it never
+ * paused for it (nothing pending, every trial made) and ran to --max-t
+ * before it started, which then compared its first steps with a finished
+ * trial (population 3 on two groups, the second group asking twice as a
+ * leader does) */
+static void test_pbt_queue(void)
+{
+    sl_tune_conf_t c;
+    sl_tune_conf_default(&c);
+    c.scheduler = SL_TUNE_PBT;
+    c.perturb = 2;
+    c.trials = 3;
+    c.max_t = 6;
+    const char *ex[] = {"lr=uniform(0.01,1)", NULL};
+    sl_tune_exp_t *e = make(&c, ex);
+    sl_tune_job_t j;
+    sl_tune_exp_next(e, 0, &j);
+    CU_ASSERT_EQUAL(j.trial, 0);
+    sl_tune_exp_next(e, 1, &j);
+    CU_ASSERT_EQUAL(j.trial, 1);
+    sl_tune_exp_next(e, 1, &j); /* the leader's second request, while trial 1 runs */
+    CU_ASSERT_EQUAL(j.kind, SL_TUNE_JOB_WAIT);
+    CU_ASSERT_EQUAL(report(e, 1, 1, 1.0), SL_TUNE_CONTINUE);
+    CU_ASSERT_EQUAL(report(e, 1, 2, 1.0), SL_TUNE_PAUSE); /* trial 2 not started */
+    sl_tune_exp_end(e, 1, SL_TUNE_END_OK, 2);
+    sl_tune_exp_next(e, 1, &j);
+    CU_ASSERT_EQUAL(j.kind, SL_TUNE_JOB_RUN);
+    CU_ASSERT_EQUAL(j.trial, 2);
+    sl_tune_exp_destroy(&e);
+}
+
+/* PBT: an exploited trial starts before the other pending ones: it copies
+ * its donor's checkpoint of the decision's step when it starts, and the
+ * donor, going on meanwhile, prunes it (--keep-checkpoints): the trial then
+ * took a later checkpoint of the donor and never trained the steps between
+ * with its explored parameters */
+static void test_pbt_exploit_first(void)
+{
+    sl_tune_conf_t c;
+    sl_tune_conf_default(&c);
+    c.scheduler = SL_TUNE_PBT;
+    c.perturb = 2;
+    c.trials = 3;
+    c.max_t = 8;
+    const char *ex[] = {"lr=uniform(0.01,1)", NULL};
+    sl_tune_exp_t *e = make(&c, ex);
+    sl_tune_job_t j;
+    sl_tune_exp_next(e, 0, &j);
+    CU_ASSERT_EQUAL(j.trial, 0);
+    sl_tune_exp_next(e, 1, &j);
+    CU_ASSERT_EQUAL(j.trial, 1);
+    CU_ASSERT_EQUAL(report(e, 0, 1, 1.0), SL_TUNE_CONTINUE);
+    CU_ASSERT_EQUAL(report(e, 0, 2, 1.0), SL_TUNE_PAUSE); /* trial 2 not made */
+    sl_tune_exp_end(e, 0, SL_TUNE_END_OK, 2);
+    sl_tune_exp_next(e, 0, &j);
+    CU_ASSERT_EQUAL(j.trial, 2);
+    CU_ASSERT_EQUAL(report(e, 1, 1, 0.5), SL_TUNE_CONTINUE);
+    CU_ASSERT_EQUAL(report(e, 1, 2, 0.5), SL_TUNE_CONTINUE); /* nobody behind it: it goes on */
+    CU_ASSERT_EQUAL(report(e, 2, 1, 4.0), SL_TUNE_CONTINUE);
+    CU_ASSERT_EQUAL(report(e, 2, 2, 4.0), SL_TUNE_EXPLOIT); /* the worst at step 2 */
+    CU_ASSERT_EQUAL(sl_tune_exp_trial(e, 2)->from_trial, 1);
+    sl_tune_exp_end(e, 2, SL_TUNE_END_OK, 2);
+    /* trials 0 and 2 wait at step 2; trial 1 runs on past its step 2 */
+    sl_tune_exp_next(e, 0, &j);
+    CU_ASSERT_EQUAL(j.trial, 2);
+    CU_ASSERT_EQUAL(j.from_trial, 1);
+    CU_ASSERT_EQUAL(j.from_step, 2);
     sl_tune_exp_destroy(&e);
 }
 
@@ -870,6 +944,8 @@ int main(int argc, char **argv)
         {"median", test_median},
         {"pbt", test_pbt},
         {"pbt_population", test_pbt_population},
+        {"pbt_queue", test_pbt_queue},
+        {"pbt_exploit_first", test_pbt_exploit_first},
         {"no_metric", test_no_metric},
         {"state", test_state},
         {"files", test_files},
