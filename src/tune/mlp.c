@@ -50,8 +50,9 @@ static int epoch_cb(const sl_nn_train_metrics_t *m, void *arg)
 
 /* Every step: the coordinator's duties (so other groups' reports are
  * answered within a step, not at this trial's next epoch) and, on the
- * leader, whether a decision came to drop this trial: a pruned trial ends
- * at once instead of training out the epoch. */
+ * leader, whether a decision came to end this job: a pruned, exploited or
+ * (PBT) paused trial ends at once instead of training out an epoch whose
+ * work would be thrown away. */
 static int step_poll(void *arg)
 {
     mlp_cb_t *c = arg;
@@ -59,7 +60,7 @@ static int step_poll(void *arg)
         return 0;
     tune_service(c->r);
     int d = tune_decision(c->r);
-    return d == SL_TUNE_STOP || d == SL_TUNE_EXPLOIT;
+    return d == SL_TUNE_STOP || d == SL_TUNE_EXPLOIT || d == SL_TUNE_PAUSE; /* PBT pauses mid-job */
 }
 
 /* Expand {name} in the model template with parameter values. */

@@ -1274,12 +1274,19 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
         snprintf(trials, sizeof trials, "%s/trials", o->out);
         if (st == SL_OK && !o->resume)
             st = sl_mkdirs(trials);
-        /* rank 0 holds a lock on EXPDIR while it runs: a second run on it
-         * (a requeued job while the first still runs, the ranks of a killed
-         * mpirun not yet gone) would run the same trials and overwrite the
-         * state and checkpoints. File systems without flock go without. */
-        if (st == SL_OK && (r->lockfd = open(o->out, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0 &&
-            flock(r->lockfd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK)
+        /* rank 0 holds a lock on EXPDIR/.lock while it runs: a second run
+         * on it (a requeued job while the first still runs, the ranks of a
+         * killed mpirun not yet gone) would run the same trials and
+         * overwrite the state and checkpoints. A file opened for writing,
+         * as NFS needs for an exclusive flock (it makes it an fcntl lock);
+         * made only where an experiment is or starts; file systems without
+         * flock go without. */
+        char lockp[4200], exph5[4200];
+        snprintf(lockp, sizeof lockp, "%s/.lock", o->out);
+        snprintf(exph5, sizeof exph5, "%s/experiment.h5", o->out);
+        if (st == SL_OK && (!o->resume || access(exph5, F_OK) == 0) &&
+            (r->lockfd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) >= 0 &&
+            flock(r->lockfd, LOCK_EX | LOCK_NB) != 0 && (errno == EWOULDBLOCK || errno == EAGAIN))
             st = sl_error(SL_ERR_IO,
                           "'%s' is in use by another sluice tune still running (wait for it to end, or use "
                           "another --out)",
