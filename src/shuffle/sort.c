@@ -1414,6 +1414,28 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
     }
     int64_t avail = (int64_t)mem - 2 * (int64_t)chunk - (int64_t)(2 * (P - 1) + slots) * (int64_t)c.blk;
     {
+        /* Explicit --chunk or --block leaving the reducer less than a
+         * quarter of --mem (it would fall to its floor and the sort use
+         * more than --mem) are refused; ranks agree (--mem's default
+         * differs across nodes). */
+        int big = (o->chunk || o->block) && avail < (int64_t)(mem / 4), nbig = 0;
+        MPI_Allreduce(&big, &nbig, 1, MPI_INT, MPI_SUM, c.comm);
+        if (nbig) {
+            const char *fmt =
+                "--chunk and --block take %lld of the %llu bytes of --mem (2 read chunks, %d "
+                "blocks); leave at least a quarter for the reducer: smaller buffers or a larger "
+                "--mem";
+            long long used = (long long)((int64_t)mem - avail);
+            if (nbig == c.size) /* the same on every rank: said once */
+                st = sl_error_root(c.comm, SL_ERR_USAGE, fmt, used, (unsigned long long)mem,
+                                   2 * (P - 1) + slots);
+            else
+                st = big ? sl_error(SL_ERR_USAGE, fmt, used, (unsigned long long)mem, 2 * (P - 1) + slots)
+                         : SL_ERR_PEER;
+            goto out;
+        }
+    }
+    {
         sl_sort_rplan_t rp;
         sl_sort_reducer_plan(avail, c.nrec, P, o->algo && !strcmp(o->algo, "radix"), &rp);
         c.rcap = rp.rcap;

@@ -159,6 +159,11 @@ UCX_TLS=cma,self expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input in/uniform --out
 # --mem beyond 10^18 bytes is a usage error (2^63 and more wrapped to a tiny budget).
 expect_rc 2 $MPIRUN -np 2 $SLUICE sort --mem 10000000000000000000 --input in/uniform --output sorted2
 expect_grep "mem" "$T/err"
+# An explicit --chunk that leaves the reducer less than a quarter of --mem
+# is refused, once (the reducer fell to its floor: more memory than --mem).
+expect_rc 2 $MPIRUN -np 2 $SLUICE sort --mem 10M --chunk 4M --input in/uniform --output sorted2
+expect_grep "leave at least a quarter for the reducer" "$T/err"
+[ "$(grep -c 'error:' "$T/err")" -eq 1 ] || fail "--chunk too large: not one message: $(cat "$T/err")"
 # The planning model names a bottleneck.
 expect_rc 0 $SLUICE sort --plan 100T --nodes 100 --disk-read-bw 2000 --disk-write-bw 1500 --net-bw 1200 --mem 200G
 expect_grep "bottleneck: " "$T/out"
