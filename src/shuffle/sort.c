@@ -370,8 +370,13 @@ static sl_status_t plan_partitions(sctx_t *c)
             memcpy(&P, m + 8, 8);
             memcpy(&N, m + 16, 8);
             memcpy(&F, m + 24, 8);
-            if (k != mlen || extra || memcmp(m, MAGIC, 8) || P != (uint64_t)c->size || N != c->nrec ||
-                F != fp)
+            if (k >= 8 && !memcmp(m, "SLSORT", 6) && memcmp(m, MAGIC, 8))
+                st = sl_error(SL_ERR_MISMATCH,
+                              "cannot resume: '%s' was written by another version of sluice sort (format "
+                              "%.8s, this one reads %s); run without --resume",
+                              man, (const char *)m, MAGIC);
+            else if (k != mlen || extra || memcmp(m, MAGIC, 8) || P != (uint64_t)c->size || N != c->nrec ||
+                     F != fp)
                 st = sl_error(SL_ERR_MISMATCH,
                               "cannot resume: '%s' was written by a sort of other inputs or another rank "
                               "count (%d ranks, %llu records now); run without --resume",

@@ -210,6 +210,12 @@ $SLUICE gensort -b60000 60000 other.dat || fail gensort
 expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input other.dat --output sorted --tmp tmp --resume
 expect_grep "cannot resume: .*other inputs" "$T/err"
 [ "$(stat -c %i sorted/part-00000)" = "$ino" ] || fail "a refused --resume touched part-00000"
+# A manifest of another format (an older sluice) is named as such.
+cp sorted/.sluice-sort manifest.keep
+printf 'SLSORT01' | dd of=sorted/.sluice-sort bs=1 conv=notrunc 2>/dev/null
+expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --tmp tmp --resume
+expect_grep "another version of sluice sort (format SLSORT01" "$T/err"
+cp manifest.keep sorted/.sluice-sort
 # A kept partition that is not whole records is refused, naming it (it
 # was counted forever).
 printf x >>sorted/part-00000
