@@ -405,6 +405,14 @@ static sl_status_t hb_settle(sl_tune_exp_t *e)
     return SL_OK;
 }
 
+/* PBT's order of pending trials: an exploited one first (it copies its
+ * donor's checkpoint as it starts), then the one furthest behind. */
+static int pbt_before(const sl_tune_trial_t *a, const sl_tune_trial_t *b)
+{
+    int ea = a->from_trial >= 0, eb = b->from_trial >= 0;
+    return ea != eb ? ea > eb : a->step < b->step;
+}
+
 sl_status_t sl_tune_exp_next(sl_tune_exp_t *e, int group, sl_tune_job_t *job)
 {
     memset(job, 0, sizeof *job);
@@ -433,9 +441,7 @@ sl_status_t sl_tune_exp_next(sl_tune_exp_t *e, int group, sl_tune_job_t *job)
     if (!e->draining)
         for (int64_t i = 0; i < e->n; i++)
             if (e->t[i].status == SL_TUNE_PENDING &&
-                (pick < 0 || (pbt && (e->t[i].from_trial >= 0) > (e->t[pick].from_trial >= 0)) ||
-                 (pbt && (e->t[i].from_trial >= 0) == (e->t[pick].from_trial >= 0) &&
-                  e->t[i].step < e->t[pick].step))) {
+                (pick < 0 || (pbt && pbt_before(&e->t[i], &e->t[pick])))) {
                 pick = i;
                 if (!pbt)
                     break;

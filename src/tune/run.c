@@ -286,6 +286,18 @@ static int64_t ckpt_prune(const char *dir, long keep, int64_t max_step, int64_t 
     return newest;
 }
 
+/* A job's end: the checkpoints after step upto (written or reported but
+ * not taken: a resume would drop them) go, and with keep > 0 the keep
+ * newest of the rest (and spare) stay. Returns the newest left, where the
+ * trial resumes (-1: none); *left as for ckpt_prune. */
+static int64_t ckpt_settle(const char *dir, long keep, int64_t upto, int64_t spare, int *left)
+{
+    if (upto < 0)
+        upto = 0;
+    ckpt_drop_after(dir, upto);
+    return keep > 0 ? ckpt_prune(dir, keep, upto, spare, left) : ckpt_find(dir, upto, NULL, 0, left);
+}
+
 /* A report on the wire: trial, step, n, then n values and n names, each
  * name with its NUL. A report of a few metrics is a few dozen bytes, which
  * MPI sends inline without waiting for the coordinator to take it. */
@@ -706,9 +718,7 @@ static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck, int
         return;
     trial_dir(r, trial, dir, sizeof dir);
     if (ck > t->step) { /* written, or reported after a decision, but not taken */
-        ckpt_drop_after(dir, t->step > 0 ? t->step : 0);
-        ck = r->o->keep > 0 ? ckpt_prune(dir, r->o->keep, t->step, -1, NULL)
-                            : ckpt_find(dir, t->step, NULL, 0, NULL);
+        ck = ckpt_settle(dir, r->o->keep, t->step, -1, NULL);
     }
     int was_failures = t->failures;
     sl_tune_exp_end(r->e, trial, outcome, ck);
@@ -1114,10 +1124,7 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
      * counted, they would push the reported ones out of --keep-checkpoints.
      * The newest left is where the trial can resume. */
     int left;
-    int64_t upto = r->job_step > 0 ? r->job_step : 0;
-    ckpt_drop_after(m->trial_dir, upto);
-    *ck_p = r->o->keep > 0 ? ckpt_prune(m->trial_dir, r->o->keep, upto, r->job_best_step, &left)
-                           : ckpt_find(m->trial_dir, upto, NULL, 0, &left);
+    *ck_p = ckpt_settle(m->trial_dir, r->o->keep, r->job_step, r->job_best_step, &left);
     trial_dir_done(r, m->trial_dir, left);
     *who_p = r->fail_grank;
     return outcome;
@@ -1305,10 +1312,7 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
             const sl_tune_trial_t *t = &r->e->t[r->e->settled[k]];
             char dir[1024];
             trial_dir(r, t->id, dir, sizeof dir);
-            int64_t upto = t->step > 0 ? t->step : 0;
-            ckpt_drop_after(dir, upto);
-            if (o->keep > 0)
-                ckpt_prune(dir, o->keep, upto, -1, NULL);
+            ckpt_settle(dir, o->keep, t->step, -1, NULL);
         }
         sl_tune_space_fini(&copy);
     }

@@ -274,29 +274,37 @@ grep -l half "$T"/half/trials/*/checkpoint-* 2>/dev/null && fail "a checkpoint n
 # checkpoints in pruning (they outranked the taken ones: a promoted trial
 # lost the checkpoint of its rung and started over, and a done trial kept
 # checkpoints of steps it never had)
+# $1: past (its loss from awk, a fork a report) or fast (reports without a
+# pause); $2: where the starts are listed
 cat > "$T/past.sh" <<'SH'
 #!/bin/sh
-d=$1 dir=$SLUICE_TRIAL_DIR step=0
+mode=$1 d=$2 dir=$SLUICE_TRIAL_DIR step=0
 [ -n "${SLUICE_RESUME:-}" ] && step=$(cat "$SLUICE_RESUME")
-echo "$SLUICE_TRIAL_ID $step" >> "$d/past-starts"
+echo "$SLUICE_TRIAL_ID $step" >> "$d/$mode-starts"
 end=$((SLUICE_MAX_T + 3))
 while [ $step -lt $end ]; do
   step=$((step+1))
   echo $step > "$dir/checkpoint-$step"
-  echo "sluice-report step=$step loss=$(awk -v x="$SLUICE_PARAM_X" -v s=$step 'BEGIN{print x + 1/s}')"
+  if [ "$mode" = fast ]; then loss=$SLUICE_PARAM_X
+  else loss=$(awk -v x="$SLUICE_PARAM_X" -v s=$step 'BEGIN{print x + 1/s}'); fi
+  echo "sluice-report step=$step loss=$loss"
 done
 SH
 chmod +x "$T/past.sh"
-expect_rc 0 $MPIRUN -np 1 $SLUICE tune -q --command "$T/past.sh $T" --space 'x=uniform(0,1)' --metric loss \
+# every trial of EXPDIR $1 keeps the checkpoints of its last two taken steps
+keeps_last_two() {
+  awk -F, 'NR > 1 {print $1, $3}' "$1/trials.csv" | while read -r t s; do
+    d="$1/trials/$(printf %06d "$t")"
+    [ "$(cd "$d" && echo checkpoint-*)" = "checkpoint-$((s - 1)) checkpoint-$s" ] ||
+      fail "trial $t, at step $s, holds $(ls "$d" | tr '\n' ' ')"
+  done || exit 1
+}
+expect_rc 0 $MPIRUN -np 1 $SLUICE tune -q --command "$T/past.sh past $T" --space 'x=uniform(0,1)' --metric loss \
   --scheduler asha --max-t 8 --min-t 2 --reduction-factor 2 --trials 4 --keep-checkpoints 2 --out "$T/past"
 [ "$(awk 'seen[$1]++' "$T/past-starts" | wc -l)" -gt 0 ] || fail "no ASHA promotion: $(cat "$T/past-starts")"
 awk 'seen[$1]++ && $2 == 0 {exit 1}' "$T/past-starts" ||
   fail "a promoted trial started over from step 0: $(cat "$T/past-starts")"
-awk -F, 'NR > 1 {print $1, $3}' "$T/past/trials.csv" | while read -r t s; do
-  d="$T/past/trials/$(printf %06d "$t")"
-  [ "$(cd "$d" && echo checkpoint-*)" = "checkpoint-$((s - 1)) checkpoint-$s" ] ||
-    fail "trial $t, at step $s, holds $(ls "$d" | tr '\n' ' ')"
-done || exit 1
+keeps_last_two "$T/past"
 
 # The same on 2 ranks with a program that reports faster than a decision
 # comes back from rank 0: rank 1's leader read the reports past the rung
@@ -304,29 +312,12 @@ done || exit 1
 # checkpoint in pruning, and a promoted trial went on from an older one (a
 # report after one at or past the job's target is not taken: that one is
 # decided)
-cat > "$T/fast.sh" <<'SH'
-#!/bin/sh
-d=$1 dir=$SLUICE_TRIAL_DIR step=0
-[ -n "${SLUICE_RESUME:-}" ] && step=$(cat "$SLUICE_RESUME")
-echo "$SLUICE_TRIAL_ID $step" >> "$d/fast-starts"
-end=$((SLUICE_MAX_T + 3))
-while [ $step -lt $end ]; do
-  step=$((step+1))
-  echo $step > "$dir/checkpoint-$step"
-  echo "sluice-report step=$step loss=$SLUICE_PARAM_X"
-done
-SH
-chmod +x "$T/fast.sh"
-expect_rc 0 $TUNE --command "$T/fast.sh $T" --space 'x=uniform(0,1)' --metric loss --scheduler asha --max-t 8 \
+expect_rc 0 $TUNE --command "$T/past.sh fast $T" --space 'x=uniform(0,1)' --metric loss --scheduler asha --max-t 8 \
   --min-t 2 --reduction-factor 2 --trials 16 --keep-checkpoints 2 --out "$T/fast"
 [ "$(awk 'seen[$1]++' "$T/fast-starts" | wc -l)" -gt 0 ] || fail "no ASHA promotion: $(cat "$T/fast-starts")"
 awk '$1 in rung && $2 != rung[$1] {exit 1} {rung[$1] = $2 ? 2 * $2 : 2}' "$T/fast-starts" ||
   fail "a promoted trial did not go on from its rung: $(sort -n -s -k1,1 "$T/fast-starts" | tr '\n' ';')"
-awk -F, 'NR > 1 {print $1, $3}' "$T/fast/trials.csv" | while read -r t s; do
-  d="$T/fast/trials/$(printf %06d "$t")"
-  [ "$(cd "$d" && echo checkpoint-*)" = "checkpoint-$((s - 1)) checkpoint-$s" ] ||
-    fail "trial $t, at step $s, holds $(ls "$d" | tr '\n' ' ')"
-done || exit 1
+keeps_last_two "$T/fast"
 
 # 5. bad input: one message, non-zero exit, nothing written
 expect_rc 2 $TUNE --command "$OBJ 3" --space 'lr=loguniform(1e-4,)' --metric loss --trials 2 --out "$T/bad1"
