@@ -310,7 +310,7 @@ static sl_status_t remove_extra_parts(const sctx_t *c)
             continue;
         char pp[4200];
         snprintf(pp, sizeof pp, "%.3000s/%s", c->o->output, e->d_name);
-        if (unlink(pp) != 0 && errno != ENOENT)
+        if (unlink_gone(pp) != 0)
             st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", pp, strerror(errno));
     }
     closedir(d);
