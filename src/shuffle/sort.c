@@ -253,25 +253,32 @@ static sl_status_t check_inputs_outside(const sctx_t *c)
     return SL_OK;
 }
 
-/* Local: the runs this rank of an earlier, killed run (or runs) of this
- * sort had spilled are removed: they are named with the token in the
- * manifest, another sort's with another. Best effort: a run left is only
- * space. */
+/* Local: the runs an earlier, killed run (or runs) of this sort had
+ * spilled are removed: they are named with the token in the manifest,
+ * another sort's with another. Each rank removes its own rank's and those
+ * of ranks this run does not have (an earlier run on more ranks; --tmp may
+ * be node-local, so every rank looks, and two on one node race harmlessly).
+ * Best effort: a run left is only space. */
 static void remove_stale_runs(const sctx_t *c, uint64_t token)
 {
     const char *dir = c->o->tmp ? c->o->tmp : c->o->output;
     char prefix[64];
-    int k = snprintf(prefix, sizeof prefix, "sluice-run-%llu-%d-", (unsigned long long)token, c->rank);
+    int k = snprintf(prefix, sizeof prefix, "sluice-run-%llu-", (unsigned long long)token);
     DIR *d = opendir(dir);
     if (!d)
         return;
     struct dirent *e;
-    while ((e = readdir(d)))
-        if (!strncmp(e->d_name, prefix, (size_t)k)) {
-            char path[4200];
-            snprintf(path, sizeof path, "%.3000s/%s", dir, e->d_name);
-            unlink(path);
-        }
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, (size_t)k))
+            continue;
+        char *end;
+        long rk = strtol(e->d_name + k, &end, 10);
+        if (end == e->d_name + k || *end != '-' || (rk != c->rank && rk < c->size))
+            continue;
+        char path[4200];
+        snprintf(path, sizeof path, "%.3000s/%s", dir, e->d_name);
+        unlink(path);
+    }
     closedir(d);
 }
 
