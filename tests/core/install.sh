@@ -13,6 +13,13 @@ inc=$(find "$T/stage" -path '*/include/sluice/sluice.h' | head -1)
 find "$T/stage" -name sluice -type f -perm -u+x | grep -q bin/sluice || fail "bin/sluice not installed"
 export PKG_CONFIG_PATH=$(dirname "$pc")
 flags=$(pkg-config --define-prefix --cflags --libs sluice) || fail "pkg-config failed"
+# core.h includes <gsl/gsl_rng.h>: Cflags must carry GSL's -I, or a GSL given
+# with --with-gsl=DIR outside the compiler's paths (a cluster module) fails
+# the build of hello.c ("gsl/gsl_rng.h: No such file or directory")
+grep -q '^Cflags:.*@GSL_CPPFLAGS@' "$top_srcdir/sluice.pc.in" || fail "sluice.pc.in: Cflags lacks @GSL_CPPFLAGS@"
+for f in $(sed -n 's/^GSL_CPPFLAGS = //p' "$top_builddir/Makefile"); do
+  case " $flags " in *" $f "*) ;; *) fail "pkg-config --cflags sluice lacks GSL's $f" ;; esac
+done
 mpicc -o "$T/hello" "$top_srcdir/examples/hello.c" $flags || fail "examples/hello.c did not build with: $flags"
 libdir=$(dirname "$(dirname "$pc")")
 LD_LIBRARY_PATH="$libdir" expect_rc 0 $MPIRUN -np 2 "$T/hello"
