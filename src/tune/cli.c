@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 sl_status_t tune_cmd_check(const char *tpl, const sl_tune_space_t *s);
 sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t *obj, sl_tune_space_t *space,
@@ -323,6 +324,28 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
     return SL_OK;
 }
 
+/* Collective. A data set of --objective mlp must be a readable file before
+ * anything is written under --out: a missing one failed every trial, two lines
+ * each, and left an experiment in EXPDIR that the corrected command refused.
+ * One line, without a rank when every rank misses it. */
+static sl_status_t data_check(MPI_Comm comm, const char *opt, const char *path)
+{
+    struct stat sb;
+    const char *why = NULL;
+    if (stat(path, &sb) != 0 || access(path, R_OK) != 0)
+        why = strerror(errno);
+    else if (S_ISDIR(sb.st_mode))
+        why = strerror(EISDIR);
+    int bad = why != NULL, all = 0;
+    if (MPI_Allreduce(&bad, &all, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
+        return sl_error(SL_ERR_MPI, "%s", "checking the data sets: MPI_Allreduce failed");
+    if (!bad)
+        return SL_OK;
+    if (all)
+        return sl_error_root(comm, SL_ERR_NOT_FOUND, "%s '%s': %s", opt, path, why);
+    return sl_error(SL_ERR_NOT_FOUND, "%s '%s': %s", opt, path, why);
+}
+
 sl_status_t sl_cmd_tune(MPI_Comm comm, int argc, char **argv)
 {
     tune_opts_t o;
@@ -337,6 +360,12 @@ sl_status_t sl_cmd_tune(MPI_Comm comm, int argc, char **argv)
         st = setup(&o, &info, &space, &conf, &obj);
         /* every rank parsed the same input, but a file check could differ */
         st = sl_agree(comm, st);
+        if (st == SL_OK && !strcmp(o.objective, "mlp")) {
+            /* both checks on every rank: each is collective */
+            sl_status_t dst = data_check(comm, "--data", o.data);
+            sl_status_t est = o.eval_data ? data_check(comm, "--eval-data", o.eval_data) : SL_OK;
+            st = sl_agree(comm, dst != SL_OK ? dst : est);
+        }
         if (st == SL_OK)
             st = tune_run(comm, &o, obj, &space, &conf);
         sl_tune_space_fini(&space);

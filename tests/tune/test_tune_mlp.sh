@@ -47,6 +47,18 @@ done
 expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --model 'mlp:6-{width}-3' \
   --space 'lr=uniform(0.01,0.1)' --metric accuracy --max-t 2 --trials 2 --out "$T/bad"
 expect_grep "names in {} something that is not a parameter" "$T/err"
+# a missing --data or --eval-data is refused before EXPDIR is made, in one
+# line naming the option and the file (every trial failed on it, with two
+# lines each, and the EXPDIR left behind refused the corrected command)
+for opt in --data --eval-data; do
+  d="$T/blobs.h5" e="$T/blobs.h5"
+  if [ $opt = --data ]; then d="$T/nofile.h5"; else e="$T/nofile.h5"; fi
+  expect_rc 1 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$d" --eval-data "$e" --model 'mlp:6-8-3' \
+    --space 'lr=uniform(0.01,0.1)' --metric accuracy --max-t 2 --trials 3 --out "$T/nodata"
+  expect_grep "^sluice: error: $opt '$T/nofile.h5': No such file or directory" "$T/err"
+  [ "$(grep -c '^sluice' "$T/err")" -eq 1 ] || { cat "$T/err" >&2; fail "$opt missing: more than one line"; }
+  [ -e "$T/nodata" ] && fail "a missing $opt file created EXPDIR"
+done
 echo PASS
 # PBT over a parameter that shapes the model: a trial that takes another's
 # checkpoint keeps the donor's width, so no resume fails on a shape mismatch
