@@ -136,7 +136,9 @@ static sl_status_t usage(const char *fmt, ...)
     va_end(ap);
     if (sl_log_rank() != 0)
         return SL_ERR_USAGE;
-    return sl_error(SL_ERR_USAGE, "%s", msg);
+    /* every rank makes these checks alike: rank 0 says it once, naming no rank
+     * (sl_error would add "rank 0: " under mpirun) */
+    return sl_error_root(MPI_COMM_SELF, SL_ERR_USAGE, "%s", msg);
 }
 
 static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *space, sl_tune_conf_t *c,

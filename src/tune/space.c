@@ -16,13 +16,22 @@ typedef struct {
     size_t i;
 } scan_t;
 
-/* Every rank parses the same text: only world rank 0 prints. */
+/* Every rank parses the same text: only world rank 0 prints, naming no rank
+ * (sl_error adds "rank 0: " under mpirun). Without MPI (a local caller of
+ * sl_tune_space_add) there is no rank to name. */
 static sl_status_t perr(scan_t *sc, const char *what)
 {
     if (sl_log_rank() != 0)
         return SL_ERR_USAGE;
-    return sl_error(SL_ERR_USAGE, "%s: space expression '%s': at position %zu: %s", sc->where, sc->s,
-                    sc->i + 1, what);
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s: space expression '%s': at position %zu: %s", sc->where, sc->s, sc->i + 1,
+             what);
+    int live = 0, done = 0;
+    MPI_Initialized(&live);
+    MPI_Finalized(&done);
+    if (live && !done)
+        return sl_error_root(MPI_COMM_SELF, SL_ERR_USAGE, "%s", msg);
+    return sl_error(SL_ERR_USAGE, "%s", msg);
 }
 
 static void skip(scan_t *sc)

@@ -323,6 +323,9 @@ keeps_last_two "$T/fast"
 expect_rc 2 $TUNE --command "$OBJ 3" --space 'lr=loguniform(1e-4,)' --metric loss --trials 2 --out "$T/bad1"
 expect_grep "space expression 'lr=loguniform(1e-4,)': at position 20: expected a value" "$T/err"
 [ "$(grep -c error "$T/err")" -eq 1 ] || fail "the message should be printed once"
+# every rank makes these checks alike: rank 0 prints the line naming no rank
+# (README, exit statuses; it said 'sluice: error: rank 0: --space: ...')
+expect_grep "^sluice: error: --space: " "$T/err"
 [ -e "$T/bad1" ] && fail "a malformed space created EXPDIR"
 expect_rc 2 $TUNE --command "$OBJ 3" --space 'w=grid()' --searcher grid --metric loss --out "$T/bad2"
 expect_grep "empty grid" "$T/err"
@@ -342,7 +345,7 @@ sum=$(cksum < "$T/keep/experiment.h5")
 expect_rc 1 $TUNE --command "$OBJ 6" --space 'x=uniform(0,2)' --metric loss --trials 4 --out "$T/keep" --resume
 expect_grep "another search space" "$T/err"
 expect_rc 2 $TUNE --command "$OBJ 6" --space 'x=uniform(0,1)' --metric loss --trials 4 --out "$T/keep"
-expect_grep "already holds an experiment" "$T/err"
+expect_grep "^sluice: error: '$T/keep' already holds an experiment" "$T/err"
 [ "$(cksum < "$T/keep/experiment.h5")" = "$sum" ] || fail "a refused run changed experiment.h5"
 # a --metric of up to 63 characters is found in the reports (their names were cut at 47)
 m=m123456789012345678901234567890123456789012345678901234567890
