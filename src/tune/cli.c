@@ -288,6 +288,11 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
                     "layer widths such as 64-64, the others numbers",
                     p->name);
         }
+        /* a metric the objective never reports would fail every trial */
+        if (strcmp(o->metric, "return_mean") && strcmp(o->metric, "env_steps") &&
+            strcmp(o->metric, "episodes") && strcmp(o->metric, "sps"))
+            return usage("--metric %s: the ppo objective reports return_mean, env_steps, episodes and sps",
+                         o->metric);
         if (o->iterations <= 0 && (o->max_t <= 0 || !by_step))
             return usage("--objective ppo%s needs --iterations N (the iterations of a trial%s)",
                          by_step ? "" : " with --time-attr", by_step ? "; or --max-t" : "");
@@ -308,6 +313,12 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
                 "parameter '%s' is not used by the mlp objective (tune lr, weight_decay, momentum, batch, "
                 "optimizer, or name it as {%s} in --model)",
                 bad, bad);
+        /* a metric the objective never reports would fail every trial */
+        if (strcmp(o->metric, "train_loss") &&
+            (!o->eval_data || (strcmp(o->metric, "accuracy") && strcmp(o->metric, "loss"))))
+            return usage("--metric %s: the mlp objective reports train_loss%s", o->metric,
+                         o->eval_data ? ", accuracy and loss"
+                                      : " (accuracy and loss of --eval-data FILE: give it for those)");
         if (o->max_t <= 0 && o->epochs <= 0)
             return usage("%s", "--objective mlp needs --max-t or --epochs (epochs of a trial)");
         if (!by_step && o->epochs <= 0)

@@ -47,6 +47,16 @@ done
 expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --model 'mlp:6-{width}-3' \
   --space 'lr=uniform(0.01,0.1)' --metric accuracy --max-t 2 --trials 2 --out "$T/bad"
 expect_grep "names in {} something that is not a parameter" "$T/err"
+# a metric the objective never reports is refused before EXPDIR is made
+# (every trial ran and failed on it): accuracy needs --eval-data, acc is none
+expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --model 'mlp:6-8-3' \
+  --space 'lr=uniform(0.01,0.1)' --metric accuracy --max-t 2 --trials 2 --out "$T/bad"
+expect_grep "^sluice: error: --metric accuracy: the mlp objective reports train_loss (accuracy and loss of --eval-data" "$T/err"
+expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --eval-data "$T/blobs.h5" \
+  --model 'mlp:6-8-3' --space 'lr=uniform(0.01,0.1)' --metric acc --max-t 2 --trials 2 --out "$T/bad"
+expect_grep "^sluice: error: --metric acc: the mlp objective reports train_loss, accuracy and loss" "$T/err"
+[ "$(grep -c '^sluice' "$T/err")" -eq 1 ] || { cat "$T/err" >&2; fail "an unreported metric: more than one line"; }
+[ -e "$T/bad" ] && fail "an unreported metric created EXPDIR"
 # a missing --data or --eval-data is refused before EXPDIR is made, in one
 # line naming the option and the file (every trial failed on it, with two
 # lines each, and the EXPDIR left behind refused the corrected command)

@@ -101,5 +101,9 @@ expect_grep "env 'Pong': unknown environment (CartPole-v1" "$T/err"
 expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q $common --space 'lr=uniform(0.001,0.01)' --time-attr env_steps --max-t 8000 \
   --trials 2 --out "$T/bad"
 expect_grep "needs --iterations N" "$T/err"
+# a metric ppo never reports (every trial ran and failed on it)
+expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q $common --metric reward --space 'lr=uniform(0.001,0.01)' --max-t 2 \
+  --trials 2 --out "$T/bad"
+expect_grep "^sluice: error: --metric reward: the ppo objective reports return_mean, env_steps" "$T/err"
 [ ! -e "$T/bad" ] || fail "a refused run left $T/bad"
 echo PASS
