@@ -20,10 +20,18 @@ sl_status_t sl_sort_plan(MPI_Comm comm, const sl_sort_opts_t *o)
         return sl_error_root(comm, SL_ERR_USAGE,
                              "--plan prints a projection and sorts nothing: run it without --input, "
                              "--output, --resume and --local");
-    if (o->nodes < 1 || o->disk_read_bw <= 0 || o->disk_write_bw <= 0 || o->net_bw <= 0)
-        return sl_error_root(
-            comm, SL_ERR_USAGE,
-            "--plan needs --nodes N, --disk-read-bw, --disk-write-bw and --net-bw (MB/s per node)");
+    if (o->nodes < 1 || o->disk_read_bw <= 0 || o->disk_write_bw <= 0 || o->net_bw <= 0) {
+        char miss[128] = ""; /* the ones missing, by name */
+        const char *name[4] = {"--nodes", "--disk-read-bw", "--disk-write-bw", "--net-bw"};
+        int bad[4] = {o->nodes < 1, o->disk_read_bw <= 0, o->disk_write_bw <= 0, o->net_bw <= 0};
+        for (int i = 0; i < 4; i++)
+            if (bad[i])
+                strcat(strcat(miss, miss[0] ? ", " : ""), name[i]);
+        return sl_error_root(comm, SL_ERR_USAGE,
+                             "--plan needs --disk-read-bw, --disk-write-bw and --net-bw (MB/s per node) and "
+                             "--nodes N (default 1): give %s",
+                             miss);
+    }
     if (rank != 0)
         return SL_OK;
     double N = (double)o->nodes, D = (double)size / N; /* bytes per node */

@@ -169,6 +169,7 @@ expect_rc 0 $SLUICE sort --plan 100T --nodes 100 --disk-read-bw 2000 --disk-writ
 expect_grep "bottleneck: " "$T/out"
 expect_grep "total" "$T/out"
 expect_rc 2 $SLUICE sort --plan 100T --nodes 100
+expect_grep "give --disk-read-bw, --disk-write-bw, --net-bw$" "$T/err"
 # --plan sorts nothing: with --input/--output it is a usage error (it
 # printed the plan and exited 0 without sorting, or making OUTDIR).
 expect_rc 2 $SLUICE sort --plan 1G --nodes 1 --disk-read-bw 1 --disk-write-bw 1 --net-bw 1 --input big.dat --output planned
