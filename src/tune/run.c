@@ -42,6 +42,7 @@ struct tune_run {
     int warned_full;          /* a report had no room left for time_total_s */
     int warned_attr;          /* coordinator: a trial's first report lacked the time attr */
     int warned_copy;          /* coordinator: a PBT exploit found no checkpoint to copy */
+    int warned_nockpt;        /* coordinator: a trial went on with no checkpoint to start from */
     double job_t0, job_prior; /* the current job's start (sl_now) and earlier jobs' seconds */
     char cur_dir[1024];
     int spare;            /* spare_dir holds an empty directory to reuse */
@@ -652,6 +653,13 @@ static sl_status_t coord_prepare(tune_run_t *r, const sl_tune_job_t *job, tune_j
         }
         if (s >= 0 && r->stamp_time)
             m->time_prior = res_at(r->e, job->trial, s);
+        /* a program that keeps no checkpoints redoes its steps at every
+         * promotion, PBT pause or resume: say so, once */
+        if (s < 0 && t->step > 0 && !r->warned_nockpt++)
+            SL_WARN("trial %lld goes on after step %lld, but %s holds no checkpoint of it: it starts over "
+                    "from its first step (a program keeps checkpoint-<step> files there to go on from "
+                    "{resume}; this is said once)",
+                    (long long)job->trial, (long long)t->step, m->trial_dir);
     }
     for (int i = 0; i < r->space->n; i++)
         m->params[i] = t->params[i];

@@ -44,6 +44,16 @@ grep -q ',pruned,' "$T/s-hyperband/trials.csv" || fail "hyperband pruned nothing
 expect_rc 0 $TUNE --config "$T/space.cfg" --command "$OBJ 2" --space 'y=choice(7)' --trials 2 --max-t 2 --out "$T/over"
 awk -F, 'NR==1 {for (i = 1; i <= NF; i++) if ($i == "y") c = i} NR>1 && (!c || $c != 7) {exit 1}' "$T/over/trials.csv" || fail "--space y did not replace [space] y: $(cat "$T/over/trials.csv")"
 
+# a program that keeps no checkpoints starts over at every promotion: said
+# once (promoted trials redid their steps without a word)
+expect_rc 0 $TUNE --command "env -u SLUICE_TRIAL_DIR $OBJ 9" --space 'x=uniform(-1,1)' --metric loss \
+  --scheduler asha --reduction-factor 3 --max-t 9 --trials 9 --out "$T/nockpt"
+[ "$(grep -c 'holds no checkpoint of it: it starts over from its first step' "$T/err")" -eq 1 ] ||
+  { cat "$T/err"; fail "a promoted trial without checkpoints was not warned about once"; }
+expect_rc 0 $TUNE --command "$OBJ 9" --space 'x=uniform(-1,1)' --metric loss \
+  --scheduler asha --reduction-factor 3 --max-t 9 --trials 9 --out "$T/withckpt"
+grep -q 'holds no checkpoint' "$T/err" && fail "warned although the program keeps checkpoints"
+
 # 2b. --time-attr time_total_s: ASHA's stopping form and --max-t count the
 # seconds a trial has run (stamped on every report), not its steps
 expect_rc 0 $TUNE --command "$OBJ 1000 0.05" --space 'x=uniform(-1,1)' --metric loss --scheduler asha-stop \
