@@ -50,12 +50,16 @@ struct tune_run {
     int dir_reusable; /* the objective left nothing running in the trial's directory */
     int fail_grank;   /* the group rank whose copy failed the current trial (0: the leader's) */
     int64_t job_step; /* leader: the newest step the current job reported (or resumed from; -1) */
-    /* leader of a group other than rank 0's: the current job's best report
-     * (metric and step), whose checkpoint it does not prune: the
-     * coordinator, reading the report later, may make it best.h5, and
-     * prunes it at the job's end */
-    double job_best;
-    int64_t job_best_step;
+    /* leader of a group other than rank 0's: the newest step of the current
+     * job that rank 0 has said it took (before any answer, the step the job
+     * resumed from); only checkpoints up to it are pruned. Rank 0 reads a
+     * report after the leader has sent the next ones: until then it may
+     * still decide at the report (its checkpoint is where the trial
+     * resumes) or make its checkpoint best.h5. */
+    int64_t job_sure;
+    /* leader: the step a decision came for (INT64_MAX: none): no report
+     * after it is taken */
+    int64_t cur_cap;
     mode_t dir_mode;  /* what mkdir gives a trial directory (0755 less the umask) */
     /* coordinator */
     sl_tune_exp_t *e;
@@ -235,10 +239,9 @@ static void rm_rf(const char *path)
  * among those of steps up to max_step (-1: any); later ones are left alone:
  * the objective may be writing one, not yet reported, and pruning by it
  * would remove the newest complete one, which a PBT copy may be about to
- * take. The checkpoint of step spare (-1: none) stays too. Returns the
- * newest step kept, -1 if none: one pass over the directory; in *left (if
- * not NULL) the number of entries left in it. */
-static int64_t ckpt_prune(const char *dir, long keep, int64_t max_step, int64_t spare, int *left)
+ * take. Returns the newest step kept, -1 if none: one pass over the
+ * directory; in *left (if not NULL) the number of entries left in it. */
+static int64_t ckpt_prune(const char *dir, long keep, int64_t max_step, int *left)
 {
     DIR *d = opendir(dir);
     if (left)
@@ -273,8 +276,7 @@ static int64_t ckpt_prune(const char *dir, long keep, int64_t max_step, int64_t 
     char path[4096];
     for (struct dirent *de; (de = readdir(d));) {
         int64_t s;
-        if (ckpt_step_of(de->d_name, &s) && (max_step < 0 || s <= max_step) && (keep < 0 || s < cut) &&
-            s != spare) {
+        if (ckpt_step_of(de->d_name, &s) && (max_step < 0 || s <= max_step) && (keep < 0 || s < cut)) {
             struct stat sb;
             snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
             rm_rf(path);
@@ -287,19 +289,77 @@ static int64_t ckpt_prune(const char *dir, long keep, int64_t max_step, int64_t 
     return newest;
 }
 
-/* A job's end: the checkpoints after step upto (written or reported but
+/* A job's end: the checkpoints after step upto (written, or reported but
  * not taken: a resume would drop them) go, and with keep > 0 the keep
- * newest of the rest (and spare) stay. Returns the newest left, where the
- * trial resumes (-1: none); *left as for ckpt_prune. */
-static int64_t ckpt_settle(const char *dir, long keep, int64_t upto, int64_t spare, int *left)
+ * newest of those up to step sure (<= upto; -1: none) stay. Those after
+ * sure stay too: rank 0 has not said it took them, and may still decide
+ * at one (the trial resumes from it) or make it best.h5; it prunes them
+ * once it has read the job's end. One pass over the directory, and one to
+ * remove. Returns the newest left up to upto, where the trial resumes (-1:
+ * none); *left as for ckpt_prune; *more (if not NULL) is 1 when more than
+ * keep steps are left. */
+static int64_t ckpt_settle(const char *dir, long keep, int64_t upto, int64_t sure, int *left, int *more)
 {
+    if (left)
+        *left = -1;
+    if (more)
+        *more = 0;
     if (upto < 0)
         upto = 0;
-    ckpt_drop_after(dir, upto);
-    return keep > 0 ? ckpt_prune(dir, keep, upto, spare, left) : ckpt_find(dir, upto, NULL, 0, left);
+    if (sure > upto)
+        sure = upto;
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int64_t steps[4096];
+    int n = 0, all = 0, drop = 0;
+    for (struct dirent *de; (de = readdir(d));) {
+        int64_t s;
+        all += !is_dot(de->d_name);
+        if (!ckpt_step_of(de->d_name, &s))
+            continue;
+        if (s > upto)
+            drop = 1;
+        else if (n < 4096)
+            steps[n++] = s;
+    }
+    qsort(steps, (size_t)n, sizeof steps[0], cmp_i64_desc);
+    int nd = 0; /* distinct steps, as in ckpt_prune */
+    for (int i = 0; i < n; i++)
+        if (nd == 0 || steps[i] != steps[nd - 1])
+            steps[nd++] = steps[i];
+    /* the keep newest up to sure stay: cut is the oldest of them */
+    int nsure = 0, kept = nd;
+    int64_t cut = INT64_MIN;
+    for (int i = 0; i < nd && keep > 0; i++)
+        if (steps[i] <= sure && ++nsure == keep)
+            cut = steps[i];
+    if (keep > 0 && nsure > keep)
+        kept -= nsure - (int)keep;
+    else
+        cut = INT64_MIN; /* nothing to prune */
+    if (more)
+        *more = keep > 0 && kept > keep;
+    if (drop || cut != INT64_MIN) {
+        rewinddir(d);
+        char path[4096];
+        for (struct dirent *de; (de = readdir(d));) {
+            int64_t s;
+            if (ckpt_step_of(de->d_name, &s) && (s > upto || (s <= sure && s < cut))) {
+                struct stat sb;
+                snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+                rm_rf(path);
+                all -= lstat(path, &sb) != 0; /* what could not be removed is still there */
+            }
+        }
+    }
+    closedir(d);
+    if (left)
+        *left = all;
+    return nd > 0 ? steps[0] : -1;
 }
 
-/* A report on the wire: trial, step, n, then n values and n names, each
+/* A report on the wire: trial, step, n, ask, then n values and n names, each
  * name with its NUL. A report of a few metrics is a few dozen bytes, which
  * MPI sends inline without waiting for the coordinator to take it. */
 static size_t report_pack(const tune_repmsg_t *m, char *buf)
@@ -308,6 +368,7 @@ static size_t report_pack(const tune_repmsg_t *m, char *buf)
     memcpy(buf + k, &m->trial, 8), k += 8;
     memcpy(buf + k, &m->step, 8), k += 8;
     memcpy(buf + k, &m->n, 4), k += 4;
+    memcpy(buf + k, &m->ask, 4), k += 4;
     memcpy(buf + k, m->v, (size_t)m->n * sizeof(double)), k += (size_t)m->n * sizeof(double);
     for (int i = 0; i < m->n; i++) {
         size_t l = strlen(m->names[i]) + 1;
@@ -318,13 +379,14 @@ static size_t report_pack(const tune_repmsg_t *m, char *buf)
 
 static void report_unpack(const char *buf, size_t len, tune_repmsg_t *m)
 {
-    size_t k = 20;
+    size_t k = 24;
     memset(m, 0, sizeof *m);
     if (len < k)
         return;
     memcpy(&m->trial, buf, 8);
     memcpy(&m->step, buf + 8, 8);
     memcpy(&m->n, buf + 16, 4);
+    memcpy(&m->ask, buf + 20, 4);
     if (m->n < 0 || m->n > TUNE_MAXM || len < k + (size_t)m->n * sizeof(double)) {
         m->n = 0;
         return;
@@ -597,12 +659,13 @@ static sl_status_t coord_prepare(tune_run_t *r, const sl_tune_job_t *job, tune_j
         /* PBT exploit: the donor's checkpoint replaces this trial's own. The
          * donor ran on since the decision and may have pruned the checkpoint
          * of from_step (--keep-checkpoints): then its newest of a reported
-         * step is taken, or with none left (its leader prunes as it sends a
-         * report, which may not be here yet) the oldest after that, whose
-         * report is on its way; the trial goes on from that step. */
+         * step is taken, or with none left (pruning keeps one up to a step
+         * this rank has taken: a program that had not written one yet) the
+         * oldest after that, whose report is on its way; the trial goes on
+         * from that step. */
         char from[1024];
         trial_dir(r, job->from_trial, from, sizeof from);
-        ckpt_prune(m->trial_dir, -1, -1, -1, NULL);
+        ckpt_prune(m->trial_dir, -1, -1, NULL);
         int64_t s = -1, donor_step = r->e->t[job->from_trial].step;
         for (int tries = 0; tries < 8; tries++) {
             s = ckpt_find(from, job->from_step, NULL, 0, NULL);
@@ -615,7 +678,7 @@ static sl_status_t coord_prepare(tune_run_t *r, const sl_tune_job_t *job, tune_j
             sl_status_t cst = ckpt_copy(from, s, m->trial_dir);
             if (cst == SL_OK)
                 break;
-            ckpt_prune(m->trial_dir, -1, -1, -1, NULL);
+            ckpt_prune(m->trial_dir, -1, -1, NULL);
             s = -1;
             if (cst != SL_ERR_NOT_FOUND) /* not pruned meanwhile: a real failure, said already */
                 break;
@@ -718,16 +781,21 @@ static void coord_assign(tune_run_t *r, int g)
     }
 }
 
-static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck, int who)
+/* A job's end: ck is the newest checkpoint its leader left, more is 1 when
+ * it left more than --keep-checkpoints (reported after the last step it
+ * knew this rank had taken). */
+static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck, int who, int more)
 {
     char dir[1024];
     const sl_tune_trial_t *t = sl_tune_exp_trial(r->e, trial);
     if (!t)
         return;
     trial_dir(r, trial, dir, sizeof dir);
-    if (ck > t->step) { /* written, or reported after a decision, but not taken */
-        ck = ckpt_settle(dir, r->o->keep, t->step, -1, NULL);
-    }
+    /* ck after the trial's step: written, or reported after a decision, but
+     * not taken. The job's reports came before its end and are read: the
+     * trial keeps K up to its step. */
+    if (ck > t->step || more)
+        ck = ckpt_settle(dir, r->o->keep, t->step, t->step, NULL, NULL);
     int was_failures = t->failures;
     sl_tune_exp_end(r->e, trial, outcome, ck);
     if (t->failures > was_failures && outcome == SL_TUNE_END_FAILED && who > 0) {
@@ -811,9 +879,14 @@ static void coord_report(tune_run_t *r, const tune_repmsg_t *m, int *decision_p)
         r->best_reported = m->trial;
         r->best_seen = t->best;
     }
-    if (d != SL_TUNE_CONTINUE && before == SL_TUNE_CONTINUE && t->group > 0) {
-        int64_t dm[2] = {m->trial, d};
-        MPI_Send(dm, 2, MPI_INT64_T, r->leader[t->group], TAG_DECIDE, r->wc);
+    /* To another group's leader: a decision, with the step it was made at
+     * (the trial's last taken): the leader has sent the reports its program
+     * made meanwhile, which do not count, and goes back to that step; or
+     * the answer to a report that asked, the step taken so far, up to which
+     * the leader may prune. After a decision nothing is taken or answered. */
+    if (t->group > 0 && before == SL_TUNE_CONTINUE && (d != SL_TUNE_CONTINUE || m->ask)) {
+        int64_t dm[3] = {m->trial, d, t->step};
+        MPI_Send(dm, 3, MPI_INT64_T, r->leader[t->group], TAG_DECIDE, r->wc);
     }
 }
 
@@ -831,18 +904,10 @@ static void coord_service(tune_run_t *r)
             if (r->leader[q] == src)
                 g = q;
         if (mst.MPI_TAG == TAG_REQ) {
-            int64_t m[4];
-            MPI_Recv(m, 4, MPI_INT64_T, src, TAG_REQ, r->wc, MPI_STATUS_IGNORE);
+            int64_t m[5];
+            MPI_Recv(m, 5, MPI_INT64_T, src, TAG_REQ, r->wc, MPI_STATUS_IGNORE);
             if (m[0] >= 0)
-                coord_end(r, m[0], (int)m[1], m[2], (int)m[3]);
-            /* the leader kept its job's best checkpoint for best.h5 (taken
-             * at its report, read before this): K newest now */
-            const sl_tune_trial_t *t = sl_tune_exp_trial(r->e, m[0]);
-            if (t && r->o->keep > 0 && t->best_step >= 0 && t->best_step < t->step) {
-                char dir[1024];
-                trial_dir(r, m[0], dir, sizeof dir);
-                ckpt_prune(dir, r->o->keep, t->step, -1, NULL);
-            }
+                coord_end(r, m[0], (int)m[1], m[2], (int)m[3], (int)m[4]);
             r->want[g]++;
             if (r->gstate[g] != 3) {
                 coord_assign(r, g);
@@ -875,8 +940,8 @@ static void coord_service(tune_run_t *r)
             if (t->group == 0) {
                 r->cur_decision = TUNE_INTERRUPT;
             } else if (t->group > 0) {
-                int64_t dm[2] = {i, TUNE_INTERRUPT};
-                MPI_Send(dm, 2, MPI_INT64_T, r->leader[t->group], TAG_DECIDE, r->wc);
+                int64_t dm[3] = {i, TUNE_INTERRUPT, t->step};
+                MPI_Send(dm, 3, MPI_INT64_T, r->leader[t->group], TAG_DECIDE, r->wc);
             }
         }
         r->changed = 1;
@@ -910,12 +975,37 @@ void tune_service(tune_run_t *r)
         MPI_Iprobe(0, TAG_DECIDE, r->wc, &flag, MPI_STATUS_IGNORE);
         if (!flag)
             break;
-        int64_t m[2];
-        MPI_Recv(m, 2, MPI_INT64_T, 0, TAG_DECIDE, r->wc, MPI_STATUS_IGNORE);
-        if (m[0] == r->cur_trial && r->cur_decision == SL_TUNE_CONTINUE)
-            r->cur_decision = (int)m[1];
-        else if (m[1] == TUNE_INTERRUPT)
-            r->interrupt_all = 1; /* for the queued trial: do not start it */
+        int64_t m[3];
+        MPI_Recv(m, 3, MPI_INT64_T, 0, TAG_DECIDE, r->wc, MPI_STATUS_IGNORE);
+        if (m[0] != r->cur_trial) {
+            if (m[1] == TUNE_INTERRUPT)
+                r->interrupt_all = 1; /* for the queued trial: do not start it */
+            continue;
+        }
+        if (m[1] == TUNE_INTERRUPT) {
+            if (r->cur_decision == SL_TUNE_CONTINUE)
+                r->cur_decision = TUNE_INTERRUPT;
+            else
+                r->interrupt_all = 1;
+            continue;
+        }
+        /* an answer or a decision: rank 0 has taken the job's reports up to
+         * step m[2]; a decision takes none after it (this leader may have
+         * taken some already: it goes back to the decided step) */
+        if (m[1] != SL_TUNE_CONTINUE) {
+            r->cur_cap = m[2];
+            if (r->job_step > m[2])
+                r->job_step = m[2];
+            if (r->cur_decision == SL_TUNE_CONTINUE)
+                r->cur_decision = (int)m[1];
+        }
+        int64_t sure = m[2] < r->job_step ? m[2] : r->job_step;
+        if (sure > r->job_sure) {
+            r->job_sure = sure;
+            /* a decision ends the job, whose end prunes */
+            if (m[1] == SL_TUNE_CONTINUE)
+                ckpt_prune(r->cur_dir, r->o->keep, r->job_sure, NULL);
+        }
     }
 }
 
@@ -970,10 +1060,6 @@ int tune_report(tune_run_t *r, int64_t trial, int64_t step, int n, const char *c
         snprintf(m.names[i], sizeof m.names[i], "%s", names[i]);
         m.v[i] = vals[i];
     }
-    /* The objective wrote the step's checkpoint before reporting it; old
-     * ones (up to this step: it may be writing the next) go at most every
-     * 0.25 s or 8 reports (the end of the trial prunes
-     * again), so that a trial of short steps is not a directory scan each. */
     int has_time = !r->stamp_time;
     for (int i = 0; i < m.n && !has_time; i++)
         has_time = !strcmp(m.names[i], TUNE_TIME_TOTAL);
@@ -990,10 +1076,12 @@ int tune_report(tune_run_t *r, int64_t trial, int64_t step, int n, const char *c
     /* a report after a decision (the program goes on until its SIGTERM
      * lands) is not taken: neither are its step and checkpoint, which
      * would outrank the taken ones in pruning; a stop request is not a
-     * decision, reports go on counting */
+     * decision, reports go on counting (a decision that comes after one
+     * does not replace it: cur_cap, the decided step, stops them) */
     if (r->rank != 0)
         tune_service(r); /* the decisions that have come */
-    int taken = r->cur_decision == SL_TUNE_CONTINUE || r->cur_decision == TUNE_INTERRUPT;
+    int taken =
+        (r->cur_decision == SL_TUNE_CONTINUE || r->cur_decision == TUNE_INTERRUPT) && step <= r->cur_cap;
     /* nor one after a report at or past the job's target (a rung, --max-t):
      * that report is paused or stopped there, and a program that reports
      * faster than the decision comes back from rank 0 has its later reports
@@ -1003,15 +1091,21 @@ int tune_report(tune_run_t *r, int64_t trial, int64_t step, int n, const char *c
         taken = 0;
     if (taken && step > r->job_step)
         r->job_step = step;
-    for (int i = 0; i < m.n && r->rank != 0 && taken; i++)
-        if (!strcmp(m.names[i], r->o->metric) && !isnan(m.v[i]) &&
-            (r->job_best_step < 0 ||
-             (!strcmp(r->o->mode, "max") ? m.v[i] > r->job_best : m.v[i] < r->job_best))) {
-            r->job_best = m.v[i];
-            r->job_best_step = step;
-        }
     if (taken && (++r->prune_reports >= 8 || sl_now() >= r->prune_at)) {
-        ckpt_prune(r->cur_dir, r->o->keep, step, r->job_best_step, NULL);
+        /* The objective wrote the step's checkpoint before reporting it;
+         * old ones go at most every 0.25 s or 8 reports (the job's end
+         * prunes again), so that a trial of short steps is not a directory
+         * scan each. Rank 0 prunes up to this step (the objective may be
+         * writing the next one). Elsewhere the report asks rank 0 which
+         * step it has taken, and the leader prunes up to that one when the
+         * answer comes (tune_service): rank 0 reads this report after the
+         * leader has sent later ones, and may still decide at one of those
+         * (the trial resumes from its checkpoint) or make its checkpoint
+         * best.h5. */
+        if (r->rank == 0)
+            ckpt_prune(r->cur_dir, r->o->keep, step, NULL);
+        else
+            m.ask = 1;
         r->prune_reports = 0;
         r->prune_at = sl_now() + 0.25;
     }
@@ -1080,8 +1174,9 @@ static void forward(tune_run_t *r, const tune_jobmsg_t *m)
 }
 
 /* Leader: set the trial's directory up, run it with the group, and find
- * the checkpoint it can resume from. */
-static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t *ck_p, int64_t *who_p)
+ * the checkpoint it can resume from (*more_p: as coord_end's more). */
+static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t *ck_p, int64_t *who_p,
+                   int64_t *more_p)
 {
     int outcome = SL_TUNE_END_FAILED;
     double t0 = sl_now();
@@ -1093,9 +1188,12 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
         tune_service(r);
     r->cur_trial = m->trial;
     r->cur_decision = SL_TUNE_CONTINUE;
+    r->job_step = r->job_sure = m->ckpt_step;
+    r->cur_cap = INT64_MAX;
     snprintf(r->cur_dir, sizeof r->cur_dir, "%s", m->trial_dir);
     *ck_p = -1;
     *who_p = 0;
+    *more_p = 0;
     r->fail_grank = 0;
     int skip = 0;
     if (sl_stop_requested() || r->interrupt_all)
@@ -1120,9 +1218,7 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
     r->prune_at = sl_now() + 0.25;
     r->prune_reports = 0;
     r->dir_reusable = 0;
-    r->job_step = m->ckpt_step;
     r->cur_target = m->target;
-    r->job_best_step = -1;
     r->obj->run(r, m, &outcome);
     *busy += sl_now() - t0;
     r->cur_trial = -1;
@@ -1130,9 +1226,13 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
      * (the program may have been stopped halfway through one): the state
      * has no report of them and a resume would drop them, so they go now;
      * counted, they would push the reported ones out of --keep-checkpoints.
-     * The newest left is where the trial can resume. */
-    int left;
-    *ck_p = ckpt_settle(m->trial_dir, r->o->keep, r->job_step, r->job_best_step, &left);
+     * The newest left is where the trial can resume. Those after the last
+     * step rank 0 has said it took stay for it to prune (*more_p); rank 0
+     * has read every report of its own trials. */
+    int left, more;
+    *ck_p = ckpt_settle(m->trial_dir, r->o->keep, r->job_step, r->rank == 0 ? r->job_step : r->job_sure,
+                        &left, &more);
+    *more_p = more;
     trial_dir_done(r, m->trial_dir, left);
     *who_p = r->fail_grank;
     return outcome;
@@ -1141,10 +1241,10 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
 static void leader_loop(tune_run_t *r, double *busy)
 {
     tune_jobmsg_t *m = alloca(r->jobsize);
-    int64_t req[4] = {-1, 0, 0, 0};
+    int64_t req[5] = {-1, 0, 0, 0, 0};
     /* two requests: while a trial runs, the next one waits here queued */
-    MPI_Send(req, 4, MPI_INT64_T, 0, TAG_REQ, r->wc);
-    MPI_Send(req, 4, MPI_INT64_T, 0, TAG_REQ, r->wc);
+    MPI_Send(req, 5, MPI_INT64_T, 0, TAG_REQ, r->wc);
+    MPI_Send(req, 5, MPI_INT64_T, 0, TAG_REQ, r->wc);
     int outstanding = 2;
     for (;;) {
         MPI_Request rq;
@@ -1168,8 +1268,8 @@ static void leader_loop(tune_run_t *r, double *busy)
             return;
         }
         req[0] = m->trial;
-        req[1] = run_job(r, m, busy, &req[2], &req[3]);
-        MPI_Send(req, 4, MPI_INT64_T, 0, TAG_REQ, r->wc);
+        req[1] = run_job(r, m, busy, &req[2], &req[3], &req[4]);
+        MPI_Send(req, 5, MPI_INT64_T, 0, TAG_REQ, r->wc);
         outstanding++;
     }
 }
@@ -1183,10 +1283,10 @@ static void coord_loop(tune_run_t *r, double *busy)
             r->own_ready = 0;
             coord_assign(r, 0);
             if (r->own_ready && r->own_job->kind == SL_TUNE_JOB_RUN) {
-                int64_t ck, who;
-                int outcome = run_job(r, r->own_job, busy, &ck, &who);
+                int64_t ck, who, more;
+                int outcome = run_job(r, r->own_job, busy, &ck, &who, &more);
                 double t0 = cpu_now();
-                coord_end(r, r->own_job->trial, outcome, ck, (int)who);
+                coord_end(r, r->own_job->trial, outcome, ck, (int)who, (int)more);
                 r->gstate[0] = 0;
                 r->coord_time += cpu_now() - t0;
                 continue;
@@ -1320,7 +1420,7 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
             const sl_tune_trial_t *t = &r->e->t[r->e->settled[k]];
             char dir[1024];
             trial_dir(r, t->id, dir, sizeof dir);
-            ckpt_settle(dir, o->keep, t->step, -1, NULL);
+            ckpt_settle(dir, o->keep, t->step, t->step, NULL, NULL);
         }
         sl_tune_space_fini(&copy);
     }

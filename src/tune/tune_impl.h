@@ -68,10 +68,14 @@ double sl_tune__rep_res(const sl_tune_exp_t *e, int64_t r);
 /* Runner: the messages between a trial's group and the coordinator. */
 #define TUNE_INTERRUPT 9 /* decision: stop request, resume the trial later */
 /* tags on the world communicator (group <-> coordinator) */
-#define TAG_REQ    101 /* int64[4]: ended trial (-1: none), outcome, checkpoint, failing group rank */
+/* int64[5]: ended trial (-1: none), outcome, checkpoint, failing group rank,
+ * 1 when the leader left more than --keep-checkpoints reported checkpoints */
+#define TAG_REQ    101
 #define TAG_REPORT 102 /* tune_repmsg_t */
 #define TAG_JOB    103 /* tune_jobmsg_t */
-#define TAG_DECIDE 104 /* int64[2]: trial, decision */
+/* int64[3]: trial, decision, the trial's last step taken (the decided one);
+ * SL_TUNE_CONTINUE: an answer to a report that asked for it */
+#define TAG_DECIDE 104
 /* tags on a group's communicator (leader <-> members) */
 #define TAG_GJOB  201 /* tune_jobmsg_t */
 #define TAG_GSTOP 202 /* int64[2]: trial, decision */
@@ -88,6 +92,7 @@ typedef struct {
 typedef struct {
     int64_t trial, step;
     int32_t n;
+    int32_t ask;               /* the leader asks which step rank 0 has taken (TAG_DECIDE) */
     char names[TUNE_MAXM][64]; /* as long as --metric and --time-attr may be */
     double v[TUNE_MAXM];
 } tune_repmsg_t;

@@ -7,7 +7,8 @@
 # while the experiment finishes, checkpoint pruning keeps exactly K per trial plus best.h5, trial
 # directories are made, kept and reused as documented, and bad input
 # fails with one clear message and leaves EXPDIR as it was; malformed
-# report lines are not taken.
+# report lines are not taken, nor reports past a decision's step that the
+# leader of another group read before the decision came (on 3 ranks).
 . "$top_srcdir/tests/lib.sh"
 OBJ="$top_srcdir/tests/tune/objective.sh"
 TUNE="$MPIRUN -np 2 $SLUICE tune -q"
@@ -328,6 +329,42 @@ expect_rc 0 $TUNE --command "$T/past.sh fast $T" --space 'x=uniform(0,1)' --metr
 awk '$1 in rung && $2 != rung[$1] {exit 1} {rung[$1] = $2 ? 2 * $2 : 2}' "$T/fast-starts" ||
   fail "a promoted trial did not go on from its rung: $(sort -n -s -k1,1 "$T/fast-starts" | tr '\n' ';')"
 keeps_last_two "$T/fast"
+
+# Decisions below a job's target (asha-stop at a rung, PBT's pause and
+# exploit; median, --budget and --target stop the same way) reach a group
+# other than rank 0's after its program has reported on. A program whose
+# stdout is block-buffered hands its leader several reports in one read,
+# all taken before the decision on the first of them can come back (3
+# ranks: two such groups). The decision carries the step it was made at: no
+# report past it counts, and the leader prunes only what rank 0 has told it
+# it took. The leader took them: they outranked the decided step's
+# checkpoint in pruning, so a stopped trial kept none of its last two steps
+# and a paused PBT trial started over from step 0
+cat > "$T/batch.sh" <<'SH'
+#!/bin/sh
+d=$1 dir=$SLUICE_TRIAL_DIR step=0 out=
+[ -n "${SLUICE_RESUME:-}" ] && step=$(cat "$SLUICE_RESUME")
+echo "$SLUICE_TRIAL_ID $step" >> "$d/batch-starts"
+while [ $step -lt $SLUICE_MAX_T ]; do
+  step=$((step+1))
+  echo $step > "$dir/checkpoint-$step"
+  # the loss falls with the steps, lower for a lower x (a better trial)
+  out="${out}sluice-report step=$step loss=$((100 - step)).${SLUICE_PARAM_X#0.}
+"
+  if [ $((step % 8)) -eq 0 ] || [ $step -eq $SLUICE_MAX_T ]; then printf %s "$out"; out=; fi
+done
+SH
+chmod +x "$T/batch.sh"
+expect_rc 0 $MPIRUN -np 3 $SLUICE tune -q --command "$T/batch.sh $T" --space 'x=uniform(0.1,0.9)' --metric loss \
+  --scheduler asha-stop --min-t 2 --reduction-factor 2 --max-t 16 --trials 24 --keep-checkpoints 2 --out "$T/batch"
+grep -q ',pruned,' "$T/batch/trials.csv" || fail "asha-stop stopped no trial: $(cat "$T/batch/trials.csv")"
+keeps_last_two "$T/batch"
+rm -f "$T/batch-starts"
+expect_rc 0 $MPIRUN -np 3 $SLUICE tune -q --command "$T/batch.sh $T" --space 'x=uniform(0.1,0.9)' --metric loss \
+  --scheduler pbt --perturbation-interval 4 --max-t 24 --trials 6 --keep-checkpoints 1 --out "$T/batch-pbt"
+[ "$(awk 'seen[$1]++' "$T/batch-starts" | wc -l)" -gt 0 ] || fail "no PBT pause or exploit: $(cat "$T/batch-starts")"
+awk 'seen[$1]++ && $2 == 0 {exit 1}' "$T/batch-starts" ||
+  fail "a paused or exploited trial started over from step 0: $(sort -n -s -k1,1 "$T/batch-starts" | tr '\n' ';')"
 
 # 5. bad input: one message, non-zero exit, nothing written
 expect_rc 2 $TUNE --command "$OBJ 3" --space 'lr=loguniform(1e-4,)' --metric loss --trials 2 --out "$T/bad1"

@@ -70,11 +70,11 @@ stop_other member 1 "leader's"
 expect_grep "trial 0 failed on rank 1 of its group (see .*/trials/000000/trial.rank1.log)" "$T/err"
 expect_grep "rank 1 gives up" "$T/member/trials/000000/trial.rank1.log"
 # best.h5 when the coordinator reads another group's reports late (rank 0
-# busy or descheduled, here stopped): that group's leader has pruned the
-# trial to its newest checkpoint (--keep-checkpoints 1) by then, and must
-# not take the one of its best step, which best.h5 becomes; the directory
-# ends with K checkpoints all the same. best.h5 used to be left out (or an
-# older best's)
+# busy or descheduled, here stopped): that group's leader has ended the
+# trial by then (--keep-checkpoints 1) and must not prune the checkpoint of
+# its best step, which best.h5 becomes (it prunes only up to the step rank 0
+# has said it took); the directory ends with K checkpoints all the same.
+# best.h5 used to be left out (or an older best's)
 cat > "$T/late.sh" <<'SH'
 #!/bin/sh
 d=$1
@@ -87,6 +87,7 @@ if [ "$(cat "$d/late-role.$SLUICE_TRIAL_ID")" = hold ]; then # on rank 0
 fi
 while [ ! -e "$d/late-go" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
 for s in 1 2 3; do echo $s > "$SLUICE_TRIAL_DIR/checkpoint-$s"; echo "sluice-report step=$s loss=$s"; done
+touch "$d/late-ended"
 SH
 chmod +x "$T/late.sh"
 $MPIRUN -np 2 $SLUICE tune -q --command "$T/late.sh $T" --space 'x=uniform(0,1)' --metric loss --trials 2 \
@@ -102,9 +103,10 @@ lt=$(grep -l late "$T"/late-role.* | sed 's/.*\.//')
 [ "$(cat "$T"/late-role.* | grep -c late)" = 1 ] || { kill $pid; fail "the two trials did not run on the two groups"; }
 kill -STOP "$r0"
 touch "$T/late-go"
-i=0 # the other group's trial has ended: its leader pruned it to checkpoint-3
-while [ "$(ls "$T/late/trials/00000$lt" 2>/dev/null | grep -c checkpoint)" != 1 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+i=0 # the other group's trial has ended (its leader reads its last reports within 1 ms)
+while [ ! -e "$T/late-ended" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
 sleep 0.5
+[ -e "$T/late/trials/00000$lt/checkpoint-1" ] || { kill -CONT "$r0"; kill $pid; fail "the leader pruned the best checkpoint before rank 0 read its report"; }
 kill -CONT "$r0"
 touch "$T/late-done"
 wait $pid || { cat "$T/late.out"; fail "the run with a late coordinator failed"; }
