@@ -590,6 +590,14 @@ gather:
                 MPI_Send(m, 2, MPI_INT64_T, q, TAG_GSTOP, gc);
         }
         if (grank == 0) {
+            /* The other copies end by themselves after the leader's (a
+             * distributed program's ranks end together) and are waited for,
+             * as srun waits for a step's tasks; but a stop request stops
+             * them (a copy that never ends held the job past its time
+             * limit's signal), and one still running a minute after the
+             * leader's is named, once. */
+            double t_end = sl_now();
+            int warned_wait = 0;
             for (int q = 1; q < gsize; q++) {
                 int64_t m[2] = {-1, mout ? mout[q] : -1};
                 MPI_Request rq;
@@ -600,6 +608,19 @@ gather:
                         MPI_Test(&rq, &done, MPI_STATUS_IGNORE);
                         if (!done) {
                             tune_service(r);
+                            if (sl_stop_requested() && !told) {
+                                int64_t im[2] = {job->trial, TUNE_INTERRUPT};
+                                told = 1;
+                                for (int k = 1; k < gsize; k++)
+                                    MPI_Send(im, 2, MPI_INT64_T, k, TAG_GSTOP, gc);
+                            }
+                            if (!warned_wait && !told && sl_now() - t_end > 60) {
+                                warned_wait = 1;
+                                SL_WARN(
+                                    "trial %lld: the copy on rank %d of its group still runs a minute after "
+                                    "the leader's ended; the trial waits for it (see %s/trial.rank%d.log)",
+                                    (long long)job->trial, q, job->trial_dir, q);
+                            }
                             tune_nap(r);
                         }
                     }

@@ -114,3 +114,31 @@ expect_grep "\"trial\": $lt, \"step\": 1, \"metric\": 1," "$T/late/best.json"
 [ "$(cat "$T/late/best.h5" 2>/dev/null)" = 1 ] || fail "best.h5 is not trial $lt's checkpoint of step 1: $(cat "$T/late/best.h5" 2>&1)"
 [ "$(ls "$T/late/trials/00000$lt")" = checkpoint-3 ] || fail "--keep-checkpoints 1: $(ls "$T/late/trials/00000$lt")"
 echo PASS
+
+# a copy that outlives the leader's (rank 1's never ends by itself) is
+# waited for, but a stop request stops it: the run exits 75 at once (it
+# held the job past the stop signal, for ever)
+cat > "$T/lone.sh" <<SH
+#!/bin/sh
+[ "\$SLUICE_TRIAL_RANK" = 0 ] && { echo "sluice-report step=1 m=1"; touch "$T/lone-reported"; exit 0; }
+exec sleep 1000
+SH
+chmod +x "$T/lone.sh"
+$MPIRUN -np 2 $SLUICE tune -q --command "$T/lone.sh" --space 'x=uniform(0,1)' --metric m --trials 2 \
+  --ranks-per-trial 2 --out "$T/lone" > "$T/lone.out" 2>&1 &
+pid=$!
+i=0
+while [ ! -e "$T/lone-reported" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+sleep 0.5
+kill -USR1 $pid
+i=0
+while kill -0 $pid 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+if kill -0 $pid 2>/dev/null; then
+  pkill -KILL -f "$T/lone.sh"; pkill -KILL -f 'sleep 1000'; kill -9 $pid
+  fail "a stop request did not end a trial whose copy outlives the leader's in 30 s"
+fi
+wait $pid; rc=$?
+[ $rc -eq 75 ] || { cat "$T/lone.out"; fail "the stopped run exited $rc, not 75"; }
+awk -F, 'NR==2 && $1==0 && $2=="done" {ok=1} END{exit !ok}' "$T/lone/trials.csv" ||
+  { cat "$T/lone/trials.csv"; fail "trial 0, whose leader's copy ended, is not done"; }
+echo PASS
