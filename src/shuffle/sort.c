@@ -1253,10 +1253,14 @@ void sl_sort_reducer_plan_rec(int64_t avail, uint64_t nrec, int P, int radix, ui
     /* One in-memory sort takes at most UINT32_MAX records (its index is 32
      * bits): a larger budget spills buffers of that many instead. */
     const uint64_t most = UINT32_MAX;
+    /* At least 1000 records a buffer (100 KB of 100-byte ones); larger
+     * records keep about those bytes, and at least 16 records, so a large
+     * --record-size does not take far more memory than --mem. */
+    const uint64_t least = rec <= SL_SORT_REC ? 1000 : (100000 / rec > 16 ? 100000 / rec : 16);
     sl_sort_rplan_t p = {0, 0, 0, 0};
     p.rcap = avail > 0 ? (uint64_t)avail / (rec + idx) : 0;
-    if (p.rcap < 1000)
-        p.rcap = 1000;
+    if (p.rcap < least)
+        p.rcap = least;
     if (p.rcap > most)
         p.rcap = most;
     uint64_t expect = nrec / (uint64_t)P + nrec / (uint64_t)P / 4 + 1000;
@@ -1268,8 +1272,8 @@ void sl_sort_reducer_plan_rec(int64_t avail, uint64_t nrec, int P, int radix, ui
          * them at a time. */
         p.halves = 1;
         p.rcap = avail > 0 ? (uint64_t)avail / (2 * (uint64_t)rec + idx) : 0;
-        if (p.rcap < 1000)
-            p.rcap = 1000;
+        if (p.rcap < least)
+            p.rcap = least;
         if (p.rcap > most)
             p.rcap = most;
         /* The partition's last two buffers stay in memory (spill()); the
