@@ -76,11 +76,11 @@ static const sl_cmd_spec_t valsort_spec = {
     "valsort",
     "valsort [-o SUMMARY] [-s] [-q] [--local] [--record-size R --key-offset O --key-length L] FILE...",
     "Checks that the records of FILE... (one sequence, in the order given) are sorted by their 10-byte\n"
-    "keys (or the L bytes at offset O of R-byte records) and prints, as the sortbenchmark.org valsort 1.5 "
-    "does, the record count, the sum of the\n"
-    "records' CRC32s, the duplicate keys and SUCCESS, or ERROR with exit status 1. The work is split\n"
-    "across the ranks and the boundaries between pieces are checked. -o writes a summary; -s checks\n"
-    "a sequence of summaries, so partitions validated separately can be combined.",
+    "keys (or the L bytes at offset O of R-byte records) and prints, as the sortbenchmark.org valsort\n"
+    "1.5 does, the record count, the sum of the records' CRC32s, the duplicate keys and SUCCESS, or\n"
+    "ERROR with exit status 1. The work is split across the ranks and the boundaries between pieces\n"
+    "are checked. -o writes a summary; -s checks a sequence of summaries, so partitions validated\n"
+    "separately can be combined.",
     valsort_table, NULL};
 
 sl_status_t sl_cmd_valsort(MPI_Comm comm, int argc, char **argv)
@@ -118,7 +118,9 @@ static const sl_opt_t sort_table[] = {
     {"key-length", 0, SL_OPT_INT, O(key_length), "10", 1, SL_SORT_REC_MAX, NULL, 0,
      "key bytes, compared as unsigned bytes (O + L <= R)", "L"},
     {"algo", 0, SL_OPT_CHOICE, O(algo), "keyidx", 0, 0, "keyidx|radix", 0,
-     "in-memory sort: (key, index) radix + permute, or MSD radix on records", NULL},
+     "in-memory sort: (key, index) radix + permute, or MSD radix on records (default geometry; others "
+     "sort (key prefix, index) entries)",
+     NULL},
     {"samples", 0, SL_OPT_INT, O(samples), "0", 0, 1e7, NULL, 0,
      "key samples per rank for the boundaries (0: 4096, fewer beyond 256 ranks)", NULL},
     {"block", 0, SL_OPT_SIZE, O(block), "0", 0, 1e9, NULL, 0, "bytes per network block (0: from --mem)",
