@@ -229,8 +229,14 @@ static sl_status_t combine_g(MPI_Comm comm, sl_valsort_sum_t *mine, const unsign
     MPI_Comm_size(comm, &size);
     sl_valsort_sum_t *all = rank == 0 ? malloc(sizeof *all * (size_t)size) : NULL;
     unsigned char *keys = rank == 0 ? malloc(2 * L * (size_t)size) : NULL, *acc = malloc(2 * L);
-    SL_TRY(sl_agree(comm,
-                    acc && (rank != 0 || (all && keys)) ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory")));
+    sl_status_t st =
+        sl_agree(comm, acc && (rank != 0 || (all && keys)) ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory"));
+    if (st != SL_OK) {
+        free(all);
+        free(keys);
+        free(acc);
+        return st;
+    }
     MPI_Gather(mine, (int)sizeof *mine, MPI_BYTE, all, (int)sizeof *mine, MPI_BYTE, 0, comm);
     MPI_Gather(mykeys, (int)(2 * L), MPI_BYTE, keys, (int)(2 * L), MPI_BYTE, 0, comm);
     memset(out, 0, sizeof *out);
