@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # sluice sort and valsort on records of other geometries (--record-size R,
 # --key-offset O, --key-length L) on 1, 2 and 4 ranks, in memory and
-# external (--mem 1: runs of 1000 records spilled and merged). The records
-# are lines of R-1 printable bytes and a newline with the key at O, so GNU
-# sort (stable, the whole line as field 1, the key as characters O+1..O+L)
-# gives the expected bytes: with unique keys the partitions, concatenated,
+# external (--mem 1: runs of 500-1000 records spilled and merged). The
+# records are lines of R-1 printable bytes and a newline with the key at O,
+# so GNU sort (stable, the whole line as field 1, the key as characters
+# O+1..O+L; where the key ends at R its last byte is the newline, the same
+# in every record) gives the expected bytes: with unique keys the partitions, concatenated,
 # must be byte-identical to it; with duplicate keys (R=7, L=1) they must
 # hold the same lines with the same key sequence. valsort with the same
 # geometry must find them in order with the input's checksum. Then bad
@@ -136,9 +137,8 @@ for bad in "--key-offset 60 --key-length 8:--key-offset 60 + --key-length 8 = 68
   expect_rc 2 $MPIRUN -np 2 $SLUICE valsort $args in.dat
   expect_grep "${bad#*:}" "$T/err"
 done
-# An input that is not whole records: refused naming the file and the
-# rank, nothing made; the same file is fine as 100-byte records... not
-# (1280000 bytes are 12800 of them), so 48-byte ones.
+# An input that is not whole records (1280000 bytes are not a multiple of
+# 48): refused naming the file and the rank, nothing made.
 expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input in.dat --output badout --record-size 48
 expect_grep "rank 0: input 'in.dat': size 1280000 is not a multiple of the 48-byte record size" "$T/err"
 [ ! -e badout ] || fail "a refused input made OUTDIR"
