@@ -60,6 +60,12 @@ static const sl_opt_t valsort_table[] = {
      NULL},
     {"silent", 0, SL_OPT_BOOL, O(quiet), NULL, 0, 0, NULL, SL_OPT_CLI_ONLY,
      "print nothing; the exit status tells (as valsort -q; -q/--quiet does the same)", NULL},
+    {"record-size", 0, SL_OPT_INT, O(record_size), "100", 1, SL_SORT_REC_MAX, NULL, SL_OPT_CLI_ONLY,
+     "bytes per record (fixed size)", "R"},
+    {"key-offset", 0, SL_OPT_INT, O(key_offset), "0", 0, SL_SORT_REC_MAX - 1, NULL, SL_OPT_CLI_ONLY,
+     "offset of the key in each record", "O"},
+    {"key-length", 0, SL_OPT_INT, O(key_length), "10", 1, SL_SORT_REC_MAX, NULL, SL_OPT_CLI_ONLY,
+     "key bytes, compared as unsigned bytes (O + L <= R)", "L"},
     {"files", 0, SL_OPT_LIST, O(files), NULL, 0, 0, NULL, SL_OPT_POSITIONAL | SL_OPT_REQUIRED,
      "files validated as one sequence, in the order given", "FILE..."},
     SL_OPT_END,
@@ -67,12 +73,14 @@ static const sl_opt_t valsort_table[] = {
 #undef O
 
 static const sl_cmd_spec_t valsort_spec = {
-    "valsort", "valsort [-o SUMMARY] [-s] [-q] [--local] FILE...",
+    "valsort",
+    "valsort [-o SUMMARY] [-s] [-q] [--local] [--record-size R --key-offset O --key-length L] FILE...",
     "Checks that the records of FILE... (one sequence, in the order given) are sorted by their 10-byte\n"
-    "keys and prints, as the sortbenchmark.org valsort 1.5 does, the record count, the sum of the\n"
-    "records' CRC32s, the duplicate keys and SUCCESS, or ERROR with exit status 1. The work is split\n"
-    "across the ranks and the boundaries between pieces are checked. -o writes a summary; -s checks\n"
-    "a sequence of summaries, so partitions validated separately can be combined.",
+    "keys (or the L bytes at offset O of R-byte records) and prints, as the sortbenchmark.org valsort\n"
+    "1.5 does, the record count, the sum of the records' CRC32s, the duplicate keys and SUCCESS, or\n"
+    "ERROR with exit status 1. The work is split across the ranks and the boundaries between pieces\n"
+    "are checked. -o writes a summary; -s checks a sequence of summaries, so partitions validated\n"
+    "separately can be combined.",
     valsort_table, NULL};
 
 sl_status_t sl_cmd_valsort(MPI_Comm comm, int argc, char **argv)
@@ -90,7 +98,7 @@ sl_status_t sl_cmd_valsort(MPI_Comm comm, int argc, char **argv)
 #define O(f) offsetof(sl_sort_opts_t, f)
 static const sl_opt_t sort_table[] = {
     {"input", 'i', SL_OPT_LIST, O(input), NULL, 0, 0, NULL, 0,
-     "input files or directories of 100-byte records", "IN..."},
+     "input files or directories of records (100 bytes unless --record-size)", "IN..."},
     {"output", 'o', SL_OPT_STRING, O(output), NULL, 0, 0, NULL, 0,
      "output directory: part-00000 ... and summary.json", "OUTDIR"},
     {"tmp", 0, SL_OPT_STRING, O(tmp), NULL, 0, 0, NULL, 0,
@@ -103,8 +111,16 @@ static const sl_opt_t sort_table[] = {
      "read inputs with direct I/O (inputs larger than the page cache)", NULL},
     {"resume", 0, SL_OPT_BOOL, O(resume), NULL, 0, 0, NULL, 0,
      "keep output partitions a killed run completed", NULL},
+    {"record-size", 0, SL_OPT_INT, O(record_size), "100", 1, SL_SORT_REC_MAX, NULL, 0,
+     "bytes per record (fixed size)", "R"},
+    {"key-offset", 0, SL_OPT_INT, O(key_offset), "0", 0, SL_SORT_REC_MAX - 1, NULL, 0,
+     "offset of the key in each record", "O"},
+    {"key-length", 0, SL_OPT_INT, O(key_length), "10", 1, SL_SORT_REC_MAX, NULL, 0,
+     "key bytes, compared as unsigned bytes (O + L <= R)", "L"},
     {"algo", 0, SL_OPT_CHOICE, O(algo), "keyidx", 0, 0, "keyidx|radix", 0,
-     "in-memory sort: (key, index) radix + permute, or MSD radix on records", NULL},
+     "in-memory sort: (key, index) radix + permute, or MSD radix on records (default geometry; others "
+     "sort (key prefix, index) entries)",
+     NULL},
     {"samples", 0, SL_OPT_INT, O(samples), "0", 0, 1e7, NULL, 0,
      "key samples per rank for the boundaries (0: 4096, fewer beyond 256 ranks)", NULL},
     {"block", 0, SL_OPT_SIZE, O(block), "0", 0, 1e9, NULL, 0, "bytes per network block (0: from --mem)",
@@ -127,7 +143,8 @@ static const sl_opt_t sort_table[] = {
 static const sl_cmd_spec_t sort_spec = {
     "sort",
     "sort --input IN... --output OUTDIR [--tmp DIR] [--mem BYTES] [--resume] | --plan SIZE --nodes N ...",
-    "Sorts 100-byte records by their 10-byte keys across the ranks: sampled boundaries, map with\n"
+    "Sorts 100-byte records by their 10-byte keys (or R-byte records by the L key bytes at offset O:\n"
+    "--record-size, --key-offset, --key-length) across the ranks: sampled boundaries, map with\n"
     "read-ahead, blocks to reducers over UCX (UCX_TLS etc. honoured), reducers that spill sorted runs\n"
     "to --tmp beyond --mem, and a loser-tree merge into OUTDIR/part-NNNNN (one per rank, in order),\n"
     "each written as .tmp and renamed, plus OUTDIR/summary.json. --plan prints the model's projection.",

@@ -157,7 +157,8 @@ static sl_status_t expand(char **paths, int n, int dirs, strvec_t *sv)
     return SL_OK;
 }
 
-sl_status_t sl_filelist_create(MPI_Comm comm, char **paths, int n, int expand_dirs, sl_filelist_t **fl_p)
+sl_status_t sl_filelist_create(MPI_Comm comm, char **paths, int n, int expand_dirs, uint32_t rec,
+                               sl_filelist_t **fl_p)
 {
     int rank;
     MPI_Comm_rank(comm, &rank);
@@ -185,11 +186,12 @@ sl_status_t sl_filelist_create(MPI_Comm comm, char **paths, int n, int expand_di
                     off_t end = lseek(fd, 0, SEEK_END);
                     sizes[i] = end > 0 ? (uint64_t)end : 0;
                 }
-                if (sizes[i] % SL_SORT_REC)
+                if (sizes[i] % rec)
                     st = sl_error(SL_ERR_INVALID,
-                                  "input '%s': size %llu is not a multiple of the %d-byte record size "
-                                  "(partial record at end)",
-                                  sv.v[i], (unsigned long long)sizes[i], SL_SORT_REC);
+                                  "input '%s': size %llu is not a multiple of the %u-byte record size "
+                                  "(partial record at end%s)",
+                                  sv.v[i], (unsigned long long)sizes[i], (unsigned)rec,
+                                  rec == SL_SORT_REC ? "" : "; --record-size");
             }
             close(fd);
         }

@@ -2,7 +2,11 @@
 /* In-memory sorts of 100-byte records by their 10-byte keys. "keyidx"
  * sorts 16-byte (key, index) entries (one MSD pass on the first byte, then
  * LSD passes inside each cache-sized bucket) and permutes the records once;
- * "radix" moves whole records by MSD radix. Both are exact byte orders. */
+ * "radix" moves whole records by MSD radix. Both are exact byte orders.
+ * Other record geometries (--record-size/--key-offset/--key-length) take a
+ * generic path at the end: entries of an 8-byte key prefix and the index,
+ * compared with a memcmp of the rest of the key where prefixes tie. */
+#define _GNU_SOURCE /* qsort_r */
 #include "config.h"
 #include "shuffle_impl.h"
 
@@ -10,7 +14,7 @@
 #include <string.h>
 
 typedef struct {
-    uint64_t k0; /* key bytes 0..7, big-endian as a number */
+    uint64_t k0; /* key bytes 0..7, big-endian as a number (generic: the prefix) */
     uint16_t k1; /* key bytes 8..9 */
     uint16_t pad;
     uint32_t idx; /* record index */
@@ -234,5 +238,141 @@ sl_status_t sl_sort_records(unsigned char *recs, uint64_t n, const char *algo, u
     else
         st = sort_keyidx(recs, n, tmp);
     free(own);
+    return st;
+}
+
+/* Generic geometry ------------------------------------------------------- */
+
+typedef struct {
+    const unsigned char *recs;
+    const sl_sort_geom_t *g;
+} gctx_t;
+
+/* Prefix, then the key bytes after the first 8, then the index: a total,
+ * stable order whatever the sort algorithm underneath. */
+static int gent_cmp(const void *a, const void *b, void *arg)
+{
+    const ent_t *x = a, *y = b;
+    if (x->k0 != y->k0)
+        return x->k0 < y->k0 ? -1 : 1;
+    const gctx_t *c = arg;
+    if (c->g->len > 8) {
+        size_t R = c->g->rec, o = c->g->off + 8u;
+        int d = memcmp(c->recs + (size_t)x->idx * R + o, c->recs + (size_t)y->idx * R + o, c->g->len - 8u);
+        if (d)
+            return d;
+    }
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static inline void make_entry_g(const unsigned char *recs, uint64_t i, const sl_sort_geom_t *g, ent_t *e)
+{
+    e->k0 = sl_sort_key_prefix(recs + i * g->rec, g);
+    e->k1 = 0;
+    e->pad = 0;
+    e->idx = (uint32_t)i;
+}
+
+sl_status_t sl_sort_order_pieces_g(const unsigned char *recs, uint64_t n, const sl_sort_geom_t *g,
+                                   sl_sort_piece_fn fn, void *arg, double *t_sort)
+{
+    if (sl_sort_geom_is_std(g))
+        return sl_sort_order_pieces(recs, n, fn, arg, t_sort);
+    if (n > UINT32_MAX)
+        return sl_error(SL_ERR_INVALID, "too many records (%llu) for one in-memory sort",
+                        (unsigned long long)n);
+    double t0 = sl_now();
+    /* As sl_sort_order_pieces: bucketed by the first key byte, so pieces
+     * go to fn while the next bucket sorts. */
+    const size_t R = g->rec, O = g->off;
+    size_t cnt[256] = {0}, start[257], pos[256];
+    for (uint64_t i = 0; i < n; i++)
+        cnt[recs[i * R + O]]++;
+    start[0] = 0;
+    for (int d = 0; d < 256; d++)
+        start[d + 1] = start[d] + cnt[d];
+    ent_t *e = sl_sort_alloc_big((n + 1) * sizeof *e);
+    if (!e)
+        return sl_error(SL_ERR_NOMEM, "out of memory sorting %llu records", (unsigned long long)n);
+    memcpy(pos, start, sizeof pos);
+    for (uint64_t i = 0; i < n; i++)
+        make_entry_g(recs, i, g, &e[pos[recs[i * R + O]]++]);
+    gctx_t gc = {recs, g};
+    sl_status_t st = SL_OK;
+    double t_fn = 0;
+    for (int d = 0; d < 256 && st == SL_OK; d++) {
+        size_t k = cnt[d];
+        if (!k)
+            continue;
+        ent_t *b = e + start[d];
+        qsort_r(b, k, sizeof *b, gent_cmp, &gc);
+        uint32_t *order = (uint32_t *)b; /* in place from the front, as above */
+        for (size_t i = 0; i < k; i++)
+            order[i] = b[i].idx;
+        double t1 = sl_now();
+        st = fn(arg, order, k);
+        t_fn += sl_now() - t1;
+    }
+    free(e);
+    if (t_sort)
+        *t_sort += sl_now() - t0 - t_fn;
+    return st;
+}
+
+/* The whole order for sl_sort_records_g: collected from the pieces. */
+typedef struct {
+    uint32_t *order;
+    uint64_t n;
+} collect_t;
+
+static sl_status_t collect_piece(void *arg, const uint32_t *order, uint64_t k)
+{
+    collect_t *c = arg;
+    memcpy(c->order + c->n, order, k * sizeof *order);
+    c->n += k;
+    return SL_OK;
+}
+
+sl_status_t sl_sort_records_g(unsigned char *recs, uint64_t n, const char *algo, unsigned char *tmp,
+                              const sl_sort_geom_t *g)
+{
+    if (sl_sort_geom_is_std(g))
+        return sl_sort_records(recs, n, algo, tmp);
+    if (n < 2)
+        return SL_OK;
+    /* Both algorithms sort (prefix, index) entries here: a radix on whole
+     * records of any size and key length has no specialised layout to gain
+     * from, and its recursion would go as deep as the key is long. */
+    const size_t R = g->rec;
+    collect_t c = {malloc((n + 1) * sizeof(uint32_t)), 0};
+    unsigned char *t = malloc(R);
+    sl_status_t st =
+        c.order && t ? SL_OK
+                     : sl_error(SL_ERR_NOMEM, "out of memory sorting %llu records", (unsigned long long)n);
+    if (st == SL_OK)
+        st = sl_sort_order_pieces_g(recs, n, g, collect_piece, &c, NULL);
+    if (st == SL_OK && tmp) {
+        for (uint64_t i = 0; i < n; i++)
+            memcpy(tmp + i * R, recs + (uint64_t)c.order[i] * R, R);
+        memcpy(recs, tmp, n * R);
+    } else if (st == SL_OK) {
+        uint32_t *order = c.order;
+        for (uint64_t i = 0; i < n; i++) { /* in place, cycle by cycle, as sort_keyidx */
+            if (order[i] == i)
+                continue;
+            memcpy(t, recs + i * R, R);
+            uint64_t j = i;
+            while (order[j] != i) {
+                uint64_t from = order[j];
+                memcpy(recs + j * R, recs + from * R, R);
+                order[j] = (uint32_t)j;
+                j = from;
+            }
+            memcpy(recs + j * R, t, R);
+            order[j] = (uint32_t)j;
+        }
+    }
+    free(c.order);
+    free(t);
     return st;
 }

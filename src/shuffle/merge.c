@@ -5,7 +5,9 @@
  * sorted run still in memory. Tree nodes compare each run's current key as
  * two integers (key bytes 0-7 big-endian, then bytes 8-9 above the run
  * index), so ties go to the lower run index and a merge is deterministic.
- * The output goes into the sink's buffers. */
+ * Another record geometry takes a generic loop: the first up-to-8 key bytes
+ * as the integer, a memcmp of the rest of the key on ties, then the run
+ * index. The output goes into the sink's buffers. */
 #define _GNU_SOURCE /* O_DIRECT */
 #include "config.h"
 #include "merge_impl.h"
@@ -45,6 +47,8 @@ typedef struct {
 struct sl_merge {
     src_t *src;
     int k;
+    sl_sort_geom_t g; /* record geometry */
+    int std;          /* the default geometry: the specialised loop */
     int *tree;
     size_t per; /* bytes per read buffer */
     /* read-ahead: a FIFO of (run, buffer) requests served by NREADERS threads */
@@ -113,6 +117,31 @@ static inline void set_key(src_t *s, int i)
     s->lo = (uint64_t)__builtin_bswap16(lo) << 48 | (uint64_t)i;
 }
 
+/* Generic geometry: hi is the key prefix, lo the run index (~0 once
+ * exhausted: p is NULL then). */
+static inline void set_key_g(const sl_merge_t *m, src_t *s, int i)
+{
+    if (!s->p) {
+        s->hi = s->lo = ~(uint64_t)0;
+        return;
+    }
+    s->hi = sl_sort_key_prefix(s->p, &m->g);
+    s->lo = (uint64_t)i;
+}
+
+/* Generic geometry: a's current record before b's (ties: lower run). */
+static inline int less_g(const sl_merge_t *m, const src_t *a, const src_t *b)
+{
+    if (a->hi != b->hi)
+        return a->hi < b->hi;
+    if (a->p && b->p && m->g.len > 8) {
+        int d = memcmp(a->p + m->g.off + 8, b->p + m->g.off + 8, m->g.len - 8u);
+        if (d)
+            return d < 0;
+    }
+    return a->lo < b->lo;
+}
+
 /* Run i's current buffer is used up: hand it back for the next piece and
  * move to the other one, waiting for its read if needed. */
 static sl_status_t advance_buffer(sl_merge_t *m, int i)
@@ -144,10 +173,19 @@ static sl_status_t advance_buffer(sl_merge_t *m, int i)
 
 sl_status_t sl_merge_create(const sl_run_t *runs, int k, size_t buf_bytes, sl_merge_t **m_p)
 {
+    return sl_merge_create_g(runs, k, buf_bytes, NULL, m_p);
+}
+
+sl_status_t sl_merge_create_g(const sl_run_t *runs, int k, size_t buf_bytes, const sl_sort_geom_t *g,
+                              sl_merge_t **m_p)
+{
     sl_merge_t *m = calloc(1, sizeof *m);
     if (!m)
         return sl_error(SL_ERR_NOMEM, "out of memory for the merge");
     m->k = k;
+    m->g = g ? *g : sl_sort_geom_std;
+    m->std = sl_sort_geom_is_std(&m->g);
+    const size_t R = m->g.rec;
     m->src = calloc((size_t)k + 1, sizeof *m->src);
     m->tree = calloc((size_t)k + 1, sizeof *m->tree);
     m->fcap = 2 * k + 1;
@@ -165,9 +203,10 @@ sl_status_t sl_merge_create(const sl_run_t *runs, int k, size_t buf_bytes, sl_me
         m->src[i].fd = m->src[i].dfd = -1; /* none open yet: an error below closes only what it opened */
         nfiles += runs[i].path != NULL;
     }
-    /* Two read buffers per file run, whole 1024-record pieces (102400 B,
-     * page multiples) that never split a record. */
-    const size_t unit = 1024 * SL_SORT_REC;
+    /* Two read buffers per file run, whole pieces of records that are also
+     * page multiples (1024 records, 102400 B, for 100-byte records), so a
+     * buffer never splits a record. */
+    const size_t unit = sl_sort_unit(m->g.rec);
     m->per = nfiles ? buf_bytes / (size_t)(2 * nfiles) / unit * unit : unit;
     if (m->per < unit)
         m->per = unit;
@@ -190,10 +229,10 @@ sl_status_t sl_merge_create(const sl_run_t *runs, int k, size_t buf_bytes, sl_me
                     st = sl_error(SL_ERR_NOMEM, "out of memory for merge buffers");
                     goto err;
                 }
-            s->left = runs[i].nrec * SL_SORT_REC;
+            s->left = runs[i].nrec * R;
         } else if (runs[i].nrec) {
             s->p = runs[i].mem;
-            s->end = runs[i].mem + runs[i].nrec * SL_SORT_REC;
+            s->end = runs[i].mem + runs[i].nrec * R;
         }
     }
     /* Every run's first piece, then every run's second. */
@@ -222,9 +261,51 @@ static int play(sl_merge_t *m, int t)
         return t - m->k;
     int a = play(m, 2 * t), b = play(m, 2 * t + 1);
     const src_t *s = m->src;
-    int a_wins = s[a].hi < s[b].hi || (s[a].hi == s[b].hi && s[a].lo < s[b].lo);
+    int a_wins =
+        m->std ? s[a].hi < s[b].hi || (s[a].hi == s[b].hi && s[a].lo < s[b].lo) : less_g(m, &s[a], &s[b]);
     m->tree[t] = a_wins ? b : a;
     return a_wins ? a : b;
+}
+
+/* The loop of sl_merge_run for another geometry (the tree is built). */
+static sl_status_t merge_run_g(sl_merge_t *m, const sl_merge_sink_t *sink)
+{
+    const int k = m->k;
+    const size_t R = m->g.rec;
+    src_t *src = m->src;
+    int *tree = m->tree;
+    unsigned char *out = NULL;
+    size_t cap = 0, used = 0, ocap = 0;
+    while (src[tree[0]].p) {
+        if (!out) {
+            SL_TRY(sink->get(sink->arg, &out, &ocap));
+            cap = ocap / R * R;
+            used = 0;
+        }
+        int w = tree[0];
+        src_t *s = &src[w];
+        memcpy(out + used, s->p, R);
+        used += R;
+        s->p += R;
+        if (used == cap) {
+            SL_TRY(sink->put(sink->arg, out, used / R));
+            out = NULL;
+        }
+        if (s->p == s->end)
+            SL_TRY(advance_buffer(m, w));
+        set_key_g(m, s, w);
+        for (int t = (w + k) >> 1; t > 0; t >>= 1) {
+            int l = tree[t];
+            if (less_g(m, &src[l], &src[w])) { /* the stored loser wins now */
+                tree[t] = w;
+                w = l;
+            }
+        }
+        tree[0] = w;
+    }
+    if (out)
+        SL_TRY(sink->put(sink->arg, out, used / R));
+    return SL_OK;
 }
 
 sl_status_t sl_merge_run(sl_merge_t *m, const sl_merge_sink_t *sink)
@@ -246,11 +327,16 @@ sl_status_t sl_merge_run(sl_merge_t *m, const sl_merge_sink_t *sink)
                 s->end = s->p + s->b[0].len;
             }
         }
-        set_key(s, i);
+        if (m->std)
+            set_key(s, i);
+        else
+            set_key_g(m, s, i);
     }
     if (k == 0)
         return SL_OK;
     tree[0] = play(m, 1); /* k == 1: node 1 is the only leaf */
+    if (!m->std)
+        return merge_run_g(m, sink);
     unsigned char *out = NULL;
     size_t cap = 0, used = 0, ocap = 0;
     while (src[tree[0]].p) {

@@ -27,6 +27,10 @@ typedef struct sl_merge sl_merge_t;
  * An in-memory run's records are read only from sl_merge_run on, so the
  * caller may still sort it in place meanwhile. */
 sl_status_t sl_merge_create(const sl_run_t *runs, int k, size_t buf_bytes, sl_merge_t **m_p);
+/* The same for records of geometry g (NULL: the default): buffers are whole
+ * sl_sort_unit pieces, keys compared at g's offset and length. */
+sl_status_t sl_merge_create_g(const sl_run_t *runs, int k, size_t buf_bytes, const sl_sort_geom_t *g,
+                              sl_merge_t **m_p);
 /* Local: merge everything into the sink. Once only. */
 sl_status_t sl_merge_run(sl_merge_t *m, const sl_merge_sink_t *sink);
 /* Local: stop the readers, close, free. Accepts NULL. */

@@ -3,7 +3,9 @@
  * sluice shuffle: sortbenchmark.org-compatible records (gensort/valsort 1.5)
  * and an Exoshuffle-style distributed external sort: sampled boundaries,
  * map + partition, UCX exchange, reducers that spill sorted runs, k-way merge.
- * Records are 100 bytes with a 10-byte key compared as unsigned bytes.
+ * Records are 100 bytes with a 10-byte key compared as unsigned bytes;
+ * sort and valsort also take other fixed sizes, key offsets and lengths
+ * (sl_sort_geom_t in shuffle_impl.h).
  */
 #ifndef SLUICE_SHUFFLE_H
 #define SLUICE_SHUFFLE_H

@@ -6,7 +6,59 @@
 
 #include "shuffle.h"
 
+#include <string.h>
+
 #include <sys/types.h>
+
+/* Record geometry: R-byte records ordered by the L key bytes at offset O,
+ * compared as unsigned bytes. The default (100, 0, 10) is sortbenchmark.org's
+ * and keeps its specialised code (10-byte key entries, radix, the 100-byte
+ * CRC kernel); every other geometry takes the generic paths. */
+typedef struct {
+    uint32_t rec, off, len;
+} sl_sort_geom_t;
+
+#define SL_SORT_REC_MAX (1u << 20) /* --record-size limit: one record must fit every buffer */
+
+static const sl_sort_geom_t sl_sort_geom_std = {SL_SORT_REC, 0, SL_SORT_KEY};
+
+static inline int sl_sort_geom_is_std(const sl_sort_geom_t *g)
+{
+    return !g || (g->rec == SL_SORT_REC && g->off == 0 && g->len == SL_SORT_KEY);
+}
+
+/* Local, pure: bytes of the I/O unit of R-byte records: whole records that
+ * are also whole 4 KiB pages (direct I/O), 102400 for R = 100; R alone where
+ * that would exceed 16 MiB (those writes are then buffered). */
+static inline size_t sl_sort_unit(uint32_t rec)
+{
+    uint64_t a = rec, b = 4096;
+    while (b) {
+        uint64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    uint64_t lcm = (uint64_t)rec / a * 4096;
+    if (rec == SL_SORT_REC)
+        return 1024 * SL_SORT_REC;
+    return lcm <= (16u << 20) ? (size_t)lcm : rec;
+}
+
+/* Local: the first min(L, 8) key bytes of rec as a big-endian number,
+ * zero-padded: equal prefixes with L <= 8 mean equal keys. */
+static inline uint64_t sl_sort_key_prefix(const unsigned char *rec, const sl_sort_geom_t *g)
+{
+    const unsigned char *k = rec + g->off;
+    if (g->len >= 8) {
+        uint64_t v;
+        memcpy(&v, k, 8);
+        return __builtin_bswap64(v);
+    }
+    uint64_t v = 0;
+    for (uint32_t i = 0; i < g->len; i++)
+        v |= (uint64_t)k[i] << (56 - 8 * i);
+    return v;
+}
 
 /* A sequence of input files treated as one stream of records. */
 typedef struct {
@@ -18,8 +70,10 @@ typedef struct {
 
 /* Collective: rank 0 expands paths (files, or directories whose regular
  * files are taken in name order), checks that each exists and that its size
- * is a multiple of 100; every rank gets the list. Errors name the file. */
-sl_status_t sl_filelist_create(MPI_Comm comm, char **paths, int n, int expand_dirs, sl_filelist_t **fl_p);
+ * is a multiple of rec (the record size); every rank gets the list. Errors
+ * name the file. */
+sl_status_t sl_filelist_create(MPI_Comm comm, char **paths, int n, int expand_dirs, uint32_t rec,
+                               sl_filelist_t **fl_p);
 void sl_filelist_destroy(sl_filelist_t **fl);
 /* Local: read bytes [off, off+len) of the concatenation into buf. */
 sl_status_t sl_filelist_read(const sl_filelist_t *fl, uint64_t off, void *buf, size_t len);
@@ -50,6 +104,9 @@ static inline void sl_sort_block(uint64_t n, int P, int r, uint64_t *off, uint64
  * of one record (crc.c; equal to zlib's crc32(0, rec, 100)). */
 sl_u128_t sl_sort_crcsum(const unsigned char *buf, uint64_t n);
 uint32_t sl_sort_crc32(const unsigned char *rec);
+/* The same sum for n records of rec bytes (zlib's crc32 per record where
+ * rec is not 100). */
+sl_u128_t sl_sort_crcsum_rec(const unsigned char *buf, uint64_t n, uint32_t rec);
 /* Local: the table-driven reference kernel (for tests), and the name of the
  * kernel in use ("pclmul" or "slice-by-8"; static storage). */
 uint32_t sl_sort_crc32_ref(const unsigned char *rec);
@@ -71,6 +128,10 @@ typedef struct {
  * are set to NULL there, even on failure. */
 sl_status_t sl_wq_create(int fd, int dfd, const char *path, size_t bytes, int nbuf, int crc,
                          unsigned char **adopt, sl_wq_t **q_p);
+/* The same for records of rec bytes (sl_wq_create: 100); buffers are then
+ * whole sl_sort_unit(rec) pieces. */
+sl_status_t sl_wq_create_rec(int fd, int dfd, const char *path, size_t bytes, int nbuf, int crc, uint32_t rec,
+                             unsigned char **adopt, sl_wq_t **q_p);
 /* Local: an empty buffer of *cap_p bytes to fill, waiting for one if all
  * are queued; the writer's error if a write failed. */
 sl_status_t sl_wq_get(sl_wq_t *q, unsigned char **buf_p, size_t *cap_p);
@@ -95,6 +156,14 @@ sl_status_t sl_sort_order(const unsigned char *recs, uint64_t n, uint32_t **orde
 typedef sl_status_t (*sl_sort_piece_fn)(void *arg, const uint32_t *order, uint64_t k);
 sl_status_t sl_sort_order_pieces(const unsigned char *recs, uint64_t n, sl_sort_piece_fn fn, void *arg,
                                  double *t_sort);
+/* The three above for any geometry g: the default one goes to them, any
+ * other sorts 16-byte (key prefix, index) entries by a comparison that breaks
+ * ties of the prefix on the rest of the key, then on the index (stable),
+ * whichever algo is asked for. */
+sl_status_t sl_sort_records_g(unsigned char *recs, uint64_t n, const char *algo, unsigned char *tmp,
+                              const sl_sort_geom_t *g);
+sl_status_t sl_sort_order_pieces_g(const unsigned char *recs, uint64_t n, const sl_sort_geom_t *g,
+                                   sl_sort_piece_fn fn, void *arg, double *t_sort);
 
 /* The reducer's buffers (sort.c): rcap records per buffer, two of them
  * (halves) for an external sort, whose first fill takes rlim records and
@@ -108,6 +177,9 @@ typedef struct {
  * ranks. No buffer holds more than one in-memory sort takes (UINT32_MAX
  * records). */
 void sl_sort_reducer_plan(int64_t avail, uint64_t nrec, int P, int radix, sl_sort_rplan_t *plan_p);
+/* The same for records of rec bytes (the plan above: 100). */
+void sl_sort_reducer_plan_rec(int64_t avail, uint64_t nrec, int P, int radix, uint32_t rec,
+                              sl_sort_rplan_t *plan_p);
 
 #endif
 
@@ -121,6 +193,7 @@ typedef struct {
     char *summary_out;
     int summaries, quiet, local;
     sl_strlist_t files;
+    long record_size, key_offset, key_length;
 } sl_valsort_opts_t;
 
 typedef struct {
@@ -129,6 +202,7 @@ typedef struct {
     uint64_t mem, block, chunk;
     int resume, local, direct_read;
     long nodes, parts_per_rank, samples, test_stall_ms;
+    long record_size, key_offset, key_length;
     double disk_read_bw, disk_write_bw, net_bw; /* MB/s */
 } sl_sort_opts_t;
 
@@ -136,6 +210,9 @@ sl_status_t sl_gensort_run(MPI_Comm comm, const sl_gensort_opts_t *o);
 sl_status_t sl_valsort_run(MPI_Comm comm, const sl_valsort_opts_t *o);
 sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o);
 sl_status_t sl_sort_plan(MPI_Comm comm, const sl_sort_opts_t *o);
+/* Collective: the geometry of --record-size/--key-offset/--key-length, or
+ * a usage error naming the options (nothing is touched yet). */
+sl_status_t sl_sort_geom_from_opts(MPI_Comm comm, long rec, long off, long len, sl_sort_geom_t *g_p);
 
 /* The data plane of the sort: UCP tagged messages between ranks (one
  * context and worker per rank; worker addresses exchanged with MPI).

@@ -24,9 +24,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define SPL      18 /* splitter: 10-byte key + 8-byte big-endian record position */
+/* A splitter: the key (10 bytes by default; c->spl_len in all) and the
+ * record's 8-byte big-endian global position. */
 #define MANIFEST ".sluice-sort"
-#define MAGIC    "SLSORT02"
+#define MAGIC    "SLSORT03" /* 03: the record geometry after the token */
+#define MHDR     64         /* manifest header bytes before the splitters */
 #define FP_RECS  64 /* the inputs' fingerprint reads FP_RECS + 1 records */
 
 typedef struct spiller spiller_t;
@@ -35,6 +37,10 @@ typedef struct {
     MPI_Comm comm;
     int rank, size, nnodes;
     const sl_sort_opts_t *o;
+    sl_sort_geom_t g; /* record geometry */
+    int std;          /* g is the default (100, 0, 10): the specialised paths */
+    size_t R;         /* g.rec */
+    size_t spl_len;   /* bytes per splitter: key + 8 */
     sl_filelist_t *fl;
     uint64_t nrec, my_off, my_cnt; /* global record count; this rank's share */
     uint64_t fbase;                /* where the share starts in fl (records) */
@@ -78,23 +84,26 @@ static void put_be64(unsigned char *p, uint64_t v)
     memcpy(p, &v, 8);
 }
 
-/* Partition of record rec at global position g: the number of splitters
- * not above (key, g). */
-static int part_of(const sctx_t *c, const unsigned char *rec, uint64_t g)
+/* Partition of the record whose key is at key, at global position g: the
+ * number of splitters not above (key, g). Inlined with a constant key
+ * length L for the default geometry (memcmp of 10 bytes inline). */
+static inline __attribute__((always_inline)) int part_of_l(const sctx_t *c, const unsigned char *key,
+                                                           uint64_t g, size_t L)
 {
     int lo = 0, hi = c->size - 1; /* answer in [lo, hi] */
     unsigned char pos[8];
     int have_pos = 0;
+    const size_t spl = L + 8;
     while (lo < hi) {
         int mid = (lo + hi) / 2; /* splitter index mid separates mid | mid+1 */
-        const unsigned char *s = c->spl + (size_t)mid * SPL;
-        int d = memcmp(s, rec, SL_SORT_KEY);
+        const unsigned char *s = c->spl + (size_t)mid * spl;
+        int d = memcmp(s, key, L);
         if (d == 0) {
             if (!have_pos) {
                 put_be64(pos, g);
                 have_pos = 1;
             }
-            d = memcmp(s + SL_SORT_KEY, pos, 8);
+            d = memcmp(s + L, pos, 8);
         }
         if (d <= 0)
             lo = mid + 1;
@@ -104,9 +113,9 @@ static int part_of(const sctx_t *c, const unsigned char *rec, uint64_t g)
     return lo;
 }
 
-static int cmp_spl(const void *a, const void *b)
+static int cmp_spl(const void *a, const void *b, void *len)
 {
-    return memcmp(a, b, SPL);
+    return memcmp(a, b, *(const size_t *)len);
 }
 
 /* Local: samples per rank: 4096 by default, fewer at scale so the gathered
@@ -128,14 +137,14 @@ static sl_status_t check_samples(const sctx_t *c)
     /* The gathered sample travels in one MPI_Allgatherv, whose counts and
      * displacements are ints; a rank sends at most max(per, 64) samples. */
     long per = samples_per_rank(c);
-    uint64_t most = (uint64_t)(per > 64 ? per : 64) * SPL, gathered = 0;
+    uint64_t most = (uint64_t)(per > 64 ? per : 64) * c->spl_len, gathered = 0;
     MPI_Allreduce(&most, &gathered, 1, MPI_UINT64_T, MPI_SUM, c->comm);
     if (gathered > INT_MAX)
         return sl_error_root(
             c->comm, SL_ERR_USAGE,
             "--samples %ld on %d ranks gathers up to %llu bytes of samples, more than one MPI "
             "message holds (2^31-1); use --samples %ld or fewer",
-            per, c->size, (unsigned long long)gathered, (long)(INT_MAX / SPL / c->size));
+            per, c->size, (unsigned long long)gathered, (long)(INT_MAX / c->spl_len / (size_t)c->size));
     return SL_OK;
 }
 
@@ -157,16 +166,17 @@ static sl_status_t sample(sctx_t *c)
     uint64_t m = nblk ? (uint64_t)per / nblk : 0;
     if (nblk && m == 0)
         m = 1;
-    unsigned char *mine = malloc((size_t)(nblk * m) * SPL + 1), *buf = malloc((size_t)m * SL_SORT_REC + 1);
+    const size_t R = c->R, SPL = c->spl_len, L = c->g.len;
+    unsigned char *mine = malloc((size_t)(nblk * m) * SPL + 1), *buf = malloc((size_t)m * R + 1);
     uint64_t have = 0;
     sl_status_t st = mine && buf ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory for samples");
     for (uint64_t b = 0; st == SL_OK && b < nblk; b++) {
         uint64_t lo = c->my_off + b * c->my_cnt / nblk, hi = c->my_off + (b + 1) * c->my_cnt / nblk;
         uint64_t k = hi - lo < m ? hi - lo : m;
-        st = sl_filelist_read(c->fl, (lo - c->my_off + c->fbase) * SL_SORT_REC, buf, (size_t)k * SL_SORT_REC);
+        st = sl_filelist_read(c->fl, (lo - c->my_off + c->fbase) * R, buf, (size_t)k * R);
         for (uint64_t i = 0; st == SL_OK && i < k; i++, have++) {
-            memcpy(mine + have * SPL, buf + i * SL_SORT_REC, SL_SORT_KEY);
-            put_be64(mine + have * SPL + SL_SORT_KEY, lo + i);
+            memcpy(mine + have * SPL, buf + i * R + c->g.off, L);
+            put_be64(mine + have * SPL + L, lo + i);
         }
     }
     free(buf);
@@ -186,7 +196,7 @@ static sl_status_t sample(sctx_t *c)
     unsigned char *all = malloc((size_t)tot + 1);
     MPI_Allgatherv(mine, n, MPI_BYTE, all, cnt, dis, MPI_BYTE, c->comm);
     long ns = (long)(tot / SPL);
-    qsort(all, (size_t)ns, SPL, cmp_spl);
+    qsort_r(all, (size_t)ns, SPL, cmp_spl, (void *)&SPL);
     for (int j = 1; j < c->size; j++) {
         unsigned char *s = c->spl + (size_t)(j - 1) * SPL;
         if (ns)
@@ -333,15 +343,21 @@ static sl_status_t fingerprint(const sctx_t *c, uint64_t *fp_p)
 {
     uint64_t fp = 0;
     sl_status_t st = SL_OK;
+    unsigned char *rec = NULL; /* one record: up to SL_SORT_REC_MAX bytes */
     for (int k = 0; st == SL_OK && c->nrec && k <= FP_RECS; k++) {
         uint64_t g = (uint64_t)((unsigned __int128)(c->nrec - 1) * (unsigned)k / FP_RECS);
-        unsigned char rec[SL_SORT_REC], pos[8];
+        unsigned char pos[8];
         if (g < c->my_off || g - c->my_off >= c->my_cnt)
             continue;
-        st = sl_filelist_read(c->fl, (g - c->my_off + c->fbase) * SL_SORT_REC, rec, SL_SORT_REC);
+        if (!rec && !(rec = malloc(c->R))) {
+            st = sl_error(SL_ERR_NOMEM, "out of memory");
+            break;
+        }
+        st = sl_filelist_read(c->fl, (g - c->my_off + c->fbase) * c->R, rec, c->R);
         put_be64(pos, g);
-        fp += (uint64_t)crc32(crc32(0L, pos, 8), rec, SL_SORT_REC) * (2 * (uint64_t)k + 1);
+        fp += (uint64_t)crc32(crc32(0L, pos, 8), rec, (uInt)c->R) * (2 * (uint64_t)k + 1);
     }
+    free(rec);
     SL_TRY(sl_agree(c->comm, st));
     MPI_Allreduce(&fp, fp_p, 1, MPI_UINT64_T, MPI_SUM, c->comm);
     return SL_OK;
@@ -349,15 +365,16 @@ static sl_status_t fingerprint(const sctx_t *c, uint64_t *fp_p)
 
 /* Collective: splitters from the manifest when resuming, else sampled and
  * recorded; which partitions are already complete. The manifest: MAGIC,
- * ranks, records, the inputs' fingerprint, the token of the runs' names (8
- * bytes each but MAGIC's 8 characters), then the splitters. A resume takes
- * the token of the run it resumes; any run removes the runs spilled under
- * the earlier run's token. */
+ * ranks, records, the inputs' fingerprint, the token of the runs' names,
+ * the record size, key offset and key length (8 bytes each but MAGIC's 8
+ * characters: MHDR in all), then the splitters. A resume takes the token
+ * of the run it resumes; any run removes the runs spilled under the
+ * earlier run's token. */
 static sl_status_t plan_partitions(sctx_t *c)
 {
     char man[4200];
     snprintf(man, sizeof man, "%s/%s", c->o->output, MANIFEST);
-    size_t mlen = 8 + 32 + (size_t)(c->size - 1) * SPL;
+    size_t mlen = MHDR + (size_t)(c->size - 1) * c->spl_len;
     uint64_t fp = 0;
     SL_TRY(fingerprint(c, &fp));
     unsigned char *m = calloc(1, mlen);
@@ -370,18 +387,29 @@ static sl_status_t plan_partitions(sctx_t *c)
         int extra = f && fgetc(f) != EOF;
         if (f)
             fclose(f);
-        if (k >= 40 && !memcmp(m, MAGIC, 8))
+        /* The token sits at 32 in this format and in SLSORT02, so an older
+         * version's stale runs are removed too. */
+        if (k >= 40 && (!memcmp(m, MAGIC, 8) || !memcmp(m, "SLSORT02", 8)))
             memcpy(&old, m + 32, 8);
         if (f && c->o->resume) {
-            uint64_t P, N, F;
+            uint64_t P, N, F, G[3];
             memcpy(&P, m + 8, 8);
             memcpy(&N, m + 16, 8);
             memcpy(&F, m + 24, 8);
+            memcpy(G, m + 40, 24);
             if (k >= 8 && !memcmp(m, "SLSORT", 6) && memcmp(m, MAGIC, 8))
                 st = sl_error(SL_ERR_MISMATCH,
                               "cannot resume: '%s' was written by another version of sluice sort (format "
                               "%.8s, this one reads %s); run without --resume",
                               man, (const char *)m, MAGIC);
+            else if (k >= MHDR && (G[0] != c->g.rec || G[1] != c->g.off || G[2] != c->g.len))
+                st = sl_error(SL_ERR_MISMATCH,
+                              "cannot resume: '%s' was written by a sort of --record-size %llu --key-offset "
+                              "%llu --key-length %llu, not %u/%u/%u; resume with those, or run without "
+                              "--resume",
+                              man, (unsigned long long)G[0], (unsigned long long)G[1],
+                              (unsigned long long)G[2], (unsigned)c->g.rec, (unsigned)c->g.off,
+                              (unsigned)c->g.len);
             else if (k != mlen || extra || memcmp(m, MAGIC, 8) || P != (uint64_t)c->size || N != c->nrec ||
                      F != fp)
                 st = sl_error(SL_ERR_MISMATCH,
@@ -415,7 +443,7 @@ static sl_status_t plan_partitions(sctx_t *c)
     if (found) {
         MPI_Bcast(m, (int)mlen, MPI_BYTE, 0, c->comm);
         memcpy(&c->token, m + 32, 8);
-        memcpy(c->spl, m + 40, (size_t)(c->size - 1) * SPL);
+        memcpy(c->spl, m + MHDR, (size_t)(c->size - 1) * c->spl_len);
     } else {
         /* A fresh run: each rank removes its own partition of an earlier run
          * (OUTDIR may be node-local) before the manifest is written, or a
@@ -435,7 +463,9 @@ static sl_status_t plan_partitions(sctx_t *c)
             memcpy(m + 16, &c->nrec, 8);
             memcpy(m + 24, &fp, 8);
             memcpy(m + 32, &c->token, 8);
-            memcpy(m + 40, c->spl, (size_t)(c->size - 1) * SPL);
+            uint64_t G[3] = {c->g.rec, c->g.off, c->g.len};
+            memcpy(m + 40, G, 24);
+            memcpy(m + MHDR, c->spl, (size_t)(c->size - 1) * c->spl_len);
             st = sl_file_write_atomic(man, m, mlen);
             if (st == SL_OK)
                 st = remove_extra_parts(c);
@@ -464,27 +494,30 @@ typedef struct {
     const sl_merge_sink_t *sink;
     unsigned char *piece; /* the sink's buffer being filled, or NULL */
     uint64_t per, fill;   /* its capacity and fill, in records */
+    size_t rec;           /* record size */
 } gather_t;
 
-static sl_status_t gather_piece(void *arg, const uint32_t *order, uint64_t k)
+/* The gather of one piece for records of R bytes: inlined with R a
+ * constant for the default geometry (the copies inline), else variable. */
+static inline __attribute__((always_inline)) sl_status_t gather_piece_r(gather_t *g, const uint32_t *order,
+                                                                        uint64_t k, const size_t R)
 {
-    gather_t *g = arg;
     for (uint64_t i = 0; i < k;) {
         if (!g->piece) {
             size_t cap;
             SL_TRY(g->sink->get(g->sink->arg, &g->piece, &cap));
-            g->per = cap / SL_SORT_REC;
+            g->per = cap / R;
             g->fill = 0;
         }
         uint64_t m = k - i < g->per - g->fill ? k - i : g->per - g->fill;
-        unsigned char *out = g->piece + g->fill * SL_SORT_REC;
+        unsigned char *out = g->piece + g->fill * R;
         for (uint64_t j = 0; j < m; j++) {
             if (i + j + 16 < k) { /* the gather is latency-bound: fetch ahead */
-                const unsigned char *ahead = g->buf + (uint64_t)order[i + j + 16] * SL_SORT_REC;
+                const unsigned char *ahead = g->buf + (uint64_t)order[i + j + 16] * R;
                 __builtin_prefetch(ahead);
                 __builtin_prefetch(ahead + 64);
             }
-            memcpy(out + j * SL_SORT_REC, g->buf + (uint64_t)order[i + j] * SL_SORT_REC, SL_SORT_REC);
+            memcpy(out + j * R, g->buf + (uint64_t)order[i + j] * R, R);
         }
         g->fill += m;
         i += m;
@@ -497,6 +530,17 @@ static sl_status_t gather_piece(void *arg, const uint32_t *order, uint64_t k)
     return SL_OK;
 }
 
+static sl_status_t gather_piece(void *arg, const uint32_t *order, uint64_t k)
+{
+    return gather_piece_r(arg, order, k, SL_SORT_REC);
+}
+
+static sl_status_t gather_piece_g(void *arg, const uint32_t *order, uint64_t k)
+{
+    gather_t *g = arg;
+    return gather_piece_r(g, order, k, g->rec);
+}
+
 /* Sort n records of buf and stream them, in order, into the sink's
  * buffers. keyidx sorts the keys one first byte at a time and gathers each
  * such piece straight into the buffers as soon as it is sorted, so the
@@ -506,9 +550,12 @@ static sl_status_t gather_piece(void *arg, const uint32_t *order, uint64_t k)
 static sl_status_t sort_emit(const sctx_t *c, unsigned char *buf, uint64_t n, const sl_merge_sink_t *sink,
                              double *t_sort)
 {
-    if (!(c->o->algo && !strcmp(c->o->algo, "radix"))) {
-        gather_t g = {buf, sink, NULL, 0, 0};
-        sl_status_t st = sl_sort_order_pieces(buf, n, gather_piece, &g, t_sort);
+    const size_t R = c->R;
+    if (!c->std || !(c->o->algo && !strcmp(c->o->algo, "radix"))) {
+        /* Other geometries: (prefix, index) entries whatever --algo says. */
+        gather_t g = {buf, sink, NULL, 0, 0, R};
+        sl_status_t st = c->std ? sl_sort_order_pieces(buf, n, gather_piece, &g, t_sort)
+                                : sl_sort_order_pieces_g(buf, n, &c->g, gather_piece_g, &g, t_sort);
         if (g.piece) { /* the last, partial buffer; after an error put(0) hands it back */
             sl_status_t s2 = sink->put(sink->arg, g.piece, st == SL_OK ? g.fill : 0);
             if (st == SL_OK)
@@ -525,8 +572,8 @@ static sl_status_t sort_emit(const sctx_t *c, unsigned char *buf, uint64_t n, co
         st = sink->get(sink->arg, &piece, &cap);
         if (st != SL_OK)
             break;
-        uint64_t per = cap / SL_SORT_REC, k = n - i < per ? n - i : per;
-        memcpy(piece, buf + i * SL_SORT_REC, (size_t)k * SL_SORT_REC);
+        uint64_t per = cap / R, k = n - i < per ? n - i : per;
+        memcpy(piece, buf + i * R, (size_t)k * R);
         st = sink->put(sink->arg, piece, k);
         i += k;
     }
@@ -538,6 +585,7 @@ static sl_status_t sort_emit(const sctx_t *c, unsigned char *buf, uint64_t n, co
 typedef struct {
     sl_wq_t *q;
     sl_progress_t *prog;
+    size_t rec; /* record size */
 } qsink_t;
 
 static sl_status_t qsink_get(void *arg, unsigned char **buf_p, size_t *cap_p)
@@ -551,7 +599,7 @@ static sl_status_t qsink_put(void *arg, unsigned char *buf, uint64_t n)
     (void)buf;
     SL_TRY(sl_wq_put(o->q, n));
     if (o->prog)
-        sl_progress_add(o->prog, (double)n * SL_SORT_REC);
+        sl_progress_add(o->prog, (double)n * (double)o->rec);
     return SL_OK;
 }
 
@@ -568,9 +616,9 @@ static sl_status_t write_run(const sctx_t *c, unsigned char *buf, uint64_t n, co
      * gather of one overlaps the write of the other. */
     int dfd = open(path, O_WRONLY | O_DIRECT);
     sl_wq_t *q = NULL;
-    sl_status_t st = sl_wq_create(fd, dfd, path, c->iobuf / 2, 2, 0, NULL, &q);
+    sl_status_t st = sl_wq_create_rec(fd, dfd, path, c->iobuf / 2, 2, 0, c->g.rec, NULL, &q);
     if (st == SL_OK) {
-        qsink_t qs = {q, NULL};
+        qsink_t qs = {q, NULL, c->R};
         sl_merge_sink_t sink = {qsink_get, qsink_put, &qs};
         st = sort_emit(c, buf, n, &sink, t_sort);
         sl_status_t s2 = sl_wq_finish(q, NULL);
@@ -610,7 +658,7 @@ static sl_status_t add_run(sctx_t *c, const char *path, uint64_t n)
     c->runs[c->nruns].nrec = n;
     c->nruns++;
     c->runs_total++;
-    c->spill_bytes += n * SL_SORT_REC;
+    c->spill_bytes += n * c->R;
     return SL_OK;
 }
 
@@ -786,18 +834,19 @@ static sl_status_t deliver(void *arg, int src, const void *data, size_t len)
     sctx_t *c = arg;
     const unsigned char *p = data;
     (void)src;
-    if (len % SL_SORT_REC)
+    const size_t R = c->R;
+    if (len % R)
         return sl_error(SL_ERR_INTERNAL, "block of %zu bytes from rank %d", len, src);
     c->recv_bytes += len;
-    uint64_t n = len / SL_SORT_REC;
+    uint64_t n = len / R;
     while (n) {
         if (c->rn == c->rlim)
             SL_TRY(spill(c));
         uint64_t k = c->rlim - c->rn < n ? c->rlim - c->rn : n;
-        memcpy(c->rbuf + c->rn * SL_SORT_REC, p, (size_t)k * SL_SORT_REC);
+        memcpy(c->rbuf + c->rn * R, p, (size_t)k * R);
         c->rn += k;
         c->rtot += k;
-        p += k * SL_SORT_REC;
+        p += k * R;
         n -= k;
     }
     return SL_OK;
@@ -901,6 +950,32 @@ static void *reader(void *arg)
     return NULL;
 }
 
+/* Map: send n records of data (the first at global position g0) to their
+ * partitions. Inlined with constants for the default geometry: the copies
+ * and key comparisons of the hot loop stay inline. */
+static inline __attribute__((always_inline)) sl_status_t route(sctx_t *c, const unsigned char *data,
+                                                               uint64_t n, uint64_t g0, const size_t R,
+                                                               const size_t O, const size_t L)
+{
+    sl_status_t st = SL_OK;
+    for (uint64_t i = 0; i < n && st == SL_OK; i++) {
+        const unsigned char *r = data + i * R;
+        int p = c->size > 1 ? part_of_l(c, r + O, g0 + i, L) : 0;
+        if (c->done[p])
+            continue;
+        if (p == c->rank) {
+            st = deliver(c, p, r, R);
+            c->recv_bytes -= R;
+            continue;
+        }
+        memcpy(c->sb[c->scur[p]][p] + c->sfill[p], r, R);
+        c->sfill[p] += R;
+        if (c->sfill[p] == c->blk)
+            st = flush_peer(c, p);
+    }
+    return st;
+}
+
 /* Map: read the rank's share with a read-ahead thread, route every record. */
 static sl_status_t map(sctx_t *c, size_t chunk)
 {
@@ -911,9 +986,10 @@ static sl_status_t map(sctx_t *c, size_t chunk)
         free(buf[1]);
         return sl_error(SL_ERR_NOMEM, "out of memory for the read buffers (--mem too small?)");
     }
-    uint64_t per = chunk / SL_SORT_REC, nchunks = (c->my_cnt + per - 1) / per;
+    const size_t R = c->R;
+    uint64_t per = chunk / R, nchunks = (c->my_cnt + per - 1) / per;
     sl_progress_t *prog = NULL;
-    st = sl_progress_create(c->comm, "sort: map+shuffle", (double)c->nrec * SL_SORT_REC, "B", &prog);
+    st = sl_progress_create(c->comm, "sort: map+shuffle", (double)c->nrec * (double)R, "B", &prog);
     if (st != SL_OK) {
         free(buf[0]);
         free(buf[1]);
@@ -931,8 +1007,7 @@ static sl_status_t map(sctx_t *c, size_t chunk)
         st = spiller_create(c, &c->sp);
     if (nchunks && st == SL_OK) {
         uint64_t k = c->my_cnt < per ? c->my_cnt : per;
-        rd[0] = (rd_t){c->fl, c->fbase * SL_SORT_REC, buf[0], (size_t)k * SL_SORT_REC,
-                       SL_OK, c->o->direct_read,      NULL};
+        rd[0] = (rd_t){c->fl, c->fbase * R, buf[0], (size_t)k * R, SL_OK, c->o->direct_read, NULL};
         if (pthread_create(&th, NULL, reader, &rd[0]) != 0)
             st = sl_error(SL_ERR_INTERNAL, "cannot start the reader thread");
         else
@@ -955,12 +1030,7 @@ static sl_status_t map(sctx_t *c, size_t chunk)
         if (ci + 1 < nchunks) { /* read ahead into the other buffer */
             uint64_t s = (ci + 1) * per, k = c->my_cnt - s < per ? c->my_cnt - s : per;
             rd_t *n = &rd[(ci + 1) & 1];
-            *n = (rd_t){c->fl,
-                        (c->fbase + s) * SL_SORT_REC,
-                        buf[(ci + 1) & 1],
-                        (size_t)k * SL_SORT_REC,
-                        SL_OK,
-                        c->o->direct_read,
+            *n = (rd_t){c->fl, (c->fbase + s) * R, buf[(ci + 1) & 1], (size_t)k * R, SL_OK, c->o->direct_read,
                         NULL};
             if (pthread_create(&th, NULL, reader, n) != 0) {
                 st = sl_error(SL_ERR_INTERNAL, "cannot start the reader thread");
@@ -969,22 +1039,10 @@ static sl_status_t map(sctx_t *c, size_t chunk)
             pending = 1;
         }
         c->bytes_read += cur.len;
-        uint64_t n = cur.len / SL_SORT_REC, g0 = c->my_off + ci * per;
-        for (uint64_t i = 0; i < n && st == SL_OK; i++) {
-            const unsigned char *r = cur.data + i * SL_SORT_REC;
-            int p = c->size > 1 ? part_of(c, r, g0 + i) : 0;
-            if (c->done[p])
-                continue;
-            if (p == c->rank) {
-                st = deliver(c, p, r, SL_SORT_REC);
-                c->recv_bytes -= SL_SORT_REC;
-                continue;
-            }
-            memcpy(c->sb[c->scur[p]][p] + c->sfill[p], r, SL_SORT_REC);
-            c->sfill[p] += SL_SORT_REC;
-            if (c->sfill[p] == c->blk)
-                st = flush_peer(c, p);
-        }
+        uint64_t n = cur.len / R, g0 = c->my_off + ci * per;
+        if (st == SL_OK)
+            st = c->std ? route(c, cur.data, n, g0, SL_SORT_REC, 0, SL_SORT_KEY)
+                        : route(c, cur.data, n, g0, R, c->g.off, c->g.len);
         if (st == SL_OK && c->x)
             st = sl_xchg_progress(c->x);
         /* Only rank 0 reports, scaled from its share: a one-sided progress
@@ -1007,7 +1065,7 @@ static sl_status_t map(sctx_t *c, size_t chunk)
             }
     /* The read buffers become the output's write buffers when they are of
      * its size: their pages are touched already, and fresh ones are slow */
-    if (chunk + 8192 >= c->iobuf && chunk <= c->iobuf + 8192) {
+    if (chunk + 8192 >= c->iobuf && chunk <= c->iobuf + 8192 && chunk + 8192 >= sl_sort_unit(c->g.rec)) {
         c->spare[0] = buf[0];
         c->spare[1] = buf[1];
     } else {
@@ -1069,19 +1127,20 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
         unsigned char *b = malloc(iobuf);
         sl_status_t st = b ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory");
         uint64_t off = 0, size = (uint64_t)sb.st_size;
-        if (st == SL_OK && size % SL_SORT_REC) /* else a last piece of 0 records: no progress, forever */
+        const size_t R = c->R;
+        if (st == SL_OK && size % R) /* else a last piece of 0 records: no progress, forever */
             st = sl_error(SL_ERR_INVALID,
-                          "cannot resume with '%s': size %llu is not a multiple of the %d-byte record size "
+                          "cannot resume with '%s': size %llu is not a multiple of the %u-byte record size "
                           "(remove it)",
-                          fin, (unsigned long long)size, SL_SORT_REC);
+                          fin, (unsigned long long)size, (unsigned)R);
         while (st == SL_OK && off < size) {
-            size_t k = (size_t)(size - off < iobuf ? size - off : iobuf) / SL_SORT_REC * SL_SORT_REC;
+            size_t k = (size_t)(size - off < iobuf ? size - off : iobuf) / R * R;
             st = sl_pread_full(fd, b, k, (off_t)off, fin);
             if (st == SL_OK)
-                c->out_sum = sl_u128_add(c->out_sum, sl_sort_crcsum(b, k / SL_SORT_REC));
+                c->out_sum = sl_u128_add(c->out_sum, sl_sort_crcsum_rec(b, k / R, c->g.rec));
             off += k;
         }
-        c->out_nrec = size / SL_SORT_REC;
+        c->out_nrec = size / R;
         free(b);
         close(fd);
         return st;
@@ -1103,8 +1162,8 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
     sl_wq_t *q = NULL;
     sl_wq_stats_t ws = {0, 0, {0, 0}, 0};
     double t1 = sl_now();
-    sl_status_t st = sl_wq_create(fd, dfd, tmp, iobuf, 2, 1, c->spare, &q);
-    qsink_t qs = {q, prog};
+    sl_status_t st = sl_wq_create_rec(fd, dfd, tmp, iobuf, 2, 1, c->g.rec, c->spare, &q);
+    qsink_t qs = {q, prog, c->R};
     sl_merge_sink_t sink = {qsink_get, qsink_put, &qs};
     if (st != SL_OK) {
     } else if (c->nruns == 0 && !c->kept) {
@@ -1118,7 +1177,7 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
         uint64_t nmrec[2] = {c->kept ? c->kept : c->rn, c->rn};
         double t0 = sl_now();
         for (int i = 0; st == SL_OK && i < nmem; i++)
-            st = sl_sort_records(mem[i], nmrec[i], c->o->algo, NULL);
+            st = sl_sort_records_g(mem[i], nmrec[i], c->o->algo, NULL, &c->g);
         c->t_sort += sl_now() - t0;
         sl_run_t *r = realloc(c->runs, (size_t)(c->nruns + nmem) * sizeof *r);
         if (r) {
@@ -1133,11 +1192,11 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
                 r[c->nruns + i].nrec = nmrec[i];
             }
             /* A kept buffer holds memory the merge's read-ahead would have. */
-            size_t held = c->kept ? (size_t)c->rcap * SL_SORT_REC : 0;
+            size_t held = c->kept ? (size_t)c->rcap * c->R : 0;
             size_t mb = c->merge_bytes > held ? c->merge_bytes - held : 0;
             sl_merge_t *m = NULL;
             raise_nofile(c->nruns);
-            st = sl_merge_create(c->runs, c->nruns + nmem, mb, &m);
+            st = sl_merge_create_g(c->runs, c->nruns + nmem, mb, &c->g, &m);
             if (st == SL_OK)
                 st = sl_merge_run(m, &sink);
             sl_merge_destroy(&m);
@@ -1182,16 +1241,26 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
 
 void sl_sort_reducer_plan(int64_t avail, uint64_t nrec, int P, int radix, sl_sort_rplan_t *plan_p)
 {
+    sl_sort_reducer_plan_rec(avail, nrec, P, radix, SL_SORT_REC, plan_p);
+}
+
+void sl_sort_reducer_plan_rec(int64_t avail, uint64_t nrec, int P, int radix, uint32_t rec,
+                              sl_sort_rplan_t *plan_p)
+{
     /* Scratch of one in-memory sort per record: keyidx's two 16-byte
      * (key, index) arrays, or radix's copy of the records (memsort.c). */
-    const uint64_t idx = radix ? SL_SORT_REC : 32;
+    const uint64_t idx = radix ? rec : 32;
     /* One in-memory sort takes at most UINT32_MAX records (its index is 32
      * bits): a larger budget spills buffers of that many instead. */
     const uint64_t most = UINT32_MAX;
+    /* At least 1000 records a buffer (100 KB of 100-byte ones); larger
+     * records keep about those bytes, and at least 16 records, so a large
+     * --record-size does not take far more memory than --mem. */
+    const uint64_t least = rec <= SL_SORT_REC ? 1000 : (100000 / rec > 16 ? 100000 / rec : 16);
     sl_sort_rplan_t p = {0, 0, 0, 0};
-    p.rcap = avail > 0 ? (uint64_t)avail / (SL_SORT_REC + idx) : 0;
-    if (p.rcap < 1000)
-        p.rcap = 1000;
+    p.rcap = avail > 0 ? (uint64_t)avail / (rec + idx) : 0;
+    if (p.rcap < least)
+        p.rcap = least;
     if (p.rcap > most)
         p.rcap = most;
     uint64_t expect = nrec / (uint64_t)P + nrec / (uint64_t)P / 4 + 1000;
@@ -1202,9 +1271,9 @@ void sl_sort_reducer_plan(int64_t avail, uint64_t nrec, int P, int radix, sl_sor
          * and writes the other; the sort's scratch is needed for one of
          * them at a time. */
         p.halves = 1;
-        p.rcap = avail > 0 ? (uint64_t)avail / (2 * SL_SORT_REC + idx) : 0;
-        if (p.rcap < 1000)
-            p.rcap = 1000;
+        p.rcap = avail > 0 ? (uint64_t)avail / (2 * (uint64_t)rec + idx) : 0;
+        if (p.rcap < least)
+            p.rcap = least;
         if (p.rcap > most)
             p.rcap = most;
         /* The partition's last two buffers stay in memory (spill()); the
@@ -1249,7 +1318,7 @@ static void report(sctx_t *c, double total)
         mx = nrec[r] > mx ? nrec[r] : mx;
         tot += nrec[r];
     }
-    double data = (double)c->nrec * SL_SORT_REC, gb = 1e9;
+    double data = (double)c->nrec * (double)c->R, gb = 1e9;
     uint64_t rd = bs[0] + bs[2], wr = bs[1] + bs[2]; /* spills are written and read back */
     double bound = 0;
     if (c->o->disk_read_bw > 0 && c->o->disk_write_bw > 0)
@@ -1288,16 +1357,17 @@ static void report(sctx_t *c, double total)
     size_t cap = 4096 + (size_t)c->size * 24;
     char *js = malloc(cap);
     if (js) {
-        size_t k =
-            (size_t)snprintf(js, cap,
-                             "{\n  \"records\": %llu,\n  \"bytes\": %llu,\n  \"checksum\": \"%s\",\n"
-                             "  \"ranks\": %d,\n  \"nodes\": %d,\n  \"spilled_bytes\": %llu,\n"
-                             "  \"runs\": %llu,\n  \"seconds\": {\"sample\": %.6f, \"map_shuffle\": %.6f, "
-                             "\"sort\": %.6f, \"spill\": %.6f, \"merge\": %.6f, \"write\": %.6f, "
-                             "\"total\": %.6f},\n  \"disk_bound_seconds\": %.6f,\n  \"partitions\": [",
-                             (unsigned long long)tot, (unsigned long long)tot * SL_SORT_REC, hex, c->size,
-                             c->nnodes, (unsigned long long)bs[2], (unsigned long long)bs[4], tm[0], tm[1],
-                             tm[2], tm[3], tm[4], tm[5], tm[6], bound);
+        size_t k = (size_t)snprintf(
+            js, cap,
+            "{\n  \"records\": %llu,\n  \"bytes\": %llu,\n  \"checksum\": \"%s\",\n"
+            "  \"ranks\": %d,\n  \"nodes\": %d,\n  \"spilled_bytes\": %llu,\n"
+            "  \"runs\": %llu,\n  \"record_size\": %u,\n  \"key_offset\": %u,\n"
+            "  \"key_length\": %u,\n  \"seconds\": {\"sample\": %.6f, \"map_shuffle\": %.6f, "
+            "\"sort\": %.6f, \"spill\": %.6f, \"merge\": %.6f, \"write\": %.6f, "
+            "\"total\": %.6f},\n  \"disk_bound_seconds\": %.6f,\n  \"partitions\": [",
+            (unsigned long long)tot, (unsigned long long)tot * c->R, hex, c->size, c->nnodes,
+            (unsigned long long)bs[2], (unsigned long long)bs[4], (unsigned)c->g.rec, (unsigned)c->g.off,
+            (unsigned)c->g.len, tm[0], tm[1], tm[2], tm[3], tm[4], tm[5], tm[6], bound);
         for (int r = 0; r < c->size; r++)
             k += (size_t)snprintf(js + k, cap - k, "%s%llu", r ? ", " : "", (unsigned long long)nrec[r]);
         k += (size_t)snprintf(js + k, cap - k, "]\n}\n");
@@ -1307,6 +1377,29 @@ static void report(sctx_t *c, double total)
     }
     free(nrec);
     free(allsum);
+}
+
+sl_status_t sl_sort_geom_from_opts(MPI_Comm comm, long rec, long off, long len, sl_sort_geom_t *g_p)
+{
+    /* The option table bounds each value; what it cannot see is the key
+     * lying past the record's end. */
+    if (rec < 1 || rec > (long)SL_SORT_REC_MAX)
+        return sl_error_root(comm, SL_ERR_USAGE, "--record-size %ld: must be 1 to %u bytes", rec,
+                             (unsigned)SL_SORT_REC_MAX);
+    if (len < 1 || off < 0)
+        return sl_error_root(comm, SL_ERR_USAGE,
+                             "--key-length %ld --key-offset %ld: the key needs at least 1 byte "
+                             "at an offset of 0 or more",
+                             len, off);
+    if (off + len > rec)
+        return sl_error_root(comm, SL_ERR_USAGE,
+                             "--key-offset %ld + --key-length %ld = %ld is beyond the %ld-byte record "
+                             "(--record-size): the key must lie within the record",
+                             off, len, off + len, rec);
+    g_p->rec = (uint32_t)rec;
+    g_p->off = (uint32_t)off;
+    g_p->len = (uint32_t)len;
+    return SL_OK;
 }
 
 sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
@@ -1329,6 +1422,11 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
         st = sl_error_root(c.comm, SL_ERR_USAGE, "sort needs --input FILE|DIR...");
     else if (o->algo && strcmp(o->algo, "keyidx") && strcmp(o->algo, "radix"))
         st = sl_error_root(c.comm, SL_ERR_USAGE, "--algo must be keyidx or radix");
+    else
+        st = sl_sort_geom_from_opts(c.comm, o->record_size, o->key_offset, o->key_length, &c.g);
+    c.std = sl_sort_geom_is_std(&c.g);
+    c.R = c.g.rec;
+    c.spl_len = (size_t)c.g.len + 8;
     if (st == SL_OK && o->tmp) {
         /* --tmp may be node-local: a rank whose node lacks it names it, and
          * every rank stops (one message when none has it). One that cannot
@@ -1363,12 +1461,12 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
             if (!(v[i] = sl_sort_subst_rank(o->input.v[i], c.rank)))
                 st = sl_error(SL_ERR_NOMEM, "out of memory");
         if (st == SL_OK)
-            st = sl_filelist_create(MPI_COMM_SELF, v, o->input.n, 1, &c.fl);
+            st = sl_filelist_create(MPI_COMM_SELF, v, o->input.n, 1, c.g.rec, &c.fl);
         for (int i = 0; v && i < o->input.n; i++)
             free(v[i]);
         free(v);
         SL_TRY_GOTO(sl_agree(c.comm, st), out);
-        c.my_cnt = c.fl->total / SL_SORT_REC;
+        c.my_cnt = c.fl->total / c.R;
         c.my_off = 0;
         MPI_Exscan(&c.my_cnt, &c.my_off, 1, MPI_UINT64_T, MPI_SUM, c.comm);
         if (c.rank == 0)
@@ -1376,8 +1474,8 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
         MPI_Allreduce(&c.my_cnt, &c.nrec, 1, MPI_UINT64_T, MPI_SUM, c.comm);
         c.fbase = 0;
     } else {
-        SL_TRY_GOTO(sl_filelist_create(c.comm, o->input.v, o->input.n, 1, &c.fl), out);
-        c.nrec = c.fl->total / SL_SORT_REC;
+        SL_TRY_GOTO(sl_filelist_create(c.comm, o->input.v, o->input.n, 1, c.g.rec, &c.fl), out);
+        c.nrec = c.fl->total / c.R;
         sl_sort_block(c.nrec, c.size, c.rank, &c.my_off, &c.my_cnt);
         c.fbase = c.my_off;
     }
@@ -1403,19 +1501,25 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
         iob = 8u << 20;
     if (iob < 100000)
         iob = 100000;
-    c.iobuf = iob / SL_SORT_REC * SL_SORT_REC;
+    c.iobuf = iob / c.R * c.R; /* at least a record: the write queue rounds up to its unit */
+    if (c.iobuf < c.R)
+        c.iobuf = c.R;
     size_t chunk = o->chunk ? (size_t)o->chunk : (size_t)(mem / 8);
     if (!o->chunk && chunk > (8u << 20)) /* the default only, as for --block */
         chunk = 8u << 20;
     if (chunk < 100000)
         chunk = 100000;
-    chunk = chunk / SL_SORT_REC * SL_SORT_REC;
+    if (chunk < c.R) /* records of up to SL_SORT_REC_MAX: at least one per read */
+        chunk = c.R;
+    chunk = chunk / c.R * c.R;
     c.blk = o->block ? (size_t)o->block : (size_t)(mem / 8 / (uint64_t)(2 * (P - 1) + slots + 1));
     if (!o->block && c.blk > (1u << 20)) /* the default only: the README advises --block 4M on IB and TCP */
         c.blk = 1u << 20;
     if (c.blk < 10000)
         c.blk = 10000;
-    c.blk = c.blk / SL_SORT_REC * SL_SORT_REC;
+    if (c.blk < c.R)
+        c.blk = c.R;
+    c.blk = c.blk / c.R * c.R;
     {
         /* Blocks land in receive buffers of the receiver's block size: every
          * rank takes the smallest (the default --mem differs across nodes
@@ -1449,7 +1553,10 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
     }
     {
         sl_sort_rplan_t rp;
-        sl_sort_reducer_plan(avail, c.nrec, P, o->algo && !strcmp(o->algo, "radix"), &rp);
+        /* radix's copy of the records only on the default geometry (others
+         * sort entries whatever --algo says: memsort.c). */
+        sl_sort_reducer_plan_rec(avail, c.nrec, P, c.std && o->algo && !strcmp(o->algo, "radix"), c.g.rec,
+                                 &rp);
         c.rcap = rp.rcap;
         c.rlim = rp.rlim;
         c.expect = rp.expect;
@@ -1458,12 +1565,12 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
     /* The merge runs after the map's buffers and the sort index are gone:
      * all but the reducer's buffer (two if one was kept: reduce()) and the
      * two output pieces read runs ahead. */
-    int64_t mleft = (int64_t)mem - (int64_t)(c.rcap * SL_SORT_REC) - 2 * (int64_t)c.iobuf;
+    int64_t mleft = (int64_t)mem - (int64_t)(c.rcap * c.R) - 2 * (int64_t)c.iobuf;
     c.merge_bytes = mleft > 0 ? (size_t)mleft : 0;
-    c.rb[0] = c.rbuf = sl_sort_alloc_big((size_t)c.rcap * SL_SORT_REC);
+    c.rb[0] = c.rbuf = sl_sort_alloc_big((size_t)c.rcap * c.R);
     if (c.halves)
-        c.rb[1] = sl_sort_alloc_big((size_t)c.rcap * SL_SORT_REC);
-    c.spl = calloc((size_t)P, SPL);
+        c.rb[1] = sl_sort_alloc_big((size_t)c.rcap * c.R);
+    c.spl = calloc((size_t)P, c.spl_len);
     c.done = calloc((size_t)P, sizeof(int));
     c.sfill = calloc((size_t)P, sizeof(size_t));
     c.scur = calloc((size_t)P, sizeof(int));
@@ -1519,7 +1626,7 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
     }
     {
         sl_progress_t *wprog = NULL;
-        SL_TRY_GOTO(sl_progress_create(c.comm, "sort: sort+write", (double)c.nrec * SL_SORT_REC, "B", &wprog),
+        SL_TRY_GOTO(sl_progress_create(c.comm, "sort: sort+write", (double)c.nrec * (double)c.R, "B", &wprog),
                     out);
         st = sl_agree(c.comm, reduce(&c, c.iobuf, wprog));
         sl_status_t s2 = sl_progress_finish(&wprog);

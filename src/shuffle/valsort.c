@@ -2,7 +2,10 @@
 /* `sluice valsort`: the reference validator's summary (record count, CRC32
  * sum, duplicate keys, unordered records) over a sequence of files split
  * across ranks; piece summaries are combined in order, which checks the
- * boundaries between pieces exactly as valsort -s checks partitions. */
+ * boundaries between pieces exactly as valsort -s checks partitions.
+ * Other record geometries (--record-size, --key-offset, --key-length) keep
+ * the boundary keys beside the summary, whose record fields are the
+ * reference's 100 bytes. */
 #include "config.h"
 #include "shuffle_impl.h"
 
@@ -11,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define VAL_CHUNK (8u << 20)
 
@@ -25,6 +29,13 @@ static void inc(uint64_t c[2], uint64_t by)
 static int is_zero(const uint64_t c[2])
 {
     return c[0] == 0 && c[1] == 0;
+}
+
+static void add2(uint64_t a[2], const uint64_t b[2])
+{
+    sl_u128_t s = sl_u128_add((sl_u128_t){a[0], a[1]}, (sl_u128_t){b[0], b[1]});
+    a[0] = s.hi;
+    a[1] = s.lo;
 }
 
 void sl_valsort_add(sl_valsort_sum_t *s, const unsigned char *buf, uint64_t n)
@@ -62,13 +73,6 @@ void sl_valsort_add(sl_valsort_sum_t *s, const unsigned char *buf, uint64_t n)
     sl_u128_t sum = sl_u128_add((sl_u128_t){s->checksum[0], s->checksum[1]}, (sl_u128_t){crc_hi, crc_lo});
     s->checksum[0] = sum.hi;
     s->checksum[1] = sum.lo;
-}
-
-static void add2(uint64_t a[2], const uint64_t b[2])
-{
-    sl_u128_t s = sl_u128_add((sl_u128_t){a[0], a[1]}, (sl_u128_t){b[0], b[1]});
-    a[0] = s.hi;
-    a[1] = s.lo;
 }
 
 void sl_valsort_merge(sl_valsort_sum_t *a, const sl_valsort_sum_t *b)
@@ -116,13 +120,83 @@ static sl_status_t combine(MPI_Comm comm, sl_valsort_sum_t *mine, sl_valsort_sum
     return SL_OK;
 }
 
+/* Generic geometry: sl_valsort_add with the first and last keys in keys
+ * (2 L bytes) instead of the summary's record fields. */
+static void add_g(sl_valsort_sum_t *s, unsigned char *keys, const unsigned char *buf, uint64_t n,
+                  const sl_sort_geom_t *g)
+{
+    if (n == 0)
+        return;
+    const size_t R = g->rec, O = g->off, L = g->len;
+    const unsigned char *prev = keys + L;
+    uint64_t i = 0, crc_hi = 0, crc_lo = 0;
+    if (is_zero(s->rec_count)) {
+        memcpy(keys, buf + O, L);
+        prev = buf + O;
+        crc_lo = R == SL_SORT_REC ? sl_sort_crc32(buf) : crc32(0L, buf, (uInt)R);
+        inc(s->rec_count, 1);
+        i = 1;
+    }
+    for (; i < n; i++) {
+        const unsigned char *r = buf + i * R;
+        uint64_t c = R == SL_SORT_REC ? sl_sort_crc32(r) : crc32(0L, r, (uInt)R);
+        crc_lo += c;
+        if (crc_lo < c)
+            crc_hi++;
+        int d = memcmp(prev, r + O, L);
+        if (d == 0) {
+            inc(s->dup_count, 1);
+        } else if (d > 0) {
+            if (is_zero(s->first_unordered))
+                memcpy(s->first_unordered, s->rec_count, sizeof s->first_unordered);
+            inc(s->unordered_count, 1);
+        }
+        inc(s->rec_count, 1);
+        prev = r + O;
+    }
+    memcpy(keys + L, buf + (n - 1) * R + O, L);
+    sl_u128_t sum = sl_u128_add((sl_u128_t){s->checksum[0], s->checksum[1]}, (sl_u128_t){crc_hi, crc_lo});
+    s->checksum[0] = sum.hi;
+    s->checksum[1] = sum.lo;
+}
+
+/* Generic geometry: sl_valsort_merge with the boundary keys apart. */
+static void merge_g(sl_valsort_sum_t *a, unsigned char *akeys, const sl_valsort_sum_t *b,
+                    const unsigned char *bkeys, size_t L)
+{
+    if (is_zero(b->rec_count))
+        return;
+    if (is_zero(a->rec_count)) {
+        *a = *b;
+        memcpy(akeys, bkeys, 2 * L);
+        return;
+    }
+    int d = memcmp(akeys + L, bkeys, L);
+    if (d == 0) {
+        inc(a->dup_count, 1);
+    } else if (d > 0) {
+        if (is_zero(a->first_unordered))
+            memcpy(a->first_unordered, a->rec_count, sizeof a->first_unordered);
+        inc(a->unordered_count, 1);
+    }
+    if (is_zero(a->first_unordered) && !is_zero(b->first_unordered)) {
+        memcpy(a->first_unordered, a->rec_count, sizeof a->first_unordered);
+        add2(a->first_unordered, b->first_unordered);
+    }
+    add2(a->unordered_count, b->unordered_count);
+    add2(a->rec_count, b->rec_count);
+    add2(a->dup_count, b->dup_count);
+    add2(a->checksum, b->checksum);
+    memcpy(akeys + L, bkeys + L, L);
+}
+
 sl_status_t sl_valsort_files(MPI_Comm comm, char **files, int n, sl_valsort_sum_t *sum_p)
 {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     sl_filelist_t *fl;
-    SL_TRY(sl_filelist_create(comm, files, n, 0, &fl));
+    SL_TRY(sl_filelist_create(comm, files, n, 0, SL_SORT_REC, &fl));
     uint64_t off, cnt;
     sl_sort_block(fl->total / SL_SORT_REC, size, rank, &off, &cnt);
     sl_valsort_sum_t mine;
@@ -145,9 +219,80 @@ sl_status_t sl_valsort_files(MPI_Comm comm, char **files, int n, sl_valsort_sum_
     return combine(comm, &mine, sum_p);
 }
 
+/* Generic geometry: combine's, with each rank's boundary keys gathered
+ * beside its summary. */
+static sl_status_t combine_g(MPI_Comm comm, sl_valsort_sum_t *mine, const unsigned char *mykeys, size_t L,
+                             sl_valsort_sum_t *out)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    sl_valsort_sum_t *all = rank == 0 ? malloc(sizeof *all * (size_t)size) : NULL;
+    unsigned char *keys = rank == 0 ? malloc(2 * L * (size_t)size) : NULL, *acc = malloc(2 * L);
+    sl_status_t st =
+        sl_agree(comm, acc && (rank != 0 || (all && keys)) ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory"));
+    if (st != SL_OK) {
+        free(all);
+        free(keys);
+        free(acc);
+        return st;
+    }
+    MPI_Gather(mine, (int)sizeof *mine, MPI_BYTE, all, (int)sizeof *mine, MPI_BYTE, 0, comm);
+    MPI_Gather(mykeys, (int)(2 * L), MPI_BYTE, keys, (int)(2 * L), MPI_BYTE, 0, comm);
+    memset(out, 0, sizeof *out);
+    if (rank == 0)
+        for (int r = 0; r < size; r++)
+            merge_g(out, acc, &all[r], keys + 2 * L * (size_t)r, L);
+    free(all);
+    free(keys);
+    free(acc);
+    MPI_Bcast(out, (int)sizeof *out, MPI_BYTE, 0, comm);
+    return SL_OK;
+}
+
+/* Generic geometry: sl_valsort_files, the boundary keys into keys (2 L
+ * bytes) where not NULL, else combined over comm into *sum_p. */
+static sl_status_t files_g(MPI_Comm comm, char **files, int n, const sl_sort_geom_t *g,
+                           sl_valsort_sum_t *sum_p, unsigned char *keys)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    const size_t R = g->rec, L = g->len;
+    sl_filelist_t *fl;
+    SL_TRY(sl_filelist_create(comm, files, n, 0, g->rec, &fl));
+    uint64_t off, cnt;
+    sl_sort_block(fl->total / R, size, rank, &off, &cnt);
+    sl_valsort_sum_t mine;
+    memset(&mine, 0, sizeof mine);
+    unsigned char *mk = calloc(2, L), *buf = cnt ? malloc(VAL_CHUNK) : NULL;
+    sl_status_t st =
+        mk && (!cnt || buf) ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory for the read buffer");
+    uint64_t per = VAL_CHUNK / R; /* R <= SL_SORT_REC_MAX: at least 8 */
+    for (uint64_t done = 0; st == SL_OK && done < cnt;) {
+        uint64_t k = cnt - done < per ? cnt - done : per;
+        st = sl_filelist_read(fl, (off + done) * R, buf, (size_t)(k * R));
+        if (st == SL_OK)
+            add_g(&mine, mk, buf, k, g);
+        done += k;
+    }
+    free(buf);
+    sl_filelist_destroy(&fl);
+    st = sl_agree(comm, st);
+    if (st == SL_OK && keys) {
+        *sum_p = mine;
+        memcpy(keys, mk, 2 * L);
+    } else if (st == SL_OK) {
+        st = combine_g(comm, &mine, mk, L, sum_p);
+    }
+    free(mk);
+    return st;
+}
+
 /* Collective: each rank validates its own files (node-local partitions:
  * %r and %R name them per rank); the pieces are combined in rank order. */
-static sl_status_t valsort_local(MPI_Comm comm, char **files, int n, sl_valsort_sum_t *sum_p)
+static sl_status_t valsort_local(MPI_Comm comm, char **files, int n, const sl_sort_geom_t *g,
+                                 sl_valsort_sum_t *sum_p)
 {
     int rank;
     MPI_Comm_rank(comm, &rank);
@@ -158,13 +303,21 @@ static sl_status_t valsort_local(MPI_Comm comm, char **files, int n, sl_valsort_
             st = sl_error(SL_ERR_NOMEM, "out of memory");
     sl_valsort_sum_t mine;
     memset(&mine, 0, sizeof mine);
+    int std = sl_sort_geom_is_std(g);
+    unsigned char *keys = std ? NULL : calloc(2, g->len);
+    if (st == SL_OK && !std && !keys)
+        st = sl_error(SL_ERR_NOMEM, "out of memory");
     if (st == SL_OK)
-        st = sl_valsort_files(MPI_COMM_SELF, v, n, &mine);
+        st =
+            std ? sl_valsort_files(MPI_COMM_SELF, v, n, &mine) : files_g(MPI_COMM_SELF, v, n, g, &mine, keys);
     for (int i = 0; v && i < n; i++)
         free(v[i]);
     free(v);
-    SL_TRY(sl_agree(comm, st));
-    return combine(comm, &mine, sum_p);
+    st = sl_agree(comm, st);
+    if (st == SL_OK)
+        st = std ? combine(comm, &mine, sum_p) : combine_g(comm, &mine, keys, g->len, sum_p);
+    free(keys);
+    return st;
 }
 
 /* Rank 0: the sequence of summaries in the given files. */
@@ -192,8 +345,18 @@ sl_status_t sl_valsort_run(MPI_Comm comm, const sl_valsort_opts_t *o)
     int rank;
     MPI_Comm_rank(comm, &rank);
     sl_valsort_sum_t sum;
+    sl_sort_geom_t g;
     if (o->files.n < 1)
         return sl_error_root(comm, SL_ERR_USAGE, "valsort needs at least one FILE");
+    SL_TRY(sl_sort_geom_from_opts(comm, o->record_size, o->key_offset, o->key_length, &g));
+    int std = sl_sort_geom_is_std(&g);
+    /* The summary file is the reference's, whose boundary records are 100
+     * bytes with the key in the first 10: no room for another geometry. */
+    if (!std && (o->summary_out || o->summaries))
+        return sl_error_root(comm, SL_ERR_USAGE,
+                             "%s: partition summaries are valsort's, of 100-byte records with 10-byte keys "
+                             "at offset 0: not with --record-size/--key-offset/--key-length",
+                             o->summaries ? "-s" : "-o");
     for (int i = 0; o->summary_out && i < o->files.n; i++)
         if (sl_same_file(o->summary_out, o->files.v[i]))
             return sl_error_root(comm, SL_ERR_USAGE, "-o %s is also an input ('%s'); it would be replaced",
@@ -203,9 +366,11 @@ sl_status_t sl_valsort_run(MPI_Comm comm, const sl_valsort_opts_t *o)
         SL_TRY(sl_agree(comm, st));
         MPI_Bcast(&sum, (int)sizeof sum, MPI_BYTE, 0, comm);
     } else if (o->local) {
-        SL_TRY(valsort_local(comm, o->files.v, o->files.n, &sum));
-    } else {
+        SL_TRY(valsort_local(comm, o->files.v, o->files.n, &g, &sum));
+    } else if (std) {
         SL_TRY(sl_valsort_files(comm, o->files.v, o->files.n, &sum));
+    } else {
+        SL_TRY(files_g(comm, o->files.v, o->files.n, &g, &sum, NULL));
     }
     if (is_zero(sum.rec_count))
         return sl_error_root(comm, SL_ERR_INVALID, "there must be at least one record to be validated");

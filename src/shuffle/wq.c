@@ -19,6 +19,7 @@ struct sl_wq {
     int fd, dfd;
     const char *path;
     int crc;
+    uint32_t rec; /* record size */
     size_t cap;
     int nbuf;
     unsigned char **buf;
@@ -53,7 +54,7 @@ static void *wq_main(void *arg)
         sl_u128_t s = {0, 0};
         if (!failed) {
             if (q->crc)
-                s = sl_sort_crcsum(q->buf[b], len / SL_SORT_REC);
+                s = sl_sort_crcsum_rec(q->buf[b], len / q->rec, q->rec);
             int direct = q->dfd >= 0 && len % 4096 == 0 && off % 4096 == 0;
             st = sl_pwrite_full(direct ? q->dfd : q->fd, q->buf[b], len, (off_t)off, q->path);
             if (st == SL_OK && !direct) /* start the write-back: less for the final fsync */
@@ -62,7 +63,7 @@ static void *wq_main(void *arg)
         pthread_mutex_lock(&q->mu);
         if (!failed && st == SL_OK) {
             q->off += len;
-            q->nrec += len / SL_SORT_REC;
+            q->nrec += len / q->rec;
             q->sum = sl_u128_add(q->sum, s);
         } else if (q->st == SL_OK) {
             q->st = st;
@@ -78,7 +79,13 @@ static void *wq_main(void *arg)
 sl_status_t sl_wq_create(int fd, int dfd, const char *path, size_t bytes, int nbuf, int crc,
                          unsigned char **adopt, sl_wq_t **q_p)
 {
-    const size_t unit = 1024 * SL_SORT_REC; /* 102400 B: 25 pages of whole records */
+    return sl_wq_create_rec(fd, dfd, path, bytes, nbuf, crc, SL_SORT_REC, adopt, q_p);
+}
+
+sl_status_t sl_wq_create_rec(int fd, int dfd, const char *path, size_t bytes, int nbuf, int crc, uint32_t rec,
+                             unsigned char **adopt, sl_wq_t **q_p)
+{
+    const size_t unit = sl_sort_unit(rec); /* 102400 B for 100-byte records: 25 pages */
     size_t cap = bytes / unit * unit;
     if (cap < unit)
         cap = unit;
@@ -91,6 +98,7 @@ sl_status_t sl_wq_create(int fd, int dfd, const char *path, size_t bytes, int nb
     q->dfd = dfd;
     q->path = path;
     q->crc = crc;
+    q->rec = rec;
     q->cap = cap;
     q->nbuf = nbuf;
     q->filling = -1;
@@ -149,7 +157,7 @@ sl_status_t sl_wq_put(sl_wq_t *q, uint64_t n)
     if (n == 0)
         return SL_OK;
     pthread_mutex_lock(&q->mu);
-    q->len[b] = (size_t)n * SL_SORT_REC;
+    q->len[b] = (size_t)n * q->rec;
     q->queued++;
     pthread_cond_broadcast(&q->cv);
     sl_status_t st = q->st;

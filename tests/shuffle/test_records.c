@@ -364,7 +364,7 @@ static void test_filelist_empty(void)
         if (round == 10)
             before = mallinfo2().uordblks;
         sl_filelist_t *fl = NULL;
-        bad += sl_filelist_create(MPI_COMM_SELF, paths, 1, 1, &fl) != SL_OK;
+        bad += sl_filelist_create(MPI_COMM_SELF, paths, 1, 1, SL_SORT_REC, &fl) != SL_OK;
         bad += !fl || fl->n != 0 || fl->total != 0;
         sl_filelist_destroy(&fl);
         bad += fl != NULL;
