@@ -81,6 +81,16 @@ struct tune_run {
     double best_seen;
     sl_status_t fatal;
     sl_guard_t *guard; /* stops the commands should this rank die (cmd objective) */
+    /* coordinator: each trial's step as experiment.h5 last holds it. After
+     * a kill -9 the resume goes on from that step, and drops the
+     * checkpoints after it: pruning keeps the newest checkpoint up to it
+     * (unsaved reports count for nothing then), else the trial started
+     * over from its first step. saved_n: trials it covers (later: -1). */
+    int64_t *saved_step, saved_n;
+    /* coordinator: trials whose job end left more than --keep-checkpoints
+     * (those after their saved step): pruned to K after the next save */
+    unsigned char *unpruned;
+    int64_t unpruned_n, nunpruned;
     int lockfd;        /* coordinator: EXPDIR, locked while this run uses it (-1: none) */
 };
 
@@ -604,6 +614,62 @@ static void coord_note(tune_run_t *r)
     }
 }
 
+/* The trial's step in experiment.h5 as last written (-1: none yet). */
+static int64_t saved_step(const tune_run_t *r, int64_t trial)
+{
+    return trial >= 0 && trial < r->saved_n ? r->saved_step[trial] : -1;
+}
+
+/* The steps experiment.h5 now holds: pruning may go up to them. */
+static void saved_update(tune_run_t *r)
+{
+    if (r->e->n > r->saved_n) {
+        int64_t *a = realloc(r->saved_step, (size_t)r->e->n * sizeof *a);
+        if (!a)
+            return; /* the newest trials count as unsaved: nothing of theirs is pruned */
+        r->saved_step = a;
+        r->saved_n = r->e->n;
+    }
+    for (int64_t i = 0; i < r->e->n; i++)
+        r->saved_step[i] = r->e->t[i].step;
+}
+
+/* A job's end left checkpoints after the trial's saved step, which a kill
+ * before the next save would need: pruned to K after that save. */
+static void unpruned_mark(tune_run_t *r, int64_t trial)
+{
+    if (trial >= r->unpruned_n) {
+        int64_t n = r->e->n > trial ? r->e->n : trial + 1;
+        unsigned char *a = realloc(r->unpruned, (size_t)n);
+        if (!a)
+            return; /* left with more than K: the experiment goes on */
+        memset(a + r->unpruned_n, 0, (size_t)(n - r->unpruned_n));
+        r->unpruned = a;
+        r->unpruned_n = n;
+    }
+    r->nunpruned += !r->unpruned[trial];
+    r->unpruned[trial] = 1;
+}
+
+/* After a save: the trials marked by unpruned_mark keep K. One running
+ * again is left to its job's end (it may be writing checkpoints after
+ * its step, which a settle would take for unreported ones). */
+static void unpruned_settle(tune_run_t *r)
+{
+    for (int64_t i = 0; i < r->unpruned_n && r->nunpruned > 0; i++) {
+        if (!r->unpruned[i])
+            continue;
+        r->unpruned[i] = 0;
+        r->nunpruned--;
+        const sl_tune_trial_t *t = sl_tune_exp_trial(r->e, i);
+        if (!t || t->status == SL_TUNE_RUNNING)
+            continue;
+        char dir[1024];
+        trial_dir(r, i, dir, sizeof dir);
+        ckpt_settle(dir, r->o->keep, t->step, t->step, NULL, NULL);
+    }
+}
+
 static void coord_maybe_save(tune_run_t *r, int force)
 {
     if (!r->dirty && !force)
@@ -623,6 +689,10 @@ static void coord_maybe_save(tune_run_t *r, int force)
     r->nsaves++;
     r->last_save = sl_now();
     r->dirty = 0;
+    if (st == SL_OK) {
+        saved_update(r);
+        unpruned_settle(r);
+    }
     if (st != SL_OK && r->fatal == SL_OK) {
         r->fatal = st;
         sl_stop_request();
@@ -695,6 +765,11 @@ static sl_status_t coord_prepare(tune_run_t *r, const sl_tune_job_t *job, tune_j
         m->ckpt_step = s;
         t->from_trial = -1;
         t->from_step = -1;
+        /* its own checkpoints are gone: experiment.h5 must say where it
+         * goes on from now, or a kill -9 resumed it from its old step,
+         * with no checkpoint left there, from its first step */
+        r->dirty = 1;
+        coord_maybe_save(r, 1);
     } else if (r->o->resume || t->nreports > 0 || t->failures > 0) {
         /* The experiment's state is what counts: checkpoints of steps it has
          * no report of were written but never reported, or reported after
@@ -724,6 +799,7 @@ static sl_status_t coord_prepare(tune_run_t *r, const sl_tune_job_t *job, tune_j
                     "{resume}; this is said once)",
                     (long long)job->trial, (long long)t->step, m->trial_dir);
     }
+    m->saved_step = saved_step(r, job->trial);
     for (int i = 0; i < r->space->n; i++)
         m->params[i] = t->params[i];
     return SL_OK;
@@ -793,9 +869,16 @@ static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck, int
     trial_dir(r, trial, dir, sizeof dir);
     /* ck after the trial's step: written, or reported after a decision, but
      * not taken. The job's reports came before its end and are read: the
-     * trial keeps K up to its step. */
-    if (ck > t->step || more)
-        ck = ckpt_settle(dir, r->o->keep, t->step, t->step, NULL, NULL);
+     * trial keeps K up to its step, once experiment.h5 holds that step
+     * (until then those after its saved step stay: a kill -9 resumes from
+     * the saved one). */
+    if (ck > t->step || more) {
+        int64_t sv = saved_step(r, trial);
+        int left_more = 0;
+        ck = ckpt_settle(dir, r->o->keep, t->step, sv < t->step ? sv : t->step, NULL, &left_more);
+        if (left_more)
+            unpruned_mark(r, trial);
+    }
     int was_failures = t->failures;
     sl_tune_exp_end(r->e, trial, outcome, ck);
     if (t->failures > was_failures && outcome == SL_TUNE_END_FAILED && who > 0) {
@@ -882,11 +965,14 @@ static void coord_report(tune_run_t *r, const tune_repmsg_t *m, int *decision_p)
     /* To another group's leader: a decision, with the step it was made at
      * (the trial's last taken): the leader has sent the reports its program
      * made meanwhile, which do not count, and goes back to that step; or
-     * the answer to a report that asked, the step taken so far, up to which
-     * the leader may prune. After a decision nothing is taken or answered. */
+     * the answer to a report that asked. Both carry the step up to which
+     * the leader may prune: taken, and held by experiment.h5 (a kill -9
+     * resumes from the saved step, and drops the checkpoints after it).
+     * After a decision nothing is taken or answered. */
     if (t->group > 0 && before == SL_TUNE_CONTINUE && (d != SL_TUNE_CONTINUE || m->ask)) {
-        int64_t dm[3] = {m->trial, d, t->step};
-        MPI_Send(dm, 3, MPI_INT64_T, r->leader[t->group], TAG_DECIDE, r->wc);
+        int64_t sv = saved_step(r, m->trial);
+        int64_t dm[4] = {m->trial, d, t->step, sv < t->step ? sv : t->step};
+        MPI_Send(dm, 4, MPI_INT64_T, r->leader[t->group], TAG_DECIDE, r->wc);
     }
 }
 
@@ -940,8 +1026,8 @@ static void coord_service(tune_run_t *r)
             if (t->group == 0) {
                 r->cur_decision = TUNE_INTERRUPT;
             } else if (t->group > 0) {
-                int64_t dm[3] = {i, TUNE_INTERRUPT, t->step};
-                MPI_Send(dm, 3, MPI_INT64_T, r->leader[t->group], TAG_DECIDE, r->wc);
+                int64_t dm[4] = {i, TUNE_INTERRUPT, t->step, -1};
+                MPI_Send(dm, 4, MPI_INT64_T, r->leader[t->group], TAG_DECIDE, r->wc);
             }
         }
         r->changed = 1;
@@ -975,8 +1061,8 @@ void tune_service(tune_run_t *r)
         MPI_Iprobe(0, TAG_DECIDE, r->wc, &flag, MPI_STATUS_IGNORE);
         if (!flag)
             break;
-        int64_t m[3];
-        MPI_Recv(m, 3, MPI_INT64_T, 0, TAG_DECIDE, r->wc, MPI_STATUS_IGNORE);
+        int64_t m[4];
+        MPI_Recv(m, 4, MPI_INT64_T, 0, TAG_DECIDE, r->wc, MPI_STATUS_IGNORE);
         if (m[0] != r->cur_trial) {
             if (m[1] == TUNE_INTERRUPT)
                 r->interrupt_all = 1; /* for the queued trial: do not start it */
@@ -990,8 +1076,9 @@ void tune_service(tune_run_t *r)
             continue;
         }
         /* an answer or a decision: rank 0 has taken the job's reports up to
-         * step m[2]; a decision takes none after it (this leader may have
-         * taken some already: it goes back to the decided step) */
+         * step m[2], and saved them up to m[3]; a decision takes none after
+         * m[2] (this leader may have taken some already: it goes back to the
+         * decided step) */
         if (m[1] != SL_TUNE_CONTINUE) {
             r->cur_cap = m[2];
             if (r->job_step > m[2])
@@ -999,7 +1086,7 @@ void tune_service(tune_run_t *r)
             if (r->cur_decision == SL_TUNE_CONTINUE)
                 r->cur_decision = (int)m[1];
         }
-        int64_t sure = m[2] < r->job_step ? m[2] : r->job_step;
+        int64_t sure = m[3] < r->job_step ? m[3] : r->job_step;
         if (sure > r->job_sure) {
             r->job_sure = sure;
             /* a decision ends the job, whose end prunes */
@@ -1102,10 +1189,16 @@ int tune_report(tune_run_t *r, int64_t trial, int64_t step, int n, const char *c
          * leader has sent later ones, and may still decide at one of those
          * (the trial resumes from its checkpoint) or make its checkpoint
          * best.h5. */
-        if (r->rank == 0)
-            ckpt_prune(r->cur_dir, r->o->keep, step, NULL);
-        else
+        if (r->rank == 0) {
+            /* up to the step experiment.h5 holds (see coord_end) */
+            int64_t sv = saved_step(r, trial);
+            if (sv > step)
+                sv = step;
+            if (sv >= 0)
+                ckpt_prune(r->cur_dir, r->o->keep, sv, NULL);
+        } else {
             m.ask = 1;
+        }
         r->prune_reports = 0;
         r->prune_at = sl_now() + 0.25;
     }
@@ -1188,7 +1281,10 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
         tune_service(r);
     r->cur_trial = m->trial;
     r->cur_decision = SL_TUNE_CONTINUE;
-    r->job_step = r->job_sure = m->ckpt_step;
+    r->job_step = m->ckpt_step;
+    /* the checkpoint it resumes from is sure once experiment.h5 holds its
+     * step (a kill -9 resumes from the saved step) */
+    r->job_sure = m->saved_step < m->ckpt_step ? m->saved_step : m->ckpt_step;
     r->cur_cap = INT64_MAX;
     snprintf(r->cur_dir, sizeof r->cur_dir, "%s", m->trial_dir);
     *ck_p = -1;
@@ -1227,11 +1323,14 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
      * has no report of them and a resume would drop them, so they go now;
      * counted, they would push the reported ones out of --keep-checkpoints.
      * The newest left is where the trial can resume. Those after the last
-     * step rank 0 has said it took stay for it to prune (*more_p); rank 0
-     * has read every report of its own trials. */
+     * step rank 0 has said it took and saved stay for it to prune (*more_p);
+     * rank 0 has read every report of its own trials, and knows which it
+     * saved. */
     int left, more;
-    *ck_p = ckpt_settle(m->trial_dir, r->o->keep, r->job_step, r->rank == 0 ? r->job_step : r->job_sure,
-                        &left, &more);
+    int64_t sure = r->job_sure;
+    if (r->rank == 0)
+        sure = saved_step(r, m->trial) < r->job_step ? saved_step(r, m->trial) : r->job_step;
+    *ck_p = ckpt_settle(m->trial_dir, r->o->keep, r->job_step, sure, &left, &more);
     *more_p = more;
     trial_dir_done(r, m->trial_dir, left);
     *who_p = r->fail_grank;
@@ -1415,13 +1514,20 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
         }
         /* trials settled at the load by a decision whose job a kill cut
          * short: their directories as that job's end leaves them (the
-         * checkpoints after the last reported step go, K of the rest stay) */
-        for (int64_t k = 0; st == SL_OK && o->resume && k < r->e->nsettled; k++) {
-            const sl_tune_trial_t *t = &r->e->t[r->e->settled[k]];
+         * checkpoints after the last reported step go, K of the rest stay);
+         * so too trials that had ended with more than K, the steps after
+         * their saved one, whose pruning after the next save a kill cut
+         * short (unpruned_mark) */
+        for (int64_t i = 0; st == SL_OK && o->resume && i < r->e->n; i++) {
+            const sl_tune_trial_t *t = &r->e->t[i];
+            if (t->status == SL_TUNE_PENDING && t->nreports == 0)
+                continue; /* a new trial, or one that never reported: nothing to prune */
             char dir[1024];
             trial_dir(r, t->id, dir, sizeof dir);
             ckpt_settle(dir, o->keep, t->step, t->step, NULL, NULL);
         }
+        if (st == SL_OK)
+            saved_update(r);
         sl_tune_space_fini(&copy);
     }
     st = sl_agree(r->wc, st);
@@ -1548,6 +1654,8 @@ out_free:
     free(r->sendbuf);
     free(r->sendreq);
     free(r->own_job);
+    free(r->saved_step);
+    free(r->unpruned);
     sl_topo_fini(&topo);
     return st;
 }

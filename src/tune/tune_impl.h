@@ -73,7 +73,8 @@ double sl_tune__rep_res(const sl_tune_exp_t *e, int64_t r);
 #define TAG_REQ    101
 #define TAG_REPORT 102 /* tune_repmsg_t */
 #define TAG_JOB    103 /* tune_jobmsg_t */
-/* int64[3]: trial, decision, the trial's last step taken (the decided one);
+/* int64[4]: trial, decision, the trial's last step taken (the decided one),
+ * the step up to which the leader may prune (taken and in experiment.h5);
  * SL_TUNE_CONTINUE: an answer to a report that asked for it */
 #define TAG_DECIDE 104
 /* tags on a group's communicator (leader <-> members) */
@@ -83,6 +84,7 @@ double sl_tune__rep_res(const sl_tune_exp_t *e, int64_t r);
 
 typedef struct {
     int64_t kind, trial, target, ckpt_step;
+    int64_t saved_step; /* the trial's step in experiment.h5: pruning goes up to it at most */
     double time_prior; /* seconds the trial ran in earlier jobs (for time_total_s) */
     char trial_dir[1024];
     char resume[1600]; /* checkpoint to resume from, "" for none */

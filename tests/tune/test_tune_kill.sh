@@ -103,6 +103,48 @@ expect_rc 0 drun --resume
 grep -q '^0,done,5,' "$T/d/trials.csv" || fail "the decided trial is not done: $(cat "$T/d/trials.csv")"
 [ "$(cd "$T/d/trials/000000" && echo checkpoint-*)" = "checkpoint-4 checkpoint-5" ] ||
   fail "--keep-checkpoints 2 does not hold for a trial decided before the kill: $(ls "$T/d/trials/000000")"
+# killed while experiment.h5 lags behind the reports (it is written at most
+# every 50 writes' time): the resume goes on from the step it holds and drops
+# the checkpoints after it, so pruning must keep the newest one up to that
+# step; it pruned up to the reported step, and a trial that had reported a
+# burst of steps since the last write started over from its first step
+cat > "$T/b.sh" <<'SH'
+#!/bin/sh
+d=$1
+echo "$SLUICE_TRIAL_ID resume=${SLUICE_RESUME:-}" >> "$d/bstarts"
+step=0
+[ -n "${SLUICE_RESUME:-}" ] && step=$(cat "$SLUICE_RESUME")
+if [ ! -e "$d/b-killed" ]; then
+  # three steps, then 27 at once, read at one wake soon after a write of
+  # the state (pruned, not written: writes come at most every 50 writes'
+  # time), then the kill
+  for s in 1 2 3; do echo $s > "$SLUICE_TRIAL_DIR/checkpoint-$s"; echo "sluice-report step=$s loss=$s"; sleep 0.3; done
+  out=""
+  while [ $s -lt 30 ]; do s=$((s+1)); echo $s > "$SLUICE_TRIAL_DIR/checkpoint-$s"; out="$out
+sluice-report step=$s loss=$s"; done
+  echo "$out"
+  sleep 0.02
+  touch "$d/b-killed"
+  kill -9 $PPID
+  exit 0
+fi
+while [ $step -lt 40 ]; do
+  step=$((step+1)); echo $step > "$SLUICE_TRIAL_DIR/checkpoint-$step"; echo "sluice-report step=$step loss=$step"
+done
+SH
+chmod +x "$T/b.sh"
+brun() {
+  $MPIRUN -np 1 $SLUICE tune -q --command "$T/b.sh $T" --space 'x=uniform(0,1)' --metric loss --trials 1 \
+    --max-t 40 --keep-checkpoints 1 --out "$T/burst" "$@"
+}
+brun > "$T/out" 2>&1
+[ -e "$T/b-killed" ] || { cat "$T/out"; fail "the burst trial did not kill its rank"; }
+expect_rc 0 brun --resume
+grep -q 'holds no checkpoint' "$T/err" && { cat "$T/bstarts" "$T/err"; fail "a trial killed after a burst of reports started over from its first step"; }
+grep -q "^0 resume=$T/burst/trials/000000/checkpoint-[0-9]" "$T/bstarts" ||
+  fail "the trial did not resume from a checkpoint: $(cat "$T/bstarts")"
+[ "$(cd "$T/burst/trials/000000" && echo checkpoint-*)" = "checkpoint-40" ] ||
+  fail "the trial does not end with its newest checkpoint alone: $(ls "$T/burst/trials/000000")"
 # the ranks alone killed with -9 (a crash, the OOM killer): the commands
 # they ran do not run on unseen; each rank's guard sends their groups SIGTERM
 printf '#!/bin/sh\necho $$ >> "%s/gpids"\nexec sleep 60\n' "$T" > "$T/g.sh"
