@@ -157,33 +157,41 @@ sl_status_t sl_sort_order(const unsigned char *recs, uint64_t n, uint32_t **orde
     return SL_OK;
 }
 
+/* Records of R bytes into their order (position i takes record order[i]):
+ * through tmp when given, else in place, cycle by cycle, with t holding one
+ * record (order is consumed). Inlined with a constant R for the default
+ * geometry. */
+static inline void permute(unsigned char *recs, uint32_t *order, uint64_t n, size_t R, unsigned char *tmp,
+                           unsigned char *t)
+{
+    if (tmp) {
+        for (uint64_t i = 0; i < n; i++)
+            memcpy(tmp + i * R, recs + (uint64_t)order[i] * R, R);
+        memcpy(recs, tmp, n * R);
+        return;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        if (order[i] == i)
+            continue;
+        memcpy(t, recs + i * R, R);
+        uint64_t j = i;
+        while (order[j] != i) {
+            uint64_t from = order[j];
+            memcpy(recs + j * R, recs + from * R, R);
+            order[j] = (uint32_t)j;
+            j = from;
+        }
+        memcpy(recs + j * R, t, R);
+        order[j] = (uint32_t)j;
+    }
+}
+
 static sl_status_t sort_keyidx(unsigned char *recs, uint64_t n, unsigned char *tmp)
 {
     uint32_t *order;
     SL_TRY(sl_sort_order(recs, n, &order));
-    if (tmp) {
-        /* Permute the records once, through the scratch buffer. */
-        for (uint64_t i = 0; i < n; i++)
-            memcpy(tmp + i * SL_SORT_REC, recs + (uint64_t)order[i] * SL_SORT_REC, SL_SORT_REC);
-        memcpy(recs, tmp, n * SL_SORT_REC);
-    } else {
-        /* In place, cycle by cycle: position i takes record order[i]. */
-        for (uint64_t i = 0; i < n; i++) {
-            if (order[i] == i)
-                continue;
-            unsigned char t[SL_SORT_REC];
-            memcpy(t, recs + i * SL_SORT_REC, SL_SORT_REC);
-            uint64_t j = i;
-            while (order[j] != i) {
-                uint64_t from = order[j];
-                memcpy(recs + j * SL_SORT_REC, recs + from * SL_SORT_REC, SL_SORT_REC);
-                order[j] = (uint32_t)j;
-                j = from;
-            }
-            memcpy(recs + j * SL_SORT_REC, t, SL_SORT_REC);
-            order[j] = (uint32_t)j;
-        }
-    }
+    unsigned char t[SL_SORT_REC];
+    permute(recs, order, n, SL_SORT_REC, tmp, t);
     free(order);
     return SL_OK;
 }
@@ -351,27 +359,8 @@ sl_status_t sl_sort_records_g(unsigned char *recs, uint64_t n, const char *algo,
                      : sl_error(SL_ERR_NOMEM, "out of memory sorting %llu records", (unsigned long long)n);
     if (st == SL_OK)
         st = sl_sort_order_pieces_g(recs, n, g, collect_piece, &c, NULL);
-    if (st == SL_OK && tmp) {
-        for (uint64_t i = 0; i < n; i++)
-            memcpy(tmp + i * R, recs + (uint64_t)c.order[i] * R, R);
-        memcpy(recs, tmp, n * R);
-    } else if (st == SL_OK) {
-        uint32_t *order = c.order;
-        for (uint64_t i = 0; i < n; i++) { /* in place, cycle by cycle, as sort_keyidx */
-            if (order[i] == i)
-                continue;
-            memcpy(t, recs + i * R, R);
-            uint64_t j = i;
-            while (order[j] != i) {
-                uint64_t from = order[j];
-                memcpy(recs + j * R, recs + from * R, R);
-                order[j] = (uint32_t)j;
-                j = from;
-            }
-            memcpy(recs + j * R, t, R);
-            order[j] = (uint32_t)j;
-        }
-    }
+    if (st == SL_OK)
+        permute(recs, c.order, n, R, tmp, t);
     free(c.order);
     free(t);
     return st;

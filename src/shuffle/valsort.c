@@ -38,6 +38,33 @@ static void add2(uint64_t a[2], const uint64_t b[2])
     a[1] = s.lo;
 }
 
+/* One boundary between a record and the next, d their keys' memcmp: a
+ * duplicate, or an unordered record (the first one's index remembered). */
+static void order_step(sl_valsort_sum_t *s, int d)
+{
+    if (d == 0) {
+        inc(s->dup_count, 1);
+    } else if (d > 0) {
+        if (is_zero(s->first_unordered))
+            memcpy(s->first_unordered, s->rec_count, sizeof s->first_unordered);
+        inc(s->unordered_count, 1);
+    }
+}
+
+/* a's counts followed by b's, d the memcmp of a's last key and b's first. */
+static void merge_counts(sl_valsort_sum_t *a, const sl_valsort_sum_t *b, int d)
+{
+    order_step(a, d);
+    if (is_zero(a->first_unordered) && !is_zero(b->first_unordered)) {
+        memcpy(a->first_unordered, a->rec_count, sizeof a->first_unordered);
+        add2(a->first_unordered, b->first_unordered);
+    }
+    add2(a->unordered_count, b->unordered_count);
+    add2(a->rec_count, b->rec_count);
+    add2(a->dup_count, b->dup_count);
+    add2(a->checksum, b->checksum);
+}
+
 void sl_valsort_add(sl_valsort_sum_t *s, const unsigned char *buf, uint64_t n)
 {
     if (n == 0)
@@ -59,13 +86,7 @@ void sl_valsort_add(sl_valsort_sum_t *s, const unsigned char *buf, uint64_t n)
         if (crc_lo < c)
             crc_hi++;
         int d = memcmp(prev, r, SL_SORT_KEY);
-        if (d == 0) {
-            inc(s->dup_count, 1);
-        } else if (d > 0) {
-            if (is_zero(s->first_unordered))
-                memcpy(s->first_unordered, s->rec_count, sizeof s->first_unordered);
-            inc(s->unordered_count, 1);
-        }
+        order_step(s, d);
         inc(s->rec_count, 1);
         prev = r;
     }
@@ -83,22 +104,7 @@ void sl_valsort_merge(sl_valsort_sum_t *a, const sl_valsort_sum_t *b)
         *a = *b;
         return;
     }
-    int d = memcmp(a->last_rec, b->first_rec, SL_SORT_KEY);
-    if (d == 0) {
-        inc(a->dup_count, 1);
-    } else if (d > 0) {
-        if (is_zero(a->first_unordered))
-            memcpy(a->first_unordered, a->rec_count, sizeof a->first_unordered);
-        inc(a->unordered_count, 1);
-    }
-    if (is_zero(a->first_unordered) && !is_zero(b->first_unordered)) {
-        memcpy(a->first_unordered, a->rec_count, sizeof a->first_unordered);
-        add2(a->first_unordered, b->first_unordered);
-    }
-    add2(a->unordered_count, b->unordered_count);
-    add2(a->rec_count, b->rec_count);
-    add2(a->dup_count, b->dup_count);
-    add2(a->checksum, b->checksum);
+    merge_counts(a, b, memcmp(a->last_rec, b->first_rec, SL_SORT_KEY));
     memcpy(a->last_rec, b->last_rec, SL_SORT_REC);
 }
 
@@ -144,13 +150,7 @@ static void add_g(sl_valsort_sum_t *s, unsigned char *keys, const unsigned char 
         if (crc_lo < c)
             crc_hi++;
         int d = memcmp(prev, r + O, L);
-        if (d == 0) {
-            inc(s->dup_count, 1);
-        } else if (d > 0) {
-            if (is_zero(s->first_unordered))
-                memcpy(s->first_unordered, s->rec_count, sizeof s->first_unordered);
-            inc(s->unordered_count, 1);
-        }
+        order_step(s, d);
         inc(s->rec_count, 1);
         prev = r + O;
     }
@@ -171,22 +171,7 @@ static void merge_g(sl_valsort_sum_t *a, unsigned char *akeys, const sl_valsort_
         memcpy(akeys, bkeys, 2 * L);
         return;
     }
-    int d = memcmp(akeys + L, bkeys, L);
-    if (d == 0) {
-        inc(a->dup_count, 1);
-    } else if (d > 0) {
-        if (is_zero(a->first_unordered))
-            memcpy(a->first_unordered, a->rec_count, sizeof a->first_unordered);
-        inc(a->unordered_count, 1);
-    }
-    if (is_zero(a->first_unordered) && !is_zero(b->first_unordered)) {
-        memcpy(a->first_unordered, a->rec_count, sizeof a->first_unordered);
-        add2(a->first_unordered, b->first_unordered);
-    }
-    add2(a->unordered_count, b->unordered_count);
-    add2(a->rec_count, b->rec_count);
-    add2(a->dup_count, b->dup_count);
-    add2(a->checksum, b->checksum);
+    merge_counts(a, b, memcmp(akeys + L, bkeys, L));
     memcpy(akeys + L, bkeys + L, L);
 }
 

@@ -245,6 +245,38 @@ static void rm_rf(const char *path)
     }
 }
 
+/* steps[0..n) sorted newest first with repeats removed (a checkpoint may be
+ * several files, checkpoint-5.model and checkpoint-5.optim, which count as
+ * one step and stay or go together); returns how many are left. */
+static int steps_distinct(int64_t *steps, int n)
+{
+    qsort(steps, (size_t)n, sizeof steps[0], cmp_i64_desc);
+    int nd = 0;
+    for (int i = 0; i < n; i++)
+        if (nd == 0 || steps[i] != steps[nd - 1])
+            steps[nd++] = steps[i];
+    return nd;
+}
+
+/* The removing pass over an open trial directory: the checkpoints of steps
+ * s with (s <= upto and s < cut) or s > after go. Returns all, the entries
+ * counted in the directory, less those removed. */
+static int ckpt_remove(DIR *d, const char *dir, int64_t upto, int64_t cut, int64_t after, int all)
+{
+    rewinddir(d);
+    char path[4096];
+    for (struct dirent *de; (de = readdir(d));) {
+        int64_t s;
+        if (ckpt_step_of(de->d_name, &s) && ((s <= upto && s < cut) || s > after)) {
+            struct stat sb;
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+            rm_rf(path);
+            all -= lstat(path, &sb) != 0; /* what could not be removed is still there */
+        }
+    }
+    return all;
+}
+
 /* Keep the newest `keep` checkpoints of a trial (keep < 0: remove all)
  * among those of steps up to max_step (-1: any); later ones are left alone:
  * the objective may be writing one, not yet reported, and pruning by it
@@ -266,14 +298,7 @@ static int64_t ckpt_prune(const char *dir, long keep, int64_t max_step, int *lef
         if (n < 4096 && ckpt_step_of(de->d_name, &s) && (max_step < 0 || s <= max_step))
             steps[n++] = s;
     }
-    qsort(steps, (size_t)n, sizeof steps[0], cmp_i64_desc);
-    /* keep counts steps: a checkpoint may be several files (checkpoint-5.model
-     * and checkpoint-5.optim), which stay or go together */
-    int nd = 0;
-    for (int i = 0; i < n; i++)
-        if (nd == 0 || steps[i] != steps[nd - 1])
-            steps[nd++] = steps[i];
-    n = nd;
+    n = steps_distinct(steps, n); /* keep counts steps, not files */
     int64_t newest = n > 0 && keep != 0 && keep >= 0 ? steps[0] : -1;
     if (n <= keep) {
         closedir(d);
@@ -282,17 +307,7 @@ static int64_t ckpt_prune(const char *dir, long keep, int64_t max_step, int *lef
         return newest;
     }
     int64_t cut = keep > 0 ? steps[keep - 1] : INT64_MAX;
-    rewinddir(d);
-    char path[4096];
-    for (struct dirent *de; (de = readdir(d));) {
-        int64_t s;
-        if (ckpt_step_of(de->d_name, &s) && (max_step < 0 || s <= max_step) && (keep < 0 || s < cut)) {
-            struct stat sb;
-            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-            rm_rf(path);
-            all -= lstat(path, &sb) != 0; /* what could not be removed is still there */
-        }
-    }
+    all = ckpt_remove(d, dir, max_step < 0 ? INT64_MAX : max_step, cut, INT64_MAX, all);
     closedir(d);
     if (left)
         *left = all;
@@ -333,11 +348,7 @@ static int64_t ckpt_settle(const char *dir, long keep, int64_t upto, int64_t sur
         else if (n < 4096)
             steps[n++] = s;
     }
-    qsort(steps, (size_t)n, sizeof steps[0], cmp_i64_desc);
-    int nd = 0; /* distinct steps, as in ckpt_prune */
-    for (int i = 0; i < n; i++)
-        if (nd == 0 || steps[i] != steps[nd - 1])
-            steps[nd++] = steps[i];
+    int nd = steps_distinct(steps, n);
     /* the keep newest up to sure stay: cut is the oldest of them */
     int nsure = 0, kept = nd;
     int64_t cut = INT64_MIN;
@@ -350,19 +361,8 @@ static int64_t ckpt_settle(const char *dir, long keep, int64_t upto, int64_t sur
         cut = INT64_MIN; /* nothing to prune */
     if (more)
         *more = keep > 0 && kept > keep;
-    if (drop || cut != INT64_MIN) {
-        rewinddir(d);
-        char path[4096];
-        for (struct dirent *de; (de = readdir(d));) {
-            int64_t s;
-            if (ckpt_step_of(de->d_name, &s) && (s > upto || (s <= sure && s < cut))) {
-                struct stat sb;
-                snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-                rm_rf(path);
-                all -= lstat(path, &sb) != 0; /* what could not be removed is still there */
-            }
-        }
-    }
+    if (drop || cut != INT64_MIN)
+        all = ckpt_remove(d, dir, sure, cut, upto, all);
     closedir(d);
     if (left)
         *left = all;
