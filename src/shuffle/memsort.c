@@ -83,8 +83,42 @@ static void make_entries(const unsigned char *recs, uint64_t n, ent_t *e)
         make_entry(recs, i, &e[i]);
 }
 
-sl_status_t sl_sort_order_pieces(const unsigned char *recs, uint64_t n, sl_sort_piece_fn fn, void *arg,
-                                 double *t_sort)
+typedef struct {
+    const unsigned char *recs;
+    const sl_sort_geom_t *g;
+} gctx_t;
+
+/* Prefix, then the key bytes after the first 8, then the index: a total,
+ * stable order whatever the sort algorithm underneath. */
+static int gent_cmp(const void *a, const void *b, void *arg)
+{
+    const ent_t *x = a, *y = b;
+    if (x->k0 != y->k0)
+        return x->k0 < y->k0 ? -1 : 1;
+    const gctx_t *c = arg;
+    if (c->g->len > 8) {
+        size_t R = c->g->rec, o = c->g->off + 8u;
+        int d = memcmp(c->recs + (size_t)x->idx * R + o, c->recs + (size_t)y->idx * R + o, c->g->len - 8u);
+        if (d)
+            return d;
+    }
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static inline void make_entry_g(const unsigned char *recs, uint64_t i, const sl_sort_geom_t *g, ent_t *e)
+{
+    e->k0 = sl_sort_key_prefix(recs + i * g->rec, g);
+    e->k1 = 0;
+    e->pad = 0;
+    e->idx = (uint32_t)i;
+}
+
+/* The order of n records (R bytes, key at O) in pieces to fn, bucketed by
+ * the first key byte so that each piece goes to fn while the next bucket
+ * sorts. g NULL: the default geometry (10-byte keys: msd_ent on 8+2-byte
+ * entries); else its generic entries, by qsort_r. Inlined for each. */
+static inline sl_status_t order_pieces(const unsigned char *recs, uint64_t n, const sl_sort_geom_t *g,
+                                       size_t R, size_t O, sl_sort_piece_fn fn, void *arg, double *t_sort)
 {
     if (n > UINT32_MAX)
         return sl_error(SL_ERR_INVALID, "too many records (%llu) for one in-memory sort",
@@ -96,21 +130,28 @@ sl_status_t sl_sort_order_pieces(const unsigned char *recs, uint64_t n, sl_sort_
      * arrays; fresh memory costs more than the extra pass over the keys. */
     size_t cnt[256] = {0}, start[257], pos[256], most = 0;
     for (uint64_t i = 0; i < n; i++)
-        cnt[recs[i * SL_SORT_REC]]++;
+        cnt[recs[i * R + O]]++;
     start[0] = 0;
     for (int d = 0; d < 256; d++) {
         start[d + 1] = start[d] + cnt[d];
         most = cnt[d] > most ? cnt[d] : most;
     }
-    ent_t *e = sl_sort_alloc_big((n + 1) * sizeof *e), *s = sl_sort_alloc_big((most + 1) * sizeof *s);
-    if (!e || !s) {
+    ent_t *e = sl_sort_alloc_big((n + 1) * sizeof *e),
+          *s = g ? NULL : sl_sort_alloc_big((most + 1) * sizeof *s);
+    if (!e || (!g && !s)) {
         free(e);
         free(s);
         return sl_error(SL_ERR_NOMEM, "out of memory sorting %llu records", (unsigned long long)n);
     }
     memcpy(pos, start, sizeof pos);
-    for (uint64_t i = 0; i < n; i++)
-        make_entry(recs, i, &e[pos[recs[i * SL_SORT_REC]]++]);
+    for (uint64_t i = 0; i < n; i++) {
+        ent_t *to = &e[pos[recs[i * R + O]]++];
+        if (g)
+            make_entry_g(recs, i, g, to);
+        else
+            make_entry(recs, i, to);
+    }
+    gctx_t gc = {recs, g};
     sl_status_t st = SL_OK;
     double t_fn = 0;
     for (int d = 0; d < 256 && st == SL_OK; d++) {
@@ -121,7 +162,10 @@ sl_status_t sl_sort_order_pieces(const unsigned char *recs, uint64_t n, sl_sort_
          * its entries from the front (entry i is read before order[i], at a
          * quarter of its offset, is written). */
         ent_t *b = e + start[d];
-        msd_ent(b, s, k, 1, 0);
+        if (g)
+            qsort_r(b, k, sizeof *b, gent_cmp, &gc);
+        else
+            msd_ent(b, s, k, 1, 0);
         uint32_t *order = (uint32_t *)b;
         for (size_t i = 0; i < k; i++)
             order[i] = b[i].idx;
@@ -134,6 +178,12 @@ sl_status_t sl_sort_order_pieces(const unsigned char *recs, uint64_t n, sl_sort_
     if (t_sort)
         *t_sort += sl_now() - t0 - t_fn;
     return st;
+}
+
+sl_status_t sl_sort_order_pieces(const unsigned char *recs, uint64_t n, sl_sort_piece_fn fn, void *arg,
+                                 double *t_sort)
+{
+    return order_pieces(recs, n, NULL, SL_SORT_REC, 0, fn, arg, t_sort);
 }
 
 sl_status_t sl_sort_order(const unsigned char *recs, uint64_t n, uint32_t **order_p)
@@ -251,80 +301,12 @@ sl_status_t sl_sort_records(unsigned char *recs, uint64_t n, const char *algo, u
 
 /* Generic geometry ------------------------------------------------------- */
 
-typedef struct {
-    const unsigned char *recs;
-    const sl_sort_geom_t *g;
-} gctx_t;
-
-/* Prefix, then the key bytes after the first 8, then the index: a total,
- * stable order whatever the sort algorithm underneath. */
-static int gent_cmp(const void *a, const void *b, void *arg)
-{
-    const ent_t *x = a, *y = b;
-    if (x->k0 != y->k0)
-        return x->k0 < y->k0 ? -1 : 1;
-    const gctx_t *c = arg;
-    if (c->g->len > 8) {
-        size_t R = c->g->rec, o = c->g->off + 8u;
-        int d = memcmp(c->recs + (size_t)x->idx * R + o, c->recs + (size_t)y->idx * R + o, c->g->len - 8u);
-        if (d)
-            return d;
-    }
-    return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-static inline void make_entry_g(const unsigned char *recs, uint64_t i, const sl_sort_geom_t *g, ent_t *e)
-{
-    e->k0 = sl_sort_key_prefix(recs + i * g->rec, g);
-    e->k1 = 0;
-    e->pad = 0;
-    e->idx = (uint32_t)i;
-}
-
 sl_status_t sl_sort_order_pieces_g(const unsigned char *recs, uint64_t n, const sl_sort_geom_t *g,
                                    sl_sort_piece_fn fn, void *arg, double *t_sort)
 {
     if (sl_sort_geom_is_std(g))
         return sl_sort_order_pieces(recs, n, fn, arg, t_sort);
-    if (n > UINT32_MAX)
-        return sl_error(SL_ERR_INVALID, "too many records (%llu) for one in-memory sort",
-                        (unsigned long long)n);
-    double t0 = sl_now();
-    /* As sl_sort_order_pieces: bucketed by the first key byte, so pieces
-     * go to fn while the next bucket sorts. */
-    const size_t R = g->rec, O = g->off;
-    size_t cnt[256] = {0}, start[257], pos[256];
-    for (uint64_t i = 0; i < n; i++)
-        cnt[recs[i * R + O]]++;
-    start[0] = 0;
-    for (int d = 0; d < 256; d++)
-        start[d + 1] = start[d] + cnt[d];
-    ent_t *e = sl_sort_alloc_big((n + 1) * sizeof *e);
-    if (!e)
-        return sl_error(SL_ERR_NOMEM, "out of memory sorting %llu records", (unsigned long long)n);
-    memcpy(pos, start, sizeof pos);
-    for (uint64_t i = 0; i < n; i++)
-        make_entry_g(recs, i, g, &e[pos[recs[i * R + O]]++]);
-    gctx_t gc = {recs, g};
-    sl_status_t st = SL_OK;
-    double t_fn = 0;
-    for (int d = 0; d < 256 && st == SL_OK; d++) {
-        size_t k = cnt[d];
-        if (!k)
-            continue;
-        ent_t *b = e + start[d];
-        qsort_r(b, k, sizeof *b, gent_cmp, &gc);
-        uint32_t *order = (uint32_t *)b; /* in place from the front, as above */
-        for (size_t i = 0; i < k; i++)
-            order[i] = b[i].idx;
-        double t1 = sl_now();
-        st = fn(arg, order, k);
-        t_fn += sl_now() - t1;
-    }
-    free(e);
-    if (t_sort)
-        *t_sort += sl_now() - t0 - t_fn;
-    return st;
+    return order_pieces(recs, n, g, g->rec, g->off, fn, arg, t_sort);
 }
 
 /* The whole order for sl_sort_records_g: collected from the pieces. */
