@@ -38,3 +38,19 @@ usr1_after_rows() {
   wait "$1"; _rc=$?
   [ $_rc -eq 75 ] || { cat "$4" "$5" >&2; fail "after SIGUSR1 the run exited $_rc, expected 75"; }
 }
+# sort_killed_after_part0 SORT-OPTIONS...: an external sort on 2 ranks into
+# sorted/ (rank 1 stalled by --test-stall-ms), killed with -9 once
+# part-00000 is complete; fails unless part-00001 is still missing. Its
+# output is in run.log.
+sort_killed_after_part0() {
+  rm -rf sorted
+  $MPIRUN -np 2 $SLUICE sort --output sorted --test-stall-ms 30000 "$@" >run.log 2>&1 &
+  _mpid=$!
+  _i=0
+  while [ ! -e sorted/part-00000 ] && [ $_i -lt 300 ]; do sleep 0.1; _i=$((_i + 1)); done
+  [ -e sorted/part-00000 ] || { kill -9 $_mpid; fail "part-00000 never appeared: $(cat run.log)"; }
+  for _p in $(pgrep -P $_mpid); do kill -9 "$_p"; done
+  kill -9 $_mpid 2>/dev/null
+  wait $_mpid 2>/dev/null
+  [ -e sorted/part-00001 ] && fail "part-00001 complete although its rank was killed"
+}

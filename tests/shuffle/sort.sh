@@ -179,19 +179,7 @@ expect_grep "plan.*sorts nothing" "$T/err"
 # part-00000 is complete; --resume must keep it (same inode) and finish,
 # and remove the runs the killed rank 1 had spilled to --tmp (they stayed
 # forever), but not another sort's.
-kill_after_part0() { # an external sort into sorted/, killed once part-00000 is complete
-  rm -rf sorted
-  $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --tmp tmp --mem 1M --test-stall-ms 30000 >run.log 2>&1 &
-  mpid=$!
-  i=0
-  while [ ! -e sorted/part-00000 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-  [ -e sorted/part-00000 ] || { kill -9 $mpid; fail "part-00000 never appeared: $(cat run.log)"; }
-  for p in $(pgrep -P $mpid); do kill -9 "$p"; done
-  kill -9 $mpid 2>/dev/null
-  wait $mpid 2>/dev/null
-  [ -e sorted/part-00001 ] && fail "part-00001 complete although its rank was killed"
-}
-kill_after_part0
+sort_killed_after_part0 --input big.dat --tmp tmp --mem 1M
 ino=$(stat -c %i sorted/part-00000)
 ls tmp/sluice-run-*-1-* >/dev/null 2>&1 || fail "the killed rank 1 left no spilled runs: $(ls tmp)"
 : >tmp/sluice-run-12345-1-0
@@ -254,7 +242,7 @@ expect_rc 0 $SLUICE valsort sorted/part-*
 # A fresh run (no --resume) after a killed one removes the killed run's
 # spilled runs too, and not another sort's; on fewer ranks, also those of
 # the ranks it does not have (rank 1's stayed in --tmp for good).
-kill_after_part0
+sort_killed_after_part0 --input big.dat --tmp tmp --mem 1M
 ls tmp/sluice-run-*-1-* >/dev/null 2>&1 || fail "the killed rank 1 left no spilled runs: $(ls tmp)"
 : >tmp/sluice-run-12345-1-0
 expect_rc 0 $MPIRUN -np 1 $SLUICE sort --input big.dat --output sorted --tmp tmp

@@ -159,17 +159,8 @@ expect_grep "SUCCESS" "$T/err"
 # Resume: kill an external sort once part-00000 is complete (rank 1 stalls);
 # --resume with another geometry is refused, naming the manifest's, and
 # touches nothing; with the same one it keeps part-00000 and completes.
-rm -rf sorted
 # shellcheck disable=SC2086
-$MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1 $geom --test-stall-ms 30000 >run.log 2>&1 &
-mpid=$!
-i=0
-while [ ! -e sorted/part-00000 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-[ -e sorted/part-00000 ] || { kill -9 $mpid; fail "part-00000 never appeared: $(cat run.log)"; }
-for p in $(pgrep -P $mpid); do kill -9 "$p"; done
-kill -9 $mpid 2>/dev/null
-wait $mpid 2>/dev/null
-[ -e sorted/part-00001 ] && fail "part-00001 complete although its rank was killed"
+sort_killed_after_part0 --input in.dat --tmp tmp --mem 1 $geom
 ino=$(stat -c %i sorted/part-00000)
 cp sorted/.sluice-sort manifest.keep
 expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --resume --record-size 64 \
