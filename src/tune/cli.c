@@ -305,9 +305,10 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
         if (mst == SL_ERR_INVALID)
             return usage("--model '%s' names in {} something that is not a parameter of the space", bad);
         if (mst == SL_ERR_MISMATCH)
-            return usage("parameter '%s' cannot set the mlp option: optimizer takes choice(...) or grid(...) of "
-                         "sgd, adam, adamw, and batch numbers of at least 1",
-                         bad);
+            return usage(
+                "parameter '%s' cannot set the mlp option: optimizer takes choice(...) or grid(...) of "
+                "sgd, adam, adamw, batch numbers of at least 1, and lr, weight_decay and momentum numbers",
+                bad);
         if (mst != SL_OK)
             return usage(
                 "parameter '%s' is not used by the mlp objective (tune lr, weight_decay, momentum, batch, "

@@ -134,6 +134,9 @@ sl_status_t tune_mlp_check(const tune_opts_t *o, const sl_tune_space_t *s, const
             bad = !cat && !(p->lo >= 1);
             for (int k = 0; cat && k < p->nvalues; k++)
                 bad |= !(p->numvalues[k] >= 1);
+        } else if (!tune_mlp_shapes(o, p->name)) { /* lr, weight_decay, momentum: numbers */
+            for (int k = 0; cat && k < p->nvalues; k++)
+                bad |= !isfinite(p->numvalues[k]);
         }
         if (bad) {
             *bad_p = p->name;
@@ -169,7 +172,7 @@ static sl_status_t mlp_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
                                                                : o->epochs;
     for (int i = 0; i < s->n; i++) {
         const char *n = s->p[i].name;
-        double v = job->params[i];
+        double v = sl_tune_value_num(&s->p[i], job->params[i]); /* a choice's value, not its index */
         if (!strcmp(n, "lr"))
             t.lr = v;
         else if (!strcmp(n, "weight_decay"))
@@ -177,9 +180,7 @@ static sl_status_t mlp_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
         else if (!strcmp(n, "momentum"))
             t.momentum = v;
         else if (!strcmp(n, "batch"))
-            t.batch = (long)llround(s->p[i].kind == SL_TUNE_CHOICE || s->p[i].kind == SL_TUNE_GRID
-                                        ? s->p[i].numvalues[(int)v]
-                                        : v);
+            t.batch = (long)llround(v);
         else if (!strcmp(n, "optimizer"))
             t.optimizer = s->p[i].values[(int)v];
     }

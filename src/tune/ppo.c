@@ -135,9 +135,7 @@ static sl_status_t ppo_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
     t.total_steps = iters * o->iter_steps;
     for (int i = 0; i < s->n; i++) {
         const sl_tune_param_t *p = &s->p[i];
-        double v = job->params[i];
-        if (p->kind == SL_TUNE_CHOICE || p->kind == SL_TUNE_GRID)
-            v = p->numvalues[(int)v];
+        double v = sl_tune_value_num(p, job->params[i]);
         int k = known_index(p->name); /* cli.c refused the others */
         if (k < 0)
             continue;

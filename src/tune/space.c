@@ -318,6 +318,14 @@ void sl_tune_value_text(const sl_tune_param_t *p, double v, char *buf, size_t le
     }
 }
 
+double sl_tune_value_num(const sl_tune_param_t *p, double v)
+{
+    if (p->kind != SL_TUNE_CHOICE && p->kind != SL_TUNE_GRID)
+        return v;
+    long i = lround(v);
+    return i >= 0 && i < p->nvalues ? p->numvalues[i] : NAN;
+}
+
 double sl_tune_grid_size(const sl_tune_space_t *s)
 {
     double n = 1;

@@ -51,6 +51,9 @@ void sl_tune_space_fini(sl_tune_space_t *s);
 char *sl_tune_space_string(const sl_tune_space_t *s);
 /* A parameter value as text for substitution (choice: the word). */
 void sl_tune_value_text(const sl_tune_param_t *p, double v, char *buf, size_t len);
+/* The number a value stands for: for choice and grid, the numeric value of
+ * the option it indexes (NAN for a word); otherwise v itself. */
+double sl_tune_value_num(const sl_tune_param_t *p, double v);
 /* Number of grid points over grid and choice parameters (0 if a parameter
  * is continuous). */
 double sl_tune_grid_size(const sl_tune_space_t *s);

@@ -38,7 +38,7 @@ expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" -
   --space 'foo=uniform(0,1)' --metric accuracy --max-t 2 --trials 2 --out "$T/bad"
 expect_grep "parameter 'foo' is not used by the mlp objective" "$T/err"
 # optimizer and batch of a kind the options cannot take are refused (a crash, or every trial failing)
-for sp in 'optimizer=uniform(0,1)' 'optimizer=choice(adam,lion)' 'batch=choice(small,big)'; do
+for sp in 'optimizer=uniform(0,1)' 'optimizer=choice(adam,lion)' 'batch=choice(small,big)' 'lr=choice(fast,slow)'; do
   expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --model 'mlp:6-8-3' \
     --space "$sp" --metric accuracy --max-t 2 --trials 2 --out "$T/bad"
   expect_grep "parameter '${sp%%=*}' cannot set the mlp option" "$T/err"
@@ -69,7 +69,13 @@ for opt in --data --eval-data; do
   [ "$(grep -c '^sluice' "$T/err")" -eq 1 ] || { cat "$T/err" >&2; fail "$opt missing: more than one line"; }
   [ -e "$T/nodata" ] && fail "a missing $opt file created EXPDIR"
 done
-echo PASS
+# lr, weight_decay and momentum from choice or grid train with the values
+# named (they had taken the option's index: lr 0, so no trial learnt)
+expect_rc 0 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --eval-data "$T/blobs.h5" \
+  --model 'mlp:6-8-3' --space 'lr=grid(0.05)' --space 'weight_decay=choice(0.0001)' --space 'momentum=grid(0.9)' \
+  --searcher grid --optimizer sgd --metric accuracy --mode max --max-t 4 --trials 1 --batch 32 --out "$T/gridlr"
+acc=$(sed -n 's/.*"metric": \([0-9.e-]*\).*/\1/p' "$T/gridlr/best.json")
+awk -v a="$acc" 'BEGIN{exit !(a > 0.8)}' || fail "lr=grid(0.05): best accuracy $acc"
 # PBT over a parameter that shapes the model: a trial that takes another's
 # checkpoint keeps the donor's width, so no resume fails on a shape mismatch
 expect_rc 0 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --eval-data "$T/blobs.h5" \
