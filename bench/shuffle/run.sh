@@ -5,11 +5,13 @@
 #  1. in memory, 2 ranks: `sluice sort` vs `LC_ALL=C sort -S 50% --parallel=2`
 #     on the same records in -a form (wall clock of each whole command);
 #     the sort phase vs ips4o's parallel sort on 2 threads (libips4o-dev).
-#  2. external (data = 4 x the total --mem): time vs this run's disk bound,
-#     bandwidths measured here with dd and direct I/O, input dropped from
-#     the page cache first.
+#  2. external (data = 4 x the total --mem, EXT_RECS records: 1 GB by
+#     default, so that start-up is not a fifth of the time as it is at 200 MB):
+#     time vs this run's disk bound, bandwidths measured here with dd and
+#     direct I/O just before each sort, input dropped from the page cache.
 #  3. gensort and valsort throughput per rank, 1 -> 2 rank scaling of all three.
-# usage: bench/shuffle/run.sh [BUILDDIR]   (env: RECS=2000000 REPS=3 DIR=scratch dir)
+# usage: bench/shuffle/run.sh [BUILDDIR]
+#   (env: RECS=2000000 EXT_RECS=5*RECS REPS=3 DIR=scratch dir PARTS="1 2 3")
 set -eu
 B=$(cd "${1:-.}" && pwd)
 . "$(dirname "$0")/../sluice-bin.sh"
@@ -17,6 +19,8 @@ sluice_bin "$B"
 S=$SLUICE_BIN
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 RECS=${RECS:-2000000}
+EXT_RECS=${EXT_RECS:-$((RECS * 5))}
+PARTS=${PARTS:-"1 2 3"}
 REPS=${REPS:-3}
 DIR=${DIR:-$(mktemp -d "${TMPDIR:-/var/tmp}/sluice-bench-XXXXXX")}
 mkdir -p "$DIR"
@@ -34,8 +38,9 @@ wall() { # wall seconds of a command; its CPU seconds (user+sys, children too) i
 MB=$((RECS / 10000))
 echo "machine: $(getconf _NPROCESSORS_ONLN) cores, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg); data $MB MB ($RECS records); scratch $DIR"
 
-echo "== 1. in memory, 2 ranks, $MB MB of -a records"
 $S gensort -a "$RECS" "$DIR/in.dat"
+if echo "$PARTS" | grep -q 1; then
+echo "== 1. in memory, 2 ranks, $MB MB of -a records"
 ts=""; tg=""; ti=""; cs=""; cg=""; td=""
 for r in $(seq "$REPS"); do
   rm -rf "$DIR/out"
@@ -56,7 +61,6 @@ echo "RATIO sluice/GNU speedup: $(ratio "$mg" "$ms")x wall (whole command), $(ra
 md=$(med $td)
 echo "GNU sort, then sync of its output:         ${md} s wall: sluice is $(ratio "$md" "$ms")x faster with both outputs durable"
 rm -f "$DIR/gnu.out"
-cat "$DIR"/out/part-* >"$DIR/sorted.dat"
 
 echo "== 1b. in-memory sort phase vs ips4o (2 ranks vs 2 threads, same records)"
 if [ -f /usr/include/ips4o.hpp ]; then
@@ -72,36 +76,48 @@ else
   echo "SKIP: ips4o not installed (apt-get install -y libips4o-dev)"
 fi
 
-echo "== 2. external: data 4x --mem, against the disk bound"
+fi
+
+if echo "$PARTS" | grep -q 2; then
+EMB=$((EXT_RECS / 10000))
+echo "== 2. external: $EMB MB of -a records, 4x --mem, against the disk bound"
+$S gensort -a "$EXT_RECS" "$DIR/ext.dat"
 # The VM's disk varies by 1.5x from minute to minute, so every repetition
 # measures it again (dd, direct I/O, 512 MB written then read) just before
 # its sort, and its ratio uses that minute's figures; the ratio against the
 # fastest figures seen in the whole run is printed too (the stricter one).
 tomb() { echo "$1" | awk '{v=$1; if ($2 ~ /^GB/) v*=1000; if ($2 ~ /^kB/) v/=1000; print v}'; }
-MEM=$((RECS * 100 / 8)) # per rank: 2 ranks x MEM = data / 4
+MEM=$((EXT_RECS * 100 / 8)) # per rank: 2 ranks x MEM = data / 4
+DDN=$((EXT_RECS * 100 / 4194304 + 1)) # dd: as many 4 MiB blocks as the data
 fr=""; tt=""; Rmax=0; Wmax=0; bytes_r=0; bytes_w=0
 for r in $(seq "$REPS"); do
-  dd if=/dev/zero of="$DIR/dd.test" bs=4M count=128 oflag=direct 2>"$DIR/dd.w"
+  dd if=/dev/zero of="$DIR/dd.test" bs=4M count=$DDN oflag=direct 2>"$DIR/dd.w"
   dd if="$DIR/dd.test" of=/dev/null bs=4M iflag=direct 2>"$DIR/dd.r"
   rm -f "$DIR/dd.test"
   W=$(tomb "$(awk '/copied/ {print $(NF-1), $NF}' "$DIR/dd.w")"); R=$(tomb "$(awk '/copied/ {print $(NF-1), $NF}' "$DIR/dd.r")")
   Rmax=$(awk -v a="$R" -v b="$Rmax" 'BEGIN{print (a > b) ? a : b}'); Wmax=$(awk -v a="$W" -v b="$Wmax" 'BEGIN{print (a > b) ? a : b}')
   rm -rf "$DIR/out"
-  dd if="$DIR/in.dat" iflag=nocache count=0 2>/dev/null || true
-  $MPIRUN -np 2 "$S" sort --direct-read --input "$DIR/in.dat" --output "$DIR/out" --tmp "$DIR" --mem "$MEM" \
+  dd if="$DIR/ext.dat" iflag=nocache count=0 2>/dev/null || true
+  $MPIRUN -np 2 "$S" sort --direct-read --input "$DIR/ext.dat" --output "$DIR/out" --tmp "$DIR" --mem "$MEM" \
     --disk-read-bw "$R" --disk-write-bw "$W" 2>"$DIR/ext.err" >/dev/null || { cat "$DIR/ext.err"; exit 1; }
   p=$(sed -n 's/.*: \([0-9.]*\)% of the disk bound/\1/p' "$DIR/ext.err")
   t=$(awk '$1 == "total" {print $2}' "$DIR/ext.err")
   echo "run $r: dd read $R MB/s, write $W MB/s; sort $t s: $p% of the disk bound"
   fr="$fr $p"; tt="$tt $t"
-  bytes_r=$(sed -n 's/.*read \([0-9.]*\) MB, written.*/\1/p' "$DIR/ext.err"); bytes_w=$(sed -n 's/.*written \([0-9.]*\) MB, spilled.*/\1/p' "$DIR/ext.err")
+  bytes_r=$(tomb "$(sed -n 's/.* read \([0-9.]* [kMG]B\), written.*/\1/p' "$DIR/ext.err")")
+  bytes_w=$(tomb "$(sed -n 's/.*, written \([0-9.]* [kMG]B\), spilled.*/\1/p' "$DIR/ext.err")")
 done
 grep -E "total|spilled" "$DIR/ext.err"
 strict=$(awk -v r="$bytes_r" -v w="$bytes_w" -v R="$Rmax" -v W="$Wmax" -v t="$(med $tt)" 'BEGIN{printf "%.1f", 100 * (r / R + w / W) / t}')
 echo "RATIO external sort / disk bound: median $(med $fr)% with each run's dd figures; ${strict}% for the median time against the fastest dd figures of the run (read $Rmax, write $Wmax MB/s) (goal >= 90%)"
-rm -rf "$DIR/out"
+rm -rf "$DIR/out" "$DIR/ext.dat"
+fi
 
+if echo "$PARTS" | grep -q 3; then
 echo "== 3. gensort, valsort, sort: throughput per rank and 1 -> 2 ranks"
+rm -rf "$DIR/out"
+$MPIRUN -np 2 "$S" sort --input "$DIR/in.dat" --output "$DIR/out" --tmp "$DIR" 2>/dev/null
+cat "$DIR"/out/part-* >"$DIR/sorted.dat"
 for cmd in gensort valsort sort; do
   t1=""; t2=""; c1=""; c2=""
   for r in $(seq "$REPS"); do
@@ -122,3 +138,4 @@ G=$((RECS * 5))
 t=$(wall "$S" gensort "$G" /dev/null)
 c=$(cat "$DIR/last.cpu")
 echo "gensort generation only ($((G / 10000)) MB to /dev/null, 1 rank, start-up included): $(/usr/bin/python3 -c "print('%.0f MB/s wall, %.0f MB/s per CPU second' % ($G / 1e4 / $t, $G / 1e4 / $c))") (reference gensort: ~475 MB/s per core)"
+fi
