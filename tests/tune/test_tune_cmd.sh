@@ -405,4 +405,19 @@ expect_rc 0 $TUNE --command "echo sluice-report step=1 loss=1" --space 'x=unifor
 expect_grep "tune finished: 1 trial: 1 done" "$T/out"
 expect_rc 2 $TUNE --command "$OBJ {z}" --space 'x=uniform(0,1)' --metric loss --trials 2 --out "$T/bad4"
 expect_grep "{} that is not a parameter" "$T/err"
+# 6. a choice value with a space, a quote or shell syntax reaches the program
+# as one argument, as it is, whether the template quotes {b} or not (it was
+# substituted raw: 'x y' was two arguments, and the shell ran 'touch')
+cat > "$T/args.sh" <<'SH'
+#!/bin/sh
+{ printf '%s|' "$#" "$@"; echo; } > "$SLUICE_TRIAL_DIR/args"
+echo sluice-report step=1 loss=1
+SH
+chmod +x "$T/args.sh"
+expect_rc 0 $TUNE --command "$T/args.sh {b} '{b}' --b=\"{b}\"" --searcher grid --metric loss --out "$T/quote" \
+  --space "b=choice('x y', 'a;touch $T/ran', \"it's \$HOME\")"
+for v in 'x y' "a;touch $T/ran" "it's \$HOME"; do
+  cat "$T"/quote/trials/*/args | grep -qFx "3|$v|$v|--b=$v|" || fail "value '$v' was not passed whole: $(cat "$T"/quote/trials/*/args)"
+done
+[ -e "$T/ran" ] && fail "a choice value was run by the shell"
 echo PASS
