@@ -68,6 +68,10 @@ static void test_space(void)
     CU_ASSERT_STRING_EQUAL(buf, "256");
     sl_tune_value_text(&s.p[2], 64, buf, sizeof buf);
     CU_ASSERT_STRING_EQUAL(buf, "64");
+    /* a quantised value reads as the multiple it is, without rounding noise */
+    CU_ASSERT(sl_tune_space_add(&s, "wd=qloguniform(1e-4,1e-1,1e-4)", "t") == SL_OK);
+    sl_tune_value_text(&s.p[5], 1e-4 + 5 * 1e-4, buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf, "0.0006");
     sl_tune_space_fini(&s);
     /* the canonical text reads back as the same space (the runner copies the
      * space so), also with a quote or a comma in a value */
