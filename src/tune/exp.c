@@ -68,9 +68,18 @@ static void setup_rungs(sl_tune_exp_t *e)
     const sl_tune_conf_t *c = &e->conf;
     e->nrungs = 0;
     if (c->scheduler == SL_TUNE_ASHA || c->scheduler == SL_TUNE_ASHA_STOP) {
+        /* each rung at least a step above the one before and below max_t:
+         * rounded, rungs met (eta 1.5: 1.5 and 2.25 are both 2, 7.6 is
+         * max_t 8), and a trial promoted to the step it stood on ran
+         * nothing more and ended done there, never reaching --max-t */
         double r = (double)c->min_t;
         while (e->nrungs < TUNE_MAXRUNG - 1 && r < (double)c->max_t) {
-            e->rung_t[e->nrungs++] = (int64_t)llround(r);
+            int64_t v = (int64_t)llround(r);
+            if (e->nrungs && v <= e->rung_t[e->nrungs - 1])
+                v = e->rung_t[e->nrungs - 1] + 1;
+            if (v >= c->max_t)
+                break;
+            e->rung_t[e->nrungs++] = v;
             r *= c->eta;
         }
         e->rung_t[e->nrungs++] = c->max_t;
@@ -239,9 +248,17 @@ static int64_t hb_n0(const sl_tune_exp_t *e, int s)
 }
 static int64_t hb_r(const sl_tune_exp_t *e, int s, int i)
 {
-    /* r_i = max_t * eta^(i - s), at least min_t */
-    double r = (double)e->conf.max_t * pow(e->conf.eta, i - s);
-    int64_t v = (int64_t)llround(r);
+    /* r_i = max_t * eta^(i - s), at least min_t, and (as ASHA's rungs) at
+     * least a step above r_{i-1} up to max_t: rounded, two rungs met (eta
+     * 1.5, max_t 8: 1.58 and 2.37 are both 2) and a trial promoted to the
+     * step it stood on ran nothing more and ended done there */
+    int64_t v = 0;
+    for (int k = 0; k <= i; k++) {
+        int64_t r = (int64_t)llround((double)e->conf.max_t * pow(e->conf.eta, k - s));
+        v = r > v ? r : v + 1;
+    }
+    if (v > e->conf.max_t)
+        v = e->conf.max_t;
     return v < 1 ? 1 : v;
 }
 

@@ -40,6 +40,14 @@ for s in fifo asha asha-stop hyperband median pbt; do
   [ -s "$T/s-$s/best.json" ] || fail "$s: no best.json"
 done
 grep -q ',pruned,' "$T/s-hyperband/trials.csv" || fail "hyperband pruned nothing"
+# rounded rungs do not meet: with eta 1.5 (1, 1.5, 2.25, ... rounded) a trial
+# promoted to the step it stood on ended done there, never reaching --max-t
+for s in asha hyperband; do
+  expect_rc 0 $TUNE --command "$OBJ 8" --space 'x=uniform(-1,1)' --metric loss --scheduler $s --reduction-factor 1.5 \
+    --trials 12 --max-t 8 --out "$T/eta-$s"
+  awk -F, 'NR>1 && $2=="done" {n++; if ($3!=8) bad=1} END {exit bad || !n}' "$T/eta-$s/trials.csv" ||
+    fail "$s, eta 1.5: a trial done before --max-t 8: $(cat "$T/eta-$s/trials.csv")"
+done
 # a --space overrides the [space] entry of the same name (the command line
 # overrides the file), and adds to the others
 expect_rc 0 $TUNE --config "$T/space.cfg" --command "$OBJ 2" --space 'y=choice(7)' --trials 2 --max-t 2 --out "$T/over"
