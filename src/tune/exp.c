@@ -881,6 +881,19 @@ int64_t sl_tune_exp_best(const sl_tune_exp_t *e)
     return b;
 }
 
+/* The parameters trial b had when it reported its best value: PBT changes
+ * a trial's parameters at an exploit, and best.json and the summary gave
+ * the explored ones beside a value its earlier ones reached. */
+const double *sl_tune__best_params(const sl_tune_exp_t *e, int64_t b)
+{
+    const sl_tune_trial_t *t = &e->t[b];
+    for (int64_t r = e->nrep - 1; r >= 0 && e->mcol >= 0; r--)
+        if (e->rep_trial[r] == b && e->rep_step[r] == t->best_step &&
+            e->rep_val[r * TUNE_MAXM + e->mcol] == t->best)
+            return e->rep_par + r * e->space.n;
+    return t->params;
+}
+
 void sl_tune_exp_counts(const sl_tune_exp_t *e, int64_t counts[6])
 {
     memset(counts, 0, 6 * sizeof counts[0]);

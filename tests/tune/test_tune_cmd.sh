@@ -428,4 +428,26 @@ for v in 'x y' "a;touch $T/ran" "it's \$HOME"; do
   cat "$T"/quote/trials/*/args | grep -qFx "3|$v|$v|--b=$v|" || fail "value '$v' was not passed whole: $(cat "$T"/quote/trials/*/args)"
 done
 [ -e "$T/ran" ] && fail "a choice value was run by the shell"
+# 7. PBT: best.json and the summary give the parameters a trial had when it
+# reported its best, not those an exploit gave it later (m is 10+x at step 1,
+# then -x: the best trial, 0, is the bottom one at step 4 and is exploited)
+cat > "$T/pbt.sh" <<'SH'
+#!/bin/sh
+step=0
+[ -n "$SLUICE_RESUME" ] && step=$(cat "$SLUICE_RESUME")
+while [ $step -lt $SLUICE_MAX_T ]; do
+  step=$((step + 1))
+  echo $step > "$SLUICE_TRIAL_DIR/checkpoint-$step"
+  echo "sluice-report step=$step m=$(awk -v x="$SLUICE_PARAM_X" -v s=$step 'BEGIN {print s < 2 ? 10 + x : -x}')"
+done
+SH
+chmod +x "$T/pbt.sh"
+expect_rc 0 $TUNE --command "$T/pbt.sh" --space 'x=uniform(0,1)' --metric m --mode max --scheduler pbt \
+  --perturbation-interval 2 --trials 4 --max-t 6 --out "$T/pbtbest"
+b=$(num trial "$T/pbtbest/best.json"); s=$(num step "$T/pbtbest/best.json"); x=$(num x "$T/pbtbest/best.json")
+awk -F, -v b="$b" 'NR>1 && $1==b {x[$4]++} END {n = 0; for (v in x) n++; exit n < 2}' "$T/pbtbest/results.csv" ||
+  fail "the best trial $b was not exploited: $(cat "$T/pbtbest/results.csv")"
+awk -F, -v b="$b" -v s="$s" -v x="$x" 'NR>1 && $1==b && $2==s && $4==x {ok=1} END {exit !ok}' "$T/pbtbest/results.csv" ||
+  fail "best.json's x=$x is not what trial $b reported step $s with: $(cat "$T/pbtbest/best.json" "$T/pbtbest/results.csv")"
+grep "^best: trial $b, m = .* at step $s: x=$x\$" "$T/out" >/dev/null || fail "summary: $(cat "$T/out")"
 echo PASS
