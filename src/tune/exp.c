@@ -623,8 +623,12 @@ static void explore(sl_tune_exp_t *e, const double *from, double *x)
             x[i] = sl_tune__fix(p, from[i] + (up ? 1 : -1));
         } else {
             double v = from[i] * (up ? 1.2 : 0.8);
-            if (p->kind == SL_TUNE_RANDINT && (int64_t)llround(v) == (int64_t)llround(from[i]))
-                v = from[i] + (up ? 1 : -1);
+            /* a factor that stays within the value's quantum moves it by one
+             * quantum: the step of a q parameter, not 1, which quantising
+             * undid (qrandint(32,512,32): 32 and 64 never moved) */
+            double quantum = p->q > 0 ? p->q : p->kind == SL_TUNE_RANDINT ? 1 : 0;
+            if (quantum > 0 && sl_tune__fix(p, fmin(fmax(v, p->lo), p->hi)) == from[i])
+                v = from[i] + (up ? quantum : -quantum);
             x[i] = sl_tune__fix(p, fmin(fmax(v, p->lo), p->hi));
         }
     }
