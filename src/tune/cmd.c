@@ -26,18 +26,56 @@
 
 extern char **environ;
 
+/* A value as the shell reads it back whole in quoting state q (0 outside
+ * quotes, '\'' or '"' inside the template's quotes): a choice like 'x y'
+ * or 'a;b' was substituted raw, so the program got two arguments, or the
+ * shell ran b. A value of plain characters (every number) is left as it is;
+ * a quoted one makes the command go through /bin/sh, which unquotes it. */
+static void shell_quote(const char *v, char q, char *buf, size_t len)
+{
+    size_t n = 0;
+    int plain = v[0] != '\0';
+    for (const char *c = v; *c; c++)
+        plain &= isalnum((unsigned char)*c) || strchr("_@%+=:,./-", *c) != NULL;
+    if (plain || !v[0] || len < 8) {
+        snprintf(buf, len, "%s", v);
+        return;
+    }
+    if (!q)
+        buf[n++] = '\'';
+    for (const char *c = v; *c && n + 6 < len; c++) {
+        if (*c == '\'' && q != '"') {
+            memcpy(buf + n, "'\\''", 4);
+            n += 4;
+        } else {
+            if (q == '"' && strchr("$`\"\\", *c))
+                buf[n++] = '\\';
+            buf[n++] = *c;
+        }
+    }
+    if (!q)
+        buf[n++] = '\'';
+    buf[n] = '\0';
+}
+
 /* Expand the template; unknown names are an error (checked at start-up by
  * tune_cmd_check, so this cannot fail on one rank only). */
 static char *expand(tune_run_t *r, const tune_jobmsg_t *job, const char *tpl)
 {
     const sl_tune_space_t *s = tune_space(r);
     size_t cap = strlen(tpl) + 256, len = 0;
-    char *out = malloc(cap), val[1700];
+    char *out = malloc(cap), val[1700], quoted[7000];
+    char q = 0; /* the template's shell quoting state at p */
     if (!out)
         return NULL;
     for (const char *p = tpl; *p;) {
         const char *rep = NULL;
         size_t adv = 1;
+        if (*p == '\\' && q != '\'' && p[1] && p[1] != '{' && p[1] != '}') {
+            adv = 2; /* an escaped quote does not open or close one */
+        } else if ((*p == '\'' || *p == '"') && (!q || q == *p)) {
+            q = q ? 0 : *p;
+        }
         if (p[0] == '{' && p[1] == '{') {
             rep = "{";
             adv = 2;
@@ -61,10 +99,11 @@ static char *expand(tune_run_t *r, const tune_jobmsg_t *job, const char *tpl)
                 for (int i = 0; i < s->n; i++)
                     if (strlen(s->p[i].name) == n && !strncmp(p + 1, s->p[i].name, n))
                         sl_tune_value_text(&s->p[i], job->params[i], val, sizeof val);
-            rep = val;
+            shell_quote(val, q, quoted, sizeof quoted);
+            rep = quoted;
             adv = e ? n + 2 : 1;
         }
-        size_t need = rep ? strlen(rep) : 1;
+        size_t need = rep ? strlen(rep) : adv;
         if (len + need + 1 > cap) {
             cap = 2 * (len + need + 1);
             char *n = realloc(out, cap);
@@ -78,7 +117,8 @@ static char *expand(tune_run_t *r, const tune_jobmsg_t *job, const char *tpl)
             memcpy(out + len, rep, need);
             len += need;
         } else {
-            out[len++] = *p;
+            memcpy(out + len, p, adv);
+            len += adv;
         }
         p += adv;
     }

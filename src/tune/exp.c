@@ -68,9 +68,18 @@ static void setup_rungs(sl_tune_exp_t *e)
     const sl_tune_conf_t *c = &e->conf;
     e->nrungs = 0;
     if (c->scheduler == SL_TUNE_ASHA || c->scheduler == SL_TUNE_ASHA_STOP) {
+        /* each rung at least a step above the one before and below max_t:
+         * rounded, rungs met (eta 1.5: 1.5 and 2.25 are both 2, 7.6 is
+         * max_t 8), and a trial promoted to the step it stood on ran
+         * nothing more and ended done there, never reaching --max-t */
         double r = (double)c->min_t;
         while (e->nrungs < TUNE_MAXRUNG - 1 && r < (double)c->max_t) {
-            e->rung_t[e->nrungs++] = (int64_t)llround(r);
+            int64_t v = (int64_t)llround(r);
+            if (e->nrungs && v <= e->rung_t[e->nrungs - 1])
+                v = e->rung_t[e->nrungs - 1] + 1;
+            if (v >= c->max_t)
+                break;
+            e->rung_t[e->nrungs++] = v;
             r *= c->eta;
         }
         e->rung_t[e->nrungs++] = c->max_t;
@@ -239,9 +248,17 @@ static int64_t hb_n0(const sl_tune_exp_t *e, int s)
 }
 static int64_t hb_r(const sl_tune_exp_t *e, int s, int i)
 {
-    /* r_i = max_t * eta^(i - s), at least min_t */
-    double r = (double)e->conf.max_t * pow(e->conf.eta, i - s);
-    int64_t v = (int64_t)llround(r);
+    /* r_i = max_t * eta^(i - s), at least min_t, and (as ASHA's rungs) at
+     * least a step above r_{i-1} up to max_t: rounded, two rungs met (eta
+     * 1.5, max_t 8: 1.58 and 2.37 are both 2) and a trial promoted to the
+     * step it stood on ran nothing more and ended done there */
+    int64_t v = 0;
+    for (int k = 0; k <= i; k++) {
+        int64_t r = (int64_t)llround((double)e->conf.max_t * pow(e->conf.eta, k - s));
+        v = r > v ? r : v + 1;
+    }
+    if (v > e->conf.max_t)
+        v = e->conf.max_t;
     return v < 1 ? 1 : v;
 }
 
@@ -606,8 +623,12 @@ static void explore(sl_tune_exp_t *e, const double *from, double *x)
             x[i] = sl_tune__fix(p, from[i] + (up ? 1 : -1));
         } else {
             double v = from[i] * (up ? 1.2 : 0.8);
-            if (p->kind == SL_TUNE_RANDINT && (int64_t)llround(v) == (int64_t)llround(from[i]))
-                v = from[i] + (up ? 1 : -1);
+            /* a factor that stays within the value's quantum moves it by one
+             * quantum: the step of a q parameter, not 1, which quantising
+             * undid (qrandint(32,512,32): 32 and 64 never moved) */
+            double quantum = p->q > 0 ? p->q : p->kind == SL_TUNE_RANDINT ? 1 : 0;
+            if (quantum > 0 && sl_tune__fix(p, fmin(fmax(v, p->lo), p->hi)) == from[i])
+                v = from[i] + (up ? quantum : -quantum);
             x[i] = sl_tune__fix(p, fmin(fmax(v, p->lo), p->hi));
         }
     }
@@ -862,6 +883,19 @@ int64_t sl_tune_exp_best(const sl_tune_exp_t *e)
         if (!isnan(e->t[i].best) && (b < 0 || sl_tune__better(e, e->t[i].best, e->t[b].best)))
             b = i;
     return b;
+}
+
+/* The parameters trial b had when it reported its best value: PBT changes
+ * a trial's parameters at an exploit, and best.json and the summary gave
+ * the explored ones beside a value its earlier ones reached. */
+const double *sl_tune__best_params(const sl_tune_exp_t *e, int64_t b)
+{
+    const sl_tune_trial_t *t = &e->t[b];
+    for (int64_t r = e->nrep - 1; r >= 0 && e->mcol >= 0; r--)
+        if (e->rep_trial[r] == b && e->rep_step[r] == t->best_step &&
+            e->rep_val[r * TUNE_MAXM + e->mcol] == t->best)
+            return e->rep_par + r * e->space.n;
+    return t->params;
 }
 
 void sl_tune_exp_counts(const sl_tune_exp_t *e, int64_t counts[6])

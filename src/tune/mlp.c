@@ -181,8 +181,8 @@ static sl_status_t mlp_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
             t.momentum = v;
         else if (!strcmp(n, "batch"))
             t.batch = (long)llround(v);
-        else if (!strcmp(n, "optimizer"))
-            t.optimizer = s->p[i].values[(int)v];
+        else if (!strcmp(n, "optimizer")) /* a word: its value is NaN, the index picks it */
+            t.optimizer = s->p[i].values[(int)sl_tune__fix(&s->p[i], job->params[i])];
     }
     /* resume from the epoch checkpoint the coordinator chose, or start afresh */
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.h5", job->trial_dir);

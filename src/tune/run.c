@@ -1604,9 +1604,10 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
             const sl_tune_trial_t *t = sl_tune_exp_trial(r->e, b);
             printf("best: trial %lld, %s = %.6g at step %lld:", (long long)b, o->metric, t->best,
                    (long long)t->best_step);
+            const double *bp = sl_tune__best_params(r->e, b);
             for (int i = 0; i < r->e->space.n; i++) {
                 char v[256];
-                sl_tune_value_text(&r->e->space.p[i], t->params[i], v, sizeof v);
+                sl_tune_value_text(&r->e->space.p[i], bp[i], v, sizeof v);
                 printf(" %s=%s", r->e->space.p[i].name, v);
             }
             printf("\n");

@@ -313,7 +313,10 @@ void sl_tune_value_text(const sl_tune_param_t *p, double v, char *buf, size_t le
         snprintf(buf, len, "%lld", (long long)llround(v));
     } else {
         snprintf(buf, len, "%.15g", v);
-        if (strtod(buf, NULL) != v)
+        /* a quantised value is lo + k q, whose last bits are rounding noise:
+         * 15 digits name it (qloguniform(1e-4,1e-1,1e-4) gave the program,
+         * results.csv and best.json 0.00060000000000000006, not 0.0006) */
+        if (strtod(buf, NULL) != v && !(p->q > 0))
             snprintf(buf, len, "%.17g", v);
     }
 }

@@ -167,6 +167,7 @@ static sl_status_t write_csvs(sl_tune_exp_t *e, const char *dir)
     if (!(f = open_memstream(&buf, &len)))
         return SL_ERR_NOMEM;
     const sl_tune_trial_t *t = &e->t[b];
+    const double *bp = sl_tune__best_params(e, b);
     fprintf(f, "{\"trial\": %lld, \"step\": %lld, \"metric\": ", (long long)b, (long long)t->best_step);
     json_num(f, t->best);
     fputs(", \"metric_name\": ", f);
@@ -174,9 +175,9 @@ static sl_status_t write_csvs(sl_tune_exp_t *e, const char *dir)
     fprintf(f, ", \"mode\": \"%s\", \"params\": {", e->conf.maximize ? "max" : "min");
     for (int i = 0; i < e->space.n; i++) {
         const sl_tune_param_t *p = &e->space.p[i];
-        sl_tune_value_text(p, t->params[i], txt, sizeof txt);
+        sl_tune_value_text(p, bp[i], txt, sizeof txt);
         int cat = p->kind == SL_TUNE_CHOICE || p->kind == SL_TUNE_GRID;
-        double num = cat ? p->numvalues[(int)sl_tune__fix(p, t->params[i])] : NAN;
+        double num = cat ? p->numvalues[(int)sl_tune__fix(p, bp[i])] : NAN;
         fprintf(f, "%s\"%s\": ", i ? ", " : "", p->name);
         if (cat && isnan(num))
             json_text(f, txt); /* a word */

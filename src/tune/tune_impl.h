@@ -64,6 +64,7 @@ int sl_tune__by_step(const sl_tune_conf_t *c);
 int sl_tune__time_attr_ok(sl_tune_scheduler_t s);
 /* The resource of stored report r: its step, or its time attr value. */
 double sl_tune__rep_res(const sl_tune_exp_t *e, int64_t r);
+const double *sl_tune__best_params(const sl_tune_exp_t *e, int64_t b);
 
 /* Runner: the messages between a trial's group and the coordinator. */
 #define TUNE_INTERRUPT 9 /* decision: stop request, resume the trial later */

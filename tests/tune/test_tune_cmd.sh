@@ -40,6 +40,14 @@ for s in fifo asha asha-stop hyperband median pbt; do
   [ -s "$T/s-$s/best.json" ] || fail "$s: no best.json"
 done
 grep -q ',pruned,' "$T/s-hyperband/trials.csv" || fail "hyperband pruned nothing"
+# rounded rungs do not meet: with eta 1.5 (1, 1.5, 2.25, ... rounded) a trial
+# promoted to the step it stood on ended done there, never reaching --max-t
+for s in asha hyperband; do
+  expect_rc 0 $TUNE --command "$OBJ 8" --space 'x=uniform(-1,1)' --metric loss --scheduler $s --reduction-factor 1.5 \
+    --trials 12 --max-t 8 --out "$T/eta-$s"
+  awk -F, 'NR>1 && $2=="done" {n++; if ($3!=8) bad=1} END {exit bad || !n}' "$T/eta-$s/trials.csv" ||
+    fail "$s, eta 1.5: a trial done before --max-t 8: $(cat "$T/eta-$s/trials.csv")"
+done
 # a --space overrides the [space] entry of the same name (the command line
 # overrides the file), and adds to the others
 expect_rc 0 $TUNE --config "$T/space.cfg" --command "$OBJ 2" --space 'y=choice(7)' --trials 2 --max-t 2 --out "$T/over"
@@ -405,4 +413,41 @@ expect_rc 0 $TUNE --command "echo sluice-report step=1 loss=1" --space 'x=unifor
 expect_grep "tune finished: 1 trial: 1 done" "$T/out"
 expect_rc 2 $TUNE --command "$OBJ {z}" --space 'x=uniform(0,1)' --metric loss --trials 2 --out "$T/bad4"
 expect_grep "{} that is not a parameter" "$T/err"
+# 6. a choice value with a space, a quote or shell syntax reaches the program
+# as one argument, as it is, whether the template quotes {b} or not (it was
+# substituted raw: 'x y' was two arguments, and the shell ran 'touch')
+cat > "$T/args.sh" <<'SH'
+#!/bin/sh
+{ printf '%s|' "$#" "$@"; echo; } > "$SLUICE_TRIAL_DIR/args"
+echo sluice-report step=1 loss=1
+SH
+chmod +x "$T/args.sh"
+expect_rc 0 $TUNE --command "$T/args.sh {b} '{b}' --b=\"{b}\"" --searcher grid --metric loss --out "$T/quote" \
+  --space "b=choice('x y', 'a;touch $T/ran', \"it's \$HOME\")"
+for v in 'x y' "a;touch $T/ran" "it's \$HOME"; do
+  cat "$T"/quote/trials/*/args | grep -qFx "3|$v|$v|--b=$v|" || fail "value '$v' was not passed whole: $(cat "$T"/quote/trials/*/args)"
+done
+[ -e "$T/ran" ] && fail "a choice value was run by the shell"
+# 7. PBT: best.json and the summary give the parameters a trial had when it
+# reported its best, not those an exploit gave it later (m is 10+x at step 1,
+# then -x: the best trial, 0, is the bottom one at step 4 and is exploited)
+cat > "$T/pbt.sh" <<'SH'
+#!/bin/sh
+step=0
+[ -n "$SLUICE_RESUME" ] && step=$(cat "$SLUICE_RESUME")
+while [ $step -lt $SLUICE_MAX_T ]; do
+  step=$((step + 1))
+  echo $step > "$SLUICE_TRIAL_DIR/checkpoint-$step"
+  echo "sluice-report step=$step m=$(awk -v x="$SLUICE_PARAM_X" -v s=$step 'BEGIN {print s < 2 ? 10 + x : -x}')"
+done
+SH
+chmod +x "$T/pbt.sh"
+expect_rc 0 $TUNE --command "$T/pbt.sh" --space 'x=uniform(0,1)' --metric m --mode max --scheduler pbt \
+  --perturbation-interval 2 --trials 4 --max-t 6 --out "$T/pbtbest"
+b=$(num trial "$T/pbtbest/best.json"); s=$(num step "$T/pbtbest/best.json"); x=$(num x "$T/pbtbest/best.json")
+awk -F, -v b="$b" 'NR>1 && $1==b {x[$4]++} END {n = 0; for (v in x) n++; exit n < 2}' "$T/pbtbest/results.csv" ||
+  fail "the best trial $b was not exploited: $(cat "$T/pbtbest/results.csv")"
+awk -F, -v b="$b" -v s="$s" -v x="$x" 'NR>1 && $1==b && $2==s && $4==x {ok=1} END {exit !ok}' "$T/pbtbest/results.csv" ||
+  fail "best.json's x=$x is not what trial $b reported step $s with: $(cat "$T/pbtbest/best.json" "$T/pbtbest/results.csv")"
+grep "^best: trial $b, m = .* at step $s: x=$x\$" "$T/out" >/dev/null || fail "summary: $(cat "$T/out")"
 echo PASS

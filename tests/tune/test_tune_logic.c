@@ -68,6 +68,10 @@ static void test_space(void)
     CU_ASSERT_STRING_EQUAL(buf, "256");
     sl_tune_value_text(&s.p[2], 64, buf, sizeof buf);
     CU_ASSERT_STRING_EQUAL(buf, "64");
+    /* a quantised value reads as the multiple it is, without rounding noise */
+    CU_ASSERT(sl_tune_space_add(&s, "wd=qloguniform(1e-4,1e-1,1e-4)", "t") == SL_OK);
+    sl_tune_value_text(&s.p[5], 1e-4 + 5 * 1e-4, buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf, "0.0006");
     sl_tune_space_fini(&s);
     /* the canonical text reads back as the same space (the runner copies the
      * space so), also with a quote or a comma in a value */
@@ -647,6 +651,24 @@ static void test_pbt(void)
     CU_ASSERT_EQUAL(report(e, 3, 2, 4.0), SL_TUNE_EXPLOIT);
     CU_ASSERT_EQUAL(t3->params[1], t0->params[1]);
     CU_ASSERT(t3->params[0] >= 0.01 && t3->params[0] <= 1);
+    sl_tune_exp_destroy(&e);
+
+    /* a quantised value is moved a step of q by a factor that stays within
+     * one (64 * 0.8 and 64 * 1.2 both rounded back to 64) */
+    c.resample_p = 0.0;
+    c.pbt_keep = 0;
+    const char *exq[] = {"b=qrandint(32,512,32)", NULL};
+    e = make(&c, exq);
+    for (int k = 0; k < 4; k++)
+        sl_tune_exp_next(e, k, &j);
+    for (int k = 0; k < 4; k++)
+        report(e, k, 1, k + 1.0);
+    for (int k = 0; k < 3; k++)
+        report(e, k, 2, k + 1.0);
+    ((sl_tune_trial_t *)sl_tune_exp_trial(e, 0))->params[0] = 64;
+    CU_ASSERT_EQUAL(report(e, 3, 2, 4.0), SL_TUNE_EXPLOIT);
+    t3 = sl_tune_exp_trial(e, 3);
+    CU_ASSERT(t3->params[0] == 32 || t3->params[0] == 96);
     sl_tune_exp_destroy(&e);
 }
 

@@ -76,6 +76,13 @@ expect_rc 0 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" -
   --searcher grid --optimizer sgd --metric accuracy --mode max --max-t 4 --trials 1 --batch 32 --out "$T/gridlr"
 acc=$(sed -n 's/.*"metric": \([0-9.e-]*\).*/\1/p' "$T/gridlr/best.json")
 awk -v a="$acc" 'BEGIN{exit !(a > 0.8)}' || fail "lr=grid(0.05): best accuracy $acc"
+# a tuned optimizer (words: a choice's value is no number) trains with the
+# one named (the index was taken from its NaN value: rank 0 crashed)
+expect_rc 0 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --eval-data "$T/blobs.h5" \
+  --model 'mlp:6-8-3' --space 'optimizer=choice(sgd,adam)' --searcher grid --metric accuracy --mode max \
+  --max-t 2 --batch 32 --out "$T/optim"
+expect_grep '"optimizer": "sgd"' "$T/optim/trials/000000/summary.json"
+expect_grep '"optimizer": "adam"' "$T/optim/trials/000001/summary.json"
 # PBT over a parameter that shapes the model: a trial that takes another's
 # checkpoint keeps the donor's width, so no resume fails on a shape mismatch
 expect_rc 0 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --eval-data "$T/blobs.h5" \
