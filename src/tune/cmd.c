@@ -330,7 +330,7 @@ out:
 /* Parse one "sluice-report" line; returns the number of metrics, or -1 for
  * a malformed line (no step, a step that is not a whole number >= 0, a
  * token that is not name=number): taken, it would count as a step it is not. */
-static int parse_report(char *line, int64_t *step, const char **names, double *vals)
+static int parse_report(const tune_opts_t *o, char *line, int64_t *step, const char **names, double *vals)
 {
     int n = 0, has_step = 0;
     char *save = NULL;
@@ -353,8 +353,21 @@ static int parse_report(char *line, int64_t *step, const char **names, double *v
         double v = strtod(eq + 1, &end);
         if (end == eq + 1 || *end != '\0')
             return -1;
-        if (n >= TUNE_MAXM)
+        if (n >= TUNE_MAXM) {
+            /* a full report keeps --metric and --time-attr in the place of
+             * the first other metric: past the 16th they were dropped, and
+             * every trial ended "without reporting the metric" */
+            if (strcmp(tok, o->metric) && strcmp(tok, o->time_attr))
+                continue;
+            int k = 0;
+            while (k < TUNE_MAXM && (!strcmp(names[k], o->metric) || !strcmp(names[k], o->time_attr)))
+                k++;
+            if (k < TUNE_MAXM) {
+                names[k] = tok;
+                vals[k] = v;
+            }
             continue;
+        }
         names[n] = tok;
         vals[n++] = v;
     }
@@ -507,7 +520,7 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
                         if (copy)
                             memcpy(copy, start, ll + 1);
                         int64_t s2 = step;
-                        int n = parse_report(start, &s2, names, vals);
+                        int n = parse_report(tune_opts(r), start, &s2, names, vals);
                         if (n >= 0) {
                             step = s2;
                             int d = tune_report(r, job->trial, step, n, names, vals);

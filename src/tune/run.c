@@ -1151,14 +1151,19 @@ int tune_report(tune_run_t *r, int64_t trial, int64_t step, int n, const char *c
     for (int i = 0; i < m.n && !has_time; i++)
         has_time = !strcmp(m.names[i], TUNE_TIME_TOTAL);
     if (!has_time) {
-        /* the scheduler needs it: it takes the last place of a full report */
-        if (m.n == TUNE_MAXM && !r->warned_full++)
-            SL_WARN("trial %lld reports %d metrics: '%s' gives its place to %s", (long long)trial, TUNE_MAXM,
-                    m.names[TUNE_MAXM - 1], TUNE_TIME_TOTAL);
-        if (m.n == TUNE_MAXM)
-            m.n--;
-        snprintf(m.names[m.n], sizeof m.names[0], "%s", TUNE_TIME_TOTAL);
-        m.v[m.n++] = r->job_prior + sl_now() - r->job_t0;
+        /* the scheduler needs it: it takes the last place of a full report
+         * that is not the --metric's (which it took before) */
+        int k = m.n;
+        if (k == TUNE_MAXM) {
+            k = TUNE_MAXM - 1 - !strcmp(m.names[TUNE_MAXM - 1], r->o->metric);
+            if (!r->warned_full++)
+                SL_WARN("trial %lld reports %d metrics: '%s' gives its place to %s", (long long)trial,
+                        TUNE_MAXM, m.names[k], TUNE_TIME_TOTAL);
+        } else {
+            m.n++;
+        }
+        snprintf(m.names[k], sizeof m.names[0], "%s", TUNE_TIME_TOTAL);
+        m.v[k] = r->job_prior + sl_now() - r->job_t0;
     }
     /* a report after a decision (the program goes on until its SIGTERM
      * lands) is not taken: neither are its step and checkpoint, which

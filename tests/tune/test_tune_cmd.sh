@@ -450,4 +450,18 @@ awk -F, -v b="$b" 'NR>1 && $1==b {x[$4]++} END {n = 0; for (v in x) n++; exit n 
 awk -F, -v b="$b" -v s="$s" -v x="$x" 'NR>1 && $1==b && $2==s && $4==x {ok=1} END {exit !ok}' "$T/pbtbest/results.csv" ||
   fail "best.json's x=$x is not what trial $b reported step $s with: $(cat "$T/pbtbest/best.json" "$T/pbtbest/results.csv")"
 grep "^best: trial $b, m = .* at step $s: x=$x\$" "$T/out" >/dev/null || fail "summary: $(cat "$T/out")"
+# 8. a report of 17 metrics keeps the --metric, last (it was dropped past
+# the 16th: every trial "ended without reporting" it), also when the first
+# report fills the 16 columns; with --time-attr time_total_s the stamp does
+# not take the --metric's place either
+m16=$(seq -f 'm%g=1' 1 16 | tr '\n' ' ')
+expect_rc 0 $TUNE --command "echo sluice-report step=1 $m16 loss=0.5" --space 'x=uniform(0,1)' --metric loss \
+  --trials 2 --out "$T/many"
+expect_grep '"metric": 0.5' "$T/many/best.json"
+expect_rc 0 $TUNE --command "sh -c 'echo sluice-report step=1 $m16; echo sluice-report step=2 loss=0.5'" \
+  --space 'x=uniform(0,1)' --metric loss --trials 2 --out "$T/many2"
+expect_grep '"metric": 0.5' "$T/many2/best.json"
+expect_rc 0 $TUNE --command "echo sluice-report step=1 $(seq -f 'm%g=1' 1 15 | tr '\n' ' ') loss=0.5" \
+  --space 'x=uniform(0,1)' --metric loss --time-attr time_total_s --max-t 100 --trials 2 --out "$T/many3"
+expect_grep '"metric": 0.5' "$T/many3/best.json"
 echo PASS
