@@ -116,8 +116,16 @@ sl_status_t sl_tune_space_add(sl_tune_space_t *s, const char *expr, const char *
     int nargs = 0;
     sl_status_t st = SL_OK;
     memset(&p, 0, sizeof p);
+    skip(&sc);
+    size_t npos = sc.i;
     if (!ident(&sc, p.name, sizeof p.name))
         return perr(&sc, "expected a parameter name");
+    /* cut to 63 characters, it no longer matched its {name} in --command or
+     * --model, which was refused as "not a parameter" */
+    if (sc.i - npos >= sizeof p.name) {
+        sc.i = npos + sizeof p.name - 1;
+        return perr(&sc, "a parameter name has at most 63 characters");
+    }
     skip(&sc);
     if (expr[sc.i] != '=')
         return perr(&sc, "expected '=' after the parameter name");
