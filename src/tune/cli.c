@@ -7,6 +7,7 @@
 #include "config.h"
 #include "tune_impl.h"
 
+#include "nn.h"
 #include "rl.h"
 
 #include <ctype.h>
@@ -380,6 +381,17 @@ sl_status_t sl_cmd_tune(MPI_Comm comm, int argc, char **argv)
             sl_status_t est = o.eval_data ? data_check(comm, "--eval-data", o.eval_data) : SL_OK;
             st = sl_agree(comm, dst != SL_OK ? dst : est);
         }
+        /* --device cuda without a GPU: every trial failed on it, two lines
+         * each, and the EXPDIR left behind refused the corrected command */
+        if (st == SL_OK && strcmp(o.objective, "cmd") && !strcmp(o.device, "cuda") &&
+            sl_agree(comm, sl_nn_device_check(SL_NN_CUDA)) != SL_OK)
+            st = sl_error_root(comm, SL_ERR_UNSUPPORTED, "--device cuda: no CUDA device%s",
+#ifdef SL_HAVE_CUDA
+                               " on this node"
+#else
+                               " support in this build (configure found no CUDA)"
+#endif
+            );
         if (st == SL_OK)
             st = tune_run(comm, &o, obj, &space, &conf);
         sl_tune_space_fini(&space);
