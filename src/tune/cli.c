@@ -186,6 +186,14 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
                              "both as SLUICE_PARAM_%s; rename one",
                              space->p[j].name, space->p[i].name, up);
             }
+    /* {trial}, {trial_dir}, {resume} and {max_t} are sluice's: a parameter
+     * of one of these names was never substituted, silently */
+    static const char *const own[] = {"trial", "trial_dir", "resume", "max_t", NULL};
+    for (int i = 0; !strcmp(o->objective, "cmd") && i < space->n; i++)
+        for (int k = 0; own[k]; k++)
+            if (!strcmp(space->p[i].name, own[k]))
+                return usage("--space: parameter '%s' has the name of sluice's {%s} in --command; rename it",
+                             own[k], own[k]);
     sl_tune_conf_default(c);
     static const char *const searchers[] = {"grid", "random", "tpe", NULL};
     static const char *const scheds[] = {"fifo", "asha", "asha-stop", "hyperband", "median", "pbt", NULL};

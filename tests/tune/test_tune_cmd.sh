@@ -413,6 +413,10 @@ expect_rc 0 $TUNE --command "echo sluice-report step=1 loss=1" --space 'x=unifor
 expect_grep "tune finished: 1 trial: 1 done" "$T/out"
 expect_rc 2 $TUNE --command "$OBJ {z}" --space 'x=uniform(0,1)' --metric loss --trials 2 --out "$T/bad4"
 expect_grep "{} that is not a parameter" "$T/err"
+# a parameter named as sluice's own {resume} was never substituted: refused
+expect_rc 2 $TUNE --command "$OBJ {resume}" --space 'resume=choice(yes,no)' --metric loss --trials 2 --out "$T/bad5"
+expect_grep "parameter 'resume' has the name of sluice's {resume}" "$T/err"
+[ -e "$T/bad5" ] && fail "a refused parameter name created EXPDIR"
 # 6. a choice value with a space, a quote or shell syntax reaches the program
 # as one argument, as it is, whether the template quotes {b} or not (it was
 # substituted raw: 'x y' was two arguments, and the shell ran 'touch')
