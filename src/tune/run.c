@@ -949,9 +949,14 @@ static void coord_report(tune_run_t *r, const tune_repmsg_t *m, int *decision_p)
         (r->best_reported != m->trial || r->best_seen != t->best)) {
         char dir[1024], name[512], src[2048], dst[2048], tmp[2100];
         trial_dir(r, m->trial, dir, sizeof dir);
-        if (ckpt_find(dir, m->step, name, sizeof name, NULL) == m->step) {
+        snprintf(dst, sizeof dst, "%s/best.h5", r->o->out);
+        if (ckpt_find(dir, m->step, name, sizeof name, NULL) != m->step) {
+            /* no checkpoint at the new best's step (a program that keeps
+             * one every few steps): the former best's was left as best.h5,
+             * another trial's than best.json names */
+            unlink(dst);
+        } else {
             snprintf(src, sizeof src, "%s/%s", dir, name);
-            snprintf(dst, sizeof dst, "%s/best.h5", r->o->out);
             snprintf(tmp, sizeof tmp, "%s.tmp", dst);
             unlink(tmp);
             if (link(src, tmp) == 0 && rename(tmp, dst) == 0)

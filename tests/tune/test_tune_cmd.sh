@@ -468,4 +468,15 @@ expect_grep '"metric": 0.5' "$T/many2/best.json"
 expect_rc 0 $TUNE --command "echo sluice-report step=1 $(seq -f 'm%g=1' 1 15 | tr '\n' ' ') loss=0.5" \
   --space 'x=uniform(0,1)' --metric loss --time-attr time_total_s --max-t 100 --trials 2 --out "$T/many3"
 expect_grep '"metric": 0.5' "$T/many3/best.json"
+# 9. best.h5 is the best trial's checkpoint or none: a best reported at a
+# step without one (a=0) left the former best's (a=1, trial 0) as best.h5
+cat > "$T/ck.sh" <<'SH'
+#!/bin/sh
+if [ "$SLUICE_PARAM_A" = 1 ]; then echo "$SLUICE_TRIAL_ID" > "$SLUICE_TRIAL_DIR/checkpoint-1"; else sleep 0.3; fi
+echo "sluice-report step=1 loss=$((SLUICE_PARAM_A + 1))"
+SH
+chmod +x "$T/ck.sh"
+expect_rc 0 $TUNE --command "$T/ck.sh" --space 'a=grid(1,0)' --searcher grid --metric loss --out "$T/bestck"
+expect_grep '"trial": 1' "$T/bestck/best.json"
+[ -e "$T/bestck/best.h5" ] && fail "best.h5 is trial $(cat "$T/bestck/best.h5")'s checkpoint, best.json names trial 1"
 echo PASS
