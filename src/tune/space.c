@@ -249,6 +249,13 @@ sl_status_t sl_tune_space_add(sl_tune_space_t *s, const char *expr, const char *
             st = perr(&sc, "the step must be positive");
             goto out;
         }
+        /* a fractional step drew lo + k q and rounded it: qrandint(1,10,0.5)
+         * gave integers twice as often as others (1.5 and 2 are both 2) */
+        if (quant && p.kind == SL_TUNE_RANDINT && p.q != floor(p.q)) {
+            sc.i = argpos[2];
+            st = perr(&sc, "the step of qrandint must be a whole number");
+            goto out;
+        }
     } else {
         sc.i = kpos;
         st = perr(&sc, "unknown distribution (uniform, quniform, loguniform, qloguniform, randint, qrandint, "
