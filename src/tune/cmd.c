@@ -58,13 +58,25 @@ static void shell_quote(const char *v, char q, char *buf, size_t len)
     buf[n] = '\0';
 }
 
+/* A path as the program sees it from any directory: with a relative --out
+ * a command that changes directory first ('cd src && ./train.sh') wrote its
+ * checkpoints elsewhere (or nowhere) and resumed from nothing. */
+static void abs_path(const char *p, char *buf, size_t len)
+{
+    char cwd[4096];
+    if (p[0] && p[0] != '/' && getcwd(cwd, sizeof cwd))
+        snprintf(buf, len, "%s/%s", cwd, p);
+    else
+        snprintf(buf, len, "%s", p);
+}
+
 /* Expand the template; unknown names are an error (checked at start-up by
  * tune_cmd_check, so this cannot fail on one rank only). */
 static char *expand(tune_run_t *r, const tune_jobmsg_t *job, const char *tpl)
 {
     const sl_tune_space_t *s = tune_space(r);
     size_t cap = strlen(tpl) + 256, len = 0;
-    char *out = malloc(cap), val[1700], quoted[7000];
+    char *out = malloc(cap), val[5800], quoted[12000]; /* a path: the cwd and a checkpoint's */
     char q = 0; /* the template's shell quoting state at p */
     if (!out)
         return NULL;
@@ -89,9 +101,9 @@ static char *expand(tune_run_t *r, const tune_jobmsg_t *job, const char *tpl)
             if (e && n == 5 && !strncmp(p + 1, "trial", 5))
                 snprintf(val, sizeof val, "%lld", (long long)job->trial);
             else if (e && n == 9 && !strncmp(p + 1, "trial_dir", 9))
-                snprintf(val, sizeof val, "%s", job->trial_dir);
+                abs_path(job->trial_dir, val, sizeof val);
             else if (e && n == 6 && !strncmp(p + 1, "resume", 6))
-                snprintf(val, sizeof val, "%s", job->resume);
+                abs_path(job->resume, val, sizeof val);
             else if (e && n == 5 && !strncmp(p + 1, "max_t", 5)) {
                 if (job->target > 0)
                     snprintf(val, sizeof val, "%lld", (long long)job->target);
@@ -184,7 +196,7 @@ static char **make_env(tune_run_t *r, const tune_jobmsg_t *job, char *extra, siz
         env[k++] = environ[i];
     }
     size_t off = 0;
-    char val[1100];
+    char val[5800]; /* a path: the cwd and a checkpoint's */
 #define ADD(...)                                                                                             \
     do {                                                                                                     \
         int w_ = snprintf(extra + off, extra_len - off, __VA_ARGS__);                                        \
@@ -205,10 +217,12 @@ static char **make_env(tune_run_t *r, const tune_jobmsg_t *job, char *extra, siz
         ADD("SLUICE_PARAM_%s=%s", up, val);
     }
     ADD("SLUICE_TRIAL_ID=%lld", (long long)job->trial);
-    ADD("SLUICE_TRIAL_DIR=%s", job->trial_dir);
+    abs_path(job->trial_dir, val, sizeof val);
+    ADD("SLUICE_TRIAL_DIR=%s", val);
     ADD("SLUICE_TRIAL_RANK=%d", tune_group_rank(r));
     ADD("SLUICE_TRIAL_SIZE=%d", tune_group_size(r));
-    ADD("SLUICE_RESUME=%s", job->resume);
+    abs_path(job->resume, val, sizeof val);
+    ADD("SLUICE_RESUME=%s", val);
     if (job->target > 0)
         ADD("SLUICE_MAX_T=%lld", (long long)job->target);
 #undef ADD

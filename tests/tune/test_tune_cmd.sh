@@ -479,4 +479,9 @@ chmod +x "$T/ck.sh"
 expect_rc 0 $TUNE --command "$T/ck.sh" --space 'a=grid(1,0)' --searcher grid --metric loss --out "$T/bestck"
 expect_grep '"trial": 1' "$T/bestck/best.json"
 [ -e "$T/bestck/best.h5" ] && fail "best.h5 is trial $(cat "$T/bestck/best.h5")'s checkpoint, best.json names trial 1"
+# 10. with a relative --out the trial directory the program gets is absolute:
+# a command that changes directory first wrote its checkpoint elsewhere
+(cd "$T" && expect_rc 0 $TUNE --command "sh -c 'cd / && echo 1 > \"\$SLUICE_TRIAL_DIR/checkpoint-1\" &&
+  echo sluice-report step=1 loss=1'" --space 'x=uniform(0,1)' --metric loss --trials 2 --out relout) || exit 1
+[ -s "$T/relout/best.h5" ] || fail "relative --out: no checkpoint where the trial directory is: $(cat "$T/err")"
 echo PASS
