@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-sl_status_t tune_cmd_check(const char *tpl, const sl_tune_space_t *s);
+sl_status_t tune_cmd_check(const char *tpl, const sl_tune_space_t *s, const char **bad_p, int *badlen_p);
 sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t *obj, sl_tune_space_t *space,
                      const sl_tune_conf_t *conf);
 
@@ -264,13 +264,17 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
     if (!strcmp(o->objective, "cmd")) {
         if (!o->command || !o->command[0])
             return usage("%s", "--objective cmd needs --command TEMPLATE");
-        sl_status_t st = tune_cmd_check(o->command, space);
+        const char *bad = NULL;
+        int badlen = 0;
+        sl_status_t st = tune_cmd_check(o->command, space, &bad, &badlen);
         if (st == SL_ERR_USAGE)
             return usage("--command '%s': a '{' without a closing '}' (write {{ for a brace)", o->command);
+        /* named, with the way out: a shell or awk brace ('{print $1}') was
+         * refused without saying which one, nor that {{ }} escape it */
         if (st != SL_OK)
-            return usage("--command '%s' names something in {} that is not a parameter nor trial, trial_dir, "
-                         "resume, max_t",
-                         o->command);
+            return usage("--command '%s': %.*s names something in {} that is not a parameter nor trial, "
+                         "trial_dir, resume, max_t (write {{ and }} for literal braces)",
+                         o->command, badlen, bad);
         *obj = &tune_objective_cmd;
     } else if (!strcmp(o->objective, "ppo")) {
         *obj = &tune_objective_ppo;

@@ -138,7 +138,7 @@ static char *expand(tune_run_t *r, const tune_jobmsg_t *job, const char *tpl)
     return out;
 }
 
-sl_status_t tune_cmd_check(const char *tpl, const sl_tune_space_t *s)
+sl_status_t tune_cmd_check(const char *tpl, const sl_tune_space_t *s, const char **bad_p, int *badlen_p)
 {
     for (const char *p = tpl; *p; p++) {
         if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
@@ -155,8 +155,11 @@ sl_status_t tune_cmd_check(const char *tpl, const sl_tune_space_t *s)
                  (n == 6 && !strncmp(p + 1, "resume", 6)) || (n == 5 && !strncmp(p + 1, "max_t", 5));
         for (int i = 0; i < s->n && !ok; i++)
             ok = strlen(s->p[i].name) == n && !strncmp(p + 1, s->p[i].name, n);
-        if (!ok)
+        if (!ok) {
+            *bad_p = p;
+            *badlen_p = (int)(n + 2);
             return SL_ERR_NOT_FOUND;
+        }
         p = e;
     }
     return SL_OK;

@@ -413,6 +413,9 @@ expect_rc 0 $TUNE --command "echo sluice-report step=1 loss=1" --space 'x=unifor
 expect_grep "tune finished: 1 trial: 1 done" "$T/out"
 expect_rc 2 $TUNE --command "$OBJ {z}" --space 'x=uniform(0,1)' --metric loss --trials 2 --out "$T/bad4"
 expect_grep "{} that is not a parameter" "$T/err"
+# the brace is named, and how to write a literal one ({print} was not)
+expect_rc 2 $TUNE --command "awk '{print 1}'" --space 'x=uniform(0,1)' --metric loss --trials 2 --out "$T/bad4b"
+expect_grep "{print 1} names something in {} that is not a parameter.*write {{ and }} for literal braces" "$T/err"
 # a parameter named as sluice's own {resume} was never substituted: refused
 expect_rc 2 $TUNE --command "$OBJ {resume}" --space 'resume=choice(yes,no)' --metric loss --trials 2 --out "$T/bad5"
 expect_grep "parameter 'resume' has the name of sluice's {resume}" "$T/err"
