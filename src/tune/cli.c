@@ -7,6 +7,7 @@
 #include "config.h"
 #include "tune_impl.h"
 
+#include "nn.h"
 #include "rl.h"
 
 #include <ctype.h>
@@ -19,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-sl_status_t tune_cmd_check(const char *tpl, const sl_tune_space_t *s);
+sl_status_t tune_cmd_check(const char *tpl, const sl_tune_space_t *s, const char **bad_p, int *badlen_p);
 sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t *obj, sl_tune_space_t *space,
                      const sl_tune_conf_t *conf);
 
@@ -185,6 +186,14 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
                              "both as SLUICE_PARAM_%s; rename one",
                              space->p[j].name, space->p[i].name, up);
             }
+    /* {trial}, {trial_dir}, {resume} and {max_t} are sluice's: a parameter
+     * of one of these names was never substituted, silently */
+    static const char *const own[] = {"trial", "trial_dir", "resume", "max_t", NULL};
+    for (int i = 0; !strcmp(o->objective, "cmd") && i < space->n; i++)
+        for (int k = 0; own[k]; k++)
+            if (!strcmp(space->p[i].name, own[k]))
+                return usage("--space: parameter '%s' has the name of sluice's {%s} in --command; rename it",
+                             own[k], own[k]);
     sl_tune_conf_default(c);
     static const char *const searchers[] = {"grid", "random", "tpe", NULL};
     static const char *const scheds[] = {"fifo", "asha", "asha-stop", "hyperband", "median", "pbt", NULL};
@@ -255,13 +264,17 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
     if (!strcmp(o->objective, "cmd")) {
         if (!o->command || !o->command[0])
             return usage("%s", "--objective cmd needs --command TEMPLATE");
-        sl_status_t st = tune_cmd_check(o->command, space);
+        const char *bad = NULL;
+        int badlen = 0;
+        sl_status_t st = tune_cmd_check(o->command, space, &bad, &badlen);
         if (st == SL_ERR_USAGE)
             return usage("--command '%s': a '{' without a closing '}' (write {{ for a brace)", o->command);
+        /* named, with the way out: a shell or awk brace ('{print $1}') was
+         * refused without saying which one, nor that {{ }} escape it */
         if (st != SL_OK)
-            return usage("--command '%s' names something in {} that is not a parameter nor trial, trial_dir, "
-                         "resume, max_t",
-                         o->command);
+            return usage("--command '%s': %.*s names something in {} that is not a parameter nor trial, "
+                         "trial_dir, resume, max_t (write {{ and }} for literal braces)",
+                         o->command, badlen, bad);
         *obj = &tune_objective_cmd;
     } else if (!strcmp(o->objective, "ppo")) {
         *obj = &tune_objective_ppo;
@@ -380,6 +393,17 @@ sl_status_t sl_cmd_tune(MPI_Comm comm, int argc, char **argv)
             sl_status_t est = o.eval_data ? data_check(comm, "--eval-data", o.eval_data) : SL_OK;
             st = sl_agree(comm, dst != SL_OK ? dst : est);
         }
+        /* --device cuda without a GPU: every trial failed on it, two lines
+         * each, and the EXPDIR left behind refused the corrected command */
+        if (st == SL_OK && strcmp(o.objective, "cmd") && !strcmp(o.device, "cuda") &&
+            sl_agree(comm, sl_nn_device_check(SL_NN_CUDA)) != SL_OK)
+            st = sl_error_root(comm, SL_ERR_UNSUPPORTED, "--device cuda: no CUDA device%s",
+#ifdef SL_HAVE_CUDA
+                               " on this node"
+#else
+                               " support in this build (configure found no CUDA)"
+#endif
+            );
         if (st == SL_OK)
             st = tune_run(comm, &o, obj, &space, &conf);
         sl_tune_space_fini(&space);

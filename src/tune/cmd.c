@@ -58,13 +58,25 @@ static void shell_quote(const char *v, char q, char *buf, size_t len)
     buf[n] = '\0';
 }
 
+/* A path as the program sees it from any directory: with a relative --out
+ * a command that changes directory first ('cd src && ./train.sh') wrote its
+ * checkpoints elsewhere (or nowhere) and resumed from nothing. */
+static void abs_path(const char *p, char *buf, size_t len)
+{
+    char cwd[4096];
+    if (p[0] && p[0] != '/' && getcwd(cwd, sizeof cwd))
+        snprintf(buf, len, "%s/%s", cwd, p);
+    else
+        snprintf(buf, len, "%s", p);
+}
+
 /* Expand the template; unknown names are an error (checked at start-up by
  * tune_cmd_check, so this cannot fail on one rank only). */
 static char *expand(tune_run_t *r, const tune_jobmsg_t *job, const char *tpl)
 {
     const sl_tune_space_t *s = tune_space(r);
     size_t cap = strlen(tpl) + 256, len = 0;
-    char *out = malloc(cap), val[1700], quoted[7000];
+    char *out = malloc(cap), val[5800], quoted[12000]; /* a path: the cwd and a checkpoint's */
     char q = 0; /* the template's shell quoting state at p */
     if (!out)
         return NULL;
@@ -89,9 +101,9 @@ static char *expand(tune_run_t *r, const tune_jobmsg_t *job, const char *tpl)
             if (e && n == 5 && !strncmp(p + 1, "trial", 5))
                 snprintf(val, sizeof val, "%lld", (long long)job->trial);
             else if (e && n == 9 && !strncmp(p + 1, "trial_dir", 9))
-                snprintf(val, sizeof val, "%s", job->trial_dir);
+                abs_path(job->trial_dir, val, sizeof val);
             else if (e && n == 6 && !strncmp(p + 1, "resume", 6))
-                snprintf(val, sizeof val, "%s", job->resume);
+                abs_path(job->resume, val, sizeof val);
             else if (e && n == 5 && !strncmp(p + 1, "max_t", 5)) {
                 if (job->target > 0)
                     snprintf(val, sizeof val, "%lld", (long long)job->target);
@@ -126,7 +138,7 @@ static char *expand(tune_run_t *r, const tune_jobmsg_t *job, const char *tpl)
     return out;
 }
 
-sl_status_t tune_cmd_check(const char *tpl, const sl_tune_space_t *s)
+sl_status_t tune_cmd_check(const char *tpl, const sl_tune_space_t *s, const char **bad_p, int *badlen_p)
 {
     for (const char *p = tpl; *p; p++) {
         if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
@@ -143,8 +155,11 @@ sl_status_t tune_cmd_check(const char *tpl, const sl_tune_space_t *s)
                  (n == 6 && !strncmp(p + 1, "resume", 6)) || (n == 5 && !strncmp(p + 1, "max_t", 5));
         for (int i = 0; i < s->n && !ok; i++)
             ok = strlen(s->p[i].name) == n && !strncmp(p + 1, s->p[i].name, n);
-        if (!ok)
+        if (!ok) {
+            *bad_p = p;
+            *badlen_p = (int)(n + 2);
             return SL_ERR_NOT_FOUND;
+        }
         p = e;
     }
     return SL_OK;
@@ -184,7 +199,7 @@ static char **make_env(tune_run_t *r, const tune_jobmsg_t *job, char *extra, siz
         env[k++] = environ[i];
     }
     size_t off = 0;
-    char val[1100];
+    char val[5800]; /* a path: the cwd and a checkpoint's */
 #define ADD(...)                                                                                             \
     do {                                                                                                     \
         int w_ = snprintf(extra + off, extra_len - off, __VA_ARGS__);                                        \
@@ -205,10 +220,12 @@ static char **make_env(tune_run_t *r, const tune_jobmsg_t *job, char *extra, siz
         ADD("SLUICE_PARAM_%s=%s", up, val);
     }
     ADD("SLUICE_TRIAL_ID=%lld", (long long)job->trial);
-    ADD("SLUICE_TRIAL_DIR=%s", job->trial_dir);
+    abs_path(job->trial_dir, val, sizeof val);
+    ADD("SLUICE_TRIAL_DIR=%s", val);
     ADD("SLUICE_TRIAL_RANK=%d", tune_group_rank(r));
     ADD("SLUICE_TRIAL_SIZE=%d", tune_group_size(r));
-    ADD("SLUICE_RESUME=%s", job->resume);
+    abs_path(job->resume, val, sizeof val);
+    ADD("SLUICE_RESUME=%s", val);
     if (job->target > 0)
         ADD("SLUICE_MAX_T=%lld", (long long)job->target);
 #undef ADD
@@ -330,7 +347,7 @@ out:
 /* Parse one "sluice-report" line; returns the number of metrics, or -1 for
  * a malformed line (no step, a step that is not a whole number >= 0, a
  * token that is not name=number): taken, it would count as a step it is not. */
-static int parse_report(char *line, int64_t *step, const char **names, double *vals)
+static int parse_report(const tune_opts_t *o, char *line, int64_t *step, const char **names, double *vals)
 {
     int n = 0, has_step = 0;
     char *save = NULL;
@@ -353,8 +370,21 @@ static int parse_report(char *line, int64_t *step, const char **names, double *v
         double v = strtod(eq + 1, &end);
         if (end == eq + 1 || *end != '\0')
             return -1;
-        if (n >= TUNE_MAXM)
+        if (n >= TUNE_MAXM) {
+            /* a full report keeps --metric and --time-attr in the place of
+             * the first other metric: past the 16th they were dropped, and
+             * every trial ended "without reporting the metric" */
+            if (strcmp(tok, o->metric) && strcmp(tok, o->time_attr))
+                continue;
+            int k = 0;
+            while (k < TUNE_MAXM && (!strcmp(names[k], o->metric) || !strcmp(names[k], o->time_attr)))
+                k++;
+            if (k < TUNE_MAXM) {
+                names[k] = tok;
+                vals[k] = v;
+            }
             continue;
+        }
         names[n] = tok;
         vals[n++] = v;
     }
@@ -507,7 +537,7 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
                         if (copy)
                             memcpy(copy, start, ll + 1);
                         int64_t s2 = step;
-                        int n = parse_report(start, &s2, names, vals);
+                        int n = parse_report(tune_opts(r), start, &s2, names, vals);
                         if (n >= 0) {
                             step = s2;
                             int d = tune_report(r, job->trial, step, n, names, vals);

@@ -713,7 +713,11 @@ sl_status_t sl_tune_exp_report(sl_tune_exp_t *e, int64_t trial, int64_t step, in
         for (int j = 0; j < e->nmetrics; j++)
             if (!strcmp(e->mname[j], names[i]))
                 c = j;
-        if (c < 0 && e->nmetrics < TUNE_MAXM) {
+        /* the --metric and --time-attr keep a column free until they come:
+         * 16 other names first took them all, and the metric was dropped */
+        int key = !strcmp(names[i], e->conf.metric) || !strcmp(names[i], e->conf.time_attr);
+        int held = (e->mcol < 0) + (!sl_tune__by_step(&e->conf) && e->acol < 0);
+        if (c < 0 && e->nmetrics < TUNE_MAXM - (key ? 0 : held)) {
             c = e->nmetrics++;
             snprintf(e->mname[c], sizeof e->mname[c], "%s", names[i]);
             if (!strcmp(names[i], e->conf.metric))

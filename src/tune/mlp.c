@@ -170,6 +170,10 @@ static sl_status_t mlp_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
     t.epochs = job->target > 0                                 ? job->target
                : o->max_t > 0 && !strcmp(o->time_attr, "step") ? o->max_t
                                                                : o->epochs;
+    /* a --epochs given is the trial's length (a rung or --max-t stops it
+     * before), as --iterations is ppo's: beside --max-t it was ignored */
+    if (o->epochs > 0 && o->epochs < t.epochs)
+        t.epochs = o->epochs;
     for (int i = 0; i < s->n; i++) {
         const char *n = s->p[i].name;
         double v = sl_tune_value_num(&s->p[i], job->params[i]); /* a choice's value, not its index */

@@ -949,9 +949,14 @@ static void coord_report(tune_run_t *r, const tune_repmsg_t *m, int *decision_p)
         (r->best_reported != m->trial || r->best_seen != t->best)) {
         char dir[1024], name[512], src[2048], dst[2048], tmp[2100];
         trial_dir(r, m->trial, dir, sizeof dir);
-        if (ckpt_find(dir, m->step, name, sizeof name, NULL) == m->step) {
+        snprintf(dst, sizeof dst, "%s/best.h5", r->o->out);
+        if (ckpt_find(dir, m->step, name, sizeof name, NULL) != m->step) {
+            /* no checkpoint at the new best's step (a program that keeps
+             * one every few steps): the former best's was left as best.h5,
+             * another trial's than best.json names */
+            unlink(dst);
+        } else {
             snprintf(src, sizeof src, "%s/%s", dir, name);
-            snprintf(dst, sizeof dst, "%s/best.h5", r->o->out);
             snprintf(tmp, sizeof tmp, "%s.tmp", dst);
             unlink(tmp);
             if (link(src, tmp) == 0 && rename(tmp, dst) == 0)
@@ -1151,14 +1156,19 @@ int tune_report(tune_run_t *r, int64_t trial, int64_t step, int n, const char *c
     for (int i = 0; i < m.n && !has_time; i++)
         has_time = !strcmp(m.names[i], TUNE_TIME_TOTAL);
     if (!has_time) {
-        /* the scheduler needs it: it takes the last place of a full report */
-        if (m.n == TUNE_MAXM && !r->warned_full++)
-            SL_WARN("trial %lld reports %d metrics: '%s' gives its place to %s", (long long)trial, TUNE_MAXM,
-                    m.names[TUNE_MAXM - 1], TUNE_TIME_TOTAL);
-        if (m.n == TUNE_MAXM)
-            m.n--;
-        snprintf(m.names[m.n], sizeof m.names[0], "%s", TUNE_TIME_TOTAL);
-        m.v[m.n++] = r->job_prior + sl_now() - r->job_t0;
+        /* the scheduler needs it: it takes the last place of a full report
+         * that is not the --metric's (which it took before) */
+        int k = m.n;
+        if (k == TUNE_MAXM) {
+            k = TUNE_MAXM - 1 - !strcmp(m.names[TUNE_MAXM - 1], r->o->metric);
+            if (!r->warned_full++)
+                SL_WARN("trial %lld reports %d metrics: '%s' gives its place to %s", (long long)trial,
+                        TUNE_MAXM, m.names[k], TUNE_TIME_TOTAL);
+        } else {
+            m.n++;
+        }
+        snprintf(m.names[k], sizeof m.names[0], "%s", TUNE_TIME_TOTAL);
+        m.v[k] = r->job_prior + sl_now() - r->job_t0;
     }
     /* a report after a decision (the program goes on until its SIGTERM
      * lands) is not taken: neither are its step and checkpoint, which

@@ -116,8 +116,16 @@ sl_status_t sl_tune_space_add(sl_tune_space_t *s, const char *expr, const char *
     int nargs = 0;
     sl_status_t st = SL_OK;
     memset(&p, 0, sizeof p);
+    skip(&sc);
+    size_t npos = sc.i;
     if (!ident(&sc, p.name, sizeof p.name))
         return perr(&sc, "expected a parameter name");
+    /* cut to 63 characters, it no longer matched its {name} in --command or
+     * --model, which was refused as "not a parameter" */
+    if (sc.i - npos >= sizeof p.name) {
+        sc.i = npos + sizeof p.name - 1;
+        return perr(&sc, "a parameter name has at most 63 characters");
+    }
     skip(&sc);
     if (expr[sc.i] != '=')
         return perr(&sc, "expected '=' after the parameter name");
@@ -239,6 +247,13 @@ sl_status_t sl_tune_space_add(sl_tune_space_t *s, const char *expr, const char *
         if (quant && !(p.q > 0)) {
             sc.i = argpos[2];
             st = perr(&sc, "the step must be positive");
+            goto out;
+        }
+        /* a fractional step drew lo + k q and rounded it: qrandint(1,10,0.5)
+         * gave integers twice as often as others (1.5 and 2 are both 2) */
+        if (quant && p.kind == SL_TUNE_RANDINT && p.q != floor(p.q)) {
+            sc.i = argpos[2];
+            st = perr(&sc, "the step of qrandint must be a whole number");
             goto out;
         }
     } else {

@@ -413,6 +413,13 @@ expect_rc 0 $TUNE --command "echo sluice-report step=1 loss=1" --space 'x=unifor
 expect_grep "tune finished: 1 trial: 1 done" "$T/out"
 expect_rc 2 $TUNE --command "$OBJ {z}" --space 'x=uniform(0,1)' --metric loss --trials 2 --out "$T/bad4"
 expect_grep "{} that is not a parameter" "$T/err"
+# the brace is named, and how to write a literal one ({print} was not)
+expect_rc 2 $TUNE --command "awk '{print 1}'" --space 'x=uniform(0,1)' --metric loss --trials 2 --out "$T/bad4b"
+expect_grep "{print 1} names something in {} that is not a parameter.*write {{ and }} for literal braces" "$T/err"
+# a parameter named as sluice's own {resume} was never substituted: refused
+expect_rc 2 $TUNE --command "$OBJ {resume}" --space 'resume=choice(yes,no)' --metric loss --trials 2 --out "$T/bad5"
+expect_grep "parameter 'resume' has the name of sluice's {resume}" "$T/err"
+[ -e "$T/bad5" ] && fail "a refused parameter name created EXPDIR"
 # 6. a choice value with a space, a quote or shell syntax reaches the program
 # as one argument, as it is, whether the template quotes {b} or not (it was
 # substituted raw: 'x y' was two arguments, and the shell ran 'touch')
@@ -450,4 +457,34 @@ awk -F, -v b="$b" 'NR>1 && $1==b {x[$4]++} END {n = 0; for (v in x) n++; exit n 
 awk -F, -v b="$b" -v s="$s" -v x="$x" 'NR>1 && $1==b && $2==s && $4==x {ok=1} END {exit !ok}' "$T/pbtbest/results.csv" ||
   fail "best.json's x=$x is not what trial $b reported step $s with: $(cat "$T/pbtbest/best.json" "$T/pbtbest/results.csv")"
 grep "^best: trial $b, m = .* at step $s: x=$x\$" "$T/out" >/dev/null || fail "summary: $(cat "$T/out")"
+# 8. a report of 17 metrics keeps the --metric, last (it was dropped past
+# the 16th: every trial "ended without reporting" it), also when the first
+# report fills the 16 columns; with --time-attr time_total_s the stamp does
+# not take the --metric's place either
+m16=$(seq -f 'm%g=1' 1 16 | tr '\n' ' ')
+expect_rc 0 $TUNE --command "echo sluice-report step=1 $m16 loss=0.5" --space 'x=uniform(0,1)' --metric loss \
+  --trials 2 --out "$T/many"
+expect_grep '"metric": 0.5' "$T/many/best.json"
+expect_rc 0 $TUNE --command "sh -c 'echo sluice-report step=1 $m16; echo sluice-report step=2 loss=0.5'" \
+  --space 'x=uniform(0,1)' --metric loss --trials 2 --out "$T/many2"
+expect_grep '"metric": 0.5' "$T/many2/best.json"
+expect_rc 0 $TUNE --command "echo sluice-report step=1 $(seq -f 'm%g=1' 1 15 | tr '\n' ' ') loss=0.5" \
+  --space 'x=uniform(0,1)' --metric loss --time-attr time_total_s --max-t 100 --trials 2 --out "$T/many3"
+expect_grep '"metric": 0.5' "$T/many3/best.json"
+# 9. best.h5 is the best trial's checkpoint or none: a best reported at a
+# step without one (a=0) left the former best's (a=1, trial 0) as best.h5
+cat > "$T/ck.sh" <<'SH'
+#!/bin/sh
+if [ "$SLUICE_PARAM_A" = 1 ]; then echo "$SLUICE_TRIAL_ID" > "$SLUICE_TRIAL_DIR/checkpoint-1"; else sleep 0.3; fi
+echo "sluice-report step=1 loss=$((SLUICE_PARAM_A + 1))"
+SH
+chmod +x "$T/ck.sh"
+expect_rc 0 $TUNE --command "$T/ck.sh" --space 'a=grid(1,0)' --searcher grid --metric loss --out "$T/bestck"
+expect_grep '"trial": 1' "$T/bestck/best.json"
+[ -e "$T/bestck/best.h5" ] && fail "best.h5 is trial $(cat "$T/bestck/best.h5")'s checkpoint, best.json names trial 1"
+# 10. with a relative --out the trial directory the program gets is absolute:
+# a command that changes directory first wrote its checkpoint elsewhere
+(cd "$T" && expect_rc 0 $TUNE --command "sh -c 'cd / && echo 1 > \"\$SLUICE_TRIAL_DIR/checkpoint-1\" &&
+  echo sluice-report step=1 loss=1'" --space 'x=uniform(0,1)' --metric loss --trials 2 --out relout) || exit 1
+[ -s "$T/relout/best.h5" ] || fail "relative --out: no checkpoint where the trial directory is: $(cat "$T/err")"
 echo PASS

@@ -55,10 +55,12 @@ static void test_space(void)
     CU_ASSERT_STRING_EQUAL(s.p[3].values[1], "tanh");
     CU_ASSERT(s.p[2].q == 32 && s.p[2].kind == SL_TUNE_RANDINT);
     /* malformed: usage errors, and nothing is added */
-    const char *bad[] = {"lr=loguniform(1e-4,)", "lr loguniform(1,2)", "x=uniform(2,1)",
-                         "x=normal(0,1)",        "x=grid()",           "x=uniform(0,1",
-                         "x=choice(a,a)",        "lr=loguniform(0,1)", "x=uniform(0,1) junk",
-                         "9x=uniform(0,1)",      "x=randint(1.5,3)",   NULL};
+    const char *bad[] = {"lr=loguniform(1e-4,)", "lr loguniform(1,2)", "x=uniform(2,1)", "x=normal(0,1)",
+                         "x=grid()", "x=uniform(0,1", "x=choice(a,a)", "lr=loguniform(0,1)",
+                         "x=uniform(0,1) junk", "9x=uniform(0,1)", "x=randint(1.5,3)", "x=qrandint(1,10,0.5)",
+                         /* 64 characters: cut, it no longer matched its {name} */
+                         "p123456789012345678901234567890123456789012345678901234567890123=uniform(0,1)",
+                         NULL};
     for (int i = 0; bad[i]; i++)
         CU_ASSERT(sl_tune_space_add(&s, bad[i], "t") == SL_ERR_USAGE);
     CU_ASSERT(sl_tune_space_add(&s, "lr=uniform(0,1)", "t") == SL_ERR_USAGE); /* twice */

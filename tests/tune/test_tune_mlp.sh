@@ -76,6 +76,22 @@ expect_rc 0 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" -
   --searcher grid --optimizer sgd --metric accuracy --mode max --max-t 4 --trials 1 --batch 32 --out "$T/gridlr"
 acc=$(sed -n 's/.*"metric": \([0-9.e-]*\).*/\1/p' "$T/gridlr/best.json")
 awk -v a="$acc" 'BEGIN{exit !(a > 0.8)}' || fail "lr=grid(0.05): best accuracy $acc"
+# --device cuda where no GPU is: one message before anything is written
+# (every trial failed on it, and the EXPDIR left refused the corrected command)
+if [ "$(nvidia-smi -L 2>/dev/null | wc -l)" -eq 0 ]; then
+  expect_rc 1 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --eval-data "$T/blobs.h5" \
+    --model 'mlp:6-8-3' --space 'lr=loguniform(1e-3,1e-1)' --device cuda --metric accuracy --max-t 2 --trials 2 \
+    --out "$T/nocuda"
+  [ "$(grep -c '^sluice: error: --device cuda: no CUDA device' "$T/err")" -eq 1 ] ||
+    { cat "$T/err" >&2; fail "--device cuda without a GPU: not one message"; }
+  [ -e "$T/nocuda" ] && fail "--device cuda without a GPU created EXPDIR"
+fi
+# --epochs is a trial's length beside --max-t (it was ignored: 4 epochs ran)
+expect_rc 0 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --eval-data "$T/blobs.h5" \
+  --model 'mlp:6-8-3' --space 'lr=loguniform(1e-3,1e-1)' --metric accuracy --mode max --max-t 4 --epochs 2 \
+  --trials 2 --batch 32 --out "$T/epochs"
+awk -F, 'NR>1 && ($2 != "done" || $3 != 2) {bad=1} END {exit bad || NR != 3}' "$T/epochs/trials.csv" ||
+  fail "--epochs 2 --max-t 4: $(cat "$T/epochs/trials.csv")"
 # a tuned optimizer (words: a choice's value is no number) trains with the
 # one named (the index was taken from its NaN value: rank 0 crashed)
 expect_rc 0 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --eval-data "$T/blobs.h5" \
