@@ -21,6 +21,11 @@
 #include <unistd.h>
 
 sl_status_t tune_cmd_check(const char *tpl, const sl_tune_space_t *s, const char **bad_p, int *badlen_p);
+/* Local (cmd.c): why the program of a template that runs without a shell
+ * cannot be started (its first word: a path, or a name looked up in PATH),
+ * the word in word; NULL where it can, or where a shell runs the template
+ * (its first word may be a builtin) or a {name} picks the program. */
+const char *tune_cmd_program_error(const char *tpl, char *word, size_t len);
 sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t *obj, sl_tune_space_t *space,
                      const sl_tune_conf_t *conf);
 
@@ -351,6 +356,20 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
     return SL_OK;
 }
 
+/* Collective: a rank's failed check (why, or NULL) as one line "what 'name':
+ * why", without a rank when every rank failed it. */
+static sl_status_t agree_check(MPI_Comm comm, const char *why, const char *what, const char *name)
+{
+    int bad = why != NULL, all = 0;
+    if (MPI_Allreduce(&bad, &all, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
+        return sl_error(SL_ERR_MPI, "checking %s: MPI_Allreduce failed", what);
+    if (!bad)
+        return SL_OK;
+    if (all)
+        return sl_error_root(comm, SL_ERR_NOT_FOUND, "%s '%s': %s", what, name, why);
+    return sl_error(SL_ERR_NOT_FOUND, "%s '%s': %s", what, name, why);
+}
+
 /* Collective. A data set of --objective mlp must be a readable file before
  * anything is written under --out: a missing one failed every trial, two lines
  * each, and left an experiment in EXPDIR that the corrected command refused.
@@ -363,14 +382,7 @@ static sl_status_t data_check(MPI_Comm comm, const char *opt, const char *path)
         why = strerror(errno);
     else if (S_ISDIR(sb.st_mode))
         why = strerror(EISDIR);
-    int bad = why != NULL, all = 0;
-    if (MPI_Allreduce(&bad, &all, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
-        return sl_error(SL_ERR_MPI, "%s", "checking the data sets: MPI_Allreduce failed");
-    if (!bad)
-        return SL_OK;
-    if (all)
-        return sl_error_root(comm, SL_ERR_NOT_FOUND, "%s '%s': %s", opt, path, why);
-    return sl_error(SL_ERR_NOT_FOUND, "%s '%s': %s", opt, path, why);
+    return agree_check(comm, why, opt, path);
 }
 
 sl_status_t sl_cmd_tune(MPI_Comm comm, int argc, char **argv)
@@ -392,6 +404,14 @@ sl_status_t sl_cmd_tune(MPI_Comm comm, int argc, char **argv)
             sl_status_t dst = data_check(comm, "--data", o.data);
             sl_status_t est = o.eval_data ? data_check(comm, "--eval-data", o.eval_data) : SL_OK;
             st = sl_agree(comm, dst != SL_OK ? dst : est);
+        }
+        /* the same for the program of --command, where it can be told
+         * (run without a shell): each trial failed to start it */
+        if (st == SL_OK && !strcmp(o.objective, "cmd")) {
+            char word[1024], what[1100];
+            const char *why = tune_cmd_program_error(o.command, word, sizeof word);
+            snprintf(what, sizeof what, "--command '%s': cannot run", o.command);
+            st = sl_agree(comm, agree_check(comm, why, what, word));
         }
         /* --device cuda without a GPU: every trial failed on it, two lines
          * each, and the EXPDIR left behind refused the corrected command */

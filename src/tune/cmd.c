@@ -263,6 +263,33 @@ static const char *resolve(const char *name)
     return found ? path : NULL;
 }
 
+const char *tune_cmd_program_error(const char *tpl, char *word, size_t len)
+{
+    /* the template without its {...}: values only ever add arguments */
+    char *bare = malloc(strlen(tpl) + 1);
+    if (!bare)
+        return NULL;
+    size_t k = 0;
+    for (const char *p = tpl; *p; p++) {
+        const char *e = *p == '{' ? strchr(p, '}') : NULL;
+        if (e)
+            p = e;
+        else
+            bare[k++] = *p;
+    }
+    bare[k] = '\0';
+    const char *w = tpl + strspn(tpl, " \t");
+    size_t n = strcspn(w, " \t");
+    int skip = needs_shell(bare) || memchr(w, '{', n) || n == 0 || n >= len;
+    free(bare);
+    if (skip)
+        return NULL; /* a shell runs it (its first word may be a builtin), or a value names the program */
+    snprintf(word, len, "%.*s", (int)n, w);
+    if (strchr(word, '/'))
+        return access(word, X_OK) == 0 ? NULL : strerror(errno);
+    return resolve(word) ? NULL : "not found in PATH";
+}
+
 static sl_status_t spawn(tune_run_t *r, const tune_jobmsg_t *job, int outfd, int errfd, pid_t *pid_p)
 {
     char *cmd = expand(r, job, tune_opts(r)->command);

@@ -420,6 +420,15 @@ expect_grep "{print 1} names something in {} that is not a parameter.*write {{ a
 expect_rc 2 $TUNE --command "$OBJ {resume}" --space 'resume=choice(yes,no)' --metric loss --trials 2 --out "$T/bad5"
 expect_grep "parameter 'resume' has the name of sluice's {resume}" "$T/err"
 [ -e "$T/bad5" ] && fail "a refused parameter name created EXPDIR"
+# a program that cannot be run (not on PATH, or no such path) is named
+# before anything is written: every trial failed to start it, and the
+# EXPDIR left behind refused the corrected command
+for c in 'no-such-program-x {x}' "$T/no-such.sh {x}"; do
+  expect_rc 1 $TUNE --command "$c" --space 'x=uniform(0,1)' --metric loss --trials 2 --out "$T/bad6"
+  expect_grep "^sluice: error: --command '$c': cannot run '${c%% *}': " "$T/err"
+  [ "$(grep -c '^sluice' "$T/err")" -eq 1 ] || { cat "$T/err" >&2; fail "a missing program: more than one line"; }
+  [ -e "$T/bad6" ] && fail "a missing program created EXPDIR"
+done
 # 6. a choice value with a space, a quote or shell syntax reaches the program
 # as one argument, as it is, whether the template quotes {b} or not (it was
 # substituted raw: 'x y' was two arguments, and the shell ran 'touch')
