@@ -346,6 +346,26 @@ sl_status_t sl_valsort_run(MPI_Comm comm, const sl_valsort_opts_t *o)
         if (sl_same_file(o->summary_out, o->files.v[i]))
             return sl_error_root(comm, SL_ERR_USAGE, "-o %s is also an input ('%s'); it would be replaced",
                                  o->summary_out, o->files.v[i]);
+    if (o->summary_out && o->local && !o->summaries) {
+        /* With --local the FILEs are each rank's names after %r/%R, which
+         * the check above never sees ('-o out/part-00000 out/part-%R'
+         * replaced partition 0 with the summary): each rank checks its own,
+         * and any that matches stops every rank. */
+        int bad = 0, nbad = 0;
+        for (int i = 0; !bad && i < o->files.n; i++) {
+            char *f = sl_sort_subst_rank(o->files.v[i], rank);
+            if (f && sl_same_file(o->summary_out, f)) {
+                sl_error(SL_ERR_USAGE,
+                         "-o %s is also an input ('%s' is '%s' with --local); it would be replaced",
+                         o->summary_out, o->files.v[i], f);
+                bad = 1;
+            }
+            free(f);
+        }
+        MPI_Allreduce(&bad, &nbad, 1, MPI_INT, MPI_SUM, comm);
+        if (nbad)
+            return SL_ERR_USAGE;
+    }
     if (o->summaries) {
         sl_status_t st = rank == 0 ? read_summaries(o->files.v, o->files.n, &sum) : SL_OK;
         SL_TRY(sl_agree(comm, st));

@@ -61,6 +61,12 @@ cp sorted/part-00001 keep.dat
 expect_rc 2 $MPIRUN -np 2 $SLUICE valsort -o keep.dat sorted/part-00000 keep.dat
 expect_grep "is also an input" "$T/err"
 cmp -s keep.dat sorted/part-00001 || fail "valsort -o replaced its input"
+# ... also with --local, where the inputs are the names after %R (rank 0
+# wrote the summary over part-00000 and exited 0).
+cp sorted/part-00000 lkeep0
+expect_rc 2 $MPIRUN -np 2 $SLUICE valsort --local -o sorted/part-00000 'sorted/part-%R'
+expect_grep "rank 0: -o sorted/part-00000 is also an input" "$T/err"
+cmp -s lkeep0 sorted/part-00000 || fail "valsort --local -o replaced its input"
 cp s0 s0.keep
 expect_rc 2 $SLUICE valsort -s -o s0 s0 s1
 cmp -s s0 s0.keep || fail "valsort -s -o replaced its summary input"
