@@ -1003,7 +1003,11 @@ static sl_status_t map(sctx_t *c, size_t chunk)
     pthread_t th;
     rd_t rd[2];
     int pending = 0;
-    if (nchunks && c->halves)
+    /* A rank with nothing to read (an empty --local share) still receives
+     * its partition: it spills from the thread too. Without it, every run
+     * it wrote was the first run's remainder (runs a tenth of the buffer:
+     * ten times as many), and the buffer kept for the merge was not. */
+    if (!all_done && c->halves)
         st = spiller_create(c, &c->sp);
     if (nchunks && st == SL_OK) {
         uint64_t k = c->my_cnt < per ? c->my_cnt : per;
