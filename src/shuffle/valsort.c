@@ -325,6 +325,19 @@ static sl_status_t read_summaries(char **files, int n, sl_valsort_sum_t *out)
     return SL_OK;
 }
 
+/* Local: whether writing SUMMARY replaces file: 1 if it is SUMMARY, 2 if
+ * it is SUMMARY.tmp, the name the summary is written under before the
+ * rename (sl_file_write_atomic: '-o in in.tmp' wrote over in.tmp and
+ * renamed it), else 0. */
+static int replaces(const char *summary, const char *file)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", summary);
+    return sl_same_file(summary, file) ? 1 : sl_same_file(tmp, file) ? 2 : 0;
+}
+
+#define TMP_NOTE(how) ((how) == 2 ? ": the summary is written under that name, then renamed" : "")
+
 sl_status_t sl_valsort_run(MPI_Comm comm, const sl_valsort_opts_t *o)
 {
     int rank;
@@ -342,10 +355,12 @@ sl_status_t sl_valsort_run(MPI_Comm comm, const sl_valsort_opts_t *o)
                              "%s: partition summaries are valsort's, of 100-byte records with 10-byte keys "
                              "at offset 0: not with --record-size/--key-offset/--key-length",
                              o->summaries ? "-s" : "-o");
-    for (int i = 0; o->summary_out && i < o->files.n; i++)
-        if (sl_same_file(o->summary_out, o->files.v[i]))
-            return sl_error_root(comm, SL_ERR_USAGE, "-o %s is also an input ('%s'); it would be replaced",
-                                 o->summary_out, o->files.v[i]);
+    for (int i = 0; o->summary_out && i < o->files.n; i++) {
+        int how = replaces(o->summary_out, o->files.v[i]);
+        if (how)
+            return sl_error_root(comm, SL_ERR_USAGE, "-o %s is also an input ('%s'%s); it would be replaced",
+                                 o->summary_out, o->files.v[i], TMP_NOTE(how));
+    }
     if (o->summary_out && o->local && !o->summaries) {
         /* With --local the FILEs are each rank's names after %r/%R, which
          * the check above never sees ('-o out/part-00000 out/part-%R'
@@ -354,10 +369,11 @@ sl_status_t sl_valsort_run(MPI_Comm comm, const sl_valsort_opts_t *o)
         int bad = 0, nbad = 0;
         for (int i = 0; !bad && i < o->files.n; i++) {
             char *f = sl_sort_subst_rank(o->files.v[i], rank);
-            if (f && sl_same_file(o->summary_out, f)) {
+            int how = f ? replaces(o->summary_out, f) : 0;
+            if (how) {
                 sl_error(SL_ERR_USAGE,
-                         "-o %s is also an input ('%s' is '%s' with --local); it would be replaced",
-                         o->summary_out, o->files.v[i], f);
+                         "-o %s is also an input ('%s' is '%s' with --local%s); it would be replaced",
+                         o->summary_out, o->files.v[i], f, TMP_NOTE(how));
                 bad = 1;
             }
             free(f);
