@@ -317,7 +317,12 @@ static sl_status_t read_summaries(char **files, int n, sl_valsort_sum_t *out)
         size_t k;
         while ((k = fread(&s, 1, sizeof s, f)) == sizeof s)
             sl_valsort_merge(out, &s);
+        /* A read error is not the end of the summaries: a directory given
+         * by mistake was taken for an empty file, and the rest passed. */
+        int e = ferror(f) ? errno : 0;
         fclose(f);
+        if (e)
+            return sl_error(SL_ERR_IO, "cannot read summary file '%s': %s", files[i], strerror(e));
         if (k != 0)
             return sl_error(SL_ERR_INVALID, "summary file '%s': partial partition summary found at end",
                             files[i]);

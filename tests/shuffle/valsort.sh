@@ -56,6 +56,11 @@ expect_rc 0 $SLUICE valsort -s s0 s1
 expect_grep "^SUCCESS" "$T/err"
 expect_rc 1 $SLUICE valsort -s s1 s0
 expect_grep "^ERROR - there are 1 unordered records$" "$T/err"
+# A summary that cannot be read (a directory) is an error naming it; it was
+# taken for an empty file, and s0 alone passed.
+mkdir sumdir
+expect_rc 1 $SLUICE valsort -s s0 sumdir
+expect_grep "cannot read summary file 'sumdir'" "$T/err"
 # -o naming an input is refused; the input is kept.
 cp sorted/part-00001 keep.dat
 expect_rc 2 $MPIRUN -np 2 $SLUICE valsort -o keep.dat sorted/part-00000 keep.dat
