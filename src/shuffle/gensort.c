@@ -133,10 +133,12 @@ sl_status_t sl_gensort_run(MPI_Comm comm, const sl_gensort_opts_t *o)
     }
     st = sl_agree(comm, st);
     if (st == SL_OK && !skip && (o->parts || rank == 0)) {
-        if (rename(tmp, fin) != 0)
+        if (rename(tmp, fin) != 0) {
             st = sl_error(SL_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, fin, strerror(errno));
-        else
+            unlink(tmp); /* NUM_RECS x 100 bytes that nothing will use (FILE a directory, say) */
+        } else {
             sl_fsync_dir_of(fin);
+        }
     } else if (st != SL_OK && !skip && (o->parts || rank == 0)) {
         unlink(tmp);
     }

@@ -1003,7 +1003,11 @@ static sl_status_t map(sctx_t *c, size_t chunk)
     pthread_t th;
     rd_t rd[2];
     int pending = 0;
-    if (nchunks && c->halves)
+    /* A rank with nothing to read (an empty --local share) still receives
+     * its partition: it spills from the thread too. Without it, every run
+     * it wrote was the first run's remainder (runs a tenth of the buffer:
+     * ten times as many), and the buffer kept for the merge was not. */
+    if (!all_done && c->halves)
         st = spiller_create(c, &c->sp);
     if (nchunks && st == SL_OK) {
         uint64_t k = c->my_cnt < per ? c->my_cnt : per;
@@ -1263,7 +1267,11 @@ void sl_sort_reducer_plan_rec(int64_t avail, uint64_t nrec, int P, int radix, ui
         p.rcap = least;
     if (p.rcap > most)
         p.rcap = most;
-    uint64_t expect = nrec / (uint64_t)P + nrec / (uint64_t)P / 4 + 1000;
+    /* The slack beyond the mean partition: a quarter, and least records
+     * (100 KB; it was 1000 records whatever their size: 1 GB of 1 MB
+     * records, so a partition far smaller than the buffer went external
+     * and spilled). */
+    uint64_t expect = nrec / (uint64_t)P + nrec / (uint64_t)P / 4 + least;
     if (p.rcap > expect) { /* no need to hold more than the partition */
         p.rcap = expect;
     } else {
@@ -1280,7 +1288,7 @@ void sl_sort_reducer_plan_rec(int64_t avail, uint64_t nrec, int P, int radix, ui
          * first run takes the remainder, so that the runs after it are
          * whole buffers and the last two are full at the end. Partitions
          * come within a few % of the mean: expect 2% more. */
-        p.expect = nrec / (uint64_t)P + nrec / (uint64_t)P / 50 + 1000;
+        p.expect = nrec / (uint64_t)P + nrec / (uint64_t)P / 50 + least;
         uint64_t r0 = p.expect > 2 * p.rcap ? (p.expect - 2 * p.rcap) % p.rcap : 0;
         p.rlim = r0 >= p.rcap / 16 ? r0 : p.rcap;
     }

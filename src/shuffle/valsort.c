@@ -317,13 +317,31 @@ static sl_status_t read_summaries(char **files, int n, sl_valsort_sum_t *out)
         size_t k;
         while ((k = fread(&s, 1, sizeof s, f)) == sizeof s)
             sl_valsort_merge(out, &s);
+        /* A read error is not the end of the summaries: a directory given
+         * by mistake was taken for an empty file, and the rest passed. */
+        int e = ferror(f) ? errno : 0;
         fclose(f);
+        if (e)
+            return sl_error(SL_ERR_IO, "cannot read summary file '%s': %s", files[i], strerror(e));
         if (k != 0)
             return sl_error(SL_ERR_INVALID, "summary file '%s': partial partition summary found at end",
                             files[i]);
     }
     return SL_OK;
 }
+
+/* Local: whether writing SUMMARY replaces file: 1 if it is SUMMARY, 2 if
+ * it is SUMMARY.tmp, the name the summary is written under before the
+ * rename (sl_file_write_atomic: '-o in in.tmp' wrote over in.tmp and
+ * renamed it), else 0. */
+static int replaces(const char *summary, const char *file)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", summary);
+    return sl_same_file(summary, file) ? 1 : sl_same_file(tmp, file) ? 2 : 0;
+}
+
+#define TMP_NOTE(how) ((how) == 2 ? ": the summary is written under that name, then renamed" : "")
 
 sl_status_t sl_valsort_run(MPI_Comm comm, const sl_valsort_opts_t *o)
 {
@@ -342,10 +360,33 @@ sl_status_t sl_valsort_run(MPI_Comm comm, const sl_valsort_opts_t *o)
                              "%s: partition summaries are valsort's, of 100-byte records with 10-byte keys "
                              "at offset 0: not with --record-size/--key-offset/--key-length",
                              o->summaries ? "-s" : "-o");
-    for (int i = 0; o->summary_out && i < o->files.n; i++)
-        if (sl_same_file(o->summary_out, o->files.v[i]))
-            return sl_error_root(comm, SL_ERR_USAGE, "-o %s is also an input ('%s'); it would be replaced",
-                                 o->summary_out, o->files.v[i]);
+    for (int i = 0; o->summary_out && i < o->files.n; i++) {
+        int how = replaces(o->summary_out, o->files.v[i]);
+        if (how)
+            return sl_error_root(comm, SL_ERR_USAGE, "-o %s is also an input ('%s'%s); it would be replaced",
+                                 o->summary_out, o->files.v[i], TMP_NOTE(how));
+    }
+    if (o->summary_out && o->local && !o->summaries) {
+        /* With --local the FILEs are each rank's names after %r/%R, which
+         * the check above never sees ('-o out/part-00000 out/part-%R'
+         * replaced partition 0 with the summary): each rank checks its own,
+         * and any that matches stops every rank. */
+        int bad = 0, nbad = 0;
+        for (int i = 0; !bad && i < o->files.n; i++) {
+            char *f = sl_sort_subst_rank(o->files.v[i], rank);
+            int how = f ? replaces(o->summary_out, f) : 0;
+            if (how) {
+                sl_error(SL_ERR_USAGE,
+                         "-o %s is also an input ('%s' is '%s' with --local%s); it would be replaced",
+                         o->summary_out, o->files.v[i], f, TMP_NOTE(how));
+                bad = 1;
+            }
+            free(f);
+        }
+        MPI_Allreduce(&bad, &nbad, 1, MPI_INT, MPI_SUM, comm);
+        if (nbad)
+            return SL_ERR_USAGE;
+    }
     if (o->summaries) {
         sl_status_t st = rank == 0 ? read_summaries(o->files.v, o->files.n, &sum) : SL_OK;
         SL_TRY(sl_agree(comm, st));

@@ -74,4 +74,10 @@ expect_grep "NUM_RECS 92233720368547759 is more than one file holds" "$T/err"
 [ ! -e out.dat ] && [ ! -e out.dat.tmp ] || fail "a refused NUM_RECS left a file"
 expect_rc 1 $SLUICE gensort 10 /nonexistent/dir/out.dat
 expect_grep "/nonexistent/dir/out.dat.tmp" "$T/err"
+# FILE that cannot take the generated file's place (a directory): the
+# error names it, and FILE.tmp, all the records, is not left behind.
+mkdir isdir
+expect_rc 1 $MPIRUN -np 2 $SLUICE gensort 1000 isdir
+expect_grep "cannot rename 'isdir.tmp' to 'isdir'" "$T/err"
+[ ! -e isdir.tmp ] || fail "a failed rename left isdir.tmp"
 echo "gensort: ok"

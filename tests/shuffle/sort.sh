@@ -133,6 +133,17 @@ p = json.load(open('sorted/summary.json'))['partitions']
 m = sum(p) / len(p)
 sys.exit(0 if max(p) <= 1.10 * m and min(p) >= 0.90 * m else 1)" ||
   fail "uneven --local shares: partitions $(grep partitions sorted/summary.json) not within 10% of the mean"
+# A --local rank with an empty share still receives a partition: it spills
+# whole buffers from the spill thread like the others (each of its runs was
+# the first run's small remainder: 221 runs on 3 ranks where one shared
+# input makes 33).
+rm -rf sorted ls.*
+$SLUICE gensort -s 100000 ls.0 && : >ls.1 && : >ls.2 || fail gensort
+expect_rc 0 $MPIRUN -np 3 $SLUICE sort --local --input 'ls.%r' --output sorted --mem 1M
+runs=$(sed -n 's/.*"runs": \([0-9]*\),.*/\1/p' sorted/summary.json)
+[ "$runs" -le 50 ] || fail "--local with empty shares spilled $runs runs, expected at most 50"
+expect_rc 0 $SLUICE valsort sorted/part-*
+[ "$(grep '^Checksum:' "$T/err")" = "$(checksum ls.0)" ] || fail "--local with empty shares lost records"
 # UCX_TLS is honoured: shared memory and TCP both carry the shuffle; an
 # unusable choice fails cleanly on every rank instead of hanging.
 ucxsum=$(checksum in/uniform/a)

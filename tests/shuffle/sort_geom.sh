@@ -182,4 +182,15 @@ printf x >>sorted/part-00000
 # shellcheck disable=SC2086
 expect_rc 1 timeout 60 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --resume $geom
 expect_grep "rank 0: cannot resume with 'sorted/part-00000': size [0-9]* is not a multiple of the 64-byte record size" "$T/err"
+# Large records whose partition fits in memory are sorted there, read and
+# written once: 150 records of 100 KB (15 MB) with --mem 64M (a 51 MB
+# buffer). The slack the plan allowed beyond the partition was 1000
+# records whatever their size (100 MB here), so it went external and
+# spilled a run.
+head -c 15000000 /dev/urandom >r100k.dat
+rm -rf sorted
+expect_rc 0 $MPIRUN -np 1 $SLUICE sort --input r100k.dat --output sorted --record-size 100000 --mem 64M
+grep -q '"runs": 0,' sorted/summary.json || fail "a 15 MB partition spilled with --mem 64M: $(cat sorted/summary.json)"
+expect_rc 0 $SLUICE valsort --record-size 100000 sorted/part-00000
+expect_grep "^Records: 150$" "$T/err"
 echo "sort_geom: ok"

@@ -56,11 +56,28 @@ expect_rc 0 $SLUICE valsort -s s0 s1
 expect_grep "^SUCCESS" "$T/err"
 expect_rc 1 $SLUICE valsort -s s1 s0
 expect_grep "^ERROR - there are 1 unordered records$" "$T/err"
+# A summary that cannot be read (a directory) is an error naming it; it was
+# taken for an empty file, and s0 alone passed.
+mkdir sumdir
+expect_rc 1 $SLUICE valsort -s s0 sumdir
+expect_grep "cannot read summary file 'sumdir'" "$T/err"
 # -o naming an input is refused; the input is kept.
 cp sorted/part-00001 keep.dat
 expect_rc 2 $MPIRUN -np 2 $SLUICE valsort -o keep.dat sorted/part-00000 keep.dat
 expect_grep "is also an input" "$T/err"
 cmp -s keep.dat sorted/part-00001 || fail "valsort -o replaced its input"
+# ... also with --local, where the inputs are the names after %R (rank 0
+# wrote the summary over part-00000 and exited 0).
+cp sorted/part-00000 lkeep0
+expect_rc 2 $MPIRUN -np 2 $SLUICE valsort --local -o sorted/part-00000 'sorted/part-%R'
+expect_grep "rank 0: -o sorted/part-00000 is also an input" "$T/err"
+cmp -s lkeep0 sorted/part-00000 || fail "valsort --local -o replaced its input"
+# ... also an input named SUMMARY.tmp, the name the summary is written
+# under before its rename (the input was overwritten and renamed away).
+cp sorted/part-00001 keep.dat.tmp
+expect_rc 2 $SLUICE valsort -o keep.dat keep.dat.tmp
+expect_grep "is also an input ('keep.dat.tmp'" "$T/err"
+cmp -s keep.dat.tmp sorted/part-00001 || fail "valsort -o SUMMARY replaced its input SUMMARY.tmp"
 cp s0 s0.keep
 expect_rc 2 $SLUICE valsort -s -o s0 s0 s1
 cmp -s s0 s0.keep || fail "valsort -s -o replaced its summary input"
