@@ -112,6 +112,10 @@ sl_status_t sl_gensort_run(MPI_Comm comm, const sl_gensort_opts_t *o)
     sl_u128_t sum = {0, 0};
     uint64_t base = o->parts ? 0 : off;
     for (uint64_t done = 0; st == SL_OK && done < cnt;) {
+        if (sl_stop_requested()) { /* Ctrl-C, Slurm's USR1 or TERM: FILE.tmp is removed below */
+            st = SL_ERR_STOPPED;
+            break;
+        }
         uint64_t k = cnt - done < GEN_CHUNK ? cnt - done : GEN_CHUNK;
         off_t at = (off_t)((base + done) * SL_SORT_REC);
         /* Place the records so that the first page boundary of the file

@@ -193,7 +193,10 @@ sl_status_t sl_valsort_files(MPI_Comm comm, char **files, int n, sl_valsort_sum_
     uint64_t per = VAL_CHUNK / SL_SORT_REC;
     for (uint64_t done = 0; st == SL_OK && done < cnt;) {
         uint64_t k = cnt - done < per ? cnt - done : per;
-        st = sl_filelist_read(fl, (off + done) * SL_SORT_REC, buf, (size_t)k * SL_SORT_REC);
+        /* a stop (Ctrl-C, Slurm's USR1 or TERM) ends the check: nothing is written */
+        st = sl_stop_requested()
+                 ? SL_ERR_STOPPED
+                 : sl_filelist_read(fl, (off + done) * SL_SORT_REC, buf, (size_t)k * SL_SORT_REC);
         if (st == SL_OK)
             sl_valsort_add(&mine, buf, k);
         done += k;
@@ -256,7 +259,8 @@ static sl_status_t files_g(MPI_Comm comm, char **files, int n, const sl_sort_geo
     uint64_t per = VAL_CHUNK / R; /* R <= SL_SORT_REC_MAX: at least 8 */
     for (uint64_t done = 0; st == SL_OK && done < cnt;) {
         uint64_t k = cnt - done < per ? cnt - done : per;
-        st = sl_filelist_read(fl, (off + done) * R, buf, (size_t)(k * R));
+        st = sl_stop_requested() ? SL_ERR_STOPPED
+                                 : sl_filelist_read(fl, (off + done) * R, buf, (size_t)(k * R));
         if (st == SL_OK)
             add_g(&mine, mk, buf, k, g);
         done += k;

@@ -80,4 +80,19 @@ mkdir isdir
 expect_rc 1 $MPIRUN -np 2 $SLUICE gensort 1000 isdir
 expect_grep "cannot rename 'isdir.tmp' to 'isdir'" "$T/err"
 [ ! -e isdir.tmp ] || fail "a failed rename left isdir.tmp"
+# a stop (Slurm's USR1 before a time limit, forwarded by mpirun) ends the
+# generation: exit 75 and no FILE nor FILE.tmp (the first signal was
+# ignored: gensort ran on, and only a second one killed it, leaving FILE.tmp)
+$MPIRUN -np 2 $SLUICE gensort 100000000 stopped.dat >stop.out 2>stop.err &
+pid=$!
+_i=0
+while [ ! -e stopped.dat.tmp ]; do
+  sleep 0.1; _i=$((_i + 1)); [ $_i -gt 300 ] && { kill $pid; fail "gensort never started"; }
+done
+sleep 0.3
+kill -USR1 $pid
+wait $pid; rc=$?
+[ $rc -eq 75 ] || { cat stop.err >&2; fail "gensort after SIGUSR1 exited $rc, expected 75"; }
+[ ! -e stopped.dat ] && [ ! -e stopped.dat.tmp ] || fail "a stopped gensort left stopped.dat or its .tmp"
+grep -q "stopped by a signal; run the same command again to resume" stop.err || fail "no stop message"
 echo "gensort: ok"

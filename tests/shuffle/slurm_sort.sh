@@ -23,4 +23,29 @@ rm -f "$T/job.out"
 slurm_job "$T/job.sh" "$T/job.out"
 expect_grep "^sluice-sort: resuming in $T/local with its inputs$" "$T/job.out"
 expect_grep "^SUCCESS - all records are in order$" "$T/job.out"
+# USR1 to the batch script (what --signal=B:USR1@120 sends before the time
+# limit) while rank 1 stalls before writing its partition: the script passes
+# it on, starts no later step and exits 75 saying how to resume (it had
+# waited in srun, so the signal was not seen until Slurm's SIGKILL); the
+# resubmission finishes the job
+rm -rf "$T/local" "$T/results" "$T/job.out"
+cat >"$T/stopjob.sh" <<JOB
+set -u
+export SLUICE="$SLUICE" SORT_RECORDS=20000 SORT_LOCAL="$T/local" SORT_RESULTS="$T/results"
+export SORT_ARGS="--test-stall-ms 6000"
+id=\$(sbatch --parsable -n 2 -o "$T/job.out" "$top_srcdir/slurm/sort.sbatch") || exit 1
+for i in \$(seq 1 300); do [ -e "$T/local/out/part-00000" ] && break; sleep 0.1; done
+"$top_srcdir/tests/slurm/stop-and-wait.sh" "\$id" "$T/job.out" "sluice-sort: stopped"
+for i in \$(seq 1 100); do st=\$(scontrol show job "\$id" 2>/dev/null | grep -o ' ExitCode=[0-9:]*'); [ "\$st" = " ExitCode=75:0" ] && break; sleep 0.2; done
+echo "job\$st" >>"$T/job.out"
+JOB
+slurm_job "$T/stopjob.sh" "$T/job.out"
+expect_grep "^sluice-sort: USR1, stopping the step$" "$T/job.out"
+expect_grep "^sluice-sort: stopped after the sort, before valsort; resubmit with SORT_LOCAL=$T/local to resume$" "$T/job.out"
+expect_grep "^job ExitCode=75:0$" "$T/job.out"
+grep -q "^Records:" "$T/job.out" && fail "valsort ran after the stop"
+rm -f "$T/job.out"
+slurm_job "$T/job.sh" "$T/job.out"
+expect_grep "^sluice-sort: resuming in $T/local with its inputs$" "$T/job.out"
+expect_grep "^SUCCESS - all records are in order$" "$T/job.out"
 echo "PASS: slurm sort"

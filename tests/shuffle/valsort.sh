@@ -90,4 +90,15 @@ expect_rc 1 $SLUICE valsort empty.dat
 expect_grep "at least one record" "$T/err"
 expect_rc 1 $SLUICE valsort missing.dat
 expect_grep "missing.dat" "$T/err"
+# a stop ends the check, exit 75, without a summary (40 GB of zero records,
+# a sparse file: valsort ran on to its end through the first signal)
+truncate -s 40000000000 zeros.dat
+$MPIRUN -np 2 $SLUICE valsort -o zeros.sum zeros.dat >stop.out 2>stop.err &
+pid=$!
+sleep 1.5
+kill -USR1 $pid
+wait $pid; rc=$?
+rm -f zeros.dat
+[ $rc -eq 75 ] || { cat stop.out stop.err >&2; fail "valsort after SIGUSR1 exited $rc, expected 75"; }
+[ ! -e zeros.sum ] && [ ! -e zeros.sum.tmp ] || fail "a stopped valsort wrote its summary"
 echo "valsort: ok"
