@@ -322,6 +322,10 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
         sl_status_t mst = tune_mlp_check(o, space, &bad);
         if (mst == SL_ERR_INVALID)
             return usage("--model '%s' names in {} something that is not a parameter of the space", bad);
+        if (mst == SL_ERR_NUMERIC)
+            return usage("parameter '%s' shapes --model as {%s}: it needs whole numbers (randint, qrandint, "
+                         "choice, grid, or a q-variant with a whole step), not a continuous range",
+                         bad, bad);
         if (mst == SL_ERR_MISMATCH)
             return usage(
                 "parameter '%s' cannot set the mlp option: optimizer takes choice(...) or grid(...) of "

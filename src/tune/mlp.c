@@ -143,6 +143,17 @@ sl_status_t tune_mlp_check(const tune_opts_t *o, const sl_tune_space_t *s, const
             return SL_ERR_MISMATCH;
         }
     }
+    /* a {name} of --model is a layer's width: a continuous range gave
+     * fractions ("mlp:784-97.3-10"), and every trial failed on its model */
+    for (int i = 0; i < s->n; i++) {
+        const sl_tune_param_t *p = &s->p[i];
+        int whole = p->kind == SL_TUNE_RANDINT || p->kind == SL_TUNE_CHOICE || p->kind == SL_TUNE_GRID ||
+                    (p->q > 0 && p->q == floor(p->q) && p->lo == floor(p->lo));
+        if (tune_mlp_shapes(o, p->name) && !whole) {
+            *bad_p = p->name;
+            return SL_ERR_NUMERIC;
+        }
+    }
     return SL_OK;
 }
 

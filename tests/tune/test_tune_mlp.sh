@@ -44,6 +44,12 @@ for sp in 'optimizer=uniform(0,1)' 'optimizer=choice(adam,lion)' 'batch=choice(s
   expect_grep "parameter '${sp%%=*}' cannot set the mlp option" "$T/err"
 done
 [ -e "$T/bad" ] && fail "a refused space created EXPDIR"
+# a layer width from a continuous range is refused (every trial failed on
+# its model "mlp:6-9.7-3")
+expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --eval-data "$T/blobs.h5" \
+  --model 'mlp:6-{width}-3' --space 'width=uniform(4,16)' --metric accuracy --max-t 2 --trials 2 --out "$T/bad"
+expect_grep "parameter 'width' shapes --model as {width}: it needs whole numbers" "$T/err"
+[ -e "$T/bad" ] && fail "a fractional width created EXPDIR"
 expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --model 'mlp:6-{width}-3' \
   --space 'lr=uniform(0.01,0.1)' --metric accuracy --max-t 2 --trials 2 --out "$T/bad"
 expect_grep "names in {} something that is not a parameter" "$T/err"
