@@ -296,7 +296,10 @@ static sl_status_t apply_config(const sl_cmd_spec_t *spec, void *opts, sl_config
             snprintf(where, sizeof where, "%s:%d: key '%s'", sl_config_path(cfg), line, key);
             sl_status_t st;
             if (o->type == SL_OPT_LIST) {
-                list_clear((sl_strlist_t *)OPT_PTR(opts, o));
+                /* a repeatable option's lines add up (space = ... twice):
+                 * only the first replaces the default */
+                if (!seen[o - spec->table])
+                    list_clear((sl_strlist_t *)OPT_PTR(opts, o));
                 char *copy = strdup(val), *p = copy;
                 st = copy ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory parsing options");
                 for (char *w; st == SL_OK && (w = list_word(&p));)

@@ -52,6 +52,10 @@ done
 # overrides the file), and adds to the others
 expect_rc 0 $TUNE --config "$T/space.cfg" --command "$OBJ 2" --space 'y=choice(7)' --trials 2 --max-t 2 --out "$T/over"
 awk -F, 'NR==1 {for (i = 1; i <= NF; i++) if ($i == "y") c = i} NR>1 && (!c || $c != 7) {exit 1}' "$T/over/trials.csv" || fail "--space y did not replace [space] y: $(cat "$T/over/trials.csv")"
+# space = given on two lines of [tune] adds both (the second replaced the first)
+printf '[tune]\nspace = x=uniform(-1,1)\nspace = y=choice(5)\nmetric = loss\n' > "$T/two.cfg"
+expect_rc 0 $TUNE --config "$T/two.cfg" --command "$OBJ 2" --trials 2 --max-t 2 --out "$T/two"
+head -1 "$T/two/trials.csv" | grep -q ',x,y,' || fail "space = on two lines: $(head -1 "$T/two/trials.csv")"
 
 # a program that keeps no checkpoints starts over at every promotion: said
 # once (promoted trials redid their steps without a word)
