@@ -199,6 +199,22 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
             if (!strcmp(space->p[i].name, own[k]))
                 return usage("--space: parameter '%s' has the name of sluice's {%s} in --command; rename it",
                              own[k], own[k]);
+    /* results.csv and trials.csv keep these columns for themselves: a
+     * parameter of such a name, or a --metric named like a parameter, gave
+     * two columns of one name (which plotting tools rename or drop) */
+    static const char *const cols[] = {"trial", "step", "time", "status", "reports", "failures", NULL};
+    for (int i = 0; i < space->n; i++) {
+        for (int k = 0; cols[k]; k++)
+            if (!strcmp(space->p[i].name, cols[k]))
+                return usage("--space: parameter '%s' has the name of a column of results.csv or trials.csv "
+                             "(trial, step, time, status, reports, failures); rename it",
+                             cols[k]);
+        if (!strcmp(space->p[i].name, o->metric) || !strcmp(space->p[i].name, o->time_attr))
+            return usage("--%s '%s' is also a parameter's name: results.csv would have two columns '%s'; "
+                         "rename one",
+                         strcmp(space->p[i].name, o->metric) ? "time-attr" : "metric", space->p[i].name,
+                         space->p[i].name);
+    }
     sl_tune_conf_default(c);
     static const char *const searchers[] = {"grid", "random", "tpe", NULL};
     static const char *const scheds[] = {"fifo", "asha", "asha-stop", "hyperband", "median", "pbt", NULL};

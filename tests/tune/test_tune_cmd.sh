@@ -424,6 +424,13 @@ expect_grep "{print 1} names something in {} that is not a parameter.*write {{ a
 expect_rc 2 $TUNE --command "$OBJ {resume}" --space 'resume=choice(yes,no)' --metric loss --trials 2 --out "$T/bad5"
 expect_grep "parameter 'resume' has the name of sluice's {resume}" "$T/err"
 [ -e "$T/bad5" ] && fail "a refused parameter name created EXPDIR"
+# a parameter named like a column of results.csv, or like the metric, gave
+# two columns of one name: refused
+expect_rc 2 $TUNE --command "$OBJ 2" --space 'time=uniform(0,1)' --metric loss --trials 2 --out "$T/bad5"
+expect_grep "parameter 'time' has the name of a column of results.csv" "$T/err"
+expect_rc 2 $TUNE --command "$OBJ 2" --space 'loss=uniform(0,1)' --metric loss --trials 2 --out "$T/bad5"
+expect_grep "^sluice: error: --metric 'loss' is also a parameter's name" "$T/err"
+[ -e "$T/bad5" ] && fail "a refused parameter name created EXPDIR"
 # a program that cannot be run (not on PATH, or no such path) is named
 # before anything is written: every trial failed to start it, and the
 # EXPDIR left behind refused the corrected command
