@@ -26,7 +26,15 @@ void *sl_sort_alloc_big(size_t bytes)
     return p;
 }
 
-char *sl_sort_subst_rank(const char *path, int rank)
+int sl_sort_rank_width(int size)
+{
+    int w = 5;
+    for (long v = 100000; v < size; v *= 10)
+        w++;
+    return w;
+}
+
+char *sl_sort_subst_rank(const char *path, int rank, int size)
 {
     size_t len = strlen(path) + 1;
     for (const char *p = path; (p = strchr(p, '%')); p++)
@@ -36,7 +44,7 @@ char *sl_sort_subst_rank(const char *path, int rank)
         return NULL;
     for (const char *p = path; *p;) {
         if (p[0] == '%' && (p[1] == 'r' || p[1] == 'R')) {
-            q += sprintf(q, p[1] == 'r' ? "%d" : "%05d", rank);
+            q += sprintf(q, "%0*d", p[1] == 'r' ? 0 : sl_sort_rank_width(size), rank);
             p += 2;
         } else {
             *q++ = *p++;

@@ -83,9 +83,14 @@ sl_status_t sl_filelist_read(const sl_filelist_t *fl, uint64_t off, void *buf, s
  * page faults when it is first filled); free with free(). */
 void *sl_sort_alloc_big(size_t bytes);
 
-/* Local: path with "%r" replaced by the rank and "%R" by the rank in five
- * digits (part-%R is rank r's sort output); caller frees. NULL: no memory. */
-char *sl_sort_subst_rank(const char *path, int rank);
+/* The digits of a partition's number in its name (part-NNNNN) on size
+ * ranks: five, more beyond 100,000 ranks, so that the names' order stays
+ * the partitions' order. */
+int sl_sort_rank_width(int size);
+/* Local: path with "%r" replaced by the rank and "%R" by the rank in
+ * sl_sort_rank_width(size) digits (part-%R is rank r's sort output); caller
+ * frees. NULL: no memory. */
+char *sl_sort_subst_rank(const char *path, int rank, int size);
 
 /* Local: full pread/pwrite or an error naming path. */
 sl_status_t sl_pread_full(int fd, void *buf, size_t len, off_t off, const char *path);

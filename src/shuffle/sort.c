@@ -213,7 +213,8 @@ static sl_status_t sample(sctx_t *c)
 
 static sl_status_t part_path(const sctx_t *c, int p, char *buf, size_t len, int tmp)
 {
-    int k = snprintf(buf, len, "%s/part-%05d%s", c->o->output, p, tmp ? ".tmp" : "");
+    int k =
+        snprintf(buf, len, "%s/part-%0*d%s", c->o->output, sl_sort_rank_width(c->size), p, tmp ? ".tmp" : "");
     if (k < 0 || (size_t)k >= len)
         return sl_error(SL_ERR_INVALID, "output path too long");
     return SL_OK;
@@ -1466,7 +1467,7 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
         char **v = calloc((size_t)o->input.n, sizeof *v);
         st = v ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory");
         for (int i = 0; st == SL_OK && i < o->input.n; i++)
-            if (!(v[i] = sl_sort_subst_rank(o->input.v[i], c.rank)))
+            if (!(v[i] = sl_sort_subst_rank(o->input.v[i], c.rank, c.size)))
                 st = sl_error(SL_ERR_NOMEM, "out of memory");
         if (st == SL_OK)
             st = sl_filelist_create(MPI_COMM_SELF, v, o->input.n, 1, c.g.rec, &c.fl);

@@ -283,12 +283,13 @@ static sl_status_t files_g(MPI_Comm comm, char **files, int n, const sl_sort_geo
 static sl_status_t valsort_local(MPI_Comm comm, char **files, int n, const sl_sort_geom_t *g,
                                  sl_valsort_sum_t *sum_p)
 {
-    int rank;
+    int rank, size;
     MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
     char **v = calloc((size_t)n, sizeof *v);
     sl_status_t st = v ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory");
     for (int i = 0; st == SL_OK && i < n; i++)
-        if (!(v[i] = sl_sort_subst_rank(files[i], rank)))
+        if (!(v[i] = sl_sort_subst_rank(files[i], rank, size)))
             st = sl_error(SL_ERR_NOMEM, "out of memory");
     sl_valsort_sum_t mine;
     memset(&mine, 0, sizeof mine);
@@ -349,8 +350,9 @@ static int replaces(const char *summary, const char *file)
 
 sl_status_t sl_valsort_run(MPI_Comm comm, const sl_valsort_opts_t *o)
 {
-    int rank;
+    int rank, size;
     MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
     sl_valsort_sum_t sum;
     sl_sort_geom_t g;
     if (o->files.n < 1)
@@ -377,7 +379,7 @@ sl_status_t sl_valsort_run(MPI_Comm comm, const sl_valsort_opts_t *o)
          * and any that matches stops every rank. */
         int bad = 0, nbad = 0;
         for (int i = 0; !bad && i < o->files.n; i++) {
-            char *f = sl_sort_subst_rank(o->files.v[i], rank);
+            char *f = sl_sort_subst_rank(o->files.v[i], rank, size);
             int how = f ? replaces(o->summary_out, f) : 0;
             if (how) {
                 sl_error(SL_ERR_USAGE,

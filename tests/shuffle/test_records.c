@@ -452,6 +452,43 @@ static void test_crc(void)
     free(d);
 }
 
+/* Partition names sort in partition order at any rank count: five digits
+ * up to 100,000 ranks, more beyond (part-100000 sorted between part-10000
+ * and part-10001). */
+static void test_part_names(void)
+{
+    CU_ASSERT_EQUAL(sl_sort_rank_width(1), 5);
+    CU_ASSERT_EQUAL(sl_sort_rank_width(100000), 5);
+    CU_ASSERT_EQUAL(sl_sort_rank_width(100001), 6);
+    CU_ASSERT_EQUAL(sl_sort_rank_width(1000000), 6);
+    CU_ASSERT_EQUAL(sl_sort_rank_width(1000001), 7);
+    const int sizes[] = {2, 100000, 100001, 250000};
+    for (int k = 0; k < 4; k++) {
+        int P = sizes[k];
+        const int ranks[] = {0, 9999, 10000, 10001, 99999, P - 2, P - 1};
+        for (int i = 0; i < 7; i++)
+            for (int j = 0; j < 7; j++) {
+                if (ranks[i] < 0 || ranks[j] < 0 || ranks[i] >= P || ranks[j] >= P)
+                    continue;
+                char *a = sl_sort_subst_rank("part-%R", ranks[i], P),
+                     *b = sl_sort_subst_rank("part-%R", ranks[j], P);
+                CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+                CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+                int c = strcmp(a, b);
+                CU_ASSERT((ranks[i] < ranks[j]) == (c < 0));
+                CU_ASSERT((ranks[i] == ranks[j]) == (c == 0));
+                free(a);
+                free(b);
+            }
+    }
+    char *s = sl_sort_subst_rank("in.%r/part-%R", 7, 4);
+    CU_ASSERT_STRING_EQUAL(s, "in.7/part-00007");
+    free(s);
+    s = sl_sort_subst_rank("part-%R", 12345, 200000);
+    CU_ASSERT_STRING_EQUAL(s, "part-012345");
+    free(s);
+}
+
 int main(int argc, char **argv)
 {
     const sl_test_t tests[] = {{"known gensort records", test_known_records},
@@ -465,6 +502,7 @@ int main(int argc, char **argv)
                                {"empty input list: nothing leaked", test_filelist_empty},
                                {"valsort pieces", test_valsort_pieces},
                                {"record CRC32 kernels vs zlib", test_crc},
+                               {"partition names in partition order at any rank count", test_part_names},
                                {NULL, NULL}};
     return sl_test_run(argc, argv, "shuffle records", tests);
 }
