@@ -467,9 +467,12 @@ static sl_status_t plan_partitions(sctx_t *c)
             uint64_t G[3] = {c->g.rec, c->g.off, c->g.len};
             memcpy(m + 40, G, 24);
             memcpy(m + MHDR, c->spl, (size_t)(c->size - 1) * c->spl_len);
-            st = sl_file_write_atomic(man, m, mlen);
+            /* the earlier run's extra partitions go first: a manifest of
+             * this run beside them (a kill, or a removal that failed, in
+             * between) made --resume keep them as part of the output */
+            st = remove_extra_parts(c);
             if (st == SL_OK)
-                st = remove_extra_parts(c);
+                st = sl_file_write_atomic(man, m, mlen);
         }
         if ((st = sl_agree(c->comm, st)) != SL_OK) {
             free(m);
