@@ -166,9 +166,17 @@ int main(int argc, char **argv)
         for (int i = 2; i < argc && needs; i++)
             if (!strcmp(argv[i], "--resume") || (!strcmp(cmd, "train") && !strcmp(argv[i], "-r")))
                 needs = 0;
-        fprintf(stderr,
-                "sluice: stopped by a signal; run the same command again%s to resume (exit status %d)\n",
-                needs ? " with --resume" : "", SL_EXIT_STOPPED);
+        /* gensort and valsort keep nothing of a stopped run: a rerun starts over */
+        if (!strcmp(cmd, "gensort") || !strcmp(cmd, "valsort"))
+            fprintf(
+                stderr,
+                "sluice: stopped by a signal, nothing written; run the same command again, which starts over "
+                "(exit status %d)\n",
+                SL_EXIT_STOPPED);
+        else
+            fprintf(stderr,
+                    "sluice: stopped by a signal; run the same command again%s to resume (exit status %d)\n",
+                    needs ? " with --resume" : "", SL_EXIT_STOPPED);
     }
 out:
     fflush(stdout);

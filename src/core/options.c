@@ -562,6 +562,8 @@ void sl_opts_help(const sl_cmd_spec_t *spec, FILE *f)
             fprintf(f, " [%s]", o->def);
         if (has_bounds(o) && o->type != SL_OPT_CHOICE && o->type != SL_OPT_BOOL)
             fprintf(f, " (%.10g..%.10g)", o->min, o->max);
+        if ((o->flags & SL_OPT_CLI_ONLY) && !(o->flags & SL_OPT_POSITIONAL))
+            fprintf(f, " (command line only: no config key)");
         fputc('\n', f);
     }
     fprintf(f, "\ncommon options:\n"

@@ -59,7 +59,9 @@ static const sl_opt_t valsort_table[] = {
      "order form the sequence",
      NULL},
     {"silent", 0, SL_OPT_BOOL, O(quiet), NULL, 0, 0, NULL, SL_OPT_CLI_ONLY,
-     "print nothing; the exit status tells (as valsort -q; -q/--quiet does the same)", NULL},
+     "print only errors (bad input); the exit status tells the verdict (as valsort -q; -q/--quiet does the "
+     "same)",
+     NULL},
     {"record-size", 0, SL_OPT_INT, O(record_size), "100", 1, SL_SORT_REC_MAX, NULL, SL_OPT_CLI_ONLY,
      "bytes per record (fixed size)", "R"},
     {"key-offset", 0, SL_OPT_INT, O(key_offset), "0", 0, SL_SORT_REC_MAX - 1, NULL, SL_OPT_CLI_ONLY,

@@ -214,6 +214,12 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
                          "rename one",
                          strcmp(space->p[i].name, o->metric) ? "time-attr" : "metric", space->p[i].name,
                          space->p[i].name);
+        /* trials.csv has best_<metric> and last_<metric> */
+        const char *nm = space->p[i].name;
+        if ((!strncmp(nm, "best_", 5) || !strncmp(nm, "last_", 5)) && !strcmp(nm + 5, o->metric))
+            return usage("--space: parameter '%s' has the name of a column of trials.csv (best_%s, last_%s); "
+                         "rename it",
+                         nm, o->metric, o->metric);
     }
     sl_tune_conf_default(c);
     static const char *const searchers[] = {"grid", "random", "tpe", NULL};

@@ -94,5 +94,8 @@ kill -USR1 $pid
 wait $pid; rc=$?
 [ $rc -eq 75 ] || { cat stop.err >&2; fail "gensort after SIGUSR1 exited $rc, expected 75"; }
 [ ! -e stopped.dat ] && [ ! -e stopped.dat.tmp ] || fail "a stopped gensort left stopped.dat or its .tmp"
-grep -q "stopped by a signal; run the same command again to resume" stop.err || fail "no stop message"
+grep -q "stopped by a signal, nothing written; run the same command again, which starts over" stop.err || fail "no stop message (gensort keeps nothing: no resume)"
+# gensort's options are not config keys ([gensort] begin = 5 is refused):
+# its help, under "options (also config keys ...)", says so for each
+$SLUICE help gensort | grep -q -- "--begin N .*(command line only: no config key)" || fail "gensort --help: --begin not marked command line only"
 echo "gensort: ok"

@@ -48,4 +48,15 @@ rm -f "$T/job.out"
 slurm_job "$T/job.sh" "$T/job.out"
 expect_grep "^sluice-sort: resuming in $T/local with its inputs$" "$T/job.out"
 expect_grep "^SUCCESS - all records are in order$" "$T/job.out"
+# the README's form, -N NODES --ntasks-per-node=K, sets the job's rank count:
+# the script names no --ntasks, which would take precedence over it (2 ranks)
+rm -rf "$T/local" "$T/results" "$T/job.out"
+cat >"$T/pernode.sh" <<JOB
+set -u
+export SLUICE="$SLUICE" SORT_RECORDS=2000 SORT_LOCAL="$T/local" SORT_RESULTS="$T/results"
+sbatch --wait -N 1 --ntasks-per-node=1 -o "$T/job.out" "$top_srcdir/slurm/sort.sbatch"
+JOB
+slurm_job "$T/pernode.sh" "$T/job.out"
+expect_grep "^sluice-sort: 2000 records on 1 ranks, 1 node(s);" "$T/job.out"
+expect_grep "^SUCCESS - all records are in order$" "$T/job.out"
 echo "PASS: slurm sort"

@@ -101,4 +101,7 @@ wait $pid; rc=$?
 rm -f zeros.dat
 [ $rc -eq 75 ] || { cat stop.out stop.err >&2; fail "valsort after SIGUSR1 exited $rc, expected 75"; }
 [ ! -e zeros.sum ] && [ ! -e zeros.sum.tmp ] || fail "a stopped valsort wrote its summary"
+# --silent still prints errors (a bad input): its help said "print nothing"
+$SLUICE help valsort | grep -q -- "--silent  *print only errors (bad input)" || fail "valsort --help: --silent says it prints nothing"
+grep -q "stopped by a signal, nothing written; run the same command again, which starts over" stop.err || fail "no stop message (valsort keeps nothing: no resume)"
 echo "valsort: ok"

@@ -23,4 +23,15 @@ grep -q "	interrupted	" "$T/cmds.journal" || fail "no task was interrupted: the 
 for i in $(seq 0 $((n - 1))); do
   [ -f "$T/done.$i" ] && [ "$(wc -l < "$T/done.$i")" -eq 1 ] || fail "task $i ran $(cat "$T/done.$i" 2>/dev/null | wc -l) times"
 done
+# the README's form, -N NODES --ntasks-per-node=K, sets the job's rank count:
+# the script names no --ntasks, which would take precedence over it
+for i in 1 2 3; do echo 'echo "$SLURM_NTASKS" >> '"$T"'/ntasks'; done > "$T/cmds2"
+cat >"$T/pernode.sh" <<JOB
+set -u
+export SLUICE="$SLUICE" FARM_FILE="$T/cmds2"
+sbatch --wait -N 1 --ntasks-per-node=1 -o "$T/job2.out" "$top_srcdir/slurm/farm.sbatch"
+JOB
+slurm_job "$T/pernode.sh" "$T/job2.out"
+expect_grep "journal complete" "$T/job2.out"
+[ "$(sort -u "$T/ntasks")" = 1 ] || fail "-N 1 --ntasks-per-node=1 gave $(sort -u "$T/ntasks") tasks"
 echo "PASS: slurm farm requeue"

@@ -430,6 +430,8 @@ expect_rc 2 $TUNE --command "$OBJ 2" --space 'time=uniform(0,1)' --metric loss -
 expect_grep "parameter 'time' has the name of a column of results.csv" "$T/err"
 expect_rc 2 $TUNE --command "$OBJ 2" --space 'loss=uniform(0,1)' --metric loss --trials 2 --out "$T/bad5"
 expect_grep "^sluice: error: --metric 'loss' is also a parameter's name" "$T/err"
+expect_rc 2 $TUNE --command "$OBJ 2" --space 'best_loss=uniform(0,1)' --metric loss --trials 2 --out "$T/bad5"
+expect_grep "parameter 'best_loss' has the name of a column of trials.csv (best_loss, last_loss)" "$T/err"
 [ -e "$T/bad5" ] && fail "a refused parameter name created EXPDIR"
 # a program that cannot be run (not on PATH, or no such path) is named
 # before anything is written: every trial failed to start it, and the
