@@ -963,6 +963,10 @@ static void coord_report(tune_run_t *r, const tune_repmsg_t *m, int *decision_p)
                 sl_fsync_dir_of(dst);
             else if (copy_file(src, dst) != SL_OK)
                 SL_WARN("could not keep the best checkpoint %s as %s", src, dst);
+            /* left when best.h5 was already that file (a resumed trial
+             * that reports the step it resumed from again): rename does
+             * nothing then, and best.h5.tmp stayed beside it */
+            unlink(tmp);
         }
         r->best_reported = m->trial;
         r->best_seen = t->best;

@@ -176,6 +176,30 @@ expect_rc 0 bhrun --resume
 grep -q '"trial": 0,' "$T/bh/best.json" || fail "the report cut off by the kill counts: $(cat "$T/bh/best.json")"
 [ "$(cat "$T/bh/best.h5")" = 0 ] ||
   fail "best.h5 is trial $(cat "$T/bh/best.h5")'s checkpoint, best.json names trial 0"
+# a trial that reports the step it resumed from again (it evaluates the
+# checkpoint first) makes best.h5 of the file it already is: no best.h5.tmp
+# is left beside it
+cat > "$T/rr.sh" <<'SH'
+#!/bin/sh
+d=$1
+if [ -n "${SLUICE_RESUME:-}" ]; then echo "sluice-report step=1 loss=1"; exit 0; fi
+echo 1 > "$SLUICE_TRIAL_DIR/checkpoint-1"
+echo "sluice-report step=1 loss=1"
+sleep 0.5
+touch "$d/rr-killed"
+kill -9 $PPID
+sleep 5
+SH
+chmod +x "$T/rr.sh"
+rrrun() {
+  $MPIRUN -np 1 $SLUICE tune -q --command "$T/rr.sh $T" --space 'x=uniform(0,1)' --metric loss --trials 1 \
+    --out "$T/rr" "$@"
+}
+rrrun > "$T/out" 2>&1
+[ -e "$T/rr-killed" ] || { cat "$T/out"; fail "the trial did not kill its rank"; }
+expect_rc 0 rrrun --resume
+[ -e "$T/rr/best.h5" ] || fail "best.h5 is missing"
+[ -e "$T/rr/best.h5.tmp" ] && fail "best.h5.tmp was left beside best.h5: $(ls "$T/rr")"
 # the ranks alone killed with -9 (a crash, the OOM killer): the commands
 # they ran do not run on unseen; each rank's guard sends their groups SIGTERM
 printf '#!/bin/sh\necho $$ >> "%s/gpids"\nexec sleep 60\n' "$T" > "$T/g.sh"
