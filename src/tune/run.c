@@ -963,6 +963,10 @@ static void coord_report(tune_run_t *r, const tune_repmsg_t *m, int *decision_p)
                 sl_fsync_dir_of(dst);
             else if (copy_file(src, dst) != SL_OK)
                 SL_WARN("could not keep the best checkpoint %s as %s", src, dst);
+            /* left when best.h5 was already that file (a resumed trial
+             * that reports the step it resumed from again): rename does
+             * nothing then, and best.h5.tmp stayed beside it */
+            unlink(tmp);
         }
         r->best_reported = m->trial;
         r->best_seen = t->best;
@@ -1414,6 +1418,64 @@ static void coord_loop(tune_run_t *r, double *busy)
     }
 }
 
+/* At a resume, best.h5 made from a report experiment.h5 does not hold
+ * goes: rank 0 links it when it takes the report, the state is written at
+ * most every 50 writes' time, and a kill -9 between the two left it behind.
+ * The trial redid the step and could report worse, or stop before it, and
+ * best.h5 stayed another trial's checkpoint than best.json named. Such a
+ * best.h5 is one of the checkpoints the resume drops (after its trial's
+ * saved step, or of a trial the state does not hold); the saved best's
+ * checkpoint at its step, where there is one, takes its place. */
+static void best_settle(tune_run_t *r)
+{
+    char dst[2048], dir[1024], path[2048], name[512];
+    struct stat bs, cs;
+    snprintf(dst, sizeof dst, "%s/best.h5", r->o->out);
+    if (stat(dst, &bs) != 0 || bs.st_nlink < 2)
+        return; /* none, or a copy, or its checkpoint pruned: a saved step's */
+    snprintf(dir, sizeof dir, "%s/trials", r->o->out);
+    DIR *td = opendir(dir);
+    int stale = 0;
+    for (struct dirent *te; td && !stale && (te = readdir(td));) {
+        char *end;
+        long long id = strtoll(te->d_name, &end, 10);
+        if (is_dot(te->d_name) || *end || id < 0)
+            continue;
+        int64_t saved = id < r->e->n ? r->e->t[id].step : -1;
+        char tdir[1300];
+        snprintf(tdir, sizeof tdir, "%s/%s", dir, te->d_name);
+        DIR *d = opendir(tdir);
+        for (struct dirent *de; d && !stale && (de = readdir(d));) {
+            int64_t s;
+            if (!ckpt_step_of(de->d_name, &s) || s <= saved)
+                continue;
+            snprintf(path, sizeof path, "%s/%s", tdir, de->d_name);
+            stale = stat(path, &cs) == 0 && cs.st_ino == bs.st_ino && cs.st_dev == bs.st_dev;
+        }
+        if (d)
+            closedir(d);
+    }
+    if (td)
+        closedir(td);
+    if (!stale)
+        return;
+    unlink(dst);
+    int64_t b = sl_tune_exp_best(r->e);
+    if (b < 0)
+        return;
+    trial_dir(r, b, dir, sizeof dir);
+    if (ckpt_find(dir, r->e->t[b].best_step, name, sizeof name, NULL) != r->e->t[b].best_step)
+        return;
+    char tmp[2100];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+    unlink(tmp);
+    if (link(path, tmp) == 0 && rename(tmp, dst) == 0)
+        sl_fsync_dir_of(dst);
+    else if (copy_file(path, dst) != SL_OK)
+        SL_WARN("could not keep the best checkpoint %s as %s", path, dst);
+}
+
 sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t *obj,
                      sl_tune_space_t *space_in, const sl_tune_conf_t *conf)
 {
@@ -1528,6 +1590,8 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
          * so too trials that had ended with more than K, the steps after
          * their saved one, whose pruning after the next save a kill cut
          * short (unpruned_mark) */
+        if (st == SL_OK && o->resume)
+            best_settle(r); /* before the checkpoints it looks for go */
         for (int64_t i = 0; st == SL_OK && o->resume && i < r->e->n; i++) {
             const sl_tune_trial_t *t = &r->e->t[i];
             if (t->status == SL_TUNE_PENDING && t->nreports == 0)

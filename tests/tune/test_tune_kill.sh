@@ -145,6 +145,61 @@ grep -q "^0 resume=$T/burst/trials/000000/checkpoint-[0-9]" "$T/bstarts" ||
   fail "the trial did not resume from a checkpoint: $(cat "$T/bstarts")"
 [ "$(cd "$T/burst/trials/000000" && echo checkpoint-*)" = "checkpoint-40" ] ||
   fail "the trial does not end with its newest checkpoint alone: $(ls "$T/burst/trials/000000")"
+# killed after best.h5 was made from a report experiment.h5 does not hold
+# yet (it is written at most every 50 writes' time): the trial redoes the
+# step and reports worse, so the saved best (trial 0) stays the best, and
+# best.h5 must be its checkpoint; it stayed trial 1's
+cat > "$T/bh.sh" <<'SH'
+#!/bin/sh
+d=$1
+echo "$SLUICE_TRIAL_ID" > "$SLUICE_TRIAL_DIR/checkpoint-1"
+if [ "$SLUICE_TRIAL_ID" = 0 ]; then echo "sluice-report step=1 loss=2"; exit 0; fi
+if [ ! -e "$d/bh-killed" ]; then
+  echo "sluice-report step=1 loss=1"
+  i=0
+  while [ "$(cat "$d/bh/best.h5" 2>/dev/null)" != 1 ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done
+  touch "$d/bh-killed"
+  kill -9 $PPID
+  sleep 5
+  exit 0
+fi
+echo "sluice-report step=1 loss=3"
+SH
+chmod +x "$T/bh.sh"
+bhrun() {
+  $MPIRUN -np 1 $SLUICE tune -q --command "$T/bh.sh $T" --space 'x=uniform(0,1)' --metric loss --trials 2 \
+    --out "$T/bh" "$@"
+}
+bhrun > "$T/out" 2>&1
+[ -e "$T/bh-killed" ] || { cat "$T/out"; fail "the second trial did not kill its rank"; }
+expect_rc 0 bhrun --resume
+grep -q '"trial": 0,' "$T/bh/best.json" || fail "the report cut off by the kill counts: $(cat "$T/bh/best.json")"
+[ "$(cat "$T/bh/best.h5")" = 0 ] ||
+  fail "best.h5 is trial $(cat "$T/bh/best.h5")'s checkpoint, best.json names trial 0"
+# a trial that reports the step it resumed from again (it evaluates the
+# checkpoint first) makes best.h5 of the file it already is: no best.h5.tmp
+# is left beside it
+cat > "$T/rr.sh" <<'SH'
+#!/bin/sh
+d=$1
+if [ -n "${SLUICE_RESUME:-}" ]; then echo "sluice-report step=1 loss=1"; exit 0; fi
+echo 1 > "$SLUICE_TRIAL_DIR/checkpoint-1"
+echo "sluice-report step=1 loss=1"
+sleep 0.5
+touch "$d/rr-killed"
+kill -9 $PPID
+sleep 5
+SH
+chmod +x "$T/rr.sh"
+rrrun() {
+  $MPIRUN -np 1 $SLUICE tune -q --command "$T/rr.sh $T" --space 'x=uniform(0,1)' --metric loss --trials 1 \
+    --out "$T/rr" "$@"
+}
+rrrun > "$T/out" 2>&1
+[ -e "$T/rr-killed" ] || { cat "$T/out"; fail "the trial did not kill its rank"; }
+expect_rc 0 rrrun --resume
+[ -e "$T/rr/best.h5" ] || fail "best.h5 is missing"
+[ -e "$T/rr/best.h5.tmp" ] && fail "best.h5.tmp was left beside best.h5: $(ls "$T/rr")"
 # the ranks alone killed with -9 (a crash, the OOM killer): the commands
 # they ran do not run on unseen; each rank's guard sends their groups SIGTERM
 printf '#!/bin/sh\necho $$ >> "%s/gpids"\nexec sleep 60\n' "$T" > "$T/g.sh"
