@@ -908,6 +908,23 @@ static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck, int
     r->changed = r->dirty = 1;
 }
 
+/* The checkpoint src as best.h5 (dst): hard-linked under a temporary name
+ * and renamed over it, or copied where links are not possible. */
+static void keep_best(const char *src, const char *dst)
+{
+    char tmp[2100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+    unlink(tmp);
+    if (link(src, tmp) == 0 && rename(tmp, dst) == 0)
+        sl_fsync_dir_of(dst);
+    else if (copy_file(src, dst) != SL_OK)
+        SL_WARN("could not keep the best checkpoint %s as %s", src, dst);
+    /* left when best.h5 was already that file (a resumed trial that
+     * reports the step it resumed from again): rename does nothing then,
+     * and best.h5.tmp stayed beside it */
+    unlink(tmp);
+}
+
 static void coord_report(tune_run_t *r, const tune_repmsg_t *m, int *decision_p)
 {
     const char *names[TUNE_MAXM];
@@ -947,7 +964,7 @@ static void coord_report(tune_run_t *r, const tune_repmsg_t *m, int *decision_p)
         r->gbest = t->best;
     if (contender && t->best_step == m->step && sl_tune_exp_best(r->e) == m->trial &&
         (r->best_reported != m->trial || r->best_seen != t->best)) {
-        char dir[1024], name[512], src[2048], dst[2048], tmp[2100];
+        char dir[1024], name[512], src[2048], dst[2048];
         trial_dir(r, m->trial, dir, sizeof dir);
         snprintf(dst, sizeof dst, "%s/best.h5", r->o->out);
         if (ckpt_find(dir, m->step, name, sizeof name, NULL) != m->step) {
@@ -957,16 +974,7 @@ static void coord_report(tune_run_t *r, const tune_repmsg_t *m, int *decision_p)
             unlink(dst);
         } else {
             snprintf(src, sizeof src, "%s/%s", dir, name);
-            snprintf(tmp, sizeof tmp, "%s.tmp", dst);
-            unlink(tmp);
-            if (link(src, tmp) == 0 && rename(tmp, dst) == 0)
-                sl_fsync_dir_of(dst);
-            else if (copy_file(src, dst) != SL_OK)
-                SL_WARN("could not keep the best checkpoint %s as %s", src, dst);
-            /* left when best.h5 was already that file (a resumed trial
-             * that reports the step it resumed from again): rename does
-             * nothing then, and best.h5.tmp stayed beside it */
-            unlink(tmp);
+            keep_best(src, dst);
         }
         r->best_reported = m->trial;
         r->best_seen = t->best;
@@ -1466,14 +1474,8 @@ static void best_settle(tune_run_t *r)
     trial_dir(r, b, dir, sizeof dir);
     if (ckpt_find(dir, r->e->t[b].best_step, name, sizeof name, NULL) != r->e->t[b].best_step)
         return;
-    char tmp[2100];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
-    unlink(tmp);
-    if (link(path, tmp) == 0 && rename(tmp, dst) == 0)
-        sl_fsync_dir_of(dst);
-    else if (copy_file(path, dst) != SL_OK)
-        SL_WARN("could not keep the best checkpoint %s as %s", path, dst);
+    keep_best(path, dst);
 }
 
 sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t *obj,
