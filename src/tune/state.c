@@ -177,7 +177,7 @@ static sl_status_t write_csvs(sl_tune_exp_t *e, const char *dir)
         const sl_tune_param_t *p = &e->space.p[i];
         sl_tune_value_text(p, bp[i], txt, sizeof txt);
         int cat = p->kind == SL_TUNE_CHOICE || p->kind == SL_TUNE_GRID;
-        double num = cat ? p->numvalues[(int)sl_tune__fix(p, bp[i])] : NAN;
+        double num = cat ? sl_tune_value_num(p, sl_tune__fix(p, bp[i])) : NAN;
         fprintf(f, "%s\"%s\": ", i ? ", " : "", p->name);
         if (cat && isnan(num))
             json_text(f, txt); /* a word */

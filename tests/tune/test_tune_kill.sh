@@ -166,13 +166,19 @@ fi
 echo "sluice-report step=1 loss=3"
 SH
 chmod +x "$T/bh.sh"
-bhrun() {
-  $MPIRUN -np 1 $SLUICE tune -q --command "$T/bh.sh $T" --space 'x=uniform(0,1)' --metric loss --trials 2 \
-    --out "$T/bh" "$@"
+# killed_then_resumed NAME TRIALS: $T/NAME.sh as the command of TRIALS
+# trials on one rank, into $T/NAME, until a trial kills its rank (it touches
+# $T/NAME-killed); then --resume, which must finish
+killed_then_resumed() {
+  krun() {
+    $MPIRUN -np 1 $SLUICE tune -q --command "$T/$1.sh $T" --space 'x=uniform(0,1)' --metric loss --trials "$2" \
+      --out "$T/$1" ${3:-}
+  }
+  krun "$1" "$2" > "$T/out" 2>&1
+  [ -e "$T/$1-killed" ] || { cat "$T/out"; fail "a trial of $1.sh did not kill its rank"; }
+  expect_rc 0 krun "$1" "$2" --resume
 }
-bhrun > "$T/out" 2>&1
-[ -e "$T/bh-killed" ] || { cat "$T/out"; fail "the second trial did not kill its rank"; }
-expect_rc 0 bhrun --resume
+killed_then_resumed bh 2
 grep -q '"trial": 0,' "$T/bh/best.json" || fail "the report cut off by the kill counts: $(cat "$T/bh/best.json")"
 [ "$(cat "$T/bh/best.h5")" = 0 ] ||
   fail "best.h5 is trial $(cat "$T/bh/best.h5")'s checkpoint, best.json names trial 0"
@@ -191,13 +197,7 @@ kill -9 $PPID
 sleep 5
 SH
 chmod +x "$T/rr.sh"
-rrrun() {
-  $MPIRUN -np 1 $SLUICE tune -q --command "$T/rr.sh $T" --space 'x=uniform(0,1)' --metric loss --trials 1 \
-    --out "$T/rr" "$@"
-}
-rrrun > "$T/out" 2>&1
-[ -e "$T/rr-killed" ] || { cat "$T/out"; fail "the trial did not kill its rank"; }
-expect_rc 0 rrrun --resume
+killed_then_resumed rr 1
 [ -e "$T/rr/best.h5" ] || fail "best.h5 is missing"
 [ -e "$T/rr/best.h5.tmp" ] && fail "best.h5.tmp was left beside best.h5: $(ls "$T/rr")"
 # the ranks alone killed with -9 (a crash, the OOM killer): the commands

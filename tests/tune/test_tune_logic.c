@@ -602,6 +602,19 @@ static void test_median(void)
  * losses are 1, 2, 3, 4 (the same as at step 1); trial 3 is the bottom one
  * and copies trial 0 (the only top-quantile trial) with explored
  * parameters; the others continue. */
+/* Four PBT trials started, all reported at step 1 and trials 0-2 at step 2
+ * (losses k + 1: trial 3 is the worst once it reports step 2). */
+static void pbt_to_step2(sl_tune_exp_t *e)
+{
+    sl_tune_job_t j;
+    for (int k = 0; k < 4; k++)
+        sl_tune_exp_next(e, k, &j);
+    for (int k = 0; k < 4; k++)
+        report(e, k, 1, k + 1.0);
+    for (int k = 0; k < 3; k++)
+        report(e, k, 2, k + 1.0);
+}
+
 static void test_pbt(void)
 {
     sl_tune_conf_t c;
@@ -643,12 +656,7 @@ static void test_pbt(void)
     c.resample_p = 1.0;
     c.pbt_keep = 2; /* w */
     e = make(&c, ex);
-    for (int k = 0; k < 4; k++)
-        sl_tune_exp_next(e, k, &j);
-    for (int k = 0; k < 4; k++)
-        report(e, k, 1, k + 1.0);
-    for (int k = 0; k < 3; k++)
-        report(e, k, 2, k + 1.0);
+    pbt_to_step2(e);
     t0 = sl_tune_exp_trial(e, 0), t3 = sl_tune_exp_trial(e, 3);
     CU_ASSERT_EQUAL(report(e, 3, 2, 4.0), SL_TUNE_EXPLOIT);
     CU_ASSERT_EQUAL(t3->params[1], t0->params[1]);
@@ -661,12 +669,7 @@ static void test_pbt(void)
     c.pbt_keep = 0;
     const char *exq[] = {"b=qrandint(32,512,32)", NULL};
     e = make(&c, exq);
-    for (int k = 0; k < 4; k++)
-        sl_tune_exp_next(e, k, &j);
-    for (int k = 0; k < 4; k++)
-        report(e, k, 1, k + 1.0);
-    for (int k = 0; k < 3; k++)
-        report(e, k, 2, k + 1.0);
+    pbt_to_step2(e);
     ((sl_tune_trial_t *)sl_tune_exp_trial(e, 0))->params[0] = 64;
     CU_ASSERT_EQUAL(report(e, 3, 2, 4.0), SL_TUNE_EXPLOIT);
     t3 = sl_tune_exp_trial(e, 3);
