@@ -20,6 +20,13 @@ grep -q '^Cflags:.*@GSL_CPPFLAGS@' "$top_srcdir/sluice.pc.in" || fail "sluice.pc
 for f in $(sed -n 's/^GSL_CPPFLAGS = //p' "$top_builddir/Makefile"); do
   case " $flags " in *" $f "*) ;; *) fail "pkg-config --cflags sluice lacks GSL's $f" ;; esac
 done
+# the installed headers include each other by their own directory, so Cflags
+# need not (and must not) put include/sluice on the path: a user's own nn.h or
+# tasks.h, found later on the path, would be shadowed by sluice's
+mkdir -p "$T/user"
+echo '#define USER_TASKS_H 1' >"$T/user/tasks.h"
+printf '#include <sluice/sluice.h>\n#include <tasks.h>\n#ifndef USER_TASKS_H\n#error sluice shadows tasks.h\n#endif\nint main(void) { return 0; }\n' >"$T/user/own.c"
+mpicc -c -o "$T/user/own.o" "$T/user/own.c" $flags -I"$T/user" || fail "pkg-config --cflags sluice shadows a user's own tasks.h: $flags"
 mpicc -o "$T/hello" "$top_srcdir/examples/hello.c" $flags || fail "examples/hello.c did not build with: $flags"
 libdir=$(dirname "$(dirname "$pc")")
 LD_LIBRARY_PATH="$libdir" expect_rc 0 $MPIRUN -np 2 "$T/hello"
