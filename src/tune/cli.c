@@ -234,6 +234,18 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
     if (strlen(o->time_attr) >= sizeof c->time_attr || !o->time_attr[0])
         return usage("--time-attr '%s': give a name of at most 63 characters", o->time_attr);
     snprintf(c->time_attr, sizeof c->time_attr, "%s", o->time_attr);
+    /* trial, step and time are results.csv's own columns (a report's step=
+     * is its step, never a metric): a --metric of one of these names gave
+     * two columns of one name, or was never found */
+    if (!strcmp(o->metric, "trial") || !strcmp(o->metric, "step") || !strcmp(o->metric, "time"))
+        return usage("--metric '%s' has the name of a column of results.csv (trial, step, time): a report's "
+                     "'%s' cannot be the metric; rename it",
+                     o->metric, o->metric);
+    if (!strcmp(o->time_attr, "trial") || !strcmp(o->time_attr, "time"))
+        return usage("--time-attr '%s' has the name of a column of results.csv (trial, step, time): a "
+                     "report's '%s' cannot be the resource; rename it (time_total_s: the seconds a trial "
+                     "has run)",
+                     o->time_attr, o->time_attr);
     int by_step = sl_tune__by_step(c);
     if (!by_step && !sl_tune__time_attr_ok(c->scheduler))
         return usage("--time-attr %s with --scheduler %s: only fifo, asha-stop and median count another "

@@ -691,6 +691,16 @@ static sl_status_t pbt(sl_tune_exp_t *e, sl_tune_trial_t *t, int64_t step, int *
     return SL_OK;
 }
 
+const char *sl_tune__name_clash(const sl_tune_exp_t *e, const char *name)
+{
+    if (!strcmp(name, "trial") || !strcmp(name, "step") || !strcmp(name, "time"))
+        return "sluice's own column";
+    for (int i = 0; i < e->space.n; i++)
+        if (!strcmp(name, e->space.p[i].name))
+            return "a parameter";
+    return NULL;
+}
+
 sl_status_t sl_tune_exp_report(sl_tune_exp_t *e, int64_t trial, int64_t step, int n, const char *const *names,
                                const double *values, int *decision_p)
 {
@@ -710,6 +720,8 @@ sl_status_t sl_tune_exp_report(sl_tune_exp_t *e, int64_t trial, int64_t step, in
         vals[i] = NAN;
     for (int i = 0; i < n; i++) {
         int c = -1;
+        if (sl_tune__name_clash(e, names[i]))
+            continue; /* results.csv has that column already */
         for (int j = 0; j < e->nmetrics; j++)
             if (!strcmp(e->mname[j], names[i]))
                 c = j;

@@ -41,6 +41,7 @@ struct tune_run {
     int stamp_time;           /* add time_total_s to reports (it is the time attr) */
     int warned_full;          /* a report had no room left for time_total_s */
     int warned_attr;          /* coordinator: a trial's first report lacked the time attr */
+    int warned_clash;         /* coordinator: a report had a metric named like a column */
     int warned_copy;          /* coordinator: a PBT exploit found no checkpoint to copy */
     int warned_nockpt;        /* coordinator: a trial went on with no checkpoint to start from */
     double job_t0, job_prior; /* the current job's start (sl_now) and earlier jobs' seconds */
@@ -930,6 +931,23 @@ static void coord_report(tune_run_t *r, const tune_repmsg_t *m, int *decision_p)
     const char *names[TUNE_MAXM];
     for (int i = 0; i < m->n && i < TUNE_MAXM; i++)
         names[i] = m->names[i];
+    /* a metric named like a parameter or trial/step/time is not taken (two
+     * columns of one name in results.csv): said once, with the way out */
+    if (!r->warned_clash) {
+        char clash[TUNE_MAXM * 100] = "";
+        for (int i = 0; i < m->n && i < TUNE_MAXM; i++) {
+            const char *why = sl_tune__name_clash(r->e, m->names[i]);
+            if (why)
+                snprintf(clash + strlen(clash), sizeof clash - strlen(clash), "%s'%s' (%s)",
+                         clash[0] ? ", " : "", m->names[i], why);
+        }
+        if (clash[0]) {
+            r->warned_clash = 1;
+            SL_WARN("trial %lld reports %s: results.csv has that column already, so such a metric is not "
+                    "taken; rename it in the report",
+                    (long long)m->trial, clash);
+        }
+    }
     int before = r->e->decision[m->trial], d = SL_TUNE_CONTINUE;
     int64_t nrep = r->e->nrep;
     sl_tune_exp_report(r->e, m->trial, m->step, m->n < TUNE_MAXM ? m->n : TUNE_MAXM, names, m->v, &d);

@@ -65,6 +65,11 @@ int sl_tune__time_attr_ok(sl_tune_scheduler_t s);
 /* The resource of stored report r: its step, or its time attr value. */
 double sl_tune__rep_res(const sl_tune_exp_t *e, int64_t r);
 const double *sl_tune__best_params(const sl_tune_exp_t *e, int64_t b);
+/* Why a reported metric cannot be a column of results.csv (its name is a
+ * parameter's, or trial, step or time: two columns of one name, which
+ * plotting tools rename or drop), or NULL where it can. Such a metric is
+ * not taken (sl_tune_exp_report skips it). */
+const char *sl_tune__name_clash(const sl_tune_exp_t *e, const char *name);
 
 /* Runner: the messages between a trial's group and the coordinator. */
 #define TUNE_INTERRUPT 9 /* decision: stop request, resume the trial later */
