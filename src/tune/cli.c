@@ -21,10 +21,10 @@
 #include <unistd.h>
 
 sl_status_t tune_cmd_check(const char *tpl, const sl_tune_space_t *s, const char **bad_p, int *badlen_p);
-/* Local (cmd.c): why the program of a template that runs without a shell
- * cannot be started (its first word: a path, or a name looked up in PATH),
- * the word in word; NULL where it can, or where a shell runs the template
- * (its first word may be a builtin) or a {name} picks the program. */
+/* Local (cmd.c): why the program of a template cannot be started (its
+ * first word: a path, or a name looked up in PATH), the word in word; NULL
+ * where it can, where a {name} picks the program, or, with a shell, where
+ * the first word is the shell's (a keyword, a builtin, shell syntax). */
 const char *tune_cmd_program_error(const char *tpl, char *word, size_t len);
 sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t *obj, sl_tune_space_t *space,
                      const sl_tune_conf_t *conf);
@@ -444,7 +444,8 @@ sl_status_t sl_cmd_tune(MPI_Comm comm, int argc, char **argv)
             st = sl_agree(comm, dst != SL_OK ? dst : est);
         }
         /* the same for the program of --command, where it can be told
-         * (run without a shell): each trial failed to start it */
+         * (its first word, when not the shell's): each trial failed to
+         * start it, or ended with the shell's 127 */
         if (st == SL_OK && !strcmp(o.objective, "cmd")) {
             char word[1024], what[1100];
             const char *why = tune_cmd_program_error(o.command, word, sizeof word);

@@ -165,11 +165,33 @@ sl_status_t tune_cmd_check(const char *tpl, const sl_tune_space_t *s, const char
     return SL_OK;
 }
 
+/* Whether the n characters at w are a word only the shell knows: a
+ * keyword, or a builtin that is no program ('exec train.py' was exec'd
+ * directly: "cannot start 'exec'"). */
+static int shell_word(const char *w, size_t n)
+{
+    static const char *const own[] = {
+        "!",       "{",        "}",       "[[",     "]]",    "case",  "do",      "done",     "elif",
+        "else",    "esac",     "fi",      "for",    "if",    "in",    "then",    "until",    "while",
+        "select",  "function", ".",       ":",      "alias", "bg",    "break",   "builtin",  "cd",
+        "command", "continue", "declare", "enable", "eval",  "exec",  "exit",    "export",   "fc",
+        "fg",      "getopts",  "hash",    "jobs",   "let",   "local", "read",    "readonly", "return",
+        "set",     "shift",    "source",  "times",  "trap",  "type",  "typeset", "ulimit",   "umask",
+        "unalias", "unset",    "wait",    NULL};
+    for (int i = 0; own[i]; i++)
+        if (strlen(own[i]) == n && !strncmp(w, own[i], n))
+            return 1;
+    return 0;
+}
+
 static int needs_shell(const char *c)
 {
     for (const char *p = c; *p; p++)
         if (strchr("|&;<>()$`\\\"'*?[]#~%!{}\n", *p))
             return 1;
+    const char *w = c + strspn(c, " \t");
+    if (shell_word(w, strcspn(w, " \t")))
+        return 1;
     /* VAR=value at the start is shell syntax too */
     const char *sp = c + strcspn(c, " \t");
     const char *eq = strchr(c, '=');
@@ -279,11 +301,25 @@ const char *tune_cmd_program_error(const char *tpl, char *word, size_t len)
     }
     bare[k] = '\0';
     const char *w = tpl + strspn(tpl, " \t");
-    size_t n = strcspn(w, " \t");
-    int skip = needs_shell(bare) || memchr(w, '{', n) || n == 0 || n >= len;
+    size_t n = strcspn(w, " \t\n;|&<>()");
+    int skip = memchr(w, '{', n) || n == 0 || n >= len;
+    if (!skip && needs_shell(bare)) {
+        /* Through a shell, the first word is checked too when it is a plain
+         * word that the shell looks up as a program: each trial of 'train
+         * {x} | tee log' ended with the shell's 127, the same as without
+         * the pipe. Not one with shell syntax in it (quotes, $, ~, an
+         * assignment), nor a shell keyword or builtin (cd, exec, if, ...). */
+        static const char *const also_programs[] = {"echo", "false", "kill", "printf", "pwd",
+                                                    "test", "true",  "[",    NULL};
+        for (size_t i = 0; i < n && !skip; i++)
+            skip = !isalnum((unsigned char)w[i]) && !strchr("_./+-@,", w[i]);
+        skip = skip || shell_word(w, n);
+        for (int i = 0; also_programs[i] && !skip; i++)
+            skip = strlen(also_programs[i]) == n && !strncmp(w, also_programs[i], n);
+    }
     free(bare);
     if (skip)
-        return NULL; /* a shell runs it (its first word may be a builtin), or a value names the program */
+        return NULL; /* a shell's own word, or a value names the program */
     snprintf(word, len, "%.*s", (int)n, w);
     if (strchr(word, '/'))
         return access(word, X_OK) == 0 ? NULL : strerror(errno);

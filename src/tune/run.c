@@ -861,6 +861,48 @@ static void coord_assign(tune_run_t *r, int g)
 /* A job's end: ck is the newest checkpoint its leader left, more is 1 when
  * it left more than --keep-checkpoints (reported after the last step it
  * knew this rank had taken). */
+/* Why a failed trial failed, from the end of its log (the leader writes
+ * "sluice: the command exited with status N" last, after the program's
+ * output): "; <that>, after '<the line before>'", or "" when there is no
+ * log. Rank 0 reads the trial directories (checkpoints, best.h5) anyway;
+ * "failed (see trial.log)" alone hid a shell's "not found" (status 127). */
+static void log_why(const char *path, char *buf, size_t len)
+{
+    char tail[4096];
+    buf[0] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    off_t end = lseek(fd, 0, SEEK_END), at = end > (off_t)sizeof tail - 1 ? end - (off_t)sizeof tail + 1 : 0;
+    ssize_t n = at >= 0 ? pread(fd, tail, sizeof tail - 1, at) : -1;
+    close(fd);
+    if (n <= 0)
+        return;
+    tail[n] = '\0';
+    /* the last two lines that are not empty */
+    char *line[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++) {
+        char *e;
+        while ((e = strrchr(tail, '\n')) && e[1] == '\0')
+            *e = '\0';
+        e = strrchr(tail, '\n');
+        if (!e && (k == 1 && at > 0))
+            break; /* the line before was cut */
+        line[k] = e ? e + 1 : tail;
+        if (!e)
+            break;
+        *e = '\0';
+    }
+    if (!line[0])
+        return;
+    if (!strncmp(line[0], "sluice: ", 8) && line[1] && line[1][0])
+        snprintf(buf, len, "; %s, after '%.200s'", line[0] + 8, line[1]);
+    else if (!strncmp(line[0], "sluice: ", 8))
+        snprintf(buf, len, "; %s", line[0] + 8);
+    else
+        snprintf(buf, len, "; its last output: '%.200s'", line[0]);
+}
+
 static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck, int who, int more)
 {
     char dir[1024];
@@ -884,10 +926,15 @@ static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck, int
     sl_tune_exp_end(r->e, trial, outcome, ck);
     if (t->failures > was_failures && outcome == SL_TUNE_END_FAILED && who > 0) {
         /* a copy other than the leader's: its output went to its own log */
-        SL_WARN("trial %lld failed on rank %d of its group (see %s/trial.rank%d.log)", (long long)trial, who,
-                dir, who);
+        char path[1100], why[600];
+        snprintf(path, sizeof path, "%s/trial.rank%d.log", dir, who);
+        log_why(path, why, sizeof why);
+        SL_WARN("trial %lld failed on rank %d of its group%s (see %s)", (long long)trial, who, why, path);
     } else if (t->failures > was_failures && outcome == SL_TUNE_END_FAILED) {
-        SL_WARN("trial %lld failed (see %s/trial.log)", (long long)trial, dir);
+        char path[1100], why[600];
+        snprintf(path, sizeof path, "%s/trial.log", dir);
+        log_why(path, why, sizeof why);
+        SL_WARN("trial %lld failed%s (see %s)", (long long)trial, why, path);
     } else if (t->failures > was_failures) {
         char seen[TUNE_MAXM * 66] = "";
         int known = 0; /* the metric was reported (by this trial or another): here only as NaN, or not */

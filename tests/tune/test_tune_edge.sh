@@ -26,4 +26,20 @@ expect_rc 0 $TUNE --command 'echo sluice-report step=1 loss=0.5 x={x} time=4 tri
   fail "results.csv header: $(head -1 "$T/clash/results.csv")"
 [ "$(grep -c "reports 'x' (a parameter), 'time' (sluice's own column), 'trial' (sluice's own column): .* not taken" "$T/err")" -eq 1 ] ||
   { cat "$T/err"; fail "metrics named like columns were not warned about once"; }
+# a program that cannot be run is named before anything is written also
+# when the template goes through the shell (each trial ended with its 127)
+for c in 'no-such-program-x {x} | cat' "$T/no-such.sh {x} > log" 'no-such-program-x;true'; do
+  expect_rc 1 $TUNE --command "$c" --space 'x=uniform(0,1)' --metric m --trials 2 --out "$T/bad6"
+  w=${c%% *}; w=${w%%;*}
+  expect_grep "^sluice: error: --command '$c': cannot run '$w': " "$T/err"
+  [ "$(grep -c '^sluice' "$T/err")" -eq 1 ] || { cat "$T/err" >&2; fail "a missing program: more than one line"; }
+  [ -e "$T/bad6" ] && fail "a missing program created EXPDIR"
+done
+# a first word that only the shell knows goes through it ('exec' was exec'd)
+expect_rc 0 $TUNE --command 'exec echo sluice-report step=1 m={x}' --space 'x=uniform(0,1)' --metric m --trials 2 \
+  --out "$T/exec"
+# what cannot be told up front (a program after a builtin) fails each trial
+# with the shell's 127: the warning says so, with the shell's line
+expect_rc 1 $TUNE --command 'cd / && no-such-program-x {x}' --space 'x=uniform(0,1)' --metric m --trials 2 --out "$T/127"
+expect_grep "warn: trial 0 failed; the command exited with status 127, after '.*no-such-program-x: not found' (see $T/127/trials/000000/trial.log)" "$T/err"
 echo PASS
