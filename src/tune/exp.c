@@ -653,9 +653,14 @@ static sl_status_t pbt(sl_tune_exp_t *e, sl_tune_trial_t *t, int64_t step, int *
     int64_t *ids = malloc((size_t)e->n * sizeof *ids), m = 0;
     if (!ids)
         return SL_ERR_NOMEM;
+    /* the trials still training, as Ray's PBT ranks them: a done one (at
+     * --max-t, or ended by itself) was a donor with nothing left to train,
+     * and a trial behind it copied its last checkpoint and ended there, its
+     * explored parameters never trained (its steps reported as the
+     * donor's) */
     for (int64_t i = 0; i < e->n; i++) {
         int s = e->t[i].status;
-        if (!isnan(e->t[i].last) && (s == SL_TUNE_RUNNING || s == SL_TUNE_PENDING || s == SL_TUNE_DONE))
+        if (!isnan(e->t[i].last) && (s == SL_TUNE_RUNNING || s == SL_TUNE_PENDING))
             ids[m++] = i;
     }
     qsort_r(ids, (size_t)m, sizeof *ids, cmp_last, e);
