@@ -542,6 +542,7 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
     int eeof = 0, eof = 0, exited = 0, wstatus = 0, killed = 0, decision = SL_TUNE_CONTINUE;
     int64_t step = -1;
     int warned_line = 0; /* a malformed report line was warned about */
+    int longline = 0;    /* the output is inside a line longer than buf */
     double kill_at = 0;
     size_t got = 0; /* bytes read from the pipes at the last wake */
     static size_t lazy_max; /* a quarter of a pipe's capacity */
@@ -578,17 +579,34 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
             got += (size_t)k;
             log_write(&logfd, path, eb, (size_t)k);
         }
-        for (;;) {
+        for (int last = 0; !last;) {
             if (eof)
                 break;
             ssize_t k = read(pfd[0], buf + have, sizeof buf - 1 - have);
             if (k == 0)
                 eof = 1;
-            if (k <= 0)
+            if (k < 0 && exited && !eof)
+                eof = forced = 1; /* drained after the exit; a background child may hold the pipe */
+            if (k > 0) {
+                have += (size_t)k;
+                got += (size_t)k;
+            } else if (eof && have > 0) {
+                /* the output ends without a newline (print(..., end='')):
+                 * its last line was dropped, a report with it */
+                buf[have++] = '\n';
+                last = 1;
+            } else {
                 break;
-            have += (size_t)k;
-            got += (size_t)k;
+            }
             char *start = buf, *nl;
+            if (longline) {
+                /* the rest of a line longer than buf goes to the log as it comes */
+                nl = memchr(buf, '\n', have);
+                size_t n = nl ? (size_t)(nl + 1 - buf) : have;
+                log_write(&logfd, path, buf, n);
+                start += n;
+                longline = !nl;
+            }
             while ((nl = memchr(start, '\n', (size_t)(buf + have - start)))) {
                 *nl = '\0';
                 if (!strncmp(start, "sluice-report", 13) && (start[13] == ' ' || start[13] == '\t')) {
@@ -626,8 +644,13 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
             }
             have -= (size_t)(start - buf);
             memmove(buf, start, have);
-            if (have == sizeof buf - 1)
-                have = 0; /* an endless line: drop it */
+            if (have == sizeof buf - 1) {
+                /* a line longer than buf: it is no report, and went
+                 * nowhere (64 KiB of it at a time, the log lost them) */
+                log_write(&logfd, path, buf, have);
+                longline = 1;
+                have = 0;
+            }
         }
         if (exited && !eof)
             eof = forced = 1; /* drained once after the exit; a background child may hold the pipe */

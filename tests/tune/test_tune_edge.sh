@@ -42,4 +42,19 @@ expect_rc 0 $TUNE --command 'exec echo sluice-report step=1 m={x}' --space 'x=un
 # with the shell's 127: the warning says so, with the shell's line
 expect_rc 1 $TUNE --command 'cd / && no-such-program-x {x}' --space 'x=uniform(0,1)' --metric m --trials 2 --out "$T/127"
 expect_grep "warn: trial 0 failed; the command exited with status 127, after '.*no-such-program-x: not found' (see $T/127/trials/000000/trial.log)" "$T/err"
+# output that ends without a newline (print(..., end='')) still has its
+# last line read: the report there was dropped; a line longer than the 64
+# KiB read buffer goes to trial.log whole (it was dropped 64 KiB at a time)
+cat > "$T/out.sh" <<'EOS'
+#!/bin/sh
+head -c 100000 /dev/zero | tr '\0' a; echo
+echo "sluice-report step=1 m=2"
+printf 'sluice-report step=2 m=1'
+EOS
+chmod +x "$T/out.sh"
+expect_rc 0 $TUNE --command "$T/out.sh" --space 'x=uniform(0,1)' --metric m --trials 1 --out "$T/eol"
+[ "$(cut -d, -f1,2,5 "$T/eol/results.csv" | tr '\n' ' ')" = "trial,step,m 0,1,2 0,2,1 " ] ||
+  fail "the last report, without a newline, was not taken: $(cat "$T/eol/results.csv")"
+[ "$(wc -c < "$T/eol/trials/000000/trial.log")" -eq 100001 ] ||
+  fail "trial.log does not hold the long line whole: $(wc -c < "$T/eol/trials/000000/trial.log") bytes"
 echo PASS
