@@ -654,13 +654,14 @@ static sl_status_t pbt(sl_tune_exp_t *e, sl_tune_trial_t *t, int64_t step, int *
     if (!ids)
         return SL_ERR_NOMEM;
     /* the trials still training, as Ray's PBT ranks them: a done one (at
-     * --max-t, or ended by itself) was a donor with nothing left to train,
-     * and a trial behind it copied its last checkpoint and ended there, its
-     * explored parameters never trained (its steps reported as the
-     * donor's) */
+     * --max-t, or ended by itself), or one at --max-t whose job has not
+     * ended yet, was a donor with nothing left to train, and a trial
+     * behind it copied its last checkpoint and ended there, its explored
+     * parameters never trained */
     for (int64_t i = 0; i < e->n; i++) {
         int s = e->t[i].status;
-        if (!isnan(e->t[i].last) && (s == SL_TUNE_RUNNING || s == SL_TUNE_PENDING))
+        if (!isnan(e->t[i].last) && (s == SL_TUNE_RUNNING || s == SL_TUNE_PENDING) &&
+            (e->conf.max_t <= 0 || e->t[i].step < e->conf.max_t))
             ids[m++] = i;
     }
     qsort_r(ids, (size_t)m, sizeof *ids, cmp_last, e);

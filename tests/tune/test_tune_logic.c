@@ -803,10 +803,10 @@ static void test_pbt_exploit_first(void)
     sl_tune_exp_destroy(&e);
 }
 
-/* PBT: a trial that has run to --max-t is no donor (nor ranked): on two
- * groups trial 0 ran to the end while trial 1 was at its first
- * perturbation, which copied trial 0's checkpoint of step 6 and ended
- * there, its explored parameters never trained */
+/* PBT: a trial that has run to --max-t is no donor (nor ranked), done or
+ * still stopping: on two groups trial 0 ran to the end while trial 1 was
+ * at its first perturbations, which copied trial 0's checkpoint of step 6
+ * and ended there, its explored parameters never trained */
 static void test_pbt_done_donor(void)
 {
     sl_tune_conf_t c;
@@ -825,9 +825,10 @@ static void test_pbt_done_donor(void)
     for (int s = 1; s < 6; s++)
         CU_ASSERT_EQUAL(report(e, 0, s, 1.0), SL_TUNE_CONTINUE);
     CU_ASSERT_EQUAL(report(e, 0, 6, 1.0), SL_TUNE_STOP);
+    /* at --max-t, its job not ended yet (its program stopping) */
+    CU_ASSERT_EQUAL(report(e, 1, 2, 2.0), SL_TUNE_CONTINUE);
     sl_tune_exp_end(e, 0, SL_TUNE_END_OK, 6);
     CU_ASSERT_EQUAL(sl_tune_exp_trial(e, 0)->status, SL_TUNE_DONE);
-    CU_ASSERT_EQUAL(report(e, 1, 2, 2.0), SL_TUNE_CONTINUE);
     CU_ASSERT_EQUAL(report(e, 1, 4, 2.0), SL_TUNE_CONTINUE);
     CU_ASSERT_EQUAL(sl_tune_exp_trial(e, 1)->from_trial, -1);
     CU_ASSERT_EQUAL(report(e, 1, 6, 2.0), SL_TUNE_STOP);
