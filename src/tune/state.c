@@ -219,6 +219,8 @@ sl_status_t sl_tune_exp_save(sl_tune_exp_t *e, const char *dir)
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "scheduler", c->scheduler), out);
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "seed", (int64_t)c->seed), out);
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "max_t", c->max_t), out);
+    SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "min_t", c->min_t), out);
+    SL_TRY_GOTO(sl_h5_set_attr_f64(h, "/", "eta", c->eta), out);
     SL_TRY_GOTO(sl_h5_set_attr_str(h, "/", "time_attr", sl_tune__by_step(c) ? "step" : c->time_attr), out);
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "ntrials", e->n), out);
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "nreports", e->nrep), out);
@@ -330,6 +332,30 @@ sl_status_t sl_tune_exp_load(const sl_tune_conf_t *conf, sl_tune_space_t *space,
         st = mismatch(path, "--time-attr", attr ? attr : "step",
                       sl_tune__by_step(conf) ? "step" : conf->time_attr);
         goto out;
+    }
+    /* ASHA and HyperBand hold each trial's rung by its index, and the
+     * values recorded there: other rungs (another --max-t, --min-t or
+     * --reduction-factor) gave a trial paused at step 4 of --max-t 16 a
+     * target of 16 after a resume with --max-t 2, and it ran to 16 */
+    if (conf->scheduler == SL_TUNE_ASHA || conf->scheduler == SL_TUNE_ASHA_STOP ||
+        conf->scheduler == SL_TUNE_HYPERBAND) {
+        int64_t was_max = -1, was_min = -1;
+        double was_eta = NAN; /* min_t and eta: absent in older files */
+        char was[100] = "", now[100] = "";
+        if (sl_h5_get_attr_i64(h, "/", "max_t", &was_max) == SL_OK && was_max != conf->max_t) {
+            snprintf(was, sizeof was, "--max-t %lld", (long long)was_max);
+            snprintf(now, sizeof now, "--max-t %lld", (long long)conf->max_t);
+        } else if (sl_h5_get_attr_i64(h, "/", "min_t", &was_min) == SL_OK && was_min != conf->min_t) {
+            snprintf(was, sizeof was, "--min-t %lld", (long long)was_min);
+            snprintf(now, sizeof now, "--min-t %lld", (long long)conf->min_t);
+        } else if (sl_h5_get_attr_f64(h, "/", "eta", &was_eta) == SL_OK && was_eta != conf->eta) {
+            snprintf(was, sizeof was, "--reduction-factor %g", was_eta);
+            snprintf(now, sizeof now, "--reduction-factor %g", conf->eta);
+        }
+        if (was[0]) {
+            st = mismatch(path, "rung schedule", was, now);
+            goto out;
+        }
     }
     SL_TRY_GOTO(sl_tune_exp_create(conf, space, &e), out);
     if (sl_h5_get_attr_f64(h, "/", "elapsed", &e->elapsed) != SL_OK)

@@ -60,4 +60,17 @@ expect_rc 0 $TUNE --command "$T/out.sh" --space 'x=uniform(0,1)' --metric m --tr
   fail "the last report, without a newline, was not taken: $(cat "$T/eol/results.csv")"
 [ "$(wc -c < "$T/eol/trials/000000/trial.log")" -eq 100001 ] ||
   fail "trial.log does not hold the long line whole: $(wc -c < "$T/eol/trials/000000/trial.log") bytes"
+# --resume of an ASHA or HyperBand experiment with other rungs (--max-t,
+# --min-t, --reduction-factor) is refused: trials hold their rung by index
+# (a trial paused at step 4 of --max-t 16 ran to 16 after a resume with
+# --max-t 2); the same rungs resume
+expect_rc 0 $TUNE1 --command 'echo sluice-report step=1 m={x}' --space 'x=uniform(0,1)' --metric m --trials 3 \
+  --scheduler asha --max-t 16 --out "$T/rungs"
+for o in "--max-t 2" "--max-t 16 --min-t 2" "--max-t 16 --reduction-factor 3"; do
+  expect_rc 1 $TUNE1 --command 'echo sluice-report step=1 m={x}' --space 'x=uniform(0,1)' --metric m --trials 3 \
+    --scheduler asha $o --out "$T/rungs" --resume
+  expect_grep "^sluice: error: .*--resume: '$T/rungs/experiment.h5' was made with another rung schedule (.*, now ${o##*16 })" "$T/err"
+done
+expect_rc 0 $TUNE1 --command 'echo sluice-report step=1 m={x}' --space 'x=uniform(0,1)' --metric m --trials 4 \
+  --scheduler asha --max-t 16 --out "$T/rungs" --resume
 echo PASS
