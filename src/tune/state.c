@@ -320,9 +320,24 @@ sl_status_t sl_tune_exp_load(const sl_tune_conf_t *conf, sl_tune_space_t *space,
         goto out;
     }
     if (sch != conf->scheduler || sea != conf->searcher || (uint64_t)seed != conf->seed) {
-        st = sl_error(
-            SL_ERR_MISMATCH,
-            "--resume: '%s' was made with another --scheduler, --searcher or --seed; use a new --out", path);
+        /* named, with both values, as the other mismatches are */
+        static const char *const scheds[] = {"fifo", "asha", "asha-stop", "hyperband", "median", "pbt"};
+        static const char *const seas[] = {"grid", "random", "tpe"};
+        char was[64], now[64];
+        const char *what = "--seed";
+        if (sch != conf->scheduler) {
+            what = "--scheduler";
+            snprintf(was, sizeof was, "%s", sch >= 0 && sch < 6 ? scheds[sch] : "?");
+            snprintf(now, sizeof now, "%s", scheds[conf->scheduler]);
+        } else if (sea != conf->searcher) {
+            what = "--searcher";
+            snprintf(was, sizeof was, "%s", sea >= 0 && sea < 3 ? seas[sea] : "?");
+            snprintf(now, sizeof now, "%s", seas[conf->searcher]);
+        } else {
+            snprintf(was, sizeof was, "%llu", (unsigned long long)seed);
+            snprintf(now, sizeof now, "%llu", (unsigned long long)conf->seed);
+        }
+        st = mismatch(path, what, was, now);
         goto out;
     }
     /* files from before --time-attr counted steps */

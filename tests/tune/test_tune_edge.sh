@@ -73,4 +73,8 @@ for o in "--max-t 2" "--max-t 16 --min-t 2" "--max-t 16 --reduction-factor 3"; d
 done
 expect_rc 0 $TUNE1 --command 'echo sluice-report step=1 m={x}' --space 'x=uniform(0,1)' --metric m --trials 4 \
   --scheduler asha --max-t 16 --out "$T/rungs" --resume
+# another --scheduler, --searcher or --seed is named, with both values
+expect_rc 1 $TUNE1 --command 'echo sluice-report step=1 m={x}' --space 'x=uniform(0,1)' --metric m --trials 4 \
+  --scheduler asha --max-t 16 --seed 7 --out "$T/rungs" --resume
+expect_grep "was made with another --seed (1, now 7); use a new --out" "$T/err"
 echo PASS
