@@ -40,6 +40,7 @@ struct tune_run {
     int prune_reports;
     int stamp_time;           /* add time_total_s to reports (it is the time attr) */
     int warned_full;          /* a report had no room left for time_total_s */
+    int warned_long;          /* leader: a report had a metric name too long to take */
     int warned_attr;          /* coordinator: a trial's first report lacked the time attr */
     int warned_clash;         /* coordinator: a report had a metric named like a column */
     int warned_copy;          /* coordinator: a PBT exploit found no checkpoint to copy */
@@ -1224,10 +1225,18 @@ int tune_report(tune_run_t *r, int64_t trial, int64_t step, int n, const char *c
     memset(&m, 0, sizeof m);
     m.trial = trial;
     m.step = step;
-    m.n = n < TUNE_MAXM ? n : TUNE_MAXM;
-    for (int i = 0; i < m.n; i++) {
-        snprintf(m.names[i], sizeof m.names[i], "%s", names[i]);
-        m.v[i] = vals[i];
+    for (int i = 0; i < n && m.n < TUNE_MAXM; i++) {
+        if (strlen(names[i]) >= sizeof m.names[0]) {
+            /* cut to 63 characters, two such names were one column */
+            if (!r->warned_long++)
+                SL_WARN(
+                    "trial %lld reports a metric of a name longer than %d characters, which is not taken: "
+                    "'%.80s...'",
+                    (long long)trial, (int)sizeof m.names[0] - 1, names[i]);
+            continue;
+        }
+        snprintf(m.names[m.n], sizeof m.names[0], "%s", names[i]);
+        m.v[m.n++] = vals[i];
     }
     int has_time = !r->stamp_time;
     for (int i = 0; i < m.n && !has_time; i++)

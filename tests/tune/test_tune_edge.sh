@@ -77,4 +77,12 @@ expect_rc 0 $TUNE1 --command 'echo sluice-report step=1 m={x}' --space 'x=unifor
 expect_rc 1 $TUNE1 --command 'echo sluice-report step=1 m={x}' --space 'x=uniform(0,1)' --metric m --trials 4 \
   --scheduler asha --max-t 16 --seed 7 --out "$T/rungs" --resume
 expect_grep "was made with another --seed (1, now 7); use a new --out" "$T/err"
+# a metric name longer than 63 characters is not taken, said once: cut
+# to 63, two such names were one column
+L=$(printf '%070d' 0)
+expect_rc 0 $TUNE1 --command "echo sluice-report step=1 m=1 ${L}x=1 ${L}y=2" --space 'x=uniform(0,1)' --metric m \
+  --trials 2 --out "$T/long"
+[ "$(head -1 "$T/long/results.csv")" = trial,step,time,x,m ] || fail "long names: $(cat "$T/long/results.csv")"
+[ "$(grep -c 'a name longer than 63 characters, which is not taken' "$T/err")" -eq 1 ] ||
+  { cat "$T/err"; fail "a metric name too long was not warned about once"; }
 echo PASS
