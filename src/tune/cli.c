@@ -301,7 +301,8 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
     if (o->eta != 0 && o->eta <= 1)
         return usage("%s", "--reduction-factor must be above 1");
     if (!strcmp(o->objective, "cmd")) {
-        if (!o->command || !o->command[0])
+        /* blank too: every trial failed with "the command is empty" */
+        if (!o->command || !o->command[strspn(o->command, " \t\n")])
             return usage("%s", "--objective cmd needs --command TEMPLATE");
         const char *bad = NULL;
         int badlen = 0;

@@ -85,4 +85,8 @@ expect_rc 0 $TUNE1 --command "echo sluice-report step=1 m=1 ${L}x=1 ${L}y=2" --s
 [ "$(head -1 "$T/long/results.csv")" = trial,step,time,x,m ] || fail "long names: $(cat "$T/long/results.csv")"
 [ "$(grep -c 'a name longer than 63 characters, which is not taken' "$T/err")" -eq 1 ] ||
   { cat "$T/err"; fail "a metric name too long was not warned about once"; }
+# a blank --command is refused up front (each trial failed: "the command is empty")
+expect_rc 2 $TUNE1 --command '  ' --space 'x=uniform(0,1)' --metric m --trials 2 --out "$T/blank"
+expect_grep "^sluice: error: --objective cmd needs --command TEMPLATE" "$T/err"
+[ -e "$T/blank" ] && fail "a blank --command created EXPDIR"
 echo PASS
