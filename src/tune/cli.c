@@ -147,12 +147,63 @@ static sl_status_t usage(const char *fmt, ...)
     return sl_error_root(MPI_COMM_SELF, SL_ERR_USAGE, "%s", msg);
 }
 
+/* The next space expression of a `space = ...` line, which may hold several
+ * separated by blanks (outside parentheses and quotes), as the option
+ * parser splits it; NULL at the end. */
+static char *space_word(char **pp)
+{
+    char *p = *pp + strspn(*pp, " \t"), *w = p, quote = 0;
+    int depth = 0;
+    if (!*p)
+        return NULL;
+    for (; *p && (quote || depth > 0 || (*p != ' ' && *p != '\t')); p++) {
+        if (quote)
+            quote = *p == quote ? 0 : quote;
+        else if (depth > 0 && (*p == '\'' || *p == '"'))
+            quote = *p;
+        else
+            depth += *p == '(' ? 1 : *p == ')' && depth > 0 ? -1 : 0;
+    }
+    if (*p)
+        *p++ = '\0';
+    *pp = p;
+    return w;
+}
+
 static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *space, sl_tune_conf_t *c,
                          const tune_objective_t **obj)
 {
     char where[4200];
     for (int i = 0; i < o->space.n; i++)
         SL_TRY(sl_tune_space_add(space, o->space.v[i], "--space"));
+    /* space = lines of [tune]: a --space replaced all of them (the command
+     * line replaces a repeatable option of the file), so a parameter given
+     * in the file only was dropped; each is replaced by the --space of its
+     * name only, as a [space] line is (without --space, o->space holds
+     * them already: nothing is added) */
+    for (int i = 0, n = info->config ? sl_config_count(info->config, "tune") : 0; i < n; i++) {
+        const char *k, *v;
+        int line;
+        sl_config_entry(info->config, "tune", i, &k, &v, &line);
+        if (strcmp(k, "space"))
+            continue;
+        char *copy = strdup(v), *p = copy;
+        if (!copy)
+            return SL_ERR_NOMEM;
+        sl_status_t st = SL_OK;
+        for (char *w; st == SL_OK && (w = space_word(&p));) {
+            const char *nm = w + strspn(w, " \t");
+            size_t len = strcspn(nm, " \t=");
+            int given = 0;
+            for (int j = 0; j < space->n && !given; j++)
+                given = strlen(space->p[j].name) == len && !strncmp(space->p[j].name, nm, len);
+            snprintf(where, sizeof where, "%s:%d", sl_config_path(info->config), line);
+            if (!given)
+                st = sl_tune_space_add(space, w, where);
+        }
+        free(copy);
+        SL_TRY(st);
+    }
     if (info->config) {
         int n = sl_config_count(info->config, "space"), ncli = space->n;
         for (int i = 0; i < n; i++) {

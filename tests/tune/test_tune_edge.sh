@@ -89,4 +89,12 @@ expect_rc 0 $TUNE1 --command "echo sluice-report step=1 m=1 ${L}x=1 ${L}y=2" --s
 expect_rc 2 $TUNE1 --command '  ' --space 'x=uniform(0,1)' --metric m --trials 2 --out "$T/blank"
 expect_grep "^sluice: error: --objective cmd needs --command TEMPLATE" "$T/err"
 [ -e "$T/blank" ] && fail "a blank --command created EXPDIR"
+# a --space replaces the space = line of [tune] of its name only, as it
+# does a [space] line (it replaced them all: y was dropped)
+printf '[tune]\nspace = x=uniform(0,1) z=choice(3)\nspace = y=choice(4)\nmetric = m\n' > "$T/sp.cfg"
+expect_rc 0 $TUNE1 --config "$T/sp.cfg" --space 'x=uniform(5,6)' --command 'echo sluice-report step=1 m={x}' \
+  --trials 2 --out "$T/sp"
+[ "$(head -1 "$T/sp/trials.csv")" = trial,status,step,reports,failures,x,z,y,best_m,last_m ] ||
+  fail "--space with space = lines in [tune]: $(head -1 "$T/sp/trials.csv")"
+awk -F, 'NR > 1 && ($6 < 5 || $7 != 3 || $8 != 4) {exit 1}' "$T/sp/trials.csv" || fail "$(cat "$T/sp/trials.csv")"
 echo PASS
