@@ -943,14 +943,19 @@ static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck, int
             strcat(strcat(seen, m ? ", " : ""), r->e->mname[m]);
             known |= !strcmp(r->e->mname[m], r->o->metric);
         }
+        /* what the program said last: a pipeline's last command (tee)
+         * exits 0 after the one before it failed ('train.py | tee log') */
+        char path[1100], why[600];
+        snprintf(path, sizeof path, "%s/trial.log", dir);
+        log_why(path, why, sizeof why);
         if (known)
             SL_WARN("trial %lld ended without a value of the metric '%s' (%lld report%s, none with a number "
-                    "for it: absent or NaN)",
-                    (long long)trial, r->o->metric, (long long)t->nreports, t->nreports == 1 ? "" : "s");
+                    "for it: absent or NaN)%s",
+                    (long long)trial, r->o->metric, (long long)t->nreports, t->nreports == 1 ? "" : "s", why);
         else
-            SL_WARN("trial %lld ended without reporting the metric '%s' (%lld report%s; metrics seen: %s)",
+            SL_WARN("trial %lld ended without reporting the metric '%s' (%lld report%s; metrics seen: %s)%s",
                     (long long)trial, r->o->metric, (long long)t->nreports, t->nreports == 1 ? "" : "s",
-                    seen[0] ? seen : "none");
+                    seen[0] ? seen : "none", why);
     }
     if (outcome == SL_TUNE_END_INTERRUPTED && !sl_stop_requested())
         sl_stop_request();

@@ -97,4 +97,9 @@ expect_rc 0 $TUNE1 --config "$T/sp.cfg" --space 'x=uniform(5,6)' --command 'echo
 [ "$(head -1 "$T/sp/trials.csv")" = trial,status,step,reports,failures,x,z,y,best_m,last_m ] ||
   fail "--space with space = lines in [tune]: $(head -1 "$T/sp/trials.csv")"
 awk -F, 'NR > 1 && ($6 < 5 || $7 != 3 || $8 != 4) {exit 1}' "$T/sp/trials.csv" || fail "$(cat "$T/sp/trials.csv")"
+# a trial that ends without reporting has what its program said last in
+# the warning: the pipeline's last command exits 0 when the one before failed
+expect_rc 1 $TUNE1 --command 'sh -c "echo boom >&2; exit 1" | cat' --space 'x=uniform(0,1)' --metric m --trials 1 \
+  --out "$T/pipe"
+expect_grep "trial 0 ended without reporting the metric 'm' (0 reports; metrics seen: none); its last output: 'boom'" "$T/err"
 echo PASS
