@@ -1,8 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-3-Clause
 # sluice tune, cmd objective, edges a user meets: names that would give
-# results.csv two columns of one name, refused up front or not taken from
-# a report (said once).
+# results.csv two columns of one name (refused up front, or not taken from
+# a report, said once); a program that cannot run, through the shell too;
+# failed trials' warnings saying why; output without a final newline and
+# lines longer than the read buffer; --resume with other rungs, seed;
+# --space against the config file's space = lines; a blank --command.
 . "$top_srcdir/tests/lib.sh"
 TUNE="$MPIRUN -np 2 $SLUICE tune -q"
 # refusals up front are alike on every rank: one rank checks them (mpirun
