@@ -422,6 +422,14 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
                 "parameter '%s' is not used by the mlp objective (tune lr, weight_decay, momentum, batch, "
                 "optimizer, or name it as {%s} in --model)",
                 bad, bad);
+        /* a {name} of --model named like a metric the objective reports:
+         * results.csv cannot have both columns, and the metric was dropped */
+        for (int i = 0; i < space->n; i++)
+            if (!strcmp(space->p[i].name, "train_loss") || !strcmp(space->p[i].name, "accuracy") ||
+                !strcmp(space->p[i].name, "loss"))
+                return usage("parameter '%s' has the name of a metric the mlp objective reports (train_loss, "
+                             "accuracy, loss); rename it",
+                             space->p[i].name);
         /* a metric the objective never reports would fail every trial */
         if (strcmp(o->metric, "train_loss") &&
             (!o->eval_data || (strcmp(o->metric, "accuracy") && strcmp(o->metric, "loss"))))

@@ -105,4 +105,9 @@ awk -F, 'NR > 1 && ($6 < 5 || $7 != 3 || $8 != 4) {exit 1}' "$T/sp/trials.csv" |
 expect_rc 1 $TUNE1 --command 'sh -c "echo boom >&2; exit 1" | cat' --space 'x=uniform(0,1)' --metric m --trials 1 \
   --out "$T/pipe"
 expect_grep "trial 0 ended without reporting the metric 'm' (0 reports; metrics seen: none); its last output: 'boom'" "$T/err"
+# with mlp, a {name} of --model named like a metric it reports is refused
+# before the data sets are looked at (that metric was not taken)
+expect_rc 2 $TUNE1 --objective mlp --data "$T/none.h5" --eval-data "$T/none.h5" --model 'mlp:4-{loss}-2' \
+  --space 'loss=choice(2,4)' --metric accuracy --max-t 1 --trials 2 --out "$T/mlpname"
+expect_grep "^sluice: error: parameter 'loss' has the name of a metric the mlp objective reports" "$T/err"
 echo PASS
