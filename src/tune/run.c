@@ -859,14 +859,12 @@ static void coord_assign(tune_run_t *r, int g)
     }
 }
 
-/* A job's end: ck is the newest checkpoint its leader left, more is 1 when
- * it left more than --keep-checkpoints (reported after the last step it
- * knew this rank had taken). */
-/* Why a failed trial failed, from the end of its log (the leader writes
- * "sluice: the command exited with status N" last, after the program's
- * output): "; <that>, after '<the line before>'", or "" when there is no
- * log. Rank 0 reads the trial directories (checkpoints, best.h5) anyway;
- * "failed (see trial.log)" alone hid a shell's "not found" (status 127). */
+/* Why a trial failed, from the end of its log (the leader writes "sluice:
+ * the command exited with status N" last, after the program's output):
+ * "; <that>, after '<the line before>'", "; its last output: '<line>'"
+ * (ended without the metric), or "" when there is no log. Rank 0 reads the
+ * trial directories (checkpoints, best.h5) anyway; "failed (see
+ * trial.log)" alone hid a shell's "not found" (status 127). */
 static void log_why(const char *path, char *buf, size_t len)
 {
     char tail[4096];
@@ -904,6 +902,9 @@ static void log_why(const char *path, char *buf, size_t len)
         snprintf(buf, len, "; its last output: '%.200s'", line[0]);
 }
 
+/* A job's end: ck is the newest checkpoint its leader left, more is 1 when
+ * it left more than --keep-checkpoints (reported after the last step it
+ * knew this rank had taken). */
 static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck, int who, int more)
 {
     char dir[1024];
