@@ -578,6 +578,14 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
                 break;
             got += (size_t)k;
             log_write(&logfd, path, eb, (size_t)k);
+            /* a report written to stderr (Python's logging, print to
+             * sys.stderr) was never read, and the trial "ended without
+             * reporting" with no word of why */
+            const char *rp = grank == 0 ? memmem(eb, (size_t)k, "sluice-report", 13) : NULL;
+            if (rp && (rp == eb || rp[-1] == '\n') && tune_first(r, TUNE_ONCE_STDERR_REPORT))
+                SL_WARN("trial %lld: its program writes 'sluice-report' lines to stderr, where they are not "
+                        "read: write them to stdout (see %s)",
+                        (long long)job->trial, path);
         }
         for (int last = 0; !last;) {
             if (eof)

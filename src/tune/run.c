@@ -41,6 +41,7 @@ struct tune_run {
     int stamp_time;           /* add time_total_s to reports (it is the time attr) */
     int warned_full;          /* a report had no room left for time_total_s */
     int warned_long;          /* leader: a report had a metric name too long to take */
+    unsigned once;            /* tune_first: the TUNE_ONCE_* asked already */
     int warned_attr;          /* coordinator: a trial's first report lacked the time attr */
     int warned_clash;         /* coordinator: a report had a metric named like a column */
     int warned_copy;          /* coordinator: a PBT exploit found no checkpoint to copy */
@@ -548,6 +549,13 @@ static int trial_dir_make(tune_run_t *r, const char *dir)
 void tune_trial_dir_reusable(tune_run_t *r)
 {
     r->dir_reusable = 1;
+}
+
+int tune_first(tune_run_t *r, unsigned what)
+{
+    int first = !(r->once & what);
+    r->once |= what;
+    return first;
 }
 
 void tune_trial_failed_on(tune_run_t *r, int grank)

@@ -163,6 +163,10 @@ void tune_trial_dir_reusable(tune_run_t *r);
 /* Leader: the trial failed because the copy on group rank grank failed
  * (named in the warning, with its log); 0, the default, is the leader's. */
 void tune_trial_failed_on(tune_run_t *r, int grank);
+/* 1 the first time this rank asks with what (a TUNE_ONCE_* bit), then 0:
+ * a warning about a habit of the program, once for all its trials. */
+#define TUNE_ONCE_STDERR_REPORT 1u
+int tune_first(tune_run_t *r, unsigned what);
 MPI_Comm tune_group_comm(const tune_run_t *r);
 /* The guard of the commands this rank starts (made at the first call):
  * should the rank die, it stops their process groups. */

@@ -110,4 +110,10 @@ expect_grep "trial 0 ended without reporting the metric 'm' (0 reports; metrics 
 expect_rc 2 $TUNE1 --objective mlp --data "$T/none.h5" --eval-data "$T/none.h5" --model 'mlp:4-{loss}-2' \
   --space 'loss=choice(2,4)' --metric accuracy --max-t 1 --trials 2 --out "$T/mlpname"
 expect_grep "^sluice: error: parameter 'loss' has the name of a metric the mlp objective reports" "$T/err"
+# report lines written to stderr are not read: said once (the trials
+# ended "without reporting the metric", with no word of why)
+expect_rc 1 $TUNE1 --command 'sh -c "echo sluice-report step=1 m=1 >&2"' --space 'x=uniform(0,1)' --metric m \
+  --trials 2 --out "$T/stderr"
+[ "$(grep -c "writes 'sluice-report' lines to stderr, where they are not read: write them to stdout" "$T/err")" -eq 1 ] ||
+  { cat "$T/err"; fail "reports on stderr were not warned about once"; }
 echo PASS
