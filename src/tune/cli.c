@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -483,6 +484,80 @@ static sl_status_t data_check(MPI_Comm comm, const char *opt, const char *path)
     return agree_check(comm, why, opt, path);
 }
 
+/* Collective. --resume: the parameters put in the order experiment.h5
+ * has them, when they are the same ones (the order follows the command
+ * line, then the config file: a --space that replaced a [space] line, or
+ * --space options in another order, were "another search space", and the
+ * experiment could not be resumed). Anything else is left for
+ * sl_tune_exp_load to refuse. conf->pbt_keep follows its parameters. */
+static sl_status_t resume_order(MPI_Comm comm, const char *out, sl_tune_space_t *space, sl_tune_conf_t *c)
+{
+    int rank, n = space->n;
+    long len = -1;
+    char *saved = NULL;
+    MPI_Comm_rank(comm, &rank);
+    if (rank == 0) {
+        char path[4200];
+        sl_h5_t *h = NULL;
+        snprintf(path, sizeof path, "%s/experiment.h5", out);
+        if (sl_h5_try_open(MPI_COMM_SELF, path, &h) == SL_OK &&
+            sl_h5_get_attr_str(h, "/", "space", &saved) == SL_OK)
+            len = (long)strlen(saved);
+        sl_h5_close(&h);
+    }
+    if (MPI_Bcast(&len, 1, MPI_LONG, 0, comm) != MPI_SUCCESS)
+        return sl_error(SL_ERR_MPI, "--resume: MPI_Bcast failed");
+    if (len < 0 || len > INT_MAX - 1)
+        return SL_OK; /* sl_tune_exp_load says what is wrong */
+    if (rank != 0)
+        saved = malloc((size_t)len + 1);
+    int *perm = malloc((size_t)(n + 1) * sizeof *perm), *used = calloc((size_t)n + 1, sizeof *used);
+    sl_tune_param_t *p = malloc((size_t)(n + 1) * sizeof *p);
+    int ok = saved && perm && used && p, all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
+    if (all)
+        MPI_Bcast(saved, (int)len + 1, MPI_CHAR, 0, comm);
+    /* the saved text is each parameter's canonical text, joined by ';' (a
+     * choice's value may hold one: matched whole, not split) */
+    int k = 0;
+    for (size_t pos = 0; ok && all && k < n;) {
+        int found = -1;
+        for (int i = 0; i < n && found < 0; i++) {
+            sl_tune_space_t one = {1, &space->p[i]};
+            char *t = used[i] ? NULL : sl_tune_space_string(&one);
+            size_t tl = t ? strlen(t) : 0;
+            if (t && !strncmp(saved + pos, t, tl) && (saved[pos + tl] == ';' || saved[pos + tl] == '\0')) {
+                found = i;
+                pos += tl + (saved[pos + tl] == ';');
+            }
+            free(t);
+        }
+        if (found < 0)
+            ok = 0;
+        else
+            used[perm[k++] = found] = 1;
+        if (k == n && saved[pos])
+            ok = 0;
+    }
+    ok = ok && all && k == n;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
+    if (all) {
+        uint64_t keep = 0;
+        for (int i = 0; i < n; i++) {
+            p[i] = space->p[perm[i]];
+            if (perm[i] < 64 && i < 64 && (c->pbt_keep >> perm[i] & 1))
+                keep |= (uint64_t)1 << i;
+        }
+        memcpy(space->p, p, (size_t)n * sizeof *p);
+        c->pbt_keep = keep;
+    }
+    free(p);
+    free(perm);
+    free(used);
+    free(saved);
+    return SL_OK;
+}
+
 sl_status_t sl_cmd_tune(MPI_Comm comm, int argc, char **argv)
 {
     tune_opts_t o;
@@ -523,6 +598,8 @@ sl_status_t sl_cmd_tune(MPI_Comm comm, int argc, char **argv)
                                " support in this build (configure found no CUDA)"
 #endif
             );
+        if (st == SL_OK && o.resume)
+            st = resume_order(comm, o.out, &space, &conf);
         if (st == SL_OK)
             st = tune_run(comm, &o, obj, &space, &conf);
         sl_tune_space_fini(&space);

@@ -116,4 +116,15 @@ expect_rc 1 $TUNE1 --command 'sh -c "echo sluice-report step=1 m=1 >&2"' --space
   --trials 2 --out "$T/stderr"
 [ "$(grep -c "writes 'sluice-report' lines to stderr, where they are not read: write them to stdout" "$T/err")" -eq 1 ] ||
   { cat "$T/err"; fail "reports on stderr were not warned about once"; }
+# --resume with the same parameters in another order (a --space that
+# replaces a [space] line comes first; --space options reordered) goes on
+# with them in the experiment's order (it was "another search space")
+printf '[tune]\nmetric = m\n[space]\nx = uniform(0,1)\ny = uniform(2,3)\n' > "$T/ord.cfg"
+expect_rc 0 $TUNE1 --config "$T/ord.cfg" --command 'echo sluice-report step=1 m={x} n={y}' --trials 2 --out "$T/ord"
+expect_rc 0 $TUNE --config "$T/ord.cfg" --space 'y=uniform(2,3)' --command 'echo sluice-report step=1 m={x} n={y}' \
+  --trials 4 --out "$T/ord" --resume
+expect_rc 0 $TUNE1 --space 'y=uniform(2,3)' --space 'x=uniform(0,1)' --command 'echo sluice-report step=1 m={x} n={y}' \
+  --metric m --trials 6 --out "$T/ord" --resume
+awk -F, 'function d(a, b) {return a > b ? a - b : b - a} NR > 1 {n++; if ($4 >= 1 || $5 < 2 || d($6, $4) > 1e-9 || d($7, $5) > 1e-9) exit 1} END {exit n != 6}' "$T/ord/results.csv" ||
+  fail "resumed with the parameters in another order: $(cat "$T/ord/results.csv")"
 echo PASS
