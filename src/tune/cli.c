@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +22,10 @@
 #include <unistd.h>
 
 sl_status_t tune_cmd_check(const char *tpl, const sl_tune_space_t *s, const char **bad_p, int *badlen_p);
-/* Local (cmd.c): why the program of a template that runs without a shell
- * cannot be started (its first word: a path, or a name looked up in PATH),
- * the word in word; NULL where it can, or where a shell runs the template
- * (its first word may be a builtin) or a {name} picks the program. */
+/* Local (cmd.c): why the program of a template cannot be started (its
+ * first word: a path, or a name looked up in PATH), the word in word; NULL
+ * where it can, where a {name} picks the program, or, with a shell, where
+ * the first word is the shell's (a keyword, a builtin, shell syntax). */
 const char *tune_cmd_program_error(const char *tpl, char *word, size_t len);
 sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t *obj, sl_tune_space_t *space,
                      const sl_tune_conf_t *conf);
@@ -147,12 +148,63 @@ static sl_status_t usage(const char *fmt, ...)
     return sl_error_root(MPI_COMM_SELF, SL_ERR_USAGE, "%s", msg);
 }
 
+/* The next space expression of a `space = ...` line, which may hold several
+ * separated by blanks (outside parentheses and quotes), as the option
+ * parser splits it; NULL at the end. */
+static char *space_word(char **pp)
+{
+    char *p = *pp + strspn(*pp, " \t"), *w = p, quote = 0;
+    int depth = 0;
+    if (!*p)
+        return NULL;
+    for (; *p && (quote || depth > 0 || (*p != ' ' && *p != '\t')); p++) {
+        if (quote)
+            quote = *p == quote ? 0 : quote;
+        else if (depth > 0 && (*p == '\'' || *p == '"'))
+            quote = *p;
+        else
+            depth += *p == '(' ? 1 : *p == ')' && depth > 0 ? -1 : 0;
+    }
+    if (*p)
+        *p++ = '\0';
+    *pp = p;
+    return w;
+}
+
 static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *space, sl_tune_conf_t *c,
                          const tune_objective_t **obj)
 {
     char where[4200];
     for (int i = 0; i < o->space.n; i++)
         SL_TRY(sl_tune_space_add(space, o->space.v[i], "--space"));
+    /* space = lines of [tune]: a --space replaced all of them (the command
+     * line replaces a repeatable option of the file), so a parameter given
+     * in the file only was dropped; each is replaced by the --space of its
+     * name only, as a [space] line is (without --space, o->space holds
+     * them already: nothing is added) */
+    for (int i = 0, n = info->config ? sl_config_count(info->config, "tune") : 0; i < n; i++) {
+        const char *k, *v;
+        int line;
+        sl_config_entry(info->config, "tune", i, &k, &v, &line);
+        if (strcmp(k, "space"))
+            continue;
+        char *copy = strdup(v), *p = copy;
+        if (!copy)
+            return SL_ERR_NOMEM;
+        sl_status_t st = SL_OK;
+        for (char *w; st == SL_OK && (w = space_word(&p));) {
+            const char *nm = w + strspn(w, " \t");
+            size_t len = strcspn(nm, " \t=");
+            int given = 0;
+            for (int j = 0; j < space->n && !given; j++)
+                given = strlen(space->p[j].name) == len && !strncmp(space->p[j].name, nm, len);
+            snprintf(where, sizeof where, "%s:%d", sl_config_path(info->config), line);
+            if (!given)
+                st = sl_tune_space_add(space, w, where);
+        }
+        free(copy);
+        SL_TRY(st);
+    }
     if (info->config) {
         int n = sl_config_count(info->config, "space"), ncli = space->n;
         for (int i = 0; i < n; i++) {
@@ -234,6 +286,18 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
     if (strlen(o->time_attr) >= sizeof c->time_attr || !o->time_attr[0])
         return usage("--time-attr '%s': give a name of at most 63 characters", o->time_attr);
     snprintf(c->time_attr, sizeof c->time_attr, "%s", o->time_attr);
+    /* trial, step and time are results.csv's own columns (a report's step=
+     * is its step, never a metric): a --metric of one of these names gave
+     * two columns of one name, or was never found */
+    if (!strcmp(o->metric, "trial") || !strcmp(o->metric, "step") || !strcmp(o->metric, "time"))
+        return usage("--metric '%s' has the name of a column of results.csv (trial, step, time): a report's "
+                     "'%s' cannot be the metric; rename it",
+                     o->metric, o->metric);
+    if (!strcmp(o->time_attr, "trial") || !strcmp(o->time_attr, "time"))
+        return usage("--time-attr '%s' has the name of a column of results.csv (trial, step, time): a "
+                     "report's '%s' cannot be the resource; rename it (time_total_s: the seconds a trial "
+                     "has run)",
+                     o->time_attr, o->time_attr);
     int by_step = sl_tune__by_step(c);
     if (!by_step && !sl_tune__time_attr_ok(c->scheduler))
         return usage("--time-attr %s with --scheduler %s: only fifo, asha-stop and median count another "
@@ -289,7 +353,8 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
     if (o->eta != 0 && o->eta <= 1)
         return usage("%s", "--reduction-factor must be above 1");
     if (!strcmp(o->objective, "cmd")) {
-        if (!o->command || !o->command[0])
+        /* blank too: every trial failed with "the command is empty" */
+        if (!o->command || !o->command[strspn(o->command, " \t\n")])
             return usage("%s", "--objective cmd needs --command TEMPLATE");
         const char *bad = NULL;
         int badlen = 0;
@@ -358,6 +423,14 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
                 "parameter '%s' is not used by the mlp objective (tune lr, weight_decay, momentum, batch, "
                 "optimizer, or name it as {%s} in --model)",
                 bad, bad);
+        /* a {name} of --model named like a metric the objective reports:
+         * results.csv cannot have both columns, and the metric was dropped */
+        for (int i = 0; i < space->n; i++)
+            if (!strcmp(space->p[i].name, "train_loss") || !strcmp(space->p[i].name, "accuracy") ||
+                !strcmp(space->p[i].name, "loss"))
+                return usage("parameter '%s' has the name of a metric the mlp objective reports (train_loss, "
+                             "accuracy, loss); rename it",
+                             space->p[i].name);
         /* a metric the objective never reports would fail every trial */
         if (strcmp(o->metric, "train_loss") &&
             (!o->eval_data || (strcmp(o->metric, "accuracy") && strcmp(o->metric, "loss"))))
@@ -411,6 +484,80 @@ static sl_status_t data_check(MPI_Comm comm, const char *opt, const char *path)
     return agree_check(comm, why, opt, path);
 }
 
+/* Collective. --resume: the parameters put in the order experiment.h5
+ * has them, when they are the same ones (the order follows the command
+ * line, then the config file: a --space that replaced a [space] line, or
+ * --space options in another order, were "another search space", and the
+ * experiment could not be resumed). Anything else is left for
+ * sl_tune_exp_load to refuse. conf->pbt_keep follows its parameters. */
+static sl_status_t resume_order(MPI_Comm comm, const char *out, sl_tune_space_t *space, sl_tune_conf_t *c)
+{
+    int rank, n = space->n;
+    long len = -1;
+    char *saved = NULL;
+    MPI_Comm_rank(comm, &rank);
+    if (rank == 0) {
+        char path[4200];
+        sl_h5_t *h = NULL;
+        snprintf(path, sizeof path, "%s/experiment.h5", out);
+        if (sl_h5_try_open(MPI_COMM_SELF, path, &h) == SL_OK &&
+            sl_h5_get_attr_str(h, "/", "space", &saved) == SL_OK)
+            len = (long)strlen(saved);
+        sl_h5_close(&h);
+    }
+    if (MPI_Bcast(&len, 1, MPI_LONG, 0, comm) != MPI_SUCCESS)
+        return sl_error(SL_ERR_MPI, "--resume: MPI_Bcast failed");
+    if (len < 0 || len > INT_MAX - 1)
+        return SL_OK; /* sl_tune_exp_load says what is wrong */
+    if (rank != 0)
+        saved = malloc((size_t)len + 1);
+    int *perm = malloc((size_t)(n + 1) * sizeof *perm), *used = calloc((size_t)n + 1, sizeof *used);
+    sl_tune_param_t *p = malloc((size_t)(n + 1) * sizeof *p);
+    int ok = saved && perm && used && p, all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
+    if (all)
+        MPI_Bcast(saved, (int)len + 1, MPI_CHAR, 0, comm);
+    /* the saved text is each parameter's canonical text, joined by ';' (a
+     * choice's value may hold one: matched whole, not split) */
+    int k = 0;
+    for (size_t pos = 0; ok && all && k < n;) {
+        int found = -1;
+        for (int i = 0; i < n && found < 0; i++) {
+            sl_tune_space_t one = {1, &space->p[i]};
+            char *t = used[i] ? NULL : sl_tune_space_string(&one);
+            size_t tl = t ? strlen(t) : 0;
+            if (t && !strncmp(saved + pos, t, tl) && (saved[pos + tl] == ';' || saved[pos + tl] == '\0')) {
+                found = i;
+                pos += tl + (saved[pos + tl] == ';');
+            }
+            free(t);
+        }
+        if (found < 0)
+            ok = 0;
+        else
+            used[perm[k++] = found] = 1;
+        if (k == n && saved[pos])
+            ok = 0;
+    }
+    ok = ok && all && k == n;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
+    if (all) {
+        uint64_t keep = 0;
+        for (int i = 0; i < n; i++) {
+            p[i] = space->p[perm[i]];
+            if (perm[i] < 64 && i < 64 && (c->pbt_keep >> perm[i] & 1))
+                keep |= (uint64_t)1 << i;
+        }
+        memcpy(space->p, p, (size_t)n * sizeof *p);
+        c->pbt_keep = keep;
+    }
+    free(p);
+    free(perm);
+    free(used);
+    free(saved);
+    return SL_OK;
+}
+
 sl_status_t sl_cmd_tune(MPI_Comm comm, int argc, char **argv)
 {
     tune_opts_t o;
@@ -432,7 +579,8 @@ sl_status_t sl_cmd_tune(MPI_Comm comm, int argc, char **argv)
             st = sl_agree(comm, dst != SL_OK ? dst : est);
         }
         /* the same for the program of --command, where it can be told
-         * (run without a shell): each trial failed to start it */
+         * (its first word, when not the shell's): each trial failed to
+         * start it, or ended with the shell's 127 */
         if (st == SL_OK && !strcmp(o.objective, "cmd")) {
             char word[1024], what[1100];
             const char *why = tune_cmd_program_error(o.command, word, sizeof word);
@@ -450,6 +598,8 @@ sl_status_t sl_cmd_tune(MPI_Comm comm, int argc, char **argv)
                                " support in this build (configure found no CUDA)"
 #endif
             );
+        if (st == SL_OK && o.resume)
+            st = resume_order(comm, o.out, &space, &conf);
         if (st == SL_OK)
             st = tune_run(comm, &o, obj, &space, &conf);
         sl_tune_space_fini(&space);

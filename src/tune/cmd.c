@@ -165,11 +165,33 @@ sl_status_t tune_cmd_check(const char *tpl, const sl_tune_space_t *s, const char
     return SL_OK;
 }
 
+/* Whether the n characters at w are a word only the shell knows: a
+ * keyword, or a builtin that is no program ('exec train.py' was exec'd
+ * directly: "cannot start 'exec'"). */
+static int shell_word(const char *w, size_t n)
+{
+    static const char *const own[] = {
+        "!",       "{",        "}",       "[[",     "]]",    "case",  "do",      "done",     "elif",
+        "else",    "esac",     "fi",      "for",    "if",    "in",    "then",    "until",    "while",
+        "select",  "function", ".",       ":",      "alias", "bg",    "break",   "builtin",  "cd",
+        "command", "continue", "declare", "enable", "eval",  "exec",  "exit",    "export",   "fc",
+        "fg",      "getopts",  "hash",    "jobs",   "let",   "local", "read",    "readonly", "return",
+        "set",     "shift",    "source",  "times",  "trap",  "type",  "typeset", "ulimit",   "umask",
+        "unalias", "unset",    "wait",    NULL};
+    for (int i = 0; own[i]; i++)
+        if (strlen(own[i]) == n && !strncmp(w, own[i], n))
+            return 1;
+    return 0;
+}
+
 static int needs_shell(const char *c)
 {
     for (const char *p = c; *p; p++)
         if (strchr("|&;<>()$`\\\"'*?[]#~%!{}\n", *p))
             return 1;
+    const char *w = c + strspn(c, " \t");
+    if (shell_word(w, strcspn(w, " \t")))
+        return 1;
     /* VAR=value at the start is shell syntax too */
     const char *sp = c + strcspn(c, " \t");
     const char *eq = strchr(c, '=');
@@ -279,11 +301,25 @@ const char *tune_cmd_program_error(const char *tpl, char *word, size_t len)
     }
     bare[k] = '\0';
     const char *w = tpl + strspn(tpl, " \t");
-    size_t n = strcspn(w, " \t");
-    int skip = needs_shell(bare) || memchr(w, '{', n) || n == 0 || n >= len;
+    size_t n = strcspn(w, " \t\n;|&<>()");
+    int skip = memchr(w, '{', n) || n == 0 || n >= len;
+    if (!skip && needs_shell(bare)) {
+        /* Through a shell, the first word is checked too when it is a plain
+         * word that the shell looks up as a program: each trial of 'train
+         * {x} | tee log' ended with the shell's 127, the same as without
+         * the pipe. Not one with shell syntax in it (quotes, $, ~, an
+         * assignment), nor a shell keyword or builtin (cd, exec, if, ...). */
+        static const char *const also_programs[] = {"echo", "false", "kill", "printf", "pwd",
+                                                    "test", "true",  "[",    NULL};
+        for (size_t i = 0; i < n && !skip; i++)
+            skip = !isalnum((unsigned char)w[i]) && !strchr("_./+-@,", w[i]);
+        skip = skip || shell_word(w, n);
+        for (int i = 0; also_programs[i] && !skip; i++)
+            skip = strlen(also_programs[i]) == n && !strncmp(w, also_programs[i], n);
+    }
     free(bare);
     if (skip)
-        return NULL; /* a shell runs it (its first word may be a builtin), or a value names the program */
+        return NULL; /* a shell's own word, or a value names the program */
     snprintf(word, len, "%.*s", (int)n, w);
     if (strchr(word, '/'))
         return access(word, X_OK) == 0 ? NULL : strerror(errno);
@@ -506,6 +542,7 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
     int eeof = 0, eof = 0, exited = 0, wstatus = 0, killed = 0, decision = SL_TUNE_CONTINUE;
     int64_t step = -1;
     int warned_line = 0; /* a malformed report line was warned about */
+    int longline = 0;    /* the output is inside a line longer than buf */
     double kill_at = 0;
     size_t got = 0; /* bytes read from the pipes at the last wake */
     static size_t lazy_max; /* a quarter of a pipe's capacity */
@@ -541,18 +578,43 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
                 break;
             got += (size_t)k;
             log_write(&logfd, path, eb, (size_t)k);
+            /* a report written to stderr (Python's logging, print to
+             * sys.stderr) was never read, and the trial "ended without
+             * reporting" with no word of why */
+            const char *rp = grank == 0 ? memmem(eb, (size_t)k, "sluice-report", 13) : NULL;
+            if (rp && (rp == eb || rp[-1] == '\n') && tune_first(r, TUNE_ONCE_STDERR_REPORT))
+                SL_WARN("trial %lld: its program writes 'sluice-report' lines to stderr, where they are not "
+                        "read: write them to stdout (see %s)",
+                        (long long)job->trial, path);
         }
-        for (;;) {
+        for (int last = 0; !last;) {
             if (eof)
                 break;
             ssize_t k = read(pfd[0], buf + have, sizeof buf - 1 - have);
             if (k == 0)
                 eof = 1;
-            if (k <= 0)
+            if (k < 0 && exited && !eof)
+                eof = forced = 1; /* drained after the exit; a background child may hold the pipe */
+            if (k > 0) {
+                have += (size_t)k;
+                got += (size_t)k;
+            } else if (eof && have > 0) {
+                /* the output ends without a newline (print(..., end='')):
+                 * its last line was dropped, a report with it */
+                buf[have++] = '\n';
+                last = 1;
+            } else {
                 break;
-            have += (size_t)k;
-            got += (size_t)k;
+            }
             char *start = buf, *nl;
+            if (longline) {
+                /* the rest of a line longer than buf goes to the log as it comes */
+                nl = memchr(buf, '\n', have);
+                size_t n = nl ? (size_t)(nl + 1 - buf) : have;
+                log_write(&logfd, path, buf, n);
+                start += n;
+                longline = !nl;
+            }
             while ((nl = memchr(start, '\n', (size_t)(buf + have - start)))) {
                 *nl = '\0';
                 if (!strncmp(start, "sluice-report", 13) && (start[13] == ' ' || start[13] == '\t')) {
@@ -590,8 +652,13 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
             }
             have -= (size_t)(start - buf);
             memmove(buf, start, have);
-            if (have == sizeof buf - 1)
-                have = 0; /* an endless line: drop it */
+            if (have == sizeof buf - 1) {
+                /* a line longer than buf: it is no report, and went
+                 * nowhere (64 KiB of it at a time, the log lost them) */
+                log_write(&logfd, path, buf, have);
+                longline = 1;
+                have = 0;
+            }
         }
         if (exited && !eof)
             eof = forced = 1; /* drained once after the exit; a background child may hold the pipe */

@@ -653,9 +653,15 @@ static sl_status_t pbt(sl_tune_exp_t *e, sl_tune_trial_t *t, int64_t step, int *
     int64_t *ids = malloc((size_t)e->n * sizeof *ids), m = 0;
     if (!ids)
         return SL_ERR_NOMEM;
+    /* the trials still training, as Ray's PBT ranks them: a done one (at
+     * --max-t, or ended by itself), or one at --max-t whose job has not
+     * ended yet, was a donor with nothing left to train, and a trial
+     * behind it copied its last checkpoint and ended there, its explored
+     * parameters never trained */
     for (int64_t i = 0; i < e->n; i++) {
         int s = e->t[i].status;
-        if (!isnan(e->t[i].last) && (s == SL_TUNE_RUNNING || s == SL_TUNE_PENDING || s == SL_TUNE_DONE))
+        if (!isnan(e->t[i].last) && (s == SL_TUNE_RUNNING || s == SL_TUNE_PENDING) &&
+            (e->conf.max_t <= 0 || e->t[i].step < e->conf.max_t))
             ids[m++] = i;
     }
     qsort_r(ids, (size_t)m, sizeof *ids, cmp_last, e);
@@ -691,6 +697,16 @@ static sl_status_t pbt(sl_tune_exp_t *e, sl_tune_trial_t *t, int64_t step, int *
     return SL_OK;
 }
 
+const char *sl_tune__name_clash(const sl_tune_exp_t *e, const char *name)
+{
+    if (!strcmp(name, "trial") || !strcmp(name, "step") || !strcmp(name, "time"))
+        return "sluice's own column";
+    for (int i = 0; i < e->space.n; i++)
+        if (!strcmp(name, e->space.p[i].name))
+            return "a parameter";
+    return NULL;
+}
+
 sl_status_t sl_tune_exp_report(sl_tune_exp_t *e, int64_t trial, int64_t step, int n, const char *const *names,
                                const double *values, int *decision_p)
 {
@@ -710,6 +726,8 @@ sl_status_t sl_tune_exp_report(sl_tune_exp_t *e, int64_t trial, int64_t step, in
         vals[i] = NAN;
     for (int i = 0; i < n; i++) {
         int c = -1;
+        if (sl_tune__name_clash(e, names[i]))
+            continue; /* results.csv has that column already */
         for (int j = 0; j < e->nmetrics; j++)
             if (!strcmp(e->mname[j], names[i]))
                 c = j;

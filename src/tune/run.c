@@ -40,7 +40,10 @@ struct tune_run {
     int prune_reports;
     int stamp_time;           /* add time_total_s to reports (it is the time attr) */
     int warned_full;          /* a report had no room left for time_total_s */
+    int warned_long;          /* leader: a report had a metric name too long to take */
+    unsigned once;            /* tune_first: the TUNE_ONCE_* asked already */
     int warned_attr;          /* coordinator: a trial's first report lacked the time attr */
+    int warned_clash;         /* coordinator: a report had a metric named like a column */
     int warned_copy;          /* coordinator: a PBT exploit found no checkpoint to copy */
     int warned_nockpt;        /* coordinator: a trial went on with no checkpoint to start from */
     double job_t0, job_prior; /* the current job's start (sl_now) and earlier jobs' seconds */
@@ -548,6 +551,13 @@ void tune_trial_dir_reusable(tune_run_t *r)
     r->dir_reusable = 1;
 }
 
+int tune_first(tune_run_t *r, unsigned what)
+{
+    int first = !(r->once & what);
+    r->once |= what;
+    return first;
+}
+
 void tune_trial_failed_on(tune_run_t *r, int grank)
 {
     r->fail_grank = grank;
@@ -857,6 +867,49 @@ static void coord_assign(tune_run_t *r, int g)
     }
 }
 
+/* Why a trial failed, from the end of its log (the leader writes "sluice:
+ * the command exited with status N" last, after the program's output):
+ * "; <that>, after '<the line before>'", "; its last output: '<line>'"
+ * (ended without the metric), or "" when there is no log. Rank 0 reads the
+ * trial directories (checkpoints, best.h5) anyway; "failed (see
+ * trial.log)" alone hid a shell's "not found" (status 127). */
+static void log_why(const char *path, char *buf, size_t len)
+{
+    char tail[4096];
+    buf[0] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    off_t end = lseek(fd, 0, SEEK_END), at = end > (off_t)sizeof tail - 1 ? end - (off_t)sizeof tail + 1 : 0;
+    ssize_t n = at >= 0 ? pread(fd, tail, sizeof tail - 1, at) : -1;
+    close(fd);
+    if (n <= 0)
+        return;
+    tail[n] = '\0';
+    /* the last two lines that are not empty */
+    char *line[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++) {
+        char *e;
+        while ((e = strrchr(tail, '\n')) && e[1] == '\0')
+            *e = '\0';
+        e = strrchr(tail, '\n');
+        if (!e && (k == 1 && at > 0))
+            break; /* the line before was cut */
+        line[k] = e ? e + 1 : tail;
+        if (!e)
+            break;
+        *e = '\0';
+    }
+    if (!line[0])
+        return;
+    if (!strncmp(line[0], "sluice: ", 8) && line[1] && line[1][0])
+        snprintf(buf, len, "; %s, after '%.200s'", line[0] + 8, line[1]);
+    else if (!strncmp(line[0], "sluice: ", 8))
+        snprintf(buf, len, "; %s", line[0] + 8);
+    else
+        snprintf(buf, len, "; its last output: '%.200s'", line[0]);
+}
+
 /* A job's end: ck is the newest checkpoint its leader left, more is 1 when
  * it left more than --keep-checkpoints (reported after the last step it
  * knew this rank had taken). */
@@ -883,10 +936,15 @@ static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck, int
     sl_tune_exp_end(r->e, trial, outcome, ck);
     if (t->failures > was_failures && outcome == SL_TUNE_END_FAILED && who > 0) {
         /* a copy other than the leader's: its output went to its own log */
-        SL_WARN("trial %lld failed on rank %d of its group (see %s/trial.rank%d.log)", (long long)trial, who,
-                dir, who);
+        char path[1100], why[600];
+        snprintf(path, sizeof path, "%s/trial.rank%d.log", dir, who);
+        log_why(path, why, sizeof why);
+        SL_WARN("trial %lld failed on rank %d of its group%s (see %s)", (long long)trial, who, why, path);
     } else if (t->failures > was_failures && outcome == SL_TUNE_END_FAILED) {
-        SL_WARN("trial %lld failed (see %s/trial.log)", (long long)trial, dir);
+        char path[1100], why[600];
+        snprintf(path, sizeof path, "%s/trial.log", dir);
+        log_why(path, why, sizeof why);
+        SL_WARN("trial %lld failed%s (see %s)", (long long)trial, why, path);
     } else if (t->failures > was_failures) {
         char seen[TUNE_MAXM * 66] = "";
         int known = 0; /* the metric was reported (by this trial or another): here only as NaN, or not */
@@ -894,14 +952,19 @@ static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck, int
             strcat(strcat(seen, m ? ", " : ""), r->e->mname[m]);
             known |= !strcmp(r->e->mname[m], r->o->metric);
         }
+        /* what the program said last: a pipeline's last command (tee)
+         * exits 0 after the one before it failed ('train.py | tee log') */
+        char path[1100], why[600];
+        snprintf(path, sizeof path, "%s/trial.log", dir);
+        log_why(path, why, sizeof why);
         if (known)
             SL_WARN("trial %lld ended without a value of the metric '%s' (%lld report%s, none with a number "
-                    "for it: absent or NaN)",
-                    (long long)trial, r->o->metric, (long long)t->nreports, t->nreports == 1 ? "" : "s");
+                    "for it: absent or NaN)%s",
+                    (long long)trial, r->o->metric, (long long)t->nreports, t->nreports == 1 ? "" : "s", why);
         else
-            SL_WARN("trial %lld ended without reporting the metric '%s' (%lld report%s; metrics seen: %s)",
+            SL_WARN("trial %lld ended without reporting the metric '%s' (%lld report%s; metrics seen: %s)%s",
                     (long long)trial, r->o->metric, (long long)t->nreports, t->nreports == 1 ? "" : "s",
-                    seen[0] ? seen : "none");
+                    seen[0] ? seen : "none", why);
     }
     if (outcome == SL_TUNE_END_INTERRUPTED && !sl_stop_requested())
         sl_stop_request();
@@ -930,6 +993,23 @@ static void coord_report(tune_run_t *r, const tune_repmsg_t *m, int *decision_p)
     const char *names[TUNE_MAXM];
     for (int i = 0; i < m->n && i < TUNE_MAXM; i++)
         names[i] = m->names[i];
+    /* a metric named like a parameter or trial/step/time is not taken (two
+     * columns of one name in results.csv): said once, with the way out */
+    if (!r->warned_clash) {
+        char clash[TUNE_MAXM * 100] = "";
+        for (int i = 0; i < m->n && i < TUNE_MAXM; i++) {
+            const char *why = sl_tune__name_clash(r->e, m->names[i]);
+            if (why)
+                snprintf(clash + strlen(clash), sizeof clash - strlen(clash), "%s'%s' (%s)",
+                         clash[0] ? ", " : "", m->names[i], why);
+        }
+        if (clash[0]) {
+            r->warned_clash = 1;
+            SL_WARN("trial %lld reports %s: results.csv has that column already, so such a metric is not "
+                    "taken; rename it in the report",
+                    (long long)m->trial, clash);
+        }
+    }
     int before = r->e->decision[m->trial], d = SL_TUNE_CONTINUE;
     int64_t nrep = r->e->nrep;
     sl_tune_exp_report(r->e, m->trial, m->step, m->n < TUNE_MAXM ? m->n : TUNE_MAXM, names, m->v, &d);
@@ -1159,10 +1239,18 @@ int tune_report(tune_run_t *r, int64_t trial, int64_t step, int n, const char *c
     memset(&m, 0, sizeof m);
     m.trial = trial;
     m.step = step;
-    m.n = n < TUNE_MAXM ? n : TUNE_MAXM;
-    for (int i = 0; i < m.n; i++) {
-        snprintf(m.names[i], sizeof m.names[i], "%s", names[i]);
-        m.v[i] = vals[i];
+    for (int i = 0; i < n && m.n < TUNE_MAXM; i++) {
+        if (strlen(names[i]) >= sizeof m.names[0]) {
+            /* cut to 63 characters, two such names were one column */
+            if (!r->warned_long++)
+                SL_WARN(
+                    "trial %lld reports a metric of a name longer than %d characters, which is not taken: "
+                    "'%.80s...'",
+                    (long long)trial, (int)sizeof m.names[0] - 1, names[i]);
+            continue;
+        }
+        snprintf(m.names[m.n], sizeof m.names[0], "%s", names[i]);
+        m.v[m.n++] = vals[i];
     }
     int has_time = !r->stamp_time;
     for (int i = 0; i < m.n && !has_time; i++)

@@ -219,6 +219,8 @@ sl_status_t sl_tune_exp_save(sl_tune_exp_t *e, const char *dir)
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "scheduler", c->scheduler), out);
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "seed", (int64_t)c->seed), out);
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "max_t", c->max_t), out);
+    SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "min_t", c->min_t), out);
+    SL_TRY_GOTO(sl_h5_set_attr_f64(h, "/", "eta", c->eta), out);
     SL_TRY_GOTO(sl_h5_set_attr_str(h, "/", "time_attr", sl_tune__by_step(c) ? "step" : c->time_attr), out);
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "ntrials", e->n), out);
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "nreports", e->nrep), out);
@@ -318,9 +320,24 @@ sl_status_t sl_tune_exp_load(const sl_tune_conf_t *conf, sl_tune_space_t *space,
         goto out;
     }
     if (sch != conf->scheduler || sea != conf->searcher || (uint64_t)seed != conf->seed) {
-        st = sl_error(
-            SL_ERR_MISMATCH,
-            "--resume: '%s' was made with another --scheduler, --searcher or --seed; use a new --out", path);
+        /* named, with both values, as the other mismatches are */
+        static const char *const scheds[] = {"fifo", "asha", "asha-stop", "hyperband", "median", "pbt"};
+        static const char *const seas[] = {"grid", "random", "tpe"};
+        char was[64], now[64];
+        const char *what = "--seed";
+        if (sch != conf->scheduler) {
+            what = "--scheduler";
+            snprintf(was, sizeof was, "%s", sch >= 0 && sch < 6 ? scheds[sch] : "?");
+            snprintf(now, sizeof now, "%s", scheds[conf->scheduler]);
+        } else if (sea != conf->searcher) {
+            what = "--searcher";
+            snprintf(was, sizeof was, "%s", sea >= 0 && sea < 3 ? seas[sea] : "?");
+            snprintf(now, sizeof now, "%s", seas[conf->searcher]);
+        } else {
+            snprintf(was, sizeof was, "%llu", (unsigned long long)seed);
+            snprintf(now, sizeof now, "%llu", (unsigned long long)conf->seed);
+        }
+        st = mismatch(path, what, was, now);
         goto out;
     }
     /* files from before --time-attr counted steps */
@@ -330,6 +347,30 @@ sl_status_t sl_tune_exp_load(const sl_tune_conf_t *conf, sl_tune_space_t *space,
         st = mismatch(path, "--time-attr", attr ? attr : "step",
                       sl_tune__by_step(conf) ? "step" : conf->time_attr);
         goto out;
+    }
+    /* ASHA and HyperBand hold each trial's rung by its index, and the
+     * values recorded there: other rungs (another --max-t, --min-t or
+     * --reduction-factor) gave a trial paused at step 4 of --max-t 16 a
+     * target of 16 after a resume with --max-t 2, and it ran to 16 */
+    if (conf->scheduler == SL_TUNE_ASHA || conf->scheduler == SL_TUNE_ASHA_STOP ||
+        conf->scheduler == SL_TUNE_HYPERBAND) {
+        int64_t was_max = -1, was_min = -1;
+        double was_eta = NAN; /* min_t and eta: absent in older files */
+        char was[100] = "", now[100] = "";
+        if (sl_h5_get_attr_i64(h, "/", "max_t", &was_max) == SL_OK && was_max != conf->max_t) {
+            snprintf(was, sizeof was, "--max-t %lld", (long long)was_max);
+            snprintf(now, sizeof now, "--max-t %lld", (long long)conf->max_t);
+        } else if (sl_h5_get_attr_i64(h, "/", "min_t", &was_min) == SL_OK && was_min != conf->min_t) {
+            snprintf(was, sizeof was, "--min-t %lld", (long long)was_min);
+            snprintf(now, sizeof now, "--min-t %lld", (long long)conf->min_t);
+        } else if (sl_h5_get_attr_f64(h, "/", "eta", &was_eta) == SL_OK && was_eta != conf->eta) {
+            snprintf(was, sizeof was, "--reduction-factor %g", was_eta);
+            snprintf(now, sizeof now, "--reduction-factor %g", conf->eta);
+        }
+        if (was[0]) {
+            st = mismatch(path, "rung schedule", was, now);
+            goto out;
+        }
     }
     SL_TRY_GOTO(sl_tune_exp_create(conf, space, &e), out);
     if (sl_h5_get_attr_f64(h, "/", "elapsed", &e->elapsed) != SL_OK)

@@ -160,7 +160,9 @@ void sl_tune_exp_destroy(sl_tune_exp_t **e);
 /* The next job for a group (trial marked running with that group). */
 sl_status_t sl_tune_exp_next(sl_tune_exp_t *e, int group, sl_tune_job_t *job_p);
 /* A report of trial at step with metrics; *decision_p is one of the
- * decisions above. Reports at a step not after the last are ignored. */
+ * decisions above. Reports at a step not after the last are ignored, and
+ * so are metrics named like a parameter or trial, step, time (columns of
+ * results.csv). */
 sl_status_t sl_tune_exp_report(sl_tune_exp_t *e, int64_t trial, int64_t step, int n, const char *const *names,
                                const double *values, int *decision_p);
 /* The job of trial ended with outcome (SL_TUNE_END_*); last_ckpt: the

@@ -65,6 +65,11 @@ int sl_tune__time_attr_ok(sl_tune_scheduler_t s);
 /* The resource of stored report r: its step, or its time attr value. */
 double sl_tune__rep_res(const sl_tune_exp_t *e, int64_t r);
 const double *sl_tune__best_params(const sl_tune_exp_t *e, int64_t b);
+/* Why a reported metric cannot be a column of results.csv (its name is a
+ * parameter's, or trial, step or time: two columns of one name, which
+ * plotting tools rename or drop), or NULL where it can. Such a metric is
+ * not taken (sl_tune_exp_report skips it). */
+const char *sl_tune__name_clash(const sl_tune_exp_t *e, const char *name);
 
 /* Runner: the messages between a trial's group and the coordinator. */
 #define TUNE_INTERRUPT 9 /* decision: stop request, resume the trial later */
@@ -158,6 +163,10 @@ void tune_trial_dir_reusable(tune_run_t *r);
 /* Leader: the trial failed because the copy on group rank grank failed
  * (named in the warning, with its log); 0, the default, is the leader's. */
 void tune_trial_failed_on(tune_run_t *r, int grank);
+/* 1 the first time this rank asks with what (a TUNE_ONCE_* bit), then 0:
+ * a warning about a habit of the program, once for all its trials. */
+#define TUNE_ONCE_STDERR_REPORT 1u
+int tune_first(tune_run_t *r, unsigned what);
 MPI_Comm tune_group_comm(const tune_run_t *r);
 /* The guard of the commands this rank starts (made at the first call):
  * should the rank die, it stops their process groups. */

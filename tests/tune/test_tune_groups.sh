@@ -67,7 +67,7 @@ stop_other lead 0 "other rank's"
 # another copy fails: the leader's is stopped, and the warning names the
 # rank and its log
 stop_other member 1 "leader's"
-expect_grep "trial 0 failed on rank 1 of its group (see .*/trials/000000/trial.rank1.log)" "$T/err"
+expect_grep "trial 0 failed on rank 1 of its group; the command exited with status 3, after .rank 1 gives up. (see .*/trials/000000/trial.rank1.log)" "$T/err"
 expect_grep "rank 1 gives up" "$T/member/trials/000000/trial.rank1.log"
 # best.h5 when the coordinator reads another group's reports late (rank 0
 # busy or descheduled, here stopped): that group's leader has ended the

@@ -803,6 +803,38 @@ static void test_pbt_exploit_first(void)
     sl_tune_exp_destroy(&e);
 }
 
+/* PBT: a trial that has run to --max-t is no donor (nor ranked), done or
+ * still stopping: on two groups trial 0 ran to the end while trial 1 was
+ * at its first perturbations, which copied trial 0's checkpoint of step 6
+ * and ended there, its explored parameters never trained */
+static void test_pbt_done_donor(void)
+{
+    sl_tune_conf_t c;
+    sl_tune_conf_default(&c);
+    c.scheduler = SL_TUNE_PBT;
+    c.perturb = 2;
+    c.trials = 2;
+    c.quantile = 0.5;
+    c.max_t = 6;
+    const char *ex[] = {"lr=uniform(0.01,1)", NULL};
+    sl_tune_exp_t *e = make(&c, ex);
+    sl_tune_job_t j;
+    sl_tune_exp_next(e, 0, &j);
+    sl_tune_exp_next(e, 1, &j);
+    CU_ASSERT_EQUAL(report(e, 1, 1, 2.0), SL_TUNE_CONTINUE);
+    for (int s = 1; s < 6; s++)
+        CU_ASSERT_EQUAL(report(e, 0, s, 1.0), SL_TUNE_CONTINUE);
+    CU_ASSERT_EQUAL(report(e, 0, 6, 1.0), SL_TUNE_STOP);
+    /* at --max-t, its job not ended yet (its program stopping) */
+    CU_ASSERT_EQUAL(report(e, 1, 2, 2.0), SL_TUNE_CONTINUE);
+    sl_tune_exp_end(e, 0, SL_TUNE_END_OK, 6);
+    CU_ASSERT_EQUAL(sl_tune_exp_trial(e, 0)->status, SL_TUNE_DONE);
+    CU_ASSERT_EQUAL(report(e, 1, 4, 2.0), SL_TUNE_CONTINUE);
+    CU_ASSERT_EQUAL(sl_tune_exp_trial(e, 1)->from_trial, -1);
+    CU_ASSERT_EQUAL(report(e, 1, 6, 2.0), SL_TUNE_STOP);
+    sl_tune_exp_destroy(&e);
+}
+
 /* A trial that never reports the metric (NaN at every report) is errored
  * after its retries, also when it runs to --max-t: it was done there, with
  * no value, while one that ended on its own before was errored. */
@@ -973,6 +1005,7 @@ int main(int argc, char **argv)
         {"pbt_population", test_pbt_population},
         {"pbt_queue", test_pbt_queue},
         {"pbt_exploit_first", test_pbt_exploit_first},
+        {"pbt_done_donor", test_pbt_done_donor},
         {"no_metric", test_no_metric},
         {"state", test_state},
         {"files", test_files},

@@ -1,0 +1,130 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# sluice tune, cmd objective, edges a user meets: names that would give
+# results.csv two columns of one name (refused up front, or not taken from
+# a report, said once); a program that cannot run, through the shell too;
+# failed trials' warnings saying why; output without a final newline and
+# lines longer than the read buffer; --resume with other rungs, seed;
+# --space against the config file's space = lines; a blank --command.
+. "$top_srcdir/tests/lib.sh"
+TUNE="$MPIRUN -np 2 $SLUICE tune -q"
+# refusals up front are alike on every rank: one rank checks them (mpirun
+# 4.1 now and then crashes in PMIx_Finalize when two ranks exit non-zero)
+TUNE1="$MPIRUN -np 1 $SLUICE tune -q"
+
+# a --metric or --time-attr named trial, step or time is refused (two
+# columns 'time'; a report's step= is its step, so --metric step was never
+# found), and nothing is written
+for m in trial step time; do
+  expect_rc 2 $TUNE1 --command "echo sluice-report step=1 $m=1" --space 'x=uniform(0,1)' --metric $m --trials 2 \
+    --out "$T/bad"
+  expect_grep "^sluice: error: --metric '$m' has the name of a column of results.csv" "$T/err"
+done
+expect_rc 2 $TUNE1 --command "echo sluice-report step=1 m=1 time=1" --space 'x=uniform(0,1)' --metric m \
+  --time-attr time --max-t 2 --trials 2 --out "$T/bad"
+expect_grep "^sluice: error: --time-attr 'time' has the name of a column of results.csv" "$T/err"
+[ -e "$T/bad" ] && fail "a refused metric name created EXPDIR"
+# a metric a program reports under a parameter's name, or as trial or time,
+# is not taken, and said once: results.csv had two columns of one name
+expect_rc 0 $TUNE --command 'echo sluice-report step=1 loss=0.5 x={x} time=4 trial=9 z=1' \
+  --space 'x=uniform(0,1)' --metric loss --trials 3 --out "$T/clash"
+[ "$(head -1 "$T/clash/results.csv")" = trial,step,time,x,loss,z ] ||
+  fail "results.csv header: $(head -1 "$T/clash/results.csv")"
+[ "$(grep -c "reports 'x' (a parameter), 'time' (sluice's own column), 'trial' (sluice's own column): .* not taken" "$T/err")" -eq 1 ] ||
+  { cat "$T/err"; fail "metrics named like columns were not warned about once"; }
+# a program that cannot be run is named before anything is written also
+# when the template goes through the shell (each trial ended with its 127)
+for c in 'no-such-program-x {x} | cat' "$T/no-such.sh {x} > log" 'no-such-program-x;true'; do
+  expect_rc 1 $TUNE1 --command "$c" --space 'x=uniform(0,1)' --metric m --trials 2 --out "$T/bad6"
+  w=${c%% *}; w=${w%%;*}
+  expect_grep "^sluice: error: --command '$c': cannot run '$w': " "$T/err"
+  [ "$(grep -c '^sluice' "$T/err")" -eq 1 ] || { cat "$T/err" >&2; fail "a missing program: more than one line"; }
+  [ -e "$T/bad6" ] && fail "a missing program created EXPDIR"
+done
+# a first word that only the shell knows goes through it ('exec' was exec'd)
+expect_rc 0 $TUNE --command 'exec echo sluice-report step=1 m={x}' --space 'x=uniform(0,1)' --metric m --trials 2 \
+  --out "$T/exec"
+# what cannot be told up front (a program after a builtin) fails each trial
+# with the shell's 127: the warning says so, with the shell's line
+expect_rc 1 $TUNE1 --command 'cd / && no-such-program-x {x}' --space 'x=uniform(0,1)' --metric m --trials 2 --out "$T/127"
+expect_grep "warn: trial 0 failed; the command exited with status 127, after '.*no-such-program-x: not found' (see $T/127/trials/000000/trial.log)" "$T/err"
+# output that ends without a newline (print(..., end='')) still has its
+# last line read: the report there was dropped; a line longer than the 64
+# KiB read buffer goes to trial.log whole (it was dropped 64 KiB at a time)
+cat > "$T/out.sh" <<'EOS'
+#!/bin/sh
+head -c 100000 /dev/zero | tr '\0' a; echo
+echo "sluice-report step=1 m=2"
+printf 'sluice-report step=2 m=1'
+EOS
+chmod +x "$T/out.sh"
+expect_rc 0 $TUNE --command "$T/out.sh" --space 'x=uniform(0,1)' --metric m --trials 1 --out "$T/eol"
+[ "$(cut -d, -f1,2,5 "$T/eol/results.csv" | tr '\n' ' ')" = "trial,step,m 0,1,2 0,2,1 " ] ||
+  fail "the last report, without a newline, was not taken: $(cat "$T/eol/results.csv")"
+[ "$(wc -c < "$T/eol/trials/000000/trial.log")" -eq 100001 ] ||
+  fail "trial.log does not hold the long line whole: $(wc -c < "$T/eol/trials/000000/trial.log") bytes"
+# --resume of an ASHA or HyperBand experiment with other rungs (--max-t,
+# --min-t, --reduction-factor) is refused: trials hold their rung by index
+# (a trial paused at step 4 of --max-t 16 ran to 16 after a resume with
+# --max-t 2); the same rungs resume
+expect_rc 0 $TUNE1 --command 'echo sluice-report step=1 m={x}' --space 'x=uniform(0,1)' --metric m --trials 3 \
+  --scheduler asha --max-t 16 --out "$T/rungs"
+for o in "--max-t 2" "--max-t 16 --min-t 2" "--max-t 16 --reduction-factor 3"; do
+  expect_rc 1 $TUNE1 --command 'echo sluice-report step=1 m={x}' --space 'x=uniform(0,1)' --metric m --trials 3 \
+    --scheduler asha $o --out "$T/rungs" --resume
+  expect_grep "^sluice: error: .*--resume: '$T/rungs/experiment.h5' was made with another rung schedule (.*, now ${o##*16 })" "$T/err"
+done
+expect_rc 0 $TUNE1 --command 'echo sluice-report step=1 m={x}' --space 'x=uniform(0,1)' --metric m --trials 4 \
+  --scheduler asha --max-t 16 --out "$T/rungs" --resume
+# another --scheduler, --searcher or --seed is named, with both values
+expect_rc 1 $TUNE1 --command 'echo sluice-report step=1 m={x}' --space 'x=uniform(0,1)' --metric m --trials 4 \
+  --scheduler asha --max-t 16 --seed 7 --out "$T/rungs" --resume
+expect_grep "was made with another --seed (1, now 7); use a new --out" "$T/err"
+# a metric name longer than 63 characters is not taken, said once: cut
+# to 63, two such names were one column
+L=$(printf '%070d' 0)
+expect_rc 0 $TUNE1 --command "echo sluice-report step=1 m=1 ${L}x=1 ${L}y=2" --space 'x=uniform(0,1)' --metric m \
+  --trials 2 --out "$T/long"
+[ "$(head -1 "$T/long/results.csv")" = trial,step,time,x,m ] || fail "long names: $(cat "$T/long/results.csv")"
+[ "$(grep -c 'a name longer than 63 characters, which is not taken' "$T/err")" -eq 1 ] ||
+  { cat "$T/err"; fail "a metric name too long was not warned about once"; }
+# a blank --command is refused up front (each trial failed: "the command is empty")
+expect_rc 2 $TUNE1 --command '  ' --space 'x=uniform(0,1)' --metric m --trials 2 --out "$T/blank"
+expect_grep "^sluice: error: --objective cmd needs --command TEMPLATE" "$T/err"
+[ -e "$T/blank" ] && fail "a blank --command created EXPDIR"
+# a --space replaces the space = line of [tune] of its name only, as it
+# does a [space] line (it replaced them all: y was dropped)
+printf '[tune]\nspace = x=uniform(0,1) z=choice(3)\nspace = y=choice(4)\nmetric = m\n' > "$T/sp.cfg"
+expect_rc 0 $TUNE1 --config "$T/sp.cfg" --space 'x=uniform(5,6)' --command 'echo sluice-report step=1 m={x}' \
+  --trials 2 --out "$T/sp"
+[ "$(head -1 "$T/sp/trials.csv")" = trial,status,step,reports,failures,x,z,y,best_m,last_m ] ||
+  fail "--space with space = lines in [tune]: $(head -1 "$T/sp/trials.csv")"
+awk -F, 'NR > 1 && ($6 < 5 || $7 != 3 || $8 != 4) {exit 1}' "$T/sp/trials.csv" || fail "$(cat "$T/sp/trials.csv")"
+# a trial that ends without reporting has what its program said last in
+# the warning: the pipeline's last command exits 0 when the one before failed
+expect_rc 1 $TUNE1 --command 'sh -c "echo boom >&2; exit 1" | cat' --space 'x=uniform(0,1)' --metric m --trials 1 \
+  --out "$T/pipe"
+expect_grep "trial 0 ended without reporting the metric 'm' (0 reports; metrics seen: none); its last output: 'boom'" "$T/err"
+# with mlp, a {name} of --model named like a metric it reports is refused
+# before the data sets are looked at (that metric was not taken)
+expect_rc 2 $TUNE1 --objective mlp --data "$T/none.h5" --eval-data "$T/none.h5" --model 'mlp:4-{loss}-2' \
+  --space 'loss=choice(2,4)' --metric accuracy --max-t 1 --trials 2 --out "$T/mlpname"
+expect_grep "^sluice: error: parameter 'loss' has the name of a metric the mlp objective reports" "$T/err"
+# report lines written to stderr are not read: said once (the trials
+# ended "without reporting the metric", with no word of why)
+expect_rc 1 $TUNE1 --command 'sh -c "echo sluice-report step=1 m=1 >&2"' --space 'x=uniform(0,1)' --metric m \
+  --trials 2 --out "$T/stderr"
+[ "$(grep -c "writes 'sluice-report' lines to stderr, where they are not read: write them to stdout" "$T/err")" -eq 1 ] ||
+  { cat "$T/err"; fail "reports on stderr were not warned about once"; }
+# --resume with the same parameters in another order (a --space that
+# replaces a [space] line comes first; --space options reordered) goes on
+# with them in the experiment's order (it was "another search space")
+printf '[tune]\nmetric = m\n[space]\nx = uniform(0,1)\ny = uniform(2,3)\n' > "$T/ord.cfg"
+expect_rc 0 $TUNE1 --config "$T/ord.cfg" --command 'echo sluice-report step=1 m={x} n={y}' --trials 2 --out "$T/ord"
+expect_rc 0 $TUNE --config "$T/ord.cfg" --space 'y=uniform(2,3)' --command 'echo sluice-report step=1 m={x} n={y}' \
+  --trials 4 --out "$T/ord" --resume
+expect_rc 0 $TUNE1 --space 'y=uniform(2,3)' --space 'x=uniform(0,1)' --command 'echo sluice-report step=1 m={x} n={y}' \
+  --metric m --trials 6 --out "$T/ord" --resume
+awk -F, 'function d(a, b) {return a > b ? a - b : b - a} NR > 1 {n++; if ($4 >= 1 || $5 < 2 || d($6, $4) > 1e-9 || d($7, $5) > 1e-9) exit 1} END {exit n != 6}' "$T/ord/results.csv" ||
+  fail "resumed with the parameters in another order: $(cat "$T/ord/results.csv")"
+echo PASS
