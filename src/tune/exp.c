@@ -707,6 +707,11 @@ const char *sl_tune__name_clash(const sl_tune_exp_t *e, const char *name)
     return NULL;
 }
 
+int sl_tune__inf_best(const sl_tune_exp_t *e, double v)
+{
+    return isinf(v) && (e->conf.maximize ? v > 0 : v < 0);
+}
+
 sl_status_t sl_tune_exp_report(sl_tune_exp_t *e, int64_t trial, int64_t step, int n, const char *const *names,
                                const double *values, int *decision_p)
 {
@@ -750,6 +755,8 @@ sl_status_t sl_tune_exp_report(sl_tune_exp_t *e, int64_t trial, int64_t step, in
     t->step = step;
     t->nreports++;
     double v = e->mcol >= 0 ? vals[e->mcol] : NAN;
+    if (sl_tune__inf_best(e, v))
+        v = NAN;
     int by_step = sl_tune__by_step(&e->conf);
     double res = by_step ? (double)step : e->acol >= 0 ? vals[e->acol] : NAN;
     if (!isnan(res))

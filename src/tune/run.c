@@ -44,6 +44,7 @@ struct tune_run {
     unsigned once;            /* tune_first: the TUNE_ONCE_* asked already */
     int warned_attr;          /* coordinator: a trial's first report lacked the time attr */
     int warned_clash;         /* coordinator: a report had a metric named like a column */
+    int warned_inf;           /* coordinator: a report had the metric infinite the good way */
     int warned_copy;          /* coordinator: a PBT exploit found no checkpoint to copy */
     int warned_nockpt;        /* coordinator: a trial went on with no checkpoint to start from */
     double job_t0, job_prior; /* the current job's start (sl_now) and earlier jobs' seconds */
@@ -1010,6 +1011,14 @@ static void coord_report(tune_run_t *r, const tune_repmsg_t *m, int *decision_p)
                     (long long)m->trial, clash);
         }
     }
+    for (int i = 0; i < m->n && i < TUNE_MAXM && !r->warned_inf; i++)
+        if (!strcmp(m->names[i], r->e->conf.metric) && sl_tune__inf_best(r->e, m->v[i])) {
+            r->warned_inf = 1;
+            SL_WARN("trial %lld reports %s=%s at step %lld: an infinite %s is not taken as a result (a "
+                    "diverged objective would stay the best); the report stays in results.csv",
+                    (long long)m->trial, m->names[i], m->v[i] > 0 ? "inf" : "-inf", (long long)m->step,
+                    r->e->conf.maximize ? "maximum" : "minimum");
+        }
     int before = r->e->decision[m->trial], d = SL_TUNE_CONTINUE;
     int64_t nrep = r->e->nrep;
     sl_tune_exp_report(r->e, m->trial, m->step, m->n < TUNE_MAXM ? m->n : TUNE_MAXM, names, m->v, &d);

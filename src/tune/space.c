@@ -249,6 +249,13 @@ sl_status_t sl_tune_space_add(sl_tune_space_t *s, const char *expr, const char *
             st = perr(&sc, "the step must be positive");
             goto out;
         }
+        /* quniform(0,1,2) drew 0 every time: lo + k q in [lo, hi] has only
+         * k = 0 when the step is wider than the range */
+        if (quant && p.q > p.hi - p.lo && p.lo < p.hi) {
+            sc.i = argpos[2];
+            st = perr(&sc, "the step is wider than the range: the low bound would be the only value");
+            goto out;
+        }
         /* a fractional step drew lo + k q and rounded it: qrandint(1,10,0.5)
          * gave integers twice as often as others (1.5 and 2 are both 2) */
         if (quant && p.kind == SL_TUNE_RANDINT && p.q != floor(p.q)) {

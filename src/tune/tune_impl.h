@@ -70,6 +70,11 @@ const double *sl_tune__best_params(const sl_tune_exp_t *e, int64_t b);
  * plotting tools rename or drop), or NULL where it can. Such a metric is
  * not taken (sl_tune_exp_report skips it). */
 const char *sl_tune__name_clash(const sl_tune_exp_t *e, const char *name);
+/* Whether a metric value is infinite in the good direction (-inf with
+ * --mode min, +inf with max): a diverged objective, not a result. It would
+ * be the best for good, and best.json cannot hold it; it stays in
+ * results.csv, and counts as a report without the metric. */
+int sl_tune__inf_best(const sl_tune_exp_t *e, double v);
 
 /* Runner: the messages between a trial's group and the coordinator. */
 #define TUNE_INTERRUPT 9 /* decision: stop request, resume the trial later */

@@ -127,4 +127,19 @@ expect_rc 0 $TUNE1 --space 'y=uniform(2,3)' --space 'x=uniform(0,1)' --command '
   --metric m --trials 6 --out "$T/ord" --resume
 awk -F, 'function d(a, b) {return a > b ? a - b : b - a} NR > 1 {n++; if ($4 >= 1 || $5 < 2 || d($6, $4) > 1e-9 || d($7, $5) > 1e-9) exit 1} END {exit n != 6}' "$T/ord/results.csv" ||
   fail "resumed with the parameters in another order: $(cat "$T/ord/results.csv")"
+# a metric infinite the good way (-inf with --mode min) is no result: it
+# was the best for good (best.json said null); said once, kept in
+# results.csv; the best is the finite one
+cat > "$T/inf.sh" <<'EOS'
+#!/bin/sh
+echo "sluice-report step=1 loss=$1"
+echo "sluice-report step=2 loss=-inf"
+EOS
+chmod +x "$T/inf.sh"
+expect_rc 0 $TUNE1 --command "$T/inf.sh {x}" --space 'x=grid(3,2)' --searcher grid --metric loss --mode min \
+  --trials 2 --out "$T/inf"
+grep -q '"metric": 2[,}]' "$T/inf/best.json" || { cat "$T/inf/best.json"; fail "an infinite loss was taken as the best"; }
+[ "$(grep -c "reports loss=-inf at step 2: an infinite minimum is not taken as a result" "$T/err")" -eq 1 ] ||
+  { cat "$T/err"; fail "an infinite best was not warned about once"; }
+[ "$(grep -c ',-inf$' "$T/inf/results.csv")" -eq 2 ] || fail "results.csv lost the -inf reports: $(cat "$T/inf/results.csv")"
 echo PASS

@@ -58,6 +58,8 @@ static void test_space(void)
     const char *bad[] = {"lr=loguniform(1e-4,)", "lr loguniform(1,2)", "x=uniform(2,1)", "x=normal(0,1)",
                          "x=grid()", "x=uniform(0,1", "x=choice(a,a)", "lr=loguniform(0,1)",
                          "x=uniform(0,1) junk", "9x=uniform(0,1)", "x=randint(1.5,3)", "x=qrandint(1,10,0.5)",
+                         /* a step wider than the range: lo every time */
+                         "x=quniform(0,1,2)", "x=qrandint(1,3,5)", "x=qloguniform(1e-4,1e-3,1e-2)",
                          /* 64 characters: cut, it no longer matched its {name} */
                          "p123456789012345678901234567890123456789012345678901234567890123=uniform(0,1)",
                          NULL};
