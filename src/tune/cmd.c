@@ -311,11 +311,24 @@ const char *tune_cmd_program_error(const char *tpl, char *word, size_t len)
          * assignment), nor a shell keyword or builtin (cd, exec, if, ...). */
         static const char *const also_programs[] = {"echo", "false", "kill", "printf", "pwd",
                                                     "test", "true",  "[",    NULL};
+        /* bash's own words where /bin/sh is bash (time python3 train.py
+         * {x} > log, with no /usr/bin/time): only that shell can tell */
+        static const char *const bash_words[] = {"time",    "coproc",  "pushd",     "popd",    "dirs",
+                                                 "shopt",   "mapfile", "readarray", "disown",  "suspend",
+                                                 "caller",  "compgen", "complete",  "compopt", "help",
+                                                 "history", "bind",    "logout",    NULL};
         for (size_t i = 0; i < n && !skip; i++)
             skip = !isalnum((unsigned char)w[i]) && !strchr("_./+-@,", w[i]);
         skip = skip || shell_word(w, n);
         for (int i = 0; also_programs[i] && !skip; i++)
             skip = strlen(also_programs[i]) == n && !strncmp(w, also_programs[i], n);
+        for (int i = 0; bash_words[i] && !skip; i++)
+            skip = strlen(bash_words[i]) == n && !strncmp(w, bash_words[i], n);
+        /* nor the descriptor of a redirection before the command ('2>err.log
+         * train {x}': "cannot run '2'"), nor a function defined first ('f()
+         * { train "$@"; }; f {x}') */
+        skip = skip || (strchr("<>", w[n]) && w[n] && strspn(w, "0123456789") == n) ||
+               w[n + strspn(w + n, " \t")] == '(';
     }
     free(bare);
     if (skip)

@@ -44,6 +44,22 @@ done
 # a first word that only the shell knows goes through it ('exec' was exec'd)
 expect_rc 0 $TUNE --command 'exec echo sluice-report step=1 m={x}' --space 'x=uniform(0,1)' --metric m --trials 2 \
   --out "$T/exec"
+# shell syntax before a plain first word does not make it the program: a
+# redirection's descriptor ('2>err.log prog {x}': "cannot run '2'"), a
+# function defined first; nor is a word bash knows (pushd, time: where
+# /bin/sh is bash) looked up in PATH. Each ran before, and runs.
+cat > "$T/r.sh" <<'EOS'
+#!/bin/sh
+echo "sluice-report step=1 m=$1"
+EOS
+chmod +x "$T/r.sh"
+i=0
+for c in "2>$T/r.err $T/r.sh {x}" "f() {{ $T/r.sh \"\$@\"; }}; f {x}" \
+  "f () {{ $T/r.sh \"\$@\"; }}; f {x}" \
+  "pushd . 2>/dev/null; $T/r.sh {x}"; do
+  i=$((i + 1))
+  expect_rc 0 $TUNE1 --command "$c" --space 'x=uniform(0,1)' --metric m --trials 2 --out "$T/pre$i"
+done
 # what cannot be told up front (a program after a builtin) fails each trial
 # with the shell's 127: the warning says so, with the shell's line
 expect_rc 1 $TUNE1 --command 'cd / && no-such-program-x {x}' --space 'x=uniform(0,1)' --metric m --trials 2 --out "$T/127"
