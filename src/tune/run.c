@@ -887,6 +887,11 @@ static void log_why(const char *path, char *buf, size_t len)
     if (n <= 0)
         return;
     tail[n] = '\0';
+    /* a NUL in binary output ended the text there: the exit status after
+     * it was not found, and bytes before it were shown */
+    for (ssize_t i = 0; i < n; i++)
+        if (tail[i] == '\0')
+            tail[i] = '?';
     /* the last two lines that are not empty */
     char *line[2] = {NULL, NULL};
     for (int k = 0; k < 2; k++) {
@@ -903,6 +908,22 @@ static void log_why(const char *path, char *buf, size_t len)
     }
     if (!line[0])
         return;
+    for (int k = 0; k < 2; k++) {
+        if (!line[k])
+            continue;
+        /* a line redrawn with carriage returns (a progress bar) is what
+         * it was last; other control characters (a colour's escape) are
+         * not sent to the terminal */
+        size_t l = strlen(line[k]);
+        while (l > 0 && line[k][l - 1] == '\r')
+            line[k][--l] = '\0';
+        char *cr = strrchr(line[k], '\r');
+        if (cr)
+            line[k] = cr + 1;
+        for (char *c = line[k]; *c; c++)
+            if ((unsigned char)*c < 0x20 ? *c != '\t' : *c == 0x7f)
+                *c = '?';
+    }
     if (!strncmp(line[0], "sluice: ", 8) && line[1] && line[1][0])
         snprintf(buf, len, "; %s, after '%.200s'", line[0] + 8, line[1]);
     else if (!strncmp(line[0], "sluice: ", 8))

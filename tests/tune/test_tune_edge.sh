@@ -64,6 +64,26 @@ done
 # with the shell's 127: the warning says so, with the shell's line
 expect_rc 1 $TUNE1 --command 'cd / && no-such-program-x {x}' --space 'x=uniform(0,1)' --metric m --trials 2 --out "$T/127"
 expect_grep "warn: trial 0 failed; the command exited with status 127, after '.*no-such-program-x: not found' (see $T/127/trials/000000/trial.log)" "$T/err"
+# a failed trial's warning has its exit status also after binary output
+# (a NUL hid it: "its last output: '<bytes>'"), a progress bar's last state,
+# and no control character of the log (a colour's escape)
+cat > "$T/bin.sh" <<'EOS'
+#!/bin/sh
+printf '1%%\r50%%\rboom\n'
+printf 'x\000y\033[31mred\n'
+exit 3
+EOS
+cat > "$T/cr.sh" <<'EOS'
+#!/bin/sh
+printf '1%%\r50%%\rboom\n'
+exit 4
+EOS
+chmod +x "$T/bin.sh" "$T/cr.sh"
+expect_rc 1 $TUNE1 --command "$T/bin.sh" --space 'x=uniform(0,1)' --metric m --trials 1 --out "$T/bin"
+expect_grep "warn: trial 0 failed; the command exited with status 3, after 'x?y?\[31mred' (see " "$T/err"
+[ "$(tr -d '\t\n -~' < "$T/err" | wc -c)" -eq 0 ] || fail "control characters in the warnings: $(cat -v "$T/err")"
+expect_rc 1 $TUNE1 --command "$T/cr.sh" --space 'x=uniform(0,1)' --metric m --trials 1 --out "$T/cr"
+expect_grep "warn: trial 0 failed; the command exited with status 4, after 'boom' (see " "$T/err"
 # output that ends without a newline (print(..., end='')) still has its
 # last line read: the report there was dropped; a line longer than the 64
 # KiB read buffer goes to trial.log whole (it was dropped 64 KiB at a time)
