@@ -873,8 +873,10 @@ static void coord_assign(tune_run_t *r, int g)
  * "; <that>, after '<the line before>'", "; its last output: '<line>'"
  * (ended without the metric), or "" when there is no log. Rank 0 reads the
  * trial directories (checkpoints, best.h5) anyway; "failed (see
- * trial.log)" alone hid a shell's "not found" (status 127). */
-static void log_why(const char *path, char *buf, size_t len)
+ * trial.log)" alone hid a shell's "not found" (status 127). A trial not
+ * failed wrote no such line: one there is an earlier job's (the log is
+ * appended to), and said nothing of this one. */
+static void log_why(const char *path, int failed, char *buf, size_t len)
 {
     char tail[4096];
     buf[0] = '\0';
@@ -924,6 +926,8 @@ static void log_why(const char *path, char *buf, size_t len)
             if ((unsigned char)*c < 0x20 ? *c != '\t' : *c == 0x7f)
                 *c = '?';
     }
+    if (!failed && !strncmp(line[0], "sluice: ", 8))
+        return;
     if (!strncmp(line[0], "sluice: ", 8) && line[1] && line[1][0])
         snprintf(buf, len, "; %s, after '%.200s'", line[0] + 8, line[1]);
     else if (!strncmp(line[0], "sluice: ", 8))
@@ -960,12 +964,12 @@ static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck, int
         /* a copy other than the leader's: its output went to its own log */
         char path[1100], why[600];
         snprintf(path, sizeof path, "%s/trial.rank%d.log", dir, who);
-        log_why(path, why, sizeof why);
+        log_why(path, 1, why, sizeof why);
         SL_WARN("trial %lld failed on rank %d of its group%s (see %s)", (long long)trial, who, why, path);
     } else if (t->failures > was_failures && outcome == SL_TUNE_END_FAILED) {
         char path[1100], why[600];
         snprintf(path, sizeof path, "%s/trial.log", dir);
-        log_why(path, why, sizeof why);
+        log_why(path, 1, why, sizeof why);
         SL_WARN("trial %lld failed%s (see %s)", (long long)trial, why, path);
     } else if (t->failures > was_failures) {
         char seen[TUNE_MAXM * 66] = "";
@@ -978,7 +982,7 @@ static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck, int
          * exits 0 after the one before it failed ('train.py | tee log') */
         char path[1100], why[600];
         snprintf(path, sizeof path, "%s/trial.log", dir);
-        log_why(path, why, sizeof why);
+        log_why(path, 0, why, sizeof why);
         if (known)
             SL_WARN("trial %lld ended without a value of the metric '%s' (%lld report%s, none with a number "
                     "for it: absent or NaN)%s",

@@ -84,6 +84,19 @@ expect_grep "warn: trial 0 failed; the command exited with status 3, after 'x?y?
 [ "$(tr -d '\t\n -~' < "$T/err" | wc -c)" -eq 0 ] || fail "control characters in the warnings: $(cat -v "$T/err")"
 expect_rc 1 $TUNE1 --command "$T/cr.sh" --space 'x=uniform(0,1)' --metric m --trials 1 --out "$T/cr"
 expect_grep "warn: trial 0 failed; the command exited with status 4, after 'boom' (see " "$T/err"
+# a retry that ends without the metric (exit 0) is not said to have exited
+# with the failed try's status: trial.log is appended to, and its last
+# line was the earlier job's
+cat > "$T/twice.sh" <<'EOS'
+#!/bin/sh
+[ -e "$SLUICE_TRIAL_DIR/once" ] && exit 0
+touch "$SLUICE_TRIAL_DIR/once"; echo boom; exit 1
+EOS
+chmod +x "$T/twice.sh"
+expect_rc 1 $TUNE1 --command "$T/twice.sh" --space 'x=uniform(0,1)' --metric m --trials 1 --max-failures 1 \
+  --out "$T/twice"
+expect_grep "warn: trial 0 failed; the command exited with status 1, after 'boom' (see " "$T/err"
+expect_grep "warn: trial 0 ended without reporting the metric 'm' (0 reports; metrics seen: none)$" "$T/err"
 # output that ends without a newline (print(..., end='')) still has its
 # last line read: the report there was dropped; a line longer than the 64
 # KiB read buffer goes to trial.log whole (it was dropped 64 KiB at a time)
