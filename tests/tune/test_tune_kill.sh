@@ -191,7 +191,10 @@ d=$1
 if [ -n "${SLUICE_RESUME:-}" ]; then echo "sluice-report step=1 loss=1"; exit 0; fi
 echo 1 > "$SLUICE_TRIAL_DIR/checkpoint-1"
 echo "sluice-report step=1 loss=1"
-sleep 0.5
+# killed once experiment.h5 holds the report (results.csv is written with
+# it): a fixed 0.5 s was too short under load, and the resume started over
+i=0
+while ! grep -q '^0,1,' "$d/rr/results.csv" 2>/dev/null && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done
 touch "$d/rr-killed"
 kill -9 $PPID
 sleep 5
