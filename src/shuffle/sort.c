@@ -265,14 +265,13 @@ static sl_status_t check_inputs_outside(const sctx_t *c)
 }
 
 /* Local: the runs an earlier, killed run (or runs) of this sort had
- * spilled are removed: they are named with the token in the manifest,
- * another sort's with another. Each rank removes its own rank's and those
- * of ranks this run does not have (an earlier run on more ranks; --tmp may
- * be node-local, so every rank looks, and two on one node race harmlessly).
- * Best effort: a run left is only space. */
-static void remove_stale_runs(const sctx_t *c, uint64_t token)
+ * spilled to dir are removed: they are named with the token in the
+ * manifest, another sort's with another. Each rank removes its own rank's
+ * and those of ranks this run does not have (an earlier run on more ranks;
+ * --tmp may be node-local, so every rank looks, and two on one node race
+ * harmlessly). Best effort: a run left is only space. */
+static void remove_stale_runs(const sctx_t *c, uint64_t token, const char *dir)
 {
-    const char *dir = c->o->tmp ? c->o->tmp : c->o->output;
     char prefix[64];
     int k = snprintf(prefix, sizeof prefix, "sluice-run-%llu-", (unsigned long long)token);
     DIR *d = opendir(dir);
@@ -368,9 +367,12 @@ static sl_status_t fingerprint(const sctx_t *c, uint64_t *fp_p)
  * recorded; which partitions are already complete. The manifest: MAGIC,
  * ranks, records, the inputs' fingerprint, the token of the runs' names,
  * the record size, key offset and key length (8 bytes each but MAGIC's 8
- * characters: MHDR in all), then the splitters. A resume takes the token
- * of the run it resumes; any run removes the runs spilled under the
- * earlier run's token. */
+ * characters: MHDR in all), then the splitters, then the directory the
+ * runs are spilled to (--tmp, or OUTDIR; absolute, no NUL, at most
+ * PATH_MAX-1 bytes; absent in manifests of older versions). A resume takes
+ * the token of the run it resumes; any run removes the runs spilled under
+ * the earlier run's token, in this run's directory and in the earlier
+ * run's, which a re-run with another --tmp (or none) did not look in. */
 static sl_status_t plan_partitions(sctx_t *c)
 {
     char man[4200];
@@ -378,14 +380,33 @@ static sl_status_t plan_partitions(sctx_t *c)
     size_t mlen = MHDR + (size_t)(c->size - 1) * c->spl_len;
     uint64_t fp = 0;
     SL_TRY(fingerprint(c, &fp));
-    unsigned char *m = calloc(1, mlen);
+    unsigned char *m = calloc(1, mlen + PATH_MAX);
     int found = 0;
     sl_status_t st = m ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory");
     uint64_t old = 0; /* the token of an earlier run's spilled runs (its manifest's) */
+    /* the directory of those runs (the manifest's), and this run's */
+    char oldtmp[PATH_MAX] = "", curtmp[PATH_MAX] = "";
     if (st == SL_OK && c->rank == 0) {
+        const char *rundir = c->o->tmp ? c->o->tmp : c->o->output;
+        if (!realpath(rundir, curtmp))
+            snprintf(curtmp, sizeof curtmp, "%s", rundir);
         FILE *f = fopen(man, "rb");
         size_t k = f ? fread(m, 1, mlen, f) : 0;
-        int extra = f && fgetc(f) != EOF;
+        int extra = 0;
+        if (f && k >= MHDR && !memcmp(m, MAGIC, 8)) {
+            /* the run directory follows the writer's splitters */
+            uint64_t P0, L0;
+            memcpy(&P0, m + 8, 8);
+            memcpy(&L0, m + 56, 8);
+            size_t t = 0;
+            if (P0 >= 1 && P0 <= INT_MAX && L0 <= SL_SORT_REC_MAX &&
+                fseeko(f, (off_t)(MHDR + (P0 - 1) * (L0 + 8)), SEEK_SET) == 0)
+                t = fread(oldtmp, 1, sizeof oldtmp - 1, f);
+            extra = fgetc(f) != EOF || memchr(oldtmp, '\0', t) != NULL;
+            oldtmp[extra ? 0 : t] = '\0';
+        } else if (f) {
+            extra = fgetc(f) != EOF;
+        }
         if (f)
             fclose(f);
         /* The token sits at 32 in this format and in SLSORT02, so an older
@@ -436,15 +457,42 @@ static sl_status_t plan_partitions(sctx_t *c)
     }
     MPI_Bcast(&found, 1, MPI_INT, 0, c->comm);
     MPI_Bcast(&old, 1, MPI_UINT64_T, 0, c->comm);
+    MPI_Bcast(oldtmp, (int)sizeof oldtmp, MPI_CHAR, 0, c->comm);
+    MPI_Bcast(curtmp, (int)sizeof curtmp, MPI_CHAR, 0, c->comm);
     /* Runs a killed earlier run spilled: a resume writes its own under the
-     * same token, a fresh run has no use for them. */
-    if (old)
-        remove_stale_runs(c, old);
+     * same token, a fresh run has no use for them. They are looked for in
+     * this run's directory and in the one the manifest names (a re-run
+     * with another --tmp). */
+    const char *rundir = c->o->tmp ? c->o->tmp : c->o->output;
+    int moved = oldtmp[0] && strcmp(oldtmp, curtmp) != 0;
+    if (old) {
+        remove_stale_runs(c, old, rundir);
+        if (moved && !sl_same_file(oldtmp, rundir))
+            remove_stale_runs(c, old, oldtmp);
+    }
     double t0 = sl_now();
+    size_t tlen = strlen(curtmp);
     if (found) {
         MPI_Bcast(m, (int)mlen, MPI_BYTE, 0, c->comm);
         memcpy(&c->token, m + 32, 8);
         memcpy(c->spl, m + MHDR, (size_t)(c->size - 1) * c->spl_len);
+        /* A resume with another --tmp: the manifest names the new one (after
+         * the old one's runs are gone), where this run spills, so that a
+         * resume of this run finds them. */
+        if (moved || !oldtmp[0]) {
+            unsigned char *m2 = c->rank == 0 ? malloc(mlen + tlen) : NULL;
+            st = c->rank != 0 || m2 ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory");
+            if (st == SL_OK && c->rank == 0) {
+                memcpy(m2, m, mlen);
+                memcpy(m2 + mlen, curtmp, tlen);
+                st = sl_file_write_atomic(man, m2, mlen + tlen);
+            }
+            free(m2);
+            if ((st = sl_agree(c->comm, st)) != SL_OK) {
+                free(m);
+                return st;
+            }
+        }
     } else {
         /* A fresh run: each rank removes its own partition of an earlier run
          * (OUTDIR may be node-local) before the manifest is written, or a
@@ -467,12 +515,13 @@ static sl_status_t plan_partitions(sctx_t *c)
             uint64_t G[3] = {c->g.rec, c->g.off, c->g.len};
             memcpy(m + 40, G, 24);
             memcpy(m + MHDR, c->spl, (size_t)(c->size - 1) * c->spl_len);
+            memcpy(m + mlen, curtmp, tlen);
             /* the earlier run's extra partitions go first: a manifest of
              * this run beside them (a kill, or a removal that failed, in
              * between) made --resume keep them as part of the output */
             st = remove_extra_parts(c);
             if (st == SL_OK)
-                st = sl_file_write_atomic(man, m, mlen);
+                st = sl_file_write_atomic(man, m, mlen + tlen);
         }
         if ((st = sl_agree(c->comm, st)) != SL_OK) {
             free(m);

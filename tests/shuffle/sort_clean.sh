@@ -1,0 +1,49 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# Clean-up of what an earlier, killed sort left: its spilled runs in the
+# --tmp it used, when the re-run (fresh or --resume) names another --tmp or
+# none.
+. "$top_srcdir/tests/lib.sh"
+cd "$T" || exit 1
+$SLUICE gensort 60000 big.dat || fail gensort
+insum=$($SLUICE valsort big.dat 2>&1 | grep '^Checksum:')
+mkdir tmpA tmpB
+# --resume with another --tmp: the killed run's runs in tmpA are removed
+# (they stayed for good: the runs were looked for in the new --tmp only).
+sort_killed_after_part0 --input big.dat --tmp tmpA --mem 1M
+ls tmpA/sluice-run-*-1-* >/dev/null 2>&1 || fail "the killed rank 1 left no spilled runs: $(ls tmpA)"
+: >tmpA/sluice-run-12345-1-0
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --tmp tmpB --mem 1M --resume
+[ "$(ls tmpA)" = "sluice-run-12345-1-0" ] || fail "--resume with another --tmp left the killed run's spills in the first: $(ls tmpA)"
+[ -z "$(ls tmpB)" ] || fail "spills left in the new --tmp: $(ls tmpB)"
+expect_rc 0 $SLUICE valsort sorted/part-*
+[ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "resume with another --tmp: $(cat "$T/err")"
+# ... and a resume killed again in its new --tmp, resumed with the first:
+# the runs of the second --tmp are found too.
+sort_killed_after_part0 --input big.dat --tmp tmpA --mem 1M
+sort_killed_resume() { # like sort_killed_after_part0, for a --resume whose part-00000 is kept
+  $MPIRUN -np 2 $SLUICE sort --output sorted --test-stall-ms 30000 "$@" >run2.log 2>&1 &
+  _mpid=$!
+  _i=0
+  while ! ls tmpB/sluice-run-*-1-* >/dev/null 2>&1 && [ $_i -lt 300 ]; do sleep 0.1; _i=$((_i + 1)); done
+  sleep 0.5
+  for _p in $(pgrep -P $_mpid); do kill -9 "$_p"; done
+  kill -9 $_mpid 2>/dev/null
+  wait $_mpid 2>/dev/null
+}
+sort_killed_resume --input big.dat --tmp tmpB --mem 1M --resume
+ls tmpB/sluice-run-*-1-* >/dev/null 2>&1 || fail "the killed resume left no spilled runs in tmpB: $(ls tmpB) $(cat run2.log)"
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --tmp tmpA --mem 1M --resume
+[ -z "$(ls tmpB)" ] || fail "a second --resume left the first resume's spills in its --tmp: $(ls tmpB)"
+[ "$(ls tmpA)" = "sluice-run-12345-1-0" ] || fail "spills left in tmpA: $(ls tmpA)"
+expect_rc 0 $SLUICE valsort sorted/part-*
+[ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "second resume: $(cat "$T/err")"
+# A fresh run without --tmp (runs in OUTDIR) after a run killed with
+# --tmp tmpA: tmpA's runs are removed.
+sort_killed_after_part0 --input big.dat --tmp tmpA --mem 1M
+ls tmpA/sluice-run-*-1-* >/dev/null 2>&1 || fail "the killed rank 1 left no spilled runs: $(ls tmpA)"
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted
+[ "$(ls tmpA)" = "sluice-run-12345-1-0" ] || fail "a fresh run without --tmp left the killed run's spills in its --tmp: $(ls tmpA)"
+expect_rc 0 $SLUICE valsort sorted/part-*
+[ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "fresh run: $(cat "$T/err")"
+echo "sort_clean: ok"
