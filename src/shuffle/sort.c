@@ -310,7 +310,13 @@ static int unlink_gone(const char *path)
 /* Rank 0 of a fresh run: partitions of an earlier run with more ranks
  * would join this run's under part-* and corrupt the output's order:
  * remove every part-N and part-N.tmp (left by a kill) with N >= ranks,
- * whether or not those below are there. */
+ * whether or not those below are there; and those below, which no rank of
+ * this run has written yet: with a node-local OUTDIR, part-N of an earlier
+ * run whose rank N was on rank 0's node, while this run's rank N writes
+ * its own on another node, stayed (and a --resume with rank N back here
+ * kept it as this run's). Those below are best effort: where one cannot be
+ * removed (a directory in the way), rank N names the error itself when it
+ * writes its partition, or removes its own at the start. */
 static sl_status_t remove_extra_parts(const sctx_t *c)
 {
     DIR *d = opendir(c->o->output);
@@ -323,12 +329,58 @@ static sl_status_t remove_extra_parts(const sctx_t *c)
             continue;
         errno = 0;
         unsigned long long p = strtoull(e->d_name + 5, NULL, 10);
-        if (errno == 0 && p < (unsigned long long)c->size)
-            continue;
+        int mine = errno == 0 && p < (unsigned long long)c->size; /* a rank of this run has N */
         char pp[4200];
         snprintf(pp, sizeof pp, "%.3000s/%s", c->o->output, e->d_name);
-        if (unlink_gone(pp) != 0)
+        if (unlink_gone(pp) != 0 && !mine)
             st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", pp, strerror(errno));
+    }
+    closedir(d);
+    return st;
+}
+
+/* Local, once rank 0's manifest of this run is written: OUTDIR may be
+ * node-local (it is made on every rank), and rank 0 cleans only its own
+ * node's. A rank that does not see this run's manifest in OUTDIR has
+ * another directory under that name, which nobody else cleans: it removes
+ * the summary.json an earlier run left there and partitions that are not
+ * this run's: in a fresh run every part-N and part-N.tmp (no partition of
+ * this run is written yet; ranks that share the directory race
+ * harmlessly), in a resume those beyond the rank count, which kept
+ * partitions never are. Rank 0's directory, where the manifest is, is
+ * rank 0's to clean, so a shared OUTDIR is not listed by every rank. */
+static sl_status_t clean_other_outdir(const sctx_t *c, int fresh)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%.3000s/%s", c->o->output, MANIFEST);
+    unsigned char h[40];
+    uint64_t tok = 0;
+    FILE *f = fopen(path, "rb");
+    if (f && fread(h, 1, sizeof h, f) == sizeof h && !memcmp(h, MAGIC, 8))
+        memcpy(&tok, h + 32, 8);
+    if (f)
+        fclose(f);
+    if (tok == c->token)
+        return SL_OK;
+    DIR *d = opendir(c->o->output);
+    if (!d)
+        return sl_error(SL_ERR_IO, "cannot list --output '%s': %s", c->o->output, strerror(errno));
+    sl_status_t st = SL_OK;
+    struct dirent *e;
+    while (st == SL_OK && (e = readdir(d))) {
+        if (!outdir_owns(e->d_name) || !strcmp(e->d_name, MANIFEST) || !strcmp(e->d_name, MANIFEST ".tmp"))
+            continue;
+        int mine = 0; /* part-N of a rank of this run: kept in a resume, best effort in a fresh run */
+        if (!strncmp(e->d_name, "part-", 5)) {
+            errno = 0;
+            unsigned long long p = strtoull(e->d_name + 5, NULL, 10);
+            mine = errno == 0 && p < (unsigned long long)c->size;
+        }
+        if (mine && !fresh)
+            continue;
+        snprintf(path, sizeof path, "%.3000s/%s", c->o->output, e->d_name);
+        if (unlink_gone(path) != 0 && !mine)
+            st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", path, strerror(errno));
     }
     closedir(d);
     return st;
@@ -493,6 +545,10 @@ static sl_status_t plan_partitions(sctx_t *c)
                 return st;
             }
         }
+        if ((st = sl_agree(c->comm, clean_other_outdir(c, 0))) != SL_OK) {
+            free(m);
+            return st;
+        }
     } else {
         /* A fresh run: each rank removes its own partition of an earlier run
          * (OUTDIR may be node-local) before the manifest is written, or a
@@ -523,7 +579,9 @@ static sl_status_t plan_partitions(sctx_t *c)
             if (st == SL_OK)
                 st = sl_file_write_atomic(man, m, mlen + tlen);
         }
-        if ((st = sl_agree(c->comm, st)) != SL_OK) {
+        if ((st = sl_agree(c->comm, st)) == SL_OK)
+            st = sl_agree(c->comm, clean_other_outdir(c, 1));
+        if (st != SL_OK) {
             free(m);
             return st;
         }

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Clean-up of what an earlier, killed sort left: its spilled runs in the
 # --tmp it used, when the re-run (fresh or --resume) names another --tmp or
-# none.
+# none; an earlier run's partitions in a node-local OUTDIR on every node,
+# not only rank 0's (nodes simulated by mount namespaces: ranks from
+# NL_FROM on see the directory NL_B at OUTDIR).
 . "$top_srcdir/tests/lib.sh"
 cd "$T" || exit 1
 $SLUICE gensort 60000 big.dat || fail gensort
@@ -46,4 +48,29 @@ expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted
 [ "$(ls tmpA)" = "sluice-run-12345-1-0" ] || fail "a fresh run without --tmp left the killed run's spills in its --tmp: $(ls tmpA)"
 expect_rc 0 $SLUICE valsort sorted/part-*
 [ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "fresh run: $(cat "$T/err")"
+# Node-local OUTDIR: ranks >= NL_FROM run in a mount namespace of their
+# own where OUTDIR is NL_B (another node's disk under the same path).
+unshare -m sh -c 'mount --bind "$0" "$0"' "$T" 2>/dev/null || { echo "no mount namespaces: node-local part skipped"; exit 77; }
+cat >nl.sh <<'EOS'
+#!/bin/sh
+if [ "${OMPI_COMM_WORLD_RANK:-0}" -ge "$NL_FROM" ]; then
+  exec unshare -m sh -c 'mount --bind "$0" "$1" && shift && exec "$@"' "$NL_B" "$NL_MNT" "$@"
+fi
+exec "$@"
+EOS
+chmod +x nl.sh
+mkdir -p nodeB loc
+export NL_B="$T/nodeB" NL_MNT="$T/loc"
+# An earlier run on 4 ranks, ranks 2 and 3 on node B; then one on 2 ranks,
+# rank 1 on node B: node B's part-00002 and part-00003 (and a summary.json
+# of a run whose rank 0 was there) stayed beside this run's part-00001.
+expect_rc 0 env NL_FROM=2 $MPIRUN -np 4 -x NL_FROM -x NL_B -x NL_MNT ./nl.sh $SLUICE sort --input big.dat --output loc
+[ "$(cd nodeB && echo part-*)" = "part-00002 part-00003" ] || fail "node B after 4 ranks: $(ls nodeB)"
+printf x >nodeB/summary.json
+printf x >nodeB/part-00001.tmp
+expect_rc 0 env NL_FROM=1 $MPIRUN -np 2 -x NL_FROM -x NL_B -x NL_MNT ./nl.sh $SLUICE sort --input big.dat --output loc
+[ "$(cd nodeB && echo *)" = "part-00001" ] || fail "an earlier run's files left in node B's OUTDIR: $(ls nodeB)"
+[ "$(cd loc && echo part-*)" = "part-00000" ] || fail "node A's OUTDIR: $(ls loc)"
+expect_rc 0 $SLUICE valsort loc/part-00000 nodeB/part-00001
+[ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "node-local OUTDIR: $(cat "$T/err")"
 echo "sort_clean: ok"
