@@ -48,6 +48,16 @@ expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted
 [ "$(ls tmpA)" = "sluice-run-12345-1-0" ] || fail "a fresh run without --tmp left the killed run's spills in its --tmp: $(ls tmpA)"
 expect_rc 0 $SLUICE valsort sorted/part-*
 [ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "fresh run: $(cat "$T/err")"
+# --tmp in an input directory: a re-run took the killed run's spilled runs
+# there for inputs, then removed them as stale ("cannot open input
+# 'in2/sluice-run-...'"); they are left out of the directory's files.
+rm -rf in2 && mkdir in2 && cp big.dat in2/
+sort_killed_after_part0 --input in2 --tmp in2 --mem 1M
+ls in2/sluice-run-*-1-* >/dev/null 2>&1 || fail "the killed rank 1 left no spilled runs: $(ls in2)"
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input in2 --output sorted --tmp in2 --mem 1M
+[ "$(ls in2)" = "big.dat" ] || fail "spilled runs left in --tmp in2: $(ls in2)"
+expect_rc 0 $SLUICE valsort sorted/part-*
+[ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "--tmp in the input directory: $(cat "$T/err")"
 # Node-local OUTDIR: ranks >= NL_FROM run in a mount namespace of their
 # own where OUTDIR is NL_B (another node's disk under the same path).
 unshare -m sh -c 'mount --bind "$0" "$0"' "$T" 2>/dev/null || { echo "no mount namespaces: node-local part skipped"; exit 77; }
