@@ -264,6 +264,78 @@ static sl_status_t check_inputs_outside(const sctx_t *c)
     return SL_OK;
 }
 
+static int cmp_devino(const void *a, const void *b)
+{
+    const uint64_t *x = a, *y = b;
+    return x[0] != y[0] ? (x[0] < y[0] ? -1 : 1) : x[1] != y[1] ? (x[1] < y[1] ? -1 : 1) : 0;
+}
+
+/* Collective over node (the ranks of one node; rank is this rank's in
+ * c->comm): with --local, a non-empty file that two ranks of one node
+ * read (IN without %r, or a file beside in.%r) would be sorted once per
+ * rank, every record twice: refused, by the higher rank, naming the file
+ * and the lower rank. */
+static sl_status_t local_inputs_distinct(const sctx_t *c, MPI_Comm node)
+{
+    int lrank, lsize;
+    MPI_Comm_rank(node, &lrank);
+    MPI_Comm_size(node, &lsize);
+    /* (dev, ino, index in fl, world rank) of each non-empty input */
+    uint64_t *mine = malloc(4 * sizeof(uint64_t) * (size_t)(c->fl->n + 1));
+    int *cnt = malloc(sizeof(int) * (size_t)lsize), *dis = malloc(sizeof(int) * (size_t)lsize);
+    int ok = mine && cnt && dis, n = 0;
+    for (int i = 0; ok && i < c->fl->n; i++) {
+        struct stat sb;
+        if (c->fl->size[i] == 0 || stat(c->fl->path[i], &sb) != 0)
+            continue;
+        uint64_t *e = mine + 4 * (size_t)n++;
+        e[0] = (uint64_t)sb.st_dev;
+        e[1] = (uint64_t)sb.st_ino;
+        e[2] = (uint64_t)i;
+        e[3] = (uint64_t)c->rank;
+    }
+    int len = 4 * n, all_ok = 0;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, node);
+    sl_status_t st = SL_OK;
+    if (!all_ok) {
+        st = ok ? SL_ERR_PEER : sl_error(SL_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    MPI_Allgather(&len, 1, MPI_INT, cnt, 1, MPI_INT, node);
+    long below = 0, tot = 0; /* entries of lower local ranks, come first */
+    for (int r = 0; r < lsize; r++) {
+        dis[r] = (int)tot;
+        tot += cnt[r];
+        if (r < lrank)
+            below += cnt[r];
+    }
+    uint64_t *all = malloc(sizeof(uint64_t) * (size_t)(tot + 1));
+    ok = all != NULL;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, node);
+    if (!all_ok) {
+        free(all);
+        st = ok ? SL_ERR_PEER : sl_error(SL_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    MPI_Allgatherv(mine, len, MPI_UINT64_T, all, cnt, dis, MPI_UINT64_T, node);
+    qsort(all, (size_t)(below / 4), 4 * sizeof(uint64_t), cmp_devino);
+    for (int k = 0; k < n && st == SL_OK; k++) {
+        const uint64_t *f =
+            bsearch(mine + 4 * (size_t)k, all, (size_t)(below / 4), 4 * sizeof(uint64_t), cmp_devino);
+        if (f)
+            st = sl_error(SL_ERR_INVALID,
+                          "--local: input '%s' is the file rank %llu reads too (on this node): its records "
+                          "would be sorted twice; each rank needs its own files (%%r in IN is the rank)",
+                          c->fl->path[mine[4 * (size_t)k + 2]], (unsigned long long)f[3]);
+    }
+    free(all);
+done:
+    free(mine);
+    free(cnt);
+    free(dis);
+    return st;
+}
+
 /* Local: the runs an earlier, killed run (or runs) of this sort had
  * spilled to dir are removed: they are named with the token in the
  * manifest, another sort's with another. Each rank removes its own rank's
@@ -1585,6 +1657,7 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
             free(v[i]);
         free(v);
         SL_TRY_GOTO(sl_agree(c.comm, st), out);
+        SL_TRY_GOTO(sl_agree(c.comm, local_inputs_distinct(&c, topo.node_comm)), out);
         c.my_cnt = c.fl->total / c.R;
         c.my_off = 0;
         MPI_Exscan(&c.my_cnt, &c.my_off, 1, MPI_UINT64_T, MPI_SUM, c.comm);
