@@ -1305,7 +1305,11 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
     char tmp[4200], fin[4200];
     SL_TRY(part_path(c, c->rank, tmp, sizeof tmp, 1));
     SL_TRY(part_path(c, c->rank, fin, sizeof fin, 0));
-    if (c->done[c->rank]) { /* resumed: count what is there */
+    if (c->done[c->rank]) {
+        /* resumed: count what is there, and check that it is a partition of
+         * this sort: its keys in order and within the partition's splitters
+         * (another file under its name, say another run's partition left on
+         * this node, was kept as long as its record count added up) */
         int fd = open(fin, O_RDONLY);
         if (fd < 0)
             return sl_error(SL_ERR_IO, "cannot open '%s': %s", fin, strerror(errno));
@@ -1314,20 +1318,42 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
         unsigned char *b = malloc(iobuf);
         sl_status_t st = b ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory");
         uint64_t off = 0, size = (uint64_t)sb.st_size;
-        const size_t R = c->R;
+        const size_t R = c->R, O = c->g.off, L = c->g.len;
         if (st == SL_OK && size % R) /* else a last piece of 0 records: no progress, forever */
             st = sl_error(SL_ERR_INVALID,
                           "cannot resume with '%s': size %llu is not a multiple of the %u-byte record size "
                           "(remove it)",
                           fin, (unsigned long long)size, (unsigned)R);
-        while (st == SL_OK && off < size) {
+        unsigned char *prev = malloc(L); /* the last key seen */
+        if (st == SL_OK && !prev)
+            st = sl_error(SL_ERR_NOMEM, "out of memory");
+        const unsigned char *lo = c->rank > 0 ? c->spl + (size_t)(c->rank - 1) * c->spl_len : NULL,
+                            *hi = c->rank < c->size - 1 ? c->spl + (size_t)c->rank * c->spl_len : NULL;
+        int bad = 0;
+        while (st == SL_OK && off < size && !bad) {
             size_t k = (size_t)(size - off < iobuf ? size - off : iobuf) / R * R;
             st = sl_pread_full(fd, b, k, (off_t)off, fin);
             if (st == SL_OK)
                 c->out_sum = sl_u128_add(c->out_sum, sl_sort_crcsum_rec(b, k / R, c->g.rec));
+            for (size_t j = 0; st == SL_OK && j < k / R && !bad; j++) {
+                const unsigned char *key = b + j * R + O;
+                if (off == 0 && j == 0)
+                    bad = lo && memcmp(key, lo, L) < 0;
+                else
+                    bad = memcmp(prev, key, L) > 0;
+                memcpy(prev, key, L);
+            }
             off += k;
         }
+        if (st == SL_OK && !bad && size && hi)
+            bad = memcmp(prev, hi, L) > 0;
+        if (st == SL_OK && bad)
+            st = sl_error(SL_ERR_MISMATCH,
+                          "cannot resume with '%s': it is not partition %d of this sort (its keys are out of "
+                          "order or outside the partition's range); remove it, or run without --resume",
+                          fin, c->rank);
         c->out_nrec = size / R;
+        free(prev);
         free(b);
         close(fd);
         return st;

@@ -48,6 +48,20 @@ expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted
 [ "$(ls tmpA)" = "sluice-run-12345-1-0" ] || fail "a fresh run without --tmp left the killed run's spills in its --tmp: $(ls tmpA)"
 expect_rc 0 $SLUICE valsort sorted/part-*
 [ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "fresh run: $(cat "$T/err")"
+# A kept partition that is not this sort's (another file of the same record
+# count under its name: here another sort's partition 0, and unsorted
+# records) is refused on --resume; it was kept, exit 0, output out of order.
+sort_killed_after_part0 --input big.dat --mem 1M
+n0=$(stat -c %s sorted/part-00000)
+head -c "$n0" big.dat >other.dat
+expect_rc 0 $SLUICE sort --input other.dat --output other
+cp other/part-00000 sorted/part-00000
+expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --mem 1M --resume
+expect_grep "rank 0: cannot resume with 'sorted/part-00000': it is not partition 0 of this sort" "$T/err"
+cp other.dat sorted/part-00000
+expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --mem 1M --resume
+expect_grep "rank 0: cannot resume with 'sorted/part-00000': it is not partition 0 of this sort" "$T/err"
+[ ! -e sorted/summary.json ] || fail "a refused resume wrote summary.json"
 # --tmp in an input directory: a re-run took the killed run's spilled runs
 # there for inputs, then removed them as stale ("cannot open input
 # 'in2/sluice-run-...'"); they are left out of the directory's files.
