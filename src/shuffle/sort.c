@@ -338,10 +338,12 @@ done:
 
 /* Local: the runs an earlier, killed run (or runs) of this sort had
  * spilled to dir are removed: they are named with the token in the
- * manifest, another sort's with another. Each rank removes its own rank's
- * and those of ranks this run does not have (an earlier run on more ranks;
- * --tmp may be node-local, so every rank looks, and two on one node race
- * harmlessly). Best effort: a run left is only space. */
+ * manifest, another sort's with another. Each rank removes every rank's:
+ * --tmp may be node-local, and the rank that spilled a run there may run
+ * on another node now (or not at all: a run on fewer ranks), so every rank
+ * looks, and those sharing a directory race harmlessly. Called before any
+ * rank of this run spills (a resume spills under the same token). Best
+ * effort: a run left is only space. */
 static void remove_stale_runs(const sctx_t *c, uint64_t token, const char *dir)
 {
     char prefix[64];
@@ -355,7 +357,7 @@ static void remove_stale_runs(const sctx_t *c, uint64_t token, const char *dir)
             continue;
         char *end;
         long rk = strtol(e->d_name + k, &end, 10);
-        if (end == e->d_name + k || *end != '-' || (rk != c->rank && rk < c->size))
+        if (end == e->d_name + k || *end != '-' || rk < 0)
             continue;
         char path[4200];
         snprintf(path, sizeof path, "%.3000s/%s", dir, e->d_name);

@@ -3,8 +3,9 @@
 # Clean-up of what an earlier, killed sort left: its spilled runs in the
 # --tmp it used, when the re-run (fresh or --resume) names another --tmp or
 # none; an earlier run's partitions in a node-local OUTDIR on every node,
-# not only rank 0's (nodes simulated by mount namespaces: ranks from
-# NL_FROM on see the directory NL_B at OUTDIR).
+# not only rank 0's, and its runs in a node-local --tmp whatever rank now
+# runs on that node (nodes simulated by mount namespaces: ranks from
+# NL_FROM on, or those in NL_RANKS, see the directory NL_B at NL_MNT).
 . "$top_srcdir/tests/lib.sh"
 cd "$T" || exit 1
 $SLUICE gensort 60000 big.dat || fail gensort
@@ -77,7 +78,8 @@ expect_rc 0 $SLUICE valsort sorted/part-*
 unshare -m sh -c 'mount --bind "$0" "$0"' "$T" 2>/dev/null || { echo "no mount namespaces: node-local part skipped"; exit 77; }
 cat >nl.sh <<'EOS'
 #!/bin/sh
-if [ "${OMPI_COMM_WORLD_RANK:-0}" -ge "$NL_FROM" ]; then
+r=${OMPI_COMM_WORLD_RANK:-0}
+if [ "$r" -ge "${NL_FROM:-999999}" ] || case " ${NL_RANKS:-} " in *" $r "*) true ;; *) false ;; esac; then
   exec unshare -m sh -c 'mount --bind "$0" "$1" && shift && exec "$@"' "$NL_B" "$NL_MNT" "$@"
 fi
 exec "$@"
@@ -97,4 +99,22 @@ expect_rc 0 env NL_FROM=1 $MPIRUN -np 2 -x NL_FROM -x NL_B -x NL_MNT ./nl.sh $SL
 [ "$(cd loc && echo part-*)" = "part-00000" ] || fail "node A's OUTDIR: $(ls loc)"
 expect_rc 0 $SLUICE valsort loc/part-00000 nodeB/part-00001
 [ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "node-local OUTDIR: $(cat "$T/err")"
+# Node-local --tmp: a run killed with rank 1 on node B (its runs in B's
+# --tmp), resumed with rank 0 there and rank 1 on node A: B's runs went
+# unremoved for good (each rank removed only its own rank's).
+mkdir -p tmpnode tmpB2 && rm -rf sorted
+NL_RANKS=1 NL_B="$T/tmpB2" NL_MNT="$T/tmpnode" $MPIRUN -np 2 -x NL_RANKS -x NL_B -x NL_MNT ./nl.sh \
+  $SLUICE sort --input big.dat --output sorted --tmp tmpnode --mem 1M --test-stall-ms 30000 >run.log 2>&1 &
+mpid=$!
+i=0
+while [ ! -e sorted/part-00000 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+for p in $(pgrep -P $mpid); do kill -9 "$p"; done
+kill -9 $mpid 2>/dev/null
+wait $mpid 2>/dev/null
+ls tmpB2/sluice-run-*-1-* >/dev/null 2>&1 || fail "rank 1 left no spilled runs on node B: $(ls tmpB2) $(cat run.log)"
+expect_rc 0 env NL_RANKS=0 NL_B="$T/tmpB2" NL_MNT="$T/tmpnode" $MPIRUN -np 2 -x NL_RANKS -x NL_B -x NL_MNT ./nl.sh \
+  $SLUICE sort --input big.dat --output sorted --tmp tmpnode --mem 1M --resume
+[ -z "$(ls tmpB2)" ] || fail "the killed run's runs left in node B's --tmp: $(ls tmpB2)"
+expect_rc 0 $SLUICE valsort sorted/part-*
+[ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "node-local --tmp resume: $(cat "$T/err")"
 echo "sort_clean: ok"
