@@ -46,6 +46,9 @@ typedef struct {
     uint64_t fbase;                /* where the share starts in fl (records) */
     unsigned char *spl;            /* size-1 splitters */
     int *done;                     /* per partition: already complete (resume) */
+    uint64_t *kin;                 /* resume: per partition, the count and CRC32 sum (mod 2^64) of the records
+                                      this rank's share gives each complete one; NULL if none is, or all are */
+    uint64_t kept_in[2];           /* resume: those of this rank's partition, from every rank's share */
     /* reducer: rbuf is the buffer being filled, rb[rcur]; with halves, the
      * other one may be sorted and written by the spill thread meanwhile */
     unsigned char *rbuf, *rb[2];
@@ -669,6 +672,13 @@ static sl_status_t plan_partitions(sctx_t *c)
         mine = access(pp, F_OK) == 0;
     }
     MPI_Allgather(&mine, 1, MPI_INT, c->done, 1, MPI_INT, c->comm);
+    int any = 0;
+    for (int p = 0; p < c->size; p++)
+        any |= c->done[p];
+    if (any) {
+        c->kin = calloc(2 * (size_t)c->size, sizeof *c->kin);
+        SL_TRY(sl_agree(c->comm, c->kin ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory")));
+    }
     return SL_OK;
 }
 
@@ -1146,8 +1156,11 @@ static inline __attribute__((always_inline)) sl_status_t route(sctx_t *c, const 
     for (uint64_t i = 0; i < n && st == SL_OK; i++) {
         const unsigned char *r = data + i * R;
         int p = c->size > 1 ? part_of_l(c, r + O, g0 + i, L) : 0;
-        if (c->done[p])
+        if (c->done[p]) { /* kept: its records are only counted, to check it against */
+            c->kin[2 * p]++;
+            c->kin[2 * p + 1] += R == SL_SORT_REC ? sl_sort_crc32(r) : (uint64_t)crc32(0L, r, (uInt)R);
             continue;
+        }
         if (p == c->rank) {
             st = deliver(c, p, r, R);
             c->recv_bytes -= R;
@@ -1183,8 +1196,11 @@ static sl_status_t map(sctx_t *c, size_t chunk)
     int all_done = 1;
     for (int p = 0; p < c->size; p++)
         all_done &= c->done[p];
-    if (all_done)
+    if (all_done) { /* nothing is read: kept partitions are not checked against the inputs */
         nchunks = 0;
+        free(c->kin);
+        c->kin = NULL;
+    }
     pthread_t th;
     rd_t rd[2];
     int pending = 0;
@@ -1354,6 +1370,16 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
                           "cannot resume with '%s': it is not partition %d of this sort (its keys are out of "
                           "order or outside the partition's range); remove it, or run without --resume",
                           fin, c->rank);
+        /* The records the inputs give this partition now (counted by the
+         * map) must be those it holds: inputs changed since the killed run
+         * beyond what the fingerprint samples made a kept partition stale
+         * (exit 0, the output not the input's records). */
+        if (st == SL_OK && c->kin && (size / R != c->kept_in[0] || c->out_sum.lo != c->kept_in[1]))
+            st = sl_error(SL_ERR_MISMATCH,
+                          "cannot resume with '%s': it holds %llu records, the inputs now give partition %d "
+                          "%llu%s; the inputs changed since the run that wrote it: run without --resume",
+                          fin, (unsigned long long)(size / R), c->rank, (unsigned long long)c->kept_in[0],
+                          size / R == c->kept_in[0] ? " (the same number, other records)" : "");
         c->out_nrec = size / R;
         free(prev);
         free(b);
@@ -1844,6 +1870,8 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
             goto out;
         }
     }
+    if (c.kin) /* each kept partition's count and CRC32 sum, over every rank's share */
+        MPI_Reduce_scatter_block(c.kin, c.kept_in, 2, MPI_UINT64_T, MPI_SUM, c.comm);
     {
         sl_progress_t *wprog = NULL;
         SL_TRY_GOTO(sl_progress_create(c.comm, "sort: sort+write", (double)c.nrec * (double)c.R, "B", &wprog),
@@ -1890,6 +1918,7 @@ out:
     free(c.spare[1]);
     free(c.spl);
     free(c.done);
+    free(c.kin);
     sl_filelist_destroy(&c.fl);
     sl_topo_fini(&topo);
     return st;

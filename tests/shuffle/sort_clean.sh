@@ -63,6 +63,31 @@ cp other.dat sorted/part-00000
 expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input big.dat --output sorted --mem 1M --resume
 expect_grep "rank 0: cannot resume with 'sorted/part-00000': it is not partition 0 of this sort" "$T/err"
 [ ! -e sorted/summary.json ] || fail "a refused resume wrote summary.json"
+# Inputs changed after the killed run where the fingerprint does not look
+# (one record of partition 0, not among the 65 sampled): --resume kept
+# part-00000 with the old record, exit 0, the output not the input's
+# records. The map counts what it would send to each kept partition and
+# the partition must hold just that.
+cp big.dat chg.dat
+sort_killed_after_part0 --input chg.dat --mem 1M
+/usr/bin/python3 - chg.dat sorted/part-00000 <<'EOP' || fail "changing a record of partition 0"
+import sys
+d = bytearray(open(sys.argv[1], 'rb').read())
+p0 = open(sys.argv[2], 'rb').read()
+last = p0[-100:-90]
+for i in range(1, 900):  # fingerprint samples: records 0, 937, 1874, ...
+    if d[i * 100:i * 100 + 10] < last:
+        d[i * 100 + 50] ^= 0x55
+        open(sys.argv[1], 'wb').write(d)
+        sys.exit(0)
+sys.exit(1)
+EOP
+expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input chg.dat --output sorted --mem 1M --resume
+expect_grep "rank 0: cannot resume with 'sorted/part-00000': it holds [0-9]* records, the inputs now give partition 0 [0-9]* (the same number, other records)" "$T/err"
+[ ! -e sorted/summary.json ] || fail "a refused resume wrote summary.json"
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input chg.dat --output sorted --mem 1M
+expect_rc 0 $SLUICE valsort sorted/part-*
+[ "$(grep '^Checksum:' "$T/err")" = "$($SLUICE valsort chg.dat 2>&1 | grep '^Checksum:')" ] || fail "fresh run after a refused resume"
 # --tmp in an input directory: a re-run took the killed run's spilled runs
 # there for inputs, then removed them as stale ("cannot open input
 # 'in2/sluice-run-...'"); they are left out of the directory's files.
