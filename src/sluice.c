@@ -102,6 +102,14 @@ static void pmix_socket_nodelay(void)
 int main(int argc, char **argv)
 {
     int provided, rank, size, code;
+    /* The stop flag's handlers go in first: a SIGUSR1 or SIGTERM that comes
+     * while MPI starts (Slurm's --signal, a user's scancel --signal, mpirun
+     * forwarding it as soon as the ranks exist) killed the rank with the
+     * signal's default action, not a stop with 75, and mpirun could then
+     * wait for it for good. A stop asked for this early ends the command at
+     * its first safe point. Installed again after MPI_Init (below), which
+     * names an error, and in case MPI took a handler over. */
+    sl_signal_install_early();
     prefer_shm_on_one_node();
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);

@@ -38,6 +38,26 @@ usr1_after_rows() {
   wait "$1"; _rc=$?
   [ $_rc -eq 75 ] || { cat "$4" "$5" >&2; fail "after SIGUSR1 the run exited $_rc, expected 75"; }
 }
+# usr1_while_starting PID OUT ERR: send SIGUSR1 to each rank of the mpirun
+# in the background as PID as soon as it runs a second thread (it is inside
+# MPI_Init), and fail unless the job then exits 75 (stopped): the ranks were
+# killed by the signal, and mpirun could hang.
+usr1_while_starting() {
+  _done="" _i=0
+  while kill -0 "$1" 2>/dev/null && [ $_i -lt 3000 ]; do
+    for _r in $(pgrep -P "$1"); do
+      case " $_done " in *" $_r "*) continue ;; esac
+      [ "$(ls "/proc/$_r/task" 2>/dev/null | wc -l)" -gt 1 ] && kill -USR1 "$_r" && _done="$_done $_r"
+    done
+    _i=$((_i + 1))
+  done
+  _w=0
+  while kill -0 "$1" 2>/dev/null && [ $_w -lt 300 ]; do sleep 0.1; _w=$((_w + 1)); done
+  kill -0 "$1" 2>/dev/null && { kill -9 "$1"; cat "$2" "$3" >&2; fail "the job hung after SIGUSR1 while starting"; }
+  wait "$1"; _rc=$?
+  [ -n "$_done" ] || fail "no rank was seen starting"
+  [ $_rc -eq 75 ] || { cat "$2" "$3" >&2; fail "after SIGUSR1 while starting the job exited $_rc, expected 75"; }
+}
 # sort_killed_after_part0 SORT-OPTIONS...: an external sort on 2 ranks into
 # sorted/ (rank 1 stalled by --test-stall-ms), killed with -9 once
 # part-00000 is complete; fails unless part-00001 is still missing. Its

@@ -294,6 +294,10 @@ const char *sl_format_bytes(double b, char *buf, size_t len);
  * global mutable state in sluice). A second SIGINT/SIGTERM restores the
  * default action. Local. */
 sl_status_t sl_signal_install(void);
+/* The same before MPI_Init (the driver's first call): a stop signal that
+ * comes while MPI starts sets the flag instead of killing the rank. Errors
+ * are left to sl_signal_install. */
+void sl_signal_install_early(void);
 /* Local: nonzero once a stop was requested on this rank; its signal number
  * (or -1 when requested with sl_stop_request). */
 int sl_stop_requested(void);

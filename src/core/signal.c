@@ -22,7 +22,7 @@ static void on_signal(int sig)
     stop_flag = sig;
 }
 
-sl_status_t sl_signal_install(void)
+static int install(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -32,7 +32,20 @@ sl_status_t sl_signal_install(void)
     int sigs[] = {SIGTERM, SIGUSR1, SIGINT};
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         if (sigaction(sigs[i], &sa, NULL) != 0)
-            return sl_error(SL_ERR_INTERNAL, "cannot install handler for signal %d", sigs[i]);
+            return sigs[i];
+    return 0;
+}
+
+void sl_signal_install_early(void)
+{
+    (void)install();
+}
+
+sl_status_t sl_signal_install(void)
+{
+    int sig = install();
+    if (sig)
+        return sl_error(SL_ERR_INTERNAL, "cannot install handler for signal %d", sig);
     return SL_OK;
 }
 

@@ -114,6 +114,25 @@ static sl_status_t push(strvec_t *sv, const char *s)
     return SL_OK;
 }
 
+/* Whether name is that of a run spilled by `sluice sort`:
+ * sluice-run-TOKEN-RANK-N, all three decimal. */
+static int is_spilled_run(const char *name)
+{
+    const char *p = name;
+    if (strncmp(p, "sluice-run-", 11))
+        return 0;
+    p += 11;
+    for (int part = 0; part < 3; part++) {
+        if (!(*p >= '0' && *p <= '9'))
+            return 0;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        if (part < 2 && *p++ != '-')
+            return 0;
+    }
+    return *p == '\0';
+}
+
 /* Rank 0: the expanded, checked list as "path\0" strings and sizes. */
 static sl_status_t expand(char **paths, int n, int dirs, strvec_t *sv)
 {
@@ -126,6 +145,7 @@ static sl_status_t expand(char **paths, int n, int dirs, strvec_t *sv)
             if (!d)
                 return sl_error(SL_ERR_IO, "cannot list input directory '%s': %s", paths[i], strerror(errno));
             strvec_t sub = {0};
+            long runs = 0;
             struct dirent *e;
             sl_status_t s = SL_OK;
             while (s == SL_OK && (e = readdir(d))) {
@@ -134,6 +154,13 @@ static sl_status_t expand(char **paths, int n, int dirs, strvec_t *sv)
                 if (e->d_name[0] == '.')
                     continue;
                 snprintf(full, sizeof full, "%s/%s", paths[i], e->d_name);
+                /* Runs a sort spilled there (--tmp in an input directory):
+                 * an earlier, killed run's were taken for inputs, and then
+                 * removed as stale before they were read. */
+                if (is_spilled_run(e->d_name)) {
+                    runs++;
+                    continue;
+                }
                 /* An entry that cannot be looked at (a dangling link) is a
                  * missing input; one that is not a file is said to be left
                  * out, not passed over in silence. */
@@ -147,6 +174,11 @@ static sl_status_t expand(char **paths, int n, int dirs, strvec_t *sv)
                             paths[i], full);
             }
             closedir(d);
+            if (runs)
+                SL_WARN(
+                    "input directory '%s': %ld file%s named sluice-run-* (runs spilled by a sort with --tmp "
+                    "there): not sorted",
+                    paths[i], runs, runs == 1 ? "" : "s");
             if (s == SL_OK)
                 qsort(sub.v, (size_t)sub.n, sizeof *sub.v, cmpstr);
             for (int k = 0; k < sub.n; k++) {

@@ -46,6 +46,9 @@ typedef struct {
     uint64_t fbase;                /* where the share starts in fl (records) */
     unsigned char *spl;            /* size-1 splitters */
     int *done;                     /* per partition: already complete (resume) */
+    uint64_t *kin;                 /* resume: per partition, the count and CRC32 sum (mod 2^64) of the records
+                                      this rank's share gives each complete one; NULL if none is, or all are */
+    uint64_t kept_in[2];           /* resume: those of this rank's partition, from every rank's share */
     /* reducer: rbuf is the buffer being filled, rb[rcur]; with halves, the
      * other one may be sorted and written by the spill thread meanwhile */
     unsigned char *rbuf, *rb[2];
@@ -264,15 +267,88 @@ static sl_status_t check_inputs_outside(const sctx_t *c)
     return SL_OK;
 }
 
-/* Local: the runs an earlier, killed run (or runs) of this sort had
- * spilled are removed: they are named with the token in the manifest,
- * another sort's with another. Each rank removes its own rank's and those
- * of ranks this run does not have (an earlier run on more ranks; --tmp may
- * be node-local, so every rank looks, and two on one node race harmlessly).
- * Best effort: a run left is only space. */
-static void remove_stale_runs(const sctx_t *c, uint64_t token)
+static int cmp_devino(const void *a, const void *b)
 {
-    const char *dir = c->o->tmp ? c->o->tmp : c->o->output;
+    const uint64_t *x = a, *y = b;
+    return x[0] != y[0] ? (x[0] < y[0] ? -1 : 1) : x[1] != y[1] ? (x[1] < y[1] ? -1 : 1) : 0;
+}
+
+/* Collective over node (the ranks of one node; rank is this rank's in
+ * c->comm): with --local, a non-empty file that two ranks of one node
+ * read (IN without %r, or a file beside in.%r) would be sorted once per
+ * rank, every record twice: refused, by the higher rank, naming the file
+ * and the lower rank. */
+static sl_status_t local_inputs_distinct(const sctx_t *c, MPI_Comm node)
+{
+    int lrank, lsize;
+    MPI_Comm_rank(node, &lrank);
+    MPI_Comm_size(node, &lsize);
+    /* (dev, ino, index in fl, world rank) of each non-empty input */
+    uint64_t *mine = malloc(4 * sizeof(uint64_t) * (size_t)(c->fl->n + 1));
+    int *cnt = malloc(sizeof(int) * (size_t)lsize), *dis = malloc(sizeof(int) * (size_t)lsize);
+    int ok = mine && cnt && dis, n = 0;
+    for (int i = 0; ok && i < c->fl->n; i++) {
+        struct stat sb;
+        if (c->fl->size[i] == 0 || stat(c->fl->path[i], &sb) != 0)
+            continue;
+        uint64_t *e = mine + 4 * (size_t)n++;
+        e[0] = (uint64_t)sb.st_dev;
+        e[1] = (uint64_t)sb.st_ino;
+        e[2] = (uint64_t)i;
+        e[3] = (uint64_t)c->rank;
+    }
+    int len = 4 * n, all_ok = 0;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, node);
+    sl_status_t st = SL_OK;
+    if (!all_ok) {
+        st = ok ? SL_ERR_PEER : sl_error(SL_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    MPI_Allgather(&len, 1, MPI_INT, cnt, 1, MPI_INT, node);
+    long below = 0, tot = 0; /* entries of lower local ranks, come first */
+    for (int r = 0; r < lsize; r++) {
+        dis[r] = (int)tot;
+        tot += cnt[r];
+        if (r < lrank)
+            below += cnt[r];
+    }
+    uint64_t *all = malloc(sizeof(uint64_t) * (size_t)(tot + 1));
+    ok = all != NULL;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, node);
+    if (!all_ok) {
+        free(all);
+        st = ok ? SL_ERR_PEER : sl_error(SL_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    MPI_Allgatherv(mine, len, MPI_UINT64_T, all, cnt, dis, MPI_UINT64_T, node);
+    qsort(all, (size_t)(below / 4), 4 * sizeof(uint64_t), cmp_devino);
+    for (int k = 0; k < n && st == SL_OK; k++) {
+        const uint64_t *f =
+            bsearch(mine + 4 * (size_t)k, all, (size_t)(below / 4), 4 * sizeof(uint64_t), cmp_devino);
+        if (f)
+            st = sl_error(SL_ERR_INVALID,
+                          "--local: input '%s' is the file rank %llu reads too (on this node): its records "
+                          "would be sorted twice; each rank needs its own files (%%r in IN is the rank)",
+                          c->fl->path[mine[4 * (size_t)k + 2]], (unsigned long long)f[3]);
+    }
+    free(all);
+done:
+    free(mine);
+    free(cnt);
+    free(dis);
+    return st;
+}
+
+/* Local: the runs an earlier, killed run (or runs) of this sort had
+ * spilled to dir are removed: they are named with the token in the
+ * manifest, another sort's with another. Each rank removes every rank's:
+ * --tmp may be node-local, and the rank that spilled a run there may run
+ * on another node now (or not at all: a run on fewer ranks), so every rank
+ * looks, and those sharing a directory race harmlessly. Called before any
+ * rank of this run spills (a resume spills under the same token). Best
+ * effort: a run left is only space. */
+static void remove_stale_runs(const sctx_t *c, uint64_t token, const char *dir)
+{
     char prefix[64];
     int k = snprintf(prefix, sizeof prefix, "sluice-run-%llu-", (unsigned long long)token);
     DIR *d = opendir(dir);
@@ -284,7 +360,7 @@ static void remove_stale_runs(const sctx_t *c, uint64_t token)
             continue;
         char *end;
         long rk = strtol(e->d_name + k, &end, 10);
-        if (end == e->d_name + k || *end != '-' || (rk != c->rank && rk < c->size))
+        if (end == e->d_name + k || *end != '-' || rk < 0)
             continue;
         char path[4200];
         snprintf(path, sizeof path, "%.3000s/%s", dir, e->d_name);
@@ -311,7 +387,13 @@ static int unlink_gone(const char *path)
 /* Rank 0 of a fresh run: partitions of an earlier run with more ranks
  * would join this run's under part-* and corrupt the output's order:
  * remove every part-N and part-N.tmp (left by a kill) with N >= ranks,
- * whether or not those below are there. */
+ * whether or not those below are there; and those below, which no rank of
+ * this run has written yet: with a node-local OUTDIR, part-N of an earlier
+ * run whose rank N was on rank 0's node, while this run's rank N writes
+ * its own on another node, stayed (and a --resume with rank N back here
+ * kept it as this run's). Those below are best effort: where one cannot be
+ * removed (a directory in the way), rank N names the error itself when it
+ * writes its partition, or removes its own at the start. */
 static sl_status_t remove_extra_parts(const sctx_t *c)
 {
     DIR *d = opendir(c->o->output);
@@ -324,12 +406,58 @@ static sl_status_t remove_extra_parts(const sctx_t *c)
             continue;
         errno = 0;
         unsigned long long p = strtoull(e->d_name + 5, NULL, 10);
-        if (errno == 0 && p < (unsigned long long)c->size)
-            continue;
+        int mine = errno == 0 && p < (unsigned long long)c->size; /* a rank of this run has N */
         char pp[4200];
         snprintf(pp, sizeof pp, "%.3000s/%s", c->o->output, e->d_name);
-        if (unlink_gone(pp) != 0)
+        if (unlink_gone(pp) != 0 && !mine)
             st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", pp, strerror(errno));
+    }
+    closedir(d);
+    return st;
+}
+
+/* Local, once rank 0's manifest of this run is written: OUTDIR may be
+ * node-local (it is made on every rank), and rank 0 cleans only its own
+ * node's. A rank that does not see this run's manifest in OUTDIR has
+ * another directory under that name, which nobody else cleans: it removes
+ * the summary.json an earlier run left there and partitions that are not
+ * this run's: in a fresh run every part-N and part-N.tmp (no partition of
+ * this run is written yet; ranks that share the directory race
+ * harmlessly), in a resume those beyond the rank count, which kept
+ * partitions never are. Rank 0's directory, where the manifest is, is
+ * rank 0's to clean, so a shared OUTDIR is not listed by every rank. */
+static sl_status_t clean_other_outdir(const sctx_t *c, int fresh)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%.3000s/%s", c->o->output, MANIFEST);
+    unsigned char h[40];
+    uint64_t tok = 0;
+    FILE *f = fopen(path, "rb");
+    if (f && fread(h, 1, sizeof h, f) == sizeof h && !memcmp(h, MAGIC, 8))
+        memcpy(&tok, h + 32, 8);
+    if (f)
+        fclose(f);
+    if (tok == c->token)
+        return SL_OK;
+    DIR *d = opendir(c->o->output);
+    if (!d)
+        return sl_error(SL_ERR_IO, "cannot list --output '%s': %s", c->o->output, strerror(errno));
+    sl_status_t st = SL_OK;
+    struct dirent *e;
+    while (st == SL_OK && (e = readdir(d))) {
+        if (!outdir_owns(e->d_name) || !strcmp(e->d_name, MANIFEST) || !strcmp(e->d_name, MANIFEST ".tmp"))
+            continue;
+        int mine = 0; /* part-N of a rank of this run: kept in a resume, best effort in a fresh run */
+        if (!strncmp(e->d_name, "part-", 5)) {
+            errno = 0;
+            unsigned long long p = strtoull(e->d_name + 5, NULL, 10);
+            mine = errno == 0 && p < (unsigned long long)c->size;
+        }
+        if (mine && !fresh)
+            continue;
+        snprintf(path, sizeof path, "%.3000s/%s", c->o->output, e->d_name);
+        if (unlink_gone(path) != 0 && !mine)
+            st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", path, strerror(errno));
     }
     closedir(d);
     return st;
@@ -368,9 +496,12 @@ static sl_status_t fingerprint(const sctx_t *c, uint64_t *fp_p)
  * recorded; which partitions are already complete. The manifest: MAGIC,
  * ranks, records, the inputs' fingerprint, the token of the runs' names,
  * the record size, key offset and key length (8 bytes each but MAGIC's 8
- * characters: MHDR in all), then the splitters. A resume takes the token
- * of the run it resumes; any run removes the runs spilled under the
- * earlier run's token. */
+ * characters: MHDR in all), then the splitters, then the directory the
+ * runs are spilled to (--tmp, or OUTDIR; absolute, no NUL, at most
+ * PATH_MAX-1 bytes; absent in manifests of older versions). A resume takes
+ * the token of the run it resumes; any run removes the runs spilled under
+ * the earlier run's token, in this run's directory and in the earlier
+ * run's, which a re-run with another --tmp (or none) did not look in. */
 static sl_status_t plan_partitions(sctx_t *c)
 {
     char man[4200];
@@ -378,14 +509,33 @@ static sl_status_t plan_partitions(sctx_t *c)
     size_t mlen = MHDR + (size_t)(c->size - 1) * c->spl_len;
     uint64_t fp = 0;
     SL_TRY(fingerprint(c, &fp));
-    unsigned char *m = calloc(1, mlen);
+    unsigned char *m = calloc(1, mlen + PATH_MAX);
     int found = 0;
     sl_status_t st = m ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory");
     uint64_t old = 0; /* the token of an earlier run's spilled runs (its manifest's) */
+    /* the directory of those runs (the manifest's), and this run's */
+    char oldtmp[PATH_MAX] = "", curtmp[PATH_MAX] = "";
     if (st == SL_OK && c->rank == 0) {
+        const char *rundir = c->o->tmp ? c->o->tmp : c->o->output;
+        if (!realpath(rundir, curtmp))
+            snprintf(curtmp, sizeof curtmp, "%s", rundir);
         FILE *f = fopen(man, "rb");
         size_t k = f ? fread(m, 1, mlen, f) : 0;
-        int extra = f && fgetc(f) != EOF;
+        int extra = 0;
+        if (f && k >= MHDR && !memcmp(m, MAGIC, 8)) {
+            /* the run directory follows the writer's splitters */
+            uint64_t P0, L0;
+            memcpy(&P0, m + 8, 8);
+            memcpy(&L0, m + 56, 8);
+            size_t t = 0;
+            if (P0 >= 1 && P0 <= INT_MAX && L0 <= SL_SORT_REC_MAX &&
+                fseeko(f, (off_t)(MHDR + (P0 - 1) * (L0 + 8)), SEEK_SET) == 0)
+                t = fread(oldtmp, 1, sizeof oldtmp - 1, f);
+            extra = fgetc(f) != EOF || memchr(oldtmp, '\0', t) != NULL;
+            oldtmp[extra ? 0 : t] = '\0';
+        } else if (f) {
+            extra = fgetc(f) != EOF;
+        }
         if (f)
             fclose(f);
         /* The token sits at 32 in this format and in SLSORT02, so an older
@@ -436,15 +586,46 @@ static sl_status_t plan_partitions(sctx_t *c)
     }
     MPI_Bcast(&found, 1, MPI_INT, 0, c->comm);
     MPI_Bcast(&old, 1, MPI_UINT64_T, 0, c->comm);
+    MPI_Bcast(oldtmp, (int)sizeof oldtmp, MPI_CHAR, 0, c->comm);
+    MPI_Bcast(curtmp, (int)sizeof curtmp, MPI_CHAR, 0, c->comm);
     /* Runs a killed earlier run spilled: a resume writes its own under the
-     * same token, a fresh run has no use for them. */
-    if (old)
-        remove_stale_runs(c, old);
+     * same token, a fresh run has no use for them. They are looked for in
+     * this run's directory and in the one the manifest names (a re-run
+     * with another --tmp). */
+    const char *rundir = c->o->tmp ? c->o->tmp : c->o->output;
+    int moved = oldtmp[0] && strcmp(oldtmp, curtmp) != 0;
+    if (old) {
+        remove_stale_runs(c, old, rundir);
+        if (moved && !sl_same_file(oldtmp, rundir))
+            remove_stale_runs(c, old, oldtmp);
+    }
     double t0 = sl_now();
+    size_t tlen = strlen(curtmp);
     if (found) {
         MPI_Bcast(m, (int)mlen, MPI_BYTE, 0, c->comm);
         memcpy(&c->token, m + 32, 8);
         memcpy(c->spl, m + MHDR, (size_t)(c->size - 1) * c->spl_len);
+        /* A resume with another --tmp: the manifest names the new one (after
+         * the old one's runs are gone), where this run spills, so that a
+         * resume of this run finds them. */
+        if (moved || !oldtmp[0]) {
+            unsigned char *m2 = c->rank == 0 ? malloc(mlen + tlen) : NULL;
+            st = c->rank != 0 || m2 ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory");
+            if (st == SL_OK && c->rank == 0) {
+                memcpy(m2, m, mlen);
+                memcpy(m2 + mlen, curtmp, tlen);
+                st = sl_file_write_atomic(man, m2, mlen + tlen);
+            }
+            free(m2);
+            if ((st = sl_agree(c->comm, st)) != SL_OK) {
+                free(m);
+                return st;
+            }
+        }
+        if ((st = sl_agree(c->comm, clean_other_outdir(c, 0))) != SL_OK) {
+            free(m);
+            return st;
+        }
     } else {
         /* A fresh run: each rank removes its own partition of an earlier run
          * (OUTDIR may be node-local) before the manifest is written, or a
@@ -467,14 +648,17 @@ static sl_status_t plan_partitions(sctx_t *c)
             uint64_t G[3] = {c->g.rec, c->g.off, c->g.len};
             memcpy(m + 40, G, 24);
             memcpy(m + MHDR, c->spl, (size_t)(c->size - 1) * c->spl_len);
+            memcpy(m + mlen, curtmp, tlen);
             /* the earlier run's extra partitions go first: a manifest of
              * this run beside them (a kill, or a removal that failed, in
              * between) made --resume keep them as part of the output */
             st = remove_extra_parts(c);
             if (st == SL_OK)
-                st = sl_file_write_atomic(man, m, mlen);
+                st = sl_file_write_atomic(man, m, mlen + tlen);
         }
-        if ((st = sl_agree(c->comm, st)) != SL_OK) {
+        if ((st = sl_agree(c->comm, st)) == SL_OK)
+            st = sl_agree(c->comm, clean_other_outdir(c, 1));
+        if (st != SL_OK) {
             free(m);
             return st;
         }
@@ -488,6 +672,13 @@ static sl_status_t plan_partitions(sctx_t *c)
         mine = access(pp, F_OK) == 0;
     }
     MPI_Allgather(&mine, 1, MPI_INT, c->done, 1, MPI_INT, c->comm);
+    int any = 0;
+    for (int p = 0; p < c->size; p++)
+        any |= c->done[p];
+    if (any) {
+        c->kin = calloc(2 * (size_t)c->size, sizeof *c->kin);
+        SL_TRY(sl_agree(c->comm, c->kin ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory")));
+    }
     return SL_OK;
 }
 
@@ -965,8 +1156,11 @@ static inline __attribute__((always_inline)) sl_status_t route(sctx_t *c, const 
     for (uint64_t i = 0; i < n && st == SL_OK; i++) {
         const unsigned char *r = data + i * R;
         int p = c->size > 1 ? part_of_l(c, r + O, g0 + i, L) : 0;
-        if (c->done[p])
+        if (c->done[p]) { /* kept: its records are only counted, to check it against */
+            c->kin[2 * p]++;
+            c->kin[2 * p + 1] += R == SL_SORT_REC ? sl_sort_crc32(r) : (uint64_t)crc32(0L, r, (uInt)R);
             continue;
+        }
         if (p == c->rank) {
             st = deliver(c, p, r, R);
             c->recv_bytes -= R;
@@ -1002,8 +1196,11 @@ static sl_status_t map(sctx_t *c, size_t chunk)
     int all_done = 1;
     for (int p = 0; p < c->size; p++)
         all_done &= c->done[p];
-    if (all_done)
+    if (all_done) { /* nothing is read: kept partitions are not checked against the inputs */
         nchunks = 0;
+        free(c->kin);
+        c->kin = NULL;
+    }
     pthread_t th;
     rd_t rd[2];
     int pending = 0;
@@ -1126,7 +1323,11 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
     char tmp[4200], fin[4200];
     SL_TRY(part_path(c, c->rank, tmp, sizeof tmp, 1));
     SL_TRY(part_path(c, c->rank, fin, sizeof fin, 0));
-    if (c->done[c->rank]) { /* resumed: count what is there */
+    if (c->done[c->rank]) {
+        /* resumed: count what is there, and check that it is a partition of
+         * this sort: its keys in order and within the partition's splitters
+         * (another file under its name, say another run's partition left on
+         * this node, was kept as long as its record count added up) */
         int fd = open(fin, O_RDONLY);
         if (fd < 0)
             return sl_error(SL_ERR_IO, "cannot open '%s': %s", fin, strerror(errno));
@@ -1135,20 +1336,52 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
         unsigned char *b = malloc(iobuf);
         sl_status_t st = b ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory");
         uint64_t off = 0, size = (uint64_t)sb.st_size;
-        const size_t R = c->R;
+        const size_t R = c->R, O = c->g.off, L = c->g.len;
         if (st == SL_OK && size % R) /* else a last piece of 0 records: no progress, forever */
             st = sl_error(SL_ERR_INVALID,
                           "cannot resume with '%s': size %llu is not a multiple of the %u-byte record size "
                           "(remove it)",
                           fin, (unsigned long long)size, (unsigned)R);
-        while (st == SL_OK && off < size) {
+        unsigned char *prev = malloc(L); /* the last key seen */
+        if (st == SL_OK && !prev)
+            st = sl_error(SL_ERR_NOMEM, "out of memory");
+        const unsigned char *lo = c->rank > 0 ? c->spl + (size_t)(c->rank - 1) * c->spl_len : NULL,
+                            *hi = c->rank < c->size - 1 ? c->spl + (size_t)c->rank * c->spl_len : NULL;
+        int bad = 0;
+        while (st == SL_OK && off < size && !bad) {
             size_t k = (size_t)(size - off < iobuf ? size - off : iobuf) / R * R;
             st = sl_pread_full(fd, b, k, (off_t)off, fin);
             if (st == SL_OK)
                 c->out_sum = sl_u128_add(c->out_sum, sl_sort_crcsum_rec(b, k / R, c->g.rec));
+            for (size_t j = 0; st == SL_OK && j < k / R && !bad; j++) {
+                const unsigned char *key = b + j * R + O;
+                if (off == 0 && j == 0)
+                    bad = lo && memcmp(key, lo, L) < 0;
+                else
+                    bad = memcmp(prev, key, L) > 0;
+                memcpy(prev, key, L);
+            }
             off += k;
         }
+        if (st == SL_OK && !bad && size && hi)
+            bad = memcmp(prev, hi, L) > 0;
+        if (st == SL_OK && bad)
+            st = sl_error(SL_ERR_MISMATCH,
+                          "cannot resume with '%s': it is not partition %d of this sort (its keys are out of "
+                          "order or outside the partition's range); remove it, or run without --resume",
+                          fin, c->rank);
+        /* The records the inputs give this partition now (counted by the
+         * map) must be those it holds: inputs changed since the killed run
+         * beyond what the fingerprint samples made a kept partition stale
+         * (exit 0, the output not the input's records). */
+        if (st == SL_OK && c->kin && (size / R != c->kept_in[0] || c->out_sum.lo != c->kept_in[1]))
+            st = sl_error(SL_ERR_MISMATCH,
+                          "cannot resume with '%s': it holds %llu records, the inputs now give partition %d "
+                          "%llu%s; the inputs changed since the run that wrote it: run without --resume",
+                          fin, (unsigned long long)(size / R), c->rank, (unsigned long long)c->kept_in[0],
+                          size / R == c->kept_in[0] ? " (the same number, other records)" : "");
         c->out_nrec = size / R;
+        free(prev);
         free(b);
         close(fd);
         return st;
@@ -1478,6 +1711,7 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
             free(v[i]);
         free(v);
         SL_TRY_GOTO(sl_agree(c.comm, st), out);
+        SL_TRY_GOTO(sl_agree(c.comm, local_inputs_distinct(&c, topo.node_comm)), out);
         c.my_cnt = c.fl->total / c.R;
         c.my_off = 0;
         MPI_Exscan(&c.my_cnt, &c.my_off, 1, MPI_UINT64_T, MPI_SUM, c.comm);
@@ -1636,6 +1870,8 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
             goto out;
         }
     }
+    if (c.kin) /* each kept partition's count and CRC32 sum, over every rank's share */
+        MPI_Reduce_scatter_block(c.kin, c.kept_in, 2, MPI_UINT64_T, MPI_SUM, c.comm);
     {
         sl_progress_t *wprog = NULL;
         SL_TRY_GOTO(sl_progress_create(c.comm, "sort: sort+write", (double)c.nrec * (double)c.R, "B", &wprog),
@@ -1682,6 +1918,7 @@ out:
     free(c.spare[1]);
     free(c.spl);
     free(c.done);
+    free(c.kin);
     sl_filelist_destroy(&c.fl);
     sl_topo_fini(&topo);
     return st;

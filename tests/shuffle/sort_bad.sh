@@ -143,4 +143,18 @@ rm -rf out10/part-00005 && echo stale >out10/part-00005
 expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input good.dat --output out10 --resume
 [ -e out10/part-00005 ] && fail "--resume kept an earlier run's extra partition part-00005"
 expect_rc 0 $SLUICE valsort out10/part-00000 out10/part-00001
+# --local where two ranks of one node read the same file (IN without %r on
+# one node, or in.%r and a common file): its records were sorted once per
+# rank, exit 0 with every record twice. Refused, naming both ranks; one
+# rank's own files and empty ones shared are fine.
+expect_rc 1 $MPIRUN -np 2 $SLUICE sort --local --input good.dat --output out11
+expect_grep "rank 1: --local: input 'good.dat' is the file rank 0 reads too" "$T/err"
+[ "$(grep -c 'error:' "$T/err")" -eq 1 ] || fail "--local shared input: not one message: $(cat "$T/err")"
+no_parts out11
+cp good.dat l.0 && $SLUICE gensort -b30000 100 l.1 && : >l.empty || fail "making --local inputs"
+expect_rc 1 $MPIRUN -np 2 $SLUICE sort --local --input 'l.%r' l.1 --output out11
+expect_grep "rank 1: --local: input 'l.1' is the file rank 0 reads too" "$T/err"
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --local --input 'l.%r' l.empty --output out11
+expect_rc 0 $SLUICE valsort out11/part-00000 out11/part-00001
+expect_grep "^Records: 30100$" "$T/err"
 echo "sort_bad: ok"

@@ -101,6 +101,16 @@ wait $pid; rc=$?
 rm -f zeros.dat
 [ $rc -eq 75 ] || { cat stop.out stop.err >&2; fail "valsort after SIGUSR1 exited $rc, expected 75"; }
 [ ! -e zeros.sum ] && [ ! -e zeros.sum.tmp ] || fail "a stopped valsort wrote its summary"
+# ... also when the signal comes while MPI starts (Slurm's --signal may come
+# at any time): the ranks died of SIGUSR1 (signal 10, and mpirun at times
+# never returned), the handler being installed after MPI_Init.
+truncate -s 40000000000 zeros.dat
+for i in 1 2; do
+  $MPIRUN -np 2 $SLUICE valsort -o zeros.sum zeros.dat >stop.out 2>stop.err &
+  usr1_while_starting $! stop.out stop.err
+done
+rm -f zeros.dat
+[ ! -e zeros.sum ] || fail "a stopped valsort wrote its summary"
 # --silent still prints errors (a bad input): its help said "print nothing"
 $SLUICE help valsort | grep -q -- "--silent  *print only errors (bad input)" || fail "valsort --help: --silent says it prints nothing"
 grep -q "stopped by a signal, nothing written; run the same command again, which starts over" stop.err || fail "no stop message (valsort keeps nothing: no resume)"
