@@ -2,7 +2,8 @@
 /* Searchers: grid (mixed-radix enumeration, each point once), random (one
  * seeded GSL stream) and TPE after Optuna's univariate sampler: random
  * startup trials, a good/bad split by gamma(n) = min(ceil(0.1 n), 25),
- * Parzen estimators with a prior and magic clipping, and the best of 24
+ * Parzen estimators with a prior and magic clipping (a choice's as Optuna's,
+ * each observation smoothed by the prior), and the best of 24
  * candidates by l(x)/g(x). Running trials without a value count as bad (the
  * constant liar), so parallel suggestions differ. Same seed and history:
  * same suggestions. */
@@ -125,6 +126,19 @@ static double bwd(const sl_tune_param_t *p, double v)
     return p->kind == SL_TUNE_LOGUNIFORM ? exp(v) : v;
 }
 
+/* Optuna's categorical Parzen estimator over n observations, from their
+ * counts w[c]: each observation's kernel puts prior_weight / (n + 1) on every
+ * choice and 1 more on its own, normalised; the prior's kernel is uniform;
+ * the n + 1 kernels weigh the same. w[c] becomes n + 1 times the chance of
+ * c. A choice no observation holds keeps about one count, not 1/k: a choice
+ * seen only among the good ones is not taken for ever. */
+static void cat_weights(double *w, int k, int64_t n)
+{
+    double v = 1.0 / ((double)n + 1.0);
+    for (int c = 0; c < k; c++)
+        w[c] = (w[c] + (double)n * v) / (1.0 + k * v) + 1.0 / k;
+}
+
 typedef struct {
     int64_t id;
     double v;
@@ -195,12 +209,12 @@ static sl_status_t tpe(sl_tune_exp_t *e, int64_t id, double *x)
                 st = SL_ERR_NOMEM;
                 goto out;
             }
-            for (int c = 0; c < k; c++)
-                wl[c] = wg[c] = 1.0 / k;
             for (int64_t j = 0; j < ng; j++)
                 wl[(int)good[j]] += 1;
             for (int64_t j = 0; j < nb; j++)
                 wg[(int)bad[j]] += 1;
+            cat_weights(wl, k, ng);
+            cat_weights(wg, k, nb);
             double sl = 0, sg = 0;
             for (int c = 0; c < k; c++) {
                 sl += wl[c];
