@@ -132,7 +132,7 @@ def table(d):
         with open(os.path.join(d, name)) as fh:
             res.setdefault((func, method), []).append([float(a) for a in fh.read().split()])
     funcs = [fn for fn in SPACES if any(k[0] == fn for k in res)]
-    methods = ["sluice-tpe", "optuna-tpe", "optuna-tpe-b2", "sluice-random"]
+    methods = ["sluice-tpe", "sluice-tpe-np1", "optuna-tpe", "optuna-tpe-b2", "sluice-random"]
     budgets = [20, 40, 60]
     print("median best f (n seeds); gap ratio = (sluice - opt) / (optuna - opt), < 1: sluice")
     print("better; p (MWU): Mann-Whitney p-value of sluice-tpe vs optuna-tpe over seeds")

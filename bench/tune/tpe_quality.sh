@@ -16,7 +16,8 @@
 # `tpe_quality.py eval`; Optuna 3.1 (Debian's /usr/bin/python3) runs
 # TPESampler(n_startup_trials=10, n_ei_candidates=24, seed) with n_jobs=1
 # (optuna-tpe) and also in pairs, ask two / tell two with constant_liar=True
-# (optuna-tpe-b2, the same parallelism as sluice). Prints the median over seeds
+# (optuna-tpe-b2, the same parallelism as sluice). sluice-tpe-np1 is sluice
+# on 1 rank: one trial running and the next already suggested (queued). Prints the median over seeds
 # of the best f found after 20, 40 and TRIALS trials (trial-id order) and the
 # ratio of sluice's gap to the optimum over Optuna's (below 1: sluice better).
 # Cost: about 1.5 s a sluice run and 1-3 s an Optuna run on 2 cores.
@@ -49,10 +50,12 @@ for fn in $funcs; do
       [ -s "$f" ] && continue
       case $m in
         sluice-*)
+          np=2 searcher=${m#sluice-}
+          case $m in *-np1) np=1 searcher=${searcher%-np1} ;; esac
           d=$out/run.$fn.$m.$s
           rm -rf "$d"
-          eval "mpirun -np 2 \"\$SLUICE_BIN\" tune -q --command \"$py $helper eval $fn $names\" \
-            $space --metric f --mode min --searcher ${m#sluice-} --trials $trials --seed $s \
+          eval "mpirun -np $np \"\$SLUICE_BIN\" tune -q --command \"$py $helper eval $fn $names\" \
+            $space --metric f --mode min --searcher $searcher --trials $trials --seed $s \
             --out \"\$d\"" >/dev/null
           # best so far in trial order, from the best_f column
           awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "best_f") c = i; next }

@@ -252,6 +252,38 @@ static void test_tpe_choice_prior(void)
     CU_ASSERT(other >= 8);
 }
 
+/* Observations weigh as in Optuna (default_weights): of the 39 bad ones the
+ * oldest 14 ramp up from 1/39, the newest 25 weigh 1. 44 trials of
+ * w = choice(a,b), minimising: trials 0-13 (b) and 14-38 (20 a then 5 b)
+ * bad, 39-43 (a, a, a, b, b) the good 5. Every observation weighing the
+ * same, a's l/g is above b's (log-ratio 0.20 between them) and a is taken;
+ * with the ramp the 14 old b's count for 7.2 (the newest 25 for 25), so b's
+ * is above a's (by 0.21) and b is taken, with any seed (both are drawn from
+ * l nearly always). */
+static void test_tpe_weights_ramp(void)
+{
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        sl_tune_conf_t c;
+        sl_tune_conf_default(&c);
+        c.searcher = SL_TUNE_SEARCH_TPE;
+        c.trials = 45;
+        c.seed = seed;
+        const char *ex[] = {"w=choice(a,b)", NULL};
+        sl_tune_exp_t *e = make(&c, ex);
+        for (int k = 0; k < 44; k++) {
+            int64_t id = next_run(e, NULL);
+            int b = k < 14 || (k >= 34 && k < 39) || k >= 42;
+            sl_tune_exp_trial(e, id)->params[0] = b;
+            report(e, id, 1, k >= 39 ? k - 39 : 100 + k);
+            sl_tune_exp_end(e, id, SL_TUNE_END_OK, -1);
+        }
+        int64_t id = next_run(e, NULL);
+        CU_ASSERT_EQUAL(id, 44);
+        CU_ASSERT_EQUAL(sl_tune_exp_trial(e, id)->params[0], 1);
+        sl_tune_exp_destroy(&e);
+    }
+}
+
 /* ASHA (promotion form), worked by hand: min_t 1, max_t 16, eta 4 gives
  * rungs at 1, 4 and 16. One group, minimising. Trials 0-3 run to step 1
  * with losses 5, 3, 8, 1: after the fourth, floor(4/4) = 1 trial of rung 0
@@ -1035,6 +1067,7 @@ int main(int argc, char **argv)
         {"reproducible", test_reproducible},
         {"tpe_liar", test_tpe_liar},
         {"tpe_choice_prior", test_tpe_choice_prior},
+        {"tpe_weights_ramp", test_tpe_weights_ramp},
         {"asha", test_asha},
         {"asha_stop", test_asha_stop},
         {"time_attr", test_time_attr},
