@@ -9,25 +9,30 @@
 #     FUNCS     "branin hart6 mixed" (defined in tpe_quality.py)
 #   FIRST=K: seeds K..K+SEEDS-1 (K = 1). OUT=DIR keeps the runs there and
 #   reuses those already done (default a temporary folder, removed);
-#   METHODS="sluice-tpe optuna-tpe optuna-tpe-b2 sluice-random" picks methods.
+#   METHODS picks methods (default "sluice-tpe optuna-tpe optuna-tpe-fix
+#   optuna-tpe-b2 sluice-random"; also sluice-tpe-np1, optuna-tpe-bK).
 #
-# Every run minimises FUNC; sluice runs on 2 ranks (`mpirun -np 2`, so two
-# trials at a time, the constant liar between them) with the cmd objective
-# `tpe_quality.py eval`; Optuna 3.1 (Debian's /usr/bin/python3) runs
-# TPESampler(n_startup_trials=10, n_ei_candidates=24, seed) with n_jobs=1
-# (optuna-tpe) and also in pairs, ask two / tell two with constant_liar=True
-# (optuna-tpe-b2, the same parallelism as sluice). sluice-tpe-np1 is sluice
-# on 1 rank: one trial running and the next already suggested (queued). Prints the median over seeds
-# of the best f found after 20, 40 and TRIALS trials (trial-id order) and the
-# ratio of sluice's gap to the optimum over Optuna's (below 1: sluice better).
-# Cost: about 1.5 s a sluice run and 1-3 s an Optuna run on 2 cores.
+# Every run minimises FUNC. sluice-tpe / sluice-random: sluice on 2 ranks
+# (`mpirun -np 2`; each rank's next trial is suggested while its current one
+# runs, so up to 4 trials are in flight, the constant liar between them) with
+# the cmd objective `tpe_quality.py eval`; sluice-tpe-np1: on 1 rank.
+# optuna-tpe: Optuna 3.1 (Debian's /usr/bin/python3),
+# TPESampler(n_startup_trials=10, n_ei_candidates=24, seed), sequential
+# (n_jobs=1); optuna-tpe-fix: the same with its kernels' logpdf normalised
+# (3.1 leaves out -log(sigma): optuna/optuna#5109, fixed in Optuna 3.5; the
+# estimator newer Optuna and sluice have); optuna-tpe-bK: ask K, tell K,
+# constant_liar=True. Prints the median over seeds of the best f found after
+# 20, 40 and 60 trials (trial-id order), the ratio of sluice-tpe's gap to the
+# optimum over each Optuna's (below 1: sluice better) and Mann-Whitney
+# p-values. Cost: about 1.5 s a sluice run and 1-3 s an Optuna run on 2
+# cores (the three functions, 20 seeds, default methods: about 15 minutes).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../..}
 seeds=${2:-20}
 trials=${3:-60}
 funcs=${4:-branin hart6 mixed}
-methods=${METHODS:-sluice-tpe optuna-tpe optuna-tpe-b2 sluice-random}
+methods=${METHODS:-sluice-tpe optuna-tpe optuna-tpe-fix optuna-tpe-b2 sluice-random}
 py=/usr/bin/python3
 helper=$here/tpe_quality.py
 . "$here/../sluice-bin.sh"
@@ -63,7 +68,8 @@ for fn in $funcs; do
           rm -rf "$d"
           ;;
         optuna-tpe) $py "$helper" optuna "$fn" "$s" "$trials" 1 >"$f" ;;
-        optuna-tpe-b2) $py "$helper" optuna "$fn" "$s" "$trials" 2 >"$f" ;;
+        optuna-tpe-fix) $py "$helper" optuna "$fn" "$s" "$trials" 1 fix >"$f" ;;
+        optuna-tpe-b*) $py "$helper" optuna "$fn" "$s" "$trials" "${m#optuna-tpe-b}" >"$f" ;;
       esac
     done
   done

@@ -3,7 +3,8 @@
  * seeded GSL stream) and TPE after Optuna's univariate sampler: random
  * startup trials, a good/bad split by gamma(n) = min(ceil(0.1 n), 25),
  * Parzen estimators with a prior and magic clipping (a choice's as Optuna's,
- * each observation smoothed by the prior), and the best of 24
+ * each observation smoothed by the prior; observations weighed by Optuna's
+ * default_weights; consider_endpoints off), and the best of 24
  * candidates by l(x)/g(x). Running trials without a value count as bad (the
  * constant liar), so parallel suggestions differ. Same seed and history:
  * same suggestions. */
