@@ -223,6 +223,12 @@ sl_status_t sl_opts_parse(const sl_cmd_spec_t *spec, void *opts, int argc,
                           char **argv, sl_opts_info_t *info_p);
 /* Free strings and lists held in opts. Local. */
 void sl_opts_free(const sl_opt_t *table, void *opts);
+/* The next word of a list value (a config file's `space = ...` line),
+ * NUL-terminated in place, *pp moved past it; NULL at the end. Words are
+ * separated by blanks outside parentheses and quotes, so that
+ * `x=uniform(0, 1) y=choice('a b', c)` gives the two expressions the
+ * command line would get as two arguments. */
+char *sl_opts_list_word(char **pp);
 /* Print --help for the command to f. Local. */
 void sl_opts_help(const sl_cmd_spec_t *spec, FILE *f);
 /* Parse a size such as "4G", "512M", "1000". Local. */

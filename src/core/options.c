@@ -221,11 +221,8 @@ static sl_status_t apply_defaults(const sl_opt_t *table, void *opts)
     return SL_OK;
 }
 
-/* The next word of a list value in a config file, NUL-terminated in place
- * (NULL at the end). Words are separated by blanks outside parentheses and
- * quotes, so that `space = x=uniform(0, 1) y=choice('a b', c)` gives the
- * two expressions the command line would get as two arguments. */
-static char *list_word(char **pp)
+/* Declared in core.h: tune splits its [tune] space = lines with it too. */
+char *sl_opts_list_word(char **pp)
 {
     char *p = *pp + strspn(*pp, " \t"), *w = p, quote = 0;
     int depth = 0;
@@ -302,7 +299,7 @@ static sl_status_t apply_config(const sl_cmd_spec_t *spec, void *opts, sl_config
                     list_clear((sl_strlist_t *)OPT_PTR(opts, o));
                 char *copy = strdup(val), *p = copy;
                 st = copy ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory parsing options");
-                for (char *w; st == SL_OK && (w = list_word(&p));)
+                for (char *w; st == SL_OK && (w = sl_opts_list_word(&p));)
                     st = set_value(o, opts, w, where);
                 free(copy);
             } else {

@@ -148,29 +148,6 @@ static sl_status_t usage(const char *fmt, ...)
     return sl_error_root(MPI_COMM_SELF, SL_ERR_USAGE, "%s", msg);
 }
 
-/* The next space expression of a `space = ...` line, which may hold several
- * separated by blanks (outside parentheses and quotes), as the option
- * parser splits it; NULL at the end. */
-static char *space_word(char **pp)
-{
-    char *p = *pp + strspn(*pp, " \t"), *w = p, quote = 0;
-    int depth = 0;
-    if (!*p)
-        return NULL;
-    for (; *p && (quote || depth > 0 || (*p != ' ' && *p != '\t')); p++) {
-        if (quote)
-            quote = *p == quote ? 0 : quote;
-        else if (depth > 0 && (*p == '\'' || *p == '"'))
-            quote = *p;
-        else
-            depth += *p == '(' ? 1 : *p == ')' && depth > 0 ? -1 : 0;
-    }
-    if (*p)
-        *p++ = '\0';
-    *pp = p;
-    return w;
-}
-
 static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *space, sl_tune_conf_t *c,
                          const tune_objective_t **obj)
 {
@@ -192,7 +169,7 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
         if (!copy)
             return SL_ERR_NOMEM;
         sl_status_t st = SL_OK;
-        for (char *w; st == SL_OK && (w = space_word(&p));) {
+        for (char *w; st == SL_OK && (w = sl_opts_list_word(&p));) {
             const char *nm = w + strspn(w, " \t");
             size_t len = strcspn(nm, " \t=");
             int given = 0;
