@@ -171,8 +171,11 @@ sl_status_t sl_cmd_predict(MPI_Comm comm, int argc, char **argv)
                            "input %s has %llu features per sample but the model takes %d", c.input,
                            (unsigned long long)dims[1], F);
     SL_TRY_GOTO(sl_agree(comm, st), out_in);
-    uint64_t N = dims[0], base = N / (uint64_t)topo.size, rem = N % (uint64_t)topo.size;
-    uint64_t r = (uint64_t)topo.rank, row0 = r * base + (r < rem ? r : rem), cnt = base + (r < rem);
+    /* ranks take whole --batch units: each forward pass covers the same
+     * rows on any rank count, and gives them the same outputs bit for bit */
+    int64_t row0_, cnt_;
+    sl_nn__unit_block((int64_t)dims[0], topo.size, topo.rank, (int64_t)c.batch, &row0_, &cnt_);
+    uint64_t N = dims[0], row0 = (uint64_t)row0_, cnt = (uint64_t)cnt_;
     /* models trained with MSE (or with one output) are regressors: raw outputs */
     int regress = mse || K == 1;
     int width = (c.probabilities || regress) ? K : 1;

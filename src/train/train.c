@@ -113,11 +113,27 @@ static double cpu_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+#define EVAL_ROWS 512 /* rows per forward pass in evaluation */
+
 static void block(int64_t n, int P, int r, int64_t *off, int64_t *cnt)
 {
     int64_t base = n / P, rem = n % P;
     *off = r * base + (r < rem ? r : rem);
     *cnt = base + (r < rem);
+}
+
+/* Rows of rank r when ranks take whole units of `unit` rows (the last one
+ * may be short): every forward pass then covers the same global rows
+ * whatever the rank count. OpenBLAS's sgemm gives a row results that
+ * depend on its place in the call (its micro-kernel tile: on AMD Zen, 24
+ * rows), so rows split by block() were evaluated differently on 1 and on
+ * 2 ranks. */
+void sl_nn__unit_block(int64_t n, int P, int r, int64_t unit, int64_t *off, int64_t *cnt)
+{
+    int64_t units = (n + unit - 1) / unit, uo, uc;
+    block(units, P, r, &uo, &uc);
+    *off = uo * unit < n ? uo * unit : n;
+    *cnt = (uo + uc) * unit < n ? uc * unit : n - *off;
 }
 
 static int owner_of(int64_t g, int64_t n, int P)
@@ -193,7 +209,10 @@ static sl_status_t load_slices(run_t *r, sl_nn_data_t *d, const char *path, cons
                                int64_t *row0, int64_t *cnt, float **X, void **Y, int shared)
 {
     int64_t n = sl_nn_data_rows(d);
-    block(n, r->size, r->rank, row0, cnt);
+    if (which == 1) /* evaluation: whole forward passes, the same on any rank count */
+        sl_nn__unit_block(n, r->size, r->rank, EVAL_ROWS, row0, cnt);
+    else
+        block(n, r->size, r->rank, row0, cnt);
     int F = sl_nn_data_features(d), tw = sl_nn_data_target_width(d);
     size_t ysz = tw ? (size_t)tw * sizeof(float) : sizeof(int32_t);
     struct stat sb;
@@ -502,7 +521,7 @@ static sl_status_t evaluate(run_t *r, double *loss_p, double *acc_p)
     int64_t correct = 0;
     if (!pl || !counts || !displs)
         st = sl_error(SL_ERR_NOMEM, "out of memory in evaluation");
-    const int64_t chunk = 512;
+    const int64_t chunk = EVAL_ROWS; /* this rank's rows begin at a multiple of it */
     for (int64_t i0 = 0; i0 < r->ecnt && st == SL_OK; i0 += chunk) {
         int64_t n = r->ecnt - i0 < chunk ? r->ecnt - i0 : chunk;
         const float *y;
@@ -520,7 +539,7 @@ static sl_status_t evaluate(run_t *r, double *loss_p, double *acc_p)
     if (st == SL_OK) {
         for (int q = 0; q < r->size; q++) {
             int64_t o, c;
-            block(r->EN, r->size, q, &o, &c);
+            sl_nn__unit_block(r->EN, r->size, q, EVAL_ROWS, &o, &c);
             counts[q] = (int)c;
             displs[q] = (int)o;
         }

@@ -48,6 +48,10 @@ extern const sl_nn_backend_t sl_nn_backend_cuda;
 #endif
 
 /* Host memory helpers of the ref and CPU backends. */
+/* train.c: the rows [*off, *off + *cnt) of rank r of P when ranks take
+ * whole units of `unit` rows out of n, so that forward passes of `unit`
+ * rows cover the same rows on any rank count (bit-identical outputs). */
+void sl_nn__unit_block(int64_t n, int P, int r, int64_t unit, int64_t *off, int64_t *cnt);
 sl_status_t sl_nn_host_alloc(float **p, size_t n);
 void sl_nn_host_free(float *p);
 sl_status_t sl_nn_host_copy(float *dst, const float *src, size_t n);
