@@ -384,6 +384,39 @@ static int unlink_gone(const char *path)
     return -1;
 }
 
+/* Local: removes what an earlier run left in OUTDIR (what outdir_owns
+ * names, but the manifest): only its part-* with parts_only; part-N of a
+ * rank of this run is kept with keep_mine, and otherwise removed on a best
+ * effort (its rank names what is in the way when it writes). */
+static sl_status_t remove_earlier(const sctx_t *c, int parts_only, int keep_mine)
+{
+    DIR *d = opendir(c->o->output);
+    if (!d)
+        return sl_error(SL_ERR_IO, "cannot list --output '%s': %s", c->o->output, strerror(errno));
+    sl_status_t st = SL_OK;
+    struct dirent *e;
+    while (st == SL_OK && (e = readdir(d))) {
+        int part = !strncmp(e->d_name, "part-", 5);
+        if (!outdir_owns(e->d_name) || !strcmp(e->d_name, MANIFEST) || !strcmp(e->d_name, MANIFEST ".tmp") ||
+            (parts_only && !part))
+            continue;
+        int mine = 0; /* part-N of a rank of this run */
+        if (part) {
+            errno = 0;
+            unsigned long long p = strtoull(e->d_name + 5, NULL, 10);
+            mine = errno == 0 && p < (unsigned long long)c->size;
+        }
+        if (mine && keep_mine)
+            continue;
+        char path[4200];
+        snprintf(path, sizeof path, "%.3000s/%s", c->o->output, e->d_name);
+        if (unlink_gone(path) != 0 && !mine)
+            st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", path, strerror(errno));
+    }
+    closedir(d);
+    return st;
+}
+
 /* Rank 0 of a fresh run: partitions of an earlier run with more ranks
  * would join this run's under part-* and corrupt the output's order:
  * remove every part-N and part-N.tmp (left by a kill) with N >= ranks,
@@ -396,24 +429,7 @@ static int unlink_gone(const char *path)
  * writes its partition, or removes its own at the start. */
 static sl_status_t remove_extra_parts(const sctx_t *c)
 {
-    DIR *d = opendir(c->o->output);
-    if (!d)
-        return sl_error(SL_ERR_IO, "cannot list --output '%s': %s", c->o->output, strerror(errno));
-    sl_status_t st = SL_OK;
-    struct dirent *e;
-    while (st == SL_OK && (e = readdir(d))) {
-        if (strncmp(e->d_name, "part-", 5) || !outdir_owns(e->d_name))
-            continue;
-        errno = 0;
-        unsigned long long p = strtoull(e->d_name + 5, NULL, 10);
-        int mine = errno == 0 && p < (unsigned long long)c->size; /* a rank of this run has N */
-        char pp[4200];
-        snprintf(pp, sizeof pp, "%.3000s/%s", c->o->output, e->d_name);
-        if (unlink_gone(pp) != 0 && !mine)
-            st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", pp, strerror(errno));
-    }
-    closedir(d);
-    return st;
+    return remove_earlier(c, 1, 0);
 }
 
 /* Local, once rank 0's manifest of this run is written: OUTDIR may be
@@ -439,28 +455,7 @@ static sl_status_t clean_other_outdir(const sctx_t *c, int fresh)
         fclose(f);
     if (tok == c->token)
         return SL_OK;
-    DIR *d = opendir(c->o->output);
-    if (!d)
-        return sl_error(SL_ERR_IO, "cannot list --output '%s': %s", c->o->output, strerror(errno));
-    sl_status_t st = SL_OK;
-    struct dirent *e;
-    while (st == SL_OK && (e = readdir(d))) {
-        if (!outdir_owns(e->d_name) || !strcmp(e->d_name, MANIFEST) || !strcmp(e->d_name, MANIFEST ".tmp"))
-            continue;
-        int mine = 0; /* part-N of a rank of this run: kept in a resume, best effort in a fresh run */
-        if (!strncmp(e->d_name, "part-", 5)) {
-            errno = 0;
-            unsigned long long p = strtoull(e->d_name + 5, NULL, 10);
-            mine = errno == 0 && p < (unsigned long long)c->size;
-        }
-        if (mine && !fresh)
-            continue;
-        snprintf(path, sizeof path, "%.3000s/%s", c->o->output, e->d_name);
-        if (unlink_gone(path) != 0 && !mine)
-            st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", path, strerror(errno));
-    }
-    closedir(d);
-    return st;
+    return remove_earlier(c, 0, !fresh);
 }
 
 /* Collective: a fingerprint of the inputs for the manifest, so that
