@@ -244,6 +244,22 @@ sl_status_t sl_tune_space_add(sl_tune_space_t *s, const char *expr, const char *
             st = perr(&sc, "randint bounds must be integers");
             goto out;
         }
+        /* values are doubles: integers past 2^53 are not all there
+         * (randint(0,1e300) printed -9223372036854775808 for every draw), a
+         * range past the largest double is infinite (uniform(-1e308,1e308)
+         * drew 1e308 every time), and lo + k q with more than 2^53 steps
+         * cannot be told apart (quniform(0,1e300,1)) */
+        if (p.kind == SL_TUNE_RANDINT && (fabs(p.lo) > 0x1p53 || fabs(p.hi) > 0x1p53)) {
+            sc.i = argpos[fabs(p.lo) > 0x1p53 ? 0 : 1];
+            st = perr(&sc, "randint bounds must be within -2^53 and 2^53 (9007199254740992), the integers a "
+                           "double holds exactly");
+            goto out;
+        }
+        if (!isfinite(p.hi - p.lo)) {
+            sc.i = argpos[1];
+            st = perr(&sc, "the range (high - low) is larger than a double holds");
+            goto out;
+        }
         if (quant && !(p.q > 0)) {
             sc.i = argpos[2];
             st = perr(&sc, "the step must be positive");
@@ -254,6 +270,11 @@ sl_status_t sl_tune_space_add(sl_tune_space_t *s, const char *expr, const char *
         if (quant && p.q > p.hi - p.lo && p.lo < p.hi) {
             sc.i = argpos[2];
             st = perr(&sc, "the step is wider than the range: the low bound would be the only value");
+            goto out;
+        }
+        if (quant && (p.hi - p.lo) / p.q > 0x1p53) {
+            sc.i = argpos[2];
+            st = perr(&sc, "the step is too small for the range: more than 2^53 values lo + k step");
             goto out;
         }
         /* a fractional step drew lo + k q and rounded it: qrandint(1,10,0.5)
@@ -331,7 +352,8 @@ void sl_tune_value_text(const sl_tune_param_t *p, double v, char *buf, size_t le
     if (p->kind == SL_TUNE_CHOICE || p->kind == SL_TUNE_GRID) {
         long i = lround(v);
         snprintf(buf, len, "%s", i >= 0 && i < p->nvalues ? p->values[i] : "?");
-    } else if (p->kind == SL_TUNE_RANDINT || (p->q > 0 && p->q == floor(p->q) && v == floor(v))) {
+    } else if ((p->kind == SL_TUNE_RANDINT || (p->q > 0 && p->q == floor(p->q) && v == floor(v))) &&
+               fabs(v) < 0x1p63) {
         snprintf(buf, len, "%lld", (long long)llround(v));
     } else {
         snprintf(buf, len, "%.15g", v);

@@ -60,6 +60,9 @@ static void test_space(void)
                          "x=uniform(0,1) junk", "9x=uniform(0,1)", "x=randint(1.5,3)", "x=qrandint(1,10,0.5)",
                          /* a step wider than the range: lo every time */
                          "x=quniform(0,1,2)", "x=qrandint(1,3,5)", "x=qloguniform(1e-4,1e-3,1e-2)",
+                         /* past what a double holds: every draw printed as INT64_MIN, or was hi */
+                         "x=randint(0,1e300)", "x=qrandint(-1e17,0,1)", "x=quniform(0,1e300,1)",
+                         "x=uniform(-1e308,1e308)",
                          /* 64 characters: cut, it no longer matched its {name} */
                          "p123456789012345678901234567890123456789012345678901234567890123=uniform(0,1)",
                          NULL};
@@ -76,6 +79,12 @@ static void test_space(void)
     CU_ASSERT(sl_tune_space_add(&s, "wd=qloguniform(1e-4,1e-1,1e-4)", "t") == SL_OK);
     sl_tune_value_text(&s.p[5], 1e-4 + 5 * 1e-4, buf, sizeof buf);
     CU_ASSERT_STRING_EQUAL(buf, "0.0006");
+    /* the largest integers a randint takes read as themselves */
+    CU_ASSERT(sl_tune_space_add(&s, "big=randint(-9007199254740992,9007199254740992)", "t") == SL_OK);
+    sl_tune_value_text(&s.p[6], 0x1p53, buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf, "9007199254740992");
+    sl_tune_value_text(&s.p[6], -0x1p53, buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf, "-9007199254740992");
     sl_tune_space_fini(&s);
     /* the canonical text reads back as the same space (the runner copies the
      * space so), also with a quote or a comma in a value */
