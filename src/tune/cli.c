@@ -312,6 +312,7 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
             c->pbt_keep |= (uint64_t)1 << i;
     c->max_failures = (int)o->max_failures;
     c->seed = (uint64_t)o->seed;
+    snprintf(c->objective, sizeof c->objective, "%s", o->objective);
     if (c->searcher == SL_TUNE_SEARCH_GRID) {
         for (int i = 0; i < space->n; i++)
             if (space->p[i].kind != SL_TUNE_GRID && space->p[i].kind != SL_TUNE_CHOICE)

@@ -218,6 +218,8 @@ sl_status_t sl_tune_exp_save(sl_tune_exp_t *e, const char *dir)
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "searcher", c->searcher), out);
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "scheduler", c->scheduler), out);
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "seed", (int64_t)c->seed), out);
+    if (c->objective[0])
+        SL_TRY_GOTO(sl_h5_set_attr_str(h, "/", "objective", c->objective), out);
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "max_t", c->max_t), out);
     SL_TRY_GOTO(sl_h5_set_attr_i64(h, "/", "min_t", c->min_t), out);
     SL_TRY_GOTO(sl_h5_set_attr_f64(h, "/", "eta", c->eta), out);
@@ -279,7 +281,7 @@ static sl_status_t mismatch(const char *path, const char *what, const char *was,
 sl_status_t sl_tune_exp_load(const sl_tune_conf_t *conf, sl_tune_space_t *space, const char *dir,
                              sl_tune_exp_t **e_p)
 {
-    char path[4096], *fmt = NULL, *sp = NULL, *metric = NULL, *names = NULL, *attr = NULL;
+    char path[4096], *fmt = NULL, *sp = NULL, *metric = NULL, *names = NULL, *attr = NULL, *obj = NULL;
     snprintf(path, sizeof path, "%s/experiment.h5", dir);
     sl_h5_t *h = NULL;
     sl_tune_exp_t *e = NULL;
@@ -338,6 +340,14 @@ sl_status_t sl_tune_exp_load(const sl_tune_conf_t *conf, sl_tune_space_t *space,
             snprintf(now, sizeof now, "%llu", (unsigned long long)conf->seed);
         }
         st = mismatch(path, what, was, now);
+        goto out;
+    }
+    /* a cmd experiment resumed as mlp ran the rest of its trials on
+     * another objective, their metrics mixed in one table (files from
+     * before the attribute are not checked) */
+    if (conf->objective[0] && sl_h5_get_attr_str(h, "/", "objective", &obj) == SL_OK &&
+        strcmp(obj, conf->objective)) {
+        st = mismatch(path, "--objective", obj, conf->objective);
         goto out;
     }
     /* files from before --time-attr counted steps */
@@ -481,6 +491,7 @@ out:
     free(metric);
     free(names);
     free(attr);
+    free(obj);
     free(cols);
     free(f);
     free(par);

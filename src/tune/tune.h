@@ -124,6 +124,8 @@ typedef struct {
     int tpe_startup;    /* TPE: random trials first (10) */
     int tpe_candidates; /* TPE: EI candidates (24) */
     uint64_t seed;
+    char objective[16]; /* what the trials run ("cmd", "mlp", "ppo"), kept in experiment.h5:
+                           a resume with another is refused; "": not checked */
 } sl_tune_conf_t;
 void sl_tune_conf_default(sl_tune_conf_t *c);
 

@@ -55,17 +55,16 @@ static void test_space(void)
     CU_ASSERT_STRING_EQUAL(s.p[3].values[1], "tanh");
     CU_ASSERT(s.p[2].q == 32 && s.p[2].kind == SL_TUNE_RANDINT);
     /* malformed: usage errors, and nothing is added */
-    const char *bad[] = {"lr=loguniform(1e-4,)", "lr loguniform(1,2)", "x=uniform(2,1)", "x=normal(0,1)",
-                         "x=grid()", "x=uniform(0,1", "x=choice(a,a)", "lr=loguniform(0,1)",
-                         "x=uniform(0,1) junk", "9x=uniform(0,1)", "x=randint(1.5,3)", "x=qrandint(1,10,0.5)",
-                         /* a step wider than the range: lo every time */
-                         "x=quniform(0,1,2)", "x=qrandint(1,3,5)", "x=qloguniform(1e-4,1e-3,1e-2)",
-                         /* past what a double holds: every draw printed as INT64_MIN, or was hi */
-                         "x=randint(0,1e300)", "x=qrandint(-1e17,0,1)", "x=quniform(0,1e300,1)",
-                         "x=uniform(-1e308,1e308)",
-                         /* 64 characters: cut, it no longer matched its {name} */
-                         "p123456789012345678901234567890123456789012345678901234567890123=uniform(0,1)",
-                         NULL};
+    const char *bad[] = {
+        "lr=loguniform(1e-4,)", "lr loguniform(1,2)", "x=uniform(2,1)", "x=normal(0,1)", "x=grid()",
+        "x=uniform(0,1", "x=choice(a,a)", "lr=loguniform(0,1)", "x=uniform(0,1) junk", "9x=uniform(0,1)",
+        "x=randint(1.5,3)", "x=qrandint(1,10,0.5)",
+        /* a step wider than the range: lo every time */
+        "x=quniform(0,1,2)", "x=qrandint(1,3,5)", "x=qloguniform(1e-4,1e-3,1e-2)",
+        /* past what a double holds: every draw printed as INT64_MIN, or was hi */
+        "x=randint(0,1e300)", "x=qrandint(-1e17,0,1)", "x=quniform(0,1e300,1)", "x=uniform(-1e308,1e308)",
+        /* 64 characters: cut, it no longer matched its {name} */
+        "p123456789012345678901234567890123456789012345678901234567890123=uniform(0,1)", NULL};
     for (int i = 0; bad[i]; i++)
         CU_ASSERT(sl_tune_space_add(&s, bad[i], "t") == SL_ERR_USAGE);
     CU_ASSERT(sl_tune_space_add(&s, "lr=uniform(0,1)", "t") == SL_ERR_USAGE); /* twice */

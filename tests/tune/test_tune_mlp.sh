@@ -119,3 +119,16 @@ awk -F, 'NR==1 {for (i = 1; i <= NF; i++) if ($i == "lr") c = i; next}
   {if (($1 in lr) && lr[$1] != $c) p = 1; lr[$1] = $c} END {exit !p}' "$T/pbt/results.csv" ||
   fail "no PBT trial took over a checkpoint: $(cat "$T/pbt/trials.csv")"
 [ "$(grep -c ',done,' "$T/pbt/trials.csv")" -eq 6 ] || { cat "$T/pbt/trials.csv"; fail "PBT trials failed"; }
+# --resume with another --objective is refused, naming both: a cmd
+# experiment resumed as mlp ran its remaining trials on the network, their
+# metrics in the same table; the same objective resumes
+expect_rc 0 $MPIRUN -np 1 $SLUICE tune -q --command 'echo sluice-report step=1 accuracy={lr}' \
+  --space 'lr=loguniform(1e-3,1e-1)' --metric accuracy --mode max --trials 2 --out "$T/obj"
+expect_rc 1 $MPIRUN -np 1 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --eval-data "$T/blobs.h5" \
+  --model 'mlp:6-8-3' --space 'lr=loguniform(1e-3,1e-1)' --metric accuracy --mode max --max-t 2 --trials 4 \
+  --batch 32 --out "$T/obj" --resume
+expect_grep "^sluice: error: --resume: '$T/obj/experiment.h5' was made with another --objective (cmd, now mlp)" "$T/err"
+[ "$(grep -c ',done,' "$T/obj/trials.csv")" -eq 2 ] || fail "the refused resume changed the trials: $(cat "$T/obj/trials.csv")"
+expect_rc 0 $MPIRUN -np 1 $SLUICE tune -q --command 'echo sluice-report step=1 accuracy={lr}' \
+  --space 'lr=loguniform(1e-3,1e-1)' --metric accuracy --mode max --trials 3 --out "$T/obj" --resume
+[ "$(grep -c ',done,' "$T/obj/trials.csv")" -eq 3 ] || fail "the resume with the same objective: $(cat "$T/obj/trials.csv")"
