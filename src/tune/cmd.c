@@ -729,9 +729,11 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
         /* Slurm signals every process of a step: a command killed along
          * with us at a stop is interrupted, not failed */
         *outcome_p = SL_TUNE_END_INTERRUPTED;
+    else if (!killed && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
+        /* not signalled: it ended of its own, before or as a decision on
+         * its last report came (which the coordinator may hold already) */
+        *outcome_p = SL_TUNE_END_SELF;
     else if (decision != SL_TUNE_CONTINUE)
-        *outcome_p = SL_TUNE_END_OK;
-    else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
         *outcome_p = SL_TUNE_END_OK;
     else {
         *outcome_p = SL_TUNE_END_FAILED;
@@ -804,7 +806,8 @@ gather:
                     if (m[0] != job->trial)
                         m[1] = -1; /* an earlier trial's */
                 }
-                if (m[1] == SL_TUNE_END_FAILED && *outcome_p == SL_TUNE_END_OK) {
+                if (m[1] == SL_TUNE_END_FAILED &&
+                    (*outcome_p == SL_TUNE_END_OK || *outcome_p == SL_TUNE_END_SELF)) {
                     *outcome_p = SL_TUNE_END_FAILED;
                     failed_on = failed_on ? failed_on : q;
                 }

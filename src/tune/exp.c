@@ -138,6 +138,7 @@ void sl_tune_exp_destroy(sl_tune_exp_t **ep)
     free(e->rungval);
     free(e->lastpert);
     free(e->decision);
+    free(e->past);
     free(e->rep_trial);
     free(e->rep_step);
     free(e->rep_val);
@@ -167,7 +168,10 @@ int64_t sl_tune__add_trial(sl_tune_exp_t *e)
         int *d = realloc(e->decision, (size_t)cap * sizeof *d);
         if (d)
             e->decision = d;
-        if (!t || !rv || !lp || !d)
+        char *pa = realloc(e->past, (size_t)cap);
+        if (pa)
+            e->past = pa;
+        if (!t || !rv || !lp || !d || !pa)
             return -1;
         e->cap = cap;
     }
@@ -191,6 +195,7 @@ int64_t sl_tune__add_trial(sl_tune_exp_t *e)
         e->rungval[id * TUNE_MAXRUNG + k] = NAN;
     e->lastpert[id] = 0;
     e->decision[id] = SL_TUNE_CONTINUE;
+    e->past[id] = 0;
     e->n++;
     return id;
 }
@@ -326,6 +331,7 @@ static void start(sl_tune_exp_t *e, int64_t id, int group, sl_tune_job_t *job)
     t->status = SL_TUNE_RUNNING;
     t->group = group;
     e->decision[id] = SL_TUNE_CONTINUE;
+    e->past[id] = 0;
     job->kind = SL_TUNE_JOB_RUN;
     job->trial = id;
     job->target = t->target;
@@ -721,6 +727,8 @@ sl_status_t sl_tune_exp_report(sl_tune_exp_t *e, int64_t trial, int64_t step, in
     sl_tune_trial_t *t = &e->t[trial];
     if (e->decision[trial] != SL_TUNE_CONTINUE) {
         *decision_p = e->decision[trial];
+        if (step > t->step)
+            e->past[trial] = 1;
         return SL_OK;
     }
     if (step <= t->step)
@@ -819,8 +827,31 @@ sl_status_t sl_tune_exp_end(sl_tune_exp_t *e, int64_t trial, int outcome, int64_
     if (last_ckpt >= 0)
         t->ckpt_step = last_ckpt;
     e->decision[trial] = SL_TUNE_CONTINUE;
+    int past = e->past[trial];
+    e->past[trial] = 0;
     double done_res = sl_tune__by_step(&e->conf) ? (double)t->step : t->res;
     int at_end = e->conf.max_t > 0 && done_res >= (double)e->conf.max_t;
+    /* The trial finished by itself as the decision on its last report came
+     * (a program that ends after its own last step, without --max-t; not
+     * one that ends at its job's target, SLUICE_MAX_T, a rung): a
+     * pause leaves it done, and so does an exploit that would restart it
+     * at or past that step, with nothing left to train. It was paused or
+     * set pending and restarted from its last checkpoint, to end again at
+     * once or, a program that does not read {resume}, train from its start. */
+    if (outcome == SL_TUNE_END_SELF && !past && !(t->target > 0 && t->step >= t->target) &&
+        (d == SL_TUNE_PAUSE || (d == SL_TUNE_EXPLOIT && t->from_step >= t->step))) {
+        if (d == SL_TUNE_EXPLOIT) { /* its own parameters back: explore() changed them */
+            for (int64_t r = e->nrep - 1; r >= 0; r--)
+                if (e->rep_trial[r] == trial) {
+                    if (e->space.n)
+                        memcpy(t->params, e->rep_par + r * e->space.n, (size_t)e->space.n * sizeof(double));
+                    break;
+                }
+            t->from_trial = -1;
+            t->from_step = -1;
+        }
+        d = SL_TUNE_CONTINUE;
+    }
     if (d == SL_TUNE_EXPLOIT) {
         t->status = SL_TUNE_PENDING;
         t->ckpt_step = t->from_step;

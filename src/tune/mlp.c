@@ -23,6 +23,7 @@ typedef struct {
     tune_run_t *r;
     const tune_jobmsg_t *job;
     int decision;
+    int64_t last; /* the last epoch reported */
 } mlp_cb_t;
 
 static int epoch_cb(const sl_nn_train_metrics_t *m, void *arg)
@@ -45,6 +46,7 @@ static int epoch_cb(const sl_nn_train_metrics_t *m, void *arg)
     }
     MPI_Bcast(&d, 1, MPI_INT, 0, tune_group_comm(r));
     c->decision = d;
+    c->last = m->epoch;
     return d != SL_TUNE_CONTINUE;
 }
 
@@ -208,7 +210,7 @@ static sl_status_t mlp_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
         return SL_OK;
     }
     t.resume = have;
-    mlp_cb_t c = {r, job, SL_TUNE_CONTINUE};
+    mlp_cb_t c = {r, job, SL_TUNE_CONTINUE, -1};
     t.step_poll = step_poll;
     t.step_poll_arg = &c;
     t.keep_data = 1; /* the group's next trial reads the same slices */
@@ -217,8 +219,14 @@ static sl_status_t mlp_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
         sl_log_set_level(SL_LOG_WARN); /* train's own notes would interleave with the table */
     st = sl_nn_train_run(gc, &t, epoch_cb, &c, NULL);
     sl_log_set_level((sl_log_level_t)level);
+    /* the trial's whole length (a rung's target is not its end) */
+    int64_t full = o->max_t > 0 && !strcmp(o->time_attr, "step") ? o->max_t : o->epochs;
+    if (o->epochs > 0 && o->epochs < full)
+        full = o->epochs;
     if (st == SL_ERR_STOPPED || c.decision == TUNE_INTERRUPT)
         *outcome_p = SL_TUNE_END_INTERRUPTED;
+    else if (st == SL_OK && full > 0 && c.last >= full)
+        *outcome_p = SL_TUNE_END_SELF; /* a PBT pause at its last epoch leaves it done */
     else if (st == SL_OK)
         *outcome_p = SL_TUNE_END_OK;
     else

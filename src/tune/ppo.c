@@ -172,6 +172,8 @@ static sl_status_t ppo_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
     }
     if (st == SL_ERR_STOPPED || c.decision == TUNE_INTERRUPT)
         *outcome_p = SL_TUNE_END_INTERRUPTED;
+    else if (st == SL_OK && iters > 0 && c.last >= iters)
+        *outcome_p = SL_TUNE_END_SELF; /* its whole length: a PBT pause there leaves it done */
     else if (st == SL_OK)
         *outcome_p = SL_TUNE_END_OK;
     else

@@ -152,6 +152,11 @@ typedef struct {
 #define SL_TUNE_END_OK          0 /* the objective finished (or stopped as asked) */
 #define SL_TUNE_END_FAILED      1 /* it failed */
 #define SL_TUNE_END_INTERRUPTED 2 /* stop request: resume it later */
+#define SL_TUNE_END_SELF                                                                                     \
+    3 /* it finished by itself (ran its whole length; a program                                              \
+         exited 0 unsignalled): a pause decided on its last                                                  \
+         report, or an exploit from a donor no further on, leaves                                            \
+         it done */
 
 typedef struct sl_tune_exp sl_tune_exp_t;
 

@@ -23,6 +23,7 @@ struct sl_tune_exp {
     double *rungval;   /* n x TUNE_MAXRUNG, NAN where not reached */
     int64_t *lastpert; /* PBT: step of the last perturbation check */
     int *decision;     /* decision sent during the current job */
+    char *past;        /* the current job reported past its decision's step (not taken) */
     /* reports, in arrival order */
     int64_t nrep, repcap;
     int64_t *rep_trial, *rep_step;

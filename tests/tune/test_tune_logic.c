@@ -915,6 +915,106 @@ static void test_pbt_done_donor(void)
     sl_tune_exp_destroy(&e);
 }
 
+/* PBT without --max-t: a trial whose program ended by itself after its
+ * last report (SL_TUNE_END_SELF) is done when the decision there was a
+ * pause, or an exploit from a donor no further on (its own parameters
+ * back); it was set pending and restarted from that last step. An exploit
+ * from a donor further on still restarts it; a job stopped as asked
+ * (SL_TUNE_END_OK) still pauses. */
+static void test_pbt_ended_itself(void)
+{
+    sl_tune_conf_t c;
+    sl_tune_conf_default(&c);
+    c.scheduler = SL_TUNE_PBT;
+    c.perturb = 2;
+    c.trials = 4;
+    c.resample_p = 0.0;
+    const char *ex[] = {"lr=uniform(0.01,1)", NULL};
+    for (int outcome = SL_TUNE_END_OK; outcome <= SL_TUNE_END_SELF; outcome += SL_TUNE_END_SELF) {
+        sl_tune_exp_t *e = make(&c, ex);
+        sl_tune_job_t j;
+        sl_tune_exp_next(e, 0, &j);
+        sl_tune_exp_next(e, 1, &j);
+        CU_ASSERT_EQUAL(report(e, 0, 1, 1.0), SL_TUNE_CONTINUE);
+        CU_ASSERT_EQUAL(report(e, 0, 2, 1.0), SL_TUNE_PAUSE); /* trials 2 and 3 not started */
+        sl_tune_exp_end(e, 0, outcome, 2);
+        CU_ASSERT_EQUAL(sl_tune_exp_trial(e, 0)->status,
+                        outcome == SL_TUNE_END_SELF ? SL_TUNE_DONE : SL_TUNE_PENDING);
+        sl_tune_exp_destroy(&e);
+    }
+    {
+        /* not when it reported past the decided step (those reports are
+         * not taken: its end is not that step) */
+        sl_tune_exp_t *e = make(&c, ex);
+        sl_tune_job_t j;
+        sl_tune_exp_next(e, 0, &j);
+        sl_tune_exp_next(e, 1, &j);
+        report(e, 0, 1, 1.0);
+        CU_ASSERT_EQUAL(report(e, 0, 2, 1.0), SL_TUNE_PAUSE);
+        CU_ASSERT_EQUAL(report(e, 0, 3, 1.0), SL_TUNE_PAUSE);
+        sl_tune_exp_end(e, 0, SL_TUNE_END_SELF, 2);
+        CU_ASSERT_EQUAL(sl_tune_exp_trial(e, 0)->status, SL_TUNE_PENDING);
+        CU_ASSERT_EQUAL(sl_tune_exp_trial(e, 0)->step, 2);
+        sl_tune_exp_destroy(&e);
+    }
+    {
+        /* nor at its job's target (SLUICE_MAX_T, an ASHA rung), where a
+         * program that honours it ends by itself: paused, to be promoted */
+        sl_tune_conf_t ca;
+        sl_tune_conf_default(&ca);
+        ca.scheduler = SL_TUNE_ASHA;
+        ca.max_t = 16;
+        ca.trials = 4;
+        sl_tune_exp_t *e = make(&ca, ex);
+        int64_t target = 0;
+        int64_t id = next_run(e, &target);
+        CU_ASSERT_EQUAL(target, 1);
+        CU_ASSERT_EQUAL(report(e, id, 1, 1.0), SL_TUNE_PAUSE);
+        sl_tune_exp_end(e, id, SL_TUNE_END_SELF, 1);
+        CU_ASSERT_EQUAL(sl_tune_exp_trial(e, id)->status, SL_TUNE_PAUSED);
+        sl_tune_exp_destroy(&e);
+    }
+    /* an exploit at a trial's own last step, from a donor at that step */
+    c.trials = 2;
+    c.quantile = 0.5;
+    sl_tune_exp_t *e = make(&c, ex);
+    sl_tune_job_t j;
+    sl_tune_exp_next(e, 0, &j);
+    sl_tune_exp_next(e, 1, &j);
+    report(e, 0, 1, 1.0);
+    report(e, 1, 1, 2.0);
+    report(e, 0, 2, 1.0);
+    const sl_tune_trial_t *t1 = sl_tune_exp_trial(e, 1);
+    double own = t1->params[0];
+    CU_ASSERT_EQUAL(report(e, 1, 2, 2.0), SL_TUNE_EXPLOIT);
+    CU_ASSERT(t1->params[0] != own);
+    sl_tune_exp_end(e, 1, SL_TUNE_END_SELF, 2);
+    CU_ASSERT_EQUAL(t1->status, SL_TUNE_DONE);
+    CU_ASSERT_EQUAL(t1->params[0], own);
+    CU_ASSERT_EQUAL(t1->from_trial, -1);
+    CU_ASSERT_EQUAL(t1->last, 2.0);
+    sl_tune_exp_destroy(&e);
+    /* from a donor behind it: the steps from the donor's to its end are
+     * left to train, so it restarts there, explored */
+    e = make(&c, ex);
+    sl_tune_exp_next(e, 0, &j);
+    sl_tune_exp_next(e, 1, &j);
+    report(e, 1, 1, 2.0);
+    report(e, 1, 2, 2.0);
+    report(e, 0, 1, 1.0);
+    CU_ASSERT_EQUAL(report(e, 0, 2, 1.0), SL_TUNE_CONTINUE);
+    t1 = sl_tune_exp_trial(e, 1);
+    own = t1->params[0];
+    report(e, 1, 3, 2.0);
+    CU_ASSERT_EQUAL(report(e, 1, 4, 2.0), SL_TUNE_EXPLOIT);
+    CU_ASSERT_EQUAL(t1->from_step, 2);
+    sl_tune_exp_end(e, 1, SL_TUNE_END_SELF, 4);
+    CU_ASSERT_EQUAL(t1->status, SL_TUNE_PENDING);
+    CU_ASSERT(t1->params[0] != own);
+    CU_ASSERT_EQUAL(t1->step, 2);
+    sl_tune_exp_destroy(&e);
+}
+
 /* A trial that never reports the metric (NaN at every report) is errored
  * after its retries, also when it runs to --max-t: it was done there, with
  * no value, while one that ended on its own before was errored. */
@@ -1088,6 +1188,7 @@ int main(int argc, char **argv)
         {"pbt_queue", test_pbt_queue},
         {"pbt_exploit_first", test_pbt_exploit_first},
         {"pbt_done_donor", test_pbt_done_donor},
+        {"pbt_ended_itself", test_pbt_ended_itself},
         {"no_metric", test_no_metric},
         {"state", test_state},
         {"files", test_files},
