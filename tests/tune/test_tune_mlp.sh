@@ -52,7 +52,7 @@ expect_grep "parameter 'width' shapes --model as {width}: it needs whole numbers
 [ -e "$T/bad" ] && fail "a fractional width created EXPDIR"
 expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --model 'mlp:6-{width}-3' \
   --space 'lr=uniform(0.01,0.1)' --metric accuracy --max-t 2 --trials 2 --out "$T/bad"
-expect_grep "names in {} something that is not a parameter" "$T/err"
+expect_grep "^sluice: error: --model 'mlp:6-{width}-3' names in {} 'width', which is not a parameter" "$T/err"
 # a metric the objective never reports is refused before EXPDIR is made
 # (every trial ran and failed on it): accuracy needs --eval-data, acc is none
 expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --model 'mlp:6-8-3' \
