@@ -20,10 +20,11 @@ static const sl_command_t commands[] = {
     {"predict", "batch inference with a trained model over all ranks", sl_cmd_predict},
     {"data", "import datasets: data import-idx | import-csv", sl_cmd_data},
     {"gensort", "generate sortbenchmark.org records (gensort 1.5 compatible)", sl_cmd_gensort},
-    {"sort", "distributed external sort of 100-byte records over UCX", sl_cmd_sort},
+    {"sort", "distributed external sort of fixed-size records (100 bytes by default) over UCX", sl_cmd_sort},
     {"valsort", "validate sorted records (valsort 1.5 compatible)", sl_cmd_valsort},
     {"rl", "reinforcement learning: PPO and DD-PPO on classic-control environments", sl_cmd_rl},
-    {"tune", "tune hyperparameters: ASHA, HyperBand, median stopping, PBT over trials on rank groups", sl_cmd_tune},
+    {"tune", "tune hyperparameters: ASHA, HyperBand, median stopping, PBT over trials on rank groups",
+     sl_cmd_tune},
     {NULL, NULL, NULL},
 };
 
@@ -35,8 +36,11 @@ static void usage(FILE *f)
                "commands:\n");
     for (const sl_command_t *c = commands; c->name; c++)
         fprintf(f, "  %-10s %s\n", c->name, c->summary);
-    fprintf(f, "\nexit status: 0 success, 1 error, 2 usage error, %d stopped by a signal (re-run to resume)\n",
-            SL_EXIT_STOPPED);
+    fprintf(
+        f,
+        "\nexit status: 0 success, 1 error, 2 usage error, %d stopped by a signal (re-run to resume: sort, "
+        "tune, train and rl train with --resume)\n",
+        SL_EXIT_STOPPED);
 }
 
 static const sl_command_t *find(const char *name)

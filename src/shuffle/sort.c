@@ -1572,7 +1572,9 @@ static void report(sctx_t *c, double total)
                 c->size == 1 ? "" : "s", c->nnodes, sl_format_duration(total, b2, sizeof b2));
     if (out)
         fprintf(out, "  %-22s %9s %9s\n", "stage (max over ranks)", "seconds", "GB/s");
-    const char *names[6] = {"sample", "map+shuffle",        "sort (key index)",
+    /* --algo radix sorts whole records on the default geometry only */
+    int radix = c->std && c->o->algo && !strcmp(c->o->algo, "radix");
+    const char *names[6] = {"sample", "map+shuffle",        radix ? "sort (radix)" : "sort (key index)",
                             "spill",  "gather/merge + crc", "output writes"};
     for (int i = 0; i < 6; i++)
         if (out)

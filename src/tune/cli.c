@@ -385,8 +385,11 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
             return usage("%s", "--objective mlp needs --data FILE (and --eval-data FILE for accuracy)");
         const char *bad = NULL;
         sl_status_t mst = tune_mlp_check(o, space, &bad);
+        if (mst == SL_ERR_INVALID && !strchr(bad, '}'))
+            return usage("--model '%s': a '{' without a closing '}'", o->model);
         if (mst == SL_ERR_INVALID)
-            return usage("--model '%s' names in {} something that is not a parameter of the space", bad);
+            return usage("--model '%s' names in {} '%.*s', which is not a parameter of the space (--space)",
+                         o->model, (int)(strchr(bad, '}') - bad - 1), bad + 1);
         if (mst == SL_ERR_NUMERIC)
             return usage("parameter '%s' shapes --model as {%s}: it needs whole numbers (randint, qrandint, "
                          "choice, grid, or a q-variant with a whole step), not a continuous range",

@@ -102,7 +102,7 @@ int tune_mlp_shapes(const tune_opts_t *o, const char *name)
 sl_status_t tune_mlp_check(const tune_opts_t *o, const sl_tune_space_t *s, const char **bad_p)
 {
     static const char *known[] = {"lr", "weight_decay", "momentum", "batch", "optimizer", NULL};
-    /* every {name} of --model must be a parameter */
+    /* every {name} of --model must be a parameter (*bad_p: its '{') */
     for (const char *p = o->model ? strchr(o->model, '{') : NULL; p; p = strchr(p + 1, '{')) {
         const char *e = strchr(p, '}');
         size_t n = e ? (size_t)(e - p - 1) : 0;
@@ -110,7 +110,7 @@ sl_status_t tune_mlp_check(const tune_opts_t *o, const sl_tune_space_t *s, const
         for (int i = 0; e && i < s->n; i++)
             found |= strlen(s->p[i].name) == n && !strncmp(p + 1, s->p[i].name, n);
         if (!found) {
-            *bad_p = o->model;
+            *bad_p = p; /* the '{' */
             return SL_ERR_INVALID;
         }
     }

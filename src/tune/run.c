@@ -965,12 +965,19 @@ static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck, int
         char path[1100], why[600];
         snprintf(path, sizeof path, "%s/trial.rank%d.log", dir, who);
         log_why(path, 1, why, sizeof why);
-        SL_WARN("trial %lld failed on rank %d of its group%s (see %s)", (long long)trial, who, why, path);
+        /* mlp and ppo trials write no log: their rank printed the error */
+        if (access(path, F_OK) == 0)
+            SL_WARN("trial %lld failed on rank %d of its group%s (see %s)", (long long)trial, who, why, path);
+        else
+            SL_WARN("trial %lld failed on rank %d of its group (its error is above)", (long long)trial, who);
     } else if (t->failures > was_failures && outcome == SL_TUNE_END_FAILED) {
         char path[1100], why[600];
         snprintf(path, sizeof path, "%s/trial.log", dir);
         log_why(path, 1, why, sizeof why);
-        SL_WARN("trial %lld failed%s (see %s)", (long long)trial, why, path);
+        if (access(path, F_OK) == 0)
+            SL_WARN("trial %lld failed%s (see %s)", (long long)trial, why, path);
+        else
+            SL_WARN("trial %lld failed (its error is above)", (long long)trial);
     } else if (t->failures > was_failures) {
         char seen[TUNE_MAXM * 66] = "";
         int known = 0; /* the metric was reported (by this trial or another): here only as NaN, or not */

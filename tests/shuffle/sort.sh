@@ -162,6 +162,14 @@ expect_grep "blocks 4194300 B" "$T/err"
 expect_grep "read-ahead 2 x 16777200 B" "$T/err" # --chunk too (it was cut to 8 MB)
 expect_rc 0 $SLUICE valsort sorted/part-*
 [ "$(grep '^Checksum:' "$T/err")" = "$ucxsum" ] || fail "--block 4M lost records"
+# The report names the in-memory sort that ran: --algo radix was reported
+# as "sort (key index)"
+rm -rf sorted
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --algo radix --input in/uniform --output sorted
+expect_grep "^  sort (radix) " "$T/err"
+grep -q "key index" "$T/err" && fail "--algo radix reported as the key index sort"
+expect_rc 0 $SLUICE valsort sorted/part-*
+[ "$(grep '^Checksum:' "$T/err")" = "$ucxsum" ] || fail "--algo radix lost records"
 UCX_TLS=cma,self expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input in/uniform --output sorted2
 expect_grep "UCX_TLS" "$T/err"
 # ... and before an earlier run's outputs are removed: sorted stays whole.

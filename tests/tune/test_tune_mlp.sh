@@ -52,7 +52,15 @@ expect_grep "parameter 'width' shapes --model as {width}: it needs whole numbers
 [ -e "$T/bad" ] && fail "a fractional width created EXPDIR"
 expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --model 'mlp:6-{width}-3' \
   --space 'lr=uniform(0.01,0.1)' --metric accuracy --max-t 2 --trials 2 --out "$T/bad"
-expect_grep "names in {} something that is not a parameter" "$T/err"
+expect_grep "^sluice: error: --model 'mlp:6-{width}-3' names in {} 'width', which is not a parameter" "$T/err"
+# a trial that fails in the train library (the model's inputs do not match
+# the data) is warned about without pointing at a trial.log, which mlp
+# trials never write (the warning named one that did not exist)
+expect_rc 1 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --model 'mlp:5-8-3' \
+  --space 'lr=uniform(0.01,0.1)' --metric train_loss --max-t 1 --trials 2 --out "$T/shape"
+expect_grep "has 6 features per sample but model mlp:5-8-3 takes 5" "$T/err"
+expect_grep "warn: trial 0 failed (its error is above)" "$T/err"
+grep -q 'trial\.log' "$T/err" && { cat "$T/err" >&2; fail "a failed mlp trial's warning names a trial.log"; }
 # a metric the objective never reports is refused before EXPDIR is made
 # (every trial ran and failed on it): accuracy needs --eval-data, acc is none
 expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --model 'mlp:6-8-3' \
