@@ -267,6 +267,23 @@ static sl_status_t check_inputs_outside(const sctx_t *c)
     return SL_OK;
 }
 
+/* An --input directory that is --output itself: its summary.json and
+ * partitions would be read as records (it was refused only for
+ * summary.json's size, which is no multiple of the record size). */
+static sl_status_t input_not_outdir(const char *const *in, int n, const char *out)
+{
+    struct stat od, id;
+    if (stat(out, &od) != 0)
+        return SL_OK;
+    for (int i = 0; i < n; i++)
+        if (stat(in[i], &id) == 0 && S_ISDIR(id.st_mode) && id.st_dev == od.st_dev && id.st_ino == od.st_ino)
+            return sl_error(SL_ERR_INVALID,
+                            "--input '%s' is the --output directory '%s' (inputs are never modified): sort "
+                            "into another directory",
+                            in[i], out);
+    return SL_OK;
+}
+
 static int cmp_devino(const void *a, const void *b)
 {
     const uint64_t *x = a, *y = b;
@@ -1703,6 +1720,8 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
             if (!(v[i] = sl_sort_subst_rank(o->input.v[i], c.rank, c.size)))
                 st = sl_error(SL_ERR_NOMEM, "out of memory");
         if (st == SL_OK)
+            st = input_not_outdir((const char *const *)v, o->input.n, o->output);
+        if (st == SL_OK)
             st = sl_filelist_create(MPI_COMM_SELF, v, o->input.n, 1, c.g.rec, &c.fl);
         for (int i = 0; v && i < o->input.n; i++)
             free(v[i]);
@@ -1717,6 +1736,10 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
         MPI_Allreduce(&c.my_cnt, &c.nrec, 1, MPI_UINT64_T, MPI_SUM, c.comm);
         c.fbase = 0;
     } else {
+        SL_TRY_GOTO(sl_agree(c.comm, c.rank == 0 ? input_not_outdir((const char *const *)o->input.v,
+                                                                    o->input.n, o->output)
+                                                 : SL_OK),
+                    out);
         SL_TRY_GOTO(sl_filelist_create(c.comm, o->input.v, o->input.n, 1, c.g.rec, &c.fl), out);
         c.nrec = c.fl->total / c.R;
         sl_sort_block(c.nrec, c.size, c.rank, &c.my_off, &c.my_cnt);

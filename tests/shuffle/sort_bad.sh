@@ -62,7 +62,14 @@ mkdir prev lnk
 for p in 0 1 2 3; do $SLUICE gensort -b$((p * 1000)) 1000 prev/part-0000$p || fail gensort; done
 cp -r prev prev.orig
 ln -s ../prev/part-00001 lnk/in1
-for args in "prev" "prev/part-00002 prev/part-00003" "lnk/in1"; do
+# --output itself as an input directory is named as such (it was refused
+# for its summary.json's size, which is no multiple of 100, when it had one)
+for d in prev ./prev/; do
+  expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input good.dat "$d" --output prev
+  expect_grep "rank 0: --input '$d' is the --output directory 'prev' (inputs are never modified)" "$T/err"
+  diff -r prev prev.orig >/dev/null || fail "sort --input $d --output prev changed prev: $(ls -a prev)"
+done
+for args in "prev/part-00002 prev/part-00003" "lnk/in1"; do
   # shellcheck disable=SC2086
   expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input $args --output prev
   expect_grep "rank 0: input '.*' is 'part-0000[0-3]' in --output 'prev'" "$T/err"
