@@ -111,8 +111,22 @@ static sl_status_t set_value(const sl_opt_t *o, void *opts, const char *v, const
     case SL_OPT_INT: {
         errno = 0;
         long x = strtol(v, &end, 10);
-        if (end == v || *end || errno)
-            return usage_error("%s: '%s' is not an integer", where, v);
+        if (end == v || *end || errno) {
+            /* a whole number in a real's notation (--budget 1e6) is one; one
+             * past a long read 'is not an integer' (--budget 1e20) */
+            char *e2;
+            errno = 0;
+            double d = strtod(v, &e2);
+            int whole = e2 != v && !*e2 && isfinite(d) && d == floor(d);
+            if (whole && fabs(d) < 0x1p63)
+                x = (long)d;
+            else if (whole)
+                return has_bounds(o)
+                           ? usage_error("%s: %s is out of range [%.0f, %.0f]", where, v, o->min, o->max)
+                           : usage_error("%s: %s is too large", where, v);
+            else
+                return usage_error("%s: '%s' is not an integer", where, v);
+        }
         if (has_bounds(o) && (x < o->min || x > o->max))
             return usage_error("%s: %ld is out of range [%.0f, %.0f]", where, x, o->min, o->max);
         *(long *)p = x;

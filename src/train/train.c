@@ -1233,7 +1233,10 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
         final = "failed";
     if (r->nn && (st == SL_OK || st == SL_ERR_STOPPED || st == SL_ERR_NUMERIC) && o->out) {
         sl_status_t s2 =
-            sl_agree(r->comm, write_summary(r, cb_stop ? "stopped-by-callback" : final, sl_now() - t_start));
+            /* a callback's stop after the last epoch cut nothing short */
+            sl_agree(r->comm,
+                     write_summary(r, cb_stop && r->epoch < o->epochs ? "stopped-by-callback" : final,
+                                   sl_now() - t_start));
         if (st == SL_OK)
             st = s2;
     }

@@ -465,6 +465,53 @@ static sl_status_t data_check(MPI_Comm comm, const char *opt, const char *path)
     return agree_check(comm, why, opt, path);
 }
 
+/* Collective. --model against --data and --eval-data, with every
+ * parameter at one value of its range (the first choice, the low bound):
+ * a model whose inputs or outputs do not match the data failed every
+ * trial, and left an EXPDIR that the corrected command refused. A spec
+ * that does not build is left to the trials, which say why. */
+static sl_status_t model_check(MPI_Comm comm, const tune_opts_t *o, const sl_tune_space_t *s)
+{
+    double *x = calloc((size_t)s->n + 1, sizeof *x);
+    char spec[1024];
+    if (!x)
+        return sl_error(SL_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < s->n; i++)
+        x[i] = s->p[i].kind == SL_TUNE_CHOICE || s->p[i].kind == SL_TUNE_GRID
+                   ? 0
+                   : sl_tune__fix(&s->p[i], s->p[i].lo);
+    tune_mlp_model_spec(o->model, s, x, spec, sizeof spec);
+    free(x);
+    sl_nn_t *nn = NULL;
+    int lvl = sl_log_level_g;
+    sl_log_set_level(SL_LOG_NONE);
+    int built = sl_nn_create(spec, SL_NN_CPU, 1, &nn) == SL_OK, all = 0;
+    sl_log_set_level((sl_log_level_t)lvl);
+    int in = built ? sl_nn_in_features(nn) : 0, out = built ? sl_nn_out_features(nn) : 0;
+    sl_nn_destroy(&nn);
+    MPI_Allreduce(&built, &all, 1, MPI_INT, MPI_MIN, comm);
+    if (!all)
+        return SL_OK;
+    sl_nn_data_t *d = NULL;
+    sl_status_t st = SL_OK;
+    const char *paths[2] = {o->data, o->eval_data}, *opts[2] = {"--data", "--eval-data"};
+    for (int i = 0; i < 2 && st == SL_OK && paths[i]; i++) {
+        if ((st = sl_nn_data_open(comm, paths[i], &d)) != SL_OK)
+            return st; /* said: every trial would fail on it */
+        int f = sl_nn_data_features(d), tw = sl_nn_data_target_width(d);
+        sl_nn_data_close(&d);
+        if (f != in)
+            st = sl_error_root(comm, SL_ERR_INVALID,
+                               "--model '%s' takes %d features per sample (as '%s'), %s '%s' has %d",
+                               o->model, in, spec, opts[i], paths[i], f);
+        else if (tw && tw != out)
+            st = sl_error_root(comm, SL_ERR_INVALID,
+                               "--model '%s' has %d outputs (as '%s'), %s '%s' has %d targets per sample",
+                               o->model, out, spec, opts[i], paths[i], tw);
+    }
+    return st;
+}
+
 /* Collective. --resume: the parameters put in the order experiment.h5
  * has them, when they are the same ones (the order follows the command
  * line, then the config file: a --space that replaced a [space] line, or
@@ -558,6 +605,8 @@ sl_status_t sl_cmd_tune(MPI_Comm comm, int argc, char **argv)
             sl_status_t dst = data_check(comm, "--data", o.data);
             sl_status_t est = o.eval_data ? data_check(comm, "--eval-data", o.eval_data) : SL_OK;
             st = sl_agree(comm, dst != SL_OK ? dst : est);
+            if (st == SL_OK)
+                st = model_check(comm, &o, &space);
         }
         /* the same for the program of --command, where it can be told
          * (its first word, when not the shell's): each trial failed to

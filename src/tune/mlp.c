@@ -66,10 +66,9 @@ static int step_poll(void *arg)
 }
 
 /* Expand {name} in the model template with parameter values. */
-static void model_spec(tune_run_t *r, const tune_jobmsg_t *job, char *out, size_t len)
+void tune_mlp_model_spec(const char *tpl, const sl_tune_space_t *s, const double *params, char *out,
+                         size_t len)
 {
-    const sl_tune_space_t *s = tune_space(r);
-    const char *tpl = tune_opts(r)->model;
     size_t k = 0;
     for (const char *p = tpl; *p && k + 1 < len;) {
         if (*p == '{') {
@@ -78,7 +77,7 @@ static void model_spec(tune_run_t *r, const tune_jobmsg_t *job, char *out, size_
             for (int i = 0; e && i < s->n; i++)
                 if (strlen(s->p[i].name) == n && !strncmp(p + 1, s->p[i].name, n)) {
                     char v[256];
-                    sl_tune_value_text(&s->p[i], job->params[i], v, sizeof v);
+                    sl_tune_value_text(&s->p[i], params[i], v, sizeof v);
                     k += (size_t)snprintf(out + k, len - k, "%s", v);
                     break;
                 }
@@ -167,7 +166,7 @@ static sl_status_t mlp_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
     char model[1024], ckpt[1200];
     sl_nn_train_opts_t t;
     sl_nn_train_opts_default(&t);
-    model_spec(r, job, model, sizeof model);
+    tune_mlp_model_spec(o->model, s, job->params, model, sizeof model);
     t.data = o->data;
     t.eval = o->eval_data;
     t.model = model;

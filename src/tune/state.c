@@ -145,8 +145,11 @@ static sl_status_t write_csvs(sl_tune_exp_t *e, const char *dir)
     fputc('\n', f);
     for (int64_t i = 0; i < e->n; i++) {
         const sl_tune_trial_t *t = &e->t[i];
-        fprintf(f, "%lld,%s,%lld,%lld,%d", (long long)t->id, sl_tune_status_name(t->status),
-                (long long)t->step, (long long)t->nreports, t->failures);
+        /* step: empty where the trial never reported (as best_ and last_), not -1 */
+        fprintf(f, "%lld,%s,", (long long)t->id, sl_tune_status_name(t->status));
+        if (t->step >= 0)
+            fprintf(f, "%lld", (long long)t->step);
+        fprintf(f, ",%lld,%d", (long long)t->nreports, t->failures);
         for (int p = 0; p < e->space.n; p++) {
             sl_tune_value_text(&e->space.p[p], t->params[p], txt, sizeof txt);
             fputc(',', f);
@@ -272,6 +275,38 @@ out:
     return write_csvs(e, dir);
 }
 
+/* A space's canonical text for a message: its numbers in the fewest
+ * digits that read back the same (0.1, not 0.10000000000000001, the 17
+ * digits it is kept in). Free the result; NULL: out of memory. */
+static char *space_for_people(const char *text)
+{
+    size_t n = strlen(text), k = 0;
+    char *out = malloc(n + 1);
+    for (size_t i = 0; out && i < n;) {
+        char *end;
+        double v;
+        if ((text[i] == '(' || text[i] == ',') && i + 1 < n && text[i + 1] != '\'' &&
+            (v = strtod(text + i + 1, &end), end > text + i + 1) && (*end == ',' || *end == ')')) {
+            char num[40];
+            for (int d = 1; d <= 17; d++) {
+                snprintf(num, sizeof num, "%.*g", d, v);
+                if (strtod(num, NULL) == v)
+                    break;
+            }
+            size_t m = strlen(num), was = (size_t)(end - (text + i + 1));
+            out[k++] = text[i];
+            memcpy(out + k, m <= was ? num : text + i + 1, m <= was ? m : was); /* never longer */
+            k += m <= was ? m : was;
+            i = (size_t)(end - text);
+            continue;
+        }
+        out[k++] = text[i++];
+    }
+    if (out)
+        out[k] = '\0';
+    return out;
+}
+
 static sl_status_t mismatch(const char *path, const char *what, const char *was, const char *now)
 {
     return sl_error(SL_ERR_MISMATCH, "--resume: '%s' was made with another %s (%s, now %s); use a new --out",
@@ -311,7 +346,10 @@ sl_status_t sl_tune_exp_load(const sl_tune_conf_t *conf, sl_tune_space_t *space,
         goto out;
     }
     if (!want || strcmp(sp, want)) {
-        st = mismatch(path, "search space", sp, want ? want : "?");
+        char *a = space_for_people(sp), *b = want ? space_for_people(want) : NULL;
+        st = mismatch(path, "search space", a ? a : sp, b ? b : want ? want : "?");
+        free(a);
+        free(b);
         goto out;
     }
     if (strcmp(metric, conf->metric) || maxi != conf->maximize) {

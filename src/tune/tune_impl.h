@@ -149,6 +149,9 @@ int tune_ppo_known(const char *name, int *shape_p);
 sl_status_t tune_mlp_check(const tune_opts_t *o, const sl_tune_space_t *s, const char **bad_p);
 /* 1 when parameter `name` appears as {name} in --model (it shapes the model). */
 int tune_mlp_shapes(const tune_opts_t *o, const char *name);
+/* --model's template with each {name} replaced by the parameter's value. */
+void tune_mlp_model_spec(const char *tpl, const sl_tune_space_t *s, const double *params, char *out,
+                         size_t len);
 
 /* For objectives: do the coordinator's and the leader's duties (cheap,
  * local); call often. */

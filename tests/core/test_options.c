@@ -101,6 +101,16 @@ static void test_errors(void)
     CU_ASSERT_EQUAL(parse(&o, &info, 5, a10), SL_ERR_USAGE);
     const char *a11[] = {"t", ""};
     CU_ASSERT_EQUAL(parse(&o, &info, 2, a11), SL_ERR_USAGE);
+    /* an integer in a real's notation is one (-n 5e0); a fraction is not,
+     * and one past a long is out of range (it read 'not an integer') */
+    const char *a12[] = {"t", "f", "-n", "5e0"};
+    CU_ASSERT_EQUAL_FATAL(parse(&o, &info, 4, a12), SL_OK);
+    CU_ASSERT_EQUAL(o.n, 5);
+    sl_opts_free(table, &o);
+    const char *a13[] = {"t", "f", "-n", "2.5"};
+    CU_ASSERT_EQUAL(parse(&o, &info, 4, a13), SL_ERR_USAGE);
+    const char *a14[] = {"t", "f", "-n", "1e20"};
+    CU_ASSERT_EQUAL(parse(&o, &info, 4, a14), SL_ERR_USAGE);
 }
 
 static void test_config(void)

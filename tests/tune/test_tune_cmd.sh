@@ -175,6 +175,9 @@ FAIL_ABOVE=0.5 expect_rc 0 $TUNE --command "$OBJ 3" --space 'x=uniform(0,1)' --m
 grep -q ',errored,' "$T/fail/trials.csv" || fail "no errored trial"
 grep -q ',done,' "$T/fail/trials.csv" || fail "no done trial"
 awk -F, 'NR>1 && $2=="errored" && $5!=2 {exit 1}' "$T/fail/trials.csv" || fail "errored trials were not retried once"
+# a trial that never reported has no step (it read -1), as it has no best_ or last_
+awk -F, 'NR>1 && $2=="errored" && $3!="" {exit 1}' "$T/fail/trials.csv" ||
+  fail "an errored trial that never reported has a step: $(cat "$T/fail/trials.csv")"
 expect_grep "failing on purpose" "$(ls -d "$T"/fail/trials/* | head -1)/../$(awk -F, 'NR>1 && $2=="errored"{printf "%06d", $1; exit}' "$T/fail/trials.csv")/trial.log"
 
 # 3b. a malformed report line (a step that is not a whole number, or none,

@@ -176,6 +176,13 @@ expect_rc 0 $TUNE1 --space 'y=uniform(2,3)' --space 'x=uniform(0,1)' --command '
   --metric m --trials 6 --out "$T/ord" --resume
 awk -F, 'function d(a, b) {return a > b ? a - b : b - a} NR > 1 {n++; if ($4 >= 1 || $5 < 2 || d($6, $4) > 1e-9 || d($7, $5) > 1e-9) exit 1} END {exit n != 6}' "$T/ord/results.csv" ||
   fail "resumed with the parameters in another order: $(cat "$T/ord/results.csv")"
+# another space is named with its numbers as written, not in the 17
+# digits experiment.h5 keeps (0.10000000000000001 for 0.1)
+expect_rc 0 $TUNE1 --space 'lr=loguniform(1e-4,0.1)' --space 'm=quniform(0,0.99,0.01)' \
+  --command 'echo sluice-report step=1 loss={lr}' --metric loss --trials 1 --out "$T/digits"
+expect_rc 1 $TUNE1 --space 'lr=loguniform(1e-5,0.1)' --space 'm=quniform(0,0.99,0.01)' \
+  --command 'echo sluice-report step=1 loss={lr}' --metric loss --trials 2 --out "$T/digits" --resume
+expect_grep "another search space (lr=loguniform(0.0001,0.1);m=quniform(0,0.99,0.01), now lr=loguniform(1e-05,0.1);m=quniform(0,0.99,0.01))" "$T/err"
 # a metric infinite the good way (-inf with --mode min) is no result: it
 # was the best for good (best.json said null); said once, kept in
 # results.csv; the best is the finite one

@@ -53,13 +53,26 @@ expect_grep "parameter 'width' shapes --model as {width}: it needs whole numbers
 expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --model 'mlp:6-{width}-3' \
   --space 'lr=uniform(0.01,0.1)' --metric accuracy --max-t 2 --trials 2 --out "$T/bad"
 expect_grep "^sluice: error: --model 'mlp:6-{width}-3' names in {} 'width', which is not a parameter" "$T/err"
-# a trial that fails in the train library (the model's inputs do not match
-# the data) is warned about without pointing at a trial.log, which mlp
+# a trial that fails in the train library (labels 0-2, a model of 2
+# outputs) is warned about without pointing at a trial.log, which mlp
 # trials never write (the warning named one that did not exist)
-expect_rc 1 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --model 'mlp:5-8-3' \
+expect_rc 1 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --model 'mlp:6-8-2' \
   --space 'lr=uniform(0.01,0.1)' --metric train_loss --max-t 1 --trials 2 --out "$T/shape"
-expect_grep "has 6 features per sample but model mlp:5-8-3 takes 5" "$T/err"
+expect_grep "label 2 in row .* is outside \[0, 2)" "$T/err"
 expect_grep "warn: trial 0 failed (its error is above)" "$T/err"
+# a model whose inputs do not match --data, or --eval-data, is refused up
+# front, with the parameters at a value, and nothing is written (every
+# trial failed on it, and the EXPDIR left refused the corrected command)
+expect_rc 1 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --model 'mlp:5-{w}-3' \
+  --space 'w=choice(8,16)' --metric train_loss --max-t 1 --trials 2 --out "$T/shape2"
+expect_grep "^sluice: error: --model 'mlp:5-{w}-3' takes 5 features per sample (as 'mlp:5-8-3'), --data '$T/blobs.h5' has 6" "$T/err"
+[ -e "$T/shape2" ] && fail "a model that does not match the data created EXPDIR"
+awk 'BEGIN{srand(2); for (i = 0; i < 30; i++) { s = ""; for (j = 0; j < 4; j++) s = s sprintf("%.3f,", rand()); print s (i % 3) } }' > "$T/four.csv"
+expect_rc 0 $SLUICE data import-csv -i "$T/four.csv" -o "$T/four.h5" -q
+expect_rc 1 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --eval-data "$T/four.h5" \
+  --model 'mlp:6-8-3' --space 'lr=uniform(0.01,0.1)' --metric accuracy --mode max --max-t 1 --trials 2 --out "$T/shape2"
+expect_grep "^sluice: error: --model 'mlp:6-8-3' takes 6 features per sample (as 'mlp:6-8-3'), --eval-data '$T/four.h5' has 4" "$T/err"
+[ -e "$T/shape2" ] && fail "an --eval-data that does not match the model created EXPDIR"
 grep -q 'trial\.log' "$T/err" && { cat "$T/err" >&2; fail "a failed mlp trial's warning names a trial.log"; }
 # a metric the objective never reports is refused before EXPDIR is made
 # (every trial ran and failed on it): accuracy needs --eval-data, acc is none
@@ -106,6 +119,9 @@ expect_rc 0 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" -
   --trials 2 --batch 32 --out "$T/epochs"
 awk -F, 'NR>1 && ($2 != "done" || $3 != 2) {bad=1} END {exit bad || NR != 3}' "$T/epochs/trials.csv" ||
   fail "--epochs 2 --max-t 4: $(cat "$T/epochs/trials.csv")"
+# a trial run to its end says so in its summary (it read stopped-by-callback:
+# the decision at its last epoch stopped nothing)
+expect_grep '"status": "completed"' "$T/epochs/trials/000000/summary.json"
 # a tuned optimizer (words: a choice's value is no number) trains with the
 # one named (the index was taken from its NaN value: rank 0 crashed)
 expect_rc 0 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --eval-data "$T/blobs.h5" \
