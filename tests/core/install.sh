@@ -11,6 +11,24 @@ inc=$(find "$T/stage" -path '*/include/sluice/sluice.h' | head -1)
 [ -n "$inc" ] || fail "include/sluice/sluice.h not installed"
 [ -f "$(dirname "$inc")/core.h" ] || fail "include/sluice/core.h not installed"
 find "$T/stage" -name sluice -type f -perm -u+x | grep -q bin/sluice || fail "bin/sluice not installed"
+# the manual: the man page (which describes every command `sluice --help`
+# lists, and renders without warnings), README.md, the batch scripts
+man1=$(find "$T/stage" -path '*/share/man/man1/sluice.1' | head -1)
+[ -n "$man1" ] || fail "share/man/man1/sluice.1 not installed"
+cmds=$("$top_builddir/sluice" --help 2>&1 | awk '/^commands:/ {on = 1; next} on && NF == 0 {exit} on {print $1}')
+[ "$(echo "$cmds" | wc -w)" -ge 10 ] || fail "sluice --help lists no commands: $cmds"
+for c in $cmds; do
+  grep -q "^\.B $c\$" "$man1" || fail "the man page does not describe the command '$c' that sluice --help lists"
+done
+if command -v groff >/dev/null; then
+  w=$(groff -man -Tutf8 -ww -z "$man1" 2>&1)
+  [ -z "$w" ] || fail "the man page renders with warnings: $w"
+fi
+find "$T/stage" -path '*/share/doc/sluice/README.md' | grep -q . || fail "share/doc/sluice/README.md not installed"
+for b in sort tune train ddppo farm demo; do
+  f=$(find "$T/stage" -path "*/share/sluice/slurm/$b.sbatch" | head -1)
+  [ -n "$f" ] && [ -x "$f" ] || fail "share/sluice/slurm/$b.sbatch not installed as a script"
+done
 export PKG_CONFIG_PATH=$(dirname "$pc")
 flags=$(pkg-config --define-prefix --cflags --libs sluice) || fail "pkg-config failed"
 # core.h includes <gsl/gsl_rng.h>: Cflags must carry GSL's -I, or a GSL given
