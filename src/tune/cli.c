@@ -495,6 +495,7 @@ static sl_status_t model_check(MPI_Comm comm, const tune_opts_t *o, const sl_tun
     sl_nn_data_t *d = NULL;
     sl_status_t st = SL_OK;
     const char *paths[2] = {o->data, o->eval_data}, *opts[2] = {"--data", "--eval-data"};
+    int tw0 = 0; /* --data's target width */
     for (int i = 0; i < 2 && st == SL_OK && paths[i]; i++) {
         if ((st = sl_nn_data_open(comm, paths[i], &d)) != SL_OK)
             return st; /* said: every trial would fail on it */
@@ -508,6 +509,11 @@ static sl_status_t model_check(MPI_Comm comm, const tune_opts_t *o, const sl_tun
             st = sl_error_root(comm, SL_ERR_INVALID,
                                "--model '%s' has %d outputs (as '%s'), %s '%s' has %d targets per sample",
                                o->model, out, spec, opts[i], paths[i], tw);
+        else if (i == 1 && tw != tw0)
+            st = sl_error_root(comm, SL_ERR_INVALID, "--eval-data '%s' has %s, --data '%s' %s", paths[1],
+                               tw ? "float targets" : "int32 labels", paths[0],
+                               tw0 ? "float targets" : "int32 labels");
+        tw0 = tw;
     }
     return st;
 }

@@ -73,6 +73,12 @@ expect_rc 1 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" -
   --model 'mlp:6-8-3' --space 'lr=uniform(0.01,0.1)' --metric accuracy --mode max --max-t 1 --trials 2 --out "$T/shape2"
 expect_grep "^sluice: error: --model 'mlp:6-8-3' takes 6 features per sample (as 'mlp:6-8-3'), --eval-data '$T/four.h5' has 4" "$T/err"
 [ -e "$T/shape2" ] && fail "an --eval-data that does not match the model created EXPDIR"
+awk 'BEGIN{srand(3); for (i = 0; i < 30; i++) { s = ""; for (j = 0; j < 9; j++) s = s sprintf("%s%.3f", j ? "," : "", rand()); print s } }' > "$T/tgt.csv"
+expect_rc 0 $SLUICE data import-csv -i "$T/tgt.csv" -o "$T/tgt.h5" --targets 3 -q
+expect_rc 1 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --eval-data "$T/tgt.h5" \
+  --model 'mlp:6-8-3' --space 'lr=uniform(0.01,0.1)' --metric loss --max-t 1 --trials 2 --out "$T/shape2"
+expect_grep "^sluice: error: --eval-data '$T/tgt.h5' has float targets, --data '$T/blobs.h5' int32 labels" "$T/err"
+[ -e "$T/shape2" ] && fail "an --eval-data of targets beside labels created EXPDIR"
 grep -q 'trial\.log' "$T/err" && { cat "$T/err" >&2; fail "a failed mlp trial's warning names a trial.log"; }
 # a metric the objective never reports is refused before EXPDIR is made
 # (every trial ran and failed on it): accuracy needs --eval-data, acc is none
