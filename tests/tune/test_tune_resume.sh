@@ -64,14 +64,13 @@ cat > "$T/q.sh" <<'SH'
 d=$1
 if ls -l /proc/$PPID/fd 2>/dev/null | grep -q '/\.lock$'; then
   for s in 1 2; do echo $s > "$SLUICE_TRIAL_DIR/checkpoint-$s"; echo "sluice-report step=$s loss=2"; done
-  touch "$d/a-done"
   exit 0
 fi
 if mkdir "$d/t-started" 2>/dev/null; then
   echo "$SLUICE_TRIAL_ID" > "$d/t-id"
   i=0
-  while [ ! -e "$d/a-done" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
-  sleep 0.3
+  # rank 0's trial paused at the rung, as saved (at least every 2 s)
+  while ! grep -q ',paused,2,' "$d/q/trials.csv" 2>/dev/null && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done
   for s in 1 2; do echo $s > "$SLUICE_TRIAL_DIR/checkpoint-$s"; echo "sluice-report step=$s loss=1"; done
   exit 0
 fi
