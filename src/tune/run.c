@@ -1417,6 +1417,17 @@ static void forward(tune_run_t *r, const tune_jobmsg_t *m)
         MPI_Send(m, (int)r->jobsize, MPI_BYTE, q, TAG_GJOB, r->gc);
 }
 
+/* A job's end in its trial's directory (ckpt_settle): the checkpoints after
+ * the job's step go, K stay of those up to the step sure to be saved (rank 0
+ * knows which it saved; a leader, what rank 0 last said). */
+static int64_t job_settle(tune_run_t *r, const tune_jobmsg_t *m, int *left, int *more)
+{
+    int64_t sure = r->job_sure;
+    if (r->rank == 0)
+        sure = saved_step(r, m->trial) < r->job_step ? saved_step(r, m->trial) : r->job_step;
+    return ckpt_settle(m->trial_dir, r->o->keep, r->job_step, sure, left, more);
+}
+
 /* Leader: set the trial's directory up, run it with the group, and find
  * the checkpoint it can resume from (*more_p: as coord_end's more). */
 static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t *ck_p, int64_t *who_p,
@@ -1456,7 +1467,13 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
         sk->kind = -1; /* members: nothing to run */
         forward(r, sk);
         r->cur_trial = -1;
-        *ck_p = ckpt_find(m->trial_dir, -1, NULL, 0, NULL);
+        /* the directory as the trial's last job left it: that job's pruning
+         * to K may still wait for a save, which found the trial queued here
+         * (running) and left it to this job's end; said with *more_p, as at
+         * the end of a job that ran. It left more than K after a stop. */
+        int more;
+        *ck_p = job_settle(r, m, NULL, &more);
+        *more_p = more;
         return skip;
     }
     forward(r, m);
@@ -1478,10 +1495,7 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
      * rank 0 has read every report of its own trials, and knows which it
      * saved. */
     int left, more;
-    int64_t sure = r->job_sure;
-    if (r->rank == 0)
-        sure = saved_step(r, m->trial) < r->job_step ? saved_step(r, m->trial) : r->job_step;
-    *ck_p = ckpt_settle(m->trial_dir, r->o->keep, r->job_step, sure, &left, &more);
+    *ck_p = job_settle(r, m, &left, &more);
     *more_p = more;
     trial_dir_done(r, m->trial_dir, left);
     *who_p = r->fail_grank;

@@ -52,4 +52,43 @@ expect_rc 1 $MPIRUN -np 1 $SLUICE tune -q --command "$OBJ 4 0.3" --space 'x=unif
 expect_grep "'$T/busy' is in use by another sluice tune" "$T/err"
 wait $pid || { cat "$T/busy.out"; fail "the first run failed beside the refused one"; }
 [ "$(grep -c '' "$T/busy/results.csv")" -eq 13 ] || fail "reports lost or doubled: $(cat "$T/busy/results.csv")"
+# a stop while a paused trial is queued again at a busy group: its last
+# job's pruning to --keep-checkpoints waited for a save, which found it
+# queued (running) and left it to the next job's end; the stop skipped that
+# job, and the trial kept K+1 checkpoints until a resume. Rank 0's trial
+# (it holds EXPDIR/.lock) reaches the rung (step 2) with loss 2; then rank
+# 1's first trial T with loss 1, paused there and promoted at once, queued
+# behind rank 1's second trial, which runs until the stop.
+cat > "$T/q.sh" <<'SH'
+#!/bin/sh
+d=$1
+if ls -l /proc/$PPID/fd 2>/dev/null | grep -q '/\.lock$'; then
+  for s in 1 2; do echo $s > "$SLUICE_TRIAL_DIR/checkpoint-$s"; echo "sluice-report step=$s loss=2"; done
+  exit 0
+fi
+if mkdir "$d/t-started" 2>/dev/null; then
+  echo "$SLUICE_TRIAL_ID" > "$d/t-id"
+  i=0
+  # rank 0's trial paused at the rung, as saved (at least every 2 s)
+  while ! grep -q ',paused,2,' "$d/q/trials.csv" 2>/dev/null && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done
+  for s in 1 2; do echo $s > "$SLUICE_TRIAL_DIR/checkpoint-$s"; echo "sluice-report step=$s loss=1"; done
+  exit 0
+fi
+sleep 30
+SH
+chmod +x "$T/q.sh"
+$MPIRUN -np 2 $SLUICE tune -q --command "$T/q.sh $T" --space 'x=uniform(0,1)' --metric loss --trials 3 \
+  --scheduler asha --min-t 2 --max-t 4 --reduction-factor 2 --keep-checkpoints 1 --out "$T/q" > "$T/out" 2>&1 &
+pid=$!
+i=0
+# the state is saved with T queued (running) at its rung's step
+while ! { [ -s "$T/t-id" ] && grep -q "^$(cat "$T/t-id"),running,2," "$T/q/trials.csv" 2>/dev/null; } && [ $i -lt 600 ]; do
+  sleep 0.05; i=$((i+1))
+done
+kill -USR1 $pid
+wait $pid; rc=$?
+[ $rc -eq 75 ] || { cat "$T/out"; fail "the stopped run exited $rc, not 75"; }
+grep -q "^$(cat "$T/t-id"),pending,2," "$T/q/trials.csv" || fail "T is not pending at step 2: $(cat "$T/q/trials.csv")"
+[ "$(cd "$T/q/trials/00000$(cat "$T/t-id")" && echo checkpoint-*)" = "checkpoint-2" ] ||
+  fail "--keep-checkpoints 1 does not hold after a stop: $(ls "$T/q/trials/00000$(cat "$T/t-id")")"
 echo PASS
