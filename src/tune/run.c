@@ -83,6 +83,8 @@ struct tune_run {
     sl_progress_t *prog;
     int64_t settled, best_reported;
     double best_seen;
+    int64_t bsaved_trial, bsaved_step; /* the best best_saved_keep last saw (-1: none) */
+    int bsaved_have;                   /* and its link is there */
     sl_status_t fatal;
     sl_guard_t *guard; /* stops the commands should this rank die (cmd objective) */
     /* coordinator: each trial's step as experiment.h5 last holds it. After
@@ -681,6 +683,42 @@ static void unpruned_settle(tune_run_t *r)
     }
 }
 
+/* EXPDIR/.best-saved-T-S.h5: best.h5 as the last write of experiment.h5
+ * has it (trial T's checkpoint of step S), a hard link made after each
+ * write that changed the best. A resume after a kill -9 drops a best.h5
+ * made from a later report (best_settle) and takes the saved best's
+ * checkpoint again, which the trial's pruning may have removed by then
+ * (--keep-checkpoints 1 and a worse step after the best): best.h5 was
+ * then missing for good, while best.json named the saved best. */
+static void best_saved_name(const tune_run_t *r, int64_t trial, int64_t step, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/.best-saved-%lld-%lld.h5", r->o->out, (long long)trial, (long long)step);
+}
+
+static void best_saved_keep(tune_run_t *r)
+{
+    int64_t b = sl_tune_exp_best(r->e), step = b >= 0 ? r->e->t[b].best_step : -1;
+    if (b == r->bsaved_trial && step == r->bsaved_step)
+        return;
+    char src[2048], dst[2100], tmp[2200], old[2100];
+    snprintf(src, sizeof src, "%s/best.h5", r->o->out);
+    best_saved_name(r, b, step, dst, sizeof dst);
+    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+    unlink(tmp);
+    /* best.h5 is the checkpoint of the best's step (coord_report), or
+     * missing where there is none */
+    int kept = b >= 0 && link(src, tmp) == 0 && rename(tmp, dst) == 0;
+    unlink(tmp);
+    if (r->bsaved_have) {
+        best_saved_name(r, r->bsaved_trial, r->bsaved_step, old, sizeof old);
+        if (strcmp(old, dst))
+            unlink(old);
+    }
+    r->bsaved_trial = b; /* tried once per best: trials without checkpoints have none */
+    r->bsaved_step = step;
+    r->bsaved_have = kept;
+}
+
 static void coord_maybe_save(tune_run_t *r, int force)
 {
     if (!r->dirty && !force)
@@ -703,6 +741,7 @@ static void coord_maybe_save(tune_run_t *r, int force)
     if (st == SL_OK) {
         saved_update(r);
         unpruned_settle(r);
+        best_saved_keep(r);
     }
     if (st != SL_OK && r->fatal == SL_OK) {
         r->fatal = st;
@@ -1579,11 +1618,33 @@ static void coord_loop(tune_run_t *r, double *busy)
  * checkpoint at its step, where there is one, takes its place. */
 static void best_settle(tune_run_t *r)
 {
-    char dst[2048], dir[1024], path[2048], name[512];
+    char dst[2048], dir[1024], path[2048], name[512], saved[2100];
     struct stat bs, cs;
     snprintf(dst, sizeof dst, "%s/best.h5", r->o->out);
-    if (stat(dst, &bs) != 0 || bs.st_nlink < 2)
-        return; /* none, or a copy, or its checkpoint pruned: a saved step's */
+    /* the killed run's link of the saved best (best_saved_keep): the one of
+     * this experiment.h5's best stays, others go */
+    int64_t sb = sl_tune_exp_best(r->e), sstep = sb >= 0 ? r->e->t[sb].best_step : -1;
+    best_saved_name(r, sb, sstep, saved, sizeof saved);
+    DIR *od = opendir(r->o->out);
+    for (struct dirent *oe; od && (oe = readdir(od));) {
+        char p[2100];
+        if (strncmp(oe->d_name, ".best-saved-", 12))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", r->o->out, oe->d_name);
+        if (strcmp(p, saved) || sb < 0)
+            unlink(p);
+        else
+            r->bsaved_trial = sb, r->bsaved_step = sstep, r->bsaved_have = 1;
+    }
+    if (od)
+        closedir(od);
+    if (stat(dst, &bs) != 0) {
+        if (r->bsaved_have)
+            keep_best(saved, dst); /* gone at the kill, say, between unlink and link */
+        return;
+    }
+    if (bs.st_nlink < 2)
+        return; /* a copy, or its checkpoint pruned: a saved step's */
     snprintf(dir, sizeof dir, "%s/trials", r->o->out);
     DIR *td = opendir(dir);
     int stale = 0;
@@ -1615,10 +1676,12 @@ static void best_settle(tune_run_t *r)
     if (b < 0)
         return;
     trial_dir(r, b, dir, sizeof dir);
-    if (ckpt_find(dir, r->e->t[b].best_step, name, sizeof name, NULL) != r->e->t[b].best_step)
-        return;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    keep_best(path, dst);
+    if (ckpt_find(dir, r->e->t[b].best_step, name, sizeof name, NULL) == r->e->t[b].best_step) {
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        keep_best(path, dst);
+    } else if (r->bsaved_have) {
+        keep_best(saved, dst); /* its checkpoint pruned since */
+    }
 }
 
 sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t *obj,
@@ -1636,6 +1699,7 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
     r->cur_trial = -1;
     r->best_reported = -1;
     r->best_seen = NAN;
+    r->bsaved_trial = r->bsaved_step = -1;
     r->gbest = NAN;
     r->lockfd = -1;
     SL_TRY(sl_topo_init(comm, &topo));

@@ -182,6 +182,49 @@ killed_then_resumed bh 2
 grep -q '"trial": 0,' "$T/bh/best.json" || fail "the report cut off by the kill counts: $(cat "$T/bh/best.json")"
 [ "$(cat "$T/bh/best.h5")" = 0 ] ||
   fail "best.h5 is trial $(cat "$T/bh/best.h5")'s checkpoint, best.json names trial 0"
+# the same, with the saved best's checkpoint pruned by then (keep 1, a
+# worse step after it): best.h5 was missing for good, best.json naming
+# trial 0; the link of the saved best made at each write brings it back
+cat > "$T/bp.sh" <<'SH'
+#!/bin/sh
+d=$1
+if [ "$SLUICE_TRIAL_ID" = 0 ]; then
+  echo 0-1 > "$SLUICE_TRIAL_DIR/checkpoint-1"; echo "sluice-report step=1 loss=2"
+  echo 0-2 > "$SLUICE_TRIAL_DIR/checkpoint-2"; echo "sluice-report step=2 loss=5"; exit 0
+fi
+echo 1-1 > "$SLUICE_TRIAL_DIR/checkpoint-1"
+if [ ! -e "$d/bp-killed" ]; then
+  # right after the write that holds trial 0 done, which prunes its step 1
+  # (the next write comes 50 writes' time later at the soonest)
+  i=0
+  while [ -e "$d/bp/trials/000000/checkpoint-1" ] && [ $i -lt 2000 ]; do sleep 0.005; i=$((i+1)); done
+  echo "sluice-report step=1 loss=1"
+  i=0
+  while [ "$(cat "$d/bp/best.h5" 2>/dev/null)" != 1-1 ] && [ $i -lt 500 ]; do sleep 0.005; i=$((i+1)); done
+  touch "$d/bp-killed"
+  kill -9 $PPID
+  sleep 5
+  exit 0
+fi
+echo "sluice-report step=1 loss=3"
+SH
+chmod +x "$T/bp.sh"
+bprun() {
+  $MPIRUN -np 1 $SLUICE tune -q --command "$T/bp.sh $T" --space 'x=uniform(0,1)' --metric loss --trials 2 \
+    --keep-checkpoints 1 --out "$T/bp" "$@"
+}
+# the case needs trial 1's report unsaved at the kill: tried up to 3 times
+for try in 1 2 3; do
+  rm -rf "$T/bp" "$T/bp-killed"
+  bprun > "$T/out" 2>&1
+  [ -e "$T/bp-killed" ] || { cat "$T/out"; fail "a trial of bp.sh did not kill its rank"; }
+  ! grep -q '^1,' "$T/bp/results.csv" && [ ! -e "$T/bp/trials/000000/checkpoint-1" ] && break
+  [ $try = 3 ] && fail "trial 1's report was saved before the kill three times: nothing tested"
+done
+expect_rc 0 bprun --resume
+grep -q '"trial": 0, "step": 1,' "$T/bp/best.json" || fail "best.json: $(cat "$T/bp/best.json")"
+[ "$(cat "$T/bp/best.h5" 2>/dev/null)" = 0-1 ] ||
+  fail "best.h5 is not trial 0's checkpoint of step 1: $(cat "$T/bp/best.h5" 2>&1); $(ls -a "$T/bp")"
 # a trial that reports the step it resumed from again (it evaluates the
 # checkpoint first) makes best.h5 of the file it already is: no best.h5.tmp
 # is left beside it
