@@ -120,8 +120,9 @@ static const sl_cmd_spec_t tune_spec = {
     "Tunes hyperparameters: each trial runs on a group of --ranks-per-trial ranks; the searcher proposes\n"
     "parameters and the scheduler stops, promotes or perturbs trials from their reports. A cmd trial\n"
     "reports by printing 'sluice-report step=N NAME=VALUE ...' lines. The experiment lives in\n"
-    "EXPDIR/experiment.h5 (with results.csv, trials.csv, best.json, best.h5); SIGUSR1 or SIGTERM stops\n"
-    "it (exit status 75) and --resume continues it.",
+    "EXPDIR/experiment.h5 (with results.csv, trials.csv, best.json, and the best checkpoint as best.h5,\n"
+    "or best/ when it is a directory or several files); SIGUSR1 or SIGTERM stops it (exit status 75)\n"
+    "and --resume continues it.",
     tune_table, tune_sections};
 
 static int choice_index(const char *s, const char *const *names)

@@ -85,6 +85,7 @@ struct tune_run {
     double best_seen;
     int64_t bsaved_trial, bsaved_step; /* the best best_saved_keep last saw (-1: none) */
     int bsaved_have;                   /* and its link is there */
+    int bsaved_dir;                    /* a tree of links to best/, not to best.h5 */
     sl_status_t fatal;
     sl_guard_t *guard; /* stops the commands should this rank die (cmd objective) */
     /* coordinator: each trial's step as experiment.h5 last holds it. After
@@ -529,6 +530,173 @@ static void trial_dir(const tune_run_t *r, int64_t id, char *buf, size_t len)
     snprintf(buf, len, "%s/trials/%06lld", r->o->out, (long long)id);
 }
 
+/* The checkpoint src as best.h5 (dst): hard-linked under a temporary name
+ * and renamed over it, or copied where links are not possible. */
+static void keep_best(const char *src, const char *dst)
+{
+    char tmp[2100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+    unlink(tmp);
+    if (link(src, tmp) == 0 && rename(tmp, dst) == 0)
+        sl_fsync_dir_of(dst);
+    else if (copy_file(src, dst) != SL_OK)
+        SL_WARN("could not keep the best checkpoint %s as %s", src, dst);
+    /* left when best.h5 was already that file (a resumed trial that
+     * reports the step it resumed from again): rename does nothing then,
+     * and best.h5.tmp stayed beside it */
+    unlink(tmp);
+}
+
+/* A directory's entries made durable; errors ignored (the files are). */
+static void fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+/* src, a file, a link or a directory tree, as dst (not there yet): files
+ * hard-linked (a trial's pruning cannot take them away) or copied where
+ * links are not possible (another file system), directories made anew.
+ * SL_ERR_NOT_FOUND, without a word, when src is gone. */
+static sl_status_t link_tree(const char *src, const char *dst)
+{
+    struct stat sb;
+    if (lstat(src, &sb) != 0)
+        return errno == ENOENT ? SL_ERR_NOT_FOUND
+                               : sl_error(SL_ERR_IO, "cannot read '%s': %s", src, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return link(src, dst) == 0 ? SL_OK : copy_tree(src, dst);
+    if (mkdir(dst, 0755) != 0)
+        return sl_error(SL_ERR_IO, "cannot create '%s': %s", dst, strerror(errno));
+    DIR *d = opendir(src);
+    if (!d)
+        return errno == ENOENT ? SL_ERR_NOT_FOUND
+                               : sl_error(SL_ERR_IO, "cannot read '%s': %s", src, strerror(errno));
+    sl_status_t st = SL_OK;
+    char a[4096], b[4500];
+    for (struct dirent *de; st == SL_OK && (de = readdir(d));) {
+        if (is_dot(de->d_name))
+            continue;
+        snprintf(a, sizeof a, "%s/%s", src, de->d_name);
+        snprintf(b, sizeof b, "%s/%s", dst, de->d_name);
+        st = link_tree(a, b);
+    }
+    closedir(d);
+    if (st == SL_OK)
+        fsync_dir(dst);
+    return st;
+}
+
+/* The best checkpoint is EXPDIR/best.h5 when it is one file (mlp's and
+ * ppo's, most programs'), else the directory EXPDIR/best, which holds the
+ * checkpoint's entries of that step under their own names: a directory
+ * checkpoint-5/ (as Ray Tune's checkpoints are), or checkpoint-5.model with
+ * checkpoint-5.optim. One of the two is there at a time. */
+static void best_paths(const tune_run_t *r, char *file, char *dir, size_t len)
+{
+    snprintf(file, len, "%s/best.h5", r->o->out);
+    snprintf(dir, len, "%s/best", r->o->out);
+}
+
+/* The file src as best.h5, best/ gone. */
+static void best_file_install(const tune_run_t *r, const char *src)
+{
+    char f[2048], d[2048];
+    best_paths(r, f, d, sizeof f);
+    keep_best(src, f);
+    rm_rf(d);
+}
+
+/* The tree tmp (EXPDIR/.best.tmp, complete) as best/: the former one is
+ * moved aside and removed, best.h5 goes. A kill between the renames leaves
+ * no best/, which a resume puts back (best_settle). */
+static sl_status_t best_dir_install(const tune_run_t *r, const char *tmp)
+{
+    char f[2048], d[2048], old[2100];
+    best_paths(r, f, d, sizeof f);
+    snprintf(old, sizeof old, "%s/.best.old", r->o->out);
+    rm_rf(old);
+    if ((rename(d, old) != 0 && errno != ENOENT) || rename(tmp, d) != 0) {
+        sl_status_t st = sl_error(SL_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, d, strerror(errno));
+        rm_rf(tmp);
+        return st;
+    }
+    unlink(f);
+    sl_fsync_dir_of(d);
+    rm_rf(old);
+    return SL_OK;
+}
+
+/* src (best/ or a saved link of it) linked as a new best/. */
+static sl_status_t best_dir_from(const tune_run_t *r, const char *src)
+{
+    char tmp[2100];
+    snprintf(tmp, sizeof tmp, "%s/.best.tmp", r->o->out);
+    rm_rf(tmp);
+    sl_status_t st = link_tree(src, tmp);
+    if (st != SL_OK) {
+        rm_rf(tmp);
+        return st;
+    }
+    return best_dir_install(r, tmp);
+}
+
+/* Trial directory dir's checkpoint of step as the best: best.h5 when it is
+ * one file, best/ otherwise. SL_ERR_NOT_FOUND when the step has none: both
+ * go then (the former best's checkpoint would be another trial's than
+ * best.json names). */
+static sl_status_t best_put(const tune_run_t *r, const char *dir, int64_t step)
+{
+    char f[2048], d[2048], src[4096], dst[4200], tmp[2100], one[512] = "";
+    best_paths(r, f, d, sizeof f);
+    DIR *td = opendir(dir);
+    int n = 0;
+    for (struct dirent *de; td && (de = readdir(td));) {
+        int64_t s;
+        if (ckpt_step_of(de->d_name, &s) && s == step && n++ == 0)
+            snprintf(one, sizeof one, "%s", de->d_name);
+    }
+    struct stat sb;
+    snprintf(src, sizeof src, "%s/%s", dir, one);
+    if (n == 0 || (n == 1 && (lstat(src, &sb) != 0 || !S_ISDIR(sb.st_mode)))) {
+        if (td)
+            closedir(td);
+        if (n == 0) {
+            unlink(f);
+            rm_rf(d);
+            return SL_ERR_NOT_FOUND;
+        }
+        best_file_install(r, src);
+        return SL_OK;
+    }
+    snprintf(tmp, sizeof tmp, "%s/.best.tmp", r->o->out);
+    rm_rf(tmp);
+    sl_status_t st =
+        mkdir(tmp, 0755) == 0 ? SL_OK : sl_error(SL_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+    rewinddir(td);
+    for (struct dirent *de; st == SL_OK && (de = readdir(td));) {
+        int64_t s;
+        if (!ckpt_step_of(de->d_name, &s) || s != step)
+            continue;
+        snprintf(src, sizeof src, "%s/%s", dir, de->d_name);
+        snprintf(dst, sizeof dst, "%s/%s", tmp, de->d_name);
+        st = link_tree(src, dst);
+    }
+    closedir(td);
+    if (st == SL_OK) {
+        fsync_dir(tmp);
+        st = best_dir_install(r, tmp);
+    } else {
+        rm_rf(tmp);
+    }
+    if (st != SL_OK)
+        SL_WARN("could not keep the best checkpoint (step %lld of %s) as %s", (long long)step, dir, d);
+    return st;
+}
+
 /* Trial directories are recycled: a trial that leaves nothing in its own
  * has it moved to trials/.spare-RANK (this leader's), and the leader's next
  * trial gets it by a rename. A directory costs the file system an inode,
@@ -690,9 +858,10 @@ static void unpruned_settle(tune_run_t *r)
  * checkpoint again, which the trial's pruning may have removed by then
  * (--keep-checkpoints 1 and a worse step after the best): best.h5 was
  * then missing for good, while best.json named the saved best. */
-static void best_saved_name(const tune_run_t *r, int64_t trial, int64_t step, char *buf, size_t len)
+static void best_saved_name(const tune_run_t *r, int64_t trial, int64_t step, int dir, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s/.best-saved-%lld-%lld.h5", r->o->out, (long long)trial, (long long)step);
+    snprintf(buf, len, "%s/.best-saved-%lld-%lld%s", r->o->out, (long long)trial, (long long)step,
+             dir ? "" : ".h5");
 }
 
 static void best_saved_keep(tune_run_t *r)
@@ -700,23 +869,26 @@ static void best_saved_keep(tune_run_t *r)
     int64_t b = sl_tune_exp_best(r->e), step = b >= 0 ? r->e->t[b].best_step : -1;
     if (b == r->bsaved_trial && step == r->bsaved_step)
         return;
-    char src[2048], dst[2100], tmp[2200], old[2100];
-    snprintf(src, sizeof src, "%s/best.h5", r->o->out);
-    best_saved_name(r, b, step, dst, sizeof dst);
+    char f[2048], d[2048], dst[2100], tmp[2200], old[2100];
+    best_paths(r, f, d, sizeof f);
+    /* the best is the checkpoint of the best's step (coord_report): best.h5,
+     * best/ (a tree of links to it), or neither where there is none */
+    struct stat sb;
+    int dir = lstat(f, &sb) != 0 && lstat(d, &sb) == 0 && S_ISDIR(sb.st_mode);
+    best_saved_name(r, b, step, dir, dst, sizeof dst);
     snprintf(tmp, sizeof tmp, "%s.tmp", dst);
-    unlink(tmp);
-    /* best.h5 is the checkpoint of the best's step (coord_report), or
-     * missing where there is none */
-    int kept = b >= 0 && link(src, tmp) == 0 && rename(tmp, dst) == 0;
-    unlink(tmp);
+    rm_rf(tmp);
+    int kept = b >= 0 && (dir ? link_tree(d, tmp) == SL_OK : link(f, tmp) == 0) && rename(tmp, dst) == 0;
+    rm_rf(tmp);
     if (r->bsaved_have) {
-        best_saved_name(r, r->bsaved_trial, r->bsaved_step, old, sizeof old);
+        best_saved_name(r, r->bsaved_trial, r->bsaved_step, r->bsaved_dir, old, sizeof old);
         if (strcmp(old, dst))
-            unlink(old);
+            rm_rf(old);
     }
     r->bsaved_trial = b; /* tried once per best: trials without checkpoints have none */
     r->bsaved_step = step;
     r->bsaved_have = kept;
+    r->bsaved_dir = dir;
 }
 
 static void coord_maybe_save(tune_run_t *r, int force)
@@ -1043,23 +1215,6 @@ static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck, int
     r->changed = r->dirty = 1;
 }
 
-/* The checkpoint src as best.h5 (dst): hard-linked under a temporary name
- * and renamed over it, or copied where links are not possible. */
-static void keep_best(const char *src, const char *dst)
-{
-    char tmp[2100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
-    unlink(tmp);
-    if (link(src, tmp) == 0 && rename(tmp, dst) == 0)
-        sl_fsync_dir_of(dst);
-    else if (copy_file(src, dst) != SL_OK)
-        SL_WARN("could not keep the best checkpoint %s as %s", src, dst);
-    /* left when best.h5 was already that file (a resumed trial that
-     * reports the step it resumed from again): rename does nothing then,
-     * and best.h5.tmp stayed beside it */
-    unlink(tmp);
-}
-
 static void coord_report(tune_run_t *r, const tune_repmsg_t *m, int *decision_p)
 {
     const char *names[TUNE_MAXM];
@@ -1124,18 +1279,12 @@ static void coord_report(tune_run_t *r, const tune_repmsg_t *m, int *decision_p)
         r->gbest = t->best;
     if (contender && t->best_step == m->step && sl_tune_exp_best(r->e) == m->trial &&
         (r->best_reported != m->trial || r->best_seen != t->best)) {
-        char dir[1024], name[512], src[2048], dst[2048];
+        /* none at the new best's step (a program that keeps one every few
+         * steps) removes the former best's, which would be another trial's
+         * than best.json names */
+        char dir[1024];
         trial_dir(r, m->trial, dir, sizeof dir);
-        snprintf(dst, sizeof dst, "%s/best.h5", r->o->out);
-        if (ckpt_find(dir, m->step, name, sizeof name, NULL) != m->step) {
-            /* no checkpoint at the new best's step (a program that keeps
-             * one every few steps): the former best's was left as best.h5,
-             * another trial's than best.json names */
-            unlink(dst);
-        } else {
-            snprintf(src, sizeof src, "%s/%s", dir, name);
-            keep_best(src, dst);
-        }
+        best_put(r, dir, m->step);
         r->best_reported = m->trial;
         r->best_seen = t->best;
     }
@@ -1608,79 +1757,134 @@ static void coord_loop(tune_run_t *r, double *busy)
     }
 }
 
-/* At a resume, best.h5 made from a report experiment.h5 does not hold
- * goes: rank 0 links it when it takes the report, the state is written at
- * most every 50 writes' time, and a kill -9 between the two left it behind.
- * The trial redid the step and could report worse, or stop before it, and
- * best.h5 stayed another trial's checkpoint than best.json named. Such a
- * best.h5 is one of the checkpoints the resume drops (after its trial's
- * saved step, or of a trial the state does not hold); the saved best's
- * checkpoint at its step, where there is one, takes its place. */
+/* The first regular file under directory dir (depth first), as a path
+ * relative to dir in rel, and its stat: what identifies a best/ tree. */
+static int tree_ident(const char *dir, const char *pre, char *rel, size_t len, struct stat *st)
+{
+    DIR *d = opendir(dir);
+    int found = 0;
+    for (struct dirent *de; d && !found && (de = readdir(d));) {
+        char p[4096], q[4096];
+        if (is_dot(de->d_name))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        snprintf(q, sizeof q, "%s%s%s", pre, pre[0] ? "/" : "", de->d_name);
+        if (lstat(p, st) != 0)
+            continue;
+        if (S_ISREG(st->st_mode)) {
+            snprintf(rel, len, "%s", q);
+            found = 1;
+        } else if (S_ISDIR(st->st_mode)) {
+            found = tree_ident(p, q, rel, len, st);
+        }
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* At a resume, a best made from a report experiment.h5 does not hold goes:
+ * rank 0 links it when it takes the report, the state is written at most
+ * every 50 writes' time, and a kill -9 between the two left it behind. The
+ * trial redid the step and could report worse, or stop before it, and the
+ * best stayed another trial's checkpoint than best.json named. Such a best
+ * (best.h5, or a file of best/) is a link to one of the checkpoints the
+ * resume drops (after its trial's saved step, or of a trial the state does
+ * not hold); the saved best's checkpoint at its step, where there is one,
+ * takes its place, else the killed run's link of the saved best. */
 static void best_settle(tune_run_t *r)
 {
-    char dst[2048], dir[1024], path[2048], name[512], saved[2100];
+    char f[2048], d[2048], dir[1024], path[4200], saved[2][2100], rel[4096] = "";
     struct stat bs, cs;
-    snprintf(dst, sizeof dst, "%s/best.h5", r->o->out);
+    best_paths(r, f, d, sizeof f);
+    /* a replacement of best/ that a kill cut short (best_dir_install) */
+    snprintf(path, sizeof path, "%s/.best.tmp", r->o->out);
+    rm_rf(path);
+    snprintf(path, sizeof path, "%s/.best.old", r->o->out);
+    rm_rf(path);
     /* the killed run's link of the saved best (best_saved_keep): the one of
      * this experiment.h5's best stays, others go */
     int64_t sb = sl_tune_exp_best(r->e), sstep = sb >= 0 ? r->e->t[sb].best_step : -1;
-    best_saved_name(r, sb, sstep, saved, sizeof saved);
+    best_saved_name(r, sb, sstep, 0, saved[0], sizeof saved[0]);
+    best_saved_name(r, sb, sstep, 1, saved[1], sizeof saved[1]);
     DIR *od = opendir(r->o->out);
     for (struct dirent *oe; od && (oe = readdir(od));) {
         char p[2100];
         if (strncmp(oe->d_name, ".best-saved-", 12))
             continue;
         snprintf(p, sizeof p, "%s/%s", r->o->out, oe->d_name);
-        if (strcmp(p, saved) || sb < 0)
-            unlink(p);
+        int k = !strcmp(p, saved[0]) ? 0 : !strcmp(p, saved[1]) ? 1 : -1;
+        if (k < 0 || sb < 0)
+            rm_rf(p);
         else
-            r->bsaved_trial = sb, r->bsaved_step = sstep, r->bsaved_have = 1;
+            r->bsaved_trial = sb, r->bsaved_step = sstep, r->bsaved_have = 1, r->bsaved_dir = k;
     }
     if (od)
         closedir(od);
-    if (stat(dst, &bs) != 0) {
-        if (r->bsaved_have)
-            keep_best(saved, dst); /* gone at the kill, say, between unlink and link */
-        return;
+    const char *sv = saved[r->bsaved_dir];
+    int isdir = 0;
+    if (lstat(f, &bs) != 0) {
+        if (lstat(d, &bs) != 0) {
+            /* gone at the kill, say, between unlink and link */
+            if (r->bsaved_have && !r->bsaved_dir)
+                best_file_install(r, sv);
+            else if (r->bsaved_have)
+                best_dir_from(r, sv);
+            return;
+        }
+        if (!S_ISDIR(bs.st_mode) || !tree_ident(d, "", rel, sizeof rel, &bs))
+            return; /* no file to tell whose it is */
+        isdir = 1;
     }
     if (bs.st_nlink < 2)
         return; /* a copy, or its checkpoint pruned: a saved step's */
     snprintf(dir, sizeof dir, "%s/trials", r->o->out);
     DIR *td = opendir(dir);
     int stale = 0;
+    /* best/'s file: under the trial directory at the same relative path,
+     * the checkpoint entry its first component */
+    char top[512];
+    snprintf(top, sizeof top, "%.*s", (int)strcspn(rel, "/"), rel);
     for (struct dirent *te; td && !stale && (te = readdir(td));) {
         char *end;
         long long id = strtoll(te->d_name, &end, 10);
         if (is_dot(te->d_name) || *end || id < 0)
             continue;
-        int64_t saved = id < r->e->n ? r->e->t[id].step : -1;
+        int64_t tsaved = id < r->e->n ? r->e->t[id].step : -1, s;
         char tdir[1300];
         snprintf(tdir, sizeof tdir, "%s/%s", dir, te->d_name);
-        DIR *d = opendir(tdir);
-        for (struct dirent *de; d && !stale && (de = readdir(d));) {
-            int64_t s;
-            if (!ckpt_step_of(de->d_name, &s) || s <= saved)
+        if (isdir) {
+            snprintf(path, sizeof path, "%s/%s", tdir, rel);
+            stale = ckpt_step_of(top, &s) && s > tsaved && stat(path, &cs) == 0 && cs.st_ino == bs.st_ino &&
+                    cs.st_dev == bs.st_dev;
+            continue;
+        }
+        DIR *dd = opendir(tdir);
+        for (struct dirent *de; dd && !stale && (de = readdir(dd));) {
+            if (!ckpt_step_of(de->d_name, &s) || s <= tsaved)
                 continue;
             snprintf(path, sizeof path, "%s/%s", tdir, de->d_name);
             stale = stat(path, &cs) == 0 && cs.st_ino == bs.st_ino && cs.st_dev == bs.st_dev;
         }
-        if (d)
-            closedir(d);
+        if (dd)
+            closedir(dd);
     }
     if (td)
         closedir(td);
     if (!stale)
         return;
-    unlink(dst);
+    unlink(f);
+    rm_rf(d);
     int64_t b = sl_tune_exp_best(r->e);
     if (b < 0)
         return;
     trial_dir(r, b, dir, sizeof dir);
-    if (ckpt_find(dir, r->e->t[b].best_step, name, sizeof name, NULL) == r->e->t[b].best_step) {
-        snprintf(path, sizeof path, "%s/%s", dir, name);
-        keep_best(path, dst);
-    } else if (r->bsaved_have) {
-        keep_best(saved, dst); /* its checkpoint pruned since */
+    if (best_put(r, dir, r->e->t[b].best_step) == SL_ERR_NOT_FOUND && r->bsaved_have) {
+        /* its checkpoint pruned since */
+        if (r->bsaved_dir)
+            best_dir_from(r, sv);
+        else
+            best_file_install(r, sv);
     }
 }
 

@@ -4,7 +4,8 @@
 # fidelity parameter is optimised (TPE + ASHA), every scheduler runs to the
 # end, ASHA and --max-t count seconds with --time-attr, --budget caps the
 # trial steps, --target ends the experiment, failing trials end errored
-# while the experiment finishes, checkpoint pruning keeps exactly K per trial plus best.h5, trial
+# while the experiment finishes, checkpoint pruning keeps exactly K per trial plus best.h5 (best/ for a
+# directory checkpoint or one of several files), trial
 # directories are made, kept and reused as documented, and bad input
 # fails with one clear message and leaves EXPDIR as it was; malformed
 # report lines are not taken, nor reports past a decision's step that the
@@ -237,6 +238,31 @@ for d in "$T"/keep2/trials/*; do
 done
 bt=$(num trial "$T/keep/best.json"); bs=$(num step "$T/keep/best.json")
 cmp -s "$T/keep/best.h5" "$T/keep/trials/$(printf %06d "$bt")/checkpoint-$bs" || fail "best.h5 is not trial $bt's checkpoint at step $bs"
+# a checkpoint of several files, or a directory (as Ray Tune's are), is kept
+# whole as the directory best/ (hard links: it outlives its trial's
+# pruning), with no best.h5 beside it; there was none (a warning and an
+# error at each new best)
+[ "$(ls "$T/keep2/best" 2>&1 | tr '\n' ' ')" = "checkpoint-1.model checkpoint-1.optim " ] ||
+  fail "best/ of a two-file checkpoint: $(ls -a "$T/keep2" "$T/keep2/best" 2>&1 | tr '\n' ' ')"
+[ -e "$T/keep2/best.h5" ] && fail "best.h5 beside best/: $(ls "$T/keep2")"
+cat > "$T/dirck.sh" <<'EOS'
+#!/bin/sh
+for s in 1 2 3 4; do
+  mkdir -p "$SLUICE_TRIAL_DIR/checkpoint-$s/sub"
+  echo "$SLUICE_TRIAL_ID-$s" > "$SLUICE_TRIAL_DIR/checkpoint-$s/sub/w"
+  echo "sluice-report step=$s m=$((SLUICE_TRIAL_ID * 10 + (s - 2) * (s - 2)))"
+done
+EOS
+chmod +x "$T/dirck.sh"
+expect_rc 0 $TUNE --command "$T/dirck.sh" --space 'x=uniform(0,1)' --metric m --trials 2 --keep-checkpoints 1 \
+  --out "$T/dirck"
+expect_grep '"trial": 0, "step": 2,' "$T/dirck/best.json"
+[ "$(cat "$T/dirck/best/checkpoint-2/sub/w" 2>&1)" = 0-2 ] ||
+  fail "best/ is not trial 0's checkpoint-2/: $(find "$T/dirck" -path '*/trials' -prune -o -print | tr '\n' ' ')"
+[ "$(ls "$T/dirck/best")" = checkpoint-2 ] || fail "best/ holds $(ls "$T/dirck/best"), not checkpoint-2"
+[ -e "$T/dirck/best.h5" ] && fail "best.h5 beside best/: $(ls "$T/dirck")"
+[ "$(ls "$T/dirck/trials/000000")" = checkpoint-4 ] || fail "pruning with best/: $(ls "$T/dirck/trials/000000")"
+grep -q 'could not keep\|cannot copy' "$T/err" && fail "best/: $(cat "$T/err")"
 
 # PBT copies the donor's whole checkpoint (several files, a directory), and
 # when the donor has pruned the one of the decision's step (--keep-checkpoints

@@ -225,6 +225,30 @@ expect_rc 0 bprun --resume
 grep -q '"trial": 0, "step": 1,' "$T/bp/best.json" || fail "best.json: $(cat "$T/bp/best.json")"
 [ "$(cat "$T/bp/best.h5" 2>/dev/null)" = 0-1 ] ||
   fail "best.h5 is not trial 0's checkpoint of step 1: $(cat "$T/bp/best.h5" 2>&1); $(ls -a "$T/bp")"
+# the same with directory checkpoints, kept as the directory best/ (links)
+# and as .best-saved-T-S/
+sed -e 's|echo \([01]-[12]\) > "$SLUICE_TRIAL_DIR/checkpoint-\([12]\)"|mkdir "$SLUICE_TRIAL_DIR/checkpoint-\2" \&\& echo \1 > "$SLUICE_TRIAL_DIR/checkpoint-\2/w"|' \
+  -e 's|\$d/bp/best.h5|$d/bpd/best/checkpoint-1/w|; s|\$d/bp/|$d/bpd/|; s|\$d/bp-killed|$d/bpd-killed|' "$T/bp.sh" > "$T/bpd.sh"
+chmod +x "$T/bpd.sh"
+grep -q 'checkpoint-1/w' "$T/bpd.sh" && ! grep -q '/bp/\|bp-killed' "$T/bpd.sh" || fail "bpd.sh: $(cat "$T/bpd.sh")"
+bpdrun() {
+  $MPIRUN -np 1 $SLUICE tune -q --command "$T/bpd.sh $T" --space 'x=uniform(0,1)' --metric loss --trials 2 \
+    --keep-checkpoints 1 --out "$T/bpd" "$@"
+}
+for try in 1 2 3; do
+  rm -rf "$T/bpd" "$T/bpd-killed"
+  bpdrun > "$T/out" 2>&1
+  [ -e "$T/bpd-killed" ] || { cat "$T/out"; fail "a trial of bpd.sh did not kill its rank"; }
+  ! grep -q '^1,' "$T/bpd/results.csv" && [ ! -e "$T/bpd/trials/000000/checkpoint-1" ] && break
+  [ $try = 3 ] && fail "bpd: trial 1's report was saved before the kill three times: nothing tested"
+done
+[ -d "$T/bpd/.best-saved-0-1" ] || fail "no .best-saved-0-1/ before the resume: $(ls -a "$T/bpd")"
+expect_rc 0 bpdrun --resume
+grep -q '"trial": 0, "step": 1,' "$T/bpd/best.json" || fail "best.json: $(cat "$T/bpd/best.json")"
+[ "$(cat "$T/bpd/best/checkpoint-1/w" 2>/dev/null)" = 0-1 ] ||
+  fail "best/ is not trial 0's checkpoint of step 1: $(ls -a "$T/bpd" "$T/bpd/best" 2>&1 | tr '\n' ' ')"
+[ -e "$T/bpd/best.h5" ] || [ -e "$T/bpd/.best.tmp" ] || [ -e "$T/bpd/.best.old" ] &&
+  fail "left beside best/: $(ls -a "$T/bpd")"
 # a trial that reports the step it resumed from again (it evaluates the
 # checkpoint first) makes best.h5 of the file it already is: no best.h5.tmp
 # is left beside it
