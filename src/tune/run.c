@@ -452,6 +452,62 @@ static sl_status_t copy_file(const char *src, const char *dst)
     return sl_fsync_dir_of(dst);
 }
 
+/* A directory's entries made durable; errors ignored (the files are). */
+static void fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+/* src, a file, a link or a directory tree, made as dst (not there yet):
+ * files copied, or with hard set hard-linked (a trial's pruning cannot take
+ * them away) and copied where links are not possible (another file
+ * system); links and directories made anew. SL_ERR_NOT_FOUND, without a
+ * word, when src is gone (its trial pruned it meanwhile). */
+static sl_status_t tree_make(const char *src, const char *dst, int hard)
+{
+    struct stat sb;
+    if (lstat(src, &sb) != 0)
+        return errno == ENOENT ? SL_ERR_NOT_FOUND
+                               : sl_error(SL_ERR_IO, "cannot read '%s': %s", src, strerror(errno));
+    if (S_ISLNK(sb.st_mode)) {
+        char to[4096];
+        ssize_t k = readlink(src, to, sizeof to - 1);
+        if (k < 0)
+            return errno == ENOENT ? SL_ERR_NOT_FOUND
+                                   : sl_error(SL_ERR_IO, "cannot read '%s': %s", src, strerror(errno));
+        to[k] = '\0';
+        return symlink(to, dst) == 0 ? SL_OK
+                                     : sl_error(SL_ERR_IO, "cannot write '%s': %s", dst, strerror(errno));
+    }
+    if (!S_ISDIR(sb.st_mode))
+        return hard && link(src, dst) == 0 ? SL_OK : copy_file(src, dst);
+    DIR *d = opendir(src);
+    if (!d)
+        return errno == ENOENT ? SL_ERR_NOT_FOUND
+                               : sl_error(SL_ERR_IO, "cannot read '%s': %s", src, strerror(errno));
+    if (mkdir(dst, 0755) != 0) {
+        closedir(d);
+        return sl_error(SL_ERR_IO, "cannot create '%s': %s", dst, strerror(errno));
+    }
+    sl_status_t st = SL_OK;
+    char a[4096], b[4500];
+    for (struct dirent *de; st == SL_OK && (de = readdir(d));) {
+        if (is_dot(de->d_name))
+            continue;
+        snprintf(a, sizeof a, "%s/%s", src, de->d_name);
+        snprintf(b, sizeof b, "%s/%s", dst, de->d_name);
+        st = tree_make(a, b, hard);
+    }
+    closedir(d);
+    if (st == SL_OK)
+        fsync_dir(dst);
+    return st;
+}
+
 /* Copy src to dst whatever it is: a file, a directory (its contents made
  * under dst.tmp, then renamed) or a link. SL_ERR_NOT_FOUND, without a
  * word, when src is gone (its trial pruned it meanwhile). */
@@ -466,35 +522,7 @@ static sl_status_t copy_tree(const char *src, const char *dst)
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", dst);
     rm_rf(tmp);
-    sl_status_t st = SL_OK;
-    if (S_ISLNK(sb.st_mode)) {
-        char to[4096];
-        ssize_t k = readlink(src, to, sizeof to - 1);
-        if (k < 0)
-            return errno == ENOENT ? SL_ERR_NOT_FOUND
-                                   : sl_error(SL_ERR_IO, "cannot read '%s': %s", src, strerror(errno));
-        to[k] = '\0';
-        if (symlink(to, tmp) != 0)
-            return sl_error(SL_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
-    } else {
-        DIR *d = opendir(src);
-        if (!d)
-            return errno == ENOENT ? SL_ERR_NOT_FOUND
-                                   : sl_error(SL_ERR_IO, "cannot read '%s': %s", src, strerror(errno));
-        if (mkdir(tmp, 0755) != 0) {
-            closedir(d);
-            return sl_error(SL_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
-        }
-        char a[4096], b[4500];
-        for (struct dirent *de; st == SL_OK && (de = readdir(d));) {
-            if (is_dot(de->d_name))
-                continue;
-            snprintf(a, sizeof a, "%s/%s", src, de->d_name);
-            snprintf(b, sizeof b, "%s/%s", tmp, de->d_name);
-            st = copy_tree(a, b);
-        }
-        closedir(d);
-    }
+    sl_status_t st = tree_make(src, tmp, 0);
     if (st == SL_OK && rename(tmp, dst) != 0)
         st = sl_error(SL_ERR_IO, "cannot copy '%s' to '%s': %s", src, dst, strerror(errno));
     if (st != SL_OK)
@@ -503,8 +531,9 @@ static sl_status_t copy_tree(const char *src, const char *dst)
 }
 
 /* Copy checkpoint `step` of directory from, every file of it (checkpoint-5.model
- * and checkpoint-5.optim, or a directory checkpoint-5/), into directory to. */
-static sl_status_t ckpt_copy(const char *from, int64_t step, const char *to)
+ * and checkpoint-5.optim, or a directory checkpoint-5/), into directory to;
+ * with hard set, its files hard-linked where they can be (tree_make). */
+static sl_status_t ckpt_copy(const char *from, int64_t step, const char *to, int hard)
 {
     DIR *d = opendir(from);
     if (!d)
@@ -518,7 +547,7 @@ static sl_status_t ckpt_copy(const char *from, int64_t step, const char *to)
             continue;
         snprintf(src, sizeof src, "%s/%s", from, de->d_name);
         snprintf(dst, sizeof dst, "%s/%s", to, de->d_name);
-        st = copy_tree(src, dst);
+        st = hard ? tree_make(src, dst, 1) : copy_tree(src, dst);
         n++;
     }
     closedir(d);
@@ -545,49 +574,6 @@ static void keep_best(const char *src, const char *dst)
      * reports the step it resumed from again): rename does nothing then,
      * and best.h5.tmp stayed beside it */
     unlink(tmp);
-}
-
-/* A directory's entries made durable; errors ignored (the files are). */
-static void fsync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
-/* src, a file, a link or a directory tree, as dst (not there yet): files
- * hard-linked (a trial's pruning cannot take them away) or copied where
- * links are not possible (another file system), directories made anew.
- * SL_ERR_NOT_FOUND, without a word, when src is gone. */
-static sl_status_t link_tree(const char *src, const char *dst)
-{
-    struct stat sb;
-    if (lstat(src, &sb) != 0)
-        return errno == ENOENT ? SL_ERR_NOT_FOUND
-                               : sl_error(SL_ERR_IO, "cannot read '%s': %s", src, strerror(errno));
-    if (!S_ISDIR(sb.st_mode))
-        return link(src, dst) == 0 ? SL_OK : copy_tree(src, dst);
-    if (mkdir(dst, 0755) != 0)
-        return sl_error(SL_ERR_IO, "cannot create '%s': %s", dst, strerror(errno));
-    DIR *d = opendir(src);
-    if (!d)
-        return errno == ENOENT ? SL_ERR_NOT_FOUND
-                               : sl_error(SL_ERR_IO, "cannot read '%s': %s", src, strerror(errno));
-    sl_status_t st = SL_OK;
-    char a[4096], b[4500];
-    for (struct dirent *de; st == SL_OK && (de = readdir(d));) {
-        if (is_dot(de->d_name))
-            continue;
-        snprintf(a, sizeof a, "%s/%s", src, de->d_name);
-        snprintf(b, sizeof b, "%s/%s", dst, de->d_name);
-        st = link_tree(a, b);
-    }
-    closedir(d);
-    if (st == SL_OK)
-        fsync_dir(dst);
-    return st;
 }
 
 /* The best checkpoint is EXPDIR/best.h5 when it is one file (mlp's and
@@ -636,7 +622,7 @@ static sl_status_t best_dir_from(const tune_run_t *r, const char *src)
     char tmp[2100];
     snprintf(tmp, sizeof tmp, "%s/.best.tmp", r->o->out);
     rm_rf(tmp);
-    sl_status_t st = link_tree(src, tmp);
+    sl_status_t st = tree_make(src, tmp, 1);
     if (st != SL_OK) {
         rm_rf(tmp);
         return st;
@@ -650,7 +636,7 @@ static sl_status_t best_dir_from(const tune_run_t *r, const char *src)
  * best.json names). */
 static sl_status_t best_put(const tune_run_t *r, const char *dir, int64_t step)
 {
-    char f[2048], d[2048], src[4096], dst[4200], tmp[2100], one[512] = "";
+    char f[2048], d[2048], src[4096], tmp[2100], one[512] = "";
     best_paths(r, f, d, sizeof f);
     DIR *td = opendir(dir);
     int n = 0;
@@ -659,11 +645,11 @@ static sl_status_t best_put(const tune_run_t *r, const char *dir, int64_t step)
         if (ckpt_step_of(de->d_name, &s) && s == step && n++ == 0)
             snprintf(one, sizeof one, "%s", de->d_name);
     }
+    if (td)
+        closedir(td);
     struct stat sb;
     snprintf(src, sizeof src, "%s/%s", dir, one);
     if (n == 0 || (n == 1 && (lstat(src, &sb) != 0 || !S_ISDIR(sb.st_mode)))) {
-        if (td)
-            closedir(td);
         if (n == 0) {
             unlink(f);
             rm_rf(d);
@@ -676,16 +662,8 @@ static sl_status_t best_put(const tune_run_t *r, const char *dir, int64_t step)
     rm_rf(tmp);
     sl_status_t st =
         mkdir(tmp, 0755) == 0 ? SL_OK : sl_error(SL_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
-    rewinddir(td);
-    for (struct dirent *de; st == SL_OK && (de = readdir(td));) {
-        int64_t s;
-        if (!ckpt_step_of(de->d_name, &s) || s != step)
-            continue;
-        snprintf(src, sizeof src, "%s/%s", dir, de->d_name);
-        snprintf(dst, sizeof dst, "%s/%s", tmp, de->d_name);
-        st = link_tree(src, dst);
-    }
-    closedir(td);
+    if (st == SL_OK)
+        st = ckpt_copy(dir, step, tmp, 1);
     if (st == SL_OK) {
         fsync_dir(tmp);
         st = best_dir_install(r, tmp);
@@ -878,7 +856,7 @@ static void best_saved_keep(tune_run_t *r)
     best_saved_name(r, b, step, dir, dst, sizeof dst);
     snprintf(tmp, sizeof tmp, "%s.tmp", dst);
     rm_rf(tmp);
-    int kept = b >= 0 && (dir ? link_tree(d, tmp) == SL_OK : link(f, tmp) == 0) && rename(tmp, dst) == 0;
+    int kept = b >= 0 && (dir ? tree_make(d, tmp, 1) == SL_OK : link(f, tmp) == 0) && rename(tmp, dst) == 0;
     rm_rf(tmp);
     if (r->bsaved_have) {
         best_saved_name(r, r->bsaved_trial, r->bsaved_step, r->bsaved_dir, old, sizeof old);
@@ -967,7 +945,7 @@ static sl_status_t coord_prepare(tune_run_t *r, const sl_tune_job_t *job, tune_j
                 s = ckpt_find_after(from, donor_step);
             if (s < 0)
                 break;
-            sl_status_t cst = ckpt_copy(from, s, m->trial_dir);
+            sl_status_t cst = ckpt_copy(from, s, m->trial_dir, 0);
             if (cst == SL_OK)
                 break;
             ckpt_prune(m->trial_dir, -1, -1, NULL);

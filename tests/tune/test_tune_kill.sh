@@ -119,6 +119,10 @@ if [ ! -e "$d/b-killed" ]; then
   # the state (pruned, not written: writes come at most every 50 writes'
   # time), then the kill
   for s in 1 2 3; do echo $s > "$SLUICE_TRIAL_DIR/checkpoint-$s"; echo "sluice-report step=$s loss=$s"; sleep 0.3; done
+  # once experiment.h5 holds a step (results.csv is written with it): under
+  # load a write can wait 50 writes' time, and the resume rightly started over
+  i=0
+  while ! grep -q '^0,[123],' "$d/burst/results.csv" 2>/dev/null && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done
   out=""
   while [ $s -lt 30 ]; do s=$((s+1)); echo $s > "$SLUICE_TRIAL_DIR/checkpoint-$s"; out="$out
 sluice-report step=$s loss=$s"; done
@@ -209,19 +213,25 @@ fi
 echo "sluice-report step=1 loss=3"
 SH
 chmod +x "$T/bp.sh"
-bprun() {
-  $MPIRUN -np 1 $SLUICE tune -q --command "$T/bp.sh $T" --space 'x=uniform(0,1)' --metric loss --trials 2 \
-    --keep-checkpoints 1 --out "$T/bp" "$@"
+bprun() { # bprun NAME [options]: $T/NAME.sh into $T/NAME
+  n=$1
+  shift
+  $MPIRUN -np 1 $SLUICE tune -q --command "$T/$n.sh $T" --space 'x=uniform(0,1)' --metric loss --trials 2 \
+    --keep-checkpoints 1 --out "$T/$n" "$@"
 }
-# the case needs trial 1's report unsaved at the kill: tried up to 3 times
-for try in 1 2 3; do
-  rm -rf "$T/bp" "$T/bp-killed"
-  bprun > "$T/out" 2>&1
-  [ -e "$T/bp-killed" ] || { cat "$T/out"; fail "a trial of bp.sh did not kill its rank"; }
-  ! grep -q '^1,' "$T/bp/results.csv" && [ ! -e "$T/bp/trials/000000/checkpoint-1" ] && break
-  [ $try = 3 ] && fail "trial 1's report was saved before the kill three times: nothing tested"
-done
-expect_rc 0 bprun --resume
+# bp_killed NAME: bprun NAME until its trial 1 kills the rank with its
+# report unsaved, which the case needs (tried up to 3 times)
+bp_killed() {
+  for try in 1 2 3; do
+    rm -rf "$T/$1" "$T/$1-killed"
+    bprun "$1" > "$T/out" 2>&1
+    [ -e "$T/$1-killed" ] || { cat "$T/out"; fail "a trial of $1.sh did not kill its rank"; }
+    ! grep -q '^1,' "$T/$1/results.csv" && [ ! -e "$T/$1/trials/000000/checkpoint-1" ] && return
+  done
+  fail "$1: trial 1's report was saved before the kill three times: nothing tested"
+}
+bp_killed bp
+expect_rc 0 bprun bp --resume
 grep -q '"trial": 0, "step": 1,' "$T/bp/best.json" || fail "best.json: $(cat "$T/bp/best.json")"
 [ "$(cat "$T/bp/best.h5" 2>/dev/null)" = 0-1 ] ||
   fail "best.h5 is not trial 0's checkpoint of step 1: $(cat "$T/bp/best.h5" 2>&1); $(ls -a "$T/bp")"
@@ -231,19 +241,9 @@ sed -e 's|echo \([01]-[12]\) > "$SLUICE_TRIAL_DIR/checkpoint-\([12]\)"|mkdir "$S
   -e 's|\$d/bp/best.h5|$d/bpd/best/checkpoint-1/w|; s|\$d/bp/|$d/bpd/|; s|\$d/bp-killed|$d/bpd-killed|' "$T/bp.sh" > "$T/bpd.sh"
 chmod +x "$T/bpd.sh"
 grep -q 'checkpoint-1/w' "$T/bpd.sh" && ! grep -q '/bp/\|bp-killed' "$T/bpd.sh" || fail "bpd.sh: $(cat "$T/bpd.sh")"
-bpdrun() {
-  $MPIRUN -np 1 $SLUICE tune -q --command "$T/bpd.sh $T" --space 'x=uniform(0,1)' --metric loss --trials 2 \
-    --keep-checkpoints 1 --out "$T/bpd" "$@"
-}
-for try in 1 2 3; do
-  rm -rf "$T/bpd" "$T/bpd-killed"
-  bpdrun > "$T/out" 2>&1
-  [ -e "$T/bpd-killed" ] || { cat "$T/out"; fail "a trial of bpd.sh did not kill its rank"; }
-  ! grep -q '^1,' "$T/bpd/results.csv" && [ ! -e "$T/bpd/trials/000000/checkpoint-1" ] && break
-  [ $try = 3 ] && fail "bpd: trial 1's report was saved before the kill three times: nothing tested"
-done
+bp_killed bpd
 [ -d "$T/bpd/.best-saved-0-1" ] || fail "no .best-saved-0-1/ before the resume: $(ls -a "$T/bpd")"
-expect_rc 0 bpdrun --resume
+expect_rc 0 bprun bpd --resume
 grep -q '"trial": 0, "step": 1,' "$T/bpd/best.json" || fail "best.json: $(cat "$T/bpd/best.json")"
 [ "$(cat "$T/bpd/best/checkpoint-1/w" 2>/dev/null)" = 0-1 ] ||
   fail "best/ is not trial 0's checkpoint of step 1: $(ls -a "$T/bpd" "$T/bpd/best" 2>&1 | tr '\n' ' ')"
