@@ -18,7 +18,7 @@ value is the objective's f(params, step); reports/step/best/last of
 trials.csv agree with results.csv; outside PBT each trial's steps are
 1..last once each, in order, with one parameter set; the newest K reported
 checkpoints are left (at most K for PBT), both files of a two-file one;
-best.json is a best row of results.csv and best.h5 its checkpoint;
+best.json is a best row of results.csv and best.h5 (best/) its checkpoint;
 time_total_s grows with the step; --budget holds; after each stop the same
 (but pending/paused allowed); --resume of a finished experiment changes no
 file; FIFO with random/grid search ends with the reference's trials.csv and
@@ -378,6 +378,14 @@ def check(c, out, final=True):
         if not any(int(r["trial"]) == bj["trial"] and int(r["step"]) == bj["step"] for r in cand):
             bad.append(f"best.json (trial {bj['trial']} step {bj['step']}) is no row with the best value")
         bh = os.path.join(out, "best.h5")
+        bd = os.path.join(out, "best")
+        if os.path.isdir(bd):  # a checkpoint of several files (multi) is kept as best/
+            files = sorted(os.listdir(bd))
+            if files != [f"checkpoint-{bj['step']}.data", f"checkpoint-{bj['step']}.meta"]:
+                bad.append(f"best/ holds {files}, best.json step {bj['step']}")
+            if os.path.exists(bh):
+                bad.append("best.h5 beside best/")
+            bh = os.path.join(bd, files[0]) if files else bh
         if os.path.exists(bh):
             with open(bh) as f:
                 w = f.read().split()
@@ -387,8 +395,9 @@ def check(c, out, final=True):
                 bad.append(f"best.h5 is trial {w[1]}'s checkpoint, best.json names trial {bj['trial']}")
         else:
             bad.append("best.h5 missing (every step writes a checkpoint)")
-    if os.path.exists(os.path.join(out, "best.h5.tmp")):
-        bad.append("best.h5.tmp left")
+    for left in ("best.h5.tmp", ".best.tmp", ".best.old"):
+        if os.path.exists(os.path.join(out, left)):
+            bad.append(f"{left} left")
     return bad
 
 
