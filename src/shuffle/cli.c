@@ -144,6 +144,8 @@ static const sl_opt_t sort_table[] = {
     {"test-stop-buffer", 0, SL_OPT_INT, O(test_stop_buffer), "0", 0, 1e9, NULL, SL_OPT_HIDDEN,
      "test hook: ranks > 0 ask themselves to stop (as SIGUSR1 does) at their Nth output buffer of the merge",
      NULL},
+    {"test-stop-after-map", 0, SL_OPT_BOOL, O(test_stop_after_map), NULL, 0, 0, NULL, SL_OPT_HIDDEN,
+     "test hook: ranks > 0 ask themselves to stop (as SIGUSR1 does) once their map is over", NULL},
     SL_OPT_END,
 };
 #undef O

@@ -2307,6 +2307,8 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
         double t0 = sl_now();
         SL_TRY_GOTO(map(&c, chunk), out);
         c.t_map = sl_now() - t0;
+        if (o->test_stop_after_map && c.rank > 0)
+            sl_stop_request(); /* the test hook: a stop between the map's end and the safe point */
     }
     if (c.x)
         sl_xchg_destroy(&c.x);

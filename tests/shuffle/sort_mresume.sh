@@ -5,7 +5,8 @@
 # manifest, exit 75; --resume then merges them without reading the inputs
 # (an input changed everywhere but where the fingerprint samples would give
 # another checksum) and removes them. A kill -9 (no run manifest) or a
-# missing run falls back to the map.
+# missing run falls back to the map; a kill -9 during a resumed merge
+# keeps the runs for the next resume.
 . "$top_srcdir/tests/lib.sh"
 cd "$T" || exit 1
 checksum() { # checksum FILE... -> valsort's checksum line
@@ -106,6 +107,32 @@ expect_rc 0 $MPIRUN -np 4 $SLUICE sort --input in.dat --output sorted --tmp tmp 
 resumed_from_runs "4 ranks"
 done_clean "4 ranks, stopped twice"
 
+# A stop between the map's end and the safe point after it (every rank
+# then stops at its first output buffer: no partition is complete); a
+# kill -9 during the resumed merge, once part-00000 is renamed, leaves
+# rank 1's runs and run manifest, and the next resume merges them.
+cp orig.dat in.dat
+rm -rf sorted
+expect_rc 75 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M --test-stop-after-map
+expect_grep "stopped during the merge: " "$T/err"
+[ -z "$(cd sorted && ls part-* 2>/dev/null)" ] || fail "a partition complete after a stop before the merge: $(ls sorted)"
+[ -f sorted/.sluice-sort-runs-00000 ] && [ -f sorted/.sluice-sort-runs-00001 ] || fail "run manifests: $(ls -a sorted)"
+cp other.dat in.dat
+$MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M --resume --test-stall-ms 30000 >run.log 2>&1 &
+pid=$!
+i=0
+while [ ! -e sorted/part-00000 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+[ -e sorted/part-00000 ] || { kill -9 $pid; fail "part-00000 never appeared: $(cat run.log)"; }
+for p in $(pgrep -P $pid); do kill -9 "$p"; done
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+[ -e sorted/part-00001 ] && fail "part-00001 complete although its rank was killed"
+[ -f sorted/.sluice-sort-runs-00001 ] || fail "the kill removed rank 1's run manifest"
+ls tmp/sluice-run-*-0-* >/dev/null 2>&1 && fail "rank 0's runs left after its partition was renamed: $(ls tmp)"
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M --resume
+resumed_from_runs "kill -9 in the resumed merge"
+done_clean "kill -9 in the resumed merge"
+
 # A partition that fits in memory (no spill): the stop writes it as one
 # sorted run.
 cp orig.dat in.dat
@@ -128,6 +155,15 @@ expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp 
 expect_grep "partition 1 cannot be merged from spilled runs (a run its run manifest lists is missing): the map runs again" "$T/err"
 grep -q '"resumed_from_runs": false,' sorted/summary.json || fail "missing run: $(cat sorted/summary.json)"
 done_clean "a missing run"
+
+# A run cut short by a record: the same.
+expect_rc 75 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M --test-stop-buffer 3
+stopped_as 2
+truncate -s -100 "$(ls tmp/sluice-run-*-1-* | tail -n 1)"
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M --resume
+expect_grep "partition 1 cannot be merged from spilled runs (a run its run manifest lists is not of the recorded size)" "$T/err"
+grep -q '"resumed_from_runs": false,' sorted/summary.json || fail "short run: $(cat sorted/summary.json)"
+done_clean "a short run"
 
 # A kill -9 during the merge leaves no run manifest: the map runs again.
 sort_killed_after_part0 --input in.dat --tmp tmp --mem 1M
