@@ -2010,7 +2010,8 @@ static void report(sctx_t *c, double total)
                     bound, c->o->disk_read_bw, c->o->disk_write_bw, 100.0 * bound / tm[6]);
     sl_u128_hex(sum, hex); /* for the JSON too, with -q */
     if (out && c->from_runs)
-        fprintf(out, "  resumed from the runs kept at a stop: the map was skipped (no input read)\n");
+        fprintf(out, "  resumed from the runs kept at a stop: the map was skipped (inputs read only for the "
+                     "fingerprint)\n");
     if (out)
         fprintf(out, "  output checksum %s (valsort's sum of CRC32s)\n", hex);
     /* The summary, as JSON. */
@@ -2294,7 +2295,8 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
              c.rank);
     if (c.from_runs) {
         /* Every partition is complete or has the runs a stop during the
-         * merge kept: no input is read, nothing exchanged. The reducer's
+         * merge kept: no input is read (but the fingerprint's records),
+         * nothing exchanged. The reducer's
          * second buffer is not needed; the first stays an empty run. */
         free(c.kin); /* nothing is counted for the kept partitions: reduce() says what stands for it */
         c.kin = NULL;
