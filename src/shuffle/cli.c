@@ -113,7 +113,9 @@ static const sl_opt_t sort_table[] = {
     {"direct-read", 0, SL_OPT_BOOL, O(direct_read), NULL, 0, 0, NULL, 0,
      "read inputs with direct I/O (inputs larger than the page cache)", NULL},
     {"resume", 0, SL_OPT_BOOL, O(resume), NULL, 0, 0, NULL, 0,
-     "keep output partitions a killed run completed", NULL},
+     "keep the partitions a stopped or killed run completed; after a stop (SIGUSR1/SIGTERM) during the "
+     "merge, continue from its spilled runs without running the map again",
+     NULL},
     {"record-size", 0, SL_OPT_INT, O(record_size), "100", 1, SL_SORT_REC_MAX, NULL, 0,
      "bytes per record (fixed size)", "R"},
     {"key-offset", 0, SL_OPT_INT, O(key_offset), "0", 0, SL_SORT_REC_MAX - 1, NULL, 0,
@@ -138,7 +140,12 @@ static const sl_opt_t sort_table[] = {
      "print the projected time of sorting SIZE (e.g. 100T) and its bottleneck", "SIZE"},
     {"nodes", 0, SL_OPT_INT, O(nodes), "1", 1, 1e7, NULL, 0, "nodes (--plan)", NULL},
     {"test-stall-ms", 0, SL_OPT_INT, O(test_stall_ms), "0", 0, 1e7, NULL, SL_OPT_HIDDEN,
-     "test hook: rank r waits r*ms before writing", NULL},
+     "test hook: rank r waits r*ms before writing (a stop ends the wait)", NULL},
+    {"test-stop-buffer", 0, SL_OPT_INT, O(test_stop_buffer), "0", 0, 1e9, NULL, SL_OPT_HIDDEN,
+     "test hook: ranks > 0 ask themselves to stop (as SIGUSR1 does) at their Nth output buffer of the merge",
+     NULL},
+    {"test-stop-after-map", 0, SL_OPT_BOOL, O(test_stop_after_map), NULL, 0, 0, NULL, SL_OPT_HIDDEN,
+     "test hook: ranks > 0 ask themselves to stop (as SIGUSR1 does) once their map is over", NULL},
     SL_OPT_END,
 };
 #undef O

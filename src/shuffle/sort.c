@@ -30,6 +30,11 @@
 #define MAGIC    "SLSORT03" /* 03: the record geometry after the token */
 #define MHDR     64         /* manifest header bytes before the splitters */
 #define FP_RECS  64 /* the inputs' fingerprint reads FP_RECS + 1 records */
+/* A rank stopped during the merge lists its runs in OUTDIR/RUNSMAN<N> (N:
+ * its partition, in part-N's digits): text, RUNSMAGIC then "key value"
+ * lines, one "run RECORDS BYTES PATH" line per run in merge order, "end". */
+#define RUNSMAN   ".sluice-sort-runs-"
+#define RUNSMAGIC "SLRUNS01"
 
 typedef struct spiller spiller_t;
 
@@ -67,6 +72,15 @@ typedef struct {
     sl_run_t *runs;
     char runbase[4096];
     uint64_t token; /* names this sort's runs: kept in the manifest, so a resume knows the killed run's */
+    uint64_t fp;    /* the inputs' fingerprint (the manifest's) */
+    /* A stop during the merge (runs_manifest_write) and a resume from it
+     * (runs_decide): from_runs, the map was skipped on every rank; mine_runs,
+     * this rank merges the runs its run manifest lists (runs_nrec records);
+     * keep_runs, c->runs are not removed on the way out (a run manifest
+     * names them); map_cut, the map ended early at a stop; saved, this rank
+     * completed its partition or kept its runs at a stop. */
+    int from_runs, mine_runs, keep_runs, map_cut, saved;
+    uint64_t runs_nrec;
     /* map -> send buffers, two per peer */
     size_t blk;
     unsigned char **sb[2];
@@ -223,17 +237,36 @@ static sl_status_t part_path(const sctx_t *c, int p, char *buf, size_t len, int 
     return SL_OK;
 }
 
+static sl_status_t runsman_path(const sctx_t *c, int p, char *buf, size_t len)
+{
+    int k = snprintf(buf, len, "%s/" RUNSMAN "%0*d", c->o->output, sl_sort_rank_width(c->size), p);
+    if (k < 0 || (size_t)k >= len)
+        return sl_error(SL_ERR_INVALID, "output path too long");
+    return SL_OK;
+}
+
+/* The characters before a partition's number in name: 5 for part-N, the
+ * prefix's for a run manifest, 0 for neither. */
+static size_t numbered_prefix(const char *name)
+{
+    size_t k = !strncmp(name, "part-", 5)                 ? 5
+               : !strncmp(name, RUNSMAN, strlen(RUNSMAN)) ? strlen(RUNSMAN)
+                                                          : 0;
+    return k && name[k] >= '0' && name[k] <= '9' ? k : 0;
+}
+
 /* Names in OUTDIR that a sort creates, replaces or removes: partitions (any
- * number: those beyond the rank count are removed), their temporary names,
- * the summary and the manifest. */
+ * number: those beyond the rank count are removed), run manifests, their
+ * temporary names, the summary and the manifest. */
 static int outdir_owns(const char *name)
 {
     if (!strcmp(name, "summary.json") || !strcmp(name, "summary.json.tmp") || !strcmp(name, MANIFEST) ||
         !strcmp(name, MANIFEST ".tmp"))
         return 1;
-    if (strncmp(name, "part-", 5) || !(name[5] >= '0' && name[5] <= '9'))
+    size_t k = numbered_prefix(name);
+    if (!k)
         return 0;
-    const char *p = name + 5;
+    const char *p = name + k;
     while (*p >= '0' && *p <= '9')
         p++;
     return !*p || !strcmp(p, ".tmp");
@@ -363,8 +396,9 @@ done:
  * on another node now (or not at all: a run on fewer ranks), so every rank
  * looks, and those sharing a directory race harmlessly. Called before any
  * rank of this run spills (a resume spills under the same token). Best
- * effort: a run left is only space. */
-static void remove_stale_runs(const sctx_t *c, uint64_t token, const char *dir)
+ * effort: a run left is only space. only_rank >= 0: only that rank's (a
+ * resume from runs keeps the others'). */
+static void remove_stale_runs(const sctx_t *c, uint64_t token, const char *dir, int only_rank)
 {
     char prefix[64];
     int k = snprintf(prefix, sizeof prefix, "sluice-run-%llu-", (unsigned long long)token);
@@ -377,7 +411,7 @@ static void remove_stale_runs(const sctx_t *c, uint64_t token, const char *dir)
             continue;
         char *end;
         long rk = strtol(e->d_name + k, &end, 10);
-        if (end == e->d_name + k || *end != '-' || rk < 0)
+        if (end == e->d_name + k || *end != '-' || rk < 0 || (only_rank >= 0 && rk != only_rank))
             continue;
         char path[4200];
         snprintf(path, sizeof path, "%.3000s/%s", dir, e->d_name);
@@ -402,9 +436,10 @@ static int unlink_gone(const char *path)
 }
 
 /* Local: removes what an earlier run left in OUTDIR (what outdir_owns
- * names, but the manifest): only its part-* with parts_only; part-N of a
- * rank of this run is kept with keep_mine, and otherwise removed on a best
- * effort (its rank names what is in the way when it writes). */
+ * names, but the manifest): only its part-* and run manifests with
+ * parts_only; part-N or the run manifest of partition N of a rank of this
+ * run is kept with keep_mine, and otherwise removed on a best effort (its
+ * rank names what is in the way when it writes). */
 static sl_status_t remove_earlier(const sctx_t *c, int parts_only, int keep_mine)
 {
     DIR *d = opendir(c->o->output);
@@ -413,14 +448,15 @@ static sl_status_t remove_earlier(const sctx_t *c, int parts_only, int keep_mine
     sl_status_t st = SL_OK;
     struct dirent *e;
     while (st == SL_OK && (e = readdir(d))) {
-        int part = !strncmp(e->d_name, "part-", 5);
+        size_t pre = numbered_prefix(e->d_name);
+        int part = pre != 0;
         if (!outdir_owns(e->d_name) || !strcmp(e->d_name, MANIFEST) || !strcmp(e->d_name, MANIFEST ".tmp") ||
             (parts_only && !part))
             continue;
-        int mine = 0; /* part-N of a rank of this run */
+        int mine = 0; /* part-N (or its run manifest) of a rank of this run */
         if (part) {
             errno = 0;
-            unsigned long long p = strtoull(e->d_name + 5, NULL, 10);
+            unsigned long long p = strtoull(e->d_name + pre, NULL, 10);
             mine = errno == 0 && p < (unsigned long long)c->size;
         }
         if (mine && keep_mine)
@@ -475,6 +511,227 @@ static sl_status_t clean_other_outdir(const sctx_t *c, int fresh)
     return remove_earlier(c, 0, !fresh);
 }
 
+/* Local, at a stop during the merge, once every run of c->runs is on disk
+ * (fsync'd): OUTDIR/RUNSMAN<rank> names them, with what the resume checks
+ * them by: the sort (token, inputs' fingerprint, ranks, records, record
+ * size), the partition and its record count, each run's records, bytes and
+ * absolute path. Written under a temporary name, fsync'd and renamed. */
+static sl_status_t runs_manifest_write(const sctx_t *c)
+{
+    char path[4200];
+    SL_TRY(runsman_path(c, c->rank, path, sizeof path));
+    size_t cap = 512 + (size_t)c->nruns * (PATH_MAX + 64), k = 0;
+    char *b = malloc(cap);
+    if (!b)
+        return sl_error(SL_ERR_NOMEM, "out of memory");
+    uint64_t tot = 0;
+    for (int i = 0; i < c->nruns; i++)
+        tot += c->runs[i].nrec;
+    k += (size_t)snprintf(b + k, cap - k,
+                          RUNSMAGIC "\ntoken %llu\nfingerprint %llu\nranks %d\nrecords %llu\nrecord_size %u\n"
+                                    "partition %d\npartition_records %llu\nruns %d\n",
+                          (unsigned long long)c->token, (unsigned long long)c->fp, c->size,
+                          (unsigned long long)c->nrec, (unsigned)c->g.rec, c->rank, (unsigned long long)tot,
+                          c->nruns);
+    sl_status_t st = SL_OK;
+    for (int i = 0; st == SL_OK && i < c->nruns; i++) {
+        char real[PATH_MAX];
+        if (!realpath(c->runs[i].path, real))
+            st = sl_error(SL_ERR_IO, "cannot resolve run '%s': %s", c->runs[i].path, strerror(errno));
+        else if (strchr(real, '\n'))
+            st = sl_error(SL_ERR_INVALID, "run '%s': a newline in its path cannot be listed in '%s'", real,
+                          path);
+        else
+            k += (size_t)snprintf(b + k, cap - k, "run %llu %llu %s\n", (unsigned long long)c->runs[i].nrec,
+                                  (unsigned long long)(c->runs[i].nrec * c->R), real);
+    }
+    if (st == SL_OK) {
+        k += (size_t)snprintf(b + k, cap - k, "end\n");
+        st = sl_file_write_atomic(path, b, k);
+    }
+    free(b);
+    return st;
+}
+
+/* Why a rank's partition cannot be merged from runs at a resume. */
+enum {
+    RUNS_OK = 0,  /* complete, or its runs are all there */
+    RUNS_NONE,    /* no run manifest: killed, or stopped before the merge */
+    RUNS_OTHER,   /* a run manifest of another sort or partition */
+    RUNS_BAD,     /* not a run manifest this version reads */
+    RUNS_MISSING, /* a run it lists is gone */
+    RUNS_SIZE,    /* a run it lists is not of its recorded size */
+    RUNS_NREASONS
+};
+
+static const char *runs_reason(int why)
+{
+    static const char *s[RUNS_NREASONS] = {
+        "",
+        "it has no run manifest: the earlier run was killed, or stopped before its merge",
+        "its run manifest is of another sort",
+        "its run manifest cannot be read",
+        "a run its run manifest lists is missing",
+        "a run its run manifest lists is not of the recorded size"};
+    return why >= 0 && why < RUNS_NREASONS ? s[why] : "";
+}
+
+/* Local: the run manifest of this rank's partition, if any, as runs
+ * (malloc'd paths; the caller frees them and the array) for token.
+ * Returns RUNS_OK with *n_p runs, or why not. Only files named like this
+ * sort's runs of this rank are taken: a resumed merge removes them. */
+static int runs_manifest_read(const sctx_t *c, uint64_t token, sl_run_t **runs_p, int *n_p, uint64_t *tot_p)
+{
+    char path[4200];
+    *runs_p = NULL;
+    *n_p = 0;
+    if (runsman_path(c, c->rank, path, sizeof path) != SL_OK)
+        return RUNS_BAD;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return RUNS_NONE;
+    char line[PATH_MAX + 128], prefix[96];
+    snprintf(prefix, sizeof prefix, "sluice-run-%llu-%d-", (unsigned long long)token, c->rank);
+    unsigned long long tok = 0, fp = 0, nrec = 0, tot = 0, rec = 0, sum = 0;
+    int ranks = -1, part = -1, nruns = -1, n = 0, why = RUNS_OK, ended = 0;
+    sl_run_t *runs = NULL;
+    if (!fgets(line, sizeof line, f) || strcmp(line, RUNSMAGIC "\n"))
+        why = RUNS_BAD;
+    while (why == RUNS_OK && !ended && fgets(line, sizeof line, f)) {
+        size_t len = strlen(line);
+        if (!len || line[len - 1] != '\n') {
+            why = RUNS_BAD;
+            break;
+        }
+        line[len - 1] = '\0';
+        unsigned long long a, b;
+        int at = 0;
+        if (sscanf(line, "token %llu", &tok) == 1 || sscanf(line, "fingerprint %llu", &fp) == 1 ||
+            sscanf(line, "ranks %d", &ranks) == 1 || sscanf(line, "records %llu", &nrec) == 1 ||
+            sscanf(line, "record_size %llu", &rec) == 1 || sscanf(line, "partition %d", &part) == 1 ||
+            sscanf(line, "partition_records %llu", &tot) == 1)
+            continue;
+        if (sscanf(line, "runs %d", &nruns) == 1) {
+            if (nruns < 0 || nruns > (1 << 24) || runs || !(runs = calloc((size_t)nruns + 1, sizeof *runs)))
+                why = RUNS_BAD;
+            continue;
+        }
+        if (!strcmp(line, "end")) {
+            ended = 1;
+            continue;
+        }
+        if (sscanf(line, "run %llu %llu %n", &a, &b, &at) != 2 || !at || !runs || n >= nruns) {
+            why = RUNS_BAD;
+            break;
+        }
+        const char *rp = line + at, *base = strrchr(rp, '/');
+        base = base ? base + 1 : rp;
+        if (tok != token || part != c->rank) {
+            why = RUNS_OTHER;
+            break;
+        }
+        if (strncmp(base, prefix, strlen(prefix)) || b != a * c->R) {
+            why = RUNS_BAD;
+            break;
+        }
+        struct stat sb;
+        if (stat(rp, &sb) != 0 || !S_ISREG(sb.st_mode))
+            why = RUNS_MISSING;
+        else if ((uint64_t)sb.st_size != b)
+            why = RUNS_SIZE;
+        else if (!(runs[n].path = strdup(rp)))
+            why = RUNS_BAD;
+        else
+            runs[n++].nrec = a;
+        sum += a;
+    }
+    fclose(f);
+    if (why == RUNS_OK && (tok != token || part != c->rank || ranks != c->size || fp != c->fp ||
+                           nrec != c->nrec || rec != c->g.rec))
+        why = RUNS_OTHER;
+    if (why == RUNS_OK && (!ended || n != nruns || sum != tot))
+        why = RUNS_BAD;
+    if (why != RUNS_OK) {
+        for (int i = 0; i < n; i++)
+            free((char *)runs[i].path);
+        free(runs);
+        return why;
+    }
+    *runs_p = runs;
+    *n_p = n;
+    *tot_p = tot;
+    return RUNS_OK;
+}
+
+/* Local: unlink the runs (names checked by runs_manifest_read) and free them. */
+static void runs_remove(sl_run_t *runs, int n, int unlink_them)
+{
+    for (int i = 0; i < n; i++) {
+        if (unlink_them)
+            unlink(runs[i].path);
+        free((char *)runs[i].path);
+    }
+    free(runs);
+}
+
+/* Collective, at a resume (the manifest matched; token is its): whether the
+ * map can be skipped. Each rank's partition is complete (part-N) or its run
+ * manifest lists runs that are all there with their recorded sizes; if
+ * every partition is one or the other and some have runs, c->from_runs is
+ * set on every rank and a rank with runs takes them into c->runs
+ * (c->mine_runs). Otherwise the map runs again: run manifests are removed
+ * (the map's runs reuse the token's names) with the runs they list, and
+ * rank 0 says why for the lowest such partition. A complete partition's
+ * leftover run manifest (a kill between its rename and the removal) goes
+ * too (its runs: remove_stale_runs). */
+static sl_status_t runs_decide(sctx_t *c, uint64_t token)
+{
+    char pp[4200], rm[4200];
+    SL_TRY(part_path(c, c->rank, pp, sizeof pp, 0));
+    SL_TRY(runsman_path(c, c->rank, rm, sizeof rm));
+    int done = access(pp, F_OK) == 0, n = 0, why = RUNS_OK;
+    uint64_t tot = 0;
+    sl_run_t *runs = NULL;
+    if (!done)
+        why = runs_manifest_read(c, token, &runs, &n, &tot);
+    int present = access(rm, F_OK) == 0;
+    /* lowest rank that is neither, with its reason; any rank with runs; any run manifest */
+    int in[3] = {why == RUNS_OK ? INT_MAX : c->rank * RUNS_NREASONS + why, !done && why == RUNS_OK, present},
+        out[3];
+    MPI_Allreduce(in, out, 1, MPI_INT, MPI_MIN, c->comm);
+    MPI_Allreduce(in + 1, out + 1, 2, MPI_INT, MPI_MAX, c->comm);
+    sl_status_t st = SL_OK;
+    if (out[0] == INT_MAX && out[1]) {
+        c->from_runs = 1;
+        if (!done) {
+            c->runs = runs;
+            c->nruns = c->runcap = n;
+            c->runs_nrec = tot;
+            c->mine_runs = 1;
+            c->keep_runs = 1;
+            runs = NULL;
+        }
+        SL_INFO0(
+            "sort: --resume: the merge continues from the runs an earlier run kept at a stop; the map is "
+            "skipped");
+    } else {
+        if (out[0] != INT_MAX && (out[2] || out[1]))
+            SL_INFO0(
+                "sort: --resume: partition %d cannot be merged from spilled runs (%s): the map runs again",
+                out[0] / RUNS_NREASONS, runs_reason(out[0] % RUNS_NREASONS));
+        else if (out[0] != INT_MAX)
+            SL_VERBOSE0("sort: --resume: partition %d cannot be merged from spilled runs (%s): the map runs "
+                        "again",
+                        out[0] / RUNS_NREASONS, runs_reason(out[0] % RUNS_NREASONS));
+    }
+    if (!c->from_runs || done) {
+        runs_remove(runs, n, 1);
+        if (present && unlink_gone(rm) != 0)
+            st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", rm, strerror(errno));
+    }
+    return sl_agree(c->comm, st);
+}
+
 /* Collective: a fingerprint of the inputs for the manifest, so that
  * --resume with other inputs of the same record count is refused: the sum,
  * weighted by their index, of the CRC32s of FP_RECS + 1 records (with their
@@ -521,6 +778,7 @@ static sl_status_t plan_partitions(sctx_t *c)
     size_t mlen = MHDR + (size_t)(c->size - 1) * c->spl_len;
     uint64_t fp = 0;
     SL_TRY(fingerprint(c, &fp));
+    c->fp = fp;
     unsigned char *m = calloc(1, mlen + PATH_MAX);
     int found = 0;
     sl_status_t st = m ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory");
@@ -606,10 +864,20 @@ static sl_status_t plan_partitions(sctx_t *c)
      * with another --tmp). */
     const char *rundir = c->o->tmp ? c->o->tmp : c->o->output;
     int moved = oldtmp[0] && strcmp(oldtmp, curtmp) != 0;
-    if (old) {
-        remove_stale_runs(c, old, rundir);
+    /* A stop during the merge kept runs for the resume: if every partition
+     * is complete or has them, the map is skipped and only the runs of
+     * complete partitions (left by a kill after the rename) are stale. */
+    if (found) {
+        if ((st = runs_decide(c, old)) != SL_OK) {
+            free(m);
+            return st;
+        }
+    }
+    if (old && !c->mine_runs) {
+        int only = c->from_runs ? c->rank : -1;
+        remove_stale_runs(c, old, rundir, only);
         if (moved && !sl_same_file(oldtmp, rundir))
-            remove_stale_runs(c, old, oldtmp);
+            remove_stale_runs(c, old, oldtmp, only);
     }
     double t0 = sl_now();
     size_t tlen = strlen(curtmp);
@@ -643,10 +911,15 @@ static sl_status_t plan_partitions(sctx_t *c)
          * (OUTDIR may be node-local) before the manifest is written, or a
          * resume of this run after a failure would keep that partition as
          * its own. */
-        char own[4200];
+        char own[4200], ownruns[4200];
         st = part_path(c, c->rank, own, sizeof own, 0);
+        if (st == SL_OK)
+            st = runsman_path(c, c->rank, ownruns, sizeof ownruns);
         if (st == SL_OK && unlink_gone(own) != 0)
             st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", own, strerror(errno));
+        /* its run manifest too: it names runs of the earlier token */
+        if (st == SL_OK && unlink_gone(ownruns) != 0)
+            st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", ownruns, strerror(errno));
         st = sl_agree(c->comm, st);
         if (st == SL_OK)
             st = sample(c);
@@ -808,6 +1081,30 @@ static sl_status_t qsink_put(void *arg, unsigned char *buf, uint64_t n)
     if (o->prog)
         sl_progress_add(o->prog, (double)n * (double)o->rec);
     return SL_OK;
+}
+
+/* The output's sink: a qsink whose get() is where the merge (and the
+ * in-memory sort's gather) learns of a stop, at each output buffer: a
+ * local flag test, no collective (ranks merge independently). */
+typedef struct {
+    qsink_t q;
+    const sctx_t *c;
+    long nget; /* buffers asked for (the test hook counts them) */
+} osink_t;
+
+static sl_status_t osink_get(void *arg, unsigned char **buf_p, size_t *cap_p)
+{
+    osink_t *o = arg;
+    if (++o->nget == o->c->o->test_stop_buffer && o->c->rank > 0)
+        sl_stop_request(); /* the test hook: as a SIGUSR1 to this rank alone */
+    if (sl_stop_requested())
+        return SL_ERR_STOPPED;
+    return sl_wq_get(o->q.q, buf_p, cap_p);
+}
+
+static sl_status_t osink_put(void *arg, unsigned char *buf, uint64_t n)
+{
+    return qsink_put(&((osink_t *)arg)->q, buf, n);
 }
 
 /* Sort n records of buf and write them to a new run file, path (removed
@@ -1233,8 +1530,10 @@ static sl_status_t map(sctx_t *c, size_t chunk)
     for (uint64_t ci = 0; ci < nchunks && pending; ci++) {
         /* A stop asked for (SIGUSR1/SIGTERM): end the streams early; the
          * caller's safe point right after the map agrees and stops. */
-        if (sl_stop_requested())
+        if (sl_stop_requested()) {
+            c->map_cut = 1;
             break;
+        }
         pthread_join(th, NULL);
         pending = 0;
         rd_t cur = rd[ci & 1];
@@ -1329,7 +1628,74 @@ static void raise_nofile(int nruns)
     }
 }
 
-/* Reducer: sort or merge into part-RANK.tmp, then rename. */
+/* Write n sorted records of buf as the run file path (removed again on
+ * failure). */
+static sl_status_t write_sorted_run(const sctx_t *c, const unsigned char *buf, uint64_t n, const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return sl_error(SL_ERR_IO, "cannot create spill file '%s' (--tmp): %s", path, strerror(errno));
+    sl_status_t st = SL_OK;
+    const uint64_t bytes = n * c->R, piece = c->iobuf;
+    for (uint64_t off = 0; st == SL_OK && off < bytes; off += piece)
+        st = sl_pwrite_full(fd, buf + off, (size_t)(bytes - off < piece ? bytes - off : piece), (off_t)off,
+                            path);
+    if (close(fd) != 0 && st == SL_OK)
+        st = sl_error(SL_ERR_IO, "cannot write spill file '%s': %s", path, strerror(errno));
+    if (st != SL_OK)
+        unlink(path);
+    return st;
+}
+
+/* Local, at a stop during the merge (the partition's .tmp is gone): keep
+ * what the map made for --resume. The in-memory runs (sorted unless
+ * sorted says they are) become run files beside the spilled ones, in merge
+ * order; every run is fsync'd, then the run manifest written. Returns
+ * SL_ERR_STOPPED; c->saved says whether the runs were kept: if not (the
+ * error is named), the resume runs the map again. */
+static sl_status_t save_runs(sctx_t *c, unsigned char **mem, const uint64_t *nmrec, int nmem, int sorted)
+{
+    sl_status_t st = SL_OK;
+    for (int i = 0; st == SL_OK && i < nmem; i++) {
+        if (!nmrec[i])
+            continue;
+        char path[4200];
+        snprintf(path, sizeof path, "%s-%d", c->runbase, c->runs_total);
+        double ts = 0;
+        st = sorted ? write_sorted_run(c, mem[i], nmrec[i], path) : write_run(c, mem[i], nmrec[i], path, &ts);
+        if (st == SL_OK)
+            st = add_run(c, path, nmrec[i]);
+    }
+    if (c->mine_runs && st == SL_OK) { /* a resumed merge stopped: its run manifest stands as it is */
+        c->saved = 1;
+        return SL_ERR_STOPPED;
+    }
+    for (int i = 0; st == SL_OK && i < c->nruns; i++) {
+        int fd = open(c->runs[i].path, O_RDONLY);
+        if (fd < 0 || fsync(fd) != 0)
+            st = sl_error(SL_ERR_IO, "cannot flush run '%s': %s", c->runs[i].path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    if (st == SL_OK && c->nruns)
+        st = sl_fsync_dir_of(c->runs[0].path);
+    if (st == SL_OK)
+        st = runs_manifest_write(c);
+    if (st == SL_OK) {
+        c->saved = 1;
+        c->keep_runs = 1;
+    } else {
+        SL_WARN(
+            "rank %d: the merge was stopped, but its runs could not be kept (the error is above): --resume "
+            "will run the map again",
+            c->rank);
+    }
+    return SL_ERR_STOPPED;
+}
+
+/* Reducer: sort or merge into part-RANK.tmp, then rename. A stop asked for
+ * meanwhile (seen at an output buffer) abandons the .tmp and keeps the
+ * runs instead (save_runs). */
 static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
 {
     char tmp[4200], fin[4200];
@@ -1385,7 +1751,13 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
         /* The records the inputs give this partition now (counted by the
          * map) must be those it holds: inputs changed since the killed run
          * beyond what the fingerprint samples made a kept partition stale
-         * (exit 0, the output not the input's records). */
+         * (exit 0, the output not the input's records). Where the map was
+         * skipped (a resume from the runs of a stop: c->from_runs) there is
+         * no count: the inputs are not read. What stands for it then: the
+         * order and range check above, the fingerprint and record count of
+         * the manifest and of every run manifest, each resumed partition's
+         * record count against its run manifest (below), and the total of
+         * all partitions against the input's records (sl_sort_run). */
         if (st == SL_OK && c->kin && (size / R != c->kept_in[0] || c->out_sum.lo != c->kept_in[1]))
             st = sl_error(SL_ERR_MISMATCH,
                           "cannot resume with '%s': it holds %llu records, the inputs now give partition %d "
@@ -1393,15 +1765,19 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
                           fin, (unsigned long long)(size / R), c->rank, (unsigned long long)c->kept_in[0],
                           size / R == c->kept_in[0] ? " (the same number, other records)" : "");
         c->out_nrec = size / R;
+        c->saved = 1;
         free(prev);
         free(b);
         close(fd);
         return st;
     }
     if (c->o->test_stall_ms > 0 && c->rank > 0) {
-        struct timespec ts = {(time_t)(c->o->test_stall_ms * c->rank / 1000),
-                              (long)(c->o->test_stall_ms * c->rank % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
+        /* in steps, so that a stop ends the wait as it would end a merge */
+        double until = sl_now() + (double)c->o->test_stall_ms * c->rank / 1000.0;
+        while (sl_now() < until && !sl_stop_requested()) {
+            struct timespec ts = {0, 20000000L};
+            nanosleep(&ts, NULL);
+        }
     }
     /* Output writes go through a write queue: its thread sums the CRC32s and
      * writes page-aligned pieces straight to the device (O_DIRECT: no copy
@@ -1416,21 +1792,26 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
     sl_wq_stats_t ws = {0, 0, {0, 0}, 0};
     double t1 = sl_now();
     sl_status_t st = sl_wq_create_rec(fd, dfd, tmp, iobuf, 2, 1, c->g.rec, c->spare, &q);
-    qsink_t qs = {q, prog, c->R};
-    sl_merge_sink_t sink = {qsink_get, qsink_put, &qs};
+    osink_t os = {{q, prog, c->R}, c, 0};
+    sl_merge_sink_t sink = {osink_get, osink_put, &os};
+    /* The in-memory runs, last, in the order they came: the kept buffer
+     * (halves), then the one being filled; msorted once they are sorted in
+     * place (a stop writes them as runs). */
+    int nmem = c->kept ? 2 : 1, msorted = 0;
+    unsigned char *mem[2] = {c->kept ? c->rb[c->rcur ^ 1] : c->rbuf, c->rbuf};
+    uint64_t nmrec[2] = {c->kept ? c->kept : c->rn, c->rn};
     if (st != SL_OK) {
     } else if (c->nruns == 0 && !c->kept) {
         /* Everything fit: one read and one write per record. */
         st = sort_emit(c, c->rbuf, c->rn, &sink, &c->t_sort);
+        /* radix sorts the buffer in place before its first output buffer;
+         * keyidx leaves it as it came */
+        msorted = st == SL_ERR_STOPPED && c->std && c->o->algo && !strcmp(c->o->algo, "radix");
     } else {
-        /* The in-memory runs, last, in the order they came: the kept
-         * buffer (halves), then the one being filled. */
-        int nmem = c->kept ? 2 : 1;
-        unsigned char *mem[2] = {c->kept ? c->rb[c->rcur ^ 1] : c->rbuf, c->rbuf};
-        uint64_t nmrec[2] = {c->kept ? c->kept : c->rn, c->rn};
         double t0 = sl_now();
         for (int i = 0; st == SL_OK && i < nmem; i++)
             st = sl_sort_records_g(mem[i], nmrec[i], c->o->algo, NULL, &c->g);
+        msorted = st == SL_OK;
         c->t_sort += sl_now() - t0;
         sl_run_t *r = realloc(c->runs, (size_t)(c->nruns + nmem) * sizeof *r);
         if (r) {
@@ -1456,11 +1837,6 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
         } else {
             st = sl_error(SL_ERR_NOMEM, "out of memory");
         }
-        for (int i = 0; i < c->nruns; i++) {
-            unlink(c->runs[i].path);
-            free((char *)c->runs[i].path);
-        }
-        c->nruns = 0;
     }
     if (q) {
         sl_status_t s2 = sl_wq_finish(q, &ws);
@@ -1475,13 +1851,37 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
         close(dfd);
     if (close(fd) != 0 && st == SL_OK)
         st = sl_error(SL_ERR_IO, "cannot close '%s': %s", tmp, strerror(errno));
+    /* A merge of runs kept at a stop holds the records they were recorded
+     * with (their sizes were checked at the start). */
+    if (st == SL_OK && c->mine_runs && ws.nrec != c->runs_nrec)
+        st = sl_error(SL_ERR_MISMATCH,
+                      "the merge of the runs kept for partition %d gave %llu records, its run manifest says "
+                      "%llu; run without --resume",
+                      c->rank, (unsigned long long)ws.nrec, (unsigned long long)c->runs_nrec);
     if (st == SL_OK && rename(tmp, fin) != 0)
         st = sl_error(SL_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, fin, strerror(errno));
     if (st != SL_OK) {
         unlink(tmp);
-        return st;
+        if (st == SL_ERR_STOPPED) /* the partition is abandoned: keep what the map made */
+            return save_runs(c, mem, nmrec, nmem, msorted);
+        return st; /* the runs go on the way out, but those of a run manifest */
     }
     sl_fsync_dir_of(fin);
+    /* The runs, now that the partition is in place (a resumed merge's run
+     * manifest names them until then; a kill in between leaves a manifest
+     * beside a complete partition, which the next run removes). */
+    if (c->mine_runs) {
+        char rm[4200];
+        if (runsman_path(c, c->rank, rm, sizeof rm) == SL_OK && unlink(rm) == 0)
+            sl_fsync_dir_of(rm);
+        c->mine_runs = 0;
+    }
+    for (int i = 0; i < c->nruns; i++) {
+        unlink(c->runs[i].path);
+        free((char *)c->runs[i].path);
+    }
+    c->nruns = 0;
+    c->keep_runs = 0;
     /* The writes overlap the merge: count what the merge waited for. */
     double t_write = ws.t_wait + (sl_now() - tf);
     c->t_merge = sl_now() - t1 - t_write - (c->t_sort - sort0);
@@ -1489,6 +1889,7 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
     c->bytes_written += ws.bytes;
     c->out_nrec = ws.nrec;
     c->out_sum = ws.sum;
+    c->saved = 1;
     return SL_OK;
 }
 
@@ -1608,6 +2009,9 @@ static void report(sctx_t *c, double total)
             fprintf(out, "  disk bound %.3f s (read %.0f MB/s, write %.0f MB/s): %.1f%% of the disk bound\n",
                     bound, c->o->disk_read_bw, c->o->disk_write_bw, 100.0 * bound / tm[6]);
     sl_u128_hex(sum, hex); /* for the JSON too, with -q */
+    if (out && c->from_runs)
+        fprintf(out, "  resumed from the runs kept at a stop: the map was skipped (inputs read only for the "
+                     "fingerprint)\n");
     if (out)
         fprintf(out, "  output checksum %s (valsort's sum of CRC32s)\n", hex);
     /* The summary, as JSON. */
@@ -1620,13 +2024,14 @@ static void report(sctx_t *c, double total)
             js, cap,
             "{\n  \"records\": %llu,\n  \"bytes\": %llu,\n  \"checksum\": \"%s\",\n"
             "  \"ranks\": %d,\n  \"nodes\": %d,\n  \"spilled_bytes\": %llu,\n"
-            "  \"runs\": %llu,\n  \"record_size\": %u,\n  \"key_offset\": %u,\n"
+            "  \"runs\": %llu,\n  \"resumed_from_runs\": %s,\n  \"record_size\": %u,\n  \"key_offset\": %u,\n"
             "  \"key_length\": %u,\n  \"seconds\": {\"sample\": %.6f, \"map_shuffle\": %.6f, "
             "\"sort\": %.6f, \"spill\": %.6f, \"merge\": %.6f, \"write\": %.6f, "
             "\"total\": %.6f},\n  \"disk_bound_seconds\": %.6f,\n  \"partitions\": [",
             (unsigned long long)tot, (unsigned long long)tot * c->R, hex, c->size, c->nnodes,
-            (unsigned long long)bs[2], (unsigned long long)bs[4], (unsigned)c->g.rec, (unsigned)c->g.off,
-            (unsigned)c->g.len, tm[0], tm[1], tm[2], tm[3], tm[4], tm[5], tm[6], bound);
+            (unsigned long long)bs[2], (unsigned long long)bs[4], c->from_runs ? "true" : "false",
+            (unsigned)c->g.rec, (unsigned)c->g.off, (unsigned)c->g.len, tm[0], tm[1], tm[2], tm[3], tm[4],
+            tm[5], tm[6], bound);
         for (int r = 0; r < c->size; r++)
             k += (size_t)snprintf(js + k, cap - k, "%s%llu", r ? ", " : "", (unsigned long long)nrec[r]);
         k += (size_t)snprintf(js + k, cap - k, "]\n}\n");
@@ -1636,6 +2041,24 @@ static void report(sctx_t *c, double total)
     }
     free(nrec);
     free(allsum);
+}
+
+/* Rank 0, once every rank is stopped during (or right before) the merge:
+ * the one line that says what --resume will do. kept: every rank
+ * completed its partition or kept its runs. */
+static void merge_stop_note(const sctx_t *c, int kept)
+{
+    char rm[4200];
+    if (runsman_path(c, 0, rm, sizeof rm) != SL_OK)
+        return;
+    rm[strlen(rm) - (size_t)sl_sort_rank_width(c->size)] = '\0';
+    if (kept)
+        SL_INFO0("sort: stopped during the merge: complete partitions are kept, and the others' runs in %s "
+                 "(listed in %sN); --resume continues from them without running the map again",
+                 c->o->tmp ? c->o->tmp : c->o->output, rm);
+    else
+        SL_INFO0("sort: stopped during the merge, but not every rank could keep its runs (see above): "
+                 "--resume runs the map again");
 }
 
 sl_status_t sl_sort_geom_from_opts(MPI_Comm comm, long rec, long off, long len, sl_sort_geom_t *g_p)
@@ -1870,9 +2293,25 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
     SL_TRY_GOTO(plan_partitions(&c), out);
     snprintf(c.runbase, sizeof c.runbase, "%.3000s/sluice-run-%llu-%d", rundir, (unsigned long long)c.token,
              c.rank);
-    double t0 = sl_now();
-    SL_TRY_GOTO(map(&c, chunk), out);
-    c.t_map = sl_now() - t0;
+    if (c.from_runs) {
+        /* Every partition is complete or has the runs a stop during the
+         * merge kept: no input is read (but the fingerprint's records),
+         * nothing exchanged. The reducer's
+         * second buffer is not needed; the first stays an empty run. */
+        free(c.kin); /* nothing is counted for the kept partitions: reduce() says what stands for it */
+        c.kin = NULL;
+        free(c.rb[1]);
+        c.rb[1] = NULL;
+        c.rcur = 0;
+        c.rbuf = c.rb[0];
+        c.bytes_read = c.runs_nrec * c.R; /* the runs, read back by the merge */
+    } else {
+        double t0 = sl_now();
+        SL_TRY_GOTO(map(&c, chunk), out);
+        c.t_map = sl_now() - t0;
+        if (o->test_stop_after_map && c.rank > 0)
+            sl_stop_request(); /* the test hook: a stop between the map's end and the safe point */
+    }
     if (c.x)
         sl_xchg_destroy(&c.x);
     for (int b = 0; b < 2; b++) /* the send blocks' memory goes to the merge */
@@ -1881,14 +2320,25 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
             c.sb[b][p] = NULL;
         }
     /* A safe point: a stop asked for now (SIGUSR1/SIGTERM) leaves the run
-     * resumable with --resume (complete partitions are kept). */
+     * resumable with --resume (complete partitions are kept). If the map
+     * ran to its end on every rank, its work is kept: every rank asks
+     * itself to stop and reduce() keeps its runs at its first output
+     * buffer (a rank with no record to write completes its empty
+     * partition). A map cut short by the stop is lost (no run holds all of
+     * a partition's records), and so is nothing after a resume from runs. */
     {
-        int stop = 0;
+        int stop = 0, cut = 0;
         SL_TRY_GOTO(sl_stop_agree(c.comm, &stop), out);
-        if (stop) {
+        if (stop)
+            MPI_Allreduce(&c.map_cut, &cut, 1, MPI_INT, MPI_MAX, c.comm);
+        if (stop && (cut || c.from_runs)) {
             st = SL_ERR_STOPPED;
+            if (c.from_runs) /* the run manifests stand */
+                merge_stop_note(&c, 1);
             goto out;
         }
+        if (stop)
+            sl_stop_request();
     }
     if (c.kin) /* each kept partition's count and CRC32 sum, over every rank's share */
         MPI_Reduce_scatter_block(c.kin, c.kept_in, 2, MPI_UINT64_T, MPI_SUM, c.comm);
@@ -1896,10 +2346,19 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
         sl_progress_t *wprog = NULL;
         SL_TRY_GOTO(sl_progress_create(c.comm, "sort: sort+write", (double)c.nrec * (double)c.R, "B", &wprog),
                     out);
+        /* Ranks merge independently and see a stop at their own output
+         * buffers: only the result is agreed, here. One stopped (its runs
+         * kept, or its partition complete on another) makes all return
+         * SL_ERR_STOPPED, past the same collectives. */
         st = sl_agree(c.comm, reduce(&c, c.iobuf, wprog));
         sl_status_t s2 = sl_progress_finish(&wprog);
         if (st == SL_OK)
             st = s2;
+        if (st == SL_ERR_STOPPED) {
+            int all = 0;
+            MPI_Allreduce(&c.saved, &all, 1, MPI_INT, MPI_MIN, c.comm);
+            merge_stop_note(&c, all);
+        }
         if (st != SL_OK)
             goto out;
     }
@@ -1920,7 +2379,8 @@ out:
     if (c.x)
         sl_xchg_destroy(&c.x);
     for (int i = 0; i < c.nruns; i++) {
-        unlink(c.runs[i].path);
+        if (!c.keep_runs) /* those a run manifest names stay for --resume */
+            unlink(c.runs[i].path);
         free((char *)c.runs[i].path);
     }
     free(c.runs);

@@ -25,9 +25,11 @@ expect_grep "^sluice-sort: resuming in $T/local with its inputs$" "$T/job.out"
 expect_grep "^SUCCESS - all records are in order$" "$T/job.out"
 # USR1 to the batch script (what --signal=B:USR1@120 sends before the time
 # limit) while rank 1 stalls before writing its partition: the script passes
-# it on, starts no later step and exits 75 saying how to resume (it had
-# waited in srun, so the signal was not seen until Slurm's SIGKILL); the
-# resubmission finishes the job
+# it on (it had waited in srun, so the signal was not seen until Slurm's
+# SIGKILL); the sort stops in its merge, keeping rank 1's records as a run
+# (it merged to the end, and the script stopped after the sort); the script
+# starts no later step and exits 75 saying how to resume; the resubmission
+# merges the kept run without the map and finishes the job
 rm -rf "$T/local" "$T/results" "$T/job.out"
 cat >"$T/stopjob.sh" <<JOB
 set -u
@@ -41,12 +43,14 @@ echo "job\$st" >>"$T/job.out"
 JOB
 slurm_job "$T/stopjob.sh" "$T/job.out"
 expect_grep "^sluice-sort: USR1, stopping the step$" "$T/job.out"
-expect_grep "^sluice-sort: stopped after the sort, before valsort; resubmit with SORT_LOCAL=$T/local to resume$" "$T/job.out"
+expect_grep "^sluice-sort: stopped during the sort; resubmit with SORT_LOCAL=$T/local to resume$" "$T/job.out"
+expect_grep "stopped during the merge: complete partitions are kept" "$T/job.out"
 expect_grep "^job ExitCode=75:0$" "$T/job.out"
 grep -q "^Records:" "$T/job.out" && fail "valsort ran after the stop"
 rm -f "$T/job.out"
 slurm_job "$T/job.sh" "$T/job.out"
 expect_grep "^sluice-sort: resuming in $T/local with its inputs$" "$T/job.out"
+expect_grep "the map is skipped" "$T/job.out"
 expect_grep "^SUCCESS - all records are in order$" "$T/job.out"
 # the README's form, -N NODES --ntasks-per-node=K, sets the job's rank count:
 # the script names no --ntasks, which would take precedence over it (2 ranks)
