@@ -1994,9 +1994,14 @@ static void report(sctx_t *c, double total)
     int radix = c->std && c->o->algo && !strcmp(c->o->algo, "radix");
     const char *names[6] = {"sample", "map+shuffle",        radix ? "sort (radix)" : "sort (key index)",
                             "spill",  "gather/merge + crc", "output writes"};
+    /* a stage that did not run, or took under a millisecond (the sample; a
+     * resume from runs skips the map and the sort), has no rate worth
+     * printing: 343053 GB/s said nothing */
     for (int i = 0; i < 6; i++)
-        if (out)
-            fprintf(out, "  %-22s %9.3f %9.2f\n", names[i], tm[i], tm[i] > 0 ? data / tm[i] / gb : 0.0);
+        if (out && tm[i] >= 0.001)
+            fprintf(out, "  %-22s %9.3f %9.2f\n", names[i], tm[i], data / tm[i] / gb);
+        else if (out)
+            fprintf(out, "  %-22s %9.3f %9s\n", names[i], tm[i], "-");
     if (out)
         fprintf(out, "  %-22s %9.3f %9.2f\n", "total", tm[6], tm[6] > 0 ? data / tm[6] / gb : 0.0);
     if (out)
