@@ -829,6 +829,27 @@ static void unpruned_settle(tune_run_t *r)
     }
 }
 
+/* At a resume: the checkpoints in trial directories of ids the state does
+ * not hold (a kill -9 after the killed run gave them, before it wrote the
+ * state) go, and a directory then empty too: the trials never were. */
+static void unheld_settle(tune_run_t *r)
+{
+    char dir[1024], sub[1300];
+    snprintf(dir, sizeof dir, "%s/trials", r->o->out);
+    DIR *td = opendir(dir);
+    for (struct dirent *te; td && (te = readdir(td));) {
+        char *end;
+        long long id = strtoll(te->d_name, &end, 10);
+        if (is_dot(te->d_name) || *end || id < r->e->n)
+            continue;
+        snprintf(sub, sizeof sub, "%s/%s", dir, te->d_name);
+        ckpt_drop_after(sub, -1);
+        rmdir(sub); /* only if empty */
+    }
+    if (td)
+        closedir(td);
+}
+
 /* EXPDIR/.best-saved-T-S.h5: best.h5 as the last write of experiment.h5
  * has it (trial T's checkpoint of step S), a hard link made after each
  * write that changed the best. A resume after a kill -9 drops a best.h5
@@ -1983,14 +2004,20 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
          * short (unpruned_mark) */
         if (st == SL_OK && o->resume)
             best_settle(r); /* before the checkpoints it looks for go */
+        /* A trial pending without reports had its job started by the
+         * killed run after the last write: the checkpoints it wrote go too
+         * (its next job would drop them, but the experiment may end before
+         * it runs again: a --target, a smaller --trials), and so do those of
+         * trials the state does not hold at all (ids the killed run gave
+         * after its last write); such a directory left empty goes. */
         for (int64_t i = 0; st == SL_OK && o->resume && i < r->e->n; i++) {
             const sl_tune_trial_t *t = &r->e->t[i];
-            if (t->status == SL_TUNE_PENDING && t->nreports == 0)
-                continue; /* a new trial, or one that never reported: nothing to prune */
             char dir[1024];
             trial_dir(r, t->id, dir, sizeof dir);
             ckpt_settle(dir, o->keep, t->step, t->step, NULL, NULL);
         }
+        if (st == SL_OK && o->resume)
+            unheld_settle(r);
         if (st == SL_OK)
             saved_update(r);
         sl_tune_space_fini(&copy);
