@@ -2,7 +2,9 @@
 /* In-memory sorts of 100-byte records by their 10-byte keys. "keyidx"
  * sorts 16-byte (key, index) entries (one MSD pass on the first byte, then
  * LSD passes inside each cache-sized bucket) and permutes the records once;
- * "radix" moves whole records by MSD radix. Both are exact byte orders.
+ * "radix" moves whole records by MSD radix. Both are exact byte orders,
+ * and records of equal keys go in the order of their bytes (the same
+ * output whatever order the network delivered them in).
  * Other record geometries (--record-size/--key-offset/--key-length) take a
  * generic path at the end: entries of an 8-byte key prefix and the index,
  * compared with a memcmp of the rest of the key where prefixes tie. */
@@ -62,6 +64,30 @@ static void msd_ent(ent_t *src, ent_t *dst, size_t n, int b, int in_dst)
         msd_ent(dst + start[d], src + start[d], start[d + 1] - start[d], b + 1, !in_dst);
 }
 
+static int rec_cmp(const void *a, const void *b, void *recs)
+{
+    const uint32_t x = ((const ent_t *)a)->idx, y = ((const ent_t *)b)->idx;
+    return memcmp((const unsigned char *)recs + (size_t)x * SL_SORT_REC,
+                  (const unsigned char *)recs + (size_t)y * SL_SORT_REC, SL_SORT_REC);
+}
+
+/* Sorted entries e[0..n) of recs: each run of equal keys put in the order
+ * of the whole records' bytes. The radix leaves equal keys in the order
+ * the records came in, which the network decides: the output would differ
+ * from run to run where keys repeat. One pass over the keys when they do
+ * not. */
+static void ties_by_record(ent_t *e, size_t n, const unsigned char *recs)
+{
+    for (size_t i = 0; i + 1 < n;) {
+        size_t j = i + 1;
+        while (j < n && e[j].k0 == e[i].k0 && e[j].k1 == e[i].k1)
+            j++;
+        if (j - i > 1)
+            qsort_r(e + i, j - i, sizeof *e, rec_cmp, (void *)recs);
+        i = j;
+    }
+}
+
 /* The entry of record i of recs into *e. */
 static inline void make_entry(const unsigned char *recs, uint64_t i, ent_t *e)
 {
@@ -102,6 +128,12 @@ static int gent_cmp(const void *a, const void *b, void *arg)
         if (d)
             return d;
     }
+    /* equal keys: the whole record's bytes, so the order does not depend
+     * on the order the records came in (blocks arrive as the network
+     * delivers them); identical records are interchangeable */
+    int d = memcmp(c->recs + (size_t)x->idx * c->g->rec, c->recs + (size_t)y->idx * c->g->rec, c->g->rec);
+    if (d)
+        return d;
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
@@ -164,8 +196,10 @@ static inline sl_status_t order_pieces(const unsigned char *recs, uint64_t n, co
         ent_t *b = e + start[d];
         if (g)
             qsort_r(b, k, sizeof *b, gent_cmp, &gc);
-        else
+        else {
             msd_ent(b, s, k, 1, 0);
+            ties_by_record(b, k, recs);
+        }
         uint32_t *order = (uint32_t *)b;
         for (size_t i = 0; i < k; i++)
             order[i] = b[i].idx;
@@ -199,6 +233,7 @@ sl_status_t sl_sort_order(const unsigned char *recs, uint64_t n, uint32_t **orde
     }
     make_entries(recs, n, e);
     msd_ent(e, s, n, 0, 0); /* sorted entries in e */
+    ties_by_record(e, n, recs);
     uint32_t *order = (uint32_t *)s;
     for (uint64_t i = 0; i < n; i++)
         order[i] = e[i].idx;
@@ -246,16 +281,29 @@ static sl_status_t sort_keyidx(unsigned char *recs, uint64_t n, unsigned char *t
     return SL_OK;
 }
 
+static int rec_bytes_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, SL_SORT_REC);
+}
+
 /* MSD radix on whole records: src -> dst by byte b, recurse (ping-pong). */
 static void msd(unsigned char *src, unsigned char *dst, uint64_t n, int b, int in_dst)
 {
+    if (b >= SL_SORT_KEY && n > 24) {
+        /* a run of equal keys: by the whole records (see ties_by_record) */
+        qsort(src, n, SL_SORT_REC, rec_bytes_cmp);
+        if (in_dst)
+            memcpy(dst, src, n * SL_SORT_REC);
+        return;
+    }
     if (n <= 24 || b >= SL_SORT_KEY) {
+        /* whole records compared: equal keys in the order of their bytes */
         unsigned char *a = src;
         for (uint64_t i = 1; i < n; i++) {
             unsigned char t[SL_SORT_REC];
             memcpy(t, a + i * SL_SORT_REC, SL_SORT_REC);
             uint64_t j = i;
-            while (j > 0 && memcmp(a + (j - 1) * SL_SORT_REC, t, SL_SORT_KEY) > 0) {
+            while (j > 0 && memcmp(a + (j - 1) * SL_SORT_REC, t, SL_SORT_REC) > 0) {
                 memcpy(a + j * SL_SORT_REC, a + (j - 1) * SL_SORT_REC, SL_SORT_REC);
                 j--;
             }

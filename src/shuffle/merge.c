@@ -4,7 +4,8 @@
  * while the other fills; whole pages with direct I/O), plus at most one
  * sorted run still in memory. Tree nodes compare each run's current key as
  * two integers (key bytes 0-7 big-endian, then bytes 8-9 above the run
- * index), so ties go to the lower run index and a merge is deterministic.
+ * index); equal keys go by the rest of the records, as the in-memory sorts
+ * order them, then to the lower run index: a merge is deterministic.
  * Another record geometry takes a generic loop: the first up-to-8 key bytes
  * as the integer, a memcmp of the rest of the key on ties, then the run
  * index. The output goes into the sink's buffers. */
@@ -129,13 +130,33 @@ static inline void set_key_g(const sl_merge_t *m, src_t *s, int i)
     s->lo = (uint64_t)i;
 }
 
-/* Generic geometry: a's current record before b's (ties: lower run). */
+/* Generic geometry: a's current record before b's (equal keys: the whole
+ * records' bytes, as the in-memory sorts order them; then the lower run). */
 static inline int less_g(const sl_merge_t *m, const src_t *a, const src_t *b)
 {
     if (a->hi != b->hi)
         return a->hi < b->hi;
     if (a->p && b->p && m->g.len > 8) {
         int d = memcmp(a->p + m->g.off + 8, b->p + m->g.off + 8, m->g.len - 8u);
+        if (d)
+            return d < 0;
+    }
+    if (a->p && b->p) {
+        int d = memcmp(a->p, b->p, m->g.rec);
+        if (d)
+            return d < 0;
+    }
+    return a->lo < b->lo;
+}
+
+/* The default geometry: keys as (hi, lo); equal keys (hi and lo's top 16
+ * bits) by the rest of the records, then the lower run (lo's low bits). */
+static inline int less_std(const src_t *a, const src_t *b)
+{
+    if (a->hi != b->hi)
+        return a->hi < b->hi;
+    if ((a->lo ^ b->lo) >> 48 == 0 && a->p && b->p) {
+        int d = memcmp(a->p + SL_SORT_KEY, b->p + SL_SORT_KEY, SL_SORT_REC - SL_SORT_KEY);
         if (d)
             return d < 0;
     }
@@ -261,8 +282,7 @@ static int play(sl_merge_t *m, int t)
         return t - m->k;
     int a = play(m, 2 * t), b = play(m, 2 * t + 1);
     const src_t *s = m->src;
-    int a_wins =
-        m->std ? s[a].hi < s[b].hi || (s[a].hi == s[b].hi && s[a].lo < s[b].lo) : less_g(m, &s[a], &s[b]);
+    int a_wins = m->std ? less_std(&s[a], &s[b]) : less_g(m, &s[a], &s[b]);
     m->tree[t] = a_wins ? b : a;
     return a_wins ? a : b;
 }
@@ -357,15 +377,14 @@ sl_status_t sl_merge_run(sl_merge_t *m, const sl_merge_sink_t *sink)
         if (s->p == s->end)
             SL_TRY(advance_buffer(m, w));
         set_key(s, w);
-        uint64_t hi = s->hi, lo = s->lo;
+        const src_t *ws = s; /* the winner so far */
         for (int t = (w + k) >> 1; t > 0; t >>= 1) {
             int l = tree[t];
             const src_t *o = &src[l];
-            if (o->hi < hi || (o->hi == hi && o->lo < lo)) { /* the stored loser wins now */
+            if (o->hi < ws->hi || (o->hi == ws->hi && less_std(o, ws))) { /* the stored loser wins now */
                 tree[t] = w;
                 w = l;
-                hi = o->hi;
-                lo = o->lo;
+                ws = o;
             }
         }
         tree[0] = w;

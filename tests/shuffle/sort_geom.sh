@@ -8,7 +8,8 @@
 # O+1..O+L; where the key ends at R its last byte is the newline, the same
 # in every record) gives the expected bytes: with unique keys the partitions, concatenated,
 # must be byte-identical to it; with duplicate keys (R=7, L=1) they must
-# hold the same lines with the same key sequence. valsort with the same
+# hold the same lines with the same key sequence, and on one rank be GNU
+# sort's output without -s (equal keys by the whole line). valsort with the same
 # geometry must find them in order with the input's checksum. Then bad
 # geometries, an input that is not whole records, --resume with another
 # geometry, and a resume after a kill.
@@ -94,6 +95,12 @@ sys.exit(0 if max(p) <= 1.2 * m and min(p) >= 0.8 * m else 1)" ||
           fail "$what: not the input's records"
         cut -c$((O + 1))-$((O + L)) got.dat | cmp -s - "$(cut -c$((O + 1))-$((O + L)) expect.dat >e.k && echo e.k)" ||
           fail "$what: keys not in GNU sort's order"
+        # equal keys in the order of the whole records' bytes: on one rank
+        # GNU sort's order with its last-resort comparison of the whole line
+        if [ "$np" = 1 ]; then
+          LC_ALL=C sort -t "$(printf '\001')" -k1.$((O + 1)),1.$((O + L)) in.dat | cmp -s - got.dat ||
+            fail "$what: equal keys not in the order of the whole records"
+        fi
       fi
     done
   done
