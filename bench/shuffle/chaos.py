@@ -300,9 +300,21 @@ def run_once(c, d, out, extra, log, stats, interrupt=None, np=None):
                     else:
                         kill_tree(p.pid)
                         what = "kill9"
-        try:
-            rc = p.wait(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
+        rc, lone = None, None
+        while rc is None and time.time() - t0 < TIMEOUT:
+            try:
+                rc = p.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                # Open MPI 4.1: a rank killed while it connects to mpirun's
+                # PMIx server ("PMIX ERROR: UNREACHABLE") can leave mpirun
+                # waiting for good with no rank left
+                if [q for q in session_alive(p.pid) if q != p.pid]:
+                    lone = None
+                elif lone is None:
+                    lone = time.time()
+                elif time.time() - lone > 15:
+                    break
+        if rc is None:
             for q in session_alive(p.pid):  # who hangs, and where
                 try:
                     with open(f"/proc/{q}/cmdline", "rb") as f:
@@ -317,7 +329,14 @@ def run_once(c, d, out, extra, log, stats, interrupt=None, np=None):
             for q in session_alive(p.pid):
                 skill(q, signal.SIGKILL)
             p.wait()
-            raise Fail(f"hung ({TIMEOUT} s) after {what}")
+            rl.flush()
+            with open(os.path.join(d, "run.log")) as fh:
+                tail = fh.read().split("---- ")[-1]
+            if lone is not None and "PMIX ERROR: UNREACHABLE" in tail and what.startswith("kill9"):
+                log.write(f"  mpirun alone hung after {what} (Open MPI's PMIx): killed\n")
+                stats["mpirun-hung-pmix"] = stats.get("mpirun-hung-pmix", 0) + 1
+                return -9, what, early
+            raise Fail(f"hung ({TIMEOUT if lone is None else 'mpirun alone, 15'} s) after {what}")
         # nothing of the job may outlive it (after kill -9 of mpirun alone
         # the ranks are orphans: they must end, not go on beside a resume)
         t1 = time.time()
@@ -616,6 +635,9 @@ def main():
         print("(ties-reordered: iterations whose output held records of equal keys in another order than the "
               "reference's; the order of equal keys follows the blocks' arrival, so two clean runs differ too)",
               flush=True)
+    if stats.get("mpirun-hung-pmix"):
+        print("(mpirun-hung-pmix: mpirun of Open MPI 4.1 went on waiting with no rank left after a rank was "
+              "killed while it connected (PMIX ERROR: UNREACHABLE); killed and resumed)", flush=True)
     if stats.get("term-rc1"):
         print("(term-rc1: SIGTERM to Open MPI 4.1's mpirun makes it exit 1 while the ranks stop with 75; "
               "see README)", flush=True)
