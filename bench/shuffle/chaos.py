@@ -7,13 +7,15 @@ records; one or several files of uneven sizes, sometimes a directory, or
 node-local `in.%r` shares with --local; gensort's binary, -a, -s records or
 duplicate-heavy ones made by repeating records, or generic records of another
 --record-size/--key-offset/--key-length made here), a --mem that spills or
-not, a separate --tmp or none, and --algo. It sorts once uninterrupted (the
+not, a separate --tmp (sometimes the input directory itself) or none, and
+--algo. It sorts once uninterrupted (the
 reference), then runs the same sort and interrupts it 1-3 times at a random
 moment (0-2 s after the start, or just as a spilled run, a part-N.tmp or a
 part-N appears: start-up, map, merge, final rename): SIGUSR1 (once or
 twice) or SIGTERM to mpirun, kill -9 of everything, of mpirun alone or of
 one rank; each interruption is followed by a --resume (sometimes by a fresh
-run without --resume over the leftovers), until a run completes.
+run without --resume over the leftovers; a re-run sometimes names another
+--tmp or none, another --mem or --algo), until a run completes.
 
 Checked after each interruption: the exit status (75 or 0 after SIGUSR1;
 SIGTERM to Open MPI 4.1's mpirun gives 1 while the ranks exit 75, counted
@@ -77,7 +79,13 @@ def pick(rng):
     c["algo"] = rng.choice([None, "keyidx", "radix"])
     c["dio"] = rng.random() < 0.1
     c["seed"] = rng.randint(1, 10 ** 6)
+    # --tmp the input directory itself: the spilled runs beside the inputs
+    c["tmpin"] = c["dir"] and c["tmp"] and rng.random() < 0.3
     return c
+
+
+def tmpdir(c, d):
+    return None if not c["tmp"] else os.path.join(d, "in" if c["tmpin"] else "tmp")
 
 
 def make_inputs(c, d, rng):
@@ -129,12 +137,14 @@ def make_inputs(c, d, rng):
 
 def cmdline(c, d, out, np=None):
     a = ["mpirun", "-np", str(np or c["np"]), SLUICE, "sort", "--input"] + c["inargs"] + ["--output", out]
-    if c["tmp"]:
-        a += ["--tmp", os.path.join(d, "tmp")]
-    if c["mem"]:
-        a += ["--mem", c["mem"]]
-    if c["algo"]:
-        a += ["--algo", c["algo"]]
+    v = c.get("var", {})  # a re-run's other --tmp, --mem, --algo
+    tmp, mem, algo = (v.get("tmp", tmpdir(c, d)), v.get("mem", c["mem"]), v.get("algo", c["algo"]))
+    if tmp:
+        a += ["--tmp", tmp]
+    if mem:
+        a += ["--mem", mem]
+    if algo:
+        a += ["--algo", algo]
     if c["local"]:
         a += ["--local"]
     if c["dio"]:
@@ -427,9 +437,10 @@ def check_parts(c, d, out, ref, final):
             if sj.get("records") != c["want"][0] or (c["want"][0] and sj.get("checksum") != c["want"][1]):
                 bad.append(f"summary.json records {sj.get('records')} checksum {sj.get('checksum')}, "
                            f"input {c['want'][0]} {c['want'][1]}")
-        tmp = os.path.join(d, "tmp")
-        if c["tmp"] and os.listdir(tmp):
-            bad.append(f"left in --tmp after completion: {sorted(os.listdir(tmp))}")
+        for tmp in ({tmpdir(c, d)} | set(c.get("tmps", ()))) - {None}:
+            left = sorted(f for f in os.listdir(tmp) if tmp != os.path.join(d, "in") or not re.fullmatch(r"f\d+", f))
+            if left:
+                bad.append(f"left in --tmp {os.path.basename(tmp)} after completion: {left}")
         if len(parts) == c["np"]:
             n, ck, ok = valsort(c, [os.path.join(out, f) for f in parts])
             if not ok or n != c["want"][0] or (n and ck != c["want"][1]):
@@ -439,7 +450,7 @@ def check_parts(c, d, out, ref, final):
 
 def names_in(c, d, out):
     """The files in OUTDIR and --tmp, with their inodes."""
-    dirs = [out] + ([os.path.join(d, "tmp")] if c["tmp"] else [])
+    dirs = [out] + [x for x in {tmpdir(c, d)} | set(c.get("tmps", ())) if x]
     got = set()
     for x in dirs:
         try:
@@ -473,7 +484,7 @@ def iteration(it, rng, work, stats):
     d = os.path.join(work, f"it-{it}")
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
-    if c["tmp"]:
+    if c["tmp"] and not c["tmpin"]:
         os.makedirs(os.path.join(d, "tmp"))
     log = open(os.path.join(d, "log"), "w")
     log.write(json.dumps(c) + "\n")
@@ -495,6 +506,13 @@ def iteration(it, rng, work, stats):
         for k in range(rng.choice([1, 1, 2, 3])):
             kind = rng.choice(["usr1", "usr1", "usr1x2", "term", "kill9", "kill9", "kill9-mpirun", "kill9-rank"])
             delay = pick_delay(rng, dur)
+            if k and rng.random() < 0.3:
+                # a re-run may name another --tmp (or none), --mem, --algo
+                os.makedirs(os.path.join(d, "tmp2"), exist_ok=True)
+                c["var"] = {"tmp": rng.choice([None, os.path.join(d, "tmp2"), tmpdir(c, d)]),
+                            "mem": rng.choice([c["mem"], "1M", "64M"]), "algo": rng.choice([c["algo"], "radix"])}
+                c.setdefault("tmps", []).append(c["var"]["tmp"])
+                stats["rerun-other-options"] = stats.get("rerun-other-options", 0) + 1
             rc, what, early = run_once(c, d, cut, extra, log, stats, (delay, kind))
             if what == "ran out":
                 if rc != 0:  # (75: a stop no one here sent; another program's signal?)
@@ -573,6 +591,11 @@ def iteration(it, rng, work, stats):
                 stats["fresh-over-leftovers"] = stats.get("fresh-over-leftovers", 0) + 1
         else:
             pass
+        if rng.random() < 0.3 and "--resume" in extra:
+            os.makedirs(os.path.join(d, "tmp2"), exist_ok=True)
+            c["var"] = {"tmp": rng.choice([None, os.path.join(d, "tmp2")]), "mem": rng.choice(["1M", "64M"])}
+            c.setdefault("tmps", []).append(c["var"]["tmp"])
+            stats["rerun-other-options"] = stats.get("rerun-other-options", 0) + 1
         if not problems and not os.path.exists(os.path.join(cut, "summary.json")):
             rc, _, _ = run_once(c, d, cut, extra, log, stats)
             if rc != 0:
@@ -596,7 +619,7 @@ def iteration(it, rng, work, stats):
     log.close()
     if c.get("ties"):
         stats["ties-reordered"] = stats.get("ties-reordered", 0) + 1
-    cs = {k: v for k, v in c.items() if k not in ("inargs", "want", "ties")}
+    cs = {k: v for k, v in c.items() if k not in ("inargs", "want", "ties", "var", "tmps")}
     if problems:
         shutil.rmtree(os.path.join(work, f"fail-{it}"), ignore_errors=True)
         os.rename(d, os.path.join(work, f"fail-{it}"))
