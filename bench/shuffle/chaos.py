@@ -32,7 +32,8 @@ come out in another order than the reference's (their order follows the
 blocks' arrival, so two clean runs differ too): counted as ties-reordered. At the end: exit 0, valsort
 SUCCESS over the partitions with the input's record count and checksum,
 the reference's partitions byte for byte, summary.json's records and
-checksum, and no leftovers (no *.tmp, no sluice-run-* spill in --tmp or
+checksum, a --resume of the complete sort that keeps every partition (same
+inode and mtime), and no leftovers (no *.tmp, no sluice-run-* spill in --tmp or
 OUTDIR, nothing in OUTDIR but part-N, summary.json and .sluice-sort).
 Every mpirun has a 120 s timeout: a hang is a failure.
 
@@ -605,6 +606,17 @@ def iteration(it, rng, work, stats):
                            + " | ".join(l for l in tail.splitlines() if "error" in l)[:400])
         if not problems:
             problems += ["final: " + p for p in check_parts(c, d, cut, ref, True)]
+        if not problems and rng.random() < 0.2:
+            # a --resume of the complete sort keeps every partition as it is
+            before = {f: v for f, v in dir_state(cut).items() if f.startswith("part-")}
+            inos = {f: os.stat(os.path.join(cut, f)).st_ino for f in before}
+            rc, _, _ = run_once(c, d, cut, ["--resume"], log, stats)
+            after = {f: v for f, v in dir_state(cut).items() if f.startswith("part-")}
+            if rc != 0 or after != before or inos != {f: os.stat(os.path.join(cut, f)).st_ino for f in after}:
+                problems.append(f"--resume of the complete sort: exit {rc}, partitions kept: {after == before}")
+            else:
+                problems += ["after a --resume of the complete sort: " + p for p in check_parts(c, d, cut, ref, True)]
+            stats["resume-complete"] = stats.get("resume-complete", 0) + 1
         for f, v in ids.items():
             if file_id(f) != v:
                 problems.append(f"input {f} changed")
