@@ -12,8 +12,8 @@ not, a separate --tmp (sometimes the input directory itself) or none, and
 reference), then runs the same sort and interrupts it 1-3 times at a random
 moment (0-2 s after the start, or just as a spilled run, a part-N.tmp or a
 part-N appears: start-up, map, merge, final rename): SIGUSR1 (once or
-twice) or SIGTERM to mpirun, kill -9 of everything, of mpirun alone or of
-one rank; each interruption is followed by a --resume (sometimes by a fresh
+twice) or SIGTERM to mpirun, SIGUSR1 to one rank, SIGTERM to every rank
+(as Slurm sends it), kill -9 of everything, of mpirun alone or of one rank; each interruption is followed by a --resume (sometimes by a fresh
 run without --resume over the leftovers; a re-run sometimes names another
 --tmp or none, another --mem or --algo), until a run completes.
 
@@ -304,6 +304,12 @@ def run_once(c, d, out, extra, log, stats, interrupt=None, np=None):
                     skill(p.pid, signal.SIGUSR1)
                 elif kind == "term":
                     skill(p.pid, signal.SIGTERM)
+                elif kind == "usr1-rank":  # one rank only (the stop is agreed on)
+                    if ranks:
+                        skill(random.choice(ranks), signal.SIGUSR1)
+                elif kind == "term-ranks":  # every rank, as Slurm at a time limit
+                    for q in ranks:
+                        skill(q, signal.SIGTERM)
                 elif kind == "kill9":
                     kill_tree(p.pid)
                 elif kind == "kill9-mpirun":
@@ -508,7 +514,8 @@ def iteration(it, rng, work, stats):
             raise Fail("reference run is wrong")
         extra = []
         for k in range(rng.choice([1, 1, 2, 3])):
-            kind = rng.choice(["usr1", "usr1", "usr1x2", "term", "kill9", "kill9", "kill9-mpirun", "kill9-rank"])
+            kind = rng.choice(["usr1", "usr1", "usr1x2", "term", "kill9", "kill9", "kill9-mpirun", "kill9-rank",
+                               "usr1-rank", "term-ranks"])
             delay = pick_delay(rng, dur)
             if k and rng.random() < 0.3:
                 # a re-run may name another --tmp (or none), --mem, --algo
@@ -548,6 +555,12 @@ def iteration(it, rng, work, stats):
                     problems.append(f"exited {rc} after SIGTERM to mpirun")
                 elif rc == -signal.SIGTERM:
                     stats["term-before-mpirun"] = stats.get("term-before-mpirun", 0) + 1
+            elif what in ("usr1-rank", "term-ranks"):
+                sig = signal.SIGUSR1 if what == "usr1-rank" else signal.SIGTERM
+                if rc == 128 + sig and early[0]:
+                    stats[what + "-before-main"] = stats.get(what + "-before-main", 0) + 1
+                elif rc not in (75, 0):
+                    problems.append(f"exited {rc} after {what} (early {early}), expected 75 or 0")
             if rc == 0 and what.startswith("kill9"):
                 stats["kill-after-done"] = stats.get("kill-after-done", 0) + 1
             problems += [f"after {what} #{k + 1}: " + p for p in check_parts(c, d, cut, ref, False)]
