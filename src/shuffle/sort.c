@@ -663,6 +663,37 @@ static int runs_manifest_read(const sctx_t *c, uint64_t token, sl_run_t **runs_p
     return RUNS_OK;
 }
 
+/* Local: unlink every run this rank's run manifest lists that is still
+ * there and named like the runs of this rank of the sort the run manifest
+ * belongs to (its token line): before the run manifest itself goes. A
+ * resumed merge killed between its partition's rename and the removal of
+ * its runs left them in the --tmp of the run that stopped, which neither
+ * this run's --tmp nor the killed run's (the manifest's) need be: they
+ * stayed for good. */
+static void runs_manifest_unlink(const sctx_t *c)
+{
+    char path[4200], line[PATH_MAX + 128], prefix[96] = "";
+    if (runsman_path(c, c->rank, path, sizeof path) != SL_OK)
+        return;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long a, b;
+        int at = 0;
+        line[strcspn(line, "\n")] = '\0';
+        if (sscanf(line, "token %llu", &a) == 1)
+            snprintf(prefix, sizeof prefix, "sluice-run-%llu-%d-", a, c->rank);
+        if (!prefix[0] || sscanf(line, "run %llu %llu %n", &a, &b, &at) != 2 || !at)
+            continue;
+        const char *rp = line + at, *base = strrchr(rp, '/');
+        base = base ? base + 1 : rp;
+        if (!strncmp(base, prefix, strlen(prefix)))
+            unlink(rp);
+    }
+    fclose(f);
+}
+
 /* Local: unlink the runs (names checked by runs_manifest_read) and free them. */
 static void runs_remove(sl_run_t *runs, int n, int unlink_them)
 {
@@ -726,6 +757,8 @@ static sl_status_t runs_decide(sctx_t *c, uint64_t token)
     }
     if (!c->from_runs || done) {
         runs_remove(runs, n, 1);
+        if (present)
+            runs_manifest_unlink(c);
         if (present && unlink_gone(rm) != 0)
             st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", rm, strerror(errno));
     }
@@ -917,7 +950,10 @@ static sl_status_t plan_partitions(sctx_t *c)
             st = runsman_path(c, c->rank, ownruns, sizeof ownruns);
         if (st == SL_OK && unlink_gone(own) != 0)
             st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", own, strerror(errno));
-        /* its run manifest too: it names runs of the earlier token */
+        /* its run manifest too, and the runs it lists (of the earlier
+         * token, wherever that run's --tmp was) */
+        if (st == SL_OK)
+            runs_manifest_unlink(c);
         if (st == SL_OK && unlink_gone(ownruns) != 0)
             st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", ownruns, strerror(errno));
         st = sl_agree(c->comm, st);
@@ -1870,17 +1906,21 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
     /* The runs, now that the partition is in place (a resumed merge's run
      * manifest names them until then; a kill in between leaves a manifest
      * beside a complete partition, which the next run removes). */
+    for (int i = 0; i < c->nruns; i++) {
+        unlink(c->runs[i].path);
+        free((char *)c->runs[i].path);
+    }
+    c->nruns = 0;
+    /* the run manifest last: a kill before it leaves it naming the runs
+     * not removed yet, which the next run removes (runs_manifest_unlink);
+     * removed first, it left them unnamed in a --tmp the next run need not
+     * look in */
     if (c->mine_runs) {
         char rm[4200];
         if (runsman_path(c, c->rank, rm, sizeof rm) == SL_OK && unlink(rm) == 0)
             sl_fsync_dir_of(rm);
         c->mine_runs = 0;
     }
-    for (int i = 0; i < c->nruns; i++) {
-        unlink(c->runs[i].path);
-        free((char *)c->runs[i].path);
-    }
-    c->nruns = 0;
     c->keep_runs = 0;
     /* The writes overlap the merge: count what the merge waited for. */
     double t_write = ws.t_wait + (sl_now() - tf);

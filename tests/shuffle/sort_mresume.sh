@@ -180,4 +180,30 @@ stopped_as 2
 expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M
 grep -q '"resumed_from_runs": false,' sorted/summary.json || fail "fresh run: $(cat sorted/summary.json)"
 done_clean "a fresh run after a stop"
+
+# Runs of a complete partition are removed wherever its run manifest says
+# they are. A stop keeps runs in tmpa; a resume with --tmp tmpc, stopped
+# again, keeps rank 1's there and names tmpc in the manifest; a kill
+# between rank 1's rename and the removal of its runs (here: its partition
+# put in place by hand); then a resume or a fresh run with --tmp tmpb: the
+# runs stayed in tmpa for good (found by bench/shuffle/chaos.py).
+mkdir tmpa tmpb tmpc
+rm -rf sorted ref
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input in.dat --output ref --mem 1M
+for how in "--resume" ""; do
+  rm -rf sorted
+  expect_rc 75 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmpa --mem 1M --test-stop-after-map
+  expect_rc 75 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmpc --mem 1M --resume \
+    --test-stop-buffer 1
+  [ -e sorted/part-00000 ] && [ ! -e sorted/part-00001 ] || fail "after the second stop: $(ls sorted)"
+  ls tmpa/sluice-run-*-1-* >/dev/null 2>&1 || fail "rank 1's runs are not in tmpa: $(ls tmpa)"
+  cp ref/part-00001 sorted/part-00001
+  # shellcheck disable=SC2086
+  expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmpb --mem 1M $how
+  [ -z "$(ls -A tmpa)$(ls -A tmpb)$(ls -A tmpc)" ] ||
+    fail "runs left after a complete partition's (${how:-fresh run}): $(ls tmpa tmpb tmpc)"
+  ls sorted/.sluice-sort-runs-* >/dev/null 2>&1 && fail "run manifests left (${how:-fresh run}): $(ls -a sorted)"
+  expect_rc 0 $SLUICE valsort sorted/part-*
+  [ "$(grep '^Checksum:' "$T/err")" = "$insum" ] || fail "${how:-fresh run}: output $(grep '^Checksum:' "$T/err")"
+done
 echo "sort_mresume: ok"
