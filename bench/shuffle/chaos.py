@@ -544,6 +544,11 @@ def iteration(it, rng, work, stats):
             elif what == "term":
                 if rc == 1:  # Open MPI 4.1's mpirun on SIGTERM (the ranks exit 75)
                     stats["term-rc1"] = stats.get("term-rc1", 0) + 1
+                elif rc == -signal.SIGSEGV:
+                    # Open MPI 4.1: mpirun crashes in its own SIGTERM
+                    # handling ("Segmentation fault" in run.log from mpirun,
+                    # seen before any rank existed and while tearing down)
+                    stats["term-mpirun-segv"] = stats.get("term-mpirun-segv", 0) + 1
                 elif rc not in (0, 75, -signal.SIGTERM):
                     problems.append(f"exited {rc} after SIGTERM to mpirun")
                 elif rc == -signal.SIGTERM:
@@ -673,6 +678,9 @@ def main():
         n += 1
     stats["iterations"] = n
     print("stats:", json.dumps(stats), flush=True)
+    if stats.get("term-mpirun-segv"):
+        print("(term-mpirun-segv: mpirun of Open MPI 4.1 crashed with a segmentation fault on SIGTERM, "
+              "its own; OUTDIR was checked as after any interruption)", flush=True)
     if stats.get("mpirun-hung-pmix"):
         print("(mpirun-hung-pmix: mpirun of Open MPI 4.1 went on waiting with no rank left after a rank was "
               "killed while it connected (PMIX ERROR: UNREACHABLE); killed and resumed)", flush=True)
