@@ -58,12 +58,12 @@ usr1_while_starting() {
   [ -n "$_done" ] || fail "no rank was seen starting"
   [ $_rc -eq 75 ] || { cat "$2" "$3" >&2; fail "after SIGUSR1 while starting the job exited $_rc, expected 75"; }
 }
-# sort_killed_after_part0 SORT-OPTIONS...: an external sort on 2 ranks into
-# sorted/ (rank 1 stalled by --test-stall-ms), killed with -9 once
-# part-00000 is complete; fails unless part-00001 is still missing. Its
-# output is in run.log.
+# sort_killed_after_part0 [--keep] SORT-OPTIONS...: an external sort on 2
+# ranks into sorted/ (removed first, but with --keep; rank 1 stalled by
+# --test-stall-ms), killed with -9 once part-00000 is complete; fails
+# unless part-00001 is still missing. Its output is in run.log.
 sort_killed_after_part0() {
-  rm -rf sorted
+  if [ "${1:-}" = --keep ]; then shift; else rm -rf sorted; fi
   $MPIRUN -np 2 $SLUICE sort --output sorted --test-stall-ms 30000 "$@" >run.log 2>&1 &
   _mpid=$!
   _i=0

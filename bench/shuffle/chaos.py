@@ -46,6 +46,8 @@ output); passing iterations are removed.
                                           [--only-iter I]   # rerun one iteration's choices
 """
 import argparse, json, os, random, re, shutil, signal, subprocess, sys, time, zlib
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from procs import catches, descendants, kill_tree, ppid, session_alive, skill  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -175,87 +177,6 @@ def valsort(c, files):
     return int(m1.group(1)), m2.group(1), p.returncode == 0 and "SUCCESS" in p.stderr
 
 
-def descendants(pid):
-    kids = {}
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        kids.setdefault(_ppid(int(p)), []).append(int(p))
-    out, todo = [], [pid]
-    while todo:
-        q = todo.pop()
-        for k in kids.get(q, []):
-            out.append(k)
-            todo.append(k)
-    return out
-
-
-def _ppid(p):
-    try:
-        with open(f"/proc/{p}/stat") as f:
-            st = f.read()
-        return int(st[st.rindex(")") + 2:].split()[1])
-    except (OSError, ValueError):
-        return -1
-
-
-def _alive(p):
-    try:
-        with open(f"/proc/{p}/stat") as f:
-            st = f.read()
-        return st[st.rindex(")") + 2] != "Z"
-    except OSError:
-        return False
-
-
-def catches(pid, sig):
-    """Whether pid has a handler for sig (SigCgt): not yet while a rank loads its libraries."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for l in f:
-                if l.startswith("SigCgt:"):
-                    return bool(int(l.split()[1], 16) >> (sig - 1) & 1)
-    except (OSError, ValueError):
-        pass
-    return False
-
-
-def skill(pid, sig):
-    try:
-        os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def kill_tree(pid):
-    """SIGSTOP the whole tree until no new process appears, then SIGKILL it."""
-    seen = set()
-    for _ in range(20):
-        new = [p for p in [pid] + descendants(pid) if p not in seen]
-        if not new and seen:
-            break
-        for p in new:
-            skill(p, signal.SIGSTOP)
-            seen.add(p)
-    for p in seen:
-        skill(p, signal.SIGKILL)
-
-
-def session_alive(sid):
-    """The live processes of the job's session (mpirun runs in a session of its
-    own; its ranks have process groups of their own in it)."""
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            if os.getsid(int(p)) == sid and _alive(int(p)):
-                out.append(int(p))
-        except OSError:
-            pass
-    return out
-
-
 def run_once(c, d, out, extra, log, stats, interrupt=None, np=None):
     """Run the sort once (extra: ['--resume'] or []); interrupt = (delay_s, kind).
     Returns (rc, what happened, ranks seen when signalled)."""
@@ -281,7 +202,7 @@ def run_once(c, d, out, extra, log, stats, interrupt=None, np=None):
                     delay = delay[1]
                 p.wait(timeout=delay)
             except subprocess.TimeoutExpired:
-                ranks = [q for q in descendants(p.pid) if _ppid(q) == p.pid]
+                ranks = [q for q in descendants(p.pid) if ppid(q) == p.pid]
                 nranks = len(ranks)
                 # how many ranks can take the signal (SIGUSR1/SIGTERM handlers in)
                 ready = sum(catches(q, signal.SIGUSR1) for q in ranks)
@@ -339,7 +260,7 @@ def run_once(c, d, out, extra, log, stats, interrupt=None, np=None):
                         cmd = f.read().split(b"\0")[0].decode(errors="replace")
                     with open(f"/proc/{q}/wchan") as f:
                         wchan = f.read()
-                    log.write(f"  hung: pid {q} ppid {_ppid(q)} {cmd} in {wchan}, "
+                    log.write(f"  hung: pid {q} ppid {ppid(q)} {cmd} in {wchan}, "
                               f"{len(os.listdir(f'/proc/{q}/task'))} threads\n")
                 except OSError:
                     pass

@@ -28,6 +28,8 @@ results.csv (less the time column; failures aside for the 'fail' objective).
                       [--only-iter I]   # rerun one iteration's configuration
 """
 import argparse, csv, json, math, os, random, shutil, signal, subprocess, sys, time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from procs import alive, descendants, kill_tree, ppid, skill  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -104,55 +106,6 @@ def cmdline(c, out):
     return a
 
 
-def skill(pid, sig):
-    """os.kill that takes a process gone meanwhile (it ended on its own)."""
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def descendants(pid):
-    kids = {}
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                st = f.read()
-            ppid = int(st[st.rindex(")") + 2:].split()[1])
-        except (OSError, ValueError):
-            continue
-        kids.setdefault(ppid, []).append(int(p))
-    out, todo = [], [pid]
-    while todo:
-        q = todo.pop()
-        for k in kids.get(q, []):
-            out.append(k)
-            todo.append(k)
-    return out
-
-
-def kill_tree(pid):
-    """SIGSTOP the whole tree until no new process appears, then SIGKILL it."""
-    seen = set()
-    for _ in range(20):
-        new = [p for p in [pid] + descendants(pid) if p not in seen]
-        if not new and seen:
-            break
-        for p in new:
-            try:
-                os.kill(p, signal.SIGSTOP)
-            except OSError:
-                pass
-            seen.add(p)
-    for p in seen:
-        try:
-            os.kill(p, signal.SIGKILL)
-        except OSError:
-            pass
-
-
 class Fail(Exception):
     pass
 
@@ -214,7 +167,7 @@ def run_once(c, out, resume, log, interrupt=None):
                     what = "usr1"
                 elif kind == "kill9-rank1":
                     # one rank other than 0 (the OOM killer): mpirun ends the rest
-                    ranks = sorted(q for q in descendants(p.pid) if _ppid(q) == p.pid)
+                    ranks = sorted(q for q in descendants(p.pid) if ppid(q) == p.pid)
                     left = descendants(p.pid)
                     if len(ranks) > 1:
                         skill(ranks[-1], signal.SIGKILL)
@@ -231,7 +184,7 @@ def run_once(c, out, resume, log, interrupt=None):
                     what = "kill9"
                 else:  # the ranks alone: their guards must stop the programs
                     ranks = descendants(p.pid)
-                    ranks = [q for q in ranks if _ppid(q) == p.pid]
+                    ranks = [q for q in ranks if ppid(q) == p.pid]
                     progs = [q for q in descendants(p.pid) if q not in ranks]
                     for q in ranks:
                         try:
@@ -249,37 +202,19 @@ def run_once(c, out, resume, log, interrupt=None):
         if left:
             t0 = time.time()
             while time.time() - t0 < 15:
-                alive = [q for q in left if _alive(q)]
-                if not alive:
+                living = [q for q in left if alive(q)]
+                if not living:
                     break
                 time.sleep(0.1)
             else:
-                for q in alive:
+                for q in living:
                     try:
                         os.kill(q, signal.SIGKILL)
                     except OSError:
                         pass
-                raise Fail(f"processes {alive} ran on 15 s after {what}")
+                raise Fail(f"processes {living} ran on 15 s after {what}")
     log.write(f"  -> rc {rc} ({what})\n")
     return rc, what, tsig
-
-
-def _ppid(p):
-    try:
-        with open(f"/proc/{p}/stat") as f:
-            st = f.read()
-        return int(st[st.rindex(")") + 2:].split()[1])
-    except (OSError, ValueError):
-        return -1
-
-
-def _alive(p):
-    try:
-        with open(f"/proc/{p}/stat") as f:
-            st = f.read()
-        return st[st.rindex(")") + 2] != "Z"
-    except OSError:
-        return False
 
 
 def read_csv(path):

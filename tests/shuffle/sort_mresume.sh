@@ -118,15 +118,7 @@ expect_grep "stopped during the merge: " "$T/err"
 [ -z "$(cd sorted && ls part-* 2>/dev/null)" ] || fail "a partition complete after a stop before the merge: $(ls sorted)"
 [ -f sorted/.sluice-sort-runs-00000 ] && [ -f sorted/.sluice-sort-runs-00001 ] || fail "run manifests: $(ls -a sorted)"
 cp other.dat in.dat
-$MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M --resume --test-stall-ms 30000 >run.log 2>&1 &
-pid=$!
-i=0
-while [ ! -e sorted/part-00000 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-[ -e sorted/part-00000 ] || { kill -9 $pid; fail "part-00000 never appeared: $(cat run.log)"; }
-for p in $(pgrep -P $pid); do kill -9 "$p"; done
-kill -9 $pid 2>/dev/null
-wait $pid 2>/dev/null
-[ -e sorted/part-00001 ] && fail "part-00001 complete although its rank was killed"
+sort_killed_after_part0 --keep --input in.dat --tmp tmp --mem 1M --resume
 [ -f sorted/.sluice-sort-runs-00001 ] || fail "the kill removed rank 1's run manifest"
 ls tmp/sluice-run-*-0-* >/dev/null 2>&1 && fail "rank 0's runs left after its partition was renamed: $(ls tmp)"
 expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M --resume

@@ -1,0 +1,87 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Process-tree helpers shared by the chaos tools (bench/shuffle/chaos.py,
+bench/tune/chaos.py): they read /proc, so they see processes that mpirun
+started in other process groups."""
+import os
+import signal
+
+
+def descendants(pid):
+    kids = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        kids.setdefault(ppid(int(p)), []).append(int(p))
+    out, todo = [], [pid]
+    while todo:
+        q = todo.pop()
+        for k in kids.get(q, []):
+            out.append(k)
+            todo.append(k)
+    return out
+
+
+def ppid(p):
+    try:
+        with open(f"/proc/{p}/stat") as f:
+            st = f.read()
+        return int(st[st.rindex(")") + 2:].split()[1])
+    except (OSError, ValueError):
+        return -1
+
+
+def alive(p):
+    try:
+        with open(f"/proc/{p}/stat") as f:
+            st = f.read()
+        return st[st.rindex(")") + 2] != "Z"
+    except OSError:
+        return False
+
+
+def catches(pid, sig):
+    """Whether pid has a handler for sig (SigCgt): not yet while a rank loads its libraries."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for l in f:
+                if l.startswith("SigCgt:"):
+                    return bool(int(l.split()[1], 16) >> (sig - 1) & 1)
+    except (OSError, ValueError):
+        pass
+    return False
+
+
+def skill(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def kill_tree(pid):
+    """SIGSTOP the whole tree until no new process appears, then SIGKILL it."""
+    seen = set()
+    for _ in range(20):
+        new = [p for p in [pid] + descendants(pid) if p not in seen]
+        if not new and seen:
+            break
+        for p in new:
+            skill(p, signal.SIGSTOP)
+            seen.add(p)
+    for p in seen:
+        skill(p, signal.SIGKILL)
+
+
+def session_alive(sid):
+    """The live processes of the job's session (mpirun runs in a session of its
+    own; its ranks have process groups of their own in it)."""
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            if os.getsid(int(p)) == sid and alive(int(p)):
+                out.append(int(p))
+        except OSError:
+            pass
+    return out
