@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""Process-tree helpers shared by the chaos tools (bench/shuffle/chaos.py,
-bench/tune/chaos.py): they read /proc, so they see processes that mpirun
-started in other process groups."""
+"""Helpers shared by the chaos tools (bench/shuffle/chaos.py,
+bench/tune/chaos.py): process trees read from /proc (so they see processes
+that mpirun started in other process groups), and an iteration's verdict."""
+import json
 import os
+import shutil
 import signal
 
 
@@ -85,3 +87,18 @@ def session_alive(sid):
         except OSError:
             pass
     return out
+
+
+def verdict(work, it, d, log, problems, stats, shown, kinds):
+    """An iteration's end: its problems logged, its directory d kept as
+    WORK/fail-IT if it has any (else removed); the line to print."""
+    for p in problems:
+        log.write("PROBLEM: " + p + "\n")
+    log.close()
+    if problems:
+        shutil.rmtree(os.path.join(work, f"fail-{it}"), ignore_errors=True)
+        os.rename(d, os.path.join(work, f"fail-{it}"))
+        stats["failed"] = stats.get("failed", 0) + 1
+        return "FAIL " + json.dumps(shown) + " " + ",".join(kinds) + "\n   " + "\n   ".join(problems[:8])
+    shutil.rmtree(d)
+    return "ok " + json.dumps(shown) + " " + ",".join(kinds)

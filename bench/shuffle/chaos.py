@@ -47,7 +47,7 @@ output); passing iterations are removed.
 """
 import argparse, json, os, random, re, shutil, signal, subprocess, sys, time, zlib
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from procs import catches, descendants, kill_tree, ppid, session_alive, skill  # noqa: E402
+from procs import catches, descendants, kill_tree, ppid, session_alive, skill, verdict  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -561,18 +561,8 @@ def iteration(it, rng, work, stats):
         problems.append(str(e))
     except Exception as e:  # a crash of the checker is a finding too
         problems.append(f"checker error: {type(e).__name__}: {e}")
-    for p in problems:
-        log.write("PROBLEM: " + p + "\n")
-    log.close()
     cs = {k: v for k, v in c.items() if k not in ("inargs", "want", "var", "tmps")}
-    if problems:
-        shutil.rmtree(os.path.join(work, f"fail-{it}"), ignore_errors=True)
-        os.rename(d, os.path.join(work, f"fail-{it}"))
-        stats["failed"] = stats.get("failed", 0) + 1
-        return "FAIL " + json.dumps(cs) + " " + ",".join(kinds) + "\n   " + "\n   ".join(problems[:8])
-    shutil.rmtree(d)
-    return "ok " + json.dumps(cs) + " " + ",".join(kinds)
-
+    return verdict(work, it, d, log, problems, stats, cs, kinds)
 
 def main():
     ap = argparse.ArgumentParser()

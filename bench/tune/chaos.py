@@ -29,7 +29,7 @@ results.csv (less the time column; failures aside for the 'fail' objective).
 """
 import argparse, csv, json, math, os, random, shutil, signal, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from procs import alive, descendants, kill_tree, ppid, skill  # noqa: E402
+from procs import alive, descendants, kill_tree, ppid, skill, verdict  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -466,16 +466,7 @@ def iteration(it, rng, work, stats):
         problems.append(str(e))
     except Exception as e:  # a crash of the checker is a finding too (e.g. unreadable csv)
         problems.append(f"checker error: {type(e).__name__}: {e}")
-    for p in problems:
-        log.write("PROBLEM: " + p + "\n")
-    log.close()
-    if problems:
-        os.rename(d, os.path.join(work, f"fail-{it}"))
-        stats["failed"] = stats.get("failed", 0) + 1
-        return "FAIL " + json.dumps(c) + " " + ",".join(kinds) + "\n   " + "\n   ".join(problems[:8])
-    shutil.rmtree(d)
-    return "ok " + json.dumps(c) + " " + ",".join(kinds)
-
+    return verdict(work, it, d, log, problems, stats, c, kinds)
 
 def main():
     ap = argparse.ArgumentParser()

@@ -39,6 +39,12 @@ stopped_as() {
     _p=$((_p + 1))
   done
 }
+# stop_in_merge MEM N: the sort on 2 ranks with --mem MEM, rank 1 stopped
+# at its Nth output buffer (exit 75), then checked as stopped_as 2
+stop_in_merge() {
+  expect_rc 75 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem "$1" --test-stop-buffer "$2"
+  stopped_as 2
+}
 # resumed_from_runs WHAT: the map was skipped
 resumed_from_runs() {
   expect_grep "the map is skipped" "$T/err"
@@ -129,8 +135,7 @@ done_clean "kill -9 in the resumed merge"
 # sorted run.
 cp orig.dat in.dat
 rm -rf sorted
-expect_rc 75 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 16M --test-stop-buffer 2
-stopped_as 2
+stop_in_merge 16M 2
 [ "$(ls tmp | wc -l)" -eq 1 ] || fail "the in-memory partition: not one run: $(ls tmp)"
 cp other.dat in.dat
 expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 16M --resume
@@ -140,8 +145,7 @@ done_clean "in memory"
 # A run missing: the map runs again (from the inputs), saying why.
 cp orig.dat in.dat
 rm -rf sorted
-expect_rc 75 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M --test-stop-buffer 3
-stopped_as 2
+stop_in_merge 1M 3
 rm "$(ls tmp/sluice-run-*-1-* | head -n 1)"
 expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M --resume
 expect_grep "partition 1 cannot be merged from spilled runs (a run its run manifest lists is missing): the map runs again" "$T/err"
@@ -149,8 +153,7 @@ grep -q '"resumed_from_runs": false,' sorted/summary.json || fail "missing run: 
 done_clean "a missing run"
 
 # A run cut short by a record: the same.
-expect_rc 75 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M --test-stop-buffer 3
-stopped_as 2
+stop_in_merge 1M 3
 truncate -s -100 "$(ls tmp/sluice-run-*-1-* | tail -n 1)"
 expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M --resume
 expect_grep "partition 1 cannot be merged from spilled runs (a run its run manifest lists is not of the recorded size)" "$T/err"
@@ -167,8 +170,7 @@ done_clean "kill -9 during the merge"
 
 # A fresh run (no --resume) after a stop removes the kept runs and the run
 # manifests.
-expect_rc 75 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M --test-stop-buffer 3
-stopped_as 2
+stop_in_merge 1M 3
 expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M
 grep -q '"resumed_from_runs": false,' sorted/summary.json || fail "fresh run: $(cat sorted/summary.json)"
 done_clean "a fresh run after a stop"
