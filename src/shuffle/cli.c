@@ -113,8 +113,9 @@ static const sl_opt_t sort_table[] = {
     {"direct-read", 0, SL_OPT_BOOL, O(direct_read), NULL, 0, 0, NULL, 0,
      "read inputs with direct I/O (inputs larger than the page cache)", NULL},
     {"resume", 0, SL_OPT_BOOL, O(resume), NULL, 0, 0, NULL, 0,
-     "keep the partitions a stopped or killed run completed; after a stop (SIGUSR1/SIGTERM) during the "
-     "merge, continue from its spilled runs without running the map again",
+     "keep the partitions a stopped or killed run completed; after a stop (SIGUSR1/SIGTERM), continue "
+     "from the runs it kept: the map is skipped (a stop during the merge) or reads only what was not "
+     "mapped (a stop during the map)",
      NULL},
     {"record-size", 0, SL_OPT_INT, O(record_size), "100", 1, SL_SORT_REC_MAX, NULL, 0,
      "bytes per record (fixed size)", "R"},
@@ -146,6 +147,9 @@ static const sl_opt_t sort_table[] = {
      NULL},
     {"test-stop-after-map", 0, SL_OPT_BOOL, O(test_stop_after_map), NULL, 0, 0, NULL, SL_OPT_HIDDEN,
      "test hook: ranks > 0 ask themselves to stop (as SIGUSR1 does) once their map is over", NULL},
+    {"test-stop-chunk", 0, SL_OPT_INT, O(test_stop_chunk), "0", 0, 1e9, NULL, SL_OPT_HIDDEN,
+     "test hook: ranks > 0 ask themselves to stop (as SIGUSR1 does) before the Nth chunk this run maps",
+     NULL},
     SL_OPT_END,
 };
 #undef O

@@ -35,6 +35,12 @@
  * lines, one "run RECORDS BYTES PATH" line per run in merge order, "end". */
 #define RUNSMAN   ".sluice-sort-runs-"
 #define RUNSMAGIC "SLRUNS01"
+/* A stop during the map: the run manifests carry a "cut ID" line, and rank
+ * 0 writes OUTDIR/MAPFILE once every rank kept its runs: text, MAPMAGIC,
+ * "cut ID", "token T", "ranks P", one "mapped N" line per rank (the records
+ * of its share mapped, in order from its start), "end". */
+#define MAPFILE  ".sluice-sort-map"
+#define MAPMAGIC "SLMAP01"
 
 typedef struct spiller spiller_t;
 
@@ -81,6 +87,18 @@ typedef struct {
      * completed its partition or kept its runs at a stop. */
     int from_runs, mine_runs, keep_runs, map_cut, saved;
     uint64_t runs_nrec;
+    /* A stop during the map (a cut: save_runs at the safe point after it)
+     * and a resume from it: each rank's share is mapped in order, so the
+     * map's progress is one count per rank (the map file, MAPFILE). skip:
+     * records of this rank's share an earlier run mapped, which this run's
+     * map does not read; mapped: those mapped so far, skip included;
+     * skipped: the sum of skip over ranks (0: the map reads everything);
+     * cut: the stop id the run manifests of this run's runs carry (0: they
+     * hold whole partitions, a stop during the merge); nlisted: the first
+     * nlisted entries of c->runs are listed by a run manifest on disk and
+     * are not removed on the way out (keep_runs). */
+    uint64_t skip, mapped, skipped, cut;
+    int nlisted;
     /* map -> send buffers, two per peer */
     size_t blk;
     unsigned char **sb[2];
@@ -261,7 +279,7 @@ static size_t numbered_prefix(const char *name)
 static int outdir_owns(const char *name)
 {
     if (!strcmp(name, "summary.json") || !strcmp(name, "summary.json.tmp") || !strcmp(name, MANIFEST) ||
-        !strcmp(name, MANIFEST ".tmp"))
+        !strcmp(name, MANIFEST ".tmp") || !strcmp(name, MAPFILE) || !strcmp(name, MAPFILE ".tmp"))
         return 1;
     size_t k = numbered_prefix(name);
     if (!k)
@@ -397,7 +415,20 @@ done:
  * looks, and those sharing a directory race harmlessly. Called before any
  * rank of this run spills (a resume spills under the same token). Best
  * effort: a run left is only space. only_rank >= 0: only that rank's (a
- * resume from runs keeps the others'). */
+ * resume from runs keeps the others'), and not those its run manifest
+ * lists (c->runs, c->nlisted). */
+/* Local: whether a file named name is one of the runs c->runs lists
+ * first, which a run manifest names (c->nlisted). */
+static int run_listed(const sctx_t *c, const char *name)
+{
+    for (int i = 0; i < c->nlisted; i++) {
+        const char *b = strrchr(c->runs[i].path, '/');
+        if (!strcmp(b ? b + 1 : c->runs[i].path, name))
+            return 1;
+    }
+    return 0;
+}
+
 static void remove_stale_runs(const sctx_t *c, uint64_t token, const char *dir, int only_rank)
 {
     char prefix[64];
@@ -411,7 +442,8 @@ static void remove_stale_runs(const sctx_t *c, uint64_t token, const char *dir, 
             continue;
         char *end;
         long rk = strtol(e->d_name + k, &end, 10);
-        if (end == e->d_name + k || *end != '-' || rk < 0 || (only_rank >= 0 && rk != only_rank))
+        if (end == e->d_name + k || *end != '-' || rk < 0 || (only_rank >= 0 && rk != only_rank) ||
+            run_listed(c, e->d_name))
             continue;
         char path[4200];
         snprintf(path, sizeof path, "%.3000s/%s", dir, e->d_name);
@@ -516,7 +548,7 @@ static sl_status_t clean_other_outdir(const sctx_t *c, int fresh)
  * them by: the sort (token, inputs' fingerprint, ranks, records, record
  * size), the partition and its record count, each run's records, bytes and
  * absolute path. Written under a temporary name, fsync'd and renamed. */
-static sl_status_t runs_manifest_write(const sctx_t *c)
+static sl_status_t runs_manifest_write(const sctx_t *c, uint64_t cut)
 {
     char path[4200];
     SL_TRY(runsman_path(c, c->rank, path, sizeof path));
@@ -533,6 +565,8 @@ static sl_status_t runs_manifest_write(const sctx_t *c)
                           (unsigned long long)c->token, (unsigned long long)c->fp, c->size,
                           (unsigned long long)c->nrec, (unsigned)c->g.rec, c->rank, (unsigned long long)tot,
                           c->nruns);
+    if (cut) /* the runs hold what the map sent this partition up to the stop cut (MAPFILE) */
+        k += (size_t)snprintf(b + k, cap - k, "cut %llu\n", (unsigned long long)cut);
     sl_status_t st = SL_OK;
     for (int i = 0; st == SL_OK && i < c->nruns; i++) {
         char real[PATH_MAX];
@@ -580,7 +614,8 @@ static const char *runs_reason(int why)
  * (malloc'd paths; the caller frees them and the array) for token.
  * Returns RUNS_OK with *n_p runs, or why not. Only files named like this
  * sort's runs of this rank are taken: a resumed merge removes them. */
-static int runs_manifest_read(const sctx_t *c, uint64_t token, sl_run_t **runs_p, int *n_p, uint64_t *tot_p)
+static int runs_manifest_read(const sctx_t *c, uint64_t token, sl_run_t **runs_p, int *n_p, uint64_t *tot_p,
+                              uint64_t *cut_p)
 {
     char path[4200];
     *runs_p = NULL;
@@ -592,7 +627,7 @@ static int runs_manifest_read(const sctx_t *c, uint64_t token, sl_run_t **runs_p
         return RUNS_NONE;
     char line[PATH_MAX + 128], prefix[96];
     snprintf(prefix, sizeof prefix, "sluice-run-%llu-%d-", (unsigned long long)token, c->rank);
-    unsigned long long tok = 0, fp = 0, nrec = 0, tot = 0, rec = 0, sum = 0;
+    unsigned long long tok = 0, fp = 0, nrec = 0, tot = 0, rec = 0, sum = 0, cut = 0;
     int ranks = -1, part = -1, nruns = -1, n = 0, why = RUNS_OK, ended = 0;
     sl_run_t *runs = NULL;
     if (!fgets(line, sizeof line, f) || strcmp(line, RUNSMAGIC "\n"))
@@ -609,7 +644,7 @@ static int runs_manifest_read(const sctx_t *c, uint64_t token, sl_run_t **runs_p
         if (sscanf(line, "token %llu", &tok) == 1 || sscanf(line, "fingerprint %llu", &fp) == 1 ||
             sscanf(line, "ranks %d", &ranks) == 1 || sscanf(line, "records %llu", &nrec) == 1 ||
             sscanf(line, "record_size %llu", &rec) == 1 || sscanf(line, "partition %d", &part) == 1 ||
-            sscanf(line, "partition_records %llu", &tot) == 1)
+            sscanf(line, "partition_records %llu", &tot) == 1 || sscanf(line, "cut %llu", &cut) == 1)
             continue;
         if (sscanf(line, "runs %d", &nruns) == 1) {
             if (nruns < 0 || nruns > (1 << 24) || runs || !(runs = calloc((size_t)nruns + 1, sizeof *runs)))
@@ -660,6 +695,7 @@ static int runs_manifest_read(const sctx_t *c, uint64_t token, sl_run_t **runs_p
     *runs_p = runs;
     *n_p = n;
     *tot_p = tot;
+    *cut_p = cut;
     return RUNS_OK;
 }
 
@@ -705,63 +741,183 @@ static void runs_remove(sl_run_t *runs, int n, int unlink_them)
     free(runs);
 }
 
-/* Collective, at a resume (the manifest matched; token is its): whether the
- * map can be skipped. Each rank's partition is complete (part-N) or its run
- * manifest lists runs that are all there with their recorded sizes; if
- * every partition is one or the other and some have runs, c->from_runs is
- * set on every rank and a rank with runs takes them into c->runs
- * (c->mine_runs). Otherwise the map runs again: run manifests are removed
- * (the map's runs reuse the token's names) with the runs they list, and
+/* Rank 0, once every rank kept its runs at a stop during the map: the
+ * map file of stop cut, with the records of each rank's share mapped. */
+static sl_status_t mapfile_write(const sctx_t *c, uint64_t cut, const uint64_t *mapped)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%.3000s/%s", c->o->output, MAPFILE);
+    size_t cap = 256 + (size_t)c->size * 32, k = 0;
+    char *b = malloc(cap);
+    if (!b)
+        return sl_error(SL_ERR_NOMEM, "out of memory");
+    k += (size_t)snprintf(b + k, cap - k, MAPMAGIC "\ncut %llu\ntoken %llu\nranks %d\n",
+                          (unsigned long long)cut, (unsigned long long)c->token, c->size);
+    for (int r = 0; r < c->size; r++)
+        k += (size_t)snprintf(b + k, cap - k, "mapped %llu\n", (unsigned long long)mapped[r]);
+    k += (size_t)snprintf(b + k, cap - k, "end\n");
+    sl_status_t st = sl_file_write_atomic(path, b, k);
+    free(b);
+    return st;
+}
+
+/* Rank 0: 0 and each rank's mapped records in mapped[] if OUTDIR's map
+ * file is of stop cut of the sort of token (and this rank count), else -1. */
+static int mapfile_read(const sctx_t *c, uint64_t token, uint64_t cut, uint64_t *mapped)
+{
+    char path[4200], line[128];
+    snprintf(path, sizeof path, "%.3000s/%s", c->o->output, MAPFILE);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    unsigned long long fcut = 0, tok = 0, v;
+    int ranks = -1, n = 0, ended = 0, ok = fgets(line, sizeof line, f) && !strcmp(line, MAPMAGIC "\n");
+    while (ok && !ended && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "cut %llu", &fcut) == 1 || sscanf(line, "token %llu", &tok) == 1 ||
+            sscanf(line, "ranks %d", &ranks) == 1)
+            continue;
+        if (sscanf(line, "mapped %llu", &v) == 1 && n < c->size)
+            mapped[n++] = v;
+        else if (!strcmp(line, "end\n"))
+            ended = 1;
+        else
+            ok = 0;
+    }
+    fclose(f);
+    return ok && ended && fcut == cut && tok == token && ranks == c->size && n == c->size ? 0 : -1;
+}
+
+/* Rank 0: the map file goes (a resume that does not continue from it, a
+ * fresh run, a sort complete). */
+static void mapfile_unlink(const sctx_t *c)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%.3000s/%s", c->o->output, MAPFILE);
+    unlink_gone(path);
+}
+
+/* Local: the number in the name of run path (sluice-run-TOKEN-RANK-N),
+ * or -1. */
+static long run_seq(const char *path)
+{
+    const char *d = strrchr(path, '-');
+    char *end;
+    long v = d ? strtol(d + 1, &end, 10) : -1;
+    return d && end != d + 1 && !*end ? v : -1;
+}
+
+/* Collective, at a resume (the manifest matched; token is its): what of the
+ * earlier runs' work is kept. Each rank's partition is complete (part-N)
+ * or its run manifest lists runs that are all there with their recorded
+ * sizes. If every partition is one or the other:
+ *  - run manifests of a stop during the merge (no cut line): the map is
+ *    skipped (c->from_runs on every rank);
+ *  - run manifests all of the same stop during the map (cut ID) and the map
+ *    file of that stop: each rank's map starts where that stop left its
+ *    share (c->skip), and the runs hold the records sent before (c->cut);
+ * and a rank with runs takes them into c->runs (c->mine_runs). Otherwise the
+ * map runs again: run manifests are removed with the runs they list, and
  * rank 0 says why for the lowest such partition. A complete partition's
  * leftover run manifest (a kill between its rename and the removal) goes
- * too (its runs: remove_stale_runs). */
+ * too (its runs: remove_stale_runs), and the map file unless the map
+ * continues from it. */
 static sl_status_t runs_decide(sctx_t *c, uint64_t token)
 {
     char pp[4200], rm[4200];
     SL_TRY(part_path(c, c->rank, pp, sizeof pp, 0));
     SL_TRY(runsman_path(c, c->rank, rm, sizeof rm));
     int done = access(pp, F_OK) == 0, n = 0, why = RUNS_OK;
-    uint64_t tot = 0;
+    uint64_t tot = 0, cut = 0;
     sl_run_t *runs = NULL;
     if (!done)
-        why = runs_manifest_read(c, token, &runs, &n, &tot);
+        why = runs_manifest_read(c, token, &runs, &n, &tot, &cut);
     int present = access(rm, F_OK) == 0;
     /* lowest rank that is neither, with its reason; any rank with runs; any run manifest */
     int in[3] = {why == RUNS_OK ? INT_MAX : c->rank * RUNS_NREASONS + why, !done && why == RUNS_OK, present},
         out[3];
     MPI_Allreduce(in, out, 1, MPI_INT, MPI_MIN, c->comm);
     MPI_Allreduce(in + 1, out + 1, 2, MPI_INT, MPI_MAX, c->comm);
+    /* the stop the runs are of, the same on every rank with runs: the
+     * least cut and the greatest (as the least of its complement) */
+    int mine = !done && why == RUNS_OK;
+    uint64_t cin[2] = {mine ? cut : UINT64_MAX, mine ? ~cut : UINT64_MAX}, cmm[2];
+    MPI_Allreduce(cin, cmm, 2, MPI_UINT64_T, MPI_MIN, c->comm);
+    int usable = out[0] == INT_MAX && out[1], mixed = usable && cmm[0] != ~cmm[1], mapok = 1;
     sl_status_t st = SL_OK;
-    if (out[0] == INT_MAX && out[1]) {
-        c->from_runs = 1;
+    uint64_t *mapped = NULL;
+    if (usable && !mixed && cmm[0] != 0) {
+        mapped = calloc((size_t)c->size, sizeof *mapped);
+        if ((st = sl_agree(c->comm, mapped ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory"))) != SL_OK) {
+            free(mapped);
+            runs_remove(runs, n, 0);
+            return st;
+        }
+        int ok = c->rank == 0 ? mapfile_read(c, token, cmm[0], mapped) == 0 : 1, bad, nbad = 0;
+        MPI_Bcast(&ok, 1, MPI_INT, 0, c->comm);
+        if (ok)
+            MPI_Bcast(mapped, c->size, MPI_UINT64_T, 0, c->comm);
+        bad = ok && mapped[c->rank] > c->my_cnt;
+        MPI_Allreduce(&bad, &nbad, 1, MPI_INT, MPI_MAX, c->comm);
+        mapok = ok && !nbad;
+    }
+    int keep = usable && !mixed && mapok;
+    if (keep) {
+        if (cmm[0] == 0) {
+            c->from_runs = 1;
+            SL_INFO0(
+                "sort: --resume: the merge continues from the runs an earlier run kept at a stop; the map "
+                "is skipped");
+        } else {
+            c->cut = cmm[0];
+            c->skip = c->mapped = mapped[c->rank];
+            for (int r = 0; r < c->size; r++)
+                c->skipped += mapped[r];
+            SL_INFO0(
+                "sort: --resume: the map continues where a stop left it: %llu of %llu records were mapped "
+                "and are kept in runs; the rest is read",
+                (unsigned long long)c->skipped, (unsigned long long)c->nrec);
+        }
         if (!done) {
             c->runs = runs;
-            c->nruns = c->runcap = n;
+            c->nruns = c->runcap = c->nlisted = n;
             c->runs_nrec = tot;
             c->mine_runs = 1;
             c->keep_runs = 1;
+            /* runs this run spills are numbered after the kept ones */
+            for (int i = 0; i < n; i++)
+                if (run_seq(runs[i].path) >= c->runs_total)
+                    c->runs_total = (int)run_seq(runs[i].path) + 1;
+            /* what is still to come to this rank: the reducer keeps a buffer for the merge by it */
+            c->expect = c->expect > tot ? c->expect - tot : 0;
             runs = NULL;
         }
+    } else if (mixed) {
         SL_INFO0(
-            "sort: --resume: the merge continues from the runs an earlier run kept at a stop; the map is "
-            "skipped");
-    } else {
-        if (out[0] != INT_MAX && (out[2] || out[1]))
-            SL_INFO0(
-                "sort: --resume: partition %d cannot be merged from spilled runs (%s): the map runs again",
-                out[0] / RUNS_NREASONS, runs_reason(out[0] % RUNS_NREASONS));
-        else if (out[0] != INT_MAX)
-            SL_VERBOSE0("sort: --resume: partition %d cannot be merged from spilled runs (%s): the map runs "
-                        "again",
-                        out[0] / RUNS_NREASONS, runs_reason(out[0] % RUNS_NREASONS));
+            "sort: --resume: the run manifests are of different stops (a stop while ranks kept their runs "
+            "at another): the map runs again");
+    } else if (!mapok) {
+        SL_INFO0(
+            "sort: --resume: the runs kept at a stop during the map cannot be used (%s/%s, which says how "
+            "far the map went, is missing or of another stop): the map runs again",
+            c->o->output, MAPFILE);
+    } else if (out[0] != INT_MAX && (out[2] || out[1])) {
+        SL_INFO0("sort: --resume: partition %d cannot be merged from spilled runs (%s): the map runs again",
+                 out[0] / RUNS_NREASONS, runs_reason(out[0] % RUNS_NREASONS));
+    } else if (out[0] != INT_MAX) {
+        SL_VERBOSE0(
+            "sort: --resume: partition %d cannot be merged from spilled runs (%s): the map runs again",
+            out[0] / RUNS_NREASONS, runs_reason(out[0] % RUNS_NREASONS));
     }
-    if (!c->from_runs || done) {
+    free(mapped);
+    if (!keep || done) {
         runs_remove(runs, n, 1);
         if (present)
             runs_manifest_unlink(c);
         if (present && unlink_gone(rm) != 0)
             st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", rm, strerror(errno));
     }
+    if (c->rank == 0 && !c->cut)
+        mapfile_unlink(c);
     return sl_agree(c->comm, st);
 }
 
@@ -897,17 +1053,20 @@ static sl_status_t plan_partitions(sctx_t *c)
      * with another --tmp). */
     const char *rundir = c->o->tmp ? c->o->tmp : c->o->output;
     int moved = oldtmp[0] && strcmp(oldtmp, curtmp) != 0;
-    /* A stop during the merge kept runs for the resume: if every partition
-     * is complete or has them, the map is skipped and only the runs of
-     * complete partitions (left by a kill after the rename) are stale. */
+    /* A stop kept runs for the resume: if every partition is complete or
+     * has them, the map is skipped, or continues where it was stopped, and
+     * only the runs no run manifest lists (those of complete partitions, left
+     * by a kill after the rename; a killed resume's) are stale. */
     if (found) {
         if ((st = runs_decide(c, old)) != SL_OK) {
             free(m);
             return st;
         }
     }
-    if (old && !c->mine_runs) {
-        int only = c->from_runs ? c->rank : -1;
+    if (old) {
+        /* resuming from runs, each rank removes only its own, and not those
+         * its run manifest lists */
+        int only = c->from_runs || c->cut ? c->rank : -1;
         remove_stale_runs(c, old, rundir, only);
         if (moved && !sl_same_file(oldtmp, rundir))
             remove_stale_runs(c, old, oldtmp, only);
@@ -974,6 +1133,7 @@ static sl_status_t plan_partitions(sctx_t *c)
              * this run beside them (a kill, or a removal that failed, in
              * between) made --resume keep them as part of the output */
             st = remove_extra_parts(c);
+            mapfile_unlink(c);
             if (st == SL_OK)
                 st = sl_file_write_atomic(man, m, mlen + tlen);
         }
@@ -1530,7 +1690,10 @@ static sl_status_t map(sctx_t *c, size_t chunk)
         return sl_error(SL_ERR_NOMEM, "out of memory for the read buffers (--mem too small?)");
     }
     const size_t R = c->R;
-    uint64_t per = chunk / R, nchunks = (c->my_cnt + per - 1) / per;
+    /* the share from skip on: a resume after a stop during the map does not
+     * read what was mapped before (the runs kept at the stop hold it) */
+    const uint64_t s0 = c->skip, left = c->my_cnt - s0;
+    uint64_t per = chunk / R, nchunks = (left + per - 1) / per;
     sl_progress_t *prog = NULL;
     st = sl_progress_create(c->comm, "sort: map+shuffle", (double)c->nrec * (double)R, "B", &prog);
     if (st != SL_OK) {
@@ -1538,6 +1701,8 @@ static sl_status_t map(sctx_t *c, size_t chunk)
         free(buf[1]);
         return st;
     }
+    if (c->rank == 0 && c->my_cnt && s0)
+        sl_progress_add(prog, (double)s0 * R * (double)c->nrec / (double)c->my_cnt);
     int all_done = 1;
     for (int p = 0; p < c->size; p++)
         all_done &= c->done[p];
@@ -1556,8 +1721,8 @@ static sl_status_t map(sctx_t *c, size_t chunk)
     if (!all_done && c->halves)
         st = spiller_create(c, &c->sp);
     if (nchunks && st == SL_OK) {
-        uint64_t k = c->my_cnt < per ? c->my_cnt : per;
-        rd[0] = (rd_t){c->fl, c->fbase * R, buf[0], (size_t)k * R, SL_OK, c->o->direct_read, NULL};
+        uint64_t k = left < per ? left : per;
+        rd[0] = (rd_t){c->fl, (c->fbase + s0) * R, buf[0], (size_t)k * R, SL_OK, c->o->direct_read, NULL};
         if (pthread_create(&th, NULL, reader, &rd[0]) != 0)
             st = sl_error(SL_ERR_INTERNAL, "cannot start the reader thread");
         else
@@ -1565,7 +1730,10 @@ static sl_status_t map(sctx_t *c, size_t chunk)
     }
     for (uint64_t ci = 0; ci < nchunks && pending; ci++) {
         /* A stop asked for (SIGUSR1/SIGTERM): end the streams early; the
-         * caller's safe point right after the map agrees and stops. */
+         * caller's safe point right after the map agrees, keeps what was
+         * mapped (map_stop) and stops. */
+        if (c->o->test_stop_chunk > 0 && ci + 1 == (uint64_t)c->o->test_stop_chunk && c->rank > 0)
+            sl_stop_request(); /* the test hook: as a SIGUSR1 before this chunk */
         if (sl_stop_requested()) {
             c->map_cut = 1;
             break;
@@ -1580,7 +1748,7 @@ static sl_status_t map(sctx_t *c, size_t chunk)
         if (st != SL_OK)
             break;
         if (ci + 1 < nchunks) { /* read ahead into the other buffer */
-            uint64_t s = (ci + 1) * per, k = c->my_cnt - s < per ? c->my_cnt - s : per;
+            uint64_t s = s0 + (ci + 1) * per, k = c->my_cnt - s < per ? c->my_cnt - s : per;
             rd_t *n = &rd[(ci + 1) & 1];
             *n = (rd_t){c->fl, (c->fbase + s) * R, buf[(ci + 1) & 1], (size_t)k * R, SL_OK, c->o->direct_read,
                         NULL};
@@ -1591,10 +1759,12 @@ static sl_status_t map(sctx_t *c, size_t chunk)
             pending = 1;
         }
         c->bytes_read += cur.len;
-        uint64_t n = cur.len / R, g0 = c->my_off + ci * per;
+        uint64_t n = cur.len / R, g0 = c->my_off + s0 + ci * per;
         if (st == SL_OK)
             st = c->std ? route(c, cur.data, n, g0, SL_SORT_REC, 0, SL_SORT_KEY)
                         : route(c, cur.data, n, g0, R, c->g.off, c->g.len);
+        if (st == SL_OK)
+            c->mapped += n;
         if (st == SL_OK && c->x)
             st = sl_xchg_progress(c->x);
         /* Only rank 0 reports, scaled from its share: a one-sided progress
@@ -1683,13 +1853,15 @@ static sl_status_t write_sorted_run(const sctx_t *c, const unsigned char *buf, u
     return st;
 }
 
-/* Local, at a stop during the merge (the partition's .tmp is gone): keep
- * what the map made for --resume. The in-memory runs (sorted unless
- * sorted says they are) become run files beside the spilled ones, in merge
- * order; every run is fsync'd, then the run manifest written. Returns
- * SL_ERR_STOPPED; c->saved says whether the runs were kept: if not (the
- * error is named), the resume runs the map again. */
-static sl_status_t save_runs(sctx_t *c, unsigned char **mem, const uint64_t *nmrec, int nmem, int sorted)
+/* Local, at a stop during the merge (the partition's .tmp is gone), or
+ * during the map (cut: its stop id, map_stop): keep what the map made for
+ * --resume. The in-memory runs (sorted if sorted says they are) become run
+ * files beside the spilled ones, in merge order; every run is fsync'd,
+ * then the run manifest written. Returns SL_ERR_STOPPED; c->saved says
+ * whether the runs were kept: if not (the error is named), the resume runs
+ * the map again. */
+static sl_status_t save_runs(sctx_t *c, unsigned char **mem, const uint64_t *nmrec, int nmem, int sorted,
+                             uint64_t cut)
 {
     sl_status_t st = SL_OK;
     for (int i = 0; st == SL_OK && i < nmem; i++) {
@@ -1702,7 +1874,7 @@ static sl_status_t save_runs(sctx_t *c, unsigned char **mem, const uint64_t *nmr
         if (st == SL_OK)
             st = add_run(c, path, nmrec[i]);
     }
-    if (c->mine_runs && st == SL_OK) { /* a resumed merge stopped: its run manifest stands as it is */
+    if (c->from_runs && st == SL_OK) { /* a resumed merge stopped: its run manifest stands as it is */
         c->saved = 1;
         return SL_ERR_STOPPED;
     }
@@ -1716,15 +1888,15 @@ static sl_status_t save_runs(sctx_t *c, unsigned char **mem, const uint64_t *nmr
     if (st == SL_OK && c->nruns)
         st = sl_fsync_dir_of(c->runs[0].path);
     if (st == SL_OK)
-        st = runs_manifest_write(c);
+        st = runs_manifest_write(c, cut);
     if (st == SL_OK) {
         c->saved = 1;
         c->keep_runs = 1;
+        c->nlisted = c->nruns;
     } else {
-        SL_WARN(
-            "rank %d: the merge was stopped, but its runs could not be kept (the error is above): --resume "
-            "will run the map again",
-            c->rank);
+        SL_WARN("rank %d: the %s was stopped, but its runs could not be kept (the error is above): --resume "
+                "will run the map again",
+                c->rank, cut ? "map" : "merge");
     }
     return SL_ERR_STOPPED;
 }
@@ -1788,13 +1960,16 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
          * map) must be those it holds: inputs changed since the killed run
          * beyond what the fingerprint samples made a kept partition stale
          * (exit 0, the output not the input's records). Where the map was
-         * skipped (a resume from the runs of a stop: c->from_runs) there is
-         * no count: the inputs are not read. What stands for it then: the
+         * skipped (a resume from the runs of a stop: c->from_runs), or
+         * continued from a stop during it (c->skipped: the counts of the
+         * share mapped before are not kept), there is no count of the whole
+         * input. What stands for it then: the
          * order and range check above, the fingerprint and record count of
          * the manifest and of every run manifest, each resumed partition's
          * record count against its run manifest (below), and the total of
          * all partitions against the input's records (sl_sort_run). */
-        if (st == SL_OK && c->kin && (size / R != c->kept_in[0] || c->out_sum.lo != c->kept_in[1]))
+        if (st == SL_OK && c->kin && !c->skipped &&
+            (size / R != c->kept_in[0] || c->out_sum.lo != c->kept_in[1]))
             st = sl_error(SL_ERR_MISMATCH,
                           "cannot resume with '%s': it holds %llu records, the inputs now give partition %d "
                           "%llu%s; the inputs changed since the run that wrote it: run without --resume",
@@ -1889,7 +2064,7 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
         st = sl_error(SL_ERR_IO, "cannot close '%s': %s", tmp, strerror(errno));
     /* A merge of runs kept at a stop holds the records they were recorded
      * with (their sizes were checked at the start). */
-    if (st == SL_OK && c->mine_runs && ws.nrec != c->runs_nrec)
+    if (st == SL_OK && c->from_runs && c->mine_runs && ws.nrec != c->runs_nrec)
         st = sl_error(SL_ERR_MISMATCH,
                       "the merge of the runs kept for partition %d gave %llu records, its run manifest says "
                       "%llu; run without --resume",
@@ -1899,7 +2074,7 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
     if (st != SL_OK) {
         unlink(tmp);
         if (st == SL_ERR_STOPPED) /* the partition is abandoned: keep what the map made */
-            return save_runs(c, mem, nmrec, nmem, msorted);
+            return save_runs(c, mem, nmrec, nmem, msorted, 0);
         return st; /* the runs go on the way out, but those of a run manifest */
     }
     sl_fsync_dir_of(fin);
@@ -2057,6 +2232,11 @@ static void report(sctx_t *c, double total)
     if (out && c->from_runs)
         fprintf(out, "  resumed from the runs kept at a stop: the map was skipped (inputs read only for the "
                      "fingerprint)\n");
+    if (out && c->skipped)
+        fprintf(out,
+                "  resumed from a stop during the map: %llu records (%.1f%%) mapped before it were not read "
+                "again\n",
+                (unsigned long long)c->skipped, 100.0 * (double)c->skipped / (double)(c->nrec ? c->nrec : 1));
     if (out)
         fprintf(out, "  output checksum %s (valsort's sum of CRC32s)\n", hex);
     /* The summary, as JSON. */
@@ -2069,14 +2249,15 @@ static void report(sctx_t *c, double total)
             js, cap,
             "{\n  \"records\": %llu,\n  \"bytes\": %llu,\n  \"checksum\": \"%s\",\n"
             "  \"ranks\": %d,\n  \"nodes\": %d,\n  \"spilled_bytes\": %llu,\n"
-            "  \"runs\": %llu,\n  \"resumed_from_runs\": %s,\n  \"record_size\": %u,\n  \"key_offset\": %u,\n"
+            "  \"runs\": %llu,\n  \"resumed_from_runs\": %s,\n  \"resumed_map_records\": %llu,\n"
+            "  \"record_size\": %u,\n  \"key_offset\": %u,\n"
             "  \"key_length\": %u,\n  \"seconds\": {\"sample\": %.6f, \"map_shuffle\": %.6f, "
             "\"sort\": %.6f, \"spill\": %.6f, \"merge\": %.6f, \"write\": %.6f, "
             "\"total\": %.6f},\n  \"disk_bound_seconds\": %.6f,\n  \"partitions\": [",
             (unsigned long long)tot, (unsigned long long)tot * c->R, hex, c->size, c->nnodes,
             (unsigned long long)bs[2], (unsigned long long)bs[4], c->from_runs ? "true" : "false",
-            (unsigned)c->g.rec, (unsigned)c->g.off, (unsigned)c->g.len, tm[0], tm[1], tm[2], tm[3], tm[4],
-            tm[5], tm[6], bound);
+            (unsigned long long)c->skipped, (unsigned)c->g.rec, (unsigned)c->g.off, (unsigned)c->g.len, tm[0],
+            tm[1], tm[2], tm[3], tm[4], tm[5], tm[6], bound);
         for (int r = 0; r < c->size; r++)
             k += (size_t)snprintf(js + k, cap - k, "%s%llu", r ? ", " : "", (unsigned long long)nrec[r]);
         k += (size_t)snprintf(js + k, cap - k, "]\n}\n");
@@ -2091,6 +2272,57 @@ static void report(sctx_t *c, double total)
 /* Rank 0, once every rank is stopped during (or right before) the merge:
  * the one line that says what --resume will do. kept: every rank
  * completed its partition or kept its runs. */
+/* Collective, at the safe point after a map that a stop cut short on some
+ * rank: keep what it mapped. Every block sent has arrived (the streams
+ * ended), so a partition's runs and in-memory records hold exactly what
+ * the map sent it: each rank's share is mapped in order, up to c->mapped.
+ * Each rank whose partition is not complete writes its in-memory records
+ * as runs beside its spilled ones and lists them in its run manifest under
+ * a new stop id (save_runs); once every rank did, rank 0 writes the map
+ * file (every rank's mapped count), and --resume maps only the rest of
+ * each share. Returns SL_ERR_STOPPED, whatever was kept. */
+static sl_status_t map_stop(sctx_t *c)
+{
+    uint64_t id = 0, tot = 0;
+    if (c->rank == 0) /* new, and never 0: 0 means "mapped all" */
+        do
+            id = ((uint64_t)time(NULL) << 22 ^ (uint64_t)getpid() ^ (uint64_t)(sl_now() * 1e6)) + c->cut + 1;
+        while (!id || id == c->cut);
+    MPI_Bcast(&id, 1, MPI_UINT64_T, 0, c->comm);
+    uint64_t *mapped = c->rank == 0 ? malloc(sizeof(uint64_t) * (size_t)c->size) : NULL;
+    MPI_Gather(&c->mapped, 1, MPI_UINT64_T, mapped, 1, MPI_UINT64_T, 0, c->comm);
+    int ok = 1, all = 0;
+    if (!c->done[c->rank]) {
+        /* the kept buffer (halves) before the one being filled: their arrival order */
+        int nmem = c->kept ? 2 : 1;
+        unsigned char *mem[2] = {c->kept ? c->rb[c->rcur ^ 1] : c->rbuf, c->rbuf};
+        uint64_t nmrec[2] = {c->kept ? c->kept : c->rn, c->rn};
+        save_runs(c, mem, nmrec, nmem, 0, id);
+        ok = c->saved;
+    }
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, c->comm);
+    sl_status_t st = SL_OK;
+    if (all && c->rank == 0) {
+        st = mapped ? mapfile_write(c, id, mapped) : sl_error(SL_ERR_NOMEM, "out of memory");
+        for (int r = 0; mapped && r < c->size; r++)
+            tot += mapped[r];
+    }
+    st = sl_agree(c->comm, st);
+    char rm[4200];
+    if (runsman_path(c, 0, rm, sizeof rm) == SL_OK)
+        rm[strlen(rm) - (size_t)sl_sort_rank_width(c->size)] = '\0';
+    if (all && st == SL_OK)
+        SL_INFO0("sort: stopped during the map: %llu of %llu records were mapped; each partition's share of "
+                 "them is kept as runs in %s (listed in %sN, and %s/%s); --resume maps only the rest",
+                 (unsigned long long)tot, (unsigned long long)c->nrec, c->o->tmp ? c->o->tmp : c->o->output,
+                 rm, c->o->output, MAPFILE);
+    else
+        SL_INFO0("sort: stopped during the map, but not every rank could keep its runs (see above): --resume "
+                 "runs the map again");
+    free(mapped);
+    return SL_ERR_STOPPED;
+}
+
 static void merge_stop_note(const sctx_t *c, int kept)
 {
     char rm[4200];
@@ -2351,6 +2583,8 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
         c.rbuf = c.rb[0];
         c.bytes_read = c.runs_nrec * c.R; /* the runs, read back by the merge */
     } else {
+        if (c.mine_runs) /* the runs kept at a stop during the map, read back by the merge */
+            c.bytes_read = c.runs_nrec * c.R;
         double t0 = sl_now();
         SL_TRY_GOTO(map(&c, chunk), out);
         c.t_map = sl_now() - t0;
@@ -2369,17 +2603,20 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
      * ran to its end on every rank, its work is kept: every rank asks
      * itself to stop and reduce() keeps its runs at its first output
      * buffer (a rank with no record to write completes its empty
-     * partition). A map cut short by the stop is lost (no run holds all of
-     * a partition's records), and so is nothing after a resume from runs. */
+     * partition). A map cut short by the stop keeps what it mapped
+     * (map_stop). After a resume from runs nothing is to keep. */
     {
         int stop = 0, cut = 0;
         SL_TRY_GOTO(sl_stop_agree(c.comm, &stop), out);
         if (stop)
             MPI_Allreduce(&c.map_cut, &cut, 1, MPI_INT, MPI_MAX, c.comm);
-        if (stop && (cut || c.from_runs)) {
+        if (stop && c.from_runs) {
             st = SL_ERR_STOPPED;
-            if (c.from_runs) /* the run manifests stand */
-                merge_stop_note(&c, 1);
+            merge_stop_note(&c, 1); /* the run manifests stand */
+            goto out;
+        }
+        if (stop && cut) {
+            st = map_stop(&c);
             goto out;
         }
         if (stop)
@@ -2419,12 +2656,14 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
             goto out;
         }
     }
+    if (c.rank == 0 && c.cut) /* every partition is complete: the stop's map file goes last */
+        mapfile_unlink(&c);
     report(&c, sl_now() - t_start);
 out:
     if (c.x)
         sl_xchg_destroy(&c.x);
     for (int i = 0; i < c.nruns; i++) {
-        if (!c.keep_runs) /* those a run manifest names stay for --resume */
+        if (!c.keep_runs || i >= c.nlisted) /* those a run manifest names stay for --resume */
             unlink(c.runs[i].path);
         free((char *)c.runs[i].path);
     }
