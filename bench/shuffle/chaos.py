@@ -13,7 +13,9 @@ reference), then runs the same sort and interrupts it 1-3 times at a random
 moment (0-2 s after the start, or just as a spilled run, a part-N.tmp or a
 part-N appears: start-up, map, merge, final rename): SIGUSR1 (once or
 twice) or SIGTERM to mpirun, SIGUSR1 to one rank, SIGTERM to every rank
-(as Slurm sends it), kill -9 of everything, of mpirun alone or of one rank; each interruption is followed by a --resume (sometimes by a fresh
+(as Slurm sends it), kill -9 of everything, of mpirun alone or of one rank; each interruption is followed by a --resume (a stop during the map or
+the merge keeps runs that the resume continues from: counted as
+kept-at-map-stop, resumed-map-from-stop and so on; sometimes by a fresh
 run without --resume over the leftovers; a re-run sometimes names another
 --tmp or none, another --mem or --algo), until a run completes.
 
@@ -289,6 +291,15 @@ def run_once(c, d, out, extra, log, stats, interrupt=None, np=None):
             stats["orphans"] = stats.get("orphans", 0) + 1
             raise Fail(f"processes {left} ran on 15 s after mpirun ended ({what})")
     log.write(f"  -> rc {rc} ({what}) {time.time() - t0:.2f} s\n")
+    # what a stop kept and what a resume continued from, counted
+    with open(os.path.join(d, "run.log")) as fh:
+        tail = fh.read().split("---- ")[-1]
+    for line, key in (("stopped during the map: ", "kept-at-map-stop"),
+                      ("stopped during the merge: complete", "kept-at-merge-stop"),
+                      ("the map continues where a stop left it", "resumed-map-from-stop"),
+                      ("the map is skipped", "resumed-merge-from-runs")):
+        if line in tail:
+            stats[key] = stats.get(key, 0) + 1
     return rc, what, early
 
 
