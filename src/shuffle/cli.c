@@ -150,6 +150,8 @@ static const sl_opt_t sort_table[] = {
     {"test-stop-chunk", 0, SL_OPT_INT, O(test_stop_chunk), "0", 0, 1e9, NULL, SL_OPT_HIDDEN,
      "test hook: ranks > 0 ask themselves to stop (as SIGUSR1 does) before the Nth chunk this run maps",
      NULL},
+    {"test-map-stall-ms", 0, SL_OPT_INT, O(test_map_stall_ms), "0", 0, 1e7, NULL, SL_OPT_HIDDEN,
+     "test hook: every rank waits ms before each chunk it maps (a stop ends the wait)", NULL},
     SL_OPT_END,
 };
 #undef O

@@ -206,7 +206,7 @@ typedef struct {
     char *output, *tmp, *algo, *plan, *json;
     uint64_t mem, block, chunk;
     int resume, local, direct_read, test_stop_after_map;
-    long nodes, parts_per_rank, samples, test_stall_ms, test_stop_buffer, test_stop_chunk;
+    long nodes, parts_per_rank, samples, test_stall_ms, test_stop_buffer, test_stop_chunk, test_map_stall_ms;
     long record_size, key_offset, key_length;
     double disk_read_bw, disk_write_bw, net_bw; /* MB/s */
 } sl_sort_opts_t;

@@ -1679,6 +1679,17 @@ static inline __attribute__((always_inline)) sl_status_t route(sctx_t *c, const 
     return st;
 }
 
+/* Local, the test hooks' waits: ms milliseconds, in steps, so that a stop
+ * ends the wait as it would end the work waited in. */
+static void test_stall(long ms)
+{
+    double until = sl_now() + (double)ms / 1000.0;
+    while (ms > 0 && sl_now() < until && !sl_stop_requested()) {
+        struct timespec ts = {0, 20000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* Map: read the rank's share with a read-ahead thread, route every record. */
 static sl_status_t map(sctx_t *c, size_t chunk)
 {
@@ -1734,6 +1745,7 @@ static sl_status_t map(sctx_t *c, size_t chunk)
          * mapped (map_stop) and stops. */
         if (c->o->test_stop_chunk > 0 && ci + 1 == (uint64_t)c->o->test_stop_chunk && c->rank > 0)
             sl_stop_request(); /* the test hook: as a SIGUSR1 before this chunk */
+        test_stall(c->o->test_map_stall_ms); /* the test hook: a slow map, for a real signal to land in */
         if (sl_stop_requested()) {
             c->map_cut = 1;
             break;
@@ -1982,14 +1994,7 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
         close(fd);
         return st;
     }
-    if (c->o->test_stall_ms > 0 && c->rank > 0) {
-        /* in steps, so that a stop ends the wait as it would end a merge */
-        double until = sl_now() + (double)c->o->test_stall_ms * c->rank / 1000.0;
-        while (sl_now() < until && !sl_stop_requested()) {
-            struct timespec ts = {0, 20000000L};
-            nanosleep(&ts, NULL);
-        }
-    }
+    test_stall(c->o->test_stall_ms * c->rank);
     /* Output writes go through a write queue: its thread sums the CRC32s and
      * writes page-aligned pieces straight to the device (O_DIRECT: no copy
      * into the page cache, which was a third of the CPU time of an

@@ -52,6 +52,34 @@ slurm_job "$T/job.sh" "$T/job.out"
 expect_grep "^sluice-sort: resuming in $T/local with its inputs$" "$T/job.out"
 expect_grep "the map is skipped" "$T/job.out"
 expect_grep "^SUCCESS - all records are in order$" "$T/job.out"
+# USR1 to the batch script during the map (every rank slowed before each
+# chunk by a test hook): the sort keeps what was mapped as runs, with the
+# map file saying how far each rank's share went; the job exits 75; the
+# resubmission maps only the rest, and valsort passes over the partitions
+rm -rf "$T/local" "$T/results" "$T/job.out"
+cat >"$T/mapstopjob.sh" <<JOB
+set -u
+export SLUICE="$SLUICE" SORT_RECORDS=20000 SORT_LOCAL="$T/local" SORT_RESULTS="$T/results" SORT_MEM=1M
+export SORT_ARGS="--test-map-stall-ms 400"
+id=\$(sbatch --parsable -n 2 -o "$T/job.out" "$top_srcdir/slurm/sort.sbatch") || exit 1
+for i in \$(seq 1 300); do [ -e "$T/local/out/.sluice-sort" ] && break; sleep 0.1; done
+sleep 1
+"$top_srcdir/tests/slurm/stop-and-wait.sh" "\$id" "$T/job.out" "sluice-sort: stopped"
+for i in \$(seq 1 100); do st=\$(scontrol show job "\$id" 2>/dev/null | grep -o ' ExitCode=[0-9:]*'); [ "\$st" = " ExitCode=75:0" ] && break; sleep 0.2; done
+echo "job\$st" >>"$T/job.out"
+JOB
+slurm_job "$T/mapstopjob.sh" "$T/job.out"
+expect_grep "^sluice-sort: USR1, stopping the step$" "$T/job.out"
+expect_grep "stopped during the map: [0-9]* of 20000 records were mapped" "$T/job.out"
+expect_grep "^job ExitCode=75:0$" "$T/job.out"
+[ -f "$T/local/out/.sluice-sort-map" ] || fail "no map file after the stop during the map"
+rm -f "$T/job.out"
+slurm_job "$T/job.sh" "$T/job.out"
+expect_grep "^sluice-sort: resuming in $T/local with its inputs$" "$T/job.out"
+expect_grep "the map continues where a stop left it" "$T/job.out"
+expect_grep "^Records: 20000$" "$T/job.out"
+expect_grep "^SUCCESS - all records are in order$" "$T/job.out"
+[ -e "$T/local/out/.sluice-sort-map" ] && fail "the map file is left after the resumed sort"
 # the README's form, -N NODES --ntasks-per-node=K, sets the job's rank count:
 # the script names no --ntasks, which would take precedence over it (2 ranks)
 rm -rf "$T/local" "$T/results" "$T/job.out"
