@@ -465,15 +465,18 @@ static void fsync_dir(const char *path)
 /* src, a file, a link or a directory tree, made as dst (not there yet):
  * files copied, or with hard set hard-linked (a trial's pruning cannot take
  * them away) and copied where links are not possible (another file
- * system); links and directories made anew. SL_ERR_NOT_FOUND, without a
- * word, when src is gone (its trial pruned it meanwhile). */
+ * system); directories made anew; links made anew, but with hard set, what
+ * they point to is taken in their place (a link relative to the trial's
+ * directory, or to a file it removes, would not outlive it; one pointing
+ * nowhere is made anew). SL_ERR_NOT_FOUND, without a word, when src is
+ * gone (its trial pruned it meanwhile). */
 static sl_status_t tree_make(const char *src, const char *dst, int hard)
 {
     struct stat sb;
     if (lstat(src, &sb) != 0)
         return errno == ENOENT ? SL_ERR_NOT_FOUND
                                : sl_error(SL_ERR_IO, "cannot read '%s': %s", src, strerror(errno));
-    if (S_ISLNK(sb.st_mode)) {
+    if (S_ISLNK(sb.st_mode) && !(hard && stat(src, &sb) == 0)) {
         char to[4096];
         ssize_t k = readlink(src, to, sizeof to - 1);
         if (k < 0)
@@ -484,7 +487,8 @@ static sl_status_t tree_make(const char *src, const char *dst, int hard)
                                      : sl_error(SL_ERR_IO, "cannot write '%s': %s", dst, strerror(errno));
     }
     if (!S_ISDIR(sb.st_mode))
-        return hard && link(src, dst) == 0 ? SL_OK : copy_file(src, dst);
+        return hard && linkat(AT_FDCWD, src, AT_FDCWD, dst, AT_SYMLINK_FOLLOW) == 0 ? SL_OK
+                                                                                    : copy_file(src, dst);
     DIR *d = opendir(src);
     if (!d)
         return errno == ENOENT ? SL_ERR_NOT_FOUND
@@ -560,13 +564,15 @@ static void trial_dir(const tune_run_t *r, int64_t id, char *buf, size_t len)
 }
 
 /* The checkpoint src as best.h5 (dst): hard-linked under a temporary name
- * and renamed over it, or copied where links are not possible. */
+ * and renamed over it, or copied where links are not possible; a link's
+ * file, not the link (relative to the trial's directory, it pointed nowhere
+ * from EXPDIR). */
 static void keep_best(const char *src, const char *dst)
 {
     char tmp[2100];
     snprintf(tmp, sizeof tmp, "%s.tmp", dst);
     unlink(tmp);
-    if (link(src, tmp) == 0 && rename(tmp, dst) == 0)
+    if (linkat(AT_FDCWD, src, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0 && rename(tmp, dst) == 0)
         sl_fsync_dir_of(dst);
     else if (copy_file(src, dst) != SL_OK)
         SL_WARN("could not keep the best checkpoint %s as %s", src, dst);
@@ -649,7 +655,7 @@ static sl_status_t best_put(const tune_run_t *r, const char *dir, int64_t step)
         closedir(td);
     struct stat sb;
     snprintf(src, sizeof src, "%s/%s", dir, one);
-    if (n == 0 || (n == 1 && (lstat(src, &sb) != 0 || !S_ISDIR(sb.st_mode)))) {
+    if (n == 0 || (n == 1 && (stat(src, &sb) != 0 || !S_ISDIR(sb.st_mode)))) { /* a link: what it points to */
         if (n == 0) {
             unlink(f);
             rm_rf(d);
