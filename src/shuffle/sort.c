@@ -37,8 +37,11 @@
 #define RUNSMAGIC "SLRUNS01"
 /* A stop during the map: the run manifests carry a "cut ID" line, and rank
  * 0 writes OUTDIR/MAPFILE once every rank kept its runs: text, MAPMAGIC,
- * "cut ID", "token T", "ranks P", one "mapped N" line per rank (the records
- * of its share mapped, in order from its start), "end". */
+ * "cut ID", "token T", "ranks P", one "share OFFSET COUNT MAPPED" line per
+ * rank (its share of the inputs, global positions, and the records of it
+ * mapped, in order from its start), a "kept P COUNT SUM" line per partition
+ * complete at the stop whose count is known (what the mapped parts gave
+ * it), "end". */
 #define MAPFILE  ".sluice-sort-map"
 #define MAPMAGIC "SLMAP01"
 
@@ -99,6 +102,12 @@ typedef struct {
      * are not removed on the way out (keep_runs). */
     uint64_t skip, mapped, skipped, cut;
     int nlisted;
+    /* kpre: per partition (3 values: known, count, CRC32 sum mod 2^64) the
+     * records the shares' parts mapped before the stop gave a partition
+     * complete then (the map file's "kept" lines), which this run's map
+     * does not count; NULL if none. A complete partition is checked
+     * against the inputs when its line is known. */
+    uint64_t *kpre;
     /* map -> send buffers, two per peer */
     size_t blk;
     unsigned char **sb[2];
@@ -472,6 +481,8 @@ static int unlink_gone(const char *path)
  * parts_only; part-N or the run manifest of partition N of a rank of this
  * run is kept with keep_mine, and otherwise removed on a best effort (its
  * rank names what is in the way when it writes). */
+static void runs_manifest_unlink_file(const char *path, long part);
+
 static sl_status_t remove_earlier(const sctx_t *c, int parts_only, int keep_mine)
 {
     DIR *d = opendir(c->o->output);
@@ -495,6 +506,11 @@ static sl_status_t remove_earlier(const sctx_t *c, int parts_only, int keep_mine
             continue;
         char path[4200];
         snprintf(path, sizeof path, "%.3000s/%s", c->o->output, e->d_name);
+        /* a run manifest's runs go with it (those of a partition beyond
+         * this run's ranks stayed in a --tmp no later run looks in) */
+        size_t len = strlen(e->d_name);
+        if (pre == strlen(RUNSMAN) && strcmp(e->d_name + len - 4, ".tmp"))
+            runs_manifest_unlink_file(path, strtol(e->d_name + pre, NULL, 10));
         if (unlink_gone(path) != 0 && !mine)
             st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", path, strerror(errno));
     }
@@ -699,18 +715,17 @@ static int runs_manifest_read(const sctx_t *c, uint64_t token, sl_run_t **runs_p
     return RUNS_OK;
 }
 
-/* Local: unlink every run this rank's run manifest lists that is still
- * there and named like the runs of this rank of the sort the run manifest
- * belongs to (its token line): before the run manifest itself goes. A
+/* Local: unlink every run the run manifest path (of partition part) lists
+ * that is still there and named like the runs of that rank of the sort the
+ * run manifest belongs to (its token line): before the run manifest itself
+ * goes; runs_manifest_unlink: this rank's. A
  * resumed merge killed between its partition's rename and the removal of
  * its runs left them in the --tmp of the run that stopped, which neither
  * this run's --tmp nor the killed run's (the manifest's) need be: they
  * stayed for good. */
-static void runs_manifest_unlink(const sctx_t *c)
+static void runs_manifest_unlink_file(const char *path, long part)
 {
-    char path[4200], line[PATH_MAX + 128], prefix[96] = "";
-    if (runsman_path(c, c->rank, path, sizeof path) != SL_OK)
-        return;
+    char line[PATH_MAX + 128], prefix[96] = "";
     FILE *f = fopen(path, "r");
     if (!f)
         return;
@@ -719,7 +734,7 @@ static void runs_manifest_unlink(const sctx_t *c)
         int at = 0;
         line[strcspn(line, "\n")] = '\0';
         if (sscanf(line, "token %llu", &a) == 1)
-            snprintf(prefix, sizeof prefix, "sluice-run-%llu-%d-", a, c->rank);
+            snprintf(prefix, sizeof prefix, "sluice-run-%llu-%ld-", a, part);
         if (!prefix[0] || sscanf(line, "run %llu %llu %n", &a, &b, &at) != 2 || !at)
             continue;
         const char *rp = line + at, *base = strrchr(rp, '/');
@@ -728,6 +743,13 @@ static void runs_manifest_unlink(const sctx_t *c)
             unlink(rp);
     }
     fclose(f);
+}
+
+static void runs_manifest_unlink(const sctx_t *c)
+{
+    char path[4200];
+    if (runsman_path(c, c->rank, path, sizeof path) == SL_OK)
+        runs_manifest_unlink_file(path, c->rank);
 }
 
 /* Local: unlink the runs (names checked by runs_manifest_read) and free them. */
@@ -742,46 +764,61 @@ static void runs_remove(sl_run_t *runs, int n, int unlink_them)
 }
 
 /* Rank 0, once every rank kept its runs at a stop during the map: the
- * map file of stop cut, with the records of each rank's share mapped. */
-static sl_status_t mapfile_write(const sctx_t *c, uint64_t cut, const uint64_t *mapped)
+ * map file of stop cut. sh: per rank, its share's offset, count and
+ * records mapped; kp: per partition, known, count and sum (or NULL). */
+static sl_status_t mapfile_write(const sctx_t *c, uint64_t cut, const uint64_t *sh, const uint64_t *kp)
 {
     char path[4200];
     snprintf(path, sizeof path, "%.3000s/%s", c->o->output, MAPFILE);
-    size_t cap = 256 + (size_t)c->size * 32, k = 0;
+    size_t cap = 256 + (size_t)c->size * 140, k = 0;
     char *b = malloc(cap);
     if (!b)
         return sl_error(SL_ERR_NOMEM, "out of memory");
     k += (size_t)snprintf(b + k, cap - k, MAPMAGIC "\ncut %llu\ntoken %llu\nranks %d\n",
                           (unsigned long long)cut, (unsigned long long)c->token, c->size);
     for (int r = 0; r < c->size; r++)
-        k += (size_t)snprintf(b + k, cap - k, "mapped %llu\n", (unsigned long long)mapped[r]);
+        k += (size_t)snprintf(b + k, cap - k, "share %llu %llu %llu\n", (unsigned long long)sh[3 * r],
+                              (unsigned long long)sh[3 * r + 1], (unsigned long long)sh[3 * r + 2]);
+    for (int p = 0; kp && p < c->size; p++)
+        if (kp[3 * p])
+            k += (size_t)snprintf(b + k, cap - k, "kept %d %llu %llu\n", p, (unsigned long long)kp[3 * p + 1],
+                                  (unsigned long long)kp[3 * p + 2]);
     k += (size_t)snprintf(b + k, cap - k, "end\n");
     sl_status_t st = sl_file_write_atomic(path, b, k);
     free(b);
     return st;
 }
 
-/* Rank 0: 0 and each rank's mapped records in mapped[] if OUTDIR's map
- * file is of stop cut of the sort of token (and this rank count), else -1. */
-static int mapfile_read(const sctx_t *c, uint64_t token, uint64_t cut, uint64_t *mapped)
+/* Rank 0: 0, with sh and kp (3 values per rank and per partition, as
+ * mapfile_write's; kp zeroed first) filled, if OUTDIR's map file is of
+ * stop cut of the sort of token (and this rank count); else -1. */
+static int mapfile_read(const sctx_t *c, uint64_t token, uint64_t cut, uint64_t *sh, uint64_t *kp)
 {
-    char path[4200], line[128];
+    char path[4200], line[160];
     snprintf(path, sizeof path, "%.3000s/%s", c->o->output, MAPFILE);
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;
-    unsigned long long fcut = 0, tok = 0, v;
-    int ranks = -1, n = 0, ended = 0, ok = fgets(line, sizeof line, f) && !strcmp(line, MAPMAGIC "\n");
+    memset(kp, 0, sizeof(uint64_t) * 3 * (size_t)c->size);
+    unsigned long long fcut = 0, tok = 0, a, b, d;
+    int ranks = -1, n = 0, ended = 0, p, ok = fgets(line, sizeof line, f) && !strcmp(line, MAPMAGIC "\n");
     while (ok && !ended && fgets(line, sizeof line, f)) {
         if (sscanf(line, "cut %llu", &fcut) == 1 || sscanf(line, "token %llu", &tok) == 1 ||
             sscanf(line, "ranks %d", &ranks) == 1)
             continue;
-        if (sscanf(line, "mapped %llu", &v) == 1 && n < c->size)
-            mapped[n++] = v;
-        else if (!strcmp(line, "end\n"))
+        if (sscanf(line, "share %llu %llu %llu", &a, &b, &d) == 3 && n < c->size) {
+            sh[3 * n] = a;
+            sh[3 * n + 1] = b;
+            sh[3 * n++ + 2] = d;
+        } else if (sscanf(line, "kept %d %llu %llu", &p, &a, &b) == 3 && p >= 0 && p < c->size) {
+            kp[3 * p] = 1;
+            kp[3 * p + 1] = a;
+            kp[3 * p + 2] = b;
+        } else if (!strcmp(line, "end\n")) {
             ended = 1;
-        else
+        } else {
             ok = 0;
+        }
     }
     fclose(f);
     return ok && ended && fcut == cut && tok == token && ranks == c->size && n == c->size ? 0 : -1;
@@ -793,6 +830,8 @@ static void mapfile_unlink(const sctx_t *c)
 {
     char path[4200];
     snprintf(path, sizeof path, "%.3000s/%s", c->o->output, MAPFILE);
+    unlink_gone(path);
+    snprintf(path, sizeof path, "%.3000s/%s.tmp", c->o->output, MAPFILE); /* a kill while it was written */
     unlink_gone(path);
 }
 
@@ -828,6 +867,11 @@ static sl_status_t runs_decide(sctx_t *c, uint64_t token)
     SL_TRY(runsman_path(c, c->rank, rm, sizeof rm));
     int done = access(pp, F_OK) == 0, n = 0, why = RUNS_OK;
     uint64_t tot = 0, cut = 0;
+    {
+        char t[4300]; /* a kill while this rank wrote its run manifest */
+        snprintf(t, sizeof t, "%s.tmp", rm);
+        unlink_gone(t);
+    }
     sl_run_t *runs = NULL;
     if (!done)
         why = runs_manifest_read(c, token, &runs, &n, &tot, &cut);
@@ -844,21 +888,31 @@ static sl_status_t runs_decide(sctx_t *c, uint64_t token)
     MPI_Allreduce(cin, cmm, 2, MPI_UINT64_T, MPI_MIN, c->comm);
     int usable = out[0] == INT_MAX && out[1], mixed = usable && cmm[0] != ~cmm[1], mapok = 1;
     sl_status_t st = SL_OK;
-    uint64_t *mapped = NULL;
+    /* a stop during the map: the map file of that stop; each rank's share
+     * must be the one it had (the same split of the inputs: --local with
+     * other files would map other records after the kept ones) */
+    uint64_t *sh = NULL, *kp = NULL;
+    int othershare = 0;
     if (usable && !mixed && cmm[0] != 0) {
-        mapped = calloc((size_t)c->size, sizeof *mapped);
-        if ((st = sl_agree(c->comm, mapped ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory"))) != SL_OK) {
-            free(mapped);
+        sh = calloc(3 * (size_t)c->size, sizeof *sh);
+        kp = calloc(3 * (size_t)c->size, sizeof *kp);
+        if ((st = sl_agree(c->comm, sh && kp ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory"))) != SL_OK) {
+            free(sh);
+            free(kp);
             runs_remove(runs, n, 0);
             return st;
         }
-        int ok = c->rank == 0 ? mapfile_read(c, token, cmm[0], mapped) == 0 : 1, bad, nbad = 0;
+        int ok = c->rank == 0 ? mapfile_read(c, token, cmm[0], sh, kp) == 0 : 1, bad, nbad = 0;
         MPI_Bcast(&ok, 1, MPI_INT, 0, c->comm);
-        if (ok)
-            MPI_Bcast(mapped, c->size, MPI_UINT64_T, 0, c->comm);
-        bad = ok && mapped[c->rank] > c->my_cnt;
+        if (ok) {
+            MPI_Bcast(sh, 3 * c->size, MPI_UINT64_T, 0, c->comm);
+            MPI_Bcast(kp, 3 * c->size, MPI_UINT64_T, 0, c->comm);
+        }
+        const uint64_t *m = sh + 3 * c->rank;
+        bad = ok && (m[0] != c->my_off || m[1] != c->my_cnt || m[2] > c->my_cnt);
         MPI_Allreduce(&bad, &nbad, 1, MPI_INT, MPI_MAX, c->comm);
         mapok = ok && !nbad;
+        othershare = ok && nbad;
     }
     int keep = usable && !mixed && mapok;
     if (keep) {
@@ -869,9 +923,11 @@ static sl_status_t runs_decide(sctx_t *c, uint64_t token)
                 "is skipped");
         } else {
             c->cut = cmm[0];
-            c->skip = c->mapped = mapped[c->rank];
+            c->skip = c->mapped = sh[3 * c->rank + 2];
             for (int r = 0; r < c->size; r++)
-                c->skipped += mapped[r];
+                c->skipped += sh[3 * r + 2];
+            c->kpre = kp;
+            kp = NULL;
             SL_INFO0(
                 "sort: --resume: the map continues where a stop left it: %llu of %llu records were mapped "
                 "and are kept in runs; the rest is read",
@@ -895,6 +951,10 @@ static sl_status_t runs_decide(sctx_t *c, uint64_t token)
         SL_INFO0(
             "sort: --resume: the run manifests are of different stops (a stop while ranks kept their runs "
             "at another): the map runs again");
+    } else if (othershare) {
+        SL_INFO0(
+            "sort: --resume: the runs kept at a stop during the map cannot be used (the inputs are split "
+            "across the ranks otherwise than at the stop: --local with other files?): the map runs again");
     } else if (!mapok) {
         SL_INFO0(
             "sort: --resume: the runs kept at a stop during the map cannot be used (%s/%s, which says how "
@@ -908,7 +968,8 @@ static sl_status_t runs_decide(sctx_t *c, uint64_t token)
             "sort: --resume: partition %d cannot be merged from spilled runs (%s): the map runs again",
             out[0] / RUNS_NREASONS, runs_reason(out[0] % RUNS_NREASONS));
     }
-    free(mapped);
+    free(sh);
+    free(kp);
     if (!keep || done) {
         runs_remove(runs, n, 1);
         if (present)
@@ -1038,6 +1099,11 @@ static sl_status_t plan_partitions(sctx_t *c)
         snprintf(sum, sizeof sum, "%s/summary.json", c->o->output);
         if (unlink_gone(sum) != 0)
             st = sl_error(SL_ERR_IO, "cannot remove the earlier run's '%s': %s", sum, strerror(errno));
+        /* what a kill left while rank 0 wrote it (rank 0 alone writes them) */
+        snprintf(sum, sizeof sum, "%s/summary.json.tmp", c->o->output);
+        unlink_gone(sum);
+        snprintf(sum, sizeof sum, "%.3000s/%s.tmp", c->o->output, MANIFEST);
+        unlink_gone(sum);
     }
     if ((st = sl_agree(c->comm, st)) != SL_OK) {
         free(m);
@@ -1907,7 +1973,7 @@ static sl_status_t save_runs(sctx_t *c, unsigned char **mem, const uint64_t *nmr
         c->nlisted = c->nruns;
     } else {
         SL_WARN("rank %d: the %s was stopped, but its runs could not be kept (the error is above): --resume "
-                "will run the map again",
+                "cannot continue from this stop",
                 c->rank, cut ? "map" : "merge");
     }
     return SL_ERR_STOPPED;
@@ -1972,15 +2038,17 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
          * map) must be those it holds: inputs changed since the killed run
          * beyond what the fingerprint samples made a kept partition stale
          * (exit 0, the output not the input's records). Where the map was
-         * skipped (a resume from the runs of a stop: c->from_runs), or
-         * continued from a stop during it (c->skipped: the counts of the
-         * share mapped before are not kept), there is no count of the whole
-         * input. What stands for it then: the
+         * skipped (a resume from the runs of a stop: c->from_runs), there
+         * is no count. Where it continues from a stop during it
+         * (c->skipped), the map file of the stop has what the parts mapped
+         * before gave the partition (c->kpre), if it was complete then;
+         * else (completed after the stop) there is no count either. What
+         * stands for it then: the
          * order and range check above, the fingerprint and record count of
          * the manifest and of every run manifest, each resumed partition's
          * record count against its run manifest (below), and the total of
          * all partitions against the input's records (sl_sort_run). */
-        if (st == SL_OK && c->kin && !c->skipped &&
+        if (st == SL_OK && c->kin && (!c->skipped || (c->kpre && c->kpre[3 * c->rank])) &&
             (size / R != c->kept_in[0] || c->out_sum.lo != c->kept_in[1]))
             st = sl_error(SL_ERR_MISMATCH,
                           "cannot resume with '%s': it holds %llu records, the inputs now give partition %d "
@@ -2294,28 +2362,54 @@ static sl_status_t map_stop(sctx_t *c)
             id = ((uint64_t)time(NULL) << 22 ^ (uint64_t)getpid() ^ (uint64_t)(sl_now() * 1e6)) + c->cut + 1;
         while (!id || id == c->cut);
     MPI_Bcast(&id, 1, MPI_UINT64_T, 0, c->comm);
-    uint64_t *mapped = c->rank == 0 ? malloc(sizeof(uint64_t) * (size_t)c->size) : NULL;
-    MPI_Gather(&c->mapped, 1, MPI_UINT64_T, mapped, 1, MPI_UINT64_T, 0, c->comm);
-    int ok = 1, all = 0;
+    /* rank 0: every rank's share and what it mapped; with partitions
+     * complete, what the mapped parts gave each (kin, summed over ranks) */
+    const int P = c->size;
+    uint64_t *sh = NULL, *kp = NULL, *ksum = NULL, mine[3] = {c->my_off, c->my_cnt, c->mapped};
+    int have = 1;
+    if (c->rank == 0) {
+        sh = malloc(sizeof(uint64_t) * 3 * (size_t)P);
+        kp = c->kin ? calloc(3 * (size_t)P, sizeof *kp) : NULL;
+        ksum = c->kin ? malloc(sizeof(uint64_t) * 2 * (size_t)P) : NULL;
+        have = sh && (!c->kin || (kp && ksum));
+    }
+    MPI_Bcast(&have, 1, MPI_INT, 0, c->comm);
+    if (have) {
+        MPI_Gather(mine, 3, MPI_UINT64_T, sh, 3, MPI_UINT64_T, 0, c->comm);
+        if (c->kin)
+            MPI_Reduce(c->kin, ksum, 2 * P, MPI_UINT64_T, MPI_SUM, 0, c->comm);
+    }
+    int ok = have, all = 0;
     if (!c->done[c->rank]) {
         /* the kept buffer (halves) before the one being filled: their arrival order */
         int nmem = c->kept ? 2 : 1;
         unsigned char *mem[2] = {c->kept ? c->rb[c->rcur ^ 1] : c->rbuf, c->rbuf};
         uint64_t nmrec[2] = {c->kept ? c->kept : c->rn, c->rn};
         save_runs(c, mem, nmrec, nmem, 0, id);
-        ok = c->saved;
+        ok &= c->saved;
     }
     MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, c->comm);
     sl_status_t st = SL_OK;
     if (all && c->rank == 0) {
-        st = mapped ? mapfile_write(c, id, mapped) : sl_error(SL_ERR_NOMEM, "out of memory");
-        for (int r = 0; mapped && r < c->size; r++)
-            tot += mapped[r];
+        /* a complete partition's count is known when this run's map counted
+         * all its part (no earlier stop skipped any, or that stop's map
+         * file knew it) */
+        for (int p = 0; kp && p < P; p++)
+            if (c->done[p] && (!c->skipped || (c->kpre && c->kpre[3 * p]))) {
+                kp[3 * p] = 1;
+                kp[3 * p + 1] = ksum[2 * p] + (c->kpre ? c->kpre[3 * p + 1] : 0);
+                kp[3 * p + 2] = ksum[2 * p + 1] + (c->kpre ? c->kpre[3 * p + 2] : 0);
+            }
+        st = mapfile_write(c, id, sh, kp);
+        for (int r = 0; r < P; r++)
+            tot += sh[3 * r + 2];
+    } else if (!have && c->rank == 0) {
+        st = sl_error(SL_ERR_NOMEM, "out of memory");
     }
     st = sl_agree(c->comm, st);
     char rm[4200];
     if (runsman_path(c, 0, rm, sizeof rm) == SL_OK)
-        rm[strlen(rm) - (size_t)sl_sort_rank_width(c->size)] = '\0';
+        rm[strlen(rm) - (size_t)sl_sort_rank_width(P)] = '\0';
     if (all && st == SL_OK)
         SL_INFO0("sort: stopped during the map: %llu of %llu records were mapped; each partition's share of "
                  "them is kept as runs in %s (listed in %sN, and %s/%s); --resume maps only the rest",
@@ -2323,8 +2417,10 @@ static sl_status_t map_stop(sctx_t *c)
                  rm, c->o->output, MAPFILE);
     else
         SL_INFO0("sort: stopped during the map, but not every rank could keep its runs (see above): --resume "
-                 "runs the map again");
-    free(mapped);
+                 "cannot continue from this stop");
+    free(sh);
+    free(kp);
+    free(ksum);
     return SL_ERR_STOPPED;
 }
 
@@ -2340,7 +2436,8 @@ static void merge_stop_note(const sctx_t *c, int kept)
                  c->o->tmp ? c->o->tmp : c->o->output, rm);
     else
         SL_INFO0("sort: stopped during the merge, but not every rank could keep its runs (see above): "
-                 "--resume runs the map again");
+                 "--resume cannot continue from this stop (it runs the map again, or continues from an "
+                 "earlier stop's runs where they all stand)");
 }
 
 sl_status_t sl_sort_geom_from_opts(MPI_Comm comm, long rec, long off, long len, sl_sort_geom_t *g_p)
@@ -2629,6 +2726,10 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
     }
     if (c.kin) /* each kept partition's count and CRC32 sum, over every rank's share */
         MPI_Reduce_scatter_block(c.kin, c.kept_in, 2, MPI_UINT64_T, MPI_SUM, c.comm);
+    if (c.kin && c.kpre && c.kpre[3 * c.rank]) { /* and over the parts mapped before a stop */
+        c.kept_in[0] += c.kpre[3 * c.rank + 1];
+        c.kept_in[1] += c.kpre[3 * c.rank + 2];
+    }
     {
         sl_progress_t *wprog = NULL;
         SL_TRY_GOTO(sl_progress_create(c.comm, "sort: sort+write", (double)c.nrec * (double)c.R, "B", &wprog),
@@ -2688,6 +2789,7 @@ out:
     free(c.spl);
     free(c.done);
     free(c.kin);
+    free(c.kpre);
     sl_filelist_destroy(&c.fl);
     sl_topo_fini(&topo);
     return st;

@@ -24,7 +24,7 @@ cut_as() {
   [ -f sorted/.sluice-sort-map ] || fail "no map file after a stop during the map: $(ls -a sorted)"
   _cut=$(sed -n 's/^cut //p' sorted/.sluice-sort-map)
   [ -n "$_cut" ] || fail "map file without its stop: $(cat sorted/.sluice-sort-map)"
-  [ "$(grep -c '^mapped ' sorted/.sluice-sort-map)" -eq "$1" ] || fail "map file: $(cat sorted/.sluice-sort-map)"
+  [ "$(grep -c '^share ' sorted/.sluice-sort-map)" -eq "$1" ] || fail "map file: $(cat sorted/.sluice-sort-map)"
   _p=0
   while [ $_p -lt "$1" ]; do
     grep -qx "cut $_cut" sorted/.sluice-sort-runs-0000$_p || fail "partition $_p: no run manifest of the stop: $(ls -a sorted)"
@@ -33,7 +33,7 @@ cut_as() {
   ls tmp/sluice-run-*-0-* >/dev/null 2>&1 || fail "rank 0's runs are gone: $(ls tmp)"
 }
 # mapped_total: the records the map file says were mapped
-mapped_total() { awk '/^mapped / {s += $2} END {print s}' sorted/.sluice-sort-map; }
+mapped_total() { awk '/^share / {s += $4} END {print s}' sorted/.sluice-sort-map; }
 # continued WHAT N: the resume mapped only the rest: N records not read again
 continued() {
   expect_grep "the map continues where a stop left it: $2 of 60000 records were mapped" "$T/err"
@@ -62,8 +62,8 @@ rm -rf sorted
 expect_rc 75 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M --test-stop-chunk 3
 expect_grep "stopped during the map: 32620 of 60000 records were mapped" "$T/err"
 cut_as 2
-[ "$(sed -n 's/^mapped //p' sorted/.sluice-sort-map | tr '\n' ' ')" = "30000 2620 " ] ||
-  fail "mapped: $(cat sorted/.sluice-sort-map)"
+[ "$(grep '^share ' sorted/.sluice-sort-map | tr '\n' ' ')" = "share 0 30000 30000 share 30000 30000 2620 " ] ||
+  fail "shares: $(cat sorted/.sluice-sort-map)"
 # Records mapped before the stop are not read again: changed (but for the
 # fingerprint's samples, at (N-1)k/64), the output keeps the originals.
 /usr/bin/python3 -c "
@@ -146,6 +146,74 @@ cp first.runs sorted/.sluice-sort-runs-00000
 expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M --resume
 expect_grep "the run manifests are of different stops" "$T/err"
 done_clean "run manifests of different stops"
+
+# Node-local inputs split otherwise at the resume (the same records, but
+# 10000/50000 then 30000/30000): the map file's shares are not the ranks'
+# shares, and the map runs again (it took the first 2620 records of rank
+# 1's new share as mapped: 2620 duplicates, as many lost, exit 0).
+head -c 1000000 orig.dat >a.0
+tail -c +1000001 orig.dat >a.1
+head -c 3000000 orig.dat >b.0
+tail -c +3000001 orig.dat >b.1
+rm -rf sorted
+expect_rc 75 $MPIRUN -np 2 $SLUICE sort --local --input a.%r --output sorted --tmp tmp --mem 1M --test-stop-chunk 3
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --local --input b.%r --output sorted --tmp tmp --mem 1M --resume
+expect_grep "the inputs are split across the ranks otherwise than at the stop" "$T/err"
+done_clean "--local inputs split otherwise"
+
+# A partition complete before a stop during the map is still checked
+# against the inputs at the resume: the map file has what the parts mapped
+# before the stop gave it. Partition 0 completes at a stop in the merge;
+# rank 1's run manifest is lost, so the resume maps again, and is stopped
+# in its map; then a record of rank 1's part not mapped yet, one of
+# partition 0's keys, is changed: the next resume refuses the stale
+# part-00000 (it was kept silently, the check being off).
+rm -rf sorted
+expect_rc 75 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M --test-stop-buffer 2
+[ -e sorted/part-00000 ] || fail "part-00000 not complete after the stop in the merge"
+rm sorted/.sluice-sort-runs-00001
+expect_rc 75 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M --resume --test-stop-chunk 3
+grep -q '^kept 0 ' sorted/.sluice-sort-map || fail "no count for the complete partition 0: $(cat sorted/.sluice-sort-map)"
+/usr/bin/python3 -c "
+b = bytearray(open('in.dat', 'rb').read())
+hi = open('ref/part-00000', 'rb').read()[-100:][:10]
+fp = {59999 * k // 64 for k in range(65)}
+i = next(i for i in range(40001, 60000) if b[i * 100:i * 100 + 10] < hi and i not in fp)
+b[i * 100 + 50] ^= 0xff
+open('in.dat', 'wb').write(b)" || fail "changing in.dat"
+expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M --resume
+expect_grep "cannot resume with 'sorted/part-00000': .* the inputs changed since the run that wrote it" "$T/err"
+cp orig.dat in.dat
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M --resume
+done_clean "a complete partition checked after a stop during the map"
+# unchanged, the same sequence passes the check
+rm -rf sorted
+expect_rc 75 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M --test-stop-buffer 2
+rm sorted/.sluice-sort-runs-00001
+expect_rc 75 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M --resume --test-stop-chunk 3
+m1=$(mapped_total)
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M --resume
+continued "a complete partition, unchanged inputs" "$m1"
+done_clean "a complete partition, unchanged inputs"
+
+# Files a kill left half-written in OUTDIR go at the next run.
+rm -rf sorted
+expect_rc 75 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M --test-stop-chunk 3
+for f in .sluice-sort.tmp .sluice-sort-map.tmp summary.json.tmp .sluice-sort-runs-00001.tmp; do echo x >"sorted/$f"; done
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp --mem 1M --resume
+[ -z "$(cd sorted && ls -A | grep '\.tmp$')" ] || fail "half-written files left: $(ls -A sorted)"
+done_clean "half-written files"
+
+# A fresh run on fewer ranks after stops with two --tmp removes the runs of
+# the partitions beyond its ranks in both (those in the first stayed).
+mkdir tmp1 tmp2
+rm -rf sorted
+expect_rc 75 $MPIRUN -np 4 $SLUICE sort --input in.dat --output sorted --tmp tmp1 --mem 4M --chunk 200000 --test-stop-chunk 2
+expect_rc 75 $MPIRUN -np 4 $SLUICE sort --input in.dat --output sorted --tmp tmp2 --mem 4M --chunk 200000 --resume \
+  --test-stop-chunk 2
+expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input in.dat --output sorted --tmp tmp2 --mem 1M
+[ -z "$(ls -A tmp1)$(ls -A tmp2)" ] || fail "runs left after a fresh run on fewer ranks: $(ls tmp1 tmp2)"
+done_clean "a fresh run on fewer ranks"
 
 # A fresh run (no --resume) after a stop during the map removes its runs,
 # run manifests and map file.
