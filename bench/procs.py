@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import time
 
 
 def descendants(pid):
@@ -74,16 +75,35 @@ def kill_tree(pid):
         skill(p, signal.SIGKILL)
 
 
-def session_alive(sid):
+def boot_ticks():
+    """Now, in the clock ticks since boot of /proc/PID/stat's start times."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK")
+
+
+def started(p):
+    """p's start time in clock ticks since boot, or None."""
+    try:
+        with open(f"/proc/{p}/stat") as f:
+            st = f.read()
+        return int(st[st.rindex(")") + 2:].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def session_alive(sid, before=None):
     """The live processes of the job's session (mpirun runs in a session of its
-    own; its ranks have process groups of their own in it)."""
+    own; its ranks have process groups of their own in it); with before
+    (boot_ticks()), only those started by then: the id of an empty session
+    may be taken by a new one."""
     out = []
     for p in os.listdir("/proc"):
         if not p.isdigit():
             continue
         try:
             if os.getsid(int(p)) == sid and alive(int(p)):
-                out.append(int(p))
+                t = started(int(p)) if before is not None else None
+                if before is None or (t is not None and t <= before + 1):
+                    out.append(int(p))
         except OSError:
             pass
     return out

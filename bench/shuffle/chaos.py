@@ -49,7 +49,7 @@ output); passing iterations are removed.
 """
 import argparse, json, os, random, re, shutil, signal, subprocess, sys, time, zlib
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from procs import catches, descendants, kill_tree, ppid, session_alive, skill, verdict  # noqa: E402
+from procs import boot_ticks, catches, descendants, kill_tree, ppid, session_alive, skill, verdict  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -280,11 +280,14 @@ def run_once(c, d, out, extra, log, stats, interrupt=None, np=None):
             raise Fail(f"hung ({TIMEOUT if lone is None else 'mpirun alone, 15'} s) after {what}")
         # nothing of the job may outlive it (after kill -9 of mpirun alone
         # the ranks are orphans: they must end, not go on beside a resume)
-        t1 = time.time()
-        left = session_alive(p.pid)
+        # (only processes started before mpirun was reaped: once its session
+        # is empty, its id may be another session's, whose processes are not
+        # the job's and were once killed here)
+        t1, before = time.time(), boot_ticks()
+        left = session_alive(p.pid, before)
         while left and time.time() - t1 < 15:
             time.sleep(0.1)
-            left = session_alive(p.pid)
+            left = session_alive(p.pid, before)
         if left:
             for q in left:
                 skill(q, signal.SIGKILL)
