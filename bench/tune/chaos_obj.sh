@@ -7,8 +7,10 @@
 # with id % 3 == 1 exit 1 once, at step 3, then resume), short (ends by
 # itself at N - id % 3, before --max-t), stubborn (ignores SIGTERM: reports
 # on until --kill-grace's SIGKILL), multi (a checkpoint of two files,
-# checkpoint-<step>.data and .meta), awk and awkbuf (chaos_obj.awk; awkbuf
-# leaves stdout block-buffered: the reports come in bursts).
+# checkpoint-<step>.data and .meta), link (checkpoint-<step> is a symbolic
+# link to w-<step> beside it, which nothing prunes), awk and awkbuf
+# (chaos_obj.awk; awkbuf leaves stdout block-buffered: the reports come in
+# bursts).
 mode=$1 n=$2 nap=$3
 case $mode in
   awk) exec awk -v n="$n" -v nap="$nap" -v buf=0 -f "$(dirname "$0")/chaos_obj.awk" ;;
@@ -44,6 +46,9 @@ while [ "$step" -lt "$n" ]; do
     if [ "$mode" = multi ]; then # one step, two files: they stay or go together
       echo "$step $id $x $y $v" > "$d/.tmp-$step" && mv "$d/.tmp-$step" "$d/checkpoint-$step.data"
       echo "$step $id $x $y $v" > "$d/.tmp-$step" && mv "$d/.tmp-$step" "$d/checkpoint-$step.meta"
+    elif [ "$mode" = link ]; then # a link relative to the trial's directory
+      echo "$step $id $x $y $v" > "$d/.tmp-$step" && mv "$d/.tmp-$step" "$d/w-$step" &&
+        ln -sfn "w-$step" "$d/checkpoint-$step"
     else
       echo "$step $id $x $y $v" > "$d/.tmp-$step" && mv "$d/.tmp-$step" "$d/checkpoint-$step"
     fi

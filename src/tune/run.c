@@ -465,18 +465,18 @@ static void fsync_dir(const char *path)
 /* src, a file, a link or a directory tree, made as dst (not there yet):
  * files copied, or with hard set hard-linked (a trial's pruning cannot take
  * them away) and copied where links are not possible (another file
- * system); directories made anew; links made anew, but with hard set, what
- * they point to is taken in their place (a link relative to the trial's
- * directory, or to a file it removes, would not outlive it; one pointing
- * nowhere is made anew). SL_ERR_NOT_FOUND, without a word, when src is
- * gone (its trial pruned it meanwhile). */
+ * system); directories made anew; a link is taken as what it points to
+ * (relative to the trial's directory, or to a file the trial removes, it
+ * would point nowhere from the best's or another trial's directory), one
+ * pointing nowhere made anew. SL_ERR_NOT_FOUND, without a word, when src
+ * is gone (its trial pruned it meanwhile). */
 static sl_status_t tree_make(const char *src, const char *dst, int hard)
 {
     struct stat sb;
     if (lstat(src, &sb) != 0)
         return errno == ENOENT ? SL_ERR_NOT_FOUND
                                : sl_error(SL_ERR_IO, "cannot read '%s': %s", src, strerror(errno));
-    if (S_ISLNK(sb.st_mode) && !(hard && stat(src, &sb) == 0)) {
+    if (S_ISLNK(sb.st_mode) && stat(src, &sb) != 0) {
         char to[4096];
         ssize_t k = readlink(src, to, sizeof to - 1);
         if (k < 0)

@@ -289,7 +289,8 @@ expect_rc 0 $TUNE --command "$T/lnck.sh" --space 'x=uniform(0,1)' --metric m --t
   fail "best/ of a checkpoint that is a link to a directory: $(ls -lR "$T/lnckd/best" 2>&1 | tr '\n' ' ')"
 grep -q 'could not keep\|cannot copy' "$T/err" && fail "linked checkpoints: $(cat "$T/err")"
 
-# PBT copies the donor's whole checkpoint (several files, a directory), and
+# PBT copies the donor's whole checkpoint (several files, a directory, a
+# link relative to the donor's directory: what it points to), and
 # when the donor has pruned the one of the decision's step (--keep-checkpoints
 # 1) while the exploited trial took its time to stop, its newest reported
 # one: an exploited trial never starts over from nothing. The donor starts
@@ -304,7 +305,8 @@ if [ -n "${SLUICE_RESUME:-}" ]; then
   step=${SLUICE_RESUME##*/checkpoint-}; step=${step%%.*}
   how=partial
   [ -f "$dir/checkpoint-$step.model" ] && [ -f "$dir/checkpoint-$step.optim" ] &&
-    [ "$(cat "$dir/checkpoint-$step.d/state")" = "$step" ] && how=whole
+    [ "$(cat "$dir/checkpoint-$step.d/state")" = "$step" ] &&
+    [ "$(cat "$dir/checkpoint-$step.link" 2>/dev/null)" = "$step" ] && how=whole
 fi
 echo "$SLUICE_TRIAL_ID $how $step" >> "$d/pbt-starts"
 trap 'sleep 1; exit 0' TERM
@@ -312,6 +314,7 @@ while [ $step -lt $SLUICE_MAX_T ]; do
   step=$((step+1))
   echo $step > "$dir/checkpoint-$step.model"; sleep 0.05; echo $step > "$dir/checkpoint-$step.optim"
   mkdir -p "$dir/checkpoint-$step.d"; echo $step > "$dir/checkpoint-$step.d/state"
+  echo $step > "$dir/w-$step"; ln -s "w-$step" "$dir/checkpoint-$step.link"
   echo "sluice-report step=$step loss=$(awk -v x="$SLUICE_PARAM_X" -v s=$step 'BEGIN{print x + 1/s}')"
 done
 SH
