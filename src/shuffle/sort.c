@@ -85,10 +85,9 @@ typedef struct {
     /* A stop during the merge (runs_manifest_write) and a resume from it
      * (runs_decide): from_runs, the map was skipped on every rank; mine_runs,
      * this rank merges the runs its run manifest lists (runs_nrec records);
-     * keep_runs, c->runs are not removed on the way out (a run manifest
-     * names them); map_cut, the map ended early at a stop; saved, this rank
-     * completed its partition or kept its runs at a stop. */
-    int from_runs, mine_runs, keep_runs, map_cut, saved;
+     * map_cut, the map ended early at a stop; saved, this rank completed
+     * its partition or kept its runs at a stop. */
+    int from_runs, mine_runs, map_cut, saved;
     uint64_t runs_nrec;
     /* A stop during the map (a cut: save_runs at the safe point after it)
      * and a resume from it: each rank's share is mapped in order, so the
@@ -99,7 +98,7 @@ typedef struct {
      * cut: the stop id the run manifests of this run's runs carry (0: they
      * hold whole partitions, a stop during the merge); nlisted: the first
      * nlisted entries of c->runs are listed by a run manifest on disk and
-     * are not removed on the way out (keep_runs). */
+     * are not removed on the way out. */
     uint64_t skip, mapped, skipped, cut;
     int nlisted;
     /* kpre: per partition (3 values: known, count, CRC32 sum mod 2^64) the
@@ -938,11 +937,12 @@ static sl_status_t runs_decide(sctx_t *c, uint64_t token)
             c->nruns = c->runcap = c->nlisted = n;
             c->runs_nrec = tot;
             c->mine_runs = 1;
-            c->keep_runs = 1;
             /* runs this run spills are numbered after the kept ones */
-            for (int i = 0; i < n; i++)
-                if (run_seq(runs[i].path) >= c->runs_total)
-                    c->runs_total = (int)run_seq(runs[i].path) + 1;
+            for (int i = 0; i < n; i++) {
+                long q = run_seq(runs[i].path);
+                if (q >= c->runs_total)
+                    c->runs_total = (int)q + 1;
+            }
             /* what is still to come to this rank: the reducer keeps a buffer for the merge by it */
             c->expect = c->expect > tot ? c->expect - tot : 0;
             runs = NULL;
@@ -1969,7 +1969,6 @@ static sl_status_t save_runs(sctx_t *c, unsigned char **mem, const uint64_t *nmr
         st = runs_manifest_write(c, cut);
     if (st == SL_OK) {
         c->saved = 1;
-        c->keep_runs = 1;
         c->nlisted = c->nruns;
     } else {
         SL_WARN("rank %d: the %s was stopped, but its runs could not be kept (the error is above): --resume "
@@ -1977,6 +1976,25 @@ static sl_status_t save_runs(sctx_t *c, unsigned char **mem, const uint64_t *nmr
                 c->rank, cut ? "map" : "merge");
     }
     return SL_ERR_STOPPED;
+}
+
+/* Local: the reducer's in-memory runs, in the order their records came: the
+ * kept buffer (halves), then the one being filled; their count. */
+static int mem_runs(const sctx_t *c, unsigned char **mem, uint64_t *nmrec)
+{
+    mem[0] = c->kept ? c->rb[c->rcur ^ 1] : c->rbuf;
+    nmrec[0] = c->kept ? c->kept : c->rn;
+    mem[1] = c->rbuf;
+    nmrec[1] = c->rn;
+    return c->kept ? 2 : 1;
+}
+
+/* Local: whether the count of what the inputs give complete partition p is
+ * whole: the map reads all of them, or the map file of the stop it
+ * continues from knew what the part mapped before gave p. */
+static int kept_known(const sctx_t *c, int p)
+{
+    return !c->skipped || (c->kpre && c->kpre[3 * p]);
 }
 
 /* Reducer: sort or merge into part-RANK.tmp, then rename. A stop asked for
@@ -2048,7 +2066,7 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
          * the manifest and of every run manifest, each resumed partition's
          * record count against its run manifest (below), and the total of
          * all partitions against the input's records (sl_sort_run). */
-        if (st == SL_OK && c->kin && (!c->skipped || (c->kpre && c->kpre[3 * c->rank])) &&
+        if (st == SL_OK && c->kin && kept_known(c, c->rank) &&
             (size / R != c->kept_in[0] || c->out_sum.lo != c->kept_in[1]))
             st = sl_error(SL_ERR_MISMATCH,
                           "cannot resume with '%s': it holds %llu records, the inputs now give partition %d "
@@ -2078,12 +2096,11 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
     sl_status_t st = sl_wq_create_rec(fd, dfd, tmp, iobuf, 2, 1, c->g.rec, c->spare, &q);
     osink_t os = {{q, prog, c->R}, c, 0};
     sl_merge_sink_t sink = {osink_get, osink_put, &os};
-    /* The in-memory runs, last, in the order they came: the kept buffer
-     * (halves), then the one being filled; msorted once they are sorted in
+    /* The in-memory runs, last (mem_runs); msorted once they are sorted in
      * place (a stop writes them as runs). */
-    int nmem = c->kept ? 2 : 1, msorted = 0;
-    unsigned char *mem[2] = {c->kept ? c->rb[c->rcur ^ 1] : c->rbuf, c->rbuf};
-    uint64_t nmrec[2] = {c->kept ? c->kept : c->rn, c->rn};
+    unsigned char *mem[2];
+    uint64_t nmrec[2];
+    int nmem = mem_runs(c, mem, nmrec), msorted = 0;
     if (st != SL_OK) {
     } else if (c->nruns == 0 && !c->kept) {
         /* Everything fit: one read and one write per record. */
@@ -2169,7 +2186,7 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
             sl_fsync_dir_of(rm);
         c->mine_runs = 0;
     }
-    c->keep_runs = 0;
+    c->nlisted = 0;
     /* The writes overlap the merge: count what the merge waited for. */
     double t_write = ws.t_wait + (sl_now() - tf);
     c->t_merge = sl_now() - t1 - t_write - (c->t_sort - sort0);
@@ -2381,10 +2398,9 @@ static sl_status_t map_stop(sctx_t *c)
     }
     int ok = have, all = 0;
     if (!c->done[c->rank]) {
-        /* the kept buffer (halves) before the one being filled: their arrival order */
-        int nmem = c->kept ? 2 : 1;
-        unsigned char *mem[2] = {c->kept ? c->rb[c->rcur ^ 1] : c->rbuf, c->rbuf};
-        uint64_t nmrec[2] = {c->kept ? c->kept : c->rn, c->rn};
+        unsigned char *mem[2];
+        uint64_t nmrec[2];
+        int nmem = mem_runs(c, mem, nmrec);
         save_runs(c, mem, nmrec, nmem, 0, id);
         ok &= c->saved;
     }
@@ -2395,7 +2411,7 @@ static sl_status_t map_stop(sctx_t *c)
          * all its part (no earlier stop skipped any, or that stop's map
          * file knew it) */
         for (int p = 0; kp && p < P; p++)
-            if (c->done[p] && (!c->skipped || (c->kpre && c->kpre[3 * p]))) {
+            if (c->done[p] && kept_known(c, p)) {
                 kp[3 * p] = 1;
                 kp[3 * p + 1] = ksum[2 * p] + (c->kpre ? c->kpre[3 * p + 1] : 0);
                 kp[3 * p + 2] = ksum[2 * p + 1] + (c->kpre ? c->kpre[3 * p + 2] : 0);
@@ -2407,14 +2423,12 @@ static sl_status_t map_stop(sctx_t *c)
         st = sl_error(SL_ERR_NOMEM, "out of memory");
     }
     st = sl_agree(c->comm, st);
-    char rm[4200];
-    if (runsman_path(c, 0, rm, sizeof rm) == SL_OK)
-        rm[strlen(rm) - (size_t)sl_sort_rank_width(P)] = '\0';
     if (all && st == SL_OK)
         SL_INFO0("sort: stopped during the map: %llu of %llu records were mapped; each partition's share of "
-                 "them is kept as runs in %s (listed in %sN, and %s/%s); --resume maps only the rest",
+                 "them is kept as runs in %s (listed in %s/" RUNSMAN "N, and %s/" MAPFILE
+                 "); --resume maps only the rest",
                  (unsigned long long)tot, (unsigned long long)c->nrec, c->o->tmp ? c->o->tmp : c->o->output,
-                 rm, c->o->output, MAPFILE);
+                 c->o->output, c->o->output);
     else
         SL_INFO0("sort: stopped during the map, but not every rank could keep its runs (see above): --resume "
                  "cannot continue from this stop");
@@ -2426,14 +2440,10 @@ static sl_status_t map_stop(sctx_t *c)
 
 static void merge_stop_note(const sctx_t *c, int kept)
 {
-    char rm[4200];
-    if (runsman_path(c, 0, rm, sizeof rm) != SL_OK)
-        return;
-    rm[strlen(rm) - (size_t)sl_sort_rank_width(c->size)] = '\0';
     if (kept)
         SL_INFO0("sort: stopped during the merge: complete partitions are kept, and the others' runs in %s "
-                 "(listed in %sN); --resume continues from them without running the map again",
-                 c->o->tmp ? c->o->tmp : c->o->output, rm);
+                 "(listed in %s/" RUNSMAN "N); --resume continues from them without running the map again",
+                 c->o->tmp ? c->o->tmp : c->o->output, c->o->output);
     else
         SL_INFO0("sort: stopped during the merge, but not every rank could keep its runs (see above): "
                  "--resume cannot continue from this stop (it runs the map again, or continues from an "
@@ -2769,7 +2779,7 @@ out:
     if (c.x)
         sl_xchg_destroy(&c.x);
     for (int i = 0; i < c.nruns; i++) {
-        if (!c.keep_runs || i >= c.nlisted) /* those a run manifest names stay for --resume */
+        if (i >= c.nlisted) /* those a run manifest names stay for --resume */
             unlink(c.runs[i].path);
         free((char *)c.runs[i].path);
     }
