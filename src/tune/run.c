@@ -468,15 +468,28 @@ static void fsync_dir(const char *path)
  * system); directories made anew; a link is taken as what it points to
  * (relative to the trial's directory, or to a file the trial removes, it
  * would point nowhere from the best's or another trial's directory), one
- * pointing nowhere made anew. SL_ERR_NOT_FOUND, without a word, when src
- * is gone (its trial pruned it meanwhile). */
-static sl_status_t tree_make(const char *src, const char *dst, int hard)
+ * pointing nowhere or to a directory above it in the copy made anew.
+ * SL_ERR_NOT_FOUND, without a word, when src is gone (its trial pruned it
+ * meanwhile). */
+typedef struct tree_up {
+    dev_t dev;
+    ino_t ino;
+    const struct tree_up *up;
+} tree_up_t;
+
+static sl_status_t tree_walk(const char *src, const char *dst, int hard, const tree_up_t *up)
 {
     struct stat sb;
     if (lstat(src, &sb) != 0)
         return errno == ENOENT ? SL_ERR_NOT_FOUND
                                : sl_error(SL_ERR_IO, "cannot read '%s': %s", src, strerror(errno));
-    if (S_ISLNK(sb.st_mode) && stat(src, &sb) != 0) {
+    int lnk = S_ISLNK(sb.st_mode), loop = 0;
+    if (lnk && stat(src, &sb) == 0 && S_ISDIR(sb.st_mode))
+        for (const tree_up_t *u = up; u && !loop; u = u->up)
+            loop = u->dev == sb.st_dev && u->ino == sb.st_ino;
+    /* a link pointing nowhere, or to a directory this copy is inside (it
+     * would copy itself until the path got too long), is made anew */
+    if (lnk && (loop || stat(src, &sb) != 0)) {
         char to[4096];
         ssize_t k = readlink(src, to, sizeof to - 1);
         if (k < 0)
@@ -499,17 +512,42 @@ static sl_status_t tree_make(const char *src, const char *dst, int hard)
     }
     sl_status_t st = SL_OK;
     char a[4096], b[4500];
+    tree_up_t me = {sb.st_dev, sb.st_ino, up};
     for (struct dirent *de; st == SL_OK && (de = readdir(d));) {
         if (is_dot(de->d_name))
             continue;
-        snprintf(a, sizeof a, "%s/%s", src, de->d_name);
-        snprintf(b, sizeof b, "%s/%s", dst, de->d_name);
-        st = tree_make(a, b, hard);
+        if ((size_t)snprintf(a, sizeof a, "%s/%s", src, de->d_name) >= sizeof a ||
+            (size_t)snprintf(b, sizeof b, "%s/%s", dst, de->d_name) >= sizeof b)
+            st = sl_error(SL_ERR_IO, "cannot copy '%s/%s': the path is too long", src, de->d_name);
+        else
+            st = tree_walk(a, b, hard, &me);
     }
     closedir(d);
     if (st == SL_OK)
         fsync_dir(dst);
     return st;
+}
+
+static sl_status_t tree_make(const char *src, const char *dst, int hard)
+{
+    /* the directories above src count as in the copy: a link to the
+     * trial's directory (or to /) is not copied into itself either */
+    enum { MAXUP = 128 };
+    tree_up_t ups[MAXUP], *up = NULL;
+    char *rp = realpath(src, NULL);
+    int n = 0;
+    for (char *q = rp; q && n < MAXUP; q = strchr(q + 1, '/')) {
+        struct stat sb;
+        char c = q[q == rp];
+        q[q == rp] = '\0'; /* "/", then "/a", "/a/b", ... without src */
+        if (stat(rp, &sb) == 0) {
+            ups[n] = (tree_up_t){sb.st_dev, sb.st_ino, up};
+            up = &ups[n++];
+        }
+        q[q == rp] = c;
+    }
+    free(rp);
+    return tree_walk(src, dst, hard, up);
 }
 
 /* Copy src to dst whatever it is: a file, a directory (its contents made

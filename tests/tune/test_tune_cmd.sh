@@ -271,7 +271,9 @@ cat > "$T/lnck.sh" <<'EOS'
 #!/bin/sh
 cd "$SLUICE_TRIAL_DIR" || exit 1
 for s in 1 2 3; do
-  if [ "$KIND" = dir ]; then mkdir -p "w-$s"; echo "$SLUICE_TRIAL_ID-$s" > "w-$s/f"; else echo "$SLUICE_TRIAL_ID-$s" > "w-$s"; fi
+  if [ "$KIND" = file ]; then echo "$SLUICE_TRIAL_ID-$s" > "w-$s"; else mkdir -p "w-$s"; echo "$SLUICE_TRIAL_ID-$s" > "w-$s/f"; fi
+  # links back up the tree: to the trial's directory, and through a sibling
+  [ "$KIND" = loop ] && mkdir -p "x-$s" && ln -s .. "w-$s/up" && ln -s "../x-$s" "w-$s/side" && ln -s "../w-$s" "x-$s/back"
   ln -s "w-$s" "checkpoint-$s"
   echo "sluice-report step=$s m=$((SLUICE_TRIAL_ID * 10 + (s - 2) * (s - 2)))"
 done
@@ -288,6 +290,14 @@ expect_rc 0 $TUNE --command "$T/lnck.sh" --space 'x=uniform(0,1)' --metric m --t
 [ "$(cat "$T/lnckd/best/checkpoint-2/f" 2>&1)" = 0-2 ] && [ ! -L "$T/lnckd/best/checkpoint-2" ] ||
   fail "best/ of a checkpoint that is a link to a directory: $(ls -lR "$T/lnckd/best" 2>&1 | tr '\n' ' ')"
 grep -q 'could not keep\|cannot copy' "$T/err" && fail "linked checkpoints: $(cat "$T/err")"
+# links to directories the copy is inside are kept as links (they were
+# followed: the copy went on until the path was too long)
+KIND=loop
+expect_rc 0 timeout 60 $TUNE --command "$T/lnck.sh" --space 'x=uniform(0,1)' --metric m --trials 2 --keep-checkpoints 1 \
+  --out "$T/lnckl"
+b=$T/lnckl/best/checkpoint-2
+[ "$(cat "$b/f" 2>&1)" = 0-2 ] && [ "$(readlink "$b/up")" = .. ] && [ "$(readlink "$b/side/back")" = ../w-2 ] &&
+  [ "$(find "$T/lnckl/best" | wc -l)" -eq 6 ] || fail "best/ of a checkpoint with looping links: $(find "$T/lnckl/best" | head -20 | tr '\n' ' ')"
 
 # PBT copies the donor's whole checkpoint (several files, a directory, a
 # link relative to the donor's directory: what it points to), and
