@@ -7,12 +7,14 @@
 #      Optuna (python3-optuna, in-memory, random sampler, n_jobs=2, the same
 #      command through subprocess; interpreter start-up included): trials/s.
 #      Both exec echo directly; a second line uses a shell for both.
+#   3. many trials: the same with NBIG=30000 trials against N, both tools:
+#      the share of the trials/s each keeps.
 #   2. Fashion-MNIST MLP (Debian's dataset-fashion-mnist), lr, width, batch,
 #      weight decay, 2 ranks: ASHA against random search + FIFO with the
 #      same --budget of trial-epochs; time until a trial first reaches ACC (0.88)
 #      test accuracy, best accuracy, and the scheduler's share of rank time.
 # usage: bench/tune/run.sh [BUILD_DIR]
-#   (REPS=3 N=2000 PARTS="1 2" SEED0=0: seeds SEED0+1.. ASHA=asha-time|asha-stop|asha
+#   (REPS=3 N=2000 NBIG=30000 PARTS="1 2 3" SEED0=0: seeds SEED0+1.. ASHA=asha-time|asha-stop|asha
 #    MAXT=16 FIFO_TRIALS=6: a budget of FIFO_TRIALS x MAXT trial-epochs for both; ASHA_TRIALS=1000;
 #    BEST_REPS=1: seeds run over the whole budget for the best accuracy)
 set -eu
@@ -24,7 +26,7 @@ SLUICE=$SLUICE_BIN
 OUT=${OUT:-$here/../out/tune}
 REPS=${REPS:-3}
 N=${N:-2000}
-PARTS=${PARTS:-"1 2"}
+PARTS=${PARTS:-"1 2 3"}
 ACC=${ACC:-0.88}
 MPIRUN="mpirun --oversubscribe"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
@@ -63,6 +65,39 @@ if echo "$PARTS" | grep -q 1; then
     awk "BEGIN{printf \"ratio sluice/optuna: %.2fx (goal >= 2.5)\n\", $ms/$mo}"
   done
   rm -rf "$OUT"/ovh.*.*.$$
+fi
+
+if echo "$PARTS" | grep -q 3; then
+  # 3. many trials: trials/s with NBIG trials against with N, both tools
+  # (a driver that slows down as its trials add up is what Ray Tune's
+  # users report); one run each, direct exec
+  NBIG=${NBIG:-30000}
+  /usr/bin/python3 -c 'import optuna' 2>/dev/null || { echo "missing Optuna: apt-get install python3-optuna"; exit 1; }
+  rate() { # rate N sluice|optuna: trials/s of one run
+    d="$OUT/big.$1.$$"
+    t0=$(now)
+    if [ "$2" = sluice ]; then
+      $MPIRUN -np 2 "$SLUICE" tune -q --command 'echo sluice-report step=1 m={x}' --space 'x=uniform(0,1)' --metric m \
+        --trials "$1" --out "$d" > "$OUT/big.log" 2>&1 || { cat "$OUT/big.log"; exit 1; }
+    else
+      /usr/bin/python3 "$here/optuna_cmd.py" "$1" > "$OUT/big.log" 2>&1 || { cat "$OUT/big.log"; exit 1; }
+    fi
+    t1=$(now)
+    rm -rf "$d"
+    echo "$1 $t0 $t1" | awk '{printf "%.1f", $1/($3-$2)}'
+  }
+  echo "== 3. many trials: $NBIG against $N, 2 ranks/jobs"
+  for tool in sluice optuna; do
+    a=$(rate "$N" $tool); b=$(rate "$NBIG" $tool)
+    echo "$tool: $a trials/s with $N trials, $b trials/s with $NBIG: $(awk "BEGIN{printf \"%.0f\", 100 * $b / $a}")% of the rate kept"
+    if [ $tool = sluice ]; then
+      grep utilisation "$OUT/big.log" || true
+      sb=$b
+    else
+      ob=$b
+    fi
+  done
+  awk "BEGIN{printf \"ratio sluice/optuna with $NBIG trials: %.2fx\n\", $sb/$ob}"
 fi
 
 if echo "$PARTS" | grep -q 2; then

@@ -39,13 +39,23 @@ struct sl_tune_exp {
     int nrungs;
     int64_t rung_t[TUNE_MAXRUNG];
     int smax; /* HyperBand: brackets s = smax..0 */
-    int64_t pending_hint;
+    int64_t pending_hint; /* every trial before it has ended (first_open) */
+    int64_t lo_counts[6]; /* of those trials: how many of each status */
+    int64_t lo_best;      /* and the best of them (-1: none) */
     int64_t spent; /* trial steps reported in all (conf.budget) */
     int hit;       /* a trial's best reached conf.target (sl_tune__note_best) */
     /* sl_tune_exp_load: trials it settled from a decision whose job had not
      * ended (a kill), whose directories the job's end did not tidy */
     int64_t *settled, nsettled;
+    /* the text of results.csv's first csv_nrep reports (csv_nm metrics)
+     * and of each trial's row of trials.csv, kept between writes (state.c) */
+    char *csv_res;
+    size_t csv_res_len;
+    int64_t csv_nrep, csv_nrows;
+    int csv_nm;
+    struct tune_csvrow *csv_rows;
 };
+void sl_tune__csv_free(sl_tune_exp_t *e);
 
 double sl_tune__fix(const sl_tune_param_t *p, double v);
 double sl_tune__sample(const sl_tune_param_t *p, gsl_rng *r);

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static sl_tune_exp_t *make(sl_tune_conf_t *c, const char *const *exprs)
 {
@@ -1167,6 +1168,62 @@ static void test_files(void)
     sl_tune_exp_destroy(&e);
 }
 
+/* The files written again after changes are those a fresh write of the
+ * same state makes: a trial's row of trials.csv is made again when it
+ * changed (running, then done), results.csv's rows are made once each and
+ * all again when a metric appears; the counts and the best of the ended
+ * trials the scans have passed are right. */
+static void test_files_again(void)
+{
+    sl_tune_conf_t c;
+    sl_tune_conf_default(&c);
+    c.trials = 4;
+    const char *ex[] = {"x=uniform(0,1)", NULL};
+    sl_tune_exp_t *e = make(&c, ex);
+    char a[4096], b[4096];
+    snprintf(a, sizeof a, "%s/again-a", sl_test_tmpdir());
+    snprintf(b, sizeof b, "%s/again-b", sl_test_tmpdir());
+    CU_ASSERT_FATAL(mkdir(a, 0755) == 0 && mkdir(b, 0755) == 0);
+    int64_t t0 = next_run(e, NULL);
+    report(e, t0, 1, 0.5);
+    CU_ASSERT_FATAL(sl_tune_exp_save(e, a) == SL_OK);
+    CU_ASSERT(strstr(slurp(a, "trials.csv"), "\n0,running,1,1,0,") != NULL);
+    const char *names[2] = {"loss", "acc"};
+    double v[2] = {0.25, 0.75};
+    int d;
+    CU_ASSERT_FATAL(sl_tune_exp_report(e, t0, 2, 2, names, v, &d) == SL_OK);
+    sl_tune_exp_end(e, t0, SL_TUNE_END_OK, -1);
+    int64_t t1 = next_run(e, NULL);
+    report(e, t1, 1, 0.125);
+    sl_tune_exp_end(e, t1, SL_TUNE_END_OK, -1);
+    int64_t t2 = next_run(e, NULL);
+    report(e, t2, 1, 0.375);
+    sl_tune_exp_end(e, t2, SL_TUNE_END_OK, -1);
+    CU_ASSERT(next_run(e, NULL) == 3);
+    int64_t n[6];
+    sl_tune_exp_counts(e, n);
+    CU_ASSERT(n[SL_TUNE_DONE] == 3 && n[SL_TUNE_RUNNING] == 1);
+    CU_ASSERT_EQUAL(sl_tune_exp_best(e), t1);
+    sl_tune_exp_end(e, 3, SL_TUNE_END_FAILED, -1);
+    CU_ASSERT_FATAL(sl_tune_exp_save(e, a) == SL_OK);
+    char *r = strdup(slurp(a, "results.csv")), *t = strdup(slurp(a, "trials.csv"));
+    CU_ASSERT(strncmp(r, "trial,step,time,x,loss,acc\n", 27) == 0);
+    CU_ASSERT(strstr(r, ",0.5,\n") != NULL && strstr(r, ",0.25,0.75\n") != NULL);
+    CU_ASSERT(strstr(t, "\n0,done,2,2,0,") != NULL && strstr(t, "\n3,errored,,0,1,") != NULL);
+    sl_tune_space_t s = {0};
+    sl_tune_space_add(&s, "x=uniform(0,1)", "t");
+    sl_tune_exp_t *f = NULL;
+    CU_ASSERT_FATAL(sl_tune_exp_load(&c, &s, a, &f) == SL_OK);
+    CU_ASSERT_FATAL(sl_tune_exp_save(f, b) == SL_OK);
+    CU_ASSERT_STRING_EQUAL(slurp(b, "results.csv"), r);
+    CU_ASSERT_STRING_EQUAL(slurp(b, "trials.csv"), t);
+    free(r);
+    free(t);
+    sl_tune_space_fini(&s);
+    sl_tune_exp_destroy(&e);
+    sl_tune_exp_destroy(&f);
+}
+
 int main(int argc, char **argv)
 {
     static const sl_test_t tests[] = {
@@ -1192,6 +1249,7 @@ int main(int argc, char **argv)
         {"no_metric", test_no_metric},
         {"state", test_state},
         {"files", test_files},
+        {"files_again", test_files_again},
         {"decided_resume", test_decided_resume},
         {NULL, NULL},
     };
