@@ -128,6 +128,8 @@ sl_status_t sl_tune_exp_create(const sl_tune_conf_t *conf, sl_tune_space_t *spac
     return SL_OK;
 }
 
+static void ri_free(sl_tune_exp_t *e);
+
 void sl_tune_exp_destroy(sl_tune_exp_t **ep)
 {
     if (!ep || !*ep)
@@ -147,6 +149,7 @@ void sl_tune_exp_destroy(sl_tune_exp_t **ep)
     free(e->rep_par);
     free(e->settled);
     sl_tune__csv_free(e);
+    ri_free(e);
     sl_rng_destroy(&e->srng);
     sl_rng_destroy(&e->xrng);
     sl_tune_space_fini(&e->space);
@@ -327,6 +330,96 @@ static int64_t rung_sorted(sl_tune_exp_t *e, int k, int b, int64_t *out)
     return m;
 }
 
+/* The rungs kept sorted (e->ri[k]: rung_sorted's order over every trial)
+ * as values are recorded, for ASHA: sorting a rung at every promotion
+ * and every decision of the stopping form cost in proportion to the
+ * trials so far, each time. Built from rungval when first needed, and
+ * again after a load or a failed allocation (ri_valid 0). */
+static void ri_free(sl_tune_exp_t *e)
+{
+    for (int k = 0; k < TUNE_MAXRUNG; k++) {
+        free(e->ri[k]);
+        e->ri[k] = NULL;
+        e->ri_n[k] = e->ri_cap[k] = e->ri_dead[k] = 0;
+    }
+    e->ri_valid = 0;
+}
+
+static sl_status_t ri_ready(sl_tune_exp_t *e)
+{
+    if (e->ri_valid)
+        return SL_OK;
+    ri_free(e);
+    for (int k = 0; k < e->nrungs && k < TUNE_MAXRUNG; k++) {
+        int64_t *ids = malloc((size_t)(e->n + 1) * sizeof *ids);
+        if (!ids) {
+            ri_free(e);
+            return SL_ERR_NOMEM;
+        }
+        e->ri[k] = ids;
+        e->ri_cap[k] = e->n + 1;
+        e->ri_n[k] = rung_sorted(e, k, -1, ids);
+    }
+    e->ri_valid = 1;
+    return SL_OK;
+}
+
+/* Where (v, id) is or goes in rung k's order. */
+static int64_t ri_find(const sl_tune_exp_t *e, int k, double v, int64_t id)
+{
+    int64_t lo = 0, hi = e->ri_n[k];
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2, x = e->ri[k][mid];
+        double vx = e->rungval[x * TUNE_MAXRUNG + k];
+        int before = sl_tune__better(e, vx, v) || (!sl_tune__better(e, v, vx) && x < id);
+        if (before)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Trial id's value at rung k is now v (NAN: none). */
+static void rung_set(sl_tune_exp_t *e, int64_t id, int k, double v)
+{
+    double *at = &e->rungval[id * TUNE_MAXRUNG + k];
+    if (!e->ri_valid || k >= e->nrungs) {
+        *at = v;
+        return;
+    }
+    int64_t *ids = e->ri[k];
+    if (!isnan(*at)) {
+        int64_t j = ri_find(e, k, *at, id);
+        if (j < e->ri_n[k] && ids[j] == id) {
+            memmove(ids + j, ids + j + 1, (size_t)(e->ri_n[k] - j - 1) * sizeof *ids);
+            e->ri_n[k]--;
+            if (j < e->ri_dead[k])
+                e->ri_dead[k]--;
+        } else {
+            e->ri_valid = 0; /* not where it should be: built again */
+        }
+    }
+    *at = v;
+    if (isnan(v) || !e->ri_valid)
+        return;
+    if (e->ri_n[k] == e->ri_cap[k]) {
+        int64_t cap = 2 * e->ri_cap[k] + 16, *g = realloc(ids, (size_t)cap * sizeof *g);
+        if (!g) {
+            e->ri_valid = 0;
+            return;
+        }
+        e->ri[k] = ids = g;
+        e->ri_cap[k] = cap;
+    }
+    int64_t j = ri_find(e, k, v, id);
+    memmove(ids + j + 1, ids + j, (size_t)(e->ri_n[k] - j) * sizeof *ids);
+    ids[j] = id;
+    e->ri_n[k]++;
+    if (j < e->ri_dead[k])
+        e->ri_dead[k] = j;
+}
+
 static void start(sl_tune_exp_t *e, int64_t id, int group, sl_tune_job_t *job)
 {
     sl_tune_trial_t *t = &e->t[id];
@@ -346,14 +439,18 @@ static void start(sl_tune_exp_t *e, int64_t id, int group, sl_tune_job_t *job)
  * 1/eta of the highest rung that has one. */
 static sl_status_t asha_promote(sl_tune_exp_t *e, int64_t *id_p)
 {
-    int64_t *ids = malloc((size_t)(e->n + 1) * sizeof *ids);
-    if (!ids)
-        return SL_ERR_NOMEM;
     *id_p = -1;
+    SL_TRY(ri_ready(e));
     for (int k = e->nrungs - 2; k >= 0 && *id_p < 0; k--) {
-        int64_t m = rung_sorted(e, k, -1, ids);
+        int64_t m = e->ri_n[k], *ids = e->ri[k];
         int64_t top = (int64_t)floor((double)m / e->conf.eta);
-        for (int64_t j = 0; j < top; j++) {
+        /* the best trials of the rung that went past it or ended never
+         * count again: later scans start after them */
+        int64_t j = e->ri_dead[k];
+        while (j < top && (e->t[ids[j]].rung > k || e->t[ids[j]].status >= SL_TUNE_DONE))
+            j++;
+        e->ri_dead[k] = j;
+        for (; j < top; j++) {
             sl_tune_trial_t *t = &e->t[ids[j]];
             if (t->status == SL_TUNE_PAUSED && t->rung == k && !t->promoted) {
                 t->promoted = 1;
@@ -366,7 +463,6 @@ static sl_status_t asha_promote(sl_tune_exp_t *e, int64_t *id_p)
             }
         }
     }
-    free(ids);
     return SL_OK;
 }
 
@@ -618,23 +714,25 @@ static int asha_stop(sl_tune_exp_t *e, sl_tune_trial_t *t, double res, double v)
             continue;
         if (!isnan(e->rungval[t->id * TUNE_MAXRUNG + k]))
             return 0; /* decided there already: lower rungs it jumped over stay empty */
-        double *vals = malloc((size_t)(e->n + 1) * sizeof(double));
-        int64_t m = 0;
         int stop = 0;
-        if (!vals)
+        if (ri_ready(e) != SL_OK)
             return 0;
-        for (int64_t i = 0; i < e->n; i++) {
-            double x = e->rungval[i * TUNE_MAXRUNG + k];
-            if (!isnan(x))
-                vals[m++] = e->conf.maximize ? x : -x;
-        }
+        /* the values recorded there, worst first (the rung's order reversed) */
+        int64_t m = e->ri_n[k];
         if (m > 0 && !isnan(v)) {
-            qsort(vals, (size_t)m, sizeof(double), cmpdbl);
-            double cut = quantile(vals, m, 1.0 - 1.0 / e->conf.eta);
+            double q = (1.0 - 1.0 / e->conf.eta) * (double)(m - 1), lo, hi, cut;
+            int64_t i = (int64_t)floor(q);
+            lo = e->rungval[e->ri[k][m - 1 - i] * TUNE_MAXRUNG + k];
+            hi = i + 1 < m ? e->rungval[e->ri[k][m - 2 - i] * TUNE_MAXRUNG + k] : lo;
+            if (!e->conf.maximize) {
+                lo = -lo;
+                hi = -hi;
+            }
+            /* as quantile() of the sorted values */
+            cut = i + 1 >= m ? lo : lo + (q - (double)i) * (hi - lo);
             stop = (e->conf.maximize ? v : -v) < cut;
         }
-        free(vals);
-        e->rungval[t->id * TUNE_MAXRUNG + k] = v;
+        rung_set(e, t->id, k, v);
         return stop;
     }
     return 0;
@@ -817,7 +915,7 @@ sl_status_t sl_tune_exp_report(sl_tune_exp_t *e, int64_t trial, int64_t step, in
     case SL_TUNE_ASHA:
     case SL_TUNE_HYPERBAND:
         if (step >= t->target) {
-            e->rungval[trial * TUNE_MAXRUNG + t->rung] = v;
+            rung_set(e, trial, t->rung, v);
             d = SL_TUNE_PAUSE;
         }
         break;

@@ -593,6 +593,7 @@ sl_status_t sl_tune_exp_load(const sl_tune_conf_t *conf, sl_tune_space_t *space,
         }
         d2[1] = TUNE_MAXRUNG;
         SL_TRY_GOTO(sl_h5_read(h, "trials/rung_values", SL_F64, 2, d2, e->rungval), out);
+        e->ri_valid = 0;                               /* the sorted rungs are made from these when needed */
         for (int64_t i = 0; i < n && !have_spent; i++) /* a file from before --budget */
             e->spent += e->t[i].step > 0 ? e->t[i].step : 0;
     }

@@ -54,6 +54,11 @@ struct sl_tune_exp {
     int64_t csv_nrep, csv_nrows;
     int csv_nm;
     struct tune_csvrow *csv_rows;
+    /* ASHA: each rung's trials with a value there, best first (exp.c's
+     * rung_set); ri_dead[k]: the first ri_dead[k] went past the rung or
+     * ended; ri_valid 0: built again from rungval when next needed */
+    int64_t *ri[TUNE_MAXRUNG], ri_n[TUNE_MAXRUNG], ri_cap[TUNE_MAXRUNG], ri_dead[TUNE_MAXRUNG];
+    int ri_valid;
 };
 void sl_tune__csv_free(sl_tune_exp_t *e);
 
