@@ -88,6 +88,7 @@ typedef struct {
      * map_cut, the map ended early at a stop; saved, this rank completed
      * its partition or kept its runs at a stop. */
     int from_runs, mine_runs, map_cut, saved;
+    int renamed; /* this run renamed its partition: an error removes it */
     uint64_t runs_nrec;
     /* A stop during the map (a cut: save_runs at the safe point after it)
      * and a resume from it: each rank's share is mapped in order, so the
@@ -2161,6 +2162,8 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
                       c->rank, (unsigned long long)ws.nrec, (unsigned long long)c->runs_nrec);
     if (st == SL_OK && rename(tmp, fin) != 0)
         st = sl_error(SL_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, fin, strerror(errno));
+    if (st == SL_OK)
+        c->renamed = 1;
     if (st != SL_OK) {
         unlink(tmp);
         if (st == SL_ERR_STOPPED) /* the partition is abandoned: keep what the map made */
@@ -2259,7 +2262,7 @@ static uint64_t default_mem(int local_size)
     return phys / 2 / (uint64_t)(local_size > 0 ? local_size : 1);
 }
 
-static void report(sctx_t *c, double total)
+static sl_status_t report(sctx_t *c, double total)
 {
     /* Stage maxima and byte totals over ranks. */
     double t[7] = {c->t_sample, c->t_map, c->t_sort, c->t_spill, c->t_merge, c->t_write, total}, tm[7];
@@ -2273,7 +2276,7 @@ static void report(sctx_t *c, double total)
     MPI_Gather(&c->out_nrec, 1, MPI_UINT64_T, nrec, 1, MPI_UINT64_T, 0, c->comm);
     MPI_Gather(sums, 2, MPI_UINT64_T, allsum, 2, MPI_UINT64_T, 0, c->comm);
     if (c->rank != 0)
-        return;
+        return SL_OK;
     sl_u128_t sum = {0, 0};
     uint64_t mx = 0, tot = 0;
     for (int r = 0; r < c->size; r++) {
@@ -2330,6 +2333,7 @@ static void report(sctx_t *c, double total)
     if (out)
         fprintf(out, "  output checksum %s (valsort's sum of CRC32s)\n", hex);
     /* The summary, as JSON. */
+    sl_status_t st;
     char path[4200];
     snprintf(path, sizeof path, "%s/summary.json", c->o->output);
     size_t cap = 4096 + (size_t)c->size * 24;
@@ -2351,12 +2355,15 @@ static void report(sctx_t *c, double total)
         for (int r = 0; r < c->size; r++)
             k += (size_t)snprintf(js + k, cap - k, "%s%llu", r ? ", " : "", (unsigned long long)nrec[r]);
         k += (size_t)snprintf(js + k, cap - k, "]\n}\n");
-        if (sl_file_write_atomic(path, js, k) != SL_OK)
-            SL_WARN("could not write %s", path);
+        /* the record of a complete sort: without it the sort failed */
+        st = sl_file_write_atomic(path, js, k);
         free(js);
+    } else {
+        st = sl_error(SL_ERR_NOMEM, "out of memory for %s", path);
     }
     free(nrec);
     free(allsum);
+    return st;
 }
 
 /* Rank 0, once every rank is stopped during (or right before) the merge:
@@ -2774,8 +2781,16 @@ sl_status_t sl_sort_run(MPI_Comm comm, const sl_sort_opts_t *o)
     }
     if (c.rank == 0 && c.cut) /* every partition is complete: the stop's map file goes last */
         mapfile_unlink(&c);
-    report(&c, sl_now() - t_start);
+    st = sl_agree(c.comm, report(&c, sl_now() - t_start));
 out:
+    /* An error leaves nothing under a final name: a partition this run
+     * renamed goes (one a --resume kept, complete before, stays); a stop
+     * keeps them for --resume */
+    if (st != SL_OK && st != SL_ERR_STOPPED && c.renamed) {
+        char fin[4200];
+        if (part_path(&c, c.rank, fin, sizeof fin, 0) == SL_OK && unlink(fin) == 0)
+            sl_fsync_dir_of(fin);
+    }
     if (c.x)
         sl_xchg_destroy(&c.x);
     for (int i = 0; i < c.nruns; i++) {

@@ -136,6 +136,28 @@ if mount -t tmpfs -o size=1m tmpfs full 2>/dev/null; then
   expect_grep "error: --tmp 'full' is not a writable directory: Read-only file system" "$T/err"
   [ "$(grep -c 'error:' "$T/err")" -eq 1 ] || fail "--tmp read-only: not one message: $(cat "$T/err")"
   [ ! -e out9 ] || fail "a refused --tmp made OUTDIR"
+  # An output file system that holds some partitions but not all (sized
+  # from a run on a larger one: short by half a partition): the ranks whose
+  # partition fitted had renamed it, and it stayed under its final name
+  # (valsort of part-* said SUCCESS); now every partition goes.
+  umount "$T/full" && mkdir full2 && mount -t tmpfs -o size=8m tmpfs full2 || fail "mount full2"
+  trap 'umount "$T/full2" 2>/dev/null; rm -rf "$T"' EXIT
+  $SLUICE gensort 50000 mid.dat || fail gensort
+  expect_rc 0 $MPIRUN -np 4 $SLUICE sort --input mid.dat --output full2/out
+  used=$(df --output=used -B4096 full2 | tail -1)
+  rm -rf full2/out && umount "$T/full2" || fail "umount full2"
+  mount -t tmpfs -o size=$(((used - 1 - 32) * 4096)) tmpfs full2 || fail "mount full2 smaller"
+  expect_rc 1 $MPIRUN -np 4 $SLUICE sort --input mid.dat --output full2/out
+  expect_grep "rank [0-3]: cannot write .full2/out/part-0000[0-3].tmp.: No space left on device" "$T/err"
+  no_parts full2/out
+  # Room for every partition but not summary.json: exit 1, not 0 with a
+  # warning, and the partitions go as above.
+  rm -rf full2/out && umount "$T/full2" || fail "umount full2"
+  mount -t tmpfs -o size=$(((used - 1) * 4096)) tmpfs full2 || fail "mount full2 smaller"
+  expect_rc 1 $MPIRUN -np 4 $SLUICE sort --input mid.dat --output full2/out
+  expect_grep "rank 0: cannot write .full2/out/summary.json.tmp.: No space left on device" "$T/err"
+  no_parts full2/out
+  [ ! -e full2/out/summary.json ] || fail "summary.json on a full file system"
 else
   echo "SKIP: full output file system case (mount -t tmpfs not permitted here)"
 fi
