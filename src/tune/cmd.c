@@ -564,7 +564,12 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
         lazy_max = cap > 0 ? (size_t)cap / 4 : 4096;
     }
     int forced = 0; /* the output was taken as ended: something still holds a pipe */
-    while (!exited || !eof) {
+    /* 1: the exit was reaped, and a pass more reads stderr: in the pass
+     * that read stdout to its end and reaped the exit, stderr was read
+     * before the command's last lines to it (the traceback saying why it
+     * failed, after much output on stdout), which were lost */
+    int tail = 0;
+    while (!exited || !eof || tail == 1) {
         /* wake on the exit (pidfd), or for MPI every 200 us on the
          * coordinator (it answers the other ranks) and every 1 ms on the
          * others (only decisions about this trial arrive), and read what
@@ -600,6 +605,8 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
                         "read: write them to stdout (see %s)",
                         (long long)job->trial, path);
         }
+        if (tail == 1)
+            tail = 2;
         for (int last = 0; !last;) {
             if (eof)
                 break;
@@ -677,7 +684,7 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
             eof = forced = 1; /* drained once after the exit; a background child may hold the pipe */
         if (!exited) {
             if (sl_guard_reap(guard, pid, 0, &wstatus)) {
-                exited = 1;
+                exited = tail = 1;
                 continue; /* read what is left before stopping */
             }
         }

@@ -84,6 +84,21 @@ expect_grep "warn: trial 0 failed; the command exited with status 3, after 'x?y?
 [ "$(tr -d '\t\n -~' < "$T/err" | wc -c)" -eq 0 ] || fail "control characters in the warnings: $(cat -v "$T/err")"
 expect_rc 1 $TUNE1 --command "$T/cr.sh" --space 'x=uniform(0,1)' --metric m --trials 1 --out "$T/cr"
 expect_grep "warn: trial 0 failed; the command exited with status 4, after 'boom' (see " "$T/err"
+# a traceback on stderr after much output on stdout is what the warning
+# and trial.log end with (read once stdout ended and the exit was reaped,
+# it was lost: every trial said "after '20000'")
+cat > "$T/tb.sh" <<'EOS'
+#!/bin/sh
+echo "sluice-report step=1 m=$SLUICE_PARAM_X"
+seq 1 20000
+echo "Traceback: CUDA out of memory" >&2
+exit 1
+EOS
+chmod +x "$T/tb.sh"
+expect_rc 0 $TUNE1 --command "$T/tb.sh" --space 'x=uniform(0,1)' --metric m --trials 3 --out "$T/tb"
+[ "$(grep -c "failed; the command exited with status 1, after 'Traceback: CUDA out of memory'" "$T/err")" -eq 3 ] ||
+  fail "stderr's last line after much stdout: $(grep warn "$T/err")"
+[ "$(cat "$T"/tb/trials/*/trial.log | grep -c 'CUDA out of memory')" -eq 3 ] || fail "trial.log without the traceback"
 # a retry that ends without the metric (exit 0) is not said to have exited
 # with the failed try's status: trial.log is appended to, and its last
 # line was the earlier job's
