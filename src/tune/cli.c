@@ -153,8 +153,26 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
                          const tune_objective_t **obj)
 {
     char where[4200];
+    /* o->space holds the [tune] space = words when no --space was given:
+     * those are the file's, which a [space] line of the same name clashes
+     * with, not the command line's, which it gives way to */
+    int nfile = 0, fromfile = info->config != NULL;
+    for (int i = 0, n = info->config ? sl_config_count(info->config, "tune") : 0; i < n && fromfile; i++) {
+        const char *k, *v;
+        int line;
+        sl_config_entry(info->config, "tune", i, &k, &v, &line);
+        if (strcmp(k, "space"))
+            continue;
+        char *copy = strdup(v), *p = copy;
+        if (!copy)
+            return SL_ERR_NOMEM;
+        for (char *w; fromfile && (w = sl_opts_list_word(&p)); nfile++)
+            fromfile = nfile < o->space.n && !strcmp(w, o->space.v[nfile]);
+        free(copy);
+    }
+    fromfile = fromfile && nfile > 0 && nfile == o->space.n;
     for (int i = 0; i < o->space.n; i++)
-        SL_TRY(sl_tune_space_add(space, o->space.v[i], "--space"));
+        SL_TRY(sl_tune_space_add(space, o->space.v[i], fromfile ? sl_config_path(info->config) : "--space"));
     /* space = lines of [tune]: a --space replaced all of them (the command
      * line replaces a repeatable option of the file), so a parameter given
      * in the file only was dropped; each is replaced by the --space of its
@@ -184,7 +202,7 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
         SL_TRY(st);
     }
     if (info->config) {
-        int n = sl_config_count(info->config, "space"), ncli = space->n;
+        int n = sl_config_count(info->config, "space"), ncli = fromfile ? 0 : o->space.n;
         for (int i = 0; i < n; i++) {
             const char *k, *v;
             int line, given = 0;

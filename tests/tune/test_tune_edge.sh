@@ -164,6 +164,17 @@ expect_rc 0 $TUNE1 --config "$T/sp.cfg" --space 'x=uniform(5,6)' --command 'echo
 [ "$(head -1 "$T/sp/trials.csv")" = trial,status,step,reports,failures,x,z,y,best_m,last_m ] ||
   fail "--space with space = lines in [tune]: $(head -1 "$T/sp/trials.csv")"
 awk -F, 'NR > 1 && ($6 < 5 || $7 != 3 || $8 != 4) {exit 1}' "$T/sp/trials.csv" || fail "$(cat "$T/sp/trials.csv")"
+# a parameter in both the space = line of [tune] and [space] is defined
+# twice in the file: refused, naming the line (the [space] one was dropped
+# in silence, as if the [tune] one had come from the command line)
+printf '[tune]\nmetric = m\ntrials = 2\nspace = lr=uniform(0,1)\n[space]\nlr = loguniform(1e-5,1e-1)\n' > "$T/dup.cfg"
+expect_rc 2 $TUNE1 --config "$T/dup.cfg" --command 'echo sluice-report step=1 m={lr}' --out "$T/dup"
+expect_grep "error: $T/dup.cfg:6: space expression 'lr=loguniform(1e-5,1e-1)': at position 1: parameter defined twice" "$T/err"
+[ -e "$T/dup" ] && fail "a parameter defined twice in the file made EXPDIR"
+# ... and a --space of that name still replaces both
+expect_rc 0 $TUNE1 --config "$T/dup.cfg" --space 'lr=uniform(5,6)' --command 'echo sluice-report step=1 m={lr}' \
+  --out "$T/dup2"
+awk -F, 'NR > 1 && $6 < 5 {exit 1}' "$T/dup2/trials.csv" || fail "--space over a twice-defined name: $(cat "$T/dup2/trials.csv")"
 # a trial that ends without reporting has what its program said last in
 # the warning: the pipeline's last command exits 0 when the one before failed
 expect_rc 1 $TUNE1 --command 'sh -c "echo boom >&2; exit 1" | cat' --space 'x=uniform(0,1)' --metric m --trials 1 \
