@@ -197,6 +197,39 @@ static sl_status_t expand(char **paths, int n, int dirs, strvec_t *sv)
     return SL_OK;
 }
 
+typedef struct {
+    dev_t dev;
+    ino_t ino;
+    int i;
+} fileid_t;
+
+static int cmp_fileid(const void *a, const void *b)
+{
+    const fileid_t *x = a, *y = b;
+    if (x->dev != y->dev)
+        return x->dev < y->dev ? -1 : 1;
+    if (x->ino != y->ino)
+        return x->ino < y->ino ? -1 : 1;
+    return x->i - y->i;
+}
+
+/* A file listed twice (the same file, a directory and a file in it, a
+ * link beside what it points to) would have its records sorted twice. */
+static sl_status_t no_twice(fileid_t *id, int n, char **names)
+{
+    qsort(id, (size_t)n, sizeof *id, cmp_fileid);
+    for (int k = 1; k < n; k++)
+        if (id[k].dev == id[k - 1].dev && id[k].ino == id[k - 1].ino &&
+            !strcmp(names[id[k].i], names[id[k - 1].i]))
+            return sl_error(SL_ERR_INVALID, "input '%s' is given twice: its records would be sorted twice",
+                            names[id[k].i]);
+        else if (id[k].dev == id[k - 1].dev && id[k].ino == id[k - 1].ino)
+            return sl_error(SL_ERR_INVALID,
+                            "input '%s' is the same file as input '%s': its records would be sorted twice",
+                            names[id[k].i], names[id[k - 1].i]);
+    return SL_OK;
+}
+
 sl_status_t sl_filelist_create(MPI_Comm comm, char **paths, int n, int expand_dirs, uint32_t rec,
                                sl_filelist_t **fl_p)
 {
@@ -209,7 +242,12 @@ sl_status_t sl_filelist_create(MPI_Comm comm, char **paths, int n, int expand_di
     sl_status_t st = SL_OK;
     if (rank == 0) {
         st = expand(paths, n, expand_dirs, &sv);
+        /* the sort's inputs (expand_dirs) are a set of files; valsort's a
+         * sequence, in which a file may come twice */
+        fileid_t *id = NULL;
         if (st == SL_OK && !(sizes = calloc((size_t)sv.n + 1, sizeof *sizes)))
+            st = sl_error(SL_ERR_NOMEM, "out of memory");
+        if (st == SL_OK && expand_dirs && !(id = calloc((size_t)sv.n + 1, sizeof *id)))
             st = sl_error(SL_ERR_NOMEM, "out of memory");
         for (int i = 0; st == SL_OK && i < sv.n; i++) {
             struct stat s;
@@ -221,6 +259,9 @@ sl_status_t sl_filelist_create(MPI_Comm comm, char **paths, int n, int expand_di
             if (fstat(fd, &s) != 0) {
                 st = sl_error(SL_ERR_IO, "cannot stat '%s': %s", sv.v[i], strerror(errno));
             } else {
+                if (id)
+                    id[i] = (fileid_t){S_ISBLK(s.st_mode) ? s.st_rdev : s.st_dev,
+                                       S_ISBLK(s.st_mode) ? 0 : s.st_ino, i};
                 sizes[i] = (uint64_t)s.st_size;
                 if (S_ISBLK(s.st_mode)) {
                     off_t end = lseek(fd, 0, SEEK_END);
@@ -235,6 +276,9 @@ sl_status_t sl_filelist_create(MPI_Comm comm, char **paths, int n, int expand_di
             }
             close(fd);
         }
+        if (st == SL_OK && id)
+            st = no_twice(id, sv.n, sv.v);
+        free(id);
         for (int i = 0; i < sv.n; i++)
             hdr[1] += (long long)strlen(sv.v[i]) + 1;
         hdr[0] = sv.n;

@@ -24,6 +24,16 @@ no_parts out2
 expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input good.dat --output out3 --tmp "$T/no/such/dir"
 expect_grep "tmp '$T/no/such/dir' is not an existing directory" "$T/err"
 no_parts out3
+# The same file twice (by its name, through its directory, through a
+# link) is refused: its records were sorted twice, exit 0.
+mkdir twice && cp good.dat twice/a && ln -s good.dat good.lnk
+expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input good.dat good.dat --output out12
+expect_grep "rank 0: input 'good.dat' is given twice: its records would be sorted twice" "$T/err"
+expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input twice twice/a --output out12
+expect_grep "input 'twice/a' is given twice" "$T/err"
+expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input good.dat good.lnk --output out12
+expect_grep "input 'good.lnk' is the same file as input 'good.dat'" "$T/err"
+[ ! -e out12 ] || fail "a refused input made OUTDIR"
 # An input directory: a dangling symbolic link in it is a missing input
 # (refused, naming it), a subdirectory is not sorted and says so (both were
 # passed over in silence: exit 0 without their records).
@@ -182,7 +192,7 @@ expect_grep "rank 1: --local: input 'good.dat' is the file rank 0 reads too" "$T
 no_parts out11
 cp good.dat l.0 && $SLUICE gensort -b30000 100 l.1 && : >l.empty || fail "making --local inputs"
 expect_rc 1 $MPIRUN -np 2 $SLUICE sort --local --input 'l.%r' l.1 --output out11
-expect_grep "rank 1: --local: input 'l.1' is the file rank 0 reads too" "$T/err"
+expect_grep "rank 1: input 'l.1' is given twice: its records would be sorted twice" "$T/err"
 expect_rc 0 $MPIRUN -np 2 $SLUICE sort --local --input 'l.%r' l.empty --output out11
 expect_rc 0 $SLUICE valsort out11/part-00000 out11/part-00001
 expect_grep "^Records: 30100$" "$T/err"
