@@ -128,7 +128,7 @@ static const sl_opt_t sort_table[] = {
      "sort (key prefix, index) entries)",
      NULL},
     {"samples", 0, SL_OPT_INT, O(samples), "0", 0, 1e7, NULL, 0,
-     "key samples per rank for the boundaries (0: 4096, fewer beyond 256 ranks)", NULL},
+     "key samples per rank for the boundaries (0: 4096, fewer beyond 256 ranks or with long keys)", NULL},
     {"block", 0, SL_OPT_SIZE, O(block), "0", 0, 1e9, NULL, 0, "bytes per network block (0: from --mem)",
      "BYTES"},
     {"chunk", 0, SL_OPT_SIZE, O(chunk), "0", 0, 1e10, NULL, 0, "bytes per read (0: from --mem)", "BYTES"},

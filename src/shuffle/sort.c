@@ -162,56 +162,81 @@ static int cmp_spl(const void *a, const void *b, void *len)
     return memcmp(a, b, *(const size_t *)len);
 }
 
-/* Local: samples per rank: 4096 by default, fewer at scale so the gathered
- * sample stays near 2^20 keys (18 MB) however many ranks there are. */
+/* Local: samples per rank. --samples N takes N; 0 (automatic) takes 4096,
+ * fewer at scale so the gathered sample stays near 2^20 keys (18 MB)
+ * however many ranks there are, and fewer for long keys so that it fits one
+ * MPI message (check_samples): at most INT_MAX / (ranks x (key + 8)) each.
+ * That is 0 where even one per rank does not fit (2048 ranks or more with
+ * 1 MiB keys): sample() then takes one on some of the ranks. */
 static long samples_per_rank(const sctx_t *c)
 {
     long per = c->o->samples;
     if (per <= 0) {
         per = (1L << 20) / c->size;
         per = per > 4096 ? 4096 : (per < 256 ? 256 : per);
+        long fit = (long)(INT_MAX / c->spl_len / (size_t)c->size);
+        if (per > fit)
+            per = fit;
     }
     return per;
 }
 
 /* Collective: --samples too many for one MPI message is a usage error,
- * found before anything in OUTDIR is touched. */
+ * found before anything in OUTDIR is touched (the automatic count always
+ * fits). */
 static sl_status_t check_samples(const sctx_t *c)
 {
     /* The gathered sample travels in one MPI_Allgatherv, whose counts and
-     * displacements are ints; a rank sends at most max(per, 64) samples. */
+     * displacements are ints; a rank sends at most per samples (sample()). */
     long per = samples_per_rank(c);
-    uint64_t most = (uint64_t)(per > 64 ? per : 64) * c->spl_len, gathered = 0;
+    uint64_t most = (uint64_t)per * c->spl_len, gathered = 0;
     MPI_Allreduce(&most, &gathered, 1, MPI_UINT64_T, MPI_SUM, c->comm);
-    if (gathered > INT_MAX)
+    if (gathered <= INT_MAX)
+        return SL_OK;
+    long fit = (long)(INT_MAX / c->spl_len / (size_t)c->size);
+    if (fit > 0)
         return sl_error_root(
             c->comm, SL_ERR_USAGE,
             "--samples %ld on %d ranks gathers up to %llu bytes of samples, more than one MPI "
             "message holds (2^31-1); use --samples %ld or fewer",
-            per, c->size, (unsigned long long)gathered, (long)(INT_MAX / c->spl_len / (size_t)c->size));
-    return SL_OK;
+            per, c->size, (unsigned long long)gathered, fit);
+    return sl_error_root(c->comm, SL_ERR_USAGE,
+                         "--samples %ld on %d ranks gathers up to %llu bytes of samples, more than one MPI "
+                         "message holds (2^31-1), and so would one sample per rank of %zu-byte keys; leave "
+                         "--samples out (automatic: one sample on some of the ranks)",
+                         per, c->size, (unsigned long long)gathered, c->spl_len - 8);
 }
 
 /* Collective: choose size-1 splitters from blocks of samples on every rank
- * (check_samples() has passed). */
+ * (check_samples() has passed). A rank reads min(64, per) blocks of up to
+ * per / blocks samples: per at most. */
 static sl_status_t sample(sctx_t *c)
 {
     long per = samples_per_rank(c);
+    /* Automatic, and not even one sample per rank fits one message: the
+     * INT_MAX / (key + 8) that do are spread over the ranks, one on each
+     * of those that take one. */
+    const int sparse = c->o->samples <= 0 && per == 0;
+    if (sparse) {
+        const uint64_t fit = INT_MAX / c->spl_len, r = (uint64_t)c->rank, P = (uint64_t)c->size;
+        per = (long)((r + 1) * fit / P - r * fit / P);
+    }
     uint64_t nblk = c->my_cnt < 64 ? c->my_cnt : 64;
-    if (c->o->local && c->nrec) {
+    if (c->o->local && c->nrec && !sparse)
         /* --local shares differ in size: each rank samples in proportion
          * to its share (per x ranks in all, as check_samples allows), or
          * the keys of a small share would weigh as much in the splitters
          * as a large one's. */
         per = (long)((unsigned __int128)per * (unsigned)c->size * c->my_cnt / c->nrec);
-        if (nblk > (uint64_t)per)
-            nblk = (uint64_t)per;
-    }
-    uint64_t m = nblk ? (uint64_t)per / nblk : 0;
-    if (nblk && m == 0)
-        m = 1;
+    if (nblk > (uint64_t)per)
+        nblk = (uint64_t)per;
+    /* m samples from each block (at least 1: nblk <= per); the buffers
+     * take no more than a block holds, bmax records, where that is fewer
+     * (a small share of 1 MiB records). */
+    const uint64_t m = nblk ? (uint64_t)per / nblk : 0, bmax = nblk ? (c->my_cnt + nblk - 1) / nblk : 0;
+    const uint64_t mb = m < bmax ? m : bmax;
     const size_t R = c->R, SPL = c->spl_len, L = c->g.len;
-    unsigned char *mine = malloc((size_t)(nblk * m) * SPL + 1), *buf = malloc((size_t)m * R + 1);
+    unsigned char *mine = malloc((size_t)(nblk * mb) * SPL + 1), *buf = malloc((size_t)mb * R + 1);
     uint64_t have = 0;
     sl_status_t st = mine && buf ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory for samples");
     for (uint64_t b = 0; st == SL_OK && b < nblk; b++) {
