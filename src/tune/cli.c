@@ -281,6 +281,16 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
     snprintf(c->metric, sizeof c->metric, "%s", o->metric);
     if (strlen(o->time_attr) >= sizeof c->time_attr || !o->time_attr[0])
         return usage("--time-attr '%s': give a name of at most 63 characters", o->time_attr);
+    /* a report line is words NAME=VALUE: a name with a blank or '=' is
+     * never in one (every trial ran, and ended without the metric) */
+    if (!strcmp(o->objective, "cmd"))
+        for (int k = 0; k < 2; k++) {
+            const char *nm = k ? o->time_attr : o->metric;
+            if (nm[strcspn(nm, " \t\r\n=")])
+                return usage("--%s '%s': a 'sluice-report' line cannot carry a name with a blank or '=' "
+                             "(its words are NAME=VALUE)",
+                             k ? "time-attr" : "metric", nm);
+        }
     snprintf(c->time_attr, sizeof c->time_attr, "%s", o->time_attr);
     /* trial, step and time are results.csv's own columns (a report's step=
      * is its step, never a metric): a --metric of one of these names gave

@@ -164,6 +164,11 @@ expect_rc 0 $TUNE1 --config "$T/sp.cfg" --space 'x=uniform(5,6)' --command 'echo
 [ "$(head -1 "$T/sp/trials.csv")" = trial,status,step,reports,failures,x,z,y,best_m,last_m ] ||
   fail "--space with space = lines in [tune]: $(head -1 "$T/sp/trials.csv")"
 awk -F, 'NR > 1 && ($6 < 5 || $7 != 3 || $8 != 4) {exit 1}' "$T/sp/trials.csv" || fail "$(cat "$T/sp/trials.csv")"
+# a --metric no report line can carry (a blank, an '='): refused before
+# any trial (every trial ran and errored, and EXPDIR was left)
+expect_rc 2 $TUNE1 --command 'echo sluice-report step=1 a=1' --space 'x=uniform(0,1)' --metric 'val loss' --trials 2 --out "$T/vl"
+expect_grep "error: --metric 'val loss': a 'sluice-report' line cannot carry a name with a blank or '='" "$T/err"
+[ -e "$T/vl" ] && fail "an impossible --metric made EXPDIR"
 # a parameter in both the space = line of [tune] and [space] is defined
 # twice in the file: refused, naming the line (the [space] one was dropped
 # in silence, as if the [tune] one had come from the command line)
