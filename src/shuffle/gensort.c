@@ -136,17 +136,24 @@ sl_status_t sl_gensort_run(MPI_Comm comm, const sl_gensort_opts_t *o)
             st = sl_error(SL_ERR_IO, "cannot close '%s': %s", tmp, strerror(errno));
     }
     st = sl_agree(comm, st);
+    int renamed = 0;
     if (st == SL_OK && !skip && (o->parts || rank == 0)) {
         if (rename(tmp, fin) != 0) {
             st = sl_error(SL_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, fin, strerror(errno));
             unlink(tmp); /* NUM_RECS x 100 bytes that nothing will use (FILE a directory, say) */
         } else {
+            renamed = 1;
             sl_fsync_dir_of(fin);
         }
     } else if (st != SL_OK && !skip && (o->parts || rank == 0)) {
         unlink(tmp);
     }
-    SL_TRY(sl_agree(comm, st));
+    /* --parts: one rank's rename failed (FILE.1 a directory): the others'
+     * parts go too, or FILE.0 stood complete beside no FILE.1 */
+    st = sl_agree(comm, st);
+    if (st != SL_OK && renamed && unlink(fin) == 0)
+        sl_fsync_dir_of(fin);
+    SL_TRY(st);
     if (o->checksum) {
         uint64_t mine[2] = {sum.hi, sum.lo},
                  *all = rank == 0 ? malloc(2 * sizeof(uint64_t) * (size_t)size) : NULL;

@@ -40,6 +40,13 @@ for np in 1 2 4; do
   while [ $i -lt $np ]; do cat "pp.$i" >>cat.dat; i=$((i + 1)); done
   cmp -s cat.dat serial.dat || fail "--parts on $np ranks does not concatenate to the serial output"
 done
+# --parts where one rank's rename fails (FILE.1 is a directory): exit 1,
+# naming it, and no part is left (FILE.0 stood complete)
+rm -f pp.* && mkdir pp.1
+expect_rc 1 $MPIRUN -np 2 $SLUICE gensort --parts 1000 pp
+expect_grep "rank 1: cannot rename 'pp.1.tmp' to 'pp.1': Is a directory" "$T/err"
+[ -e pp.0 ] || [ -e pp.0.tmp ] || [ -e pp.1.tmp ] && fail "gensort --parts left $(ls pp.*) after a failed rename"
+rmdir pp.1
 # FILE = /dev/null generates without writing, with --parts too (it created
 # /dev/null.RANK.tmp and renamed it to /dev/null.RANK). As root, /dev is
 # made read-only in a private mount namespace first, so that a regression
