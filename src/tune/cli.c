@@ -149,6 +149,76 @@ static sl_status_t usage(const char *fmt, ...)
     return sl_error_root(MPI_COMM_SELF, SL_ERR_USAGE, "%s", msg);
 }
 
+/* Whether option t holds another value than its default (given on the
+ * command line or in the config file, or both). */
+static int opt_changed(const sl_opt_t *t, const void *opts)
+{
+    const char *p = (const char *)opts + t->offset;
+    switch (t->type) {
+    case SL_OPT_INT: return *(const long *)p != (t->def ? strtol(t->def, NULL, 10) : 0);
+    case SL_OPT_DOUBLE: return *(const double *)p != (t->def ? strtod(t->def, NULL) : 0);
+    case SL_OPT_STRING:
+    case SL_OPT_CHOICE: {
+        const char *v = *(char *const *)p;
+        return t->def ? v && strcmp(v, t->def) : v != NULL;
+    }
+    default: return 0;
+    }
+}
+
+/* Options set that the objective or the scheduler does not use: a warning
+ * each (they were ignored in silence: --data with cmd, --grace-period with
+ * asha, --quantile with fifo). */
+static void unused_options(const tune_opts_t *o)
+{
+    static const struct {
+        const char *name, *users; /* objectives or schedulers, "|a|b|" */
+        int sched;
+    } use[] = {
+        {"command", "|cmd|", 0},
+        {"data", "|mlp|", 0},
+        {"eval-data", "|mlp|", 0},
+        {"epochs", "|mlp|", 0},
+        {"batch", "|mlp|", 0},
+        {"lr", "|mlp|", 0},
+        {"weight-decay", "|mlp|", 0},
+        {"model", "|mlp|", 0},
+        {"optimizer", "|mlp|", 0},
+        {"device", "|mlp|ppo|", 0},
+        {"env", "|ppo|", 0},
+        {"iteration-steps", "|ppo|", 0},
+        {"iterations", "|ppo|", 0},
+        {"min-t", "|asha|asha-stop|hyperband|", 1},
+        {"reduction-factor", "|asha|asha-stop|hyperband|", 1},
+        {"grace-period", "|median|", 1},
+        {"min-samples", "|median|", 1},
+        {"perturbation-interval", "|pbt|", 1},
+        {"quantile", "|pbt|", 1},
+        {"resample-probability", "|pbt|", 1},
+    };
+    for (size_t i = 0; i < sizeof use / sizeof use[0]; i++) {
+        const char *what = use[i].sched ? o->scheduler : o->objective;
+        char key[64];
+        snprintf(key, sizeof key, "|%s|", what);
+        if (strstr(use[i].users, key))
+            continue;
+        for (const sl_opt_t *t = tune_table; t->name; t++)
+            if (!strcmp(t->name, use[i].name) && opt_changed(t, o)) {
+                char users[64];
+                snprintf(users, sizeof users, "%s", use[i].users + 1);
+                users[strlen(users) - 1] = '\0';
+                for (char *b = users; (b = strchr(b, '|'));)
+                    *b = ',';
+                SL_WARN0("--%s is for --%s %s only: not used with --%s %s", t->name,
+                         use[i].sched ? "scheduler" : "objective", users,
+                         use[i].sched ? "scheduler" : "objective", what);
+            }
+    }
+    if (!strcmp(o->scheduler, "median") && o->max_t > 0 && o->grace > o->max_t)
+        SL_WARN0("--grace-period %ld is past --max-t %ld: the median rule never stops a trial", o->grace,
+                 o->max_t);
+}
+
 static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *space, sl_tune_conf_t *c,
                          const tune_objective_t **obj)
 {
@@ -276,6 +346,7 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
                                              SL_TUNE_HYPERBAND, SL_TUNE_MEDIAN, SL_TUNE_PBT};
     c->searcher = (sl_tune_searcher_t)choice_index(o->searcher, searchers);
     c->scheduler = sv[choice_index(o->scheduler, scheds)];
+    unused_options(o);
     if (strlen(o->metric) >= sizeof c->metric || !o->metric[0])
         return usage("--metric '%s': give a name of at most 63 characters", o->metric);
     snprintf(c->metric, sizeof c->metric, "%s", o->metric);

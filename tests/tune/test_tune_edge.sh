@@ -164,6 +164,14 @@ expect_rc 0 $TUNE1 --config "$T/sp.cfg" --space 'x=uniform(5,6)' --command 'echo
 [ "$(head -1 "$T/sp/trials.csv")" = trial,status,step,reports,failures,x,z,y,best_m,last_m ] ||
   fail "--space with space = lines in [tune]: $(head -1 "$T/sp/trials.csv")"
 awk -F, 'NR > 1 && ($6 < 5 || $7 != 3 || $8 != 4) {exit 1}' "$T/sp/trials.csv" || fail "$(cat "$T/sp/trials.csv")"
+# options the objective or scheduler does not use are said once each (they
+# were ignored in silence); the run goes on
+expect_rc 0 $TUNE1 --command 'echo sluice-report step=1 m={x}' --space 'x=uniform(0,1)' --metric m --trials 2 \
+  --data "$T/none.h5" --scheduler median --grace-period 5 --max-t 2 --quantile 0.1 --out "$T/unused"
+expect_grep "warn: --data is for --objective mlp only: not used with --objective cmd" "$T/err"
+expect_grep "warn: --quantile is for --scheduler pbt only: not used with --scheduler median" "$T/err"
+expect_grep "warn: --grace-period 5 is past --max-t 2: the median rule never stops a trial" "$T/err"
+[ "$(grep -c 'warn:' "$T/err")" -eq 3 ] || fail "unused options: $(grep warn "$T/err")"
 # a --metric no report line can carry (a blank, an '='): refused before
 # any trial (every trial ran and errored, and EXPDIR was left)
 expect_rc 2 $TUNE1 --command 'echo sluice-report step=1 a=1' --space 'x=uniform(0,1)' --metric 'val loss' --trials 2 --out "$T/vl"
