@@ -223,54 +223,59 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
                          const tune_objective_t **obj)
 {
     char where[4200];
-    /* o->space holds the [tune] space = words when no --space was given:
-     * those are the file's, which a [space] line of the same name clashes
-     * with, not the command line's, which it gives way to */
-    int nfile = 0, fromfile = info->config != NULL;
-    for (int i = 0, n = info->config ? sl_config_count(info->config, "tune") : 0; i < n && fromfile; i++) {
+    /* the words of the space = lines of [tune], with their lines */
+    sl_strlist_t fw = {0};
+    int *fline = NULL;
+    sl_status_t st = SL_OK;
+    for (int i = 0, n = info->config ? sl_config_count(info->config, "tune") : 0; st == SL_OK && i < n; i++) {
         const char *k, *v;
         int line;
         sl_config_entry(info->config, "tune", i, &k, &v, &line);
         if (strcmp(k, "space"))
             continue;
         char *copy = strdup(v), *p = copy;
-        if (!copy)
-            return SL_ERR_NOMEM;
-        for (char *w; fromfile && (w = sl_opts_list_word(&p)); nfile++)
-            fromfile = nfile < o->space.n && !strcmp(w, o->space.v[nfile]);
+        st = copy ? SL_OK : SL_ERR_NOMEM;
+        for (char *w; st == SL_OK && (w = sl_opts_list_word(&p));) {
+            int *fl = realloc(fline, (size_t)(fw.n + 1) * sizeof *fl);
+            char **wv = realloc(fw.v, (size_t)(fw.n + 1) * sizeof *wv);
+            fline = fl ? fl : fline;
+            fw.v = wv ? wv : fw.v;
+            if (!fl || !wv || !(fw.v[fw.n] = strdup(w))) {
+                st = SL_ERR_NOMEM;
+                break;
+            }
+            fline[fw.n++] = line;
+        }
         free(copy);
     }
-    fromfile = fromfile && nfile > 0 && nfile == o->space.n;
-    for (int i = 0; i < o->space.n; i++)
-        SL_TRY(sl_tune_space_add(space, o->space.v[i], fromfile ? sl_config_path(info->config) : "--space"));
+    /* o->space holds those words when no --space was given: they are the
+     * file's, which a [space] line of the same name clashes with, not the
+     * command line's, which it gives way to */
+    int fromfile = st == SL_OK && fw.n > 0 && fw.n == o->space.n;
+    for (int i = 0; fromfile && i < fw.n; i++)
+        fromfile = !strcmp(fw.v[i], o->space.v[i]);
+    for (int i = 0; st == SL_OK && i < o->space.n; i++)
+        st = sl_tune_space_add(space, o->space.v[i], fromfile ? sl_config_path(info->config) : "--space");
     /* space = lines of [tune]: a --space replaced all of them (the command
      * line replaces a repeatable option of the file), so a parameter given
      * in the file only was dropped; each is replaced by the --space of its
      * name only, as a [space] line is (without --space, o->space holds
      * them already: nothing is added) */
-    for (int i = 0, n = info->config ? sl_config_count(info->config, "tune") : 0; i < n; i++) {
-        const char *k, *v;
-        int line;
-        sl_config_entry(info->config, "tune", i, &k, &v, &line);
-        if (strcmp(k, "space"))
-            continue;
-        char *copy = strdup(v), *p = copy;
-        if (!copy)
-            return SL_ERR_NOMEM;
-        sl_status_t st = SL_OK;
-        for (char *w; st == SL_OK && (w = sl_opts_list_word(&p));) {
-            const char *nm = w + strspn(w, " \t");
-            size_t len = strcspn(nm, " \t=");
-            int given = 0;
-            for (int j = 0; j < space->n && !given; j++)
-                given = strlen(space->p[j].name) == len && !strncmp(space->p[j].name, nm, len);
-            snprintf(where, sizeof where, "%s:%d", sl_config_path(info->config), line);
-            if (!given)
-                st = sl_tune_space_add(space, w, where);
-        }
-        free(copy);
-        SL_TRY(st);
+    for (int i = 0; st == SL_OK && i < fw.n; i++) {
+        const char *w = fw.v[i], *nm = w + strspn(w, " \t");
+        size_t len = strcspn(nm, " \t=");
+        int given = 0;
+        for (int j = 0; j < space->n && !given; j++)
+            given = strlen(space->p[j].name) == len && !strncmp(space->p[j].name, nm, len);
+        snprintf(where, sizeof where, "%s:%d", sl_config_path(info->config), fline[i]);
+        if (!given)
+            st = sl_tune_space_add(space, w, where);
     }
+    for (int i = 0; i < fw.n; i++)
+        free(fw.v[i]);
+    free(fw.v);
+    free(fline);
+    SL_TRY(st);
     if (info->config) {
         int n = sl_config_count(info->config, "space"), ncli = fromfile ? 0 : o->space.n;
         for (int i = 0; i < n; i++) {
