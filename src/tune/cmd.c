@@ -684,7 +684,8 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
             eof = forced = 1; /* drained once after the exit; a background child may hold the pipe */
         if (!exited) {
             if (sl_guard_reap(guard, pid, 0, &wstatus)) {
-                exited = tail = 1;
+                exited = 1;
+                tail = !eeof; /* stderr not at its end yet: read it once more */
                 continue; /* read what is left before stopping */
             }
         }
