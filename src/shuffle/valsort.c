@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -278,6 +279,74 @@ static sl_status_t files_g(MPI_Comm comm, char **files, int n, const sl_sort_geo
     return st;
 }
 
+/* (device, inode, rank, index) in that order */
+static int cmp_u64x4(const void *a, const void *b)
+{
+    const unsigned long long *x = a, *y = b;
+    for (int i = 0; i < 4; i++)
+        if (x[i] != y[i])
+            return x[i] < y[i] ? -1 : 1;
+    return 0;
+}
+
+/* Collective: no file of this rank is one of another rank on the same
+ * node. A FILE without %r or %R names the same file on every rank of a
+ * node: each would validate it, and the combined sequence would hold it
+ * once per rank (its records counted that often, and a disorder where one
+ * copy ends and the next begins). On different nodes the same name is
+ * what node-local scratch gives, and the same (device, inode) there need
+ * not be the same file, so only ranks of one node are compared. */
+static sl_status_t local_distinct(MPI_Comm comm, char **files, char **v, int n, sl_status_t st)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm node;
+    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS)
+        return sl_agree(comm, st); /* nothing to compare with */
+    int nsize;
+    MPI_Comm_size(node, &nsize);
+    /* per file: device, inode (0, 0 where it cannot be stat'ed: the
+     * validation names it), the rank in comm and the file's index */
+    unsigned long long *mine = calloc((size_t)n * 4 + 1, sizeof *mine);
+    unsigned long long *all = calloc((size_t)n * 4 * (size_t)nsize + 1, sizeof *all);
+    if (st == SL_OK && (!mine || !all))
+        st = sl_error(SL_ERR_NOMEM, "out of memory");
+    st = sl_agree(comm, st); /* every rank takes part in the gather, or none */
+    for (int i = 0; st == SL_OK && i < n; i++) {
+        struct stat sb;
+        if (stat(v[i], &sb) == 0 && S_ISREG(sb.st_mode)) {
+            mine[4 * i] = (unsigned long long)sb.st_dev;
+            mine[4 * i + 1] = (unsigned long long)sb.st_ino;
+        }
+        mine[4 * i + 2] = (unsigned long long)rank;
+        mine[4 * i + 3] = (unsigned long long)i;
+    }
+    const size_t tot = (size_t)n * (size_t)nsize;
+    if (st == SL_OK) {
+        MPI_Allgather(mine, 4 * n, MPI_UNSIGNED_LONG_LONG, all, 4 * n, MPI_UNSIGNED_LONG_LONG, node);
+        qsort(all, tot, 4 * sizeof *all, cmp_u64x4);
+    }
+    /* Every rank finds the same first pair of ranks naming one file (in
+     * the sorted order); its lower rank reports it, and every rank fails. */
+    for (size_t j = 1; st == SL_OK && j < tot; j++) {
+        const unsigned long long *p = all + 4 * (j - 1), *q = all + 4 * j;
+        if (!p[1] || p[0] != q[0] || p[1] != q[1] || p[2] == q[2])
+            continue;
+        st = SL_ERR_USAGE; /* on every rank, so all exit 2; the message once */
+        if (p[2] == (unsigned long long)rank)
+            st = sl_error(
+                SL_ERR_USAGE,
+                "--local: ranks %d and %llu are on one node and both name '%s' (FILE '%s'): each rank "
+                "must validate its own partition; put %%r or %%R in FILE for the rank",
+                rank, q[2], v[p[3]], files[p[3]]);
+        break;
+    }
+    free(mine);
+    free(all);
+    MPI_Comm_free(&node);
+    return sl_agree(comm, st);
+}
+
 /* Collective: each rank validates its own files (node-local partitions:
  * %r and %R name them per rank); the pieces are combined in rank order. */
 static sl_status_t valsort_local(MPI_Comm comm, char **files, int n, const sl_sort_geom_t *g,
@@ -291,6 +360,8 @@ static sl_status_t valsort_local(MPI_Comm comm, char **files, int n, const sl_so
     for (int i = 0; st == SL_OK && i < n; i++)
         if (!(v[i] = sl_sort_subst_rank(files[i], rank, size)))
             st = sl_error(SL_ERR_NOMEM, "out of memory");
+    if (size > 1)
+        st = local_distinct(comm, files, v, n, st);
     sl_valsort_sum_t mine;
     memset(&mine, 0, sizeof mine);
     int std = sl_sort_geom_is_std(g);

@@ -35,6 +35,16 @@ expect_rc 0 $MPIRUN -np 2 $SLUICE valsort --local -o loc.sum 'sorted/part-%R'
 expect_grep "^Records: 6000$" "$T/err"
 expect_grep "^Checksum: $sum$" "$T/err"
 [ "$(wc -c <loc.sum)" -eq 280 ] || fail "--local -o wrote no summary"
+# --local with a FILE that names one file on every rank (no %R): the ranks
+# of a node would each validate it, and the sequence would hold it twice.
+expect_rc 2 $MPIRUN -np 2 $SLUICE valsort --local sorted/part-00000
+expect_grep "ranks 0 and 1 are on one node and both name 'sorted/part-00000'" "$T/err"
+expect_grep "put %r or %R in FILE" "$T/err"
+[ "$(grep -c 'sluice: error' "$T/err")" -eq 1 ] || fail "--local named one file twice: not one message"
+# ... and so with names that differ, but link to one file.
+mkdir links; ln -s ../sorted/part-00000 links/p-00000; ln -s ../sorted/part-00000 links/p-00001
+expect_rc 2 $MPIRUN -np 2 $SLUICE valsort --local 'links/p-%R'
+expect_grep "ranks 0 and 1 are on one node and both name 'links/p-00000' (FILE 'links/p-%R')" "$T/err"
 cp sorted/part-00000 swap1; cp sorted/part-00001 swap0
 mkdir sw; cp swap0 sw/part-00000; cp swap1 sw/part-00001
 expect_rc 1 $MPIRUN -np 2 $SLUICE valsort --local 'sw/part-%R'
