@@ -89,8 +89,20 @@ $S gensort -a "$EXT_RECS" "$DIR/ext.dat"
 tomb() { echo "$1" | awk '{v=$1; if ($2 ~ /^GB/) v*=1000; if ($2 ~ /^kB/) v/=1000; print v}'; }
 MEM=$((EXT_RECS * 100 / 8)) # per rank: 2 ranks x MEM = data / 4
 DDN=$((EXT_RECS * 100 / 4194304 + 1)) # dd: as many 4 MiB blocks as the data
-fr=""; tt=""; Rmax=0; Wmax=0; bytes_r=0; bytes_w=0
+# The sort's output is durable (fsync before its rename), which dd's
+# direct writes are not: where the disk is virtual, they may land in the
+# host's cache, and the flush comes later. So dd also writes the same bytes
+# with conv=fsync (DURABLE=0 skips it), and a second ratio uses that rate
+# for the bytes written: the bound of a disk whose writes must reach it.
+DURABLE=${DURABLE:-1}
+fr=""; fd=""; tt=""; Rmax=0; Wmax=0; bytes_r=0; bytes_w=0
 for r in $(seq "$REPS"); do
+  WD=""
+  if [ "$DURABLE" = 1 ]; then
+    dd if=/dev/zero of="$DIR/dd.test" bs=4M count=$DDN oflag=direct conv=fsync 2>"$DIR/dd.wd"
+    rm -f "$DIR/dd.test"
+    WD=$(tomb "$(awk '/copied/ {print $(NF-1), $NF}' "$DIR/dd.wd")")
+  fi
   dd if=/dev/zero of="$DIR/dd.test" bs=4M count=$DDN oflag=direct 2>"$DIR/dd.w"
   dd if="$DIR/dd.test" of=/dev/null bs=4M iflag=direct 2>"$DIR/dd.r"
   rm -f "$DIR/dd.test"
@@ -102,14 +114,21 @@ for r in $(seq "$REPS"); do
     --disk-read-bw "$R" --disk-write-bw "$W" 2>"$DIR/ext.err" >/dev/null || { cat "$DIR/ext.err"; exit 1; }
   p=$(sed -n 's/.*: \([0-9.]*\)% of the disk bound/\1/p' "$DIR/ext.err")
   t=$(awk '$1 == "total" {print $2}' "$DIR/ext.err")
-  echo "run $r: dd read $R MB/s, write $W MB/s; sort $t s: $p% of the disk bound"
-  fr="$fr $p"; tt="$tt $t"
   bytes_r=$(tomb "$(sed -n 's/.* read \([0-9.]* [kMG]B\), written.*/\1/p' "$DIR/ext.err")")
   bytes_w=$(tomb "$(sed -n 's/.*, written \([0-9.]* [kMG]B\), spilled.*/\1/p' "$DIR/ext.err")")
+  dur=""
+  if [ -n "$WD" ]; then
+    pd=$(awk -v r="$bytes_r" -v w="$bytes_w" -v R="$R" -v W="$WD" -v t="$t" 'BEGIN{printf "%.1f", 100 * (r / R + w / W) / t}')
+    dur="; $pd% of the bound with dd's durable writes ($WD MB/s)"
+    fd="$fd $pd"
+  fi
+  echo "run $r: dd read $R MB/s, write $W MB/s; sort $t s: $p% of the disk bound$dur"
+  fr="$fr $p"; tt="$tt $t"
 done
 grep -E "total|spilled" "$DIR/ext.err"
 strict=$(awk -v r="$bytes_r" -v w="$bytes_w" -v R="$Rmax" -v W="$Wmax" -v t="$(med $tt)" 'BEGIN{printf "%.1f", 100 * (r / R + w / W) / t}')
 echo "RATIO external sort / disk bound: median $(med $fr)% with each run's dd figures; ${strict}% for the median time against the fastest dd figures of the run (read $Rmax, write $Wmax MB/s) (goal >= 90%)"
+[ -z "$fd" ] || echo "RATIO external sort / durable disk bound (dd conv=fsync for the writes): median $(med $fd)%"
 rm -rf "$DIR/out" "$DIR/ext.dat"
 fi
 
