@@ -443,6 +443,17 @@ sl_status_t sl_valsort_run(MPI_Comm comm, const sl_valsort_opts_t *o)
             return sl_error_root(comm, SL_ERR_USAGE, "-o %s is also an input ('%s'%s); it would be replaced",
                                  o->summary_out, o->files.v[i], TMP_NOTE(how));
     }
+    /* SUMMARY is written as SUMMARY.tmp and renamed: a device or a FIFO
+     * would be replaced (as root, '-o /dev/null' put a regular file in
+     * place of /dev/null). Rank 0 writes it. */
+    const char *kind = o->summary_out && rank == 0 ? sl_sort_special_kind(o->summary_out) : NULL;
+    int special = kind != NULL;
+    MPI_Bcast(&special, 1, MPI_INT, 0, comm);
+    if (special)
+        return sl_error_root(comm, SL_ERR_USAGE,
+                             "-o %s is %s: the summary is written as %s.tmp and renamed, which would replace "
+                             "it; name a regular file",
+                             o->summary_out, kind ? kind : "", o->summary_out);
     if (o->summary_out && o->local && !o->summaries) {
         /* With --local the FILEs are each rank's names after %r/%R, which
          * the check above never sees ('-o out/part-00000 out/part-%R'

@@ -71,6 +71,17 @@ expect_grep "^ERROR - there are 1 unordered records$" "$T/err"
 mkdir sumdir
 expect_rc 1 $SLUICE valsort -s s0 sumdir
 expect_grep "cannot read summary file 'sumdir'" "$T/err"
+# -o naming a FIFO or a device (a link to /dev/null) is refused before
+# validating, exit 2, and left as it was: SUMMARY.tmp renamed to SUMMARY
+# replaced it (as root, '-o /dev/null' put a file in place of /dev/null).
+ln -s /dev/null nulllink && mkfifo sumfifo || fail "ln or mkfifo"
+expect_rc 2 $MPIRUN -np 2 $SLUICE valsort -o nulllink sorted/part-00000
+expect_grep "o nulllink is a character device: the summary is written as nulllink.tmp and renamed" "$T/err"
+[ -L nulllink ] && [ ! -e nulllink.tmp ] || fail "valsort -o replaced a link to /dev/null"
+expect_rc 2 $SLUICE valsort -o sumfifo sorted/part-00000
+expect_grep "o sumfifo is a FIFO" "$T/err"
+[ -p sumfifo ] || fail "valsort -o replaced a FIFO"
+rm -f nulllink sumfifo
 # -o naming an input is refused; the input is kept.
 cp sorted/part-00001 keep.dat
 expect_rc 2 $MPIRUN -np 2 $SLUICE valsort -o keep.dat sorted/part-00000 keep.dat
