@@ -54,6 +54,18 @@ char *sl_sort_subst_rank(const char *path, int rank, int size)
     return out;
 }
 
+const char *sl_sort_special_kind(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0 || S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode))
+        return NULL;
+    return S_ISFIFO(sb.st_mode)   ? "a FIFO (a pipe)"
+           : S_ISCHR(sb.st_mode)  ? "a character device"
+           : S_ISBLK(sb.st_mode)  ? "a block device"
+           : S_ISSOCK(sb.st_mode) ? "a socket"
+                                  : "not a regular file";
+}
+
 sl_status_t sl_pread_full(int fd, void *buf, size_t len, off_t off, const char *path)
 {
     char *p = buf;

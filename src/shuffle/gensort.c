@@ -82,6 +82,25 @@ sl_status_t sl_gensort_run(MPI_Comm comm, const sl_gensort_opts_t *o)
         snprintf(fin, sizeof fin, "%s", o->file);
     snprintf(tmp, sizeof tmp, "%s.tmp", fin);
 
+    /* FILE.tmp renamed to FILE would replace a device or a FIFO (as root,
+     * 'gensort N /dev/stdout' put a regular file in place of /dev/stdout
+     * and wrote nothing to the pipe): refused before any work. */
+    int special = 0, nspecial = 0;
+    if (!skip && (o->parts || rank == 0)) {
+        const char *kind = sl_sort_special_kind(fin);
+        if (kind) {
+            sl_error(SL_ERR_USAGE,
+                     "%s '%s' is %s: gensort writes %s.tmp and renames it to %s, which would replace it; "
+                     "name a regular file (or /dev/null to generate without writing)",
+                     o->parts ? "FILE.RANK" : "FILE", fin, kind, o->parts ? "FILE.RANK" : "FILE",
+                     o->parts ? "FILE.RANK" : "FILE");
+            special = 1;
+        }
+    }
+    MPI_Allreduce(&special, &nspecial, 1, MPI_INT, MPI_SUM, comm);
+    if (nspecial)
+        return SL_ERR_USAGE;
+
     sl_status_t st = SL_OK;
     int fd = -1;
     if (!skip && (o->parts || rank == 0)) {

@@ -91,6 +91,11 @@ int sl_sort_rank_width(int size);
  * sl_sort_rank_width(size) digits (part-%R is rank r's sort output); caller
  * frees. NULL: no memory. */
 char *sl_sort_subst_rank(const char *path, int rank, int size);
+/* Local: what path is when it exists as something other than a regular
+ * file or a directory ("a FIFO", "a character device", ...), else NULL.
+ * An output written as path.tmp and renamed to path would replace it (a
+ * link such as /dev/stdout by a file, the pipe it led to left unwritten). */
+const char *sl_sort_special_kind(const char *path);
 
 /* Local: full pread/pwrite or an error naming path. */
 sl_status_t sl_pread_full(int fd, void *buf, size_t len, off_t off, const char *path);

@@ -347,9 +347,12 @@ static sl_status_t local_distinct(MPI_Comm comm, char **files, char **v, int n, 
     return sl_agree(comm, st);
 }
 
+static sl_status_t read_summaries(char **files, int n, sl_valsort_sum_t *out);
+
 /* Collective: each rank validates its own files (node-local partitions:
- * %r and %R name them per rank); the pieces are combined in rank order. */
-static sl_status_t valsort_local(MPI_Comm comm, char **files, int n, const sl_sort_geom_t *g,
+ * %r and %R name them per rank), or with summaries reads its own summary
+ * files; the pieces are combined in rank order. */
+static sl_status_t valsort_local(MPI_Comm comm, char **files, int n, const sl_sort_geom_t *g, int summaries,
                                  sl_valsort_sum_t *sum_p)
 {
     int rank, size;
@@ -368,7 +371,9 @@ static sl_status_t valsort_local(MPI_Comm comm, char **files, int n, const sl_so
     unsigned char *keys = std ? NULL : calloc(2, g->len);
     if (st == SL_OK && !std && !keys)
         st = sl_error(SL_ERR_NOMEM, "out of memory");
-    if (st == SL_OK)
+    if (st == SL_OK && summaries)
+        st = read_summaries(v, n, &mine);
+    else if (st == SL_OK)
         st =
             std ? sl_valsort_files(MPI_COMM_SELF, v, n, &mine) : files_g(MPI_COMM_SELF, v, n, g, &mine, keys);
     for (int i = 0; v && i < n; i++)
@@ -443,7 +448,18 @@ sl_status_t sl_valsort_run(MPI_Comm comm, const sl_valsort_opts_t *o)
             return sl_error_root(comm, SL_ERR_USAGE, "-o %s is also an input ('%s'%s); it would be replaced",
                                  o->summary_out, o->files.v[i], TMP_NOTE(how));
     }
-    if (o->summary_out && o->local && !o->summaries) {
+    /* SUMMARY is written as SUMMARY.tmp and renamed: a device or a FIFO
+     * would be replaced (as root, '-o /dev/null' put a regular file in
+     * place of /dev/null). Rank 0 writes it. */
+    const char *kind = o->summary_out && rank == 0 ? sl_sort_special_kind(o->summary_out) : NULL;
+    int special = kind != NULL;
+    MPI_Bcast(&special, 1, MPI_INT, 0, comm);
+    if (special)
+        return sl_error_root(comm, SL_ERR_USAGE,
+                             "-o %s is %s: the summary is written as %s.tmp and renamed, which would replace "
+                             "it; name a regular file",
+                             o->summary_out, kind ? kind : "", o->summary_out);
+    if (o->summary_out && o->local) {
         /* With --local the FILEs are each rank's names after %r/%R, which
          * the check above never sees ('-o out/part-00000 out/part-%R'
          * replaced partition 0 with the summary): each rank checks its own,
@@ -464,12 +480,12 @@ sl_status_t sl_valsort_run(MPI_Comm comm, const sl_valsort_opts_t *o)
         if (nbad)
             return SL_ERR_USAGE;
     }
-    if (o->summaries) {
+    if (o->local) { /* -s too: each rank reads the summaries named for it */
+        SL_TRY(valsort_local(comm, o->files.v, o->files.n, &g, o->summaries, &sum));
+    } else if (o->summaries) {
         sl_status_t st = rank == 0 ? read_summaries(o->files.v, o->files.n, &sum) : SL_OK;
         SL_TRY(sl_agree(comm, st));
         MPI_Bcast(&sum, (int)sizeof sum, MPI_BYTE, 0, comm);
-    } else if (o->local) {
-        SL_TRY(valsort_local(comm, o->files.v, o->files.n, &g, &sum));
     } else if (std) {
         SL_TRY(sl_valsort_files(comm, o->files.v, o->files.n, &sum));
     } else {

@@ -66,6 +66,22 @@ else
 fi
 cmp -s "$T/err" devnull.sum || fail "gensort -c --parts /dev/null printed $(cat "$T/err"), want $(cat devnull.sum)"
 ls /dev/null.* >/dev/null 2>&1 && fail "gensort --parts /dev/null wrote $(ls /dev/null.*)"
+# FILE that exists as a FIFO or a device (a link to one: /dev/stdout) is
+# refused before any work, exit 2, and left as it was: FILE.tmp renamed
+# to FILE replaced it (as root, 'gensort N /dev/stdout' put a regular
+# file in place of /dev/stdout and wrote nothing to the pipe).
+mkfifo fifo.dat && ln -s /dev/null devlink.dat || fail "mkfifo or ln"
+expect_rc 2 $SLUICE gensort 10 fifo.dat
+expect_grep "FILE 'fifo.dat' is a FIFO (a pipe): gensort writes FILE.tmp and renames it to FILE" "$T/err"
+[ -p fifo.dat ] && [ ! -e fifo.dat.tmp ] || fail "gensort replaced the FIFO FILE or left FILE.tmp"
+expect_rc 2 $MPIRUN -np 2 $SLUICE gensort 10 devlink.dat
+expect_grep "FILE 'devlink.dat' is a character device" "$T/err"
+[ -L devlink.dat ] && [ "$(readlink devlink.dat)" = /dev/null ] || fail "gensort replaced the link FILE"
+rm -f sp.* && mkfifo sp.1
+expect_rc 2 $MPIRUN -np 2 $SLUICE gensort --parts 10 sp
+expect_grep "rank 1: FILE.RANK 'sp.1' is a FIFO" "$T/err"
+[ -p sp.1 ] && [ ! -e sp.0 ] && [ ! -e sp.0.tmp ] || fail "gensort --parts wrote a part beside a FIFO FILE.RANK"
+rm -f fifo.dat devlink.dat sp.1
 # Usage errors: exit 2 and a message.
 expect_rc 2 $SLUICE gensort 12x out.dat
 expect_grep "NUM_RECS" "$T/err"

@@ -66,11 +66,37 @@ expect_rc 0 $SLUICE valsort -s s0 s1
 expect_grep "^SUCCESS" "$T/err"
 expect_rc 1 $SLUICE valsort -s s1 s0
 expect_grep "^ERROR - there are 1 unordered records$" "$T/err"
+# -s --local: each rank reads the summaries named for it (node-local), in
+# rank order; --local was ignored with -s ("summary file 's%r': No such
+# file or directory")
+expect_rc 0 $MPIRUN -np 2 $SLUICE valsort -s --local -o loc2.sum 's%r'
+expect_grep "^Records: 6000$" "$T/err"
+expect_grep "^SUCCESS" "$T/err"
+expect_rc 0 $SLUICE valsort -s -o comb.sum s0 s1
+cmp -s loc2.sum comb.sum || fail "valsort -s --local -o wrote another summary than -s s0 s1"
+cp s0 u1 && cp s1 u0 || fail "cp"
+expect_rc 1 $MPIRUN -np 2 $SLUICE valsort -s --local 'u%r'
+expect_grep "^ERROR - there are 1 unordered records$" "$T/err"
+cp s0 s0.keep2 || fail "cp"
+expect_rc 2 $MPIRUN -np 2 $SLUICE valsort -s --local -o s0 's%r'
+expect_grep "rank 0: -o s0 is also an input ('s%r' is 's0' with --local)" "$T/err"
+cmp -s s0 s0.keep2 || fail "valsort -s --local -o replaced its summary input"
 # A summary that cannot be read (a directory) is an error naming it; it was
 # taken for an empty file, and s0 alone passed.
 mkdir sumdir
 expect_rc 1 $SLUICE valsort -s s0 sumdir
 expect_grep "cannot read summary file 'sumdir'" "$T/err"
+# -o naming a FIFO or a device (a link to /dev/null) is refused before
+# validating, exit 2, and left as it was: SUMMARY.tmp renamed to SUMMARY
+# replaced it (as root, '-o /dev/null' put a file in place of /dev/null).
+ln -s /dev/null nulllink && mkfifo sumfifo || fail "ln or mkfifo"
+expect_rc 2 $MPIRUN -np 2 $SLUICE valsort -o nulllink sorted/part-00000
+expect_grep "o nulllink is a character device: the summary is written as nulllink.tmp and renamed" "$T/err"
+[ -L nulllink ] && [ ! -e nulllink.tmp ] || fail "valsort -o replaced a link to /dev/null"
+expect_rc 2 $SLUICE valsort -o sumfifo sorted/part-00000
+expect_grep "o sumfifo is a FIFO" "$T/err"
+[ -p sumfifo ] || fail "valsort -o replaced a FIFO"
+rm -f nulllink sumfifo
 # -o naming an input is refused; the input is kept.
 cp sorted/part-00001 keep.dat
 expect_rc 2 $MPIRUN -np 2 $SLUICE valsort -o keep.dat sorted/part-00000 keep.dat
