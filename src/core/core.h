@@ -503,6 +503,14 @@ sl_status_t sl_mkdirs(const char *path);
 /* Local: 1 when a and b name the same existing file (device and inode:
  * links and other spellings of one path too), else 0; NULL is no file. */
 int sl_same_file(const char *a, const char *b);
+/* Local: open(path, flags | O_CREAT | O_TRUNC | O_NOFOLLOW, mode) for a
+ * temporary name about to be written and renamed: a symbolic link found
+ * there (left by someone else) is removed, not followed, so the write never
+ * goes through it into a file elsewhere. */
+int sl_open_new(const char *path, int flags, mode_t mode);
+/* Local: removes a symbolic link at path, if one is there (the same rule
+ * for a temporary name another library creates). */
+void sl_unlink_if_link(const char *path);
 
 /* -------------------------------------------------------------- commands */
 

@@ -20,6 +20,19 @@ int sl_same_file(const char *a, const char *b)
            sa.st_ino == sb.st_ino;
 }
 
+void sl_unlink_if_link(const char *path)
+{
+    struct stat sb;
+    if (lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode))
+        unlink(path);
+}
+
+int sl_open_new(const char *path, int flags, mode_t mode)
+{
+    sl_unlink_if_link(path);
+    return open(path, flags | O_CREAT | O_TRUNC | O_NOFOLLOW, mode);
+}
+
 sl_status_t sl_fsync_dir_of(const char *path)
 {
     char *copy = strdup(path);
@@ -39,7 +52,7 @@ sl_status_t sl_file_write_atomic(const char *path, const void *buf, size_t len)
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return sl_error(SL_ERR_INVALID, "path too long: '%s'", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = sl_open_new(tmp, O_WRONLY, 0644);
     if (fd < 0)
         return sl_error(SL_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
     const char *p = buf;

@@ -137,6 +137,10 @@ sl_status_t sl_h5_create(MPI_Comm comm, const char *path, sl_h5_t **h_p)
 {
     sl_h5_t *h = NULL;
     sl_status_t st = h5_alloc(comm, path, &h);
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    if (st == SL_OK && rank == 0) /* H5Fcreate would write through a link at the temporary name */
+        sl_unlink_if_link(h->tmp);
     st = sl_agree(comm, st);
     if (st != SL_OK) {
         if (h)

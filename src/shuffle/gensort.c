@@ -104,7 +104,7 @@ sl_status_t sl_gensort_run(MPI_Comm comm, const sl_gensort_opts_t *o)
     sl_status_t st = SL_OK;
     int fd = -1;
     if (!skip && (o->parts || rank == 0)) {
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        fd = sl_open_new(tmp, O_WRONLY, 0644);
         if (fd < 0)
             st = sl_error(SL_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
     }

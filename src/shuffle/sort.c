@@ -1400,7 +1400,7 @@ static sl_status_t osink_put(void *arg, unsigned char *buf, uint64_t n)
 static sl_status_t write_run(const sctx_t *c, unsigned char *buf, uint64_t n, const char *path,
                              double *t_sort)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int fd = sl_open_new(path, O_WRONLY, 0600);
     if (fd < 0)
         return sl_error(SL_ERR_IO, "cannot create spill file '%s' (--tmp): %s", path, strerror(errno));
     /* Direct I/O for whole pages (the merge reads the run back from the
@@ -1942,7 +1942,7 @@ static void raise_nofile(int nruns)
  * failure). */
 static sl_status_t write_sorted_run(const sctx_t *c, const unsigned char *buf, uint64_t n, const char *path)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int fd = sl_open_new(path, O_WRONLY, 0600);
     if (fd < 0)
         return sl_error(SL_ERR_IO, "cannot create spill file '%s' (--tmp): %s", path, strerror(errno));
     sl_status_t st = SL_OK;
@@ -2112,7 +2112,7 @@ static sl_status_t reduce(sctx_t *c, size_t iobuf, sl_progress_t *prog)
      * into the page cache, which was a third of the CPU time of an
      * in-memory sort here) while this thread gathers or merges the next. */
     double sort0 = c->t_sort;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = sl_open_new(tmp, O_WRONLY, 0644);
     if (fd < 0)
         return sl_error(SL_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
     int dfd = open(tmp, O_WRONLY | O_DIRECT); /* fails on tmpfs: buffered only */

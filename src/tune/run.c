@@ -427,7 +427,7 @@ static sl_status_t copy_file(const char *src, const char *dst)
     int in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0)
         return sl_error(SL_ERR_IO, "cannot read '%s': %s", src, strerror(errno));
-    int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int out = sl_open_new(tmp, O_WRONLY | O_CLOEXEC, 0644);
     if (out < 0) {
         close(in);
         return sl_error(SL_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));

@@ -82,6 +82,19 @@ expect_rc 2 $MPIRUN -np 2 $SLUICE gensort --parts 10 sp
 expect_grep "rank 1: FILE.RANK 'sp.1' is a FIFO" "$T/err"
 [ -p sp.1 ] && [ ! -e sp.0 ] && [ ! -e sp.0.tmp ] || fail "gensort --parts wrote a part beside a FIFO FILE.RANK"
 rm -f fifo.dat devlink.dat sp.1
+# A link at the temporary name (FILE.tmp, SUMMARY.tmp), left there by
+# someone else, is removed, not written through: its target was truncated
+# and overwritten with the records, then the link renamed to FILE.
+echo keep >victim
+ln -s victim lk.dat.tmp
+expect_rc 0 $MPIRUN -np 2 $SLUICE gensort 100 lk.dat
+[ "$(cat victim)" = keep ] || fail "gensort wrote through a link at FILE.tmp"
+[ -f lk.dat ] && [ ! -L lk.dat ] && [ "$(wc -c <lk.dat)" -eq 10000 ] || fail "gensort FILE with a link at FILE.tmp"
+ln -s victim lk.sum.tmp
+expect_rc 1 $SLUICE valsort -o lk.sum lk.dat # gensort output is not in order
+[ "$(cat victim)" = keep ] || fail "valsort -o wrote through a link at SUMMARY.tmp"
+[ "$(wc -c <lk.sum)" -eq 280 ] && [ ! -L lk.sum ] || fail "valsort -o SUMMARY with a link at SUMMARY.tmp"
+rm -f lk.dat lk.sum victim
 # Usage errors: exit 2 and a message.
 expect_rc 2 $SLUICE gensort 12x out.dat
 expect_grep "NUM_RECS" "$T/err"

@@ -36,6 +36,13 @@ h5dump -d /X -s "0,0" -c "1,16" "$T/d.h5" | grep -q "0\.[0-9]" || fail "pixels n
 expect_rc 0 $MPIRUN -np 1 "$SLUICE" data import-idx --images "$T/img2.idx" --labels "$T/lab2.idx" --output "$T/d2.h5"
 expect_rc 0 $MPIRUN -np 1 "$SLUICE" data import-csv --input "$T/data.csv" --output "$T/c.h5"
 expect_grep "imported 60 samples of 3 features" "$T/err"
+# An HDF5 file is written under PATH.tmp: a link found there (left by
+# someone else) is removed, not written through into its target.
+echo keep >"$T/victim"
+ln -s "$T/victim" "$T/c2.h5.tmp"
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" data import-csv --input "$T/data.csv" --output "$T/c2.h5"
+[ "$(cat "$T/victim")" = keep ] || fail "an HDF5 file was written through a link at PATH.tmp"
+h5dump -H "$T/c2.h5" >/dev/null 2>&1 && [ ! -L "$T/c2.h5" ] || fail "c2.h5 with a link at c2.h5.tmp"
 
 # train, then predict with 1 and 2 ranks: the same output
 expect_rc 0 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --eval "$T/d.h5" --model mlp:16-8-4 --epochs 8 \
