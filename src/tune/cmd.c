@@ -334,8 +334,13 @@ const char *tune_cmd_program_error(const char *tpl, char *word, size_t len)
     if (skip)
         return NULL; /* a shell's own word, or a value names the program */
     snprintf(word, len, "%.*s", (int)n, w);
-    if (strchr(word, '/'))
-        return access(word, X_OK) == 0 ? NULL : strerror(errno);
+    if (strchr(word, '/')) {
+        /* a directory passes access(X_OK): each trial failed to start it */
+        struct stat sb;
+        if (access(word, X_OK) != 0)
+            return strerror(errno);
+        return stat(word, &sb) == 0 && S_ISDIR(sb.st_mode) ? strerror(EISDIR) : NULL;
+    }
     return resolve(word) ? NULL : "not found in PATH";
 }
 

@@ -34,7 +34,11 @@ expect_rc 0 $TUNE --command 'echo sluice-report step=1 loss=0.5 x={x} time=4 tri
   { cat "$T/err"; fail "metrics named like columns were not warned about once"; }
 # a program that cannot be run is named before anything is written also
 # when the template goes through the shell (each trial ended with its 127)
-for c in 'no-such-program-x {x} | cat' "$T/no-such.sh {x} > log" 'no-such-program-x;true'; do
+# (a directory too: access(X_OK) passed it, and each trial failed with
+# "cannot start '/tmp': Permission denied")
+mkdir "$T/adir"
+for c in 'no-such-program-x {x} | cat' "$T/no-such.sh {x} > log" 'no-such-program-x;true' "$T/adir {x}" \
+  "$T/adir | cat"; do
   expect_rc 1 $TUNE1 --command "$c" --space 'x=uniform(0,1)' --metric m --trials 2 --out "$T/bad6"
   w=${c%% *}; w=${w%%;*}
   expect_grep "^sluice: error: --command '$c': cannot run '$w': " "$T/err"
