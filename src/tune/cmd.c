@@ -652,7 +652,22 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
                             memcpy(copy, start, ll + 1);
                         int64_t s2 = step;
                         int n = parse_report(tune_opts(r), start, &s2, names, vals);
-                        if (n >= 0) {
+                        if (n >= 0 && s2 <= step) {
+                            /* a step's metrics on a second line, or a step
+                             * that goes back: the experiment takes a step
+                             * once, and such a report was dropped in silence */
+                            if (copy) {
+                                if (tune_first(r, TUNE_ONCE_STEP_NOT_PAST))
+                                    SL_WARN(
+                                        "trial %lld reports step %lld after step %lld: a report's step must "
+                                        "grow, so it is not taken (give a step's metrics on one line: "
+                                        "'%.200s'; "
+                                        "see %s)",
+                                        (long long)job->trial, (long long)s2, (long long)step, copy, path);
+                                copy[ll] = '\n';
+                                log_write(&logfd, path, copy, ll + 1);
+                            }
+                        } else if (n >= 0) {
                             step = s2;
                             int d = tune_report(r, job->trial, step, n, names, vals);
                             if (d != SL_TUNE_CONTINUE && decision == SL_TUNE_CONTINUE)

@@ -241,4 +241,20 @@ grep -q '"metric": 2[,}]' "$T/inf/best.json" || { cat "$T/inf/best.json"; fail "
 [ "$(grep -c "reports loss=-inf at step 2: an infinite minimum is not taken as a result" "$T/err")" -eq 1 ] ||
   { cat "$T/err"; fail "an infinite best was not warned about once"; }
 [ "$(grep -c ',-inf$' "$T/inf/results.csv")" -eq 2 ] || fail "results.csv lost the -inf reports: $(cat "$T/inf/results.csv")"
+# a report whose step does not grow (a step's metrics on a second line, a
+# step that goes back) is not taken: it was dropped in silence; said once,
+# with the line in trial.log
+cat > "$T/back.sh" <<'EOS'
+#!/bin/sh
+echo "sluice-report step=1 loss=2"
+echo "sluice-report step=1 acc=0.5"
+echo "sluice-report step=2 loss=1"
+echo "sluice-report step=1 loss=0.5"
+EOS
+chmod +x "$T/back.sh"
+expect_rc 0 $TUNE1 --command "$T/back.sh" --space 'x=uniform(0,1)' --metric loss --trials 2 --out "$T/back"
+[ "$(grep -c "warn: trial 0 reports step 1 after step 1: a report's step must grow, so it is not taken" "$T/err")" -eq 1 ] &&
+  [ "$(grep -c "step must grow" "$T/err")" -eq 1 ] || { cat "$T/err"; fail "a report of a step not past the last was not warned about once"; }
+grep -q '"metric": 1,' "$T/back/best.json" || fail "best.json: $(cat "$T/back/best.json")"
+[ "$(grep -c 'step=1 acc=0.5' "$T/back/trials/000000/trial.log")" -eq 1 ] || fail "the report not taken is not in trial.log"
 echo PASS
