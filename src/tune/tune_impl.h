@@ -191,6 +191,7 @@ void tune_trial_failed_on(tune_run_t *r, int grank);
  * a warning about a habit of the program, once for all its trials. */
 #define TUNE_ONCE_STDERR_REPORT 1u
 #define TUNE_ONCE_STEP_NOT_PAST 2u
+#define TUNE_ONCE_MANY_METRICS  4u
 int tune_first(tune_run_t *r, unsigned what);
 MPI_Comm tune_group_comm(const tune_run_t *r);
 /* The guard of the commands this rank starts (made at the first call):

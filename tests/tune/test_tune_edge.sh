@@ -257,4 +257,22 @@ expect_rc 0 $TUNE1 --command "$T/back.sh" --space 'x=uniform(0,1)' --metric loss
   [ "$(grep -c "step must grow" "$T/err")" -eq 1 ] || { cat "$T/err"; fail "a report of a step not past the last was not warned about once"; }
 grep -q '"metric": 1,' "$T/back/best.json" || fail "best.json: $(cat "$T/back/best.json")"
 [ "$(grep -c 'step=1 acc=0.5' "$T/back/trials/000000/trial.log")" -eq 1 ] || fail "the report not taken is not in trial.log"
+# results.csv keeps 16 metrics: one past them (in a report of 20, or a
+# 17th name of another trial) is not taken, said once naming it; they were
+# dropped in silence
+M=$(i=1; while [ $i -le 20 ]; do printf 'a%d=%d ' $i $i; i=$((i + 1)); done)
+expect_rc 0 $TUNE1 --command "echo sluice-report step=1 $M loss={x}" --space 'x=uniform(0,1)' --metric loss \
+  --trials 2 --out "$T/many"
+[ "$(head -1 "$T/many/results.csv" | tr , '\n' | grep -c '^a')" -eq 15 ] || fail "results.csv: $(head -1 "$T/many/results.csv")"
+[ "$(grep -c "warn: trial 0 reports more metrics than the 16 results.csv keeps: 'a17', 'a18', 'a19', 'a20', 'a1' not taken" "$T/err")" -eq 1 ] &&
+  [ "$(grep -c "results.csv keeps" "$T/err")" -eq 1 ] || { cat "$T/err"; fail "metrics past 16 were not warned about once"; }
+cat > "$T/many.sh" <<'EOS'
+#!/bin/sh
+i=1
+while [ $i -le 8 ]; do printf 'b%d_%d=1 ' "$SLUICE_TRIAL_ID" $i; i=$((i + 1)); done > "$SLUICE_TRIAL_DIR/m"
+echo "sluice-report step=1 loss=1 $(cat "$SLUICE_TRIAL_DIR/m")"
+EOS
+chmod +x "$T/many.sh"
+expect_rc 0 $TUNE1 --command "$T/many.sh" --space 'x=uniform(0,1)' --metric loss --trials 3 --out "$T/many2"
+expect_grep "warn: trial 1 reports more metrics than the 16 results.csv keeps: 'b1_8' not taken" "$T/err"
 echo PASS
