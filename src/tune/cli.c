@@ -71,7 +71,7 @@ static const sl_opt_t tune_table[] = {
     {"reduction-factor", 0, SL_OPT_DOUBLE, O(eta), "0", 0, 1e3, NULL, 0,
      "ASHA/HyperBand reduction factor (0: 4 for ASHA, 3 for HyperBand)", NULL},
     {"grace-period", 0, SL_OPT_INT, O(grace), "1", 0, 1e12, NULL, 0,
-     "median: resource (steps) before a trial may stop", NULL},
+     "median: resource before a trial may stop, in steps or --time-attr units", "R"},
     {"min-samples", 0, SL_OPT_INT, O(min_samples), "3", 1, 1e6, NULL, 0, "median: other trials needed", NULL},
     {"perturbation-interval", 0, SL_OPT_INT, O(perturb), "1", 1, 1e12, NULL, 0, "PBT: steps between exploits",
      NULL},

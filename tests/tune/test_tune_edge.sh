@@ -11,6 +11,10 @@ TUNE="$MPIRUN -np 2 $SLUICE tune -q"
 # refusals up front are alike on every rank: one rank checks them (mpirun
 # 4.1 now and then crashes in PMIx_Finalize when two ranks exit non-zero)
 TUNE1="$MPIRUN -np 1 $SLUICE tune -q"
+# --help says --grace-period counts --time-attr units, as the README does
+# (it said steps)
+$SLUICE tune --help | grep -q -- '--grace-period R .*in steps or --time-attr units' ||
+  fail "--help: $($SLUICE tune --help | grep -- --grace-period)"
 
 # a --metric or --time-attr named trial, step or time is refused (two
 # columns 'time'; a report's step= is its step, so --metric step was never
