@@ -71,7 +71,7 @@ static const sl_opt_t tune_table[] = {
     {"reduction-factor", 0, SL_OPT_DOUBLE, O(eta), "0", 0, 1e3, NULL, 0,
      "ASHA/HyperBand reduction factor (0: 4 for ASHA, 3 for HyperBand)", NULL},
     {"grace-period", 0, SL_OPT_INT, O(grace), "1", 0, 1e12, NULL, 0,
-     "median: resource (steps) before a trial may stop", NULL},
+     "median: resource before a trial may stop, in steps or --time-attr units", "R"},
     {"min-samples", 0, SL_OPT_INT, O(min_samples), "3", 1, 1e6, NULL, 0, "median: other trials needed", NULL},
     {"perturbation-interval", 0, SL_OPT_INT, O(perturb), "1", 1, 1e12, NULL, 0, "PBT: steps between exploits",
      NULL},
@@ -488,8 +488,8 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
         *obj = &tune_objective_mlp;
         if (!o->data)
             return usage("%s", "--objective mlp needs --data FILE (and --eval-data FILE for accuracy)");
-        const char *bad = NULL;
-        sl_status_t mst = tune_mlp_check(o, space, &bad);
+        const char *bad = NULL, *value = NULL;
+        sl_status_t mst = tune_mlp_check(o, space, &bad, &value);
         if (mst == SL_ERR_INVALID && !strchr(bad, '}'))
             return usage("--model '%s': a '{' without a closing '}'", o->model);
         if (mst == SL_ERR_INVALID)
@@ -499,6 +499,11 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
             return usage("parameter '%s' shapes --model as {%s}: it needs whole numbers (randint, qrandint, "
                          "choice, grid, or a q-variant with a whole step), not a continuous range",
                          bad, bad);
+        if (mst == SL_ERR_UNSUPPORTED)
+            return usage(
+                "parameter '%s' shapes --model as {%s}: a layer width takes whole numbers of 1 to %d, "
+                "not %s",
+                bad, bad, 1 << 24, value);
         if (mst == SL_ERR_MISMATCH)
             return usage(
                 "parameter '%s' cannot set the mlp option: optimizer takes choice(...) or grid(...) of "

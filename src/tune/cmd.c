@@ -334,8 +334,13 @@ const char *tune_cmd_program_error(const char *tpl, char *word, size_t len)
     if (skip)
         return NULL; /* a shell's own word, or a value names the program */
     snprintf(word, len, "%.*s", (int)n, w);
-    if (strchr(word, '/'))
-        return access(word, X_OK) == 0 ? NULL : strerror(errno);
+    if (strchr(word, '/')) {
+        /* a directory passes access(X_OK): each trial failed to start it */
+        struct stat sb;
+        if (access(word, X_OK) != 0)
+            return strerror(errno);
+        return stat(word, &sb) == 0 && S_ISDIR(sb.st_mode) ? strerror(EISDIR) : NULL;
+    }
     return resolve(word) ? NULL : "not found in PATH";
 }
 
@@ -423,7 +428,14 @@ out:
 /* Parse one "sluice-report" line; returns the number of metrics, or -1 for
  * a malformed line (no step, a step that is not a whole number >= 0, a
  * token that is not name=number): taken, it would count as a step it is not. */
-static int parse_report(const tune_opts_t *o, char *line, int64_t *step, const char **names, double *vals)
+static void note_dropped(char *dropped, size_t len, const char *name)
+{
+    size_t k = strlen(dropped);
+    snprintf(dropped + k, len - k, "%s'%s'", k ? ", " : "", name);
+}
+
+static int parse_report(const tune_opts_t *o, char *line, int64_t *step, const char **names, double *vals,
+                        char *dropped, size_t dlen)
 {
     int n = 0, has_step = 0;
     char *save = NULL;
@@ -450,12 +462,15 @@ static int parse_report(const tune_opts_t *o, char *line, int64_t *step, const c
             /* a full report keeps --metric and --time-attr in the place of
              * the first other metric: past the 16th they were dropped, and
              * every trial ended "without reporting the metric" */
-            if (strcmp(tok, o->metric) && strcmp(tok, o->time_attr))
+            if (strcmp(tok, o->metric) && strcmp(tok, o->time_attr)) {
+                note_dropped(dropped, dlen, tok);
                 continue;
+            }
             int k = 0;
             while (k < TUNE_MAXM && (!strcmp(names[k], o->metric) || !strcmp(names[k], o->time_attr)))
                 k++;
             if (k < TUNE_MAXM) {
+                note_dropped(dropped, dlen, names[k]);
                 names[k] = tok;
                 vals[k] = v;
             }
@@ -646,8 +661,29 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
                         if (copy)
                             memcpy(copy, start, ll + 1);
                         int64_t s2 = step;
-                        int n = parse_report(tune_opts(r), start, &s2, names, vals);
-                        if (n >= 0) {
+                        char dropped[400] = "";
+                        int n = parse_report(tune_opts(r), start, &s2, names, vals, dropped, sizeof dropped);
+                        if (n >= 0 && dropped[0] && tune_first(r, TUNE_ONCE_MANY_METRICS))
+                            SL_WARN(
+                                "trial %lld reports more metrics than the %d results.csv keeps: %s not taken "
+                                "(--metric and --time-attr are kept)",
+                                (long long)job->trial, TUNE_MAXM, dropped);
+                        if (n >= 0 && s2 <= step) {
+                            /* a step's metrics on a second line, or a step
+                             * that goes back: the experiment takes a step
+                             * once, and such a report was dropped in silence */
+                            if (copy) {
+                                if (tune_first(r, TUNE_ONCE_STEP_NOT_PAST))
+                                    SL_WARN(
+                                        "trial %lld reports step %lld after step %lld: a report's step must "
+                                        "grow, so it is not taken (give a step's metrics on one line: "
+                                        "'%.200s'; "
+                                        "see %s)",
+                                        (long long)job->trial, (long long)s2, (long long)step, copy, path);
+                                copy[ll] = '\n';
+                                log_write(&logfd, path, copy, ll + 1);
+                            }
+                        } else if (n >= 0) {
                             step = s2;
                             int d = tune_report(r, job->trial, step, n, names, vals);
                             if (d != SL_TUNE_CONTINUE && decision == SL_TUNE_CONTINUE)

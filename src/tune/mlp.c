@@ -77,7 +77,14 @@ void tune_mlp_model_spec(const char *tpl, const sl_tune_space_t *s, const double
             for (int i = 0; e && i < s->n; i++)
                 if (strlen(s->p[i].name) == n && !strncmp(p + 1, s->p[i].name, n)) {
                     char v[256];
-                    sl_tune_value_text(&s->p[i], params[i], v, sizeof v);
+                    /* a width as the model spec reads it: choice(1e2, 256)
+                     * gave 'mlp:784-1e2-10', which failed its trials */
+                    double num = sl_tune_value_num(&s->p[i], params[i]);
+                    if ((s->p[i].kind == SL_TUNE_CHOICE || s->p[i].kind == SL_TUNE_GRID) &&
+                        num == floor(num) && fabs(num) < 0x1p53)
+                        snprintf(v, sizeof v, "%lld", (long long)num);
+                    else
+                        sl_tune_value_text(&s->p[i], params[i], v, sizeof v);
                     k += (size_t)snprintf(out + k, len - k, "%s", v);
                     break;
                 }
@@ -98,8 +105,10 @@ int tune_mlp_shapes(const tune_opts_t *o, const char *name)
     return o->model && strstr(o->model, pat) != NULL;
 }
 
-sl_status_t tune_mlp_check(const tune_opts_t *o, const sl_tune_space_t *s, const char **bad_p)
+sl_status_t tune_mlp_check(const tune_opts_t *o, const sl_tune_space_t *s, const char **bad_p,
+                           const char **value_p)
 {
+    static char width_text[256];
     static const char *known[] = {"lr", "weight_decay", "momentum", "batch", "optimizer", NULL};
     /* every {name} of --model must be a parameter (*bad_p: its '{') */
     for (const char *p = o->model ? strchr(o->model, '{') : NULL; p; p = strchr(p + 1, '{')) {
@@ -153,6 +162,27 @@ sl_status_t tune_mlp_check(const tune_opts_t *o, const sl_tune_space_t *s, const
         if (tune_mlp_shapes(o, p->name) && !whole) {
             *bad_p = p->name;
             return SL_ERR_NUMERIC;
+        }
+    }
+    /* and each of its values a width of 1 to 2^24: a word, a fraction or
+     * 0 of a choice, a range from 0, failed each trial that drew it */
+    for (int i = 0; i < s->n; i++) {
+        const sl_tune_param_t *p = &s->p[i];
+        if (!tune_mlp_shapes(o, p->name))
+            continue;
+        int cat = p->kind == SL_TUNE_CHOICE || p->kind == SL_TUNE_GRID;
+        for (int k = 0; k < (cat ? p->nvalues : 2); k++) {
+            double v = cat ? p->numvalues[k] : sl_tune__fix(p, k ? p->hi : p->lo);
+            if (!(v >= 1 && v <= (double)(1 << 24) && v == floor(v))) {
+                *bad_p = p->name;
+                if (value_p) {
+                    if (cat)
+                        *value_p = p->values[k];
+                    else
+                        sl_tune_value_text(p, v, width_text, sizeof width_text), *value_p = width_text;
+                }
+                return SL_ERR_UNSUPPORTED;
+            }
         }
     }
     return SL_OK;

@@ -45,6 +45,7 @@ struct tune_run {
     int warned_attr;          /* coordinator: a trial's first report lacked the time attr */
     int warned_clash;         /* coordinator: a report had a metric named like a column */
     int warned_inf;           /* coordinator: a report had the metric infinite the good way */
+    int warned_many;          /* coordinator: a report had a metric past the 16 columns */
     int warned_copy;          /* coordinator: a PBT exploit found no checkpoint to copy */
     int warned_nockpt;        /* coordinator: a trial went on with no checkpoint to start from */
     double job_t0, job_prior; /* the current job's start (sl_now) and earlier jobs' seconds */
@@ -1295,6 +1296,27 @@ static void coord_report(tune_run_t *r, const tune_repmsg_t *m, int *decision_p)
     sl_tune_exp_report(r->e, m->trial, m->step, m->n < TUNE_MAXM ? m->n : TUNE_MAXM, names, m->v, &d);
     if (r->e->nrep > nrep)
         r->e->rep_time[nrep] = r->e->elapsed + sl_now() - r->t_start;
+    /* the experiment's metrics fill 16 columns: a name past them (another
+     * trial's) was dropped in silence */
+    if (r->e->nrep > nrep && !r->warned_many) {
+        char full[TUNE_MAXM * 70] = "";
+        for (int i = 0; i < m->n && i < TUNE_MAXM; i++) {
+            int c = -1;
+            for (int j = 0; j < r->e->nmetrics && c < 0; j++)
+                if (!strcmp(r->e->mname[j], m->names[i]))
+                    c = j;
+            if (c < 0 && !sl_tune__name_clash(r->e, m->names[i]))
+                snprintf(full + strlen(full), sizeof full - strlen(full), "%s'%s'", full[0] ? ", " : "",
+                         m->names[i]);
+        }
+        if (full[0]) {
+            r->warned_many = 1;
+            SL_WARN(
+                "trial %lld reports more metrics than the %d results.csv keeps: %s not taken (--metric and "
+                "--time-attr are kept)",
+                (long long)m->trial, TUNE_MAXM, full);
+        }
+    }
     *decision_p = d;
     r->changed = r->dirty = 1;
     const sl_tune_trial_t *t = sl_tune_exp_trial(r->e, m->trial);

@@ -160,8 +160,11 @@ int tune_ppo_known(const char *name, int *shape_p);
 /* mlp: every parameter must be an option it sets or a {name} of --model
  * (SL_ERR_NOT_FOUND, *bad_p the parameter), every {name} of --model a
  * parameter (SL_ERR_INVALID, *bad_p its '{' in --model), optimizer a choice of
- * optimisers and batch numbers >= 1 (SL_ERR_MISMATCH, *bad_p the parameter). */
-sl_status_t tune_mlp_check(const tune_opts_t *o, const sl_tune_space_t *s, const char **bad_p);
+ * optimisers and batch numbers >= 1 (SL_ERR_MISMATCH, *bad_p the parameter),
+ * a {name} whole numbers (SL_ERR_NUMERIC) that are layer widths, 1 to 2^24
+ * (SL_ERR_UNSUPPORTED, *value_p the first that is not, as written). */
+sl_status_t tune_mlp_check(const tune_opts_t *o, const sl_tune_space_t *s, const char **bad_p,
+                           const char **value_p);
 /* 1 when parameter `name` appears as {name} in --model (it shapes the model). */
 int tune_mlp_shapes(const tune_opts_t *o, const char *name);
 /* --model's template with each {name} replaced by the parameter's value. */
@@ -190,6 +193,8 @@ void tune_trial_failed_on(tune_run_t *r, int grank);
 /* 1 the first time this rank asks with what (a TUNE_ONCE_* bit), then 0:
  * a warning about a habit of the program, once for all its trials. */
 #define TUNE_ONCE_STDERR_REPORT 1u
+#define TUNE_ONCE_STEP_NOT_PAST 2u
+#define TUNE_ONCE_MANY_METRICS  4u
 int tune_first(tune_run_t *r, unsigned what);
 MPI_Comm tune_group_comm(const tune_run_t *r);
 /* The guard of the commands this rank starts (made at the first call):

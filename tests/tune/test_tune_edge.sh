@@ -11,6 +11,10 @@ TUNE="$MPIRUN -np 2 $SLUICE tune -q"
 # refusals up front are alike on every rank: one rank checks them (mpirun
 # 4.1 now and then crashes in PMIx_Finalize when two ranks exit non-zero)
 TUNE1="$MPIRUN -np 1 $SLUICE tune -q"
+# --help says --grace-period counts --time-attr units, as the README does
+# (it said steps)
+$SLUICE tune --help | grep -q -- '--grace-period R .*in steps or --time-attr units' ||
+  fail "--help: $($SLUICE tune --help | grep -- --grace-period)"
 
 # a --metric or --time-attr named trial, step or time is refused (two
 # columns 'time'; a report's step= is its step, so --metric step was never
@@ -34,7 +38,11 @@ expect_rc 0 $TUNE --command 'echo sluice-report step=1 loss=0.5 x={x} time=4 tri
   { cat "$T/err"; fail "metrics named like columns were not warned about once"; }
 # a program that cannot be run is named before anything is written also
 # when the template goes through the shell (each trial ended with its 127)
-for c in 'no-such-program-x {x} | cat' "$T/no-such.sh {x} > log" 'no-such-program-x;true'; do
+# (a directory too: access(X_OK) passed it, and each trial failed with
+# "cannot start '/tmp': Permission denied")
+mkdir "$T/adir"
+for c in 'no-such-program-x {x} | cat' "$T/no-such.sh {x} > log" 'no-such-program-x;true' "$T/adir {x}" \
+  "$T/adir | cat"; do
   expect_rc 1 $TUNE1 --command "$c" --space 'x=uniform(0,1)' --metric m --trials 2 --out "$T/bad6"
   w=${c%% *}; w=${w%%;*}
   expect_grep "^sluice: error: --command '$c': cannot run '$w': " "$T/err"
@@ -237,4 +245,38 @@ grep -q '"metric": 2[,}]' "$T/inf/best.json" || { cat "$T/inf/best.json"; fail "
 [ "$(grep -c "reports loss=-inf at step 2: an infinite minimum is not taken as a result" "$T/err")" -eq 1 ] ||
   { cat "$T/err"; fail "an infinite best was not warned about once"; }
 [ "$(grep -c ',-inf$' "$T/inf/results.csv")" -eq 2 ] || fail "results.csv lost the -inf reports: $(cat "$T/inf/results.csv")"
+# a report whose step does not grow (a step's metrics on a second line, a
+# step that goes back) is not taken: it was dropped in silence; said once,
+# with the line in trial.log
+cat > "$T/back.sh" <<'EOS'
+#!/bin/sh
+echo "sluice-report step=1 loss=2"
+echo "sluice-report step=1 acc=0.5"
+echo "sluice-report step=2 loss=1"
+echo "sluice-report step=1 loss=0.5"
+EOS
+chmod +x "$T/back.sh"
+expect_rc 0 $TUNE1 --command "$T/back.sh" --space 'x=uniform(0,1)' --metric loss --trials 2 --out "$T/back"
+[ "$(grep -c "warn: trial 0 reports step 1 after step 1: a report's step must grow, so it is not taken" "$T/err")" -eq 1 ] &&
+  [ "$(grep -c "step must grow" "$T/err")" -eq 1 ] || { cat "$T/err"; fail "a report of a step not past the last was not warned about once"; }
+grep -q '"metric": 1,' "$T/back/best.json" || fail "best.json: $(cat "$T/back/best.json")"
+[ "$(grep -c 'step=1 acc=0.5' "$T/back/trials/000000/trial.log")" -eq 1 ] || fail "the report not taken is not in trial.log"
+# results.csv keeps 16 metrics: one past them (in a report of 20, or a
+# 17th name of another trial) is not taken, said once naming it; they were
+# dropped in silence
+M=$(i=1; while [ $i -le 20 ]; do printf 'a%d=%d ' $i $i; i=$((i + 1)); done)
+expect_rc 0 $TUNE1 --command "echo sluice-report step=1 $M loss={x}" --space 'x=uniform(0,1)' --metric loss \
+  --trials 2 --out "$T/many"
+[ "$(head -1 "$T/many/results.csv" | tr , '\n' | grep -c '^a')" -eq 15 ] || fail "results.csv: $(head -1 "$T/many/results.csv")"
+[ "$(grep -c "warn: trial 0 reports more metrics than the 16 results.csv keeps: 'a17', 'a18', 'a19', 'a20', 'a1' not taken" "$T/err")" -eq 1 ] &&
+  [ "$(grep -c "results.csv keeps" "$T/err")" -eq 1 ] || { cat "$T/err"; fail "metrics past 16 were not warned about once"; }
+cat > "$T/many.sh" <<'EOS'
+#!/bin/sh
+i=1
+while [ $i -le 8 ]; do printf 'b%d_%d=1 ' "$SLUICE_TRIAL_ID" $i; i=$((i + 1)); done > "$SLUICE_TRIAL_DIR/m"
+echo "sluice-report step=1 loss=1 $(cat "$SLUICE_TRIAL_DIR/m")"
+EOS
+chmod +x "$T/many.sh"
+expect_rc 0 $TUNE1 --command "$T/many.sh" --space 'x=uniform(0,1)' --metric loss --trials 3 --out "$T/many2"
+expect_grep "warn: trial 1 reports more metrics than the 16 results.csv keeps: 'b1_8' not taken" "$T/err"
 echo PASS

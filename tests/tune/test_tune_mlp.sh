@@ -50,6 +50,20 @@ expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" -
   --model 'mlp:6-{width}-3' --space 'width=uniform(4,16)' --metric accuracy --max-t 2 --trials 2 --out "$T/bad"
 expect_grep "parameter 'width' shapes --model as {width}: it needs whole numbers" "$T/err"
 [ -e "$T/bad" ] && fail "a fractional width created EXPDIR"
+# so are values that are no layer width (a word, a fraction, 0 or less,
+# past 2^24) in a choice or a range's bounds: each trial that drew one
+# failed on its model ("bad layer width"), the others ran
+for w in 'choice(8,a)' 'grid(8,2.5)' 'choice(16,0)' 'randint(-3,8)' 'qrandint(0,16,8)' 'randint(8,20000000)'; do
+  expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --eval-data "$T/blobs.h5" \
+    --model 'mlp:6-{width}-3' --space "width=$w" --metric accuracy --max-t 2 --trials 2 --out "$T/bad"
+  expect_grep "parameter 'width' shapes --model as {width}: a layer width takes whole numbers of 1 to 16777216, not " "$T/err"
+  [ -e "$T/bad" ] && fail "a width of $w created EXPDIR"
+done
+# a width written as a real (1e1, +12) is given to the model as a whole number
+# ('mlp:6-1e1-3' failed its trial)
+expect_rc 0 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --eval-data "$T/blobs.h5" \
+  --model 'mlp:6-{width}-3' --space "width=grid(1e1,+12)" --searcher grid --metric accuracy --max-t 1 --out "$T/wreal"
+[ "$(grep -c ',done,' "$T/wreal/trials.csv")" -eq 2 ] || fail "widths 1e1, +12: $(cat "$T/wreal/trials.csv")"
 expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --model 'mlp:6-{width}-3' \
   --space 'lr=uniform(0.01,0.1)' --metric accuracy --max-t 2 --trials 2 --out "$T/bad"
 expect_grep "^sluice: error: --model 'mlp:6-{width}-3' names in {} 'width', which is not a parameter" "$T/err"
