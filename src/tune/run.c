@@ -2192,6 +2192,14 @@ sl_status_t tune_run(MPI_Comm comm, const tune_opts_t *o, const tune_objective_t
             st = sl_error(SL_ERR_FAILED,
                           "no trial reported the metric '%s' (see the warnings above and %s/trials/)",
                           o->metric, o->out);
+        /* Every trial errored, after reports: the files are written, but a
+         * script going on to the next step would take a best value from
+         * runs that all failed (Ray Tune fails such a run too). */
+        else if (!stopped && r->e->n > 0 && c[SL_TUNE_ERRORED] == r->e->n)
+            st = sl_error(SL_ERR_FAILED,
+                          "every trial errored (%lld): the best value above comes from the reports of failed "
+                          "trials (see the warnings above and %s/trials/)",
+                          (long long)r->e->n, o->out);
     }
     if (stopped)
         st = st == SL_OK ? SL_ERR_STOPPED : st;

@@ -103,7 +103,7 @@ echo "Traceback: CUDA out of memory" >&2
 exit 1
 EOS
 chmod +x "$T/tb.sh"
-expect_rc 0 $TUNE1 --command "$T/tb.sh" --space 'x=uniform(0,1)' --metric m --trials 3 --out "$T/tb"
+expect_rc 1 $TUNE1 --command "$T/tb.sh" --space 'x=uniform(0,1)' --metric m --trials 3 --out "$T/tb"
 [ "$(grep -c "failed; the command exited with status 1, after 'Traceback: CUDA out of memory'" "$T/err")" -eq 3 ] ||
   fail "stderr's last line after much stdout: $(grep warn "$T/err")"
 [ "$(cat "$T"/tb/trials/*/trial.log | grep -c 'CUDA out of memory')" -eq 3 ] || fail "trial.log without the traceback"
@@ -279,4 +279,14 @@ EOS
 chmod +x "$T/many.sh"
 expect_rc 0 $TUNE1 --command "$T/many.sh" --space 'x=uniform(0,1)' --metric loss --trials 3 --out "$T/many2"
 expect_grep "warn: trial 1 reports more metrics than the 16 results.csv keeps: 'b1_8' not taken" "$T/err"
+# every trial errored after reporting: the files are written, best.json
+# among them, but the run fails (it exited 0, and a script went on with a
+# best value from failed runs); one trial done is enough to succeed
+expect_rc 1 $TUNE1 --command 'sh -c "echo sluice-report step=1 m={x}; exit 3"' --space 'x=uniform(0,1)' \
+  --metric m --trials 3 --out "$T/allerr"
+expect_grep "every trial errored (3): the best value above comes from the reports of failed trials" "$T/err"
+[ -s "$T/allerr/best.json" ] && [ "$(grep -c ',errored,' "$T/allerr/trials.csv")" -eq 3 ] ||
+  fail "all errored: best.json or trials.csv"
+expect_rc 0 $TUNE1 --command 'sh -c "echo sluice-report step=1 m={x}; [ {trial} = 1 ]"' --space 'x=uniform(0,1)' \
+  --metric m --trials 3 --out "$T/oneok"
 echo PASS
