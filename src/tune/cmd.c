@@ -98,6 +98,7 @@ static char *expand(tune_run_t *r, const tune_jobmsg_t *job, const char *tpl)
             const char *e = strchr(p, '}');
             size_t n = e ? (size_t)(e - p - 1) : 0;
             val[0] = '\0';
+            int param = 0; /* a parameter's value, not one of the four built-in names */
             if (e && n == 5 && !strncmp(p + 1, "trial", 5))
                 snprintf(val, sizeof val, "%lld", (long long)job->trial);
             else if (e && n == 9 && !strncmp(p + 1, "trial_dir", 9))
@@ -109,9 +110,17 @@ static char *expand(tune_run_t *r, const tune_jobmsg_t *job, const char *tpl)
                     snprintf(val, sizeof val, "%lld", (long long)job->target);
             } else if (e)
                 for (int i = 0; i < s->n; i++)
-                    if (strlen(s->p[i].name) == n && !strncmp(p + 1, s->p[i].name, n))
+                    if (strlen(s->p[i].name) == n && !strncmp(p + 1, s->p[i].name, n)) {
                         sl_tune_value_text(&s->p[i], job->params[i], val, sizeof val);
+                        param = 1;
+                    }
             shell_quote(val, q, quoted, sizeof quoted);
+            /* An empty value (choice('', x)) is an empty argument, as it
+             * is: left bare outside quotes, the word was dropped and the
+             * arguments after it moved up one. {resume} and {max_t} stay
+             * bare: a word of them alone is no argument when there is none. */
+            if (param && !val[0] && !q)
+                snprintf(quoted, sizeof quoted, "''");
             rep = quoted;
             adv = e ? n + 2 : 1;
         }

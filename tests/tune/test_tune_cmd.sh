@@ -524,6 +524,13 @@ for v in 'x y' "a;touch $T/ran" "it's \$HOME"; do
   cat "$T"/quote/trials/*/args | grep -qFx "3|$v|$v|--b=$v|" || fail "value '$v' was not passed whole: $(cat "$T"/quote/trials/*/args)"
 done
 [ -e "$T/ran" ] && fail "a choice value was run by the shell"
+# an empty value is one empty argument, quoted by the template or not (bare,
+# the word was dropped and the arguments after it moved up one)
+expect_rc 0 $TUNE --command "$T/args.sh {e} '{e}' --e={e} end" --searcher grid --metric loss --out "$T/empty" \
+  --space "e=choice('', z)"
+cat "$T"/empty/trials/*/args | grep -qFx "4|||--e=|end|" &&
+  cat "$T"/empty/trials/*/args | grep -qFx "4|z|z|--e=z|end|" ||
+  fail "an empty value was not one argument: $(cat "$T"/empty/trials/*/args)"
 # 7. PBT: best.json and the summary give the parameters a trial had when it
 # reported its best, not those an exploit gave it later (m is 10+x at step 1,
 # then -x: the best trial, 0, is the bottom one at step 4 and is exploited)
