@@ -522,6 +522,25 @@ static sl_status_t setup(tune_opts_t *o, sl_opts_info_t *info, sl_tune_space_t *
                 return usage("parameter '%s' has the name of a metric the mlp objective reports (train_loss, "
                              "accuracy, loss); rename it",
                              space->p[i].name);
+        /* momentum is SGD's: tuned beside adam or adamw alone, its trials
+         * differ in nothing it sets, and the search spends draws on it */
+        int mom = -1, sgd = !strcmp(o->optim, "sgd"), tuned = 0;
+        for (int i = 0; i < space->n; i++) {
+            const sl_tune_param_t *p = &space->p[i];
+            if (!strcmp(p->name, "momentum") && !tune_mlp_shapes(o, p->name))
+                mom = i;
+            if (!strcmp(p->name, "optimizer")) {
+                sgd = 0;
+                tuned = 1;
+                for (int k = 0; k < p->nvalues; k++)
+                    sgd |= !strcmp(p->values[k], "sgd");
+            }
+        }
+        if (mom >= 0 && !sgd)
+            SL_WARN0(
+                "parameter 'momentum' is tuned, but the optimiser is never sgd (%s): adam and adamw do not "
+                "use momentum, so it changes nothing in a trial",
+                tuned ? "parameter optimizer" : "--optimizer");
         /* a metric the objective never reports would fail every trial */
         if (strcmp(o->metric, "train_loss") &&
             (!o->eval_data || (strcmp(o->metric, "accuracy") && strcmp(o->metric, "loss"))))

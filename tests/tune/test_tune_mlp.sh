@@ -37,6 +37,16 @@ expect_rc 0 $MPIRUN -np 4 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" -
 expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --model 'mlp:6-8-3' \
   --space 'foo=uniform(0,1)' --metric accuracy --max-t 2 --trials 2 --out "$T/bad"
 expect_grep "parameter 'foo' is not used by the mlp objective" "$T/err"
+# momentum tuned where the optimiser is never sgd changes nothing: said
+# once (the run goes on; here it stops at the metric, which comes after)
+for case in 'warn|--optimizer adam' 'warn|--space optimizer=choice(adam,adamw)' 'none|--optimizer sgd' \
+  'none|--space optimizer=choice(adam,sgd)'; do
+  expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --model 'mlp:6-8-3' \
+    --space 'momentum=uniform(0,0.9)' ${case#*|} --metric nope --trials 2 --out "$T/mom"
+  n=$(grep -c "parameter 'momentum' is tuned, but the optimiser is never sgd" "$T/err")
+  [ "${case%%|*}" = warn ] && [ "$n" -ne 1 ] && fail "momentum with ${case#*|}: not warned once: $(cat "$T/err")"
+  [ "${case%%|*}" = none ] && [ "$n" -ne 0 ] && fail "momentum with ${case#*|}: warned"
+done
 # optimizer and batch of a kind the options cannot take are refused (a crash, or every trial failing)
 for sp in 'optimizer=uniform(0,1)' 'optimizer=choice(adam,lion)' 'batch=choice(small,big)' 'lr=choice(fast,slow)'; do
   expect_rc 2 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data "$T/blobs.h5" --model 'mlp:6-8-3' \
