@@ -150,8 +150,13 @@ static sl_status_t expand(char **paths, int n, int dirs, strvec_t *sv)
 {
     for (int i = 0; i < n; i++) {
         struct stat st;
-        if (stat(paths[i], &st) != 0)
-            return sl_error(SL_ERR_NOT_FOUND, "input '%s': %s", paths[i], strerror(errno));
+        if (stat(paths[i], &st) != 0) {
+            int e = errno;
+            /* 'part-%R' given for node-local files, --local forgotten */
+            int pct = e == ENOENT && (strstr(paths[i], "%r") || strstr(paths[i], "%R"));
+            return sl_error(SL_ERR_NOT_FOUND, "input '%s': %s%s", paths[i], strerror(e),
+                            pct ? " (%r and %R are the rank only with --local)" : "");
+        }
         if (S_ISDIR(st.st_mode) && dirs) {
             DIR *d = opendir(paths[i]);
             if (!d)

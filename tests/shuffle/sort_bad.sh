@@ -44,6 +44,11 @@ expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input dir --output out8
 expect_grep "rank 0: input 'dir/link': No such file or directory" "$T/err"
 no_parts out8
 rm dir/link
+# %R without --local is a file's name as it is: said so where it is missing
+expect_rc 1 $MPIRUN -np 2 $SLUICE sort --input 'dir/part-%R' --output out8
+expect_grep "input 'dir/part-%R': No such file or directory (%r and %R are the rank only with --local)" "$T/err"
+expect_rc 1 $MPIRUN -np 2 $SLUICE valsort 'dir/part-%r'
+expect_grep "(%r and %R are the rank only with --local)" "$T/err"
 expect_rc 0 $MPIRUN -np 2 $SLUICE sort --input dir --output out8
 expect_grep "warn: input directory 'dir': 'dir/sub' is not a regular file: not sorted" "$T/err"
 [ "$(grep -c "dir/sub" "$T/err")" -eq 1 ] || fail "the warning on dir/sub came more than once: $(cat "$T/err")"
