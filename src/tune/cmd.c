@@ -436,7 +436,8 @@ out:
 
 /* Parse one "sluice-report" line; returns the number of metrics, or -1 for
  * a malformed line (no step, a step that is not a whole number >= 0, a
- * token that is not name=number): taken, it would count as a step it is not. */
+ * token that is not name=number, step or a metric twice: the last one was
+ * taken in silence): taken, it would count as a step it is not. */
 static void note_dropped(char *dropped, size_t len, const char *name)
 {
     size_t k = strlen(dropped);
@@ -458,7 +459,7 @@ static int parse_report(const tune_opts_t *o, char *line, int64_t *step, const c
         errno = 0;
         if (!strcmp(tok, "step")) {
             long long v = strtoll(eq + 1, &end, 10);
-            if (end == eq + 1 || *end != '\0' || errno != 0 || v < 0)
+            if (end == eq + 1 || *end != '\0' || errno != 0 || v < 0 || has_step)
                 return -1;
             *step = v;
             has_step = 1;
@@ -467,6 +468,9 @@ static int parse_report(const tune_opts_t *o, char *line, int64_t *step, const c
         double v = strtod(eq + 1, &end);
         if (end == eq + 1 || *end != '\0')
             return -1;
+        for (int k = 0; k < n; k++)
+            if (!strcmp(names[k], tok))
+                return -1;
         if (n >= TUNE_MAXM) {
             /* a full report keeps --metric and --time-attr in the place of
              * the first other metric: past the 16th they were dropped, and

@@ -279,6 +279,16 @@ EOS
 chmod +x "$T/many.sh"
 expect_rc 0 $TUNE1 --command "$T/many.sh" --space 'x=uniform(0,1)' --metric loss --trials 3 --out "$T/many2"
 expect_grep "warn: trial 1 reports more metrics than the 16 results.csv keeps: 'b1_8' not taken" "$T/err"
+# a report with step= or a metric twice is malformed, warned about once and
+# not taken (the last one of each was taken in silence)
+for bad in 'step=2 m=0.5 step=3' 'step=2 m=0.5 m=0.7'; do
+  expect_rc 0 $TUNE1 --command "sh -c 'echo sluice-report step=1 m={x}; echo sluice-report $bad'" \
+    --space 'x=uniform(0,1)' --metric m --trials 2 --out "$T/dup-rep"
+  expect_grep "a malformed report line is not taken: 'sluice-report $bad'" "$T/err"
+  [ "$(grep -c 'malformed report line' "$T/err")" -eq 2 ] || fail "'$bad': not one warning a trial"
+  awk -F, 'NR > 1 && $2 != 1 {exit 1}' "$T/dup-rep/results.csv" || fail "'$bad' was taken: $(cat "$T/dup-rep/results.csv")"
+  rm -rf "$T/dup-rep"
+done
 # every trial errored after reporting: the files are written, best.json
 # among them, but the run fails (it exited 0, and a script went on with a
 # best value from failed runs); one trial done is enough to succeed
