@@ -284,6 +284,11 @@ static sl_status_t rl_eval_cmd(MPI_Comm comm, int argc, char **argv)
     memset(&a, 0, sizeof a);
     if (info.help)
         goto out;
+    /* the results must not replace the policy they were computed from */
+    if (c.json && sl_same_file(c.json, c.model)) {
+        st = sl_error_root(comm, SL_ERR_USAGE, "--json %s is the --model file; it would be replaced", c.json);
+        goto out;
+    }
     int rank, size, norm = 0;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);

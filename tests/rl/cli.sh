@@ -71,6 +71,12 @@ expect_grep '"episodes": 6' "$T/eval.json"
 mkdir -p "$T/q\"d\\x" && cp "$R/ckpt.h5" "$T/q\"d\\x/"
 expect_rc 0 $MPIRUN -np 1 $SLUICE rl eval --model "$T/q\"d\\x/ckpt.h5" --episodes 2 --json "$T/eval2.json"
 grep -qF '"model": "'"$T"'/q\"d\\x/ckpt.h5", "env"' "$T/eval2.json" || { cat "$T/eval2.json" >&2; fail "eval --json: the model path is not escaped"; }
+# --json naming the checkpoint itself: refused, the checkpoint kept (it was
+# replaced by the JSON and the policy lost)
+cp "$R/ckpt.h5" "$T/keep-eval.h5"
+expect_rc 2 $MPIRUN -np 2 $SLUICE rl eval --model "$R/ckpt.h5" --episodes 2 --json "$R/./ckpt.h5"
+expect_grep "^sluice: error: --json $R/./ckpt.h5 is the --model file; it would be replaced$" "$T/err"
+cmp -s "$R/ckpt.h5" "$T/keep-eval.h5" || fail "eval --json replaced the checkpoint"
 expect_rc 1 $MPIRUN -np 1 $SLUICE rl eval --model "$T/nope.h5"
 expect_grep "no such file" "$T/err"
 # The run directory instead of its ckpt.h5: one line, not MPI-IO's noise from every rank.
