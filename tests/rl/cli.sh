@@ -32,6 +32,13 @@ expect_grep "envs-per-rank 0: must be at least 1" "$T/err"
 expect_rc 2 $MPIRUN -np 1 $SLUICE rl train --epochs 0 --total-steps 512 --out "$R"
 expect_grep "epochs 0: must be at least 1" "$T/err"
 [ -e "$R" ] && fail "a bad count created $R"
+# A negative --lr, --gamma or --ent-coef other than -1 is an error, not the preset
+# (--lr -0.5 trained with 2.5e-4 in silence).
+expect_rc 2 $MPIRUN -np 1 $SLUICE rl train --lr -0.5 --total-steps 512 --out "$R"
+expect_grep "^sluice: error: --lr -0.5: must be at least 0 (-1: the environment's preset)$" "$T/err"
+expect_rc 2 $MPIRUN -np 1 $SLUICE rl train --gamma -0.9 --total-steps 512 --out "$R"
+expect_grep "gamma -0.9: must be at least 0" "$T/err"
+[ -e "$R" ] && fail "a bad rate created $R"
 
 # Messages name the command as typed, and a help that exists ('rl-eval' is only a config section).
 expect_rc 2 $MPIRUN -np 1 $SLUICE rl eval --bogus
