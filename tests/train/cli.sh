@@ -128,6 +128,16 @@ expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --
   --model mlp:16-12-4
 expect_grep "holds model 'mlp:16-8-4', not 'mlp:16-12-4'" "$T/err"
 [ "$(grep -c "holds model" "$T/err")" -eq 1 ] || fail "the mismatch should be printed once"
+# the same model written another way (a default spelled out, options in another
+# order, 0.10 for 0.1) resumes; it was refused as 'holds model ..., not ...'
+expect_rc 0 $MPIRUN -np 1 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4:dropout=0.1:ln --epochs 1 \
+  --batch 16 --out "$T/spec"
+expect_rc 0 $MPIRUN -np 1 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4:ln:relu:dropout=0.10:init=kaiming \
+  --epochs 2 --batch 16 --out "$T/spec" --resume
+expect_grep "trained 2 epochs" "$T/err"
+expect_rc 1 $MPIRUN -np 1 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4:ln:dropout=0.2 --epochs 3 \
+  --batch 16 --out "$T/spec" --resume
+expect_grep "holds model 'mlp:16-8-4:ln:relu:dropout=0.10:init=kaiming', not 'mlp:16-8-4:ln:dropout=0.2'" "$T/err"
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 9 --out "$T/run" --resume \
   --optimizer sgd
 expect_grep "holds the state of optimiser adam, not sgd" "$T/err"
