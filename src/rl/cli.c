@@ -133,6 +133,18 @@ static sl_status_t rl_train_cmd(MPI_Comm comm, int argc, char **argv)
                                "--%s 0: must be at least 1 (-1: the environment's preset)", counts[i].name);
             goto out;
         }
+    /* ... and a negative rate is no setting either, not a quiet preset */
+    const struct {
+        const char *name;
+        double v;
+    } reals[] = {{"lr", c.lr}, {"gamma", c.gamma}, {"ent-coef", c.ent_coef}};
+    for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++)
+        if (reals[i].v < 0 && reals[i].v != -1) {
+            st = sl_error_root(comm, SL_ERR_USAGE,
+                               "--%s %g: must be at least 0 (-1: the environment's preset)", reals[i].name,
+                               reals[i].v);
+            goto out;
+        }
     if (!rl_hidden_valid(c.hidden)) {
         st = sl_error_root(comm, SL_ERR_USAGE, "--hidden '%s': expected widths like 64-64", c.hidden);
         goto out;
@@ -284,6 +296,11 @@ static sl_status_t rl_eval_cmd(MPI_Comm comm, int argc, char **argv)
     memset(&a, 0, sizeof a);
     if (info.help)
         goto out;
+    /* the results must not replace the policy they were computed from */
+    if (c.json && sl_same_file(c.json, c.model)) {
+        st = sl_error_root(comm, SL_ERR_USAGE, "--json %s is the --model file; it would be replaced", c.json);
+        goto out;
+    }
     int rank, size, norm = 0;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);

@@ -70,7 +70,7 @@ sl_status_t sl_nn_load(sl_nn_t *nn, sl_nn_optim_t *opt, sl_h5_t *h, const char *
     if (st != SL_OK)
         return sl_error(SL_ERR_MISMATCH, "%s: no model in the file (attribute %s spec missing)",
                         sl_h5_path(h), name);
-    if (strcmp(spec, nn->spec) != 0) {
+    if (!sl_nn_spec_same(spec, nn->spec)) {
         st = sl_error(SL_ERR_MISMATCH, "%s holds model '%s', not '%s'", sl_h5_path(h), spec, nn->spec);
         free(spec);
         return st;

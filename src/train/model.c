@@ -292,26 +292,37 @@ static int parse_int(const char *s, char **end, long lo, long hi, long *v)
     return 0;
 }
 
-sl_status_t sl_nn_create(const char *spec, sl_nn_device_t dev, uint64_t seed, sl_nn_t **nn_p)
-{
-    sl_status_t st;
-    if (!spec || strncmp(spec, "mlp:", 4) != 0)
-        return sl_error(SL_ERR_INVALID,
-                        "model spec '%s': expected "
-                        "mlp:IN-H1-...-OUT[:relu|tanh|gelu][:ln][:dropout=P][:init=kaiming|orthogonal]",
-                        spec ? spec : "(null)");
+/* A parsed "mlp:..." spec: what the model is, however it was written. */
+typedef struct {
     long widths[SL_NN_MAX_LAYERS];
+    int nw, ln, orth;
+    sl_nn_layer_kind_t act;
+    double drop;
+} spec_t;
+
+static sl_status_t spec_parse(const char *spec, spec_t *p, int quiet)
+{
+    if (!spec || strncmp(spec, "mlp:", 4) != 0)
+        return quiet
+                   ? SL_ERR_INVALID
+                   : sl_error(SL_ERR_INVALID,
+                              "model spec '%s': expected "
+                              "mlp:IN-H1-...-OUT[:relu|tanh|gelu][:ln][:dropout=P][:init=kaiming|orthogonal]",
+                              spec ? spec : "(null)");
+    long *widths = p->widths;
     int nw = 0;
     const char *s = spec + 4;
     char *e;
     for (;;) {
         long v;
         if (nw >= SL_NN_MAX_LAYERS / 4)
-            return sl_error(SL_ERR_INVALID, "model spec '%s': more than %d widths (%d Linear layers)", spec,
-                            SL_NN_MAX_LAYERS / 4, SL_NN_MAX_LAYERS / 4 - 1);
+            return quiet ? SL_ERR_INVALID
+                         : sl_error(SL_ERR_INVALID, "model spec '%s': more than %d widths (%d Linear layers)",
+                                    spec, SL_NN_MAX_LAYERS / 4, SL_NN_MAX_LAYERS / 4 - 1);
         if (parse_int(s, &e, 1, 1 << 24, &v) != 0)
-            return sl_error(SL_ERR_INVALID, "model spec '%s': bad layer width at '%s' (1 to %d)", spec, s,
-                            1 << 24);
+            return quiet ? SL_ERR_INVALID
+                         : sl_error(SL_ERR_INVALID, "model spec '%s': bad layer width at '%s' (1 to %d)",
+                                    spec, s, 1 << 24);
         widths[nw++] = v;
         s = e;
         if (*s != '-')
@@ -319,7 +330,9 @@ sl_status_t sl_nn_create(const char *spec, sl_nn_device_t dev, uint64_t seed, sl
         s++;
     }
     if (nw < 2)
-        return sl_error(SL_ERR_INVALID, "model spec '%s': needs at least an input and an output width", spec);
+        return quiet ? SL_ERR_INVALID
+                     : sl_error(SL_ERR_INVALID,
+                                "model spec '%s': needs at least an input and an output width", spec);
     sl_nn_layer_kind_t act = SL_NN_RELU;
     int ln = 0, orth = 0;
     double drop = 0;
@@ -340,16 +353,47 @@ sl_status_t sl_nn_create(const char *spec, sl_nn_device_t dev, uint64_t seed, sl
             char *de;
             drop = strtod(t + 8, &de);
             if (de != s || !(drop >= 0 && drop < 1))
-                return sl_error(SL_ERR_INVALID, "model spec '%s': dropout must be in [0, 1)", spec);
+                return quiet ? SL_ERR_INVALID
+                             : sl_error(SL_ERR_INVALID, "model spec '%s': dropout must be in [0, 1)", spec);
         } else if (len == 12 && !strncmp(t, "init=kaiming", 12))
             orth = 0;
         else if (len == 15 && !strncmp(t, "init=orthogonal", 15))
             orth = 1;
         else
-            return sl_error(SL_ERR_INVALID, "model spec '%s': unknown option '%.*s'", spec, (int)len, t);
+            return quiet ? SL_ERR_INVALID
+                         : sl_error(SL_ERR_INVALID, "model spec '%s': unknown option '%.*s'", spec, (int)len,
+                                    t);
     }
     if (*s)
-        return sl_error(SL_ERR_INVALID, "model spec '%s': unexpected '%s'", spec, s);
+        return quiet ? SL_ERR_INVALID : sl_error(SL_ERR_INVALID, "model spec '%s': unexpected '%s'", spec, s);
+    p->nw = nw, p->act = act, p->ln = ln, p->orth = orth, p->drop = drop;
+    return SL_OK;
+}
+
+int sl_nn_spec_same(const char *a, const char *b)
+{
+    spec_t pa, pb;
+    if (!strcmp(a, b))
+        return 1;
+    if (spec_parse(a, &pa, 1) != SL_OK || spec_parse(b, &pb, 1) != SL_OK || pa.nw != pb.nw ||
+        pa.orth != pb.orth)
+        return 0;
+    for (int i = 0; i < pa.nw; i++)
+        if (pa.widths[i] != pb.widths[i])
+            return 0;
+    /* with no hidden layer there is no activation, LayerNorm or Dropout */
+    return pa.nw == 2 || (pa.act == pb.act && pa.ln == pb.ln && pa.drop == pb.drop);
+}
+
+sl_status_t sl_nn_create(const char *spec, sl_nn_device_t dev, uint64_t seed, sl_nn_t **nn_p)
+{
+    sl_status_t st;
+    spec_t p;
+    SL_TRY(spec_parse(spec, &p, 0));
+    const long *widths = p.widths;
+    int nw = p.nw, ln = p.ln, orth = p.orth;
+    sl_nn_layer_kind_t act = p.act;
+    double drop = p.drop;
     sl_nn_t *nn = NULL;
     SL_TRY(sl_nn_create_empty((int)widths[0], dev, &nn));
     nn->init_orthogonal = orth;

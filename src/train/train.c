@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #define HIST_COLS 9 /* epoch step train_loss eval_loss eval_acc lr samples_per_s seconds cpu_seconds */
 
@@ -1087,10 +1088,12 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
     }
     int64_t total_steps = r->steps_per_epoch * o->epochs;
     int64_t B = o->batch;
-    int stop = 0, cb_stop = 0, poll_end = 0;
-    if (st == SL_OK && r->epoch >= o->epochs)
+    int stop = 0, cb_stop = 0, poll_end = 0, idle = 0;
+    if (st == SL_OK && r->epoch >= o->epochs) {
         SL_INFO0("%s already holds %lld epoch%s; nothing to do", r->path, (long long)r->epoch,
                  r->epoch == 1 ? "" : "s");
+        idle = 1;
+    }
     while (st == SL_OK && r->epoch < o->epochs && !stop && !cb_stop) {
         r->t_ep = sl_now();
         if (r->pos == 0) {
@@ -1231,7 +1234,16 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
         final = "diverged";
     else if (st != SL_OK)
         final = "failed";
-    if (r->nn && (st == SL_OK || st == SL_ERR_STOPPED || st == SL_ERR_NUMERIC) && o->out) {
+    /* a run that trained nothing keeps the finished run's summary (its
+     * checkpoint size and times), as long as there is one */
+    int keep_summary = 0;
+    if (idle && st == SL_OK && o->out) { /* every rank here: idle is decided alike */
+        char sum_path[4200];
+        snprintf(sum_path, sizeof sum_path, "%s/summary.json", o->out);
+        keep_summary = r->rank == 0 && access(sum_path, F_OK) == 0;
+        MPI_Bcast(&keep_summary, 1, MPI_INT, 0, r->comm);
+    }
+    if (r->nn && (st == SL_OK || st == SL_ERR_STOPPED || st == SL_ERR_NUMERIC) && o->out && !keep_summary) {
         sl_status_t s2 =
             /* a callback's stop after the last epoch cut nothing short */
             sl_agree(r->comm,

@@ -52,6 +52,9 @@ extern const sl_nn_backend_t sl_nn_backend_cuda;
  * whole units of `unit` rows out of n, so that forward passes of `unit`
  * rows cover the same rows on any rank count (bit-identical outputs). */
 void sl_nn__unit_block(int64_t n, int P, int r, int64_t unit, int64_t *off, int64_t *cnt);
+/* Two model specs describe the same model (mlp:784-32-10 and mlp:784-32-10:relu,
+ * options in any order); a hand-built model's "layers:..." only itself. */
+int sl_nn_spec_same(const char *a, const char *b);
 sl_status_t sl_nn_host_alloc(float **p, size_t n);
 void sl_nn_host_free(float *p);
 sl_status_t sl_nn_host_copy(float *dst, const float *src, size_t n);

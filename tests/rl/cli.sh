@@ -32,6 +32,13 @@ expect_grep "envs-per-rank 0: must be at least 1" "$T/err"
 expect_rc 2 $MPIRUN -np 1 $SLUICE rl train --epochs 0 --total-steps 512 --out "$R"
 expect_grep "epochs 0: must be at least 1" "$T/err"
 [ -e "$R" ] && fail "a bad count created $R"
+# A negative --lr, --gamma or --ent-coef other than -1 is an error, not the preset
+# (--lr -0.5 trained with 2.5e-4 in silence).
+expect_rc 2 $MPIRUN -np 1 $SLUICE rl train --lr -0.5 --total-steps 512 --out "$R"
+expect_grep "^sluice: error: --lr -0.5: must be at least 0 (-1: the environment's preset)$" "$T/err"
+expect_rc 2 $MPIRUN -np 1 $SLUICE rl train --gamma -0.9 --total-steps 512 --out "$R"
+expect_grep "gamma -0.9: must be at least 0" "$T/err"
+[ -e "$R" ] && fail "a bad rate created $R"
 
 # Messages name the command as typed, and a help that exists ('rl-eval' is only a config section).
 expect_rc 2 $MPIRUN -np 1 $SLUICE rl eval --bogus
@@ -71,6 +78,12 @@ expect_grep '"episodes": 6' "$T/eval.json"
 mkdir -p "$T/q\"d\\x" && cp "$R/ckpt.h5" "$T/q\"d\\x/"
 expect_rc 0 $MPIRUN -np 1 $SLUICE rl eval --model "$T/q\"d\\x/ckpt.h5" --episodes 2 --json "$T/eval2.json"
 grep -qF '"model": "'"$T"'/q\"d\\x/ckpt.h5", "env"' "$T/eval2.json" || { cat "$T/eval2.json" >&2; fail "eval --json: the model path is not escaped"; }
+# --json naming the checkpoint itself: refused, the checkpoint kept (it was
+# replaced by the JSON and the policy lost)
+cp "$R/ckpt.h5" "$T/keep-eval.h5"
+expect_rc 2 $MPIRUN -np 2 $SLUICE rl eval --model "$R/ckpt.h5" --episodes 2 --json "$R/./ckpt.h5"
+expect_grep "^sluice: error: --json $R/./ckpt.h5 is the --model file; it would be replaced$" "$T/err"
+cmp -s "$R/ckpt.h5" "$T/keep-eval.h5" || fail "eval --json replaced the checkpoint"
 expect_rc 1 $MPIRUN -np 1 $SLUICE rl eval --model "$T/nope.h5"
 expect_grep "no such file" "$T/err"
 # The run directory instead of its ckpt.h5: one line, not MPI-IO's noise from every rank.

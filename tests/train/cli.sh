@@ -51,6 +51,14 @@ expect_grep "epoch 8/8" "$T/err"
 for f in ckpt.h5 metrics.csv summary.json; do [ -s "$T/run/$f" ] || fail "run/$f missing"; done
 [ "$(wc -l < "$T/run/metrics.csv")" -eq 9 ] || fail "metrics.csv should have 8 rows"
 h5dump -H "$T/run/ckpt.h5" | grep -q 'DATASET "weight"' || fail "no /model/<layer>/weight in ckpt.h5"
+# a --resume of the finished run trains nothing and keeps its summary.json
+# (it was rewritten with checkpoint_bytes 0 and the seconds of the no-op)
+cp "$T/run/summary.json" "$T/summary.keep"
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --eval "$T/d.h5" --model mlp:16-8-4 --epochs 8 \
+  --batch 16 --lr 0.05 --out "$T/run" --resume
+expect_grep "already holds 8 epochs; nothing to do" "$T/err"
+cmp -s "$T/run/summary.json" "$T/summary.keep" ||
+  { diff "$T/summary.keep" "$T/run/summary.json" >&2; fail "a resume with nothing to do rewrote summary.json"; }
 acc=$(tail -1 "$T/run/metrics.csv" | cut -d, -f5)
 awk "BEGIN{exit !($acc > 0.95)}" || fail "accuracy $acc not above 0.95"
 expect_rc 0 $MPIRUN -np 1 "$SLUICE" predict --model "$T/run/ckpt.h5" --input "$T/d.h5" --output "$T/p1.h5" -p
@@ -120,6 +128,16 @@ expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --
   --model mlp:16-12-4
 expect_grep "holds model 'mlp:16-8-4', not 'mlp:16-12-4'" "$T/err"
 [ "$(grep -c "holds model" "$T/err")" -eq 1 ] || fail "the mismatch should be printed once"
+# the same model written another way (a default spelled out, options in another
+# order, 0.10 for 0.1) resumes; it was refused as 'holds model ..., not ...'
+expect_rc 0 $MPIRUN -np 1 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4:dropout=0.1:ln --epochs 1 \
+  --batch 16 --out "$T/spec"
+expect_rc 0 $MPIRUN -np 1 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4:ln:relu:dropout=0.10:init=kaiming \
+  --epochs 2 --batch 16 --out "$T/spec" --resume
+expect_grep "trained 2 epochs" "$T/err"
+expect_rc 1 $MPIRUN -np 1 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4:ln:dropout=0.2 --epochs 3 \
+  --batch 16 --out "$T/spec" --resume
+expect_grep "holds model 'mlp:16-8-4:ln:relu:dropout=0.10:init=kaiming', not 'mlp:16-8-4:ln:dropout=0.2'" "$T/err"
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 9 --out "$T/run" --resume \
   --optimizer sgd
 expect_grep "holds the state of optimiser adam, not sgd" "$T/err"
