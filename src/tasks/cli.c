@@ -576,6 +576,7 @@ static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round
     SL_TRY(sl_tasks_create(f->comm, n, NULL, NULL, &t));
     int64_t lo = 0, hi = 0;
     int exhausted = n == 0;
+    double halt_check = 0; /* when to look next whether another rank halted the claims */
     if (f->halted || f->stopping)
         sl_tasks_halt(t);
     for (;;) {
@@ -597,10 +598,16 @@ static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round
                     exhausted = 1;
                     break;
                 }
-            } else if (f->o->halt_on_error && sl_tasks_halted(t)) {
-                exhausted = 1; /* another rank failed finally: drop the rest of this chunk */
-                lo = hi;
-                break;
+            } else if (f->o->halt_on_error || sl_now() >= halt_check) {
+                /* another rank failed finally (--halt-on-error) or was stopped by a
+                 * signal that did not reach this rank: drop the rest of this chunk.
+                 * A remote atomic: without --halt-on-error, at most every 0.1 s */
+                halt_check = sl_now() + 0.1;
+                if (sl_tasks_halted(t)) {
+                    exhausted = 1;
+                    lo = hi;
+                    break;
+                }
             }
             int si = 0;
             while (f->slots[si].pid)
