@@ -379,8 +379,8 @@ static sl_status_t start_task(farm_t *f, int si, int64_t id, int attempt, int fi
         s->err_fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     }
     if (s->out_fd < 0 || s->err_fd < 0) {
-        sl_status_t st = sl_error(SL_ERR_IO, "rank %d: cannot create output files of task %lld: %s", f->rank,
-                                  (long long)id, strerror(errno));
+        sl_status_t st = sl_error(SL_ERR_IO, "cannot create output files of task %lld: %s", (long long)id,
+                                  strerror(errno));
         if (s->out_fd >= 0)
             close(s->out_fd);
         posix_spawn_file_actions_destroy(&fa);
@@ -412,8 +412,7 @@ static sl_status_t start_task(farm_t *f, int si, int64_t id, int attempt, int fi
     if (rc != 0) {
         close(s->out_fd);
         close(s->err_fd);
-        return sl_error(SL_ERR_IO, "rank %d: cannot start /bin/sh for task %lld: %s", f->rank, (long long)id,
-                        strerror(rc));
+        return sl_error(SL_ERR_IO, "cannot start /bin/sh for task %lld: %s", (long long)id, strerror(rc));
     }
     sl_guard_add(f->guard, s->pid);
     s->pidfd = (int)syscall(SYS_pidfd_open, s->pid, 0);
@@ -443,8 +442,8 @@ static sl_status_t keep_per_task(farm_t *f, slot_t *s)
         snprintf(fin, sizeof fin, "%s/task-%lld.%s", f->o->output_dir, (long long)s->id, ext[k]);
         snprintf(tmp, sizeof tmp, "%s.part", fin);
         if ((fsync(fd[k]) != 0 && errno != EINVAL) || rename(tmp, fin) != 0)
-            return sl_error(SL_ERR_IO, "rank %d: cannot keep the output of task %lld as '%s': %s", f->rank,
-                            (long long)s->id, fin, strerror(errno));
+            return sl_error(SL_ERR_IO, "cannot keep the output of task %lld as '%s': %s", (long long)s->id,
+                            fin, strerror(errno));
     }
     return SL_OK;
 }
@@ -693,8 +692,7 @@ static sl_status_t setup_journal(farm_t *f, uint64_t hash, uint64_t old_hash, co
     if (f->rank != 0) {
         f->jfd = open(f->jpath, O_WRONLY | O_APPEND | O_CLOEXEC);
         if (f->jfd < 0)
-            st = sl_error(SL_ERR_IO, "rank %d: cannot open journal '%s' for appending: %s", f->rank, f->jpath,
-                          strerror(errno));
+            st = sl_error(SL_ERR_IO, "cannot open journal '%s' for appending: %s", f->jpath, strerror(errno));
     }
     SL_TRY(sl_agree(f->comm, st));
     MPI_Bcast(f->ts, (int)(f->ncmds * (int64_t)sizeof *f->ts), MPI_BYTE, 0, f->comm);
@@ -830,7 +828,7 @@ static sl_status_t farm_main(MPI_Comm comm, farm_opts_t *o)
         const char *tmp = getenv("TMPDIR");
         snprintf(f->scratch, sizeof f->scratch, "%s/sluice-farm-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         if (!mkdtemp(f->scratch))
-            st = sl_error(SL_ERR_IO, "rank %d: cannot create a scratch directory in %s: %s", f->rank,
+            st = sl_error(SL_ERR_IO, "cannot create a scratch directory in %s: %s",
                           tmp && *tmp ? tmp : "/tmp", strerror(errno));
     }
     SL_TRY_GOTO(sl_agree(f->comm, st), out);
@@ -841,11 +839,10 @@ static sl_status_t farm_main(MPI_Comm comm, farm_opts_t *o)
         int node_gpus = gpu_init(f, &topo);
         int fit = f->gpu_count / (int)o->gpus_per_task;
         if (fit < 1)
-            st = sl_error(
-                SL_ERR_UNSUPPORTED,
-                "rank %d on %s: --gpus-per-task %ld but this rank's share of the node's %d GPUs is %d "
-                "(CUDA_VISIBLE_DEVICES or sl_gpu_count)",
-                f->rank, f->host, o->gpus_per_task, node_gpus, f->gpu_count);
+            st = sl_error(SL_ERR_UNSUPPORTED,
+                          "on node %s: --gpus-per-task %ld but this rank's share of the node's %d GPUs is %d "
+                          "(CUDA_VISIBLE_DEVICES or sl_gpu_count)",
+                          f->host, o->gpus_per_task, node_gpus, f->gpu_count);
         else if (fit < f->nslots) {
             SL_VERBOSE("rank %d: %d GPUs fit %d tasks of %ld GPUs: slots lowered from %d", f->rank,
                        f->gpu_count, fit, o->gpus_per_task, f->nslots);
