@@ -701,24 +701,29 @@ static sl_status_t setup_journal(farm_t *f, uint64_t hash, uint64_t old_hash, co
 
 static void summary(farm_t *f, int64_t done_before, int64_t failed_before, double makespan, double busy_all,
                     int64_t attempts_all, const int64_t *g, int stopped, const int64_t *failed_ids,
-                    int64_t nfailed)
+                    int64_t nfailed, int64_t slots_all)
 {
     if (f->rank != 0)
         return;
-    char b1[32], b2[32];
+    char b1[32], b2[32], where[96];
+    /* --gpus-per-task can lower the slots of some ranks only */
+    if (slots_all == (int64_t)f->size * f->nslots)
+        snprintf(where, sizeof where, "%d rank%s x %d slot%s", f->size, f->size == 1 ? "" : "s", f->nslots,
+                 f->nslots == 1 ? "" : "s");
+    else
+        snprintf(where, sizeof where, "%d ranks with %lld slots in all", f->size, (long long)slots_all);
     int64_t succeeded = g[0] + done_before, failed = g[1] + failed_before;
     int64_t notrun = f->ncmds - succeeded - failed;
-    double eff = makespan > 0 ? busy_all / ((double)f->size * (double)f->nslots * makespan) : 0;
+    double eff = makespan > 0 ? busy_all / ((double)slots_all * makespan) : 0;
     fprintf(stderr,
             "farm: %lld task%s: %lld succeeded (%lld earlier), %lld failed, %lld not done%s\n"
-            "farm: %lld attempt%s on %d rank%s x %d slot%s in %s, task time %s, efficiency %.1f%%, %.1f "
+            "farm: %lld attempt%s on %s in %s, task time %s, efficiency %.1f%%, %.1f "
             "tasks/s\n",
             (long long)f->ncmds, f->ncmds == 1 ? "" : "s", (long long)succeeded, (long long)done_before,
             (long long)failed, (long long)notrun, stopped ? " (stopped: run again to resume)" : "",
-            (long long)attempts_all, attempts_all == 1 ? "" : "s", f->size, f->size == 1 ? "" : "s",
-            f->nslots, f->nslots == 1 ? "" : "s", sl_format_duration(makespan, b1, sizeof b1),
-            sl_format_duration(busy_all, b2, sizeof b2), 100 * eff,
-            makespan > 0 ? (double)attempts_all / makespan : 0);
+            (long long)attempts_all, attempts_all == 1 ? "" : "s", where,
+            sl_format_duration(makespan, b1, sizeof b1), sl_format_duration(busy_all, b2, sizeof b2),
+            100 * eff, makespan > 0 ? (double)attempts_all / makespan : 0);
     if (nfailed > 0) {
         fprintf(stderr, "farm: failed task ids:");
         for (int64_t i = 0; i < nfailed && i < 20; i++)
@@ -922,7 +927,10 @@ done:;
             qsort(failed_now.v, (size_t)failed_now.n, sizeof(int64_t), cmp_i64);
     }
     free(fids);
-    summary(f, done_before, failed_before, makespan, busy_all, g[3], g, stopped, failed_now.v, failed_now.n);
+    int64_t myslots = f->nslots, slots_all = 0;
+    MPI_Allreduce(&myslots, &slots_all, 1, MPI_INT64_T, MPI_SUM, f->comm);
+    summary(f, done_before, failed_before, makespan, busy_all, g[3], g, stopped, failed_now.v, failed_now.n,
+            slots_all);
     if (st == SL_OK)
         st = st2;
     if (st == SL_OK)
