@@ -379,8 +379,8 @@ static sl_status_t start_task(farm_t *f, int si, int64_t id, int attempt, int fi
         s->err_fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     }
     if (s->out_fd < 0 || s->err_fd < 0) {
-        sl_status_t st = sl_error(SL_ERR_IO, "rank %d: cannot create output files of task %lld: %s", f->rank,
-                                  (long long)id, strerror(errno));
+        sl_status_t st = sl_error(SL_ERR_IO, "cannot create output files of task %lld: %s", (long long)id,
+                                  strerror(errno));
         if (s->out_fd >= 0)
             close(s->out_fd);
         posix_spawn_file_actions_destroy(&fa);
@@ -412,8 +412,7 @@ static sl_status_t start_task(farm_t *f, int si, int64_t id, int attempt, int fi
     if (rc != 0) {
         close(s->out_fd);
         close(s->err_fd);
-        return sl_error(SL_ERR_IO, "rank %d: cannot start /bin/sh for task %lld: %s", f->rank, (long long)id,
-                        strerror(rc));
+        return sl_error(SL_ERR_IO, "cannot start /bin/sh for task %lld: %s", (long long)id, strerror(rc));
     }
     sl_guard_add(f->guard, s->pid);
     s->pidfd = (int)syscall(SYS_pidfd_open, s->pid, 0);
@@ -443,8 +442,8 @@ static sl_status_t keep_per_task(farm_t *f, slot_t *s)
         snprintf(fin, sizeof fin, "%s/task-%lld.%s", f->o->output_dir, (long long)s->id, ext[k]);
         snprintf(tmp, sizeof tmp, "%s.part", fin);
         if ((fsync(fd[k]) != 0 && errno != EINVAL) || rename(tmp, fin) != 0)
-            return sl_error(SL_ERR_IO, "rank %d: cannot keep the output of task %lld as '%s': %s", f->rank,
-                            (long long)s->id, fin, strerror(errno));
+            return sl_error(SL_ERR_IO, "cannot keep the output of task %lld as '%s': %s", (long long)s->id,
+                            fin, strerror(errno));
     }
     return SL_OK;
 }
@@ -576,6 +575,7 @@ static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round
     SL_TRY(sl_tasks_create(f->comm, n, NULL, NULL, &t));
     int64_t lo = 0, hi = 0;
     int exhausted = n == 0;
+    double halt_check = 0; /* when to look next whether another rank halted the claims */
     if (f->halted || f->stopping)
         sl_tasks_halt(t);
     for (;;) {
@@ -597,10 +597,16 @@ static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round
                     exhausted = 1;
                     break;
                 }
-            } else if (f->o->halt_on_error && sl_tasks_halted(t)) {
-                exhausted = 1; /* another rank failed finally: drop the rest of this chunk */
-                lo = hi;
-                break;
+            } else if (f->o->halt_on_error || sl_now() >= halt_check) {
+                /* another rank failed finally (--halt-on-error) or was stopped by a
+                 * signal that did not reach this rank: drop the rest of this chunk.
+                 * A remote atomic: without --halt-on-error, at most every 0.1 s */
+                halt_check = sl_now() + 0.1;
+                if (sl_tasks_halted(t)) {
+                    exhausted = 1;
+                    lo = hi;
+                    break;
+                }
             }
             int si = 0;
             while (f->slots[si].pid)
@@ -686,8 +692,7 @@ static sl_status_t setup_journal(farm_t *f, uint64_t hash, uint64_t old_hash, co
     if (f->rank != 0) {
         f->jfd = open(f->jpath, O_WRONLY | O_APPEND | O_CLOEXEC);
         if (f->jfd < 0)
-            st = sl_error(SL_ERR_IO, "rank %d: cannot open journal '%s' for appending: %s", f->rank, f->jpath,
-                          strerror(errno));
+            st = sl_error(SL_ERR_IO, "cannot open journal '%s' for appending: %s", f->jpath, strerror(errno));
     }
     SL_TRY(sl_agree(f->comm, st));
     MPI_Bcast(f->ts, (int)(f->ncmds * (int64_t)sizeof *f->ts), MPI_BYTE, 0, f->comm);
@@ -696,24 +701,29 @@ static sl_status_t setup_journal(farm_t *f, uint64_t hash, uint64_t old_hash, co
 
 static void summary(farm_t *f, int64_t done_before, int64_t failed_before, double makespan, double busy_all,
                     int64_t attempts_all, const int64_t *g, int stopped, const int64_t *failed_ids,
-                    int64_t nfailed)
+                    int64_t nfailed, int64_t slots_all)
 {
     if (f->rank != 0)
         return;
-    char b1[32], b2[32];
+    char b1[32], b2[32], where[96];
+    /* --gpus-per-task can lower the slots of some ranks only */
+    if (slots_all == (int64_t)f->size * f->nslots)
+        snprintf(where, sizeof where, "%d rank%s x %d slot%s", f->size, f->size == 1 ? "" : "s", f->nslots,
+                 f->nslots == 1 ? "" : "s");
+    else
+        snprintf(where, sizeof where, "%d ranks with %lld slots in all", f->size, (long long)slots_all);
     int64_t succeeded = g[0] + done_before, failed = g[1] + failed_before;
     int64_t notrun = f->ncmds - succeeded - failed;
-    double eff = makespan > 0 ? busy_all / ((double)f->size * (double)f->nslots * makespan) : 0;
+    double eff = makespan > 0 ? busy_all / ((double)slots_all * makespan) : 0;
     fprintf(stderr,
             "farm: %lld task%s: %lld succeeded (%lld earlier), %lld failed, %lld not done%s\n"
-            "farm: %lld attempt%s on %d rank%s x %d slot%s in %s, task time %s, efficiency %.1f%%, %.1f "
+            "farm: %lld attempt%s on %s in %s, task time %s, efficiency %.1f%%, %.1f "
             "tasks/s\n",
             (long long)f->ncmds, f->ncmds == 1 ? "" : "s", (long long)succeeded, (long long)done_before,
             (long long)failed, (long long)notrun, stopped ? " (stopped: run again to resume)" : "",
-            (long long)attempts_all, attempts_all == 1 ? "" : "s", f->size, f->size == 1 ? "" : "s",
-            f->nslots, f->nslots == 1 ? "" : "s", sl_format_duration(makespan, b1, sizeof b1),
-            sl_format_duration(busy_all, b2, sizeof b2), 100 * eff,
-            makespan > 0 ? (double)attempts_all / makespan : 0);
+            (long long)attempts_all, attempts_all == 1 ? "" : "s", where,
+            sl_format_duration(makespan, b1, sizeof b1), sl_format_duration(busy_all, b2, sizeof b2),
+            100 * eff, makespan > 0 ? (double)attempts_all / makespan : 0);
     if (nfailed > 0) {
         fprintf(stderr, "farm: failed task ids:");
         for (int64_t i = 0; i < nfailed && i < 20; i++)
@@ -823,7 +833,7 @@ static sl_status_t farm_main(MPI_Comm comm, farm_opts_t *o)
         const char *tmp = getenv("TMPDIR");
         snprintf(f->scratch, sizeof f->scratch, "%s/sluice-farm-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         if (!mkdtemp(f->scratch))
-            st = sl_error(SL_ERR_IO, "rank %d: cannot create a scratch directory in %s: %s", f->rank,
+            st = sl_error(SL_ERR_IO, "cannot create a scratch directory in %s: %s",
                           tmp && *tmp ? tmp : "/tmp", strerror(errno));
     }
     SL_TRY_GOTO(sl_agree(f->comm, st), out);
@@ -834,11 +844,10 @@ static sl_status_t farm_main(MPI_Comm comm, farm_opts_t *o)
         int node_gpus = gpu_init(f, &topo);
         int fit = f->gpu_count / (int)o->gpus_per_task;
         if (fit < 1)
-            st = sl_error(
-                SL_ERR_UNSUPPORTED,
-                "rank %d on %s: --gpus-per-task %ld but this rank's share of the node's %d GPUs is %d "
-                "(CUDA_VISIBLE_DEVICES or sl_gpu_count)",
-                f->rank, f->host, o->gpus_per_task, node_gpus, f->gpu_count);
+            st = sl_error(SL_ERR_UNSUPPORTED,
+                          "on node %s: --gpus-per-task %ld but this rank's share of the node's %d GPUs is %d "
+                          "(CUDA_VISIBLE_DEVICES or sl_gpu_count)",
+                          f->host, o->gpus_per_task, node_gpus, f->gpu_count);
         else if (fit < f->nslots) {
             SL_VERBOSE("rank %d: %d GPUs fit %d tasks of %ld GPUs: slots lowered from %d", f->rank,
                        f->gpu_count, fit, o->gpus_per_task, f->nslots);
@@ -918,7 +927,10 @@ done:;
             qsort(failed_now.v, (size_t)failed_now.n, sizeof(int64_t), cmp_i64);
     }
     free(fids);
-    summary(f, done_before, failed_before, makespan, busy_all, g[3], g, stopped, failed_now.v, failed_now.n);
+    int64_t myslots = f->nslots, slots_all = 0;
+    MPI_Allreduce(&myslots, &slots_all, 1, MPI_INT64_T, MPI_SUM, f->comm);
+    summary(f, done_before, failed_before, makespan, busy_all, g[3], g, stopped, failed_now.v, failed_now.n,
+            slots_all);
     if (st == SL_OK)
         st = st2;
     if (st == SL_OK)

@@ -58,6 +58,10 @@ expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm c1 --journal c2/j
 expect_grep "journal" "$T/err"
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm c1 --journal j3 --output-dir c2/out
 expect_grep "c2/out" "$T/err"
+# an error on one rank names that rank once (the log line adds "rank R: ")
+expect_rc 1 $MPIRUN -np 1 "$SLUICE" farm c1 --journal j7 : -np 1 env TMPDIR=c2 "$SLUICE" farm c1 --journal j7
+expect_grep "error: rank 1: cannot create a scratch directory in c2" "$T/err"
+grep -q "rank 1: rank 1" "$T/err" && { cat "$T/err"; fail "the rank is named twice"; }
 # torn last record: complete ones kept, torn one ignored with a warning
 rm -f a.*
 printf 'echo x >> t.$SLUICE_TASK_ID\n%.0s' 1 2 3 4 > c3

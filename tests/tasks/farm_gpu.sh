@@ -22,6 +22,11 @@ for np in 1 2; do
   done
   [ "$(ls gpu.* | wc -l)" -eq 16 ] || fail "not every task ran"
 done
+# 3 GPUs on 2 ranks: rank 0 gets 2 (2 slots), rank 1 gets 1 (1 slot); the
+# summary counts 3 slots, not 2 x 2, and the efficiency with them
+rm -f cmds.journal
+expect_rc 0 env CUDA_VISIBLE_DEVICES=3,5,6 $MPIRUN -np 2 -x CUDA_VISIBLE_DEVICES "$SLUICE" farm cmds --gpus-per-task 1 --slots 2
+expect_grep "16 attempts on 2 ranks with 3 slots in all in" "$T/err"
 # GPU UUIDs (as some sites and MIG set them) are long: the whole subset
 # must reach the task, not a prefix cut at a fixed buffer size
 u=GPU-12345670-89ab-cdef-0123-456789abcdef,GPU-12345671-89ab-cdef-0123-456789abcdef

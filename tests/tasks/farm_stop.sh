@@ -57,4 +57,17 @@ expect_rc 0 "$SLUICE" farm g --slots 2
 expect_rc 75 "$SLUICE" farm burst --slots 100 --grace 1
 started=$(grep -c . burst.journal)
 [ "$started" -lt 50 ] || fail "$((started - 1)) tasks started although a stop signal had arrived"
+# a stop signal that reaches one rank only (the others never see it): the
+# other ranks start no new task either, not even from the chunk of ids they
+# have claimed already (it could hold hours of work), and the farm exits 75
+i=0; : > one
+while [ $i -lt 200 ]; do
+  echo 'if [ $SLUICE_RANK = 1 ] && mkdir sig 2>/dev/null; then kill -USR1 $PPID; fi; sleep 0.1; echo x >> ran.$SLUICE_RANK' >> one
+  i=$((i+1))
+done
+expect_rc 75 $MPIRUN -np 2 "$SLUICE" farm one --grace 1
+r0=$(cat ran.0 2>/dev/null | wc -l)
+[ "$r0" -lt 10 ] || fail "rank 0 ran $r0 tasks after rank 1 was stopped by a signal"
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" farm one
+[ "$(grep -c '	ok	' one.journal)" -eq 200 ] || fail "not every task succeeded once after the resume"
 echo "farm_stop: OK ($first of $n done before the stop)"
