@@ -319,7 +319,10 @@ static sl_status_t spec_parse(const char *spec, spec_t *p, int quiet)
             return quiet ? SL_ERR_INVALID
                          : sl_error(SL_ERR_INVALID, "model spec '%s': more than %d widths (%d Linear layers)",
                                     spec, SL_NN_MAX_LAYERS / 4, SL_NN_MAX_LAYERS / 4 - 1);
-        if (parse_int(s, &e, 1, 1 << 24, &v) != 0)
+        /* digits only: strtol took ' 784' and '+784', and '784.0' ended
+         * the widths at the '.' ("needs at least an input and an output") */
+        if (!(*s >= '0' && *s <= '9') || parse_int(s, &e, 1, 1 << 24, &v) != 0 ||
+            (*e && *e != '-' && *e != ':'))
             return quiet ? SL_ERR_INVALID
                          : sl_error(SL_ERR_INVALID, "model spec '%s': bad layer width at '%s' (1 to %d)",
                                     spec, s, 1 << 24);
@@ -336,11 +339,24 @@ static sl_status_t spec_parse(const char *spec, spec_t *p, int quiet)
     sl_nn_layer_kind_t act = SL_NN_RELU;
     int ln = 0, orth = 0;
     double drop = 0;
+    /* each kind of option once: 'relu:tanh' took the last in silence */
+    const char *kinds[4] = {"activation", "LayerNorm", "dropout", "init"};
+    int seen[4] = {0, 0, 0, 0};
     while (*s == ':') {
         s++;
         const char *t = s;
         size_t len = strcspn(t, ":");
         s = t + len;
+        int kind = (len == 4 && (!strncmp(t, "relu", 4) || !strncmp(t, "tanh", 4) || !strncmp(t, "gelu", 4)))
+                       ? 0
+                   : len == 2 && !strncmp(t, "ln", 2)      ? 1
+                   : len > 8 && !strncmp(t, "dropout=", 8) ? 2
+                   : len > 5 && !strncmp(t, "init=", 5)    ? 3
+                                                           : -1;
+        if (kind >= 0 && seen[kind]++)
+            return quiet ? SL_ERR_INVALID
+                         : sl_error(SL_ERR_INVALID, "model spec '%s': '%.*s' gives the %s a second time",
+                                    spec, (int)len, t, kinds[kind]);
         if (len == 4 && !strncmp(t, "relu", 4))
             act = SL_NN_RELU;
         else if (len == 4 && !strncmp(t, "tanh", 4))

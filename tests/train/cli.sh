@@ -208,6 +208,15 @@ expect_rc 2 "$SLUICE" train --data "$T/d.h5" --out "$T/bad" --beta2 1
 expect_grep "option --beta2: 1 is out of range \[0, 0.999999999\]" "$T/err"
 expect_rc 2 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --out "$T/bad" --model mlp:16-x-4
 expect_grep "model spec 'mlp:16-x-4': bad layer width at 'x-4'" "$T/err"
+# widths are digits ('+16', ' 16' were taken; '16.0' said "needs at least an
+# input and an output width"), and each kind of option comes once
+# ('relu:tanh' took tanh in silence)
+for m in 'mlp:+16-4|at .+16-4.' 'mlp: 16-4|at . 16-4.' 'mlp:16.0-4|at .16.0-4.' \
+  "mlp:16-8-4:relu:tanh|'tanh' gives the activation a second time" \
+  "mlp:16-8-4:dropout=0.1:ln:dropout=0.2|'dropout=0.2' gives the dropout a second time"; do
+  expect_rc 2 "$SLUICE" train --data "$T/d.h5" --out "$T/bad" --model "${m%%|*}"
+  grep -q "model spec '${m%%|*}': .*${m#*|}" "$T/err" || fail "--model '${m%%|*}': $(cat "$T/err")"
+done
 expect_rc 2 $MPIRUN -np 1 "$SLUICE" train --data "$T/d.h5" --out "$T/bad" --model mlp:16-2-2-2-2-2-2-2-2-2-2-2-2-2-2-2-4
 expect_grep "more than 16 widths (15 Linear layers)" "$T/err"
 [ "$(grep -c "model spec" "$T/err")" -eq 1 ] || fail "the bad model spec should be printed once"
