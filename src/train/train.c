@@ -1058,7 +1058,9 @@ sl_status_t sl_nn_train_run(MPI_Comm comm, const sl_nn_train_opts_t *o, sl_nn_ep
         int found = 0;
         st = read_ckpt(r, &found);
         res.resumed = found;
-        if (st == SL_OK && found)
+        /* a finished run says only "nothing to do" below (it said it
+         * resumed at an epoch past --epochs first) */
+        if (st == SL_OK && found && r->epoch < o->epochs)
             SL_INFO0("resuming from %s at epoch %lld, batch %lld of %lld", r->path, (long long)r->epoch + 1,
                      (long long)r->pos, (long long)r->steps_per_epoch);
     }
