@@ -368,9 +368,9 @@ static sl_status_t start_task(farm_t *f, int si, int64_t id, int attempt, int fi
         /* under temporary names until the attempt ends (finish_task) */
         char p[4200];
         snprintf(p, sizeof p, "%s/task-%lld.out.part", f->o->output_dir, (long long)id);
-        s->out_fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        s->out_fd = sl_open_new(p, O_RDWR | O_CLOEXEC, 0644); /* a link there is not written through */
         snprintf(p, sizeof p, "%s/task-%lld.err.part", f->o->output_dir, (long long)id);
-        s->err_fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        s->err_fd = sl_open_new(p, O_RDWR | O_CLOEXEC, 0644);
     } else {
         char p[4200];
         snprintf(p, sizeof p, "%s/slot-%d.out", f->scratch, si);
@@ -861,7 +861,7 @@ static sl_status_t farm_main(MPI_Comm comm, farm_opts_t *o)
     cpu_init(f, &topo);
 
     /* what to run: no success yet, and not finally failed unless --retry-failed */
-    int64_t done_before = 0, failed_before = 0;
+    int64_t done_before = 0, failed_before = 0, rerun = 0; /* rerun: failed, run again (--retry-failed) */
     pending = malloc((size_t)(f->ncmds + 1) * sizeof *pending);
     SL_TRY_GOTO(sl_agree(f->comm, pending ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory")), out);
     for (int64_t i = 0; i < f->ncmds; i++) {
@@ -869,13 +869,17 @@ static sl_status_t farm_main(MPI_Comm comm, farm_opts_t *o)
             done_before++;
         else if (f->ts[i].failed && !o->retry_failed)
             failed_before++;
-        else
+        else {
+            rerun += f->ts[i].failed;
             pending[npending++] = i;
+        }
     }
-    if (f->rank == 0 && (done_before || failed_before))
-        fprintf(stderr, "farm: journal %s: %lld task%s done, %lld failed earlier; running %lld\n", f->jpath,
-                (long long)done_before, done_before == 1 ? "" : "s", (long long)failed_before,
-                (long long)npending);
+    /* with --retry-failed the failed ones are said too: "0 failed earlier"
+     * over a journal of failures read as if there were none */
+    if (f->rank == 0 && (done_before || failed_before || rerun))
+        fprintf(stderr, "farm: journal %s: %lld task%s done, %lld failed earlier%s; running %lld\n", f->jpath,
+                (long long)done_before, done_before == 1 ? "" : "s", (long long)(failed_before + rerun),
+                rerun ? " (run again: --retry-failed)" : "", (long long)npending);
     SL_TRY_GOTO(sl_progress_create(f->comm, "farm", (double)f->ncmds, "tasks", &f->prog), out);
     if (f->rank == 0)
         sl_progress_add(f->prog, (double)(done_before + failed_before));

@@ -23,7 +23,10 @@ grep -q "^1	0	.*	exit	1	.*	0$" cmds.journal || { cat cmds.journal; fail "no non-
 # a re-run skips the final failures; --retry-failed runs them again
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm cmds
 [ "$(wc -l < ran.2)" -eq 3 ] || fail "re-run without --retry-failed ran task 2 again"
+expect_grep "farm: journal cmds.journal: 2 tasks done, 2 failed earlier; running 0" "$T/err"
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm cmds --retry-failed
+# (it said "0 failed earlier": they are run again, not skipped)
+expect_grep "farm: journal cmds.journal: 2 tasks done, 2 failed earlier (run again: --retry-failed); running 2" "$T/err"
 [ "$(wc -l < ran.2)" -eq 4 ] || fail "--retry-failed did not run task 2 again"
 [ "$(wc -l < ran.0)" -eq 1 ] || fail "--retry-failed ran a succeeded task"
 grep -q "^2	3	" cmds.journal || fail "attempt numbers do not continue over runs"
@@ -80,8 +83,11 @@ expect_rc 0 "$SLUICE" farm fix --output-dir of --journal fix.j2
 expect_rc 0 "$SLUICE" farm --show 0 --output-dir of
 [ "$(cat "$T/out")" = "new" ] || fail "--show printed an earlier run's output: $(cat "$T/out")"
 # one file per task when asked
+# (a link left at a temporary name, task-ID.out.part, is not written through)
+mkdir -p p && echo keep > victim && ln -s ../victim p/task-5.out.part
 expect_rc 0 $MPIRUN -np 2 "$SLUICE" farm talk --output-dir p --output-per-task --journal p.journal
 [ "$(cat p/task-5.out)" = "out-5" ] || fail "per-task output"
+[ "$(cat victim)" = keep ] || fail "a task's output was written through a link at task-5.out.part"
 # a rank killed while a task runs leaves no partial file under the final name
 echo 'echo partial; echo $$ > kpid; sleep 30' > kcmds
 "$SLUICE" farm kcmds --output-dir k --output-per-task 2>/dev/null &
