@@ -511,6 +511,11 @@ int sl_open_new(const char *path, int flags, mode_t mode);
 /* Local: removes a symbolic link at path, if one is there (the same rule
  * for a temporary name another library creates). */
 void sl_unlink_if_link(const char *path);
+/* Local: whether a file can be written at path later (path.tmp created in
+ * its directory, then renamed): NULL if so, else why not ("is a
+ * directory", "its directory ... does not exist", ...) in why. Checked
+ * before long work, so that the results are not lost at the end. */
+const char *sl_output_path_problem(const char *path, char *why, size_t len);
 
 /* -------------------------------------------------------------- commands */
 

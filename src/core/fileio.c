@@ -27,6 +27,29 @@ void sl_unlink_if_link(const char *path)
         unlink(path);
 }
 
+const char *sl_output_path_problem(const char *path, char *why, size_t len)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        snprintf(why, len, "is a directory");
+        return why;
+    }
+    char *copy = strdup(path);
+    if (!copy) {
+        snprintf(why, len, "out of memory");
+        return why;
+    }
+    const char *dir = dirname(copy);
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        snprintf(why, len, "its directory '%s' does not exist", dir);
+    else if (access(dir, W_OK | X_OK) != 0)
+        snprintf(why, len, "its directory '%s' is not writable: %s", dir, strerror(errno));
+    else
+        why = NULL;
+    free(copy);
+    return why;
+}
+
 int sl_open_new(const char *path, int flags, mode_t mode)
 {
     sl_unlink_if_link(path);

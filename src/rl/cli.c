@@ -304,6 +304,12 @@ static sl_status_t rl_eval_cmd(MPI_Comm comm, int argc, char **argv)
     int rank, size, norm = 0;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
+    /* nor be lost at the end, after every episode has run (rank 0 writes it) */
+    char why[4200];
+    if (rank == 0 && c.json && sl_output_path_problem(c.json, why, sizeof why))
+        st = sl_error(SL_ERR_IO, "--json %s: %s", c.json, why);
+    if ((st = sl_agree(comm, st)) != SL_OK)
+        goto out;
     sl_nn_device_t dev = !strcmp(c.device, "cuda") ? SL_NN_CUDA : SL_NN_CPU;
     if (sl_nn_device_check(dev) != SL_OK) {
         st = sl_error_root(comm, SL_ERR_UNSUPPORTED, "--device cuda: no CUDA device here");

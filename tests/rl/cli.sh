@@ -84,6 +84,13 @@ cp "$R/ckpt.h5" "$T/keep-eval.h5"
 expect_rc 2 $MPIRUN -np 2 $SLUICE rl eval --model "$R/ckpt.h5" --episodes 2 --json "$R/./ckpt.h5"
 expect_grep "^sluice: error: --json $R/./ckpt.h5 is the --model file; it would be replaced$" "$T/err"
 cmp -s "$R/ckpt.h5" "$T/keep-eval.h5" || fail "eval --json replaced the checkpoint"
+# a --json that cannot be written is said before the episodes run (after
+# them it was, with the work lost)
+expect_rc 1 $MPIRUN -np 2 $SLUICE rl eval --model "$R/ckpt.h5" --episodes 2 --json "$T/no-dir/e.json"
+expect_grep "^sluice: error: rank 0: --json $T/no-dir/e.json: its directory '$T/no-dir' does not exist$" "$T/err"
+expect_rc 1 $MPIRUN -np 2 $SLUICE rl eval --model "$R/ckpt.h5" --episodes 2 --json "$T"
+expect_grep "^sluice: error: rank 0: --json $T: is a directory$" "$T/err"
+grep -q 'return' "$T/out" && fail "rl eval ran its episodes before refusing --json: $(cat "$T/out")"
 expect_rc 1 $MPIRUN -np 1 $SLUICE rl eval --model "$T/nope.h5"
 expect_grep "no such file" "$T/err"
 # The run directory instead of its ckpt.h5: one line, not MPI-IO's noise from every rank.
