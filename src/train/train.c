@@ -881,6 +881,13 @@ static sl_status_t setup(run_t *r)
             "--schedule %s: expected constant, step:STEPS[:GAMMA], cosine[:WARMUP[:MIN_LR]] or "
             "linear[:WARMUP[:MIN_LR]]",
             o->schedule);
+    /* MIN_LR is a rate, not a fraction of --lr: above it, the schedule
+     * rises instead of decaying */
+    if ((r->sched.kind == SL_NN_SCHED_COSINE || r->sched.kind == SL_NN_SCHED_LINEAR) &&
+        r->sched.min_lr > o->lr)
+        SL_WARN0("--schedule %s: MIN_LR %g is above --lr %g, so the rate rises from --lr to it (MIN_LR is a "
+                 "learning rate, not a fraction of --lr)",
+                 o->schedule, r->sched.min_lr, o->lr);
     if (o->epochs < 1 || o->batch < 1)
         return sl_error_root(r->comm, SL_ERR_USAGE, "--epochs and --batch must be at least 1");
     if (dev == SL_NN_CUDA && sl_agree(r->comm, sl_nn_device_check(dev)) != SL_OK)

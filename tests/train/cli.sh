@@ -204,6 +204,12 @@ expect_grep "is an input file; it would be replaced" "$T/err"
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" predict --model "$T/run/ckpt.h5" --input "$T/d.h5" --output "$T/nodir/p.h5"
 expect_grep "cannot create '$T/nodir/p.h5.tmp': No such file or directory" "$T/err"
 expect_rc 2 "$SLUICE" train --data "$T/d.h5" --out "$T/bad" --optimizer rmsprop
+# MIN_LR above --lr makes the schedule rise: a warning (the run goes on;
+# here it stops at the missing --data, which is checked after)
+expect_rc 1 "$SLUICE" train --data "$T/none.h5" --model mlp:16-4 --out "$T/bad" --lr 0.01 --schedule cosine:0:0.1
+expect_grep "warn: --schedule cosine:0:0.1: MIN_LR 0.1 is above --lr 0.01, so the rate rises" "$T/err"
+expect_rc 1 "$SLUICE" train --data "$T/none.h5" --model mlp:16-4 --out "$T/bad" --lr 0.01 --schedule cosine:0:0.001
+grep -q "MIN_LR" "$T/err" && fail "a MIN_LR below --lr was warned about"
 # a range printed with the digits that tell it from the value refused
 expect_rc 2 "$SLUICE" train --data "$T/d.h5" --out "$T/bad" --beta2 1
 expect_grep "option --beta2: 1 is out of range \[0, 0.999999999\]" "$T/err"
