@@ -626,6 +626,15 @@ static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round
         wait_some(f, 0.2);
         if (!f->stopping && sl_stop_requested())
             on_stop(f, t); /* before reaping: tasks killed by the same signal are interrupted */
+        /* A stop that reached another rank only halted the claims (without
+         * --halt-on-error nothing else does): this rank's running tasks get
+         * the signal and --grace too, as if it had come here; they ran on
+         * to their end, past a time limit. A remote atomic: every 0.1 s. */
+        if (!f->stopping && !f->o->halt_on_error && f->running && sl_now() >= halt_check) {
+            halt_check = sl_now() + 0.1;
+            if (sl_tasks_halted(t))
+                on_stop(f, t);
+        }
         sl_progress_tick(f->prog);
         /* reap */
         double now = sl_now();

@@ -70,4 +70,15 @@ r0=$(cat ran.0 2>/dev/null | wc -l)
 [ "$r0" -lt 10 ] || fail "rank 0 ran $r0 tasks after rank 1 was stopped by a signal"
 expect_rc 0 $MPIRUN -np 2 "$SLUICE" farm one
 [ "$(grep -c '	ok	' one.journal)" -eq 200 ] || fail "not every task succeeded once after the resume"
+# ... and the tasks running on the other ranks get the signal and --grace,
+# as if it had come there (they ran on to their end, 20 s here)
+rm -rf sig; : > long
+for i in 1 2 3 4; do
+  echo 'if [ $SLUICE_RANK = 1 ]; then mkdir sig 2>/dev/null && { sleep 0.5; kill -USR1 $PPID; }; sleep 0.5; else sleep 20; fi' >> long
+done
+t0=$(date +%s)
+expect_rc 75 $MPIRUN -np 2 "$SLUICE" farm long --grace 1
+t1=$(date +%s)
+[ $((t1 - t0)) -lt 12 ] || fail "the other rank's running task ran on for $((t1 - t0)) s after the stop"
+grep -q '	0	[^	]*	interrupted	' long.journal || { cat long.journal; fail "rank 0's task was not recorded interrupted"; }
 echo "farm_stop: OK ($first of $n done before the stop)"
