@@ -581,6 +581,16 @@ static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round
     for (;;) {
         if (!f->stopping && sl_stop_requested())
             on_stop(f, t);
+        /* A stop that reached another rank only halted the claims (without
+         * --halt-on-error nothing else does): this rank stops as if it had
+         * come here. It ran the rest of the ids it had claimed (up to a
+         * quarter of the tasks), and its running tasks to their end, past a
+         * time limit. A remote atomic: at most every 0.1 s. */
+        if (!f->stopping && !f->o->halt_on_error && sl_now() >= halt_check) {
+            halt_check = sl_now() + 0.1;
+            if (sl_tasks_halted(t))
+                on_stop(f, t);
+        }
         if (f->halted && !f->stopping && !exhausted) {
             sl_tasks_halt(t);
             exhausted = 1;
@@ -597,16 +607,10 @@ static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round
                     exhausted = 1;
                     break;
                 }
-            } else if (f->o->halt_on_error || sl_now() >= halt_check) {
-                /* another rank failed finally (--halt-on-error) or was stopped by a
-                 * signal that did not reach this rank: drop the rest of this chunk.
-                 * A remote atomic: without --halt-on-error, at most every 0.1 s */
-                halt_check = sl_now() + 0.1;
-                if (sl_tasks_halted(t)) {
-                    exhausted = 1;
-                    lo = hi;
-                    break;
-                }
+            } else if (f->o->halt_on_error && sl_tasks_halted(t)) {
+                exhausted = 1; /* another rank failed finally: drop the rest of this chunk */
+                lo = hi;
+                break;
             }
             int si = 0;
             while (f->slots[si].pid)
@@ -626,15 +630,6 @@ static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round
         wait_some(f, 0.2);
         if (!f->stopping && sl_stop_requested())
             on_stop(f, t); /* before reaping: tasks killed by the same signal are interrupted */
-        /* A stop that reached another rank only halted the claims (without
-         * --halt-on-error nothing else does): this rank's running tasks get
-         * the signal and --grace too, as if it had come here; they ran on
-         * to their end, past a time limit. A remote atomic: every 0.1 s. */
-        if (!f->stopping && !f->o->halt_on_error && f->running && sl_now() >= halt_check) {
-            halt_check = sl_now() + 0.1;
-            if (sl_tasks_halted(t))
-                on_stop(f, t);
-        }
         sl_progress_tick(f->prog);
         /* reap */
         double now = sl_now();
