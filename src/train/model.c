@@ -347,16 +347,7 @@ static sl_status_t spec_parse(const char *spec, spec_t *p, int quiet)
         const char *t = s;
         size_t len = strcspn(t, ":");
         s = t + len;
-        int kind = (len == 4 && (!strncmp(t, "relu", 4) || !strncmp(t, "tanh", 4) || !strncmp(t, "gelu", 4)))
-                       ? 0
-                   : len == 2 && !strncmp(t, "ln", 2)      ? 1
-                   : len > 8 && !strncmp(t, "dropout=", 8) ? 2
-                   : len > 5 && !strncmp(t, "init=", 5)    ? 3
-                                                           : -1;
-        if (kind >= 0 && seen[kind]++)
-            return quiet ? SL_ERR_INVALID
-                         : sl_error(SL_ERR_INVALID, "model spec '%s': '%.*s' gives the %s a second time",
-                                    spec, (int)len, t, kinds[kind]);
+        int kind = 0; /* index in kinds */
         if (len == 4 && !strncmp(t, "relu", 4))
             act = SL_NN_RELU;
         else if (len == 4 && !strncmp(t, "tanh", 4))
@@ -364,21 +355,26 @@ static sl_status_t spec_parse(const char *spec, spec_t *p, int quiet)
         else if (len == 4 && !strncmp(t, "gelu", 4))
             act = SL_NN_GELU;
         else if (len == 2 && !strncmp(t, "ln", 2))
-            ln = 1;
+            ln = 1, kind = 1;
         else if (len > 8 && !strncmp(t, "dropout=", 8)) {
             char *de;
             drop = strtod(t + 8, &de);
+            kind = 2;
             if (de != s || !(drop >= 0 && drop < 1))
                 return quiet ? SL_ERR_INVALID
                              : sl_error(SL_ERR_INVALID, "model spec '%s': dropout must be in [0, 1)", spec);
         } else if (len == 12 && !strncmp(t, "init=kaiming", 12))
-            orth = 0;
+            orth = 0, kind = 3;
         else if (len == 15 && !strncmp(t, "init=orthogonal", 15))
-            orth = 1;
+            orth = 1, kind = 3;
         else
             return quiet ? SL_ERR_INVALID
                          : sl_error(SL_ERR_INVALID, "model spec '%s': unknown option '%.*s'", spec, (int)len,
                                     t);
+        if (seen[kind]++)
+            return quiet ? SL_ERR_INVALID
+                         : sl_error(SL_ERR_INVALID, "model spec '%s': '%.*s' gives the %s a second time",
+                                    spec, (int)len, t, kinds[kind]);
     }
     if (*s)
         return quiet ? SL_ERR_INVALID : sl_error(SL_ERR_INVALID, "model spec '%s': unexpected '%s'", spec, s);
