@@ -76,9 +76,8 @@ rm -rf sig; : > long
 for i in 1 2 3 4; do
   echo 'if [ $SLUICE_RANK = 1 ]; then mkdir sig 2>/dev/null && { sleep 0.5; kill -USR1 $PPID; }; sleep 0.5; else sleep 20; fi' >> long
 done
-t0=$(date +%s)
 expect_rc 75 $MPIRUN -np 2 "$SLUICE" farm long --grace 1
-t1=$(date +%s)
-[ $((t1 - t0)) -lt 12 ] || fail "the other rank's running task ran on for $((t1 - t0)) s after the stop"
+# (before, rank 0's sleep ran to its end and was recorded ok)
 grep -q '	0	[^	]*	interrupted	' long.journal || { cat long.journal; fail "rank 0's task was not recorded interrupted"; }
+grep -q '	0	[^	]*	ok	' long.journal && { cat long.journal; fail "rank 0's task ran to its end after the stop"; }
 echo "farm_stop: OK ($first of $n done before the stop)"
