@@ -3,7 +3,13 @@
  * written under PATH.tmp and renamed into place only after a collective
  * close and an fsync, so a killed job never leaves a truncated file under a
  * final name; keep > 1 rotates older versions by hard link so PATH always
- * exists. Reads check names, types and shapes and say what differs. */
+ * exists. Reads check names, types and shapes and say what differs. A full
+ * file system must not hang the job: parallel HDF5's close flushes metadata
+ * collectively, and a rank whose write fails there leaves the others waiting
+ * in a barrier. So rank 0 holds some room (ROOM_LEN bytes allocated beyond
+ * the file's end) from create to close and frees it just before the close,
+ * and a discarded file is emptied before its close. */
+#define _GNU_SOURCE
 #include "config.h"
 #include "core_impl.h"
 
@@ -12,7 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
+
+/* The room for the metadata that close writes: allocated at ROOM_OFF
+ * (far beyond any checkpoint; FALLOC_FL_KEEP_SIZE leaves the size alone). */
+#define ROOM_OFF ((off_t)1 << 40)
+#define ROOM_LEN ((off_t)256 << 10)
 
 struct sl_h5 {
     MPI_Comm comm;
@@ -20,6 +32,44 @@ struct sl_h5 {
     hid_t file;
     char *path, *tmp;
 };
+
+/* Whether the file system holding path has (almost) no space left: what a
+ * failed HDF5 write most often means, which HDF5 itself does not say. */
+static int fs_full(const char *path)
+{
+    struct statvfs sv;
+    char *copy = strdup(path), *slash = copy ? strrchr(copy, '/') : NULL;
+    if (slash)
+        *slash = '\0';
+    int full = copy && statvfs(slash ? (copy[0] ? copy : "/") : ".", &sv) == 0 &&
+               (uint64_t)sv.f_bavail * sv.f_frsize < (uint64_t)ROOM_LEN;
+    free(copy);
+    return full;
+}
+
+/* Rank 0: allocate the room in the (empty, new) temporary file. 0 or errno;
+ * a file system without fallocate gets no room (best effort), not an error. */
+static int room_take(const char *tmp)
+{
+    int fd = sl_open_new(tmp, O_WRONLY, 0644);
+    if (fd < 0)
+        return errno;
+    int e = fallocate(fd, FALLOC_FL_KEEP_SIZE, ROOM_OFF, ROOM_LEN) == 0 ? 0 : errno;
+    close(fd);
+    return e == ENOSPC || e == EDQUOT ? e : 0;
+}
+
+/* Rank 0: free the room (where the file did not grow that far). */
+static void room_give(const char *tmp)
+{
+    int fd = open(tmp, O_WRONLY | O_NOFOLLOW);
+    struct stat sb;
+    if (fd < 0)
+        return;
+    if (fstat(fd, &sb) == 0 && sb.st_size <= ROOM_OFF)
+        fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, ROOM_OFF, ROOM_LEN);
+    close(fd);
+}
 
 static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
 {
@@ -34,6 +84,8 @@ sl_status_t sl_h5_error(const char *what, const char *path)
     char msg[256] = "";
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, msg);
     H5Eclear2(H5E_DEFAULT);
+    if (strstr(what, "write") && fs_full(path))
+        return sl_error(SL_ERR_IO, "%s '%s': No space left on device", what, path);
     return sl_error(SL_ERR_HDF5, "%s '%s': %s", what, path, msg[0] ? msg : "HDF5 error");
 }
 
@@ -139,8 +191,13 @@ sl_status_t sl_h5_create(MPI_Comm comm, const char *path, sl_h5_t **h_p)
     sl_status_t st = h5_alloc(comm, path, &h);
     int rank;
     MPI_Comm_rank(comm, &rank);
-    if (st == SL_OK && rank == 0) /* H5Fcreate would write through a link at the temporary name */
-        sl_unlink_if_link(h->tmp);
+    if (st == SL_OK && rank == 0) { /* sl_open_new removes a link at the temporary name */
+        int e = room_take(h->tmp);
+        if (e) {
+            unlink(h->tmp);
+            st = sl_error(SL_ERR_IO, "cannot create '%s': %s", h->tmp, strerror(e));
+        }
+    }
     st = sl_agree(comm, st);
     if (st != SL_OK) {
         if (h)
@@ -372,6 +429,9 @@ sl_status_t sl_h5_commit(sl_h5_t **hp, int keep)
     sl_h5_t *h = *hp;
     sl_status_t st = SL_OK;
     *hp = NULL;
+    if (h->rank == 0)
+        room_give(h->tmp);
+    MPI_Barrier(h->comm); /* the room is free before any rank flushes */
     if (H5Fclose(h->file) < 0)
         st = sl_h5_error("cannot close", h->tmp);
     h->file = H5I_INVALID_HID;
@@ -399,8 +459,17 @@ void sl_h5_discard(sl_h5_t **hp)
     if (!hp || !*hp)
         return;
     sl_h5_t *h = *hp;
-    if (h->file >= 0)
+    if (h->file >= 0) {
+        /* After a failed write the ranks' metadata caches may differ in
+         * what they still hold; empty the file first so that the flush in
+         * the close finds room on every rank (else a rank whose flush
+         * fails leaves the others waiting in HDF5's barrier). */
+        if (h->rank == 0 && h->writing && truncate(h->tmp, 0) != 0)
+            room_give(h->tmp);
+        MPI_Barrier(h->comm);
         H5Fclose(h->file);
+        H5Eclear2(H5E_DEFAULT);
+    }
     MPI_Barrier(h->comm);
     if (h->rank == 0 && h->writing)
         unlink(h->tmp);
