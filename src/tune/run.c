@@ -79,6 +79,7 @@ struct tune_run {
     int changed, dirty;
     double last_save, save_cost, coord_time, save_total, t_start;
     int64_t nsaves;
+    int save_failed; /* a write of the state failed (said once): no more tries */
     tune_jobmsg_t *own_job;
     int own_ready;
     sl_progress_t *prog;
@@ -937,7 +938,9 @@ static void best_saved_keep(tune_run_t *r)
 
 static void coord_maybe_save(tune_run_t *r, int force)
 {
-    if (!r->dirty && !force)
+    /* after a failed write (a full file system) the last complete state
+     * stays as it is: writing again would only repeat the message */
+    if ((!r->dirty && !force) || r->save_failed)
         return;
     double now = sl_now();
     /* every decision, unless decisions come faster than 50 writes' time
@@ -961,6 +964,7 @@ static void coord_maybe_save(tune_run_t *r, int force)
         unpruned_settle(r);
         best_saved_keep(r);
     }
+    r->save_failed = st != SL_OK;
     if (st != SL_OK && r->fatal == SL_OK) {
         r->fatal = st;
         sl_stop_request();

@@ -1,0 +1,33 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# sluice tune with --out on a file system that fills up while it runs (a
+# 4 MB tmpfs filled once experiment.h5 exists; skipped where mount is not
+# allowed): one message naming experiment.h5.tmp (it came twice: the final
+# write tried again), exit 1, the last experiment.h5 stays valid, and a
+# --resume once space is freed finishes the experiment.
+. "$top_srcdir/tests/lib.sh"
+OBJ="$top_srcdir/tests/tune/objective.sh"
+cd "$T" || exit 1
+mkdir full
+mount -t tmpfs -o size=4m tmpfs full 2>/dev/null || { echo "SKIP: mount -t tmpfs not permitted here"; exit 77; }
+trap 'umount "$T/full" 2>/dev/null; rm -rf "$T"' EXIT
+tune() {
+  timeout 60 $MPIRUN -np 2 $SLUICE tune -q --command "$OBJ 8 0.05" --space 'x=uniform(-1,1)' \
+    --space 'y=uniform(-1,1)' --metric loss --trials 16 --seed 1 --out full/exp "$@"
+}
+tune >out 2>err &
+pid=$!
+i=0
+while [ ! -e full/exp/experiment.h5 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+cat /dev/zero >full/filler 2>/dev/null
+wait $pid
+rc=$?
+[ $rc -eq 1 ] || { cat out err >&2; fail "tune on a full file system exited $rc, expected 1"; }
+expect_grep "rank 0: cannot .* 'full/exp/experiment.h5.tmp': No space left on device" err
+[ "$(grep -c 'error:' err)" -eq 1 ] || fail "not one message: $(cat err)"
+[ ! -e full/exp/experiment.h5.tmp ] || fail "experiment.h5.tmp left on the full file system"
+h5dump -a ntrials full/exp/experiment.h5 >/dev/null || fail "experiment.h5 is no longer valid"
+rm full/filler
+expect_rc 0 tune --resume
+expect_grep "tune finished: 16 trials: 16 done" "$T/out"
+[ "$(grep -c '' full/exp/trials.csv)" -eq 17 ] || fail "trials.csv: $(cat full/exp/trials.csv)"
