@@ -68,6 +68,7 @@ typedef struct {
     double ck_seconds, ck_bytes; /* the last checkpoint write */
     /* --log-steps: rank 0's out/steps.csv, and the interval's sums */
     FILE *steps;
+    int steps_errno; /* a row could not be written: no more rows, and no checkpoint past it */
     double lg_loss, lg_time;
     int64_t lg_samples;
     char path[4096];
@@ -574,10 +575,17 @@ static sl_status_t write_ckpt(run_t *r)
 static sl_status_t write_ckpt_inner(run_t *r)
 {
     sl_h5_t *h = NULL;
+    sl_status_t st = SL_OK;
+    /* a steps.csv row lost (a full file system) would be lost for good
+     * once a checkpoint past it exists: a resume re-logs only the rows
+     * after its checkpoint, so the previous one must stay */
+    if (r->rank == 0 && r->steps_errno)
+        st = sl_error(SL_ERR_IO, "cannot write '%s/steps.csv': %s", r->o->out, strerror(r->steps_errno));
+    SL_TRY(sl_agree(r->comm, st));
     if (r->node) /* each rank holds only its slice of the optimiser state current */
         sl_nn_node_gather_state(r->node);
     SL_TRY(sl_h5_create(r->comm, r->path, &h));
-    sl_status_t st = sl_nn_save(r->nn, r->opt, h, "");
+    st = sl_nn_save(r->nn, r->opt, h, "");
     uint64_t hd[2] = {(uint64_t)r->nhist, HIST_COLS};
     if (st == SL_OK && r->nhist)
         st = sl_h5_write(h, "train/history", SL_F64, 2, hd, r->hist);
@@ -827,11 +835,13 @@ static void steps_log(run_t *r, double loss_sum, int64_t samples, double lr, dou
     r->lg_time += seconds; /* training steps only, as the epoch rows */
     if (r->step % r->o->log_steps != 0)
         return;
-    if (r->steps) {
+    if (r->steps && !r->steps_errno) {
+        errno = 0;
         fprintf(r->steps, "%lld,%lld,%.9g,%.9g,%.6g\n", (long long)r->epoch + 1, (long long)r->step,
                 r->lg_loss / (double)r->lg_samples, lr,
                 r->lg_time > 0 ? (double)r->lg_samples / r->lg_time : 0);
-        fflush(r->steps);
+        if (fflush(r->steps) != 0 || ferror(r->steps))
+            r->steps_errno = errno ? errno : EIO;
     }
     r->lg_loss = 0, r->lg_samples = 0, r->lg_time = 0;
 }

@@ -41,3 +41,29 @@ expect_rc 0 timeout 60 $MPIRUN -np 2 $SLUICE train $A --epochs 3 --resume
 expect_grep "resuming from full/run/ckpt.h5 at epoch 2" "$T/err"
 h5dump -a /train/epoch full/run/ckpt.h5 | grep -q '(0): 3$' || fail "the resume did not reach epoch 3"
 [ "$(wc -l <full/run/metrics.csv)" -eq 4 ] || fail "metrics.csv: $(cat full/run/metrics.csv)"
+# steps.csv rows that cannot be written (the file system fills up during an
+# epoch and is freed before the next checkpoint): that checkpoint is
+# refused, naming steps.csv, since a resume re-logs only the steps after
+# its checkpoint (the rows were dropped in silence, and the run went on,
+# exit 75 with a gap in steps.csv); a --resume fills steps.csv without a gap.
+rm -rf full/run
+B="--data d.h5 --model mlp:16-8-4 --batch 2 --log-steps 1 --out full/run"
+timeout 60 $MPIRUN -np 2 $SLUICE train $B --epochs 100000 >out 2>err &
+pid=$!
+i=0
+while [ "$(stat -c %s full/run/steps.csv 2>/dev/null || echo 0)" -lt 8000 ] && [ $i -lt 300 ]; do
+  sleep 0.1; i=$((i + 1))
+done
+cat /dev/zero >full/filler 2>/dev/null
+# the rows stop at a page's end: the file system is full
+i=0
+while [ $(($(stat -c %s full/run/steps.csv) % 4096)) -ne 0 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+rm full/filler
+kill -USR1 $(pgrep -P $pid) 2>/dev/null # mpirun (timeout does not pass USR1 on)
+wait $pid
+rc=$?
+[ $rc -eq 1 ] || { cat out err >&2; fail "rows lost on a full file system: exit $rc, expected 1"; }
+expect_grep "rank 0: cannot write 'full/run/steps.csv': No space left on device" err
+expect_rc 75 timeout 60 $MPIRUN -np 2 $SLUICE train $B --epochs 100000 --resume --max-steps 3000
+awk -F, 'NR > 1 && $2 != NR - 1 { print "row " NR ": step " $2; bad = 1; exit } END { exit bad }' \
+  full/run/steps.csv || fail "steps.csv has a gap after the resume"
