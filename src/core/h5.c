@@ -261,6 +261,21 @@ static sl_status_t create_dset(sl_h5_t *h, const char *name, sl_dtype_t type, in
     return SL_OK;
 }
 
+/* Collective, after a collective write: a failure is most often the file
+ * system's (full), seen by every rank that wrote, so only the lowest failing
+ * rank says it; every rank gets an error, the failing ones their own. */
+static sl_status_t write_agree(sl_h5_t *h, int failed, const char *what)
+{
+    int in = failed ? h->rank : INT_MAX, lo = INT_MAX;
+    MPI_Allreduce(&in, &lo, 1, MPI_INT, MPI_MIN, h->comm);
+    if (lo == INT_MAX)
+        return SL_OK;
+    if (h->rank == lo)
+        return sl_h5_error(what, h->tmp);
+    H5Eclear2(H5E_DEFAULT);
+    return failed ? SL_ERR_HDF5 : SL_ERR_PEER;
+}
+
 static hid_t coll_dxpl(void)
 {
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
@@ -301,13 +316,12 @@ sl_status_t sl_h5_write(sl_h5_t *h, const char *name, sl_dtype_t type, int ndim,
         H5Sselect_none(fspace);
     }
     hid_t dxpl = coll_dxpl();
-    if (H5Dwrite(dset, native_type(type), mspace, fspace, dxpl, data) < 0)
-        st = sl_h5_error("cannot write dataset to", h->tmp);
+    int failed = H5Dwrite(dset, native_type(type), mspace, fspace, dxpl, data) < 0;
     H5Pclose(dxpl);
     H5Sclose(mspace);
     H5Sclose(fspace);
     H5Dclose(dset);
-    return sl_agree(h->comm, st);
+    return write_agree(h, failed, "cannot write dataset to");
 }
 
 sl_status_t sl_h5_write_rows(sl_h5_t *h, const char *name, sl_dtype_t type, int ndim, const uint64_t *dims,
@@ -328,13 +342,12 @@ sl_status_t sl_h5_write_rows(sl_h5_t *h, const char *name, sl_dtype_t type, int 
         return sl_agree(h->comm, st);
     hid_t mspace = select_rows(fspace, ndim, dims, row0, nrows);
     hid_t dxpl = coll_dxpl();
-    if (H5Dwrite(dset, native_type(type), mspace, fspace, dxpl, data) < 0)
-        st = sl_h5_error("cannot write rows to", h->tmp);
+    int failed = H5Dwrite(dset, native_type(type), mspace, fspace, dxpl, data) < 0;
     H5Pclose(dxpl);
     H5Sclose(mspace);
     H5Sclose(fspace);
     H5Dclose(dset);
-    return sl_agree(h->comm, st);
+    return write_agree(h, failed, "cannot write rows to");
 }
 
 static hid_t open_obj(sl_h5_t *h, const char *obj)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-3-Clause
-# sluice train with --out on a file system that fills up (a 2 MB tmpfs and
+# sluice train with --out on a file system that fills up (a 4 MB tmpfs and
 # a filler file; skipped where mount is not allowed): a checkpoint that no
 # longer fits is one message naming it and exit 1 on every rank (it hung in
 # HDF5's close: one rank's metadata flush failed, the other waited in a
@@ -17,6 +17,11 @@ with open("data.csv", "w") as f:
         f.write(",".join("%.3f" % (random.random() * 0.3 + (j % 4 == c)) for j in range(16)) + ",%d\n" % c)
 PY
 expect_rc 0 $SLUICE data import-csv --input data.csv --output d.h5
+/usr/bin/python3 -c "
+with open('big.csv', 'w') as f:
+    for i in range(20000): f.write(','.join('%.3f' % ((i * 7 + j) % 10 / 10) for j in range(16)) + ',%d\n' % (i % 4))
+" || fail "cannot write big.csv"
+expect_rc 0 $SLUICE data import-csv --input big.csv --output big.h5
 mkdir full
 mount -t tmpfs -o size=4m tmpfs full 2>/dev/null || { echo "SKIP: mount -t tmpfs not permitted here"; exit 77; }
 trap 'umount "$T/full" 2>/dev/null; rm -rf "$T"' EXIT
@@ -47,7 +52,9 @@ h5dump -a /train/epoch full/run/ckpt.h5 | grep -q '(0): 3$' || fail "the resume 
 # its checkpoint (the rows were dropped in silence, and the run went on,
 # exit 75 with a gap in steps.csv); a --resume fills steps.csv without a gap.
 rm -rf full/run
-B="--data d.h5 --model mlp:16-8-4 --batch 2 --log-steps 1 --out full/run"
+# (10,000 steps an epoch: the file system fills up and is freed far from an
+# epoch's checkpoint)
+B="--data big.h5 --model mlp:16-8-4 --batch 2 --log-steps 1 --out full/run"
 timeout 60 $MPIRUN -np 2 $SLUICE train $B --epochs 100000 >out 2>err &
 pid=$!
 i=0
@@ -67,3 +74,10 @@ expect_grep "rank 0: cannot write 'full/run/steps.csv': No space left on device"
 expect_rc 75 timeout 60 $MPIRUN -np 2 $SLUICE train $B --epochs 100000 --resume --max-steps 3000
 awk -F, 'NR > 1 && $2 != NR - 1 { print "row " NR ": step " $2; bad = 1; exit } END { exit bad }' \
   full/run/steps.csv || fail "steps.csv has a gap after the resume"
+# predict into a file system without room for its output: one message (each
+# rank said it for its own rows), exit 1, no PRED.h5 nor PRED.h5.tmp
+cp full/run/ckpt.h5 model.h5 && rm -rf full/run && fill 300000
+expect_rc 1 timeout 60 $MPIRUN -np 2 $SLUICE predict --model model.h5 --input big.h5 --output full/p.h5 --probabilities
+expect_grep "rank 0: cannot write rows to 'full/p.h5.tmp': No space left on device" "$T/err"
+[ "$(grep -c 'error:' "$T/err")" -eq 1 ] || fail "predict: not one message: $(cat "$T/err")"
+[ ! -e full/p.h5 ] && [ ! -e full/p.h5.tmp ] || fail "predict left its output on the full file system: $(ls full)"
