@@ -680,12 +680,26 @@ static sl_status_t csv_trim(const char *path, int64_t upto)
     return st;
 }
 
+/* Collective: a metrics.csv row that rank 0 could not write (csv_errno: a
+ * full file system) fails the checkpoint about to be written, since a
+ * resume keeps the rows up to its checkpoint's update and the lost ones
+ * would be a gap for good; the previous checkpoint stays. */
+static sl_status_t save_after_rows(run_t *r, const char *ckpt, int csv_errno, const char *csvp)
+{
+    sl_status_t st = SL_OK;
+    if (r->rank == 0 && csv_errno)
+        st = sl_error(SL_ERR_IO, "cannot write '%s': %s", csvp, strerror(csv_errno));
+    SL_TRY(sl_agree(r->comm, st));
+    return save(r, ckpt);
+}
+
 sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_result_t *res_p)
 {
     run_t R = {0}, *r = &R;
     sl_status_t st = SL_OK;
     char ckpt[4096], csvp[4096];
     FILE *csv = NULL;
+    int csv_errno = 0; /* rank 0: a row was lost; no more rows */
     int win_ok = 0;
     MPI_Comm_dup(comm, &r->comm);
     MPI_Comm_rank(r->comm, &r->rank);
@@ -868,12 +882,16 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
         MPI_Bcast(&dt, 1, MPI_DOUBLE, 0, r->comm);
         if (r->first_reach < 0 && r->n_episodes > 0 && rm >= o->target_return)
             r->first_reach = (double)r->global_step;
-        if (r->rank == 0) {
+        if (r->rank == 0 && !csv_errno) {
+            errno = 0;
             fprintf(csv, "%lld,%lld,%.6g,%lld,%.1f,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%lld,%lld,%lld\n",
                     (long long)r->update, (long long)r->global_step, rm, (long long)r->n_episodes,
                     (double)glob[0] / dt, us.pg, us.v, us.ent, us.kl, us.clipfrac, us.gnorm, r->agent.lr,
                     (long long)glob[1], (long long)tl[0], (long long)-tl[1]);
-            fflush(csv);
+            if (fflush(csv) != 0 || ferror(csv))
+                csv_errno = errno ? errno : EIO;
+        }
+        if (r->rank == 0) {
             if (!o->quiet && (r->update % 20 == 0 || r->global_step >= o->total_steps))
                 fprintf(stderr, "sluice[0]: update %lld step %lld return_mean %.1f sps %.0f\n",
                         (long long)r->update, (long long)r->global_step, rm, (double)glob[0] / dt);
@@ -885,7 +903,7 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
         if (o->update_cb && r->global_step >= o->total_steps)
             ck = 1; /* the callback may report the last update with its checkpoint */
         if (ck) {
-            SL_TRY_GOTO(save(r, ckpt), out);
+            SL_TRY_GOTO(save_after_rows(r, ckpt, csv_errno, csvp), out);
             saved_update = r->update;
         }
         if (o->update_cb) {
@@ -898,7 +916,7 @@ sl_status_t sl_rl_train(MPI_Comm comm, const sl_rl_train_opts_t *o, sl_rl_train_
             break;
     }
     if (saved_update != r->update)
-        SL_TRY_GOTO(save(r, ckpt), out);
+        SL_TRY_GOTO(save_after_rows(r, ckpt, csv_errno, csvp), out);
     double secs = sl_now() - t_start, cpu = cpu_seconds() - cpu_start;
     MPI_Bcast(&secs, 1, MPI_DOUBLE, 0, r->comm);
     MPI_Allreduce(MPI_IN_PLACE, &cpu, 1, MPI_DOUBLE, MPI_SUM, r->comm);
