@@ -52,6 +52,7 @@ typedef enum {
     SL_ERR_NUMERIC = -16,    /* NaN or Inf where a number was needed */
     SL_ERR_FAILED = -17,     /* work finished but some of it failed (e.g. tasks) */
     SL_ERR_INTERNAL = -18,   /* a bug in sluice */
+    SL_ERR_NOSPACE = -19,    /* a file system is full (or a quota spent): resumable once space is freed */
 } sl_status_t;
 
 /* Exit statuses of the `sluice` command, documented in the README. */
@@ -503,6 +504,9 @@ sl_status_t sl_mkdirs(const char *path);
 /* Local: 1 when a and b name the same existing file (device and inode:
  * links and other spellings of one path too), else 0; NULL is no file. */
 int sl_same_file(const char *a, const char *b);
+/* The status for a failed file operation's errno: SL_ERR_NOSPACE for a full
+ * file system or a spent quota (ENOSPC, EDQUOT), else SL_ERR_IO. Local. */
+sl_status_t sl_errno_status(int e);
 /* Local: open(path, flags | O_CREAT | O_TRUNC | O_NOFOLLOW, mode) for a
  * temporary name about to be written and renamed: a symbolic link found
  * there (left by someone else) is removed, not followed, so the write never

@@ -13,6 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+sl_status_t sl_errno_status(int e)
+{
+    return e == ENOSPC || e == EDQUOT ? SL_ERR_NOSPACE : SL_ERR_IO;
+}
+
 int sl_same_file(const char *a, const char *b)
 {
     struct stat sa, sb;
@@ -77,7 +82,7 @@ sl_status_t sl_file_write_atomic(const char *path, const void *buf, size_t len)
         return sl_error(SL_ERR_INVALID, "path too long: '%s'", path);
     int fd = sl_open_new(tmp, O_WRONLY, 0644);
     if (fd < 0)
-        return sl_error(SL_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+        return sl_error(sl_errno_status(errno), "cannot write '%s': %s", tmp, strerror(errno));
     const char *p = buf;
     while (len > 0) {
         ssize_t w = write(fd, p, len);
@@ -87,7 +92,7 @@ sl_status_t sl_file_write_atomic(const char *path, const void *buf, size_t len)
             int e = errno;
             close(fd);
             unlink(tmp);
-            return sl_error(SL_ERR_IO, "cannot write '%s': %s", tmp, strerror(e));
+            return sl_error(sl_errno_status(e), "cannot write '%s': %s", tmp, strerror(e));
         }
         p += w;
         len -= (size_t)w;
@@ -95,7 +100,7 @@ sl_status_t sl_file_write_atomic(const char *path, const void *buf, size_t len)
     if (fsync(fd) != 0 || close(fd) != 0) {
         int e = errno;
         unlink(tmp);
-        return sl_error(SL_ERR_IO, "cannot write '%s': %s", tmp, strerror(e));
+        return sl_error(sl_errno_status(e), "cannot write '%s': %s", tmp, strerror(e));
     }
     if (rename(tmp, path) != 0) {
         int e = errno;

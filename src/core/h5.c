@@ -84,8 +84,8 @@ sl_status_t sl_h5_error(const char *what, const char *path)
     char msg[256] = "";
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, msg);
     H5Eclear2(H5E_DEFAULT);
-    if (strstr(what, "write") && fs_full(path))
-        return sl_error(SL_ERR_IO, "%s '%s': No space left on device", what, path);
+    if ((strstr(what, "write") || strstr(what, "close")) && fs_full(path))
+        return sl_error(SL_ERR_NOSPACE, "%s '%s': No space left on device", what, path);
     return sl_error(SL_ERR_HDF5, "%s '%s': %s", what, path, msg[0] ? msg : "HDF5 error");
 }
 
@@ -195,7 +195,7 @@ sl_status_t sl_h5_create(MPI_Comm comm, const char *path, sl_h5_t **h_p)
         int e = room_take(h->tmp);
         if (e) {
             unlink(h->tmp);
-            st = sl_error(SL_ERR_IO, "cannot create '%s': %s", h->tmp, strerror(e));
+            st = sl_error(sl_errno_status(e), "cannot create '%s': %s", h->tmp, strerror(e));
         }
     }
     st = sl_agree(comm, st);
@@ -273,7 +273,7 @@ static sl_status_t write_agree(sl_h5_t *h, int failed, const char *what)
     if (h->rank == lo)
         return sl_h5_error(what, h->tmp);
     H5Eclear2(H5E_DEFAULT);
-    return failed ? SL_ERR_HDF5 : SL_ERR_PEER;
+    return !failed ? SL_ERR_PEER : fs_full(h->tmp) ? SL_ERR_NOSPACE : SL_ERR_HDF5;
 }
 
 static hid_t coll_dxpl(void)

@@ -27,6 +27,7 @@ const char *sl_status_string(sl_status_t st)
     case SL_ERR_NUMERIC: return "NaN or Inf";
     case SL_ERR_FAILED: return "some work failed";
     case SL_ERR_INTERNAL: return "internal error";
+    case SL_ERR_NOSPACE: return "no space left on device";
     }
     return "unknown status";
 }

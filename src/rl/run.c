@@ -688,7 +688,7 @@ static sl_status_t save_after_rows(run_t *r, const char *ckpt, int csv_errno, co
 {
     sl_status_t st = SL_OK;
     if (r->rank == 0 && csv_errno)
-        st = sl_error(SL_ERR_IO, "cannot write '%s': %s", csvp, strerror(csv_errno));
+        st = sl_error(sl_errno_status(csv_errno), "cannot write '%s': %s", csvp, strerror(csv_errno));
     SL_TRY(sl_agree(r->comm, st));
     return save(r, ckpt);
 }

@@ -580,7 +580,8 @@ static sl_status_t write_ckpt_inner(run_t *r)
      * once a checkpoint past it exists: a resume re-logs only the rows
      * after its checkpoint, so the previous one must stay */
     if (r->rank == 0 && r->steps_errno)
-        st = sl_error(SL_ERR_IO, "cannot write '%s/steps.csv': %s", r->o->out, strerror(r->steps_errno));
+        st = sl_error(sl_errno_status(r->steps_errno), "cannot write '%s/steps.csv': %s", r->o->out,
+                      strerror(r->steps_errno));
     SL_TRY(sl_agree(r->comm, st));
     if (r->node) /* each rank holds only its slice of the optimiser state current */
         sl_nn_node_gather_state(r->node);

@@ -248,6 +248,7 @@ static sl_status_t mlp_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
         sl_log_set_level(SL_LOG_WARN); /* train's own notes would interleave with the table */
     st = sl_nn_train_run(gc, &t, epoch_cb, &c, NULL);
     sl_log_set_level((sl_log_level_t)level);
+    int failed = tune_failed_outcome(r, st, SL_TUNE_END_FAILED);
     /* the trial's whole length (a rung's target is not its end) */
     int64_t full = o->max_t > 0 && !strcmp(o->time_attr, "step") ? o->max_t : o->epochs;
     if (o->epochs > 0 && o->epochs < full)
@@ -259,7 +260,7 @@ static sl_status_t mlp_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
     else if (st == SL_OK)
         *outcome_p = SL_TUNE_END_OK;
     else
-        *outcome_p = SL_TUNE_END_FAILED;
+        *outcome_p = failed;
     return SL_OK;
 }
 

@@ -164,6 +164,7 @@ static sl_status_t ppo_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
         sl_log_set_level(SL_LOG_WARN); /* rl's own notes would interleave with the table */
     st = sl_rl_train(gc, &t, NULL);
     sl_log_set_level((sl_log_level_t)level);
+    int failed = tune_failed_outcome(r, st, SL_TUNE_END_FAILED);
     if (tune_group_rank(r) == 0) { /* the reported checkpoints hold what a resume needs */
         unlink(ckpt);
         char old[1300];
@@ -177,7 +178,7 @@ static sl_status_t ppo_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
     else if (st == SL_OK)
         *outcome_p = SL_TUNE_END_OK;
     else
-        *outcome_p = SL_TUNE_END_FAILED;
+        *outcome_p = failed;
     return SL_OK;
 }
 

@@ -1200,6 +1200,13 @@ static void log_why(const char *path, int failed, char *buf, size_t len)
 /* A job's end: ck is the newest checkpoint its leader left, more is 1 when
  * it left more than --keep-checkpoints (reported after the last step it
  * knew this rank had taken). */
+int tune_failed_outcome(tune_run_t *r, sl_status_t st, int failed)
+{
+    int ns = st == SL_ERR_NOSPACE;
+    MPI_Allreduce(MPI_IN_PLACE, &ns, 1, MPI_INT, MPI_MAX, tune_group_comm(r));
+    return ns ? TUNE_END_NOSPACE : failed;
+}
+
 static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck, int who, int more)
 {
     char dir[1024];
@@ -1207,6 +1214,18 @@ static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck, int
     if (!t)
         return;
     trial_dir(r, trial, dir, sizeof dir);
+    if (outcome == TUNE_END_NOSPACE) {
+        /* every trial would fail alike and end errored for good: the trial
+         * goes on from its last checkpoint at the --resume instead */
+        if (r->fatal == SL_OK) {
+            sl_error(SL_ERR_NOSPACE,
+                     "trial %lld: no space left for its files in '%s' (its error is above): the experiment "
+                     "stops; run it again with --resume once space is freed",
+                     (long long)trial, dir);
+            r->fatal = SL_ERR_NOSPACE;
+        }
+        outcome = SL_TUNE_END_INTERRUPTED;
+    }
     /* ck after the trial's step: written, or reported after a decision, but
      * not taken. The job's reports came before its end and are read: the
      * trial keeps K up to its step, once experiment.h5 holds that step

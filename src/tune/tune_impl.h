@@ -94,6 +94,10 @@ int sl_tune__inf_best(const sl_tune_exp_t *e, double v);
 
 /* Runner: the messages between a trial's group and the coordinator. */
 #define TUNE_INTERRUPT 9 /* decision: stop request, resume the trial later */
+/* A job's outcome beside SL_TUNE_END_*: it failed for want of space (a rank
+ * of its group got SL_ERR_NOSPACE). Not the trial's fault: the coordinator
+ * keeps it to resume, as an interrupted one, and stops the experiment. */
+#define TUNE_END_NOSPACE 4
 /* tags on the world communicator (group <-> coordinator) */
 /* int64[5]: ended trial (-1: none), outcome, checkpoint, failing group rank,
  * 1 when the leader left more than --keep-checkpoints reported checkpoints */
@@ -127,6 +131,9 @@ typedef struct {
 } tune_repmsg_t;
 
 typedef struct tune_run tune_run_t;
+/* Collective on the trial's group: TUNE_END_NOSPACE if st is SL_ERR_NOSPACE
+ * on any rank of it, else failed (the outcome of a failed job). */
+int tune_failed_outcome(tune_run_t *r, sl_status_t st, int failed);
 
 /* The options of `sluice tune` (cli.c). */
 typedef struct {

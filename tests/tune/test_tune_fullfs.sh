@@ -4,7 +4,7 @@
 # 4 MB tmpfs filled once experiment.h5 exists; skipped where mount is not
 # allowed): one message naming experiment.h5.tmp (it came twice: the final
 # write tried again), exit 1, the last experiment.h5 stays valid, and a
-# --resume once space is freed finishes the experiment.
+# --resume once space is freed finishes the experiment. And the mlp objective (below).
 . "$top_srcdir/tests/lib.sh"
 OBJ="$top_srcdir/tests/tune/objective.sh"
 cd "$T" || exit 1
@@ -31,3 +31,29 @@ rm full/filler
 expect_rc 0 tune --resume
 expect_grep "tune finished: 16 trials: 16 done" "$T/out"
 [ "$(grep -c '' full/exp/trials.csv)" -eq 17 ] || fail "trials.csv: $(cat full/exp/trials.csv)"
+# The mlp objective on a file system without room for the trials'
+# checkpoints: the trials stay resumable and the experiment stops, one
+# message saying so, exit 1 (every trial ended errored for good, and the
+# experiment went through all of them); a --resume once space is freed
+# finishes every trial.
+/usr/bin/python3 - <<'PY' || fail "cannot write data.csv"
+import random
+random.seed(1)
+with open("data.csv", "w") as f:
+    for i in range(200):
+        c = random.randrange(4)
+        f.write(",".join("%.3f" % (random.random() * 0.3 + (j % 4 == c)) for j in range(16)) + ",%d\n" % c)
+PY
+expect_rc 0 $SLUICE data import-csv --input data.csv --output d.h5
+rm -rf full/exp
+head -c $(($(df -B1 --output=avail full | tail -1) - 700000)) /dev/zero >full/filler
+mlp() {
+  timeout 60 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data d.h5 --model mlp:16-1024-4 \
+    --space 'lr=loguniform(1e-4,1e-1)' --metric train_loss --max-t 3 --trials 4 --seed 1 --out full/exp "$@"
+}
+expect_rc 1 mlp
+expect_grep "no space left for its files in 'full/exp/trials/00000[0-3]' (its error is above): the experiment stops" "$T/err"
+grep -q errored full/exp/trials.csv && fail "a trial ended errored for want of space: $(cat full/exp/trials.csv)"
+rm full/filler
+expect_rc 0 mlp --resume
+expect_grep "tune finished: 4 trials: 4 done" "$T/out"
