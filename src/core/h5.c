@@ -81,10 +81,11 @@ static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
 
 sl_status_t sl_h5_error(const char *what, const char *path)
 {
+    int e = errno; /* as the failed call left it: MPI-IO's ENOSPC, often */
     char msg[256] = "";
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, msg);
     H5Eclear2(H5E_DEFAULT);
-    if ((strstr(what, "write") || strstr(what, "close")) && fs_full(path))
+    if ((strstr(what, "write") || strstr(what, "close")) && (e == ENOSPC || e == EDQUOT || fs_full(path)))
         return sl_error(SL_ERR_NOSPACE, "%s '%s': No space left on device", what, path);
     return sl_error(SL_ERR_HDF5, "%s '%s': %s", what, path, msg[0] ? msg : "HDF5 error");
 }
@@ -261,19 +262,24 @@ static sl_status_t create_dset(sl_h5_t *h, const char *name, sl_dtype_t type, in
     return SL_OK;
 }
 
-/* Collective, after a collective write: a failure is most often the file
- * system's (full), seen by every rank that wrote, so only the lowest failing
- * rank says it; every rank gets an error, the failing ones their own. */
-static sl_status_t write_agree(sl_h5_t *h, int failed, const char *what)
+/* Collective, after a collective write (e: errno after it): a failure is
+ * most often the file system's (full), seen by every rank that wrote, so
+ * only the lowest failing rank says it; every rank gets an error, the
+ * failing ones their own. */
+static sl_status_t write_agree(sl_h5_t *h, int failed, int e, const char *what)
 {
     int in = failed ? h->rank : INT_MAX, lo = INT_MAX;
     MPI_Allreduce(&in, &lo, 1, MPI_INT, MPI_MIN, h->comm);
     if (lo == INT_MAX)
         return SL_OK;
-    if (h->rank == lo)
+    if (h->rank == lo) {
+        errno = e;
         return sl_h5_error(what, h->tmp);
+    }
     H5Eclear2(H5E_DEFAULT);
-    return !failed ? SL_ERR_PEER : fs_full(h->tmp) ? SL_ERR_NOSPACE : SL_ERR_HDF5;
+    return !failed                                         ? SL_ERR_PEER
+           : e == ENOSPC || e == EDQUOT || fs_full(h->tmp) ? SL_ERR_NOSPACE
+                                                           : SL_ERR_HDF5;
 }
 
 static hid_t coll_dxpl(void)
@@ -316,12 +322,12 @@ sl_status_t sl_h5_write(sl_h5_t *h, const char *name, sl_dtype_t type, int ndim,
         H5Sselect_none(fspace);
     }
     hid_t dxpl = coll_dxpl();
-    int failed = H5Dwrite(dset, native_type(type), mspace, fspace, dxpl, data) < 0;
+    int failed = H5Dwrite(dset, native_type(type), mspace, fspace, dxpl, data) < 0, e = errno;
     H5Pclose(dxpl);
     H5Sclose(mspace);
     H5Sclose(fspace);
     H5Dclose(dset);
-    return write_agree(h, failed, "cannot write dataset to");
+    return write_agree(h, failed, e, "cannot write dataset to");
 }
 
 sl_status_t sl_h5_write_rows(sl_h5_t *h, const char *name, sl_dtype_t type, int ndim, const uint64_t *dims,
@@ -342,12 +348,12 @@ sl_status_t sl_h5_write_rows(sl_h5_t *h, const char *name, sl_dtype_t type, int 
         return sl_agree(h->comm, st);
     hid_t mspace = select_rows(fspace, ndim, dims, row0, nrows);
     hid_t dxpl = coll_dxpl();
-    int failed = H5Dwrite(dset, native_type(type), mspace, fspace, dxpl, data) < 0;
+    int failed = H5Dwrite(dset, native_type(type), mspace, fspace, dxpl, data) < 0, e = errno;
     H5Pclose(dxpl);
     H5Sclose(mspace);
     H5Sclose(fspace);
     H5Dclose(dset);
-    return write_agree(h, failed, "cannot write rows to");
+    return write_agree(h, failed, e, "cannot write rows to");
 }
 
 static hid_t open_obj(sl_h5_t *h, const char *obj)

@@ -53,7 +53,7 @@ mlp() {
 }
 expect_rc 1 mlp
 expect_grep "no space left for its files in 'full/exp/trials/00000[0-3]' (its error is above): the experiment stops" "$T/err"
-grep -q errored full/exp/trials.csv && fail "a trial ended errored for want of space: $(cat full/exp/trials.csv)"
+grep -q errored full/exp/trials.csv && fail "a trial ended errored for want of space: $(cat full/exp/trials.csv "$T/err")"
 rm full/filler
 expect_rc 0 mlp --resume
 expect_grep "tune finished: 4 trials: 4 done" "$T/out"
