@@ -100,6 +100,7 @@ typedef struct {
     const char *jpath;
     farm_out_t out;
     int use_out;
+    char io_msg[4400]; /* io_st's message, said once for all ranks at the end */
     char scratch[4096];
     slot_t *slots;
     int nslots, running;
@@ -281,7 +282,7 @@ static void record(farm_t *f, slot_t *s, const char *result, int code, int final
 {
     farm_record_t r = {s->id, s->attempt, f->rank, code, final, f->host, result, s->wall0, wall_now()};
     if (f->io_st == SL_OK)
-        f->io_st = farm_journal_record(f->jfd, f->jpath, &r);
+        f->io_st = farm_journal_record(f->jfd, f->jpath, &r, f->io_msg, sizeof f->io_msg);
 }
 
 /* Print a capture to the terminal with "[id] " before each line. Whole
@@ -479,19 +480,23 @@ static int finish_task(farm_t *f, int si, int wstatus, int64_t *retry_id)
     }
     int interrupted = !strcmp(result, "interrupted");
     int final = ok || s->final || interrupted;
-    record(f, s, result, code, ok ? 1 : (interrupted ? 0 : s->final));
-    /* output */
+    /* output first, then the journal: a task whose output could not be kept
+     * (a full file system) is not recorded, so a resume runs it again; in
+     * the other order the journal said done and the output was lost */
     if (f->use_out) {
         double end = wall_now();
         if (f->io_st == SL_OK)
-            f->io_st = farm_out_append(&f->out, s->id, s->attempt, "stdout", s->out_fd, end);
+            f->io_st = farm_out_append(&f->out, s->id, s->attempt, "stdout", s->out_fd, end, f->io_msg,
+                                       sizeof f->io_msg);
         if (f->io_st == SL_OK)
-            f->io_st = farm_out_append(&f->out, s->id, s->attempt, "stderr", s->err_fd, end);
+            f->io_st = farm_out_append(&f->out, s->id, s->attempt, "stderr", s->err_fd, end, f->io_msg,
+                                       sizeof f->io_msg);
     } else if (!f->o->output_dir) {
         print_prefixed(s->out_fd, s->id, stdout);
         print_prefixed(s->err_fd, s->id, stderr);
     } else if (f->io_st == SL_OK)
         f->io_st = keep_per_task(f, s);
+    record(f, s, result, code, ok ? 1 : (interrupted ? 0 : s->final));
     close(s->out_fd);
     close(s->err_fd);
     if (s->pidfd >= 0)
@@ -914,6 +919,13 @@ static sl_status_t farm_main(MPI_Comm comm, farm_opts_t *o)
     }
 done:;
     free(prev);
+    /* A write error is most often the file system's (full, or a quota),
+     * met by every rank alike (the journal is one file): the lowest rank
+     * that met one says it, once. */
+    int in = f->io_msg[0] ? f->rank : INT_MAX, lo = INT_MAX;
+    MPI_Allreduce(&in, &lo, 1, MPI_INT, MPI_MIN, f->comm);
+    if (lo == f->rank)
+        sl_error(f->io_st, "%s", f->io_msg);
     sl_status_t io = sl_agree(f->comm, f->io_st);
     double span = sl_now() - t0, makespan = 0;
     MPI_Allreduce(&span, &makespan, 1, MPI_DOUBLE, MPI_MAX, f->comm);

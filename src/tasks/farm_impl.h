@@ -29,8 +29,12 @@ sl_status_t farm_journal_load(const char *path, uint64_t hash, uint64_t old_hash
                               farm_task_state_t *ts, int *exists_p, int *needs_header_p, int *torn_p);
 sl_status_t farm_journal_header(int fd, const char *path, uint64_t hash, int64_t ntasks, const char *file,
                                 int torn);
-sl_status_t farm_journal_record(int fd, const char *path, const farm_record_t *r);
+/* A record; an error is not printed but put in msg (see farm_write_msg). */
+sl_status_t farm_journal_record(int fd, const char *path, const farm_record_t *r, char *msg, size_t msglen);
 sl_status_t farm_write_all(int fd, const char *buf, size_t len, const char *what);
+/* The same, the message put in msg[msglen] instead of printed (the farm
+ * says once what every rank met alike: a full file system). */
+sl_status_t farm_write_msg(int fd, const char *buf, size_t len, const char *what, char *msg, size_t msglen);
 /* The same without a message: 0, or -1 with errno set. */
 int farm_write_quiet(int fd, const char *buf, size_t len);
 
@@ -44,8 +48,10 @@ typedef struct {
 } farm_out_t;
 sl_status_t farm_out_open(farm_out_t *o, const char *dir, int rank);
 void farm_out_close(farm_out_t *o);
-/* Append the content of fd (from offset 0) as one stream of an attempt. */
-sl_status_t farm_out_append(farm_out_t *o, int64_t id, int attempt, const char *stream, int fd, double end);
+/* Append the content of fd (from offset 0) as one stream of an attempt; a
+ * write error is put in msg[msglen], not printed. */
+sl_status_t farm_out_append(farm_out_t *o, int64_t id, int attempt, const char *stream, int fd, double end,
+                            char *msg, size_t msglen);
 /* Print the latest attempt's output of task id from DIR to stdout/stderr. */
 sl_status_t farm_out_show(const char *dir, int64_t id);
 #endif

@@ -219,6 +219,15 @@ sl_status_t farm_write_all(int fd, const char *buf, size_t len, const char *what
     return SL_OK;
 }
 
+sl_status_t farm_write_msg(int fd, const char *buf, size_t len, const char *what, char *msg, size_t msglen)
+{
+    if (farm_write_quiet(fd, buf, len) == 0)
+        return SL_OK;
+    int e = errno;
+    snprintf(msg, msglen, "cannot write to %s: %s", what, strerror(e));
+    return sl_errno_status(e);
+}
+
 sl_status_t farm_journal_header(int fd, const char *path, uint64_t hash, int64_t ntasks, const char *file,
                                 int torn)
 {
@@ -247,12 +256,13 @@ sl_status_t farm_journal_header(int fd, const char *path, uint64_t hash, int64_t
     return SL_OK;
 }
 
-sl_status_t farm_journal_record(int fd, const char *path, const farm_record_t *r)
+sl_status_t farm_journal_record(int fd, const char *path, const farm_record_t *r, char *msg, size_t msglen)
 {
     char line[512];
     int n = snprintf(line, sizeof line, "%lld\t%d\t%d\t%s\t%s\t%d\t%.3f\t%.3f\t%d\n", (long long)r->id,
                      r->attempt, r->rank, r->host, r->result, r->code, r->start, r->end, r->final);
     if (n >= (int)sizeof line)
         n = (int)sizeof line - 1;
-    return farm_write_all(fd, line, (size_t)n, path); /* one write(2): records never interleave */
+    return farm_write_msg(fd, line, (size_t)n, path, msg,
+                          msglen); /* one write(2): records never interleave */
 }

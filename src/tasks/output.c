@@ -22,12 +22,18 @@ sl_status_t farm_out_open(farm_out_t *o, const char *dir, int rank)
     o->log_fd = open(o->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (o->log_fd < 0)
         return sl_error(SL_ERR_IO, "cannot open output log '%s': %s", o->log_path, strerror(errno));
-    o->idx_fd = open(o->idx_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    o->idx_fd = open(o->idx_path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (o->idx_fd < 0) {
         close(o->log_fd);
         o->log_fd = -1;
         return sl_error(SL_ERR_IO, "cannot open output index '%s': %s", o->idx_path, strerror(errno));
     }
+    /* a line cut short (a full file system, a kill) is ended, or the next
+     * line would be glued to it and its task's output not found */
+    char last = '\n';
+    off_t end = lseek(o->idx_fd, 0, SEEK_END);
+    if (end > 0 && pread(o->idx_fd, &last, 1, end - 1) == 1 && last != '\n')
+        return farm_write_all(o->idx_fd, "\n", 1, o->idx_path);
     return SL_OK;
 }
 
@@ -40,7 +46,8 @@ void farm_out_close(farm_out_t *o)
     o->log_fd = o->idx_fd = -1;
 }
 
-sl_status_t farm_out_append(farm_out_t *o, int64_t id, int attempt, const char *stream, int fd, double end)
+sl_status_t farm_out_append(farm_out_t *o, int64_t id, int attempt, const char *stream, int fd, double end,
+                            char *msg, size_t msglen)
 {
     off_t off = lseek(o->log_fd, 0, SEEK_END), len = 0;
     char buf[65536];
@@ -56,13 +63,13 @@ sl_status_t farm_out_append(farm_out_t *o, int64_t id, int attempt, const char *
             return sl_error(SL_ERR_IO, "cannot read a task's %s capture: %s", stream, strerror(errno));
         if (r == 0)
             break;
-        SL_TRY(farm_write_all(o->log_fd, buf, (size_t)r, o->log_path));
+        SL_TRY(farm_write_msg(o->log_fd, buf, (size_t)r, o->log_path, msg, msglen));
         len += r;
     }
     char line[128];
     int n = snprintf(line, sizeof line, "%lld\t%d\t%s\t%lld\t%lld\t%.3f\n", (long long)id, attempt, stream,
                      (long long)off, (long long)len, end);
-    return farm_write_all(o->idx_fd, line, (size_t)n, o->idx_path);
+    return farm_write_msg(o->idx_fd, line, (size_t)n, o->idx_path, msg, msglen);
 }
 
 static sl_status_t copy_range(const char *path, long long off, long long len, FILE *to)

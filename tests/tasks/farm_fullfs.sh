@@ -1,0 +1,58 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# sluice farm on a file system that fills up (a 4 MB tmpfs and a filler
+# file; skipped where mount is not allowed). --output-dir full: one message
+# (each rank said it for its own rank-R.log), exit 1, and after a resume
+# with space freed every task's output is there (a task was journaled as
+# done before its output was written: output lost for good). The journal
+# full: one message, not one per rank. An index line cut short is ended
+# before the next one is appended.
+. "$top_srcdir/tests/lib.sh"
+cd "$T" || exit 1
+mkdir full
+mount -t tmpfs -o size=4m tmpfs full 2>/dev/null || { echo "SKIP: mount -t tmpfs not permitted here"; exit 77; }
+trap 'umount "$T/full" 2>/dev/null; rm -rf "$T"' EXIT
+fill() { head -c $(($(df -B1 --output=avail full | tail -1) - $1)) /dev/zero >full/filler || true; }
+i=0
+while [ $i -lt 400 ]; do echo "echo task $i; head -c 300 /dev/zero | tr '\\0' x"; i=$((i + 1)); done >cmds
+# every task's latest stdout in DIR holds "task ID"
+all_out() {
+  /usr/bin/python3 - "$1" 400 <<'PY'
+import glob, sys
+d, n = sys.argv[1], int(sys.argv[2]); best = {}
+for idx in glob.glob(d + "/rank-*.idx"):
+    log = open(idx[:-4] + ".log", "rb").read()
+    for line in open(idx):
+        f = line.rstrip("\n").split("\t")
+        if len(f) == 6 and f[2] == "stdout":
+            best[int(f[0])] = log[int(f[3]):int(f[3]) + int(f[4])]
+bad = [i for i in range(n) if not best.get(i, b"").startswith(b"task %d\n" % i)]
+if bad:
+    sys.exit("output of tasks %s missing" % bad[:10])
+PY
+}
+fill 100000
+expect_rc 1 timeout 60 $MPIRUN -np 2 $SLUICE farm cmds --journal j1 --output-dir full/logs
+expect_grep "rank [01]: cannot write to full/logs/rank-[01].\(log\|idx\): No space left on device" "$T/err"
+[ "$(grep -c 'error:' "$T/err")" -eq 1 ] || fail "output dir full: not one message: $(cat "$T/err")"
+rm full/filler
+expect_rc 0 timeout 60 $MPIRUN -np 2 $SLUICE farm cmds --journal j1 --output-dir full/logs
+all_out full/logs || fail "a task's output was lost on the full file system"
+# the journal on the full file system
+rm -rf full/logs && fill 8000
+expect_rc 1 timeout 60 $MPIRUN -np 2 $SLUICE farm cmds --journal full/j2
+expect_grep "rank [01]: cannot write to full/j2: No space left on device" "$T/err"
+[ "$(grep -c 'error:' "$T/err")" -eq 1 ] || fail "journal full: not one message: $(cat "$T/err")"
+rm full/filler
+expect_rc 0 timeout 60 $MPIRUN -np 2 $SLUICE farm cmds --journal full/j2
+[ "$(awk -F'\t' 'NF == 9 && $5 == "ok" { print $1 }' full/j2 | sort -u | wc -l)" -eq 400 ] ||
+  fail "the journal does not hold the 400 tasks done"
+# an index line cut short (the file system filled up there)
+mkdir o3
+printf 'echo one\necho two\n' >c3
+expect_rc 0 $SLUICE farm c3 --journal j3 --output-dir o3
+printf '0\t0\tstd' >>o3/rank-0.idx
+printf 'echo uno\necho dos\n' >c4
+expect_rc 0 $SLUICE farm c4 --journal j4 --output-dir o3
+expect_rc 0 $SLUICE farm c4 --output-dir o3 --show 0
+expect_grep "^uno$" "$T/out"
