@@ -1219,7 +1219,7 @@ static void coord_end(tune_run_t *r, int64_t trial, int outcome, int64_t ck, int
          * goes on from its last checkpoint at the --resume instead */
         if (r->fatal == SL_OK) {
             sl_error(SL_ERR_NOSPACE,
-                     "trial %lld: no space left for its files in '%s' (its error is above): the experiment "
+                     "trial %lld: no space left for its files in '%s' (the error above): the experiment "
                      "stops; run it again with --resume once space is freed",
                      (long long)trial, dir);
             r->fatal = SL_ERR_NOSPACE;
@@ -1735,9 +1735,11 @@ static int run_job(tune_run_t *r, const tune_jobmsg_t *m, double *busy, int64_t 
     if (sl_stop_requested() || r->interrupt_all)
         skip = SL_TUNE_END_INTERRUPTED; /* a queued trial after a stop: keep it for the resume */
     else if (trial_dir_make(r, m->trial_dir) != 0) {
-        sl_error(SL_ERR_IO, "trial %lld: cannot create '%s': %s", (long long)m->trial, m->trial_dir,
-                 strerror(errno));
-        skip = SL_TUNE_END_FAILED;
+        int e = errno;
+        sl_error(sl_errno_status(e), "trial %lld: cannot create '%s': %s", (long long)m->trial, m->trial_dir,
+                 strerror(e));
+        /* no space (or no inode) for it: not the trial's fault */
+        skip = sl_errno_status(e) == SL_ERR_NOSPACE ? TUNE_END_NOSPACE : SL_TUNE_END_FAILED;
     }
     if (skip) {
         tune_jobmsg_t *sk = alloca(r->jobsize);

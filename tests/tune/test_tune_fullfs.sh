@@ -10,7 +10,7 @@ OBJ="$top_srcdir/tests/tune/objective.sh"
 cd "$T" || exit 1
 mkdir full
 mount -t tmpfs -o size=4m tmpfs full 2>/dev/null || { echo "SKIP: mount -t tmpfs not permitted here"; exit 77; }
-trap 'umount "$T/full" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'umount "$T/full" "$T/full2" 2>/dev/null; rm -rf "$T"' EXIT
 tune() {
   timeout 60 $MPIRUN -np 2 $SLUICE tune -q --command "$OBJ 8 0.05" --space 'x=uniform(-1,1)' \
     --space 'y=uniform(-1,1)' --metric loss --trials 16 --seed 1 --out full/exp "$@"
@@ -52,8 +52,25 @@ mlp() {
     --space 'lr=loguniform(1e-4,1e-1)' --metric train_loss --max-t 3 --trials 4 --seed 1 --out full/exp "$@"
 }
 expect_rc 1 mlp
-expect_grep "no space left for its files in 'full/exp/trials/00000[0-3]' (its error is above): the experiment stops" "$T/err"
+expect_grep "no space left for its files in 'full/exp/trials/00000[0-3]' (the error above): the experiment stops" "$T/err"
 grep -q errored full/exp/trials.csv && fail "a trial ended errored for want of space: $(cat full/exp/trials.csv "$T/err")"
 rm full/filler
 expect_rc 0 mlp --resume
 expect_grep "tune finished: 4 trials: 4 done" "$T/out"
+# No inode left for a trial's directory: the same (each trial made after
+# that ended errored, one message each)
+mkdir full2
+mount -t tmpfs -o size=4m,nr_inodes=40 tmpfs full2 || fail "mount full2"
+cmd2() {
+  timeout 60 $MPIRUN -np 2 $SLUICE tune -q --command "$OBJ 4" --space 'x=uniform(-1,1)' --space 'y=uniform(-1,1)' \
+    --metric loss --trials 20 --seed 1 --keep-checkpoints 1 --out full2/exp "$@"
+}
+expect_rc 1 cmd2
+expect_grep "trial [0-9]*: cannot create 'full2/exp/trials/0000[0-9][0-9]': No space left on device" "$T/err"
+expect_grep "no space left for its files in 'full2/exp/trials/0000[0-9][0-9]' (the error above)" "$T/err"
+# (one a group at most: the stop reaches the other after it took a job)
+[ "$(grep -c "cannot create 'full2/exp/trials" "$T/err")" -le 2 ] || fail "trials went on failing: $(cat "$T/err")"
+grep -q errored full2/exp/trials.csv && fail "a trial ended errored for want of inodes: $(cat full2/exp/trials.csv)"
+mount -o remount,nr_inodes=1000 full2 || fail "remount full2"
+expect_rc 0 cmd2 --resume
+expect_grep "tune finished: 20 trials: 20 done" "$T/out"
