@@ -20,6 +20,17 @@ cmds=$("$top_builddir/sluice" --help 2>&1 | awk '/^commands:/ {on = 1; next} on 
 for c in $cmds; do
   grep -q "^\.B $c\$" "$man1" || fail "the man page does not describe the command '$c' that sluice --help lists"
 done
+# every SLUICE_* variable the library reads is in ENVIRONMENT, and FILES names
+# every batch script that make install puts in share/sluice/slurm
+for v in $(grep -rhoE 'getenv\("SLUICE_[A-Z_]+"\)' "$top_srcdir/src" | grep -oE 'SLUICE_[A-Z_]+' | sort -u); do
+  grep -q "^\.B $v\$" "$man1" || fail "the man page's ENVIRONMENT lacks $v, which sluice reads"
+done
+for f in $(find "$T/stage" -path '*/share/sluice/slurm/*.sbatch'); do
+  b=$(basename "$f" .sbatch)
+  [ "$b" = ddppo ] && b=DD-PPO
+  sed -n '/^\.I share\/sluice\/slurm/,/^\.TP/p' "$man1" | grep -qw -- "$b" ||
+    fail "the man page's FILES does not name the installed batch script $(basename "$f")"
+done
 if command -v groff >/dev/null; then
   w=$(groff -man -Tutf8 -ww -z "$man1" 2>&1)
   [ -z "$w" ] || fail "the man page renders with warnings: $w"
