@@ -61,4 +61,10 @@ libdir=$(dirname "$(dirname "$pc")")
 LD_LIBRARY_PATH="$libdir" expect_rc 0 $MPIRUN -np 2 "$T/hello"
 expect_grep "hello from sluice" "$T/out"
 expect_grep "2 ranks" "$T/out"
+# sl_rng_create hands out GSL generators, which a program draws from with
+# GSL's own functions: pkg-config --libs must link GSL too
+printf '#include <sluice/sluice.h>\n#include <gsl/gsl_rng.h>\nint main(void)\n{\n    gsl_rng *r;\n    if (sl_rng_create(1, 0, "t", &r) != SL_OK)\n        return 1;\n    printf("%%.6f\\n", gsl_rng_uniform(r));\n    sl_rng_destroy(&r);\n    return 0;\n}\n' >"$T/user/rng.c"
+mpicc -o "$T/rng" "$T/user/rng.c" $flags || fail "a program drawing from sl_rng_create's generator did not link with: $flags"
+LD_LIBRARY_PATH="$libdir" expect_rc 0 "$T/rng"
+expect_grep "^0\.[0-9]" "$T/out"
 echo "PASS: install"
