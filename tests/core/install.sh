@@ -67,4 +67,10 @@ printf '#include <sluice/sluice.h>\n#include <gsl/gsl_rng.h>\nint main(void)\n{\
 mpicc -o "$T/rng" "$T/user/rng.c" $flags || fail "a program drawing from sl_rng_create's generator did not link with: $flags"
 LD_LIBRARY_PATH="$libdir" expect_rc 0 "$T/rng"
 expect_grep "^0\.[0-9]" "$T/out"
+# a program's error names the rank that saw it when the job has several, as
+# the driver's do (the library knew the rank but not the size: no rank named)
+printf '#include <sluice/sluice.h>\nint main(int argc, char **argv)\n{\n    MPI_Init(&argc, &argv);\n    int r;\n    MPI_Comm_rank(MPI_COMM_WORLD, &r);\n    sl_status_t st = sl_agree(MPI_COMM_WORLD, r == 1 ? sl_error(SL_ERR_IO, "cannot read x.h5") : SL_OK);\n    MPI_Finalize();\n    return st == SL_OK;\n}\n' >"$T/user/err.c"
+mpicc -o "$T/errprog" "$T/user/err.c" $flags || fail "err.c did not build with: $flags"
+LD_LIBRARY_PATH="$libdir" expect_rc 0 $MPIRUN -np 2 "$T/errprog"
+[ "$(cat "$T/err")" = "sluice: error: rank 1: cannot read x.h5" ] || fail "expected the error once, naming rank 1: $(cat "$T/err")"
 echo "PASS: install"
