@@ -225,6 +225,7 @@ static sl_status_t stage_sort(MPI_Comm comm, const demo_opts_t *o)
 
 static int train_report(const sl_nn_train_metrics_t *m, void *arg)
 {
+    ++*(int *)arg;
     if (sl_log_rank() == 0) {
         printf("train: epoch %lld: train loss %.4f, test accuracy %.4f, %.0f samples/s\n", (long long)m->epoch,
                m->train_loss, m->eval_accuracy, m->samples_per_s);
@@ -280,8 +281,16 @@ static sl_status_t stage_train(MPI_Comm comm, const demo_opts_t *o)
         fflush(stdout);
     }
     sl_nn_train_result_t res;
-    sl_status_t st = sl_nn_train_run(comm, &t, train_report, NULL, &res);
-    if (st == SL_OK && rank == 0) {
+    int epochs_run = 0;
+    sl_status_t st = sl_nn_train_run(comm, &t, train_report, &epochs_run, &res);
+    /* A re-run after a finished training runs no epoch: there is no accuracy
+     * of this run to print (res.last is empty), so say where the model is. */
+    if (st == SL_OK && rank == 0 && epochs_run == 0) {
+        printf("train: %s/ckpt.h5 already holds %lld epoch%s (its metrics are in %s/metrics.csv; --restart "
+               "trains again)\n",
+               dir, (long long)res.epochs_done, res.epochs_done == 1 ? "" : "s", dir);
+        fflush(stdout);
+    } else if (st == SL_OK && rank == 0) {
         printf(
             "train: test accuracy %.4f after %lld epoch%s; checkpoint %s/ckpt.h5, metrics %s/metrics.csv\n",
             res.last.eval_accuracy, (long long)res.epochs_done, res.epochs_done == 1 ? "" : "s", dir, dir);

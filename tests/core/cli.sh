@@ -56,6 +56,9 @@ expect_grep "bad.cfg:5: unknown key 'bogus_key'" "$T/err"
 printf '# demo settings\n[demo]\nsteps = 3\nstep-ms = 0\nfarm-tasks = 0\nsort-records = 0\ntrain-epochs = 0\nout = %s\n' "$T/cfgrun" >"$T/good.cfg"
 expect_rc 0 "$SLUICE" demo --config "$T/good.cfg"
 expect_grep "after 3 steps" "$T/out"
+# The common options are command-line only, as the README says.
+printf 'verbose = 1\n' >"$T/common.cfg"
+expect_rc 2 "$SLUICE" demo --config "$T/common.cfg"; expect_grep "common.cfg:1: unknown key 'verbose'" "$T/err"
 # The command line overrides the file.
 expect_rc 0 "$SLUICE" demo --config "$T/good.cfg" --steps 4 --quiet
 expect_grep "after 4 steps" "$T/out"
