@@ -27,6 +27,8 @@ expect_rc 2 "$SLUICE" data x
   fail "sluice data x: $(cat "$T/err")"
 expect_rc 2 "$SLUICE" help frobnicate;   expect_grep "unknown command 'frobnicate'" "$T/err"
 expect_rc 2 "$SLUICE" demo --bogus;      expect_grep "unknown option '--bogus'" "$T/err"
+# -q and -v combined in one word: not "unknown option '-q'" (it is one)
+expect_rc 2 "$SLUICE" demo -qv;          expect_grep "'-qv' for 'sluice demo': short options are not combined" "$T/err"
 expect_rc 2 "$SLUICE" demo --steps -1;   expect_grep "option --steps: -1 is out of range" "$T/err"
 expect_rc 2 "$SLUICE" demo --steps x;    expect_grep "not an integer" "$T/err"
 expect_rc 2 "$SLUICE" demo --config "$T/none.cfg"; expect_grep "cannot read config file '$T/none.cfg'" "$T/err"
