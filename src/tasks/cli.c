@@ -667,7 +667,8 @@ static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round
 static sl_status_t setup_journal(farm_t *f, uint64_t hash, uint64_t old_hash, const char *file)
 {
     sl_status_t st = SL_OK;
-    int exists = 0, needs_header = 0, torn = 0;
+    int exists = 0, needs_header = 0;
+    size_t torn = 0;
     f->jfd = -1;
     if (f->rank == 0) {
         /* Rank 0 holds a lock on the journal for the farm's life: a second
@@ -685,10 +686,18 @@ static sl_status_t setup_journal(farm_t *f, uint64_t hash, uint64_t old_hash, co
         if (st == SL_OK)
             st = farm_journal_load(f->jpath, hash, old_hash, f->ncmds, f->o->force, f->ts, &exists,
                                    &needs_header, &torn);
+        /* a torn last line (a writer killed mid-record) is cut off, not
+         * closed with a newline: kept, it would be warned about on every run.
+         * One ftruncate(2) under the lock: complete records stay as they are */
+        if (st == SL_OK && torn) {
+            struct stat sb;
+            if (fstat(f->jfd, &sb) != 0 || (size_t)sb.st_size < torn ||
+                ftruncate(f->jfd, sb.st_size - (off_t)torn) != 0)
+                st = sl_error(SL_ERR_IO, "cannot remove the torn last line of journal '%s': %s", f->jpath,
+                              strerror(errno));
+        }
         if (st == SL_OK && needs_header)
-            st = farm_journal_header(f->jfd, f->jpath, hash, f->ncmds, file, torn);
-        else if (st == SL_OK && torn)
-            st = farm_write_all(f->jfd, "\n", 1, f->jpath);
+            st = farm_journal_header(f->jfd, f->jpath, hash, f->ncmds, file);
         if (st == SL_OK && fsync(f->jfd) != 0 && errno != EINVAL)
             st = sl_error(SL_ERR_IO, "cannot fsync journal '%s': %s", f->jpath, strerror(errno));
     }

@@ -73,6 +73,11 @@ expect_grep "incomplete record" "$T/err"
 [ "$(ls t.* | wc -l)" -eq 1 ] || fail "expected only the torn task to run again, ran: $(ls t.*)"
 expect_rc 0 $MPIRUN -np 2 "$SLUICE" farm c3
 [ "$(ls t.* | wc -l)" -eq 1 ] || fail "a third run ran tasks again"
+# the run that repaired it cut the torn bytes off: the next run is silent,
+# and every line is a header or a complete record (9 fields)
+grep -q "record" "$T/err" && { cat "$T/err"; fail "the torn line is warned about again on a later run"; }
+awk -F'\t' 'NR > 1 && NF != 9' c3.journal | grep -q . && { cat -A c3.journal; fail "the torn bytes stayed in the journal"; }
+[ "$(grep -c '	ok	' c3.journal)" -eq 4 ] || { cat c3.journal; fail "expected 4 ok records after the repair"; }
 # a directory as FILE
 mkdir d
 expect_rc 1 $MPIRUN -np 1 "$SLUICE" farm d
