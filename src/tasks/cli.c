@@ -617,7 +617,8 @@ static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round
                 si++;
             int64_t id = ids[lo++];
             int attempt = f->ts[id].prior + round;
-            sl_status_t st = start_task(f, si, id, attempt, round >= f->o->retries);
+            /* failures of earlier runs count: a stop does not give the task its retries again */
+            sl_status_t st = start_task(f, si, id, attempt, f->ts[id].used + round >= f->o->retries);
             if (st != SL_OK) {
                 f->io_st = st;
                 break;
@@ -878,12 +879,17 @@ static sl_status_t farm_main(MPI_Comm comm, farm_opts_t *o)
     pending = malloc((size_t)(f->ncmds + 1) * sizeof *pending);
     SL_TRY_GOTO(sl_agree(f->comm, pending ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory")), out);
     for (int64_t i = 0; i < f->ncmds; i++) {
-        if (f->ts[i].done)
+        farm_task_state_t *t = &f->ts[i];
+        if (!t->done && !t->failed && t->used > o->retries)
+            t->failed = 1; /* its attempts are spent (a run before the stop had more --retries) */
+        if (t->done)
             done_before++;
-        else if (f->ts[i].failed && !o->retry_failed)
+        else if (t->failed && !o->retry_failed)
             failed_before++;
         else {
-            rerun += f->ts[i].failed;
+            if (t->failed)
+                t->used = 0; /* --retry-failed: its retries afresh */
+            rerun += t->failed;
             pending[npending++] = i;
         }
     }

@@ -8,6 +8,8 @@
 /* What the journal says about one task. */
 typedef struct {
     int prior;   /* attempts recorded before this run */
+    int used;    /* failed attempts since the last final failure (interrupted
+                    ones are no failure): --retries bounds them across runs */
     char done;   /* succeeded once */
     char failed; /* finally failed */
 } farm_task_state_t;

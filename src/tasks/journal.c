@@ -178,8 +178,11 @@ sl_status_t farm_journal_load(const char *path, uint64_t hash, uint64_t old_hash
                     t->prior = (int)(att + 1);
                 if (!strcmp(f[4], "ok"))
                     t->done = 1;
-                else if (strcmp(f[4], "interrupted") != 0 && !strcmp(f[8], "1"))
+                else if (strcmp(f[4], "interrupted") != 0 && !strcmp(f[8], "1")) {
                     t->failed = 1;
+                    t->used = 0; /* a run with --retry-failed starts its retries afresh */
+                } else if (strcmp(f[4], "interrupted") != 0)
+                    t->used++;
             }
         }
         p = nl + 1;
