@@ -29,8 +29,8 @@
 extern char **environ;
 
 typedef struct {
-    char *file, *journal, *output_dir;
-    long slots, cpus_per_task, gpus_per_task, retries, show;
+    char *file, *journal, *output_dir, *show; /* show: a task id as given, NULL: not given */
+    long slots, cpus_per_task, gpus_per_task, retries;
     double timeout, grace;
     int retry_failed, force, halt_on_error, output_per_task;
 } farm_opts_t;
@@ -62,7 +62,8 @@ static const sl_opt_t farm_table[] = {
      "keep each task's stdout/stderr in DIR (packed per-rank logs + index)", "DIR"},
     {"output-per-task", 0, SL_OPT_BOOL, O(output_per_task), NULL, 0, 0, NULL, 0,
      "with --output-dir: plain files DIR/task-ID.out and .err", NULL},
-    {"show", 0, SL_OPT_INT, O(show), "-1", -1, 9e18, NULL, SL_OPT_CLI_ONLY,
+    /* text, not an int with a -1 "not given" that --help would show as its default */
+    {"show", 0, SL_OPT_STRING, O(show), NULL, 0, 0, NULL, SL_OPT_CLI_ONLY,
      "print the output of task ID kept in --output-dir, and exit", "ID"},
     SL_OPT_END,
 };
@@ -1003,13 +1004,19 @@ sl_status_t sl_cmd_farm(MPI_Comm comm, int argc, char **argv)
     SL_TRY(sl_opts_parse(&farm_spec, &o, argc, argv, &info));
     sl_status_t st = SL_OK;
     if (!info.help) {
-        if (o.show >= 0) {
+        if (o.show) {
             int rank;
             MPI_Comm_rank(comm, &rank);
-            if (!o.output_dir)
+            char *end;
+            errno = 0;
+            long long id = strtoll(o.show, &end, 10);
+            if (errno || end == o.show || *end || id < 0)
+                st = sl_error_root(comm, SL_ERR_USAGE, "farm: --show '%s' is not a task id (0, 1, 2, ...)",
+                                   o.show);
+            else if (!o.output_dir)
                 st = sl_error_root(comm, SL_ERR_USAGE, "farm: --show needs --output-dir DIR");
             else if (rank == 0)
-                st = farm_out_show(o.output_dir, o.show);
+                st = farm_out_show(o.output_dir, id);
             st = sl_agree(comm, st);
         } else
             st = farm_main(comm, &o);

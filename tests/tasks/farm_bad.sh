@@ -27,6 +27,14 @@ printf 'echo 1\necho 2\000\necho 3 > three\n' > withnul
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm withnul
 expect_grep "task file 'withnul': line 2 contains a NUL byte" "$T/err"
 expect_rc 2 $MPIRUN -np 1 "$SLUICE" farm x --bogus
+# --show has no default: --help shows none (it showed the sentinel -1), and
+# an id that is not one is a usage error, not a farm run
+expect_rc 0 "$SLUICE" farm --help
+grep -- "--show" "$T/out" | grep -q -- "-1" && { cat "$T/out"; fail "--help shows a -1 for --show"; }
+expect_rc 2 "$SLUICE" farm --show -1 --output-dir o5
+expect_grep "farm: --show '-1' is not a task id" "$T/err"
+expect_rc 2 "$SLUICE" farm --show x1 --output-dir o5
+expect_grep "farm: --show 'x1' is not a task id" "$T/err"
 printf 'echo a >> a.$SLUICE_TASK_ID\necho b >> a.$SLUICE_TASK_ID\n' > c1
 printf 'echo other\n' > c2
 expect_rc 0 $MPIRUN -np 2 "$SLUICE" farm c1 --journal j
