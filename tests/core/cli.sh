@@ -53,6 +53,14 @@ expect_rc 2 $MPIRUN -np 2 "$SLUICE" demo --nope
 printf '[demo]\nsteps = 3\nstep-ms = 0\nout = %s\nbogus_key = 1\n' "$T/cfgrun" >"$T/bad.cfg"
 expect_rc 2 "$SLUICE" demo --config "$T/bad.cfg"
 expect_grep "bad.cfg:5: unknown key 'bogus_key'" "$T/err"
+# an unknown [section] is an error naming FILE:LINE of its header, also
+# when it holds no key (it was let through) or its keys come later
+printf '[demo]\nsteps = 3\n[sort]\n' >"$T/sec1.cfg"
+expect_rc 2 "$SLUICE" demo --config "$T/sec1.cfg"
+expect_grep "sec1.cfg:3: unknown section \[sort\] for 'sluice demo'" "$T/err"
+printf '[bogus]\n\n# later\nsteps = 3\n' >"$T/sec2.cfg"
+expect_rc 2 "$SLUICE" demo --config "$T/sec2.cfg"
+expect_grep "sec2.cfg:1: unknown section \[bogus\]" "$T/err"
 printf '# demo settings\n[demo]\nsteps = 3\nstep-ms = 0\nfarm-tasks = 0\nsort-records = 0\ntrain-epochs = 0\nout = %s\n' "$T/cfgrun" >"$T/good.cfg"
 expect_rc 0 "$SLUICE" demo --config "$T/good.cfg"
 expect_grep "after 3 steps" "$T/out"
