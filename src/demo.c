@@ -108,7 +108,10 @@ static sl_status_t save(demo_t *d, const char *path, long seed, int keep)
         sl_h5_discard(&h);
         return st;
     }
-    return sl_h5_commit(&h, keep);
+    SL_TRY(sl_h5_commit(&h, keep));
+    if (d->rank == 0) /* versions beyond --keep that a run with a larger one left */
+        sl_h5_prune(path, keep);
+    return SL_OK;
 }
 
 static sl_status_t load(demo_t *d, const char *path, long seed, int *found_p)
