@@ -86,6 +86,19 @@ expect_grep "written mid-epoch with --seed 1; resume it with the same seed, not 
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d2.h5" --model mlp:16-8-4 --epochs 3 --batch 16 \
   --out "$T/stop" --resume
 expect_grep "written mid-epoch on a training set of 200 rows; --data $T/d2.h5 has 100" "$T/err"
+# the reduction (--exact's shards, --no-exact) would change for the rest
+# of the epoch: refused, naming both (it resumed, and the weights were
+# those of no run)
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 \
+  --out "$T/stop" --resume --shards 8
+expect_grep "written mid-epoch with --exact --shards 4; this run has --exact --shards 8, which reduces the rest of the epoch's gradients another way: resume it with --exact --shards 4" "$T/err"
+[ "$(grep -c "error" "$T/err")" -eq 1 ] || fail "a resume with another --shards printed $(cat "$T/err")"
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 \
+  --out "$T/stop" --resume --no-exact
+expect_grep "written mid-epoch with --exact --shards 4; this run has --no-exact," "$T/err"
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 \
+  --out "$T/stop" --resume --shards 3
+expect_grep "this run has --shards 3 (--exact falls back to --no-exact with it on 2 ranks)" "$T/err"
 cmp -s "$T/stop/ckpt.h5" "$T/stop.keep.h5" || fail "a refused resume changed the checkpoint"
 printf '1,4,0.5' >> "$T/stop/steps.csv" # a row torn by a kill: dropped on resume
 expect_rc 0 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 \
@@ -94,6 +107,18 @@ expect_grep "resuming from" "$T/err"
 expect_rc 0 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 --out "$T/ref" \
   --log-steps 4
 h5diff "$T/stop/ckpt.h5" "$T/ref/ckpt.h5" /model /model || fail "stop + resume differs from one run"
+# --no-exact does not use the shard count: a mid-epoch resume may change it
+# (the weights equal an uninterrupted run's), but not to --exact
+expect_rc 75 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 2 --batch 16 \
+  --out "$T/nx" --max-steps 5 --no-exact
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 2 --batch 16 \
+  --out "$T/nx" --resume
+expect_grep "written mid-epoch with --no-exact; this run has --exact --shards 4," "$T/err"
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 2 --batch 16 \
+  --out "$T/nx" --resume --no-exact --shards 8
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 2 --batch 16 \
+  --out "$T/nxref" --no-exact
+h5diff "$T/nx/ckpt.h5" "$T/nxref/ckpt.h5" /model /model || fail "--no-exact stop + resume with --shards 8 differs from one run"
 # 200 rows, batch 16: 13 steps an epoch, 39 in all: rows at steps 4, 8, ..., 36
 [ "$(tail -n +2 "$T/ref/steps.csv" | cut -d, -f2 | tr '\n' ' ')" = "4 8 12 16 20 24 28 32 36 " ] ||
   fail "steps.csv rows: $(cut -d, -f2 "$T/ref/steps.csv" | tr '\n' ' ')"
