@@ -191,6 +191,25 @@ with open(sys.argv[1], "w") as f:
     f.write("a,b,label\n" + z + "1.5," + z + "2.5,1\n0.25," + z + "4,0\n")' "$T/long.csv"
 expect_rc 0 $MPIRUN -np 1 "$SLUICE" data import-csv --input "$T/long.csv" --output "$T/long.h5"
 h5dump -d /X "$T/long.h5" | tr -d ' \n' | grep -q '(0,0):1.5,2.5,(1,0):0.25,4' || fail "long CSV lines were not read whole"
+# quoted fields: a first line of quoted numbers is data (it was taken as a
+# header, and the next quoted number was "not a number"); a quoted header
+# is a header, a comma inside quotes is no separator, "" is a quote; a
+# field whose first value is a number only in part ("1st") names a header
+printf '"1.5","2","0"\n"2.5", "3" ,"1"\n' > "$T/qnum.csv"
+expect_rc 0 $MPIRUN -np 1 "$SLUICE" data import-csv --input "$T/qnum.csv" --output "$T/qnum.h5"
+expect_grep "imported 2 samples of 2 features" "$T/err"
+h5dump -d /X "$T/qnum.h5" | tr -d ' \n' | grep -q '(0,0):1.5,2,(1,0):2.5,3' || fail "quoted numbers were not read as data"
+h5dump -d /y "$T/qnum.h5" | tr -d ' \n' | grep -q '(0):0,1}' || fail "quoted labels were not read"
+printf '"a, in m","the ""b""","label"\n1.5,2,0\n2.5,3,1\n' > "$T/qhead.csv"
+expect_rc 0 $MPIRUN -np 1 "$SLUICE" data import-csv --input "$T/qhead.csv" --output "$T/qhead.h5"
+expect_grep "imported 2 samples of 2 features" "$T/err"
+printf '1st,2nd,label\n1.5,2,0\n' > "$T/nhead.csv"
+expect_rc 0 $MPIRUN -np 1 "$SLUICE" data import-csv --input "$T/nhead.csv" --output "$T/nhead.h5"
+expect_grep "imported 1 samples of 2 features" "$T/err"
+printf '"a","b\n1.5,2\n' > "$T/qopen.csv"
+expect_rc 1 $MPIRUN -np 1 "$SLUICE" data import-csv --input "$T/qopen.csv" --output "$T/qopen.h5"
+expect_grep "qopen.csv:1: column 2: a quoted field must end with its closing quote" "$T/err"
+[ ! -e "$T/qopen.h5" ] || fail "a failed import left a file"
 printf 'a,b,label\n0.5,1e39,1\n0.1,0.2,0\n' > "$T/big.csv"
 expect_rc 1 $MPIRUN -np 1 "$SLUICE" data import-csv --input "$T/big.csv" --output "$T/big.h5"
 expect_grep "big.csv:2: column 2: '1e39' times --scale does not fit in float32" "$T/err"
