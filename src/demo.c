@@ -108,7 +108,10 @@ static sl_status_t save(demo_t *d, const char *path, long seed, int keep)
         sl_h5_discard(&h);
         return st;
     }
-    return sl_h5_commit(&h, keep);
+    SL_TRY(sl_h5_commit(&h, keep));
+    if (d->rank == 0) /* versions beyond --keep that a run with a larger one left */
+        sl_h5_prune(path, keep);
+    return SL_OK;
 }
 
 static sl_status_t load(demo_t *d, const char *path, long seed, int *found_p)
@@ -225,6 +228,7 @@ static sl_status_t stage_sort(MPI_Comm comm, const demo_opts_t *o)
 
 static int train_report(const sl_nn_train_metrics_t *m, void *arg)
 {
+    ++*(int *)arg;
     if (sl_log_rank() == 0) {
         printf("train: epoch %lld: train loss %.4f, test accuracy %.4f, %.0f samples/s\n", (long long)m->epoch,
                m->train_loss, m->eval_accuracy, m->samples_per_s);
@@ -280,8 +284,16 @@ static sl_status_t stage_train(MPI_Comm comm, const demo_opts_t *o)
         fflush(stdout);
     }
     sl_nn_train_result_t res;
-    sl_status_t st = sl_nn_train_run(comm, &t, train_report, NULL, &res);
-    if (st == SL_OK && rank == 0) {
+    int epochs_run = 0;
+    sl_status_t st = sl_nn_train_run(comm, &t, train_report, &epochs_run, &res);
+    /* A re-run after a finished training runs no epoch: there is no accuracy
+     * of this run to print (res.last is empty), so say where the model is. */
+    if (st == SL_OK && rank == 0 && epochs_run == 0) {
+        printf("train: %s/ckpt.h5 already holds %lld epoch%s (its metrics are in %s/metrics.csv; --restart "
+               "trains again)\n",
+               dir, (long long)res.epochs_done, res.epochs_done == 1 ? "" : "s", dir);
+        fflush(stdout);
+    } else if (st == SL_OK && rank == 0) {
         printf(
             "train: test accuracy %.4f after %lld epoch%s; checkpoint %s/ckpt.h5, metrics %s/metrics.csv\n",
             res.last.eval_accuracy, (long long)res.epochs_done, res.epochs_done == 1 ? "" : "s", dir, dir);

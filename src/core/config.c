@@ -16,10 +16,17 @@ typedef struct {
     int line;
 } cfg_entry_t;
 
+typedef struct {
+    char *name;
+    int line; /* of its [header] */
+} cfg_section_t;
+
 struct sl_config {
     char *path;
     cfg_entry_t *e;
     int n, cap;
+    cfg_section_t *sec; /* every [section] header, keys or none: an unknown one is an error either way */
+    int nsec, capsec;
 };
 
 static char *trim(char *s)
@@ -42,6 +49,9 @@ void sl_config_destroy(sl_config_t **cfg)
         free((*cfg)->e[i].value);
     }
     free((*cfg)->e);
+    for (int i = 0; i < (*cfg)->nsec; i++)
+        free((*cfg)->sec[i].name);
+    free((*cfg)->sec);
     free((*cfg)->path);
     free(*cfg);
     *cfg = NULL;
@@ -78,6 +88,21 @@ sl_status_t sl_config_load(const char *path, sl_config_t **cfg_p)
             }
             *close = '\0';
             snprintf(section, sizeof section, "%s", trim(s + 1));
+            if (cfg->nsec == cfg->capsec) {
+                int cap = cfg->capsec ? 2 * cfg->capsec : 8;
+                cfg_section_t *v = realloc(cfg->sec, (size_t)cap * sizeof *v);
+                if (!v) {
+                    st = sl_error(SL_ERR_NOMEM, "out of memory reading '%s'", path);
+                    goto err;
+                }
+                cfg->sec = v;
+                cfg->capsec = cap;
+            }
+            if (!(cfg->sec[cfg->nsec].name = strdup(section))) {
+                st = sl_error(SL_ERR_NOMEM, "out of memory reading '%s'", path);
+                goto err;
+            }
+            cfg->sec[cfg->nsec++].line = lineno;
             continue;
         }
         char *eq = strchr(s, '=');
@@ -155,13 +180,15 @@ const char *sl_config_path(const sl_config_t *cfg) { return cfg->path; }
 int sl_config_find_unknown_section(const sl_config_t *cfg, const char *const *known,
                                    const char **bad_p, int *line_p)
 {
-    for (int i = 0; cfg && i < cfg->n; i++) {
+    /* the headers, not the keys under them: an empty [sectoin] was let
+     * through, and the error named the line of its first key */
+    for (int i = 0; cfg && i < cfg->nsec; i++) {
         int ok = 0;
         for (int k = 0; known[k]; k++)
-            ok |= !strcmp(cfg->e[i].section, known[k]);
+            ok |= !strcmp(cfg->sec[i].name, known[k]);
         if (!ok) {
-            *bad_p = cfg->e[i].section;
-            *line_p = cfg->e[i].line;
+            *bad_p = cfg->sec[i].name;
+            *line_p = cfg->sec[i].line;
             return 1;
         }
     }

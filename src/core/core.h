@@ -447,6 +447,11 @@ sl_status_t sl_h5_set_attr_str(sl_h5_t *h, const char *obj, const char *name, co
  * previous versions as PATH.1 .. PATH.(keep-1) (newest first), with no moment
  * where PATH is missing. Frees *h (also on error, which removes PATH.tmp). */
 sl_status_t sl_h5_commit(sl_h5_t **h, int keep);
+/* Local (call on one rank, after sl_h5_commit): remove the versions PATH.N,
+ * N >= keep, that a run with a larger keep left beside PATH, so that keep
+ * holds across runs. Only names PATH.<digits> are touched. Returns how many
+ * were removed; one that cannot be removed is warned about, not an error. */
+int sl_h5_prune(const char *path, int keep);
 /* Collective: give up a file being written; removes PATH.tmp. Accepts NULL. */
 void sl_h5_discard(sl_h5_t **h);
 

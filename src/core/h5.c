@@ -13,6 +13,7 @@
 #include "config.h"
 #include "core_impl.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -441,6 +442,41 @@ static sl_status_t rotate(const char *path, int keep)
         return sl_error(SL_ERR_IO, "cannot link '%s' to '%s' (keep > 1 needs hard links): %s", path, b,
                         strerror(errno));
     return SL_OK;
+}
+
+int sl_h5_prune(const char *path, int keep)
+{
+    char dir[4200];
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    if (slash)
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path) + (slash == path), path);
+    else
+        snprintf(dir, sizeof dir, ".");
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    size_t bl = strlen(base);
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *n = e->d_name, *num = n + bl + 1;
+        if (strncmp(n, base, bl) || n[bl] != '.' || !*num || strspn(num, "0123456789") != strlen(num))
+            continue;
+        char *end;
+        errno = 0;
+        long v = strtol(num, &end, 10);
+        if (errno || v < 1 || v < keep)
+            continue;
+        char p[8448];
+        snprintf(p, sizeof p, "%s/%s", dir, n);
+        if (unlink(p) == 0)
+            removed++;
+        else
+            SL_WARN("cannot remove '%s', an older version than keep %d asks for: %s", p, keep,
+                    strerror(errno));
+    }
+    closedir(d);
+    return removed;
 }
 
 sl_status_t sl_h5_commit(sl_h5_t **hp, int keep)

@@ -22,11 +22,16 @@ void sl_log_set_rank(int rank, int size)
 
 int sl_log_rank(void)
 {
+    /* A program using the library does not call sl_log_set_rank: take both
+     * from the world, so its errors name the rank when there are several. */
     if (log_rank < 0) {
-        int init = 0;
+        int init = 0, fini = 0;
         MPI_Initialized(&init);
-        if (init)
+        MPI_Finalized(&fini);
+        if (init && !fini) {
             MPI_Comm_rank(MPI_COMM_WORLD, &log_rank);
+            MPI_Comm_size(MPI_COMM_WORLD, &log_size);
+        }
     }
     return log_rank < 0 ? 0 : log_rank;
 }

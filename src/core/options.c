@@ -449,6 +449,15 @@ sl_status_t sl_opts_parse(const sl_cmd_spec_t *spec, void *opts, int argc, char 
                     val = eq + 1;
             } else {
                 o = find_short(table, a[1]);
+                if (!o && a[2] && strchr("hqv", a[1])) {
+                    /* -q, -v and -h are the common options, which take no
+                     * value and are not combined with others in one word */
+                    st = usage_error(
+                        "'%s' for 'sluice %s': short options are not combined; give '-%c' and the "
+                        "rest separately (see 'sluice %s --help')",
+                        a, cname, a[1], cname);
+                    goto err_cli;
+                }
                 if (!o) {
                     st = usage_error("unknown option '-%c' for 'sluice %s' (see 'sluice %s --help')", a[1],
                                      cname, cname);

@@ -18,7 +18,7 @@ static const char *const rl_other_section_train[] = {"rl", NULL};
 typedef struct {
     char *env, *out, *device, *hidden, *log_std_init, *norm_obs, *norm_reward, *target;
     long total_steps, envs, num_steps, minibatches, epochs, seed, ckpt_every, stop_after, straggler_rank,
-        delay_us, nan_at;
+        delay_us, nan_at, nan_rank;
     double lr, gamma, lambda, clip, ent_coef, vf_coef, max_grad_norm, pmin, pworkers;
     int anneal_lr, clip_vloss, resume, preempt, stop_at_target, shared;
 } train_cli_t;
@@ -82,6 +82,8 @@ static const sl_opt_t train_table[] = {
      "test: stop as a signal would after N updates", NULL},
     {"test-nan-at", 0, SL_OPT_INT, O(nan_at), "0", 0, 1e9, NULL, SL_OPT_HIDDEN,
      "test: a NaN loss in this update", NULL},
+    {"test-nan-rank", 0, SL_OPT_INT, O(nan_rank), "-1", -1, 1e9, NULL, SL_OPT_HIDDEN,
+     "test: the NaN loss on this rank only (-1: every rank)", NULL},
     SL_OPT_END,
 };
 #undef O
@@ -204,6 +206,7 @@ static sl_status_t rl_train_cmd(MPI_Comm comm, int argc, char **argv)
     o.straggler_delay_us = c.delay_us;
     o.stop_after = c.stop_after;
     o.test_nan_update = c.nan_at;
+    o.test_nan_rank = (int)c.nan_rank;
     o.quiet = sl_log_level_g < SL_LOG_INFO;
     st = sl_rl_train(comm, &o, NULL);
 out:

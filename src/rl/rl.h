@@ -190,6 +190,7 @@ typedef struct {
     long straggler_delay_us;
     long stop_after;
     long test_nan_update; /* test hook: a NaN loss in this update (1-based; 0: off) */
+    int test_nan_rank;    /* ... on this rank only (-1, the default: every rank) */
     double target_return; /* the step where return_mean first reaches it is reported */
     int stop_at_target;   /* and then stop */
     int quiet;

@@ -10,7 +10,9 @@
 
 #include <gsl/gsl_randist.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -93,6 +95,7 @@ void sl_rl_train_opts_default(sl_rl_train_opts_t *o, const sl_rl_env_t *env)
     o->num_steps = 128;
     o->lr = 2.5e-4;
     o->anneal_lr = 1;
+    o->test_nan_rank = -1;
     o->gamma = 0.99;
     o->gae_lambda = 0.95;
     o->minibatches = 4;
@@ -275,6 +278,35 @@ typedef struct {
     double pg, v, ent, kl, clipfrac, n, gnorm, nmb;
 } upd_stats_t;
 
+/* Collective, after an agreement that some rank failed (every rank calls
+ * it). A non-finite loss is not printed by each rank that sees it (every
+ * rank did, one line each): rank 0 says it once, with the lowest rank that
+ * saw it and how many did. Returns SL_ERR_NUMERIC on every rank when some
+ * rank saw one and st is not an error of its own; st otherwise. */
+static sl_status_t loss_failed(MPI_Comm comm, sl_status_t st, int bad, double loss)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    /* the lowest rank and what it saw (0 nan, 1 inf, 2 -inf), in one int */
+    int in[2] = {bad ? rank * 3 + (isnan(loss) ? 0 : loss > 0 ? 1 : 2) : INT_MAX, bad}, first, count;
+    if (MPI_Allreduce(&in[0], &first, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS ||
+        MPI_Allreduce(&in[1], &count, 1, MPI_INT, MPI_SUM, comm) != MPI_SUCCESS)
+        sl_abort(comm, SL_ERR_MPI, "agreement on a non-finite PPO loss failed");
+    if (!count)
+        return st;
+    static const char *what[] = {"nan", "inf", "-inf"};
+    char where[96] = "";
+    if (size > 1)
+        snprintf(where, sizeof where, " on rank %d%s", first / 3, count > 1 ? " first, in rank order" : "");
+    if (count > 1)
+        snprintf(where + strlen(where), sizeof where - strlen(where), " (%d of the %d ranks saw one)", count,
+                 size);
+    sl_error_root(comm, SL_ERR_NUMERIC, "the PPO loss is %s%s: stopping (the last checkpoint is kept)",
+                  what[first % 3], where);
+    return st == SL_OK || st == SL_ERR_PEER || st == SL_ERR_NUMERIC ? SL_ERR_NUMERIC : st;
+}
+
 sl_status_t rl_ppo_minibatch(rl_agent_t *a, MPI_Comm comm, sl_allreduce_t *ar, int n, double gsize,
                              const rl_batch_t *mb, float *d_out, float *d_val, double *ls_grad_d,
                              const sl_rl_loss_opts_t *lo, double max_grad_norm, int inject_nan,
@@ -315,8 +347,9 @@ sl_status_t rl_ppo_minibatch(rl_agent_t *a, MPI_Comm comm, sl_allreduce_t *ar, i
             st = rl_agent_backward(a, d_out, d_val, n);
         }
     }
-    if (st == SL_OK && !isfinite(loss))
-        st = sl_error(SL_ERR_NUMERIC, "the PPO loss is %g: stopping (the last checkpoint is kept)", loss);
+    int bad_loss = st == SL_OK && !isfinite(loss); /* said once, by loss_failed */
+    if (bad_loss)
+        st = SL_ERR_NUMERIC;
     double gn = 0;
     if (a->fast) {
         /* One all-reduce of [actor | critic | log-std | failed]: a failure
@@ -333,7 +366,7 @@ sl_status_t rl_ppo_minibatch(rl_agent_t *a, MPI_Comm comm, sl_allreduce_t *ar, i
         buf[na + nc + nk] = st != SL_OK;
         SL_TRY(sl_allreduce_mean(ar, buf, na + nc + nk + 1));
         if (buf[na + nc + nk] != 0)
-            return st != SL_OK ? st : SL_ERR_PEER;
+            return loss_failed(comm, st != SL_OK ? st : SL_ERR_PEER, bad_loss, loss);
         memcpy(sl_nn_grads(a->actor), buf, na * sizeof(float));
         if (nc)
             memcpy(sl_nn_grads(a->critic), buf + na, nc * sizeof(float));
@@ -355,9 +388,11 @@ sl_status_t rl_ppo_minibatch(rl_agent_t *a, MPI_Comm comm, sl_allreduce_t *ar, i
         SL_TRY(sl_nn_grad_wait(a->actor));
         if (a->critic)
             SL_TRY(sl_nn_grad_wait(a->critic));
-        SL_TRY(sl_agree(comm, st));
+        if ((st = sl_agree(comm, st)) != SL_OK)
+            return loss_failed(comm, st, bad_loss, loss);
     } else {
-        SL_TRY(sl_agree(comm, st));
+        if ((st = sl_agree(comm, st)) != SL_OK)
+            return loss_failed(comm, st, bad_loss, loss);
         SL_TRY(sl_nn_grad_allreduce(a->actor, ar));
         if (a->critic)
             SL_TRY(sl_nn_grad_allreduce(a->critic, ar));
@@ -368,8 +403,9 @@ sl_status_t rl_ppo_minibatch(rl_agent_t *a, MPI_Comm comm, sl_allreduce_t *ar, i
             a->ls_grad[j] = (float)(ls_grad_d[j] / size);
     }
     st = rl_agent_clip(a, max_grad_norm, &gn);
-    if (st == SL_ERR_NUMERIC)
-        st = sl_error(SL_ERR_NUMERIC, "the gradient norm is %g: stopping (the last checkpoint is kept)", gn);
+    if (st == SL_ERR_NUMERIC) /* the gradients are the same on every rank: one message */
+        st = sl_error_root(comm, SL_ERR_NUMERIC,
+                           "the gradient norm is %g: stopping (the last checkpoint is kept)", gn);
     if (st == SL_OK)
         st = rl_agent_step(a);
     *gn_p = gn;
@@ -419,7 +455,8 @@ static sl_status_t update(run_t *r, int t_len, upd_stats_t *us)
             }
             rl_batch_t mb = {r->mb_obs, r->mb_act, r->mb_logp, r->mb_adv, r->mb_ret, r->mb_val};
             double gn = 0;
-            int inject = o->test_nan_update > 0 && r->update + 1 == o->test_nan_update && ep == 0 && m == 0;
+            int inject = o->test_nan_update > 0 && r->update + 1 == o->test_nan_update && ep == 0 && m == 0 &&
+                         (o->test_nan_rank < 0 || o->test_nan_rank == r->rank);
             st = rl_ppo_minibatch(&r->agent, r->comm, r->ar, n, stats[3 * m], &mb, r->d_out, r->d_val,
                                   r->ls_grad_d, &lo, o->max_grad_norm, inject, stats + 3 * m, &ls, &gn);
             if (st == SL_ERR_NUMERIC && r->rank == 0)

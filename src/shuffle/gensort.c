@@ -7,6 +7,8 @@
 #include "shuffle_impl.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,58 @@ static sl_status_t write_mixed(int fd, int dfd, const unsigned char *buf, size_t
     return SL_OK;
 }
 
+/* Whether FILE (fin; FILE.RANK with --parts) cannot be the output, with
+ * the reason in why. Checked before any work: each is a failure that came
+ * only at the end, after all the records were generated (the rename onto a
+ * directory) or that the creation of FILE.tmp would meet anyway (its
+ * directory missing or not writable), where it is a usage error like the
+ * others (exit 2). A FIFO or a device (or a link to one) would be replaced
+ * by the rename (as root, 'gensort N /dev/stdout' put a regular file in
+ * place of /dev/stdout and wrote nothing to the pipe). */
+static int output_problem(const char *fin, int parts, char *why, size_t n)
+{
+    const char *what = parts ? "FILE.RANK" : "FILE";
+    const char *kind = sl_sort_special_kind(fin);
+    struct stat sb;
+    if (kind) {
+        snprintf(why, n,
+                 "%s '%s' is %s: gensort writes %s.tmp and renames it to %s, which would replace it; "
+                 "name a regular file (or /dev/null to generate without writing)",
+                 what, fin, kind, what, what);
+        return 1;
+    }
+    /* lstat: a link to a directory is replaced by the rename, as any link */
+    if (lstat(fin, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        snprintf(why, n,
+                 "%s '%s' is a directory: gensort writes %s.tmp and renames it to %s, which cannot "
+                 "replace a directory; name a file",
+                 what, fin, what, what);
+        return 1;
+    }
+    char dir[4096];
+    const char *slash = strrchr(fin, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == fin)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - fin), fin);
+    if (stat(dir, &sb) != 0) {
+        snprintf(why, n, "cannot write %s '%s': its directory '%s': %s", what, fin, dir, strerror(errno));
+        return 1;
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        snprintf(why, n, "cannot write %s '%s': '%s' is not a directory", what, fin, dir);
+        return 1;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        snprintf(why, n, "cannot write %s '%s' (as %s.tmp) in directory '%s': %s", what, fin, what, dir,
+                 strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
 sl_status_t sl_gensort_run(MPI_Comm comm, const sl_gensort_opts_t *o)
 {
     int rank, size;
@@ -82,24 +136,26 @@ sl_status_t sl_gensort_run(MPI_Comm comm, const sl_gensort_opts_t *o)
         snprintf(fin, sizeof fin, "%s", o->file);
     snprintf(tmp, sizeof tmp, "%s.tmp", fin);
 
-    /* FILE.tmp renamed to FILE would replace a device or a FIFO (as root,
-     * 'gensort N /dev/stdout' put a regular file in place of /dev/stdout
-     * and wrote nothing to the pipe): refused before any work. */
-    int special = 0, nspecial = 0;
-    if (!skip && (o->parts || rank == 0)) {
-        const char *kind = sl_sort_special_kind(fin);
-        if (kind) {
-            sl_error(SL_ERR_USAGE,
-                     "%s '%s' is %s: gensort writes %s.tmp and renames it to %s, which would replace it; "
-                     "name a regular file (or /dev/null to generate without writing)",
-                     o->parts ? "FILE.RANK" : "FILE", fin, kind, o->parts ? "FILE.RANK" : "FILE",
-                     o->parts ? "FILE.RANK" : "FILE");
-            special = 1;
+    /* What can be known before any work is checked here, so that a bad
+     * FILE fails at once instead of after NUM_RECS records: see
+     * output_problem. With --parts every rank checks its own FILE.RANK
+     * (node-local paths may differ by node); the lowest rank with a problem
+     * says it, once, and every rank returns SL_ERR_USAGE (exit 2). */
+    char why[8500] = "";
+    int bad = !skip && (o->parts || rank == 0) && output_problem(fin, o->parts, why, sizeof why);
+    int in[2] = {bad ? rank : INT_MAX, bad}, out[2];
+    MPI_Allreduce(&in[0], &out[0], 1, MPI_INT, MPI_MIN, comm);
+    MPI_Allreduce(&in[1], &out[1], 1, MPI_INT, MPI_SUM, comm);
+    if (out[1]) {
+        if (rank == out[0]) {
+            if (out[1] > 1)
+                sl_error(SL_ERR_USAGE, "%s (%d more rank%s cannot write %s FILE.RANK either)", why,
+                         out[1] - 1, out[1] > 2 ? "s" : "", out[1] > 2 ? "their" : "its");
+            else
+                sl_error(SL_ERR_USAGE, "%s", why);
         }
-    }
-    MPI_Allreduce(&special, &nspecial, 1, MPI_INT, MPI_SUM, comm);
-    if (nspecial)
         return SL_ERR_USAGE;
+    }
 
     sl_status_t st = SL_OK;
     int fd = -1;
@@ -159,7 +215,8 @@ sl_status_t sl_gensort_run(MPI_Comm comm, const sl_gensort_opts_t *o)
     if (st == SL_OK && !skip && (o->parts || rank == 0)) {
         if (rename(tmp, fin) != 0) {
             st = sl_error(SL_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, fin, strerror(errno));
-            unlink(tmp); /* NUM_RECS x 100 bytes that nothing will use (FILE a directory, say) */
+            /* NUM_RECS x 100 bytes that nothing will use (FILE made a directory since the check) */
+            unlink(tmp);
         } else {
             renamed = 1;
             sl_fsync_dir_of(fin);
@@ -167,7 +224,7 @@ sl_status_t sl_gensort_run(MPI_Comm comm, const sl_gensort_opts_t *o)
     } else if (st != SL_OK && !skip && (o->parts || rank == 0)) {
         unlink(tmp);
     }
-    /* --parts: one rank's rename failed (FILE.1 a directory): the others'
+    /* --parts: one rank's rename failed (FILE.1 made a directory since the check): the others'
      * parts go too, or FILE.0 stood complete beside no FILE.1 */
     st = sl_agree(comm, st);
     if (st != SL_OK && renamed && unlink(fin) == 0)

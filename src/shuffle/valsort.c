@@ -459,6 +459,13 @@ sl_status_t sl_valsort_run(MPI_Comm comm, const sl_valsort_opts_t *o)
                              "-o %s is %s: the summary is written as %s.tmp and renamed, which would replace "
                              "it; name a regular file",
                              o->summary_out, kind ? kind : "", o->summary_out);
+    /* nor fail at the end, after every input was read: a directory, or a
+     * directory that is missing or not writable, is known now */
+    char why[4200];
+    int unwritable = o->summary_out && rank == 0 && sl_output_path_problem(o->summary_out, why, sizeof why);
+    MPI_Bcast(&unwritable, 1, MPI_INT, 0, comm);
+    if (unwritable)
+        return sl_error_root(comm, SL_ERR_USAGE, "-o %s: %s", o->summary_out, rank == 0 ? why : "");
     if (o->summary_out && o->local) {
         /* With --local the FILEs are each rank's names after %r/%R, which
          * the check above never sees ('-o out/part-00000 out/part-%R'

@@ -29,8 +29,8 @@
 extern char **environ;
 
 typedef struct {
-    char *file, *journal, *output_dir;
-    long slots, cpus_per_task, gpus_per_task, retries, show;
+    char *file, *journal, *output_dir, *show; /* show: a task id as given, NULL: not given */
+    long slots, cpus_per_task, gpus_per_task, retries;
     double timeout, grace;
     int retry_failed, force, halt_on_error, output_per_task;
 } farm_opts_t;
@@ -62,7 +62,8 @@ static const sl_opt_t farm_table[] = {
      "keep each task's stdout/stderr in DIR (packed per-rank logs + index)", "DIR"},
     {"output-per-task", 0, SL_OPT_BOOL, O(output_per_task), NULL, 0, 0, NULL, 0,
      "with --output-dir: plain files DIR/task-ID.out and .err", NULL},
-    {"show", 0, SL_OPT_INT, O(show), "-1", -1, 9e18, NULL, SL_OPT_CLI_ONLY,
+    /* text, not an int with a -1 "not given" that --help would show as its default */
+    {"show", 0, SL_OPT_STRING, O(show), NULL, 0, 0, NULL, SL_OPT_CLI_ONLY,
      "print the output of task ID kept in --output-dir, and exit", "ID"},
     SL_OPT_END,
 };
@@ -622,7 +623,8 @@ static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round
                 si++;
             int64_t id = ids[lo++];
             int attempt = f->ts[id].prior + round;
-            sl_status_t st = start_task(f, si, id, attempt, round >= f->o->retries);
+            /* failures of earlier runs count: a stop does not give the task its retries again */
+            sl_status_t st = start_task(f, si, id, attempt, f->ts[id].used + round >= f->o->retries);
             if (st != SL_OK) {
                 f->io_st = st;
                 break;
@@ -672,7 +674,8 @@ static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round
 static sl_status_t setup_journal(farm_t *f, uint64_t hash, uint64_t old_hash, const char *file)
 {
     sl_status_t st = SL_OK;
-    int exists = 0, needs_header = 0, torn = 0;
+    int exists = 0, needs_header = 0;
+    size_t torn = 0;
     f->jfd = -1;
     if (f->rank == 0) {
         /* Rank 0 holds a lock on the journal for the farm's life: a second
@@ -690,10 +693,18 @@ static sl_status_t setup_journal(farm_t *f, uint64_t hash, uint64_t old_hash, co
         if (st == SL_OK)
             st = farm_journal_load(f->jpath, hash, old_hash, f->ncmds, f->o->force, f->ts, &exists,
                                    &needs_header, &torn);
+        /* a torn last line (a writer killed mid-record) is cut off, not
+         * closed with a newline: kept, it would be warned about on every run.
+         * One ftruncate(2) under the lock: complete records stay as they are */
+        if (st == SL_OK && torn) {
+            struct stat sb;
+            if (fstat(f->jfd, &sb) != 0 || (size_t)sb.st_size < torn ||
+                ftruncate(f->jfd, sb.st_size - (off_t)torn) != 0)
+                st = sl_error(SL_ERR_IO, "cannot remove the torn last line of journal '%s': %s", f->jpath,
+                              strerror(errno));
+        }
         if (st == SL_OK && needs_header)
-            st = farm_journal_header(f->jfd, f->jpath, hash, f->ncmds, file, torn);
-        else if (st == SL_OK && torn)
-            st = farm_write_all(f->jfd, "\n", 1, f->jpath);
+            st = farm_journal_header(f->jfd, f->jpath, hash, f->ncmds, file);
         if (st == SL_OK && fsync(f->jfd) != 0 && errno != EINVAL)
             st = sl_error(SL_ERR_IO, "cannot fsync journal '%s': %s", f->jpath, strerror(errno));
     }
@@ -874,12 +885,17 @@ static sl_status_t farm_main(MPI_Comm comm, farm_opts_t *o)
     pending = malloc((size_t)(f->ncmds + 1) * sizeof *pending);
     SL_TRY_GOTO(sl_agree(f->comm, pending ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory")), out);
     for (int64_t i = 0; i < f->ncmds; i++) {
-        if (f->ts[i].done)
+        farm_task_state_t *t = &f->ts[i];
+        if (!t->done && !t->failed && t->used > o->retries)
+            t->failed = 1; /* its attempts are spent (a run before the stop had more --retries) */
+        if (t->done)
             done_before++;
-        else if (f->ts[i].failed && !o->retry_failed)
+        else if (t->failed && !o->retry_failed)
             failed_before++;
         else {
-            rerun += f->ts[i].failed;
+            if (t->failed)
+                t->used = 0; /* --retry-failed: its retries afresh */
+            rerun += t->failed;
             pending[npending++] = i;
         }
     }
@@ -1000,13 +1016,19 @@ sl_status_t sl_cmd_farm(MPI_Comm comm, int argc, char **argv)
     SL_TRY(sl_opts_parse(&farm_spec, &o, argc, argv, &info));
     sl_status_t st = SL_OK;
     if (!info.help) {
-        if (o.show >= 0) {
+        if (o.show) {
             int rank;
             MPI_Comm_rank(comm, &rank);
-            if (!o.output_dir)
+            char *end;
+            errno = 0;
+            long long id = strtoll(o.show, &end, 10);
+            if (errno || end == o.show || *end || id < 0)
+                st = sl_error_root(comm, SL_ERR_USAGE, "farm: --show '%s' is not a task id (0, 1, 2, ...)",
+                                   o.show);
+            else if (!o.output_dir)
                 st = sl_error_root(comm, SL_ERR_USAGE, "farm: --show needs --output-dir DIR");
             else if (rank == 0)
-                st = farm_out_show(o.output_dir, o.show);
+                st = farm_out_show(o.output_dir, id);
             st = sl_agree(comm, st);
         } else
             st = farm_main(comm, &o);

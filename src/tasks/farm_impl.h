@@ -8,6 +8,8 @@
 /* What the journal says about one task. */
 typedef struct {
     int prior;   /* attempts recorded before this run */
+    int used;    /* failed attempts since the last final failure (interrupted
+                    ones are no failure): --retries bounds them across runs */
     char done;   /* succeeded once */
     char failed; /* finally failed */
 } farm_task_state_t;
@@ -24,11 +26,12 @@ uint64_t farm_hash(const char *buf, size_t len);
 uint64_t farm_hash_old(const char *buf, size_t len);
 /* Read a whole file (NUL-terminated); errors name the file. */
 sl_status_t farm_read_file(const char *path, char **buf_p, size_t *len_p);
-/* Read a journal into ts[ntasks]; refuse one for another file unless force. */
+/* Read a journal into ts[ntasks]; refuse one for another file unless force.
+ * *torn_p: bytes of a torn last line (0: none), which the caller cuts off
+ * (ftruncate) before appending, so that the next run does not see it. */
 sl_status_t farm_journal_load(const char *path, uint64_t hash, uint64_t old_hash, int64_t ntasks, int force,
-                              farm_task_state_t *ts, int *exists_p, int *needs_header_p, int *torn_p);
-sl_status_t farm_journal_header(int fd, const char *path, uint64_t hash, int64_t ntasks, const char *file,
-                                int torn);
+                              farm_task_state_t *ts, int *exists_p, int *needs_header_p, size_t *torn_p);
+sl_status_t farm_journal_header(int fd, const char *path, uint64_t hash, int64_t ntasks, const char *file);
 /* A record; an error is not printed but put in msg (see farm_write_msg). */
 sl_status_t farm_journal_record(int fd, const char *path, const farm_record_t *r, char *msg, size_t msglen);
 sl_status_t farm_write_all(int fd, const char *buf, size_t len, const char *what);

@@ -2,7 +2,8 @@
 /* The farm journal: an append-only text file, one line per finished attempt,
  * written with one write(2) per record (O_APPEND) so records of several ranks
  * never interleave. Read back to resume: complete records are kept, a torn
- * last line is ignored with a warning. The file is never rewritten. */
+ * last line is ignored with a warning and its length given back, so that the
+ * caller cuts it off before appending. Complete records are never rewritten. */
 #define _GNU_SOURCE
 #include "config.h"
 #include "farm_impl.h"
@@ -125,11 +126,12 @@ static int parse_i64(const char *s, int64_t *v)
 }
 
 sl_status_t farm_journal_load(const char *path, uint64_t hash, uint64_t old_hash, int64_t ntasks, int force,
-                              farm_task_state_t *ts, int *exists_p, int *needs_header_p, int *torn_p)
+                              farm_task_state_t *ts, int *exists_p, int *needs_header_p, size_t *torn_p)
 {
     char *buf = NULL;
     size_t len = 0;
-    *exists_p = *needs_header_p = *torn_p = 0;
+    *exists_p = *needs_header_p = 0;
+    *torn_p = 0;
     sl_status_t st = read_all("journal", path, &buf, &len);
     if (st == SL_ERR_NOT_FOUND) {
         *needs_header_p = 1;
@@ -149,8 +151,9 @@ sl_status_t farm_journal_load(const char *path, uint64_t hash, uint64_t old_hash
         char *nl = strchr(p, '\n');
         lineno++;
         if (!nl) { /* torn: the writer died in the middle of the last record */
-            SL_WARN("journal '%s': line %d is an incomplete record (torn write); ignored", path, lineno);
-            *torn_p = 1;
+            SL_WARN("journal '%s': line %d is an incomplete record (torn write); ignored and removed", path,
+                    lineno);
+            *torn_p = len - (size_t)(p - buf);
             break;
         }
         *nl = 0;
@@ -175,8 +178,11 @@ sl_status_t farm_journal_load(const char *path, uint64_t hash, uint64_t old_hash
                     t->prior = (int)(att + 1);
                 if (!strcmp(f[4], "ok"))
                     t->done = 1;
-                else if (strcmp(f[4], "interrupted") != 0 && !strcmp(f[8], "1"))
+                else if (strcmp(f[4], "interrupted") != 0 && !strcmp(f[8], "1")) {
                     t->failed = 1;
+                    t->used = 0; /* a run with --retry-failed starts its retries afresh */
+                } else if (strcmp(f[4], "interrupted") != 0)
+                    t->used++;
             }
         }
         p = nl + 1;
@@ -228,8 +234,7 @@ sl_status_t farm_write_msg(int fd, const char *buf, size_t len, const char *what
     return sl_errno_status(e);
 }
 
-sl_status_t farm_journal_header(int fd, const char *path, uint64_t hash, int64_t ntasks, const char *file,
-                                int torn)
+sl_status_t farm_journal_header(int fd, const char *path, uint64_t hash, int64_t ntasks, const char *file)
 {
     /* FILE's name escaped: a tab or newline in it would break the header line */
     char name[2 * 4096 + 1];
@@ -248,8 +253,8 @@ sl_status_t farm_journal_header(int fd, const char *path, uint64_t hash, int64_t
     }
     name[k] = 0;
     char line[sizeof name + 128];
-    int n = snprintf(line, sizeof line, "%s#sluice-farm-journal\tv1\thash=%016llx\tntasks=%lld\tfile=%s\n",
-                     torn ? "\n" : "", (unsigned long long)hash, (long long)ntasks, name);
+    int n = snprintf(line, sizeof line, "#sluice-farm-journal\tv1\thash=%016llx\tntasks=%lld\tfile=%s\n",
+                     (unsigned long long)hash, (long long)ntasks, name);
     if (n >= (int)sizeof line)
         n = (int)sizeof line - 1;
     SL_TRY(farm_write_all(fd, line, (size_t)n, path));

@@ -2,7 +2,8 @@
 /* Packed task output for `sluice farm --output-dir`: each rank appends its
  * tasks' stdout and stderr to DIR/rank-R.log and one index line per stream
  * to DIR/rank-R.idx, so 100,000 tasks make a few files, not 200,000.
- * `--show ID` finds the latest attempt of a task in the indexes. */
+ * `--show ID` shows the newest output of a task: the latest attempt in the
+ * indexes, or its --output-per-task files if a later run wrote them. */
 #define _GNU_SOURCE
 #include "config.h"
 #include "farm_impl.h"
@@ -93,19 +94,42 @@ static sl_status_t copy_range(const char *path, long long off, long long len, FI
     return SL_OK;
 }
 
+static double mtime_of(const struct stat *sb)
+{
+    return (double)sb->st_mtim.tv_sec + 1e-9 * (double)sb->st_mtim.tv_nsec;
+}
+
+/* Print the --output-per-task files of task id, if any; *when_p: when they
+ * were last written (-1: none). With print 0, only *when_p. */
+static sl_status_t per_task_files(const char *dir, int64_t id, int print, double *when_p)
+{
+    char out[4200], err[4200];
+    struct stat so, se;
+    snprintf(out, sizeof out, "%s/task-%lld.out", dir, (long long)id);
+    snprintf(err, sizeof err, "%s/task-%lld.err", dir, (long long)id);
+    *when_p = -1;
+    if (stat(out, &so) != 0)
+        return SL_OK;
+    int have_err = stat(err, &se) == 0;
+    *when_p = mtime_of(&so);
+    if (have_err && mtime_of(&se) > *when_p)
+        *when_p = mtime_of(&se);
+    if (print) {
+        SL_TRY(copy_range(out, 0, (long long)so.st_size, stdout));
+        if (have_err)
+            SL_TRY(copy_range(err, 0, (long long)se.st_size, stderr));
+    }
+    return SL_OK;
+}
+
 sl_status_t farm_out_show(const char *dir, int64_t id)
 {
     char path[4200];
-    /* --output-per-task files first */
-    snprintf(path, sizeof path, "%s/task-%lld.out", dir, (long long)id);
-    struct stat sb;
-    if (stat(path, &sb) == 0) {
-        SL_TRY(copy_range(path, 0, (long long)sb.st_size, stdout));
-        snprintf(path, sizeof path, "%s/task-%lld.err", dir, (long long)id);
-        if (stat(path, &sb) == 0)
-            SL_TRY(copy_range(path, 0, (long long)sb.st_size, stderr));
-        return SL_OK;
-    }
+    /* runs with and without --output-per-task may share DIR: the newest
+     * output wins, whichever kind (the index's end time against the time
+     * the per-task files were last written: both are the attempt's end) */
+    double per_task;
+    SL_TRY(per_task_files(dir, id, 0, &per_task));
     DIR *d = opendir(dir);
     if (!d)
         return sl_error(SL_ERR_IO, "cannot open output directory '%s': %s", dir, strerror(errno));
@@ -150,8 +174,14 @@ sl_status_t farm_out_show(const char *dir, int64_t id)
         fclose(f);
     }
     closedir(d);
+    if (per_task >= 0 && (best < 0 || per_task >= best_end)) {
+        SL_VERBOSE("task %lld: output of %s/task-%lld.out and .err (newer than any in the packed logs)",
+                   (long long)id, dir, (long long)id);
+        return per_task_files(dir, id, 1, &per_task);
+    }
     if (best < 0)
         return sl_error(SL_ERR_NOT_FOUND, "no output of task %lld in '%s'", (long long)id, dir);
+    SL_VERBOSE("task %lld: output of attempt %d in the packed logs of '%s'", (long long)id, best, dir);
     for (int s = 0; s < 2; s++)
         if (best_log[s][0])
             SL_TRY(copy_range(best_log[s], best_off[s], best_len[s], s ? stderr : stdout));

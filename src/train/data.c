@@ -242,24 +242,64 @@ sl_status_t sl_nn_import_idx(MPI_Comm comm, const char *images, const char *labe
     return st;
 }
 
-/* Split a CSV line in place; returns the field count. */
+/* Split a CSV line in place; returns the field count, or -(1 + the
+ * column) of a malformed quoted field (a quote never closed, or text after
+ * the closing quote). A field in double quotes (blanks around them allowed)
+ * is its text between them, with "" for a quote and commas kept: "1.5" is
+ * the number 1.5, "a,b" one field. A quoted field cannot span lines. */
 static int split_csv(char *line, char **fields, int max)
 {
     int n = 0;
     char *p = line;
     for (;;) {
+        char *q = p;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        char *end;
+        if (*q == '"') {
+            char *w = p; /* the text moves left over the blanks and the quote */
+            char *r = q + 1;
+            for (;;) {
+                if (!*r)
+                    return -(1 + n);
+                if (*r == '"' && r[1] == '"') {
+                    *w++ = '"';
+                    r += 2;
+                } else if (*r == '"') {
+                    r++;
+                    break;
+                } else
+                    *w++ = *r++;
+            }
+            while (*r == ' ' || *r == '\t')
+                r++;
+            if (*r && *r != ',')
+                return -(1 + n);
+            *w = 0;
+            end = *r ? r : NULL;
+        } else
+            end = strchr(p, ',');
         if (n < max)
             fields[n] = p;
         n++;
-        char *c = strchr(p, ',');
-        if (!c)
+        if (!end)
             break;
-        *c = 0;
-        p = c + 1;
+        *end = 0;
+        p = end + 1;
     }
-    char *e = line + strlen(line);
-    (void)e;
     return n;
+}
+
+/* Whether s, a field, is a number as a whole (blanks around it allowed) */
+static int csv_is_number(const char *s)
+{
+    char *e;
+    strtod(s, &e);
+    if (e == s)
+        return 0;
+    while (*e == ' ' || *e == '\t')
+        e++;
+    return !*e;
 }
 
 sl_status_t sl_nn_import_csv(MPI_Comm comm, const char *csv, const char *output, int label_col, int targets,
@@ -309,14 +349,22 @@ sl_status_t sl_nn_import_csv(MPI_Comm comm, const char *csv, const char *output,
             if (!len)
                 continue;
             int nf = split_csv(line, fields, 65536);
+            if (nf < 0) {
+                st = sl_error(
+                    SL_ERR_INVALID,
+                    "%s:%ld: column %d: a quoted field must end with its closing quote, followed by a "
+                    "comma or the end of the line",
+                    csv, lineno, -nf);
+                break;
+            }
             if (nf > 65536) {
                 st = sl_error(SL_ERR_INVALID, "%s:%ld: more than 65536 columns", csv, lineno);
                 break;
             }
             if (ncol < 0) {
-                char *e;
-                strtod(fields[0], &e);
-                int header = (e == fields[0]);
+                /* a header: its first field is not a number ("a", "1st");
+                 * a first line of numbers, quoted or not, is data */
+                int header = !csv_is_number(fields[0]);
                 ncol = nf;
                 int ntarget = targets > 0 ? targets : 1;
                 if (ncol <= ntarget) {
@@ -358,7 +406,7 @@ sl_status_t sl_nn_import_csv(MPI_Comm comm, const char *csv, const char *output,
             for (int j = 0; j < ncol && st == SL_OK; j++) {
                 char *e;
                 double v = strtod(fields[j], &e);
-                while (*e == ' ')
+                while (*e == ' ' || *e == '\t')
                     e++;
                 if (e == fields[j] || *e || !isfinite(v)) {
                     st = sl_error(SL_ERR_INVALID, "%s:%ld: column %d: '%s' is not a number", csv, lineno,

@@ -664,6 +664,31 @@ static sl_status_t read_ckpt(run_t *r, int *found)
             sl_error_root(r->comm, SL_ERR_MISMATCH,
                           "%s was written mid-epoch with --seed %lld; resume it with the same seed, not %lld",
                           r->path, (long long)seed, (long long)r->o->seed);
+    /* The reduction: exact mode sums the gradients of --shards fixed shards
+     * in a fixed tree, --no-exact averages each rank's part, so either
+     * change makes the rest of the epoch another run's (bit for bit, and in
+     * which samples a shard holds). The shard count without exact mode is
+     * unused, so a change of it alone is harmless there. At an epoch
+     * boundary, like --lr, they may change. */
+    if (st == SL_OK && v[1] != 0 && (v[6] != r->exact || (r->exact && v[7] != r->shards))) {
+        char was[64], now[160];
+        if (v[6])
+            snprintf(was, sizeof was, "--exact --shards %lld", (long long)v[7]);
+        else
+            snprintf(was, sizeof was, "--no-exact");
+        if (r->exact)
+            snprintf(now, sizeof now, "--exact --shards %d", r->shards);
+        else if (r->o->exact) /* fell back: the shard count is not a multiple of the rank count */
+            snprintf(now, sizeof now, "--shards %d (--exact falls back to --no-exact with it on %d ranks)",
+                     r->shards, r->size);
+        else
+            snprintf(now, sizeof now, "--no-exact");
+        st = sl_error_root(r->comm, SL_ERR_MISMATCH,
+                           "%s was written mid-epoch with %s; this run has %s, which reduces the rest of the "
+                           "epoch's gradients another way: resume it with %s (a change is taken at an epoch "
+                           "boundary)",
+                           r->path, was, now, was);
+    }
     int64_t rows = r->N; /* absent in older checkpoints */
     if (st == SL_OK && v[1] != 0 && sl_h5_get_attr_i64(h, "train", "rows", &rows) == SL_OK && rows != r->N)
         st = sl_error_root(r->comm, SL_ERR_MISMATCH,

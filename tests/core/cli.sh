@@ -27,6 +27,8 @@ expect_rc 2 "$SLUICE" data x
   fail "sluice data x: $(cat "$T/err")"
 expect_rc 2 "$SLUICE" help frobnicate;   expect_grep "unknown command 'frobnicate'" "$T/err"
 expect_rc 2 "$SLUICE" demo --bogus;      expect_grep "unknown option '--bogus'" "$T/err"
+# -q and -v combined in one word: not "unknown option '-q'" (it is one)
+expect_rc 2 "$SLUICE" demo -qv;          expect_grep "'-qv' for 'sluice demo': short options are not combined" "$T/err"
 expect_rc 2 "$SLUICE" demo --steps -1;   expect_grep "option --steps: -1 is out of range" "$T/err"
 expect_rc 2 "$SLUICE" demo --steps x;    expect_grep "not an integer" "$T/err"
 expect_rc 2 "$SLUICE" demo --config "$T/none.cfg"; expect_grep "cannot read config file '$T/none.cfg'" "$T/err"
@@ -53,9 +55,20 @@ expect_rc 2 $MPIRUN -np 2 "$SLUICE" demo --nope
 printf '[demo]\nsteps = 3\nstep-ms = 0\nout = %s\nbogus_key = 1\n' "$T/cfgrun" >"$T/bad.cfg"
 expect_rc 2 "$SLUICE" demo --config "$T/bad.cfg"
 expect_grep "bad.cfg:5: unknown key 'bogus_key'" "$T/err"
+# an unknown [section] is an error naming FILE:LINE of its header, also
+# when it holds no key (it was let through) or its keys come later
+printf '[demo]\nsteps = 3\n[sort]\n' >"$T/sec1.cfg"
+expect_rc 2 "$SLUICE" demo --config "$T/sec1.cfg"
+expect_grep "sec1.cfg:3: unknown section \[sort\] for 'sluice demo'" "$T/err"
+printf '[bogus]\n\n# later\nsteps = 3\n' >"$T/sec2.cfg"
+expect_rc 2 "$SLUICE" demo --config "$T/sec2.cfg"
+expect_grep "sec2.cfg:1: unknown section \[bogus\]" "$T/err"
 printf '# demo settings\n[demo]\nsteps = 3\nstep-ms = 0\nfarm-tasks = 0\nsort-records = 0\ntrain-epochs = 0\nout = %s\n' "$T/cfgrun" >"$T/good.cfg"
 expect_rc 0 "$SLUICE" demo --config "$T/good.cfg"
 expect_grep "after 3 steps" "$T/out"
+# The common options are command-line only, as the README says.
+printf 'verbose = 1\n' >"$T/common.cfg"
+expect_rc 2 "$SLUICE" demo --config "$T/common.cfg"; expect_grep "common.cfg:1: unknown key 'verbose'" "$T/err"
 # The command line overrides the file.
 expect_rc 0 "$SLUICE" demo --config "$T/good.cfg" --steps 4 --quiet
 expect_grep "after 4 steps" "$T/out"
@@ -90,6 +103,17 @@ SLUICE_LOG=loud expect_rc 0 $MPIRUN -np 2 "$SLUICE" demo --farm-tasks 0 --sort-r
     --train-epochs 0 --out "$T/iv" --steps 1 --step-ms 0
 [ "$(grep -c "warn: SLUICE_LOG=loud is not one of none|error|warn|info|verbose|debug; ignored" "$T/err")" -eq 1 ] ||
   fail "expected one warning about SLUICE_LOG: $(cat "$T/err")"
+
+# --keep holds across runs: a run with a smaller one removes the versions
+# beyond it that an earlier run left (ckpt.h5.1 and .2 stayed with --keep 1);
+# other names beside the checkpoint are untouched
+K="--farm-tasks 0 --sort-records 0 --train-epochs 0 --steps 6 --step-ms 0 --checkpoint-every 2 --rows 64 --cols 4 --out $T/keep"
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" demo $K --keep 3
+[ -f "$T/keep/ckpt.h5.2" ] || fail "--keep 3 kept no ckpt.h5.2: $(ls "$T/keep")"
+touch "$T/keep/ckpt.h5.old" "$T/keep/ckpt.h5.2x"
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" demo $K --keep 1 --restart
+[ "$(cd "$T/keep" && ls ckpt.h5* | tr '\n' ' ')" = "ckpt.h5 ckpt.h5.2x ckpt.h5.old " ] ||
+  fail "after --keep 1: $(ls "$T/keep")"
 
 # Launch mistake: Slurm says 4 tasks but MPI sees a world of one.
 SLURM_NTASKS=4 SLURM_STEP_NUM_TASKS=4 expect_rc 2 "$SLUICE" demo --steps 1 --out "$T/x"

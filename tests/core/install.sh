@@ -20,6 +20,17 @@ cmds=$("$top_builddir/sluice" --help 2>&1 | awk '/^commands:/ {on = 1; next} on 
 for c in $cmds; do
   grep -q "^\.B $c\$" "$man1" || fail "the man page does not describe the command '$c' that sluice --help lists"
 done
+# every SLUICE_* variable the library reads is in ENVIRONMENT, and FILES names
+# every batch script that make install puts in share/sluice/slurm
+for v in $(grep -rhoE 'getenv\("SLUICE_[A-Z_]+"\)' "$top_srcdir/src" | grep -oE 'SLUICE_[A-Z_]+' | sort -u); do
+  grep -q "^\.B $v\$" "$man1" || fail "the man page's ENVIRONMENT lacks $v, which sluice reads"
+done
+for f in $(find "$T/stage" -path '*/share/sluice/slurm/*.sbatch'); do
+  b=$(basename "$f" .sbatch)
+  [ "$b" = ddppo ] && b=DD-PPO
+  sed -n '/^\.I share\/sluice\/slurm/,/^\.TP/p' "$man1" | grep -qw -- "$b" ||
+    fail "the man page's FILES does not name the installed batch script $(basename "$f")"
+done
 if command -v groff >/dev/null; then
   w=$(groff -man -Tutf8 -ww -z "$man1" 2>&1)
   [ -z "$w" ] || fail "the man page renders with warnings: $w"
@@ -50,4 +61,16 @@ libdir=$(dirname "$(dirname "$pc")")
 LD_LIBRARY_PATH="$libdir" expect_rc 0 $MPIRUN -np 2 "$T/hello"
 expect_grep "hello from sluice" "$T/out"
 expect_grep "2 ranks" "$T/out"
+# sl_rng_create hands out GSL generators, which a program draws from with
+# GSL's own functions: pkg-config --libs must link GSL too
+printf '#include <sluice/sluice.h>\n#include <gsl/gsl_rng.h>\nint main(void)\n{\n    gsl_rng *r;\n    if (sl_rng_create(1, 0, "t", &r) != SL_OK)\n        return 1;\n    printf("%%.6f\\n", gsl_rng_uniform(r));\n    sl_rng_destroy(&r);\n    return 0;\n}\n' >"$T/user/rng.c"
+mpicc -o "$T/rng" "$T/user/rng.c" $flags || fail "a program drawing from sl_rng_create's generator did not link with: $flags"
+LD_LIBRARY_PATH="$libdir" expect_rc 0 "$T/rng"
+expect_grep "^0\.[0-9]" "$T/out"
+# a program's error names the rank that saw it when the job has several, as
+# the driver's do (the library knew the rank but not the size: no rank named)
+printf '#include <sluice/sluice.h>\nint main(int argc, char **argv)\n{\n    MPI_Init(&argc, &argv);\n    int r;\n    MPI_Comm_rank(MPI_COMM_WORLD, &r);\n    sl_status_t st = sl_agree(MPI_COMM_WORLD, r == 1 ? sl_error(SL_ERR_IO, "cannot read x.h5") : SL_OK);\n    MPI_Finalize();\n    return st == SL_OK;\n}\n' >"$T/user/err.c"
+mpicc -o "$T/errprog" "$T/user/err.c" $flags || fail "err.c did not build with: $flags"
+LD_LIBRARY_PATH="$libdir" expect_rc 0 $MPIRUN -np 2 "$T/errprog"
+[ "$(cat "$T/err")" = "sluice: error: rank 1: cannot read x.h5" ] || fail "expected the error once, naming rank 1: $(cat "$T/err")"
 echo "PASS: install"

@@ -163,10 +163,17 @@ expect_grep "stopped at update" "$T/u.out"
 # A NaN loss stops the run with a message; the last good checkpoint stays.
 N="$T/nan"
 expect_rc 1 $MPIRUN -np 2 $SLUICE rl train --total-steps 1280 $small --out "$N" --checkpoint-every 2 --test-nan-at 6
-expect_grep "PPO loss is nan" "$T/err"
+# One message for the job, from rank 0, naming the first rank that saw it
+# (each rank printed its own line).
+expect_grep "PPO loss is nan on rank 0 first, in rank order (2 of the 2 ranks saw one)" "$T/err"
+[ "$(grep -c "error" "$T/err")" -eq 1 ] || fail "a NaN loss on every rank printed $(cat "$T/err")"
 [ -s "$N/ckpt.h5" ] || fail "no checkpoint kept after the NaN"
 [ -e "$N/ckpt.h5.tmp" ] && fail "a half-written checkpoint was left"
 expect_rc 0 $MPIRUN -np 1 $SLUICE rl eval --model "$N/ckpt.h5" --episodes 2
+# seen on rank 1 only: rank 0 says it, naming rank 1
+expect_rc 1 $MPIRUN -np 2 $SLUICE rl train --total-steps 1280 $small --out "$T/nan1" --test-nan-at 2 --test-nan-rank 1
+expect_grep "^sluice: error: the PPO loss is nan on rank 1: stopping" "$T/err"
+[ "$(grep -c "error" "$T/err")" -eq 1 ] || fail "a NaN loss on rank 1 printed $(cat "$T/err")"
 # A fresh run in the same directory that fails before its first checkpoint
 # leaves no checkpoint of the earlier run for --resume to take for its own.
 expect_rc 1 $MPIRUN -np 2 $SLUICE rl train --total-steps 1280 $small --out "$N" --test-nan-at 2

@@ -4,7 +4,7 @@
 # of gensort 1.5 (bench/shuffle/gensort_ref.py) for every mode, -b and -c;
 # the documented partition property (-b); parallel output identical to serial
 # with 1, 2 and 4 ranks; --parts; /dev/null (--parts too) writes nothing;
-# usage errors.
+# a FILE that cannot be written refused before any work; usage errors.
 . "$top_srcdir/tests/lib.sh"
 REF="$top_srcdir/bench/shuffle/gensort_ref.py"
 cd "$T" || exit 1
@@ -40,13 +40,21 @@ for np in 1 2 4; do
   while [ $i -lt $np ]; do cat "pp.$i" >>cat.dat; i=$((i + 1)); done
   cmp -s cat.dat serial.dat || fail "--parts on $np ranks does not concatenate to the serial output"
 done
-# --parts where one rank's rename fails (FILE.1 is a directory): exit 1,
-# naming it, and no part is left (FILE.0 stood complete)
-rm -f pp.* && mkdir pp.1
-expect_rc 1 $MPIRUN -np 2 $SLUICE gensort --parts 1000 pp
-expect_grep "rank 1: cannot rename 'pp.1.tmp' to 'pp.1': Is a directory" "$T/err"
-[ -e pp.0 ] || [ -e pp.0.tmp ] || [ -e pp.1.tmp ] && fail "gensort --parts left $(ls pp.*) after a failed rename"
-rmdir pp.1
+# --parts where one rank's FILE.RANK is a directory: refused before any
+# work, exit 2, naming it once, and no part written. A link at FILE.0.tmp
+# shows that FILE.0.tmp was never created (gensort removes such a link
+# before it writes): rank 0 generated its part, renamed it to FILE.0 and
+# removed it when rank 1's rename failed, at the end.
+rm -f pp.* && mkdir pp.1 && ln -s nowhere pp.0.tmp
+expect_rc 2 $MPIRUN -np 2 $SLUICE gensort --parts 1000 pp
+expect_grep "rank 1: FILE.RANK 'pp.1' is a directory: gensort writes FILE.RANK.tmp and renames it to FILE.RANK" "$T/err"
+[ "$(grep -c "error" "$T/err")" -eq 1 ] || fail "gensort --parts with a directory FILE.1 printed $(cat "$T/err")"
+[ -L pp.0.tmp ] || fail "gensort --parts created pp.0.tmp beside a directory pp.1"
+[ -e pp.0 ] || [ -e pp.1.tmp ] && fail "gensort --parts left $(ls pp.*) beside a directory pp.1"
+mkdir pp.0
+expect_rc 2 $MPIRUN -np 2 $SLUICE gensort --parts 1000 pp
+expect_grep "rank 0: FILE.RANK 'pp.0' is a directory.*(1 more rank cannot write its FILE.RANK either)" "$T/err"
+rmdir pp.0 pp.1 && rm pp.0.tmp
 # FILE = /dev/null generates without writing, with --parts too (it created
 # /dev/null.RANK.tmp and renamed it to /dev/null.RANK). As root, /dev is
 # made read-only in a private mount namespace first, so that a regression
@@ -108,14 +116,44 @@ expect_grep "NUM_RECS: expected a non-negative integer, got ' -5'" "$T/err"
 expect_rc 2 $SLUICE gensort 92233720368547759 out.dat
 expect_grep "NUM_RECS 92233720368547759 is more than one file holds" "$T/err"
 [ ! -e out.dat ] && [ ! -e out.dat.tmp ] || fail "a refused NUM_RECS left a file"
-expect_rc 1 $SLUICE gensort 10 /nonexistent/dir/out.dat
-expect_grep "/nonexistent/dir/out.dat.tmp" "$T/err"
-# FILE that cannot take the generated file's place (a directory): the
-# error names it, and FILE.tmp, all the records, is not left behind.
-mkdir isdir
-expect_rc 1 $MPIRUN -np 2 $SLUICE gensort 1000 isdir
-expect_grep "cannot rename 'isdir.tmp' to 'isdir'" "$T/err"
-[ ! -e isdir.tmp ] || fail "a failed rename left isdir.tmp"
+# FILE that cannot be written or cannot take the generated file's place:
+# refused before any work (exit 2), one message naming it, and FILE.tmp is
+# never created (a link left there stays: gensort removes such a link
+# before it writes). A directory FILE failed only at the rename, after
+# all the records were written to FILE.tmp.
+expect_rc 2 $SLUICE gensort 10 /nonexistent/dir/out.dat
+expect_grep "cannot write FILE '/nonexistent/dir/out.dat': its directory '/nonexistent/dir': No such file or directory" "$T/err"
+expect_rc 2 $MPIRUN -np 2 $SLUICE gensort --parts 10 /nonexistent/dir/out.dat
+expect_grep "rank 0: cannot write FILE.RANK '/nonexistent/dir/out.dat.0': its directory '/nonexistent/dir'" "$T/err"
+[ "$(grep -c "error" "$T/err")" -eq 1 ] || fail "gensort --parts into a missing directory printed $(cat "$T/err")"
+mkdir isdir && ln -s nowhere isdir.tmp
+expect_rc 2 $SLUICE gensort 1000 isdir
+expect_grep "FILE 'isdir' is a directory: gensort writes FILE.tmp and renames it to FILE" "$T/err"
+[ -L isdir.tmp ] || fail "gensort created isdir.tmp for a directory FILE"
+expect_rc 2 $MPIRUN -np 2 $SLUICE gensort 1000 isdir
+expect_grep "rank 0: FILE 'isdir' is a directory" "$T/err"
+[ "$(grep -c "error" "$T/err")" -eq 1 ] || fail "gensort with a directory FILE printed $(cat "$T/err")"
+[ -L isdir.tmp ] && [ -d isdir ] || fail "gensort on 2 ranks created isdir.tmp for a directory FILE"
+rm isdir.tmp && rmdir isdir
+# a directory gensort cannot write in (as root, permissions do not stop
+# it: the directory is made read-only in a private mount namespace)
+mkdir rodir
+if [ "$(id -u)" -ne 0 ]; then
+  chmod 555 rodir
+  expect_rc 2 $MPIRUN -np 2 $SLUICE gensort 10 rodir/out.dat
+  chmod 755 rodir
+  expect_grep "cannot write FILE 'rodir/out.dat' (as FILE.tmp) in directory 'rodir'" "$T/err"
+elif unshare -m --propagation private true 2>/dev/null; then
+  # shellcheck disable=SC2016
+  expect_rc 2 unshare -m --propagation private sh -c \
+    'mount --bind rodir rodir && mount -o remount,bind,ro rodir && exec "$@"' \
+    sh $MPIRUN -np 2 $SLUICE gensort 10 rodir/out.dat
+  expect_grep "cannot write FILE 'rodir/out.dat' (as FILE.tmp) in directory 'rodir': Read-only file system" "$T/err"
+else
+  echo "SKIP: gensort into a read-only directory (root, and no private mount namespace)"
+fi
+[ -z "$(ls rodir)" ] || fail "gensort wrote $(ls rodir) into a directory it cannot write in"
+rmdir rodir
 # a stop (Slurm's USR1 before a time limit, forwarded by mpirun) ends the
 # generation: exit 75 and no FILE nor FILE.tmp (the first signal was
 # ignored: gensort ran on, and only a second one killed it, leaving FILE.tmp)

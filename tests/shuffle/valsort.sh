@@ -97,6 +97,16 @@ expect_rc 2 $SLUICE valsort -o sumfifo sorted/part-00000
 expect_grep "o sumfifo is a FIFO" "$T/err"
 [ -p sumfifo ] || fail "valsort -o replaced a FIFO"
 rm -f nulllink sumfifo
+# -o naming a directory, or in a directory that does not exist, is refused
+# before validating (usage, exit 2): it failed at the rename, after every
+# input was read (exit 1)
+mkdir sumdir2
+expect_rc 2 $MPIRUN -np 2 $SLUICE valsort -o sumdir2 sorted/part-00000
+expect_grep "o sumdir2: is a directory" "$T/err"
+[ -d sumdir2 ] && [ ! -e sumdir2.tmp ] || fail "valsort -o a directory left sumdir2.tmp"
+expect_rc 2 $SLUICE valsort -o nodir/s sorted/part-00000
+expect_grep "o nodir/s: its directory 'nodir' does not exist" "$T/err"
+rmdir sumdir2
 # -o naming an input is refused; the input is kept.
 cp sorted/part-00001 keep.dat
 expect_rc 2 $MPIRUN -np 2 $SLUICE valsort -o keep.dat sorted/part-00000 keep.dat

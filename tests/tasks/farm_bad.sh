@@ -27,6 +27,14 @@ printf 'echo 1\necho 2\000\necho 3 > three\n' > withnul
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm withnul
 expect_grep "task file 'withnul': line 2 contains a NUL byte" "$T/err"
 expect_rc 2 $MPIRUN -np 1 "$SLUICE" farm x --bogus
+# --show has no default: --help shows none (it showed the sentinel -1), and
+# an id that is not one is a usage error, not a farm run
+expect_rc 0 "$SLUICE" farm --help
+grep -- "--show" "$T/out" | grep -q -- "-1" && { cat "$T/out"; fail "--help shows a -1 for --show"; }
+expect_rc 2 "$SLUICE" farm --show -1 --output-dir o5
+expect_grep "farm: --show '-1' is not a task id" "$T/err"
+expect_rc 2 "$SLUICE" farm --show x1 --output-dir o5
+expect_grep "farm: --show 'x1' is not a task id" "$T/err"
 printf 'echo a >> a.$SLUICE_TASK_ID\necho b >> a.$SLUICE_TASK_ID\n' > c1
 printf 'echo other\n' > c2
 expect_rc 0 $MPIRUN -np 2 "$SLUICE" farm c1 --journal j
@@ -73,6 +81,11 @@ expect_grep "incomplete record" "$T/err"
 [ "$(ls t.* | wc -l)" -eq 1 ] || fail "expected only the torn task to run again, ran: $(ls t.*)"
 expect_rc 0 $MPIRUN -np 2 "$SLUICE" farm c3
 [ "$(ls t.* | wc -l)" -eq 1 ] || fail "a third run ran tasks again"
+# the run that repaired it cut the torn bytes off: the next run is silent,
+# and every line is a header or a complete record (9 fields)
+grep -q "record" "$T/err" && { cat "$T/err"; fail "the torn line is warned about again on a later run"; }
+awk -F'\t' 'NR > 1 && NF != 9' c3.journal | grep -q . && { cat -A c3.journal; fail "the torn bytes stayed in the journal"; }
+[ "$(grep -c '	ok	' c3.journal)" -eq 4 ] || { cat c3.journal; fail "expected 4 ok records after the repair"; }
 # a directory as FILE
 mkdir d
 expect_rc 1 $MPIRUN -np 1 "$SLUICE" farm d

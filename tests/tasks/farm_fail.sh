@@ -82,6 +82,18 @@ echo 'echo new' > fix
 expect_rc 0 "$SLUICE" farm fix --output-dir of --journal fix.j2
 expect_rc 0 "$SLUICE" farm --show 0 --output-dir of
 [ "$(cat "$T/out")" = "new" ] || fail "--show printed an earlier run's output: $(cat "$T/out")"
+# runs with and without --output-per-task in one directory: the newest
+# output wins (per-task files of an earlier run were preferred to it)
+echo 'echo first' > mix
+expect_rc 0 "$SLUICE" farm mix --output-dir om --output-per-task
+echo 'echo second' > mix
+expect_rc 0 "$SLUICE" farm mix --output-dir om --journal mix.j2
+expect_rc 0 "$SLUICE" farm --show 0 --output-dir om
+[ "$(cat "$T/out")" = "second" ] || fail "--show preferred older per-task files to a newer packed log: $(cat "$T/out")"
+echo 'echo third' > mix
+expect_rc 0 "$SLUICE" farm mix --output-dir om --output-per-task --journal mix.j3
+expect_rc 0 "$SLUICE" farm --show 0 --output-dir om
+[ "$(cat "$T/out")" = "third" ] || fail "--show preferred an older packed log to newer per-task files: $(cat "$T/out")"
 # one file per task when asked
 # (a link left at a temporary name, task-ID.out.part, is not written through)
 mkdir -p p && echo keep > victim && ln -s ../victim p/task-5.out.part

@@ -80,4 +80,16 @@ expect_rc 75 $MPIRUN -np 2 "$SLUICE" farm long --grace 1
 # (before, rank 0's sleep ran to its end and was recorded ok)
 grep -q '	0	[^	]*	interrupted	' long.journal || { cat long.journal; fail "rank 0's task was not recorded interrupted"; }
 grep -q '	0	[^	]*	ok	' long.journal && { cat long.journal; fail "rank 0's task ran to its end after the stop"; }
+# --retries bounds a task's failed attempts over the journal's life: a stop
+# during a retry does not give the task its retries again on the resumed run,
+# and the attempt the stop cut short is no failure (before: 1 + 3 failures)
+echo 'n=$(cat rt.ran 2>/dev/null | wc -l); echo x >> rt.ran; if [ $n -eq 1 ]; then kill -USR1 $PPID; sleep 5; fi; exit 1' > rt
+expect_rc 75 "$SLUICE" farm rt --retries 2 --grace 5
+grep -q "^0	1	.*	interrupted	" rt.journal || { cat rt.journal; fail "the retry cut short by the stop is not recorded interrupted"; }
+expect_rc 1 "$SLUICE" farm rt --retries 2
+[ "$(grep -c '	exit	1	' rt.journal)" -eq 3 ] || { cat rt.journal; fail "--retries 2 over a stop: not 3 failed attempts in all"; }
+grep -q "^0	3	.*	exit	1	.*	1$" rt.journal || { cat rt.journal; fail "attempt 3 is not the final one"; }
+# --retry-failed gives a finally failed task its retries afresh
+expect_rc 1 "$SLUICE" farm rt --retries 1 --retry-failed
+[ "$(grep -c '	exit	1	' rt.journal)" -eq 5 ] || { cat rt.journal; fail "--retry-failed --retries 1: not 2 more attempts"; }
 echo "farm_stop: OK ($first of $n done before the stop)"

@@ -86,6 +86,19 @@ expect_grep "written mid-epoch with --seed 1; resume it with the same seed, not 
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d2.h5" --model mlp:16-8-4 --epochs 3 --batch 16 \
   --out "$T/stop" --resume
 expect_grep "written mid-epoch on a training set of 200 rows; --data $T/d2.h5 has 100" "$T/err"
+# the reduction (--exact's shards, --no-exact) would change for the rest
+# of the epoch: refused, naming both (it resumed, and the weights were
+# those of no run)
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 \
+  --out "$T/stop" --resume --shards 8
+expect_grep "written mid-epoch with --exact --shards 4; this run has --exact --shards 8, which reduces the rest of the epoch's gradients another way: resume it with --exact --shards 4" "$T/err"
+[ "$(grep -c "error" "$T/err")" -eq 1 ] || fail "a resume with another --shards printed $(cat "$T/err")"
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 \
+  --out "$T/stop" --resume --no-exact
+expect_grep "written mid-epoch with --exact --shards 4; this run has --no-exact," "$T/err"
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 \
+  --out "$T/stop" --resume --shards 3
+expect_grep "this run has --shards 3 (--exact falls back to --no-exact with it on 2 ranks)" "$T/err"
 cmp -s "$T/stop/ckpt.h5" "$T/stop.keep.h5" || fail "a refused resume changed the checkpoint"
 printf '1,4,0.5' >> "$T/stop/steps.csv" # a row torn by a kill: dropped on resume
 expect_rc 0 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 \
@@ -94,6 +107,18 @@ expect_grep "resuming from" "$T/err"
 expect_rc 0 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 3 --batch 16 --out "$T/ref" \
   --log-steps 4
 h5diff "$T/stop/ckpt.h5" "$T/ref/ckpt.h5" /model /model || fail "stop + resume differs from one run"
+# --no-exact does not use the shard count: a mid-epoch resume may change it
+# (the weights equal an uninterrupted run's), but not to --exact
+expect_rc 75 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 2 --batch 16 \
+  --out "$T/nx" --max-steps 5 --no-exact
+expect_rc 1 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 2 --batch 16 \
+  --out "$T/nx" --resume
+expect_grep "written mid-epoch with --no-exact; this run has --exact --shards 4," "$T/err"
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 2 --batch 16 \
+  --out "$T/nx" --resume --no-exact --shards 8
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" train --data "$T/d.h5" --model mlp:16-8-4 --epochs 2 --batch 16 \
+  --out "$T/nxref" --no-exact
+h5diff "$T/nx/ckpt.h5" "$T/nxref/ckpt.h5" /model /model || fail "--no-exact stop + resume with --shards 8 differs from one run"
 # 200 rows, batch 16: 13 steps an epoch, 39 in all: rows at steps 4, 8, ..., 36
 [ "$(tail -n +2 "$T/ref/steps.csv" | cut -d, -f2 | tr '\n' ' ')" = "4 8 12 16 20 24 28 32 36 " ] ||
   fail "steps.csv rows: $(cut -d, -f2 "$T/ref/steps.csv" | tr '\n' ' ')"
@@ -166,6 +191,25 @@ with open(sys.argv[1], "w") as f:
     f.write("a,b,label\n" + z + "1.5," + z + "2.5,1\n0.25," + z + "4,0\n")' "$T/long.csv"
 expect_rc 0 $MPIRUN -np 1 "$SLUICE" data import-csv --input "$T/long.csv" --output "$T/long.h5"
 h5dump -d /X "$T/long.h5" | tr -d ' \n' | grep -q '(0,0):1.5,2.5,(1,0):0.25,4' || fail "long CSV lines were not read whole"
+# quoted fields: a first line of quoted numbers is data (it was taken as a
+# header, and the next quoted number was "not a number"); a quoted header
+# is a header, a comma inside quotes is no separator, "" is a quote; a
+# field whose first value is a number only in part ("1st") names a header
+printf '"1.5","2","0"\n"2.5", "3" ,"1"\n' > "$T/qnum.csv"
+expect_rc 0 $MPIRUN -np 1 "$SLUICE" data import-csv --input "$T/qnum.csv" --output "$T/qnum.h5"
+expect_grep "imported 2 samples of 2 features" "$T/err"
+h5dump -d /X "$T/qnum.h5" | tr -d ' \n' | grep -q '(0,0):1.5,2,(1,0):2.5,3' || fail "quoted numbers were not read as data"
+h5dump -d /y "$T/qnum.h5" | tr -d ' \n' | grep -q '(0):0,1}' || fail "quoted labels were not read"
+printf '"a, in m","the ""b""","label"\n1.5,2,0\n2.5,3,1\n' > "$T/qhead.csv"
+expect_rc 0 $MPIRUN -np 1 "$SLUICE" data import-csv --input "$T/qhead.csv" --output "$T/qhead.h5"
+expect_grep "imported 2 samples of 2 features" "$T/err"
+printf '1st,2nd,label\n1.5,2,0\n' > "$T/nhead.csv"
+expect_rc 0 $MPIRUN -np 1 "$SLUICE" data import-csv --input "$T/nhead.csv" --output "$T/nhead.h5"
+expect_grep "imported 1 samples of 2 features" "$T/err"
+printf '"a","b\n1.5,2\n' > "$T/qopen.csv"
+expect_rc 1 $MPIRUN -np 1 "$SLUICE" data import-csv --input "$T/qopen.csv" --output "$T/qopen.h5"
+expect_grep "qopen.csv:1: column 2: a quoted field must end with its closing quote" "$T/err"
+[ ! -e "$T/qopen.h5" ] || fail "a failed import left a file"
 printf 'a,b,label\n0.5,1e39,1\n0.1,0.2,0\n' > "$T/big.csv"
 expect_rc 1 $MPIRUN -np 1 "$SLUICE" data import-csv --input "$T/big.csv" --output "$T/big.h5"
 expect_grep "big.csv:2: column 2: '1e39' times --scale does not fit in float32" "$T/err"
