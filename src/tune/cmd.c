@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -529,6 +530,14 @@ static void log_write(int *fd, const char *path, const char *data, size_t len)
     }
 }
 
+/* Whether the file system of dir is full: under 1 MiB left, or no inode. */
+static int dir_fs_full(const char *dir)
+{
+    struct statvfs sv;
+    return statvfs(dir, &sv) == 0 && ((uint64_t)sv.f_bavail * sv.f_frsize < ((uint64_t)1 << 20) ||
+                                      (sv.f_files > 0 && sv.f_favail == 0));
+}
+
 static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome_p)
 {
     const tune_opts_t *o = tune_opts(r);
@@ -875,6 +884,16 @@ gather:
             int64_t m[2] = {job->trial, *outcome_p};
             MPI_Send(m, 2, MPI_INT64_T, 0, TAG_GSTAT, gc);
         }
+    }
+    /* A command that failed while the file system of its directory is
+     * full most likely failed for want of space, which its exit status
+     * cannot say: as for the built-in objectives, not the trial's fault (it
+     * stays resumable and the experiment stops), rather than every trial
+     * after it failing alike and ending errored for good. */
+    if (grank == 0 && *outcome_p == SL_TUNE_END_FAILED && dir_fs_full(job->trial_dir)) {
+        sl_error(SL_ERR_NOSPACE, "trial %lld: the command failed while the file system of '%s' is full",
+                 (long long)job->trial, job->trial_dir);
+        *outcome_p = TUNE_END_NOSPACE;
     }
     (void)failed_start;
     free(mout);

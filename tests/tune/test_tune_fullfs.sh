@@ -10,7 +10,7 @@ OBJ="$top_srcdir/tests/tune/objective.sh"
 cd "$T" || exit 1
 mkdir full
 mount -t tmpfs -o size=4m tmpfs full 2>/dev/null || { echo "SKIP: mount -t tmpfs not permitted here"; exit 77; }
-trap 'umount "$T/full" "$T/full2" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'umount "$T/full" "$T/full2" "$T/full3" 2>/dev/null; rm -rf "$T"' EXIT
 tune() {
   timeout 60 $MPIRUN -np 2 $SLUICE tune -q --command "$OBJ 8 0.05" --space 'x=uniform(-1,1)' \
     --space 'y=uniform(-1,1)' --metric loss --trials 16 --seed 1 --out full/exp "$@"
@@ -74,3 +74,25 @@ grep -q errored full2/exp/trials.csv && fail "a trial ended errored for want of 
 mount -o remount,nr_inodes=1000 full2 || fail "remount full2"
 expect_rc 0 cmd2 --resume
 expect_grep "tune finished: 20 trials: 20 done" "$T/out"
+# A cmd trial whose command fails while the file system of its directory is
+# full (its checkpoint did not fit): the same, not a failure of the trial
+# (it ended errored, and so did every trial after it)
+mkdir full3
+mount -t tmpfs -o size=2m tmpfs full3 || fail "mount full3"
+cat >ckcmd.sh <<'SH'
+#!/bin/sh
+head -c 3000000 /dev/zero >"$SLUICE_TRIAL_DIR/ckpt" || exit 1
+echo "sluice-report step=1 loss=$1"
+SH
+chmod +x ckcmd.sh
+cmd3() {
+  timeout 60 $MPIRUN -np 2 $SLUICE tune -q --command "$T/ckcmd.sh {x}" --space 'x=uniform(-1,1)' \
+    --metric loss --trials 6 --seed 1 --out full3/exp "$@"
+}
+expect_rc 1 cmd3
+expect_grep "trial [0-9]*: the command failed while the file system of 'full3/exp/trials/00000[0-5]' is full" "$T/err"
+expect_grep "no space left for its files in 'full3/exp/trials/00000[0-5]' (the error above): the experiment stops" "$T/err"
+grep -q errored full3/exp/trials.csv && fail "a cmd trial ended errored for want of space: $(cat full3/exp/trials.csv "$T/err")"
+mount -o remount,size=64m full3 || fail "remount full3"
+expect_rc 0 cmd3 --resume
+expect_grep "tune finished: 6 trials: 6 done" "$T/out"
