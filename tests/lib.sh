@@ -74,3 +74,27 @@ sort_killed_after_part0() {
   wait $_mpid 2>/dev/null
   [ -e sorted/part-00001 ] && fail "part-00001 complete although its rank was killed"
 }
+# full_tmpfs DIR SIZE [OPTIONS]: a tmpfs of SIZE (and mount OPTIONS, e.g.
+# nr_inodes=40) mounted at DIR, made under the current directory and
+# unmounted at exit; the test is skipped (77) where mount is not allowed.
+full_tmpfs() {
+  mkdir -p "$1" || fail "mkdir $1"
+  mount -t tmpfs -o "size=$2${3:+,$3}" tmpfs "$1" 2>/dev/null || { echo "SKIP: mount -t tmpfs not permitted here"; exit 77; }
+  _mounts="$(cd "$1" && pwd) ${_mounts:-}"
+  trap 'for _m in $_mounts; do umount "$_m" 2>/dev/null; done; rm -rf "$T"' EXIT
+}
+# fill DIR LEFT: DIR/filler takes the space of DIR's file system but LEFT bytes.
+fill() { head -c $(($(df -B1 --output=avail "$1" | tail -1) - $2)) /dev/zero >"$1/filler" || true; }
+# small_dataset H5: data.csv here (200 rows of 16 features, 4 classes, seeded)
+# imported as H5, for runs that need a tiny training set.
+small_dataset() {
+  /usr/bin/python3 - <<'PY' || fail "cannot write data.csv"
+import random
+random.seed(1)
+with open("data.csv", "w") as f:
+    for i in range(200):
+        c = random.randrange(4)
+        f.write(",".join("%.3f" % (random.random() * 0.3 + (j % 4 == c)) for j in range(16)) + ",%d\n" % c)
+PY
+  expect_rc 0 "$SLUICE" data import-csv --input data.csv --output "$1"
+}

@@ -9,10 +9,7 @@
 # fit is one message, the previous ckpt.h5 stays and --resume goes on.
 . "$top_srcdir/tests/lib.sh"
 cd "$T" || exit 1
-mkdir full
-mount -t tmpfs -o size=4m tmpfs full 2>/dev/null || { echo "SKIP: mount -t tmpfs not permitted here"; exit 77; }
-trap 'umount "$T/full" 2>/dev/null; rm -rf "$T"' EXIT
-fill() { head -c $(($(df -B1 --output=avail full | tail -1) - $1)) /dev/zero >full/filler || true; }
+full_tmpfs full 4m
 A="--env CartPole-v1 --out full/rl -q"
 timeout 60 $MPIRUN -np 2 $SLUICE rl train $A --total-steps 1000000000 --checkpoint-every 1000000 >out 2>err &
 pid=$!
@@ -34,7 +31,7 @@ expect_grep "rank 0: cannot write 'full/rl/metrics.csv': No space left on device
 # a run with a checkpoint, then one whose next checkpoint does not fit
 rm -rf full/rl
 expect_rc 0 timeout 60 $MPIRUN -np 2 $SLUICE rl train $A --total-steps 20000
-fill 300000
+fill full 300000
 expect_rc 1 timeout 60 $MPIRUN -np 2 $SLUICE rl train $A --total-steps 40000 --resume
 expect_grep "rank 0: cannot write dataset to 'full/rl/ckpt.h5.tmp': No space left on device" "$T/err"
 [ "$(grep -c 'error:' "$T/err")" -eq 1 ] || fail "not one message: $(cat "$T/err")"

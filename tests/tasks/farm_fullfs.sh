@@ -9,10 +9,7 @@
 # before the next one is appended.
 . "$top_srcdir/tests/lib.sh"
 cd "$T" || exit 1
-mkdir full
-mount -t tmpfs -o size=4m tmpfs full 2>/dev/null || { echo "SKIP: mount -t tmpfs not permitted here"; exit 77; }
-trap 'umount "$T/full" 2>/dev/null; rm -rf "$T"' EXIT
-fill() { head -c $(($(df -B1 --output=avail full | tail -1) - $1)) /dev/zero >full/filler || true; }
+full_tmpfs full 4m
 i=0
 while [ $i -lt 400 ]; do echo "echo task $i; head -c 300 /dev/zero | tr '\\0' x"; i=$((i + 1)); done >cmds
 # every task's latest stdout in DIR holds "task ID"
@@ -31,7 +28,7 @@ if bad:
     sys.exit("output of tasks %s missing" % bad[:10])
 PY
 }
-fill 100000
+fill full 100000
 expect_rc 1 timeout 60 $MPIRUN -np 2 $SLUICE farm cmds --journal j1 --output-dir full/logs
 expect_grep "rank [01]: cannot write to full/logs/rank-[01].\(log\|idx\): No space left on device" "$T/err"
 [ "$(grep -c 'error:' "$T/err")" -eq 1 ] || fail "output dir full: not one message: $(cat "$T/err")"
@@ -39,7 +36,7 @@ rm full/filler
 expect_rc 0 timeout 60 $MPIRUN -np 2 $SLUICE farm cmds --journal j1 --output-dir full/logs
 all_out full/logs || fail "a task's output was lost on the full file system"
 # the journal on the full file system
-rm -rf full/logs && fill 8000
+rm -rf full/logs && fill full 8000
 expect_rc 1 timeout 60 $MPIRUN -np 2 $SLUICE farm cmds --journal full/j2
 expect_grep "rank [01]: cannot write to full/j2: No space left on device" "$T/err"
 [ "$(grep -c 'error:' "$T/err")" -eq 1 ] || fail "journal full: not one message: $(cat "$T/err")"

@@ -8,36 +8,25 @@
 # --resume once space is freed goes on from it.
 . "$top_srcdir/tests/lib.sh"
 cd "$T" || exit 1
-/usr/bin/python3 - <<'PY' || fail "cannot write data.csv"
-import random
-random.seed(1)
-with open("data.csv", "w") as f:
-    for i in range(200):
-        c = random.randrange(4)
-        f.write(",".join("%.3f" % (random.random() * 0.3 + (j % 4 == c)) for j in range(16)) + ",%d\n" % c)
-PY
-expect_rc 0 $SLUICE data import-csv --input data.csv --output d.h5
+small_dataset d.h5
 /usr/bin/python3 -c "
 with open('big.csv', 'w') as f:
     for i in range(20000): f.write(','.join('%.3f' % ((i * 7 + j) % 10 / 10) for j in range(16)) + ',%d\n' % (i % 4))
 " || fail "cannot write big.csv"
 expect_rc 0 $SLUICE data import-csv --input big.csv --output big.h5
-mkdir full
-mount -t tmpfs -o size=4m tmpfs full 2>/dev/null || { echo "SKIP: mount -t tmpfs not permitted here"; exit 77; }
-trap 'umount "$T/full" 2>/dev/null; rm -rf "$T"' EXIT
+full_tmpfs full 4m
 A="--data d.h5 --model mlp:16-2048-4 --batch 16 --out full/run"
 expect_rc 0 timeout 60 $MPIRUN -np 2 $SLUICE train $A --epochs 1
 # fill the file system but 400 KB: less than the checkpoint (540 KB), more than the room
 # kept for its metadata
-fill() { head -c $(($(df -B1 --output=avail full | tail -1) - $1)) /dev/zero >full/filler || true; }
-fill 400000
+fill full 400000
 expect_rc 1 timeout 60 $MPIRUN -np 2 $SLUICE train $A --epochs 3 --resume
 expect_grep "rank 0: cannot write .* 'full/run/ckpt.h5.tmp': No space left on device" "$T/err"
 [ "$(grep -c 'error:' "$T/err")" -eq 1 ] || fail "not one message: $(cat "$T/err")"
 [ ! -e full/run/ckpt.h5.tmp ] || fail "ckpt.h5.tmp left on the full file system"
 h5dump -a /train/epoch full/run/ckpt.h5 | grep -q '(0): 1$' || fail "ckpt.h5 no longer holds epoch 1"
 # full to the last few KB: the checkpoint cannot even be created
-rm full/filler && fill 20000
+rm full/filler && fill full 20000
 expect_rc 1 timeout 60 $MPIRUN -np 2 $SLUICE train $A --epochs 3 --resume
 expect_grep "rank 0: cannot create 'full/run/ckpt.h5.tmp': No space left on device" "$T/err"
 [ ! -e full/run/ckpt.h5.tmp ] || fail "ckpt.h5.tmp left on the full file system"
@@ -80,7 +69,7 @@ awk -F, 'NR > 1 && $2 != NR - 1 { print "row " NR ": step " $2; bad = 1; exit } 
   full/run/steps.csv || fail "steps.csv has a gap after the resume"
 # predict into a file system without room for its output: one message (each
 # rank said it for its own rows), exit 1, no PRED.h5 nor PRED.h5.tmp
-cp full/run/ckpt.h5 model.h5 && rm -rf full/run && fill 300000
+cp full/run/ckpt.h5 model.h5 && rm -rf full/run && fill full 300000
 expect_rc 1 timeout 60 $MPIRUN -np 2 $SLUICE predict --model model.h5 --input big.h5 --output full/p.h5 --probabilities
 expect_grep "rank 0: cannot write rows to 'full/p.h5.tmp': No space left on device" "$T/err"
 [ "$(grep -c 'error:' "$T/err")" -eq 1 ] || fail "predict: not one message: $(cat "$T/err")"

@@ -8,9 +8,7 @@
 . "$top_srcdir/tests/lib.sh"
 OBJ="$top_srcdir/tests/tune/objective.sh"
 cd "$T" || exit 1
-mkdir full
-mount -t tmpfs -o size=4m tmpfs full 2>/dev/null || { echo "SKIP: mount -t tmpfs not permitted here"; exit 77; }
-trap 'umount "$T/full" "$T/full2" "$T/full3" 2>/dev/null; rm -rf "$T"' EXIT
+full_tmpfs full 4m
 tune() {
   timeout 60 $MPIRUN -np 2 $SLUICE tune -q --command "$OBJ 8 0.05" --space 'x=uniform(-1,1)' \
     --space 'y=uniform(-1,1)' --metric loss --trials 16 --seed 1 --out full/exp "$@"
@@ -36,17 +34,9 @@ expect_grep "tune finished: 16 trials: 16 done" "$T/out"
 # message saying so, exit 1 (every trial ended errored for good, and the
 # experiment went through all of them); a --resume once space is freed
 # finishes every trial.
-/usr/bin/python3 - <<'PY' || fail "cannot write data.csv"
-import random
-random.seed(1)
-with open("data.csv", "w") as f:
-    for i in range(200):
-        c = random.randrange(4)
-        f.write(",".join("%.3f" % (random.random() * 0.3 + (j % 4 == c)) for j in range(16)) + ",%d\n" % c)
-PY
-expect_rc 0 $SLUICE data import-csv --input data.csv --output d.h5
+small_dataset d.h5
 rm -rf full/exp
-head -c $(($(df -B1 --output=avail full | tail -1) - 700000)) /dev/zero >full/filler
+fill full 700000
 mlp() {
   timeout 60 $MPIRUN -np 2 $SLUICE tune -q --objective mlp --data d.h5 --model mlp:16-1024-4 \
     --space 'lr=loguniform(1e-4,1e-1)' --metric train_loss --max-t 3 --trials 4 --seed 1 --out full/exp "$@"
@@ -59,8 +49,7 @@ expect_rc 0 mlp --resume
 expect_grep "tune finished: 4 trials: 4 done" "$T/out"
 # No inode left for a trial's directory: the same (each trial made after
 # that ended errored, one message each)
-mkdir full2
-mount -t tmpfs -o size=4m,nr_inodes=40 tmpfs full2 || fail "mount full2"
+full_tmpfs full2 4m nr_inodes=40
 cmd2() {
   timeout 60 $MPIRUN -np 2 $SLUICE tune -q --command "$OBJ 4" --space 'x=uniform(-1,1)' --space 'y=uniform(-1,1)' \
     --metric loss --trials 20 --seed 1 --keep-checkpoints 1 --out full2/exp "$@"
@@ -77,8 +66,7 @@ expect_grep "tune finished: 20 trials: 20 done" "$T/out"
 # A cmd trial whose command fails while the file system of its directory is
 # full (its checkpoint did not fit): the same, not a failure of the trial
 # (it ended errored, and so did every trial after it)
-mkdir full3
-mount -t tmpfs -o size=2m tmpfs full3 || fail "mount full3"
+full_tmpfs full3 2m
 cat >ckcmd.sh <<'SH'
 #!/bin/sh
 head -c 3000000 /dev/zero >"$SLUICE_TRIAL_DIR/ckpt" || exit 1
