@@ -98,3 +98,20 @@ with open("data.csv", "w") as f:
 PY
   expect_rc 0 "$SLUICE" data import-csv --input data.csv --output "$1"
 }
+# full_while_writing PID FILE DIR: the run in the background as PID (under
+# timeout, so its child is mpirun) appends rows to FILE on the tmpfs DIR;
+# once FILE has 8000 bytes, DIR is filled until the rows stop at a page's
+# end, the space is freed and the run stopped with SIGUSR1 (timeout does not
+# pass it on). Returns the run's exit status.
+full_while_writing() {
+  _i=0
+  while [ "$(stat -c %s "$2" 2>/dev/null || echo 0)" -lt 8000 ] && [ $_i -lt 300 ]; do
+    sleep 0.1; _i=$((_i + 1))
+  done
+  cat /dev/zero >"$3/filler" 2>/dev/null
+  _i=0
+  while [ $(($(stat -c %s "$2") % 4096)) -ne 0 ] && [ $_i -lt 300 ]; do sleep 0.1; _i=$((_i + 1)); done
+  rm "$3/filler"
+  kill -USR1 $(pgrep -P "$1") 2>/dev/null
+  wait "$1"
+}

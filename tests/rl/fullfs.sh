@@ -13,17 +13,7 @@ full_tmpfs full 4m
 A="--env CartPole-v1 --out full/rl -q"
 timeout 60 $MPIRUN -np 2 $SLUICE rl train $A --total-steps 1000000000 --checkpoint-every 1000000 >out 2>err &
 pid=$!
-i=0
-while [ "$(stat -c %s full/rl/metrics.csv 2>/dev/null || echo 0)" -lt 8000 ] && [ $i -lt 300 ]; do
-  sleep 0.1; i=$((i + 1))
-done
-cat /dev/zero >full/filler 2>/dev/null
-# the rows stop at a page's end: the file system is full
-i=0
-while [ $(($(stat -c %s full/rl/metrics.csv) % 4096)) -ne 0 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-rm full/filler
-kill -USR1 $(pgrep -P $pid) 2>/dev/null # mpirun (timeout does not pass USR1 on)
-wait $pid
+full_while_writing $pid full/rl/metrics.csv full
 rc=$?
 [ $rc -eq 1 ] || { cat out err >&2; fail "rows lost on a full file system: exit $rc, expected 1"; }
 expect_grep "rank 0: cannot write 'full/rl/metrics.csv': No space left on device" err

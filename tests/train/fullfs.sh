@@ -48,17 +48,7 @@ for try in 1 2 3; do
   rm -rf full/run
   timeout 60 $MPIRUN -np 2 $SLUICE train $B --epochs 100000 >out 2>err &
   pid=$!
-  i=0
-  while [ "$(stat -c %s full/run/steps.csv 2>/dev/null || echo 0)" -lt 8000 ] && [ $i -lt 300 ]; do
-    sleep 0.1; i=$((i + 1))
-  done
-  cat /dev/zero >full/filler 2>/dev/null
-  # the rows stop at a page's end: the file system is full
-  i=0
-  while [ $(($(stat -c %s full/run/steps.csv) % 4096)) -ne 0 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-  rm full/filler
-  kill -USR1 $(pgrep -P $pid) 2>/dev/null # mpirun (timeout does not pass USR1 on)
-  wait $pid
+  full_while_writing $pid full/run/steps.csv full
   rc=$?
   [ $rc -eq 1 ] || { cat out err >&2; fail "rows lost on a full file system: exit $rc, expected 1"; }
   grep -q "'full/run/\(ckpt.h5\|metrics.csv\|summary.json\).tmp'" err || break
