@@ -29,6 +29,21 @@ struct sl_config {
     int nsec, capsec;
 };
 
+/* Room for one more element in *v (n in use, *cap allocated; first: the
+ * first allocation): 0, or -1 out of memory (*v left as it was). */
+static int grow(void **v, int *cap, int n, size_t size, int first)
+{
+    if (n < *cap)
+        return 0;
+    int c = *cap ? 2 * *cap : first;
+    void *nv = realloc(*v, (size_t)c * size);
+    if (!nv)
+        return -1;
+    *v = nv;
+    *cap = c;
+    return 0;
+}
+
 static char *trim(char *s)
 {
     while (isspace((unsigned char)*s))
@@ -88,17 +103,8 @@ sl_status_t sl_config_load(const char *path, sl_config_t **cfg_p)
             }
             *close = '\0';
             snprintf(section, sizeof section, "%s", trim(s + 1));
-            if (cfg->nsec == cfg->capsec) {
-                int cap = cfg->capsec ? 2 * cfg->capsec : 8;
-                cfg_section_t *v = realloc(cfg->sec, (size_t)cap * sizeof *v);
-                if (!v) {
-                    st = sl_error(SL_ERR_NOMEM, "out of memory reading '%s'", path);
-                    goto err;
-                }
-                cfg->sec = v;
-                cfg->capsec = cap;
-            }
-            if (!(cfg->sec[cfg->nsec].name = strdup(section))) {
+            if (grow((void **)&cfg->sec, &cfg->capsec, cfg->nsec, sizeof *cfg->sec, 8) != 0 ||
+                !(cfg->sec[cfg->nsec].name = strdup(section))) {
                 st = sl_error(SL_ERR_NOMEM, "out of memory reading '%s'", path);
                 goto err;
             }
@@ -121,15 +127,9 @@ sl_status_t sl_config_load(const char *path, sl_config_t **cfg_p)
             val[vl - 1] = '\0';
             val++;
         }
-        if (cfg->n == cfg->cap) {
-            int cap = cfg->cap ? 2 * cfg->cap : 16;
-            cfg_entry_t *e = realloc(cfg->e, (size_t)cap * sizeof *e);
-            if (!e) {
-                st = sl_error(SL_ERR_NOMEM, "out of memory reading '%s'", path);
-                goto err;
-            }
-            cfg->e = e;
-            cfg->cap = cap;
+        if (grow((void **)&cfg->e, &cfg->cap, cfg->n, sizeof *cfg->e, 16) != 0) {
+            st = sl_error(SL_ERR_NOMEM, "out of memory reading '%s'", path);
+            goto err;
         }
         cfg->e[cfg->n].section = strdup(section);
         cfg->e[cfg->n].key = strdup(key);
