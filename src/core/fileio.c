@@ -11,11 +11,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 sl_status_t sl_errno_status(int e)
 {
     return e == ENOSPC || e == EDQUOT ? SL_ERR_NOSPACE : SL_ERR_IO;
+}
+
+int sl_fs_full(const char *path, uint64_t room)
+{
+    struct statvfs sv;
+    int ok = statvfs(path, &sv) == 0;
+    if (!ok) { /* not there (yet, or any more): its directory's */
+        char *copy = strdup(path);
+        ok = copy && statvfs(dirname(copy), &sv) == 0;
+        free(copy);
+    }
+    return ok && ((uint64_t)sv.f_bavail * sv.f_frsize < room || (sv.f_files > 0 && sv.f_favail == 0));
 }
 
 int sl_same_file(const char *a, const char *b)

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 /* The room for the metadata that close writes: allocated at ROOM_OFF
@@ -34,20 +33,6 @@ struct sl_h5 {
     char *path, *tmp;
 };
 
-/* Whether the file system holding path has (almost) no space left: what a
- * failed HDF5 write most often means, which HDF5 itself does not say. */
-static int fs_full(const char *path)
-{
-    struct statvfs sv;
-    char *copy = strdup(path), *slash = copy ? strrchr(copy, '/') : NULL;
-    if (slash)
-        *slash = '\0';
-    int full = copy && statvfs(slash ? (copy[0] ? copy : "/") : ".", &sv) == 0 &&
-               (uint64_t)sv.f_bavail * sv.f_frsize < (uint64_t)ROOM_LEN;
-    free(copy);
-    return full;
-}
-
 /* Rank 0: allocate the room in the (empty, new) temporary file. 0 or errno;
  * a file system without fallocate gets no room (best effort), not an error. */
 static int room_take(const char *tmp)
@@ -57,7 +42,7 @@ static int room_take(const char *tmp)
         return errno;
     int e = fallocate(fd, FALLOC_FL_KEEP_SIZE, ROOM_OFF, ROOM_LEN) == 0 ? 0 : errno;
     close(fd);
-    return e == ENOSPC || e == EDQUOT ? e : 0;
+    return sl_errno_status(e) == SL_ERR_NOSPACE ? e : 0;
 }
 
 /* Rank 0: free the room (where the file did not grow that far). */
@@ -86,7 +71,8 @@ sl_status_t sl_h5_error(const char *what, const char *path)
     char msg[256] = "";
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, msg);
     H5Eclear2(H5E_DEFAULT);
-    if ((strstr(what, "write") || strstr(what, "close")) && (e == ENOSPC || e == EDQUOT || fs_full(path)))
+    if ((strstr(what, "write") || strstr(what, "close")) &&
+        (sl_errno_status(e) == SL_ERR_NOSPACE || sl_fs_full(path, (uint64_t)ROOM_LEN)))
         return sl_error(SL_ERR_NOSPACE, "%s '%s': No space left on device", what, path);
     return sl_error(SL_ERR_HDF5, "%s '%s': %s", what, path, msg[0] ? msg : "HDF5 error");
 }
@@ -278,9 +264,9 @@ static sl_status_t write_agree(sl_h5_t *h, int failed, int e, const char *what)
         return sl_h5_error(what, h->tmp);
     }
     H5Eclear2(H5E_DEFAULT);
-    return !failed                                         ? SL_ERR_PEER
-           : e == ENOSPC || e == EDQUOT || fs_full(h->tmp) ? SL_ERR_NOSPACE
-                                                           : SL_ERR_HDF5;
+    return !failed                                                                          ? SL_ERR_PEER
+           : sl_errno_status(e) == SL_ERR_NOSPACE || sl_fs_full(h->tmp, (uint64_t)ROOM_LEN) ? SL_ERR_NOSPACE
+                                                                                            : SL_ERR_HDF5;
 }
 
 static hid_t coll_dxpl(void)

@@ -17,7 +17,6 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -530,14 +529,6 @@ static void log_write(int *fd, const char *path, const char *data, size_t len)
     }
 }
 
-/* Whether the file system of dir is full: under 1 MiB left, or no inode. */
-static int dir_fs_full(const char *dir)
-{
-    struct statvfs sv;
-    return statvfs(dir, &sv) == 0 && ((uint64_t)sv.f_bavail * sv.f_frsize < ((uint64_t)1 << 20) ||
-                                      (sv.f_files > 0 && sv.f_favail == 0));
-}
-
 static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome_p)
 {
     const tune_opts_t *o = tune_opts(r);
@@ -890,7 +881,7 @@ gather:
      * cannot say: as for the built-in objectives, not the trial's fault (it
      * stays resumable and the experiment stops), rather than every trial
      * after it failing alike and ending errored for good. */
-    if (grank == 0 && *outcome_p == SL_TUNE_END_FAILED && dir_fs_full(job->trial_dir)) {
+    if (grank == 0 && *outcome_p == SL_TUNE_END_FAILED && sl_fs_full(job->trial_dir, (uint64_t)1 << 20)) {
         sl_error(SL_ERR_NOSPACE, "trial %lld: the command failed while the file system of '%s' is full",
                  (long long)job->trial, job->trial_dir);
         *outcome_p = TUNE_END_NOSPACE;
