@@ -10,6 +10,7 @@
 #include "tune_impl.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -529,6 +530,43 @@ static void log_write(int *fd, const char *path, const char *data, size_t len)
     }
 }
 
+/* Whether the command's leader pid has exited (a zombie not yet reaped). */
+static int leader_gone(pid_t pid)
+{
+    siginfo_t si;
+    si.si_pid = 0;
+    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid;
+}
+
+/* Whether a process of group pgid other than its leader is alive (not a
+ * zombie): /proc/PID/stat, state and pgrp after the command name. */
+static int group_alive(pid_t pgid)
+{
+    DIR *d = opendir("/proc");
+    int alive = 0;
+    for (struct dirent *de; d && !alive && (de = readdir(d));) {
+        char *end, path[64], b[512];
+        long p = strtol(de->d_name, &end, 10);
+        if (*end || p <= 0 || p == (long)pgid)
+            continue;
+        snprintf(path, sizeof path, "/proc/%ld/stat", p);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t n = read(fd, b, sizeof b - 1);
+        close(fd);
+        b[n > 0 ? n : 0] = '\0';
+        char *rp = strrchr(b, ')'), st = 0;
+        long ppid = 0, pgrp = 0;
+        if (rp && sscanf(rp + 1, " %c %ld %ld", &st, &ppid, &pgrp) == 3 && pgrp == (long)pgid && st != 'Z' &&
+            st != 'X')
+            alive = 1;
+    }
+    if (d)
+        closedir(d);
+    return alive;
+}
+
 static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome_p)
 {
     const tune_opts_t *o = tune_opts(r);
@@ -591,7 +629,8 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
         int cap = fcntl(pfd[0], F_GETPIPE_SZ);
         lazy_max = cap > 0 ? (size_t)cap / 4 : 4096;
     }
-    int forced = 0; /* the output was taken as ended: something still holds a pipe */
+    int forced = 0;     /* the output was taken as ended: something still holds a pipe */
+    int group_done = 0; /* a stopped command's group has no process left but its leader */
     /* 1: the exit was reaped, and a pass more reads stderr: in the pass
      * that read stdout to its end and reaped the exit, stderr was read
      * before the command's last lines to it (the traceback saying why it
@@ -731,7 +770,21 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
         }
         if (exited && !eof)
             eof = forced = 1; /* drained once after the exit; a background child may hold the pipe */
-        if (!exited) {
+        /* A command stopped by us whose leader is gone but whose group
+         * still runs (a child between its write and the signal: mv of a
+         * checkpoint into place) is waited for, SIGKILL after the grace as
+         * for the leader, then up to a second: the job's end prunes the
+         * checkpoints after the taken step, and the child's file landed
+         * after that and outlived the experiment. The leader stays a
+         * zombie meanwhile, so that the group's id is not reused. */
+        int group_wait = 0;
+        if (!exited && killed && !group_done && leader_gone(pid)) {
+            group_wait = group_alive(pid) && !(killed == 2 && sl_now() > kill_at + 1.0);
+            group_done = !group_wait;
+            if (group_wait)
+                usleep(2000); /* the leader's pidfd wakes every poll */
+        }
+        if (!exited && !group_wait) {
             if (sl_guard_reap(guard, pid, 0, &wstatus)) {
                 exited = 1;
                 tail = !eeof; /* stderr not at its end yet: read it once more */
@@ -771,6 +824,7 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
         } else if (killed == 1 && !exited && sl_now() > kill_at) {
             kill(-pid, SIGKILL);
             killed = 2;
+            kill_at = sl_now();
         }
     }
     /* Slurm signals every process of a step, in no set order: the command

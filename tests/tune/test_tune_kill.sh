@@ -319,4 +319,24 @@ if [ -n "$left" ]; then
   kill -9 $left
   fail "commands ran on after their ranks were killed with -9"
 fi
+# a command stopped by a decision whose group still runs a child after its
+# leader is gone (a child between its write and the signal: mv of a
+# checkpoint into place): the job waits for the group before its end prunes
+# the checkpoints after the taken step, or the child's file landed after
+# that and outlived the experiment (a later --resume removed it)
+cat > "$T/late.sh" <<'SH'
+#!/bin/sh
+d=$SLUICE_TRIAL_DIR
+(trap 'sleep 0.5; echo 99 > "$d/checkpoint-99"; exit 0' TERM; while :; do sleep 0.05; done) &
+s=0
+while :; do s=$((s+1)); echo $s > "$d/checkpoint-$s"; echo "sluice-report step=$s loss=$s"; sleep 0.05; done
+SH
+chmod +x "$T/late.sh"
+expect_rc 0 $MPIRUN -np 1 $SLUICE tune -q --command "$T/late.sh" --space 'x=uniform(0,1)' --metric loss \
+  --trials 1 --max-t 3 --keep-checkpoints 2 --kill-grace 5 --out "$T/late"
+sleep 1
+[ -e "$T/late/trials/000000/checkpoint-99" ] &&
+  fail "a checkpoint the stopped command's child wrote after the job's end stayed: $(ls "$T/late/trials/000000")"
+[ "$(ls "$T/late/trials/000000" | grep -c '^checkpoint-')" -eq 2 ] ||
+  fail "--keep-checkpoints 2 left $(ls "$T/late/trials/000000")"
 echo PASS
