@@ -113,24 +113,26 @@ grep -q errored full3/exp/trials.csv && fail "a cmd trial ended errored for want
 mount -o remount,size=64m full3 || fail "remount full3"
 expect_rc 0 cmd3 --resume
 expect_grep "tune finished: 6 trials: 6 done" "$T/out"
-# The same when the command removes its partial file before it exits: the
-# file system has room again, but its output says why it failed (the trial
-# ended errored, and so did every trial after it)
+# The same when the command's file system has room when it ends: it removed
+# its partial file before it exited, but its output says why it failed (the
+# trial ended errored, and so did every trial after it). It writes to a
+# tmpfs of its own: on the experiment's, experiment.h5's write could come
+# while the disk was full and fail first.
 full_tmpfs full4 2m
 cat >rmcmd.sh <<'SH'
 #!/bin/sh
-head -c 3000000 /dev/zero >"$SLUICE_TRIAL_DIR/ckpt" || { rm -f "$SLUICE_TRIAL_DIR/ckpt"; echo "removed the partial checkpoint"; exit 1; }
+head -c 3000000 /dev/zero >"$(dirname "$0")/full4/ckpt" || { rm -f "$(dirname "$0")/full4/ckpt"; echo "removed the partial checkpoint"; exit 1; }
 echo "sluice-report step=1 loss=$1"
 SH
 chmod +x rmcmd.sh
 cmd4() {
   timeout 60 $MPIRUN -np 1 $SLUICE tune -q --command "$T/rmcmd.sh {x}" --space 'x=uniform(-1,1)' \
-    --metric loss --trials 4 --seed 1 --out full4/exp "$@"
+    --metric loss --trials 4 --seed 1 --out exp4 "$@"
 }
 expect_rc 1 cmd4
 expect_grep "trial [0-9]*: the command failed for want of space: 'head: error writing .*: No space left on device'" "$T/err"
-expect_grep "no space left for its files in 'full4/exp/trials/00000[0-3]' (the error above): the experiment stops" "$T/err"
-grep -q errored full4/exp/trials.csv && fail "a cmd trial that removed its partial file ended errored: $(cat full4/exp/trials.csv "$T/err")"
+expect_grep "no space left for its files in 'exp4/trials/00000[0-3]' (the error above): the experiment stops" "$T/err"
+grep -q errored exp4/trials.csv && fail "a cmd trial that removed its partial file ended errored: $(cat exp4/trials.csv "$T/err")"
 mount -o remount,size=64m full4 || fail "remount full4"
 expect_rc 0 cmd4 --resume
 expect_grep "tune finished: 4 trials: 4 done" "$T/out"
