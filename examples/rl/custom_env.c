@@ -5,7 +5,7 @@
  *   mpirun -np 2 ./custom_env [total-steps] [run-dir]
  * SIGUSR1 or SIGTERM stops it at the next update with a checkpoint (exit
  * status 75); set o.resume to continue from it. */
-#include "sluice.h" /* installed: <sluice/sluice.h>; link with -lsluice (pkg-config sluice) */
+#include <sluice/sluice.h>
 
 #include <math.h>
 #include <stdlib.h>

@@ -6,8 +6,7 @@
  * in size, so cost hints (rows) make the farm start the big ones first. The
  * results do not depend on the rank count: every task draws its data from
  * its own RNG stream. usage: mpirun -np 4 many_models [STORES] [OUT.csv] */
-#include "config.h"
-#include "tasks.h"
+#include <sluice/tasks.h>
 
 #include <math.h>
 #include <stdlib.h>

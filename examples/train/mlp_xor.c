@@ -4,7 +4,7 @@
  * loss and backward on it, averages the gradients over the ranks (buckets
  * started during backward), clips and steps Adam, then saves the model.
  *   mpirun -np 2 ./mlp_xor [OUT.h5] */
-#include "sluice.h" /* installed: <sluice/sluice.h> */
+#include <sluice/sluice.h>
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -523,11 +523,16 @@ int sl_open_new(const char *path, int flags, mode_t mode);
 /* Local: removes a symbolic link at path, if one is there (the same rule
  * for a temporary name another library creates). */
 void sl_unlink_if_link(const char *path);
-/* Local: whether a file can be written at path later (path.tmp created in
- * its directory, then renamed): NULL if so, else why not ("is a
- * directory", "its directory ... does not exist", ...) in why. Checked
- * before long work, so that the results are not lost at the end. */
-const char *sl_output_path_problem(const char *path, char *why, size_t len);
+/* Local: whether a file can be written at path later (a temporary name
+ * created in its directory, then renamed onto path): NULL if so, else why
+ * not in why, a phrase to follow "PATH: ": "is a directory", "its
+ * directory 'D' does not exist", "its directory 'D': <errno's text>", "'D'
+ * is not a directory", "its directory 'D' is not writable: <errno's
+ * text>". A link at path is no problem (the rename replaces it). tmp, the
+ * temporary name (NULL: not named), is named where it matters: for a
+ * directory, which its rename cannot replace, and an unwritable directory.
+ * Checked before long work, so that the results are not lost at the end. */
+const char *sl_output_path_problem(const char *path, const char *tmp, char *why, size_t len);
 
 /* -------------------------------------------------------------- commands */
 

@@ -45,11 +45,19 @@ void sl_unlink_if_link(const char *path)
         unlink(path);
 }
 
-const char *sl_output_path_problem(const char *path, char *why, size_t len)
+const char *sl_output_path_problem(const char *path, const char *tmp, char *why, size_t len)
 {
     struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        snprintf(why, len, "is a directory");
+    /* lstat: a link (to a directory too) is replaced by the rename */
+    if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        if (tmp)
+            snprintf(
+                why, len,
+                "is a directory (the output is written as '%s' and renamed to it, which cannot replace a "
+                "directory; name a file)",
+                tmp);
+        else
+            snprintf(why, len, "is a directory");
         return why;
     }
     char *copy = strdup(path);
@@ -58,8 +66,15 @@ const char *sl_output_path_problem(const char *path, char *why, size_t len)
         return why;
     }
     const char *dir = dirname(copy);
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+    int missing = stat(dir, &sb) != 0 ? errno : 0;
+    if (missing == ENOENT)
         snprintf(why, len, "its directory '%s' does not exist", dir);
+    else if (missing)
+        snprintf(why, len, "its directory '%s': %s", dir, strerror(missing));
+    else if (!S_ISDIR(sb.st_mode))
+        snprintf(why, len, "'%s' is not a directory", dir);
+    else if (access(dir, W_OK | X_OK) != 0 && tmp)
+        snprintf(why, len, "its directory '%s' is not writable (for '%s'): %s", dir, tmp, strerror(errno));
     else if (access(dir, W_OK | X_OK) != 0)
         snprintf(why, len, "its directory '%s' is not writable: %s", dir, strerror(errno));
     else

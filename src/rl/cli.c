@@ -309,7 +309,7 @@ static sl_status_t rl_eval_cmd(MPI_Comm comm, int argc, char **argv)
     MPI_Comm_size(comm, &size);
     /* nor be lost at the end, after every episode has run (rank 0 writes it) */
     char why[4200];
-    if (rank == 0 && c.json && sl_output_path_problem(c.json, why, sizeof why))
+    if (rank == 0 && c.json && sl_output_path_problem(c.json, NULL, why, sizeof why))
         st = sl_error(SL_ERR_IO, "--json %s: %s", c.json, why);
     if ((st = sl_agree(comm, st)) != SL_OK)
         goto out;

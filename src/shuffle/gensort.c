@@ -51,19 +51,19 @@ static sl_status_t write_mixed(int fd, int dfd, const unsigned char *buf, size_t
     return SL_OK;
 }
 
-/* Whether FILE (fin; FILE.RANK with --parts) cannot be the output, with
- * the reason in why. Checked before any work: each is a failure that came
- * only at the end, after all the records were generated (the rename onto a
- * directory) or that the creation of FILE.tmp would meet anyway (its
- * directory missing or not writable), where it is a usage error like the
- * others (exit 2). A FIFO or a device (or a link to one) would be replaced
- * by the rename (as root, 'gensort N /dev/stdout' put a regular file in
- * place of /dev/stdout and wrote nothing to the pipe). */
-static int output_problem(const char *fin, int parts, char *why, size_t n)
+/* Whether FILE (fin; FILE.RANK with --parts; tmp its temporary name)
+ * cannot be the output, with the reason in why. Checked before any work:
+ * each is a failure that came only at the end, after all the records were
+ * generated (the rename onto a directory) or that the creation of FILE.tmp
+ * would meet anyway (its directory missing or not writable), where it is a
+ * usage error like the others (exit 2): sl_output_path_problem's checks. A
+ * FIFO or a device (or a link to one) would be replaced by the rename (as
+ * root, 'gensort N /dev/stdout' put a regular file in place of /dev/stdout
+ * and wrote nothing to the pipe). */
+static int output_problem(const char *fin, const char *tmp, int parts, char *why, size_t n)
 {
     const char *what = parts ? "FILE.RANK" : "FILE";
     const char *kind = sl_sort_special_kind(fin);
-    struct stat sb;
     if (kind) {
         snprintf(why, n,
                  "%s '%s' is %s: gensort writes %s.tmp and renames it to %s, which would replace it; "
@@ -71,36 +71,11 @@ static int output_problem(const char *fin, int parts, char *why, size_t n)
                  what, fin, kind, what, what);
         return 1;
     }
-    /* lstat: a link to a directory is replaced by the rename, as any link */
-    if (lstat(fin, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        snprintf(why, n,
-                 "%s '%s' is a directory: gensort writes %s.tmp and renames it to %s, which cannot "
-                 "replace a directory; name a file",
-                 what, fin, what, what);
-        return 1;
-    }
-    char dir[4096];
-    const char *slash = strrchr(fin, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == fin)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - fin), fin);
-    if (stat(dir, &sb) != 0) {
-        snprintf(why, n, "cannot write %s '%s': its directory '%s': %s", what, fin, dir, strerror(errno));
-        return 1;
-    }
-    if (!S_ISDIR(sb.st_mode)) {
-        snprintf(why, n, "cannot write %s '%s': '%s' is not a directory", what, fin, dir);
-        return 1;
-    }
-    if (access(dir, W_OK | X_OK) != 0) {
-        snprintf(why, n, "cannot write %s '%s' (as %s.tmp) in directory '%s': %s", what, fin, what, dir,
-                 strerror(errno));
-        return 1;
-    }
-    return 0;
+    char problem[4200];
+    if (!sl_output_path_problem(fin, tmp, problem, sizeof problem))
+        return 0;
+    snprintf(why, n, "cannot write %s '%s': %s", what, fin, problem);
+    return 1;
 }
 
 sl_status_t sl_gensort_run(MPI_Comm comm, const sl_gensort_opts_t *o)
@@ -142,7 +117,7 @@ sl_status_t sl_gensort_run(MPI_Comm comm, const sl_gensort_opts_t *o)
      * (node-local paths may differ by node); the lowest rank with a problem
      * says it, once, and every rank returns SL_ERR_USAGE (exit 2). */
     char why[8500] = "";
-    int bad = !skip && (o->parts || rank == 0) && output_problem(fin, o->parts, why, sizeof why);
+    int bad = !skip && (o->parts || rank == 0) && output_problem(fin, tmp, o->parts, why, sizeof why);
     int in[2] = {bad ? rank : INT_MAX, bad}, out[2];
     MPI_Allreduce(&in[0], &out[0], 1, MPI_INT, MPI_MIN, comm);
     MPI_Allreduce(&in[1], &out[1], 1, MPI_INT, MPI_SUM, comm);

@@ -462,7 +462,8 @@ sl_status_t sl_valsort_run(MPI_Comm comm, const sl_valsort_opts_t *o)
     /* nor fail at the end, after every input was read: a directory, or a
      * directory that is missing or not writable, is known now */
     char why[4200];
-    int unwritable = o->summary_out && rank == 0 && sl_output_path_problem(o->summary_out, why, sizeof why);
+    int unwritable =
+        o->summary_out && rank == 0 && sl_output_path_problem(o->summary_out, NULL, why, sizeof why);
     MPI_Bcast(&unwritable, 1, MPI_INT, 0, comm);
     if (unwritable)
         return sl_error_root(comm, SL_ERR_USAGE, "-o %s: %s", o->summary_out, rank == 0 ? why : "");

@@ -520,12 +520,22 @@ static int member_outcomes(MPI_Comm gc, int64_t trial, int64_t *out)
     return failed;
 }
 
-/* Append to the trial's log, creating it on first use (best effort). */
-static void log_write(int *fd, const char *path, const char *data, size_t len)
+/* A copy's log: its file, made on first use, and the last bytes of the
+ * command's output, kept in memory for why it failed (on a full disk the
+ * file may have none of them). */
+typedef struct {
+    int fd;
+    const char *path;
+    char tail[2048];
+    size_t ntail;
+} cmd_log_t;
+
+/* Append to the trial's log file, creating it on first use (best effort). */
+static void log_file_write(cmd_log_t *lg, const char *data, size_t len)
 {
-    if (*fd < 0)
-        *fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (*fd >= 0 && write(*fd, data, len) < 0) {
+    if (lg->fd < 0)
+        lg->fd = open(lg->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (lg->fd >= 0 && write(lg->fd, data, len) < 0) {
         /* a full disk must not stop the experiment */
     }
 }
@@ -567,6 +577,63 @@ static int group_alive(pid_t pgid)
     return alive;
 }
 
+/* Append the command's output to the trial's log and its tail. */
+static void log_write(cmd_log_t *lg, const char *data, size_t len)
+{
+    const size_t cap = sizeof lg->tail;
+    if (len >= cap) {
+        memcpy(lg->tail, data + len - cap, cap);
+        lg->ntail = cap;
+    } else {
+        size_t keep = lg->ntail < cap - len ? lg->ntail : cap - len;
+        memmove(lg->tail, lg->tail + lg->ntail - keep, keep);
+        memcpy(lg->tail + keep, data, len);
+        lg->ntail = keep + len;
+    }
+    log_file_write(lg, data, len);
+}
+
+/* How many of the output's last lines (not empty) may say that space ran
+ * out: a traceback's or a shell's last line, and a few lines of clean-up
+ * messages after it. */
+#define CMD_NOSPACE_LINES 5
+
+/* Whether the command's output says it ran out of space: one of its last
+ * CMD_NOSPACE_LINES lines that are not empty names ENOSPC or EDQUOT, by
+ * name or as strerror words them ("No space left on device", "Disk quota
+ * exceeded"; any case: Go writes them in lower case). last gets the last
+ * line that is not empty ("" if none), control characters as '?', at most
+ * len - 1 bytes; said the line that said so, when one did. */
+static int log_says_nospace(const cmd_log_t *lg, char *last, size_t len, char *said, size_t slen)
+{
+    static const char *const words[] = {"no space left on device", "disk quota exceeded", "ENOSPC", "EDQUOT"};
+    char t[sizeof lg->tail + 1];
+    memcpy(t, lg->tail, lg->ntail);
+    t[lg->ntail] = '\0';
+    for (size_t i = 0; i < lg->ntail; i++)
+        if ((unsigned char)t[i] < 0x20 ? t[i] != '\n' && t[i] != '\t' : t[i] == 0x7f)
+            t[i] = '?'; /* a NUL, a carriage return, a colour's escape */
+    last[0] = said[0] = '\0';
+    int found = 0, lines = 0;
+    for (char *e = t + lg->ntail; e > t && lines < CMD_NOSPACE_LINES;) {
+        *e = '\0';
+        char *b = e;
+        while (b > t && b[-1] != '\n')
+            b--;
+        e = b > t ? b - 1 : t;
+        if (!*b)
+            continue; /* an empty line */
+        if (!lines++)
+            snprintf(last, len, "%.*s", (int)len - 1, b);
+        for (size_t w = 0; !found && w < sizeof words / sizeof *words; w++)
+            if (strcasestr(b, words[w])) {
+                found = 1;
+                snprintf(said, slen, "%.*s", (int)slen - 1, b);
+            }
+    }
+    return found;
+}
+
 static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome_p)
 {
     const tune_opts_t *o = tune_opts(r);
@@ -582,7 +649,9 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
         snprintf(path, sizeof path, "%s/trial.rank%d.log", job->trial_dir, grank);
     /* the log is made only when there is something to write: a silent trial
      * costs no file */
-    int logfd = -1, efd[2] = {-1, -1}, pidfd = -1;
+    int efd[2] = {-1, -1}, pidfd = -1;
+    cmd_log_t lg = {.fd = -1, .path = path};
+    char how[64] = ""; /* the leader's failed command: how it ended */
     int told = 0; /* leader: the other copies were sent a decision */
     int failed_on = 0;    /* leader: the first other copy that failed (group rank) */
     int64_t *mout = NULL; /* leader: each other copy's outcome (-1: not in yet) */
@@ -662,7 +731,7 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
             if (k <= 0)
                 break;
             got += (size_t)k;
-            log_write(&logfd, path, eb, (size_t)k);
+            log_write(&lg, eb, (size_t)k);
             /* a report written to stderr (Python's logging, print to
              * sys.stderr) was never read, and the trial "ended without
              * reporting" with no word of why */
@@ -698,7 +767,7 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
                 /* the rest of a line longer than buf goes to the log as it comes */
                 nl = memchr(buf, '\n', have);
                 size_t n = nl ? (size_t)(nl + 1 - buf) : have;
-                log_write(&logfd, path, buf, n);
+                log_write(&lg, buf, n);
                 start += n;
                 longline = !nl;
             }
@@ -733,7 +802,7 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
                                         "see %s)",
                                         (long long)job->trial, (long long)s2, (long long)step, copy, path);
                                 copy[ll] = '\n';
-                                log_write(&logfd, path, copy, ll + 1);
+                                log_write(&lg, copy, ll + 1);
                             }
                         } else if (n >= 0) {
                             step = s2;
@@ -747,14 +816,14 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
                                     "'sluice-report step=<n> <metric>=<number> ...'; see %s)",
                                     (long long)job->trial, copy, path);
                             copy[ll] = '\n';
-                            log_write(&logfd, path, copy, ll + 1);
+                            log_write(&lg, copy, ll + 1);
                         }
                         if (copy != small)
                             free(copy);
                     }
                 } else {
                     *nl = '\n';
-                    log_write(&logfd, path, start, (size_t)(nl + 1 - start));
+                    log_write(&lg, start, (size_t)(nl + 1 - start));
                 }
                 start = nl + 1;
             }
@@ -763,7 +832,7 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
             if (have == sizeof buf - 1) {
                 /* a line longer than buf: it is no report, and went
                  * nowhere (64 KiB of it at a time, the log lost them) */
-                log_write(&logfd, path, buf, have);
+                log_write(&lg, buf, have);
                 longline = 1;
                 have = 0;
             }
@@ -853,7 +922,9 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
             WIFEXITED(wstatus)
                 ? snprintf(m, sizeof m, "sluice: the command exited with status %d\n", WEXITSTATUS(wstatus))
                 : snprintf(m, sizeof m, "sluice: the command was killed by signal %d\n", WTERMSIG(wstatus));
-        log_write(&logfd, path, m, (size_t)n);
+        /* without "sluice: the command " and the newline */
+        snprintf(how, sizeof how, "%.*s", n > 21 ? n - 21 : 0, m + 20);
+        log_file_write(&lg, m, (size_t)n); /* ours, not the command's output */
     }
     /* Nothing of the command is left (no process in its group, both pipes
      * closed by their writers): its directory may go to the next trial if
@@ -867,8 +938,8 @@ gather:
         close(efd[0]);
     if (pidfd >= 0)
         close(pidfd);
-    if (logfd >= 0)
-        close(logfd);
+    if (lg.fd >= 0)
+        close(lg.fd);
     /* the group's outcome: the leader's, or failed if any copy failed */
     if (gsize > 1) {
         if (grank == 0 && *outcome_p == SL_TUNE_END_FAILED && !told) {
@@ -930,15 +1001,36 @@ gather:
             MPI_Send(m, 2, MPI_INT64_T, 0, TAG_GSTAT, gc);
         }
     }
-    /* A command that failed while the file system of its directory is
-     * full most likely failed for want of space, which its exit status
-     * cannot say: as for the built-in objectives, not the trial's fault (it
-     * stays resumable and the experiment stops), rather than every trial
-     * after it failing alike and ending errored for good. */
-    if (grank == 0 && *outcome_p == SL_TUNE_END_FAILED && sl_fs_full(job->trial_dir, (uint64_t)1 << 20)) {
-        sl_error(SL_ERR_NOSPACE, "trial %lld: the command failed while the file system of '%s' is full",
-                 (long long)job->trial, job->trial_dir);
-        *outcome_p = TUNE_END_NOSPACE;
+    /* A command that failed for want of space is, as for the built-in
+     * objectives, not the trial's fault: it stays resumable and the
+     * experiment stops, rather than every trial after it failing alike and
+     * ending errored for good. Its exit status cannot say so; the evidence
+     * is (1) its output saying so in its last lines (the leader's copy's),
+     * whatever the disk holds now: a command that removed its partial file
+     * before it exited left room, and a spent quota leaves the file system
+     * with room; or (2) the file system of its directory being full now
+     * (under 1 MiB or no inode), whatever the output says: a failed write
+     * is not always worded (torch.save says "file write failed"), so a
+     * command that failed for another reason on a full disk cannot be told
+     * apart. The message then gives how it ended and its last line, for
+     * the user to judge; its --resume runs it again. */
+    if (grank == 0 && *outcome_p == SL_TUNE_END_FAILED) {
+        char last[204], said[204];
+        if (log_says_nospace(&lg, last, sizeof last, said, sizeof said)) {
+            sl_error(SL_ERR_NOSPACE, "trial %lld: the command failed for want of space: '%s'",
+                     (long long)job->trial, said);
+            *outcome_p = TUNE_END_NOSPACE;
+        } else if (sl_fs_full(job->trial_dir, (uint64_t)1 << 20)) {
+            char detail[300] = "";
+            if (how[0])
+                snprintf(detail, sizeof detail, " (%s%s%s%s)", how, last[0] ? "; its last output: '" : "",
+                         last, last[0] ? "'" : "");
+            sl_error(SL_ERR_NOSPACE,
+                     "trial %lld: the command failed%s while the file system of '%s' is full: taken as want "
+                     "of space",
+                     (long long)job->trial, detail, job->trial_dir);
+            *outcome_p = TUNE_END_NOSPACE;
+        }
     }
     (void)failed_start;
     free(mout);

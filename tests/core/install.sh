@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
-# make install into a staging prefix, then build and run examples/hello.c
-# against the installed library with pkg-config alone.
+# make install into a staging prefix, then build examples/*.c and run
+# hello.c and many_models.c against the installed library with pkg-config alone.
 . "$top_srcdir/tests/lib.sh"
 command -v pkg-config >/dev/null || { echo "SKIP: no pkg-config"; exit 77; }
 make -C "$top_builddir" install DESTDIR="$T/stage" >"$T/install.log" 2>&1 || { tail -20 "$T/install.log"; fail "make install failed"; }
@@ -61,6 +61,19 @@ libdir=$(dirname "$(dirname "$pc")")
 LD_LIBRARY_PATH="$libdir" expect_rc 0 $MPIRUN -np 2 "$T/hello"
 expect_grep "hello from sluice" "$T/out"
 expect_grep "2 ranks" "$T/out"
+# every example in examples/ is a program a user writes: copied out of the
+# tree, it builds with pkg-config alone (public headers <sluice/...>, no
+# config.h, no src/), and many_models runs on 2 ranks
+mkdir -p "$T/ex"
+for src in $(cd "$top_srcdir" && ls examples/*.c examples/*/*.c); do
+  cp "$top_srcdir/$src" "$T/ex/"
+  b=$(basename "$src" .c)
+  mpicc -o "$T/ex/$b" "$T/ex/$b.c" $flags -lm >"$T/ex/$b.log" 2>&1 ||
+    { cat "$T/ex/$b.log"; fail "$src did not build against the installed sluice with: mpicc $b.c $flags -lm"; }
+done
+LD_LIBRARY_PATH="$libdir" expect_rc 0 $MPIRUN -np 2 "$T/ex/many_models" 20 "$T/ex/models.csv"
+expect_grep "100 models (20 stores x 5 lambdas) on 2 ranks" "$T/out"
+[ "$(wc -l <"$T/ex/models.csv")" = 21 ] || fail "many_models wrote no 20-store CSV: $(cat "$T/ex/models.csv")"
 # sl_rng_create hands out GSL generators, which a program draws from with
 # GSL's own functions: pkg-config --libs must link GSL too
 printf '#include <sluice/sluice.h>\n#include <gsl/gsl_rng.h>\nint main(void)\n{\n    gsl_rng *r;\n    if (sl_rng_create(1, 0, "t", &r) != SL_OK)\n        return 1;\n    printf("%%.6f\\n", gsl_rng_uniform(r));\n    sl_rng_destroy(&r);\n    return 0;\n}\n' >"$T/user/rng.c"

@@ -47,13 +47,13 @@ done
 # removed it when rank 1's rename failed, at the end.
 rm -f pp.* && mkdir pp.1 && ln -s nowhere pp.0.tmp
 expect_rc 2 $MPIRUN -np 2 $SLUICE gensort --parts 1000 pp
-expect_grep "rank 1: FILE.RANK 'pp.1' is a directory: gensort writes FILE.RANK.tmp and renames it to FILE.RANK" "$T/err"
+expect_grep "rank 1: cannot write FILE.RANK 'pp.1': is a directory (the output is written as 'pp.1.tmp' and renamed to it, which cannot replace a directory" "$T/err"
 [ "$(grep -c "error" "$T/err")" -eq 1 ] || fail "gensort --parts with a directory FILE.1 printed $(cat "$T/err")"
 [ -L pp.0.tmp ] || fail "gensort --parts created pp.0.tmp beside a directory pp.1"
 [ -e pp.0 ] || [ -e pp.1.tmp ] && fail "gensort --parts left $(ls pp.*) beside a directory pp.1"
 mkdir pp.0
 expect_rc 2 $MPIRUN -np 2 $SLUICE gensort --parts 1000 pp
-expect_grep "rank 0: FILE.RANK 'pp.0' is a directory.*(1 more rank cannot write its FILE.RANK either)" "$T/err"
+expect_grep "rank 0: cannot write FILE.RANK 'pp.0': is a directory.*(1 more rank cannot write its FILE.RANK either)" "$T/err"
 rmdir pp.0 pp.1 && rm pp.0.tmp
 # FILE = /dev/null generates without writing, with --parts too (it created
 # /dev/null.RANK.tmp and renamed it to /dev/null.RANK). As root, /dev is
@@ -122,16 +122,16 @@ expect_grep "NUM_RECS 92233720368547759 is more than one file holds" "$T/err"
 # before it writes). A directory FILE failed only at the rename, after
 # all the records were written to FILE.tmp.
 expect_rc 2 $SLUICE gensort 10 /nonexistent/dir/out.dat
-expect_grep "cannot write FILE '/nonexistent/dir/out.dat': its directory '/nonexistent/dir': No such file or directory" "$T/err"
+expect_grep "cannot write FILE '/nonexistent/dir/out.dat': its directory '/nonexistent/dir' does not exist" "$T/err"
 expect_rc 2 $MPIRUN -np 2 $SLUICE gensort --parts 10 /nonexistent/dir/out.dat
 expect_grep "rank 0: cannot write FILE.RANK '/nonexistent/dir/out.dat.0': its directory '/nonexistent/dir'" "$T/err"
 [ "$(grep -c "error" "$T/err")" -eq 1 ] || fail "gensort --parts into a missing directory printed $(cat "$T/err")"
 mkdir isdir && ln -s nowhere isdir.tmp
 expect_rc 2 $SLUICE gensort 1000 isdir
-expect_grep "FILE 'isdir' is a directory: gensort writes FILE.tmp and renames it to FILE" "$T/err"
+expect_grep "cannot write FILE 'isdir': is a directory (the output is written as 'isdir.tmp' and renamed to it" "$T/err"
 [ -L isdir.tmp ] || fail "gensort created isdir.tmp for a directory FILE"
 expect_rc 2 $MPIRUN -np 2 $SLUICE gensort 1000 isdir
-expect_grep "rank 0: FILE 'isdir' is a directory" "$T/err"
+expect_grep "rank 0: cannot write FILE 'isdir': is a directory" "$T/err"
 [ "$(grep -c "error" "$T/err")" -eq 1 ] || fail "gensort with a directory FILE printed $(cat "$T/err")"
 [ -L isdir.tmp ] && [ -d isdir ] || fail "gensort on 2 ranks created isdir.tmp for a directory FILE"
 rm isdir.tmp && rmdir isdir
@@ -142,13 +142,13 @@ if [ "$(id -u)" -ne 0 ]; then
   chmod 555 rodir
   expect_rc 2 $MPIRUN -np 2 $SLUICE gensort 10 rodir/out.dat
   chmod 755 rodir
-  expect_grep "cannot write FILE 'rodir/out.dat' (as FILE.tmp) in directory 'rodir'" "$T/err"
+  expect_grep "cannot write FILE 'rodir/out.dat': its directory 'rodir' is not writable (for 'rodir/out.dat.tmp')" "$T/err"
 elif unshare -m --propagation private true 2>/dev/null; then
   # shellcheck disable=SC2016
   expect_rc 2 unshare -m --propagation private sh -c \
     'mount --bind rodir rodir && mount -o remount,bind,ro rodir && exec "$@"' \
     sh $MPIRUN -np 2 $SLUICE gensort 10 rodir/out.dat
-  expect_grep "cannot write FILE 'rodir/out.dat' (as FILE.tmp) in directory 'rodir': Read-only file system" "$T/err"
+  expect_grep "cannot write FILE 'rodir/out.dat': its directory 'rodir' is not writable (for 'rodir/out.dat.tmp'): Read-only file system" "$T/err"
 else
   echo "SKIP: gensort into a read-only directory (root, and no private mount namespace)"
 fi

@@ -8,6 +8,33 @@
 . "$top_srcdir/tests/lib.sh"
 OBJ="$top_srcdir/tests/tune/objective.sh"
 cd "$T" || exit 1
+# A cmd trial whose command says in its last lines that it ran out of space
+# (a spent quota: the file system has room) stays resumable and the
+# experiment stops, whatever the disk holds (it ended errored for good, and so
+# did every trial after it); the --resume once the quota is raised finishes.
+cat >quota.sh <<'SH'
+#!/bin/sh
+if [ -e "$(dirname "$0")/over" ]; then
+  echo "Traceback (most recent call last):" >&2
+  echo "OSError: [Errno 122] Disk quota exceeded: 'ckpt.pt'" >&2
+  echo "cleaning up" >&2
+  exit 1
+fi
+echo "sluice-report step=1 loss=$1"
+SH
+chmod +x quota.sh
+touch over
+quota() {
+  timeout 60 $MPIRUN -np 1 $SLUICE tune -q --command "$T/quota.sh {x}" --space 'x=uniform(-1,1)' \
+    --metric loss --trials 4 --seed 1 --out quota "$@"
+}
+expect_rc 1 quota
+expect_grep "trial [0-9]*: the command failed for want of space: 'OSError: \[Errno 122\] Disk quota exceeded: 'ckpt.pt''" "$T/err"
+expect_grep "no space left for its files in 'quota/trials/00000[0-3]' (the error above): the experiment stops" "$T/err"
+grep -q errored quota/trials.csv && fail "a cmd trial ended errored over its quota: $(cat quota/trials.csv "$T/err")"
+rm over
+expect_rc 0 quota --resume
+expect_grep "tune finished: 4 trials: 4 done" "$T/out"
 full_tmpfs full 4m
 tune() {
   timeout 60 $MPIRUN -np 2 $SLUICE tune -q --command "$OBJ 8 0.05" --space 'x=uniform(-1,1)' \
@@ -65,7 +92,9 @@ expect_rc 0 cmd2 --resume
 expect_grep "tune finished: 20 trials: 20 done" "$T/out"
 # A cmd trial whose command fails while the file system of its directory is
 # full (its checkpoint did not fit): the same, not a failure of the trial
-# (it ended errored, and so did every trial after it)
+# (it ended errored, and so did every trial after it). These run on 1 rank,
+# one trial at a time: a second trial filling the disk at the same time made
+# experiment.h5's own write fail first, whose message comes instead.
 full_tmpfs full3 2m
 cat >ckcmd.sh <<'SH'
 #!/bin/sh
@@ -74,13 +103,53 @@ echo "sluice-report step=1 loss=$1"
 SH
 chmod +x ckcmd.sh
 cmd3() {
-  timeout 60 $MPIRUN -np 2 $SLUICE tune -q --command "$T/ckcmd.sh {x}" --space 'x=uniform(-1,1)' \
+  timeout 60 $MPIRUN -np 1 $SLUICE tune -q --command "$T/ckcmd.sh {x}" --space 'x=uniform(-1,1)' \
     --metric loss --trials 6 --seed 1 --out full3/exp "$@"
 }
 expect_rc 1 cmd3
-expect_grep "trial [0-9]*: the command failed while the file system of 'full3/exp/trials/00000[0-5]' is full" "$T/err"
+expect_grep "trial [0-9]*: the command failed for want of space: 'head: error writing .*: No space left on device'" "$T/err"
 expect_grep "no space left for its files in 'full3/exp/trials/00000[0-5]' (the error above): the experiment stops" "$T/err"
 grep -q errored full3/exp/trials.csv && fail "a cmd trial ended errored for want of space: $(cat full3/exp/trials.csv "$T/err")"
 mount -o remount,size=64m full3 || fail "remount full3"
 expect_rc 0 cmd3 --resume
 expect_grep "tune finished: 6 trials: 6 done" "$T/out"
+# The same when the command's file system has room when it ends: it removed
+# its partial file before it exited, but its output says why it failed (the
+# trial ended errored, and so did every trial after it). It writes to a
+# tmpfs of its own: on the experiment's, experiment.h5's write could come
+# while the disk was full and fail first.
+full_tmpfs full4 2m
+cat >rmcmd.sh <<'SH'
+#!/bin/sh
+head -c 3000000 /dev/zero >"$(dirname "$0")/full4/ckpt" || { rm -f "$(dirname "$0")/full4/ckpt"; echo "removed the partial checkpoint"; exit 1; }
+echo "sluice-report step=1 loss=$1"
+SH
+chmod +x rmcmd.sh
+cmd4() {
+  timeout 60 $MPIRUN -np 1 $SLUICE tune -q --command "$T/rmcmd.sh {x}" --space 'x=uniform(-1,1)' \
+    --metric loss --trials 4 --seed 1 --out exp4 "$@"
+}
+expect_rc 1 cmd4
+expect_grep "trial [0-9]*: the command failed for want of space: 'head: error writing .*: No space left on device'" "$T/err"
+expect_grep "no space left for its files in 'exp4/trials/00000[0-3]' (the error above): the experiment stops" "$T/err"
+grep -q errored exp4/trials.csv && fail "a cmd trial that removed its partial file ended errored: $(cat exp4/trials.csv "$T/err")"
+mount -o remount,size=64m full4 || fail "remount full4"
+expect_rc 0 cmd4 --resume
+expect_grep "tune finished: 4 trials: 4 done" "$T/out"
+# A command that fails for another reason (exit 3) on a file system with
+# under 1 MiB left,
+# its output silent on space: it cannot be told apart from one whose failed
+# write went unsaid (torch.save: "file write failed"), so it is taken as
+# want of space too, and the message gives how it ended and its last output
+# for the user to judge
+full_tmpfs full5 4m
+fill full5 500000
+cat >bug.sh <<'SH'
+#!/bin/sh
+echo "IndexError: list index out of range" >&2
+exit 3
+SH
+chmod +x bug.sh
+expect_rc 1 timeout 60 $MPIRUN -np 1 $SLUICE tune -q --command "$T/bug.sh" --space 'x=uniform(-1,1)' \
+  --metric loss --trials 2 --seed 1 --out full5/exp
+expect_grep "trial [0-9]*: the command failed (exited with status 3; its last output: 'IndexError: list index out of range') while the file system of 'full5/exp/trials/00000[01]' is full: taken as want of space" "$T/err"
