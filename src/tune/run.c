@@ -1392,6 +1392,27 @@ static void coord_report(tune_run_t *r, const tune_repmsg_t *m, int *decision_p)
     }
 }
 
+/* After a stop request: nothing more starts, and the running trials are
+ * interrupted (they resume at the --resume). */
+static void coord_drain(tune_run_t *r)
+{
+    if (!sl_stop_requested() || r->e->draining)
+        return;
+    sl_tune_exp_drain(r->e);
+    for (int64_t i = 0; i < r->e->n; i++) {
+        const sl_tune_trial_t *t = &r->e->t[i];
+        if (t->status != SL_TUNE_RUNNING)
+            continue;
+        if (t->group == 0) {
+            r->cur_decision = TUNE_INTERRUPT;
+        } else if (t->group > 0) {
+            int64_t dm[4] = {i, TUNE_INTERRUPT, t->step, -1};
+            MPI_Send(dm, 4, MPI_INT64_T, r->leader[t->group], TAG_DECIDE, r->wc);
+        }
+    }
+    r->changed = 1;
+}
+
 static void coord_service(tune_run_t *r)
 {
     double t0 = cpu_now();
@@ -1410,6 +1431,9 @@ static void coord_service(tune_run_t *r)
             MPI_Recv(m, 5, MPI_INT64_T, src, TAG_REQ, r->wc, MPI_STATUS_IGNORE);
             if (m[0] >= 0)
                 coord_end(r, m[0], (int)m[1], m[2], (int)m[3], (int)m[4]);
+            /* a job's end that stops the experiment (no space left): the
+             * group's next job is not given first (the same trial again) */
+            coord_drain(r);
             r->want[g]++;
             if (r->gstate[g] != 3) {
                 coord_assign(r, g);
@@ -1433,21 +1457,7 @@ static void coord_service(tune_run_t *r)
             MPI_Recv(junk, sizeof junk, MPI_BYTE, src, mst.MPI_TAG, r->wc, MPI_STATUS_IGNORE);
         }
     }
-    if (sl_stop_requested() && !r->e->draining) {
-        sl_tune_exp_drain(r->e);
-        for (int64_t i = 0; i < r->e->n; i++) {
-            const sl_tune_trial_t *t = &r->e->t[i];
-            if (t->status != SL_TUNE_RUNNING)
-                continue;
-            if (t->group == 0) {
-                r->cur_decision = TUNE_INTERRUPT;
-            } else if (t->group > 0) {
-                int64_t dm[4] = {i, TUNE_INTERRUPT, t->step, -1};
-                MPI_Send(dm, 4, MPI_INT64_T, r->leader[t->group], TAG_DECIDE, r->wc);
-            }
-        }
-        r->changed = 1;
-    }
+    coord_drain(r);
     if (r->changed) {
         r->changed = 0;
         for (int g = 1; g < r->ngroups; g++)
