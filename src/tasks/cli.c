@@ -434,19 +434,40 @@ static sl_status_t start_task(farm_t *f, int si, int64_t id, int attempt, int fi
 }
 
 /* --output-per-task: the attempt has ended, its captures replace the
- * previous attempt's files (fsync'd, then renamed into place). */
+ * previous attempt's files (fsync'd, then renamed into place). The task
+ * wrote them itself, so a write that failed for want of space was its own to
+ * see (many a program never checks, the shell's echo only fails): the file
+ * system is asked afterwards. Full (under FARM_ROOM free or no inode left),
+ * the output may be incomplete: it is not kept and the error, put in
+ * io_msg, keeps the attempt out of the journal, so the next run runs it
+ * again. */
+#define FARM_ROOM ((uint64_t)1 << 20)
 static sl_status_t keep_per_task(farm_t *f, slot_t *s)
 {
     const char *ext[2] = {"out", "err"};
-    int fd[2] = {s->out_fd, s->err_fd};
+    int fd[2] = {s->out_fd, s->err_fd}, e = 0;
+    char fin[2][4200], tmp[2][4208];
     for (int k = 0; k < 2; k++) {
-        char fin[4200], tmp[sizeof fin + 8];
-        snprintf(fin, sizeof fin, "%s/task-%lld.%s", f->o->output_dir, (long long)s->id, ext[k]);
-        snprintf(tmp, sizeof tmp, "%s.part", fin);
-        if ((fsync(fd[k]) != 0 && errno != EINVAL) || rename(tmp, fin) != 0)
-            return sl_error(SL_ERR_IO, "cannot keep the output of task %lld as '%s': %s", (long long)s->id,
-                            fin, strerror(errno));
+        snprintf(fin[k], sizeof fin[k], "%s/task-%lld.%s", f->o->output_dir, (long long)s->id, ext[k]);
+        snprintf(tmp[k], sizeof tmp[k], "%s.part", fin[k]);
+        if (!e && fsync(fd[k]) != 0 && errno != EINVAL)
+            e = errno; /* a network file system says ENOSPC here */
     }
+    if ((e && sl_errno_status(e) == SL_ERR_NOSPACE) || sl_fs_full(tmp[0], FARM_ROOM)) {
+        snprintf(f->io_msg, sizeof f->io_msg,
+                 "cannot keep the output of task %lld in '%s': its file system is full (under 1 MiB free or "
+                 "no inode left), so the output may be incomplete; the task was not recorded and runs again "
+                 "when the farm is run again",
+                 (long long)s->id, f->o->output_dir);
+        return SL_ERR_NOSPACE;
+    }
+    for (int k = 0; k < 2; k++)
+        if (e || rename(tmp[k], fin[k]) != 0) {
+            e = e ? e : errno;
+            snprintf(f->io_msg, sizeof f->io_msg, "cannot keep the output of task %lld as '%s': %s",
+                     (long long)s->id, fin[k], strerror(e));
+            return sl_errno_status(e);
+        }
     return SL_OK;
 }
 
@@ -495,8 +516,17 @@ static int finish_task(farm_t *f, int si, int wstatus, int64_t *retry_id)
     } else if (!f->o->output_dir) {
         print_prefixed(s->out_fd, s->id, stdout);
         print_prefixed(s->err_fd, s->id, stderr);
-    } else if (f->io_st == SL_OK)
-        f->io_st = keep_per_task(f, s);
+    } else {
+        if (f->io_st == SL_OK)
+            f->io_st = keep_per_task(f, s);
+        if (f->io_st != SL_OK) { /* not kept (or the farm stops without a record of it): its space freed */
+            char p[4200];
+            snprintf(p, sizeof p, "%s/task-%lld.out.part", f->o->output_dir, (long long)s->id);
+            unlink(p);
+            snprintf(p, sizeof p, "%s/task-%lld.err.part", f->o->output_dir, (long long)s->id);
+            unlink(p);
+        }
+    }
     record(f, s, result, code, ok ? 1 : (interrupted ? 0 : s->final));
     close(s->out_fd);
     close(s->err_fd);
