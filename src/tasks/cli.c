@@ -704,7 +704,7 @@ static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round
 static sl_status_t setup_journal(farm_t *f, uint64_t hash, uint64_t old_hash, const char *file)
 {
     sl_status_t st = SL_OK;
-    int exists = 0, needs_header = 0;
+    int exists = 0, needs_header = 0, bad = 0, bad_line = 0;
     size_t torn = 0;
     f->jfd = -1;
     if (f->rank == 0) {
@@ -712,17 +712,51 @@ static sl_status_t setup_journal(farm_t *f, uint64_t hash, uint64_t old_hash, co
          * farm on it (a requeued job while the first still runs) would run
          * every task again. File systems without flock (ENOLCK, ENOSYS,
          * EOPNOTSUPP) go without. An empty journal reads as a new one. */
-        f->jfd = open(f->jpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (f->jfd < 0)
-            st = sl_error(SL_ERR_IO, "cannot open journal '%s' for appending: %s", f->jpath, strerror(errno));
-        if (st == SL_OK && flock(f->jfd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK)
-            st = sl_error(SL_ERR_IO,
-                          "journal '%s' is in use by another farm still running (wait for it to end, or use "
-                          "another --journal)",
-                          f->jpath);
+        for (int tries = 0; st == SL_OK; tries++) {
+            f->jfd = open(f->jpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+            if (f->jfd < 0)
+                st = sl_error(SL_ERR_IO, "cannot open journal '%s' for appending: %s", f->jpath,
+                              strerror(errno));
+            else if (flock(f->jfd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK)
+                st = sl_error(
+                    SL_ERR_IO,
+                    "journal '%s' is in use by another farm still running (wait for it to end, or use "
+                    "another --journal)",
+                    f->jpath);
+            else { /* the file locked must still be the journal: a farm that rewrote it (broken lines
+                    * dropped) renamed another file there, then let go of this one */
+                struct stat a, b;
+                if (tries < 10 && fstat(f->jfd, &a) == 0 && stat(f->jpath, &b) == 0 &&
+                    (a.st_ino != b.st_ino || a.st_dev != b.st_dev)) {
+                    close(f->jfd);
+                    f->jfd = -1;
+                    continue;
+                }
+                break;
+            }
+        }
         if (st == SL_OK)
             st = farm_journal_load(f->jpath, hash, old_hash, f->ncmds, f->o->force, f->ts, &exists,
-                                   &needs_header, &torn);
+                                   &needs_header, &torn, &bad, &bad_line);
+        /* a broken line in the middle (a torn line that an earlier version
+         * closed with a newline and appended after): said once, and the
+         * journal rewritten without it (and without a torn last line), so
+         * that later runs are silent */
+        if (st == SL_OK && bad) {
+            char why[4400], more[64] = "";
+            if (bad > 1)
+                snprintf(more, sizeof more, " (and %d more such line%s)", bad - 1, bad == 2 ? "" : "s");
+            if (farm_journal_rewrite(f->jpath, &f->jfd, why, sizeof why) == 0) {
+                SL_WARN("journal '%s': line %d is not a complete record%s (a torn write); ignored, and the "
+                        "journal rewritten without it",
+                        f->jpath, bad_line, more);
+                torn = 0;
+            } else
+                SL_WARN(
+                    "journal '%s': line %d is not a complete record%s (a torn write); ignored (the journal "
+                    "could not be rewritten without it: %s)",
+                    f->jpath, bad_line, more, why);
+        }
         /* a torn last line (a writer killed mid-record) is cut off, not
          * closed with a newline: kept, it would be warned about on every run.
          * One ftruncate(2) under the lock: complete records stay as they are */
