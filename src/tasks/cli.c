@@ -945,7 +945,9 @@ static sl_status_t farm_main(MPI_Comm comm, farm_opts_t *o)
     cpu_init(f, &topo);
 
     /* what to run: no success yet, and not finally failed unless --retry-failed */
-    int64_t done_before = 0, failed_before = 0, rerun = 0; /* rerun: failed, run again (--retry-failed) */
+    /* rerun: failed, run again (--retry-failed); resumed: failed, planned for a retry by a
+     * --retry-failed run that was stopped (run again with or without the option) */
+    int64_t done_before = 0, failed_before = 0, rerun = 0, resumed = 0;
     pending = malloc((size_t)(f->ncmds + 1) * sizeof *pending);
     SL_TRY_GOTO(sl_agree(f->comm, pending ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory")), out);
     for (int64_t i = 0; i < f->ncmds; i++) {
@@ -960,15 +962,30 @@ static sl_status_t farm_main(MPI_Comm comm, farm_opts_t *o)
             if (t->failed)
                 t->used = 0; /* --retry-failed: its retries afresh */
             rerun += t->failed;
+            resumed += t->retry && !t->failed;
             pending[npending++] = i;
         }
     }
+    /* --retry-failed: the journal says so before the first retry, so that
+     * a stop before the last one leaves them planned for the runs that
+     * resume this one, with the option or without (a requeued job) */
+    st = SL_OK;
+    if (f->rank == 0 && rerun > 0)
+        st = farm_journal_retry_mark(f->jfd, f->jpath);
+    SL_TRY_GOTO(sl_agree(f->comm, st), out);
     /* with --retry-failed the failed ones are said too: "0 failed earlier"
      * over a journal of failures read as if there were none */
-    if (f->rank == 0 && (done_before || failed_before || rerun))
-        fprintf(stderr, "farm: journal %s: %lld task%s done, %lld failed earlier%s; running %lld\n", f->jpath,
-                (long long)done_before, done_before == 1 ? "" : "s", (long long)(failed_before + rerun),
-                rerun ? " (run again: --retry-failed)" : "", (long long)npending);
+    if (f->rank == 0 && (done_before || failed_before || rerun || resumed)) {
+        char also[160] = "";
+        if (resumed)
+            snprintf(also, sizeof also,
+                     " (%lld of them failed tasks a stopped --retry-failed run had yet to retry)",
+                     (long long)resumed);
+        fprintf(stderr, "farm: journal %s: %lld task%s done, %lld failed earlier%s; running %lld%s\n",
+                f->jpath, (long long)done_before, done_before == 1 ? "" : "s",
+                (long long)(failed_before + rerun), rerun ? " (run again: --retry-failed)" : "",
+                (long long)npending, also);
+    }
     SL_TRY_GOTO(sl_progress_create(f->comm, "farm", (double)f->ncmds, "tasks", &f->prog), out);
     if (f->rank == 0)
         sl_progress_add(f->prog, (double)(done_before + failed_before));

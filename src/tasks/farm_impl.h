@@ -12,6 +12,9 @@ typedef struct {
                     ones are no failure): --retries bounds them across runs */
     char done;   /* succeeded once */
     char failed; /* finally failed */
+    char retry;  /* failed, and planned for a retry by a --retry-failed run
+                    (the journal's #retry-failed line) that has not yet
+                    finished it: not failed until it fails again */
 } farm_task_state_t;
 
 typedef struct {
@@ -41,6 +44,11 @@ sl_status_t farm_journal_load(const char *path, uint64_t hash, uint64_t old_hash
  * 0, or -1 with why[whylen] said (path is then as it was). */
 int farm_journal_rewrite(const char *path, int *fd_p, char *why, size_t whylen);
 sl_status_t farm_journal_header(int fd, const char *path, uint64_t hash, int64_t ntasks, const char *file);
+/* The line a --retry-failed run writes before its first task: every task
+ * finally failed before it is to be run again, by this run or, should it be
+ * stopped, by the runs that resume it (with --retry-failed or without). */
+#define FARM_RETRY_LINE "#retry-failed"
+sl_status_t farm_journal_retry_mark(int fd, const char *path);
 /* A record; an error is not printed but put in msg (see farm_write_msg). */
 sl_status_t farm_journal_record(int fd, const char *path, const farm_record_t *r, char *msg, size_t msglen);
 sl_status_t farm_write_all(int fd, const char *buf, size_t len, const char *what);

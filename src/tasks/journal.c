@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static uint64_t fnv1a(uint64_t h, const char *buf, size_t len)
@@ -192,6 +193,17 @@ sl_status_t farm_journal_load(const char *path, uint64_t hash, uint64_t old_hash
                 jhash = strtoull(h + 5, NULL, 16);
                 have_header = 1;
             }
+        } else if (!strncmp(p, FARM_RETRY_LINE, strlen(FARM_RETRY_LINE)) &&
+                   (p[strlen(FARM_RETRY_LINE)] == '\t' || !p[strlen(FARM_RETRY_LINE)])) {
+            /* a --retry-failed run started: the tasks failed so far are
+             * its plan, run again (their --retries afresh) until a record
+             * after this line says how each one ended */
+            for (int64_t i = 0; i < ntasks; i++)
+                if (ts[i].failed && !ts[i].done) {
+                    ts[i].failed = 0;
+                    ts[i].used = 0;
+                    ts[i].retry = 1;
+                }
         } else if (*p && *p != '#') {
             char *f[10];
             int64_t id, att;
@@ -207,6 +219,7 @@ sl_status_t farm_journal_load(const char *path, uint64_t hash, uint64_t old_hash
                     t->done = 1;
                 else if (strcmp(f[4], "interrupted") != 0 && !strcmp(f[8], "1")) {
                     t->failed = 1;
+                    t->retry = 0;
                     t->used = 0; /* a run with --retry-failed starts its retries afresh */
                 } else if (strcmp(f[4], "interrupted") != 0)
                     t->used++;
@@ -322,6 +335,19 @@ sl_status_t farm_journal_header(int fd, const char *path, uint64_t hash, int64_t
     if (n >= (int)sizeof line)
         n = (int)sizeof line - 1;
     SL_TRY(farm_write_all(fd, line, (size_t)n, path));
+    return SL_OK;
+}
+
+sl_status_t farm_journal_retry_mark(int fd, const char *path)
+{
+    char line[128];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int n = snprintf(line, sizeof line, FARM_RETRY_LINE "\t%.3f\n",
+                     (double)now.tv_sec + 1e-9 * (double)now.tv_nsec);
+    SL_TRY(farm_write_all(fd, line, (size_t)n, path));
+    if (fsync(fd) != 0 && errno != EINVAL)
+        return sl_error(SL_ERR_IO, "cannot fsync journal '%s': %s", path, strerror(errno));
     return SL_OK;
 }
 
