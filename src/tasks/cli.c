@@ -502,6 +502,17 @@ static int finish_task(farm_t *f, int si, int wstatus, int64_t *retry_id)
     }
     int interrupted = !strcmp(result, "interrupted");
     int final = ok || s->final || interrupted;
+    /* the captures in the scratch directory were written by the task too: a
+     * write that failed there for want of space went unseen (keep_per_task) */
+    if (f->io_st == SL_OK && f->scratch[0] && sl_fs_full(f->scratch, FARM_ROOM)) {
+        snprintf(
+            f->io_msg, sizeof f->io_msg,
+            "cannot keep the output of task %lld: the file system of the scratch directory '%s' (TMPDIR) "
+            "is full (under 1 MiB free or no inode left), so the output it captured may be incomplete; the "
+            "task was not recorded and runs again when the farm is run again",
+            (long long)s->id, f->scratch);
+        f->io_st = SL_ERR_NOSPACE;
+    }
     /* output first, then the journal: a task whose output could not be kept
      * (a full file system) is not recorded, so a resume runs it again; in
      * the other order the journal said done and the output was lost */

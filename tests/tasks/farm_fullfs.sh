@@ -7,7 +7,8 @@
 # done before its output was written: output lost for good). The journal
 # full: one message, not one per rank. An index line cut short is ended
 # before the next one is appended. --output-per-task on a full file system:
-# the tasks whose output may be cut short are not journaled, and run again.
+# the tasks whose output may be cut short are not journaled, and run again;
+# so are those whose captures in a full TMPDIR may be.
 . "$top_srcdir/tests/lib.sh"
 cd "$T" || exit 1
 full_tmpfs full 4m
@@ -83,3 +84,20 @@ expect_rc 0 timeout 60 $MPIRUN -np 2 $SLUICE farm c5 --journal j5 --output-dir f
 n=$(per_task_out) || fail "$n"
 [ "$n" -eq 100 ] || fail "$n tasks of 100 done after the resume"
 if ls full/o5 | grep -q '\.part$'; then fail "temporary .part files left in full/o5"; fi
+# the same for the captures in TMPDIR (packed output, or the terminal's):
+# full there, a task's output is not kept nor the task journaled
+rm -rf full/* && fill full 10000
+i=0
+while [ $i -lt 10 ]; do echo "echo task $i; head -c 20000 /dev/zero | tr '\\0' x; true"; i=$((i + 1)); done >c6
+expect_rc 1 timeout 60 $MPIRUN -np 2 env TMPDIR="$T/full" $SLUICE farm c6 --journal j6 --output-dir o6
+expect_grep "rank [01]: cannot keep the output of task [0-9]*: the file system of the scratch directory '$T/full/sluice-farm-[^']*' (TMPDIR) is full" "$T/err"
+[ "$(grep -c 'error:' "$T/err")" -eq 1 ] || fail "TMPDIR full: not one message: $(cat "$T/err")"
+grep -q '	ok	' j6 && { cat j6; fail "a task was journaled ok although its capture did not fit in TMPDIR"; }
+rm full/filler
+expect_rc 0 timeout 60 $MPIRUN -np 2 env TMPDIR="$T/full" $SLUICE farm c6 --journal j6 --output-dir o6
+i=0
+while [ $i -lt 10 ]; do
+  expect_rc 0 $SLUICE farm c6 --output-dir o6 --show $i
+  [ "$(wc -c <"$T/out")" -eq $((20000 + ${#i} + 6)) ] || fail "task $i: $(wc -c <"$T/out") bytes of output kept"
+  i=$((i + 1))
+done
