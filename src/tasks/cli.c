@@ -449,7 +449,7 @@ static sl_status_t keep_per_task(farm_t *f, slot_t *s)
     char fin[2][4200], tmp[2][4208];
     for (int k = 0; k < 2; k++) {
         snprintf(fin[k], sizeof fin[k], "%s/task-%lld.%s", f->o->output_dir, (long long)s->id, ext[k]);
-        snprintf(tmp[k], sizeof tmp[k], "%s.part", fin[k]);
+        snprintf(tmp[k], sizeof tmp[k], "%.4199s.part", fin[k]);
         if (!e && fsync(fd[k]) != 0 && errno != EINVAL)
             e = errno; /* a network file system says ENOSPC here */
     }
@@ -464,7 +464,7 @@ static sl_status_t keep_per_task(farm_t *f, slot_t *s)
     for (int k = 0; k < 2; k++)
         if (e || rename(tmp[k], fin[k]) != 0) {
             e = e ? e : errno;
-            snprintf(f->io_msg, sizeof f->io_msg, "cannot keep the output of task %lld as '%s': %s",
+            snprintf(f->io_msg, sizeof f->io_msg, "cannot keep the output of task %lld as '%.4199s': %s",
                      (long long)s->id, fin[k], strerror(e));
             return sl_errno_status(e);
         }
