@@ -434,19 +434,40 @@ static sl_status_t start_task(farm_t *f, int si, int64_t id, int attempt, int fi
 }
 
 /* --output-per-task: the attempt has ended, its captures replace the
- * previous attempt's files (fsync'd, then renamed into place). */
+ * previous attempt's files (fsync'd, then renamed into place). The task
+ * wrote them itself, so a write that failed for want of space was its own to
+ * see (many a program never checks, the shell's echo only fails): the file
+ * system is asked afterwards. Full (under FARM_ROOM free or no inode left),
+ * the output may be incomplete: it is not kept and the error, put in
+ * io_msg, keeps the attempt out of the journal, so the next run runs it
+ * again. */
+#define FARM_ROOM ((uint64_t)1 << 20)
 static sl_status_t keep_per_task(farm_t *f, slot_t *s)
 {
     const char *ext[2] = {"out", "err"};
-    int fd[2] = {s->out_fd, s->err_fd};
+    int fd[2] = {s->out_fd, s->err_fd}, e = 0;
+    char fin[2][4200], tmp[2][4208];
     for (int k = 0; k < 2; k++) {
-        char fin[4200], tmp[sizeof fin + 8];
-        snprintf(fin, sizeof fin, "%s/task-%lld.%s", f->o->output_dir, (long long)s->id, ext[k]);
-        snprintf(tmp, sizeof tmp, "%s.part", fin);
-        if ((fsync(fd[k]) != 0 && errno != EINVAL) || rename(tmp, fin) != 0)
-            return sl_error(SL_ERR_IO, "cannot keep the output of task %lld as '%s': %s", (long long)s->id,
-                            fin, strerror(errno));
+        snprintf(fin[k], sizeof fin[k], "%s/task-%lld.%s", f->o->output_dir, (long long)s->id, ext[k]);
+        snprintf(tmp[k], sizeof tmp[k], "%.4199s.part", fin[k]);
+        if (!e && fsync(fd[k]) != 0 && errno != EINVAL)
+            e = errno; /* a network file system says ENOSPC here */
     }
+    if ((e && sl_errno_status(e) == SL_ERR_NOSPACE) || sl_fs_full(tmp[0], FARM_ROOM)) {
+        snprintf(f->io_msg, sizeof f->io_msg,
+                 "cannot keep the output of task %lld in '%s': its file system is full (under 1 MiB free or "
+                 "no inode left), so the output may be incomplete; the task was not recorded and runs again "
+                 "when the farm is run again",
+                 (long long)s->id, f->o->output_dir);
+        return SL_ERR_NOSPACE;
+    }
+    for (int k = 0; k < 2; k++)
+        if (e || rename(tmp[k], fin[k]) != 0) {
+            e = e ? e : errno;
+            snprintf(f->io_msg, sizeof f->io_msg, "cannot keep the output of task %lld as '%.4199s': %s",
+                     (long long)s->id, fin[k], strerror(e));
+            return sl_errno_status(e);
+        }
     return SL_OK;
 }
 
@@ -481,6 +502,17 @@ static int finish_task(farm_t *f, int si, int wstatus, int64_t *retry_id)
     }
     int interrupted = !strcmp(result, "interrupted");
     int final = ok || s->final || interrupted;
+    /* the captures in the scratch directory were written by the task too: a
+     * write that failed there for want of space went unseen (keep_per_task) */
+    if (f->io_st == SL_OK && f->scratch[0] && sl_fs_full(f->scratch, FARM_ROOM)) {
+        snprintf(
+            f->io_msg, sizeof f->io_msg,
+            "cannot keep the output of task %lld: the file system of the scratch directory '%s' (TMPDIR) "
+            "is full (under 1 MiB free or no inode left), so the output it captured may be incomplete; the "
+            "task was not recorded and runs again when the farm is run again",
+            (long long)s->id, f->scratch);
+        f->io_st = SL_ERR_NOSPACE;
+    }
     /* output first, then the journal: a task whose output could not be kept
      * (a full file system) is not recorded, so a resume runs it again; in
      * the other order the journal said done and the output was lost */
@@ -495,8 +527,17 @@ static int finish_task(farm_t *f, int si, int wstatus, int64_t *retry_id)
     } else if (!f->o->output_dir) {
         print_prefixed(s->out_fd, s->id, stdout);
         print_prefixed(s->err_fd, s->id, stderr);
-    } else if (f->io_st == SL_OK)
-        f->io_st = keep_per_task(f, s);
+    } else {
+        if (f->io_st == SL_OK)
+            f->io_st = keep_per_task(f, s);
+        if (f->io_st != SL_OK) { /* not kept (or the farm stops without a record of it): its space freed */
+            char p[4200];
+            snprintf(p, sizeof p, "%s/task-%lld.out.part", f->o->output_dir, (long long)s->id);
+            unlink(p);
+            snprintf(p, sizeof p, "%s/task-%lld.err.part", f->o->output_dir, (long long)s->id);
+            unlink(p);
+        }
+    }
     record(f, s, result, code, ok ? 1 : (interrupted ? 0 : s->final));
     close(s->out_fd);
     close(s->err_fd);
@@ -674,7 +715,7 @@ static sl_status_t run_round(farm_t *f, const int64_t *ids, int64_t n, int round
 static sl_status_t setup_journal(farm_t *f, uint64_t hash, uint64_t old_hash, const char *file)
 {
     sl_status_t st = SL_OK;
-    int exists = 0, needs_header = 0;
+    int exists = 0, needs_header = 0, bad = 0, bad_line = 0;
     size_t torn = 0;
     f->jfd = -1;
     if (f->rank == 0) {
@@ -682,17 +723,51 @@ static sl_status_t setup_journal(farm_t *f, uint64_t hash, uint64_t old_hash, co
          * farm on it (a requeued job while the first still runs) would run
          * every task again. File systems without flock (ENOLCK, ENOSYS,
          * EOPNOTSUPP) go without. An empty journal reads as a new one. */
-        f->jfd = open(f->jpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (f->jfd < 0)
-            st = sl_error(SL_ERR_IO, "cannot open journal '%s' for appending: %s", f->jpath, strerror(errno));
-        if (st == SL_OK && flock(f->jfd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK)
-            st = sl_error(SL_ERR_IO,
-                          "journal '%s' is in use by another farm still running (wait for it to end, or use "
-                          "another --journal)",
-                          f->jpath);
+        for (int tries = 0; st == SL_OK; tries++) {
+            f->jfd = open(f->jpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+            if (f->jfd < 0)
+                st = sl_error(SL_ERR_IO, "cannot open journal '%s' for appending: %s", f->jpath,
+                              strerror(errno));
+            else if (flock(f->jfd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK)
+                st = sl_error(
+                    SL_ERR_IO,
+                    "journal '%s' is in use by another farm still running (wait for it to end, or use "
+                    "another --journal)",
+                    f->jpath);
+            else { /* the file locked must still be the journal: a farm that rewrote it (broken lines
+                    * dropped) renamed another file there, then let go of this one */
+                struct stat a, b;
+                if (tries < 10 && fstat(f->jfd, &a) == 0 && stat(f->jpath, &b) == 0 &&
+                    (a.st_ino != b.st_ino || a.st_dev != b.st_dev)) {
+                    close(f->jfd);
+                    f->jfd = -1;
+                    continue;
+                }
+                break;
+            }
+        }
         if (st == SL_OK)
             st = farm_journal_load(f->jpath, hash, old_hash, f->ncmds, f->o->force, f->ts, &exists,
-                                   &needs_header, &torn);
+                                   &needs_header, &torn, &bad, &bad_line);
+        /* a broken line in the middle (a torn line that an earlier version
+         * closed with a newline and appended after): said once, and the
+         * journal rewritten without it (and without a torn last line), so
+         * that later runs are silent */
+        if (st == SL_OK && bad) {
+            char why[4400], more[64] = "";
+            if (bad > 1)
+                snprintf(more, sizeof more, " (and %d more such line%s)", bad - 1, bad == 2 ? "" : "s");
+            if (farm_journal_rewrite(f->jpath, &f->jfd, why, sizeof why) == 0) {
+                SL_WARN("journal '%s': line %d is not a complete record%s (a torn write); ignored, and the "
+                        "journal rewritten without it",
+                        f->jpath, bad_line, more);
+                torn = 0;
+            } else
+                SL_WARN(
+                    "journal '%s': line %d is not a complete record%s (a torn write); ignored (the journal "
+                    "could not be rewritten without it: %s)",
+                    f->jpath, bad_line, more, why);
+        }
         /* a torn last line (a writer killed mid-record) is cut off, not
          * closed with a newline: kept, it would be warned about on every run.
          * One ftruncate(2) under the lock: complete records stay as they are */
@@ -881,7 +956,9 @@ static sl_status_t farm_main(MPI_Comm comm, farm_opts_t *o)
     cpu_init(f, &topo);
 
     /* what to run: no success yet, and not finally failed unless --retry-failed */
-    int64_t done_before = 0, failed_before = 0, rerun = 0; /* rerun: failed, run again (--retry-failed) */
+    /* rerun: failed, run again (--retry-failed); resumed: failed, planned for a retry by a
+     * --retry-failed run that was stopped (run again with or without the option) */
+    int64_t done_before = 0, failed_before = 0, rerun = 0, resumed = 0;
     pending = malloc((size_t)(f->ncmds + 1) * sizeof *pending);
     SL_TRY_GOTO(sl_agree(f->comm, pending ? SL_OK : sl_error(SL_ERR_NOMEM, "out of memory")), out);
     for (int64_t i = 0; i < f->ncmds; i++) {
@@ -896,15 +973,30 @@ static sl_status_t farm_main(MPI_Comm comm, farm_opts_t *o)
             if (t->failed)
                 t->used = 0; /* --retry-failed: its retries afresh */
             rerun += t->failed;
+            resumed += t->retry && !t->failed;
             pending[npending++] = i;
         }
     }
+    /* --retry-failed: the journal says so before the first retry, so that
+     * a stop before the last one leaves them planned for the runs that
+     * resume this one, with the option or without (a requeued job) */
+    st = SL_OK;
+    if (f->rank == 0 && rerun > 0)
+        st = farm_journal_retry_mark(f->jfd, f->jpath);
+    SL_TRY_GOTO(sl_agree(f->comm, st), out);
     /* with --retry-failed the failed ones are said too: "0 failed earlier"
      * over a journal of failures read as if there were none */
-    if (f->rank == 0 && (done_before || failed_before || rerun))
-        fprintf(stderr, "farm: journal %s: %lld task%s done, %lld failed earlier%s; running %lld\n", f->jpath,
-                (long long)done_before, done_before == 1 ? "" : "s", (long long)(failed_before + rerun),
-                rerun ? " (run again: --retry-failed)" : "", (long long)npending);
+    if (f->rank == 0 && (done_before || failed_before || rerun || resumed)) {
+        char also[160] = "";
+        if (resumed)
+            snprintf(also, sizeof also,
+                     " (%lld of them failed tasks a stopped --retry-failed run had yet to retry)",
+                     (long long)resumed);
+        fprintf(stderr, "farm: journal %s: %lld task%s done, %lld failed earlier%s; running %lld%s\n",
+                f->jpath, (long long)done_before, done_before == 1 ? "" : "s",
+                (long long)(failed_before + rerun), rerun ? " (run again: --retry-failed)" : "",
+                (long long)npending, also);
+    }
     SL_TRY_GOTO(sl_progress_create(f->comm, "farm", (double)f->ncmds, "tasks", &f->prog), out);
     if (f->rank == 0)
         sl_progress_add(f->prog, (double)(done_before + failed_before));

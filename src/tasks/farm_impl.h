@@ -12,6 +12,9 @@ typedef struct {
                     ones are no failure): --retries bounds them across runs */
     char done;   /* succeeded once */
     char failed; /* finally failed */
+    char retry;  /* failed, and planned for a retry by a --retry-failed run
+                    (the journal's #retry-failed line) that has not yet
+                    finished it: not failed until it fails again */
 } farm_task_state_t;
 
 typedef struct {
@@ -28,10 +31,24 @@ uint64_t farm_hash_old(const char *buf, size_t len);
 sl_status_t farm_read_file(const char *path, char **buf_p, size_t *len_p);
 /* Read a journal into ts[ntasks]; refuse one for another file unless force.
  * *torn_p: bytes of a torn last line (0: none), which the caller cuts off
- * (ftruncate) before appending, so that the next run does not see it. */
+ * (ftruncate) before appending, so that the next run does not see it.
+ * *bad_p: complete lines that are no record (a torn line an earlier version
+ * closed with a newline), ignored; *bad_line_p: the first one's number. The
+ * caller says so and rewrites the journal without them. */
 sl_status_t farm_journal_load(const char *path, uint64_t hash, uint64_t old_hash, int64_t ntasks, int force,
-                              farm_task_state_t *ts, int *exists_p, int *needs_header_p, size_t *torn_p);
+                              farm_task_state_t *ts, int *exists_p, int *needs_header_p, size_t *torn_p,
+                              int *bad_p, int *bad_line_p);
+/* Rewrite the journal at path without its broken lines (and a torn last
+ * line): PATH.tmp written, fsync'd, locked and renamed over it; *fd_p, the
+ * old file's descriptor, is closed and replaced by the new one's (O_APPEND).
+ * 0, or -1 with why[whylen] said (path is then as it was). */
+int farm_journal_rewrite(const char *path, int *fd_p, char *why, size_t whylen);
 sl_status_t farm_journal_header(int fd, const char *path, uint64_t hash, int64_t ntasks, const char *file);
+/* The line a --retry-failed run writes before its first task: every task
+ * finally failed before it is to be run again, by this run or, should it be
+ * stopped, by the runs that resume it (with --retry-failed or without). */
+#define FARM_RETRY_LINE "#retry-failed"
+sl_status_t farm_journal_retry_mark(int fd, const char *path);
 /* A record; an error is not printed but put in msg (see farm_write_msg). */
 sl_status_t farm_journal_record(int fd, const char *path, const farm_record_t *r, char *msg, size_t msglen);
 sl_status_t farm_write_all(int fd, const char *buf, size_t len, const char *what);

@@ -3,7 +3,10 @@
  * written with one write(2) per record (O_APPEND) so records of several ranks
  * never interleave. Read back to resume: complete records are kept, a torn
  * last line is ignored with a warning and its length given back, so that the
- * caller cuts it off before appending. Complete records are never rewritten. */
+ * caller cuts it off before appending. A broken line in the middle (a torn
+ * line an earlier version closed with a newline and appended after) is
+ * dropped by rewriting the journal under a temporary name, renamed over it
+ * when complete: complete records are never changed or lost. */
 #define _GNU_SOURCE
 #include "config.h"
 #include "farm_impl.h"
@@ -12,7 +15,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static uint64_t fnv1a(uint64_t h, const char *buf, size_t len)
@@ -125,13 +130,38 @@ static int parse_i64(const char *s, int64_t *v)
     return 0;
 }
 
+/* A record line (its newline cut off) split in place into f[9]: 1 if it is
+ * a complete one (nine fields, numbers where numbers belong). */
+static int parse_record(char *line, char **f, int64_t *id_p, int64_t *att_p)
+{
+    int64_t code;
+    int n = split_tabs(line, f, 10);
+    return n == 9 && !parse_i64(f[0], id_p) && !parse_i64(f[1], att_p) && !parse_i64(f[5], &code) &&
+           *id_p >= 0 && *att_p >= 0;
+}
+
+/* A line of the journal that is neither a header or comment (#), nor
+ * empty, nor a complete record. */
+static int broken_line(const char *p, size_t len)
+{
+    char *line, *f[10];
+    int64_t id, att;
+    if (len == 0 || *p == '#' || !(line = strndup(p, len)))
+        return 0;
+    int broken = !parse_record(line, f, &id, &att);
+    free(line);
+    return broken;
+}
+
 sl_status_t farm_journal_load(const char *path, uint64_t hash, uint64_t old_hash, int64_t ntasks, int force,
-                              farm_task_state_t *ts, int *exists_p, int *needs_header_p, size_t *torn_p)
+                              farm_task_state_t *ts, int *exists_p, int *needs_header_p, size_t *torn_p,
+                              int *bad_p, int *bad_line_p)
 {
     char *buf = NULL;
     size_t len = 0;
     *exists_p = *needs_header_p = 0;
     *torn_p = 0;
+    *bad_p = *bad_line_p = 0;
     sl_status_t st = read_all("journal", path, &buf, &len);
     if (st == SL_ERR_NOT_FOUND) {
         *needs_header_p = 1;
@@ -145,7 +175,7 @@ sl_status_t farm_journal_load(const char *path, uint64_t hash, uint64_t old_hash
         return SL_OK;
     }
     uint64_t jhash = 0;
-    int have_header = 0, lineno = 0, bad = 0;
+    int have_header = 0, lineno = 0;
     char *p = buf;
     while (*p) {
         char *nl = strchr(p, '\n');
@@ -163,15 +193,24 @@ sl_status_t farm_journal_load(const char *path, uint64_t hash, uint64_t old_hash
                 jhash = strtoull(h + 5, NULL, 16);
                 have_header = 1;
             }
+        } else if (!strncmp(p, FARM_RETRY_LINE, strlen(FARM_RETRY_LINE)) &&
+                   (p[strlen(FARM_RETRY_LINE)] == '\t' || !p[strlen(FARM_RETRY_LINE)])) {
+            /* a --retry-failed run started: the tasks failed so far are
+             * its plan, run again (their --retries afresh) until a record
+             * after this line says how each one ended */
+            for (int64_t i = 0; i < ntasks; i++)
+                if (ts[i].failed && !ts[i].done) {
+                    ts[i].failed = 0;
+                    ts[i].used = 0;
+                    ts[i].retry = 1;
+                }
         } else if (*p && *p != '#') {
             char *f[10];
-            int64_t id, att, code;
-            int n = split_tabs(p, f, 10);
-            if (n != 9 || parse_i64(f[0], &id) || parse_i64(f[1], &att) || parse_i64(f[5], &code) || id < 0 ||
-                att < 0) {
-                if (!bad)
-                    SL_WARN("journal '%s': line %d is not a complete record; ignored", path, lineno);
-                bad++;
+            int64_t id, att;
+            if (!parse_record(p, f, &id, &att)) {
+                if (!*bad_p)
+                    *bad_line_p = lineno;
+                ++*bad_p;
             } else if (id < ntasks) {
                 farm_task_state_t *t = &ts[id];
                 if (att + 1 > t->prior)
@@ -180,6 +219,7 @@ sl_status_t farm_journal_load(const char *path, uint64_t hash, uint64_t old_hash
                     t->done = 1;
                 else if (strcmp(f[4], "interrupted") != 0 && !strcmp(f[8], "1")) {
                     t->failed = 1;
+                    t->retry = 0;
                     t->used = 0; /* a run with --retry-failed starts its retries afresh */
                 } else if (strcmp(f[4], "interrupted") != 0)
                     t->used++;
@@ -202,6 +242,43 @@ sl_status_t farm_journal_load(const char *path, uint64_t hash, uint64_t old_hash
         *needs_header_p = 1;
     }
     return SL_OK;
+}
+
+int farm_journal_rewrite(const char *path, int *fd_p, char *why, size_t whylen)
+{
+    char *buf = NULL, tmp[4200];
+    size_t len = 0, keep = 0;
+    struct stat sb;
+    if (read_all("journal", path, &buf, &len) != SL_OK || fstat(*fd_p, &sb) != 0) {
+        snprintf(why, whylen, "cannot read it again");
+        free(buf);
+        return -1;
+    }
+    /* keep every complete line but the broken ones; a torn last line goes */
+    for (char *p = buf, *nl; (nl = memchr(p, '\n', len - (size_t)(p - buf))); p = nl + 1)
+        if (!broken_line(p, (size_t)(nl - p))) {
+            memmove(buf + keep, p, (size_t)(nl + 1 - p));
+            keep += (size_t)(nl + 1 - p);
+        }
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    /* locked before it takes the journal's name: the lock is the farm's */
+    int fd = sl_open_new(tmp, O_WRONLY | O_APPEND | O_CLOEXEC, sb.st_mode & 07777), e = 0;
+    if (fd < 0 || (flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) ||
+        farm_write_quiet(fd, buf, keep) != 0 || (fsync(fd) != 0 && errno != EINVAL) || rename(tmp, path) != 0)
+        e = errno ? errno : EIO;
+    free(buf);
+    if (e) {
+        snprintf(why, whylen, "cannot write '%s': %s", tmp, strerror(e));
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+        return -1;
+    }
+    sl_fsync_dir_of(path);
+    close(*fd_p); /* the old file, gone from the directory */
+    *fd_p = fd;
+    return 0;
 }
 
 int farm_write_quiet(int fd, const char *buf, size_t len)
@@ -258,6 +335,19 @@ sl_status_t farm_journal_header(int fd, const char *path, uint64_t hash, int64_t
     if (n >= (int)sizeof line)
         n = (int)sizeof line - 1;
     SL_TRY(farm_write_all(fd, line, (size_t)n, path));
+    return SL_OK;
+}
+
+sl_status_t farm_journal_retry_mark(int fd, const char *path)
+{
+    char line[128];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int n = snprintf(line, sizeof line, FARM_RETRY_LINE "\t%.3f\n",
+                     (double)now.tv_sec + 1e-9 * (double)now.tv_nsec);
+    SL_TRY(farm_write_all(fd, line, (size_t)n, path));
+    if (fsync(fd) != 0 && errno != EINVAL)
+        return sl_error(SL_ERR_IO, "cannot fsync journal '%s': %s", path, strerror(errno));
     return SL_OK;
 }
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-3-Clause
 # Bad input: missing FILE, a journal for another FILE (refused, --force),
-# unwritable journal and output directory, a torn journal record.
+# unwritable journal and output directory, a torn journal record (last
+# line, or a broken line in the middle: removed by a rewrite).
 . "$top_srcdir/tests/lib.sh"
 cd "$T" || exit 1
 expect_rc 1 $MPIRUN -np 2 "$SLUICE" farm nothere
@@ -86,6 +87,24 @@ expect_rc 0 $MPIRUN -np 2 "$SLUICE" farm c3
 grep -q "record" "$T/err" && { cat "$T/err"; fail "the torn line is warned about again on a later run"; }
 awk -F'\t' 'NR > 1 && NF != 9' c3.journal | grep -q . && { cat -A c3.journal; fail "the torn bytes stayed in the journal"; }
 [ "$(grep -c '	ok	' c3.journal)" -eq 4 ] || { cat c3.journal; fail "expected 4 ok records after the repair"; }
+# a torn line in the middle (older versions closed a torn last line with a
+# newline and appended after it): warned about once, and the journal
+# rewritten without it (the other lines as they were, through a temporary
+# file renamed over it); later runs are silent
+sed '3s/^\(.............\).*/\1/' c3.journal > torn && cp torn c3.journal  # record 2 of 5 lines cut
+[ "$(wc -l < torn)" -eq 5 ] && [ "$(sed -n 3p torn | awk -F'\t' '{ print NF }')" -lt 9 ] || fail "no broken line 3 made"
+rm -f t.*
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" farm c3
+[ "$(grep -c "line 3 is not a complete record" "$T/err")" -eq 1 ] || { cat "$T/err"; fail "the broken line is not warned about once"; }
+[ "$(ls t.* | wc -l)" -eq 1 ] || fail "expected only the task of the broken line to run again, ran: $(ls t.*)"
+awk -F'\t' 'NR > 1 && NF != 9' c3.journal | grep -q . && { cat -A c3.journal; fail "the broken line stayed in the journal"; }
+[ "$(grep -vc '	ok	' c3.journal)" -eq 1 ] || { cat -A c3.journal; fail "the rewritten journal is not a header and records"; }
+sed 3d torn > kept
+head -n 4 c3.journal | cmp -s - kept || { cat -A torn c3.journal; fail "the rewrite changed the other lines"; }
+[ -e c3.journal.tmp ] && fail "the rewrite's temporary c3.journal.tmp is left"
+expect_rc 0 $MPIRUN -np 2 "$SLUICE" farm c3
+grep -q "record" "$T/err" && { cat "$T/err"; fail "the broken line is warned about again on a later run"; }
+[ "$(ls t.* | wc -l)" -eq 1 ] || fail "a run after the rewrite ran tasks again"
 # a directory as FILE
 mkdir d
 expect_rc 1 $MPIRUN -np 1 "$SLUICE" farm d

@@ -6,7 +6,9 @@
 # with space freed every task's output is there (a task was journaled as
 # done before its output was written: output lost for good). The journal
 # full: one message, not one per rank. An index line cut short is ended
-# before the next one is appended.
+# before the next one is appended. --output-per-task on a full file system:
+# the tasks whose output may be cut short are not journaled, and run again;
+# so are those whose captures in a full TMPDIR may be.
 . "$top_srcdir/tests/lib.sh"
 cd "$T" || exit 1
 full_tmpfs full 4m
@@ -53,3 +55,49 @@ printf 'echo uno\necho dos\n' >c4
 expect_rc 0 $SLUICE farm c4 --journal j4 --output-dir o3
 expect_rc 0 $SLUICE farm c4 --output-dir o3 --show 0
 expect_grep "^uno$" "$T/out"
+# --output-per-task: the tasks write DIR/task-ID.out themselves and exit 0
+# whatever became of their writes (so did tasks 'ok' with 0 bytes before);
+# the farm asks the file system after each task: full, the task's output is
+# not kept, the task not journaled (one message, exit 1), and the next run,
+# with space freed, runs it again: every task ends with its whole output
+rm -rf full/* && fill full 1500000
+i=0
+while [ $i -lt 100 ]; do echo "echo task $i; head -c 20000 /dev/zero | tr '\\0' x; true"; i=$((i + 1)); done >c5
+per_task_out() { # every task journaled ok has its whole output in full/o5
+  /usr/bin/python3 - full/o5 j5 <<'PY'
+import sys
+d, j = sys.argv[1], sys.argv[2]
+ok = {int(l.split("\t")[0]) for l in open(j) if l.count("\t") == 8 and l.split("\t")[4] == "ok"}
+bad = [i for i in sorted(ok) if open("%s/task-%d.out" % (d, i), "rb").read() != b"task %d\n" % i + b"x" * 20000]
+if bad:
+    sys.exit("tasks %s journaled ok with their output cut short" % bad[:10])
+print(len(ok))
+PY
+}
+expect_rc 1 timeout 60 $MPIRUN -np 2 $SLUICE farm c5 --journal j5 --output-dir full/o5 --output-per-task
+expect_grep "rank [01]: cannot keep the output of task [0-9]* in 'full/o5': its file system is full" "$T/err"
+[ "$(grep -c 'error:' "$T/err")" -eq 1 ] || fail "per-task output dir full: not one message: $(cat "$T/err")"
+n=$(per_task_out) || fail "$n"
+[ "$n" -lt 100 ] || fail "all 100 tasks journaled ok on a file system too small for their output"
+rm full/filler
+expect_rc 0 timeout 60 $MPIRUN -np 2 $SLUICE farm c5 --journal j5 --output-dir full/o5 --output-per-task
+n=$(per_task_out) || fail "$n"
+[ "$n" -eq 100 ] || fail "$n tasks of 100 done after the resume"
+if ls full/o5 | grep -q '\.part$'; then fail "temporary .part files left in full/o5"; fi
+# the same for the captures in TMPDIR (packed output, or the terminal's):
+# full there, a task's output is not kept nor the task journaled
+rm -rf full/* && fill full 10000
+i=0
+while [ $i -lt 10 ]; do echo "echo task $i; head -c 20000 /dev/zero | tr '\\0' x; true"; i=$((i + 1)); done >c6
+expect_rc 1 timeout 60 $MPIRUN -np 2 env TMPDIR="$T/full" $SLUICE farm c6 --journal j6 --output-dir o6
+expect_grep "rank [01]: cannot keep the output of task [0-9]*: the file system of the scratch directory '$T/full/sluice-farm-[^']*' (TMPDIR) is full" "$T/err"
+[ "$(grep -c 'error:' "$T/err")" -eq 1 ] || fail "TMPDIR full: not one message: $(cat "$T/err")"
+grep -q '	ok	' j6 && { cat j6; fail "a task was journaled ok although its capture did not fit in TMPDIR"; }
+rm full/filler
+expect_rc 0 timeout 60 $MPIRUN -np 2 env TMPDIR="$T/full" $SLUICE farm c6 --journal j6 --output-dir o6
+i=0
+while [ $i -lt 10 ]; do
+  expect_rc 0 $SLUICE farm c6 --output-dir o6 --show $i
+  [ "$(wc -c <"$T/out")" -eq $((20000 + ${#i} + 6)) ] || fail "task $i: $(wc -c <"$T/out") bytes of output kept"
+  i=$((i + 1))
+done

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # A farm stopped by SIGUSR1 sent to mpirun (as Slurm's --signal does) exits
 # 75 with interrupted tasks recorded as not done; running it again finishes,
-# and every task has succeeded exactly once over the journal's life.
+# and every task has succeeded exactly once over the journal's life. A
+# stopped --retry-failed run's plan goes on in a resume without the option.
 . "$top_srcdir/tests/lib.sh"
 cd "$T" || exit 1
 n=40
@@ -92,4 +93,25 @@ grep -q "^0	3	.*	exit	1	.*	1$" rt.journal || { cat rt.journal; fail "attempt 3 i
 # --retry-failed gives a finally failed task its retries afresh
 expect_rc 1 "$SLUICE" farm rt --retries 1 --retry-failed
 [ "$(grep -c '	exit	1	' rt.journal)" -eq 5 ] || { cat rt.journal; fail "--retry-failed --retries 1: not 2 more attempts"; }
+# a --retry-failed run stopped before it retried every failed task, resumed
+# without the option (a requeued job's plain command): the rest of its plan
+# is retried (they were skipped as failed); a task failed again in it is
+# failed for good, and a later run without the option skips it
+i=0
+while [ $i -lt 4 ]; do
+  echo '[ "$SLUICE_TASK_ATTEMPT" -ge 1 ] && [ "$SLUICE_TASK_ID" -ne 3 ] || exit 1; if [ ! -e rf.stop ]; then touch rf.stop; kill -USR1 $PPID; sleep 1; fi; echo x >> rf.$SLUICE_TASK_ID'
+  i=$((i + 1))
+done > rf
+expect_rc 1 "$SLUICE" farm rf
+expect_rc 75 "$SLUICE" farm rf --retry-failed
+[ -f rf.stop ] && ! ls rf.[0-9] 2>/dev/null | grep -q . || fail "the --retry-failed run was not stopped at its first task"
+expect_rc 1 "$SLUICE" farm rf
+for i in 0 1 2; do
+  [ "$(cat rf.$i 2>/dev/null | wc -l)" -eq 1 ] || { cat rf.journal; fail "task $i of the stopped --retry-failed run's plan ran $(cat rf.$i 2>/dev/null | wc -l) times"; }
+done
+expect_grep "journal rf.journal: 0 tasks done, 0 failed earlier; running 4 (4 of them failed tasks a stopped --retry-failed run had yet to retry)" "$T/err"
+expect_grep "failed task ids: 3 " "$T/err"
+expect_rc 1 "$SLUICE" farm rf
+expect_grep "journal rf.journal: 3 tasks done, 1 failed earlier; running 0$" "$T/err"
+[ "$(grep -c '^3	' rf.journal)" -eq 2 ] || { cat rf.journal; fail "task 3, failed in the retry, was run again without --retry-failed"; }
 echo "farm_stop: OK ($first of $n done before the stop)"
