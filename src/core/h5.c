@@ -13,7 +13,11 @@
  * writes nothing beyond its EOA, so its writes then land on blocks already
  * held and cannot fail for want of space, and a file system that fills up
  * is one clear error before the step, on every rank. What was held beyond
- * the file's end is given back after the close. */
+ * the file's end is given back after the close. Where the file system has
+ * no fallocate, rank 0 holds as much in zeros written to a file of its own
+ * (unlinked at once) and frees it just before the close; each step first
+ * checks that the file system has room for it (the best we can do: a file
+ * system that fills up from elsewhere during a step can still fail it). */
 #define _GNU_SOURCE
 #include "config.h"
 #include "core_impl.h"
@@ -30,6 +34,8 @@
  * (a dataset, an attribute) may allocate (object headers, the group's
  * B-tree and heap blocks), with a wide margin. */
 #define ROOM_LEN ((off_t)256 << 10)
+/* hold()'s `what` before the close */
+#define CLOSING "cannot close"
 /* Held beyond that when the file system has it, at most: fewer calls. */
 #define MORE_MAX ((off_t)64 << 20)
 
@@ -40,7 +46,53 @@ struct sl_h5 {
     char *path, *tmp;
     int fd;     /* rank 0, writing: the temporary file, for hold(); -1 without fallocate */
     off_t held; /* rank 0: blocks [0, held) are allocated */
+    int room;   /* rank 0, without fallocate: an unlinked file of zeros, or -1 */
+    off_t room_len;
 };
+
+/* Rank 0, without fallocate: the room file holds at least `want` bytes of
+ * zeros (more when it can) and the file system has `step` bytes free besides.
+ * 0, or an errno. */
+static int room_hold(sl_h5_t *h, off_t want, off_t step)
+{
+    static const char zero[1 << 16];
+    if (h->room < 0) {
+        char name[4200];
+        snprintf(name, sizeof name, "%s.room", h->tmp);
+        h->room = sl_open_new(name, O_WRONLY, 0600);
+        if (h->room < 0)
+            return errno;
+        unlink(name); /* its blocks stay held while it is open; none is left behind */
+        h->room_len = 0;
+    }
+    off_t to = want + (want / 8 < MORE_MAX ? want / 8 : MORE_MAX), from = h->room_len;
+    while (h->room_len < want || (h->room_len > from && h->room_len < to)) {
+        size_t n = (size_t)(to - h->room_len) < sizeof zero ? (size_t)(to - h->room_len) : sizeof zero;
+        ssize_t w = pwrite(h->room, zero, n, h->room_len);
+        if (w > 0) {
+            h->room_len += w;
+        } else if (errno != EINTR) {
+            if (h->room_len >= want && sl_errno_status(errno) == SL_ERR_NOSPACE)
+                break; /* no more than wanted */
+            return errno;
+        }
+    }
+    if (h->room_len > from && fdatasync(h->room) != 0 && errno != EINVAL) /* a full NFS server says so here */
+        return errno;
+    return sl_fs_full(h->tmp, (uint64_t)step) ? ENOSPC : 0;
+}
+
+/* Rank 0: free the room file, before a close (which then has that room). */
+static void room_give(sl_h5_t *h)
+{
+    if (h->room >= 0) {
+        if (ftruncate(h->room, 0) != 0)
+            SL_WARN("cannot free the room held for '%s': %s", h->tmp, strerror(errno));
+        close(h->room);
+        h->room = -1;
+        h->room_len = 0;
+    }
+}
 
 /* Collective, before a step that adds up to `extra` bytes of raw data to
  * the file (and some metadata): rank 0 holds the blocks up to a bound of
@@ -54,33 +106,39 @@ struct sl_h5 {
 static sl_status_t hold(sl_h5_t *h, uint64_t extra, const char *what)
 {
     sl_status_t st = SL_OK;
-    if (h->rank == 0 && h->fd >= 0) {
+    if (h->rank == 0 && (h->fd >= 0 || h->room >= 0)) {
         struct stat sb;
         size_t cache = 0, unused;
         int n;
-        if (fstat(h->fd, &sb) != 0)
+        if (h->fd < 0 || fstat(h->fd, &sb) != 0)
             sb.st_size = h->held;
         if (h->file >= 0 && H5Fget_mdc_size(h->file, &unused, &unused, &cache, &n) < 0) {
             H5Eclear2(H5E_DEFAULT);
             cache = (size_t)32 << 20; /* the largest the cache grows by default */
         }
-        off_t need = sb.st_size + (off_t)cache +
-                     (off_t)(extra < (uint64_t)1 << 60 ? extra : (uint64_t)1 << 60) + ROOM_LEN;
-        if (need > h->held) {
+        off_t step = (off_t)(extra < (uint64_t)1 << 60 ? extra : (uint64_t)1 << 60) + ROOM_LEN;
+        off_t need = sb.st_size + (off_t)cache + step;
+        int e = 0;
+        if (h->fd >= 0 && need > h->held) {
             off_t more = need + (need / 8 < MORE_MAX ? need / 8 : MORE_MAX);
-            int e = fallocate(h->fd, FALLOC_FL_KEEP_SIZE, h->held, more - h->held) == 0 ? 0 : errno;
+            e = fallocate(h->fd, FALLOC_FL_KEEP_SIZE, h->held, more - h->held) == 0 ? 0 : errno;
             if (e && sl_errno_status(e) == SL_ERR_NOSPACE)
                 e = fallocate(h->fd, FALLOC_FL_KEEP_SIZE, h->held, (more = need) - h->held) == 0 ? 0 : errno;
             if (e == 0)
                 h->held = more;
-            else if (sl_errno_status(e) == SL_ERR_NOSPACE)
-                st = sl_error(SL_ERR_NOSPACE, "%s '%s': No space left on device", what, h->tmp);
-            else if (e == EOPNOTSUPP || e == ENOSYS) {
-                close(h->fd); /* best effort: nothing held on this file system */
+            if (e == EOPNOTSUPP || e == ENOSYS) { /* the room file instead */
+                close(h->fd);
                 h->fd = -1;
-            } else
-                st = sl_error(SL_ERR_IO, "%s '%s': %s", what, h->tmp, strerror(e));
+                h->held = 0;
+                e = 0;
+            }
         }
+        if (h->fd < 0) /* what the close's flush may write beyond the end; the close needs no more */
+            e = room_hold(h, (off_t)cache + ROOM_LEN, strcmp(what, CLOSING) ? step : 0);
+        if (sl_errno_status(e) == SL_ERR_NOSPACE)
+            st = sl_error(SL_ERR_NOSPACE, "%s '%s': No space left on device", what, h->tmp);
+        else if (e)
+            st = sl_error(SL_ERR_IO, "%s '%s': %s", what, h->tmp, strerror(e));
     }
     return sl_agree(h->comm, st);
 }
@@ -181,7 +239,7 @@ static sl_status_t h5_alloc(MPI_Comm comm, const char *path, sl_h5_t **h_p)
     if (!h)
         return sl_error(SL_ERR_NOMEM, "out of memory");
     h->file = H5I_INVALID_HID;
-    h->fd = -1;
+    h->fd = h->room = -1;
     MPI_Comm_dup(comm, &h->comm);
     MPI_Comm_rank(h->comm, &h->rank);
     MPI_Comm_size(h->comm, &h->size);
@@ -204,6 +262,8 @@ static void h5_free(sl_h5_t *h)
 {
     if (h->fd >= 0)
         close(h->fd);
+    if (h->room >= 0)
+        close(h->room);
     free(h->path);
     free(h->tmp);
     MPI_Comm_free(&h->comm);
@@ -546,12 +606,15 @@ sl_status_t sl_h5_commit(sl_h5_t **hp, int keep)
     *hp = NULL;
     /* what the close writes lies below the EOA: held already, unless the
      * close itself allocates */
-    st = hold(h, 0, "cannot close");
+    st = hold(h, 0, CLOSING);
     if (st != SL_OK) {
         *hp = h;
         sl_h5_discard(hp);
         return st;
     }
+    if (h->rank == 0)
+        room_give(h);
+    MPI_Barrier(h->comm); /* the room is free before any rank flushes */
     if (H5Fclose(h->file) < 0)
         st = sl_h5_error("cannot close", h->tmp);
     h->file = H5I_INVALID_HID;
@@ -582,11 +645,10 @@ void sl_h5_discard(sl_h5_t **hp)
     sl_h5_t *h = *hp;
     if (h->file >= 0) {
         /* The flush in this close writes below the EOA, on blocks held
-         * already (hold() failed before a step, not in it). Where none
-         * could be held (no descriptor), empty the file first so that the
-         * flush finds room on every rank, at best. */
-        if (h->rank == 0 && h->writing && h->fd < 0 && truncate(h->tmp, 0) != 0)
-            SL_WARN("cannot empty '%s': %s", h->tmp, strerror(errno));
+         * already (hold() failed before a step, not in it), or into the
+         * room that the room file frees. */
+        if (h->rank == 0)
+            room_give(h);
         MPI_Barrier(h->comm);
         H5Fclose(h->file);
         H5Eclear2(H5E_DEFAULT);
