@@ -40,7 +40,7 @@ int main(int argc, char **argv)
         return 2;
     }
     long n = strtol(argv[2], NULL, 10), fill_at = argc > 3 ? strtol(argv[3], NULL, 10) : -1;
-    sl_h5_t *h;
+    sl_h5_t *h = NULL;
     sl_status_t st = sl_h5_create(MPI_COMM_WORLD, argv[1], &h);
     for (long i = 0; st == SL_OK && i <= n; i++) {
         if (i == fill_at) {
