@@ -101,8 +101,9 @@ static void room_give(sl_h5_t *h)
  * driver once it wrote; it is at most the file's size plus the metadata
  * HDF5 holds in its cache (not written yet, so possibly beyond the end).
  * A file system without room is SL_ERR_NOSPACE, said by rank 0 as "WHAT
- * 'PATH.tmp': No space left on device"; one without fallocate gets no
- * hold (h->fd is closed). */
+ * 'PATH.tmp': No space left on device"; one where fallocate fails for
+ * another cause (EOPNOTSUPP, most often) gets the room file instead, from
+ * then on (h->fd is closed). */
 static sl_status_t hold(sl_h5_t *h, uint64_t extra, const char *what)
 {
     sl_status_t st = SL_OK;
@@ -126,7 +127,7 @@ static sl_status_t hold(sl_h5_t *h, uint64_t extra, const char *what)
                 e = fallocate(h->fd, FALLOC_FL_KEEP_SIZE, h->held, (more = need) - h->held) == 0 ? 0 : errno;
             if (e == 0)
                 h->held = more;
-            if (e == EOPNOTSUPP || e == ENOSYS) { /* the room file instead */
+            if (e && sl_errno_status(e) != SL_ERR_NOSPACE) { /* the room file instead */
                 close(h->fd);
                 h->fd = -1;
                 h->held = 0;
