@@ -4,9 +4,10 @@
 # 400 KB, most of it metadata) on a file system that fills up while they are
 # written (an 8 MB tmpfs; skipped where mount is not allowed). Full in the
 # middle: one message naming the file, nothing from Open MPI, exit 1, no
-# PATH.tmp left (both ranks said it, then crashed at exit: HDF5's metadata
-# flush failed on both, and the close left the file open). Full once every
-# dataset is written: the close still fits, the file is complete.
+# PATH.tmp left (Open MPI's line came first, and as often both ranks said
+# it and crashed at exit: HDF5's metadata flush had failed on both). Full
+# once every dataset is written: the close still fits, the file is complete
+# (the close failed on both ranks, which then crashed).
 . "$top_srcdir/tests/lib.sh"
 MANY="$top_builddir/tests/core/h5_many"
 cd "$T" || exit 1
