@@ -4,11 +4,20 @@
  * close and an fsync, so a killed job never leaves a truncated file under a
  * final name; keep > 1 rotates older versions by hard link so PATH always
  * exists. Reads check names, types and shapes and say what differs. A full
- * file system must not hang the job: parallel HDF5's close flushes metadata
- * collectively, and a rank whose write fails there leaves the others waiting
- * in a barrier. So rank 0 holds some room (ROOM_LEN bytes allocated beyond
- * the file's end) from create to close and frees it just before the close,
- * and a discarded file is emptied before its close. */
+ * file system must not hang the job: parallel HDF5 writes its metadata in
+ * collective steps (at its sync points and in the close), and a rank whose
+ * write fails there leaves the others waiting in a barrier. So before each
+ * step that can allocate space in the file, rank 0 has the file system
+ * allocate every block up to the file's end of allocation (EOA) plus what
+ * the step adds plus ROOM_LEN (fallocate with FALLOC_FL_KEEP_SIZE): HDF5
+ * writes nothing beyond its EOA, so its writes then land on blocks already
+ * held and cannot fail for want of space, and a file system that fills up
+ * is one clear error before the step, on every rank. What was held beyond
+ * the file's end is given back after the close. Where the file system has
+ * no fallocate, rank 0 holds as much in zeros written to a file of its own
+ * (unlinked at once) and frees it just before the close; each step first
+ * checks that the file system has room for it (the best we can do: a file
+ * system that fills up from elsewhere during a step can still fail it). */
 #define _GNU_SOURCE
 #include "config.h"
 #include "core_impl.h"
@@ -21,40 +30,131 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The room for the metadata that close writes: allocated at ROOM_OFF
- * (far beyond any checkpoint; FALLOC_FL_KEEP_SIZE leaves the size alone). */
-#define ROOM_OFF ((off_t)1 << 40)
+/* Held beyond the EOA and what a step adds: the metadata one step of ours
+ * (a dataset, an attribute) may allocate (object headers, the group's
+ * B-tree and heap blocks), with a wide margin. */
 #define ROOM_LEN ((off_t)256 << 10)
+/* hold()'s `what` before the close */
+#define CLOSING "cannot close"
+/* Held beyond that when the file system has it, at most: fewer calls. */
+#define MORE_MAX ((off_t)64 << 20)
 
 struct sl_h5 {
     MPI_Comm comm;
     int rank, size, writing;
     hid_t file;
     char *path, *tmp;
+    int fd;     /* rank 0, writing: the temporary file, for hold(); -1 without fallocate */
+    off_t held; /* rank 0: blocks [0, held) are allocated */
+    int room;   /* rank 0, without fallocate: an unlinked file of zeros, or -1 */
+    off_t room_len;
 };
 
-/* Rank 0: allocate the room in the (empty, new) temporary file. 0 or errno;
- * a file system without fallocate gets no room (best effort), not an error. */
-static int room_take(const char *tmp)
+/* Rank 0, without fallocate: the room file holds at least `want` bytes of
+ * zeros (more when it can) and the file system has `step` bytes free besides.
+ * 0, or an errno. */
+static int room_hold(sl_h5_t *h, off_t want, off_t step)
 {
-    int fd = sl_open_new(tmp, O_WRONLY, 0644);
-    if (fd < 0)
+    static const char zero[1 << 16];
+    if (h->room < 0) {
+        char name[4200];
+        snprintf(name, sizeof name, "%s.room", h->tmp);
+        h->room = sl_open_new(name, O_WRONLY, 0600);
+        if (h->room < 0)
+            return errno;
+        unlink(name); /* its blocks stay held while it is open; none is left behind */
+        h->room_len = 0;
+    }
+    off_t to = want + (want / 8 < MORE_MAX ? want / 8 : MORE_MAX), from = h->room_len;
+    while (h->room_len < want || (h->room_len > from && h->room_len < to)) {
+        size_t n = (size_t)(to - h->room_len) < sizeof zero ? (size_t)(to - h->room_len) : sizeof zero;
+        ssize_t w = pwrite(h->room, zero, n, h->room_len);
+        if (w > 0) {
+            h->room_len += w;
+        } else if (errno != EINTR) {
+            if (h->room_len >= want && sl_errno_status(errno) == SL_ERR_NOSPACE)
+                break; /* no more than wanted */
+            return errno;
+        }
+    }
+    if (h->room_len > from && fdatasync(h->room) != 0 && errno != EINVAL) /* a full NFS server says so here */
         return errno;
-    int e = fallocate(fd, FALLOC_FL_KEEP_SIZE, ROOM_OFF, ROOM_LEN) == 0 ? 0 : errno;
-    close(fd);
-    return sl_errno_status(e) == SL_ERR_NOSPACE ? e : 0;
+    return sl_fs_full(h->tmp, (uint64_t)step) ? ENOSPC : 0;
 }
 
-/* Rank 0: free the room (where the file did not grow that far). */
-static void room_give(const char *tmp)
+/* Rank 0: free the room file, before a close (which then has that room). */
+static void room_give(sl_h5_t *h)
 {
-    int fd = open(tmp, O_WRONLY | O_NOFOLLOW);
+    if (h->room >= 0) {
+        if (ftruncate(h->room, 0) != 0)
+            SL_WARN("cannot free the room held for '%s': %s", h->tmp, strerror(errno));
+        close(h->room);
+        h->room = -1;
+        h->room_len = 0;
+    }
+}
+
+/* Collective, before a step that adds up to `extra` bytes of raw data to
+ * the file (and some metadata): rank 0 holds the blocks up to a bound of
+ * the EOA plus extra plus ROOM_LEN (a little more when it can, so that most
+ * steps need no call). The EOA itself is not to be had from the MPI-IO
+ * driver once it wrote; it is at most the file's size plus the metadata
+ * HDF5 holds in its cache (not written yet, so possibly beyond the end).
+ * A file system without room is SL_ERR_NOSPACE, said by rank 0 as "WHAT
+ * 'PATH.tmp': No space left on device"; one where fallocate fails for
+ * another cause (EOPNOTSUPP, most often) gets the room file instead, from
+ * then on (h->fd is closed). */
+static sl_status_t hold(sl_h5_t *h, uint64_t extra, const char *what)
+{
+    sl_status_t st = SL_OK;
+    if (h->rank == 0 && (h->fd >= 0 || h->room >= 0)) {
+        struct stat sb;
+        size_t cache = 0, unused;
+        int n;
+        if (h->fd < 0 || fstat(h->fd, &sb) != 0)
+            sb.st_size = h->held;
+        if (h->file >= 0 && H5Fget_mdc_size(h->file, &unused, &unused, &cache, &n) < 0) {
+            H5Eclear2(H5E_DEFAULT);
+            cache = (size_t)32 << 20; /* the largest the cache grows by default */
+        }
+        off_t step = (off_t)(extra < (uint64_t)1 << 60 ? extra : (uint64_t)1 << 60) + ROOM_LEN;
+        off_t need = sb.st_size + (off_t)cache + step;
+        int e = 0;
+        if (h->fd >= 0 && need > h->held) {
+            off_t more = need + (need / 8 < MORE_MAX ? need / 8 : MORE_MAX);
+            e = fallocate(h->fd, FALLOC_FL_KEEP_SIZE, h->held, more - h->held) == 0 ? 0 : errno;
+            if (e && sl_errno_status(e) == SL_ERR_NOSPACE)
+                e = fallocate(h->fd, FALLOC_FL_KEEP_SIZE, h->held, (more = need) - h->held) == 0 ? 0 : errno;
+            if (e == 0)
+                h->held = more;
+            if (e && sl_errno_status(e) != SL_ERR_NOSPACE) { /* the room file instead */
+                close(h->fd);
+                h->fd = -1;
+                h->held = 0;
+                e = 0;
+            }
+        }
+        if (h->fd < 0) /* what the close's flush may write beyond the end; the close needs no more */
+            e = room_hold(h, (off_t)cache + ROOM_LEN, strcmp(what, CLOSING) ? step : 0);
+        if (sl_errno_status(e) == SL_ERR_NOSPACE)
+            st = sl_error(SL_ERR_NOSPACE, "%s '%s': No space left on device", what, h->tmp);
+        else if (e)
+            st = sl_error(SL_ERR_IO, "%s '%s': %s", what, h->tmp, strerror(e));
+    }
+    return sl_agree(h->comm, st);
+}
+
+/* Rank 0, after the close: give back the blocks held beyond the file's
+ * end. */
+static void hold_release(sl_h5_t *h)
+{
     struct stat sb;
-    if (fd < 0)
+    if (h->fd < 0 || fstat(h->fd, &sb) != 0 || h->held <= sb.st_size)
         return;
-    if (fstat(fd, &sb) == 0 && sb.st_size <= ROOM_OFF)
-        fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, ROOM_OFF, ROOM_LEN);
-    close(fd);
+    if (fallocate(h->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, sb.st_size, h->held - sb.st_size) != 0 &&
+        ftruncate(h->fd, sb.st_size) != 0) /* frees the blocks beyond the end on most file systems */
+        SL_WARN("cannot free the room held beyond the end of '%s': %s", h->tmp, strerror(errno));
+    h->held = 0;
 }
 
 static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
@@ -140,6 +240,7 @@ static sl_status_t h5_alloc(MPI_Comm comm, const char *path, sl_h5_t **h_p)
     if (!h)
         return sl_error(SL_ERR_NOMEM, "out of memory");
     h->file = H5I_INVALID_HID;
+    h->fd = h->room = -1;
     MPI_Comm_dup(comm, &h->comm);
     MPI_Comm_rank(h->comm, &h->rank);
     MPI_Comm_size(h->comm, &h->size);
@@ -160,6 +261,10 @@ static sl_status_t h5_alloc(MPI_Comm comm, const char *path, sl_h5_t **h_p)
 
 static void h5_free(sl_h5_t *h)
 {
+    if (h->fd >= 0)
+        close(h->fd);
+    if (h->room >= 0)
+        close(h->room);
     free(h->path);
     free(h->tmp);
     MPI_Comm_free(&h->comm);
@@ -180,16 +285,19 @@ sl_status_t sl_h5_create(MPI_Comm comm, const char *path, sl_h5_t **h_p)
     int rank;
     MPI_Comm_rank(comm, &rank);
     if (st == SL_OK && rank == 0) { /* sl_open_new removes a link at the temporary name */
-        int e = room_take(h->tmp);
-        if (e) {
-            unlink(h->tmp);
-            st = sl_error(sl_errno_status(e), "cannot create '%s': %s", h->tmp, strerror(e));
-        }
+        h->fd = sl_open_new(h->tmp, O_WRONLY, 0644);
+        if (h->fd < 0)
+            st = sl_error(sl_errno_status(errno), "cannot create '%s': %s", h->tmp, strerror(errno));
     }
     st = sl_agree(comm, st);
+    if (st == SL_OK) /* room for the first steps, before HDF5 writes anything */
+        st = hold(h, 0, "cannot create");
     if (st != SL_OK) {
-        if (h)
+        if (h) {
+            if (h->fd >= 0)
+                unlink(h->tmp);
             h5_free(h);
+        }
         return st;
     }
     hid_t fapl = mpio_fapl(h->comm);
@@ -212,10 +320,19 @@ sl_status_t sl_h5_create(MPI_Comm comm, const char *path, sl_h5_t **h_p)
             }
         }
         sl_error_root(h->comm, SL_ERR_IO, "cannot create '%s': %s", h->tmp, e ? strerror(e) : "HDF5 error");
+        if (r == 0)
+            unlink(h->tmp);
         h5_free(h);
         return SL_ERR_IO;
     }
     h->writing = 1;
+    /* H5F_ACC_TRUNC may have freed what was held */
+    h->held = 0;
+    st = hold(h, 0, "cannot create");
+    if (st != SL_OK) {
+        sl_h5_discard(&h);
+        return st;
+    }
     *h_p = h;
     return SL_OK;
 }
@@ -247,6 +364,17 @@ static sl_status_t create_dset(sl_h5_t *h, const char *name, sl_dtype_t type, in
     *dset_p = dset;
     *fspace_p = fspace;
     return SL_OK;
+}
+
+/* Bytes of a dataset of that type and shape, at most 2^60 (more cannot be
+ * held anyway). */
+static uint64_t data_bytes(sl_dtype_t type, int ndim, const uint64_t *dims)
+{
+    const uint64_t most = (uint64_t)1 << 60;
+    uint64_t n = sl_dtype_size(type);
+    for (int i = 0; i < ndim && i < SL_H5_MAXDIM; i++)
+        n = dims[i] && n > most / dims[i] ? most : n * dims[i];
+    return n;
 }
 
 /* Collective, after a collective write (e: errno after it): a failure is
@@ -300,7 +428,10 @@ sl_status_t sl_h5_write(sl_h5_t *h, const char *name, sl_dtype_t type, int ndim,
                         const void *data)
 {
     hid_t dset, fspace;
-    sl_status_t st = create_dset(h, name, type, ndim, dims, &dset, &fspace);
+    sl_status_t st = hold(h, data_bytes(type, ndim, dims), "cannot write dataset to");
+    if (st != SL_OK)
+        return st;
+    st = create_dset(h, name, type, ndim, dims, &dset, &fspace);
     if (st != SL_OK)
         return sl_agree(h->comm, st);
     hid_t mspace = H5Scopy(fspace);
@@ -328,6 +459,8 @@ sl_status_t sl_h5_write_rows(sl_h5_t *h, const char *name, sl_dtype_t type, int 
         st = sl_error(SL_ERR_INVALID, "'%s': rows %llu..%llu beyond %llu", name, (unsigned long long)row0,
                       (unsigned long long)(row0 + nrows), (unsigned long long)dims[0]);
     st = sl_agree(h->comm, st);
+    if (st == SL_OK)
+        st = hold(h, data_bytes(type, ndim, dims), "cannot write rows to");
     if (st != SL_OK)
         return st;
     st = create_dset(h, name, type, ndim, dims, &dset, &fspace);
@@ -352,7 +485,9 @@ static hid_t open_obj(sl_h5_t *h, const char *obj)
 
 static sl_status_t set_attr(sl_h5_t *h, const char *obj, const char *name, hid_t type, const void *v)
 {
-    sl_status_t st = SL_OK;
+    sl_status_t st = hold(h, H5Tget_size(type), "cannot write attribute to");
+    if (st != SL_OK)
+        return st;
     hid_t o = open_obj(h, obj);
     if (o < 0) {
         /* A group that does not exist yet: create it. */
@@ -470,14 +605,23 @@ sl_status_t sl_h5_commit(sl_h5_t **hp, int keep)
     sl_h5_t *h = *hp;
     sl_status_t st = SL_OK;
     *hp = NULL;
+    /* what the close writes lies below the EOA: held already, unless the
+     * close itself allocates */
+    st = hold(h, 0, CLOSING);
+    if (st != SL_OK) {
+        *hp = h;
+        sl_h5_discard(hp);
+        return st;
+    }
     if (h->rank == 0)
-        room_give(h->tmp);
+        room_give(h);
     MPI_Barrier(h->comm); /* the room is free before any rank flushes */
     if (H5Fclose(h->file) < 0)
         st = sl_h5_error("cannot close", h->tmp);
     h->file = H5I_INVALID_HID;
     st = sl_agree(h->comm, st);
     if (st == SL_OK && h->rank == 0) {
+        hold_release(h);
         st = fsync_path(h->tmp);
         if (st == SL_OK)
             st = rotate(h->path, keep);
@@ -501,12 +645,11 @@ void sl_h5_discard(sl_h5_t **hp)
         return;
     sl_h5_t *h = *hp;
     if (h->file >= 0) {
-        /* After a failed write the ranks' metadata caches may differ in
-         * what they still hold; empty the file first so that the flush in
-         * the close finds room on every rank (else a rank whose flush
-         * fails leaves the others waiting in HDF5's barrier). */
-        if (h->rank == 0 && h->writing && truncate(h->tmp, 0) != 0)
-            room_give(h->tmp);
+        /* The flush in this close writes below the EOA, on blocks held
+         * already (hold() failed before a step, not in it), or into the
+         * room that the room file frees. */
+        if (h->rank == 0)
+            room_give(h);
         MPI_Barrier(h->comm);
         H5Fclose(h->file);
         H5Eclear2(H5E_DEFAULT);

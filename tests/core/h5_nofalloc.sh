@@ -1,0 +1,26 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# As tests/core/h5_fullfs.sh, on a file system without fallocate (ext4
+# without extents, 16 MB, loop-mounted; skipped where that is not allowed):
+# the room for HDF5's metadata is held in zeros instead. Full in the middle
+# of 1000 datasets: one message, exit 1, nothing left (both ranks said it
+# and crashed at exit); full once every dataset is written: the file is
+# complete (the close failed).
+. "$top_srcdir/tests/lib.sh"
+MANY="$top_builddir/tests/core/h5_many"
+cd "$T" || exit 1
+command -v mkfs.ext4 >/dev/null || { echo "SKIP: no mkfs.ext4"; exit 77; }
+truncate -s 16M img && mkfs.ext4 -q -F -O ^extent,^has_journal,^64bit -m 0 img || fail "mkfs.ext4"
+mkdir nf
+mount -o loop img nf 2>/dev/null || { echo "SKIP: mount -o loop not permitted here"; exit 77; }
+trap 'umount nf 2>/dev/null; rm -rf "$T"' EXIT
+fallocate -n -l 4096 nf/probe 2>/dev/null && { echo "SKIP: this ext4 has fallocate"; exit 77; }
+rm -f nf/probe
+expect_rc 1 timeout 60 $MPIRUN -np 2 "$MANY" nf/f.h5 1000 500
+expect_grep "^sluice: error: rank 0: cannot write .* 'nf/f.h5.tmp': No space left on device$" "$T/err"
+[ "$(grep -c 'error' "$T/err")" -eq 1 ] || fail "not one message: $(cat "$T/err")"
+[ ! -e nf/f.h5 ] && [ ! -e nf/f.h5.tmp ] || fail "output left on the full file system: $(ls nf)"
+rm nf/f.h5.filler
+expect_rc 0 timeout 60 $MPIRUN -np 2 "$MANY" nf/f.h5 1000 1000
+[ "$(h5ls -r nf/f.h5 | grep -c Dataset)" -eq 1000 ] || fail "nf/f.h5 lacks datasets: $(h5ls -r nf/f.h5 | tail -3)"
+[ "$(ls nf)" = "$(printf 'f.h5\nf.h5.filler\nlost+found')" ] || fail "files left: $(ls nf)"
