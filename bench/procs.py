@@ -73,6 +73,13 @@ def kill_tree(pid):
             seen.add(p)
     for p in seen:
         skill(p, signal.SIGKILL)
+    # kill() returns before the processes have exited: a run started at
+    # once found the killed run's lock still held ("in use by another sluice
+    # tune still running") on a loaded machine. A killed job is over when
+    # its processes are gone (zombies have closed their files).
+    t0 = time.time()
+    while any(alive(p) for p in seen) and time.time() - t0 < 10:
+        time.sleep(0.01)
 
 
 def boot_ticks():
