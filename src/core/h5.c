@@ -284,10 +284,11 @@ sl_status_t sl_h5_create(MPI_Comm comm, const char *path, sl_h5_t **h_p)
 {
     sl_h5_t *h = NULL;
     sl_status_t st = h5_alloc(comm, path, &h);
-    int rank;
+    int rank, made = 0; /* rank 0 made h->tmp */
     MPI_Comm_rank(comm, &rank);
     if (st == SL_OK && rank == 0) { /* sl_open_new removes a link at the temporary name */
         h->fd = sl_open_new(h->tmp, O_WRONLY, 0644);
+        made = h->fd >= 0;
         if (h->fd < 0)
             st = sl_error(sl_errno_status(errno), "cannot create '%s': %s", h->tmp, strerror(errno));
     }
@@ -296,7 +297,7 @@ sl_status_t sl_h5_create(MPI_Comm comm, const char *path, sl_h5_t **h_p)
         st = hold(h, 0, "cannot create");
     if (st != SL_OK) {
         if (h) {
-            if (h->fd >= 0)
+            if (made) /* h->fd is closed where hold() went over to the room file */
                 unlink(h->tmp);
             h5_free(h);
         }

@@ -5,7 +5,7 @@
 # the room for HDF5's metadata is held in zeros instead. Full in the middle
 # of 1000 datasets: one message, exit 1, nothing left (both ranks said it
 # and crashed at exit); full once every dataset is written: the file is
-# complete (the close failed).
+# complete (the close failed). Full before the file is made: nothing left.
 . "$top_srcdir/tests/lib.sh"
 MANY="$top_builddir/tests/core/h5_many"
 cd "$T" || exit 1
@@ -20,7 +20,13 @@ expect_rc 1 timeout 60 $MPIRUN -np 2 "$MANY" nf/f.h5 1000 500
 expect_grep "^sluice: error: rank 0: cannot write .* 'nf/f.h5.tmp': No space left on device$" "$T/err"
 [ "$(grep -c 'error' "$T/err")" -eq 1 ] || fail "not one message: $(cat "$T/err")"
 [ ! -e nf/f.h5 ] && [ ! -e nf/f.h5.tmp ] || fail "output left on the full file system: $(ls nf)"
-rm nf/f.h5.filler
+# full before the file is made: one message, and no nf/f.h5.tmp left (it
+# was: the create's clean-up looked for the descriptor the switch to the
+# room file had closed)
+expect_rc 1 timeout 60 $MPIRUN -np 2 "$MANY" nf/g.h5 10 0
+expect_grep "^sluice: error: rank 0: cannot create 'nf/g.h5.tmp': No space left on device$" "$T/err"
+[ ! -e nf/g.h5.tmp ] || fail "nf/g.h5.tmp left by a create refused for want of space"
+rm nf/f.h5.filler nf/g.h5.filler
 expect_rc 0 timeout 60 $MPIRUN -np 2 "$MANY" nf/f.h5 1000 1000
 [ "$(h5ls -r nf/f.h5 | grep -c Dataset)" -eq 1000 ] || fail "nf/f.h5 lacks datasets: $(h5ls -r nf/f.h5 | tail -3)"
 [ "$(ls nf)" = "$(printf 'f.h5\nf.h5.filler\nlost+found')" ] || fail "files left: $(ls nf)"
