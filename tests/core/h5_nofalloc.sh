@@ -6,6 +6,7 @@
 # of 1000 datasets: one message, exit 1, nothing left (both ranks said it
 # and crashed at exit); full once every dataset is written: the file is
 # complete (the close failed). Full before the file is made: nothing left.
+# On ramfs (no fallocate, no size: statfs says 0 blocks) files are written.
 . "$top_srcdir/tests/lib.sh"
 MANY="$top_builddir/tests/core/h5_many"
 cd "$T" || exit 1
@@ -30,3 +31,13 @@ rm nf/f.h5.filler nf/g.h5.filler
 expect_rc 0 timeout 60 $MPIRUN -np 2 "$MANY" nf/f.h5 1000 1000
 [ "$(h5ls -r nf/f.h5 | grep -c Dataset)" -eq 1000 ] || fail "nf/f.h5 lacks datasets: $(h5ls -r nf/f.h5 | tail -3)"
 [ "$(ls nf)" = "$(printf 'f.h5\nf.h5.filler\nlost+found')" ] || fail "files left: $(ls nf)"
+umount nf
+# ramfs: no fallocate, and no figures (statfs says 0 blocks in all, 0
+# free: it has no limit): every file was refused as if the file system were
+# full ("cannot create ...: No space left on device")
+mkdir rf
+mount -t ramfs ramfs rf 2>/dev/null || { echo "h5_nofalloc: ramfs not mounted here; that case skipped"; exit 0; }
+trap 'umount nf rf 2>/dev/null; rm -rf "$T"' EXIT
+expect_rc 0 timeout 60 $MPIRUN -np 2 "$MANY" rf/f.h5 100
+[ "$(h5ls -r rf/f.h5 | grep -c Dataset)" -eq 100 ] || fail "rf/f.h5 lacks datasets: $(h5ls -r rf/f.h5 | tail -3)"
+[ "$(ls rf)" = "f.h5" ] || fail "files left on ramfs: $(ls rf)"
