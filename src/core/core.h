@@ -510,7 +510,9 @@ sl_status_t sl_mkdirs(const char *path);
  * links and other spellings of one path too), else 0; NULL is no file. */
 int sl_same_file(const char *a, const char *b);
 /* Local: whether the file system of path (or, where path is not there, of
- * its directory) is full: under room bytes free, or no inode left. */
+ * its directory) is full: under room bytes free, or no inode left. A file
+ * system that gives no figures (0 blocks or 0 inodes in all: ramfs, a
+ * tmpfs of size=0, many a FUSE one) has no known limit: not full. */
 int sl_fs_full(const char *path, uint64_t room);
 /* The status for a failed file operation's errno: SL_ERR_NOSPACE for a full
  * file system or a spent quota (ENOSPC, EDQUOT), else SL_ERR_IO. Local. */

@@ -28,7 +28,9 @@ int sl_fs_full(const char *path, uint64_t room)
         ok = copy && statvfs(dirname(copy), &sv) == 0;
         free(copy);
     }
-    return ok && ((uint64_t)sv.f_bavail * sv.f_frsize < room || (sv.f_files > 0 && sv.f_favail == 0));
+    /* f_blocks 0: no size, so no figure of what is free (ramfs says 0 free) */
+    return ok && ((sv.f_blocks > 0 && (uint64_t)sv.f_bavail * sv.f_frsize < room) ||
+                  (sv.f_files > 0 && sv.f_favail == 0));
 }
 
 int sl_same_file(const char *a, const char *b)

@@ -101,7 +101,8 @@ static void room_give(sl_h5_t *h)
  * driver once it wrote; it is at most the file's size plus the metadata
  * HDF5 holds in its cache (not written yet, so possibly beyond the end).
  * A file system without room is SL_ERR_NOSPACE, said by rank 0 as "WHAT
- * 'PATH.tmp': No space left on device"; one where fallocate fails for
+ * 'PATH.tmp': No space left on device" (or "Disk quota exceeded": a quota
+ * is what HPC users meet most, and df shows room then); one where fallocate fails for
  * another cause (EOPNOTSUPP, most often) gets the room file instead, from
  * then on (h->fd is closed). */
 static sl_status_t hold(sl_h5_t *h, uint64_t extra, const char *what)
@@ -137,7 +138,7 @@ static sl_status_t hold(sl_h5_t *h, uint64_t extra, const char *what)
         if (h->fd < 0) /* what the close's flush may write beyond the end; the close needs no more */
             e = room_hold(h, (off_t)cache + ROOM_LEN, strcmp(what, CLOSING) ? step : 0);
         if (sl_errno_status(e) == SL_ERR_NOSPACE)
-            st = sl_error(SL_ERR_NOSPACE, "%s '%s': No space left on device", what, h->tmp);
+            st = sl_error(SL_ERR_NOSPACE, "%s '%s': %s", what, h->tmp, strerror(e)); /* or a quota's */
         else if (e)
             st = sl_error(SL_ERR_IO, "%s '%s': %s", what, h->tmp, strerror(e));
     }
@@ -173,7 +174,8 @@ sl_status_t sl_h5_error(const char *what, const char *path)
     H5Eclear2(H5E_DEFAULT);
     if ((strstr(what, "write") || strstr(what, "close")) &&
         (sl_errno_status(e) == SL_ERR_NOSPACE || sl_fs_full(path, (uint64_t)ROOM_LEN)))
-        return sl_error(SL_ERR_NOSPACE, "%s '%s': No space left on device", what, path);
+        return sl_error(SL_ERR_NOSPACE, "%s '%s': %s", what, path,
+                        sl_errno_status(e) == SL_ERR_NOSPACE ? strerror(e) : strerror(ENOSPC));
     return sl_error(SL_ERR_HDF5, "%s '%s': %s", what, path, msg[0] ? msg : "HDF5 error");
 }
 
@@ -282,10 +284,11 @@ sl_status_t sl_h5_create(MPI_Comm comm, const char *path, sl_h5_t **h_p)
 {
     sl_h5_t *h = NULL;
     sl_status_t st = h5_alloc(comm, path, &h);
-    int rank;
+    int rank, made = 0; /* rank 0 made h->tmp */
     MPI_Comm_rank(comm, &rank);
     if (st == SL_OK && rank == 0) { /* sl_open_new removes a link at the temporary name */
         h->fd = sl_open_new(h->tmp, O_WRONLY, 0644);
+        made = h->fd >= 0;
         if (h->fd < 0)
             st = sl_error(sl_errno_status(errno), "cannot create '%s': %s", h->tmp, strerror(errno));
     }
@@ -294,7 +297,7 @@ sl_status_t sl_h5_create(MPI_Comm comm, const char *path, sl_h5_t **h_p)
         st = hold(h, 0, "cannot create");
     if (st != SL_OK) {
         if (h) {
-            if (h->fd >= 0)
+            if (made) /* h->fd is closed where hold() went over to the room file */
                 unlink(h->tmp);
             h5_free(h);
         }

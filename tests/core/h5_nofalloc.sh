@@ -5,7 +5,8 @@
 # the room for HDF5's metadata is held in zeros instead. Full in the middle
 # of 1000 datasets: one message, exit 1, nothing left (both ranks said it
 # and crashed at exit); full once every dataset is written: the file is
-# complete (the close failed).
+# complete (the close failed). Full before the file is made: nothing left.
+# On ramfs (no fallocate, no size: statfs says 0 blocks) files are written.
 . "$top_srcdir/tests/lib.sh"
 MANY="$top_builddir/tests/core/h5_many"
 cd "$T" || exit 1
@@ -20,7 +21,23 @@ expect_rc 1 timeout 60 $MPIRUN -np 2 "$MANY" nf/f.h5 1000 500
 expect_grep "^sluice: error: rank 0: cannot write .* 'nf/f.h5.tmp': No space left on device$" "$T/err"
 [ "$(grep -c 'error' "$T/err")" -eq 1 ] || fail "not one message: $(cat "$T/err")"
 [ ! -e nf/f.h5 ] && [ ! -e nf/f.h5.tmp ] || fail "output left on the full file system: $(ls nf)"
-rm nf/f.h5.filler
+# full before the file is made: one message, and no nf/f.h5.tmp left (it
+# was: the create's clean-up looked for the descriptor the switch to the
+# room file had closed)
+expect_rc 1 timeout 60 $MPIRUN -np 2 "$MANY" nf/g.h5 10 0
+expect_grep "^sluice: error: rank 0: cannot create 'nf/g.h5.tmp': No space left on device$" "$T/err"
+[ ! -e nf/g.h5.tmp ] || fail "nf/g.h5.tmp left by a create refused for want of space"
+rm nf/f.h5.filler nf/g.h5.filler
 expect_rc 0 timeout 60 $MPIRUN -np 2 "$MANY" nf/f.h5 1000 1000
 [ "$(h5ls -r nf/f.h5 | grep -c Dataset)" -eq 1000 ] || fail "nf/f.h5 lacks datasets: $(h5ls -r nf/f.h5 | tail -3)"
 [ "$(ls nf)" = "$(printf 'f.h5\nf.h5.filler\nlost+found')" ] || fail "files left: $(ls nf)"
+umount nf
+# ramfs: no fallocate, and no figures (statfs says 0 blocks in all, 0
+# free: it has no limit): every file was refused as if the file system were
+# full ("cannot create ...: No space left on device")
+mkdir rf
+mount -t ramfs ramfs rf 2>/dev/null || { echo "h5_nofalloc: ramfs not mounted here; that case skipped"; exit 0; }
+trap 'umount nf rf 2>/dev/null; rm -rf "$T"' EXIT
+expect_rc 0 timeout 60 $MPIRUN -np 2 "$MANY" rf/f.h5 100
+[ "$(h5ls -r rf/f.h5 | grep -c Dataset)" -eq 100 ] || fail "rf/f.h5 lacks datasets: $(h5ls -r rf/f.h5 | tail -3)"
+[ "$(ls rf)" = "f.h5" ] || fail "files left on ramfs: $(ls rf)"

@@ -8,7 +8,8 @@
 # full: one message, not one per rank. An index line cut short is ended
 # before the next one is appended. --output-per-task on a full file system:
 # the tasks whose output may be cut short are not journaled, and run again;
-# so are those whose captures in a full TMPDIR may be.
+# so are those whose captures in a full TMPDIR may be. A file system that
+# gives no figures (tmpfs size=0) is not taken as full.
 . "$top_srcdir/tests/lib.sh"
 cd "$T" || exit 1
 full_tmpfs full 4m
@@ -101,3 +102,12 @@ while [ $i -lt 10 ]; do
   [ "$(wc -c <"$T/out")" -eq $((20000 + ${#i} + 6)) ] || fail "task $i: $(wc -c <"$T/out") bytes of output kept"
   i=$((i + 1))
 done
+# a file system without figures (a tmpfs of size=0, ramfs, many a FUSE one:
+# statfs says 0 blocks in all and 0 free) is no full one: every task was
+# refused as if TMPDIR or the output directory were full, run after run
+full_tmpfs unl 0
+printf 'echo a\necho b\n' >c7
+expect_rc 0 timeout 60 $MPIRUN -np 2 env TMPDIR="$T/unl" $SLUICE farm c7 --journal j7
+[ "$(grep -c '	ok	' j7)" -eq 2 ] || { cat "$T/err" j7; fail "TMPDIR on a tmpfs of size=0: tasks not done"; }
+expect_rc 0 timeout 60 $MPIRUN -np 2 $SLUICE farm c7 --journal unl/j8 --output-dir unl/o8 --output-per-task
+[ "$(cat unl/o8/task-0.out unl/o8/task-1.out)" = "$(printf 'a\nb')" ] || { cat "$T/err"; fail "--output-dir on a tmpfs of size=0: output not kept"; }

@@ -96,10 +96,12 @@ expect_rc 1 "$SLUICE" farm rt --retries 1 --retry-failed
 # a --retry-failed run stopped before it retried every failed task, resumed
 # without the option (a requeued job's plain command): the rest of its plan
 # is retried (they were skipped as failed); a task failed again in it is
-# failed for good, and a later run without the option skips it
+# failed for good, and a later run without the option skips it. The first
+# task waits for the stop the farm forwards to it (sleep 60, cut short by
+# it): a sleep 1 on a loaded machine could end first, and the task be done
 i=0
 while [ $i -lt 4 ]; do
-  echo '[ "$SLUICE_TASK_ATTEMPT" -ge 1 ] && [ "$SLUICE_TASK_ID" -ne 3 ] || exit 1; if [ ! -e rf.stop ]; then touch rf.stop; kill -USR1 $PPID; sleep 1; fi; echo x >> rf.$SLUICE_TASK_ID'
+  echo '[ "$SLUICE_TASK_ATTEMPT" -ge 1 ] && [ "$SLUICE_TASK_ID" -ne 3 ] || exit 1; if [ ! -e rf.stop ]; then touch rf.stop; kill -USR1 $PPID; sleep 60; fi; echo x >> rf.$SLUICE_TASK_ID'
   i=$((i + 1))
 done > rf
 expect_rc 1 "$SLUICE" farm rf
