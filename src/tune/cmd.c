@@ -851,7 +851,7 @@ static sl_status_t cmd_run(tune_run_t *r, const tune_jobmsg_t *job, int *outcome
             group_wait = group_alive(pid) && !(killed == 2 && sl_now() > kill_at + 1.0);
             group_done = !group_wait;
             if (group_wait)
-                usleep(2000); /* the leader's pidfd wakes every poll */
+                usleep(10000); /* the leader's pidfd wakes every poll; a /proc scan each */
         }
         if (!exited && !group_wait) {
             if (sl_guard_reap(guard, pid, 0, &wstatus)) {
