@@ -59,7 +59,7 @@ static int room_hold(sl_h5_t *h, off_t want, off_t step)
     if (h->room < 0) {
         char name[4200];
         snprintf(name, sizeof name, "%s.room", h->tmp);
-        h->room = sl_open_new(name, O_WRONLY, 0600);
+        h->room = sl_open_new(name, O_WRONLY | O_CLOEXEC, 0600); /* a spawned program would hold its blocks */
         if (h->room < 0)
             return errno;
         unlink(name); /* its blocks stay held while it is open; none is left behind */
@@ -287,7 +287,7 @@ sl_status_t sl_h5_create(MPI_Comm comm, const char *path, sl_h5_t **h_p)
     int rank, made = 0; /* rank 0 made h->tmp */
     MPI_Comm_rank(comm, &rank);
     if (st == SL_OK && rank == 0) { /* sl_open_new removes a link at the temporary name */
-        h->fd = sl_open_new(h->tmp, O_WRONLY, 0644);
+        h->fd = sl_open_new(h->tmp, O_WRONLY | O_CLOEXEC, 0644);
         made = h->fd >= 0;
         if (h->fd < 0)
             st = sl_error(sl_errno_status(errno), "cannot create '%s': %s", h->tmp, strerror(errno));

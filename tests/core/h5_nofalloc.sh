@@ -38,6 +38,10 @@ umount nf
 mkdir rf
 mount -t ramfs ramfs rf 2>/dev/null || { echo "h5_nofalloc: ramfs not mounted here; that case skipped"; exit 0; }
 trap 'umount nf rf 2>/dev/null; rm -rf "$T"' EXIT
-expect_rc 0 timeout 60 $MPIRUN -np 2 "$MANY" rf/f.h5 100
+H5_MANY_FDS="$T/fds" expect_rc 0 timeout 60 $MPIRUN -np 2 "$MANY" rf/f.h5 100
+# the room file is close-on-exec: a program spawned meanwhile (a farm task,
+# a tune command) inherited it and kept its blocks held after the close
+[ -s "$T/fds" ] || fail "h5_many listed no descriptors"
+grep -q 'f\.h5\.tmp\.room' "$T/fds" && fail "the room file inherited: $(cat "$T/fds")"
 [ "$(h5ls -r rf/f.h5 | grep -c Dataset)" -eq 100 ] || fail "rf/f.h5 lacks datasets: $(h5ls -r rf/f.h5 | tail -3)"
 [ "$(ls rf)" = "f.h5" ] || fail "files left on ramfs: $(ls rf)"
