@@ -48,6 +48,7 @@ struct sl_h5 {
     off_t held; /* rank 0: blocks [0, held) are allocated */
     int room;   /* rank 0, without fallocate: an unlinked file of zeros, or -1 */
     off_t room_len;
+    off_t added; /* rank 0: the raw data of the steps so far (hold()'s extra): a floor of the file's size */
 };
 
 /* Rank 0, without fallocate: the room file holds at least `want` bytes of
@@ -118,8 +119,12 @@ static sl_status_t hold(sl_h5_t *h, uint64_t extra, const char *what)
             H5Eclear2(H5E_DEFAULT);
             cache = (size_t)32 << 20; /* the largest the cache grows by default */
         }
-        off_t step = (off_t)(extra < (uint64_t)1 << 60 ? extra : (uint64_t)1 << 60) + ROOM_LEN;
-        off_t need = sb.st_size + (off_t)cache + step;
+        off_t data = (off_t)(extra < (uint64_t)1 << 60 ? extra : (uint64_t)1 << 60), step = data + ROOM_LEN;
+        /* on NFS, rank 0's fstat can lag the writes of other nodes: the
+         * data the steps so far added is a floor of the size that does not */
+        off_t size = sb.st_size > h->added ? sb.st_size : h->added;
+        off_t need = size + (off_t)cache + step;
+        h->added = h->added < ((off_t)1 << 61) - data ? h->added + data : h->added;
         int e = 0;
         if (h->fd >= 0 && need > h->held) {
             off_t more = need + (need / 8 < MORE_MAX ? need / 8 : MORE_MAX);
