@@ -115,6 +115,7 @@ typedef struct {
     sl_progress_t *prog;
     /* this run's counts (local) */
     int64_t ok, failed_final, interrupted, attempts;
+    int64_t unrecorded; /* ended, but not journaled (an I/O error): not done */
     double busy;
     int stopping, stop_sig, halted;
     void *final_ids; /* sl_idvec_t: this rank's final failures */
@@ -525,8 +526,12 @@ static int finish_task(farm_t *f, int si, int wstatus, int64_t *retry_id)
             f->io_st = farm_out_append(&f->out, s->id, s->attempt, "stderr", s->err_fd, end, f->io_msg,
                                        sizeof f->io_msg);
     } else if (!f->o->output_dir) {
-        print_prefixed(s->out_fd, s->id, stdout);
-        print_prefixed(s->err_fd, s->id, stderr);
+        /* only the output of a task that will be journaled: one that is not
+         * runs again next time, and would print its output twice */
+        if (f->io_st == SL_OK) {
+            print_prefixed(s->out_fd, s->id, stdout);
+            print_prefixed(s->err_fd, s->id, stderr);
+        }
     } else {
         if (f->io_st == SL_OK)
             f->io_st = keep_per_task(f, s);
@@ -539,6 +544,9 @@ static int finish_task(farm_t *f, int si, int wstatus, int64_t *retry_id)
         }
     }
     record(f, s, result, code, ok ? 1 : (interrupted ? 0 : s->final));
+    /* not journaled (its output not kept, or the journal or an earlier
+     * write failed): not done, whatever its result; the next run runs it */
+    int journaled = f->io_st == SL_OK;
     close(s->out_fd);
     close(s->err_fd);
     if (s->pidfd >= 0)
@@ -550,7 +558,9 @@ static int finish_task(farm_t *f, int si, int wstatus, int64_t *retry_id)
     if (!ok && !interrupted)
         SL_VERBOSE("task %lld attempt %d: %s %d%s", (long long)s->id, s->attempt, result, code,
                    final ? "" : " (will retry)");
-    if (ok) {
+    if (!journaled) {
+        f->unrecorded++;
+    } else if (ok) {
         f->ok++;
         sl_progress_add(f->prog, 1);
     } else if (interrupted) {
@@ -819,6 +829,11 @@ static void summary(farm_t *f, int64_t done_before, int64_t failed_before, doubl
             (long long)attempts_all, attempts_all == 1 ? "" : "s", where,
             sl_format_duration(makespan, b1, sizeof b1), sl_format_duration(busy_all, b2, sizeof b2),
             100 * eff, makespan > 0 ? (double)attempts_all / makespan : 0);
+    if (g[4] > 0)
+        fprintf(stderr,
+                "farm: %lld of the tasks not done ended but could not be recorded (the error above): they "
+                "run again when the farm is run again\n",
+                (long long)g[4]);
     if (nfailed > 0) {
         fprintf(stderr, "farm: failed task ids:");
         for (int64_t i = 0; i < nfailed && i < 20; i++)
@@ -1037,8 +1052,8 @@ done:;
     sl_status_t io = sl_agree(f->comm, f->io_st);
     double span = sl_now() - t0, makespan = 0;
     MPI_Allreduce(&span, &makespan, 1, MPI_DOUBLE, MPI_MAX, f->comm);
-    int64_t loc[4] = {f->ok, f->failed_final, f->interrupted, f->attempts}, g[4];
-    MPI_Allreduce(loc, g, 4, MPI_INT64_T, MPI_SUM, f->comm);
+    int64_t loc[5] = {f->ok, f->failed_final, f->interrupted, f->attempts, f->unrecorded}, g[5];
+    MPI_Allreduce(loc, g, 5, MPI_INT64_T, MPI_SUM, f->comm);
     double busy_all = 0;
     MPI_Allreduce(&f->busy, &busy_all, 1, MPI_DOUBLE, MPI_SUM, f->comm);
     sl_progress_finish(&f->prog);

@@ -21,3 +21,11 @@ rm full/f.h5.filler
 expect_rc 0 timeout 60 $MPIRUN -np 2 "$MANY" full/f.h5 1000 1000
 [ "$(h5ls -r full/f.h5 | grep -c Dataset)" -eq 1000 ] || fail "full/f.h5 lacks datasets: $(h5ls -r full/f.h5 | tail -3)"
 [ ! -e full/f.h5.tmp ] || fail "full/f.h5.tmp left"
+# rank 0's own descriptor of PATH.tmp (the one it holds blocks with, opened
+# write-only) is close-on-exec: a program spawned while the file is written
+# (a farm task, a tune command) inherited it. (The read-write one is the
+# MPI-IO driver's own, which Open MPI opens without close-on-exec.)
+H5_MANY_FDS="$T/fds" expect_rc 0 timeout 60 $MPIRUN -np 2 "$MANY" full/e.h5 20
+[ -s "$T/fds" ] || fail "h5_many listed no descriptors"
+grep -q '^l-wx.* -> .*/full/e\.h5\.tmp$' "$T/fds" && fail "rank 0's descriptor of full/e.h5.tmp inherited: $(cat "$T/fds")"
+true

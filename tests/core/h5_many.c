@@ -4,6 +4,8 @@
  * FILL_AT (0 <= FILL_AT <= N), rank 0 fills the file system of PATH (a
  * file PATH.filler, grown until the write fails) after FILL_AT datasets,
  * so the file system is full while the rest and the close are written.
+ * With H5_MANY_FDS=FILE in the environment, rank 0 runs a shell half way
+ * through that lists its open descriptors (those it inherited) in FILE.
  * Prints nothing itself; exit 0 when the file was committed, 1 otherwise. */
 #include "core.h"
 
@@ -50,6 +52,12 @@ int main(int argc, char **argv)
         }
         if (i == n)
             break;
+        if (i == n / 2 && rank == 0 && getenv("H5_MANY_FDS")) { /* what a program spawned now inherits */
+            char cmd[4300];
+            snprintf(cmd, sizeof cmd, "ls -l /proc/$$/fd >'%s' 2>&1", getenv("H5_MANY_FDS"));
+            if (system(cmd) != 0)
+                fprintf(stderr, "h5_many: '%s' failed\n", cmd);
+        }
         char name[64];
         double v[4] = {(double)i, 1, 2, 3};
         uint64_t d = 4;

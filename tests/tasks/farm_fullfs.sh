@@ -102,6 +102,22 @@ while [ $i -lt 10 ]; do
   [ "$(wc -c <"$T/out")" -eq $((20000 + ${#i} + 6)) ] || fail "task $i: $(wc -c <"$T/out") bytes of output kept"
   i=$((i + 1))
 done
+# the same with the output on the terminal: a task whose capture did not
+# fit is not journaled, so its output is not printed either (the next run
+# printed it again), and the summary counts it not done (it said succeeded).
+# (mpirun may put a line of one rank inside a long one of the other's)
+rm -rf full/* && fill full 10000
+expect_rc 1 timeout 60 $MPIRUN -np 2 env TMPDIR="$T/full" $SLUICE farm c6 --journal j9
+expect_grep "(TMPDIR) is full" "$T/err"
+expect_grep "could not be recorded (the error above): they run again when the farm is run again" "$T/err"
+grep -o '\[[0-9]*\] task ' "$T/out" | tr -dc '0-9\n' | sort -n >printed
+awk -F'\t' 'NF == 9 && $5 == "ok" { print $1 }' j9 | sort -n >journaled
+cmp -s printed journaled || { cat "$T/err"; fail "output printed of tasks $(tr '\n' ' ' <printed), journaled: $(tr '\n' ' ' <journaled)"; }
+expect_grep "farm: 10 tasks: $(wc -l <journaled) succeeded (0 earlier)" "$T/err"
+rm full/filler
+expect_rc 0 timeout 60 $MPIRUN -np 2 env TMPDIR="$T/full" $SLUICE farm c6 --journal j9
+grep -o '\[[0-9]*\] task ' "$T/out" | tr -dc '0-9\n' >>printed
+[ "$(sort -n printed | tr '\n' ' ')" = "0 1 2 3 4 5 6 7 8 9 " ] || fail "outputs printed over two runs: $(sort -n printed | tr '\n' ' ')"
 # a file system without figures (a tmpfs of size=0, ramfs, many a FUSE one:
 # statfs says 0 blocks in all and 0 free) is no full one: every task was
 # refused as if TMPDIR or the output directory were full, run after run
