@@ -15,7 +15,7 @@ case "$mode" in demo|check) ;; *) echo "usage: $0 [check]" >&2; exit 2 ;; esac
 PKGS="build-essential autoconf automake libtool pkg-config zlib1g-dev
   libopenmpi-dev openmpi-bin libucx-dev libhdf5-openmpi-dev hdf5-tools
   libgsl-dev libopenblas-dev libcunit1-dev dataset-fashion-mnist python3 gzip procps"
-[ "$mode" = check ] && PKGS="$PKGS slurmctld slurmd slurm-client munge"
+[ "$mode" = check ] && PKGS="$PKGS slurmctld slurmd slurm-client munge strace"
 
 missing=""
 if command -v dpkg-query >/dev/null 2>&1; then
