@@ -24,16 +24,24 @@ echo "sluice-report step=1 loss=$1"
 SH
 chmod +x quota.sh
 touch over
-quota() {
-  timeout 60 $MPIRUN -np 1 $SLUICE tune -q --command "$T/quota.sh {x}" --space 'x=uniform(-1,1)' \
-    --metric loss --trials 4 --seed 1 --out quota "$@"
+# nospace_run EXPDIR SCRIPT [tune options]: 4 trials of SCRIPT on 1 rank
+nospace_run() {
+  _exp=$1 _cmd=$2
+  shift 2
+  timeout 60 $MPIRUN -np 1 $SLUICE tune -q --command "$T/$_cmd {x}" --space 'x=uniform(-1,1)' \
+    --metric loss --trials 4 --seed 1 --out "$_exp" "$@"
 }
-expect_rc 1 quota
-expect_grep "trial [0-9]*: the command failed for want of space: 'OSError: \[Errno 122\] Disk quota exceeded: 'ckpt.pt''" "$T/err"
-expect_grep "no space left for its files in 'quota/trials/00000[0-3]' (the error above): the experiment stops" "$T/err"
-grep -q errored quota/trials.csv && fail "a cmd trial ended errored over its quota: $(cat quota/trials.csv "$T/err")"
+# nospace_stop EXPDIR SCRIPT LINE: the run stops for want of space, its
+# message quoting the command's LINE (a pattern), and no trial ended errored
+nospace_stop() {
+  expect_rc 1 nospace_run "$1" "$2"
+  expect_grep "trial [0-9]*: the command failed for want of space: '$3'" "$T/err"
+  expect_grep "no space left for its files in '$1/trials/00000[0-3]' (the error above): the experiment stops" "$T/err"
+  grep -q errored "$1/trials.csv" && fail "a cmd trial of $2 ended errored: $(cat "$1/trials.csv" "$T/err")"
+}
+nospace_stop quota quota.sh "OSError: \[Errno 122\] Disk quota exceeded: 'ckpt.pt'"
 rm over
-expect_rc 0 quota --resume
+expect_rc 0 nospace_run quota quota.sh --resume
 expect_grep "tune finished: 4 trials: 4 done" "$T/out"
 full_tmpfs full 4m
 tune() {
@@ -129,16 +137,9 @@ head -c 3000000 /dev/zero >"$(dirname "$0")/full4/ckpt" || { rm -f "$(dirname "$
 echo "sluice-report step=1 loss=$1"
 SH
 chmod +x rmcmd.sh
-cmd4() {
-  timeout 60 $MPIRUN -np 1 $SLUICE tune -q --command "$T/rmcmd.sh {x}" --space 'x=uniform(-1,1)' \
-    --metric loss --trials 4 --seed 1 --out exp4 "$@"
-}
-expect_rc 1 cmd4
-expect_grep "trial [0-9]*: the command failed for want of space: 'head: error writing .*: No space left on device'" "$T/err"
-expect_grep "no space left for its files in 'exp4/trials/00000[0-3]' (the error above): the experiment stops" "$T/err"
-grep -q errored exp4/trials.csv && fail "a cmd trial that removed its partial file ended errored: $(cat exp4/trials.csv "$T/err")"
+nospace_stop exp4 rmcmd.sh "head: error writing .*: No space left on device"
 mount -o remount,size=64m full4 || fail "remount full4"
-expect_rc 0 cmd4 --resume
+expect_rc 0 nospace_run exp4 rmcmd.sh --resume
 expect_grep "tune finished: 4 trials: 4 done" "$T/out"
 # A command that fails for another reason (exit 3) on a file system with
 # under 1 MiB left,
