@@ -420,7 +420,8 @@ def iteration(it, rng, work, stats):
                 # Open MPI 4.1's mpirun crashes in its own SIGTERM handling
                 # (its backtrace in run.log; seen by the sort's chaos tool too)
                 stats["term-mpirun-segv"] = stats.get("term-mpirun-segv", 0) + 1
-            elif what == "term" and rc != 75:
+            elif what == "term" and rc not in (75, 0):
+                # 0: the experiment had ended before the signal (as for USR1)
                 problems.append(f"exited {rc} after SIGTERM to mpirun, expected 75")
                 break
             if what == "usr1" and rc == -signal.SIGUSR1 and EARLY["x2"]:
