@@ -82,16 +82,27 @@ grep -q errored full/exp/trials.csv && fail "a trial ended errored for want of s
 rm full/filler
 expect_rc 0 mlp --resume
 expect_grep "tune finished: 4 trials: 4 done" "$T/out"
-# No inode left for a trial's directory: the same (each trial made after
-# that ended errored, one message each)
+# No inode left for a trial's directory or its checkpoint: the experiment
+# stops, resumable (each trial made after that ended errored, one message
+# each). The command fails when its checkpoint cannot be written: one that
+# went on (objective.sh) left its directory empty, which the next trial
+# reused, and the run could end with every trial done.
 full_tmpfs full2 4m nr_inodes=40
+cat >inocmd.sh <<'SH'
+#!/bin/sh
+echo "1 $1" >"$SLUICE_TRIAL_DIR/checkpoint-1" || exit 1
+echo "sluice-report step=1 loss=$1"
+SH
+chmod +x inocmd.sh
 cmd2() {
-  timeout 60 $MPIRUN -np 2 $SLUICE tune -q --command "$OBJ 4" --space 'x=uniform(-1,1)' --space 'y=uniform(-1,1)' \
-    --metric loss --trials 20 --seed 1 --keep-checkpoints 1 --out full2/exp "$@"
+  timeout 60 $MPIRUN -np 2 $SLUICE tune -q --command "$T/inocmd.sh {x}" --space 'x=uniform(-1,1)' \
+    --space 'y=uniform(-1,1)' --metric loss --trials 20 --seed 1 --keep-checkpoints 1 --out full2/exp "$@"
 }
 expect_rc 1 cmd2
-expect_grep "trial [0-9]*: cannot create 'full2/exp/trials/0000[0-9][0-9]': No space left on device" "$T/err"
-expect_grep "no space left for its files in 'full2/exp/trials/0000[0-9][0-9]' (the error above)" "$T/err"
+# whichever needed the last inode first: a trial's directory, its
+# checkpoint, or experiment.h5's next save
+grep -Eq "no space left for its files in 'full2/exp/trials/0000[0-9][0-9]' \(the error above\)|cannot create 'full2/exp/experiment.h5.tmp': No space left on device" "$T/err" ||
+  fail "no message of the full file system: $(cat "$T/err")"
 # (at most the job each group ran and the one queued at the other group's
 # leader; the group whose job stopped the experiment got the same trial
 # again before the stop took effect, a third failure)
